@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+// The suite's own command-line flags, taken out of argv before Google Benchmark parses the rest.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace concbench {
+
+// Thrown for bad command-line input; main() prints its message on one line and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class FlagSet {
+ public:
+  // A flag written --name=VALUE; `set` throws UsageError on a value it cannot take.
+  void add(std::string name, std::string value_hint, std::string help,
+           std::function<void(const std::string&)> set);
+  // A flag written --name alone.
+  void add_switch(std::string name, std::string help, std::function<void()> set);
+
+  // Applies and removes the suite's flags from argv. Leaves --benchmark_*, --v= and
+  // --help for Google Benchmark; anything else that starts with "--" is a UsageError.
+  void parse(int* argc, char** argv) const;
+  void print_help(std::ostream& out) const;
+
+ private:
+  struct Flag {
+    std::string name, value_hint, help;
+    std::function<void(const std::string&)> set;
+    bool is_switch;
+  };
+  std::vector<Flag> flags_;
+};
+
+// "1,2,4" -> {1, 2, 4}; each in [lo, hi].
+std::vector<int> parse_int_list(std::string_view flag, std::string_view text, int lo, int hi);
+// "1e3,1000000,1e8" -> sizes; exact non-negative integers only, each <= hi.
+std::vector<int64_t> parse_size_list(std::string_view flag, std::string_view text, int64_t hi);
+
+}  // namespace concbench

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// Child-process plumbing shared by the models that fork: exact pipe I/O with deadlines, reaping.
+#include "common/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace concbench {
+
+size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline) {
+  auto* out = static_cast<char*>(buf);
+  size_t got = 0;
+  while (got < n) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) throw std::runtime_error("timed out waiting for a worker process");
+    pollfd p{fd, POLLIN, 0};
+    int ready = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    }
+    if (ready == 0) continue;  // the deadline check above decides
+    ssize_t r = read(fd, out + got, n - got);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      throw std::runtime_error(std::string("read from worker: ") + std::strerror(errno));
+    }
+    if (r == 0) break;  // end of file
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+bool write_full(int fd, const void* buf, size_t n) {
+  const auto* in = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t w = write(fd, in, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    in += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  return "stopped with wait status " + std::to_string(status);
+}
+
+int reap(pid_t pid, Clock::time_point deadline) {
+  // A pidfd becomes readable when the child exits, so the wait costs no polling delay (which
+  // would be counted as the fork model's overhead) and still has a deadline.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int status = 0;
+  while (true) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) break;  // not our child, or already reaped
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  return status;
+}
+
+void make_pipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+}
+
+}  // namespace concbench

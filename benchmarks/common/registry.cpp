@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// Benchmark registration under full names, and the console progress that counts them.
+#include "common/registry.h"
+
+#include <cstdio>
+#include <map>
+#include <regex>
+
+namespace concbench {
+namespace {
+
+std::vector<std::string>& names() {
+  static std::vector<std::string> all;
+  return all;
+}
+
+class ProgressReporter : public benchmark::ConsoleReporter {
+ public:
+  ProgressReporter(size_t total, OutputOptions opts) : ConsoleReporter(opts), total_(total) {}
+
+ protected:
+  void PrintRunData(const Run& run) override {
+    // Repetitions and aggregates of one benchmark share its number.
+    const std::string& family = run.run_name.function_name;
+    auto [it, inserted] = index_.try_emplace(family, index_.size() + 1);
+    int width = static_cast<int>(std::to_string(total_).size());
+    char prefix[64];
+    std::snprintf(prefix, sizeof prefix, "[%*zu/%zu] ", width, it->second, total_);
+    GetOutputStream() << prefix;
+    ConsoleReporter::PrintRunData(run);
+  }
+
+ private:
+  size_t total_;
+  std::map<std::string, size_t> index_;
+};
+
+}  // namespace
+
+benchmark::internal::Benchmark* add_benchmark(const std::string& name,
+                                              std::function<void(benchmark::State&)> body) {
+  names().push_back(name);
+  return benchmark::RegisterBenchmark(name.c_str(), std::move(body))
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
+const std::vector<std::string>& registered_names() { return names(); }
+
+size_t count_matching(const std::string& filter) {
+  std::string spec = filter;
+  bool negate = false;
+  if (spec.empty() || spec == "all") spec = ".";
+  if (spec[0] == '-') {
+    negate = true;
+    spec.erase(0, 1);
+  }
+  std::regex re;
+  try {
+    re = std::regex(spec, std::regex::extended);
+  } catch (const std::regex_error&) {
+    return 0;
+  }
+  size_t count = 0;
+  for (const std::string& name : names()) {
+    // Google Benchmark matches against the name with "/real_time" appended.
+    bool hit = std::regex_search(name + "/real_time", re);
+    if (hit != negate) ++count;
+  }
+  return count;
+}
+
+std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(size_t total, bool color) {
+  auto opts = color ? benchmark::ConsoleReporter::OO_ColorTabular
+                    : benchmark::ConsoleReporter::OO_Tabular;
+  return std::make_unique<ProgressReporter>(total, opts);
+}
+
+}  // namespace concbench

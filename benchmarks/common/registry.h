@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// Benchmark registration under full names, and the console progress that counts them.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace concbench {
+
+// Registers `body` under `name`, which carries every argument (`sum/pool/range/workers:4/n:1000`),
+// so a name alone says what ran and --benchmark_filter can select on any argument. Real time
+// is the headline for every benchmark: CPU time counts only the main thread, and process CPU
+// time misses forked children.
+benchmark::internal::Benchmark* add_benchmark(const std::string& name,
+                                              std::function<void(benchmark::State&)> body);
+
+// Names registered so far, in registration (and so run) order.
+const std::vector<std::string>& registered_names();
+
+// How many registered names Google Benchmark's filter selects (same regex rules:
+// extended syntax, search not match, a leading '-' negates, "" and "all" match everything).
+size_t count_matching(const std::string& filter);
+
+// A console reporter that prefixes each result with "[k/N]" so a long run shows how far along
+// it is. Returns null when the console format is not the plain one (Google Benchmark then
+// builds its own reporter).
+std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(size_t total,
+                                                                     bool color);
+
+}  // namespace concbench

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// The concbench binary: the suite's flags, then Google Benchmark's, then every registered workload.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/context.h"
+#include "common/flags.h"
+#include "common/registry.h"
+#include "common/suite.h"
+#include "sum/suite.h"
+
+namespace {
+
+bool has_flag(const std::vector<char*>& args, std::string_view prefix) {
+  return std::any_of(args.begin() + 1, args.end(),
+                     [&](const char* a) { return std::string_view(a).starts_with(prefix); });
+}
+
+std::string flag_value(const std::vector<char*>& args, std::string_view prefix) {
+  std::string value;
+  for (size_t i = 1; i < args.size(); ++i)
+    if (std::string_view(args[i]).starts_with(prefix)) value = args[i] + prefix.size();
+  return value;
+}
+
+void print_usage(const concbench::FlagSet& flags) {
+  std::cout << "usage: concbench [suite flags] [Google Benchmark flags]\n\n"
+               "Times concurrency models on CPU-bound (sum) and IO-bound (fetch) work.\n"
+               "Benchmark names carry every argument, e.g. sum/tbb/range/workers:4/n:100000000,\n"
+               "so --benchmark_filter selects on any of them.\n\n"
+               "Suite flags:\n";
+  flags.print_help(std::cout);
+  std::cout << "\nDefaults the suite sets unless given: --benchmark_min_time=0.1 "
+               "--benchmark_repetitions=3\n(--quick: --benchmark_min_time=0.02 "
+               "--benchmark_repetitions=1).\n\nGoogle Benchmark flags:\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace concbench;
+  Suite suite{false, std::max(1, static_cast<int>(std::thread::hardware_concurrency()))};
+  sum::Options sum_options;
+
+  FlagSet flags;
+  flags.add_switch("quick", "fewer sizes and workers, one repetition: a first look in a minute",
+                   [&] { suite.quick = true; });
+  sum::add_flags(flags, sum_options);
+
+  const bool help = std::any_of(argv + 1, argv + argc, [](const char* a) {
+    return std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0;
+  });
+  if (help) {
+    print_usage(flags);
+    benchmark::PrintDefaultHelp();
+    return 0;
+  }
+  try {
+    flags.parse(&argc, argv);
+  } catch (const UsageError& e) {
+    std::cerr << "concbench: " << e.what() << '\n';
+    return 2;
+  }
+
+  // The suite's defaults go in front, so a flag the user gave still wins.
+  std::vector<char*> args(argv, argv + argc);
+  std::string min_time = suite.quick ? "--benchmark_min_time=0.02" : "--benchmark_min_time=0.1";
+  std::string repetitions = suite.quick ? "--benchmark_repetitions=1" : "--benchmark_repetitions=3";
+  if (!has_flag(args, "--benchmark_min_time=")) args.insert(args.begin() + 1, min_time.data());
+  if (!has_flag(args, "--benchmark_repetitions="))
+    args.insert(args.begin() + 1, repetitions.data());
+  // Read before Initialize, which removes the flags it knows from argv.
+  const std::string format = flag_value(args, "--benchmark_format=");
+  const std::string color = flag_value(args, "--benchmark_color=");
+  args.push_back(nullptr);
+  int count = static_cast<int>(args.size()) - 1;
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
+  args.resize(count + 1);
+
+  sum::register_benchmarks(sum::make_sweep(suite, sum_options));
+  add_run_context();
+
+  const std::string filter = benchmark::GetBenchmarkFilter();
+  const size_t total = count_matching(filter);
+  if (total == 0) {
+    std::cerr << "concbench: no benchmark matches --benchmark_filter=" << filter
+              << " (--benchmark_list_tests lists them)\n";
+    return 2;
+  }
+
+  // The "[k/N]" progress prefix only makes sense on the plain console format.
+  std::unique_ptr<benchmark::BenchmarkReporter> reporter;
+  if (format.empty() || format == "console") {
+    bool use_color = isatty(STDOUT_FILENO) != 0;
+    if (color == "false" || color == "no" || color == "0") use_color = false;
+    if (color == "true" || color == "yes" || color == "1") use_color = true;
+    reporter = make_progress_reporter(total, use_color);
+  }
+  size_t ran = reporter ? benchmark::RunSpecifiedBenchmarks(reporter.get())
+                        : benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (ran == 0) {
+    std::cerr << "concbench: no benchmark ran\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+// Registers every sum model over the sweeps, with one benchmark body that checks every answer.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "common/context.h"
+#include "common/registry.h"
+#include "sum/model.h"
+#include "sum/suite.h"
+
+namespace concbench::sum {
+namespace {
+
+constexpr int64_t kMaxRange = 4'000'000'000;  // the exact sum still fits in int64
+
+// The largest array that fits in half of physical memory: enough for the memory-bound
+// story, without pushing the machine into swap.
+int64_t max_array_size() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return static_cast<int64_t>(pages) * page / 2 / static_cast<int64_t>(sizeof(int64_t));
+}
+
+// The array for the current benchmark, values[i] == i, kept while consecutive calls ask for
+// the same n: Google Benchmark calls a body several times (sizing the iteration count, then
+// each repetition), and refilling 800 MB each time would dominate the run. It holds exactly n
+// values, never more, because fork()'s cost grows with the parent's mapped memory and a
+// leftover larger array would be charged to the fork models at small n.
+const int64_t* values_for(int64_t n) {
+  static std::vector<int64_t> values;
+  if (static_cast<int64_t>(values.size()) != n) {
+    std::vector<int64_t>().swap(values);  // free the old array before filling the new one
+    values.resize(n);
+    for (int64_t i = 0; i < n; ++i) values[i] = i;
+  }
+  return values.data();
+}
+
+void run_model(benchmark::State& state, const ModelInfo& info, Kernel kernel, int workers,
+               int64_t n) {
+  Problem problem{kernel, n, kernel == Kernel::array ? values_for(n) : nullptr};
+  const int64_t expected = exact_sum(n);
+  std::unique_ptr<Model> model;
+  try {
+    model = info.make(workers);
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
+    return;
+  }
+  const double cpu_before = process_cpu_seconds() + model->live_child_cpu_seconds();
+  const auto wall_before = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    int64_t got = 0;
+    try {
+      got = model->sum(problem);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+    // Checked on every call, inside the timed loop: a comparison costs nothing beside the sum,
+    // and a model that is wrong once is wrong.
+    if (got != expected) {
+      state.SkipWithError(("wrong sum: got " + std::to_string(got) + ", expected " +
+                           std::to_string(expected))
+                              .c_str());
+      break;
+    }
+  }
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
+  const double cpu = process_cpu_seconds() + model->live_child_cpu_seconds() - cpu_before;
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["workers"] = workers;
+  // CPU time of the process and its children over wall time: 2.0 means two cores were busy.
+  state.counters["cpu_util"] = wall > 0 ? cpu / wall : 0;
+}
+
+// The machine's bounds, measured here so the README's targets compare against this machine.
+void register_peaks(const Sweep& sweep) {
+  add_benchmark("peak/vector_add", [](benchmark::State& state) {
+    constexpr int64_t kRounds = 1 << 22;
+    for (auto _ : state) benchmark::DoNotOptimize(vector_add_peak(kRounds));
+    state.counters["adds_per_second"] = benchmark::Counter(
+        static_cast<double>(state.iterations()) * kRounds * kPeakChains, benchmark::Counter::kIsRate);
+    state.counters["lanes"] = kernel_lanes();
+  });
+  // Read bandwidth measured with glibc's memchr, hand-tuned assembly independent of our
+  // kernel, over a buffer that does not contain the byte it looks for.
+  const int64_t bytes = std::min(sweep.scaling_n, max_array_size()) * int64_t{sizeof(int64_t)};
+  for (int w : std::set<int>{1, sweep.size_workers}) {
+    add_benchmark("peak/read_bw/workers:" + std::to_string(w) + "/bytes:" + std::to_string(bytes),
+                  [w, bytes](benchmark::State& state) {
+                    static std::vector<unsigned char> buffer;
+                    if (static_cast<int64_t>(buffer.size()) != bytes) buffer.assign(bytes, 1);
+                    for (auto _ : state) {
+                      std::vector<std::thread> threads;
+                      std::vector<const void*> found(w);
+                      for (int i = 0; i < w; ++i) {
+                        threads.emplace_back([&, i] {
+                          Slice s = slice_of(bytes, w, i);
+                          found[i] = std::memchr(buffer.data() + s.begin, 0, s.end - s.begin);
+                        });
+                      }
+                      for (auto& t : threads) t.join();
+                      if (std::any_of(found.begin(), found.end(), [](const void* f) { return f != nullptr; })) {
+                        state.SkipWithError("memchr found a byte that is not in the buffer");
+                        break;
+                      }
+                    }
+                    state.SetBytesProcessed(state.iterations() * bytes);
+                    state.counters["workers"] = w;
+                  });
+  }
+}
+
+}  // namespace
+
+void add_flags(FlagSet& flags, Options& options) {
+  flags.add("workers", "LIST", "sum: worker counts of the worker sweep (default 1..2x hardware threads)",
+            [&](const std::string& v) { options.workers = parse_int_list("workers", v, 1, 1024); });
+  flags.add("sizes", "LIST", "sum: n of the range size sweep (default 1e3,1e4,...,1e9)",
+            [&](const std::string& v) { options.sizes = parse_size_list("sizes", v, kMaxRange); });
+  flags.add("array_sizes", "LIST", "sum: n of the array size sweep (default 1e3,...,1e8)",
+            [&](const std::string& v) {
+              options.array_sizes = parse_size_list("array_sizes", v, max_array_size());
+            });
+  flags.add("scaling_n", "N", "sum: n of the worker sweep (default 1e8)", [&](const std::string& v) {
+    auto n = parse_size_list("scaling_n", v, std::min(kMaxRange, max_array_size()));
+    if (n.size() != 1) throw UsageError("--scaling_n takes one size");
+    options.scaling_n = n[0];
+  });
+}
+
+Sweep make_sweep(const Suite& suite, const Options& options) {
+  const int hw = suite.hardware_threads;
+  Sweep s;
+  if (suite.quick) {
+    s.workers = {1, hw, 2 * hw};
+    s.range_sizes = {1'000, 100'000, 10'000'000, 100'000'000};
+    s.array_sizes = {1'000, 100'000, 10'000'000};
+  } else {
+    for (int w = 1; w <= 2 * hw; ++w) s.workers.push_back(w);
+    for (int64_t n = 1'000; n <= 1'000'000'000; n *= 10) s.range_sizes.push_back(n);
+    for (int64_t n = 1'000; n <= 100'000'000; n *= 10) s.array_sizes.push_back(n);
+  }
+  s.scaling_n = 100'000'000;
+  s.size_workers = hw;
+  if (options.workers) s.workers = *options.workers;
+  if (options.sizes) s.range_sizes = *options.sizes;
+  if (options.array_sizes) s.array_sizes = *options.array_sizes;
+  if (options.scaling_n) s.scaling_n = *options.scaling_n;
+  return s;
+}
+
+void register_benchmarks(const Sweep& sweep) {
+  for (Kernel kernel : {Kernel::range, Kernel::array}) {
+    const auto& sizes = kernel == Kernel::range ? sweep.range_sizes : sweep.array_sizes;
+    for (const ModelInfo& info : all_models()) {
+      // (workers, n) points: the worker sweep at scaling_n plus the size sweep at
+      // size_workers; a set orders them and drops the point the two share.
+      std::set<std::pair<int, int64_t>> points;
+      for (int w : sweep.workers) points.emplace(info.parallel ? w : 1, sweep.scaling_n);
+      for (int64_t n : sizes) points.emplace(info.parallel ? sweep.size_workers : 1, n);
+      if (kernel == Kernel::array && sweep.scaling_n > max_array_size()) {
+        std::erase_if(points, [&](const auto& p) { return p.second == sweep.scaling_n; });
+      }
+      for (const auto& point : points) {
+        const int w = point.first;
+        const int64_t n = point.second;  // named copies: clang 14 cannot capture bindings
+        std::string name = std::string("sum/") + std::string(info.name) + "/" +
+                           kernel_name(kernel) + "/workers:" + std::to_string(w) +
+                           "/n:" + std::to_string(n);
+        add_benchmark(name, [&info, kernel, w, n](benchmark::State& state) {
+          run_model(state, info, kernel, w, n);
+        });
+      }
+    }
+  }
+  register_peaks(sweep);
+}
+
+}  // namespace concbench::sum

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// sum/fork: one fork()ed child per worker per call, partial sums back over pipes, every child reaped.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+#include "sum/model.h"
+#include "sum/worker_protocol.h"
+
+namespace concbench::sum {
+namespace {
+
+class Fork final : public Model {
+ public:
+  Fork(int workers, ProcessOptions options) : workers_(workers), options_(options) {}
+
+  int64_t sum(const Problem& p) override {
+    std::vector<pid_t> pids;
+    std::vector<int> fds;
+    std::string error;
+    for (int i = 0; i < workers_ && error.empty(); ++i) {
+      int fd[2];
+      make_pipe(fd);
+      pid_t pid = fork();
+      if (pid < 0) {
+        error = std::string("fork: ") + std::strerror(errno);
+        close(fd[0]);
+        close(fd[1]);
+        break;
+      }
+      if (pid == 0) run_child(p, i, fd[1]);
+      close(fd[1]);
+      pids.push_back(pid);
+      fds.push_back(fd[0]);
+    }
+
+    const auto deadline = Clock::now() + options_.timeout;
+    int64_t total = 0;
+    for (size_t i = 0; i < pids.size(); ++i) {
+      Reply reply{};
+      size_t got = 0;
+      try {
+        got = error.empty() ? read_full(fds[i], &reply, sizeof reply, deadline) : 0;
+      } catch (const std::exception& e) {
+        error = "worker " + std::to_string(i) + ": " + e.what();
+      }
+      close(fds[i]);
+      // After a failure, the remaining children are killed at once rather than waited for.
+      int status = reap(pids[i], error.empty() ? deadline : Clock::now());
+      if (!error.empty()) continue;
+      std::string who = "worker " + std::to_string(i) + " (pid " + std::to_string(pids[i]) + ")";
+      if (got != sizeof reply)
+        error = who + " sent no answer: it " + describe_wait_status(status);
+      else if (reply.magic != kReplyMagic)
+        error = who + " sent garbage";
+      else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        error = who + " " + describe_wait_status(status);
+      else
+        total += reply.sum;
+    }
+    if (!error.empty()) throw std::runtime_error(error);
+    return total;
+  }
+
+ private:
+  // Runs in the child. Only async-signal-safe calls: the parent may have other threads (TBB,
+  // OpenMP) whose locks are frozen in the child. It ends with _exit, never exit: exit would
+  // run the parent's atexit handlers and flush stdio buffers copied from the parent.
+  [[noreturn]] void run_child(const Problem& p, int index, int fd) {
+    Reply reply{kReplyMagic, 0, 0};
+    if (index == workers_ - 1 && !apply_fault(options_.fault, reply)) _exit(4);
+    Slice s = slice_of(p.n, workers_, index);
+    reply.sum = sum_slice(p, s.begin, s.end);
+    _exit(write_full(fd, &reply, sizeof reply) ? 0 : 1);
+  }
+
+  int workers_;
+  ProcessOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_fork(int workers, ProcessOptions options) {
+  return std::make_unique<Fork>(workers, options);
+}
+std::unique_ptr<Model> make_fork(int workers) { return make_fork(workers, ProcessOptions{}); }
+
+}  // namespace concbench::sum

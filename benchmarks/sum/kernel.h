@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// The one sum kernel every model calls, so a difference in the numbers is a difference in the model.
+#pragma once
+
+#include <cstdint>
+
+namespace concbench::sum {
+
+enum class Kernel { range, array };
+
+const char* kernel_name(Kernel kernel);
+
+// Sum of the integers in [begin, end). Really loops: see kernel.cpp for how it keeps
+// GCC and Clang from replacing the loop with (b - a)(a + b - 1) / 2.
+int64_t sum_range(int64_t begin, int64_t end);
+
+// Sum of values[0..count): memory-bound when the array is larger than the caches.
+int64_t sum_array(const int64_t* values, int64_t count);
+
+// int64 lanes in the vectors the kernels use (8 with AVX-512, 4 with AVX2, else 2).
+int kernel_lanes();
+
+// Independent vector adds for `rounds` rounds of kChains adds each: the machine's vector-add
+// issue rate, the bound for an honest range sum (two vector adds per `kernel_lanes()` integers).
+inline constexpr int kPeakChains = 12;
+int64_t vector_add_peak(int64_t rounds);
+
+// One problem: the kernel, its size, and the materialised values for `array` (values[i] == i,
+// so both kernels have the same exact answer).
+struct Problem {
+  Kernel kernel;
+  int64_t n;
+  const int64_t* values;  // null for range
+};
+
+// Sum of the problem's elements with index in [begin, end).
+inline int64_t sum_slice(const Problem& p, int64_t begin, int64_t end) {
+  return p.kernel == Kernel::range ? sum_range(begin, end) : sum_array(p.values + begin, end - begin);
+}
+
+// The exact answer for a problem of size n: 0 + 1 + ... + (n - 1). Throws std::overflow_error
+// when it does not fit in int64.
+int64_t exact_sum(int64_t n);
+
+struct Slice {
+  int64_t begin, end;
+};
+
+// The index-th of `parts` near-equal contiguous slices of [0, n): sizes differ by at most one,
+// larger ones first, so uneven splits and n < parts are covered by one rule.
+inline Slice slice_of(int64_t n, int parts, int index) {
+  int64_t base = n / parts, extra = n % parts;
+  int64_t begin = index * base + (index < extra ? index : extra);
+  return {begin, begin + base + (index < extra ? 1 : 0)};
+}
+
+}  // namespace concbench::sum

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+// The interface every sum model implements, and the list of models.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "sum/kernel.h"
+
+namespace concbench::sum {
+
+// A concurrency model: how the problem is split and dispatched. Models are built outside the
+// timed region (pools, arenas and worker processes start there) after the problem's data is
+// in memory, so forked workers see it.
+class Model {
+ public:
+  virtual ~Model() = default;
+  // The sum of the problem's elements. Throws std::runtime_error when a worker failed.
+  virtual int64_t sum(const Problem& problem) = 0;
+  // CPU seconds used by worker processes that are still alive, which getrusage(RUSAGE_CHILDREN)
+  // cannot see until they are reaped.
+  virtual double live_child_cpu_seconds() const { return 0; }
+};
+
+using ModelFactory = std::unique_ptr<Model> (*)(int workers);
+
+struct ModelInfo {
+  std::string_view name;
+  bool parallel;  // false: runs on one thread whatever the worker count
+  ModelFactory make;
+};
+
+// Every model, in the order they run and are plotted.
+std::span<const ModelInfo> all_models();
+
+std::unique_ptr<Model> make_seq(int workers);
+std::unique_ptr<Model> make_threads(int workers);
+std::unique_ptr<Model> make_pool(int workers);
+std::unique_ptr<Model> make_tbb(int workers);
+std::unique_ptr<Model> make_openmp(int workers);
+std::unique_ptr<Model> make_fork(int workers);
+std::unique_ptr<Model> make_process_pool(int workers);
+std::unique_ptr<Model> make_std_par(int workers);
+
+// What a forked worker does wrong, for the tests that prove a failing worker is an error and
+// never a hang or a zombie.
+enum class WorkerFault { none, crash, garbage, hang, exit_early };
+struct ProcessOptions {
+  WorkerFault fault = WorkerFault::none;
+  // How long to wait for a worker's answer before killing it.
+  std::chrono::milliseconds timeout = std::chrono::minutes(10);
+};
+std::unique_ptr<Model> make_fork(int workers, ProcessOptions options);
+std::unique_ptr<Model> make_process_pool(int workers, ProcessOptions options);
+
+}  // namespace concbench::sum

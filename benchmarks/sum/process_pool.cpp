@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// sum/process_pool: pre-forked worker processes that live across calls, fed slices over pipes.
+#include <poll.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+#include "sum/model.h"
+#include "sum/worker_protocol.h"
+
+namespace concbench::sum {
+namespace {
+
+struct Request {
+  Kernel kernel;
+  int64_t n, begin, end;
+  // Valid in the worker because it was forked after the data was in memory: its copy-on-write
+  // view holds the same values at the same address (multiprocessing's fork start method, too).
+  const int64_t* values;
+};
+
+double own_cpu_seconds() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) * 1e-6;
+}
+
+class ProcessPool final : public Model {
+ public:
+  ProcessPool(int workers, ProcessOptions options) : options_(options) {
+    for (int i = 0; i < workers; ++i) {
+      int req[2], rep[2];
+      make_pipe(req);
+      make_pipe(rep);
+      pid_t pid = fork();
+      if (pid < 0) {
+        int err = errno;
+        for (int fd : {req[0], req[1], rep[0], rep[1]}) close(fd);
+        shut_down();
+        throw std::runtime_error(std::string("fork: ") + std::strerror(err));
+      }
+      if (pid == 0) {
+        close(req[1]);
+        close(rep[0]);
+        // Without this, a worker would hold its siblings' request pipes open, and they would
+        // never see end of file when the pool shuts down.
+        for (const Worker& w : workers_) {
+          close(w.request_fd);
+          close(w.reply_fd);
+        }
+        serve(req[0], rep[1], i == workers - 1 ? options_.fault : WorkerFault::none);
+      }
+      close(req[0]);
+      close(rep[1]);
+      workers_.push_back({pid, req[1], rep[0], 0});
+    }
+  }
+
+  ~ProcessPool() override { shut_down(); }
+
+  int64_t sum(const Problem& p) override {
+    if (broken_) throw std::runtime_error("process pool is broken by an earlier failure");
+    const int parts = static_cast<int>(workers_.size());
+    std::string error;
+    for (int i = 0; i < parts && error.empty(); ++i) {
+      Slice s = slice_of(p.n, parts, i);
+      Request q{p.kernel, p.n, s.begin, s.end, p.values};
+      if (!write_full(workers_[i].request_fd, &q, sizeof q))
+        error = "worker " + std::to_string(i) + ": cannot send work: " + std::strerror(errno);
+    }
+    const auto deadline = Clock::now() + options_.timeout;
+    int64_t total = 0;
+    for (int i = 0; i < parts && error.empty(); ++i) {
+      Reply reply{};
+      size_t got = 0;
+      try {
+        got = read_full(workers_[i].reply_fd, &reply, sizeof reply, deadline);
+      } catch (const std::exception& e) {
+        error = "worker " + std::to_string(i) + ": " + e.what();
+        break;
+      }
+      if (got != sizeof reply)
+        error = "worker " + std::to_string(i) + " (pid " + std::to_string(workers_[i].pid) +
+                ") died without an answer";
+      else if (reply.magic != kReplyMagic)
+        error = "worker " + std::to_string(i) + " sent garbage";
+      else {
+        total += reply.sum;
+        workers_[i].cpu_seconds = reply.cpu_seconds;
+      }
+    }
+    if (!error.empty()) {
+      broken_ = true;
+      std::string detail = shut_down();
+      throw std::runtime_error(error + detail);
+    }
+    return total;
+  }
+
+  double live_child_cpu_seconds() const override {
+    double s = 0;
+    for (const Worker& w : workers_) s += w.cpu_seconds;
+    return s;
+  }
+
+ private:
+  struct Worker {
+    pid_t pid;
+    int request_fd, reply_fd;
+    double cpu_seconds;
+  };
+
+  // The worker's loop; it leaves when the pool closes its request pipe.
+  [[noreturn]] static void serve(int request_fd, int reply_fd, WorkerFault fault) {
+    while (true) {
+      // Look for the next request for a while before blocking in read(). A worker asleep in a
+      // pipe read is woken onto the writer's CPU (the kernel assumes the writer will sleep),
+      // so both workers would start on one core; one that is awake keeps its own core. The
+      // thread pool spins for the same reason (common/thread_pool.cpp).
+      for (auto until = Clock::now() + std::chrono::microseconds(200); Clock::now() < until;) {
+        pollfd p{request_fd, POLLIN, 0};
+        if (poll(&p, 1, 0) != 0) break;
+        sched_yield();
+      }
+      Request q{};
+      size_t got = 0;
+      while (got < sizeof q) {
+        ssize_t r = read(request_fd, reinterpret_cast<char*>(&q) + got, sizeof q - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) _exit(got == 0 ? 0 : 5);
+        got += static_cast<size_t>(r);
+      }
+      Reply reply{kReplyMagic, 0, 0};
+      if (!apply_fault(fault, reply)) _exit(4);
+      fault = WorkerFault::none;
+      reply.sum = sum_slice(Problem{q.kernel, q.n, q.values}, q.begin, q.end);
+      reply.cpu_seconds = own_cpu_seconds();
+      if (!write_full(reply_fd, &reply, sizeof reply)) _exit(1);
+    }
+  }
+
+  // Closes every request pipe (workers then exit) and reaps them all, killing any that does
+  // not exit promptly. Returns how abnormal exits ended, for error messages.
+  std::string shut_down() {
+    std::string detail;
+    for (const Worker& w : workers_) close(w.request_fd);
+    const auto deadline = Clock::now() + std::chrono::seconds(broken_ ? 0 : 5);
+    for (const Worker& w : workers_) {
+      int status = reap(w.pid, deadline);
+      close(w.reply_fd);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        detail += "; pid " + std::to_string(w.pid) + " " + describe_wait_status(status);
+    }
+    workers_.clear();
+    return detail;
+  }
+
+  ProcessOptions options_;
+  std::vector<Worker> workers_;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_process_pool(int workers, ProcessOptions options) {
+  return std::make_unique<ProcessPool>(workers, options);
+}
+std::unique_ptr<Model> make_process_pool(int workers) {
+  return make_process_pool(workers, ProcessOptions{});
+}
+
+}  // namespace concbench::sum

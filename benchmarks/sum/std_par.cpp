@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// sum/std_par: std::transform_reduce(std::execution::par) over chunks, what a modern C++ user tries first.
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <execution>
+#include <functional>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "sum/model.h"
+
+namespace concbench::sum {
+namespace {
+
+// Chunks per worker: enough for the library to balance load, few enough that each chunk is a
+// long run of the kernel.
+constexpr int kChunksPerWorker = 8;
+
+class StdPar final : public Model {
+ public:
+  // libstdc++'s parallel algorithms run on oneTBB in the caller's arena, so an arena of
+  // `workers` threads is how a user bounds them; see tbb.cpp for why the cap is raised.
+  explicit StdPar(int workers)
+      : cap_(tbb::global_control::max_allowed_parallelism,
+             std::max<size_t>(workers, std::thread::hardware_concurrency())),
+        arena_(workers),
+        workers_(workers) {
+    arena_.initialize();
+  }
+
+  int64_t sum(const Problem& p) override {
+    const int chunks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(p.n, workers_ * kChunksPerWorker)));
+    chunk_ids_.resize(chunks);
+    std::iota(chunk_ids_.begin(), chunk_ids_.end(), 0);
+    return arena_.execute([&] {
+      return std::transform_reduce(std::execution::par, chunk_ids_.begin(), chunk_ids_.end(),
+                                   int64_t{0}, std::plus<int64_t>(), [&](int chunk) {
+                                     Slice s = slice_of(p.n, chunks, chunk);
+                                     return sum_slice(p, s.begin, s.end);
+                                   });
+    });
+  }
+
+ private:
+  tbb::global_control cap_;
+  tbb::task_arena arena_;
+  int workers_;
+  std::vector<int> chunk_ids_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_std_par(int workers) { return std::make_unique<StdPar>(workers); }
+
+}  // namespace concbench::sum

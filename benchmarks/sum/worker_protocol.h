@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// What the process models send over their pipes, and the misbehaviour tests can ask a worker for.
+#pragma once
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "sum/model.h"
+
+namespace concbench::sum {
+
+// Every reply starts with this, so a worker that writes anything else is caught as garbage.
+inline constexpr uint64_t kReplyMagic = 0x636f6e6362656e63;  // "concbenc"
+
+struct Reply {
+  uint64_t magic;
+  int64_t sum;
+  double cpu_seconds;  // the worker's own CPU time so far (process_pool)
+};
+
+// Runs in a forked child: does what `fault` asks before the real work. Returns false when the
+// child must not answer (it has already exited or hangs until killed).
+inline bool apply_fault(WorkerFault fault, Reply& reply) {
+  switch (fault) {
+    case WorkerFault::none:
+      return true;
+    case WorkerFault::crash:
+      kill(getpid(), SIGKILL);
+      return false;
+    case WorkerFault::exit_early:
+      _exit(3);
+    case WorkerFault::hang:
+      while (true) pause();
+    case WorkerFault::garbage:
+      reply.magic = 0x0123456789abcdef;
+      return true;
+  }
+  return true;
+}
+
+}  // namespace concbench::sum

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian packages concbench needs and the machine lacks, saying what it installs.
+# usage: scripts/install_deps.sh bench|test
+set -euo pipefail
+
+# What ./bench needs: compilers, libraries, and the plotting interpreter's packages.
+bench_packages=(
+  cmake g++ make pkg-config git
+  libbenchmark-dev libgtest-dev libtbb-dev libcurl4-openssl-dev libevent-dev
+  python3 python3-matplotlib python3-pandas python3-numpy python3-scipy
+)
+# What scripts/test.sh needs on top: clang with its OpenMP runtime (the kernels must loop
+# under both compilers), pytest, and aiohttp for the Python reference.
+test_packages=(clang libomp-dev python3-pytest)
+
+case "${1:-}" in
+  bench) wanted=("${bench_packages[@]}") ;;
+  test) wanted=("${bench_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: scripts/install_deps.sh bench|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+  echo "concbench: missing packages ${missing[*]}, and there is no apt-get to install them" >&2
+  exit 1
+fi
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo >/dev/null; then
+    echo "concbench: missing packages ${missing[*]}; run as root or install sudo" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
+echo "concbench: installing missing packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq >&2
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

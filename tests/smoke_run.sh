@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs the benchmark binary with tiny sizes and checks the JSON: benchmarks ran, none errored.
+# usage: smoke_run.sh MIN_BENCHMARKS BINARY [ARGS...]
+set -u
+min=$1
+shift
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+timeout 300 "$@" --benchmark_format=json --benchmark_min_time=0.001 --benchmark_repetitions=1 >"$out"
+code=$?
+[[ $code -eq 0 ]] || { echo "FAIL: exit code $code: $*"; exit 1; }
+ran=$(grep -c '"run_type": "iteration"' "$out")
+errors=$(grep -c '"error_occurred": true' "$out")
+if [[ $errors -ne 0 ]]; then
+  echo "FAIL: $errors benchmarks errored:"; grep '"error_message"' "$out"; exit 1
+fi
+if [[ $ran -lt $min ]]; then
+  echo "FAIL: only $ran benchmarks ran, expected at least $min"; exit 1
+fi
+echo "ok: $ran benchmarks ran, none errored"

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+// Every sum model returns the exact sum, and a failing worker process is an error, never a hang or a zombie.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "sum/kernel.h"
+#include "sum/model.h"
+
+namespace concbench::sum {
+namespace {
+
+int open_fd_count() {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (dirent* e = readdir(dir)) count += e->d_name[0] != '.';
+  closedir(dir);
+  return count;
+}
+
+// True when this process has no child left, reaped or not.
+bool no_children() {
+  errno = 0;
+  return waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD;
+}
+
+// A straightforward reference, independent of the kernels and of exact_sum's formula.
+int64_t reference_sum(int64_t n) {
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; ++i) s += i;
+  return s;
+}
+
+TEST(SumKernel, ExactSumMatchesAReferenceLoop) {
+  for (int64_t n : {0, 1, 2, 3, 31, 32, 33, 1000, 65537}) EXPECT_EQ(exact_sum(n), reference_sum(n)) << n;
+  EXPECT_EQ(exact_sum(100'000'000), 4'999'999'950'000'000);
+  EXPECT_THROW(exact_sum(5'000'000'000), std::overflow_error);
+}
+
+TEST(SumKernel, RangeAndArrayAgreeWithTheReferenceOnEveryBoundary) {
+  std::vector<int64_t> values(5000);
+  std::iota(values.begin(), values.end(), 0);
+  // Block boundaries of every vector width (2, 4 or 8 lanes, unrolled 4x) and odd offsets.
+  for (int64_t begin : {0, 1, 7, 31, 33}) {
+    for (int64_t len : {0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 1000, 4000}) {
+      int64_t expected = reference_sum(begin + len) - reference_sum(begin);
+      EXPECT_EQ(sum_range(begin, begin + len), expected) << begin << "+" << len;
+      EXPECT_EQ(sum_array(values.data() + begin, len), expected) << begin << "+" << len;
+    }
+  }
+}
+
+TEST(SumKernel, RangeIsExactNearTheTopOfItsDomain) {
+  // The last integers before 4e9 (the suite's largest n): values that overflow 32 bits.
+  const int64_t end = 4'000'000'000;
+  EXPECT_EQ(sum_range(end - 100, end), 100 * (end - 100) + 99 * 100 / 2);
+  EXPECT_EQ(sum_range(0, 0), 0);
+  EXPECT_EQ(sum_range(5, 5), 0);
+}
+
+TEST(SumKernel, SlicesCoverTheRangeContiguouslyAndEvenly) {
+  for (int64_t n : {0, 1, 2, 5, 7, 100, 101, 1'000'003}) {
+    for (int parts : {1, 2, 3, 4, 8, 13}) {
+      int64_t next = 0, smallest = n, largest = 0;
+      for (int i = 0; i < parts; ++i) {
+        Slice s = slice_of(n, parts, i);
+        EXPECT_EQ(s.begin, next);
+        EXPECT_LE(s.begin, s.end);
+        smallest = std::min(smallest, s.end - s.begin);
+        largest = std::max(largest, s.end - s.begin);
+        next = s.end;
+      }
+      EXPECT_EQ(next, n);
+      EXPECT_LE(largest - smallest, 1) << n << "/" << parts;
+    }
+  }
+}
+
+class EveryModel : public ::testing::TestWithParam<ModelInfo> {};
+
+TEST_P(EveryModel, ReturnsTheExactSumForEveryShapeOfInput) {
+  const ModelInfo& info = GetParam();
+  // 0, 1, fewer elements than workers, uneven splits, and n = 100003 whose sum (about 5e9)
+  // overflows a 32-bit accumulator.
+  const std::vector<int64_t> sizes = {0, 1, 2, 7, 1000, 4099, 100'003, 3'000'017};
+  std::vector<int64_t> values(sizes.back());
+  std::iota(values.begin(), values.end(), 0);
+  const int fds_before = open_fd_count();
+  for (int workers : {1, 2, 3, 5}) {
+    // One model instance serves many calls, as in a benchmark, so reuse is tested too.
+    auto model = info.make(workers);
+    for (Kernel kernel : {Kernel::range, Kernel::array}) {
+      for (int64_t n : sizes) {
+        Problem p{kernel, n, kernel == Kernel::array ? values.data() : nullptr};
+        EXPECT_EQ(model->sum(p), reference_sum(n))
+            << info.name << " " << kernel_name(kernel) << " workers=" << workers << " n=" << n;
+      }
+    }
+  }
+  EXPECT_EQ(open_fd_count(), fds_before) << info.name << " leaked file descriptors";
+  EXPECT_TRUE(no_children()) << info.name << " left a child process";
+}
+
+INSTANTIATE_TEST_SUITE_P(Sum, EveryModel, ::testing::ValuesIn(all_models().begin(), all_models().end()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(SumModels, AreAllListedOnceWithSeqFirst) {
+  auto models = all_models();
+  ASSERT_GE(models.size(), 8u);
+  EXPECT_EQ(models[0].name, "seq");
+  EXPECT_FALSE(models[0].parallel);
+  for (size_t i = 0; i < models.size(); ++i)
+    for (size_t j = i + 1; j < models.size(); ++j) EXPECT_NE(models[i].name, models[j].name);
+}
+
+struct FaultCase {
+  const char* model;
+  WorkerFault fault;
+  const char* message;  // a piece of the error the model must report
+};
+
+std::string fault_name(WorkerFault fault) {
+  switch (fault) {
+    case WorkerFault::none: return "none";
+    case WorkerFault::crash: return "crash";
+    case WorkerFault::garbage: return "garbage";
+    case WorkerFault::hang: return "hang";
+    case WorkerFault::exit_early: return "exit_early";
+  }
+  return "unknown";
+}
+
+class FailingWorker : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(FailingWorker, IsAnErrorNeverAHangOrAZombie) {
+  const FaultCase& c = GetParam();
+  ProcessOptions options{c.fault, std::chrono::milliseconds(500)};
+  const int fds_before = open_fd_count();
+  const auto started = std::chrono::steady_clock::now();
+  {
+    auto model = std::string(c.model) == "fork" ? make_fork(3, options) : make_process_pool(3, options);
+    Problem p{Kernel::range, 1'000'000, nullptr};
+    try {
+      model->sum(p);
+      ADD_FAILURE() << "a failing worker went unnoticed";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+    }
+    if (std::string(c.model) == "process_pool") {
+      EXPECT_THROW(model->sum(p), std::runtime_error) << "a broken pool must stay broken";
+    }
+  }
+  // Bounded by the 500 ms timeout, with room for a loaded machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_TRUE(no_children());
+  EXPECT_EQ(open_fd_count(), fds_before);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sum, FailingWorker,
+    ::testing::Values(FaultCase{"fork", WorkerFault::crash, "killed by signal 9"},
+                      FaultCase{"fork", WorkerFault::exit_early, "exited with status 3"},
+                      FaultCase{"fork", WorkerFault::garbage, "sent garbage"},
+                      FaultCase{"fork", WorkerFault::hang, "timed out"},
+                      FaultCase{"process_pool", WorkerFault::crash, "died without an answer"},
+                      FaultCase{"process_pool", WorkerFault::exit_early, "exited with status 3"},
+                      FaultCase{"process_pool", WorkerFault::garbage, "sent garbage"},
+                      FaultCase{"process_pool", WorkerFault::hang, "timed out"}),
+    [](const auto& info) { return std::string(info.param.model) + "_" + fault_name(info.param.fault); });
+
+}  // namespace
+}  // namespace concbench::sum
