@@ -161,6 +161,8 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
 }
 
 void register_benchmarks(const Sweep& sweep) {
+  benchmark::AddCustomContext(
+      "sum_kernel", std::to_string(kernel_lanes()) + " int64 lanes per vector, 4 accumulators");
   for (Kernel kernel : {Kernel::range, Kernel::array}) {
     const auto& sizes = kernel == Kernel::range ? sweep.range_sizes : sweep.array_sizes;
     for (const ModelInfo& info : all_models()) {
