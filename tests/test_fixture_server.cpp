@@ -1,0 +1,963 @@
+// SPDX-License-Identifier: MIT
+// Tests of the fixture HTTP server, its wire contract (protocol.h) and its launcher.
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "fixtures/protocol.h"
+#include "fixtures/server_process.h"
+
+namespace concbench::fixture {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr const char* kBinary = CONCBENCH_FIXTURE_PATH;
+
+// ---- helpers -------------------------------------------------------------------------------
+
+class CurlEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    ASSERT_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+    // 1,000 concurrent sockets exceed the usual soft limit of 1,024 descriptors.
+    rlimit rl{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  void TearDown() override { curl_global_cleanup(); }
+};
+[[maybe_unused]] ::testing::Environment* const kCurlEnv =
+    ::testing::AddGlobalTestEnvironment(new CurlEnvironment);
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Value of header `name` in a raw header block, if present.
+std::optional<std::string> header_value(std::string_view head, std::string_view name) {
+  const std::string h = lower(head);
+  const std::string key = "\r\n" + lower(name) + ":";
+  const size_t at = h.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  const size_t start = head.find_first_not_of(' ', at + key.size());
+  const size_t end = head.find("\r\n", start);
+  return std::string(head.substr(start, end - start));
+}
+
+struct HttpResult {
+  CURLcode code = CURLE_OK;
+  long status = 0;
+  std::string body;
+  std::string headers;
+  long new_connections = 0;
+  Clock::duration elapsed{};
+};
+
+size_t append_to_string(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// One GET (or HEAD) with libcurl; pass `reuse` to keep its connection for the next call.
+HttpResult http_get(const std::string& url, milliseconds timeout = 10s, CURL* reuse = nullptr,
+                    bool head = false) {
+  HttpResult r;
+  CURL* curl = reuse != nullptr ? reuse : curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_NOBODY, head ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_to_string);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, append_to_string);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.headers);
+  const Clock::time_point t0 = Clock::now();
+  r.code = curl_easy_perform(curl);
+  r.elapsed = Clock::now() - t0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &r.new_connections);
+  if (reuse == nullptr) curl_easy_cleanup(curl);
+  r.headers.insert(0, "\r\n");  // so header_value() finds the first header too
+  return r;
+}
+
+bool is_one_line(const std::string& s) {
+  return !s.empty() && s.back() == '\n' && s.find('\n') == s.size() - 1 &&
+         s.find('\r') == std::string::npos;
+}
+
+// A plain TCP client for what curl will not send: malformed requests, pipelining, stalls.
+class RawClient {
+ public:
+  struct Response {
+    int status = 0;
+    std::string head;
+    std::string body;
+  };
+
+  explicit RawClient(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      const int e = errno;
+      ::close(fd_);
+      throw std::runtime_error(std::string("connect: ") + std::strerror(e));
+    }
+  }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+  RawClient(RawClient&& o) noexcept : fd_(std::exchange(o.fd_, -1)), buf_(std::move(o.buf_)) {}
+  ~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // False if the server reset the connection first.
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response framed by Content-Length (none for 204/304/HEAD).
+  std::optional<Response> read_response(milliseconds timeout, bool head_request = false) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(deadline)) return std::nullopt;
+    }
+    Response r;
+    r.head = buf_.substr(0, end + 4);
+    if (std::sscanf(r.head.c_str(), "HTTP/1.1 %d ", &r.status) != 1) return std::nullopt;
+    size_t length = 0;
+    if (const auto cl = header_value(r.head, "Content-Length"); cl && !head_request) {
+      length = std::stoull(*cl);
+    }
+    while (buf_.size() < end + 4 + length) {
+      if (!fill(deadline)) return std::nullopt;
+    }
+    r.body = buf_.substr(end + 4, length);
+    buf_.erase(0, end + 4 + length);
+    return r;
+  }
+
+  // True if any byte (or EOF) arrives within timeout.
+  bool readable_within(milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    return !buf_.empty() || poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+  }
+
+  // True if the server closes the connection within timeout (bytes before EOF are dropped).
+  bool closed_within(milliseconds timeout) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    while (fill(deadline)) buf_.clear();
+    return eof_;
+  }
+
+ private:
+  // Reads more into buf_; false on timeout, EOF or error.
+  bool fill(Clock::time_point deadline) {
+    for (;;) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      const int rc = poll(&p, 1, static_cast<int>(left.count()));
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc <= 0) return false;
+      char chunk[65536];
+      const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        eof_ = true;
+        return false;
+      }
+      buf_.append(chunk, static_cast<size_t>(n));
+      return true;
+    }
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+std::string raw_get(std::string_view target, std::string_view extra_headers = {}) {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+         std::string(extra_headers) + "\r\n";
+}
+
+// Reads the numeric field `key` of the server's /stats JSON.
+long long stat_field(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(json.substr(at + key.size() + 3));
+}
+
+struct Exit {
+  int status = -1;  // waitpid status
+  std::string out, err;
+};
+
+// Runs the fixture binary with args to completion (killed after 10 s), capturing its output.
+Exit run_binary(const std::vector<std::string>& args) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  std::vector<std::string> all = {kBinary};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  Exit e;
+  const Clock::time_point deadline = Clock::now() + 10s;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0 && Clock::now() < deadline) {
+    if (poll(fds, 2, 100) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char chunk[4096];
+      const ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+      if (n > 0) {
+        (i == 0 ? e.out : e.err).append(chunk, static_cast<size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (const pollfd& p : fds) {
+    if (p.fd >= 0) ::close(p.fd);
+  }
+  if (open_fds > 0) kill(pid, SIGKILL);  // still running: the assertions below will say so
+  waitpid(pid, &e.status, 0);
+  return e;
+}
+
+// Polls (without reaping) until pid has exited; false after timeout.
+bool exited_within(pid_t pid, milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid) {
+      return true;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+bool clean_exit(const std::optional<int>& status) {
+  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+}
+
+// ---- protocol.h ----------------------------------------------------------------------------
+
+TEST(FixtureProtocol, FillBodyMatchesBodyByteAtAnyOffsetIncludingThePeriodWrap) {
+  for (const uint64_t id : {uint64_t{0}, uint64_t{1}, uint64_t{42}, (uint64_t{1} << 26) - 1,
+                            uint64_t{1} << 26, UINT64_MAX}) {
+    for (const uint64_t offset : {uint64_t{0}, uint64_t{1}, uint64_t{7}, uint64_t{8}, uint64_t{13},
+                                  kMaxBytes - 5, kMaxBytes - body_start(id) - 3}) {
+      for (const size_t n : {0, 1, 7, 8, 9, 100}) {
+        std::string got(n, '\0');
+        fill_body(id, got.data(), n, offset);
+        std::string want;
+        for (size_t i = 0; i < n; ++i) want.push_back(body_byte(id, offset + i));
+        ASSERT_EQ(got, want) << "id=" << id << " offset=" << offset << " n=" << n;
+        ASSERT_TRUE(verify_body(id, got.data(), n, offset));
+      }
+    }
+  }
+}
+
+TEST(FixtureProtocol, VerifyAcceptsChunksAndRejectsCorruptedShiftedOrSwappedBodies) {
+  constexpr size_t kN = 100'003;
+  std::string body(kN, '\0');
+  fill_body(7, body.data(), kN);
+  EXPECT_TRUE(verify_body(7, body.data(), kN));
+  // Incremental verification, as a client does while chunks arrive.
+  for (size_t at = 0, step = 1; at < kN; at += step, step = step * 3 % 4099 + 1) {
+    const size_t n = std::min(step, kN - at);
+    ASSERT_TRUE(verify_body(7, body.data() + at, n, at)) << "chunk at " << at;
+  }
+  for (const size_t pos : {size_t{0}, size_t{5}, size_t{8}, size_t{4097}, kN - 1}) {
+    std::string bad = body;
+    bad[pos] = bad[pos] == 'x' ? 'y' : 'x';
+    EXPECT_FALSE(verify_body(7, bad.data(), kN)) << "corrupted at " << pos;
+    EXPECT_EQ(first_body_mismatch(7, bad.data(), kN), pos);
+  }
+  EXPECT_FALSE(verify_body(7, body.data() + 1, kN - 1)) << "shifted by one byte";
+  EXPECT_FALSE(verify_body(7, body.data(), kN - 1, 1)) << "verified at the wrong offset";
+  EXPECT_FALSE(verify_body(8, body.data(), kN)) << "another id's body";
+  EXPECT_FALSE(verify_body(6, body.data(), 16)) << "another id's first 16 bytes";
+}
+
+TEST(FixtureProtocol, ConsecutiveIdsStartAtDistinctPositionsWithDistinctPrintableBytes) {
+  std::set<uint64_t> starts;
+  for (uint64_t id = 0; id < 200'000; ++id) starts.insert(body_start(id));
+  EXPECT_EQ(starts.size(), 200'000u) << "body_start must be injective on consecutive ids";
+  std::set<std::string> prefixes;
+  for (uint64_t id = 0; id < 10'000; ++id) {
+    std::string p(12, '\0');
+    fill_body(id, p.data(), p.size());
+    for (const char c : p) ASSERT_TRUE(c >= '0' && c <= 'o') << "byte " << int(c);
+    prefixes.insert(p);
+  }
+  EXPECT_EQ(prefixes.size(), 10'000u) << "a swapped response must be visible in 12 bytes";
+}
+
+TEST(FixtureProtocol, RequestTargetSpellsEveryParameterAndParsesBack) {
+  RequestSpec spec;
+  spec.bytes = 12345;
+  spec.delay_ms = 250;
+  spec.status = 503;
+  spec.id = 18446744073709551615ull;
+  EXPECT_EQ(request_target(spec),
+            "/data?bytes=12345&delay_ms=250&status=503&id=18446744073709551615");
+  spec.stall = true;
+  const std::string target = request_target(spec);
+  EXPECT_TRUE(target.ends_with("&stall=1"));
+  RequestSpec back;
+  ASSERT_EQ(parse_data_query(target.substr(target.find('?') + 1), back), "");
+  EXPECT_EQ(back.bytes, spec.bytes);
+  EXPECT_EQ(back.delay_ms, spec.delay_ms);
+  EXPECT_EQ(back.status, spec.status);
+  EXPECT_EQ(back.id, spec.id);
+  EXPECT_EQ(back.stall, spec.stall);
+  EXPECT_EQ(parse_data_query("", back), "");
+  EXPECT_EQ(back.bytes, kDefaultBytes);
+  EXPECT_EQ(back.status, 200);
+  EXPECT_EQ(expected_body_bytes(RequestSpec{.bytes = 9, .status = 204}), 0u);
+  EXPECT_EQ(expected_body_bytes(RequestSpec{.bytes = 9, .status = 404}), 9u);
+}
+
+// ---- the server, one instance per test suite -----------------------------------------------
+
+class FixtureServer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_.emplace(ServerProcess::start(kBinary)); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  static int port() { return server_->port(); }
+  static std::string url(const RequestSpec& spec) {
+    return server_->base_url() + request_target(spec);
+  }
+  static std::string url(std::string_view target) {
+    return server_->base_url() + std::string(target);
+  }
+  static std::string stats() { return http_get(url(kStatsPath)).body; }
+
+  // Polls /stats until pred holds; false after timeout.
+  template <class Pred>
+  static bool stats_reach(Pred pred, milliseconds timeout = 5s) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    do {
+      if (pred(stats())) return true;
+      std::this_thread::sleep_for(10ms);
+    } while (Clock::now() < deadline);
+    return false;
+  }
+
+  // The server still answers a normal request correctly.
+  static void expect_serving() {
+    const RequestSpec spec{.bytes = 3000, .id = 424242};
+    const HttpResult r = http_get(url(spec));
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.status, 200);
+    ASSERT_EQ(r.body.size(), 3000u);
+    EXPECT_TRUE(verify_body(spec.id, r.body.data(), r.body.size()));
+  }
+
+  static inline std::optional<ServerProcess> server_;
+};
+
+TEST_F(FixtureServer, ServesExactSizesWithVerifiableBodies) {
+  for (const uint64_t bytes : {0, 1, 7, 8, 1023, 1024, 65'537, (1 << 20) + 3}) {
+    const RequestSpec spec{.bytes = bytes, .id = bytes * 7919 + 1};
+    SCOPED_TRACE(request_target(spec));
+    const HttpResult r = http_get(url(spec));
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.status, 200);
+    ASSERT_EQ(r.body.size(), bytes);
+    EXPECT_EQ(first_body_mismatch(spec.id, r.body.data(), r.body.size()), bytes);
+    EXPECT_EQ(header_value(r.headers, "Content-Length"), std::to_string(bytes));
+    EXPECT_EQ(header_value(r.headers, "X-Fixture-Id"), std::to_string(spec.id));
+  }
+}
+
+TEST_F(FixtureServer, MaxSizeBodyStreamsAndVerifiesIncrementally) {
+  struct Sink {
+    uint64_t id;
+    size_t received = 0;
+    size_t bad_chunks = 0;
+  } sink{99};
+  CURL* curl = curl_easy_init();
+  const std::string u = url(RequestSpec{.bytes = kMaxBytes, .id = sink.id});
+  curl_easy_setopt(curl, CURLOPT_URL, u.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30'000L);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* p) {
+        Sink* k = static_cast<Sink*>(p);
+        k->bad_chunks += !verify_body(k->id, d, s * n, k->received);
+        k->received += s * n;
+        return s * n;
+      });
+  const CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  ASSERT_EQ(code, CURLE_OK) << curl_easy_strerror(code);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(sink.received, kMaxBytes);
+  EXPECT_EQ(sink.bad_chunks, 0u);
+  EXPECT_EQ(http_get(url(RequestSpec{.bytes = kMaxBytes + 1})).status, 400);
+}
+
+TEST_F(FixtureServer, ServesExactStatusesAndNoBodyFor204And304) {
+  for (const int status : {200, 201, 299, 301, 404, 418, 429, 500, 503, 599, 204, 304}) {
+    const RequestSpec spec{.bytes = 100, .status = status, .id = uint64_t(status)};
+    SCOPED_TRACE(request_target(spec));
+    const HttpResult r = http_get(url(spec));
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.status, status);
+    ASSERT_EQ(r.body.size(), expected_body_bytes(spec));
+    EXPECT_TRUE(verify_body(spec.id, r.body.data(), r.body.size()));
+  }
+}
+
+TEST_F(FixtureServer, HeadGivesTheLengthButNoBody) {
+  RawClient c(port());
+  ASSERT_TRUE(c.send("HEAD /data?bytes=777&id=5 HTTP/1.1\r\n\r\n" + raw_get("/data?bytes=3&id=6")));
+  const auto head = c.read_response(5s, /*head_request=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(header_value(head->head, "Content-Length"), "777");
+  // The next response on the connection must start right after the header block.
+  const auto next = c.read_response(5s);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body.size(), 3u);
+  EXPECT_TRUE(verify_body(6, next->body.data(), next->body.size()));
+}
+
+TEST_F(FixtureServer, DelayedResponseIsNeverEarlyAndDoesArrive) {
+  for (const uint64_t delay : {1, 50, 250, 600}) {
+    const RequestSpec spec{.bytes = 512, .delay_ms = delay, .id = delay};
+    SCOPED_TRACE(request_target(spec));
+    const HttpResult r = http_get(url(spec), 15s);
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(verify_body(spec.id, r.body.data(), r.body.size()));
+    EXPECT_EQ(r.body.size(), 512u);
+    EXPECT_GE(r.elapsed, milliseconds(delay));
+    EXPECT_LT(r.elapsed, milliseconds(delay) + 10s);
+  }
+}
+
+TEST_F(FixtureServer, BadQueriesGet400WithAOneLineReason) {
+  struct Case {
+    const char* target;
+    const char* reason_part;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"/data?bytes=abc", "bytes must be a decimal integer"},
+           {"/data?bytes=-1", "bytes must be a decimal integer"},
+           {"/data?bytes=+5", "bytes must be a decimal integer"},
+           {"/data?bytes=67108865", "out of range"},
+           {"/data?bytes=99999999999999999999999", "out of range"},
+           {"/data?delay_ms=600001", "delay_ms=600001 is out of range"},
+           {"/data?delay_ms=1.5", "delay_ms must be a decimal integer"},
+           {"/data?status=199", "status=199 is out of range"},
+           {"/data?status=600", "status=600 is out of range"},
+           {"/data?id=18446744073709551616", "id=18446744073709551616 is out of range"},
+           {"/data?stall=2", "stall=2 is out of range"},
+           {"/data?foo=1", "unknown parameter 'foo'"},
+           {"/data?bytes", "'bytes' needs a value"},
+           {"/data?bytes=", "'bytes' needs a value"},
+           {"/data?bytes=1&bytes=2", "'bytes' given twice"},
+       }) {
+    SCOPED_TRACE(c.target);
+    const HttpResult r = http_get(url(c.target));
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(is_one_line(r.body)) << r.body;
+    EXPECT_NE(r.body.find(c.reason_part), std::string::npos) << r.body;
+  }
+  expect_serving();
+}
+
+TEST_F(FixtureServer, UnknownPathsGet404WithAReason) {
+  for (const char* target : {"/", "/nope", "/data/extra", "/DATA", "/datax?bytes=1"}) {
+    SCOPED_TRACE(target);
+    const HttpResult r = http_get(url(target));
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.status, 404);
+    EXPECT_TRUE(is_one_line(r.body)) << r.body;
+    EXPECT_NE(r.body.find("no such path"), std::string::npos) << r.body;
+  }
+  expect_serving();
+}
+
+TEST_F(FixtureServer, MalformedRawRequestsGetTheir4xxAndTheServerSurvives) {
+  struct Case {
+    std::string request;
+    int status;
+    bool closes;  // framing is broken, so the server must close after answering
+  };
+  const std::vector<Case> cases = {
+      {"HELLO\r\n\r\n"s, 400, true},
+      {"GET /data\r\n\r\n", 400, true},
+      {"GET  /data HTTP/1.1\r\n\r\n", 400, true},
+      {"GET data HTTP/1.1\r\n\r\n", 404, false},
+      {"GET /data HTTP/2.0\r\n\r\n", 505, true},
+      {"GET /data HTTQ/1.1\r\n\r\n", 400, true},
+      {"G\0T /data HTTP/1.1\r\n\r\n"s, 400, true},
+      {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"s, 400, true},
+      {"GET /data HTTP/1.1\r\nNoColonHere\r\n\r\n", 400, true},
+      {"GET /data HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", 400, true},
+      {"GET /data HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400, true},
+      {"GET /data HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy", 400, true},
+      {"GET /data HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, true},
+      {"GET /data HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n", 413, true},
+      {"POST /data HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 405, false},
+      {"DELETE /data?bytes=1 HTTP/1.1\r\n\r\n", 405, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::PrintToString(c.request));
+    RawClient client(port());
+    ASSERT_TRUE(client.send(c.request));
+    const auto r = client.read_response(5s);
+    ASSERT_TRUE(r.has_value()) << "no response";
+    EXPECT_EQ(r->status, c.status) << r->head;
+    EXPECT_TRUE(is_one_line(r->body)) << r->body;
+    if (c.closes) {
+      EXPECT_EQ(header_value(r->head, "Connection"), "close");
+      EXPECT_TRUE(client.closed_within(5s));
+    } else {
+      // Framing was fine (any body was skipped), so the connection keeps serving.
+      ASSERT_TRUE(client.send(raw_get("/data?bytes=10&id=3")));
+      const auto next = client.read_response(5s);
+      ASSERT_TRUE(next.has_value());
+      EXPECT_EQ(next->status, 200);
+      EXPECT_TRUE(verify_body(3, next->body.data(), next->body.size()));
+    }
+  }
+  expect_serving();
+}
+
+TEST_F(FixtureServer, OversizedHeadersGet431AndTheServerSurvives) {
+  {
+    // Sent whole: the server must answer despite unread bytes left in its socket.
+    RawClient c(port());
+    ASSERT_TRUE(c.send(raw_get("/data", "X-Big: " + std::string(300'000, 'a') + "\r\n")));
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 431);
+    EXPECT_TRUE(is_one_line(r->body)) << r->body;
+    EXPECT_TRUE(c.closed_within(5s));
+  }
+  {
+    // A header that never ends is cut off at the cap instead of being waited for.
+    RawClient c(port());
+    ASSERT_TRUE(c.send("GET /data HTTP/1.1\r\nX-Big: " + std::string(9000, 'b')));
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 431);
+  }
+  {
+    RawClient c(port());  // just under the cap is fine
+    ASSERT_TRUE(c.send(raw_get("/data?bytes=4&id=8", "X-Big: " + std::string(7000, 'c') + "\r\n")));
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(verify_body(8, r->body.data(), r->body.size()));
+  }
+  expect_serving();
+}
+
+TEST_F(FixtureServer, KeepAliveServesSeveralRequestsOnOneConnection) {
+  CURL* curl = curl_easy_init();
+  for (uint64_t i = 0; i < 5; ++i) {
+    const RequestSpec spec{.bytes = 2000 + i, .delay_ms = i == 2 ? 20u : 0u, .id = 1000 + i};
+    const HttpResult r = http_get(url(spec), 10s, curl);
+    ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+    EXPECT_EQ(r.new_connections, i == 0 ? 1 : 0) << "request " << i << " opened a connection";
+    ASSERT_EQ(r.body.size(), spec.bytes);
+    EXPECT_TRUE(verify_body(spec.id, r.body.data(), r.body.size()));
+  }
+  curl_easy_cleanup(curl);
+
+  // Pipelined: answers come back in request order even when the first one is delayed.
+  RawClient c(port());
+  ASSERT_TRUE(c.send(raw_get("/data?bytes=100&id=1&delay_ms=100") +
+                     raw_get("/data?bytes=200&id=2") + raw_get("/data?bytes=300&id=3")));
+  for (uint64_t id = 1; id <= 3; ++id) {
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.has_value()) << "response " << id;
+    EXPECT_EQ(header_value(r->head, "X-Fixture-Id"), std::to_string(id));
+    EXPECT_EQ(r->body.size(), 100 * id);
+    EXPECT_TRUE(verify_body(id, r->body.data(), r->body.size()));
+  }
+
+  // A request body is skipped, not mistaken for the next request.
+  RawClient b(port());
+  ASSERT_TRUE(b.send("GET /data?bytes=5&id=11 HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789" +
+                     raw_get("/data?bytes=6&id=12")));
+  for (uint64_t id = 11; id <= 12; ++id) {
+    const auto r = b.read_response(5s);
+    ASSERT_TRUE(r.has_value()) << "response " << id;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(verify_body(id, r->body.data(), r->body.size()));
+  }
+}
+
+TEST_F(FixtureServer, Http10ClosesUnlessAskedToKeepAlive) {
+  RawClient once(port());
+  ASSERT_TRUE(once.send("GET /data?bytes=10&id=1 HTTP/1.0\r\n\r\n"));
+  const auto r = once.read_response(5s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(once.closed_within(5s));
+
+  RawClient kept(port());
+  for (uint64_t id = 1; id <= 2; ++id) {
+    ASSERT_TRUE(kept.send("GET /data?bytes=10&id=" + std::to_string(id) +
+                          " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    const auto k = kept.read_response(5s);
+    ASSERT_TRUE(k.has_value()) << "request " << id;
+    EXPECT_EQ(header_value(k->head, "Connection"), "keep-alive");
+    EXPECT_TRUE(verify_body(id, k->body.data(), k->body.size()));
+  }
+}
+
+TEST_F(FixtureServer, StalledRequestIsNeverAnsweredWhileOthersAre) {
+  RawClient stalled(port());
+  ASSERT_TRUE(stalled.send(raw_get(request_target(RequestSpec{.id = 1, .stall = true}))));
+  const HttpResult timed_out = http_get(url(RequestSpec{.id = 2, .stall = true}), 300ms);
+  EXPECT_EQ(timed_out.code, CURLE_OPERATION_TIMEDOUT);
+  EXPECT_GE(timed_out.elapsed, 250ms);  // curl waited out its timeout, no early error
+  expect_serving();
+  EXPECT_FALSE(stalled.readable_within(300ms)) << "a stalled request got an answer";
+  EXPECT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "stalled") >= 1; }));
+}
+
+TEST_F(FixtureServer, ClientsLeavingDuringADelayOrStallFreeTheirState) {
+  const long long aborted_before = stat_field(stats(), "aborted");
+  constexpr int kDelayed = 50, kStalled = 10;
+  {
+    std::vector<RawClient> clients;
+    for (int i = 0; i < kDelayed + kStalled; ++i) {
+      clients.emplace_back(port());
+      // 60 s: within this test only a cancelled timer can make the count drop.
+      const RequestSpec spec{.delay_ms = 60'000, .id = uint64_t(i), .stall = i >= kDelayed};
+      ASSERT_TRUE(clients.back().send(raw_get(request_target(spec))));
+    }
+    ASSERT_TRUE(stats_reach([](const std::string& s) {
+      return stat_field(s, "delayed") == kDelayed && stat_field(s, "stalled") == kStalled;
+    })) << stats();
+    // Half-sent requests are abandoned too.
+    for (int i = 0; i < 5; ++i) RawClient(port()).send("GET /data?bytes=1 HTTP/1.1\r\nHo");
+  }  // every client disconnects here, mid-delay
+  EXPECT_TRUE(stats_reach([&](const std::string& s) {
+    return stat_field(s, "delayed") == 0 && stat_field(s, "stalled") == 0 &&
+           stat_field(s, "aborted") >= aborted_before + kDelayed + kStalled &&
+           stat_field(s, "connections") <= 2;  // the /stats request (and maybe its predecessor)
+  })) << stats();
+  expect_serving();
+}
+
+TEST_F(FixtureServer, ThousandConcurrentDelayedRequestsAllCompleteVerified) {
+  constexpr int kRequests = 1000;
+  constexpr uint64_t kDelayMs = 500;
+  struct Transfer {
+    uint64_t id = 0;
+    uint64_t bytes = 0;
+    size_t received = 0;
+    bool body_ok = true;
+    CURLcode code = CURLE_OK;
+    long status = 0;
+    bool done = false;
+  };
+  std::vector<Transfer> transfers(kRequests);
+  std::vector<std::string> urls(kRequests);
+  std::vector<CURL*> handles;
+  CURLM* multi = curl_multi_init();
+  for (int i = 0; i < kRequests; ++i) {
+    Transfer& t = transfers[i];
+    t.id = 50'000 + uint64_t(i);
+    t.bytes = i % 100 == 0 ? 256 * 1024 : 1000 + uint64_t(i % 7) * 997;
+    urls[i] = url(RequestSpec{.bytes = t.bytes, .delay_ms = kDelayMs, .id = t.id});
+    CURL* e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, urls[i].c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 20'000L);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(
+        e, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* p) {
+          Transfer* x = static_cast<Transfer*>(p);
+          x->body_ok = x->body_ok && verify_body(x->id, d, s * n, x->received);
+          x->received += s * n;
+          return s * n;
+        });
+    curl_multi_add_handle(multi, e);
+    handles.push_back(e);
+  }
+  const Clock::time_point t0 = Clock::now();
+  Clock::time_point next_stats = t0;
+  long long max_delayed = 0;
+  int running = kRequests;
+  while (running > 0 && Clock::now() - t0 < 30s) {
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
+      t->code = m->data.result;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &t->status);
+      t->done = true;
+    }
+    if (Clock::now() >= next_stats) {  // how many are pending in the server at once
+      max_delayed = std::max(max_delayed, stat_field(stats(), "delayed"));
+      next_stats = Clock::now() + 20ms;
+    }
+    curl_multi_poll(multi, nullptr, 0, 50, nullptr);
+  }
+  const auto elapsed = Clock::now() - t0;
+  int failures = 0;
+  for (const Transfer& t : transfers) {
+    const bool ok =
+        t.done && t.code == CURLE_OK && t.status == 200 && t.received == t.bytes && t.body_ok;
+    if (!ok && ++failures <= 5) {
+      ADD_FAILURE() << "id " << t.id << ": done=" << t.done
+                    << " curl=" << curl_easy_strerror(t.code) << " status=" << t.status
+                    << " received=" << t.received << "/" << t.bytes << " body_ok=" << t.body_ok;
+    }
+  }
+  for (CURL* h : handles) {
+    curl_multi_remove_handle(multi, h);
+    curl_easy_cleanup(h);
+  }
+  curl_multi_cleanup(multi);
+  EXPECT_EQ(failures, 0);
+  EXPECT_GE(elapsed, milliseconds(kDelayMs));
+  // One at a time would take 1000 x 0.5 s; the bound is loose because the machine is shared.
+  EXPECT_LT(elapsed, 20s);
+  EXPECT_GE(max_delayed, 100) << "requests were not pending concurrently";
+  std::printf("[          ] %d requests of %llu ms: %.2f s, at most %lld pending at once\n",
+              kRequests, static_cast<unsigned long long>(kDelayMs),
+              std::chrono::duration<double>(elapsed).count(), max_delayed);
+}
+
+// ---- process life cycle: own server per test -----------------------------------------------
+
+TEST(FixtureProcess, SigtermStopsCleanlyWithRequestsPendingAndStopIsIdempotent) {
+  ServerProcess server = ServerProcess::start(kBinary);
+  const pid_t pid = server.pid();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(server.running());
+  RawClient delayed(server.port());
+  ASSERT_TRUE(delayed.send(raw_get("/data?delay_ms=30000")));
+  RawClient stalled(server.port());
+  ASSERT_TRUE(stalled.send(raw_get("/data?stall=1")));
+  const HttpResult warm = http_get(server.base_url() + "/data?bytes=5");
+  ASSERT_EQ(warm.status, 200);
+
+  const Clock::time_point t0 = Clock::now();
+  server.stop();
+  EXPECT_LT(Clock::now() - t0, 4s);
+  // Exit code 0 (not SIGKILL) means the SIGTERM handler ran; under ASan it also means no leaks.
+  EXPECT_TRUE(clean_exit(server.exit_status())) << server.exit_status().value_or(-1);
+  EXPECT_FALSE(server.running());
+  EXPECT_EQ(server.pid(), -1);
+  EXPECT_TRUE(delayed.closed_within(2s));
+  EXPECT_EQ(kill(pid, 0), -1) << "the server process still exists";
+
+  server.stop();  // second stop: no signal to a recycled pid, status kept
+  EXPECT_TRUE(clean_exit(server.exit_status()));
+}
+
+TEST(FixtureProcess, SigintStopsCleanly) {
+  ServerProcess server = ServerProcess::start(kBinary);
+  ASSERT_EQ(kill(server.pid(), SIGINT), 0);
+  EXPECT_TRUE(exited_within(server.pid(), 5s));
+  server.stop();
+  EXPECT_TRUE(clean_exit(server.exit_status())) << server.exit_status().value_or(-1);
+}
+
+TEST(FixtureProcess, NoOrphanSurvivesItsParentBeingKilled) {
+  // Orphans are re-parented to us, so we can reap the server and see how it ended.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  const pid_t helper = fork();
+  ASSERT_GE(helper, 0);
+  if (helper == 0) {  // a "benchmark" that starts the server and then dies
+    try {
+      ServerProcess server = ServerProcess::start(kBinary);
+      const int msg[2] = {server.pid(), server.port()};
+      if (write(p[1], msg, sizeof msg) != sizeof msg) _exit(4);
+      for (;;) pause();
+    } catch (...) {
+      _exit(3);
+    }
+  }
+  ::close(p[1]);
+  int msg[2] = {0, 0};
+  pollfd pf{p[0], POLLIN, 0};
+  ASSERT_EQ(poll(&pf, 1, 10'000), 1) << "helper did not start the server";
+  ASSERT_EQ(read(p[0], msg, sizeof msg), ssize_t(sizeof msg));
+  ::close(p[0]);
+  const pid_t server_pid = msg[0];
+  EXPECT_EQ(http_get("http://127.0.0.1:" + std::to_string(msg[1]) + "/data?bytes=8").status, 200);
+
+  ASSERT_EQ(kill(helper, SIGKILL), 0);
+  int helper_status = 0;
+  ASSERT_EQ(waitpid(helper, &helper_status, 0), helper);
+  EXPECT_TRUE(WIFSIGNALED(helper_status));
+
+  const bool gone = exited_within(server_pid, 5s);
+  int status = -1;
+  if (!gone) kill(server_pid, SIGKILL);  // don't leak it into other tests
+  waitpid(server_pid, &status, 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  EXPECT_TRUE(gone) << "the server outlived its SIGKILLed parent";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+TEST(FixtureProcess, LauncherReportsMissingBinaryEarlyExitAndSilence) {
+  try {
+    ServerProcess::start("/nonexistent/concbench_fixture");
+    ADD_FAILURE() << "no exception for a missing binary";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/concbench_fixture"), std::string::npos)
+        << e.what();
+  }
+  try {
+    ServerProcess::start(kBinary, {"--no-such-flag"});
+    ADD_FAILURE() << "no exception for a server that exits";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exited with code 2"), std::string::npos) << e.what();
+  }
+  const Clock::time_point t0 = Clock::now();
+  try {
+    ServerProcess::start("/bin/sleep", {"30"}, 300ms);
+    ADD_FAILURE() << "no exception for a child that never prints its port";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("did not print"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(Clock::now() - t0, 5s);
+  // Every failed start reaped its child.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(FixtureProcess, BusyPortFailsClearlyAndPortFileIsWritten) {
+  const std::string port_file =
+      ::testing::TempDir() + "fixture_port_" + std::to_string(getpid()) + ".txt";
+  ServerProcess a = ServerProcess::start(kBinary, {"--port-file=" + port_file});
+  std::ifstream in(port_file);
+  int from_file = 0;
+  in >> from_file;
+  EXPECT_EQ(from_file, a.port());
+  std::remove(port_file.c_str());
+  try {
+    ServerProcess::start(kBinary, {"--port=" + std::to_string(a.port())});
+    ADD_FAILURE() << "a second server bound a busy port";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exited with code 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FixtureProcess, MovedFromLauncherOwnsNothing) {
+  ServerProcess a = ServerProcess::start(kBinary);
+  const int port = a.port();
+  ServerProcess b = std::move(a);
+  EXPECT_FALSE(a.running());  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  a.stop();
+  EXPECT_TRUE(b.running());
+  EXPECT_EQ(b.port(), port);
+  EXPECT_EQ(http_get(b.base_url() + "/data?bytes=1").status, 200);
+  ServerProcess c;
+  c = std::move(b);
+  EXPECT_EQ(http_get(c.base_url() + "/data?bytes=1").status, 200);
+}
+
+TEST(FixtureProcess, BadFlagsExit2WithOneLineOnStderr) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--bogus"},
+                                             {"--port=99999"},
+                                             {"--port=abc"},
+                                             {"--port"},
+                                             {"--host=example.com"},
+                                             {"--parent-pid=0"},
+                                             {"--port-file="},
+                                             {"positional"}}) {
+    SCOPED_TRACE(::testing::PrintToString(args));
+    const Exit e = run_binary(args);
+    ASSERT_TRUE(WIFEXITED(e.status)) << "status " << e.status;
+    EXPECT_EQ(WEXITSTATUS(e.status), 2);
+    EXPECT_TRUE(is_one_line(e.err)) << e.err;
+    EXPECT_TRUE(e.err.starts_with("concbench_fixture: ")) << e.err;
+    EXPECT_EQ(e.out, "") << "it must not have started listening";
+  }
+  const Exit help = run_binary({"--help"});
+  EXPECT_TRUE(WIFEXITED(help.status) && WEXITSTATUS(help.status) == 0);
+  EXPECT_TRUE(help.out.starts_with("Usage: concbench_fixture")) << help.out;
+  // --parent-pid must name our actual parent (the test is not the server's parent's parent).
+  const Exit orphaned = run_binary({"--parent-pid=1"});
+  EXPECT_TRUE(WIFEXITED(orphaned.status) && WEXITSTATUS(orphaned.status) == 1) << orphaned.err;
+  EXPECT_TRUE(is_one_line(orphaned.err)) << orphaned.err;
+}
+
+}  // namespace
+}  // namespace concbench::fixture
