@@ -62,9 +62,11 @@ size_t count_matching(const std::string& filter) {
     return 0;
   }
   size_t count = 0;
+  std::string full;
   for (const std::string& name : names()) {
     // Google Benchmark matches against the name with "/real_time" appended.
-    bool hit = std::regex_search(name + "/real_time", re);
+    full.assign(name).append("/real_time");
+    bool hit = std::regex_search(full, re);
     if (hit != negate) ++count;
   }
   return count;
