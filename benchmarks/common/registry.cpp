@@ -48,9 +48,8 @@ benchmark::internal::Benchmark* add_benchmark(const std::string& name,
 const std::vector<std::string>& registered_names() { return names(); }
 
 size_t count_matching(const std::string& filter) {
-  std::string spec = filter;
+  std::string spec = filter.empty() || filter == "all" ? std::string(".") : filter;
   bool negate = false;
-  if (spec.empty() || spec == "all") spec = ".";
   if (spec[0] == '-') {
     negate = true;
     spec.erase(0, 1);
@@ -62,11 +61,9 @@ size_t count_matching(const std::string& filter) {
     return 0;
   }
   size_t count = 0;
-  std::string full;
   for (const std::string& name : names()) {
     // Google Benchmark matches against the name with "/real_time" appended.
-    full.assign(name).append("/real_time");
-    bool hit = std::regex_search(full, re);
+    bool hit = std::regex_search(name + "/real_time", re);
     if (hit != negate) ++count;
   }
   return count;
