@@ -1,0 +1,419 @@
+# SPDX-License-Identifier: MIT
+# Draws concbench's figures (matplotlib, Agg backend) from the tables analysis.py computes.
+import math
+import os
+import re
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from analysis import (ALL_MODELS, config_rows, config_text, dim_label, finite, fmt_crossover,  # noqa: E402
+                      fmt_n, fmt_num, fmt_time, model_order)
+from bench_names import machine_line  # noqa: E402
+
+MAX_LINES = 8            # lines per foreign panel before the rest are left out
+_PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"]
+# One colour and marker per model, the same in every figure.
+MODEL_STYLE = {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)])
+               for i, m in enumerate(ALL_MODELS)}
+
+
+class Figures:
+    """Draws into `directory`, remembering (file, title) for the page."""
+
+    def __init__(self, directory, context, footer_note, progress=None):
+        self.directory = directory
+        self.progress = progress or (lambda message: None)
+        self.context = context
+        self.footer = machine_line(context) + "  ·  " + footer_note
+        self.written = []
+
+    def new(self, ncols, title, nrows=1, width=5.4, height=4.2):
+        # at least 9 inches, so one-panel figures still fit their title and footer
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(9.0, width * ncols), height * nrows + 0.5),
+                                 squeeze=False)
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+        return fig, axes
+
+    def save(self, fig, fname, title, shared_legend=False):
+        """Footer, layout, write. shared_legend: one legend for all panels, under them
+        (for panels whose lines fill the plot area and share their models)."""
+        fig.text(0.5, 0.012, self.footer, ha="center", va="bottom", fontsize=7.5, color="#555555",
+                 wrap=True)
+        bottom = 0.05
+        if shared_legend:
+            entries = {}
+            for ax in fig.axes:
+                for handle, label in zip(*ax.get_legend_handles_labels()):
+                    entries.setdefault(label, handle)
+                if ax.get_legend():
+                    ax.get_legend().remove()
+            ncol = min(len(entries), 6)
+            rows = -(-len(entries) // max(ncol, 1))
+            height = fig.get_size_inches()[1]
+            bottom = 0.05 + (0.22 * rows + 0.08) / height
+            fig.legend(list(entries.values()), list(entries.keys()), loc="lower center", ncol=ncol,
+                       fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.045))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # tight_layout's "not compatible" chatter
+            fig.tight_layout(rect=(0, bottom, 1, 0.95))
+        fig.savefig(os.path.join(self.directory, fname), dpi=100)
+        plt.close(fig)
+        self.written.append((fname, title))
+
+
+def _style(model):
+    return MODEL_STYLE.get(model, ("#444444", "o"))
+
+
+def _errorbar(ax, x, y, lo, hi, label, model, **kw):
+    """Median with min-max bars. Each model on an axes is nudged sideways by a few
+    percent (alternating right/left) so equal results do not hide each other."""
+    color, marker = _style(model)
+    slots = ax.__dict__.setdefault("_concbench_models", [])
+    if model not in slots:
+        slots.append(model)
+    i = slots.index(model)
+    nudge = 1.02 ** (((i + 1) // 2) * (1 if i % 2 else -1))
+    x = np.asarray(x, dtype=float) * nudge
+    y, lo, hi = (np.asarray(v, dtype=float) for v in (y, lo, hi))
+    yerr = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
+    yerr = np.nan_to_num(yerr)
+    ax.errorbar(x, y, yerr=yerr, label=label, color=color, marker=marker, markersize=5, capsize=3,
+                linewidth=1.4, **kw)
+
+
+def _workers_axis(ax, ws):
+    ws = sorted(set(int(w) for w in ws))
+    if ws and max(ws) / max(min(ws), 1) >= 8:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(ws)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "%d" % v))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _mark_hw(ax, hw, xmax):
+    if hw is None:
+        return
+    ax.axvline(hw, color="#c0392b", linestyle=":", linewidth=1.3, label="hardware threads (%d)" % hw)
+    if xmax > hw:
+        ax.axvspan(hw, xmax * 1.05, color="#c0392b", alpha=0.06, label="oversubscribed")
+
+
+def _log_time_axis(ax):
+    """Log time axis labelled in s/ms/µs; within two decades, 2x and 5x ticks are labelled too."""
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi / lo < 100:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def draw_sum(figs, per_kernel, hw, ceiling):
+    """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}}."""
+    kernels = [k for k in per_kernel if per_kernel[k]["speedup"] is not None]
+    if kernels:
+        for what in ("speedup", "efficiency"):
+            figs.progress("rendering sum %s against workers" % what)
+            fig, axes = figs.new(len(kernels), "sum: %s over seq against workers" % what
+                                 if what == "speedup" else "sum: parallel efficiency against workers")
+            for ax, kernel in zip(axes[0], kernels):
+                info = per_kernel[kernel]
+                tab = info["speedup"]
+                ws = list(tab["workers"]) + ([hw] if hw else [])
+                for model in tab["model"].unique():
+                    m = tab[tab["model"] == model]
+                    _errorbar(ax, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"], model, model,
+                              linestyle="none" if model == "seq" else "-")
+                xmax = max(ws)
+                xs = np.array(sorted(set(ws)), dtype=float)
+                if what == "speedup":
+                    ax.plot(xs, xs, color="#888888", linestyle="--", linewidth=1, label="ideal (= W)")
+                    if kernel == "array" and ceiling:
+                        cw = sorted(ceiling)
+                        ax.plot(cw, [ceiling[w] for w in cw], color="#555555", linestyle="-.",
+                                linewidth=1.2, label="read-bandwidth ceiling")
+                    ax.set_ylabel("speedup  T_seq / T_model")
+                else:
+                    ax.axhline(1.0, color="#888888", linestyle="--", linewidth=1, label="ideal (1.0)")
+                    ax.set_ylabel("efficiency  T_seq / (W · T_model)")
+                    ax.set_ylim(0, max(1.15, float(np.nanmax(tab["efficiency_hi"])) * 1.08))
+                _mark_hw(ax, hw, xmax)
+                _workers_axis(ax, ws)
+                ax.set_xlabel("workers W")
+                ax.set_title("kernel %s, n = %s" % (kernel, fmt_n(info["n_w"])), fontsize=10)
+                ax.grid(True, alpha=0.3)
+                ax.legend(fontsize=7.5, loc="upper left" if what == "speedup" else "lower left")
+            figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what)
+
+    kernels = [k for k in per_kernel if per_kernel[k]["size"] is not None and not per_kernel[k]["size"].empty]
+    if kernels:
+        figs.progress("rendering sum time against n")
+        nmodels = max(per_kernel[k]["size"]["model"].nunique() for k in kernels)
+        # the legend goes under each panel (lines fill the whole plot area), so make room
+        fig, axes = figs.new(len(kernels), "sum: time against n (log-log), crossover with seq",
+                             height=4.2 + 0.2 * nmodels)
+        for ax, kernel in zip(axes[0], kernels):
+            info = per_kernel[kernel]
+            size = info["size"]
+            cross = info["cross"].set_index("model") if info["cross"] is not None else None
+            seq_curve = size[size["model"] == "seq"].sort_values("n")
+            seq_curve = seq_curve if len(seq_curve) else None
+            for model in sorted(size["model"].unique(), key=model_order):
+                m = size[size["model"] == model].sort_values("n")
+                color, marker = _style(model)
+                label = model + (" (W=1)" if model == "seq" else "")
+                if cross is not None and model in cross.index:
+                    c = cross.loc[model]
+                    label += ": crossover %s, %s at n=%s" % (fmt_crossover(c["crossover"]),
+                                                            fmt_time(c["t_small"]), fmt_n(c["n_small"])
+                                                            if finite(c["n_small"]) else "?")
+                    if finite(c["crossover"]) and seq_curve is not None:
+                        # where the model's line meets seq's: on seq's curve, in log-log space
+                        y = math.exp(np.interp(math.log(c["crossover"]), np.log(seq_curve["n"]),
+                                               np.log(seq_curve["t_med"])))
+                        ax.plot([c["crossover"]], [y], marker="o", markersize=9, markerfacecolor="none",
+                                markeredgecolor=color, markeredgewidth=1.6, linestyle="none")
+                ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
+                ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
+            ax.set_xscale("log")
+            _log_time_axis(ax)
+            ax.xaxis.set_major_locator(LogLocator(base=10))
+            ax.set_xlabel("n (elements summed)")
+            ax.set_ylabel("wall time per call")
+            ax.set_title("kernel %s, W = %s for parallel models; circles: crossover" % (kernel, info["W"]),
+                         fontsize=10)
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
+        figs.save(fig, "sum_time_vs_n.png", "sum: time against n")
+
+
+def _auto_y(ax, values, fmt=None):
+    """Log y axis when the values span more than 20x, else linear; plain tick labels either way."""
+    v = pd.Series(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if len(v) and v.max() / v.min() > 20:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(fmt or (lambda x, _: fmt_num(x))))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    elif fmt:
+        ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+    # else: matplotlib's own linear ticks, which keep enough digits to stay distinct
+
+
+def _conc_axis(ax, concs):
+    concs = sorted(set(int(c) for c in concs))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(concs)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "%d" % v))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("concurrency C (requests in flight)")
+
+
+
+def draw_fetch(figs, fetch, cfg, delays, cfg0):
+    if cfg is not None and delays:
+        figs.progress("rendering fetch wall time and efficiency against concurrency")
+        for what in ("time", "efficiency"):
+            fig, axes = figs.new(len(delays), "fetch: %s against concurrency (%s)"
+                                 % ("wall time" if what == "time" else "efficiency (ideal / measured)",
+                                    config_text(cfg)), height=4.8)
+            for ax, delay in zip(axes[0], delays):
+                rows = config_rows(fetch, cfg, delay)
+                for model in sorted(rows["model"].unique(), key=model_order):
+                    m = rows[rows["model"] == model].sort_values("conc")
+                    if what == "time":
+                        _errorbar(ax, m["conc"], m["t_med"], m["t_min"], m["t_max"], model, model)
+                    else:
+                        _errorbar(ax, m["conc"], m["eff"], m["eff_lo"], m["eff_hi"], model, model)
+                concs = sorted(rows["conc"].unique())
+                if what == "time":
+                    ideal = rows.groupby("conc")["ideal"].median()
+                    ax.plot(ideal.index, ideal.values, color="black", linestyle="--", linewidth=1.2,
+                            label="ideal  ceil(N/C)·L")
+                    _log_time_axis(ax)
+                    ax.set_ylabel("wall time for %d requests" % cfg["n"])
+                else:
+                    ax.axhline(1.0, color="#888888", linestyle="--", linewidth=1, label="ideal (1.0)")
+                    top = float(np.nanmax(rows["eff_hi"])) if rows["eff_hi"].notna().any() else 1.0
+                    ax.set_ylim(0, max(1.1, top * 1.08))
+                    ax.set_ylabel("efficiency")
+                _conc_axis(ax, concs)
+                ax.set_title("injected latency L = %g ms" % delay, fontsize=10)
+                ax.grid(True, alpha=0.3)
+                ax.legend(fontsize=7.5, loc="best")
+            figs.save(fig, "fetch_%s.png" % what, "fetch: %s against concurrency" % what, shared_legend=True)
+
+        if {"p50_ms", "p99_ms"} & set(fetch.columns):
+            figs.progress("rendering fetch latency")
+            fig, axes = figs.new(len(delays), "fetch: per-request latency, p50 (solid) and p99 (dashed)",
+                                 height=5.0)
+            for ax, delay in zip(axes[0], delays):
+                rows = config_rows(fetch, cfg, delay)
+                for model in sorted(rows["model"].unique(), key=model_order):
+                    m = rows[rows["model"] == model].sort_values("conc")
+                    for q, style in (("p50_ms", "-"), ("p99_ms", "--")):
+                        if q in m and m[q].notna().any():
+                            _errorbar(ax, m["conc"], m[q], m[q + "_min"], m[q + "_max"],
+                                      model if q == "p50_ms" else None, model, linestyle=style)
+                ax.axhline(delay, color="#888888", linestyle=":", linewidth=1, label="injected latency")
+                _conc_axis(ax, rows["conc"])
+                _auto_y(ax, pd.concat([rows[q] for q in ("p50_ms", "p99_ms") if q in rows] + [pd.Series([delay])]))
+                ax.set_ylabel("latency per request (ms)")
+                ax.set_title("L = %g ms (%s)" % (delay, config_text(cfg)), fontsize=10)
+                ax.grid(True, alpha=0.3)
+                ax.legend(fontsize=7.5, loc="best")
+            figs.save(fig, "fetch_latency.png", "fetch: per-request latency", shared_legend=True)
+
+    panels = []
+    if cfg0 is not None and "items_per_second" in fetch:
+        panels.append("rps")
+    # memory is compared across the latency benchmarks; the seed profile is a different workload
+    mem_rows = fetch[fetch["profile"].isna()]
+    mem_col = None
+    if "mem_per_inflight_kb" in mem_rows and mem_rows["mem_per_inflight_kb"].notna().any():
+        mem_col = "mem_per_inflight_kb"
+        panels.append("mem")
+    if "peak_rss_mb" in mem_rows and mem_rows["peak_rss_mb"].notna().any():
+        panels.append("rss")
+    if not panels:
+        return
+    figs.progress("rendering fetch throughput and memory")
+    titles = {"rps": "throughput at 0 ms latency", "mem": "memory per request in flight", "rss": "peak RSS"}
+    fig, axes = figs.new(len(panels), "fetch: " + ", ".join(titles[p] for p in panels), height=4.8)
+    for ax, panel in zip(axes[0], panels):
+        if panel == "rps":
+            rows = config_rows(fetch, cfg0, 0)
+            for model in sorted(rows["model"].unique(), key=model_order):
+                m = rows[rows["model"] == model].sort_values("conc")
+                _errorbar(ax, m["conc"], m["items_per_second"], m["items_per_second_min"],
+                          m["items_per_second_max"], model, model)
+            _conc_axis(ax, rows["conc"])
+            ax.set_yscale("log")
+            ax.set_ylabel("requests per second")
+            ax.set_title("L = 0 ms (%s)" % config_text(cfg0), fontsize=10)
+        else:
+            col = mem_col if panel == "mem" else "peak_rss_mb"
+            rows = mem_rows[mem_rows[col].notna()]
+            # several delays/configs per (model, conc): show the median across them
+            agg = rows.groupby(["model", "conc"])[col].agg(["median", "min", "max"]).reset_index()
+            for model in sorted(agg["model"].unique(), key=model_order):
+                m = agg[agg["model"] == model].sort_values("conc")
+                _errorbar(ax, m["conc"], m["median"], m["min"], m["max"], model, model)
+            _conc_axis(ax, agg["conc"])
+            ax.set_yscale("log")
+            if panel == "mem":
+                ax.set_ylabel("memory per in-flight request (KiB)")
+                ax.set_title("mem_per_inflight_kb, all latency configs", fontsize=10)
+            else:
+                ax.set_ylabel("peak RSS (MiB)")
+                ax.set_title("peak_rss_mb, all latency configs", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7.5, loc="best")
+    figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
+
+
+def draw_seed(figs, seed):
+    if not any(r["cpp_s"] is not None or r["python_s"] is not None for r in seed):
+        return
+    figs.progress("rendering the seed comparison")
+    fig, axes = figs.new(1, "The seed's experiments: blog (Python) vs this run", width=10, height=4.6)
+    ax = axes[0][0]
+    series = [("blog (Python)", "blog_s", "#999999"), ("C++, this run", "cpp_s", "#1f77b4"),
+              ("Python, this machine", "python_s", "#ff7f0e")]
+    h = 0.26
+    ys = np.arange(len(seed))[::-1]
+    not_run = []
+    for j, (label, col, color) in enumerate(series):
+        for y, r in zip(ys, seed):
+            v = r[col]
+            yy = y + (1 - j) * h
+            if v is None:
+                not_run.append((yy, color))
+                continue
+            ax.barh(yy, v, height=h * 0.9, color=color, label=label if y == ys[0] or r is seed[0] else None)
+            ax.text(v * 1.08, yy, fmt_time(v), va="center", fontsize=7)
+            if col == "cpp_s" and r["cpp_spread"]:
+                lo, hi = r["cpp_spread"]
+                ax.plot([lo, hi], [yy, yy], color="black", linewidth=1)
+    for yy, color in not_run:
+        ax.text(0.005, yy, "not run", va="center", fontsize=7, color=color, transform=ax.get_yaxis_transform())
+    handles, labels = ax.get_legend_handles_labels()
+    uniq = dict(zip(labels, handles))
+    ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
+    ax.set_yticks(ys)
+    ax.set_yticklabels([r["experiment"] for r in seed], fontsize=8.5)
+    ax.set_xscale("log")
+    values = [r[c] for r in seed for _, c, _ in series if r[c]]
+    ax.set_xlim(min(values) / 4, max(values) * 6)  # room for the value labels
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+    ax.set_xlabel("wall time (log scale)")
+    ax.grid(True, axis="x", alpha=0.3)
+    figs.save(fig, "seed.png", "The seed's experiments")
+
+
+def _safe(name):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:60] or "family"
+
+
+def draw_foreign(figs, plans):
+    used = set()
+    out = []
+    for plan in plans:
+        family, dims, rows = plan["family"], plan["dims"], plan["rows"]
+        figs.progress("rendering %s (time against %s)" % (family, ", ".join(dim_label(d) for d in dims)))
+        fig, axes = figs.new(len(dims), "%s: time against each numeric argument" % family, width=5.0)
+        notes = []
+        for ax, dim in zip(axes[0], dims):
+            others = [d for d in dims if d != dim]
+            if not others:
+                groups = [((), rows)]
+            elif len(others) == 1:
+                groups = [((k,), g) for k, g in rows.groupby(others[0], dropna=False)]
+            else:
+                groups = list(rows.groupby(others, dropna=False))
+            if len(groups) > MAX_LINES:
+                notes.append("%s: %d of %d lines shown" % (dim_label(dim), MAX_LINES, len(groups)))
+                groups = groups[:MAX_LINES]
+            for i, (gkey, g) in enumerate(groups):
+                g = g.sort_values(dim)
+                gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+                label = ", ".join("%s=%s" % (dim_label(d), fmt_num(v)) for d, v in zip(others, gkey)) or family
+                color = _PALETTE[(i + 1) % len(_PALETTE)]
+                y = np.asarray(g["t_med"], dtype=float)
+                yerr = np.nan_to_num(np.vstack([y - g["t_min"], g["t_max"] - y]))
+                ax.errorbar(g[dim].astype(float), y, yerr=yerr, marker=_MARKERS[i % len(_MARKERS)],
+                            color=color, capsize=3, markersize=4, label=label)
+            xs = rows[dim].astype(float)
+            if (xs > 0).all() and xs.max() / xs.min() >= 16:
+                ax.set_xscale("log", base=2)
+            if xs.nunique() <= 12:  # label the measured values themselves, not powers of two
+                ax.set_xticks(sorted(xs.unique()))
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            if (rows["t_min"] > 0).all() and rows["t_max"].max() / rows["t_min"].min() >= 10:
+                ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+            ax.set_xlabel(dim_label(dim))
+            ax.set_ylabel("real time per iteration")
+            ax.grid(True, alpha=0.3)
+            if len(groups) > 1 or others:
+                ax.legend(fontsize=7)
+        fname = "foreign_%s.png" % _safe(family)
+        k = 2
+        while fname in used:
+            fname = "foreign_%s_%d.png" % (_safe(family), k)
+            k += 1
+        used.add(fname)
+        figs.save(fig, fname, "%s: time against %s" % (family, ", ".join(dim_label(d) for d in dims)))
+        out.append((family, fname, dims, notes))
+    return out

@@ -1,0 +1,763 @@
+# SPDX-License-Identifier: MIT
+# Tests for scripts/plot.py and its modules (analysis, plot_figures, plot_page, bench_names, pyenv_check).
+# Run: /usr/bin/python3 -m pytest tests/test_plot.py
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SCRIPTS = os.path.join(REPO, "scripts")
+DATA = os.path.join(HERE, "data")
+PLOT = os.path.join(SCRIPTS, "plot.py")
+sys.path.insert(0, SCRIPTS)
+sys.path.insert(0, DATA)
+
+import plot  # noqa: E402  (first: it checks the interpreter)
+import analysis  # noqa: E402
+import bench_names  # noqa: E402
+import make_samples  # noqa: E402
+import plot_figures  # noqa: E402
+from bench_names import concbench_problem, load_run, parse_name  # noqa: E402
+
+UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def data(name):
+    return os.path.join(DATA, name)
+
+
+def run_plot(*args, python=sys.executable, cwd=REPO, script=PLOT):
+    return subprocess.run([python, script] + list(args), cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def summary(path):
+    summ, _ = analysis.categorize(analysis.summarize(load_run(path).df))
+    return summ
+
+
+def json_median_seconds(path, name):
+    """Median real time of a benchmark's iteration entries, computed straight from the JSON."""
+    with open(path) as f:
+        doc = json.load(f)
+    times = [b["real_time"] * UNIT[b["time_unit"]] for b in doc["benchmarks"]
+             if b.get("run_name") == name and b["run_type"] == "iteration" and not b.get("error_occurred")]
+    assert times, name
+    return statistics.median(times)
+
+
+def page_images(page_path):
+    with open(page_path, encoding="utf-8") as f:
+        text = f.read()
+    return text, re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+
+
+def assert_png(path, min_px=300):
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG_MAGIC, path
+    import matplotlib.image
+    img = matplotlib.image.imread(path)
+    assert img.shape[0] >= min_px and img.shape[1] >= min_px, (path, img.shape)
+    # not a blank canvas: a real plot has many distinct colours
+    assert len({tuple(p) for p in img[::7, ::7].reshape(-1, img.shape[2])}) > 20, path
+
+
+def no_temp_left(out):
+    return not [n for n in os.listdir(out) if n.startswith(".tmp")]
+
+
+# --- bench_names: parsing -------------------------------------------------------
+
+def test_parse_sum_name():
+    bn = parse_name("sum/threads/range/workers:2/n:100000000/real_time")
+    assert (bn.lang, bn.workload, bn.model, bn.kernel) == ("cpp", "sum", "threads", "range")
+    assert bn.args == {"workers": 2, "n": 100000000}
+    assert isinstance(bn.args["n"], int)
+    assert bn.base == "sum/threads/range/workers:2/n:100000000"
+    assert bn.family == "sum/threads/range"
+    assert bn.timing == ("real_time",) and bn.aggregate is None
+    assert concbench_problem(bn) is None
+
+
+def test_parse_fetch_names_keep_string_values():
+    bn = parse_name("fetch/coro/conc:40/n:40/profile:seed/bytes:1024/keepalive:1/real_time")
+    assert (bn.workload, bn.model, bn.kernel) == ("fetch", "coro", None)
+    assert bn.args == {"conc": 40, "n": 40, "profile": "seed", "bytes": 1024, "keepalive": 1}
+    assert concbench_problem(bn) is None
+    bn = parse_name("fetch/multi_socket/conc:8/n:400/delay_ms:10/bytes:65536/keepalive:0/real_time")
+    assert bn.args["delay_ms"] == 10 and bn.args["keepalive"] == 0
+    assert concbench_problem(bn) is None
+
+
+def test_parse_strips_aggregate_suffixes():
+    for agg in ("mean", "median", "stddev", "cv"):
+        bn = parse_name("sum/seq/array/workers:1/n:1000/real_time_" + agg)
+        assert bn.aggregate == agg
+        assert bn.base == "sum/seq/array/workers:1/n:1000"
+        assert bn.args == {"workers": 1, "n": 1000}
+    # a custom statistic is only known from the JSON's aggregate_name
+    bn = parse_name("BM_x/64/real_time_p90", aggregate_name="p90")
+    assert bn.aggregate == "p90" and bn.base == "BM_x/64"
+    # without that, an ending that can be part of a function name stays
+    assert parse_name("BM_mean").workload == "BM_mean"
+    assert parse_name("BM_mean").aggregate is None
+    assert parse_name("BM_x/8_median").base == "BM_x/8"
+
+
+def test_parse_strips_google_benchmark_run_tokens():
+    bn = parse_name("BM_foo/8/min_time:0.500/min_warmup_time:0.100/iterations:10/repeats:3/"
+                    "process_time/real_time/threads:4")
+    assert bn.base == "BM_foo/8"
+    assert bn.args == {"arg0": 8}
+    assert (bn.threads, bn.repeats) == (4, 3)
+    assert bn.timing == ("process_time", "real_time")
+    bn = parse_name("BM_foo/threads:4")
+    assert bn.base == "BM_foo" and bn.threads == 4 and bn.args == {}
+    bn = parse_name("fetch/pool/conc:4/n:40/delay_ms:100/bytes:1024/keepalive:1/manual_time")
+    assert bn.base.endswith("keepalive:1") and bn.timing == ("manual_time",)
+
+
+def test_parse_foreign_names():
+    bn = parse_name("BM_memcpy/64/real_time")
+    assert (bn.workload, bn.model, bn.kernel) == ("BM_memcpy", None, None)
+    assert bn.args == {"arg0": 64} and bn.family == "BM_memcpy"
+    bn = parse_name("BM_pair/8/-16")
+    assert bn.args == {"arg0": 8, "arg1": -16}
+    bn = parse_name("BM_Tmpl<int, 4>/size:1k/ratio:0.25/mode/x")
+    assert bn.workload == "BM_Tmpl<int, 4>"
+    assert bn.args == {"size": "1k", "ratio": 0.25}
+    assert bn.labels == ("mode", "x") and bn.family == "BM_Tmpl<int, 4>/mode/x"
+    assert not bench_names.is_concbench(bn)
+    assert concbench_problem(bn) == "not a concbench workload"
+
+
+def test_parse_numbers_and_python_prefix():
+    assert parse_name("sum/seq/range/workers:1/n:1e8").args["n"] == 100000000
+    assert parse_name("BM/x:1.5e-3").args["x"] == pytest.approx(1.5e-3)
+    bn = parse_name("python/sum/process_pool/workers:2/n:100000000/real_time")
+    assert (bn.lang, bn.workload, bn.model, bn.kernel) == ("python", "sum", "process_pool", None)
+    assert bn.base == "python/sum/process_pool/workers:2/n:100000000"
+    assert bn.family == "python/sum/process_pool"
+    assert concbench_problem(bn) is None
+    # "python" alone is a workload, not a prefix
+    assert parse_name("python").workload == "python"
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("sum/gpu/range/workers:2/n:10/real_time", "unknown sum model 'gpu'"),
+    ("sum/threads/matrix/workers:2/n:10", "unknown sum kernel 'matrix'"),
+    ("sum/threads/range/n:10", "missing numeric workers:"),
+    ("sum/seq/range/workers:2/n:10", "seq must be workers:1"),
+    ("sum/threads/workers:2/n:10", "expected sum/<model>/<kernel>/workers:W/n:N"),
+    ("fetch/coro/conc:4/n:40/bytes:1", "needs delay_ms:L or profile:NAME"),
+    ("fetch/carrier_pigeon/conc:4/n:40/delay_ms:1", "unknown fetch model 'carrier_pigeon'"),
+    ("fetch/pool/n:40/delay_ms:1", "missing numeric conc:"),
+    ("peak/flops", "unknown peak benchmark 'flops'"),
+    ("peak/read_bw/workers:2", "missing numeric bytes:"),
+])
+def test_concbench_problems(name, problem):
+    assert concbench_problem(parse_name(name)) == problem
+
+
+# --- bench_names: loading -------------------------------------------------------
+
+def test_load_small_run_counts_errors_and_keeps_good_repetitions():
+    run = load_run(data("small_run.json"))
+    df = run.df
+    assert run.n_errored == 4  # 3 fork repetitions + 1 of multi's three
+    assert run.source == "iterations"
+    assert set(df["row_kind"]) == {"iteration"}
+    reasons = {s.name: (s.reason, s.count) for s in run.skipped}
+    fork = "fetch/fork/conc:40/n:40/delay_ms:100/bytes:1024/keepalive:1"
+    assert reasons[fork] == ("errored: curl: Failed to connect to 127.0.0.1: Connection refused", 3)
+    assert fork not in set(df["key"])
+    partial = "fetch/multi/conc:16/n:40/delay_ms:0/bytes:4096/keepalive:0"
+    assert reasons[partial][1] == 1
+    assert (df["key"] == partial).sum() == 2
+    counts = df.groupby("key").size()
+    assert set(counts.drop(partial)) == {3}
+    # aggregates are not rows when the repetitions are there
+    assert not df["name"].str.endswith(("_mean", "_median", "_stddev", "_cv")).any()
+    for col in ("items_per_second", "cpu_util", "ideal_s", "p99_ms", "mem_per_inflight_kb", "adds_per_second"):
+        assert col in df.columns
+    row = df[df["key"] == "sum/threads/range/workers:2/n:100000000"].iloc[0]
+    assert row["arg_workers"] == 2 and row["arg_n"] == 1e8 and row["workers"] == 2.0
+    assert row["model"] == "threads" and row["kernel"] == "range" and row["lang"] == "cpp"
+
+
+def test_load_converts_time_units():
+    df = load_run(data("handcheck.json")).df
+    med = df.groupby("key")["time_s"].median()
+    assert med["sum/seq/range/workers:1/n:10000"] == pytest.approx(1e-5)          # written in ns
+    assert med["sum/seq/range/workers:1/n:1000000"] == pytest.approx(1e-3)        # written in us
+    assert med["sum/seq/range/workers:1/n:100000000"] == pytest.approx(0.1)       # written in s
+    assert med["sum/threads/range/workers:4/n:100000000"] == pytest.approx(0.05)  # written in ms
+
+
+def test_load_aggregates_only_uses_medians():
+    path = data("aggregates_only.json")
+    run = load_run(path)
+    with open(path) as f:
+        doc = json.load(f)
+    medians = {b["run_name"]: b for b in doc["benchmarks"] if b.get("aggregate_name") == "median"}
+    stddevs = {b["run_name"]: b for b in doc["benchmarks"] if b.get("aggregate_name") == "stddev"}
+    assert run.source == "median aggregates"
+    assert len(run.df) == len(medians) == 13
+    assert set(run.df["row_kind"]) == {"median"}
+    for _, row in run.df.iterrows():
+        m = medians[row["name"]]
+        assert row["time_s"] == pytest.approx(m["real_time"] * UNIT[m["time_unit"]])
+        s = stddevs[row["name"]]
+        assert row["time_stddev_s"] == pytest.approx(s["real_time"] * UNIT[s["time_unit"]])
+        assert row["items_per_second"] == pytest.approx(m["items_per_second"])
+
+
+def test_load_foreign_keeps_thread_counts_apart_and_skips_fits():
+    run = load_run(data("foreign.json"))
+    keys = set(run.df["key"])
+    assert {"BM_spin/threads:1", "BM_spin/threads:2", "BM_spin/threads:4"} <= keys
+    assert "BM_memcpy/4096" in keys
+    assert run.n_errored == 1
+    reasons = {(s.name, s.reason) for s in run.skipped}
+    assert ("BM_broken/64", "errored: allocation failed") in reasons
+    assert ("BM_memcpy", "complexity fit, not a measurement") in reasons
+
+
+@pytest.mark.parametrize("fname, message", [
+    ("bad_not_json.json", "is not JSON (Expecting value; line 1 column 1)"),
+    ("bad_empty.json", "is empty"),
+    ("bad_truncated.json", "is not JSON"),
+    ("bad_top_level_list.json", "top level is list"),
+    ("bad_no_benchmarks_key.json", "no \"benchmarks\" list"),
+    ("bad_no_benchmarks.json", "has no benchmarks"),
+    ("bad_all_errored.json", "all 4 benchmark runs"),
+    ("does_not_exist.json", "cannot read"),
+])
+def test_load_rejects_bad_files(fname, message):
+    with pytest.raises(bench_names.RunFileError) as e:
+        load_run(data(fname))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_run_files_newest_last_and_skips_temporaries(tmp_path):
+    for i, name in enumerate(["b.json", "a.json", "c.tmp.json", "d.json.tmp"]):
+        p = tmp_path / name
+        p.write_text("{}")
+        os.utime(p, (1000 + i, 1000 + i))
+    assert [os.path.basename(p) for p in bench_names.run_files(str(tmp_path))] == ["b.json", "a.json"]
+
+
+def test_context_helpers():
+    ctx = make_samples.context()
+    assert bench_names.hardware_threads(ctx) == 2
+    assert bench_names.hardware_threads({"num_cpus": 6}) == 6
+    assert bench_names.hardware_threads({"hardware_threads": "16", "num_cpus": 8}) == 16
+    line = bench_names.machine_line(ctx)
+    for part in ("benchhost", "Sample CPU 9000", "2 CPUs", "0123456789ab", "2026-11-20"):
+        assert part in line
+    assert "dirty" in bench_names.machine_line(dict(ctx, concbench_dirty="1"))
+
+
+# --- the numbers (hand-checked run: see make_samples.handcheck_run) -------------
+
+@pytest.fixture(scope="module")
+def hand():
+    summ = summary(data("handcheck.json"))
+    return summ, analysis.sum_frame(summ)
+
+
+def test_worker_and_size_choices(hand):
+    _, s = hand
+    r = s[s["kernel"] == "range"]
+    assert analysis.pick_worker_n(r) == 10**8
+    assert analysis.pick_size_workers(r, 2) == 2
+    # hardware threads not measured: the most common W among parallel models
+    assert analysis.pick_size_workers(r, 8) == 2
+    assert analysis.pick_size_workers(r[r["model"] == "seq"], 2) is None
+
+
+def test_speedup_and_efficiency(hand):
+    _, s = hand
+    tab = analysis.speedup_table(s[s["kernel"] == "range"], 10**8)
+    got = {(r.model, r.workers): (r.speedup, r.efficiency) for r in tab.itertuples()}
+    expected = {("seq", 1): (1.0, 1.0), ("threads", 1): (0.8, 0.8), ("threads", 2): (1.6, 0.8),
+                ("threads", 4): (2.0, 0.5), ("fork", 2): (2.0, 1.0), ("pool", 2): (0.5, 0.25),
+                ("openmp", 2): (2.0, 1.0)}
+    assert set(got) == set(expected)
+    for k, (sp, eff) in expected.items():
+        assert got[k][0] == pytest.approx(sp), k
+        assert got[k][1] == pytest.approx(eff), k
+    t = tab[(tab["model"] == "threads") & (tab["workers"] == 2)].iloc[0]
+    assert t["speedup_lo"] == pytest.approx(0.1 / (0.0625 * 1.1))
+    assert t["speedup_hi"] == pytest.approx(0.1 / (0.0625 * 0.9))
+    assert analysis.speedup_table(s[(s["kernel"] == "range") & (s["model"] != "seq")], 10**8) is None
+
+
+def test_crossover_and_overhead(hand):
+    _, s = hand
+    cross = analysis.crossover_table(s[s["kernel"] == "range"], 2).set_index("model")
+    assert cross.loc["threads", "crossover"] == pytest.approx(1e5)
+    assert cross.loc["fork", "crossover"] == pytest.approx(1e7)
+    assert cross.loc["pool", "crossover"] == "never"
+    assert cross.loc["openmp", "crossover"] == "below smallest"
+    assert cross.loc["threads", "t_small"] == pytest.approx(2e-5)
+    assert cross.loc["fork", "t_small"] == pytest.approx(1e-3)
+    assert cross.loc["threads", "overhead_vs_seq"] == pytest.approx(1e-5)
+    assert cross.loc["openmp", "overhead_vs_seq"] == pytest.approx(-5e-6)
+    assert (cross["n_small"] == 10**4).all()
+
+
+def test_crossover_n_edge_cases():
+    # equal at 10, faster from then on: the crossover is 10 itself
+    assert analysis.crossover_n([10, 100], [1.0, 0.5], [1.0, 1.0]) == pytest.approx(10)
+    # order of input does not matter; log-linear between 100 (4x slower) and 1e4 (4x faster)
+    assert analysis.crossover_n([10**4, 100, 1], [0.25, 4.0, 9.0], [1.0, 1.0, 1.0]) == pytest.approx(1000)
+    # a win in the middle that is lost again at the largest size is not a crossover
+    assert analysis.crossover_n([1, 10, 100], [2.0, 0.5, 2.0], [1.0, 1.0, 1.0]) == "never"
+    # a loss in the middle: crossover is after the last loss
+    assert analysis.crossover_n([1, 10, 100, 1000], [0.5, 2.0, 2.0, 0.5], [1.0] * 4) == pytest.approx(10 ** 2.5)
+    assert analysis.crossover_n([5], [0.1], [1.0]) == "below smallest"
+    assert analysis.crossover_n([], [], []) is None
+    assert analysis.crossover_n([5], [float("nan")], [1.0]) is None
+
+
+def test_fetch_ideal_and_efficiency(hand):
+    summ, _ = hand
+    assert analysis.fetch_ideal_s(40, 4, 100) == pytest.approx(1.0)
+    assert analysis.fetch_ideal_s(40, 3, 100) == pytest.approx(1.4)
+    assert analysis.fetch_ideal_s(40, 64, 10) == pytest.approx(0.01)
+    f = analysis.fetch_frame(summ)
+    lat = f[f["profile"].isna()].set_index(["model", "conc"])
+    assert lat.loc[("seq", 1), "ideal"] == pytest.approx(4.0)
+    assert lat.loc[("pool", 10), "ideal"] == pytest.approx(0.4)
+    # coro has no ideal_s/efficiency counters: ceil(40/40) * 100 ms
+    assert lat.loc[("coro", 40), "ideal"] == pytest.approx(0.1)
+    for key in [("seq", 1), ("pool", 4), ("pool", 10), ("coro", 40)]:
+        assert lat.loc[key, "eff"] == pytest.approx(0.8), key
+    assert analysis.pick_fetch_config(f) == {"n": 40, "bytes": 1024, "keepalive": 1}
+    assert analysis.pick_fetch_config(f, delay_zero=True) is None
+
+
+def test_seed_table_picks_the_right_benchmarks(hand):
+    summ, _ = hand
+    rows = {r["id"]: r for r in analysis.seed_table(summ)}
+    expected = {"sum_seq": 0.1, "sum_threads": 0.0625, "sum_procs": 0.05, "fetch_seq": 4.1,
+                "fetch_pool": 1.1, "fetch_async": 0.2}
+    for k, v in expected.items():
+        assert rows[k]["cpp_s"] == pytest.approx(v), k
+        assert rows[k]["python_s"] is None
+    # no coro at conc 40: multi_socket is preferred over multi
+    assert rows["fetch_async"]["cpp_key"].startswith("fetch/multi_socket/conc:40/")
+    assert rows["sum_procs"]["cpp_key"] == "sum/fork/range/workers:2/n:100000000"
+    assert [r["blog_s"] for r in analysis.seed_table(summ)] == [8.7, 8.9, 3.95, 6.06, 1.67, 0.86]
+
+
+def test_seed_table_python_column():
+    path = data("small_run.json")
+    small = summary(path)
+    rows = {r["id"]: r for r in analysis.seed_table(small)}
+    for exp, name in (("sum_seq", "python/sum/seq/workers:1/n:100000000/real_time"),
+                      ("sum_procs", "python/sum/process_pool/workers:2/n:100000000/real_time"),
+                      ("fetch_async", "python/fetch/asyncio/conc:40/n:40/profile:seed/bytes:1024/keepalive:1/real_time")):
+        assert rows[exp]["python_s"] == pytest.approx(json_median_seconds(path, name)), exp
+    assert rows["sum_seq"]["cpp_s"] == pytest.approx(
+        json_median_seconds(path, "sum/seq/range/workers:1/n:100000000/real_time"))
+    # another run's python rows fill the column of a run without them
+    rows = {r["id"]: r for r in analysis.seed_table(summary(data("handcheck.json")), python_summ=small)}
+    assert rows["sum_threads"]["python_s"] == pytest.approx(
+        json_median_seconds(path, "python/sum/threads/workers:2/n:100000000/real_time"))
+    assert rows["sum_threads"]["cpp_s"] == pytest.approx(0.0625)
+
+
+def test_formatting():
+    assert analysis.fmt_time(0.0625) == "62.5 ms"
+    assert analysis.fmt_time(2e-5) == "20.0 µs"
+    assert analysis.fmt_time(4.1) == "4.10 s"
+    assert analysis.fmt_time(5e-9) == "5.00 ns"
+    assert analysis.fmt_n(1e5) == "1.0e5"
+    assert analysis.fmt_n(27701) == "2.8e4"
+    assert analysis.fmt_n(99999) == "1.0e5"
+    assert analysis.fmt_ratio(1.6) == "1.60×"
+
+
+# --- end to end -------------------------------------------------------------------
+
+SUM_FETCH_PLOTS = {"seed.png", "sum_speedup.png", "sum_efficiency.png", "sum_time_vs_n.png",
+                   "fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png"}
+
+
+@pytest.fixture(scope="module")
+def hand_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hand") / "results"
+    r = run_plot(data("handcheck.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_handcheck_files(hand_out):
+    out, r = hand_out
+    assert set(os.listdir(out)) == {"README.md", "plots"}
+    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS
+    for name in SUM_FETCH_PLOTS:
+        assert_png(out / "plots" / name)
+    text, images = page_images(out / "README.md")
+    assert sorted(os.path.basename(i) for i in images) == sorted(SUM_FETCH_PLOTS)
+    for link in images:
+        assert not os.path.isabs(link)
+        assert os.path.isfile(os.path.join(out, link)), link
+    assert r.stdout == ""
+    assert "rendering sum speedup" in r.stderr and "wrote" in r.stderr
+
+
+def test_handcheck_page_states_the_numbers(hand_out):
+    out, _ = hand_out
+    text = (out / "README.md").read_text(encoding="utf-8")
+    # speedup table at n = 1e8: model | workers | median | spread | speedup | efficiency
+    for row in ("| seq | 1 | 100 ms | 90.0 ms – 110 ms | 1.00× | 1.00 |",
+                "| threads | 1 | 125 ms | 113 ms – 138 ms | 0.80× | 0.80 |",
+                "| threads | 2 | 62.5 ms | 56.3 ms – 68.8 ms | 1.60× | 0.80 |",
+                "| threads | 4 (oversubscribed) | 50.0 ms | 45.0 ms – 55.0 ms | 2.00× | 0.50 |",
+                "| pool | 2 | 200 ms | 180 ms – 220 ms | 0.50× | 0.25 |",
+                "| fork | 2 | 50.0 ms | 45.0 ms – 55.0 ms | 2.00× | 1.00 |"):
+        assert row in text, row
+    assert "### kernel `range`, n = 1.0e8" in text
+    # crossover and overhead: kernel | model | workers | crossover | smallest | time there | vs seq
+    for row in ("| range | threads | 2 | 1.0e5 | n = 1.0e4 | 20.0 µs | +10.0 µs |",
+                "| range | pool | 2 | never |",
+                "| range | openmp | 2 | below smallest | n = 1.0e4 | 5.00 µs | -5.00 µs |",
+                "| range | fork | 2 | 1.0e7 | n = 1.0e4 | 1.00 ms | +990 µs |"):
+        assert row in text, row
+    # fetch pivot: wall time (efficiency)
+    assert "| seq | 5.00 s (0.80) |  |  |  |" in text
+    assert "| pool |  | 1.25 s (0.80) | 500 ms (0.80) |  |" in text
+    assert "| coro |  |  |  | 125 ms (0.80) |" in text
+    # seed table
+    assert "| sum 0..1e8, 2 threads | 8.90 s (0.98×) | 62.5 ms (1.60×) |" in text
+    assert "| 40 fetches, asyncio / event loop | 860 ms (7.05×) | 200 ms (20.50×) |" in text
+    assert "`fetch/multi_socket/conc:40/n:40/profile:seed/bytes:1024/keepalive:1`" in text
+    assert text.count("| not run |") == 6
+    # machine and provenance
+    for part in ("benchhost", "Sample CPU 9000", "`feedface00`", "2026-11-22T12:00:00+00:00", "GNU 12.2.0",
+                 "2 (2 hardware threads)"):
+        assert part in text, part
+    assert "Nothing: every benchmark in the file was used." in text
+
+
+def test_small_run_page_lists_skips_and_python(tmp_path):
+    out = tmp_path / "out"
+    r = run_plot(data("small_run.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS
+    text = (out / "README.md").read_text(encoding="utf-8")
+    skipped = text[text.index("## Skipped"):]
+    assert ("| `fetch/fork/conc:40/n:40/delay_ms:100/bytes:1024/keepalive:1` | errored: curl: Failed to "
+            "connect to 127.0.0.1: Connection refused | 3 |") in skipped
+    assert "| `sum/gpu/range/workers:2/n:1000000` | unknown name: unknown sum model 'gpu' | 3 |" in skipped
+    assert "| `fetch/multi/conc:16/n:40/delay_ms:0/bytes:4096/keepalive:0` | errored: server closed the connection | 1 |" in skipped
+    assert "errored runs left out: 4" in text
+    for needle in ("sum/gpu/range/workers:2/n:1000000", "fetch/fork/conc:40", "skipped 3 benchmarks"):
+        assert needle in r.stderr, needle
+    # the Python column is filled from the python/... rows
+    seq_py = json_median_seconds(data("small_run.json"), "python/sum/seq/workers:1/n:100000000/real_time")
+    assert "| %s |" % analysis.fmt_time(seq_py) in text
+    assert "not run" not in text.split("## The seed's experiments")[1].split("## sum")[0]
+    # both kernels, and the measured machine bounds
+    assert "### kernel `range`, n = 1.0e8" in text and "### kernel `array`, n = 1.0e8" in text
+    assert "measured peak: read bandwidth, 2 workers" in text
+    assert "measured peak: vector adds" in text
+
+
+def test_aggregates_only_run(tmp_path):
+    out = tmp_path / "out"
+    r = run_plot(data("aggregates_only.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS - {"seed.png"}
+    text = (out / "README.md").read_text(encoding="utf-8")
+    assert "only aggregates" in text
+    assert "median of 3" in text and "(stddev)" in text
+    # the table's median is the file's median aggregate
+    t = json.load(open(data("aggregates_only.json")))
+    med = [b for b in t["benchmarks"] if b["name"] == "sum/threads/range/workers:2/n:10000000/real_time_median"][0]
+    assert "| threads | 2 | %s |" % analysis.fmt_time(med["real_time"] * UNIT[med["time_unit"]]) in text
+
+
+def test_foreign_run_draws_what_it_can_and_says_what_it_skipped(tmp_path):
+    out = tmp_path / "out"
+    r = run_plot(data("foreign.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    plots = set(os.listdir(out / "plots"))
+    assert plots == {"foreign_BM_memcpy.png", "foreign_BM_spin.png", "foreign_BM_pair.png"}
+    for p in plots:
+        assert_png(out / "plots" / p)
+    text, images = page_images(out / "README.md")
+    assert sorted(os.path.basename(i) for i in images) == sorted(plots)
+    assert "## Other benchmarks" in text
+    assert "![BM_pair: time against arg0, arg1](plots/foreign_BM_pair.png)" in text
+    assert "![BM_spin: time against threads](plots/foreign_BM_spin.png)" in text
+    assert "| `BM_broken/64` | errored: allocation failed | 1 |" in text
+    assert "| `BM_noargs` | not plotted: no numeric argument varies in family BM_noargs | 1 |" in text
+    assert "| `BM_memcpy` | complexity fit, not a measurement | 1 |" in text
+    assert "## sum" not in text and "## fetch" not in text
+    for needle in ("BM_broken/64: errored", "BM_noargs: not plotted", "skipped 3 benchmarks"):
+        assert needle in r.stderr, needle
+
+
+BAD = ["bad_not_json.json", "bad_empty.json", "bad_truncated.json", "bad_top_level_list.json",
+       "bad_no_benchmarks_key.json", "bad_no_benchmarks.json", "bad_all_errored.json", "missing.json"]
+
+
+@pytest.mark.parametrize("fname", BAD)
+def test_bad_input_one_line_exit_2_nothing_left(tmp_path, fname):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sentinel.txt").write_text("keep me")
+    r = run_plot(data(fname), "--out", str(out))
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("concbench plot: ") and fname in lines[0]
+    assert "Traceback" not in r.stderr
+    assert os.listdir(out) == ["sentinel.txt"]
+    # an output directory that did not exist is not created either
+    fresh = tmp_path / "fresh"
+    r = run_plot(data(fname), "--out", str(fresh))
+    assert r.returncode == 2 and not fresh.exists()
+
+
+def test_bad_python_option_is_bad_input(tmp_path):
+    out = tmp_path / "out"
+    r = run_plot(data("handcheck.json"), "--python", data("bad_not_json.json"), "--out", str(out))
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "bad_not_json.json" in r.stderr
+    assert not out.exists()
+
+
+def test_python_option_fills_the_column(tmp_path):
+    out = tmp_path / "out"
+    r = run_plot(data("handcheck.json"), "--python", data("small_run.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    text = (out / "README.md").read_text(encoding="utf-8")
+    seed = text.split("## The seed's experiments")[1].split("## sum")[0]
+    assert "not run" not in seed
+    assert "Python column from `" in seed and "small_run.json`" in seed
+    thr = json_median_seconds(data("small_run.json"), "python/sum/threads/workers:2/n:100000000/real_time")
+    assert "| `sum/threads/range/workers:2/n:100000000` | %s" % analysis.fmt_time(thr) in seed
+
+
+def _fake_repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    for name in os.listdir(SCRIPTS):
+        if name.endswith(".py"):
+            shutil.copy(os.path.join(SCRIPTS, name), repo / "scripts" / name)
+    return repo
+
+
+def test_default_run_is_the_newest_in_results_history(tmp_path):
+    repo = _fake_repo(tmp_path)
+    r = run_plot(script=str(repo / "scripts" / "plot.py"), cwd=str(tmp_path))
+    assert r.returncode == 2
+    assert len(r.stderr.splitlines()) == 1 and "no run given" in r.stderr
+    assert not (repo / "results").exists() or os.listdir(repo / "results") == []
+    runs = repo / "results" / "history"
+    runs.mkdir(parents=True)
+    for i, (src, dst) in enumerate([("handcheck.json", "2026-11-22.json"), ("foreign.json", "2026-11-23.json"),
+                                    ("small_run.json", "2026-11-24.tmp.json")]):
+        shutil.copy(data(src), runs / dst)
+        os.utime(runs / dst, (2000 + i, 2000 + i))
+    r = run_plot(script=str(repo / "scripts" / "plot.py"), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    text = (repo / "results" / "README.md").read_text(encoding="utf-8")
+    assert "from [`2026-11-23.json`](history/2026-11-23.json)" in text
+    assert "## Other benchmarks" in text
+    assert no_temp_left(repo / "results")
+
+
+def test_failure_midway_leaves_previous_results(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert plot.main([data("foreign.json"), "--out", str(out)]) == 0
+    before = (out / "README.md").read_text(encoding="utf-8")
+    plots_before = sorted(os.listdir(out / "plots"))
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(plot_figures, "draw_fetch", boom)
+    capsys.readouterr()
+    assert plot.main([data("handcheck.json"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: disk on fire)" in err
+    assert (out / "README.md").read_text(encoding="utf-8") == before
+    assert sorted(os.listdir(out / "plots")) == plots_before
+    assert sorted(os.listdir(out)) == ["README.md", "plots"]
+    # a fresh directory that failed midway is removed again
+    fresh = tmp_path / "fresh"
+    assert plot.main([data("handcheck.json"), "--out", str(fresh)]) == 1
+    assert not fresh.exists()
+
+
+def test_failure_while_moving_into_place_restores_previous_results(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert plot.main([data("foreign.json"), "--out", str(out)]) == 0
+    before = (out / "README.md").read_text(encoding="utf-8")
+    plots_before = sorted(os.listdir(out / "plots"))
+    real_replace = os.replace
+
+    def failing_replace(src, dst, *a, **k):
+        if str(dst).endswith("README.md"):
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(plot.os, "replace", failing_replace)
+    capsys.readouterr()
+    assert plot.main([data("handcheck.json"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "concbench plot: %s: Permission denied" % (out / "README.md")
+    assert (out / "README.md").read_text(encoding="utf-8") == before
+    assert sorted(os.listdir(out / "plots")) == plots_before
+    assert sorted(os.listdir(out)) == ["README.md", "plots"]
+
+
+def test_rerun_replaces_stale_plots(tmp_path):
+    out = tmp_path / "out"
+    assert run_plot(data("foreign.json"), "--out", str(out)).returncode == 0
+    (out / "notes.txt").write_text("mine")
+    r = run_plot(data("handcheck.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS  # no foreign_*.png left over
+    assert sorted(os.listdir(out)) == ["README.md", "notes.txt", "plots"]
+
+
+def _variant(kind):
+    with open(data("small_run.json")) as f:
+        doc = json.load(f)
+    if kind == "no_context":
+        del doc["context"]
+    elif kind == "nan_counters":
+        for b in doc["benchmarks"]:
+            for k in ("efficiency", "ideal_s", "cpu_util", "p99_ms", "mem_per_inflight_kb"):
+                if k in b:
+                    b[k] = float("nan")
+    elif kind == "only_seed_profile":
+        doc["benchmarks"] = [b for b in doc["benchmarks"] if "profile:seed" in b["name"]]
+    elif kind == "only_seq":
+        doc["benchmarks"] = [b for b in doc["benchmarks"] if "/seq/" in b["name"]]
+    elif kind == "with_foreign":
+        with open(data("foreign.json")) as f:
+            doc["benchmarks"] += json.load(f)["benchmarks"]
+    return doc
+
+
+@pytest.mark.parametrize("kind, plots", [
+    ("no_context", SUM_FETCH_PLOTS),
+    ("nan_counters", SUM_FETCH_PLOTS),
+    ("only_seed_profile", {"seed.png"}),
+    ("only_seq", {"seed.png", "sum_time_vs_n.png", "fetch_time.png", "fetch_efficiency.png",
+                  "fetch_latency.png", "fetch_throughput_memory.png"}),
+    ("with_foreign", SUM_FETCH_PLOTS | {"foreign_BM_memcpy.png", "foreign_BM_spin.png", "foreign_BM_pair.png"}),
+])
+def test_partial_and_odd_runs_render_what_they_have(tmp_path, kind, plots):
+    path = tmp_path / (kind + ".json")
+    # Google Benchmark writes NaN for undefined counters; so does json.dumps
+    path.write_text(json.dumps(_variant(kind)))
+    out = tmp_path / "out"
+    r = run_plot(str(path), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr and "internal error" not in r.stderr
+    assert set(os.listdir(out / "plots")) == plots
+    text, images = page_images(out / "README.md")
+    assert sorted(os.path.basename(i) for i in images) == sorted(plots)
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+    if kind == "no_context":
+        assert "machine unknown" in text
+
+
+def test_full_size_run_renders_in_seconds(tmp_path):
+    path = tmp_path / "full.json"
+    doc = make_samples.full_run()
+    assert len(doc["benchmarks"]) > 2000
+    path.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    started = time.monotonic()
+    r = run_plot(str(path), "--out", str(out))
+    elapsed = time.monotonic() - started
+    assert r.returncode == 0, r.stderr
+    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS
+    # seconds on the 2-core machine; generous so a busy CI box does not flake
+    assert elapsed < 60, elapsed
+    text = (out / "README.md").read_text(encoding="utf-8")
+    for model in ("std_par", "process_pool", "multi_socket"):
+        assert "| %s |" % model in text
+
+
+# --- interpreter check --------------------------------------------------------------
+
+CHECK_SCRIPT = """\
+import sys
+sys.path.insert(0, {scripts!r})
+import pyenv_check
+pyenv_check.require({modules!r}, {packages!r}, purpose="testing")
+print("ran under", sys.executable, sys.argv[1:])
+"""
+
+
+def _check_script(tmp_path, modules, packages=None):
+    p = tmp_path / "check.py"
+    p.write_text(CHECK_SCRIPT.format(scripts=SCRIPTS, modules=modules, packages=packages or {}))
+    return str(p)
+
+
+def test_interpreter_check_prints_the_apt_line(tmp_path):
+    script = _check_script(tmp_path, ["json", "concbench_no_such_module", "no_such_mod_two"],
+                           {"concbench_no_such_module": "python3-concbench-fake"})
+    r = subprocess.run(["/usr/bin/python3", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == ("concbench: testing needs json, concbench_no_such_module, no_such_mod_two; install them "
+                        "with: apt-get install python3-concbench-fake python3-no-such-mod-two\n")
+
+
+def test_interpreter_check_passes_when_present(tmp_path):
+    script = _check_script(tmp_path, ["json", "matplotlib"])
+    r = subprocess.run(["/usr/bin/python3", script, "a b"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ran under /usr/bin/python3 ['a b']"
+
+
+def _bare_python():
+    """A python3 on PATH that is not /usr/bin/python3 and lacks matplotlib (e.g. pyenv's)."""
+    for exe in (shutil.which("python3"), shutil.which("python3.11"), shutil.which("python3.12")):
+        if not exe or os.path.realpath(exe) == os.path.realpath("/usr/bin/python3"):
+            continue
+        probe = subprocess.run([exe, "-c", "import matplotlib"], capture_output=True, timeout=60)
+        real = subprocess.run([exe, "-c", "import sys; print(sys.executable)"], capture_output=True,
+                              text=True, timeout=60).stdout.strip()
+        if probe.returncode != 0 and os.path.realpath(real) != os.path.realpath("/usr/bin/python3"):
+            return exe
+    return None
+
+
+def test_interpreter_check_reexecs_under_system_python(tmp_path):
+    exe = _bare_python()
+    if exe is None:
+        pytest.skip("no python3 without matplotlib on PATH to re-exec from")
+    script = _check_script(tmp_path, ["matplotlib", "pandas"])
+    r = subprocess.run([exe, script, "--flag", "two words"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ran under /usr/bin/python3 ['--flag', 'two words']"
+    # and plot.py itself works when started by that interpreter
+    out = tmp_path / "out"
+    r = subprocess.run([exe, PLOT, data("foreign.json"), "--out", str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (out / "plots" / "foreign_BM_memcpy.png").is_file()
