@@ -15,6 +15,7 @@
 #include "common/flags.h"
 #include "common/registry.h"
 #include "common/suite.h"
+#include "fetch/suite.h"
 #include "sum/suite.h"
 
 namespace {
@@ -49,11 +50,13 @@ int main(int argc, char** argv) {
   using namespace concbench;
   Suite suite{false, std::max(1, static_cast<int>(std::thread::hardware_concurrency()))};
   sum::Options sum_options;
+  fetch::Options fetch_options;
 
   FlagSet flags;
   flags.add_switch("quick", "fewer sizes and workers, one repetition: a first look in a minute",
                    [&] { suite.quick = true; });
   sum::add_flags(flags, sum_options);
+  fetch::add_flags(flags, fetch_options);
 
   const bool help = std::any_of(argv + 1, argv + argc, [](const char* a) {
     return std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0;
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
   args.resize(count + 1);
 
   sum::register_benchmarks(sum::make_sweep(suite, sum_options));
+  fetch::register_benchmarks(fetch::make_sweep(suite, fetch_options));
   add_run_context();
 
   const std::string filter = benchmark::GetBenchmarkFilter();
@@ -107,6 +111,7 @@ int main(int argc, char** argv) {
   }
   size_t ran = reporter ? benchmark::RunSpecifiedBenchmarks(reporter.get())
                         : benchmark::RunSpecifiedBenchmarks();
+  fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();
   if (ran == 0) {
     std::cerr << "concbench: no benchmark ran\n";

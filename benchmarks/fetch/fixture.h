@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+// The fixture server the fetch benchmarks talk to: started by the first one that runs.
+#pragma once
+
+#include <string>
+
+namespace concbench::fetch {
+
+// "http://127.0.0.1:PORT" of the fixture server, starting it (on a free port) on the first
+// call, so a run whose filter selects no fetch benchmark never starts it. Throws
+// std::runtime_error with the reason when it cannot start; later calls throw the same reason
+// without trying again. Call from the main thread: the server dies with the thread that
+// started it.
+const std::string& fixture_base_url();
+
+// Stops the server if it runs (idempotent). main() calls it after the benchmarks.
+void stop_fixture();
+
+}  // namespace concbench::fetch

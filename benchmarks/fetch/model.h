@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// The interface every fetch model implements, and the list of models.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "fetch/request.h"
+
+namespace concbench::fetch {
+
+struct ModelConfig {
+  int concurrency = 1;  // C: the most requests in flight at once
+  ClientOptions client;
+  // Test hook for the fork model: the worker process that takes this request index kills
+  // itself (SIGKILL) before answering, to prove a dead worker is an error, never a hang.
+  int crash_at_index = -1;
+};
+
+// A concurrency model: how N blocking-or-not GETs are spread over C slots. Models are built
+// outside the timed region (handles, pools, arenas, event loops start there) and reused for
+// every iteration, so keep-alive connections survive from one iteration to the next.
+class Model {
+ public:
+  virtual ~Model() = default;
+  // Makes every request, filling outcomes[i] for requests[i] (outcomes.size() == requests.size()).
+  // A failed request is an outcome, not an exception. Throws std::runtime_error only when the
+  // model itself failed: a worker process died, or the run passed its deadline.
+  virtual void run(std::span<const Request> requests, std::span<Outcome> outcomes) = 0;
+  // The most requests that were in flight at once since construction.
+  int peak_in_flight() const { return in_flight_.peak(); }
+
+ protected:
+  InFlight in_flight_;
+};
+
+using ModelFactory = std::unique_ptr<Model> (*)(const ModelConfig& config);
+
+enum class Kind {
+  sequential,  // one request at a time whatever C says
+  workers,     // C threads or processes, each blocking in one request: C is a worker count
+  event_loop,  // one thread, C transfers in flight: C is a connection limit
+};
+
+struct ModelInfo {
+  std::string_view name;
+  Kind kind;
+  // Reports mem_per_inflight_kb: the models where in-flight requests are the memory story.
+  bool reports_memory;
+  // Largest C and N of the default sweeps (flags can ask for more): a process per slot, or a
+  // CPU scheduler that serialises blocked requests, makes the big points cost many seconds
+  // that say nothing the smaller ones do not.
+  int default_max_concurrency;
+  int default_max_n;
+  ModelFactory make;
+
+  bool parallel() const { return kind != Kind::sequential; }
+};
+
+// Every model, in the order they run and are plotted.
+std::span<const ModelInfo> all_models();
+const ModelInfo* find_model(std::string_view name);
+
+// A bound for a whole run: every transfer has a timeout, so a run of n requests on c slots
+// ends within ceil(n / c) timeouts; past that (plus slack for process and thread start-up)
+// something is broken and the model gives up instead of hanging.
+Clock::time_point run_deadline(size_t n, int concurrency, const ClientOptions& client);
+
+std::unique_ptr<Model> make_seq(const ModelConfig& config);
+std::unique_ptr<Model> make_pool(const ModelConfig& config);
+std::unique_ptr<Model> make_threads(const ModelConfig& config);
+std::unique_ptr<Model> make_fork(const ModelConfig& config);
+std::unique_ptr<Model> make_openmp(const ModelConfig& config);
+std::unique_ptr<Model> make_tbb(const ModelConfig& config);
+std::unique_ptr<Model> make_multi(const ModelConfig& config);
+std::unique_ptr<Model> make_multi_socket(const ModelConfig& config);
+std::unique_ptr<Model> make_coro(const ModelConfig& config);
+
+}  // namespace concbench::fetch

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// The list of fetch models: one place that names them all, for the benchmarks and the tests.
+#include <algorithm>
+
+#include "fetch/model.h"
+
+namespace concbench::fetch {
+
+std::span<const ModelInfo> all_models() {
+  static const ModelInfo models[] = {
+      {"seq", Kind::sequential, false, 1, 10'000, make_seq},
+      {"pool", Kind::workers, false, 1000, 10'000, make_pool},
+      {"threads", Kind::workers, true, 1000, 10'000, make_threads},
+      {"fork", Kind::workers, false, 100, 1000, make_fork},
+      {"openmp", Kind::workers, false, 1000, 1000, make_openmp},
+      {"tbb", Kind::workers, false, 1000, 1000, make_tbb},
+      {"multi", Kind::event_loop, true, 1000, 10'000, make_multi},
+      {"multi_socket", Kind::event_loop, true, 1000, 10'000, make_multi_socket},
+      {"coro", Kind::event_loop, true, 1000, 10'000, make_coro},
+  };
+  return models;
+}
+
+const ModelInfo* find_model(std::string_view name) {
+  auto models = all_models();
+  auto it = std::find_if(models.begin(), models.end(),
+                         [&](const ModelInfo& m) { return m.name == name; });
+  return it == models.end() ? nullptr : &*it;
+}
+
+Clock::time_point run_deadline(size_t n, int concurrency, const ClientOptions& client) {
+  const size_t c = static_cast<size_t>(std::max(1, concurrency));
+  const size_t rounds = (n + c - 1) / c;
+  return Clock::now() + (client.timeout + client.connect_timeout) * static_cast<int64_t>(rounds) +
+         std::chrono::seconds(30);
+}
+
+}  // namespace concbench::fetch

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+// The one request helper every fetch model uses: a configured libcurl easy handle and the checks.
+#include "fetch/request.h"
+
+#include <cerrno>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#include "fixtures/protocol.h"
+
+namespace concbench::fetch {
+
+void init_curl() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      throw std::runtime_error("curl_global_init failed");
+  });
+}
+
+Transfer::Transfer(const ClientOptions& options) {
+  init_curl();
+  easy_ = curl_easy_init();
+  if (easy_ == nullptr) throw std::runtime_error("curl_easy_init failed");
+  curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
+  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+  // Threads and timeouts: without NOSIGNAL, libcurl's timeouts use SIGALRM, which is
+  // process-wide and unsafe with many threads.
+  curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(easy_, CURLOPT_TCP_NODELAY, 1L);
+  if (!options.keepalive) {
+    // Both: FRESH_CONNECT refuses a cached connection, FORBID_REUSE closes this one after use,
+    // so every request pays for its own TCP handshake and teardown.
+    curl_easy_setopt(easy_, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy_, CURLOPT_FORBID_REUSE, 1L);
+  }
+  if (options.follow_redirects) {
+    curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, 5L);
+  }
+  if (!options.use_env_proxy) curl_easy_setopt(easy_, CURLOPT_PROXY, "");
+}
+
+Transfer::~Transfer() { curl_easy_cleanup(easy_); }
+
+Transfer* Transfer::of(CURL* easy) {
+  char* self = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &self);
+  return reinterpret_cast<Transfer*>(self);
+}
+
+void Transfer::begin(const Request& request, Outcome& out) {
+  request_ = &request;
+  out_ = &out;
+  received_ = 0;
+  content_ok_ = true;
+  curl_easy_setopt(easy_, CURLOPT_URL, request.url.c_str());
+  start_ = Clock::now();
+}
+
+size_t Transfer::on_body(char* data, size_t, size_t n, void* self) {
+  auto* t = static_cast<Transfer*>(self);
+  const Request& r = *t->request_;
+  // Checked as the bytes arrive, so no model needs to buffer a body: the bytes past the
+  // expected length are a size error, never compared.
+  if (r.verify && t->content_ok_ && t->received_ < r.bytes) {
+    const size_t check = static_cast<size_t>(std::min<uint64_t>(n, r.bytes - t->received_));
+    t->content_ok_ = fixture::verify_body(r.id, data, check, t->received_);
+  }
+  t->received_ += n;
+  return n;
+}
+
+void Transfer::finish(CURLcode code) {
+  Outcome& o = *out_;
+  o.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  o.curl_code = code;
+  o.bytes = received_;
+  long status = 0;
+  curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
+  o.status = static_cast<int>(status);
+  if (code == CURLE_OPERATION_TIMEDOUT) {
+    o.failure = Failure::timeout;
+  } else if (code == CURLE_COULDNT_CONNECT) {
+    long os_errno = 0;
+    curl_easy_getinfo(easy_, CURLINFO_OS_ERRNO, &os_errno);
+    o.failure = os_errno == ECONNREFUSED ? Failure::refused : Failure::transport;
+  } else if (code != CURLE_OK) {
+    o.failure = Failure::transport;
+  } else if (status < 200 || status > 299) {
+    o.failure = Failure::status;
+  } else if (request_->verify && received_ != request_->bytes) {
+    o.failure = Failure::size;
+  } else if (request_->verify && !content_ok_) {
+    o.failure = Failure::content;
+  } else {
+    o.failure = Failure::none;
+  }
+}
+
+void Transfer::perform(const Request& request, Outcome& out) {
+  begin(request, out);
+  finish(curl_easy_perform(easy_));
+}
+
+std::string describe_failures(std::span<const Outcome> outcomes) {
+  // Keyed by (kind, detail) so "status 500" and "status 503" stay apart, in a stable order.
+  std::map<std::pair<Failure, int>, size_t> groups;
+  size_t failed = 0;
+  for (const Outcome& o : outcomes) {
+    if (o.failure == Failure::none) continue;
+    ++failed;
+    int detail = o.failure == Failure::status      ? o.status
+                 : o.failure == Failure::transport ? o.curl_code
+                                                   : 0;
+    ++groups[{o.failure, detail}];
+  }
+  if (failed == 0) return "";
+  std::string s =
+      std::to_string(failed) + " of " + std::to_string(outcomes.size()) + " requests failed: ";
+  bool first = true;
+  for (const auto& [key, count] : groups) {
+    if (!first) s += ", ";
+    first = false;
+    s += std::to_string(count) + " ";
+    switch (key.first) {
+      case Failure::none:
+        break;
+      case Failure::not_done:
+        s += "never completed";
+        break;
+      case Failure::timeout:
+        s += "timed out";
+        break;
+      case Failure::refused:
+        s += "connection refused";
+        break;
+      case Failure::status:
+        s += "status " + std::to_string(key.second);
+        break;
+      case Failure::size:
+        s += "wrong body size";
+        break;
+      case Failure::content:
+        s += "wrong body content";
+        break;
+      case Failure::transport:
+        s += "curl error " + std::to_string(key.second) + " (" +
+             curl_easy_strerror(static_cast<CURLcode>(key.second)) + ")";
+        break;
+      case Failure::lost:
+        s += "lost with their worker process";
+        break;
+    }
+  }
+  return s;
+}
+
+}  // namespace concbench::fetch

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+// The one request helper every fetch model uses: a configured libcurl easy handle and the checks.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace concbench::fetch {
+
+using Clock = std::chrono::steady_clock;
+
+// How every transfer of a run is made.
+struct ClientOptions {
+  std::chrono::milliseconds timeout{10'000};  // the whole transfer, queueing inside curl included
+  std::chrono::milliseconds connect_timeout{5'000};
+  bool keepalive = true;  // false: a new connection per request, closed after it
+  // Real sites redirect (http -> https, trailing slashes); the fixture never does.
+  bool follow_redirects = false;
+  // The fixture is on loopback: an http_proxy in the environment must not capture it.
+  bool use_env_proxy = false;
+};
+
+// One GET and what must come back. With `verify` the answer must be 2xx with exactly `bytes`
+// bytes of fixture body `id`; without it (real URLs) any 2xx with any body is a success.
+struct Request {
+  std::string url;
+  bool verify = false;
+  uint64_t id = 0;
+  uint64_t bytes = 0;
+};
+
+enum class Failure : uint8_t {
+  none,
+  not_done,   // the model never reported this request (a bug or a dead worker)
+  timeout,    // curl's timeout passed: a stalled server, or an overloaded client
+  refused,    // nothing listens there
+  status,     // answered with a status outside 2xx
+  size,       // body length differs from the one requested
+  content,    // body bytes differ from the fixture's body for this id
+  transport,  // any other libcurl error
+  lost,       // the worker process that took it died
+};
+
+// What happened to one request. Trivially copyable: the fork model sends it over a pipe.
+struct Outcome {
+  Failure failure = Failure::not_done;
+  int status = 0;     // HTTP status, 0 when none arrived
+  int curl_code = 0;  // CURLcode of the transfer
+  uint64_t bytes = 0;
+  double seconds = 0;  // from the request's start to its end, measured by whoever ran it
+};
+
+// Calls curl_global_init once. Every Transfer constructor calls it; call it early from the main
+// thread too, because curl_global_init is not guaranteed thread-safe.
+void init_curl();
+
+// Counts requests in flight for the models, so memory growth can be divided by the most that
+// were ever in flight at once.
+class InFlight {
+ public:
+  void begin() {
+    const int now = current_.fetch_add(1, std::memory_order_relaxed) + 1;
+    int peak = peak_.load(std::memory_order_relaxed);
+    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+  void end() { current_.fetch_sub(1, std::memory_order_relaxed); }
+  int peak() const { return peak_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int> current_{0}, peak_{0};
+};
+
+class Transfer;
+
+// Told when a transfer driven by an event loop has finished (its outcome is filled in).
+class Completion {
+ public:
+  virtual void transfer_done(Transfer& transfer) = 0;
+
+ protected:
+  ~Completion() = default;
+};
+
+// One easy handle, configured once and reused for every request it makes: reuse keeps its
+// connection (keep-alive) and its buffers, so a model pays for a handle once, not per request.
+// Not movable: libcurl holds pointers to it.
+class Transfer {
+ public:
+  explicit Transfer(const ClientOptions& options);
+  ~Transfer();
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+
+  CURL* easy() const { return easy_; }
+  static Transfer* of(CURL* easy);
+
+  // Points the handle at `request` and starts its clock; finish() fills `out`.
+  void begin(const Request& request, Outcome& out);
+  // Classifies the finished transfer (status, size, content) into the outcome given to begin().
+  void finish(CURLcode code);
+  // begin() + the blocking curl_easy_perform + finish().
+  void perform(const Request& request, Outcome& out);
+
+  // For event loops: who to tell when the transfer ends.
+  Completion* completion = nullptr;
+
+ private:
+  static size_t on_body(char* data, size_t size, size_t n, void* self);
+
+  CURL* easy_;
+  const Request* request_ = nullptr;
+  Outcome* out_ = nullptr;
+  uint64_t received_ = 0;
+  bool content_ok_ = true;
+  Clock::time_point start_;
+};
+
+// "3 of 40 requests failed: 2 timed out, 1 status 500"; "" when every outcome is a success.
+std::string describe_failures(std::span<const Outcome> outcomes);
+
+}  // namespace concbench::fetch

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+// The event loop behind multi_socket and coro: curl_multi_socket_action driven by epoll.
+#include "fetch/socket_loop.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace concbench::fetch {
+namespace {
+
+[[noreturn]] void fail(const char* what) {
+  throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+
+constexpr int kMaxEvents = 256;
+
+}  // namespace
+
+SocketLoop::SocketLoop() {
+  init_curl();
+  // CLOEXEC: the fixture server, started by fork+exec, must never inherit it.
+  epoll_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_ < 0) fail("epoll_create1");
+  multi_ = curl_multi_init();
+  if (multi_ == nullptr) {
+    close(epoll_);
+    throw std::runtime_error("curl_multi_init failed");
+  }
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &SocketLoop::on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &SocketLoop::on_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+}
+
+SocketLoop::~SocketLoop() {
+  // Handles still registered (only after an exception) are taken out before the multi goes.
+  for (Transfer* t : active_) curl_multi_remove_handle(multi_, t->easy());
+  curl_multi_cleanup(multi_);
+  close(epoll_);
+}
+
+int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* self, void* socket_data) {
+  auto* loop = static_cast<SocketLoop*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    // libcurl says so before it closes the socket; the socket may already be gone (ENOENT,
+    // EBADF), which is fine.
+    epoll_ctl(loop->epoll_, EPOLL_CTL_DEL, s, nullptr);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  ev.data.fd = s;
+  // socket_data marks a socket already in the epoll set, saving a failed ADD per change.
+  if (socket_data == nullptr) {
+    if (epoll_ctl(loop->epoll_, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+      epoll_ctl(loop->epoll_, EPOLL_CTL_MOD, s, &ev);
+    curl_multi_assign(loop->multi_, s, loop);
+  } else {
+    epoll_ctl(loop->epoll_, EPOLL_CTL_MOD, s, &ev);
+  }
+  return 0;
+}
+
+int SocketLoop::on_timer(CURLM*, long timeout_ms, void* self) {
+  auto* loop = static_cast<SocketLoop*>(self);
+  if (timeout_ms < 0) {
+    loop->timer_due_.reset();
+  } else {
+    loop->timer_due_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+  return 0;
+}
+
+void SocketLoop::start(Transfer& transfer, Completion& done) {
+  transfer.completion = &done;
+  if (expired_) {
+    ended_early_.push_back(&transfer);
+    return;
+  }
+  const CURLMcode rc = curl_multi_add_handle(multi_, transfer.easy());
+  if (rc != CURLM_OK)
+    throw std::runtime_error(std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc));
+  active_.insert(&transfer);
+}
+
+void SocketLoop::socket_action(curl_socket_t s, int flags) {
+  int running = 0;
+  const CURLMcode rc = curl_multi_socket_action(multi_, s, flags, &running);
+  if (rc != CURLM_OK)
+    throw std::runtime_error(std::string("curl_multi_socket_action: ") + curl_multi_strerror(rc));
+}
+
+void SocketLoop::collect_finished() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    // Copied out first: removing the handle invalidates the message.
+    CURL* easy = msg->easy_handle;
+    const CURLcode code = msg->data.result;
+    curl_multi_remove_handle(multi_, easy);
+    Transfer* t = Transfer::of(easy);
+    active_.erase(t);
+    t->finish(code);
+    t->completion->transfer_done(*t);
+  }
+}
+
+void SocketLoop::expire_all() {
+  expired_ = true;
+  std::vector<Transfer*> stuck(active_.begin(), active_.end());
+  for (Transfer* t : stuck) {
+    curl_multi_remove_handle(multi_, t->easy());
+    active_.erase(t);
+    t->finish(CURLE_OPERATION_TIMEDOUT);
+    t->completion->transfer_done(*t);
+  }
+  // Completions may start more transfers; those end at once, and so may start more, each
+  // from the requests that remain, so this ends.
+  while (!ended_early_.empty()) {
+    Transfer* t = ended_early_.back();
+    ended_early_.pop_back();
+    t->finish(CURLE_OPERATION_TIMEDOUT);
+    t->completion->transfer_done(*t);
+  }
+}
+
+bool SocketLoop::run(Clock::time_point deadline) {
+  expired_ = false;
+  epoll_event events[kMaxEvents];
+  while (!active_.empty()) {
+    Clock::time_point now = Clock::now();
+    if (now >= deadline) {
+      expire_all();
+      return false;
+    }
+    // Sleep until a socket is ready, libcurl's timer is due (rounded up to whole
+    // milliseconds, so never early), or a second passes and the deadline is checked again.
+    Clock::time_point wake = std::min(deadline, now + std::chrono::seconds(1));
+    if (timer_due_) wake = std::min(wake, *timer_due_);
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+    const int n =
+        epoll_wait(epoll_, events, kMaxEvents, static_cast<int>(std::max<int64_t>(0, wait)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("epoll_wait");
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint32_t e = events[i].events;
+      int flags = 0;
+      if (e & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
+      if (e & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+      if (e & EPOLLERR) flags |= CURL_CSELECT_ERR;
+      socket_action(events[i].data.fd, flags);
+    }
+    // Checked after every wake-up, not only when epoll_wait times out, so libcurl's timers
+    // (its timeouts, connection starts) fire even while sockets keep the loop busy.
+    if (timer_due_ && Clock::now() >= *timer_due_) {
+      timer_due_.reset();
+      socket_action(CURL_SOCKET_TIMEOUT, 0);
+    }
+    collect_finished();
+  }
+  return true;
+}
+
+}  // namespace concbench::fetch

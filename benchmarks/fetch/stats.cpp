@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// What a fetch run records besides time: per-request latency quantiles and the process's memory.
+#include "fetch/stats.h"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace concbench::fetch {
+
+int LatencyHistogram::bucket_of(uint64_t us) {
+  if (us < kExact) return static_cast<int>(us);
+  const int e = std::bit_width(us) - 1;  // >= 6
+  const int sub = static_cast<int>((us >> (e - kSubBits)) & ((1 << kSubBits) - 1));
+  return std::min(kBuckets - 1, kExact + (e - 6) * (1 << kSubBits) + sub);
+}
+
+double LatencyHistogram::midpoint_us(int bucket) {
+  if (bucket < kExact) return bucket + 0.5;
+  const int e = (bucket - kExact) / (1 << kSubBits) + 6;
+  const int sub = (bucket - kExact) % (1 << kSubBits);
+  const double width = std::ldexp(1.0, e - kSubBits);
+  return std::ldexp(1.0, e) + sub * width + width / 2;
+}
+
+void LatencyHistogram::add(double seconds) {
+  const double us = std::max(0.0, seconds * 1e6);
+  ++counts_[bucket_of(us >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(us))];
+  ++count_;
+  max_s_ = std::max(max_s_, seconds);
+}
+
+double LatencyHistogram::quantile(double q) const {
+  if (count_ == 0) return 0;
+  const auto rank = static_cast<uint64_t>(
+      std::max(1.0, std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_))));
+  uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    seen += counts_[b];
+    if (seen >= rank) return std::min(midpoint_us(b) * 1e-6, max_s_);
+  }
+  return max_s_;
+}
+
+int64_t rss_kib() {
+  // statm needs no parsing of text labels and is the cheapest of the /proc files.
+  std::ifstream in("/proc/self/statm");
+  long long size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int64_t peak_rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmHWM:")) return std::stoll(line.substr(6));
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;  // KiB on Linux
+}
+
+bool reset_peak_rss() {
+  const int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = write(fd, "5", 1) == 1;
+  close(fd);
+  return ok;
+}
+
+void release_free_memory() { malloc_trim(0); }
+
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace concbench::fetch

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+// fetch/tbb: blocking requests in a parallel_for inside a task_arena of C threads.
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "fetch/model.h"
+
+namespace concbench::fetch {
+namespace {
+
+class Tbb final : public Model {
+ public:
+  // oneTBB caps every arena at the hardware thread count unless a global_control raises the
+  // cap; without it an arena of 40 threads would silently run 2.
+  explicit Tbb(const ModelConfig& config)
+      : cap_(tbb::global_control::max_allowed_parallelism,
+             std::max<size_t>(config.concurrency, std::thread::hardware_concurrency())),
+        arena_(config.concurrency) {
+    arena_.initialize();
+    for (int i = 0; i < config.concurrency; ++i)
+      transfers_.push_back(std::make_unique<Transfer>(config.client));
+  }
+
+  void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
+    // parallel_for with its default (auto) partitioner, as for CPU work: it hands out ranges
+    // of requests, a thread runs its range back to back, and more threads join only by
+    // stealing. oneTBB assumes a busy thread is computing; a thread blocked in a request is
+    // neither stealable nor replaced.
+    arena_.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, requests.size(), 1),
+                        [&](const tbb::blocked_range<size_t>& r) {
+                          // The slot index is unique among the threads in the arena at once.
+                          Transfer& t = *transfers_[tbb::this_task_arena::current_thread_index()];
+                          for (size_t i = r.begin(); i != r.end(); ++i) {
+                            in_flight_.begin();
+                            t.perform(requests[i], outcomes[i]);
+                            in_flight_.end();
+                          }
+                        });
+    });
+  }
+
+ private:
+  tbb::global_control cap_;
+  tbb::task_arena arena_;
+  std::vector<std::unique_ptr<Transfer>> transfers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_tbb(const ModelConfig& config) { return std::make_unique<Tbb>(config); }
+
+}  // namespace concbench::fetch

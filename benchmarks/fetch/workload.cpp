@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// What a fetch run asks for: the request lists, their lower-bound time, the --fetch_urls file.
+#include "fetch/workload.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <sstream>
+
+#include "common/flags.h"
+#include "fixtures/protocol.h"
+
+namespace concbench::fetch {
+
+std::vector<Request> fixture_requests(const std::string& base_url, std::span<const int> delays_ms,
+                                      uint64_t bytes) {
+  std::vector<Request> requests;
+  requests.reserve(delays_ms.size());
+  for (size_t i = 0; i < delays_ms.size(); ++i) {
+    fixture::RequestSpec spec;
+    spec.bytes = bytes;
+    spec.delay_ms = static_cast<uint64_t>(delays_ms[i]);
+    spec.id = i;
+    requests.push_back({base_url + fixture::request_target(spec), true, spec.id, bytes});
+  }
+  return requests;
+}
+
+std::vector<int> uniform_delays(int n, int delay_ms) { return std::vector<int>(n, delay_ms); }
+
+std::vector<int> seed_profile_delays() {
+  std::vector<int> delays;
+  for (int round = 0; round < kSeedRequestsPerSite; ++round)
+    delays.insert(delays.end(), kSeedSiteDelaysMs.begin(), kSeedSiteDelaysMs.end());
+  return delays;
+}
+
+std::vector<Request> url_requests(std::span<const std::string> urls, int n) {
+  std::vector<Request> requests;
+  requests.reserve(n);
+  for (int i = 0; i < n; ++i) requests.push_back({urls[i % urls.size()], false, 0, 0});
+  return requests;
+}
+
+double dispatch_makespan(std::span<const int> delays_ms, int slots) {
+  // A min-heap of the times the slots free up; each request takes the earliest.
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> free_at;
+  for (int s = 0; s < std::max(1, slots); ++s) free_at.push(0);
+  int64_t end = 0;
+  for (int d : delays_ms) {
+    const int64_t start = free_at.top();
+    free_at.pop();
+    free_at.push(start + d);
+    end = std::max(end, start + d);
+  }
+  return static_cast<double>(end) / 1000.0;
+}
+
+ClientOptions fixture_client_options(int max_delay_ms, uint64_t bytes, bool keepalive) {
+  ClientOptions o;
+  // 10 s beyond the delay, and 1 ms per KiB on top (1 MiB bodies at 1 MiB/s would still pass):
+  // loose enough for C = 1000 on two busy cores, tight enough that a stall costs seconds.
+  o.timeout = std::chrono::milliseconds(max_delay_ms + 10'000 + static_cast<int64_t>(bytes / 1024));
+  o.connect_timeout = std::chrono::milliseconds(5'000);
+  o.keepalive = keepalive;
+  return o;
+}
+
+ClientOptions url_client_options() {
+  ClientOptions o;
+  o.timeout = std::chrono::milliseconds(30'000);
+  o.connect_timeout = std::chrono::milliseconds(10'000);
+  o.follow_redirects = true;
+  o.use_env_proxy = true;  // real sites: a proxy the environment names is how they are reached
+  return o;
+}
+
+namespace {
+
+// Why `url` is not an absolute http(s) URL with a host, or "".
+std::string url_problem(const std::string& url) {
+  if (url.find_first_of(" \t\r\v\f") != std::string::npos) return "contains white space";
+  std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
+  if (!u) return "cannot be parsed (out of memory)";
+  if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
+    return url.find("://") == std::string::npos ? "is not a URL (it needs http:// or https://)"
+                                                : "is not a URL";
+  char* scheme = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) return "has no scheme";
+  const std::string s = scheme;
+  curl_free(scheme);
+  if (s != "http" && s != "https") return "is not http:// or https://";
+  char* host = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK) return "has no host";
+  curl_free(host);
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> parse_url_list(std::string_view text, const std::string& source) {
+  std::vector<std::string> urls;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    ++line_no;
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    const size_t last = line.find_last_not_of(" \t\r");
+    const std::string url(line.substr(first, last - first + 1));
+    if (std::string why = url_problem(url); !why.empty()) {
+      std::string shown = url.size() > 80 ? url.substr(0, 77) + "..." : url;
+      throw UsageError("--fetch_urls: " + source + ":" + std::to_string(line_no) + ": '" + shown +
+                       "' " + why);
+    }
+    urls.push_back(url);
+  }
+  if (urls.empty())
+    throw UsageError("--fetch_urls: " + source +
+                     " lists no URLs (one per line; # starts a comment)");
+  return urls;
+}
+
+std::vector<std::string> read_url_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError("--fetch_urls: '" + path + "' is a directory, not a file of URLs");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("--fetch_urls: cannot read '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw UsageError("--fetch_urls: error reading '" + path + "'");
+  return parse_url_list(text.str(), path);
+}
+
+}  // namespace concbench::fetch

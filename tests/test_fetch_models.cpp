@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+// Every fetch model against the fixture: verified bodies, failures counted with reasons, no leaks.
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/flags.h"
+#include "fetch/model.h"
+#include "fetch/suite.h"
+#include "fetch/workload.h"
+#include "fixtures/protocol.h"
+#include "fixtures/server_process.h"
+
+namespace concbench::fetch {
+namespace {
+
+using fixture::RequestSpec;
+using std::chrono::milliseconds;
+
+// One fixture server per test process, started on first use. Not a child the leak checks
+// count: they look for children other than this one.
+fixture::ServerProcess& server() {
+  static fixture::ServerProcess s = fixture::ServerProcess::start(CONCBENCH_FIXTURE_PATH);
+  return s;
+}
+
+Request fixture_request(const RequestSpec& spec) {
+  return {server().base_url() + fixture::request_target(spec), true, spec.id, spec.bytes};
+}
+
+// Bodies of many lengths (odd ones too, so verification crosses 8-byte words at every offset,
+// and some over 16 KiB, so they arrive in several write callbacks) and a few short delays.
+std::vector<Request> varied_requests(int n) {
+  std::vector<Request> requests;
+  for (int i = 0; i < n; ++i) {
+    RequestSpec spec;
+    spec.id = static_cast<uint64_t>(i);
+    spec.bytes = static_cast<uint64_t>((i * 7919) % 70'000 + 1);
+    spec.delay_ms = static_cast<uint64_t>((i % 3) * 5);
+    requests.push_back(fixture_request(spec));
+  }
+  return requests;
+}
+
+int open_fds() {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  while (dirent* e = readdir(dir))
+    if (e->d_name[0] != '.') ++count;
+  closedir(dir);
+  return count - 1;  // the directory's own descriptor
+}
+
+// Processes whose parent is this one, other than the fixture server.
+std::vector<pid_t> stray_children() {
+  std::vector<pid_t> found;
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return found;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(stat.c_str() + paren + 1, " %c %d", &state, &ppid) != 2) continue;
+    const pid_t pid = std::stoi(e->d_name);
+    if (ppid == getpid() && pid != server().pid()) found.push_back(pid);
+  }
+  closedir(dir);
+  return found;
+}
+
+// The fixture is a live child, so waitpid(-1, WNOHANG) must say 0 (children, none exited):
+// a pid would mean a zombie some model left unreaped.
+void expect_no_zombies_or_strays() {
+  int status = 0;
+  EXPECT_EQ(waitpid(-1, &status, WNOHANG), 0) << "an exited child was left unreaped";
+  EXPECT_EQ(stray_children(), std::vector<pid_t>{}) << "child processes outlived the model";
+}
+
+ModelConfig config(int concurrency, milliseconds timeout = milliseconds(10'000),
+                   bool keepalive = true) {
+  ModelConfig c;
+  c.concurrency = concurrency;
+  c.client.timeout = timeout;
+  c.client.connect_timeout = std::min(timeout, milliseconds(5'000));
+  c.client.keepalive = keepalive;
+  return c;
+}
+
+std::vector<Outcome> run_once(Model& model, const std::vector<Request>& requests) {
+  std::vector<Outcome> outcomes(requests.size());
+  model.run(requests, outcomes);
+  return outcomes;
+}
+
+}  // namespace
+
+// Test names and failure messages show the model's name rather than its bytes.
+void PrintTo(const ModelInfo& info, std::ostream* out) { *out << info.name; }
+
+namespace {
+
+class FetchModel : public ::testing::TestWithParam<ModelInfo> {};
+
+TEST_P(FetchModel, CompletesVerifiedRequestsAndLeaksNothing) {
+  const ModelInfo& info = GetParam();
+  const std::vector<Request> requests = varied_requests(24);
+  constexpr int kConc = 4;
+  {
+    // Warm-up: runtimes that start lazily (OpenMP, oneTBB, libcurl) do so before the counts.
+    auto model = info.make(config(kConc));
+    run_once(*model, requests);
+  }
+  const int fds_before = open_fds();
+  for (bool keepalive : {true, false, true}) {
+    auto model = info.make(config(kConc, milliseconds(10'000), keepalive));
+    for (int iteration = 0; iteration < 2; ++iteration) {
+      const std::vector<Outcome> outcomes = run_once(*model, requests);
+      EXPECT_EQ(describe_failures(outcomes), "") << "keepalive " << keepalive;
+      for (size_t i = 0; i < requests.size(); ++i) {
+        EXPECT_EQ(outcomes[i].failure, Failure::none) << "request " << i;
+        EXPECT_EQ(outcomes[i].status, 200) << "request " << i;
+        EXPECT_EQ(outcomes[i].bytes, requests[i].bytes) << "request " << i;
+        EXPECT_GT(outcomes[i].seconds, 0) << "request " << i;
+      }
+    }
+    EXPECT_GE(model->peak_in_flight(), 1);
+    EXPECT_LE(model->peak_in_flight(), info.parallel() ? kConc : 1);
+  }
+  EXPECT_EQ(open_fds(), fds_before) << "descriptors leaked across model lifetimes";
+  expect_no_zombies_or_strays();
+}
+
+// Every kind of failure the benchmarks must catch, each in a request of its own.
+TEST_P(FetchModel, CountsFailuresWithTheirReasons) {
+  const ModelInfo& info = GetParam();
+  server();  // started before the descriptors are counted
+  const int fds_before = open_fds();
+  // A bound socket that never listens: connecting to it is refused, and no one else can take
+  // the port meanwhile.
+  const int closed = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(closed, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(closed, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(getsockname(closed, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int refused_port = ntohs(addr.sin_port);
+
+  std::vector<Request> requests;
+  std::vector<Failure> expected;
+  auto add = [&](RequestSpec spec, Failure f) {
+    requests.push_back(fixture_request(spec));
+    expected.push_back(f);
+  };
+  for (uint64_t id = 0; id < 4; ++id) add({.bytes = 2000, .id = id}, Failure::none);
+  add({.bytes = 2000, .status = 500, .id = 4}, Failure::status);
+  add({.bytes = 2000, .status = 500, .id = 5}, Failure::status);
+  add({.bytes = 0, .status = 503, .id = 6}, Failure::status);
+  add({.bytes = 2000, .id = 7, .stall = true}, Failure::timeout);
+  add({.bytes = 2000, .id = 8}, Failure::content);
+  requests.back().id = 9;  // asks for body 8, checks it against body 9
+  add({.bytes = 100, .id = 10}, Failure::size);
+  requests.back().bytes = 200;  // asks for 100 bytes, expects 200
+  add({.bytes = 2000, .id = 11}, Failure::none);
+  requests.push_back(
+      {"http://127.0.0.1:" + std::to_string(refused_port) + "/data?id=12", true, 12, 2000});
+  expected.push_back(Failure::refused);
+
+  const auto start = std::chrono::steady_clock::now();
+  {
+    auto model = info.make(config(3, milliseconds(500)));
+    const std::vector<Outcome> outcomes = run_once(*model, requests);
+    for (size_t i = 0; i < requests.size(); ++i)
+      EXPECT_EQ(outcomes[i].failure, expected[i]) << "request " << i << ": " << requests[i].url;
+    EXPECT_EQ(outcomes[4].status, 500);
+    EXPECT_EQ(outcomes[6].status, 503);
+    EXPECT_EQ(describe_failures(outcomes),
+              "7 of 12 requests failed: 1 timed out, 1 connection refused, 2 status 500, "
+              "1 status 503, 1 wrong body size, 1 wrong body content");
+  }
+  // The stall costs one client timeout, not a hang.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  close(closed);
+  EXPECT_EQ(open_fds(), fds_before);
+  expect_no_zombies_or_strays();
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModels, FetchModel, ::testing::ValuesIn(all_models()),
+                         [](const auto& param) { return std::string(param.param.name); });
+
+TEST(ForkModel, DeadWorkerIsAnErrorNeverAHangOrZombie) {
+  const std::vector<Request> requests = varied_requests(12);
+  ModelConfig c = config(3);
+  c.crash_at_index = 5;
+  auto model = make_fork(c);
+  std::vector<Outcome> outcomes(requests.size());
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    model->run(requests, outcomes);
+    FAIL() << "a worker killed by SIGKILL went unnoticed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("killed by signal 9"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_EQ(outcomes[5].failure, Failure::lost);
+  expect_no_zombies_or_strays();
+  // The model still works afterwards.
+  c.crash_at_index = -1;
+  auto healthy = make_fork(c);
+  EXPECT_EQ(describe_failures(run_once(*healthy, requests)), "");
+}
+
+TEST(FetchUrls, RealUrlModeCountsBytesAndChecksStatus) {
+  const std::string base = server().base_url();
+  std::vector<std::string> urls = {base + "/data?bytes=1500&id=1", base + "/data?bytes=10&id=2"};
+  std::vector<Request> requests = url_requests(urls, 6);
+  ASSERT_EQ(requests.size(), 6u);
+  EXPECT_EQ(requests[2].url, urls[0]);  // urls * 3, in order
+  for (const Request& r : requests) EXPECT_FALSE(r.verify);
+  ModelConfig c = config(2);
+  c.client = url_client_options();
+  c.client.use_env_proxy = false;  // a test must reach the loopback fixture whatever the env says
+  auto model = make_multi_socket(c);
+  std::vector<Outcome> outcomes = run_once(*model, requests);
+  EXPECT_EQ(describe_failures(outcomes), "");
+  EXPECT_EQ(outcomes[0].bytes, 1500u);
+  EXPECT_EQ(outcomes[1].bytes, 10u);
+
+  urls = {base + "/data?status=500"};
+  outcomes = run_once(*model, url_requests(urls, 2));
+  EXPECT_EQ(describe_failures(outcomes), "2 of 2 requests failed: 2 status 500");
+}
+
+// ---- ideal_s: the dispatch makespan, checked by hand ----
+
+TEST(DispatchMakespan, OneLatencyIsRoundsTimesLatency) {
+  EXPECT_DOUBLE_EQ(dispatch_makespan(uniform_delays(10, 100), 4), 0.3);  // ceil(10/4) = 3
+  EXPECT_DOUBLE_EQ(dispatch_makespan(uniform_delays(10, 100), 10), 0.1);
+  EXPECT_DOUBLE_EQ(dispatch_makespan(uniform_delays(10, 100), 1), 1.0);
+  EXPECT_DOUBLE_EQ(dispatch_makespan(uniform_delays(10, 100), 50), 0.1);  // C > N
+  EXPECT_DOUBLE_EQ(dispatch_makespan(uniform_delays(10'000, 100), 1000), 1.0);
+  EXPECT_DOUBLE_EQ(dispatch_makespan(uniform_delays(40, 0), 4), 0.0);
+}
+
+TEST(DispatchMakespan, MixedLatenciesAreGreedyInOrder) {
+  // 2 slots: A 0-80, B 0-120, A 80-240 (160), B 120-366 (246), A 240-320 (80),
+  // A 320-440 (120), B 366-526 (160), A 440-686 (246).
+  const std::vector<int> two_rounds = {80, 120, 160, 246, 80, 120, 160, 246};
+  EXPECT_DOUBLE_EQ(dispatch_makespan(two_rounds, 2), 0.686);
+  // 4 slots: the first four end at 80, 120, 160, 246; then 80 at 80-160, 120 at 120-240,
+  // 160 at 160-320, 246 at 160-406.
+  EXPECT_DOUBLE_EQ(dispatch_makespan(two_rounds, 4), 0.406);
+  // Not sorted longest-first: 300 then three 100s on 2 slots end at 0.4, not 0.3.
+  EXPECT_DOUBLE_EQ(dispatch_makespan(std::vector<int>{100, 100, 100, 300}, 2), 0.4);
+}
+
+TEST(DispatchMakespan, SeedProfile) {
+  const std::vector<int> seed = seed_profile_delays();
+  ASSERT_EQ(seed.size(), 40u);
+  EXPECT_EQ(seed[0], 80);
+  EXPECT_EQ(seed[3], 246);
+  EXPECT_EQ(seed[4], 80);                                // urls * 10: interleaved
+  EXPECT_NEAR(dispatch_makespan(seed, 1), 6.06, 1e-9);   // the seed's sequential time
+  EXPECT_DOUBLE_EQ(dispatch_makespan(seed, 40), 0.246);  // the slowest site
+}
+
+// ---- --fetch_urls parsing ----
+
+TEST(FetchUrls, ParsesUrlsSkippingBlanksAndComments) {
+  const auto urls = parse_url_list(
+      "# sites\n\nhttp://example.com/\n   https://example.org:8443/a?b=c  \r\n  # more\n", "list");
+  EXPECT_EQ(urls,
+            (std::vector<std::string>{"http://example.com/", "https://example.org:8443/a?b=c"}));
+}
+
+void expect_usage_error(const std::string& text, const std::string& needle) {
+  try {
+    parse_url_list(text, "urls.txt");
+    FAIL() << "accepted: " << text;
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(needle), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "one line: " << what;
+  }
+}
+
+TEST(FetchUrls, RejectsBadLinesNamingFileAndLine) {
+  expect_usage_error("http://ok/\nftp://example.com/x\n",
+                     "urls.txt:2: 'ftp://example.com/x' is not http");
+  expect_usage_error("http://a b/\n", "urls.txt:1:");
+  expect_usage_error("example.com\n", "urls.txt:1: 'example.com'");
+  expect_usage_error("# only comments\n\n", "lists no URLs");
+  expect_usage_error("", "lists no URLs");
+}
+
+TEST(FetchUrls, FlagReportsUnreadableFile) {
+  FlagSet flags;
+  Options options;
+  add_flags(flags, options);
+  for (const std::string& path : {std::string("/nonexistent/urls.txt"), std::string("/tmp")}) {
+    std::string arg = "--fetch_urls=" + path;
+    char prog[] = "concbench";
+    char* argv[] = {prog, arg.data(), nullptr};
+    int argc = 2;
+    EXPECT_THROW(flags.parse(&argc, argv), UsageError) << path;
+  }
+  char path[] = "/tmp/fetch_urls_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text = "# two sites\nhttp://127.0.0.1:1/a\n\nhttp://127.0.0.1:1/b\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  std::string arg = std::string("--fetch_urls=") + path;
+  char prog[] = "concbench";
+  char* argv[] = {prog, arg.data(), nullptr};
+  int argc = 2;
+  flags.parse(&argc, argv);
+  unlink(path);
+  EXPECT_EQ(options.urls.size(), 2u);
+  // URL runs: seq and every parallel model, N = 10 x URLs, named profile:urls.
+  const Sweep sweep = make_sweep(Suite{false, 2}, options);
+  const auto points = sweep_points(sweep);
+  ASSERT_FALSE(points.empty());
+  for (const auto& [info, p] : points) {
+    EXPECT_EQ(p.profile, "urls");
+    EXPECT_EQ(p.n, 20);
+    const std::string name = benchmark_name(info->name, p);
+    EXPECT_TRUE(name.ends_with("/n:20/profile:urls/keepalive:1")) << name;
+  }
+}
+
+// ---- the naming contract with the plotting scripts, and the default sweeps ----
+
+TEST(FetchSweep, NamesFollowTheContract) {
+  const std::regex grammar(
+      "fetch/(seq|pool|threads|fork|openmp|tbb|multi|multi_socket|coro)/conc:[0-9]+/n:[0-9]+/"
+      "(delay_ms:[0-9]+|profile:seed)/bytes:[0-9]+/keepalive:[01]");
+  for (bool quick : {false, true}) {
+    const auto points = sweep_points(make_sweep(Suite{quick, 2}, Options{}));
+    std::set<std::string> names, profiled;
+    for (const auto& [info, p] : points) {
+      const std::string name = benchmark_name(info->name, p);
+      EXPECT_TRUE(std::regex_match(name, grammar)) << name;
+      EXPECT_TRUE(names.insert(name).second) << "registered twice: " << name;
+      if (!info->parallel()) {
+        EXPECT_EQ(p.conc, 1) << name;
+      }
+      EXPECT_LE(p.conc, p.n) << name;
+      if (p.profile == "seed") {
+        EXPECT_EQ(p.n, 40) << name;
+        EXPECT_TRUE(p.keepalive) << name;
+        profiled.insert(std::string(info->name));
+      }
+    }
+    EXPECT_EQ(profiled.size(), all_models().size()) << "every model runs the seed profile";
+    if (!quick) {
+      for (const char* model : {"pool", "threads", "multi", "multi_socket", "coro"}) {
+        const std::string target = std::string("fetch/") + model +
+                                   "/conc:1000/n:10000/delay_ms:100/bytes:1024/keepalive:1";
+        EXPECT_EQ(names.count(target), 1u) << target;
+      }
+      EXPECT_EQ(names.count("fetch/pool/conc:4/n:40/profile:seed/bytes:1024/keepalive:1"), 1u);
+      EXPECT_EQ(names.count("fetch/seq/conc:1/n:40/profile:seed/bytes:1024/keepalive:1"), 1u);
+    }
+  }
+  EXPECT_LT(sweep_points(make_sweep(Suite{true, 2}, Options{})).size(),
+            sweep_points(make_sweep(Suite{false, 2}, Options{})).size());
+}
+
+TEST(FetchSweep, FlagsNameAnExactGrid) {
+  Options options;
+  options.conc = {1, 1000};
+  options.n = {10000};
+  options.delay_ms = {100};
+  const auto points = sweep_points(make_sweep(Suite{false, 2}, options));
+  std::set<std::string> names;
+  for (const auto& [info, p] : points) names.insert(benchmark_name(info->name, p));
+  // No cap when named: seq's 1000 s point is what was asked for.
+  EXPECT_EQ(names.count("fetch/seq/conc:1/n:10000/delay_ms:100/bytes:1024/keepalive:1"), 1u);
+  EXPECT_EQ(names.count("fetch/fork/conc:1000/n:10000/delay_ms:100/bytes:1024/keepalive:1"), 1u);
+  EXPECT_EQ(names.count("fetch/seq/conc:1/n:40/profile:seed/bytes:1024/keepalive:1"), 1u);
+  for (const std::string& name : names)
+    EXPECT_TRUE(name.find("/delay_ms:100/") != std::string::npos ||
+                name.find("/profile:seed/") != std::string::npos)
+        << name;
+}
+
+}  // namespace
+}  // namespace concbench::fetch
