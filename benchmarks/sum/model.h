@@ -25,6 +25,12 @@ class Model {
   virtual double live_child_cpu_seconds() const { return 0; }
 };
 
+// A worker's partial sum on its own cache line, for the thread models: neighbouring writes
+// from different cores would otherwise bounce one line between them.
+struct alignas(64) Partial {
+  int64_t value = 0;
+};
+
 using ModelFactory = std::unique_ptr<Model> (*)(int workers);
 
 struct ModelInfo {

@@ -9,10 +9,6 @@
 namespace concbench::sum {
 namespace {
 
-struct alignas(64) Partial {
-  int64_t value = 0;
-};
-
 class Pool final : public Model {
  public:
   explicit Pool(int workers) : pool_(workers), partials_(workers) {}

@@ -8,11 +8,6 @@
 namespace concbench::sum {
 namespace {
 
-// Each partial on its own cache line: neighbouring writes would otherwise bounce the line.
-struct alignas(64) Partial {
-  int64_t value = 0;
-};
-
 class Threads final : public Model {
  public:
   explicit Threads(int workers) : workers_(workers), partials_(workers) {}
