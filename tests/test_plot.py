@@ -367,7 +367,7 @@ def test_seed_table_python_column():
     small = summary(path)
     rows = {r["id"]: r for r in analysis.seed_table(small)}
     for exp, name in (("sum_seq", "python/sum/seq/workers:1/n:100000000/real_time"),
-                      ("sum_procs", "python/sum/process_pool/workers:2/n:100000000/real_time"),
+                      ("sum_procs", "python/sum/processes/workers:2/n:100000000/real_time"),
                       ("fetch_async", "python/fetch/asyncio/conc:40/n:40/profile:seed/bytes:1024/keepalive:1/real_time")):
         assert rows[exp]["python_s"] == pytest.approx(json_median_seconds(path, name)), exp
     assert rows["sum_seq"]["cpp_s"] == pytest.approx(

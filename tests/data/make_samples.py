@@ -242,10 +242,10 @@ def small_run():
     add_fetch(w, rng, ["seq", "pool", "multi", "coro", "fork"], [1, 4, 16, 40], [0, 100],
               errored={("fork", 40, 100)})
     add_seed_profile(w, rng, [("seq", 1, 4.3), ("pool", 4, 1.1), ("coro", 40, 0.3)])
-    # The Python port's rows, as the future python/... benchmarks would name them.
+    # The Python port's rows, named as scripts/python_reference.py names them.
     for name, t in (("python/sum/seq/workers:1/n:100000000", 7.9),
                     ("python/sum/threads/workers:2/n:100000000", 8.1),
-                    ("python/sum/process_pool/workers:2/n:100000000", 4.2)):
+                    ("python/sum/processes/workers:2/n:100000000", 4.2)):
         w.add(name + "/real_time", noisy(rng, t), unit="s", counters={"workers": 1.0}, family=name.rsplit("/", 2)[0])
     add_seed_profile(w, rng, [("seq", 1, 5.5), ("pool", 4, 1.5), ("asyncio", 40, 0.8)], prefix="python/")
     # A name in concbench's namespace that breaks the naming contract.
