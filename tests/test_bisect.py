@@ -1,0 +1,259 @@
+# SPDX-License-Identifier: MIT
+# Tests for scripts/bisect.sh on a throw-away repository whose fake benchmark slows down at a known commit.
+# Run: /usr/bin/python3 -m pytest tests/test_bisect.py
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+BISECT = os.path.join(REPO, "scripts", "bisect.sh")
+sys.path.insert(0, HERE)
+
+from test_compare import git  # noqa: E402
+
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+# The fake project's "benchmark": Google Benchmark JSON with a time of `speed` ms (from the
+# checked-out commit) and 1% noise seeded by the commit, so every run of a commit agrees.
+GENERATOR = r'''
+import json, os, random, socket, sys
+out, reps = sys.argv[1], int(sys.argv[2])
+speed = float(open("speed").read())
+commit = os.environ["CONCBENCH_COMMIT"]
+rng = random.Random(commit)
+rows = []
+for name in ("fake/work/n:1", "fake/other/n:2"):
+    for i in range(reps):
+        t = 1e6 * (speed if name == "fake/work/n:1" else 1.0) * (1 + 0.01 * rng.gauss(0, 1))
+        rows.append({"name": name + "/real_time", "run_name": name + "/real_time",
+                     "run_type": "iteration", "repetitions": reps, "repetition_index": i,
+                     "threads": 1, "iterations": 5, "real_time": t, "cpu_time": t, "time_unit": "ns"})
+rows = [r for r in rows if os.environ["CONCBENCH_FILTER"] in r["name"]]
+with open(out, "w") as f:
+    json.dump({"context": {"host_name": socket.gethostname(), "concbench_commit": commit,
+                           "concbench_dirty": "false", "date": "2026-11-25T00:00:00+00:00"},
+               "benchmarks": rows}, f)
+'''
+
+N_COMMITS = 12
+FIRST_BAD = 7          # speed 1.0 before, 1.3 from here on
+BROKEN = {3}           # commits that do not build (skipped by the bisection)
+
+
+def make_project(path, first_bad=FIRST_BAD, broken=BROKEN):
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    shas = []
+    for i in range(N_COMMITS):
+        (path / "speed").write_text("1.3\n" if i >= first_bad else "1.0\n")
+        (path / "counter").write_text("%d\n" % i)
+        if i in broken:
+            (path / "broken").write_text("")
+        elif (path / "broken").exists():
+            (path / "broken").unlink()
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", "commit %d" % i)
+        shas.append(git(path, "rev-parse", "HEAD"))
+    return shas
+
+
+@pytest.fixture
+def project(tmp_path):
+    repo = tmp_path / "repo"
+    shas = make_project(repo)
+    gen = tmp_path / "gen.py"
+    gen.write_text(GENERATOR)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ,
+               TMPDIR=str(scratch),
+               CONCBENCH_BISECT_BUILD="test ! -e broken",
+               CONCBENCH_BISECT_RUN='%s %s "$CONCBENCH_OUT" "$CONCBENCH_REPS"' % (PYTHON, gen),
+               GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    return repo, shas, env, scratch
+
+
+def snapshot(repo):
+    """Everything about a checkout that bisect.sh must leave as it found it."""
+    gitdir = repo / ".git"
+    return {
+        "branch": subprocess.run(["git", "-C", str(repo), "symbolic-ref", "-q", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip(),
+        "head": git(repo, "rev-parse", "HEAD"),
+        "status": git(repo, "status", "--porcelain", "--untracked-files=all"),
+        "diff": git(repo, "diff"),
+        "worktrees": git(repo, "worktree", "list", "--porcelain"),
+        "refs": git(repo, "for-each-ref"),
+        "bisect_files": sorted(n for n in os.listdir(gitdir) if n.startswith("BISECT")),
+        "worktree_admin": sorted(os.listdir(gitdir / "worktrees")) if (gitdir / "worktrees").exists() else [],
+    }
+
+
+def dirty(repo):
+    # a modified tracked file and an untracked one: the bisection must not need, or touch, either
+    (repo / "speed").write_text("9.9 (local edit)\n")
+    (repo / "notes.txt").write_text("mine\n")
+
+
+def bisect(repo, env, *args, timeout=300):
+    return subprocess.run([BISECT] + list(args), cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_finds_the_first_bad_commit_and_leaves_the_checkout_alone(project):
+    repo, shas, env, scratch = project
+    dirty(repo)
+    before = snapshot(repo)
+    proc = bisect(repo, env, shas[0], "HEAD", "fake/work")
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first == "first bad commit: %s commit %d" % (shas[FIRST_BAD], FIRST_BAD)
+    assert "regression" in proc.stdout and "fake/work/n:1" in proc.stdout
+    assert "%s commit %d: regressed" % (shas[FIRST_BAD][:7], FIRST_BAD) in proc.stderr
+    assert "%s commit %d: good" % (shas[FIRST_BAD - 1][:7], FIRST_BAD - 1) in proc.stderr
+    assert snapshot(repo) == before
+    assert os.listdir(scratch) == []  # the temporary directory and its worktrees are gone
+    assert "not bisecting" in subprocess.run(["git", "-C", str(repo), "bisect", "log"], capture_output=True,
+                                             text=True).stderr.lower()
+
+
+def test_commits_that_do_not_build_are_skipped(project):
+    repo, shas, env, scratch = project
+    # GOOD 0, BAD 6: git's first midpoint is commit 3, which does not build; it is skipped
+    # (exit 125) and the bisection still pins the first bad commit, 5
+    repo2 = repo.parent / "repo2"
+    shas2 = make_project(repo2, first_bad=5, broken={3})
+    before = snapshot(repo2)
+    proc = bisect(repo2, env, shas2[0], shas2[6], "fake/work")
+    assert "%s commit 3: does not build, skipped" % shas2[3][:7] in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("first bad commit: %s commit 5\n" % shas2[5])
+    assert snapshot(repo2) == before
+    assert os.listdir(scratch) == []
+
+
+def test_undecided_when_the_boundary_does_not_build(project):
+    repo, shas, env, scratch = project
+    repo2 = repo.parent / "repo2"
+    shas2 = make_project(repo2, first_bad=5, broken={5})
+    before = snapshot(repo2)
+    proc = bisect(repo2, env, shas2[0], shas2[9], "fake/work")
+    assert proc.returncode == 1, proc.stderr
+    assert "undecided" in proc.stderr
+    assert shas2[5] in proc.stderr and shas2[6] in proc.stderr  # the first bad is one of these
+    assert snapshot(repo2) == before
+    assert os.listdir(scratch) == []
+
+
+def test_detached_head_is_restored(project):
+    repo, shas, env, scratch = project
+    git(repo, "checkout", "-q", "--detach", shas[9])
+    before = snapshot(repo)
+    assert before["branch"] == ""
+    proc = bisect(repo, env, shas[0], shas[11], "fake/work")
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(repo) == before
+
+
+def test_no_regression_means_nothing_to_bisect(project):
+    repo, shas, env, scratch = project
+    before = snapshot(repo)
+    proc = bisect(repo, env, shas[0], shas[11], "fake/other")  # this benchmark never changes
+    assert proc.returncode == 1
+    assert "shows no regression" in proc.stderr
+    assert proc.stdout == ""
+    assert snapshot(repo) == before
+    # compare.py options pass through: a 40% minimum effect hides the 30% step
+    proc = bisect(repo, env, shas[0], shas[11], "fake/work", "--min-effect", "40%")
+    assert proc.returncode == 1 and "shows no regression" in proc.stderr
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_cleans_up(project, sig, status):
+    repo, shas, env, scratch = project
+    marker = repo.parent / "running"
+    pidfile = repo.parent / "sleeper.pid"
+    env = dict(env, CONCBENCH_BISECT_RUN=(
+        'if [ "$(cat counter)" = 5 ]; then touch %s; sleep 120 & echo $! > %s; wait; fi; %s'
+        % (marker, pidfile, env["CONCBENCH_BISECT_RUN"])))
+    dirty(repo)
+    before = snapshot(repo)
+    proc = subprocess.Popen([BISECT, shas[0], shas[11], "fake/work"], cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    # mid-run: a worktree of commit 5 exists and the bisection is in progress
+    assert "wt-" + shas[5][:12] in git(repo, "worktree", "list")
+    assert os.path.exists(repo / ".git" / "BISECT_START")
+    started = time.time()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert time.time() - started < 20  # it did not wait for the 120 s benchmark
+    assert "interrupted" in err and "Terminated" not in err
+    assert snapshot(repo) == before
+    assert os.listdir(scratch) == []
+    sleeper = int(pidfile.read_text())
+    for _ in range(50):  # the benchmark it was running is stopped too
+        try:
+            os.kill(sleeper, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(sleeper, signal.SIGKILL)
+        pytest.fail("the running benchmark survived the interrupt")
+
+
+def _one_line(proc, *words):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    err = proc.stderr.strip()
+    assert err and "\n" not in err, err
+    for w in words:
+        assert w in err, (w, err)
+
+
+def _last_line(proc, *words):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert all(line.startswith("concbench bisect: measuring") for line in proc.stderr.strip().splitlines()[:-1])
+    for w in words:
+        assert w in last, (w, last)
+
+
+def test_bad_input(project, tmp_path):
+    repo, shas, env, scratch = project
+    before = snapshot(repo)
+    _one_line(bisect(repo, env, shas[0], "HEAD"), "usage")
+    _one_line(bisect(repo, env, "nope", "HEAD", "fake"), "GOOD 'nope' is not a commit")
+    _one_line(bisect(repo, env, shas[0], "nope", "fake"), "BAD 'nope' is not a commit")
+    _one_line(bisect(repo, env, shas[5], shas[2], "fake"), "not an ancestor")
+    _one_line(bisect(repo, env, "HEAD", "HEAD", "fake"), "same commit")
+    _one_line(bisect(repo, env, shas[0], "HEAD", ""), "FILTER is empty")
+    _one_line(bisect(repo, dict(env, CONCBENCH_BISECT_REPS="1"), shas[0], "HEAD", "fake"), "REPS")
+    # past the arguments it says what it measures, then one line of why it stopped
+    _last_line(bisect(repo, env, shas[3], "HEAD", "fake"), "GOOD", "does not build")
+    _last_line(bisect(repo, dict(env, CONCBENCH_BISECT_RUN="echo no server >&2; exit 3"), shas[0],
+                      "HEAD", "fake"), "GOOD", "does not run", "no server")
+    _last_line(bisect(repo, env, shas[0], "HEAD", "no-such-benchmark"), "cannot compare",
+               "no benchmarks")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    _one_line(bisect(outside, env, "HEAD~1", "HEAD", "fake"), "not inside a git repository")
+    assert snapshot(repo) == before
+    assert os.listdir(scratch) == []
+    # a bisection the user has going is theirs: refused, and left as it was
+    git(repo, "bisect", "start", "--no-checkout", shas[11], shas[0])
+    try:
+        _one_line(bisect(repo, env, shas[0], shas[11], "fake"), "already in progress")
+        assert os.path.exists(repo / ".git" / "BISECT_START")
+    finally:
+        git(repo, "bisect", "reset")
