@@ -14,6 +14,19 @@ std::vector<std::string>& names() {
   return all;
 }
 
+std::map<std::string, std::vector<std::function<void()>>>& release_hooks() {
+  static std::map<std::string, std::vector<std::function<void()>>> hooks;
+  return hooks;
+}
+
+// Runs the release hooks of the previous workload when a benchmark of another one starts.
+void enter_workload(const std::string& workload) {
+  static std::string current;
+  if (workload == current) return;
+  for (auto& release : release_hooks()[current]) release();
+  current = workload;
+}
+
 class ProgressReporter : public benchmark::ConsoleReporter {
  public:
   ProgressReporter(size_t total, OutputOptions opts) : ConsoleReporter(opts), total_(total) {}
@@ -40,9 +53,18 @@ class ProgressReporter : public benchmark::ConsoleReporter {
 benchmark::internal::Benchmark* add_benchmark(const std::string& name,
                                               std::function<void(benchmark::State&)> body) {
   names().push_back(name);
-  return benchmark::RegisterBenchmark(name.c_str(), std::move(body))
+  std::string workload = name.substr(0, name.find('/'));
+  auto wrapped = [workload, body = std::move(body)](benchmark::State& state) {
+    enter_workload(workload);
+    body(state);
+  };
+  return benchmark::RegisterBenchmark(name.c_str(), std::move(wrapped))
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
+}
+
+void on_leaving_workload(const std::string& workload, std::function<void()> release) {
+  release_hooks()[workload].push_back(std::move(release));
 }
 
 const std::vector<std::string>& registered_names() { return names(); }

@@ -18,6 +18,12 @@ namespace concbench {
 benchmark::internal::Benchmark* add_benchmark(const std::string& name,
                                               std::function<void(benchmark::State&)> body);
 
+// Registers what frees the memory a workload keeps between its benchmarks (an array filled
+// once for many calls). It runs when the first benchmark of another workload starts (the
+// workload is the name's first segment: sum, peak, fetch), so no workload runs with another's
+// memory still mapped: fork()'s cost and peak RSS grow with it.
+void on_leaving_workload(const std::string& workload, std::function<void()> release);
+
 // Names registered so far, in registration (and so run) order.
 const std::vector<std::string>& registered_names();
 

@@ -160,6 +160,10 @@ void add_flags(FlagSet& flags, Options& options) {
         options.urls = read_url_file(v);
         options.urls_file = v;
       });
+  flags.add("fixture_url", "URL",
+            "fetch: a fixture server already running at URL (./bench --python shares one with "
+            "the Python run) instead of starting one",
+            [](const std::string& v) { use_fixture_url(v); });
 }
 
 Sweep make_sweep(const Suite& suite, const Options& options) {

@@ -13,6 +13,11 @@ namespace concbench::fetch {
 // started it.
 const std::string& fixture_base_url();
 
+// Talk to the fixture server at `url` ("http://127.0.0.1:PORT") instead of starting one.
+// Throws UsageError when it is not an http:// URL on a loopback host: benchmarks send load
+// only to this machine.
+void use_fixture_url(const std::string& url);
+
 // Stops the server if it runs (idempotent). main() calls it after the benchmarks.
 void stop_fixture();
 

@@ -34,8 +34,9 @@ int64_t max_array_size() {
 // each repetition), and refilling 800 MB each time would dominate the run. It holds exactly n
 // values, never more, because fork()'s cost grows with the parent's mapped memory and a
 // leftover larger array would be charged to the fork models at small n.
+std::vector<int64_t> values;
+
 const int64_t* values_for(int64_t n) {
-  static std::vector<int64_t> values;
   if (static_cast<int64_t>(values.size()) != n) {
     std::vector<int64_t>().swap(values);  // free the old array before filling the new one
     values.resize(n);
@@ -43,6 +44,9 @@ const int64_t* values_for(int64_t n) {
   }
   return values.data();
 }
+
+// The read-bandwidth benchmarks' buffer, filled once for all their calls.
+std::vector<unsigned char> scan_buffer;
 
 void run_model(benchmark::State& state, const ModelInfo& info, Kernel kernel, int workers,
                int64_t n) {
@@ -98,7 +102,7 @@ void register_peaks(const Sweep& sweep) {
   for (int w : std::set<int>{1, sweep.size_workers}) {
     add_benchmark("peak/read_bw/workers:" + std::to_string(w) + "/bytes:" + std::to_string(bytes),
                   [w, bytes](benchmark::State& state) {
-                    static std::vector<unsigned char> buffer;
+                    std::vector<unsigned char>& buffer = scan_buffer;
                     if (static_cast<int64_t>(buffer.size()) != bytes) buffer.assign(bytes, 1);
                     for (auto _ : state) {
                       std::vector<std::thread> threads;
@@ -161,6 +165,8 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
 }
 
 void register_benchmarks(const Sweep& sweep) {
+  on_leaving_workload("sum", [] { std::vector<int64_t>().swap(values); });
+  on_leaving_workload("peak", [] { std::vector<unsigned char>().swap(scan_buffer); });
   benchmark::AddCustomContext(
       "sum_kernel", std::to_string(kernel_lanes()) + " int64 lanes per vector, 4 accumulators");
   for (Kernel kernel : {Kernel::range, Kernel::array}) {
