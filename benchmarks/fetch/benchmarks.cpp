@@ -139,7 +139,7 @@ void add_flags(FlagSet& flags, Options& options) {
   // Naming any of the first three replaces the curated sweeps with their exact cross product.
   flags.add(
       "fetch_conc", "LIST",
-      "fetch: concurrency C (default 1,10,100,1000 at N=1000, seed profile at 4,40)",
+      "fetch: concurrency C (default 1,10,100,250,500,1000 at N=1000, seed profile at 4,40)",
       [&](const std::string& v) { options.conc = parse_int_list("fetch_conc", v, 1, kMaxConc); });
   flags.add("fetch_n", "LIST", "fetch: request counts N (default 40,1000,10000 at C=min(N,1000))",
             [&](const std::string& v) { options.n = parse_int_list("fetch_n", v, 1, kMaxN); });
@@ -185,14 +185,15 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
     s.max_conc_ideal_s = 0.25;
   } else {
     s.worker_profile_conc = {4};
-    s.conc = {1, 10, 100, 1000};
+    s.conc = {1, 10, 100, 250, 500, 1000};
     s.n = {40, 1000, 10'000};
     s.bytes = {1024, 32 * 1024, 1 << 20};
     s.close_conc = {1, 100};
     // Each second of lower bound costs three (repetitions) for each of nine models; 1 s
-    // admits the N sweep's end (10,000 requests at C = 1000), where the targets are set.
+    // admits the N sweep's end (10,000 requests at C = 1000), where the targets are set, and
+    // at 100 ms the concurrency sweep's C = 100 .. 1000, so wall time against C is a line.
     s.max_ideal_s = 1.0;
-    s.max_conc_ideal_s = 0.5;
+    s.max_conc_ideal_s = 1.0;
   }
   s.cap_models = true;
   s.url_n = {10 * static_cast<int>(std::max<size_t>(1, s.urls.size()))};
