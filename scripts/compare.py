@@ -29,6 +29,8 @@ SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(SCRIPTS)
 sys.path.insert(0, SCRIPTS)
 
+import cli  # noqa: E402
+from cli import InputError, Parser  # noqa: E402
 import pyenv_check  # noqa: E402
 
 pyenv_check.require(["scipy", "numpy", "pandas"], purpose="comparing runs",
@@ -40,14 +42,6 @@ from bench_names import RunFileError, load_run  # noqa: E402
 PROG = "concbench compare"
 
 
-class InputError(Exception):
-    """Bad input; str() is the one line the user sees."""
-
-
-class Parser(argparse.ArgumentParser):
-    # argparse prints usage and the error on two lines; bad input here is always one line.
-    def error(self, message):
-        raise InputError("%s (see --help)" % message)
 
 
 def fraction(text):
@@ -267,14 +261,7 @@ def run(argv):
 
 
 def main(argv=None):
-    try:
-        return run(sys.argv[1:] if argv is None else argv)
-    except InputError as e:
-        sys.stdout.flush()
-        print("%s: %s" % (PROG, e), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return cli.main(run, PROG, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: MIT
+# What the command-line scripts share: bad input is one line on stderr and exit code 2.
+import argparse
+import sys
+
+
+class InputError(Exception):
+    """Bad input; str() is the one line the user sees."""
+
+
+class Parser(argparse.ArgumentParser):
+    # argparse prints usage and the error on two lines; bad input here is always one line.
+    def error(self, message):
+        raise InputError("%s (see --help)" % message)
+
+
+def main(run, prog, argv=None):
+    """Calls run(argv) and turns InputError into one line on stderr and exit code 2."""
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except InputError as e:
+        sys.stdout.flush()  # what was printed before the error stays before it
+        print("%s: %s" % (prog, e), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
