@@ -4,14 +4,15 @@
 # usage: scripts/install_deps.sh bench|test
 set -euo pipefail
 
-# What ./bench needs: compilers, libraries, and the plotting interpreter's packages.
+# What ./bench needs: compilers, libraries, and the Python scripts' packages (plots,
+# comparisons, and aiohttp for ./bench --python).
 bench_packages=(
   cmake g++ make pkg-config git
   libbenchmark-dev libgtest-dev libtbb-dev libcurl4-openssl-dev libevent-dev
-  python3 python3-matplotlib python3-pandas python3-numpy python3-scipy
+  python3 python3-matplotlib python3-pandas python3-numpy python3-scipy python3-aiohttp
 )
 # What scripts/test.sh needs on top: clang with its OpenMP runtime (the kernels must loop
-# under both compilers), pytest, and aiohttp for the Python reference.
+# under both compilers) and pytest.
 test_packages=(clang libomp-dev python3-pytest)
 
 case "${1:-}" in
