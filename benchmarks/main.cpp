@@ -83,6 +83,13 @@ int main(int argc, char** argv) {
   // Read before Initialize, which removes the flags it knows from argv.
   const std::string format = flag_value(args, "--benchmark_format=");
   const std::string color = flag_value(args, "--benchmark_color=");
+  // Google Benchmark answers an unknown format with its usage text and exit code 0.
+  for (const std::string& f : {format, flag_value(args, "--benchmark_out_format=")}) {
+    if (!f.empty() && f != "console" && f != "json" && f != "csv") {
+      std::cerr << "concbench: unknown output format '" << f << "' (console, json or csv)\n";
+      return 2;
+    }
+  }
   args.push_back(nullptr);
   int count = static_cast<int>(args.size()) - 1;
   benchmark::Initialize(&count, args.data());

@@ -96,8 +96,11 @@ std::vector<int64_t> parse_size_list(std::string_view flag, std::string_view tex
     char* end = nullptr;
     errno = 0;
     double d = std::strtod(s.c_str(), &end);
-    bool ok = !s.empty() && end == s.c_str() + s.size() && errno == 0 && std::isfinite(d) &&
-              d >= 0 && d <= static_cast<double>(hi) && std::floor(d) == d &&
+    // strtod also reads hex (0x10), "inf" and "nan"; only decimal digits and an exponent
+    // are sizes here.
+    bool decimal = s.find_first_not_of("0123456789.eE+") == std::string::npos;
+    bool ok = decimal && !s.empty() && end == s.c_str() + s.size() && errno == 0 &&
+              std::isfinite(d) && d >= 0 && d <= static_cast<double>(hi) && std::floor(d) == d &&
               (std::isdigit(static_cast<unsigned char>(s[0])) != 0);
     if (!ok)
       throw UsageError("--" + std::string(flag) + ": '" + s +

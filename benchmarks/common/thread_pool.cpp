@@ -5,16 +5,8 @@
 #include <chrono>
 
 namespace concbench {
-namespace {
 
-// How long an idle worker keeps looking for work before it sleeps. Waking a sleeping thread
-// costs tens to hundreds of microseconds on a virtual machine, more than a whole small task;
-// oneTBB and OpenMP workers spin for the same reason, so the pool is compared on equal terms.
-constexpr auto kSpin = std::chrono::microseconds(200);
-
-}  // namespace
-
-ThreadPool::ThreadPool(int workers) {
+ThreadPool::ThreadPool(int workers, std::chrono::microseconds spin) : spin_(spin) {
   threads_.reserve(workers);
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
 }
@@ -40,7 +32,7 @@ void ThreadPool::submit(std::function<void()> task) {
 void ThreadPool::work() {
   while (true) {
     // Yielding, not pausing, while spinning: the thread that submits work may need this core.
-    for (auto until = std::chrono::steady_clock::now() + kSpin;
+    for (auto until = std::chrono::steady_clock::now() + spin_;
          queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until;)
       std::this_thread::yield();
     std::function<void()> task;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -14,8 +15,15 @@ namespace concbench {
 
 class ThreadPool {
  public:
-  // Starts `workers` threads now, so their creation is never inside a timed region.
-  explicit ThreadPool(int workers);
+  // How long an idle worker keeps looking for work before it sleeps, for CPU-bound tasks.
+  // Waking a sleeping thread costs tens to hundreds of microseconds on a virtual machine,
+  // more than a whole small task; oneTBB and OpenMP workers spin for the same reason.
+  static constexpr std::chrono::microseconds kCpuSpin{200};
+
+  // Starts `workers` threads now, so their creation is never inside a timed region. `spin`:
+  // kCpuSpin for short CPU tasks; zero for IO, where hundreds of idle workers spinning would
+  // take the cores from the threads doing the work.
+  ThreadPool(int workers, std::chrono::microseconds spin);
   // Runs every queued task, then joins the workers.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -33,6 +41,7 @@ class ThreadPool {
   std::deque<std::function<void()>> queue_;
   std::atomic<size_t> queued_{0};  // queue_.size(), readable without the lock while spinning
   bool stopping_ = false;
+  const std::chrono::microseconds spin_;
   std::vector<std::thread> threads_;
 };
 

@@ -11,7 +11,7 @@ namespace {
 class Pool final : public Model {
  public:
   // The threads start here, outside the timed region, as a ThreadPoolExecutor is built once.
-  explicit Pool(const ModelConfig& config) : client_(config.client), pool_(config.concurrency) {}
+  explicit Pool(const ModelConfig& config) : client_(config.client), pool_(config.concurrency, std::chrono::microseconds(0)) {}
 
   // One task per request, as executor.map submits one per URL: the queue decides which
   // thread takes which request, and each thread takes the next one as soon as it is free.

@@ -26,7 +26,12 @@ class Fork final : public Model {
     std::string error;
     for (int i = 0; i < workers_ && error.empty(); ++i) {
       int fd[2];
-      make_pipe(fd);
+      try {
+        make_pipe(fd);
+      } catch (const std::exception& e) {
+        error = e.what();  // the children already started are killed and reaped below
+        break;
+      }
       pid_t pid = fork();
       if (pid < 0) {
         error = std::string("fork: ") + std::strerror(errno);

@@ -11,7 +11,7 @@ namespace {
 
 class Pool final : public Model {
  public:
-  explicit Pool(int workers) : pool_(workers), partials_(workers) {}
+  explicit Pool(int workers) : pool_(workers, ThreadPool::kCpuSpin), partials_(workers) {}
 
   int64_t sum(const Problem& p) override {
     const int parts = pool_.size();

@@ -39,8 +39,20 @@ class ProcessPool final : public Model {
   ProcessPool(int workers, ProcessOptions options) : options_(options) {
     for (int i = 0; i < workers; ++i) {
       int req[2], rep[2];
-      make_pipe(req);
-      make_pipe(rep);
+      try {
+        make_pipe(req);
+      } catch (...) {
+        shut_down();  // the destructor will not run: reap the workers already started
+        throw;
+      }
+      try {
+        make_pipe(rep);
+      } catch (...) {
+        close(req[0]);
+        close(req[1]);
+        shut_down();
+        throw;
+      }
       pid_t pid = fork();
       if (pid < 0) {
         int err = errno;
