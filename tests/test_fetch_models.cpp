@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Every fetch model against the fixture: verified bodies, failures counted with reasons, no leaks.
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -203,6 +204,55 @@ TEST_P(FetchModel, CountsFailuresWithTheirReasons) {
   close(closed);
   EXPECT_EQ(open_fds(), fds_before);
   expect_no_zombies_or_strays();
+}
+
+// Connections the fixture has accepted so far, from its /stats line. The query itself is one
+// more connection, which the callers count.
+long accepted_connections() {
+  std::string body;
+  CURL* h = curl_easy_init();
+  curl_easy_setopt(h, CURLOPT_URL, (server().base_url() + "/stats").c_str());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION,
+                   +[](char* p, size_t size, size_t n, void* out) {
+                     static_cast<std::string*>(out)->append(p, size * n);
+                     return size * n;
+                   });
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+  const CURLcode rc = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  EXPECT_EQ(rc, CURLE_OK) << curl_easy_strerror(rc);
+  const size_t at = body.find("\"accepted\":");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no accepted count in /stats: " << body;
+    return -1;
+  }
+  return std::stol(body.substr(at + 11));
+}
+
+// keepalive:0 must mean a connection per request in every model, and keepalive:1 must reuse
+// connections in the models that keep a handle per slot, or the names would lie.
+TEST_P(FetchModel, KeepAliveLabelsTellTheTruthAboutConnections) {
+  const ModelInfo& info = GetParam();
+  const std::vector<Request> requests = varied_requests(24);
+  constexpr int kConc = 4, kRuns = 2;
+  for (bool keepalive : {false, true}) {
+    auto model = info.make(config(kConc, milliseconds(10'000), keepalive));
+    const long before = accepted_connections();
+    for (int run = 0; run < kRuns; ++run) {
+      EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
+    }
+    const long opened = accepted_connections() - before - 1;  // less the /stats query
+    const long requests_made = static_cast<long>(requests.size()) * kRuns;
+    if (!keepalive) {
+      EXPECT_EQ(opened, requests_made) << "keepalive:0 must open one connection per request";
+    } else if (info.name == "seq" || info.name == "pool" || info.name == "multi" ||
+               info.name == "multi_socket" || info.name == "coro") {
+      EXPECT_LE(opened, info.parallel() ? kConc : 1)
+          << "keepalive:1 must reuse its connections across requests and runs";
+    } else {
+      EXPECT_LT(opened, requests_made) << "keepalive:1 reused no connection at all";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, FetchModel, ::testing::ValuesIn(all_models()),
