@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # What the command-line scripts share: bad input is one line on stderr and exit code 2.
 import argparse
+import re
 import sys
 
 
@@ -12,6 +13,15 @@ class Parser(argparse.ArgumentParser):
     # argparse prints usage and the error on two lines; bad input here is always one line.
     def error(self, message):
         raise InputError("%s (see --help)" % message)
+
+
+def regex(text):
+    """An argparse type: a regular expression, checked when the command line is read."""
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError("%r is not a regular expression: %s" % (text, e)) from None
+    return text
 
 
 def main(run, prog, argv=None):

@@ -21,7 +21,6 @@ without repetitions, records from different hosts (unless --any-host).
 import argparse
 import json
 import os
-import re
 import socket
 import sys
 
@@ -65,7 +64,7 @@ def parse_args(argv):
                    help="family-wise significance level, Holm-corrected (default 0.05)")
     p.add_argument("--min-effect", type=fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest median change that counts, as 0.05 or 5%% (default 5%%)")
-    p.add_argument("--filter", metavar="REGEX",
+    p.add_argument("--filter", metavar="REGEX", type=cli.regex,
                    help="compare only metrics whose name matches (re.search)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--any-host", action="store_true",
@@ -77,11 +76,6 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if not 0 < args.alpha < 1:
         raise InputError("--alpha must be between 0 and 1 (exclusive)")
-    if args.filter is not None:
-        try:
-            re.compile(args.filter)
-        except re.error as e:
-            raise InputError("--filter %r is not a regular expression: %s" % (args.filter, e)) from None
     if args.history is None:
         args.history = os.path.join(args.repo, "results", "history")
     return args

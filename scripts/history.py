@@ -48,17 +48,12 @@ def note(message):
 def parse_args(argv):
     p = Parser(prog="history.py", description="\n\n".join(__doc__.split("\n\n")[1:]),
                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--filter", metavar="REGEX", help="only metrics whose name matches (re.search)")
+    p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches (re.search)")
     p.add_argument("--out", help="output directory (default: HISTORY/plots)")
     p.add_argument("--host", default=None, help="whose records to plot (default: this machine's)")
     p.add_argument("--repo", default=REPO, help="git repository whose branch orders the commits")
     p.add_argument("--history", help="directory of records (default: REPO/results/history)")
     args = p.parse_args(argv)
-    if args.filter is not None:
-        try:
-            re.compile(args.filter)
-        except re.error as e:
-            raise InputError("--filter %r is not a regular expression: %s" % (args.filter, e)) from None
     if args.history is None:
         args.history = os.path.join(args.repo, "results", "history")
     if args.out is None:
