@@ -2,6 +2,7 @@
 // Every sum model returns the exact sum, and a failing worker process is an error, never a hang or a zombie.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -123,6 +124,36 @@ struct FaultCase {
   WorkerFault fault;
   const char* message;  // a piece of the error the model must report
 };
+
+// When descriptors run out part-way (the third worker's pipe), the children already started
+// are killed and reaped and their pipes closed: an error, not a leak.
+TEST(SumModels, RunningOutOfDescriptorsMidwayLeaksNothing) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int fds_before = open_fd_count();
+  // The limit applies to descriptor numbers: count from the lowest free one.
+  const int lowest = dup(0);
+  ASSERT_GE(lowest, 0);
+  close(lowest);
+  // fork keeps one end per child started: the third child's pipe needs lowest + 3. The pool
+  // keeps two per worker: the second worker's reply pipe needs lowest + 5.
+  for (auto [name, room] : {std::pair{"fork", 3}, std::pair{"process_pool", 5}}) {
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(lowest + room);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::string message;
+    try {
+      auto model = std::string(name) == "fork" ? make_fork(5) : make_process_pool(5);
+      model->sum(Problem{Kernel::range, 1000, nullptr});
+    } catch (const std::runtime_error& e) {
+      message = e.what();
+    }
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    EXPECT_NE(message.find("Too many open files"), std::string::npos) << name << ": " << message;
+    EXPECT_TRUE(no_children()) << name;
+    EXPECT_EQ(open_fd_count(), fds_before) << name;
+  }
+}
 
 std::string fault_name(WorkerFault fault) {
   switch (fault) {

@@ -89,6 +89,23 @@ int reap(pid_t pid, Clock::time_point deadline) {
   return status;
 }
 
+ForkedChild fork_with_pipe(std::string& error) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    error = std::string("pipe: ") + std::strerror(errno);
+    return {-1, -1};
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+    close(fds[0]);
+    close(fds[1]);
+    return {-1, -1};
+  }
+  close(fds[pid == 0 ? 0 : 1]);
+  return {pid, fds[pid == 0 ? 1 : 0]};
+}
+
 void make_pipe(int fds[2]) {
   if (pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));

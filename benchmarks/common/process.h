@@ -28,6 +28,17 @@ std::string describe_wait_status(int status);
 // reaped, none is left a zombie. Returns the wait status.
 int reap(pid_t pid, Clock::time_point deadline);
 
+// A child forked with a pipe back to its parent.
+struct ForkedChild {
+  pid_t pid;  // 0 in the child, the child's pid in the parent, -1 when nothing was started
+  int fd;     // in the child: the write end to answer on; in the parent: the read end
+};
+
+// Makes a pipe and forks. The child keeps only the write end, the parent only the read end.
+// On failure returns pid -1 with `error` set and nothing left open, so a caller that has
+// started other children can still kill and reap them.
+ForkedChild fork_with_pipe(std::string& error);
+
 // Creates a pipe with O_CLOEXEC, so children forked by other models never inherit it.
 void make_pipe(int fds[2]);
 

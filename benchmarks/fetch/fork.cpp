@@ -49,28 +49,13 @@ class Fork final : public Model {
     std::vector<int> fds;
     std::string error;
     for (int i = 0; i < config_.concurrency; ++i) {
-      int fd[2];
-      try {
-        make_pipe(fd);
-      } catch (const std::exception& e) {
-        error = e.what();  // the children already started are killed and reaped below
-        break;
-      }
-      const pid_t pid = fork();
-      if (pid < 0) {
-        error = std::string("fork: ") + std::strerror(errno);
-        close(fd[0]);
-        close(fd[1]);
-        break;
-      }
-      if (pid == 0) {
-        close(fd[0]);
-        run_child(requests, fd[1]);
-      }
-      close(fd[1]);
+      // On failure, the children already started are killed and reaped below.
+      ForkedChild child = fork_with_pipe(error);
+      if (child.pid < 0) break;
+      if (child.pid == 0) run_child(requests, child.fd);
       in_flight_.begin();
-      pids.push_back(pid);
-      fds.push_back(fd[0]);
+      pids.push_back(child.pid);
+      fds.push_back(child.fd);
     }
 
     // Outcomes are read from every pipe as they come, so no child ever blocks on a full pipe.

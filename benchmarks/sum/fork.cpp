@@ -3,8 +3,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,24 +23,12 @@ class Fork final : public Model {
     std::vector<int> fds;
     std::string error;
     for (int i = 0; i < workers_ && error.empty(); ++i) {
-      int fd[2];
-      try {
-        make_pipe(fd);
-      } catch (const std::exception& e) {
-        error = e.what();  // the children already started are killed and reaped below
-        break;
-      }
-      pid_t pid = fork();
-      if (pid < 0) {
-        error = std::string("fork: ") + std::strerror(errno);
-        close(fd[0]);
-        close(fd[1]);
-        break;
-      }
-      if (pid == 0) run_child(p, i, fd[1]);
-      close(fd[1]);
-      pids.push_back(pid);
-      fds.push_back(fd[0]);
+      // On failure, the children already started are killed and reaped below.
+      ForkedChild child = fork_with_pipe(error);
+      if (child.pid < 0) break;
+      if (child.pid == 0) run_child(p, i, child.fd);
+      pids.push_back(child.pid);
+      fds.push_back(child.fd);
     }
 
     const auto deadline = Clock::now() + options_.timeout;
