@@ -18,6 +18,11 @@ def md_table(header, rows):
     return "\n".join(lines)
 
 
+def collapsed(L, summary, table):
+    """Appends `table` to the page lines L inside a collapsible section titled `summary`."""
+    L.extend(["<details><summary>%s</summary>" % summary, "", table, "", "</details>", ""])
+
+
 def _img(fname, title):
     return "![%s](%s/%s)" % (title, PLOTS, fname)
 
@@ -230,8 +235,6 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_d
             agg = agg.rename(columns={"mem_per_inflight_kb": "v"})
             L.append(_pivot(agg, lambda r: fmt_num(r["v"])))
             L.append("")
-        L.append("<details><summary>All fetch benchmarks</summary>")
-        L.append("")
         rows = []
         for _, r in f.sort_values(["delay_ms", "conc"]).assign(o=lambda x: x["model"].map(model_order)) \
                 .sort_values(["o", "delay_ms", "conc"], kind="stable").iterrows():
@@ -241,11 +244,9 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_d
                          fmt_num(r.get("p50_ms", math.nan)), fmt_num(r.get("p99_ms", math.nan)),
                          fmt_num(r.get("peak_rss_mb", math.nan)), fmt_num(r.get("mem_per_inflight_kb", math.nan)),
                          fmt_num(r.get("errors", math.nan)), runs_cell(r)))
-        L.append(md_table(["benchmark", "median", "spread", "ideal", "efficiency", "req/s", "p50 ms",
-                           "p99 ms", "peak RSS MiB", "KiB/in-flight", "errors", "runs"], rows))
-        L.append("")
-        L.append("</details>")
-        L.append("")
+        collapsed(L, "All fetch benchmarks",
+                  md_table(["benchmark", "median", "spread", "ideal", "efficiency", "req/s", "p50 ms",
+                            "p99 ms", "peak RSS MiB", "KiB/in-flight", "errors", "runs"], rows))
         with_errors = f[f["errors"] > 0] if "errors" in f else f.iloc[0:0]
         if not with_errors.empty:
             L.append("**Request errors** (counted by the benchmark, results kept): " + ", ".join(
@@ -254,26 +255,18 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_d
 
     if sum_info:
         s = sum_info["frame"]
-        L.append("<details><summary>All sum benchmarks</summary>")
-        L.append("")
         rows = [("`%s`" % r["key"], fmt_time(r["t_med"]), spread_cell(r),
                  fmt_num(r.get("items_per_second", math.nan)), fmt_num(r.get("cpu_util", math.nan)), runs_cell(r))
                 for _, r in s.assign(o=s["model"].map(model_order)).sort_values(["kernel", "o", "workers", "n"]).iterrows()]
-        L.append(md_table(["benchmark", "median", "spread", "items/s", "CPU util", "runs"], rows))
-        L.append("")
-        L.append("</details>")
-        L.append("")
+        collapsed(L, "All sum benchmarks",
+                  md_table(["benchmark", "median", "spread", "items/s", "CPU util", "runs"], rows))
 
     py = summ[summ["category"] == "python"]
     if not py.empty:
-        L.append("<details><summary>Python port benchmarks in this file</summary>")
-        L.append("")
-        L.append(md_table(["benchmark", "median", "spread", "runs"],
-                          [("`%s`" % r["key"], fmt_time(r["t_med"]), spread_cell(r),
-                            runs_cell(r)) for _, r in py.iterrows()]))
-        L.append("")
-        L.append("</details>")
-        L.append("")
+        collapsed(L, "Python port benchmarks in this file",
+                  md_table(["benchmark", "median", "spread", "runs"],
+                           [("`%s`" % r["key"], fmt_time(r["t_med"]), spread_cell(r),
+                             runs_cell(r)) for _, r in py.iterrows()]))
 
     foreign = summ[summ["category"] == "foreign"]
     if not foreign.empty:
