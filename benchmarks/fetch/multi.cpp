@@ -51,18 +51,12 @@ class Multi final : public Model {
       // curl_multi_perform visits every added handle on every call; with C in the thousands
       // that per-wake-up cost is what multi_socket exists to avoid.
       check(curl_multi_perform(multi_, &running), "curl_multi_perform");
-      int left = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        CURL* easy = msg->easy_handle;
-        const CURLcode code = msg->data.result;
-        curl_multi_remove_handle(multi_, easy);
-        Transfer* t = Transfer::of(easy);
-        t->finish(code);
+      take_finished(multi_, [&](Transfer& t, CURLcode code) {
+        t.finish(code);
         in_flight_.end();
         --active;
-        if (next < requests.size()) launch(*t);
-      }
+        if (next < requests.size()) launch(t);
+      });
       if (active == 0) break;
       // A transfer added above has no socket yet, but libcurl has set its timer to zero, and
       // curl_multi_poll never sleeps past libcurl's timer.

@@ -121,6 +121,21 @@ class Transfer {
   Clock::time_point start_;
 };
 
+// Takes every finished transfer off `multi` and hands it to on_done(Transfer&, CURLcode), which
+// records the result: the loop both multi models end their transfers with. The message is
+// read before the handle is removed, because removing it invalidates the message.
+template <class OnDone>
+void take_finished(CURLM* multi, OnDone&& on_done) {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* easy = msg->easy_handle;
+    const CURLcode code = msg->data.result;
+    curl_multi_remove_handle(multi, easy);
+    on_done(*Transfer::of(easy), code);
+  }
+}
+
 // "3 of 40 requests failed: 2 timed out, 1 status 500"; "" when every outcome is a success.
 std::string describe_failures(std::span<const Outcome> outcomes);
 

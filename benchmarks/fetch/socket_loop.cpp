@@ -97,18 +97,11 @@ void SocketLoop::socket_action(curl_socket_t s, int flags) {
 }
 
 void SocketLoop::collect_finished() {
-  int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-    if (msg->msg != CURLMSG_DONE) continue;
-    // Copied out first: removing the handle invalidates the message.
-    CURL* easy = msg->easy_handle;
-    const CURLcode code = msg->data.result;
-    curl_multi_remove_handle(multi_, easy);
-    Transfer* t = Transfer::of(easy);
-    active_.erase(t);
-    t->finish(code);
-    t->completion->transfer_done(*t);
-  }
+  take_finished(multi_, [this](Transfer& t, CURLcode code) {
+    active_.erase(&t);
+    t.finish(code);
+    t.completion->transfer_done(t);
+  });
 }
 
 void SocketLoop::expire_all() {
