@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,9 +53,15 @@ int main(int argc, char** argv) {
   sum::Options sum_options;
   fetch::Options fetch_options;
 
+  std::optional<Progress> progress;
+
   FlagSet flags;
   flags.add_switch("quick", "fewer sizes and workers, one repetition: a first look in a minute",
                    [&] { suite.quick = true; });
+  flags.add("progress", "K/N",
+            "number this process's first benchmark K of N in the [k/N] progress (./bench "
+            "runs each model in a process of its own)",
+            [&](const std::string& v) { progress = parse_progress(v); });
   sum::add_flags(flags, sum_options);
   fetch::add_flags(flags, fetch_options);
 
@@ -114,10 +121,11 @@ int main(int argc, char** argv) {
     bool use_color = isatty(STDOUT_FILENO) != 0;
     if (color == "false" || color == "no" || color == "0") use_color = false;
     if (color == "true" || color == "yes" || color == "1") use_color = true;
-    reporter = make_progress_reporter(total, use_color);
+    reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color);
   }
   size_t ran = reporter ? benchmark::RunSpecifiedBenchmarks(reporter.get())
                         : benchmark::RunSpecifiedBenchmarks();
+  sum::finish();    // stops the last model's threads and worker processes
   fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();
   if (ran == 0) {

@@ -35,6 +35,7 @@ import pyenv_check  # noqa: E402
 pyenv_check.require(["scipy", "numpy", "pandas"], purpose="comparing runs",
                     prog="concbench compare", reexec=__name__ == "__main__")
 
+import records  # noqa: E402
 import regress  # noqa: E402
 from bench_names import RunFileError, load_run  # noqa: E402
 
@@ -87,11 +88,11 @@ def looks_like_file(arg):
 
 def resolve_commit(arg, args, host, label, notes):
     """The record path that commit `arg` stands for (see the module docstring)."""
-    sha = regress.resolve_rev(args.repo, arg)
+    sha = records.resolve_rev(args.repo, arg)
     if sha is None:
         # A short sha of a record whose commit git no longer has (rebased away, another clone).
         if len(arg) >= 4 and all(c in "0123456789abcdef" for c in arg.lower()):
-            found = regress.scan_records(args.history, commit_prefix=arg.lower())
+            found = records.scan_records(args.history, commit_prefix=arg.lower())
             commits = sorted({r.commit for r in found})
             if len(commits) > 1:
                 raise InputError("%s %s is ambiguous: records of %d commits start with it (%s)"
@@ -101,20 +102,20 @@ def resolve_commit(arg, args, host, label, notes):
         if sha is None:
             raise InputError("%s %s is not a file, nor a commit known to git in %s"
                              % (label, arg, args.repo))
-    records = regress.scan_records(args.history, commit_prefix=sha)
-    if not records:
+    found = records.scan_records(args.history, commit_prefix=sha)
+    if not found:
         raise InputError("%s: no record of commit %s in %s; record one with: git checkout %s && "
                          "%s" % (label, sha[:12], args.history, sha[:12], regress.HOW_TO_REPEAT
                                  % regress.RECOMMENDED_REPETITIONS))
     if host is not None:
-        on_host = [r for r in records if regress.same_host(r.host, host)]
+        on_host = [r for r in found if records.same_host(r.host, host)]
         if not on_host:
-            hosts = sorted({r.host or "unknown" for r in records})
+            hosts = sorted({r.host or "unknown" for r in found})
             raise InputError("%s: no record of commit %s from host %s (there are from: %s; "
                              "--host NAME or --any-host to use them)"
                              % (label, sha[:12], host, ", ".join(hosts)))
-        records = on_host
-    rec = regress.latest_record(records)
+        found = on_host
+    rec = records.latest_record(found)
     if rec.dirty is not False:
         notes.append("%s %s stands for its record %s, made from a %s work tree"
                      % (label, arg, rec.path, "dirty" if rec.dirty else "possibly dirty"))
@@ -143,7 +144,7 @@ def resolve_sides(args, notes):
             files[label] = arg
     file_hosts = {}
     for label, path in files.items():
-        rec = regress.read_record(path)
+        rec = records.read_record(path)
         file_hosts[label] = rec.host if rec else ""
     for label, arg in (("OLD", args.old), ("NEW", args.new)):
         if label in files:
@@ -163,7 +164,7 @@ def resolve_sides(args, notes):
 
 
 def side_info(run):
-    rec = regress.record_from_context(run.path, run.context)
+    rec = records.record_from_context(run.path, run.context)
     return {"path": run.path, "commit": rec.commit, "dirty": rec.dirty, "host": rec.host,
             "date": rec.date}
 
@@ -229,9 +230,9 @@ def run(argv):
     notes = []  # printed only once the comparison stands: bad input is one line
     old_path, new_path = resolve_sides(args, notes)
     old_run, new_run = load_side(old_path, "OLD"), load_side(new_path, "NEW")
-    old_rec = regress.record_from_context(old_path, old_run.context)
-    new_rec = regress.record_from_context(new_path, new_run.context)
-    if not args.any_host and old_rec.host and new_rec.host and not regress.same_host(old_rec.host, new_rec.host):
+    old_rec = records.record_from_context(old_path, old_run.context)
+    new_rec = records.record_from_context(new_path, new_run.context)
+    if not args.any_host and old_rec.host and new_rec.host and not records.same_host(old_rec.host, new_rec.host):
         raise InputError("OLD was recorded on host %s and NEW on host %s; times from different "
                          "machines are not comparable (--any-host to compare them anyway)"
                          % (old_rec.host, new_rec.host))

@@ -34,6 +34,7 @@ import pyenv_check  # noqa: E402
 pyenv_check.require(["matplotlib", "scipy", "numpy", "pandas"], purpose="plotting the history",
                     prog="concbench history", reexec=__name__ == "__main__")
 
+import records  # noqa: E402
 import regress  # noqa: E402
 from bench_names import RunFileError, load_run  # noqa: E402
 
@@ -66,17 +67,17 @@ def parse_args(argv):
 def pick_records(args, notes):
     """Records oldest commit first: one per commit of the branch, on the host. Things the
     user should know go to `notes`, printed only when the run succeeds (bad input is one line)."""
-    records = [r for r in regress.scan_records(args.history)]
-    if not records:
+    found = [r for r in records.scan_records(args.history)]
+    if not found:
         raise InputError("no records in %s; ./bench makes one per run" % args.history)
-    on_host = [r for r in records if regress.same_host(r.host, args.host)]
+    on_host = [r for r in found if records.same_host(r.host, args.host)]
     if not on_host:
-        hosts = sorted({r.host or "unknown" for r in records})
+        hosts = sorted({r.host or "unknown" for r in found})
         raise InputError("no records from host %s in %s (there are from: %s; --host NAME picks one)"
                          % (args.host, args.history, ", ".join(hosts)))
     try:
-        order = regress.commit_order(args.repo)
-    except regress.GitError as e:
+        order = records.commit_order(args.repo)
+    except records.GitError as e:
         raise InputError("cannot list the commits of %s: %s" % (args.repo, e)) from None
     by_commit = {}
     off_branch = []
@@ -96,16 +97,16 @@ def pick_records(args, notes):
     if several:
         notes.append("%d commit%s more than one record; each is drawn from its newest clean-tree one"
                      % (several, " has" if several == 1 else "s have"))
-    chosen = [regress.latest_record(v) for v in by_commit.values()]
+    chosen = [records.latest_record(v) for v in by_commit.values()]
     chosen.sort(key=lambda r: order[r.commit])
     return chosen
 
 
-def collect(records, pattern, notes):
+def collect(found, pattern, notes):
     """{metric name: [(x, median, min, max, n)]} over the chosen records, and the metric kinds."""
     import numpy as np
     series, kinds = {}, {}
-    for x, rec in enumerate(records):
+    for x, rec in enumerate(found):
         try:
             run = load_run(rec.path)
         except RunFileError as e:
@@ -184,12 +185,12 @@ def replace_dir(tmp, out):
 def run(argv):
     args = parse_args(argv)
     notes = []
-    records = pick_records(args, notes)
-    series, kinds = collect(records, args.filter, notes)
+    found = pick_records(args, notes)
+    series, kinds = collect(found, args.filter, notes)
     if not series:
         raise InputError("no metric%s in the %d records"
-                         % (" matches --filter %s" % args.filter if args.filter else "", len(records)))
-    labels = [r.commit[:8] + ("*" if r.dirty else "") for r in records]
+                         % (" matches --filter %s" % args.filter if args.filter else "", len(found)))
+    labels = [r.commit[:8] + ("*" if r.dirty else "") for r in found]
     out = os.path.abspath(args.out)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
@@ -216,8 +217,8 @@ def run(argv):
     for n in notes:
         note(n)
     note("wrote %d plot%s over %d commit%s (host %s) to %s"
-         % (len(series), "" if len(series) == 1 else "s", len(records),
-            "" if len(records) == 1 else "s", args.host, out))
+         % (len(series), "" if len(series) == 1 else "s", len(found),
+            "" if len(found) == 1 else "s", args.host, out))
     return 0
 
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <stdexcept>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "common/flags.h"
+#include "fetch/fixture.h"
 #include "fetch/model.h"
 #include "fetch/suite.h"
 #include "fetch/workload.h"
@@ -209,24 +211,12 @@ TEST_P(FetchModel, CountsFailuresWithTheirReasons) {
 // Connections the fixture has accepted so far, from its /stats line. The query itself is one
 // more connection, which the callers count.
 long accepted_connections() {
-  std::string body;
-  CURL* h = curl_easy_init();
-  curl_easy_setopt(h, CURLOPT_URL, (server().base_url() + "/stats").c_str());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION,
-                   +[](char* p, size_t size, size_t n, void* out) {
-                     static_cast<std::string*>(out)->append(p, size * n);
-                     return size * n;
-                   });
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-  const CURLcode rc = curl_easy_perform(h);
-  curl_easy_cleanup(h);
-  EXPECT_EQ(rc, CURLE_OK) << curl_easy_strerror(rc);
-  const size_t at = body.find("\"accepted\":");
-  if (at == std::string::npos) {
-    ADD_FAILURE() << "no accepted count in /stats: " << body;
+  const std::optional<double> accepted = fixture_stat(server().base_url(), "accepted");
+  if (!accepted) {
+    ADD_FAILURE() << "no accepted count in the fixture's /stats";
     return -1;
   }
-  return std::stol(body.substr(at + 11));
+  return static_cast<long>(*accepted);
 }
 
 // keepalive:0 must mean a connection per request in every model, and keepalive:1 must reuse

@@ -92,8 +92,10 @@ void add_run_context() {
   const std::string git = "git -C '" CONCBENCH_SOURCE_DIR "' ";
   std::string commit = first_line_of(git + "rev-parse --verify -q HEAD 2>/dev/null");
   if (commit.size() != 40) commit.clear();  // not a git checkout, or no commit yet
-  std::string dirty =
-      first_line_of(git + "status --porcelain --untracked-files=no 2>/dev/null | head -n 1");
+  // results/ is left out: ./bench renders every run into it, and a rendered page is not a
+  // change to what is measured, so it must not mark the next record dirty.
+  std::string dirty = first_line_of(
+      git + "status --porcelain --untracked-files=no -- . ':(exclude)results' 2>/dev/null | head -n 1");
   benchmark::AddCustomContext("concbench_commit", commit.empty() ? "unknown" : commit);
   benchmark::AddCustomContext("concbench_dirty",
                               commit.empty() ? "unknown" : (dirty.empty() ? "false" : "true"));

@@ -6,6 +6,8 @@
 #include <map>
 #include <regex>
 
+#include "common/flags.h"
+
 namespace concbench {
 namespace {
 
@@ -29,22 +31,32 @@ void enter_workload(const std::string& workload) {
 
 class ProgressReporter : public benchmark::ConsoleReporter {
  public:
-  ProgressReporter(size_t total, OutputOptions opts) : ConsoleReporter(opts), total_(total) {}
+  ProgressReporter(Progress progress, OutputOptions opts)
+      : ConsoleReporter(opts), progress_(progress) {}
+
+  bool ReportContext(const Context& context) override {
+    if (progress_.first == 1) return ConsoleReporter::ReportContext(context);
+    // What ConsoleReporter::ReportContext does, without printing the context again.
+    name_field_width_ = context.name_field_width;
+    printed_header_ = false;
+    prev_counters_.clear();
+    return true;
+  }
 
  protected:
   void PrintRunData(const Run& run) override {
     // Repetitions and aggregates of one benchmark share its number.
     const std::string& family = run.run_name.function_name;
-    auto [it, inserted] = index_.try_emplace(family, index_.size() + 1);
-    int width = static_cast<int>(std::to_string(total_).size());
+    auto [it, inserted] = index_.try_emplace(family, progress_.first + index_.size());
+    int width = static_cast<int>(std::to_string(progress_.total).size());
     char prefix[64];
-    std::snprintf(prefix, sizeof prefix, "[%*zu/%zu] ", width, it->second, total_);
+    std::snprintf(prefix, sizeof prefix, "[%*zu/%zu] ", width, it->second, progress_.total);
     GetOutputStream() << prefix;
     ConsoleReporter::PrintRunData(run);
   }
 
  private:
-  size_t total_;
+  Progress progress_;
   std::map<std::string, size_t> index_;
 };
 
@@ -91,10 +103,21 @@ size_t count_matching(const std::string& filter) {
   return count;
 }
 
-std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(size_t total, bool color) {
+Progress parse_progress(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash != std::string::npos) {
+    std::vector<int> first = parse_int_list("progress", text.substr(0, slash), 1, 1 << 30);
+    std::vector<int> total = parse_int_list("progress", text.substr(slash + 1), 1, 1 << 30);
+    if (first.size() == 1 && total.size() == 1 && first[0] <= total[0])
+      return {static_cast<size_t>(first[0]), static_cast<size_t>(total[0])};
+  }
+  throw UsageError("--progress: '" + text + "' is not K/N with 1 <= K <= N");
+}
+
+std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(Progress progress, bool color) {
   auto opts = color ? benchmark::ConsoleReporter::OO_ColorTabular
                     : benchmark::ConsoleReporter::OO_Tabular;
-  return std::make_unique<ProgressReporter>(total, opts);
+  return std::make_unique<ProgressReporter>(progress, opts);
 }
 
 }  // namespace concbench

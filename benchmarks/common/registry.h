@@ -31,10 +31,21 @@ const std::vector<std::string>& registered_names();
 // extended syntax, search not match, a leading '-' negates, "" and "all" match everything).
 size_t count_matching(const std::string& filter);
 
+// Where this process's benchmarks sit in a run that spans several processes (./bench runs each
+// model in a process of its own): the first is number `first` of `total`.
+struct Progress {
+  size_t first = 1;
+  size_t total = 0;
+};
+
+// "K/N" -> {K, N}; throws UsageError unless 1 <= K <= N.
+Progress parse_progress(const std::string& text);
+
 // A console reporter that prefixes each result with "[k/N]" so a long run shows how far along
 // it is. Returns null when the console format is not the plain one (Google Benchmark then
-// builds its own reporter).
-std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(size_t total,
+// builds its own reporter). When this process is not the first of a run (progress.first > 1),
+// the machine description at the top is left out: the first process printed it.
+std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(Progress progress,
                                                                      bool color);
 
 }  // namespace concbench

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "common/spin.h"
+
 namespace concbench {
 
 ThreadPool::ThreadPool(int workers, std::chrono::microseconds spin) : spin_(spin) {
@@ -32,9 +34,7 @@ void ThreadPool::submit(std::function<void()> task) {
 void ThreadPool::work() {
   while (true) {
     // Yielding, not pausing, while spinning: the thread that submits work may need this core.
-    for (auto until = std::chrono::steady_clock::now() + spin_;
-         queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until;)
-      std::this_thread::yield();
+    spin_until([this] { return queued_.load(std::memory_order_acquire) != 0; }, spin_);
     std::function<void()> task;
     {
       std::unique_lock lock(mutex_);

@@ -15,14 +15,10 @@ namespace concbench {
 
 class ThreadPool {
  public:
-  // How long an idle worker keeps looking for work before it sleeps, for CPU-bound tasks.
-  // Waking a sleeping thread costs tens to hundreds of microseconds on a virtual machine,
-  // more than a whole small task; oneTBB and OpenMP workers spin for the same reason.
-  static constexpr std::chrono::microseconds kCpuSpin{200};
-
   // Starts `workers` threads now, so their creation is never inside a timed region. `spin`:
-  // kCpuSpin for short CPU tasks; zero for IO, where hundreds of idle workers spinning would
-  // take the cores from the threads doing the work.
+  // how long an idle worker looks for work before it sleeps: kCpuSpin (common/spin.h) for
+  // short CPU tasks; zero for IO, where hundreds of idle workers spinning would take the
+  // cores from the threads doing the work.
   ThreadPool(int workers, std::chrono::microseconds spin);
   // Runs every queued task, then joins the workers.
   ~ThreadPool();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -33,13 +34,13 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   raise_fd_limit();
   std::vector<Request> requests;
   std::vector<int> delays;
+  std::string base_url;  // the fixture's; empty for real URLs
   ClientOptions client;
   if (p.profile == "urls") {
     requests = url_requests(urls, p.n);
     client = url_client_options();
     client.keepalive = p.keepalive;
   } else {
-    std::string base_url;
     try {
       base_url = fixture_base_url();
     } catch (const std::exception& e) {
@@ -82,6 +83,10 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   }
   int64_t bytes = 0;
   size_t failed = 0;
+  // The server's CPU time over the timed loop: client and server share the cores, so this
+  // says how much of the machine the server took (and whether it could be the bottleneck).
+  const std::optional<double> server_cpu_before =
+      base_url.empty() ? std::nullopt : fixture_stat(base_url, "cpu_s");
   const auto start = Clock::now();
   for (auto _ : state) {
     std::fill(outcomes.begin(), outcomes.end(), Outcome{});
@@ -111,6 +116,8 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     }
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const std::optional<double> server_cpu_after =
+      server_cpu_before ? fixture_stat(base_url, "cpu_s") : std::nullopt;
   const int64_t rss_peak = std::max(peak_rss_kib(), rss_before);
 
   const auto n = static_cast<int64_t>(requests.size());
@@ -125,6 +132,8 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     const double per_iteration = state.iterations() > 0 ? elapsed / state.iterations() : 0;
     if (ideal > 0 && per_iteration > 0) state.counters["efficiency"] = ideal / per_iteration;
   }
+  if (server_cpu_before && server_cpu_after && elapsed > 0)
+    state.counters["server_cpu_util"] = (*server_cpu_after - *server_cpu_before) / elapsed;
   state.counters["p50_ms"] = latencies.quantile(0.50) * 1e3;
   state.counters["p99_ms"] = latencies.quantile(0.99) * 1e3;
   state.counters["max_ms"] = latencies.max() * 1e3;

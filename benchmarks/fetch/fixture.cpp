@@ -2,6 +2,10 @@
 // The fixture server the fetch benchmarks talk to: started by the first one that runs.
 #include "fetch/fixture.h"
 
+#include <curl/curl.h>
+
+#include <cstdlib>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <stdexcept>
@@ -49,6 +53,34 @@ const std::string& fixture_base_url() {
     throw;
   }
   return s.base_url;
+}
+
+std::optional<double> fixture_stat(const std::string& base_url, std::string_view field) {
+  std::unique_ptr<CURL, void (*)(CURL*)> easy(curl_easy_init(), curl_easy_cleanup);
+  if (!easy) return std::nullopt;
+  std::string body;
+  const std::string url = base_url + "/stats";
+  curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy.get(), CURLOPT_PROXY, "");  // loopback: never through a proxy
+  curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION,
+                   +[](char* p, size_t size, size_t n, void* out) {
+                     static_cast<std::string*>(out)->append(p, size * n);
+                     return size * n;
+                   });
+  curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
+  long status = 0;
+  if (curl_easy_perform(easy.get()) != CURLE_OK ||
+      curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200)
+    return std::nullopt;
+  const std::string key = "\"" + std::string(field) + "\":";
+  const size_t at = body.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  const char* start = body.c_str() + at + key.size();
+  char* end = nullptr;
+  const double value = std::strtod(start, &end);
+  if (end == start) return std::nullopt;
+  return value;
 }
 
 void stop_fixture() {

@@ -2,7 +2,9 @@
 // The fixture server the fetch benchmarks talk to: started by the first one that runs.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace concbench::fetch {
 
@@ -17,6 +19,11 @@ const std::string& fixture_base_url();
 // Throws UsageError when it is not an http:// URL on a loopback host: benchmarks send load
 // only to this machine.
 void use_fixture_url(const std::string& url);
+
+// One number from the /stats line of the fixture server at `base_url` ("accepted", "cpu_s",
+// ...), or nullopt when the server does not answer or its line lacks the field. The query is
+// a connection of its own, which the server counts as accepted.
+std::optional<double> fixture_stat(const std::string& base_url, std::string_view field);
 
 // Stops the server if it runs (idempotent). main() calls it after the benchmarks.
 void stop_fixture();

@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "common/context.h"
@@ -48,39 +51,78 @@ const int64_t* values_for(int64_t n) {
 // The read-bandwidth benchmarks' buffer, filled once for all their calls.
 std::vector<unsigned char> scan_buffer;
 
-void run_model(benchmark::State& state, const ModelInfo& info, Kernel kernel, int workers,
-               int64_t n) {
+// Test hook, never set by ./bench: CONCBENCH_TEST_LEAVE_SPINNING=<model> leaves a thread
+// spinning for good after that model's first benchmark, as an idle runtime that never goes to
+// sleep would. tests/test_isolation.py uses it to show that a model in a process of its own
+// is untouched by what another model left behind, and that a shared process is not.
+void leave_spinning_if_asked(std::string_view model) {
+  static std::once_flag once;
+  const char* wanted = std::getenv("CONCBENCH_TEST_LEAVE_SPINNING");
+  if (wanted == nullptr || model != wanted) return;
+  std::call_once(once, [] {
+    std::thread([] {
+      for (uint64_t spins = 0;; ++spins) benchmark::DoNotOptimize(spins);
+    }).detach();
+  });
+}
+
+// The model of the benchmark that runs now, kept across Google Benchmark's calls of its body
+// (warm-up, sizing the iteration count, each repetition): a persistent model is built once and
+// measured in its steady state, as a program would use it, and its threads have had the
+// warm-up to settle on the cores. A new benchmark (whose process_pool workers must be forked
+// after its data is in memory) gets a new model.
+struct KeptModel {
+  std::string benchmark;
+  std::unique_ptr<Model> model;
+} kept;
+
+void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
+               Kernel kernel, int workers, int64_t n) {
+  if (kept.benchmark != name) kept = {};  // before the new array: fork copies less
   Problem problem{kernel, n, kernel == Kernel::array ? values_for(n) : nullptr};
   const int64_t expected = exact_sum(n);
-  std::unique_ptr<Model> model;
-  try {
-    model = info.make(workers);
-  } catch (const std::exception& e) {
-    state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
+  if (!kept.model) {
+    try {
+      kept = {name, info.make(workers)};
+    } catch (const std::exception& e) {
+      state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
+      return;
+    }
+  }
+  Model* model = kept.model.get();
+  // One call's answer, checked: an empty string, or why the call is not a measurement. A
+  // comparison costs nothing beside the sum, and a model that is wrong once is wrong.
+  auto checked_call = [&]() -> std::string {
+    int64_t got = 0;
+    try {
+      got = model->sum(problem);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    if (got == expected) return "";
+    return "wrong sum: got " + std::to_string(got) + ", expected " + std::to_string(expected);
+  };
+  // One untimed call first, as fetch makes an untimed round: freshly forked workers touch
+  // their copy-on-write pages, new threads fault in their stacks, runtimes start lazily, so
+  // even without a warm-up phase the first timed call is not a cold start.
+  if (std::string error = checked_call(); !error.empty()) {
+    kept = {};  // a model that failed is not used again
+    state.SkipWithError(("the untimed first call failed: " + error).c_str());
     return;
   }
   const double cpu_before = process_cpu_seconds() + model->live_child_cpu_seconds();
   const auto wall_before = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    int64_t got = 0;
-    try {
-      got = model->sum(problem);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    // Checked on every call, inside the timed loop: a comparison costs nothing beside the sum,
-    // and a model that is wrong once is wrong.
-    if (got != expected) {
-      state.SkipWithError(("wrong sum: got " + std::to_string(got) + ", expected " +
-                           std::to_string(expected))
-                              .c_str());
+    if (std::string error = checked_call(); !error.empty()) {
+      kept = {};
+      state.SkipWithError(error.c_str());
       break;
     }
   }
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
   const double cpu = process_cpu_seconds() + model->live_child_cpu_seconds() - cpu_before;
+  leave_spinning_if_asked(info.name);
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["workers"] = workers;
   // CPU time of the process and its children over wall time: 2.0 means two cores were busy.
@@ -165,7 +207,10 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
 }
 
 void register_benchmarks(const Sweep& sweep) {
-  on_leaving_workload("sum", [] { std::vector<int64_t>().swap(values); });
+  on_leaving_workload("sum", [] {
+    kept = {};
+    std::vector<int64_t>().swap(values);
+  });
   on_leaving_workload("peak", [] { std::vector<unsigned char>().swap(scan_buffer); });
   benchmark::AddCustomContext(
       "sum_kernel", std::to_string(kernel_lanes()) + " int64 lanes per vector, 4 accumulators");
@@ -186,13 +231,15 @@ void register_benchmarks(const Sweep& sweep) {
         std::string name = std::string("sum/") + std::string(info.name) + "/" +
                            kernel_name(kernel) + "/workers:" + std::to_string(w) +
                            "/n:" + std::to_string(n);
-        add_benchmark(name, [&info, kernel, w, n](benchmark::State& state) {
-          run_model(state, info, kernel, w, n);
+        add_benchmark(name, [name, &info, kernel, w, n](benchmark::State& state) {
+          run_model(state, name, info, kernel, w, n);
         });
       }
     }
   }
   register_peaks(sweep);
 }
+
+void finish() { kept = {}; }
 
 }  // namespace concbench::sum

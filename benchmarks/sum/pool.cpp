@@ -3,6 +3,7 @@
 #include <latch>
 #include <vector>
 
+#include "common/spin.h"
 #include "common/thread_pool.h"
 #include "sum/model.h"
 
@@ -11,7 +12,7 @@ namespace {
 
 class Pool final : public Model {
  public:
-  explicit Pool(int workers) : pool_(workers, ThreadPool::kCpuSpin), partials_(workers) {}
+  explicit Pool(int workers) : pool_(workers, kCpuSpin), partials_(workers) {}
 
   int64_t sum(const Problem& p) override {
     const int parts = pool_.size();
@@ -23,6 +24,10 @@ class Pool final : public Model {
         done.count_down();
       });
     }
+    // The caller sleeps, as a ThreadPoolExecutor's does on a future. Spinning here would make
+    // it a third runnable thread beside W = 2 workers on two cores, and the scheduler may
+    // then leave both workers on one core (measured with process_pool's caller spinning: a
+    // whole repetition at the one-worker time).
     done.wait();
     int64_t total = 0;
     for (const Partial& part : partials_) total += part.value;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // sum/process_pool: pre-forked worker processes that live across calls, fed slices over pipes.
 #include <poll.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "common/process.h"
+#include "common/spin.h"
 #include "sum/model.h"
 #include "sum/worker_protocol.h"
 
@@ -26,6 +26,12 @@ struct Request {
   // view holds the same values at the same address (multiprocessing's fork start method, too).
   const int64_t* values;
 };
+
+// Whether a read from fd would not block (data, end of file or an error is waiting).
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 0) != 0;
+}
 
 double own_cpu_seconds() {
   rusage r{};
@@ -138,11 +144,7 @@ class ProcessPool final : public Model {
       // pipe read is woken onto the writer's CPU (the kernel assumes the writer will sleep),
       // so both workers would start on one core; one that is awake keeps its own core. The
       // thread pool spins for the same reason (common/thread_pool.cpp).
-      for (auto until = Clock::now() + std::chrono::microseconds(200); Clock::now() < until;) {
-        pollfd p{request_fd, POLLIN, 0};
-        if (poll(&p, 1, 0) != 0) break;
-        sched_yield();
-      }
+      spin_until([request_fd] { return readable(request_fd); });
       Request q{};
       size_t got = 0;
       while (got < sizeof q) {

@@ -30,5 +30,7 @@ struct Sweep {
 void add_flags(FlagSet& flags, Options& options);
 Sweep make_sweep(const Suite& suite, const Options& options);
 void register_benchmarks(const Sweep& sweep);
+// Stops the model kept from the last sum benchmark; call after the benchmarks have run.
+void finish();
 
 }  // namespace concbench::sum

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Runs the concbench binary with each model in a fresh process of its own and merges the runs into one record.
+"""Usage: scripts/run_isolated.py (--out FILE | --history DIR [--python] [--render])
+                                  [--fixture PATH] BINARY [ARGS...]
+
+Lists the benchmarks BINARY ARGS would run, groups them by model (the first two
+segments of the name: sum/tbb, fetch/coro, peak/read_bw), and runs each group in
+a process of its own with the same ARGS, so no model runs beside the idle threads,
+arenas, worker processes and memory another model left behind. The fetch models
+share one fixture server, started here in a process of its own (PATH, unless ARGS
+name --fixture_url or --fetch_urls). The processes' Google Benchmark JSON is merged
+into one record: one context, every benchmark, the same names and counters, so any
+reader of one process's JSON reads it.
+
+--out FILE writes the record to FILE. --history DIR names it as ./bench does
+(records.record_name: date, commit, host and scope, where the scope says whether the
+run was the full default suite, --quick or partial) and writes it into DIR;
+--python then runs scripts/python_reference.py against the same fixture server into
+DIR/python/, and --render draws the record with scripts/plot.py. Records are written
+under a temporary name and renamed when complete.
+
+A process that fails (crashes, is killed, exits non-zero) is reported with its
+reason and the run goes on; the benchmarks it did not finish are in the record as
+errored entries with that reason.
+
+Exit status: 0 when every process succeeded, 1 when one failed (the record is
+written), 2 on bad input (BINARY's one-line message; nothing is written), 130
+interrupted. Only the standard library: it runs under any python3.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import records
+
+PROG = "concbench"
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+# Flags this script decides for every process, so the caller's are taken out.
+_OWN_FLAGS = ("--benchmark_filter=", "--benchmark_out=", "--benchmark_out_format=", "--progress=")
+_REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
+
+
+class RunError(Exception):
+    """The run cannot go on; exit_code says how it ends (2: bad input, already explained)."""
+
+    def __init__(self, message, exit_code=1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def say(message):
+    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
+
+
+def flag_value(args, prefix):
+    """The value of the last --flag=VALUE in args, or None."""
+    values = [a[len(prefix):] for a in args if a.startswith(prefix)]
+    return values[-1] if values else None
+
+
+def list_benchmarks(binary, args):
+    """Names (with Google Benchmark's /real_time) that BINARY ARGS would run, in run order."""
+    filt = flag_value(args, "--benchmark_filter=")
+    cmd = [binary] + child_args(args) + ["--benchmark_list_tests"]
+    if filt is not None:
+        cmd.append("--benchmark_filter=" + filt)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise RunError("", proc.returncode if proc.returncode == 2 else 1)
+    names = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+    if not names:
+        raise RunError("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists "
+                       "them)" % filt, 2)
+    return names
+
+
+def child_args(args):
+    return [a for a in args if not a.startswith(_OWN_FLAGS)]
+
+
+def model_of(name):
+    """The process a benchmark runs in: its workload and model, e.g. sum/tbb."""
+    return "/".join(name.split("/")[:2])
+
+
+def group_by_model(names):
+    """[(model, [names])] in the order each model first appears."""
+    groups = {}
+    for name in names:
+        groups.setdefault(model_of(name), []).append(name)
+    return list(groups.items())
+
+
+def exact_filter(names):
+    """A --benchmark_filter (POSIX extended regex) that selects exactly these names."""
+    return "^(%s)$" % "|".join(_REGEX_SPECIAL.sub(r"\\\1", n) for n in names)
+
+
+def describe_exit(code):
+    if code < 0:
+        try:
+            sig = signal.Signals(-code).name
+        except ValueError:
+            sig = "signal %d" % -code
+        return "was killed by %s" % sig
+    return "exited with status %d" % code
+
+
+class Fixture:
+    """The fixture server the fetch models share, in a process of its own."""
+
+    def __init__(self, path):
+        self.path, self.proc, self.url = path, None, None
+
+    def start(self):
+        if self.proc is not None:
+            return self.url
+        if not os.access(self.path, os.X_OK):
+            raise RunError("the fixture server %s is not an executable file" % self.path)
+        # --parent-pid: it exits with this script, however this script ends.
+        self.proc = subprocess.Popen([self.path, "--parent-pid=%d" % os.getpid()],
+                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"PORT (\d+)$", line.strip())
+        if not m:
+            self.stop()
+            raise RunError("the fixture server did not start (it printed %r)" % line.strip())
+        self.url = "http://127.0.0.1:%s" % m.group(1)
+        return self.url
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None
+
+
+def read_record(path):
+    """(context, benchmarks, complete) from a process's JSON. A process that died mid-run
+    leaves the file cut off: the benchmarks written before the cut are still taken."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return {}, [], False
+    try:
+        doc = json.loads(text)
+        return doc.get("context", {}), doc.get("benchmarks", []), True
+    except ValueError:
+        pass
+    decoder, benchmarks, context = json.JSONDecoder(), [], {}
+    m = re.search(r'"context":\s*', text)
+    if m:
+        try:
+            context = decoder.raw_decode(text, m.end())[0]
+        except ValueError:
+            pass
+    m = re.search(r'"benchmarks":\s*\[', text)
+    pos = m.end() if m else len(text)
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            entry, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            return context, benchmarks, False
+        benchmarks.append(entry)
+
+
+def errored_entry(name, message):
+    """A Google Benchmark JSON entry for a benchmark that did not finish, as an error."""
+    return {"name": name, "run_name": name, "run_type": "iteration", "repetitions": 1,
+            "repetition_index": 0, "threads": 1, "error_occurred": True,
+            "error_message": message, "iterations": 0, "real_time": 0, "cpu_time": 0,
+            "time_unit": "ms"}
+
+
+def run_group(binary, args, model, names, first, total, out, fixture_url, stdout):
+    """Runs one model's benchmarks in a fresh process.
+    Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
+    cmd = [binary] + child_args(args) + [
+        "--benchmark_filter=" + exact_filter(names), "--benchmark_out=" + out,
+        "--benchmark_out_format=json", "--progress=%d/%d" % (first, total)]
+    if fixture_url and model.startswith("fetch/"):
+        cmd.append("--fixture_url=" + fixture_url)
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True)
+    context, benchmarks, complete = read_record(out)
+    failure = None
+    if proc.returncode != 0:
+        failure = "the process of %s %s" % (model, describe_exit(proc.returncode))
+    elif not complete:
+        failure = "the process of %s wrote no complete record" % model
+    if failure:
+        done = {b.get("run_name", b.get("name")) for b in benchmarks}
+        benchmarks += [errored_entry(n, failure + " before this benchmark finished")
+                       for n in names if n not in done]
+    return context, benchmarks, failure, proc.stdout
+
+
+def merge(parts, processes):
+    """One Google Benchmark document from the processes' (context, benchmarks), in run order.
+    family_index is renumbered so it stays unique across processes, as in a single run."""
+    context = next((dict(c) for c, _ in parts if c), {})
+    context["concbench_isolation"] = "one process per model (%d processes)" % processes
+    merged, offset = [], 0
+    for _, benchmarks in parts:
+        families = {}
+        for b in benchmarks:
+            b = dict(b)
+            key = b.get("family_index", b.get("run_name"))
+            b["family_index"] = families.setdefault(key, offset + len(families))
+            merged.append(b)
+        offset += len(families)
+    return {"context": context, "benchmarks": merged}
+
+
+def write_json(doc, path):
+    """Writes under a temporary name and renames, so FILE is whole or absent."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
+    """The whole isolated run; returns the exit status (see the module docstring)."""
+    names = list_benchmarks(binary, args)
+    groups = group_by_model(names)
+    fmt = flag_value(args, "--benchmark_format=") or "console"
+    own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
+    fixture = Fixture(fixture_path) if own_fixture and fixture_path else None
+    parts, failures, first, texts = [], [], 1, []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
+        try:
+            for k, (model, members) in enumerate(groups, 1):
+                say("process %d of %d: %s, %d benchmark%s"
+                    % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
+                url = fixture.start() if fixture and model.startswith("fetch/") else None
+                context, benchmarks, failure, text = run_group(
+                    binary, args, model, members, first, len(names),
+                    os.path.join(tmp, "%d.json" % k), url,
+                    None if fmt == "console" else subprocess.PIPE)
+                parts.append((context, benchmarks))
+                texts.append(text or "")
+                if failure:
+                    say(failure + "; the run goes on")
+                    failures.append(failure)
+                first += len(members)
+            doc = merge(parts, len(groups))
+            doc["context"]["concbench_scope"] = scope_of(binary, args, names)
+            doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
+            if history:
+                out = os.path.join(history, records.record_name(doc["context"],
+                                                                doc["context"]["concbench_scope"]))
+            write_json(doc, out)
+            say("recorded %s" % out)
+            if fmt == "json":
+                json.dump(doc, sys.stdout, indent=2)
+                print()
+            elif fmt == "csv":
+                # Each process printed its own header line: keep the first only.
+                print("".join(t if i == 0 else t.split("\n", 1)[-1] for i, t in enumerate(texts)),
+                      end="")
+            python_out = None
+            if python:
+                python_out = os.path.join(history or os.path.dirname(out), "python",
+                                          os.path.basename(out))
+                run_python_reference(args, python_out, fixture)
+        finally:
+            if fixture:
+                fixture.stop()
+    if render:
+        say("rendering results/")
+        cmd = [os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])
+        code = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
+        if code != 0:
+            raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code)
+    if failures:
+        say("%d of %d processes failed: %s" % (len(failures), len(groups), "; ".join(failures)))
+        return 1
+    return 0
+
+
+def scope_of(binary, args, names):
+    """records.FULL when the run is the whole default suite, else QUICK or PARTIAL."""
+    if "--quick" in args:
+        return records.QUICK
+    return records.FULL if names == list_benchmarks(binary, []) else records.PARTIAL
+
+
+def run_python_reference(args, out, fixture):
+    """The seed's experiments in Python, against the same fixture server as the C++ models."""
+    if fixture is None:
+        raise RunError("--python needs the fixture server (--fixture PATH)")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    say("running the seed's experiments in Python")
+    cmd = [os.path.join(SCRIPTS, "python_reference.py"), "--fixture-url", fixture.start(),
+           "--out", out] + (["--quick"] if "--quick" in args else [])
+    code = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        raise RunError("the Python reference %s" % describe_exit(code), code if code > 0 else 1)
+
+
+def parse_cli(argv):
+    usage = ("usage: scripts/run_isolated.py (--out FILE | --history DIR [--python] [--render]) "
+             "[--fixture PATH] BINARY [ARGS...]")
+    opts = {"--out": None, "--history": None, "--fixture": None, "--python": False, "--render": False}
+    while argv and argv[0] in opts:
+        if isinstance(opts[argv[0]], bool):
+            opts[argv[0]], argv = True, argv[1:]
+            continue
+        if len(argv) < 2:
+            raise RunError("%s needs a value; %s" % (argv[0], usage), 2)
+        opts[argv[0]], argv = argv[1], argv[2:]
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0)
+    if not argv or (opts["--out"] is None) == (opts["--history"] is None):
+        raise RunError(usage, 2)
+    return opts, argv[0], argv[1:]
+
+
+def main(argv=None):
+    try:
+        opts, binary, args = parse_cli(sys.argv[1:] if argv is None else argv)
+        return run(binary, args, out=opts["--out"], history=opts["--history"],
+                   fixture_path=opts["--fixture"], python=opts["--python"], render=opts["--render"])
+    except RunError as e:
+        if str(e):
+            say(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: MIT
+# Tests for scripts/run_isolated.py: each model in a process of its own, one merged record, failures reported.
+# Run: /usr/bin/python3 -m pytest tests/test_isolation.py (CONCBENCH_BINARY and CONCBENCH_FIXTURE
+# name the built binaries; ctest sets them).
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+RUN = os.path.join(REPO, "scripts", "run_isolated.py")
+BINARY = os.environ.get("CONCBENCH_BINARY", os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
+FIXTURE = os.environ.get("CONCBENCH_FIXTURE", os.path.join(REPO, "build", "release", "fixtures", "concbench_fixture"))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+import run_isolated  # noqa: E402
+
+needs_binary = pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="concbench is not built")
+TINY = ["--benchmark_min_time=0.01", "--benchmark_repetitions=1"]
+
+
+def isolated(tmp_path, args, env=None, extra=()):
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), "--fixture", FIXTURE, *extra, BINARY,
+                           *args], capture_output=True, text=True, env=env, timeout=600)
+    return proc, out
+
+
+def iterations(doc):
+    return [b for b in doc["benchmarks"] if b.get("run_type") == "iteration"]
+
+
+@needs_binary
+def test_a_model_left_spinning_disturbs_a_shared_process_but_not_an_isolated_one(tmp_path):
+    # The test hook leaves a thread spinning after seq's benchmark, as an idle runtime that
+    # never sleeps would. In one shared process the next model's cpu_util counts it; with a
+    # process per model the next model never sees it.
+    env = dict(os.environ, CONCBENCH_TEST_LEAVE_SPINNING="seq")
+    args = ["--benchmark_filter=^sum/(seq|threads)/range/workers:1/n:1000000/", "--workers=1",
+            "--scaling_n=1e6", *TINY,
+            "--benchmark_min_time=0.2"]
+    shared = tmp_path / "shared.json"
+    subprocess.run([BINARY, *args, "--benchmark_out=%s" % shared, "--benchmark_format=json"],
+                   check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    shared_util = {b["name"].split("/")[1]: b["cpu_util"]
+                   for b in iterations(json.loads(shared.read_text()))}
+    proc, out = isolated(tmp_path, args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    util = {b["name"].split("/")[1]: b["cpu_util"] for b in iterations(json.loads(out.read_text()))}
+    # One worker, the caller asleep in join(): at most one core busy, however loaded the
+    # machine is. The spinner adds whatever share of a core it gets (about a whole one on an
+    # idle 2-core machine, less under load); without that difference the test proves nothing.
+    assert util["threads"] < 1.15, util
+    assert shared_util["threads"] > util["threads"] + 0.15, (shared_util, util)
+
+
+@needs_binary
+def test_the_merged_record_has_every_benchmark_once_with_progress_across_processes(tmp_path):
+    args = ["--benchmark_filter=^sum/(seq|pool|tbb)/range/workers:(1|2)/n:1000/|^peak/vector_add|"
+            "^fetch/multi/conc:8/", "--fetch_conc=8", "--fetch_n=16", "--fetch_delay_ms=0",
+            "--benchmark_repetitions=2", "--benchmark_min_time=0.01"]
+    listed = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    proc, out = isolated(tmp_path, args)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    runs = iterations(doc)
+    # Every listed benchmark, each with its repetitions, and no error.
+    assert sorted({b["run_name"] for b in runs}) == sorted(listed)
+    assert all(not b.get("error_occurred") for b in doc["benchmarks"])
+    assert all(sum(1 for b in runs if b["run_name"] == n) == 2 for n in listed)
+    # One process per model, said in the record's context; one context for all.
+    models = {run_isolated.model_of(n) for n in listed}
+    assert doc["context"]["concbench_isolation"] == "one process per model (%d processes)" % len(models)
+    assert "process %d of %d: fetch/multi" % (len(models), len(models)) in proc.stderr
+    # family_index stays unique per benchmark across processes, as in one process.
+    families = {}
+    for b in doc["benchmarks"]:
+        families.setdefault(b["family_index"], set()).add(b["run_name"])
+    assert all(len(v) == 1 for v in families.values()) and len(families) == len(listed)
+    # [k/N] counts across the whole run, in run order.
+    numbers = [line.split("]")[0] for line in proc.stdout.splitlines() if line.startswith("[")]
+    total = len(listed)
+    assert sorted(set(numbers), key=lambda s: int(s[1:].split("/")[0])) == \
+        ["[%*d/%d" % (len(str(total)), k, total) for k in range(1, total + 1)]
+    # The fetch process used the fixture started for the run, and says how busy it was.
+    fetch = [b for b in runs if b["name"].startswith("fetch/")]
+    assert fetch and all(b["server_cpu_util"] > 0 for b in fetch)
+
+
+@needs_binary
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
+    for args, text in ((["--benchmark_filter=^no/such/"], "no benchmark matches"),
+                       (["--workers=0"], "not a whole number")):
+        proc, out = isolated(tmp_path, args)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and text in lines[0], proc.stderr
+        assert not out.exists()
+        assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
+
+
+@needs_binary
+def test_json_format_prints_the_merged_record(tmp_path):
+    args = ["--benchmark_filter=^sum/(seq|pool)/range/workers:(1|2)/n:1000/", *TINY,
+            "--benchmark_format=json"]
+    proc, out = isolated(tmp_path, args)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(out.read_text())
+
+
+# A stand-in binary: lists three models and, when asked to run one, writes Google Benchmark
+# JSON for it, except for the model in CRASH, whose process writes one result and is killed.
+FAKE = r'''#!/usr/bin/env python3
+import json, os, re, signal, sys
+names = ["w/a/n:1/real_time", "w/a/n:2/real_time", "w/b/n:1/real_time", "w/b/n:2/real_time",
+         "w/c/n:1/real_time"]
+args = sys.argv[1:]
+if "--benchmark_list_tests" in args:
+    print("\n".join(names)); sys.exit(0)
+filt = [a.split("=", 1)[1] for a in args if a.startswith("--benchmark_filter=")][0]
+out = [a.split("=", 1)[1] for a in args if a.startswith("--benchmark_out=")][0]
+mine = [n for n in names if re.search(filt, n)]
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(" ".join(args) + "\n")
+entry = lambda n, i: {"name": n, "family_index": i, "per_family_instance_index": 0, "run_name": n,
+                      "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
+                      "iterations": 10, "real_time": 1.0, "cpu_time": 1.0, "time_unit": "ms"}
+with open(out, "w") as f:
+    if mine[0].startswith(os.environ.get("CRASH", "-")):
+        f.write('{"context": {"host_name": "fake"}, "benchmarks": [' + json.dumps(entry(mine[0], 0)) + ",")
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    json.dump({"context": {"host_name": "fake", "date": "2026-11-30T00:00:00+00:00"},
+               "benchmarks": [entry(n, i) for i, n in enumerate(mine)]}, f)
+'''
+
+
+def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):
+    fake = tmp_path / "fake"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    env = dict(os.environ, FAKE_LOG=str(log), CRASH="w/b/")
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(fake)], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "the process of w/b was killed by SIGKILL; the run goes on" in proc.stderr
+    assert "1 of 3 processes failed" in proc.stderr.splitlines()[-1]
+    doc = json.loads(out.read_text())
+    by_name = {b["name"]: b for b in doc["benchmarks"]}
+    # What the killed process finished is kept; what it did not is an error saying why.
+    assert not by_name["w/b/n:1/real_time"].get("error_occurred")
+    assert by_name["w/b/n:2/real_time"]["error_occurred"]
+    assert "killed by SIGKILL" in by_name["w/b/n:2/real_time"]["error_message"]
+    # The model after it still ran, in a process of its own.
+    assert not by_name["w/c/n:1/real_time"].get("error_occurred")
+    runs = log.read_text().splitlines()
+    assert len(runs) == 3 and all("--progress=" in r for r in runs)
+    assert [r.split("--progress=")[1].split()[0] for r in runs] == ["1/5", "3/5", "5/5"]
+
+
+def test_record_names_carry_the_scope(tmp_path):
+    import records
+    context = {"date": "2026-11-30T23:41:17+01:00", "host_name": "vm.example",
+               "concbench_commit": "7131bae36091c5f8dab844f0cf58e6adaeb1ff3a", "concbench_dirty": "false"}
+    assert records.record_name(context, records.FULL) == "20261130T224117Z-7131bae36091-vm.json"
+    assert records.record_name(dict(context, concbench_dirty="true"), records.QUICK) == \
+        "20261130T224117Z-7131bae36091-dirty-vm-quick.json"
+    rec = records.record_from_context("x/20261130T224117Z-7131bae36091-vm-partial.json",
+                                      dict(context, concbench_scope="partial"))
+    assert rec.scope == records.PARTIAL
