@@ -103,8 +103,13 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   args.resize(count + 1);
 
-  sum::register_benchmarks(sum::make_sweep(suite, sum_options));
-  fetch::register_benchmarks(fetch::make_sweep(suite, fetch_options));
+  try {
+    sum::register_benchmarks(sum::make_sweep(suite, sum_options));
+    fetch::register_benchmarks(fetch::make_sweep(suite, fetch_options));
+  } catch (const UsageError& e) {
+    std::cerr << "concbench: " << e.what() << '\n';
+    return 2;
+  }
   add_run_context();
 
   const std::string filter = benchmark::GetBenchmarkFilter();

@@ -242,7 +242,7 @@ def _is_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _read_json(path):
+def read_json(path):
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -281,7 +281,7 @@ def load_run(path):
     """
     import pandas as pd  # deferred: parse_name users need not have pandas
 
-    doc = _read_json(path)
+    doc = read_json(path)
     if not isinstance(doc, dict):
         raise RunFileError("%s is not Google Benchmark JSON (top level is %s, expected an object "
                            "with \"benchmarks\")" % (path, type(doc).__name__))
@@ -420,25 +420,6 @@ def hardware_threads(context):
     """The machine's hardware-thread count: the suite's hardware_threads, else num_cpus."""
     value = context_int(context, "hardware_threads")
     return value if value and value > 0 else context_int(context, "num_cpus")
-
-
-def machine_line(context):
-    """One line naming machine, commit and date, for figure footers and page headers."""
-    parts = []
-    if context.get("host_name"):
-        parts.append("host %s" % context["host_name"])
-    if context.get("cpu_model"):
-        parts.append(str(context["cpu_model"]))
-    cpus, hw = context_int(context, "num_cpus"), context_int(context, "hardware_threads")
-    if cpus or hw:
-        parts.append("%s CPUs" % (cpus if cpus else "?") + (" / %d hw threads" % hw if hw and hw != cpus else ""))
-    commit = context.get("concbench_commit")
-    if commit:
-        dirty = str(context.get("concbench_dirty", "")).lower() in ("1", "true", "yes", "dirty")
-        parts.append("commit %s%s" % (str(commit)[:12], " (dirty)" if dirty else ""))
-    if context.get("date"):
-        parts.append(str(context["date"]))
-    return " · ".join(parts) if parts else "machine unknown (no context in the run file)"
 
 
 def run_files(runs_dir):

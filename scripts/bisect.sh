@@ -2,31 +2,29 @@
 # SPDX-License-Identifier: MIT
 # Finds the first commit whose benchmarks regressed against GOOD: git bisect run over builds in throw-away worktrees.
 #
-# usage: scripts/bisect.sh GOOD BAD FILTER [compare.py options, e.g. --min-effect 10%]
+# usage: scripts/bisect.sh GOOD BAD FILTER [ab.py options, e.g. --rounds 20 --min-effect 10%]
 #
 # Works on the git repository of the current directory. GOOD and BAD are any git revisions,
-# GOOD an ancestor of BAD; FILTER is a --benchmark_filter regex. Each commit measured is
-# checked out in its own `git worktree` under a temporary directory, built, and its matching
-# benchmarks run with repetitions; GOOD is measured the same way first (so both sides are built
-# and run alike, on this machine, in this session) and every candidate is compared with it by
-# scripts/compare.py: exit 0 there marks the commit good, 1 bad, anything else (and a commit
-# that does not build or run) skips it (125). BAD is measured first too: if it shows no
-# regression against GOOD there is nothing to look for.
+# GOOD an ancestor of BAD; FILTER is a --benchmark_filter regex. GOOD is built once, in a
+# `git worktree` of its own that is kept for the whole bisection, and every commit measured is
+# compared with GOOD's binary by scripts/ab.py: interleaved rounds of both binaries in fresh
+# processes, on this machine, in the same minutes (never a record taken earlier). ab.py's exit
+# 0 marks the commit good, 1 bad, anything else (and a commit that does not build) skips it
+# (125). BAD is compared first: if it shows no regression against GOOD there is nothing to look
+# for.
 #
 # The user's checkout is never touched: `git bisect start --no-checkout` only moves
 # BISECT_HEAD, and on exit or interrupt the bisection is reset and every worktree made here is
 # removed, so branch, HEAD, work tree (dirty or not) and `git worktree list` are as they were.
 #
 # Environment (the test drives a tiny fake project through these):
-#   CONCBENCH_BISECT_BUILD  bash command run in the worktree to build it (default: configure
-#                           like the release preset into build/release, build target concbench)
-#   CONCBENCH_BISECT_RUN    bash command run in the worktree that must write Google Benchmark
-#                           JSON to "$CONCBENCH_OUT" (default: build/release/benchmarks/concbench
-#                           with the filter, the repetitions and JSON output)
-#   CONCBENCH_BISECT_REPS   repetitions per run (default 9; compare.py needs several)
-#   CONCBENCH_BISECT_KEEP   1: keep the temporary directory (records, logs, comparisons)
-# Both commands see CONCBENCH_FILTER, CONCBENCH_REPS, CONCBENCH_OUT, CONCBENCH_COMMIT and
-# CONCBENCH_WORKTREE in their environment.
+#   CONCBENCH_BISECT_BUILD   bash command run in a commit's worktree to build it (default:
+#                            configure like the release preset into build/release, build the
+#                            targets concbench and concbench_fixture)
+#   CONCBENCH_BISECT_BINARY  the built benchmark binary, relative to the worktree (default
+#                            build/release/benchmarks/concbench)
+#   CONCBENCH_BISECT_KEEP    1: keep the temporary directory (rounds, logs, comparisons)
+# The build command sees CONCBENCH_COMMIT and CONCBENCH_WORKTREE in its environment.
 #
 # Exit status: 0 the first bad commit was found (printed on stdout with its comparison),
 # 1 no regression between GOOD and BAD, or skipped commits left it undecided, 2 bad input
@@ -39,9 +37,8 @@ scripts="$(dirname "$self")"
 
 # Run by `bash -c` in the worktree, so the $VARIABLES expand there, not here.
 # shellcheck disable=SC2016
-default_build='cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release && cmake --build build/release --target concbench -j"$(nproc)"'
-# shellcheck disable=SC2016
-default_run='build/release/benchmarks/concbench --benchmark_filter="$CONCBENCH_FILTER" --benchmark_repetitions="$CONCBENCH_REPS" --benchmark_out="$CONCBENCH_OUT" --benchmark_out_format=json'
+default_build='cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCONCBENCH_BUILD_TESTS=OFF && cmake --build build/release --target concbench concbench_fixture -j"$(nproc)"'
+binary_rel=${CONCBENCH_BISECT_BINARY:-build/release/benchmarks/concbench}
 
 # Progress goes to fd 3 when the driver opened it for the steps (their own stderr goes to a
 # log, with whatever the shells and tools below them print when interrupted), else to stderr.
@@ -49,28 +46,30 @@ progress_fd=2
 say() { echo "$PROG: $*" >&"$progress_fd"; }
 die() { say "$1"; exit "${2:-2}"; }
 
-# Builds and runs commit $1 in a fresh worktree; the record goes to $2. Returns 0, or
-# 3 (does not build) / 4 (does not run or writes no record). Logs stay in the state dir.
-measure() {
-  local sha=$1 out=$2 short=${1:0:12}
+# Builds commit $1 in a fresh worktree, $state/wt-<sha12>, and keeps it: its binary reads the
+# commit from it when it runs. Returns 0, or 3 (does not build, or builds no binary).
+build() {
+  local sha=$1 short=${1:0:12}
   local wt="$state/wt-$short" logs="$state/logs"
   mkdir -p "$logs"
-  if ! git worktree add --detach --quiet "$wt" "$sha" >"$logs/$short.worktree.log" 2>&1; then
-    return 3
-  fi
-  local status=0
+  git worktree add --detach --quiet "$wt" "$sha" >"$logs/$short.worktree.log" 2>&1 || return 3
   (
     cd "$wt" || exit 3
-    export CONCBENCH_FILTER="$filter" CONCBENCH_REPS="$reps" CONCBENCH_OUT="$out" \
-      CONCBENCH_COMMIT="$sha" CONCBENCH_WORKTREE="$wt"
+    export CONCBENCH_COMMIT="$sha" CONCBENCH_WORKTREE="$wt"
     bash -c "${CONCBENCH_BISECT_BUILD:-$default_build}" </dev/null >"$logs/$short.build.log" 2>&1 || exit 3
-    rm -f "$out"
-    bash -c "${CONCBENCH_BISECT_RUN:-$default_run}" </dev/null >"$logs/$short.run.log" 2>&1 || exit 4
-    [[ -s $out ]] || exit 4
-  ) || status=$?
-  # A worktree's build can be large: gone as soon as its record is taken.
-  git worktree remove --force "$wt" >/dev/null 2>&1 || rm -rf "$wt"
-  return "$status"
+    [[ -x $binary_rel ]] || { echo "no binary at $binary_rel" >>"$logs/$short.build.log"; exit 3; }
+  )
+}
+
+# A worktree's build can be large: gone as soon as it is no longer needed.
+drop() { git worktree remove --force "$state/wt-${1:0:12}" >/dev/null 2>&1 || rm -rf "$state/wt-${1:0:12}"; }
+
+# Compares commit $1's binary with GOOD's by interleaved rounds; returns ab.py's exit status.
+compare() {
+  local sha=$1
+  "$scripts/ab.py" "$state/wt-${good:0:12}/$binary_rel" "$state/wt-${sha:0:12}/$binary_rel" \
+    "--benchmark_filter=$filter" ${ab_args[@]+"${ab_args[@]}"} --out "$state/rounds-$sha.json" \
+    >"$state/compare-$sha.txt" 2>"$state/logs/${sha:0:12}.ab.log"
 }
 
 subject() { git log -1 --format='%h %s' "$1" 2>/dev/null || echo "${1:0:12}"; }
@@ -91,38 +90,35 @@ why() {
 if [[ ${1:-} == --step ]]; then
   if { : >&3; } 2>/dev/null; then progress_fd=3; fi
   state=${CONCBENCH_BISECT_STATE:?}
-  filter=$(<"$state/filter") reps=$(<"$state/reps")
-  mapfile -d '' compare_args <"$state/compare_args"
+  filter=$(<"$state/filter") good=$(<"$state/good")
+  mapfile -d '' ab_args <"$state/ab_args"
   sha=$(git rev-parse --verify -q BISECT_HEAD) || exit 128  # not bisecting: abort the run
-  trap 'git worktree remove --force "$state/wt-${sha:0:12}" >/dev/null 2>&1; exit 130' INT TERM
-  out="$state/records/$sha.json"
-  measure "$sha" "$out"
-  case $? in
-    0) ;;
-    3) say "$(subject "$sha"): does not build, skipped: $(why "$state/logs/${sha:0:12}.build.log")"; exit 125 ;;
-    *) say "$(subject "$sha"): the run failed, skipped: $(why "$state/logs/${sha:0:12}.run.log")"; exit 125 ;;
-  esac
-  "$scripts/compare.py" "$state/records/good.json" "$out" "${compare_args[@]}" \
-    >"$state/compare-$sha.txt" 2>&1
-  case $? in
+  trap 'drop "$sha"; exit 130' INT TERM
+  if ! build "$sha"; then
+    drop "$sha"
+    say "$(subject "$sha"): does not build, skipped: $(why "$state/logs/${sha:0:12}.build.log")"
+    exit 125
+  fi
+  compare "$sha"
+  status=$?
+  drop "$sha"
+  case $status in
     0) say "$(subject "$sha"): good"; exit 0 ;;
     1) say "$(subject "$sha"): regressed"; exit 1 ;;
-    *) say "$(subject "$sha"): not comparable, skipped: $(tail -n 1 "$state/compare-$sha.txt")"; exit 125 ;;
+    *) say "$(subject "$sha"): not comparable, skipped: $(tail -n 1 "$state/logs/${sha:0:12}.ab.log")"; exit 125 ;;
   esac
 fi
 
 # --- the driver ---------------------------------------------------------------------------
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
   sed -n '3,/^set -uo/p' "$self" | sed '$d; s/^# \{0,1\}//'
-  printf '\nDefault build command: %s\nDefault run command:   %s\n' "$default_build" "$default_run"
+  printf '\nDefault build command: %s\n' "$default_build"
   exit 0
 fi
-[[ $# -ge 3 ]] || die "usage: scripts/bisect.sh GOOD BAD FILTER [compare.py options] (--help explains)"
+[[ $# -ge 3 ]] || die "usage: scripts/bisect.sh GOOD BAD FILTER [ab.py options] (--help explains)"
 good_arg=$1 bad_arg=$2 filter=$3
 shift 3
-compare_extra=("$@")
-reps=${CONCBENCH_BISECT_REPS:-9}
-[[ $reps =~ ^[0-9]+$ && $reps -ge 2 ]] || die "CONCBENCH_BISECT_REPS must be a number of repetitions >= 2, not '$reps'"
+ab_args=("$@")
 [[ -n $filter ]] || die "FILTER is empty; give a --benchmark_filter regex such as 'sum/threads'"
 
 git rev-parse --show-toplevel >/dev/null 2>&1 || die "not inside a git repository"
@@ -137,11 +133,9 @@ git merge-base --is-ancestor "$good" "$bad" ||
   die "GOOD ${good:0:12} is not an ancestor of BAD ${bad:0:12}"
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/concbench-bisect.XXXXXX") || die "cannot make a temporary directory"
-mkdir -p "$state/records"
 printf '%s' "$filter" >"$state/filter"
-printf '%s' "$reps" >"$state/reps"
-printf '%s\0' "${compare_extra[@]}" >"$state/compare_args"
-[[ ${#compare_extra[@]} -gt 0 ]] || : >"$state/compare_args"
+printf '%s' "$good" >"$state/good"
+printf '%s\0' ${ab_args[@]+"${ab_args[@]}"} >"$state/ab_args"
 export CONCBENCH_BISECT_STATE="$state"
 
 bisecting=0
@@ -185,27 +179,19 @@ in_group() {
   return "$status"
 }
 
-say "measuring GOOD $(subject "$good")"
-in_group measure "$good" "$state/records/good.json"
-case $? in
-  0) ;;
-  3) die "GOOD $(subject "$good") does not build: $(why "$state/logs/${good:0:12}.build.log")" ;;
-  *) die "GOOD $(subject "$good") does not run: $(why "$state/logs/${good:0:12}.run.log")" ;;
-esac
-say "measuring BAD $(subject "$bad")"
-in_group measure "$bad" "$state/records/$bad.json"
-case $? in
-  0) ;;
-  3) die "BAD $(subject "$bad") does not build: $(why "$state/logs/${bad:0:12}.build.log")" ;;
-  *) die "BAD $(subject "$bad") does not run: $(why "$state/logs/${bad:0:12}.run.log")" ;;
-esac
-"$scripts/compare.py" "$state/records/good.json" "$state/records/$bad.json" "${compare_extra[@]}" \
-  >"$state/compare-$bad.txt" 2>&1
-case $? in
+say "building GOOD $(subject "$good")"
+in_group build "$good" || die "GOOD $(subject "$good") does not build: $(why "$state/logs/${good:0:12}.build.log")"
+say "building BAD $(subject "$bad")"
+in_group build "$bad" || die "BAD $(subject "$bad") does not build: $(why "$state/logs/${bad:0:12}.build.log")"
+say "comparing BAD with GOOD: interleaved rounds of both binaries"
+in_group compare "$bad"
+status=$?
+drop "$bad"
+case $status in
   0) say "BAD $(subject "$bad") shows no regression against GOOD for '$filter'; nothing to bisect"
      exit 1 ;;
   1) ;;
-  *) die "cannot compare GOOD and BAD: $(tail -n 1 "$state/compare-$bad.txt")" ;;
+  *) die "cannot compare GOOD and BAD: $(tail -n 1 "$state/logs/${bad:0:12}.ab.log")" ;;
 esac
 
 git bisect start --no-checkout "$bad" "$good" >"$state/bisect.log" 2>&1 ||

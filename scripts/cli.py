@@ -24,6 +24,18 @@ def regex(text):
     return text
 
 
+def fraction(text):
+    """An argparse type: a fraction, or a percentage written with %: '0.05' and '5%' are the same."""
+    t = text.strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError("out of range: %r" % text)
+    return value
+
+
 def main(run, prog, argv=None):
     """Calls run(argv) and turns InputError into one line on stderr and exit code 2."""
     try:

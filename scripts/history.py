@@ -1,25 +1,29 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Plots every benchmark and derived scaling metric across the recorded commits of this branch.
-"""Usage: scripts/history.py [--filter REGEX] [--out DIR] [--host NAME] [--repo DIR] [--history DIR]
+# Finds the commits where a benchmark's level stepped, over this machine's records, and draws them on one page.
+"""Usage: scripts/history.py [--filter REGEX] [--out DIR] [--like RECORD] [--min-effect F]
+                             [--repo DIR] [--history DIR]
 
-Reads the records in results/history/ made on one host (default: this machine) and
-draws one plot per metric (each benchmark's time, each sum model's parallel
-efficiency, each fetch model's efficiency counter; --filter selects by name with
-re.search) with the commits of the current branch on the x axis, oldest first in
-`git rev-list --topo-order` order. Each point is the median of a record's
-repetitions, its bar the min-max. A commit stands for its newest clean-tree record
-(a dirty-tree one only when there is no clean one; those are marked with *).
-Records of commits that are not ancestors of HEAD are skipped with a note.
+Reads the records in results/history/ made on this machine (or on the machine of
+--like RECORD): one per commit of the current branch, the newest full run from a clean
+tree (records of commits off the branch, from dirty trees or other machines are left
+out, and counted). For each metric (each benchmark's time, each parallel model's
+efficiency, the machine's bounds; --filter selects by name), the series over the
+commits is searched for change points with E-Divisive means and a permutation test
+(scripts/regress.py); a step counts when p <= 0.01 and the level moves by more than
+--min-effect (default 3%).
 
-The plots go to results/history/plots/ (or --out DIR), replaced as a whole: they
-are drawn in a temporary directory that is renamed into place at the end.
+The page, OUT/README.md, lists every step with its commit, the level before and after,
+and the change; OUT/history.png has one small panel per metric that stepped, with the
+commits in branch order on the x axis (a commit without a record is a gap), the step
+marked with its commit, and a y axis fitted to the data. OUT (default
+results/history/page/) is written whole, in a temporary directory renamed into place.
 """
 import argparse
+import math
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 
@@ -31,15 +35,17 @@ import cli  # noqa: E402
 from cli import InputError, Parser  # noqa: E402
 import pyenv_check  # noqa: E402
 
-pyenv_check.require(["matplotlib", "scipy", "numpy", "pandas"], purpose="plotting the history",
+pyenv_check.require(["matplotlib", "scipy", "numpy", "pandas"], purpose="the history page",
                     prog="concbench history", reexec=__name__ == "__main__")
 
+import metrics  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
-from bench_names import RunFileError, load_run  # noqa: E402
+from bench_names import RunFileError  # noqa: E402
 
 PROG = "concbench history"
-MAX_TICK_LABELS = 40
+CHANGE_ALPHA = 0.01
+MAX_PANELS = 30
 
 
 def note(message):
@@ -47,128 +53,139 @@ def note(message):
 
 
 def parse_args(argv):
-    p = Parser(prog="history.py", description="\n\n".join(__doc__.split("\n\n")[1:]),
+    p = Parser(prog="history.py", description=__doc__.split("\n\n", 1)[1],
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches (re.search)")
-    p.add_argument("--out", help="output directory (default: HISTORY/plots)")
-    p.add_argument("--host", default=None, help="whose records to plot (default: this machine's)")
+    p.add_argument("--out", help="output directory (default: HISTORY/page)")
+    p.add_argument("--like", metavar="RECORD", help="the records of RECORD's machine (default: this machine's)")
+    p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT)
     p.add_argument("--repo", default=REPO, help="git repository whose branch orders the commits")
     p.add_argument("--history", help="directory of records (default: REPO/results/history)")
     args = p.parse_args(argv)
-    if args.history is None:
-        args.history = os.path.join(args.repo, "results", "history")
-    if args.out is None:
-        args.out = os.path.join(args.history, "plots")
-    if args.host is None:
-        args.host = socket.gethostname()
+    args.history = args.history or os.path.join(args.repo, "results", "history")
+    args.out = args.out or os.path.join(args.history, "page")
     return args
 
 
 def pick_records(args, notes):
-    """Records oldest commit first: one per commit of the branch, on the host. Things the
-    user should know go to `notes`, printed only when the run succeeds (bad input is one line)."""
-    found = [r for r in records.scan_records(args.history)]
+    """(commits of the branch oldest first, {commit: record}): one record per commit."""
+    machine = records.this_machine()
+    if args.like:
+        rec = records.read_record(args.like)
+        if rec is None:
+            raise InputError("--like %s is not a readable record" % args.like)
+        machine = rec.context
+    found = records.scan_records(args.history)
     if not found:
         raise InputError("no records in %s; ./bench makes one per run" % args.history)
-    on_host = [r for r in found if records.same_host(r.host, args.host)]
-    if not on_host:
-        hosts = sorted({r.host or "unknown" for r in found})
-        raise InputError("no records from host %s in %s (there are from: %s; --host NAME picks one)"
-                         % (args.host, args.history, ", ".join(hosts)))
     try:
         order = records.commit_order(args.repo)
     except records.GitError as e:
         raise InputError("cannot list the commits of %s: %s" % (args.repo, e)) from None
-    by_commit = {}
-    off_branch = []
-    for r in on_host:
-        if r.commit in order:
-            by_commit.setdefault(r.commit, []).append(r)
+    usable, skipped = {}, {"of another machine": 0, "from a dirty tree": 0, "of commits off this branch": 0}
+    for r in found:
+        why = ("of another machine" if not records.same_machine(r.context, machine) else
+               "from a dirty tree" if r.dirty is not False else
+               "of commits off this branch" if r.commit not in order else None)
+        if why:
+            skipped[why] += 1
         else:
-            off_branch.append(r)
-    if off_branch:
-        shown = ", ".join(sorted({r.short for r in off_branch})[:5])
-        notes.append("skipped %d record%s of commits that are not ancestors of HEAD (%s)"
-             % (len(off_branch), "" if len(off_branch) == 1 else "s", shown))
-    if not by_commit:
-        raise InputError("none of the %d records from host %s is of a commit on this branch"
-                         % (len(on_host), args.host))
-    several = sum(1 for v in by_commit.values() if len(v) > 1)
-    if several:
-        notes.append("%d commit%s more than one record; each is drawn from its newest clean-tree one"
-                     % (several, " has" if several == 1 else "s have"))
-    chosen = [records.latest_record(v) for v in by_commit.values()]
-    chosen.sort(key=lambda r: order[r.commit])
-    return chosen
+            usable.setdefault(r.commit, []).append(r)
+    for why, count in skipped.items():
+        if count:
+            notes.append("left out %d record%s %s" % (count, "" if count == 1 else "s", why))
+    if not usable:
+        raise InputError("none of the %d records in %s is a clean record of this branch from %s"
+                         % (len(found), args.history, "--like's machine" if args.like else "this machine"))
+    commits = sorted(order, key=order.get)
+    first = min(order[c] for c in usable)
+    return commits[first:], {c: records.latest_record(rs) for c, rs in usable.items()}
 
 
-def collect(found, pattern, notes):
-    """{metric name: [(x, median, min, max, n)]} over the chosen records, and the metric kinds."""
-    import numpy as np
+def series_of(commits, chosen, pattern, notes):
+    """{metric: [value or None per commit]} and {metric: kind}."""
     series, kinds = {}, {}
-    for x, rec in enumerate(found):
-        try:
-            run = load_run(rec.path)
-        except RunFileError as e:
-            notes.append("skipped %s: %s" % (rec.path, e))
+    for x, commit in enumerate(commits):
+        rec = chosen.get(commit)
+        if rec is None:
             continue
-        metrics = regress.filter_metrics(regress.metrics_from_run(run, allow_aggregates=True), pattern)
-        for name, m in metrics.items():
-            v = np.asarray(m.values, dtype=float)
-            series.setdefault(name, []).append((x, float(np.median(v)), float(v.min()), float(v.max()), len(v)))
+        try:
+            found = metrics.run_metrics(rec.path)[0]
+        except RunFileError as e:
+            notes.append("left out %s: %s" % (rec.path, e))
+            continue
+        for name, m in found.items():
+            if pattern and not re.search(pattern, name):
+                continue
+            series.setdefault(name, [None] * len(commits))[x] = m.value
             kinds[name] = m.kind
     return series, kinds
 
 
-def file_name(name, used):
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace(" ", "__")).strip("_") or "metric"
-    candidate, k = base, 2
-    while candidate in used:
-        candidate, k = "%s_%d" % (base, k), k + 1
-    used.add(candidate)
-    return candidate + ".png"
+def steps_of(values, min_effect):
+    """[(index into values, p, level before, level after)] of the steps in a series with gaps."""
+    present = [(i, v) for i, v in enumerate(values) if v is not None and v > 0]
+    logs = [math.log(v) for _, v in present]
+    points = regress.change_points(logs, alpha=CHANGE_ALPHA)
+    bounds = [0] + [k for k, _ in points] + [len(present)]
+    out = []
+    for j, (k, p) in enumerate(points):
+        before = metrics.median([v for _, v in present[bounds[j]:k]])
+        after = metrics.median([v for _, v in present[k:bounds[j + 2]]])
+        if abs(after / before - 1) > min_effect:
+            out.append((present[k][0], p, before, after))
+    return out
 
 
-def time_scale(values):
-    top = max(values)
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
-        if top >= scale:
-            return scale, unit
-    return 1e-9, "ns"
-
-
-def draw(path, name, kind, points, labels, host):
+def draw(path, changed, series, kinds, labels):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs = [p[0] for p in points]
-    if kind == "time":
-        scale, unit = time_scale([p[3] for p in points])
-        ylabel = "time per iteration (%s)" % unit
-    else:
-        scale, ylabel = 1.0, "efficiency (higher is better)"
-    med = [p[1] / scale for p in points]
-    lo = [(p[1] - p[2]) / scale for p in points]
-    hi = [(p[3] - p[1]) / scale for p in points]
-    width = min(16, max(6, 0.35 * len(labels) + 3))
-    fig, ax = plt.subplots(figsize=(width, 4.2))
-    ax.errorbar(xs, med, yerr=[lo, hi], fmt="o-", capsize=3, markersize=4, linewidth=1)
-    ax.set_title(name, fontsize=10)
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(bottom=0)
-    step = max(1, -(-len(labels) // MAX_TICK_LABELS))
-    ticks = list(range(0, len(labels), step))
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([labels[i] for i in ticks], rotation=45, ha="right", fontsize=8,
-                       family="monospace")
-    ax.set_xlim(-0.5, len(labels) - 0.5)
-    ax.grid(True, axis="y", alpha=0.3)
-    fig.text(0.01, 0.01, "host %s · point: median of the repetitions, bar: min-max · * dirty tree"
-             % host, fontsize=7, color="0.4")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    names = list(changed)[:MAX_PANELS]
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        values = series[name]
+        scale = 1.0 if kinds[name] == metrics.EFFICIENCY else 1e3
+        ys = [v * scale if v is not None else math.nan for v in values]  # NaN: a gap in the line
+        ax.plot(range(len(ys)), ys, "o-", markersize=3, linewidth=1)
+        for index, _, before, after in changed[name]:
+            ax.axvline(index - 0.5, color="tab:red", linewidth=1, linestyle="--")
+            ax.annotate("%s %+.0f%%" % (labels[index], 100 * (after / before - 1)), (index - 0.5, 1),
+                        xycoords=("data", "axes fraction"), fontsize=7, color="tab:red", ha="left", va="top")
+        ax.set_title(name, fontsize=7)
+        ax.set_ylabel("efficiency" if kinds[name] == metrics.EFFICIENCY else "ms", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_xticks([])
+        ax.set_xlabel("commits of the branch, oldest first", fontsize=6)
+        ax.margins(y=0.15)  # fitted to the data, not forced to zero: the step is what matters
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def page(changed, commits, chosen, labels, subjects, n_metrics, args):
+    lines = ["# concbench history: where the numbers stepped", "",
+             "%d commits of this branch from %s, %d with a record; %d metrics searched with E-Divisive means "
+             "(p <= %g, change above %g%%)." % (len(commits), commits[0][:12], len(chosen), n_metrics, CHANGE_ALPHA,
+                                               100 * args.min_effect), ""]
+    if not changed:
+        return "\n".join(lines + ["No metric stepped.", ""])
+    lines += ["![the metrics that stepped](history.png)", ""]
+    if len(changed) > MAX_PANELS:
+        lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)), ""]
+    lines += ["| metric | commit | before | after | change | p |", "|---|---|---|---|---|---|"]
+    for name, steps in changed.items():
+        for index, p, before, after in steps:
+            kind = metrics.TIME if not name.endswith(" efficiency") else metrics.EFFICIENCY
+            lines.append("| `%s` | `%s` %s | %s | %s | %+.1f%% | %.3g |" % (
+                name, labels[index], subjects.get(commits[index], "")[:60], regress.fmt_value(before, kind),
+                regress.fmt_value(after, kind), 100 * (after / before - 1), p))
+    return "\n".join(lines) + "\n"
 
 
 def replace_dir(tmp, out):
@@ -176,7 +193,7 @@ def replace_dir(tmp, out):
     old = None
     if os.path.exists(out):
         old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(out))
-        os.rename(out, os.path.join(old, "plots"))
+        os.rename(out, os.path.join(old, "page"))
     os.rename(tmp, out)
     if old:
         shutil.rmtree(old, ignore_errors=True)
@@ -185,40 +202,37 @@ def replace_dir(tmp, out):
 def run(argv):
     args = parse_args(argv)
     notes = []
-    found = pick_records(args, notes)
-    series, kinds = collect(found, args.filter, notes)
+    commits, chosen = pick_records(args, notes)
+    series, kinds = series_of(commits, chosen, args.filter, notes)
     if not series:
-        raise InputError("no metric%s in the %d records"
-                         % (" matches --filter %s" % args.filter if args.filter else "", len(found)))
-    labels = [r.commit[:8] + ("*" if r.dirty else "") for r in found]
+        raise InputError("no metric%s in the %d records" % (" matches --filter %s" % args.filter if args.filter else "",
+                                                           len(chosen)))
+    changed = {}
+    for name in sorted(series):
+        steps = steps_of(series[name], args.min_effect)
+        if steps:
+            changed[name] = steps
+    labels = [c[:8] for c in commits]
+    subjects = dict(line.partition(" ")[::2] for line in
+                    records.git(args.repo, "log", "--format=%H %s", "HEAD").splitlines())
     out = os.path.abspath(args.out)
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    # Same file system as the destination, so the final rename is atomic.
-    tmp = tempfile.mkdtemp(prefix=".tmp-plots-", dir=parent)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-page-", dir=os.path.dirname(out))
     try:
-        # mkdtemp makes it private (0700); the plots are for everyone who can read results/.
         mask = os.umask(0)
         os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)
-        used = set()
-        index = ["# concbench history, host %s" % args.host, "",
-                 "Commits oldest first: %s" % " ".join(labels), ""]
-        for name in sorted(series):
-            fname = file_name(name, used)
-            draw(os.path.join(tmp, fname), name, kinds[name], series[name], labels, args.host)
-            index.append("- [%s](%s)" % (name, fname))
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; the page is for whoever reads results/
+        if changed:
+            draw(os.path.join(tmp, "history.png"), changed, series, kinds, labels)
         with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
-            f.write("\n".join(index) + "\n")
+            f.write(page(changed, commits, chosen, labels, subjects, len(series), args))
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for n in notes:
         note(n)
-    note("wrote %d plot%s over %d commit%s (host %s) to %s"
-         % (len(series), "" if len(series) == 1 else "s", len(found),
-            "" if len(found) == 1 else "s", args.host, out))
+    note("%d of %d metrics stepped over %d commits; wrote %s" % (len(changed), len(series), len(commits), out))
     return 0
 
 

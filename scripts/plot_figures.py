@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 
 from analysis import (ALL_MODELS, config_rows, config_text, dim_label, finite, fmt_crossover,  # noqa: E402
                       fmt_n, fmt_num, fmt_time, model_order)
-from bench_names import machine_line  # noqa: E402
+from records import machine_line  # noqa: E402
 
 MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",

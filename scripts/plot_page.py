@@ -6,7 +6,7 @@ import os
 from analysis import (config_rows, config_text, finite, fmt_crossover, fmt_eff, fmt_n, fmt_num,
                       fmt_ratio, fmt_spread, fmt_time, model_order, runs_cell, spread_cell)
 import bench_names
-from bench_names import machine_line
+from records import machine_line
 
 PLOTS = "plots"          # subdirectory of the output directory holding the images
 

@@ -8,9 +8,11 @@ scope says whether it ran the whole default suite or only part of it.
 """
 import json
 import os
+import platform
 import re
+import socket
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 # --- the history of records ---------------------------------------------------
@@ -41,6 +43,7 @@ class Record:
     date: str          # the context's date, as written
     when: datetime     # for "latest": the context's date, else the file name's stamp, else mtime
     scope: str = FULL  # FULL, QUICK or PARTIAL: from the context, else from the file name
+    context: dict = field(default_factory=dict)
 
     @property
     def short(self):
@@ -85,7 +88,8 @@ def record_from_context(path, context):
     scope = context.get("concbench_scope") or (m.group("scope") if m else None) or FULL
     return Record(path=path, commit=commit, dirty=parse_dirty(context.get("concbench_dirty")),
                   host=str(context.get("host_name") or ""), date=str(context.get("date") or ""),
-                  when=when, scope=scope if scope in (FULL, QUICK, PARTIAL) else PARTIAL)
+                  when=when, scope=scope if scope in (FULL, QUICK, PARTIAL) else PARTIAL,
+                  context=context)
 
 
 def read_record(path):
@@ -144,6 +148,81 @@ def latest_record(records):
     if not records:
         return None
     return max(records, key=lambda r: (r.scope == FULL, r.dirty is False, r.when, r.path))
+
+
+# --- machine identity -----------------------------------------------------------
+
+# What must match for two runs' numbers to be comparable: the same machine, as far as a run
+# can tell (every VM here is called "vm", so the name alone says little).
+IDENTITY = ("host_name", "cpu_model", "cpu_vector_flags", "hardware_threads", "memory_gib", "kernel")
+# What moves the numbers on one machine: differences are reported beside a comparison.
+SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version",
+            "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost")
+
+
+def identity(context):
+    """{key: value} of the IDENTITY keys a record's context has."""
+    return {k: str(context[k]) for k in IDENTITY if context.get(k) not in (None, "")}
+
+
+def differences(a, b, keys):
+    """["key: A vs B"] for the keys both contexts record and that differ."""
+    return ["%s: %s vs %s" % (k, a[k], b[k]) for k in keys
+            if a.get(k) not in (None, "") and b.get(k) not in (None, "") and str(a[k]) != str(b[k])]
+
+
+def same_machine(a, b):
+    """Whether two records' contexts name the same machine: every IDENTITY key recorded by
+    both and equal (host names compared without a domain part). A record that lacks one
+    (made before concbench recorded it) is the same machine as nothing."""
+    if any(a.get(k) in (None, "") or b.get(k) in (None, "") for k in IDENTITY):
+        return False
+    return same_host(str(a["host_name"]), str(b["host_name"])) and not differences(a, b, IDENTITY[1:])
+
+
+def machine_differences(a, b):
+    """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded"."""
+    missing = ["%s: not recorded by %s" % (k, "OLD" if a.get(k) in (None, "") else "NEW") for k in IDENTITY
+               if a.get(k) in (None, "") or b.get(k) in (None, "")]
+    return missing + differences(a, b, IDENTITY)
+
+
+def this_machine():
+    """The IDENTITY of the machine this runs on, read as the benchmark binary reads it
+    (benchmarks/common/context.cpp), to pick the records made here."""
+    def field_of(path, key):
+        try:
+            with open(path) as f:
+                return next((line.split(":", 1)[1].strip() for line in f if line.startswith(key)), "")
+        except OSError:
+            return ""
+    flags = set(field_of("/proc/cpuinfo", "flags").split())
+    kib = field_of("/proc/meminfo", "MemTotal").split()
+    return {"host_name": socket.gethostname(), "cpu_model": field_of("/proc/cpuinfo", "model name"),
+            "cpu_vector_flags": " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw",
+                                                     "avx512vl") if f in flags),
+            "hardware_threads": str(os.cpu_count()), "kernel": platform.release(),
+            "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else ""}
+
+
+def machine_line(context):
+    """One line naming machine, commit and date, for figure footers and page headers."""
+    parts = ["host %s" % context["host_name"]] if context.get("host_name") else []
+    if context.get("cpu_model"):
+        parts.append(str(context["cpu_model"]))
+    cpus, hw = context.get("num_cpus"), context.get("hardware_threads")
+    if cpus or hw:
+        parts.append("%s CPUs" % (cpus or "?") + (" / %s hw threads" % hw if hw and str(hw) != str(cpus) else ""))
+    if context.get("cpu_vector_flags"):
+        parts.append(str(context["cpu_vector_flags"]).split()[-1])
+    if context.get("concbench_commit"):
+        dirty = parse_dirty(context.get("concbench_dirty"))
+        parts.append("commit %s%s" % (str(context["concbench_commit"])[:12], " (dirty)" if dirty else ""))
+    if context.get("date"):
+        parts.append(str(context["date"]))
+    if context.get("environment_unstable") not in (None, "", "no"):
+        parts.append("UNSTABLE: %s" % context["environment_unstable"])
+    return " · ".join(parts) if parts else "machine unknown (no context in the run file)"
 
 
 # --- git ----------------------------------------------------------------------

@@ -1,368 +1,340 @@
 # SPDX-License-Identifier: MIT
-# Regression statistics over concbench runs: metrics from a run, Mann-Whitney U + Holm verdicts, the run history.
-"""The importable core of scripts/compare.py and scripts/history.py (bisect.sh goes through compare.py).
+# Regression statistics over runs as units: paired rounds, between-run noise, corrections, verdicts, change points.
+"""The statistics behind ab.py, compare.py, history.py and calibrate.py.
 
-Metrics. A run (Google Benchmark JSON, read with bench_names.load_run) yields
-  * one "time" metric per benchmark: its real time per repetition, in seconds
-    (iteration rows only; errored repetitions are left out); lower is better;
-  * one "efficiency" metric per parallel sum benchmark (every sum model but seq, at
-    every worker count W and size n for which the run also has sum/seq at the same
-    kernel and n): T_seq(kernel, n) / (W * T_model(kernel, W, n)); higher is better;
-  * one "efficiency" metric per fetch benchmark that reports the `efficiency`
-    counter (ideal makespan / measured time), one sample per repetition; higher is better.
+The unit is a run (a process, a record, a commit), never a repetition: repetitions of one
+process share its thread placement, page layout and neighbours, so a test over them calls
+every difference between two processes significant (see README, "Regressions").
 
-How the sum efficiency samples are formed: repetition i of seq is paired with
-repetition i of the model (same repetition_index, same run), giving one efficiency
-sample per pair. Repetitions are exchangeable, so the pairing means nothing beyond
-giving r independent samples whose spread carries the noise of BOTH times. The
-alternatives are worse: dividing by seq's median hides seq's noise (too many false
-alarms), and forming all r*r cross pairs fakes r*r independent samples (Mann-Whitney
-would then be far too confident).
+Interleaved A/B (ab.py). Round i runs OLD and NEW each in fresh processes, in random order,
+minutes apart at most, so drift of the machine hits both. Each metric gives one paired
+sample per round, d_i = log(NEW_i / OLD_i). The change is the Hodges-Lehmann estimate of
+the median d (the median of all pairwise means of the d_i), reported as a ratio
+NEW/OLD = exp(HL), with its distribution-free 95% interval from the Walsh averages; the
+p-value is the two-sided exact Wilcoxon signed-rank test of median d = 0. Neither assumes
+normal noise, and one round disturbed by a burst on the host moves them by one rank.
 
-The verdict, per metric:
-  change  = median(NEW) / median(OLD) - 1
-  p       = scipy.stats.mannwhitneyu(OLD, NEW, alternative="two-sided"), exact
-            distribution when there are no ties and both sides have <= 50 samples
-            (the normal approximation is far too conservative at 9 repetitions: its
-            smallest p is 4e-4 where the exact one is 4e-5), else the normal
-            approximation with tie correction;
-  p_holm  = Holm-Bonferroni adjusted p over EVERY metric tested in the comparison
-            (times and derived efficiencies together, whatever their effect size);
-  a change counts only when p_holm <= alpha AND |change| > min_effect; it is a
-  regression when it goes the bad way (time up, efficiency down), else an
-  improvement. Everything else is "no change".
-Holm controls the family-wise error rate at alpha under any dependence between the
-tests, which matters because the efficiencies are computed from the same times.
+Records from different times (compare.py). One record of each side is one sample each, so
+the noise cannot come from the two records: it comes from the history. For each metric,
+the spread between consecutive records of the same machine in results/history/ (robustly:
+the median absolute difference of their logs, scaled to a standard deviation) is the
+between-run noise sigma of one difference; d / sigma is referred to Student's t with as
+many degrees of freedom as differences less one. Too little history means no verdict.
+
+Verdicts. Holm over the TIME metrics decides the exit code (family-wise error at alpha,
+whatever the dependence between metrics), and only changes larger than the minimum effect
+count. Benjamini-Hochberg over all tested metrics gives each a q-value: a change with
+q <= alpha and an effect above the minimum, that Holm did not confirm, is listed as
+"possible". MACHINE metrics (peak/*) are reported as machine drift and EFFICIENCY metrics
+beside the times; neither decides. A benchmark that errored in NEW and not in OLD is a
+regression, listed first.
+
+Change points (history.py). E-Divisive means (Matteson & James 2014, as Apache Otava and
+MongoDB's signal processing use it): the split maximising the energy distance between the
+two sides, accepted by a permutation test, then each side searched again.
 """
+import json
 import math
-import re
-import warnings
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-import numpy as np
-from scipy import stats
+from metrics import EFFICIENCY, HIGHER, MACHINE, TIME
 
-from bench_names import parse_name
-
-REGRESSION, IMPROVEMENT, NO_CHANGE = "regression", "improvement", "no change"
-LOWER, HIGHER = "lower", "higher"  # which way a metric is better
+REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
+    "regression", "improvement", "possible", "machine drift", "no change", "untested")
 DEFAULT_ALPHA = 0.05
-DEFAULT_MIN_EFFECT = 0.05
-RECOMMENDED_REPETITIONS = 9
-EXACT_MAX_N = 50  # beyond this the exact null distribution is slow and the normal one is accurate
-HOW_TO_REPEAT = "./bench --benchmark_repetitions=%d ..."
+DEFAULT_MIN_EFFECT = 0.03
+MIN_HISTORY_DIFFS = 4  # consecutive-record differences needed to estimate a metric's noise
 
 
-# --- metrics of one run -------------------------------------------------------
+# --- paired rounds: Wilcoxon signed-rank and Hodges-Lehmann ---------------------
 
-@dataclass
-class Metric:
-    """One quantity measured repeatedly in a run."""
-    name: str            # "sum/threads/range/workers:2/n:100000000" or "... efficiency"
-    kind: str            # "time" or "efficiency"
-    better: str          # LOWER or HIGHER
-    values: list         # one sample per repetition (seconds for times)
-    benchmark: str = ""  # the benchmark it comes from (display name, without /real_time)
-
-
-def _ordered_values(group, column):
-    """`column` of a benchmark's rows, ordered by repetition_index where it is known."""
-    g = group
-    if g["repetition_index"].notna().all():
-        g = g.sort_values("repetition_index", kind="stable")
-    return [float(v) for v in g[column] if v is not None and math.isfinite(float(v))]
+def _signed_rank_counts(n):
+    """counts[w]: how many of the 2^n sign patterns give the signed-rank sum W+ = w."""
+    counts = [1]
+    for r in range(1, n + 1):
+        nxt = counts + [0] * r
+        for w, c in enumerate(counts):
+            nxt[w + r] += c
+        counts = nxt
+    return counts
 
 
-def _by_repetition(group, column):
-    """{repetition_index (or position): value} for pairing two benchmarks' repetitions."""
-    out = {}
-    for pos, (idx, v) in enumerate(zip(group["repetition_index"], group[column])):
-        key = int(idx) if idx is not None and not (isinstance(idx, float) and math.isnan(idx)) else pos
-        if v is not None and math.isfinite(float(v)):
-            out[key] = float(v)
-    return out
+def wilcoxon_p(d):
+    """Two-sided exact Wilcoxon signed-rank p-value of median(d) = 0 (zeros dropped, ties
+    ranked by their mean rank and rounded); 1.0 without data."""
+    d = [x for x in d if x != 0]
+    n = len(d)
+    if n == 0:
+        return 1.0
+    order = sorted(range(n), key=lambda i: abs(d[i]))
+    ranks = [0.0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and abs(d[order[j + 1]]) == abs(d[order[i]]):
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    w = int(round(sum(r for r, x in zip(ranks, d) if x > 0)))
+    counts = _signed_rank_counts(n)
+    total = 2 ** n
+    lower, upper = sum(counts[:w + 1]) / total, sum(counts[w:]) / total
+    return min(1.0, 2 * min(lower, upper))
 
 
-def metrics_from_run(run, allow_aggregates=False):
-    """Metrics of a bench_names.Run, as an OrderedDict name -> Metric, in the run's order.
-
-    Only iteration rows (one per repetition) are used unless allow_aggregates, which
-    also takes a benchmark present only as aggregates, with its median as one sample
-    (for plotting history; never for statistics).
-    """
-    df = run.df
-    if not allow_aggregates:
-        df = df[df["row_kind"] == "iteration"]
-    metrics = OrderedDict()
-    if df.empty:
-        return metrics
-    groups = OrderedDict((name, g) for name, g in df.groupby("name", sort=False))
-    # Display names come from bench_names (the base name without /real_time); two run
-    # names that only differ in their timing token would share one, so keep those whole.
-    display = {}
-    seen = {}
-    for name, g in groups.items():
-        seen.setdefault(g["key"].iloc[0], []).append(name)
-    for key, names in seen.items():
-        for name in names:
-            display[name] = key if len(names) == 1 else name
-
-    for name, g in groups.items():
-        values = _ordered_values(g, "time_s")
-        if values:
-            metrics[display[name]] = Metric(display[name], "time", LOWER, values, display[name])
-
-    # seq benchmarks of the sum workload, by what a parallel model's efficiency needs.
-    seq = {}
-    for name, g in groups.items():
-        first = g.iloc[0]
-        if first["workload"] == "sum" and first["model"] == "seq":
-            n = first["args"].get("n")
-            seq[(first["lang"], first["kernel"], n, parse_name(name).timing)] = g
-    for name, g in groups.items():
-        first = g.iloc[0]
-        if first["workload"] == "sum" and first["model"] not in (None, "seq"):
-            w, n = first["args"].get("workers"), first["args"].get("n")
-            if not isinstance(w, (int, float)) or w < 1 or n is None:
-                continue
-            s = seq.get((first["lang"], first["kernel"], n, parse_name(name).timing))
-            if s is None:
-                continue
-            model_t, seq_t = _by_repetition(g, "time_s"), _by_repetition(s, "time_s")
-            values = [seq_t[i] / (w * model_t[i]) for i in sorted(set(model_t) & set(seq_t))
-                      if model_t[i] > 0]
-            if values:
-                mname = display[name] + " efficiency"
-                metrics[mname] = Metric(mname, "efficiency", HIGHER, values, display[name])
-        elif first["workload"] == "fetch" and "efficiency" in g.columns:
-            values = _ordered_values(g, "efficiency")
-            # Without a latency there is no ideal and the counter is 0: nothing to track.
-            if values and max(values) > 0:
-                mname = display[name] + " efficiency"
-                metrics[mname] = Metric(mname, "efficiency", HIGHER, values, display[name])
-    return metrics
+def smallest_wilcoxon_p(n):
+    """The smallest p-value wilcoxon_p can give with n rounds (all of one sign)."""
+    return min(1.0, 2 / 2 ** n) if n else 1.0
 
 
-def repetitions_problem(run, label):
-    """Why a run cannot be compared for lack of repetitions (one line), or None."""
-    df = run.df
-    it = df[df["row_kind"] == "iteration"]
-    fix = ("comparing needs repetitions; record runs with " + HOW_TO_REPEAT) % RECOMMENDED_REPETITIONS
-    if it.empty:
-        return ("%s %s has only aggregates (mean/median/...), not the repetitions themselves; %s "
-                "(without --benchmark_report_aggregates_only)" % (label, run.path, fix))
-    if int(it.groupby("name").size().max()) < 2:
-        return "%s %s has one repetition per benchmark; %s" % (label, run.path, fix)
-    return None
+def hodges_lehmann(d, alpha=0.05):
+    """(estimate, low, high): the median of the Walsh averages (d_i + d_j) / 2, i <= j, and
+    the distribution-free 1 - alpha interval between the Walsh averages that the signed-rank
+    test's critical value cuts off (the whole range when there are too few rounds)."""
+    n = len(d)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    m = len(walsh)
+    estimate = (walsh[(m - 1) // 2] + walsh[m // 2]) / 2
+    counts, total = _signed_rank_counts(n), 2 ** n
+    # c: the largest signed-rank sum with P(W+ <= c) <= alpha / 2; the interval runs from the
+    # (c+1)-th smallest Walsh average to the (c+1)-th largest.
+    c, cdf = -1, 0.0
+    for w, count in enumerate(counts):
+        cdf += count / total
+        if cdf > alpha / 2:
+            break
+        c = w
+    if c < 0:  # too few rounds for any interval at this level: the whole range
+        return estimate, walsh[0], walsh[-1]
+    return estimate, walsh[c], walsh[m - 1 - c]
 
 
-# --- statistics ---------------------------------------------------------------
+# --- records from different times: the between-run noise in the history ----------
 
-def _has_ties(a, b):
-    both = np.concatenate([a, b])
-    return len(np.unique(both)) < len(both)
-
-
-def _exact_ok(a, b):
-    return not _has_ties(a, b) and max(len(a), len(b)) <= EXACT_MAX_N
-
-
-def mwu_pvalue(old, new):
-    """Two-sided Mann-Whitney U p-value of OLD against NEW (see the module docstring)."""
-    return mwu_pvalues([(old, new)])[0]
-
-
-def mwu_pvalues(pairs):
-    """mwu_pvalue for many (old, new) pairs; pairs of equal sizes and method share one
-    vectorised scipy call, which keeps a few hundred tests in milliseconds."""
-    out = [math.nan] * len(pairs)
-    groups = {}
-    for i, (old, new) in enumerate(pairs):
-        a, b = np.asarray(old, dtype=float), np.asarray(new, dtype=float)
-        if len(a) == 0 or len(b) == 0:
-            continue
-        both = np.concatenate([a, b])
-        if np.all(both == both[0]):
-            out[i] = 1.0  # identical samples: no evidence of anything (the normal form divides by 0)
-            continue
-        groups.setdefault((len(a), len(b), _exact_ok(a, b)), []).append((i, a, b))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for (_, _, exact), members in groups.items():
-            res = stats.mannwhitneyu(np.stack([m[1] for m in members]), np.stack([m[2] for m in members]),
-                                     axis=1, alternative="two-sided",
-                                     method="exact" if exact else "asymptotic")
-            for (i, _, _), p in zip(members, np.atleast_1d(res.pvalue)):
-                out[i] = float(p)
-    return out
+def between_run_sigma(values):
+    """(sigma, differences): the standard deviation of the log-difference of two consecutive
+    runs, estimated robustly (median absolute difference / 0.6745) from a metric's values in
+    run order. A step in the history shows as one large difference and barely moves it."""
+    logs = [math.log(v) for v in values if v is not None and v > 0 and math.isfinite(v)]
+    diffs = sorted(abs(b - a) for a, b in zip(logs, logs[1:]))
+    if not diffs:
+        return math.nan, 0
+    mid = len(diffs) // 2
+    mad = diffs[mid] if len(diffs) % 2 else (diffs[mid - 1] + diffs[mid]) / 2
+    return mad / 0.6745, len(diffs)
 
 
-_PMIN_CACHE = {}
+def t_pvalue(z, df):
+    from scipy import stats
+    return float(2 * stats.t.sf(abs(z), df))
 
 
-def smallest_pvalue(n_old, n_new):
-    """The smallest p-value mwu_pvalue can give for these sample sizes (complete separation)."""
-    key = (n_old, n_new)
-    if key not in _PMIN_CACHE:
-        _PMIN_CACHE[key] = mwu_pvalue(np.arange(n_old), np.arange(n_new) + n_old)
-    return _PMIN_CACHE[key]
-
-
-def repetitions_needed(tests, alpha):
-    """Fewest repetitions per side for which a complete separation survives Holm over `tests`."""
-    r = 2
-    while r < 1000 and smallest_pvalue(r, r) > alpha / max(tests, 1):
-        r += 1
-    return r
-
+# --- corrections ----------------------------------------------------------------
 
 def holm(pvalues):
-    """Holm-Bonferroni adjusted p-values, in the input order (NaN counts as 1).
-
-    adjusted p_(k) = max over j <= k of min(1, (m - j + 1) * p_(j)) for the ascending
-    p_(1) <= ... <= p_(m); rejecting where adjusted <= alpha is Holm's step-down test.
-    """
+    """Holm-Bonferroni adjusted p-values, in input order (NaN counts as 1)."""
     p = [1.0 if (x is None or math.isnan(x)) else float(x) for x in pvalues]
-    m = len(p)
-    adjusted = [1.0] * m
-    running = 0.0
+    m, adjusted, running = len(p), [1.0] * len(p), 0.0
     for rank, i in enumerate(sorted(range(m), key=lambda i: p[i])):
         running = max(running, min(1.0, (m - rank) * p[i]))
         adjusted[i] = running
     return adjusted
 
 
+def benjamini_hochberg(pvalues):
+    """Benjamini-Hochberg q-values, in input order (NaN counts as 1)."""
+    p = [1.0 if (x is None or math.isnan(x)) else float(x) for x in pvalues]
+    m, q, running = len(p), [1.0] * len(p), 1.0
+    for rank, i in reversed(list(enumerate(sorted(range(m), key=lambda i: p[i])))):
+        running = min(running, p[i] * m / (rank + 1))
+        q[i] = min(1.0, running)
+    return q
+
+
+# --- verdicts --------------------------------------------------------------------
+
 @dataclass
 class Result:
     name: str
-    kind: str
-    better: str
-    n_old: int
-    n_new: int
-    median_old: float
-    median_new: float
-    min_old: float
-    max_old: float
-    min_new: float
-    max_new: float
-    change: float      # median(NEW) / median(OLD) - 1
-    p: float           # raw two-sided Mann-Whitney U p-value (NaN when not tested)
-    p_holm: float      # Holm-adjusted over every tested metric
-    verdict: str
-    tested: bool = True
+    kind: str           # metrics.TIME, MACHINE or EFFICIENCY
+    old: float          # OLD's value (median over rounds or the record's median)
+    new: float
+    ratio: float        # NEW / OLD as estimated (Hodges-Lehmann, or the records' ratio)
+    low: float          # its 95% interval
+    high: float
+    p: float = math.nan
+    n: int = 0          # rounds, or history differences
+    q: float = math.nan       # Benjamini-Hochberg over every tested metric
+    p_holm: float = math.nan  # Holm over the TIME metrics
+    verdict: str = NO_CHANGE
 
     @property
-    def badness(self):
-        """The change in the bad direction: > 0 is worse, whatever the metric's direction."""
-        if self.change is None or math.isnan(self.change):
+    def worse(self):
+        """The change in the bad direction: > 0 is worse whatever the metric's direction."""
+        if not math.isfinite(self.ratio):
             return -math.inf
-        return self.change if self.better == LOWER else -self.change
-
-    def as_dict(self):
-        d = dict(self.__dict__)
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+        change = self.ratio - 1
+        return -change if self.kind == EFFICIENCY else change
 
 
 @dataclass
-class Comparison:
-    results: list                  # Result, worst first
-    alpha: float
-    min_effect: float
-    tests: int                     # size of the Holm family
-    only_old: list = field(default_factory=list)
-    only_new: list = field(default_factory=list)
-    untested: list = field(default_factory=list)  # names with < 2 samples on a side
-    corrected: bool = True
+class Verdict:
+    results: list
+    errors: list = field(default_factory=list)     # (benchmark, message): errored in NEW only
+    notes: list = field(default_factory=list)      # what else the reader must know
+    alpha: float = DEFAULT_ALPHA
+    min_effect: float = DEFAULT_MIN_EFFECT
+    method: str = ""
 
     def count(self, verdict):
         return sum(1 for r in self.results if r.verdict == verdict)
 
     @property
-    def regressions(self):
-        return [r for r in self.results if r.verdict == REGRESSION]
-
-    @property
-    def detectable(self):
-        """Whether any tested metric could reach significance at all with its sample sizes."""
-        if self.tests == 0:
-            return False
-        level = self.alpha / self.tests if self.corrected else self.alpha
-        return any(smallest_pvalue(r.n_old, r.n_new) <= level for r in self.results if r.tested)
+    def regressed(self):
+        return bool(self.errors) or self.count(REGRESSION) > 0
 
 
-_VERDICT_ORDER = {REGRESSION: 0, NO_CHANGE: 1, IMPROVEMENT: 2}
+def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
+    """Sets q, p_holm and verdict on each Result (see the module docstring); returns them
+    sorted: regressions first, worst first."""
+    tested = [r for r in results if r.kind != EFFICIENCY and math.isfinite(r.p)]
+    for r, q in zip(tested, benjamini_hochberg([r.p for r in tested])):
+        r.q = q
+    times = [r for r in tested if r.kind == TIME]
+    for r, p in zip(times, holm([r.p for r in times])):
+        r.p_holm = p
+    for r in results:
+        big = math.isfinite(r.ratio) and abs(r.ratio - 1) > min_effect
+        if r.kind == EFFICIENCY or not math.isfinite(r.p):
+            r.verdict = UNTESTED if r.kind != EFFICIENCY else NO_CHANGE
+        elif r.kind == MACHINE:
+            r.verdict = DRIFT if big and r.q <= alpha else NO_CHANGE
+        elif big and r.p_holm <= alpha:
+            r.verdict = REGRESSION if r.worse > 0 else IMPROVEMENT
+        elif big and r.q <= alpha:
+            r.verdict = POSSIBLE
+    order = {REGRESSION: 0, POSSIBLE: 1, IMPROVEMENT: 2, DRIFT: 3, NO_CHANGE: 4, UNTESTED: 5}
+    kind_order = {TIME: 0, MACHINE: 1, EFFICIENCY: 2}
+    return sorted(results, key=lambda r: (kind_order[r.kind], order[r.verdict], -r.worse, r.name))
 
 
-def compare(old, new, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, correct=True):
-    """Compare two {name: Metric} maps (see the module docstring for the method).
-
-    correct=False skips the Holm correction (raw p against alpha); only for showing
-    in tests why the correction is there.
-    """
-    common = [n for n in old if n in new]
-    rows = []
-    untested = []
-    for name in common:
-        a, b = old[name].values, new[name].values
-        mo, mn = float(np.median(a)), float(np.median(b))
-        change = mn / mo - 1 if mo > 0 else math.nan
-        tested = len(a) >= 2 and len(b) >= 2
-        if not tested:
-            untested.append(name)
-        rows.append(Result(name=name, kind=old[name].kind, better=old[name].better,
-                           n_old=len(a), n_new=len(b), median_old=mo, median_new=mn,
-                           min_old=float(min(a)), max_old=float(max(a)),
-                           min_new=float(min(b)), max_new=float(max(b)), change=change,
-                           p=math.nan, p_holm=math.nan, verdict=NO_CHANGE, tested=tested))
-    tested_rows = [r for r in rows if r.tested]
-    for r, p in zip(tested_rows, mwu_pvalues([(old[r.name].values, new[r.name].values)
-                                              for r in tested_rows])):
-        r.p = p
-    adjusted = holm([r.p for r in tested_rows]) if correct else [r.p for r in tested_rows]
-    for r, q in zip(tested_rows, adjusted):
-        r.p_holm = q
-        significant = q <= alpha
-        big = not math.isnan(r.change) and abs(r.change) > min_effect
-        if significant and big:
-            r.verdict = REGRESSION if r.badness > 0 else IMPROVEMENT
-    rows.sort(key=lambda r: (_VERDICT_ORDER[r.verdict], not r.tested, -r.badness, r.name))
-    return Comparison(results=rows, alpha=alpha, min_effect=min_effect, tests=len(tested_rows),
-                      only_old=[n for n in old if n not in new],
-                      only_new=[n for n in new if n not in old],
-                      untested=untested, corrected=correct)
-
-
-def filter_metrics(metrics, pattern):
-    """The metrics whose name matches the regex `pattern` (re.search), or all for None."""
-    if pattern is None:
-        return metrics
-    rx = re.compile(pattern)
-    return OrderedDict((k, v) for k, v in metrics.items() if rx.search(k))
-
-
-# --- formatting ---------------------------------------------------------------
-
-def fmt_seconds(s):
-    if s is None or not math.isfinite(s):
-        return "-"
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
-        if abs(s) >= scale or unit == "ns":
-            return "%.3g %s" % (s / scale, unit)
-    return "-"
-
+# --- rendering ------------------------------------------------------------------
 
 def fmt_value(value, kind):
-    if kind == "time":
-        return fmt_seconds(value)
-    return "-" if value is None or not math.isfinite(value) else "%.3f" % value
+    if value is None or not math.isfinite(value):
+        return "-"
+    if kind == EFFICIENCY:
+        return "%.3f" % value
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
+        if abs(value) >= scale or unit == "ns":
+            return "%.3g %s" % (value / scale, unit)
 
 
-def fmt_change(change):
-    return "-" if change is None or not math.isfinite(change) else "%+.1f%%" % (100 * change)
+def fmt_change(r):
+    if not math.isfinite(r.ratio):
+        return "-"
+    text = "%+.1f%%" % (100 * (r.ratio - 1))
+    if math.isfinite(r.low) and math.isfinite(r.high):
+        text += " [%+.1f, %+.1f]" % (100 * (r.low - 1), 100 * (r.high - 1))
+    return text
 
 
 def fmt_p(p):
     if p is None or not math.isfinite(p):
         return "-"
     return "%.2g" % p if p < 0.01 else "%.3f" % p
+
+
+def render_table(verdict, head, out):
+    """The verdict as text: `head` lines, errors, then one table per kind, then a summary."""
+    for line in head + ["note: " + n for n in verdict.notes]:
+        print(line, file=out)
+    for name, message in verdict.errors:
+        print("REGRESSION  errored in NEW: %s: %s" % (name, message), file=out)
+    titles = {TIME: "times (these decide)", MACHINE: "the machine's bounds (peak/*: drift, never a verdict)",
+              EFFICIENCY: "parallel efficiency (follows from the times; never a verdict)"}
+    for kind in (TIME, MACHINE, EFFICIENCY):
+        rows = [(r.verdict, fmt_change(r), fmt_value(r.old, kind), fmt_value(r.new, kind), fmt_p(r.p),
+                 fmt_p(r.p_holm if kind == TIME else r.q), str(r.n), r.name)
+                for r in verdict.results if r.kind == kind]
+        if not rows:
+            continue
+        header = ("verdict", "change [95% interval]", "old", "new", "p", "p(Holm)" if kind == TIME else "q(BH)",
+                  "n", "metric")
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        print("\n" + titles[kind] + ":", file=out)
+        for row in [header] + rows:
+            cells = [c.ljust(w) if i in (0, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+            print("  ".join(cells).rstrip(), file=out)
+    print("\n%d errored in NEW, %d regression%s, %d possible, %d improvement%s, %d machine drift; %s; "
+          "alpha %g, minimum effect %g%%"
+          % (len(verdict.errors), verdict.count(REGRESSION), "" if verdict.count(REGRESSION) == 1 else "s",
+             verdict.count(POSSIBLE), verdict.count(IMPROVEMENT), "" if verdict.count(IMPROVEMENT) == 1 else "s",
+             verdict.count(DRIFT), verdict.method, verdict.alpha, 100 * verdict.min_effect), file=out)
+
+
+def render_json(verdict, extra, out):
+    def clean(d):
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+    doc = dict(extra, method=verdict.method, alpha=verdict.alpha, min_effect=verdict.min_effect,
+               notes=verdict.notes, errors=[{"benchmark": b, "message": m} for b, m in verdict.errors],
+               summary={v: verdict.count(v) for v in (REGRESSION, POSSIBLE, IMPROVEMENT, DRIFT, NO_CHANGE)},
+               results=[clean(asdict(r)) for r in verdict.results])
+    json.dump(doc, out, indent=2, allow_nan=False)
+    out.write("\n")
+
+
+# --- change points ----------------------------------------------------------------
+
+def _energy_split(x):
+    """(best split index, its statistic) of E-Divisive means with alpha = 1: the split t
+    maximising t(n-t)/n * (2 E|L-R| - E|L-L'| - E|R-R'|), or (None, 0)."""
+    import numpy as np
+    n = len(x)
+    s = np.abs(x[:, None] - x[None, :]).cumsum(0).cumsum(1)  # s[i, j] = sum of |x_a - x_b|, a <= i, b <= j
+    t = np.arange(2, n - 1)
+    if not len(t):
+        return None, 0.0
+    corner, edge = s[t - 1, t - 1], s[t - 1, n - 1]  # sums over [0,t)x[0,t) and [0,t)x[0,n)
+    m, k = t, n - t
+    between = (edge - corner) * 2 / (m * k)
+    left = corner / (m * (m - 1))
+    right = (s[n - 1, n - 1] - 2 * edge + corner) / (k * (k - 1))
+    q = m * k / n * (between - left - right)
+    best = int(np.argmax(q))
+    return (int(t[best]), float(q[best])) if q[best] > 0 else (None, 0.0)
+
+
+def change_points(values, alpha=0.01, permutations=199, seed=0):
+    """Indices i where the level of `values` steps (a new level starts at i), by E-Divisive
+    means with a permutation test at `alpha`, searched recursively; [(index, p)], sorted."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    found = []
+
+    def search(lo, hi):
+        x = np.asarray(values[lo:hi], dtype=float)
+        if len(x) < 4:
+            return
+        split, q = _energy_split(x)
+        if split is None:
+            return
+        hits, allowed = 0, alpha * (permutations + 1) - 1  # more hits than this: p > alpha
+        y = x.copy()
+        for _ in range(permutations):
+            rng.shuffle(y)
+            if _energy_split(y)[1] >= q:
+                hits += 1
+                if hits > allowed:
+                    return
+        p = (hits + 1) / (permutations + 1)
+        if p <= alpha:
+            found.append((lo + split, p))
+            search(lo, lo + split)
+            search(lo + split, hi)
+
+    search(0, len(values))
+    return sorted(found)

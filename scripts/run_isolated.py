@@ -73,8 +73,10 @@ def list_benchmarks(binary, args):
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise RunError("", proc.returncode if proc.returncode == 2 else 1)
+        # BINARY explained itself in one line ("concbench: ..."): that line is the message.
+        last = (proc.stderr.strip().splitlines() or ["%s %s" % (binary, describe_exit(proc.returncode))])[-1]
+        raise RunError(last[len(PROG) + 2:] if last.startswith(PROG + ": ") else last,
+                       proc.returncode if proc.returncode == 2 else 1)
     names = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
     if not names:
         raise RunError("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists "
@@ -148,6 +150,64 @@ class Fixture:
             self.proc = None
 
 
+# The environment is unstable when, in the half second before the run, other processes kept
+# more than this share of the CPUs busy, or when the hypervisor took more than this share of
+# the run's CPU time for other guests (steal).
+BUSY_LIMIT, STEAL_LIMIT = 0.25, 0.02
+
+
+def cpu_times():
+    """(busy, steal, total) jiffies over all CPUs, from /proc/stat; zeros where unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    steal = fields[7] if len(fields) > 7 else 0
+    return sum(fields[:8]) - idle - steal, steal, sum(fields[:8])
+
+
+def share(before, after, index):
+    total = after[2] - before[2]
+    return (after[index] - before[index]) / total if total > 0 else 0.0
+
+
+def load_avg():
+    try:
+        return " ".join("%.2f" % x for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+class Environment:
+    """What else the machine was doing: load and busy CPUs before the run, steal during it."""
+
+    def __init__(self, sample_s=0.5):
+        self.load_before = load_avg()
+        first = cpu_times()
+        if sample_s:  # ab.py's rounds skip it: their two sides run minutes apart at most
+            time.sleep(sample_s)
+        self.start = cpu_times()
+        self.busy_before = share(first, self.start, 0) if sample_s else None
+
+    def finish(self, context):
+        end = cpu_times()
+        steal = share(self.start, end, 1)
+        context["load_avg_before"], context["load_avg_after"] = self.load_before, load_avg()
+        if self.busy_before is not None:
+            context["cpu_busy_before"] = "%.0f%%" % (100 * self.busy_before)
+        context["steal_during"] = "%.1f%%" % (100 * steal)
+        reasons = []
+        if self.busy_before is not None and self.busy_before > BUSY_LIMIT:
+            reasons.append("other processes kept %.0f%% of the CPUs busy before the run"
+                           % (100 * self.busy_before))
+        if steal > STEAL_LIMIT:
+            reasons.append("the hypervisor stole %.1f%% of the CPU time during the run" % (100 * steal))
+        context["environment_unstable"] = "; ".join(reasons) or "no"
+        return reasons
+
+
 def read_record(path):
     """(context, benchmarks, complete) from a process's JSON. A process that died mid-run
     leaves the file cut off: the benchmarks written before the cut are still taken."""
@@ -188,19 +248,32 @@ def errored_entry(name, message):
             "time_unit": "ms"}
 
 
-def run_group(binary, args, model, names, first, total, out, fixture_url, stdout):
+def supports_progress(binary):
+    """Whether BINARY takes --progress (builds of older commits, which bisect and ab.py run,
+    do not: they number each process's benchmarks from 1)."""
+    proc = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, stdin=subprocess.DEVNULL)
+    return "--progress=" in proc.stdout
+
+
+def run_group(binary, args, model, names, first, total, out, fixture_url, stdout, env=None):
     """Runs one model's benchmarks in a fresh process.
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     cmd = [binary] + child_args(args) + [
         "--benchmark_filter=" + exact_filter(names), "--benchmark_out=" + out,
-        "--benchmark_out_format=json", "--progress=%d/%d" % (first, total)]
+        "--benchmark_out_format=json"] + (["--progress=%d/%d" % (first, total)] if total else [])
     if fixture_url and model.startswith("fetch/"):
         cmd.append("--fixture_url=" + fixture_url)
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True)
+    quiet = stdout == subprocess.DEVNULL
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True,
+                          stderr=subprocess.PIPE if quiet else None, env=env)
     context, benchmarks, complete = read_record(out)
     failure = None
     if proc.returncode != 0:
         failure = "the process of %s %s" % (model, describe_exit(proc.returncode))
+        last = (proc.stderr or "").strip().splitlines()[-1:]
+        if last:
+            failure += " (%s)" % last[0]
     elif not complete:
         failure = "the process of %s wrote no complete record" % model
     if failure:
@@ -242,25 +315,31 @@ def write_json(doc, path):
         raise
 
 
-def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
-    """The whole isolated run; returns the exit status (see the module docstring)."""
+def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False,
+        quiet=False, env=None):
+    """The whole isolated run; returns the exit status (see the module docstring). quiet:
+    nothing on the console but failures (ab.py runs many of these); env: the benchmark
+    processes' environment (default: this one's)."""
     names = list_benchmarks(binary, args)
+    total = len(names) if supports_progress(binary) else 0
     groups = group_by_model(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
     fixture = Fixture(fixture_path) if own_fixture and fixture_path else None
     parts, failures, first, texts = [], [], 1, []
+    environment = Environment(0 if quiet else 0.5)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
         try:
             for k, (model, members) in enumerate(groups, 1):
-                say("process %d of %d: %s, %d benchmark%s"
-                    % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
+                if not quiet:
+                    say("process %d of %d: %s, %d benchmark%s"
+                        % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
                 url = fixture.start() if fixture and model.startswith("fetch/") else None
                 context, benchmarks, failure, text = run_group(
-                    binary, args, model, members, first, len(names),
+                    binary, args, model, members, first, total,
                     os.path.join(tmp, "%d.json" % k), url,
-                    None if fmt == "console" else subprocess.PIPE)
+                    subprocess.DEVNULL if quiet else None if fmt == "console" else subprocess.PIPE, env)
                 parts.append((context, benchmarks))
                 texts.append(text or "")
                 if failure:
@@ -270,11 +349,15 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
             doc = merge(parts, len(groups))
             doc["context"]["concbench_scope"] = scope_of(binary, args, names)
             doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
+            for reason in environment.finish(doc["context"]):
+                if not quiet:
+                    say("unstable environment: %s; the record says so" % reason)
             if history:
                 out = os.path.join(history, records.record_name(doc["context"],
                                                                 doc["context"]["concbench_scope"]))
             write_json(doc, out)
-            say("recorded %s" % out)
+            if not quiet:
+                say("recorded %s" % out)
             if fmt == "json":
                 json.dump(doc, sys.stdout, indent=2)
                 print()

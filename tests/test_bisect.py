@@ -18,27 +18,13 @@ from test_compare import git  # noqa: E402
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
-# The fake project's "benchmark": Google Benchmark JSON with a time of `speed` ms (from the
-# checked-out commit) and 1% noise seeded by the commit, so every run of a commit agrees.
-GENERATOR = r'''
-import json, os, random, socket, sys
-out, reps = sys.argv[1], int(sys.argv[2])
-speed = float(open("speed").read())
-commit = os.environ["CONCBENCH_COMMIT"]
-rng = random.Random(commit)
-rows = []
-for name in ("fake/work/n:1", "fake/other/n:2"):
-    for i in range(reps):
-        t = 1e6 * (speed if name == "fake/work/n:1" else 1.0) * (1 + 0.01 * rng.gauss(0, 1))
-        rows.append({"name": name + "/real_time", "run_name": name + "/real_time",
-                     "run_type": "iteration", "repetitions": reps, "repetition_index": i,
-                     "threads": 1, "iterations": 5, "real_time": t, "cpu_time": t, "time_unit": "ns"})
-rows = [r for r in rows if os.environ["CONCBENCH_FILTER"] in r["name"]]
-with open(out, "w") as f:
-    json.dump({"context": {"host_name": socket.gethostname(), "concbench_commit": commit,
-                           "concbench_dirty": "false", "date": "2026-11-25T00:00:00+00:00"},
-               "benchmarks": rows}, f)
-'''
+# The fake project's "benchmark" is tests/fake_concbench.py; building a commit copies it into the
+# worktree's build directory with the commit's `speed` file beside it, so each build runs at its
+# commit's speed, and a commit with a `broken` file does not build.
+FAKE = os.path.join(HERE, "fake_concbench.py")
+BUILD = ("test ! -e broken && mkdir -p build/release/benchmarks && cp %s build/release/benchmarks/concbench "
+         "&& cp speed build/release/benchmarks/speed" % FAKE)
+ROUNDS = ["--rounds", "8"]  # enough for a 30% step; keeps each comparison to seconds
 
 N_COMMITS = 12
 FIRST_BAD = 7          # speed 1.0 before, 1.3 from here on
@@ -66,15 +52,11 @@ def make_project(path, first_bad=FIRST_BAD, broken=BROKEN):
 def project(tmp_path):
     repo = tmp_path / "repo"
     shas = make_project(repo)
-    gen = tmp_path / "gen.py"
-    gen.write_text(GENERATOR)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    env = dict(os.environ,
-               TMPDIR=str(scratch),
-               CONCBENCH_BISECT_BUILD="test ! -e broken",
-               CONCBENCH_BISECT_RUN='%s %s "$CONCBENCH_OUT" "$CONCBENCH_REPS"' % (PYTHON, gen),
-               GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    env = dict(os.environ, TMPDIR=str(scratch), CONCBENCH_BISECT_BUILD=BUILD,
+               FAKE_NAMES="fake/work/n:1,fake/other/n:2", FAKE_SPEED_ONLY="fake/work", GIT_CONFIG_GLOBAL="/dev/null",
+               GIT_CONFIG_NOSYSTEM="1")
     return repo, shas, env, scratch
 
 
@@ -101,7 +83,8 @@ def dirty(repo):
 
 
 def bisect(repo, env, *args, timeout=300):
-    return subprocess.run([BISECT] + list(args), cwd=repo, env=env, capture_output=True, text=True,
+    extra = ROUNDS if len(args) >= 3 and args[2] else []
+    return subprocess.run([BISECT] + list(args) + extra, cwd=repo, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -168,7 +151,7 @@ def test_no_regression_means_nothing_to_bisect(project):
     assert "shows no regression" in proc.stderr
     assert proc.stdout == ""
     assert snapshot(repo) == before
-    # compare.py options pass through: a 40% minimum effect hides the 30% step
+    # ab.py options pass through: a 40% minimum effect hides the 30% step
     proc = bisect(repo, env, shas[0], shas[11], "fake/work", "--min-effect", "40%")
     assert proc.returncode == 1 and "shows no regression" in proc.stderr
 
@@ -178,12 +161,12 @@ def test_interrupt_cleans_up(project, sig, status):
     repo, shas, env, scratch = project
     marker = repo.parent / "running"
     pidfile = repo.parent / "sleeper.pid"
-    env = dict(env, CONCBENCH_BISECT_RUN=(
+    env = dict(env, CONCBENCH_BISECT_BUILD=(
         'if [ "$(cat counter)" = 5 ]; then touch %s; sleep 120 & echo $! > %s; wait; fi; %s'
-        % (marker, pidfile, env["CONCBENCH_BISECT_RUN"])))
+        % (marker, pidfile, env["CONCBENCH_BISECT_BUILD"])))
     dirty(repo)
     before = snapshot(repo)
-    proc = subprocess.Popen([BISECT, shas[0], shas[11], "fake/work"], cwd=repo, env=env,
+    proc = subprocess.Popen([BISECT, shas[0], shas[11], "fake/work"] + ROUNDS, cwd=repo, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not marker.exists():
@@ -197,12 +180,12 @@ def test_interrupt_cleans_up(project, sig, status):
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == status, err
-    assert time.time() - started < 20  # it did not wait for the 120 s benchmark
+    assert time.time() - started < 20  # it did not wait for the 120 s build
     assert "interrupted" in err and "Terminated" not in err
     assert snapshot(repo) == before
     assert os.listdir(scratch) == []
     sleeper = int(pidfile.read_text())
-    for _ in range(50):  # the benchmark it was running is stopped too
+    for _ in range(50):  # the build it was running is stopped too
         try:
             os.kill(sleeper, 0)
         except ProcessLookupError:
@@ -224,7 +207,8 @@ def _one_line(proc, *words):
 def _last_line(proc, *words):
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     last = proc.stderr.strip().splitlines()[-1]
-    assert all(line.startswith("concbench bisect: measuring") for line in proc.stderr.strip().splitlines()[:-1])
+    assert all(line.startswith(("concbench bisect: building", "concbench bisect: comparing"))
+               for line in proc.stderr.strip().splitlines()[:-1])
     for w in words:
         assert w in last, (w, last)
 
@@ -238,13 +222,12 @@ def test_bad_input(project, tmp_path):
     _one_line(bisect(repo, env, shas[5], shas[2], "fake"), "not an ancestor")
     _one_line(bisect(repo, env, "HEAD", "HEAD", "fake"), "same commit")
     _one_line(bisect(repo, env, shas[0], "HEAD", ""), "FILTER is empty")
-    _one_line(bisect(repo, dict(env, CONCBENCH_BISECT_REPS="1"), shas[0], "HEAD", "fake"), "REPS")
-    # past the arguments it says what it measures, then one line of why it stopped
+    # past the arguments it says what it builds and compares, then one line of why it stopped
     _last_line(bisect(repo, env, shas[3], "HEAD", "fake"), "GOOD", "does not build")
-    _last_line(bisect(repo, dict(env, CONCBENCH_BISECT_RUN="echo no server >&2; exit 3"), shas[0],
-                      "HEAD", "fake"), "GOOD", "does not run", "no server")
+    _last_line(bisect(repo, dict(env, CONCBENCH_BISECT_BINARY="no/such/binary"), shas[0], "HEAD", "fake"),
+               "GOOD", "does not build", "no binary at no/such/binary")
     _last_line(bisect(repo, env, shas[0], "HEAD", "no-such-benchmark"), "cannot compare",
-               "no benchmarks")
+               "no benchmark matches")
     outside = tmp_path / "outside"
     outside.mkdir()
     _one_line(bisect(outside, env, "HEAD~1", "HEAD", "fake"), "not inside a git repository")

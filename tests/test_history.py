@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: MIT
-# Tests for scripts/history.py: commit order, record choice, the plotted numbers, atomic output, bad input.
+# Tests for scripts/history.py: the records it takes, the steps it finds over the commits, the page, bad input.
 # Run: /usr/bin/python3 -m pytest tests/test_history.py
 import os
-import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -16,10 +16,9 @@ sys.path.insert(0, SCRIPTS)
 sys.path.insert(0, HERE)
 
 import history  # noqa: E402  (first: it checks the interpreter)
-from test_compare import (FETCH, SUM_SEQ, SUM_T2, SYSTEM_PYTHON, context, git, make_repo,  # noqa: E402
-                          one_line_error, write_run)
+from test_compare import SYSTEM_PYTHON, git, make_repo, one_line_error, record  # noqa: E402
 
-HOST = "testhost"
+POOL = "sum/pool/range/workers:2/n:1000000"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -28,150 +27,96 @@ def run_history(*args):
                           text=True, timeout=300)
 
 
-def bench_record(hist, sha, stamp, t2, seq=1.0, eff=0.8, host=HOST, dirty="false", reps=5):
-    """A record whose sum/threads time is exactly `t2` * (0.99, 0.995, 1, 1.005, 1.01)."""
-    spread = [0.99, 0.995, 1.0, 1.005, 1.01][:reps]
-    hist.mkdir(parents=True, exist_ok=True)
-    date = "%s-%s-%sT%s:%s:%s+00:00" % (stamp[:4], stamp[4:6], stamp[6:8], stamp[9:11], stamp[11:13], stamp[13:15])
-    name = "%s-%s%s-%s.json" % (stamp, sha[:12], "-dirty" if dirty == "true" else "", host)
-    return write_run(hist / name, [
-        (SUM_SEQ, [seq * s for s in spread], None),
-        (SUM_T2, [t2 * s for s in spread], None),
-        (FETCH, [0.2] * reps, [{"efficiency": eff * s, "ideal_s": 0.1} for s in spread])],
-        ctx=context(commit=sha, dirty=dirty, host=host, date=date))
-
-
 @pytest.fixture
 def project(tmp_path):
-    """A repository with 5 commits on main and one on a side branch, and records of them."""
+    """20 commits on main, one on a side branch. Records of most: pool is 25% slower from
+    commit 12 on; commits 5 and 6 have no record; dirty, foreign and side records are decoys."""
     repo = tmp_path / "repo"
-    shas = make_repo(repo, 5)
-    git(repo, "checkout", "-q", "-b", "side", shas[2])
+    shas = make_repo(repo, 20)
+    hist = repo / "results" / "history"
+    hist.mkdir(parents=True)
+    for i, sha in enumerate(shas):
+        if i not in (5, 6):
+            record(hist, sha, i + 1, factor=1.25 if i >= 12 else 1.0, seed=i)
+    record(hist, shas[3], 25, factor=3.0, seed=50, dirty="true")   # not the commit
+    record(hist, shas[8], 26, factor=3.0, seed=51, cpu_model="Intel Xeon")  # another machine
+    git(repo, "checkout", "-q", "-b", "side", shas[10])
     (repo / "side").write_text("x")
     git(repo, "add", "side")
     git(repo, "commit", "-q", "-m", "side")
-    side = git(repo, "rev-parse", "HEAD")
+    record(hist, git(repo, "rev-parse", "HEAD"), 27, factor=3.0, seed=52)  # off the branch
     git(repo, "checkout", "-q", "main")
-    hist = repo / "results" / "history"
-    # dates deliberately out of commit order: the x axis must follow the commits
-    bench_record(hist, shas[0], "20261105T100000Z", t2=0.50)
-    bench_record(hist, shas[1], "20261101T100000Z", t2=0.51)
-    bench_record(hist, shas[2], "20261103T100000Z", t2=0.52)
-    bench_record(hist, shas[3], "20261102T100000Z", t2=0.90, eff=0.4)  # the regression
-    bench_record(hist, shas[4], "20261106T100000Z", t2=0.91)
-    bench_record(hist, shas[4], "20261107T100000Z", t2=5.0, dirty="true")  # not the commit
-    bench_record(hist, shas[4], "20261108T100000Z", t2=7.0, host="elsewhere")
-    bench_record(hist, side, "20261104T100000Z", t2=0.3)  # not an ancestor of main
     return repo, hist, shas
 
 
-def args_for(repo, *extra):
-    return history.parse_args(["--repo", str(repo), "--host", HOST] + list(extra))
-
-
-def test_records_follow_the_commits_not_the_dates(project):
+def test_the_step_is_found_at_its_commit_and_nothing_else_steps(project):
     repo, hist, shas = project
-    recs = history.pick_records(args_for(repo), [])
-    assert [r.commit for r in recs] == shas  # side branch skipped, one record per commit
-    assert all(r.dirty is False and r.host == HOST for r in recs)
-
-
-def test_plotted_points_are_median_and_min_max(project):
-    repo, hist, shas = project
-    recs = history.pick_records(args_for(repo), [])
-    series, kinds = history.collect(recs, None, [])
-    t2 = series[SUM_T2]
-    assert [x for x, *_ in t2] == [0, 1, 2, 3, 4]
-    assert [p[1] for p in t2] == pytest.approx([0.50, 0.51, 0.52, 0.90, 0.91])
-    assert [v for p in t2 for v in p[2:4]] == pytest.approx(
-        [v for t in (0.50, 0.51, 0.52, 0.90, 0.91) for v in (t * 0.99, t * 1.01)])
-    assert [p[4] for p in t2] == [5] * 5
-    assert kinds[SUM_T2] == "time"
-    eff = series[SUM_T2 + " efficiency"]
-    assert [p[1] for p in eff] == pytest.approx([1.0 / (2 * t) for t in (0.50, 0.51, 0.52, 0.90, 0.91)])
-    assert kinds[SUM_T2 + " efficiency"] == "efficiency"
-    assert [p[1] for p in series[FETCH + " efficiency"]] == pytest.approx([0.8, 0.8, 0.8, 0.4, 0.8])
-    filtered, _ = history.collect(recs, "efficiency$", [])
-    assert sorted(filtered) == sorted([SUM_T2 + " efficiency", FETCH + " efficiency"])
-
-
-def test_cli_writes_one_plot_per_metric(project):
-    repo, hist, shas = project
-    proc = run_history("--repo", repo, "--host", HOST)
+    proc = run_history("--repo", repo)
     assert proc.returncode == 0, proc.stderr
-    assert "not ancestors of HEAD" in proc.stderr
-    out = hist / "plots"
-    pngs = sorted(p for p in os.listdir(out) if p.endswith(".png"))
-    # 3 times (seq, threads, fetch) + threads efficiency + fetch efficiency
-    assert len(pngs) == 5
-    for p in pngs:
-        with open(out / p, "rb") as f:
-            assert f.read(8) == PNG_MAGIC
-    index = (out / "README.md").read_text()
-    assert all(p in index for p in pngs)
-    assert " ".join(s[:8] for s in shas) in index  # commit order, oldest first
-    assert not [n for n in os.listdir(hist) if n.startswith(".")]  # no temporaries left
+    page = (hist / "page" / "README.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    # pool's time and, following it, pool's efficiency; tbb, seq and the peak stay put
+    assert {row.split("`")[1] for row in rows} == {POOL, POOL + " efficiency"}
+    assert all("`%s` commit 12" % shas[12][:8] in row for row in rows)
+    assert "+25" in rows[0] or "+24" in rows[0] or "+26" in rows[0]
+    assert (hist / "page" / "history.png").read_bytes().startswith(PNG_MAGIC)
+    assert "20 commits of this branch" in page and "18 with a record" in page
+    for decoy in ("left out 1 record of another machine", "left out 1 record from a dirty tree",
+                  "left out 1 record of commits off this branch"):
+        assert decoy in proc.stderr
 
 
-def test_filter_and_out_dir(project, tmp_path):
+def test_the_series_keeps_gaps_for_commits_without_a_record(project):
     repo, hist, shas = project
-    out = tmp_path / "elsewhere" / "plots"
-    proc = run_history("--repo", repo, "--host", HOST, "--filter", "threads", "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    pngs = sorted(p for p in os.listdir(out) if p.endswith(".png"))
-    assert len(pngs) == 2 and all("threads" in p for p in pngs)
-    assert not (hist / "plots").exists()
+    args = history.parse_args(["--repo", str(repo)])
+    commits, chosen = history.pick_records(args, [])
+    assert commits == shas and set(chosen) == set(shas) - {shas[5], shas[6]}
+    series, kinds = history.series_of(commits, chosen, "^" + POOL + "$", [])
+    assert series[POOL][5] is None and series[POOL][6] is None and kinds[POOL] == "time"
+    assert [i for i, *_ in history.steps_of(series[POOL], 0.03)] == [12]
 
 
 def test_output_is_replaced_whole_and_only_on_success(project, monkeypatch):
     repo, hist, shas = project
-    out = hist / "plots"
+    out = hist / "page"
     out.mkdir()
     (out / "stale.png").write_bytes(b"old")
-    assert history.main(["--repo", str(repo), "--host", HOST, "--filter", "seq"]) == 0
-    assert sorted(os.listdir(out)) == ["README.md", "sum_seq_range_workers_1_n_100000000.png"]
+    assert history.main(["--repo", str(repo), "--filter", "tbb"]) == 0
+    assert sorted(os.listdir(out)) == ["README.md"]  # nothing stepped: no figure
+    assert "No metric stepped." in (out / "README.md").read_text()
 
-    calls = []
-
-    def failing_draw(path, *a, **k):
-        calls.append(path)
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        with open(path, "wb") as f:
-            f.write(PNG_MAGIC)
+    def failing_draw(*a, **k):
+        raise RuntimeError("disk full")
     monkeypatch.setattr(history, "draw", failing_draw)
     with pytest.raises(RuntimeError):
-        history.main(["--repo", str(repo), "--host", HOST])
-    # the previous plots are intact and no half-written directory is left beside them
-    assert sorted(os.listdir(out)) == ["README.md", "sum_seq_range_workers_1_n_100000000.png"]
+        history.main(["--repo", str(repo)])
+    assert sorted(os.listdir(out)) == ["README.md"]  # the previous page is intact
     assert not [n for n in os.listdir(hist) if n.startswith(".")]
-
-
-def test_default_host_is_this_machine(tmp_path):
-    repo = tmp_path / "repo"
-    shas = make_repo(repo, 2)
-    hist = repo / "results" / "history"
-    bench_record(hist, shas[0], "20261101T100000Z", t2=0.5, host=socket.gethostname())
-    bench_record(hist, shas[1], "20261102T100000Z", t2=0.5, host="elsewhere")
-    recs = history.pick_records(history.parse_args(["--repo", str(repo)]), [])
-    assert [r.commit for r in recs] == shas[:1]
 
 
 def test_bad_input(project, tmp_path):
     repo, hist, shas = project
-    one_line_error(run_history("--repo", repo, "--host", "nobody"), "no records from host nobody",
-                   "elsewhere", "testhost")
-    one_line_error(run_history("--repo", repo, "--host", HOST, "--filter", "^nothing"), "no metric matches")
-    one_line_error(run_history("--repo", repo, "--host", HOST, "--filter", "("), "--filter")
+    one_line_error(run_history("--repo", repo, "--filter", "^nothing"), "no metric matches")
+    one_line_error(run_history("--repo", repo, "--filter", "("), "--filter")
     one_line_error(run_history("--repo", repo, "--bogus"), "--bogus")
+    one_line_error(run_history("--repo", repo, "--like", tmp_path / "missing.json"), "--like")
     empty = tmp_path / "empty"
     make_repo(empty, 1)
     one_line_error(run_history("--repo", empty), "no records")
     not_git = tmp_path / "notgit"
-    bench_record(not_git / "results" / "history", shas[0], "20261101T100000Z", t2=0.5)
-    one_line_error(run_history("--repo", not_git, "--host", HOST), "cannot list the commits")
-    # records only of commits off this branch
+    (not_git / "results" / "history").mkdir(parents=True)
+    record(not_git / "results" / "history", shas[0], 1)
+    one_line_error(run_history("--repo", not_git), "cannot list the commits")
     side_only = tmp_path / "sideonly"
     make_repo(side_only, 1)
-    bench_record(side_only / "results" / "history", "c" * 40, "20261101T100000Z", t2=0.5)
-    one_line_error(run_history("--repo", side_only, "--host", HOST), "of a commit on this branch")
+    (side_only / "results" / "history").mkdir(parents=True)
+    record(side_only / "results" / "history", "c" * 40, 1)
+    one_line_error(run_history("--repo", side_only), "clean record of this branch")
+
+
+def test_change_points_on_real_noise_shapes():
+    # Bimodal process noise (a slow mode now and then) must not read as steps.
+    rng = np.random.default_rng(7)
+    values = [1.0 * (1.7 if rng.random() < 0.1 else 1.0) * float(np.exp(0.02 * rng.standard_normal()))
+              for _ in range(40)]
+    assert history.steps_of(values, 0.03) == []

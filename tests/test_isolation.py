@@ -12,6 +12,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RUN = os.path.join(REPO, "scripts", "run_isolated.py")
+FAKE = os.path.join(HERE, "fake_concbench.py")
 BINARY = os.environ.get("CONCBENCH_BINARY", os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
 FIXTURE = os.environ.get("CONCBENCH_FIXTURE", os.path.join(REPO, "build", "release", "fixtures", "concbench_fixture"))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
@@ -112,41 +113,12 @@ def test_json_format_prints_the_merged_record(tmp_path):
     assert json.loads(proc.stdout) == json.loads(out.read_text())
 
 
-# A stand-in binary: lists three models and, when asked to run one, writes Google Benchmark
-# JSON for it, except for the model in CRASH, whose process writes one result and is killed.
-FAKE = r'''#!/usr/bin/env python3
-import json, os, re, signal, sys
-names = ["w/a/n:1/real_time", "w/a/n:2/real_time", "w/b/n:1/real_time", "w/b/n:2/real_time",
-         "w/c/n:1/real_time"]
-args = sys.argv[1:]
-if "--benchmark_list_tests" in args:
-    print("\n".join(names)); sys.exit(0)
-filt = [a.split("=", 1)[1] for a in args if a.startswith("--benchmark_filter=")][0]
-out = [a.split("=", 1)[1] for a in args if a.startswith("--benchmark_out=")][0]
-mine = [n for n in names if re.search(filt, n)]
-with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(" ".join(args) + "\n")
-entry = lambda n, i: {"name": n, "family_index": i, "per_family_instance_index": 0, "run_name": n,
-                      "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
-                      "iterations": 10, "real_time": 1.0, "cpu_time": 1.0, "time_unit": "ms"}
-with open(out, "w") as f:
-    if mine[0].startswith(os.environ.get("CRASH", "-")):
-        f.write('{"context": {"host_name": "fake"}, "benchmarks": [' + json.dumps(entry(mine[0], 0)) + ",")
-        f.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-    json.dump({"context": {"host_name": "fake", "date": "2026-11-30T00:00:00+00:00"},
-               "benchmarks": [entry(n, i) for i, n in enumerate(mine)]}, f)
-'''
-
-
 def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):
-    fake = tmp_path / "fake"
-    fake.write_text(FAKE)
-    fake.chmod(0o755)
     log = tmp_path / "log"
-    env = dict(os.environ, FAKE_LOG=str(log), CRASH="w/b/")
+    env = dict(os.environ, FAKE_LOG=str(log), FAKE_CRASH="w/b/",
+               FAKE_NAMES="w/a/n:1,w/a/n:2,w/b/n:1,w/b/n:2,w/c/n:1")
     out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(fake)], capture_output=True,
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE], capture_output=True,
                           text=True, env=env, timeout=60)
     assert proc.returncode == 1
     assert "the process of w/b was killed by SIGKILL; the run goes on" in proc.stderr
@@ -159,7 +131,7 @@ def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):
     assert "killed by SIGKILL" in by_name["w/b/n:2/real_time"]["error_message"]
     # The model after it still ran, in a process of its own.
     assert not by_name["w/c/n:1/real_time"].get("error_occurred")
-    runs = log.read_text().splitlines()
+    runs = [r for r in log.read_text().splitlines() if "--benchmark_out=" in r]
     assert len(runs) == 3 and all("--progress=" in r for r in runs)
     assert [r.split("--progress=")[1].split()[0] for r in runs] == ["1/5", "3/5", "5/5"]
 

@@ -25,6 +25,7 @@ import analysis  # noqa: E402
 import bench_names  # noqa: E402
 import make_samples  # noqa: E402
 import plot_figures  # noqa: E402
+import records  # noqa: E402
 from bench_names import concbench_problem, load_run, parse_name  # noqa: E402
 
 UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -262,10 +263,10 @@ def test_context_helpers():
     assert bench_names.hardware_threads(ctx) == 2
     assert bench_names.hardware_threads({"num_cpus": 6}) == 6
     assert bench_names.hardware_threads({"hardware_threads": "16", "num_cpus": 8}) == 16
-    line = bench_names.machine_line(ctx)
+    line = records.machine_line(ctx)
     for part in ("benchhost", "Sample CPU 9000", "2 CPUs", "0123456789ab", "2026-11-20"):
         assert part in line
-    assert "dirty" in bench_names.machine_line(dict(ctx, concbench_dirty="1"))
+    assert "dirty" in records.machine_line(dict(ctx, concbench_dirty="1"))
 
 
 # --- the numbers (hand-checked run: see make_samples.handcheck_run) -------------

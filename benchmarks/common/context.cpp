@@ -6,11 +6,17 @@
 #include <link.h>
 #include <omp.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <tbb/version.h>
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string_view>
 #include <memory>
 #include <thread>
 
@@ -60,18 +66,61 @@ std::string openmp_runtime() {
          std::to_string(omp_get_max_threads()) + ")";
 }
 
+// The first line of a file, or `fallback` when it cannot be read.
+std::string file_line(const char* path, const std::string& fallback) {
+  std::ifstream in(path);
+  std::string line;
+  return std::getline(in, line) ? line : fallback;
+}
+
+// The value of a "key : value" line of /proc/cpuinfo or /proc/meminfo, or "".
+std::string proc_field(const char* path, std::string_view key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with(key)) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const auto start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
+// The instruction-set extensions the kernels' speed depends on (vector width, FMA), of those
+// the CPU has: two machines that differ here are not comparable, whatever their names.
+std::string vector_flags() {
+  std::istringstream all(proc_field("/proc/cpuinfo", "flags"));
+  std::set<std::string> have{std::istream_iterator<std::string>(all), {}};
+  std::string out;
+  for (const char* flag : {"sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl"})
+    if (have.count(flag)) {
+      if (!out.empty()) out += ' ';
+      out += flag;
+    }
+  return out.empty() ? "none of sse4_2 avx avx2 fma avx512f" : out;
+}
+
+// "always [madvise] never" -> "madvise".
+std::string bracketed(const std::string& line) {
+  const auto open = line.find('['), close = line.find(']');
+  return open == std::string::npos || close < open ? line : line.substr(open + 1, close - open - 1);
+}
+
+// Whether the CPU may clock above its base frequency, where the kernel says.
+std::string cpu_boost() {
+  std::string boost = file_line("/sys/devices/system/cpu/cpufreq/boost", "");
+  if (!boost.empty()) return boost == "1" ? "on" : "off";
+  std::string no_turbo = file_line("/sys/devices/system/cpu/intel_pstate/no_turbo", "");
+  if (!no_turbo.empty()) return no_turbo == "0" ? "on" : "off";
+  return "not exposed";
+}
+
 }  // namespace
 
 std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("model name")) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  }
-  return "unknown";
+  const std::string model = proc_field("/proc/cpuinfo", "model name");
+  return model.empty() ? "unknown" : model;
 }
 
 double process_cpu_seconds() {
@@ -108,6 +157,24 @@ void add_run_context() {
   benchmark::AddCustomContext("hardware_threads",
                               std::to_string(std::thread::hardware_concurrency()));
   benchmark::AddCustomContext("cpu_model", cpu_model());
+  // What makes numbers from two runs comparable, besides the CPU model: scripts/records.py
+  // refuses to compare runs whose machine differs in any of these.
+  benchmark::AddCustomContext("cpu_vector_flags", vector_flags());
+  const std::string mem_kb = proc_field("/proc/meminfo", "MemTotal");
+  char mem[32];
+  std::snprintf(mem, sizeof mem, "%.1f", std::strtod(mem_kb.c_str(), nullptr) / (1024.0 * 1024.0));
+  benchmark::AddCustomContext("memory_gib", mem);
+  utsname uts{};
+  benchmark::AddCustomContext("kernel", uname(&uts) == 0 ? uts.release : "unknown");
+  // The settings that move numbers on one machine, recorded so a change of them is visible.
+  benchmark::AddCustomContext(
+      "transparent_hugepages",
+      bracketed(file_line("/sys/kernel/mm/transparent_hugepage/enabled", "not exposed")));
+  benchmark::AddCustomContext("aslr", file_line("/proc/sys/kernel/randomize_va_space", "unknown"));
+  benchmark::AddCustomContext(
+      "cpu_governor",
+      file_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "not exposed"));
+  benchmark::AddCustomContext("cpu_boost", cpu_boost());
 }
 
 }  // namespace concbench

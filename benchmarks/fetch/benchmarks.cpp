@@ -311,6 +311,7 @@ std::string benchmark_name(std::string_view model, const Point& p) {
 
 void register_benchmarks(const Sweep& sweep) {
   init_curl();
+  benchmark::AddCustomContext("libcurl_version", curl_version_info(CURLVERSION_NOW)->version);
   // The bodies outlive this call; the URL list is shared by them all.
   static std::vector<std::string> urls;
   urls = sweep.urls;

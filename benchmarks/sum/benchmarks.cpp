@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -76,10 +77,39 @@ struct KeptModel {
   std::unique_ptr<Model> model;
 } kept;
 
+// Test hook, never set by ./bench: CONCBENCH_TEST_SLOWDOWN=<model>:<percent> makes that
+// model's every slice sum its first <percent>% a second time: <percent>% more kernel work,
+// done where the model does it, so the model's dispatch and its workers' spinning between
+// calls are as they were (a delay between calls would let idle workers fall asleep). The time
+// grows by that share where the kernel is the time (large n), less where spawning is.
+// scripts/calibrate.py uses it to measure how often a known regression is found; a record made
+// with it says so in its context (concbench_test_slowdown).
+struct Slowdown {
+  std::string model;
+  double fraction = 0;
+};
+
+const Slowdown& slowdown() {
+  static const Slowdown s = [] {
+    const char* text = std::getenv("CONCBENCH_TEST_SLOWDOWN");
+    if (text == nullptr || *text == 0) return Slowdown{};
+    const std::string spec = text;
+    const auto colon = spec.find(':');
+    char* end = nullptr;
+    const double percent = colon == std::string::npos ? 0 : std::strtod(spec.c_str() + colon + 1, &end);
+    if (colon == std::string::npos || end == spec.c_str() + colon + 1 || *end != 0 || !(percent > 0) ||
+        percent > 100)
+      throw UsageError("CONCBENCH_TEST_SLOWDOWN: '" + spec + "' is not MODEL:PERCENT (0 < PERCENT <= 100)");
+    return Slowdown{spec.substr(0, colon), percent / 100};
+  }();
+  return s;
+}
+
 void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
                Kernel kernel, int workers, int64_t n) {
   if (kept.benchmark != name) kept = {};  // before the new array: fork copies less
   Problem problem{kernel, n, kernel == Kernel::array ? values_for(n) : nullptr};
+  if (slowdown().model == info.name) problem.repeat = slowdown().fraction;
   const int64_t expected = exact_sum(n);
   if (!kept.model) {
     try {
@@ -214,6 +244,12 @@ void register_benchmarks(const Sweep& sweep) {
   on_leaving_workload("peak", [] { std::vector<unsigned char>().swap(scan_buffer); });
   benchmark::AddCustomContext(
       "sum_kernel", std::to_string(kernel_lanes()) + " int64 lanes per vector, 4 accumulators");
+  if (!slowdown().model.empty()) {
+    char what[160];
+    std::snprintf(what, sizeof what, "%s does %g%% more kernel work (a test hook)",
+                  slowdown().model.c_str(), slowdown().fraction * 100);
+    benchmark::AddCustomContext("concbench_test_slowdown", what);
+  }
   for (Kernel kernel : {Kernel::range, Kernel::array}) {
     const auto& sizes = kernel == Kernel::range ? sweep.range_sizes : sweep.array_sizes;
     for (const ModelInfo& info : all_models()) {

@@ -31,11 +31,21 @@ struct Problem {
   Kernel kernel;
   int64_t n;
   const int64_t* values;  // null for range
+  // Test hook only (CONCBENCH_TEST_SLOWDOWN, see benchmarks.cpp): the share of each slice summed
+  // a second time, a known slowdown for proving that regressions are found. 0 when ./bench runs.
+  double repeat = 0;
 };
 
 // Sum of the problem's elements with index in [begin, end).
 inline int64_t sum_slice(const Problem& p, int64_t begin, int64_t end) {
-  return p.kernel == Kernel::range ? sum_range(begin, end) : sum_array(p.values + begin, end - begin);
+  auto kernel = [&p](int64_t b, int64_t e) {
+    return p.kernel == Kernel::range ? sum_range(b, e) : sum_array(p.values + b, e - b);
+  };
+  if (p.repeat > 0) {
+    const int64_t again = kernel(begin, begin + static_cast<int64_t>(p.repeat * static_cast<double>(end - begin)));
+    asm volatile("" : : "r"(again));  // computed, then discarded: the compiler must not drop it
+  }
+  return kernel(begin, end);
 }
 
 // The exact answer for a problem of size n: 0 + 1 + ... + (n - 1). Throws std::overflow_error

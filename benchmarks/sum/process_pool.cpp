@@ -22,6 +22,7 @@ namespace {
 struct Request {
   Kernel kernel;
   int64_t n, begin, end;
+  double repeat;
   // Valid in the worker because it was forked after the data was in memory: its copy-on-write
   // view holds the same values at the same address (multiprocessing's fork start method, too).
   const int64_t* values;
@@ -91,7 +92,7 @@ class ProcessPool final : public Model {
     std::string error;
     for (int i = 0; i < parts && error.empty(); ++i) {
       Slice s = slice_of(p.n, parts, i);
-      Request q{p.kernel, p.n, s.begin, s.end, p.values};
+      Request q{p.kernel, p.n, s.begin, s.end, p.repeat, p.values};
       if (!write_full(workers_[i].request_fd, &q, sizeof q))
         error = "worker " + std::to_string(i) + ": cannot send work: " + std::strerror(errno);
     }
@@ -156,7 +157,7 @@ class ProcessPool final : public Model {
       Reply reply{kReplyMagic, 0, 0};
       if (!apply_fault(fault, reply)) _exit(4);
       fault = WorkerFault::none;
-      reply.sum = sum_slice(Problem{q.kernel, q.n, q.values}, q.begin, q.end);
+      reply.sum = sum_slice(Problem{q.kernel, q.n, q.values, q.repeat}, q.begin, q.end);
       reply.cpu_seconds = own_cpu_seconds();
       if (!write_full(reply_fd, &reply, sizeof reply)) _exit(1);
     }

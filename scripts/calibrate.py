@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Proves the A/B method on this machine: how often A/A flags anything, how often a known slowdown is found.
+"""Usage: scripts/calibrate.py [--trials N] [--rounds R] [--binary PATH] [--out DIR]
+
+Runs N trials of scripts/ab.py's method with one build of the current checkout. A
+trial is R rounds; each round runs four sides in random order, each a fresh isolated
+run of ab.py's default subset: A and A2 (the same binary, nothing changed), S10 and S5
+(the same binary with the test hook CONCBENCH_TEST_SLOWDOWN making one sum model
+repeat 10% or 5% of its kernel work; the slowed models rotate over the trials). Each
+trial gives three comparisons, judged exactly as ab.py judges OLD against NEW:
+
+  A/A     A against A2: anything flagged is a false alarm;
+  10%     A against S10: found when the verdict is a regression of the slowed model;
+  5%      A2 against S5: the same.
+
+Four sides share a round to halve the machine time; each pair is still interleaved
+within its rounds, a little further apart in time than ab.py's two sides, which makes
+the figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
+(--analyse reads them) and the summary, with the date, commit and machine, goes to
+DIR/summary.md and summary.json (DIR: results/calibration/<date>/).
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(SCRIPTS)
+sys.path.insert(0, SCRIPTS)
+
+import cli  # noqa: E402
+from cli import InputError, Parser  # noqa: E402
+import pyenv_check  # noqa: E402
+
+pyenv_check.require(["scipy", "numpy", "pandas"], purpose="calibration", prog="concbench calibrate",
+                    reexec=__name__ == "__main__")
+
+import ab  # noqa: E402
+import records  # noqa: E402
+import regress  # noqa: E402
+import run_isolated  # noqa: E402
+
+PROG = "concbench calibrate"
+MODELS = ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "seq", "fork")
+FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DRIFT)
+# (comparison, OLD side, NEW side)
+COMPARISONS = (("aa", "A", "A2"), ("p10", "A", "S10"), ("p5", "A2", "S5"))
+
+
+def say(message):
+    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
+
+
+def parse_args(argv):
+    p = Parser(prog="calibrate.py", description=__doc__.split("\n\n", 1)[1],
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS)
+    p.add_argument("--binary", default=os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
+    p.add_argument("--out", help="directory for the rounds and the summary")
+    args = p.parse_args(argv)
+    if args.trials < 1 or args.rounds < 2:
+        raise InputError("--trials must be at least 1 and --rounds at least 2")
+    if not os.access(args.binary, os.X_OK):
+        raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
+    return args
+
+
+def sides_of(trial, binary):
+    slow10, slow5 = MODELS[trial % len(MODELS)], MODELS[(trial + len(MODELS) // 2) % len(MODELS)]
+    fixture = ab.fixture_beside(binary)
+    return {"A": ab.Side("A", binary, binary, fixture), "A2": ab.Side("A2", binary, binary, fixture),
+            "S10": ab.Side("S10", binary, binary, fixture, env={"CONCBENCH_TEST_SLOWDOWN": slow10 + ":10"}),
+            "S5": ab.Side("S5", binary, binary, fixture, env={"CONCBENCH_TEST_SLOWDOWN": slow5 + ":5"})}
+
+
+def found(verdict, model):
+    """Whether the verdict names a regression of `model` (a benchmark sum/<model>/...)."""
+    return verdict.regressed and any(r.verdict == regress.REGRESSION and r.name.split("/")[1] == model
+                                     for r in verdict.results)
+
+
+def outcome(name, verdict, sides):
+    flags = [r.name for r in verdict.results if r.verdict in FLAGGED] + [b for b, _ in verdict.errors]
+    row = {"comparison": name, "flagged": flags}
+    if name != "aa":
+        model = sides["S10" if name == "p10" else "S5"].env["CONCBENCH_TEST_SLOWDOWN"].split(":")[0]
+        row.update(model=model, found=found(verdict, model),
+                   others=[f for f in flags if f.split("/")[1:2] != [model]])
+    return row
+
+
+def summarize(rows, context, args, started):
+    aa = [r for r in rows if r["comparison"] == "aa"]
+    power = {k: [r for r in rows if r["comparison"] == k] for k in ("p10", "p5")}
+    summary = {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": context.get("concbench_commit", "unknown"),
+        "machine": records.machine_line(context), "trials": len(aa), "rounds": args.rounds,
+        "hours": round((time.monotonic() - started) / 3600, 2),
+        "aa_flagged": sum(1 for r in aa if r["flagged"]),
+        "p10_found": sum(1 for r in power["p10"] if r["found"]),
+        "p5_found": sum(1 for r in power["p5"] if r["found"]),
+        "by_model": {m: {k: "%d/%d" % (sum(1 for r in v if r["model"] == m and r["found"]),
+                                       sum(1 for r in v if r["model"] == m)) for k, v in power.items()}
+                     for m in MODELS},
+        "rows": rows,
+    }
+    lines = ["# A/B calibration, %s" % summary["date"], "",
+             "Commit %s, %s; %d trials of %d rounds (%.1f hours), ab.py's default subset."
+             % (summary["commit"][:12], summary["machine"], len(aa), args.rounds, summary["hours"]), "",
+             "| comparison | result |", "|---|---|",
+             "| A/A: comparisons that flagged anything | %d of %d |" % (summary["aa_flagged"], len(aa)),
+             "| 10%% slowdown found | %d of %d |" % (summary["p10_found"], len(power["p10"])),
+             "| 5%% slowdown found | %d of %d |" % (summary["p5_found"], len(power["p5"])), "",
+             "| model slowed | 10% found | 5% found |", "|---|---|---|"]
+    lines += ["| %s | %s | %s |" % (m, v["p10"], v["p5"]) for m, v in summary["by_model"].items()]
+    flagged = [r for r in aa if r["flagged"]]
+    if flagged:
+        lines += ["", "What the A/A comparisons flagged: " + "; ".join(", ".join(r["flagged"]) for r in flagged)]
+    return summary, "\n".join(lines) + "\n"
+
+
+def run(argv):
+    args = parse_args(argv)
+    out = args.out or os.path.join(REPO, "results", "calibration", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    os.makedirs(out, exist_ok=True)
+    bench_args = ab.round_args([])
+    rng, rows, started = random.Random(), [], time.monotonic()
+    context = {}
+    for t in range(args.trials):
+        sides = sides_of(t, args.binary)
+        data = {name: {"old": sides[o].describe(), "new": sides[n].describe(), "args": bench_args, "rounds": []}
+                for name, o, n in COMPARISONS}
+        for i in range(args.rounds):
+            order = rng.sample(list(sides), len(sides))
+            say("trial %d of %d, round %d of %d (%s), %.1f hours so far"
+                % (t + 1, args.trials, i + 1, args.rounds, " ".join(order), (time.monotonic() - started) / 3600))
+            runs = {}
+            for label in order:
+                runs[label] = ab.measure(sides[label], bench_args, out)
+                context = context or runs[label]["context"]
+                del runs[label]["context"]
+            for name, o, n in COMPARISONS:
+                data[name]["rounds"].append({"order": [x for x in order if x in (o, n)],
+                                             "old": runs[o], "new": runs[n]})
+        for name, o, n in COMPARISONS:
+            data[name]["context"] = context
+            run_isolated.write_json(data[name], os.path.join(out, "trial-%02d-%s.json" % (t + 1, name)))
+            verdict = ab.analyse(data[name], regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
+            rows.append(dict(outcome(name, verdict, sides), trial=t + 1))
+        summary, text = summarize(rows, context, args, started)
+        run_isolated.write_json(summary, os.path.join(out, "summary.json"))
+        with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
+            f.write(text)
+        say("after trial %d: A/A flagged %d, 10%% found %d, 5%% found %d"
+            % (t + 1, summary["aa_flagged"], summary["p10_found"], summary["p5_found"]))
+    print(text, end="")
+    return 0
+
+
+def main(argv=None):
+    return cli.main(run, PROG, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# A stand-in for the concbench binary, for testing the scripts that run it: lists, filters, writes Google Benchmark JSON.
+"""Speaks the part of concbench's command line that scripts/run_isolated.py, ab.py and bisect.sh
+use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_repetitions,
+--progress (--help lists it). Times are base * speed * (1 + noise), where:
+
+  FAKE_NAMES    benchmark names, comma-separated (default: NAMES below)
+  speed         a file beside this script, holding a factor (default 1.0): what a commit changes;
+                FAKE_SPEED_ONLY limits it to the benchmarks whose name contains that text
+  FAKE_SLOW     "model:percent": that model's benchmarks take percent% longer
+  FAKE_NOISE    the relative spread between processes (default 0.01), drawn per process
+  FAKE_ERROR    benchmarks whose name contains it report an error instead of a time (also
+                read from a file "error" beside this script)
+  FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
+  FAKE_LOG      a file each run appends its arguments to
+"""
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sys
+
+NAMES = ["sum/seq/range/workers:1/n:1000", "sum/pool/range/workers:2/n:1000",
+         "sum/tbb/range/workers:2/n:1000", "peak/vector_add"]
+CONTEXT = {"host_name": socket.gethostname(), "cpu_model": "Fake CPU", "cpu_vector_flags": "avx2",
+           "hardware_threads": "2", "memory_gib": "8.0", "kernel": "fake", "concbench_commit": "unknown",
+           "date": "2026-11-30T00:00:00+00:00"}
+
+
+def main(args):
+    names = [n + "/real_time" for n in (os.environ.get("FAKE_NAMES") or ",".join(NAMES)).split(",")]
+    if "--help" in args:
+        print("  --progress=K/N   number this process's first benchmark K of N")
+        return 0
+    if os.environ.get("FAKE_LOG"):
+        with open(os.environ["FAKE_LOG"], "a") as log:
+            log.write(" ".join(args) + "\n")
+    flag = lambda name, default=None: next((a.split("=", 1)[1] for a in args if a.startswith(name + "=")), default)
+    mine = [n for n in names if re.search(flag("--benchmark_filter", "."), n)]
+    if not mine:
+        print("concbench: no benchmark matches --benchmark_filter=%s" % flag("--benchmark_filter"), file=sys.stderr)
+        return 2
+    if "--benchmark_list_tests" in args:
+        print("\n".join(mine))
+        return 0
+    here = os.path.dirname(os.path.abspath(__file__))
+    speed = float(open(os.path.join(here, "speed")).read()) if os.path.exists(os.path.join(here, "speed")) else 1.0
+    slow_model, _, slow_pct = os.environ.get("FAKE_SLOW", "").partition(":")
+    process = 1 + random.gauss(0, float(os.environ.get("FAKE_NOISE", "0.01")))
+    reps = int(flag("--benchmark_repetitions", "1"))
+    error = os.environ.get("FAKE_ERROR") or (open(os.path.join(here, "error")).read().strip()
+                                             if os.path.exists(os.path.join(here, "error")) else "")
+    rows = []
+    for i, name in enumerate(mine):
+        factor = process * (speed if os.environ.get("FAKE_SPEED_ONLY", "") in name else 1.0)
+        factor *= 1 + float(slow_pct) / 100 if name.split("/")[1] == slow_model else 1
+        for r in range(reps):
+            row = {"name": name, "family_index": i, "per_family_instance_index": 0, "run_name": name,
+                   "run_type": "iteration", "repetitions": reps, "repetition_index": r, "threads": 1,
+                   "iterations": 100, "real_time": 1.0 * factor * (1 + random.gauss(0, 0.001)),
+                   "cpu_time": 1.0, "time_unit": "ms"}
+            if error and error in name:
+                row.update(error_occurred=True, error_message="fake failure", real_time=0)
+            rows.append(row)
+    out = flag("--benchmark_out")
+    if out:
+        with open(out, "w") as f:
+            if os.environ.get("FAKE_CRASH") and mine[0].startswith(os.environ["FAKE_CRASH"]):
+                f.write('{"context": {}, "benchmarks": [' + json.dumps(rows[0]) + ",")
+                f.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            json.dump({"context": CONTEXT, "benchmarks": rows}, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: MIT
+# Tests for scripts/ab.py: interleaved rounds over stand-in binaries, saved rounds from this machine, bad input.
+# Run: /usr/bin/python3 -m pytest tests/test_ab.py
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+AB = os.path.join(REPO, "scripts", "ab.py")
+FAKE = os.path.join(HERE, "fake_concbench.py")
+DATA = os.path.join(HERE, "data", "ab")
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+sys.path.insert(0, HERE)
+
+from test_compare import git, make_repo, one_line_error  # noqa: E402
+
+TWO = "sum/seq/range/workers:1/n:1000,sum/pool/range/workers:2/n:1000"
+
+
+def binary(tmp_path, name, speed=None, error=None):
+    """A copy of the stand-in binary in its own directory, with what its 'commit' changed."""
+    d = tmp_path / name
+    d.mkdir()
+    shutil.copy(FAKE, d / "concbench")
+    if speed is not None:
+        (d / "speed").write_text(str(speed))
+    if error is not None:
+        (d / "error").write_text(error)
+    return str(d / "concbench")
+
+
+def ab(*args, env=None):
+    """ab.py on the stand-in binaries, which have none of the default subset's benchmarks; the
+    rounds go to a temporary file unless --out names one, never into the repository."""
+    env = {**os.environ, "FAKE_NAMES": TWO, **(env or {})}
+    args = [str(a) for a in args]
+    if "--analyse" not in args and not any(a.startswith("--benchmark_filter=") for a in args):
+        args.append("--benchmark_filter=.")
+    with tempfile.TemporaryDirectory(prefix="test-ab-") as tmp:
+        if "--analyse" not in args and "--out" not in args:
+            args += ["--out", os.path.join(tmp, "rounds.json")]
+        return subprocess.run([PYTHON, AB] + args, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_against_a_finds_nothing_and_saves_the_rounds(tmp_path):
+    fake = binary(tmp_path, "a")
+    out = tmp_path / "rounds.json"
+    proc = ab(fake, fake, "--rounds", 8, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 errored in NEW, 0 regressions" in proc.stdout
+    assert "round 8 of 8" in proc.stderr
+    data = json.loads(out.read_text())
+    assert len(data["rounds"]) == 8
+    assert {tuple(r["order"]) for r in data["rounds"]} <= {("old", "new"), ("new", "old")}
+    # Every round ran each side once, with the round defaults: a few repetitions, interleaved.
+    assert "--benchmark_repetitions=3" in data["args"] and "--benchmark_enable_random_interleaving=true" in data["args"]
+    assert set(data["rounds"][0]["old"]["metrics"]) >= {"sum/seq/range/workers:1/n:1000",
+                                                         "sum/pool/range/workers:2/n:1000 efficiency"}
+
+
+def test_a_slower_new_is_a_regression_with_its_interval(tmp_path):
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new", speed=1.1), "--rounds", 8, "--json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    times = [r for r in doc["results"] if r["kind"] == "time"]
+    assert all(r["verdict"] == "regression" for r in times)
+    for r in times:
+        assert r["low"] <= r["ratio"] <= r["high"] and 1.07 < r["ratio"] < 1.13 and r["n"] == 8
+    # The efficiency moved with nothing but seq and pool both slower: no verdict of its own.
+    assert all(r["verdict"] == "no change" for r in doc["results"] if r["kind"] == "efficiency")
+
+
+def test_a_faster_new_is_no_regression(tmp_path):
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new", speed=0.9), "--rounds", 8)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 improvements" in proc.stdout
+
+
+def test_a_benchmark_that_errors_in_new_is_a_regression_listed_first(tmp_path):
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new", error="sum/pool"), "--rounds", 8)
+    assert proc.returncode == 1, proc.stderr
+    first = [line for line in proc.stdout.splitlines() if line.startswith("REGRESSION")]
+    assert first and "errored in NEW: sum/pool/range/workers:2/n:1000: fake failure (in 8 of 8 rounds)" in first[0]
+    # The same error on both sides is not news.
+    proc = ab(binary(tmp_path, "o2", error="sum/pool"), binary(tmp_path, "n2", error="sum/pool"), "--rounds", 8)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_machine_bounds_never_decide(tmp_path):
+    env = {"FAKE_NAMES": "peak/vector_add,sum/seq/range/workers:1/n:1000"}
+    old = binary(tmp_path, "old")
+    new = binary(tmp_path, "new")
+    proc = ab(old, new, "--rounds", 8, "--json", env=dict(env, FAKE_SLOW="vector_add:20"))
+    assert proc.returncode == 0, proc.stderr
+    peak = next(r for r in json.loads(proc.stdout)["results"] if r["name"] == "peak/vector_add")
+    assert peak["kind"] == "machine"
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
+    fake = binary(tmp_path, "a")
+    one_line_error(ab(fake), "give OLD and NEW")
+    one_line_error(ab(fake, fake, "--rounds", 3), "too few rounds", "--rounds")
+    one_line_error(ab(fake, fake, "--rounds", 8, "--benchmark_filter=^nothing$"), "no benchmark matches")
+    one_line_error(ab("--analyse", tmp_path / "missing.json"), "not an A/B file")
+    repo = tmp_path / "repo"
+    make_repo(repo, 1)  # a repository whose commit has no CMakeLists.txt: it does not build
+    out = tmp_path / "partial.json"
+    built = ab("HEAD", "HEAD", "--repo", repo, "--out", out)  # progress says what it builds, then why not
+    assert built.returncode == 2 and "does not build: CMake Error" in built.stderr.strip().splitlines()[-1]
+    one_line_error(ab("HEAD", "no-such-rev", "--repo", repo), "no-such-rev", "neither a concbench binary nor a commit")
+    assert git(repo, "worktree", "list").count("\n") == 0  # only the main worktree
+    assert not out.exists()
+
+
+def saved(name):
+    return os.path.join(DATA, name)
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_saved_rounds_from_this_machine():
+    # Real rounds of ab.py's default subset on the 2-core VM (scripts/calibrate.py): the
+    # same binary on both sides must flag nothing; one model 10% slower must be found.
+    same = ab("--analyse", saved("aa.json"), "--json")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert json.loads(same.stdout)["summary"]["regression"] == 0
+    slower = ab("--analyse", saved("slow10.json"), "--json")
+    assert slower.returncode == 1, slower.stdout
+    doc = json.loads(slower.stdout)
+    hook = next(n for n in doc["notes"] if n.startswith("a test hook was set in NEW: "))
+    slowed = hook.split(": ", 1)[1].split()[0]  # "<model> does 10% more kernel work ..."
+    assert any(r["verdict"] == "regression" and r["name"].split("/")[1] == slowed for r in doc["results"])

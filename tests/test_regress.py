@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: MIT
+# Tests for scripts/regress.py and scripts/metrics.py: the tests, intervals, corrections, verdict rules and change points.
+# Run: /usr/bin/python3 -m pytest tests/test_regress.py
+import math
+import os
+import random
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
+
+import metrics  # noqa: E402
+import regress  # noqa: E402
+from metrics import EFFICIENCY, MACHINE, TIME  # noqa: E402
+
+
+def test_wilcoxon_matches_scipys_exact_test():
+    rng = random.Random(1)
+    for n in (3, 6, 9, 12, 16):
+        for shift in (0.0, 0.01, 0.05):
+            d = [rng.gauss(shift, 0.03) for _ in range(n)]
+            assert regress.wilcoxon_p(d) == pytest.approx(stats.wilcoxon(d, method="exact").pvalue)
+    assert regress.wilcoxon_p([]) == 1.0
+    assert regress.smallest_wilcoxon_p(12) == pytest.approx(regress.wilcoxon_p([0.01 * (i + 1) for i in range(12)]))
+
+
+def test_hodges_lehmann_is_the_median_of_walsh_averages_with_a_textbook_interval():
+    d = [1.0, 2.0, 4.0]
+    walsh = sorted([1, 2, 4, 1.5, 2.5, 3])
+    est, lo, hi = regress.hodges_lehmann(d)
+    assert est == pytest.approx(np.median(walsh))
+    assert (lo, hi) == (1.0, 4.0)  # three rounds: no interval at 95%, the whole range
+    # n = 12: the 95% interval runs from the 14th smallest Walsh average to the 14th largest
+    d = [0.3, -0.1, 0.7, 1.2, 0.4, 0.9, -0.2, 0.5, 1.1, 0.05, 0.6, 0.8]
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(12) for j in range(i, 12))
+    est, lo, hi = regress.hodges_lehmann(d)
+    assert (lo, hi) == (walsh[13], walsh[-14])
+
+
+def test_the_interval_covers_the_true_shift_about_95_percent_of_the_time():
+    rng = random.Random(2)
+    covered = 0
+    for _ in range(400):
+        _, lo, hi = regress.hodges_lehmann([0.05 + rng.gauss(0, 0.02) for _ in range(16)])
+        covered += lo <= 0.05 <= hi
+    assert 0.92 <= covered / 400 <= 0.99
+
+
+def test_holm_and_benjamini_hochberg_by_hand():
+    assert regress.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert regress.holm([float("nan"), 0.01]) == pytest.approx([1.0, 0.02])
+    assert regress.benjamini_hochberg([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert regress.benjamini_hochberg([0.5, 0.9]) == pytest.approx([0.9, 0.9])
+    assert regress.holm([]) == [] and regress.benjamini_hochberg([]) == []
+
+
+def test_between_run_sigma_is_robust_to_a_step():
+    rng = random.Random(3)
+    values = [100 * math.exp(rng.gauss(0, 0.02)) for _ in range(40)]
+    sigma, k = regress.between_run_sigma(values)
+    assert k == 39
+    assert sigma == pytest.approx(0.02 * math.sqrt(2), rel=0.3)
+    stepped = values[:20] + [v * 1.5 for v in values[20:]]
+    assert regress.between_run_sigma(stepped)[0] == pytest.approx(sigma, rel=0.2)
+
+
+def result(name, kind, ratio, p, n=16):
+    return regress.Result(name=name, kind=kind, old=1.0, new=ratio, ratio=ratio, low=ratio, high=ratio, p=p, n=n)
+
+
+def test_only_times_decide_and_the_minimum_effect_counts():
+    results = regress.judge([
+        result("sum/pool/range/workers:2/n:1", TIME, 1.10, 1e-5),          # big and sure: regression
+        result("sum/tbb/range/workers:2/n:1", TIME, 1.02, 1e-5),           # sure but small
+        result("sum/seq/range/workers:1/n:1", TIME, 0.90, 1e-5),           # faster: improvement
+        result("peak/vector_add", MACHINE, 1.20, 1e-5),                    # the machine moved
+        result("sum/openmp/range/workers:2/n:1 efficiency", EFFICIENCY, 0.8, math.nan),
+    ])
+    verdicts = {r.name: r.verdict for r in results}
+    assert verdicts == {"sum/pool/range/workers:2/n:1": regress.REGRESSION,
+                        "sum/tbb/range/workers:2/n:1": regress.NO_CHANGE,
+                        "sum/seq/range/workers:1/n:1": regress.IMPROVEMENT,
+                        "peak/vector_add": regress.DRIFT,
+                        "sum/openmp/range/workers:2/n:1 efficiency": regress.NO_CHANGE}
+    assert results[0].name == "sum/pool/range/workers:2/n:1"  # regressions first
+    # A faster seq lowers every parallel efficiency: never a regression of those models.
+    assert not regress.Verdict(results=[r for r in results if r.kind != TIME]).regressed
+
+
+def test_holm_decides_and_benjamini_hochberg_lists():
+    # Four sure changes and two at p = 0.03 and 0.04: Holm over six adjusts those to 0.06 and
+    # does not confirm them; Benjamini-Hochberg gives q = 0.036 and 0.04 and lists them.
+    results = regress.judge([result("t%d" % i, TIME, 1.1, 1e-4) for i in range(4)] +
+                            [result("maybe1", TIME, 1.1, 0.03), result("maybe2", TIME, 1.1, 0.04)])
+    for r in results[4:]:
+        assert r.verdict == regress.POSSIBLE and r.p_holm == pytest.approx(0.06) and r.q <= 0.04
+    assert regress.Verdict(results=results).count(regress.REGRESSION) == 4
+
+
+def test_errors_in_new_are_regressions():
+    assert regress.Verdict(results=[], errors=[("sum/fork/range/workers:2/n:1", "fork failed")]).regressed
+    assert not regress.Verdict(results=[]).regressed
+
+
+def test_efficiency_comes_from_seq_at_the_same_kernel_and_n():
+    ms = metrics.metrics({"sum/seq/range/workers:1/n:100": {"time": 4.0},
+                          "sum/pool/range/workers:2/n:100": {"time": 2.5},
+                          "sum/pool/array/workers:2/n:100": {"time": 1.0},
+                          "fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1": {"time": 1.1, "efficiency": 0.9},
+                          "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": {"time": 0.1, "efficiency": 0.0},
+                          "peak/vector_add": {"time": 1.0}})
+    assert ms["sum/pool/range/workers:2/n:100 efficiency"].value == pytest.approx(0.8)
+    assert "sum/pool/array/workers:2/n:100 efficiency" not in ms  # no seq for the array kernel
+    assert ms["fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1 efficiency"].value == 0.9
+    assert "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1 efficiency" not in ms  # no ideal at 0 ms
+    assert ms["peak/vector_add"].kind == MACHINE
+    assert ms["sum/pool/range/workers:2/n:100 efficiency"].better == metrics.HIGHER
+
+
+def test_change_points_find_a_step_and_nothing_in_noise():
+    rng = np.random.default_rng(4)
+    flat = list(1 + 0.01 * rng.standard_normal(40))
+    assert regress.change_points(flat) == []
+    stepped = list(1 + 0.01 * rng.standard_normal(30))
+    stepped[18:] = [v + 0.1 for v in stepped[18:]]
+    found = regress.change_points(stepped)
+    assert [i for i, _ in found] == [18] and found[0][1] <= 0.01
+    two = list(1 + 0.01 * rng.standard_normal(36))
+    two[12:] = [v + 0.1 for v in two[12:]]
+    two[24:] = [v - 0.2 for v in two[24:]]
+    assert [i for i, _ in regress.change_points(two)] == [12, 24]
