@@ -234,7 +234,7 @@ def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
                 data.setdefault("context", result[label].pop("context"))
                 result[label].pop("context", None)
             data["rounds"].append(result)
-            run_isolated.write_json(data, out_path)
+            run_isolated.write_json(data, out_path, indent=None)
     return data
 
 

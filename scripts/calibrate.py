@@ -17,8 +17,9 @@ trial gives three comparisons, judged exactly as ab.py judges OLD against NEW:
 Four sides share a round to halve the machine time; each pair is still interleaved
 within its rounds, a little further apart in time than ab.py's two sides, which makes
 the figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
-(--analyse reads them) and the summary, with the date, commit and machine, goes to
-DIR/summary.md and summary.json (DIR: results/calibration/<date>/).
+in DIR/rounds/ (ab.py --analyse reads them; git ignores them) and the summary, with
+the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
+results/calibration/<date>/).
 """
 import argparse
 import json
@@ -126,7 +127,7 @@ def summarize(rows, context, args, started):
 def run(argv):
     args = parse_args(argv)
     out = args.out or os.path.join(REPO, "results", "calibration", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.join(out, "rounds"), exist_ok=True)
     bench_args = ab.round_args([])
     rng, rows, started = random.Random(), [], time.monotonic()
     context = {}
@@ -148,7 +149,8 @@ def run(argv):
                                              "old": runs[o], "new": runs[n]})
         for name, o, n in COMPARISONS:
             data[name]["context"] = context
-            run_isolated.write_json(data[name], os.path.join(out, "trial-%02d-%s.json" % (t + 1, name)))
+            run_isolated.write_json(data[name], os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)),
+                                    indent=None)
             verdict = ab.analyse(data[name], regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
             rows.append(dict(outcome(name, verdict, sides), trial=t + 1))
         summary, text = summarize(rows, context, args, started)

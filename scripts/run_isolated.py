@@ -300,13 +300,13 @@ def merge(parts, processes):
     return {"context": context, "benchmarks": merged}
 
 
-def write_json(doc, path):
+def write_json(doc, path, indent=2):
     """Writes under a temporary name and renames, so FILE is whole or absent."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
+            json.dump(doc, f, indent=indent)
             f.write("\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
