@@ -195,7 +195,7 @@ def concbench_problem(bn):
         return "unknown peak benchmark '%s'" % "/".join(bn.labels)
     if bn.model == "read_bw":
         return need("workers", "bytes")
-    return None
+    return None  # vector_add: one thread in records before it took workers:W
 
 
 # --- loading ------------------------------------------------------------------

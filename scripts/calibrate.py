@@ -19,7 +19,8 @@ within its rounds, a little further apart in time than ab.py's two sides, which 
 the figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
 in DIR/rounds/ (ab.py --analyse reads them; git ignores them) and the summary, with
 the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
-results/calibration/<date>/).
+results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds
+until it is removed, so the machine can do other work without disturbing a round.
 """
 import argparse
 import json
@@ -68,6 +69,16 @@ def parse_args(argv):
     if not os.access(args.binary, os.X_OK):
         raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
     return args
+
+
+def wait_while_paused(out):
+    """Between rounds, waits while DIR/PAUSE exists: the machine can then do other work for a
+    while without any of it landing inside a measured round."""
+    pause = os.path.join(out, "PAUSE")
+    if os.path.exists(pause):
+        say("paused: %s exists; remove it to go on" % pause)
+        while os.path.exists(pause):
+            time.sleep(2)
 
 
 def sides_of(trial, binary):
@@ -136,6 +147,7 @@ def run(argv):
         data = {name: {"old": sides[o].describe(), "new": sides[n].describe(), "args": bench_args, "rounds": []}
                 for name, o, n in COMPARISONS}
         for i in range(args.rounds):
+            wait_while_paused(out)
             order = rng.sample(list(sides), len(sides))
             say("trial %d of %d, round %d of %d (%s), %.1f hours so far"
                 % (t + 1, args.trials, i + 1, args.rounds, " ".join(order), (time.monotonic() - started) / 3600))

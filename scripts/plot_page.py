@@ -70,9 +70,10 @@ def machine_section(ctx, summ, run):
     peak = summ[summ["category"] == "peak"]
     for _, r in peak.iterrows():
         if r["model"] == "vector_add" and finite(r.get("adds_per_second", math.nan)):
-            lanes = r.get("lanes", math.nan)
-            add("measured peak: vector adds", "%s adds/s%s" % (fmt_num(r["adds_per_second"]),
-                                                              " (%d lanes)" % lanes if finite(lanes) else ""))
+            lanes, w = r.get("lanes", math.nan), r.get("arg_workers", 1)
+            w = int(w) if finite(w) else 1
+            add("measured peak: vector adds, %d thread%s" % (w, "" if w == 1 else "s"),
+                "%s adds/s%s" % (fmt_num(r["adds_per_second"]), " (%d lanes)" % lanes if finite(lanes) else ""))
         elif r["model"] == "read_bw" and finite(r.get("bytes_per_second", math.nan)):
             add("measured peak: read bandwidth, %d workers" % int(r["arg_workers"]),
                 "%.1f GB/s over %s" % (r["bytes_per_second"] / 1e9, _kib(int(r["arg_bytes"]))))

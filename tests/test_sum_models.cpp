@@ -4,8 +4,13 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
 
 #include <cerrno>
+#include <chrono>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -107,6 +112,31 @@ TEST_P(EveryModel, ReturnsTheExactSumForEveryShapeOfInput) {
   EXPECT_TRUE(no_children()) << info.name << " left a child process";
 }
 
+// A name that says W workers means W: every model can run one call's slices on W distinct
+// threads or processes, at every n of the sweeps (also where tbb would not split a range below
+// its grain). Work-sharing models (pool, tbb, std_par) need not use them all in every small
+// call; the benchmarks report the mean as workers_used.
+TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
+  const ModelInfo& info = GetParam();
+  for (int workers : {1, 2, 3}) {
+    auto model = info.make(workers);
+    for (int64_t n : {1000, 100'003, 10'000'000}) {
+      SliceLog log;
+      Problem p{Kernel::range, n, nullptr};
+      p.log = &log;
+      const int wanted = info.parallel ? workers : 1;
+      int most = 0;
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (most < wanted && std::chrono::steady_clock::now() < give_up) {
+        log.clear();
+        ASSERT_EQ(model->sum(p), reference_sum(n));
+        most = std::max(most, log.distinct());
+      }
+      EXPECT_EQ(most, wanted) << info.name << " workers=" << workers << " n=" << n;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sum, EveryModel, ::testing::ValuesIn(all_models().begin(), all_models().end()),
                          [](const auto& info) { return std::string(info.param.name); });
 
@@ -152,6 +182,57 @@ TEST(SumModels, RunningOutOfDescriptorsMidwayLeaksNothing) {
     EXPECT_NE(message.find("Too many open files"), std::string::npos) << name << ": " << message;
     EXPECT_TRUE(no_children()) << name;
     EXPECT_EQ(open_fd_count(), fds_before) << name;
+  }
+}
+
+// A pool worker that dies between calls: the next call's write to its pipe must be an error
+// the benchmark reports, not a SIGPIPE that ends the whole run.
+TEST(SumModels, APoolWorkerKilledBetweenCallsIsAnError) {
+  auto model = make_process_pool(2, ProcessOptions{WorkerFault::none, std::chrono::seconds(5)});
+  Problem p{Kernel::range, 1000, nullptr};
+  ASSERT_EQ(model->sum(p), reference_sum(1000));
+  // The workers are this process's only children: kill them all and wait until they are dead.
+  DIR* dir = opendir("/proc");
+  std::vector<pid_t> children;
+  while (dirent* e = readdir(dir)) {
+    std::string stat_path = std::string("/proc/") + e->d_name + "/stat";
+    FILE* f = std::fopen(stat_path.c_str(), "r");
+    if (!f) continue;
+    int pid = 0, ppid = 0;
+    char state = 0;
+    if (std::fscanf(f, "%d %*s %c %d", &pid, &state, &ppid) == 3 && ppid == getpid()) children.push_back(pid);
+    std::fclose(f);
+  }
+  closedir(dir);
+  ASSERT_EQ(children.size(), 2u);
+  for (pid_t c : children) kill(c, SIGKILL);
+  for (int i = 0; i < 200; ++i) {  // dead (a zombie, not yet reaped), so its pipe's read end is closed
+    bool all_dead = true;
+    for (pid_t c : children) {
+      FILE* f = std::fopen(("/proc/" + std::to_string(c) + "/stat").c_str(), "r");
+      char state = 'Z';
+      if (f) {
+        std::fscanf(f, "%*d %*s %c", &state);
+        std::fclose(f);
+      }
+      all_dead = all_dead && state == 'Z';
+    }
+    if (all_dead) break;
+    usleep(10'000);
+  }
+  EXPECT_THROW(model->sum(p), std::runtime_error);
+  model.reset();
+  EXPECT_TRUE(no_children());
+}
+
+// The test hook for calibration adds real kernel work where the model does it, in threads and
+// in worker processes alike, and leaves the answer exact.
+TEST(SumModels, TheSlowdownHookRepeatsKernelWorkAndKeepsTheAnswer) {
+  for (const ModelInfo& info : all_models()) {
+    auto model = info.make(2);
+    Problem p{Kernel::range, 100'003, nullptr};
+    p.repeat = 0.5;
+    EXPECT_EQ(model->sum(p), reference_sum(100'003)) << info.name;
   }
 }
 

@@ -123,15 +123,25 @@ std::string cpu_model() {
   return model.empty() ? "unknown" : model;
 }
 
-double process_cpu_seconds() {
-  auto seconds = [](const rusage& r) {
-    return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-           static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) * 1e-6;
-  };
-  rusage self{}, children{};
-  getrusage(RUSAGE_SELF, &self);
-  getrusage(RUSAGE_CHILDREN, &children);
-  return seconds(self) + seconds(children);
+namespace {
+
+Usage usage_of(int who) {
+  rusage r{};
+  getrusage(who, &r);
+  return {static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+              static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) * 1e-6,
+          static_cast<double>(r.ru_minflt), static_cast<double>(r.ru_nvcsw),
+          static_cast<double>(r.ru_nivcsw)};
+}
+
+}  // namespace
+
+Usage own_usage() { return usage_of(RUSAGE_SELF); }
+
+Usage process_usage() {
+  Usage u = usage_of(RUSAGE_SELF);
+  u += usage_of(RUSAGE_CHILDREN);
+  return u;
 }
 
 void add_run_context() {

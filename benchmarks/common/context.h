@@ -14,7 +14,32 @@ void add_run_context();
 // The CPU model string from /proc/cpuinfo, or "unknown".
 std::string cpu_model();
 
-// CPU seconds (user + system) of this process and of its reaped children.
-double process_cpu_seconds();
+// What the OS counts for a process: CPU time, minor page faults, voluntary context switches
+// (it waited) and involuntary ones (it was preempted). Per-call differences of these explain
+// where the time of a model goes (fork's page-table copies, spinning against sleeping).
+struct Usage {
+  double cpu_seconds = 0;
+  double minor_faults = 0;
+  double voluntary_switches = 0;
+  double involuntary_switches = 0;
+
+  Usage& operator+=(const Usage& o) {
+    cpu_seconds += o.cpu_seconds;
+    minor_faults += o.minor_faults;
+    voluntary_switches += o.voluntary_switches;
+    involuntary_switches += o.involuntary_switches;
+    return *this;
+  }
+  friend Usage operator+(Usage a, const Usage& b) { return a += b; }
+  friend Usage operator-(Usage a, const Usage& b) {
+    a += Usage{-b.cpu_seconds, -b.minor_faults, -b.voluntary_switches, -b.involuntary_switches};
+    return a;
+  }
+};
+
+// This process alone (RUSAGE_SELF): what a worker process reports of itself.
+Usage own_usage();
+// This process and its reaped children.
+Usage process_usage();
 
 }  // namespace concbench

@@ -107,6 +107,11 @@ ForkedChild fork_with_pipe(std::string& error) {
 }
 
 void make_pipe(int fds[2]) {
+  // A write to a pipe whose reader died (a pool worker killed between calls) must fail with
+  // EPIPE, which the models report, not kill this process with SIGPIPE. Nothing here relies on
+  // the signal, and children inherit the setting, where it is as right.
+  static const bool ignored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)ignored;
   if (pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
 }

@@ -15,8 +15,9 @@ namespace concbench {
 // so a name alone says what ran and --benchmark_filter can select on any argument. Real time
 // is the headline for every benchmark: CPU time counts only the main thread, and process CPU
 // time misses forked children.
-benchmark::internal::Benchmark* add_benchmark(const std::string& name,
-                                              std::function<void(benchmark::State&)> body);
+benchmark::internal::Benchmark* add_benchmark(
+    const std::string& name, std::function<void(benchmark::State&)> body,
+    benchmark::TimeUnit unit = benchmark::kMillisecond);
 
 // Registers what frees the memory a workload keeps between its benchmarks (an array filled
 // once for many calls). It runs when the first benchmark of another workload starts (the

@@ -25,6 +25,13 @@ namespace concbench::sum {
 namespace {
 
 constexpr int64_t kMaxRange = 4'000'000'000;  // the exact sum still fits in int64
+// The untimed calls before timing: this many, or this long, whichever ends first; longer, up
+// to the last bound, while no call has used all of the model's workers.
+constexpr int kWorkerCheckCalls = 100;
+constexpr std::chrono::milliseconds kWorkerCheckTime{20};
+constexpr std::chrono::milliseconds kMaxWorkerCheck{500};
+
+int hardware_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
 // The largest array that fits in half of physical memory: enough for the memory-bound
 // story, without pushing the machine into swap.
@@ -132,15 +139,47 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
     if (got == expected) return "";
     return "wrong sum: got " + std::to_string(got) + ", expected " + std::to_string(expected);
   };
-  // One untimed call first, as fetch makes an untimed round: freshly forked workers touch
-  // their copy-on-write pages, new threads fault in their stacks, runtimes start lazily, so
-  // even without a warm-up phase the first timed call is not a cold start.
-  if (std::string error = checked_call(); !error.empty()) {
-    kept = {};  // a model that failed is not used again
-    state.SkipWithError(("the untimed first call failed: " + error).c_str());
+  // Untimed calls first, as fetch makes an untimed round: freshly forked workers touch their
+  // copy-on-write pages, new threads fault in their stacks, runtimes start lazily, so the first
+  // timed call is not a cold start. They also count the threads and processes that run each
+  // call's slices. A model whose name says W workers must be able to use W: OpenMP's team can
+  // shrink under OMP_THREAD_LIMIT or OMP_DYNAMIC, a range below tbb's grain used not to be
+  // split. One that never does, in any call, is an error. Work-sharing models (pool, tbb,
+  // std_par) may leave a worker out of a small call, so the mean per call is reported too.
+  // More workers than hardware threads cannot all run at once: a work-sharing model's running
+  // workers then take the slices of those waiting for a core.
+  const int wanted = info.parallel ? std::min(workers, hardware_threads()) : 1;
+  SliceLog log;
+  problem.log = &log;
+  const auto start = std::chrono::steady_clock::now();
+  int calls = 0, most = 0;
+  double total_workers = 0;
+  while (true) {
+    log.clear();
+    if (std::string error = checked_call(); !error.empty()) {
+      kept = {};  // a model that failed is not used again
+      state.SkipWithError(("an untimed call failed: " + error).c_str());
+      return;
+    }
+    ++calls;
+    most = std::max(most, log.distinct());
+    total_workers += log.distinct();
+    const auto spent = std::chrono::steady_clock::now() - start;
+    if ((calls >= kWorkerCheckCalls || spent >= kWorkerCheckTime) && (most == wanted || spent >= kMaxWorkerCheck))
+      break;
+  }
+  problem.log = nullptr;
+  if (most < wanted) {
+    kept = {};
+    state.SkipWithError(("in " + std::to_string(calls) + " calls the model never ran its slices on more than " +
+                         std::to_string(most) + " worker" + (most == 1 ? "" : "s") + " at once, not the " +
+                         std::to_string(wanted) + " its name says (on " + std::to_string(hardware_threads()) +
+                         " hardware threads)")
+                            .c_str());
     return;
   }
-  const double cpu_before = process_cpu_seconds() + model->live_child_cpu_seconds();
+  const double used = total_workers / calls;
+  const Usage before = process_usage() + model->live_children_usage();
   const auto wall_before = std::chrono::steady_clock::now();
   for (auto _ : state) {
     if (std::string error = checked_call(); !error.empty()) {
@@ -151,23 +190,40 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   }
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
-  const double cpu = process_cpu_seconds() + model->live_child_cpu_seconds() - cpu_before;
+  const Usage used_by_calls = process_usage() + model->live_children_usage() - before;
   leave_spinning_if_asked(info.name);
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["workers"] = workers;
+  state.counters["workers_used"] = used;
   // CPU time of the process and its children over wall time: 2.0 means two cores were busy.
-  state.counters["cpu_util"] = wall > 0 ? cpu / wall : 0;
+  state.counters["cpu_util"] = wall > 0 ? used_by_calls.cpu_seconds / wall : 0;
+  // Per call, from the OS, for the process, its reaped children and its live workers.
+  const double timed_calls = std::max<double>(1, static_cast<double>(state.iterations()));
+  state.counters["minor_faults"] = used_by_calls.minor_faults / timed_calls;
+  state.counters["voluntary_switches"] = used_by_calls.voluntary_switches / timed_calls;
+  state.counters["involuntary_switches"] = used_by_calls.involuntary_switches / timed_calls;
 }
 
 // The machine's bounds, measured here so the README's targets compare against this machine.
 void register_peaks(const Sweep& sweep) {
-  add_benchmark("peak/vector_add", [](benchmark::State& state) {
-    constexpr int64_t kRounds = 1 << 22;
-    for (auto _ : state) benchmark::DoNotOptimize(vector_add_peak(kRounds));
-    state.counters["adds_per_second"] = benchmark::Counter(
-        static_cast<double>(state.iterations()) * kRounds * kPeakChains, benchmark::Counter::kIsRate);
-    state.counters["lanes"] = kernel_lanes();
-  });
+  // The vector-add issue rate of one core, and of W threads at once: W times the one-thread
+  // rate is no bound where cores share execution units (SMT siblings, a throttled package).
+  for (int w : std::set<int>{1, sweep.size_workers}) {
+    add_benchmark("peak/vector_add/workers:" + std::to_string(w), [w](benchmark::State& state) {
+      constexpr int64_t kRounds = 1 << 22;
+      for (auto _ : state) {
+        std::vector<std::thread> threads;
+        for (int i = 1; i < w; ++i) threads.emplace_back([] { benchmark::DoNotOptimize(vector_add_peak(kRounds)); });
+        benchmark::DoNotOptimize(vector_add_peak(kRounds));
+        for (auto& t : threads) t.join();
+      }
+      state.counters["adds_per_second"] =
+          benchmark::Counter(static_cast<double>(state.iterations()) * kRounds * kPeakChains * w,
+                             benchmark::Counter::kIsRate);
+      state.counters["lanes"] = kernel_lanes();
+      state.counters["workers"] = w;
+    });
+  }
   // Read bandwidth measured with glibc's memchr, hand-tuned assembly independent of our
   // kernel, over a buffer that does not contain the byte it looks for.
   const int64_t bytes = std::min(sweep.scaling_n, max_array_size()) * int64_t{sizeof(int64_t)};
@@ -206,7 +262,8 @@ void add_flags(FlagSet& flags, Options& options) {
             [&](const std::string& v) { options.sizes = parse_size_list("sizes", v, kMaxRange); });
   flags.add("array_sizes", "LIST", "sum: n of the array size sweep (default 1e3,...,1e8)",
             [&](const std::string& v) {
-              options.array_sizes = parse_size_list("array_sizes", v, max_array_size());
+              options.array_sizes =
+                  parse_size_list("array_sizes", v, std::min(kMaxRange, max_array_size()));
             });
   flags.add("scaling_n", "N", "sum: n of the worker sweep (default 1e8)", [&](const std::string& v) {
     auto n = parse_size_list("scaling_n", v, std::min(kMaxRange, max_array_size()));
@@ -267,9 +324,12 @@ void register_benchmarks(const Sweep& sweep) {
         std::string name = std::string("sum/") + std::string(info.name) + "/" +
                            kernel_name(kernel) + "/workers:" + std::to_string(w) +
                            "/n:" + std::to_string(n);
-        add_benchmark(name, [name, &info, kernel, w, n](benchmark::State& state) {
-          run_model(state, name, info, kernel, w, n);
-        });
+        // Microseconds up to a million elements (a call takes from 0.04 us to about a
+        // millisecond there), milliseconds above.
+        add_benchmark(
+            name,
+            [name, &info, kernel, w, n](benchmark::State& state) { run_model(state, name, info, kernel, w, n); },
+            n <= 1'000'000 ? benchmark::kMicrosecond : benchmark::kMillisecond);
       }
     }
   }

@@ -52,8 +52,10 @@ class Fork final : public Model {
         error = who + " sent garbage";
       else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         error = who + " " + describe_wait_status(status);
-      else
+      else {
         total += reply.sum;
+        if (p.log) p.log->add(reply.pid);
+      }
     }
     if (!error.empty()) throw std::runtime_error(error);
     return total;
@@ -64,10 +66,12 @@ class Fork final : public Model {
   // OpenMP) whose locks are frozen in the child. It ends with _exit, never exit: exit would
   // run the parent's atexit handlers and flush stdio buffers copied from the parent.
   [[noreturn]] void run_child(const Problem& p, int index, int fd) {
-    Reply reply{kReplyMagic, 0, 0};
+    Reply reply{kReplyMagic, 0, getpid(), {}};
     if (index == workers_ - 1 && !apply_fault(options_.fault, reply)) _exit(4);
     Slice s = slice_of(p.n, workers_, index);
-    reply.sum = sum_slice(p, s.begin, s.end);
+    Problem mine = p;
+    mine.log = nullptr;  // the parent logs this worker from its reply: no locks or malloc here
+    reply.sum = sum_slice(mine, s.begin, s.end);
     _exit(write_full(fd, &reply, sizeof reply) ? 0 : 1);
   }
 

@@ -2,7 +2,11 @@
 // The one sum kernel every model calls, so a difference in the numbers is a difference in the model.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <mutex>
+#include <set>
 
 namespace concbench::sum {
 
@@ -25,6 +29,28 @@ int kernel_lanes();
 inline constexpr int kPeakChains = 12;
 int64_t vector_add_peak(int64_t rounds);
 
+// Which threads and processes ran a slice in one call. Filled only in a benchmark's untimed
+// calls, so that a name that says W workers is checked against how many really took part.
+class SliceLog {
+ public:
+  void add(int id) {
+    std::lock_guard lock(mutex_);
+    ids_.insert(id);
+  }
+  int distinct() {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(ids_.size());
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    ids_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<int> ids_;
+};
+
 // One problem: the kernel, its size, and the materialised values for `array` (values[i] == i,
 // so both kernels have the same exact answer).
 struct Problem {
@@ -34,6 +60,9 @@ struct Problem {
   // Test hook only (CONCBENCH_TEST_SLOWDOWN, see benchmarks.cpp): the share of each slice summed
   // a second time, a known slowdown for proving that regressions are found. 0 when ./bench runs.
   double repeat = 0;
+  // Where the threads that run slices sign in (thread models; process models sign their
+  // workers in from their replies), or null: set only for the untimed calls.
+  SliceLog* log = nullptr;
 };
 
 // Sum of the problem's elements with index in [begin, end).
@@ -41,6 +70,7 @@ inline int64_t sum_slice(const Problem& p, int64_t begin, int64_t end) {
   auto kernel = [&p](int64_t b, int64_t e) {
     return p.kernel == Kernel::range ? sum_range(b, e) : sum_array(p.values + b, e - b);
   };
+  if (p.log) p.log->add(static_cast<int>(gettid()));
   if (p.repeat > 0) {
     const int64_t again = kernel(begin, begin + static_cast<int64_t>(p.repeat * static_cast<double>(end - begin)));
     asm volatile("" : : "r"(again));  // computed, then discarded: the compiler must not drop it

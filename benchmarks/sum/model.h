@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "common/context.h"
 #include "sum/kernel.h"
 
 namespace concbench::sum {
@@ -20,9 +21,9 @@ class Model {
   virtual ~Model() = default;
   // The sum of the problem's elements. Throws std::runtime_error when a worker failed.
   virtual int64_t sum(const Problem& problem) = 0;
-  // CPU seconds used by worker processes that are still alive, which getrusage(RUSAGE_CHILDREN)
-  // cannot see until they are reaped.
-  virtual double live_child_cpu_seconds() const { return 0; }
+  // What worker processes that are still alive have used (CPU time, faults, switches), which
+  // getrusage(RUSAGE_CHILDREN) cannot see until they are reaped.
+  virtual Usage live_children_usage() const { return {}; }
 };
 
 // A worker's partial sum on its own cache line, for the thread models: neighbouring writes

@@ -34,13 +34,6 @@ bool readable(int fd) {
   return poll(&p, 1, 0) != 0;
 }
 
-double own_cpu_seconds() {
-  rusage r{};
-  getrusage(RUSAGE_SELF, &r);
-  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) * 1e-6;
-}
-
 class ProcessPool final : public Model {
  public:
   ProcessPool(int workers, ProcessOptions options) : options_(options) {
@@ -80,7 +73,7 @@ class ProcessPool final : public Model {
       }
       close(req[0]);
       close(rep[1]);
-      workers_.push_back({pid, req[1], rep[0], 0});
+      workers_.push_back({pid, req[1], rep[0], {}});
     }
   }
 
@@ -114,7 +107,8 @@ class ProcessPool final : public Model {
         error = "worker " + std::to_string(i) + " sent garbage";
       else {
         total += reply.sum;
-        workers_[i].cpu_seconds = reply.cpu_seconds;
+        workers_[i].usage = reply.usage;
+        if (p.log) p.log->add(reply.pid);
       }
     }
     if (!error.empty()) {
@@ -125,17 +119,17 @@ class ProcessPool final : public Model {
     return total;
   }
 
-  double live_child_cpu_seconds() const override {
-    double s = 0;
-    for (const Worker& w : workers_) s += w.cpu_seconds;
-    return s;
+  Usage live_children_usage() const override {
+    Usage u;
+    for (const Worker& w : workers_) u += w.usage;
+    return u;
   }
 
  private:
   struct Worker {
     pid_t pid;
     int request_fd, reply_fd;
-    double cpu_seconds;
+    Usage usage;
   };
 
   // The worker's loop; it leaves when the pool closes its request pipe.
@@ -154,11 +148,11 @@ class ProcessPool final : public Model {
         if (r <= 0) _exit(got == 0 ? 0 : 5);
         got += static_cast<size_t>(r);
       }
-      Reply reply{kReplyMagic, 0, 0};
+      Reply reply{kReplyMagic, 0, getpid(), {}};
       if (!apply_fault(fault, reply)) _exit(4);
       fault = WorkerFault::none;
       reply.sum = sum_slice(Problem{q.kernel, q.n, q.values, q.repeat}, q.begin, q.end);
-      reply.cpu_seconds = own_cpu_seconds();
+      reply.usage = own_usage();
       if (!write_full(reply_fd, &reply, sizeof reply)) _exit(1);
     }
   }

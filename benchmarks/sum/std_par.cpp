@@ -12,6 +12,12 @@
 
 #include "sum/model.h"
 
+// libstdc++ runs std::execution::par on oneTBB when it finds it, and serially otherwise: a
+// serial std_par would be seq under another name.
+#if !defined(_PSTL_PAR_BACKEND_TBB)
+#error "std::execution::par would run on libstdc++'s serial backend: sum/std_par needs oneTBB (libtbb-dev)"
+#endif
+
 namespace concbench::sum {
 namespace {
 
@@ -32,7 +38,8 @@ class StdPar final : public Model {
   }
 
   int64_t sum(const Problem& p) override {
-    const int chunks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(p.n, workers_ * kChunksPerWorker)));
+    // Chunks even where n is smaller (empty ones then), so all W workers can take part.
+    const int chunks = workers_ * kChunksPerWorker;
     chunk_ids_.resize(chunks);
     std::iota(chunk_ids_.begin(), chunk_ids_.end(), 0);
     return arena_.execute([&] {

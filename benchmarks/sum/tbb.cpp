@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// sum/tbb: oneTBB parallel_reduce inside a task_arena of exactly `workers` threads.
+// sum/tbb: oneTBB parallel_reduce over slices inside a task_arena of exactly `workers` threads.
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_reduce.h>
+#include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -14,9 +15,12 @@
 namespace concbench::sum {
 namespace {
 
-// Chunks below this are not split further: the kernel's vector loop wants long runs, and
-// smaller tasks would measure TBB's task overhead rather than its scaling.
+// Slices per worker once every slice is at least kGrain long: enough for work stealing to
+// balance the load (three workers on two cores), few enough that each slice is a long run of
+// the kernel. Below that, one slice per worker: a range shorter than its grain would not be
+// split at all, and the name's W workers would be one.
 constexpr int64_t kGrain = 1 << 14;
+constexpr int kSlicesPerWorker = 8;
 
 class Tbb final : public Model {
  public:
@@ -25,24 +29,31 @@ class Tbb final : public Model {
   explicit Tbb(int workers)
       : cap_(tbb::global_control::max_allowed_parallelism,
              std::max<size_t>(workers, std::thread::hardware_concurrency())),
-        arena_(workers) {
+        arena_(workers),
+        workers_(workers) {
     arena_.initialize();
   }
 
   int64_t sum(const Problem& p) override {
+    const int parts = p.n >= int64_t{workers_} * kSlicesPerWorker * kGrain ? workers_ * kSlicesPerWorker : workers_;
     return arena_.execute([&] {
       return tbb::parallel_reduce(
-          tbb::blocked_range<int64_t>(0, p.n, kGrain), int64_t{0},
-          [&](const tbb::blocked_range<int64_t>& r, int64_t acc) {
-            return acc + sum_slice(p, r.begin(), r.end());
+          tbb::blocked_range<int>(0, parts, 1), int64_t{0},
+          [&](const tbb::blocked_range<int>& r, int64_t acc) {
+            for (int i = r.begin(); i != r.end(); ++i) {
+              const Slice s = slice_of(p.n, parts, i);
+              acc += sum_slice(p, s.begin, s.end);
+            }
+            return acc;
           },
-          std::plus<int64_t>());
+          std::plus<int64_t>(), tbb::simple_partitioner());
     });
   }
 
  private:
   tbb::global_control cap_;
   tbb::task_arena arena_;
+  int workers_;
 };
 
 }  // namespace

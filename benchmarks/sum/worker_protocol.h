@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "common/context.h"
 #include "sum/model.h"
 
 namespace concbench::sum {
@@ -17,7 +18,8 @@ inline constexpr uint64_t kReplyMagic = 0x636f6e6362656e63;  // "concbenc"
 struct Reply {
   uint64_t magic;
   int64_t sum;
-  double cpu_seconds;  // the worker's own CPU time so far (process_pool)
+  int32_t pid;  // who computed it, for the count of workers that took part
+  Usage usage;  // the worker's own usage so far (process_pool: it is still alive)
 };
 
 // Runs in a forked child: does what `fault` asks before the real work. Returns false when the

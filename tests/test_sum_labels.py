@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: MIT
+# Every label of a sum benchmark is true: W workers used, a warm first timed call, the OS's counters, fitting units.
+# Run: /usr/bin/python3 -m pytest tests/test_sum_labels.py (CONCBENCH_BINARY names the built binary; ctest sets it).
+import json
+import os
+import subprocess
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+BINARY = os.environ.get("CONCBENCH_BINARY", os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
+pytestmark = pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="concbench is not built")
+QUICK = ["--benchmark_repetitions=1", "--benchmark_min_time=0.01", "--benchmark_format=json"]
+
+
+def run(*args, env=None):
+    proc = subprocess.run([BINARY, *args, *QUICK], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, **(env or {})))
+    assert proc.returncode == 0, proc.stderr
+    return [b for b in json.loads(proc.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
+
+
+def test_every_model_uses_the_workers_its_name_says():
+    runs = run("--benchmark_filter=^sum/", "--workers=1,2,3", "--sizes=1000,1000000", "--array_sizes=1000",
+               "--scaling_n=1e6")
+    assert len(runs) > 40
+    for b in runs:
+        assert not b.get("error_occurred"), (b["name"], b.get("error_message"))
+        w = b["workers"]
+        # The mean over the untimed calls: work-sharing models may leave a worker out of a
+        # small call, never use more than they have, and every model uses at least one.
+        assert 1 <= b["workers_used"] <= w + 1e-9, b["name"]
+        for counter in ("minor_faults", "voluntary_switches", "involuntary_switches", "cpu_util"):
+            assert counter in b, (b["name"], counter)
+    # Models that give each worker its own slice use all W in every call, at every n.
+    for b in runs:
+        if b["name"].split("/")[1] in ("threads", "openmp", "fork", "process_pool"):
+            assert b["workers_used"] == pytest.approx(b["workers"]), b["name"]
+
+
+def test_a_model_that_cannot_have_its_workers_is_an_error():
+    # OMP_THREAD_LIMIT caps every OpenMP team: openmp with 2 workers would run on 1.
+    runs = run("--benchmark_filter=^sum/openmp/range/workers:2/", "--sizes=1000", "--workers=2",
+               "--scaling_n=1e6", env={"OMP_THREAD_LIMIT": "1"})
+    assert runs and all(b.get("error_occurred") for b in runs)
+    assert "never ran its slices on more than 1 worker at once, not the 2 its name says" in runs[0]["error_message"]
+
+
+def test_the_first_timed_call_is_warm():
+    # A process_pool worker reading an 80 MB array it inherited faults its pages in once, in
+    # the untimed calls: the timed calls fault none of them in again.
+    runs = run("--benchmark_filter=^sum/(seq|process_pool)/array/workers:1/n:10000000/", "--workers=1",
+               "--array_sizes=1e7", "--scaling_n=1e7")
+    assert {b["name"].split("/")[1] for b in runs} == {"seq", "process_pool"}
+    for b in runs:
+        assert b["minor_faults"] < 50, (b["name"], b["minor_faults"])  # 80 MB is 19,531 pages
+
+
+def test_units_fit_the_magnitude():
+    runs = run("--benchmark_filter=^sum/seq/range/workers:1/n:(1000|10000000)/", "--sizes=1000,10000000")
+    units = {b["name"].split("/")[4]: b["time_unit"] for b in runs}
+    assert units == {"n:1000": "us", "n:10000000": "ms"}
+
+
+def test_bad_sizes_and_hooks_are_one_line():
+    for args, env, text in ((["--array_sizes=5e9"], {}, "is not a size"),
+                            ([], {"CONCBENCH_TEST_SLOWDOWN": "pool"}, "is not MODEL:PERCENT")):
+        proc = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
+                              env=dict(os.environ, **env), timeout=60)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, proc.stderr
