@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool", "std_par")
 SUM_KERNELS = ("range", "array")
-FETCH_MODELS = ("seq", "pool", "threads", "fork", "openmp", "tbb", "multi", "multi_socket", "coro")
+FETCH_MODELS = ("seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
+                "coro")
 PEAK_KINDS = ("vector_add", "read_bw")
 CONCBENCH_WORKLOADS = ("sum", "fetch", "peak")
 # A leading segment naming the language of a port (python/sum/...); C++ names have none.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sum/kernel.h"
@@ -114,8 +115,10 @@ TEST_P(EveryModel, ReturnsTheExactSumForEveryShapeOfInput) {
 
 // A name that says W workers means W: every model can run one call's slices on W distinct
 // threads or processes, at every n of the sweeps (also where tbb would not split a range below
-// its grain). Work-sharing models (pool, tbb, std_par) need not use them all in every small
-// call; the benchmarks report the mean as workers_used.
+// its grain); more than the hardware threads cannot all run at once, so a work-sharing model's
+// running workers may take the others' slices, and min(W, hardware threads) is what counts, as
+// in the benchmarks. They need not use them all in every small call: the benchmarks report the
+// mean as workers_used.
 TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
   const ModelInfo& info = GetParam();
   for (int workers : {1, 2, 3}) {
@@ -124,7 +127,8 @@ TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
       SliceLog log;
       Problem p{Kernel::range, n, nullptr};
       p.log = &log;
-      const int wanted = info.parallel ? workers : 1;
+      const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+      const int wanted = info.parallel ? std::min(workers, hardware) : 1;
       int most = 0;
       const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       while (most < wanted && std::chrono::steady_clock::now() < give_up) {
@@ -132,7 +136,8 @@ TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
         ASSERT_EQ(model->sum(p), reference_sum(n));
         most = std::max(most, log.distinct());
       }
-      EXPECT_EQ(most, wanted) << info.name << " workers=" << workers << " n=" << n;
+      EXPECT_GE(most, wanted) << info.name << " workers=" << workers << " n=" << n;
+      EXPECT_LE(most, info.parallel ? workers : 1) << info.name << " workers=" << workers << " n=" << n;
     }
   }
 }

@@ -21,8 +21,7 @@ class Session {
  public:
   class Get;
 
-  Session(SocketLoop& loop, std::span<const std::unique_ptr<Transfer>> transfers, InFlight& gauge)
-      : loop_(loop), gauge_(gauge) {
+  Session(SocketLoop& loop, std::span<const std::unique_ptr<Transfer>> transfers) : loop_(loop) {
     for (auto it = transfers.rbegin(); it != transfers.rend(); ++it) idle_.push_back(it->get());
   }
 
@@ -35,7 +34,6 @@ class Session {
   void release(Transfer& t);
 
   SocketLoop& loop_;
-  InFlight& gauge_;
   std::vector<Transfer*> idle_;
   std::deque<Get*> waiting_;
 };
@@ -62,7 +60,6 @@ class Session::Get : private Completion {
 
   void launch(Transfer& t) {
     t.begin(request_, outcome_);
-    session_.gauge_.begin();
     session_.loop_.start(t, *this);
   }
 
@@ -70,7 +67,6 @@ class Session::Get : private Completion {
   // start its next request right away. Nothing touches *this after resume(): the awaiter
   // lives in the coroutine's frame, which may be gone by then.
   void transfer_done(Transfer& t) override {
-    session_.gauge_.end();
     session_.release(t);
     caller_.resume();
   }
@@ -111,7 +107,7 @@ Task<> fetch_all(Session& session, std::span<const Request> requests, std::span<
 
 class Coro final : public Model {
  public:
-  explicit Coro(const ModelConfig& config) : client_(config.client) {
+  explicit Coro(const ModelConfig& config) : client_(config.client), loop_(config.concurrency) {
     for (int i = 0; i < config.concurrency; ++i)
       transfers_.push_back(std::make_unique<Transfer>(config.client));
   }
@@ -119,7 +115,7 @@ class Coro final : public Model {
   // Like asyncio.gather, every request's coroutine exists from the start (the waiting ones
   // hold a small frame each); at most C of them have a transfer in flight.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
-    Session session(loop_, transfers_, in_flight_);
+    Session session(loop_, transfers_);
     Task<> all = fetch_all(session, requests, outcomes);
     all.start();
     const bool in_time =

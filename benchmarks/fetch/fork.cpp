@@ -53,7 +53,6 @@ class Fork final : public Model {
       ForkedChild child = fork_with_pipe(error);
       if (child.pid < 0) break;
       if (child.pid == 0) run_child(requests, child.fd);
-      in_flight_.begin();
       pids.push_back(child.pid);
       fds.push_back(child.fd);
     }
@@ -103,7 +102,6 @@ class Fork final : public Model {
     for (size_t i = 0; i < pids.size(); ++i) {
       close(fds[i]);
       const int status = reap(pids[i], error.empty() ? deadline : Clock::now());
-      in_flight_.end();
       if (error.empty() && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
         error = "worker process " + std::to_string(i) + " (pid " + std::to_string(pids[i]) + ") " +
                 describe_wait_status(status);

@@ -2,6 +2,7 @@
 // The interface every fetch model implements, and the list of models.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <span>
@@ -14,8 +15,9 @@ namespace concbench::fetch {
 struct ModelConfig {
   int concurrency = 1;  // C: the most requests in flight at once
   ClientOptions client;
-  // Test hook for the fork model: the worker process that takes this request index kills
-  // itself (SIGKILL) before answering, to prove a dead worker is an error, never a hang.
+  // Test hook for the fork and process_pool models: the worker process that takes this request
+  // index kills itself (SIGKILL) before answering, to prove a dead worker is an error, never a
+  // hang.
   int crash_at_index = -1;
 };
 
@@ -29,11 +31,18 @@ class Model {
   // A failed request is an outcome, not an exception. Throws std::runtime_error only when the
   // model itself failed: a worker process died, or the run passed its deadline.
   virtual void run(std::span<const Request> requests, std::span<Outcome> outcomes) = 0;
-  // The most requests that were in flight at once since construction.
-  int peak_in_flight() const { return in_flight_.peak(); }
-
  protected:
-  InFlight in_flight_;
+  // For the models that block in one request at a time (seq, pool, threads, openmp, tbb):
+  // begin_run() sets the run's deadline, perform() makes one request, or none once the
+  // deadline has passed (its outcome then says timeout), and end_run() throws if
+  // any was left out, so no model runs on past the bound whatever its requests do.
+  void begin_run(size_t n, int concurrency, const ClientOptions& client);
+  void perform(Transfer& transfer, const Request& request, Outcome& outcome);
+  void end_run() const;
+
+ private:
+  Clock::time_point deadline_ = Clock::time_point::max();
+  std::atomic<size_t> late_{0};
 };
 
 using ModelFactory = std::unique_ptr<Model> (*)(const ModelConfig& config);
@@ -72,6 +81,7 @@ std::unique_ptr<Model> make_seq(const ModelConfig& config);
 std::unique_ptr<Model> make_pool(const ModelConfig& config);
 std::unique_ptr<Model> make_threads(const ModelConfig& config);
 std::unique_ptr<Model> make_fork(const ModelConfig& config);
+std::unique_ptr<Model> make_process_pool(const ModelConfig& config);
 std::unique_ptr<Model> make_openmp(const ModelConfig& config);
 std::unique_ptr<Model> make_tbb(const ModelConfig& config);
 std::unique_ptr<Model> make_multi(const ModelConfig& config);

@@ -12,6 +12,7 @@ std::span<const ModelInfo> all_models() {
       {"pool", Kind::workers, false, 1000, 10'000, make_pool},
       {"threads", Kind::workers, true, 1000, 10'000, make_threads},
       {"fork", Kind::workers, false, 100, 1000, make_fork},
+      {"process_pool", Kind::workers, false, 100, 1000, make_process_pool},
       {"openmp", Kind::workers, false, 1000, 1000, make_openmp},
       {"tbb", Kind::workers, false, 1000, 1000, make_tbb},
       {"multi", Kind::event_loop, true, 1000, 10'000, make_multi},
@@ -26,6 +27,25 @@ const ModelInfo* find_model(std::string_view name) {
   auto it = std::find_if(models.begin(), models.end(),
                          [&](const ModelInfo& m) { return m.name == name; });
   return it == models.end() ? nullptr : &*it;
+}
+
+void Model::begin_run(size_t n, int concurrency, const ClientOptions& client) {
+  deadline_ = run_deadline(n, concurrency, client);
+  late_ = 0;
+}
+
+void Model::perform(Transfer& transfer, const Request& request, Outcome& outcome) {
+  if (Clock::now() >= deadline_) {
+    outcome.failure = Failure::timeout;
+    ++late_;
+    return;
+  }
+  transfer.perform(request, outcome);
+}
+
+void Model::end_run() const {
+  if (late_ > 0)
+    throw std::runtime_error(std::to_string(late_.load()) + " requests were not started: the run passed its deadline");
 }
 
 Clock::time_point run_deadline(size_t n, int concurrency, const ClientOptions& client) {

@@ -14,9 +14,7 @@ class Multi final : public Model {
   // C easy handles made once and reused: a handle re-added after its transfer keeps its
   // buffers, and the multi handle keeps the connections, so keep-alive spans iterations.
   explicit Multi(const ModelConfig& config) : client_(config.client) {
-    init_curl();
-    multi_ = curl_multi_init();
-    if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
+    multi_ = new_multi(config.concurrency);
     for (int i = 0; i < config.concurrency; ++i)
       transfers_.push_back(std::make_unique<Transfer>(config.client));
   }
@@ -35,7 +33,6 @@ class Multi final : public Model {
       t.begin(requests[next], outcomes[next]);
       ++next;
       check(curl_multi_add_handle(multi_, t.easy()), "curl_multi_add_handle");
-      in_flight_.begin();
       ++active;
     };
     for (auto& t : transfers_) {
@@ -53,7 +50,6 @@ class Multi final : public Model {
       check(curl_multi_perform(multi_, &running), "curl_multi_perform");
       take_finished(multi_, [&](Transfer& t, CURLcode code) {
         t.finish(code);
-        in_flight_.end();
         --active;
         if (next < requests.size()) launch(t);
       });

@@ -14,7 +14,7 @@ namespace {
 // the next request at once, from inside the loop.
 class MultiSocket final : public Model, private Completion {
  public:
-  explicit MultiSocket(const ModelConfig& config) : client_(config.client) {
+  explicit MultiSocket(const ModelConfig& config) : client_(config.client), loop_(config.concurrency) {
     for (int i = 0; i < config.concurrency; ++i)
       transfers_.push_back(std::make_unique<Transfer>(config.client));
   }
@@ -36,12 +36,10 @@ class MultiSocket final : public Model, private Completion {
   void launch(Transfer& t) {
     const size_t i = next_++;
     t.begin(requests_[i], outcomes_[i]);
-    in_flight_.begin();
     loop_.start(t, *this);
   }
 
   void transfer_done(Transfer& t) override {
-    in_flight_.end();
     if (next_ < requests_.size()) launch(t);
   }
 

@@ -11,13 +11,14 @@ namespace {
 
 class OpenMp final : public Model {
  public:
-  explicit OpenMp(const ModelConfig& config) : concurrency_(config.concurrency) {
+  explicit OpenMp(const ModelConfig& config) : concurrency_(config.concurrency), client_(config.client) {
     for (int i = 0; i < concurrency_; ++i)
       transfers_.push_back(std::make_unique<Transfer>(config.client));
   }
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     const long n = static_cast<long>(requests.size());
+    begin_run(requests.size(), concurrency_, client_);
     // The loop as a CPU-bound program writes it: schedule(static) deals each thread one
     // contiguous block of requests before any starts, which is right when every iteration
     // costs the same CPU time and wrong when iterations are waits of different lengths. A
@@ -27,15 +28,14 @@ class OpenMp final : public Model {
     for (long i = 0; i < n; ++i) {
       // Thread numbers are 0..C-1 within the team, so each thread keeps its own handle (and
       // its keep-alive connection) across iterations and runs.
-      Transfer& t = *transfers_[omp_get_thread_num()];
-      in_flight_.begin();
-      t.perform(requests[i], outcomes[i]);
-      in_flight_.end();
+      perform(*transfers_[omp_get_thread_num()], requests[i], outcomes[i]);
     }
+    end_run();
   }
 
  private:
   int concurrency_;
+  ClientOptions client_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
 };
 

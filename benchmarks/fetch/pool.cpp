@@ -15,18 +15,17 @@ class Pool final : public Model {
 
   // One task per request, as executor.map submits one per URL: the queue decides which
   // thread takes which request, and each thread takes the next one as soon as it is free.
-  // The wait needs no deadline of its own: every task ends within its transfer's timeout.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
+    begin_run(requests.size(), pool_.size(), client_);
     std::latch done(static_cast<std::ptrdiff_t>(requests.size()));
     for (size_t i = 0; i < requests.size(); ++i) {
       pool_.submit([this, &requests, &outcomes, &done, i] {
-        in_flight_.begin();
-        worker_transfer().perform(requests[i], outcomes[i]);
-        in_flight_.end();
+        perform(worker_transfer(), requests[i], outcomes[i]);
         done.count_down();
       });
     }
     done.wait();
+    end_run();
   }
 
  private:

@@ -20,6 +20,14 @@ void init_curl() {
   });
 }
 
+CURLM* new_multi(int connections) {
+  init_curl();
+  CURLM* multi = curl_multi_init();
+  if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(connections));
+  return multi;
+}
+
 Transfer::Transfer(const ClientOptions& options) {
   init_curl();
   easy_ = curl_easy_init();
@@ -80,7 +88,9 @@ size_t Transfer::on_body(char* data, size_t, size_t n, void* self) {
 
 void Transfer::finish(CURLcode code) {
   Outcome& o = *out_;
-  o.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  const auto now = Clock::now();
+  o.seconds = std::chrono::duration<double>(now - start_).count();
+  o.finished = std::chrono::duration<double>(now.time_since_epoch()).count();
   o.curl_code = code;
   o.bytes = received_;
   long status = 0;

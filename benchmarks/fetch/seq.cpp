@@ -7,17 +7,16 @@ namespace {
 
 class Seq final : public Model {
  public:
-  explicit Seq(const ModelConfig& config) : transfer_(config.client) {}
+  explicit Seq(const ModelConfig& config) : client_(config.client), transfer_(config.client) {}
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
-    for (size_t i = 0; i < requests.size(); ++i) {
-      in_flight_.begin();
-      transfer_.perform(requests[i], outcomes[i]);
-      in_flight_.end();
-    }
+    begin_run(requests.size(), 1, client_);
+    for (size_t i = 0; i < requests.size(); ++i) perform(transfer_, requests[i], outcomes[i]);
+    end_run();
   }
 
  private:
+  ClientOptions client_;
   Transfer transfer_;
 };
 

@@ -22,15 +22,15 @@ constexpr int kMaxEvents = 256;
 
 }  // namespace
 
-SocketLoop::SocketLoop() {
-  init_curl();
+SocketLoop::SocketLoop(int connections) {
   // CLOEXEC: the fixture server, started by fork+exec, must never inherit it.
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_ < 0) fail("epoll_create1");
-  multi_ = curl_multi_init();
-  if (multi_ == nullptr) {
+  try {
+    multi_ = new_multi(connections);
+  } catch (...) {
     close(epoll_);
-    throw std::runtime_error("curl_multi_init failed");
+    throw;
   }
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &SocketLoop::on_socket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);

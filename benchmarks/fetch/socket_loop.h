@@ -18,7 +18,8 @@ namespace concbench::fetch {
 // is ready, so each wake-up costs O(ready sockets), not O(transfers) as curl_multi_perform does.
 class SocketLoop {
  public:
-  SocketLoop();
+  // `connections`: how many connections libcurl keeps open between transfers (new_multi).
+  explicit SocketLoop(int connections);
   ~SocketLoop();
   SocketLoop(const SocketLoop&) = delete;
   SocketLoop& operator=(const SocketLoop&) = delete;

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace concbench::fetch {
 
@@ -49,6 +51,20 @@ double LatencyHistogram::quantile(double q) const {
     if (seen >= rank) return std::min(midpoint_us(b) * 1e-6, max_s_);
   }
   return max_s_;
+}
+
+int peak_overlap(std::span<const Outcome> outcomes) {
+  std::vector<std::pair<double, int>> events;  // (time, +1 start / -1 end); ends sort first
+  events.reserve(outcomes.size() * 2);
+  for (const Outcome& o : outcomes) {
+    if (o.finished <= 0) continue;  // never made
+    events.emplace_back(o.finished - o.seconds, +1);
+    events.emplace_back(o.finished, -1);
+  }
+  std::sort(events.begin(), events.end());
+  int now = 0, peak = 0;
+  for (const auto& [t, step] : events) peak = std::max(peak, now += step);
+  return peak;
 }
 
 int64_t rss_kib() {

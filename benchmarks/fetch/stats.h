@@ -4,6 +4,9 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
+
+#include "fetch/request.h"
 
 namespace concbench::fetch {
 
@@ -29,6 +32,11 @@ class LatencyHistogram {
   uint64_t count_ = 0;
   double max_s_ = 0;
 };
+
+// The most requests in flight at once in one run, from their start and end times (end =
+// Outcome::finished, start = end - seconds): measured the same way for every model, threads,
+// event loops and worker processes alike.
+int peak_overlap(std::span<const Outcome> outcomes);
 
 // Resident set size now, KiB (/proc/self/statm).
 int64_t rss_kib();

@@ -3,6 +3,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -21,34 +22,38 @@ class Tbb final : public Model {
   explicit Tbb(const ModelConfig& config)
       : cap_(tbb::global_control::max_allowed_parallelism,
              std::max<size_t>(config.concurrency, std::thread::hardware_concurrency())),
-        arena_(config.concurrency) {
+        arena_(config.concurrency),
+        client_(config.client) {
     arena_.initialize();
     for (int i = 0; i < config.concurrency; ++i)
       transfers_.push_back(std::make_unique<Transfer>(config.client));
   }
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
-    // parallel_for with its default (auto) partitioner, as for CPU work: it hands out ranges
-    // of requests, a thread runs its range back to back, and more threads join only by
-    // stealing. oneTBB assumes a busy thread is computing; a thread blocked in a request is
-    // neither stealable nor replaced.
+    begin_run(requests.size(), static_cast<int>(transfers_.size()), client_);
+    // parallel_for splits the requests down to one per task before it runs any (the simple
+    // partitioner), so every split-off half is there to be stolen while the thread that split
+    // it blocks in its request. With the default (auto) partitioner a thread took a range of
+    // several requests and ran them back to back: oneTBB assumes a busy thread is computing,
+    // and a thread blocked in a request can neither split its range further nor be replaced,
+    // so past C = 500 most of the arena's threads had nothing to do (peak_in_flight shows it).
     arena_.execute([&] {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, requests.size(), 1),
-                        [&](const tbb::blocked_range<size_t>& r) {
-                          // The slot index is unique among the threads in the arena at once.
-                          Transfer& t = *transfers_[tbb::this_task_arena::current_thread_index()];
-                          for (size_t i = r.begin(); i != r.end(); ++i) {
-                            in_flight_.begin();
-                            t.perform(requests[i], outcomes[i]);
-                            in_flight_.end();
-                          }
-                        });
+      tbb::parallel_for(
+          tbb::blocked_range<size_t>(0, requests.size(), 1),
+          [&](const tbb::blocked_range<size_t>& r) {
+            // The slot index is unique among the threads in the arena at once.
+            Transfer& t = *transfers_[tbb::this_task_arena::current_thread_index()];
+            for (size_t i = r.begin(); i != r.end(); ++i) perform(t, requests[i], outcomes[i]);
+          },
+          tbb::simple_partitioner());
     });
+    end_run();
   }
 
  private:
   tbb::global_control cap_;
   tbb::task_arena arena_;
+  ClientOptions client_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
 };
 

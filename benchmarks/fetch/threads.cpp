@@ -15,13 +15,14 @@ class Threads final : public Model {
   // The easy handles belong to the C slots, not to the threads: a thread borrows its slot's
   // handle, so a request can reuse the connection its slot's previous thread left open and
   // keep-alive means the same here as in the pool. What this model adds is only the thread.
-  explicit Threads(const ModelConfig& config) {
+  explicit Threads(const ModelConfig& config) : client_(config.client) {
     for (int i = 0; i < config.concurrency; ++i)
       slots_.push_back(std::make_unique<Transfer>(config.client));
   }
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     const int c = static_cast<int>(slots_.size());
+    begin_run(requests.size(), c, client_);
     std::vector<std::thread> threads(c);
     std::mutex mutex;
     std::condition_variable freed;
@@ -45,10 +46,8 @@ class Threads final : public Model {
         // The slot's previous thread has finished its request; joining reaps it so at most C
         // threads exist at any moment, the count the model promises.
         if (threads[slot].joinable()) threads[slot].join();
-        in_flight_.begin();
         threads[slot] = std::thread([&, slot, i] {
-          slots_[slot]->perform(requests[i], outcomes[i]);
-          in_flight_.end();
+          perform(*slots_[slot], requests[i], outcomes[i]);
           {
             std::lock_guard lock(mutex);
             idle.push_back(slot);
@@ -63,9 +62,11 @@ class Threads final : public Model {
       throw;
     }
     join_all();
+    end_run();
   }
 
  private:
+  ClientOptions client_;
   std::vector<std::unique_ptr<Transfer>> slots_;
 };
 
