@@ -101,6 +101,10 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_d
     L.append("")
     L.append("**Machine:** " + machine_line(ctx))
     L.append("")
+    if ctx.get("environment_unstable") not in (None, "", "no"):
+        L.append("> **Unstable environment:** %s. Read these numbers with that in mind, and do not "
+                 "compare them with other runs." % ctx["environment_unstable"])
+        L.append("")
     L.append(machine_section(ctx, summ, run))
     L.append("")
 

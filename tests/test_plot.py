@@ -478,6 +478,19 @@ def test_small_run_page_lists_skips_and_python(tmp_path):
     assert "measured peak: vector adds" in text
 
 
+def test_an_unstable_environment_is_said_at_the_top_of_the_page(tmp_path):
+    doc = json.load(open(data("small_run.json")))
+    doc["context"]["environment_unstable"] = "the hypervisor stole 9.0% of the CPU time during the run"
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    assert run_plot(str(run), "--out", str(out)).returncode == 0
+    text = (out / "README.md").read_text(encoding="utf-8")
+    head = text[:text.index("## ")]
+    assert "**Unstable environment:** the hypervisor stole 9.0% of the CPU time during the run" in head
+    assert "UNSTABLE: the hypervisor stole" in head  # in the machine line too
+
+
 def test_aggregates_only_run(tmp_path):
     out = tmp_path / "out"
     r = run_plot(data("aggregates_only.json"), "--out", str(out))
