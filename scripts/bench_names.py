@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 # --- the naming contract with the C++ side -----------------------------------
 
-SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool", "std_par")
+SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool", "std_par", "mpi")
 SUM_KERNELS = ("range", "array")
 FETCH_MODELS = ("seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
                 "coro")

@@ -4,19 +4,18 @@
 """Usage: scripts/calibrate.py [--trials N] [--rounds R] [--binary PATH] [--out DIR]
 
 Runs N trials of scripts/ab.py's method with one build of the current checkout. A
-trial is R rounds; each round runs four sides in random order, each a fresh isolated
-run of ab.py's default subset: A and A2 (the same binary, nothing changed), S10 and S5
-(the same binary with the test hook CONCBENCH_TEST_SLOWDOWN making one sum model
-repeat 10% or 5% of its kernel work; the slowed models rotate over the trials). Each
-trial gives three comparisons, judged exactly as ab.py judges OLD against NEW:
+trial is R rounds; each round runs three sides in random order, each a fresh isolated
+run of ab.py's default subset: A and A2 (the same binary, nothing changed) and S (the
+same binary with the test hook CONCBENCH_TEST_SLOWDOWN making one sum model do 10% more
+kernel work in odd trials, 5% in even ones; the slowed model rotates over the trials).
+Each trial gives two comparisons, judged exactly as ab.py judges OLD against NEW:
 
-  A/A     A against A2: anything flagged is a false alarm;
-  10%     A against S10: found when the verdict is a regression of the slowed model;
-  5%      A2 against S5: the same.
+  A/A       A against A2: anything flagged is a false alarm;
+  10% / 5%  A against S: found when the verdict is a regression of the slowed model.
 
-Four sides share a round to halve the machine time; each pair is still interleaved
-within its rounds, a little further apart in time than ab.py's two sides, which makes
-the figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
+Three sides share a round to save machine time; each pair is still interleaved within
+its rounds, a little further apart in time than ab.py's two sides, which makes the
+figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
 in DIR/rounds/ (ab.py --analyse reads them; git ignores them) and the summary, with
 the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
 results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds
@@ -48,8 +47,8 @@ import run_isolated  # noqa: E402
 PROG = "concbench calibrate"
 MODELS = ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "seq", "fork")
 FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DRIFT)
-# (comparison, OLD side, NEW side)
-COMPARISONS = (("aa", "A", "A2"), ("p10", "A", "S10"), ("p5", "A2", "S5"))
+# (comparison, OLD side, NEW side); "slow" is "p10" or "p5" by the trial
+COMPARISONS = (("aa", "A", "A2"), ("slow", "A", "S"))
 
 
 def say(message):
@@ -82,11 +81,13 @@ def wait_while_paused(out):
 
 
 def sides_of(trial, binary):
-    slow10, slow5 = MODELS[trial % len(MODELS)], MODELS[(trial + len(MODELS) // 2) % len(MODELS)]
+    """The three sides of trial `trial` (from 0), and the name of its slowed comparison."""
+    slowed, percent = MODELS[(trial // 2) % len(MODELS)], 10 if trial % 2 == 0 else 5
     fixture = ab.fixture_beside(binary)
-    return {"A": ab.Side("A", binary, binary, fixture), "A2": ab.Side("A2", binary, binary, fixture),
-            "S10": ab.Side("S10", binary, binary, fixture, env={"CONCBENCH_TEST_SLOWDOWN": slow10 + ":10"}),
-            "S5": ab.Side("S5", binary, binary, fixture, env={"CONCBENCH_TEST_SLOWDOWN": slow5 + ":5"})}
+    return ({"A": ab.Side("A", binary, binary, fixture), "A2": ab.Side("A2", binary, binary, fixture),
+             "S": ab.Side("S", binary, binary, fixture,
+                          env={"CONCBENCH_TEST_SLOWDOWN": "%s:%d" % (slowed, percent)})},
+            "p%d" % percent)
 
 
 def found(verdict, model):
@@ -99,7 +100,7 @@ def outcome(name, verdict, sides):
     flags = [r.name for r in verdict.results if r.verdict in FLAGGED] + [b for b, _ in verdict.errors]
     row = {"comparison": name, "flagged": flags}
     if name != "aa":
-        model = sides["S10" if name == "p10" else "S5"].env["CONCBENCH_TEST_SLOWDOWN"].split(":")[0]
+        model = sides["S"].env["CONCBENCH_TEST_SLOWDOWN"].split(":")[0]
         row.update(model=model, found=found(verdict, model),
                    others=[f for f in flags if f.split("/")[1:2] != [model]])
     return row
@@ -143,9 +144,10 @@ def run(argv):
     rng, rows, started = random.Random(), [], time.monotonic()
     context = {}
     for t in range(args.trials):
-        sides = sides_of(t, args.binary)
+        sides, slow_name = sides_of(t, args.binary)
+        comparisons = [(slow_name if name == "slow" else name, o, n) for name, o, n in COMPARISONS]
         data = {name: {"old": sides[o].describe(), "new": sides[n].describe(), "args": bench_args, "rounds": []}
-                for name, o, n in COMPARISONS}
+                for name, o, n in comparisons}
         for i in range(args.rounds):
             wait_while_paused(out)
             order = rng.sample(list(sides), len(sides))
@@ -156,10 +158,10 @@ def run(argv):
                 runs[label] = ab.measure(sides[label], bench_args, out)
                 context = context or runs[label]["context"]
                 del runs[label]["context"]
-            for name, o, n in COMPARISONS:
+            for name, o, n in comparisons:
                 data[name]["rounds"].append({"order": [x for x in order if x in (o, n)],
                                              "old": runs[o], "new": runs[n]})
-        for name, o, n in COMPARISONS:
+        for name, o, n in comparisons:
             data[name]["context"] = context
             run_isolated.write_json(data[name], os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)),
                                     indent=None)

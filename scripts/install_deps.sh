@@ -8,7 +8,7 @@ set -euo pipefail
 # comparisons, and aiohttp for ./bench --python).
 bench_packages=(
   cmake g++ make pkg-config git
-  libbenchmark-dev libgtest-dev libtbb-dev libcurl4-openssl-dev libevent-dev
+  libbenchmark-dev libgtest-dev libtbb-dev libcurl4-openssl-dev libevent-dev libopenmpi-dev openmpi-bin
   python3 python3-matplotlib python3-pandas python3-numpy python3-scipy python3-aiohttp
 )
 # What scripts/test.sh needs on top: clang with its OpenMP runtime (the kernels must loop

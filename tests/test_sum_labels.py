@@ -69,3 +69,23 @@ def test_bad_sizes_and_hooks_are_one_line():
         proc = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
                               env=dict(os.environ, **env), timeout=60)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, proc.stderr
+
+
+def test_mpi_says_why_it_cannot_start_and_the_rest_runs(tmp_path):
+    # A hostfile whose one host takes one rank: three workers need two.
+    hosts = tmp_path / "hosts"
+    hosts.write_text("localhost slots=1\n")
+    runs = run("--benchmark_filter=^sum/(seq|mpi)/range/workers:(1|3)/n:1000/", "--workers=1,3", "--sizes=1000",
+               "--scaling_n=1000", "--mpi_hosts=%s" % hosts)
+    by_model = {(b["name"].split("/")[1], b["workers"] if "workers" in b else None): b for b in runs}
+    mpi3 = [b for b in runs if b["name"].startswith("sum/mpi/range/workers:3/")]
+    assert mpi3 and mpi3[0].get("error_occurred"), mpi3
+    assert mpi3[0]["error_message"].startswith("cannot start the model: MPI_Comm_spawn")
+    assert "\n" not in mpi3[0]["error_message"]
+    assert any(b["name"].startswith("sum/seq/") and not b.get("error_occurred") for b in runs), by_model
+
+
+def test_a_missing_mpi_hostfile_is_one_line():
+    proc = subprocess.run([BINARY, "--mpi_hosts=/no/such/hostfile", "--benchmark_list_tests"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--mpi_hosts: cannot read" in proc.stderr

@@ -22,6 +22,14 @@
 namespace concbench::sum {
 namespace {
 
+// MPI, started by the mpi model's tests, ends with the test program, as it does with the
+// benchmark binary: its daemon holds the program's output open until then, and ctest waits.
+class MpiEnd : public ::testing::Environment {
+ public:
+  void TearDown() override { finish_mpi(); }
+};
+::testing::Environment* const mpi_end = ::testing::AddGlobalTestEnvironment(new MpiEnd);
+
 int open_fd_count() {
   int count = 0;
   DIR* dir = opendir("/proc/self/fd");
@@ -29,6 +37,24 @@ int open_fd_count() {
   closedir(dir);
   return count;
 }
+
+// This process's children, alive or zombies, from /proc.
+std::vector<pid_t> child_pids() {
+  std::vector<pid_t> children;
+  DIR* dir = opendir("/proc");
+  while (dirent* e = readdir(dir)) {
+    FILE* f = std::fopen((std::string("/proc/") + e->d_name + "/stat").c_str(), "r");
+    if (!f) continue;
+    int pid = 0, ppid = 0;
+    char state = 0;
+    if (std::fscanf(f, "%d %*s %c %d", &pid, &state, &ppid) == 3 && ppid == getpid()) children.push_back(pid);
+    std::fclose(f);
+  }
+  closedir(dir);
+  return children;
+}
+
+int child_count() { return static_cast<int>(child_pids().size()); }
 
 // True when this process has no child left, reaped or not.
 bool no_children() {
@@ -97,20 +123,31 @@ TEST_P(EveryModel, ReturnsTheExactSumForEveryShapeOfInput) {
   const std::vector<int64_t> sizes = {0, 1, 2, 7, 1000, 4099, 100'003, 3'000'017};
   std::vector<int64_t> values(sizes.back());
   std::iota(values.begin(), values.end(), 0);
-  const int fds_before = open_fd_count();
-  for (int workers : {1, 2, 3, 5}) {
-    // One model instance serves many calls, as in a benchmark, so reuse is tested too.
-    auto model = info.make(workers);
-    for (Kernel kernel : {Kernel::range, Kernel::array}) {
-      for (int64_t n : sizes) {
-        Problem p{kernel, n, kernel == Kernel::array ? values.data() : nullptr};
-        EXPECT_EQ(model->sum(p), reference_sum(n))
-            << info.name << " " << kernel_name(kernel) << " workers=" << workers << " n=" << n;
+  auto every_shape = [&] {
+    for (int workers : {1, 2, 3, 5}) {
+      // One model instance serves many calls, as in a benchmark, so reuse is tested too.
+      auto model = info.make(workers);
+      for (Kernel kernel : {Kernel::range, Kernel::array}) {
+        for (int64_t n : sizes) {
+          Problem p{kernel, n, kernel == Kernel::array ? values.data() : nullptr};
+          EXPECT_EQ(model->sum(p), reference_sum(n))
+              << info.name << " " << kernel_name(kernel) << " workers=" << workers << " n=" << n;
+        }
       }
     }
-  }
+  };
+  // MPI's runtime (its daemon, a child process, and the sockets and shared memory it keeps per
+  // spawn) is the process's until finish_mpi(): it is warmed by a first pass, and a second must
+  // leave nothing more behind.
+  if (info.name == "mpi") every_shape();
+  const int fds_before = open_fd_count();
+  const int children_before = child_count();
+  every_shape();
   EXPECT_EQ(open_fd_count(), fds_before) << info.name << " leaked file descriptors";
-  EXPECT_TRUE(no_children()) << info.name << " left a child process";
+  EXPECT_EQ(child_count(), children_before) << info.name << " left a child process";
+  if (info.name != "mpi") {
+    EXPECT_TRUE(no_children()) << info.name << " left a child process";
+  }
 }
 
 // A name that says W workers means W: every model can run one call's slices on W distinct
@@ -197,18 +234,7 @@ TEST(SumModels, APoolWorkerKilledBetweenCallsIsAnError) {
   Problem p{Kernel::range, 1000, nullptr};
   ASSERT_EQ(model->sum(p), reference_sum(1000));
   // The workers are this process's only children: kill them all and wait until they are dead.
-  DIR* dir = opendir("/proc");
-  std::vector<pid_t> children;
-  while (dirent* e = readdir(dir)) {
-    std::string stat_path = std::string("/proc/") + e->d_name + "/stat";
-    FILE* f = std::fopen(stat_path.c_str(), "r");
-    if (!f) continue;
-    int pid = 0, ppid = 0;
-    char state = 0;
-    if (std::fscanf(f, "%d %*s %c %d", &pid, &state, &ppid) == 3 && ppid == getpid()) children.push_back(pid);
-    std::fclose(f);
-  }
-  closedir(dir);
+  const std::vector<pid_t> children = child_pids();
   ASSERT_EQ(children.size(), 2u);
   for (pid_t c : children) kill(c, SIGKILL);
   for (int i = 0; i < 200; ++i) {  // dead (a zombie, not yet reaped), so its pipe's read end is closed

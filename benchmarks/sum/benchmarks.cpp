@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -265,6 +266,13 @@ void add_flags(FlagSet& flags, Options& options) {
               options.array_sizes =
                   parse_size_list("array_sizes", v, std::min(kMaxRange, max_array_size()));
             });
+  flags.add("mpi_hosts", "FILE",
+            "sum: an Open MPI hostfile; the mpi model's ranks go to its hosts (default: this host)",
+            [&](const std::string& v) {
+              if (access(v.c_str(), R_OK) != 0)
+                throw UsageError("--mpi_hosts: cannot read '" + v + "': " + std::strerror(errno));
+              set_mpi_hostfile(v);
+            });
   flags.add("scaling_n", "N", "sum: n of the worker sweep (default 1e8)", [&](const std::string& v) {
     auto n = parse_size_list("scaling_n", v, std::min(kMaxRange, max_array_size()));
     if (n.size() != 1) throw UsageError("--scaling_n takes one size");
@@ -297,19 +305,23 @@ void register_benchmarks(const Sweep& sweep) {
   on_leaving_workload("sum", [] {
     kept = {};
     std::vector<int64_t>().swap(values);
+    finish_mpi();
   });
   on_leaving_workload("peak", [] { std::vector<unsigned char>().swap(scan_buffer); });
   benchmark::AddCustomContext(
       "sum_kernel", std::to_string(kernel_lanes()) + " int64 lanes per vector, 4 accumulators");
+  benchmark::AddCustomContext("mpi_library", mpi_library());
   if (!slowdown().model.empty()) {
     char what[160];
     std::snprintf(what, sizeof what, "%s does %g%% more kernel work (a test hook)",
                   slowdown().model.c_str(), slowdown().fraction * 100);
     benchmark::AddCustomContext("concbench_test_slowdown", what);
   }
-  for (Kernel kernel : {Kernel::range, Kernel::array}) {
-    const auto& sizes = kernel == Kernel::range ? sweep.range_sizes : sweep.array_sizes;
-    for (const ModelInfo& info : all_models()) {
+  // Model by model (both kernels of one model together), so each model's benchmarks are
+  // contiguous: a run of the binary alone then starts MPI only after every forking model is done.
+  for (const ModelInfo& info : all_models()) {
+    for (Kernel kernel : {Kernel::range, Kernel::array}) {
+      const auto& sizes = kernel == Kernel::range ? sweep.range_sizes : sweep.array_sizes;
       // (workers, n) points: the worker sweep at scaling_n plus the size sweep at
       // size_workers; a set orders them and drops the point the two share.
       std::set<std::pair<int, int64_t>> points;
@@ -336,6 +348,9 @@ void register_benchmarks(const Sweep& sweep) {
   register_peaks(sweep);
 }
 
-void finish() { kept = {}; }
+void finish() {
+  kept = {};
+  finish_mpi();
+}
 
 }  // namespace concbench::sum

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "common/context.h"
@@ -51,6 +52,15 @@ std::unique_ptr<Model> make_openmp(int workers);
 std::unique_ptr<Model> make_fork(int workers);
 std::unique_ptr<Model> make_process_pool(int workers);
 std::unique_ptr<Model> make_std_par(int workers);
+std::unique_ptr<Model> make_mpi(int workers);
+
+// The mpi model's ranks go to the hosts of this Open MPI hostfile (--mpi_hosts), or this host.
+void set_mpi_hostfile(const std::string& path);
+// "Open MPI v4.1.4": the MPI library this build uses, for the run's context.
+std::string mpi_library();
+// MPI_Finalize, if an mpi model started MPI: after it, this process's later forks (fork and
+// process_pool models, fetch's) are plain forks again. MPI cannot start again after it.
+void finish_mpi();
 
 // What a forked worker does wrong, for the tests that prove a failing worker is an error and
 // never a hang or a zombie.

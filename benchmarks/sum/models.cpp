@@ -14,6 +14,7 @@ std::span<const ModelInfo> all_models() {
       {"fork", true, [](int w) { return make_fork(w); }},
       {"process_pool", true, [](int w) { return make_process_pool(w); }},
       {"std_par", true, make_std_par},
+      {"mpi", true, make_mpi},
   };
   return models;
 }

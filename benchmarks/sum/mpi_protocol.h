@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// What the mpi model's ranks are told over their intercommunicator, and who tells them.
+#pragma once
+
+#include <mpi.h>
+#include <time.h>
+
+#include <cstdint>
+
+#include "common/spin.h"
+
+namespace concbench::sum {
+
+// Waits for a non-blocking MPI operation as the other models' workers wait for work: polling
+// for kCpuSpin, then polling with short sleeps. Open MPI's blocking calls poll without end, and
+// a waiting process that never leaves the core takes it from the ranks that are computing
+// (measured: two ranks and a polling parent on two cores made W = 2 slower than W = 1).
+inline int wait_for(MPI_Request& request) {
+  int done = 0, rc = MPI_SUCCESS;
+  const bool soon = spin_until([&] {
+    rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    return rc != MPI_SUCCESS || done != 0;
+  });
+  const timespec nap{0, 20'000};
+  while (!soon && rc == MPI_SUCCESS && done == 0) {
+    nanosleep(&nap, nullptr);
+    rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+  }
+  return rc;
+}
+
+// One command, broadcast by the benchmark process (MPI_ROOT) to every rank it spawned.
+struct MpiCommand {
+  enum Op : int32_t { kSum = 1, kUsage = 2, kQuit = 3 };
+  int32_t op = kQuit;
+  int32_t kernel = 0;       // Kernel, for kSum
+  int64_t n = 0;
+  double repeat = 0;        // Problem::repeat, the calibration test hook
+  int32_t report_pids = 0;  // kSum: each rank also sends its pid (the untimed calls count workers)
+  int32_t parts = 1;        // kSum: slices of [0, n); the benchmark process sums slice 0, rank r slice r + 1
+};
+
+}  // namespace concbench::sum
