@@ -136,15 +136,21 @@ def draw_sum(figs, per_kernel, hw, ceiling):
                               linestyle="none" if model == "seq" else "-")
                 xmax = max(ws)
                 xs = np.array(sorted(set(ws)), dtype=float)
+                # The bound is what the cores allow: W workers on fewer hardware threads share
+                # them, so the best speedup is min(W, hardware threads), and the best efficiency
+                # (speedup per worker) falls as hardware threads / W past them.
+                usable = np.minimum(xs, hw) if hw else xs
                 if what == "speedup":
-                    ax.plot(xs, xs, color="#888888", linestyle="--", linewidth=1, label="ideal (= W)")
+                    ax.plot(xs, usable, color="#888888", linestyle="--", linewidth=1,
+                            label="ideal: min(W, hardware threads)")
                     if kernel == "array" and ceiling:
                         cw = sorted(ceiling)
                         ax.plot(cw, [ceiling[w] for w in cw], color="#555555", linestyle="-.",
                                 linewidth=1.2, label="read-bandwidth ceiling")
                     ax.set_ylabel("speedup  T_seq / T_model")
                 else:
-                    ax.axhline(1.0, color="#888888", linestyle="--", linewidth=1, label="ideal (1.0)")
+                    ax.plot(xs, usable / xs, color="#888888", linestyle="--", linewidth=1,
+                            label="ideal: min(W, hardware threads) / W")
                     ax.set_ylabel("efficiency  T_seq / (W · T_model)")
                     ax.set_ylim(0, max(1.15, float(np.nanmax(tab["efficiency_hi"])) * 1.08))
                 _mark_hw(ax, hw, xmax)
@@ -152,8 +158,9 @@ def draw_sum(figs, per_kernel, hw, ceiling):
                 ax.set_xlabel("workers W")
                 ax.set_title("kernel %s, n = %s" % (kernel, fmt_n(info["n_w"])), fontsize=10)
                 ax.grid(True, alpha=0.3)
-                ax.legend(fontsize=7.5, loc="upper left" if what == "speedup" else "lower left")
-            figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what)
+            # One legend under both panels: inside, it covered points (process_pool and fork at
+            # W = 1 in the array panel).
+            figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what, shared_legend=True)
 
     kernels = [k for k in per_kernel if per_kernel[k]["size"] is not None and not per_kernel[k]["size"].empty]
     if kernels:
