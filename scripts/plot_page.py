@@ -7,6 +7,7 @@ from analysis import (config_rows, config_text, finite, fmt_crossover, fmt_eff, 
                       fmt_ratio, fmt_spread, fmt_time, model_order, runs_cell, spread_cell)
 import bench_names
 from records import machine_line
+import targets
 
 PLOTS = "plots"          # subdirectory of the output directory holding the images
 
@@ -89,6 +90,22 @@ def machine_section(ctx, summ, run):
     return md_table(["", ""], rows)
 
 
+def targets_section(L, evaluated):
+    """The targets the issues set, met or not by this run (targets.py)."""
+    if not evaluated:
+        return
+    L.append("## Targets")
+    L.append("")
+    L.append("Computed from this run by `scripts/targets.py`; a benchmark the run did not include "
+             "reads \"not measured\". Targets are benchmarks: a miss is reported, it fails no test.")
+    L.append("")
+    for workload, rows in evaluated.items():
+        L.append("**%s** (%s)" % (workload, targets.met_count(rows)))
+        L.append("")
+        L.append(md_table(["target", "measured", "met"], rows))
+        L.append("")
+
+
 def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_done, skipped, figs,
                python_label):
     ctx = run.context
@@ -107,6 +124,8 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_d
         L.append("")
     L.append(machine_section(ctx, summ, run))
     L.append("")
+    targets_section(L, targets.evaluate(summ, sum_info["hw"] if sum_info else
+                                        bench_names.hardware_threads(ctx)))
 
     # Seed table
     if any(r["cpp_s"] is not None for r in seed) or any(r["python_s"] is not None for r in seed):

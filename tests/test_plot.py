@@ -452,6 +452,10 @@ def test_handcheck_page_states_the_numbers(hand_out):
                  "2 (2 hardware threads)"):
         assert part in text, part
     assert "Nothing: every benchmark in the file was used." in text
+    # the targets, from the run: seq range and the efficiency target read the hand-made times
+    assert "## Targets" in text
+    assert "| efficiency >= 0.95 at workers = 2, `range` n = 1e8: the persistent models |" in text
+    assert "`pool` 0.25" in text
 
 
 def test_small_run_page_lists_skips_and_python(tmp_path):

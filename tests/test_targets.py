@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: MIT
+# Tests for scripts/targets.py: each target reads the benchmarks it names, flips when they miss,
+# and says "not measured" when the run lacks them.
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
+
+import plot  # noqa: E402,F401  (first: it checks the interpreter)
+import pandas as pd  # noqa: E402
+import targets  # noqa: E402
+from targets import NO, NOT_MEASURED, REPORTED, YES, fetch_key, sum_key  # noqa: E402
+
+HW = 2
+
+
+def good_run():
+    """{key: (seconds, counters)} of a run that meets every target on a 2-core machine."""
+    rows = {
+        "peak/vector_add/workers:1": (3e-6, {"adds_per_second": 1.6e10, "lanes": 8}),
+        "peak/read_bw/workers:1/bytes:800000000": (0.021, {"bytes_per_second": 38e9}),
+        "peak/read_bw/workers:2/bytes:800000000": (0.018, {"bytes_per_second": 44e9}),
+        sum_key("seq", "range", 1): (1.8e-3, {}),
+        sum_key("seq", "array", 1): (0.021, {}),
+        sum_key("process_pool", "array", 1): (0.022, {}),
+    }
+    for m in ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi", "fork"):
+        rows[sum_key(m, "range", 2)] = (0.93e-3, {})
+        rows[sum_key(m, "array", 2)] = (0.020, {})
+        rows[sum_key(m, "range", 2, 1000)] = (10e-6, {})
+    seed = "profile:seed"
+    rows[fetch_key("seq", 1, 40, seed)] = (6.09, {"ideal_s": 6.06, "efficiency": 0.995})
+    rows[fetch_key("pool", 4, 40, seed)] = (1.63, {"ideal_s": 1.618, "efficiency": 0.99})
+    for m in ("multi", "multi_socket", "coro", "threads"):
+        rows[fetch_key(m, 40, 40, seed)] = (0.25, {"ideal_s": 0.246, "efficiency": 0.98})
+        rows[fetch_key(m, 1000, 10000, "delay_ms:100")] = (1.1, {"ideal_s": 1.0, "efficiency": 0.91,
+                                                                   "mem_per_inflight_kb": 16})
+        rows[fetch_key(m, 1000, 1000, "delay_ms:100")] = (0.11, {"ideal_s": 0.1, "efficiency": 0.9})
+        for n in (1000, 10000):
+            rows[fetch_key(m, 1000, n, "delay_ms:0")] = (n / 40000, {"items_per_second": 40000.0})
+    return rows
+
+
+def evaluate(rows):
+    frame = pd.DataFrame([dict(key=k, t_med=t, **c) for k, (t, c) in rows.items()])
+    out = targets.evaluate(frame, HW)
+    return {target: (measured, met) for rows_ in out.values() for target, measured, met in rows_}
+
+
+def verdict(result, start):
+    hits = [v for k, v in result.items() if k.startswith(start)]
+    assert len(hits) == 1, (start, list(result))
+    return hits[0]
+
+
+def test_a_run_that_meets_every_target_is_said_to():
+    result = evaluate(good_run())
+    assert {met for _, met in result.values()} == {YES, REPORTED}
+
+
+@pytest.mark.parametrize("key, value, target", [
+    # seq range bound: 1e8 / 8 x 2 / 1.6e10 = 1.5625 ms, so 1.5x is 2.34 ms
+    (sum_key("seq", "range", 1), 2.5e-3, "`seq` `range`"),
+    (sum_key("seq", "array", 1), 0.033, "`seq` `array`"),
+    (sum_key("openmp", "array", 2), 0.028, "`array` at 2 workers"),
+    (sum_key("tbb", "range", 2), 1.0e-3, "efficiency >= 0.95"),   # 1.8 / 2.0 = 0.90
+    (sum_key("mpi", "range", 2), 1.05e-3, "`mpi` efficiency"),
+    (sum_key("pool", "range", 2, 1000), 60e-6, "time per call at n = 1e3"),
+    (sum_key("mpi", "range", 2, 1000), 31e-6, "`mpi` time per call"),
+    (sum_key("process_pool", "array", 1), 0.0235, "`process_pool` `array`"),
+    (fetch_key("seq", 1, 40, "profile:seed"), 6.4, "seed profile, `seq`"),
+    (fetch_key("coro", 40, 40, "profile:seed"), 0.29, "seed profile at C = 40"),
+    (fetch_key("coro", 1000, 10000, "delay_ms:100"), 1.31, "10,000 requests"),
+])
+def test_a_miss_turns_its_target_to_no(key, value, target):
+    rows = good_run()
+    rows[key] = (value, rows[key][1])
+    result = evaluate(rows)
+    assert verdict(result, target)[1] == NO
+    assert sum(met == NO for _, met in result.values()) == 1
+
+
+@pytest.mark.parametrize("key, counter, value, target", [
+    (fetch_key("multi", 1000, 1000, "delay_ms:100"), "efficiency", 0.84, "N = C = 1000"),
+    (fetch_key("multi_socket", 1000, 10000, "delay_ms:0"), "items_per_second", 29999.0, "0 ms, 1 KiB"),
+    (fetch_key("threads", 40, 40, "profile:seed"), "efficiency", 1.002, "every fetch efficiency"),
+])
+def test_a_counter_past_its_limit_turns_its_target_to_no(key, counter, value, target):
+    rows = good_run()
+    rows[key][1][counter] = value
+    assert verdict(evaluate(rows), target)[1] == NO
+
+
+def test_what_the_run_lacks_is_not_measured_never_guessed():
+    rows = good_run()
+    del rows[sum_key("mpi", "range", 2)]
+    del rows["peak/vector_add/workers:1"]
+    del rows[fetch_key("coro", 1000, 1000, "delay_ms:100")]
+    result = evaluate(rows)
+    for target in ("`mpi` efficiency", "`seq` `range`", "N = C = 1000"):
+        assert verdict(result, target)[1] == NOT_MEASURED, target
+    assert "`coro` not measured" in verdict(result, "N = C = 1000")[0]
+    # the other targets keep their verdicts
+    assert verdict(result, "efficiency >= 0.95")[1] == YES
+
+
+def test_a_workload_not_run_has_no_targets():
+    rows = {k: v for k, v in good_run().items() if not k.startswith("fetch/")}
+    frame = pd.DataFrame([dict(key=k, t_med=t, **c) for k, (t, c) in rows.items()])
+    assert list(targets.evaluate(frame, HW)) == ["sum"]
+
+
+def test_measured_text_states_the_numbers():
+    result = evaluate(good_run())
+    measured, _ = verdict(result, "efficiency >= 0.95")
+    assert "`pool` 0.97" in measured and "`std_par` 0.97" in measured   # 1.8 / (2 x 0.93)
+    assert "40,000" in verdict(result, "0 ms, 1 KiB")[0]
+    assert targets.met_count([("a", "", YES), ("b", "", NO), ("c", "", REPORTED)]) == "1 of 2 met"
