@@ -4,10 +4,8 @@
 # Shared by every script in scripts/ (plot, compare, history). parse_name() needs
 # only the standard library; load_run() imports pandas when called, so scripts
 # that only parse names need not have it.
-import glob
 import json
 import math
-import os
 import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -73,7 +71,6 @@ class BenchName:
     aggregate: str = None
     timing: tuple = ()
     threads: int = None
-    repeats: int = None
 
     @property
     def model(self):
@@ -108,7 +105,7 @@ def parse_name(name, aggregate_name=None):
         if m:
             rest, aggregate = m.group("head"), m.group("agg")
     segments = rest.split("/")
-    kept, timing, threads, repeats = [], [], None, None
+    kept, timing, threads = [], [], None
     for seg in segments:
         if seg in _TIME_FLAGS:
             timing.append(seg)
@@ -117,8 +114,6 @@ def parse_name(name, aggregate_name=None):
         if sep and key in _META_KEYS:
             if key == "threads":
                 threads = parse_number(value)
-            elif key == "repeats":
-                repeats = parse_number(value)
             continue
         kept.append(seg)
     lang = "cpp"
@@ -141,7 +136,7 @@ def parse_name(name, aggregate_name=None):
     base = "/".join(([] if lang == "cpp" else [lang]) + kept)
     return BenchName(raw=name, base=base, lang=lang, workload=workload, labels=tuple(labels),
                      args=dict(args), aggregate=aggregate, timing=tuple(timing),
-                     threads=threads, repeats=repeats)
+                     threads=threads)
 
 
 def is_concbench(bn):
@@ -421,10 +416,3 @@ def hardware_threads(context):
     """The machine's hardware-thread count: the suite's hardware_threads, else num_cpus."""
     value = context_int(context, "hardware_threads")
     return value if value and value > 0 else context_int(context, "num_cpus")
-
-
-def run_files(runs_dir):
-    """Run files in `runs_dir`, oldest first by modification time; in-progress *.tmp* files excluded."""
-    paths = [p for p in glob.glob(os.path.join(runs_dir, "*.json"))
-             if ".tmp" not in os.path.basename(p) and os.path.isfile(p)]
-    return sorted(paths, key=lambda p: (os.path.getmtime(p), p))

@@ -22,7 +22,6 @@ results/calibration/<date>/). Creating DIR/PAUSE holds the run between two round
 until it is removed, so the machine can do other work without disturbing a round.
 """
 import argparse
-import json
 import os
 import random
 import sys

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: MIT
 # What the command-line scripts share: bad input is one line on stderr and exit code 2.
 import argparse
+import os
 import re
+import shutil
 import sys
+import tempfile
 
 
 class InputError(Exception):
@@ -34,6 +37,50 @@ def fraction(text):
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError("out of range: %r" % text)
     return value
+
+
+def publish(out_dir, names, build):
+    """Writes generated output all at once or not at all. build(tmp) writes the entries `names`
+    (files or directories) into a fresh directory inside out_dir; each then replaces its
+    namesake in out_dir, in order, and one that build did not write is removed from out_dir.
+    Anything else in out_dir is left alone. On any failure out_dir is left as it was (and
+    removed again if this call created it). Returns build's result."""
+    created = not os.path.isdir(out_dir)
+    if os.path.exists(out_dir) and created:
+        raise InputError("output %s exists and is not a directory" % out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp-", dir=out_dir)
+    except OSError as e:
+        raise InputError("cannot write to %s: %s" % (out_dir, e.strerror or e)) from None
+    old, placed = os.path.join(tmp, ".old"), []
+    try:
+        result = build(tmp)
+        os.mkdir(old)
+        for name in names:
+            if os.path.lexists(os.path.join(out_dir, name)):
+                os.rename(os.path.join(out_dir, name), os.path.join(old, name))
+            placed.append(name)
+            if os.path.lexists(os.path.join(tmp, name)):
+                os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
+        return result
+    except BaseException:
+        for name in reversed(placed):  # put the old entries back, newest move first
+            if os.path.lexists(os.path.join(old, name)):
+                if os.path.isdir(os.path.join(out_dir, name)):
+                    shutil.rmtree(os.path.join(out_dir, name))
+                os.rename(os.path.join(old, name), os.path.join(out_dir, name))
+            elif os.path.lexists(os.path.join(out_dir, name)):
+                (shutil.rmtree if os.path.isdir(os.path.join(out_dir, name)) else os.remove)(
+                    os.path.join(out_dir, name))
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the old entries go with it after success
+        if created:
+            try:
+                os.rmdir(out_dir)  # only succeeds if nothing landed in it
+            except OSError:
+                pass
 
 
 def main(run, prog, argv=None):

@@ -141,7 +141,7 @@ def judge(old, new, errors_old, errors_new, noise, args):
 
 def run(argv):
     args = parse_args(argv)
-    paths, contexts = {}, {}
+    paths = {}
     for label, arg in (("OLD", args.old), ("NEW", args.new)):
         if looks_like_file(arg):
             if not os.path.isfile(arg):

@@ -23,9 +23,7 @@ import argparse
 import math
 import os
 import re
-import shutil
 import sys
-import tempfile
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(SCRIPTS)
@@ -188,17 +186,6 @@ def page(changed, commits, chosen, labels, subjects, n_metrics, args):
     return "\n".join(lines) + "\n"
 
 
-def replace_dir(tmp, out):
-    """Put directory `tmp` at `out`, replacing what was there with two renames."""
-    old = None
-    if os.path.exists(out):
-        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(out))
-        os.rename(out, os.path.join(old, "page"))
-    os.rename(tmp, out)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def run(argv):
     args = parse_args(argv)
     notes = []
@@ -216,20 +203,16 @@ def run(argv):
     subjects = dict(line.partition(" ")[::2] for line in
                     records.git(args.repo, "log", "--format=%H %s", "HEAD").splitlines())
     out = os.path.abspath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-page-", dir=os.path.dirname(out))
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; the page is for whoever reads results/
+
+    def build(tmp):
+        page_dir = os.path.join(tmp, os.path.basename(out))
+        os.mkdir(page_dir)
         if changed:
-            draw(os.path.join(tmp, "history.png"), changed, series, kinds, labels)
-        with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
+            draw(os.path.join(page_dir, "history.png"), changed, series, kinds, labels)
+        with open(os.path.join(page_dir, "README.md"), "w", encoding="utf-8") as f:
             f.write(page(changed, commits, chosen, labels, subjects, len(series), args))
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    cli.publish(os.path.dirname(out), [os.path.basename(out)], build)  # the page directory is ours, whole
     for n in notes:
         note(n)
     note("%d of %d metrics stepped over %d commits; wrote %s" % (len(changed), len(series), len(commits), out))

@@ -7,11 +7,8 @@ Without RUN, plots the newest results/history/*.json. Writes DIR/README.md and
 DIR/plots/*.png (DIR defaults to results/). DIR/plots/ belongs to this script:
 it is replaced as a whole on every successful run, so stale plots disappear.
 """
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
@@ -23,20 +20,18 @@ import pyenv_check  # noqa: E402
 pyenv_check.require(["matplotlib", "pandas", "numpy"], purpose="plotting",
                     reexec=__name__ == "__main__")
 
-import analysis  # noqa: E402
+import metrics  # noqa: E402
 import bench_names  # noqa: E402
 import plot_figures  # noqa: E402
 import plot_page  # noqa: E402
-from bench_names import RunFileError, hardware_threads, run_files  # noqa: E402
+import records  # noqa: E402
+from bench_names import RunFileError, hardware_threads  # noqa: E402
+from cli import InputError, Parser, publish  # noqa: E402
 from plot_page import PLOTS  # noqa: E402
 
 PROG = "concbench plot"
 DEFAULT_OUT = os.path.join(REPO, "results")
 DEFAULT_RUNS = os.path.join(REPO, "results", "history")
-
-
-class PlotError(Exception):
-    """A problem the user must fix (bad arguments, nothing to plot); str() is one line."""
 
 
 def progress(message):
@@ -45,12 +40,12 @@ def progress(message):
 
 def render(run, tmp, run_label, python_run=None, python_label=None):
     """Write README.md and plots/*.png for `run` into directory `tmp`."""
-    summ = analysis.summarize(run.df)
-    summ, skipped_names = analysis.categorize(summ)
+    summ = metrics.summarize(run.df)
+    summ, skipped_names = metrics.categorize(summ)
     skipped = list(run.skipped) + skipped_names
     py_summ = None
     if python_run is not None:
-        py_summ, _ = analysis.categorize(analysis.summarize(python_run.df))
+        py_summ, _ = metrics.categorize(metrics.summarize(python_run.df))
         if not (py_summ["category"] == "python").any():
             python_label += " (it has no python/... benchmarks)"
     hw = hardware_threads(run.context)
@@ -62,15 +57,15 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
             if set(summ["row_kind"]) == {"iteration"} else "single points: aggregates only, no spread")
     figs = plot_figures.Figures(plots, run.context, note, progress)
 
-    seed = analysis.seed_table(summ, py_summ)
-    sum_info = analysis.analyse_sum(summ, hw)
-    fetch_info = analysis.analyse_fetch(summ)
-    plans, skipped_foreign = analysis.foreign_plans(summ)
+    seed = metrics.seed_table(summ, py_summ)
+    sum_info = metrics.analyse_sum(summ, hw)
+    fetch_info = metrics.analyse_fetch(summ)
+    plans, skipped_foreign = metrics.foreign_plans(summ)
     skipped += skipped_foreign
 
     plot_figures.draw_seed(figs, seed)
     if sum_info:
-        plot_figures.draw_sum(figs, sum_info["kernels"], hw, analysis.read_bw_ceiling(summ))
+        plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
     if fetch_info:
         plot_figures.draw_fetch(figs, fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"], fetch_info["cfg0"])
     foreign_done = plot_figures.draw_foreign(figs, plans)
@@ -80,57 +75,17 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
     return figs.written, skipped
 
 
-def publish(out_dir, build):
-    """Run build(tmp) in a fresh temporary directory inside out_dir, then move its
-    README.md and plots/ into place; on any failure leave out_dir as it was."""
-    created = not os.path.isdir(out_dir)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise PlotError("output %s exists and is not a directory" % out_dir)
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".tmp-plot-", dir=out_dir)
-    except OSError as e:
-        raise PlotError("cannot write to %s: %s" % (out_dir, e.strerror or e)) from None
-    final_plots = os.path.join(out_dir, PLOTS)
-    old_plots = os.path.join(tmp, "plots.old")
-    moved_old = placed_new = False
-    try:
-        result = build(tmp)
-        if os.path.isdir(final_plots):
-            os.rename(final_plots, old_plots)
-            moved_old = True
-        os.rename(os.path.join(tmp, PLOTS), final_plots)
-        placed_new = True
-        # commit point: until the page is in place, the old page and old plots can come back
-        os.replace(os.path.join(tmp, "README.md"), os.path.join(out_dir, "README.md"))
-        return result
-    except BaseException:
-        if placed_new:
-            os.rename(final_plots, os.path.join(tmp, "plots.failed"))
-        if moved_old:
-            os.rename(old_plots, final_plots)
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # the old plots go with it after success
-        if created:
-            try:
-                os.rmdir(out_dir)  # only succeeds if we made it and nothing landed in it
-            except OSError:
-                pass
-
-
 def latest_run(runs_dir=DEFAULT_RUNS):
-    files = run_files(runs_dir)
-    if not files:
+    rec = records.newest_record(runs_dir)
+    if rec is None:
         shown = os.path.relpath(runs_dir)
-        shown = runs_dir if shown.startswith("..") else shown
-        raise PlotError("no run given and no %s/*.json found; run the benchmarks first or name a RUN.json"
-                        % shown)
-    return files[-1]
+        raise InputError("no run given and no %s/*.json found; run the benchmarks first or name a RUN.json"
+                         % (runs_dir if shown.startswith("..") else shown))
+    return rec.path
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="plot.py", description="Render a concbench run (Google Benchmark "
+    p = Parser(prog="plot.py", description="Render a concbench run (Google Benchmark "
                                 "JSON) into plots and a results page.")
     p.add_argument("run", nargs="?", metavar="RUN.json",
                    help="the run to plot (default: newest results/history/*.json)")
@@ -143,9 +98,10 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(argv)
     started = time.monotonic()
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
+        args = parse_args(argv)
         path = args.run or latest_run()
         run = bench_names.load_run(path)
         python_run = bench_names.load_run(args.python) if args.python else None
@@ -158,15 +114,15 @@ def main(argv=None):
                      % (path, run.n_entries, len(run.df), run.df["key"].nunique(), run.n_errored))
             return render(run, tmp, run_label, python_run, python_label)
 
-        written, skipped = publish(out, build)
-    except (RunFileError, PlotError) as e:
+        written, skipped = publish(out, [PLOTS, "README.md"], build)
+    except (RunFileError, InputError) as e:
         print("%s: %s" % (PROG, e), file=sys.stderr)
         return 2
     except OSError as e:
         print("%s: %s: %s" % (PROG, e.filename or "output", e.strerror or e), file=sys.stderr)
         return 2
     except Exception as e:  # a bug, not bad input: keep it to one line unless asked
-        if args.debug:
+        if debug:
             raise
         print("%s: internal error (%s: %s); rerun with --debug for the traceback"
               % (PROG, type(e).__name__, e), file=sys.stderr)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Draws concbench's figures (matplotlib, Agg backend) from the tables analysis.py computes.
+# Draws concbench's figures (matplotlib, Agg backend) from the tables metrics.py computes.
 import math
 import os
 import re
@@ -13,17 +13,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from analysis import (ALL_MODELS, config_rows, config_text, dim_label, finite, fmt_crossover,  # noqa: E402
-                      fmt_n, fmt_num, fmt_time, model_order)
+from fmt import finite, fmt_crossover, fmt_n, fmt_num, fmt_time  # noqa: E402
+from metrics import ALL_MODELS, config_rows, config_text, dim_label, model_order  # noqa: E402
 from records import machine_line  # noqa: E402
 
 MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"]
+            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0"]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d"]
 # One colour and marker per model, the same in every figure.
-MODEL_STYLE = {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)])
-               for i, m in enumerate(ALL_MODELS)}
+MODEL_STYLE = {m: (_PALETTE[i], _MARKERS[i]) for i, m in enumerate(ALL_MODELS)}
 
 
 class Figures:
@@ -108,16 +107,6 @@ def _mark_hw(ax, hw, xmax):
         ax.axvspan(hw, xmax * 1.05, color="#c0392b", alpha=0.06, label="oversubscribed")
 
 
-def _log_time_axis(ax):
-    """Log time axis labelled in s/ms/µs; within two decades, 2x and 5x ticks are labelled too."""
-    ax.set_yscale("log")
-    lo, hi = ax.get_ylim()
-    if lo > 0 and hi / lo < 100:
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-
-
 def draw_sum(figs, per_kernel, hw, ceiling):
     """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}}."""
     kernels = [k for k in per_kernel if per_kernel[k]["speedup"] is not None]
@@ -193,7 +182,7 @@ def draw_sum(figs, per_kernel, hw, ceiling):
                 ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
                 ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
             ax.set_xscale("log")
-            _log_time_axis(ax)
+            _log_axis(ax, fmt_time)
             ax.xaxis.set_major_locator(LogLocator(base=10))
             ax.set_xlabel("n (elements summed)")
             ax.set_ylabel("wall time per call")
@@ -204,17 +193,19 @@ def draw_sum(figs, per_kernel, hw, ceiling):
         figs.save(fig, "sum_time_vs_n.png", "sum: time against n")
 
 
-def _auto_y(ax, values, fmt=None):
-    """Log y axis when the values span more than 20x, else linear; plain tick labels either way."""
-    v = pd.Series(values, dtype=float)
+def _log_axis(ax, fmt=fmt_num, values=None):
+    """Log y axis labelled with fmt(value) (fitted to `values` when given); within two decades
+    the 2x and 5x ticks are labelled too, so a narrow range never shows one lonely tick."""
+    ax.set_yscale("log")
+    v = pd.Series(values, dtype=float) if values is not None else pd.Series([], dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
-    if len(v) and v.max() / v.min() > 20:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(fmt or (lambda x, _: fmt_num(x))))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    elif fmt:
-        ax.yaxis.set_major_formatter(FuncFormatter(fmt))
-    # else: matplotlib's own linear ticks, which keep enough digits to stay distinct
+    if len(v):
+        ax.set_ylim(v.min() / 1.15, v.max() * 1.15)
+    lo, hi = ax.get_ylim()
+    subs = (1.0, 2.0, 5.0) if lo > 0 and hi / lo < 100 else (1.0,)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt(value)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _conc_axis(ax, concs):
@@ -247,7 +238,7 @@ def draw_fetch(figs, fetch, cfg, delays, cfg0):
                     ideal = rows.groupby("conc")["ideal"].median()
                     ax.plot(ideal.index, ideal.values, color="black", linestyle="--", linewidth=1.2,
                             label="ideal  ceil(N/C)·L")
-                    _log_time_axis(ax)
+                    _log_axis(ax, fmt_time)
                     ax.set_ylabel("wall time for %d requests" % cfg["n"])
                 else:
                     ax.axhline(1.0, color="#888888", linestyle="--", linewidth=1, label="ideal (1.0)")
@@ -260,72 +251,77 @@ def draw_fetch(figs, fetch, cfg, delays, cfg0):
                 ax.legend(fontsize=7.5, loc="best")
             figs.save(fig, "fetch_%s.png" % what, "fetch: %s against concurrency" % what, shared_legend=True)
 
-        if {"p50_ms", "p99_ms"} & set(fetch.columns):
-            figs.progress("rendering fetch latency")
-            fig, axes = figs.new(len(delays), "fetch: per-request latency, p50 (solid) and p99 (dashed)",
-                                 height=5.0)
-            for ax, delay in zip(axes[0], delays):
-                rows = config_rows(fetch, cfg, delay)
-                for model in sorted(rows["model"].unique(), key=model_order):
-                    m = rows[rows["model"] == model].sort_values("conc")
-                    for q, style in (("p50_ms", "-"), ("p99_ms", "--")):
-                        if q in m and m[q].notna().any():
-                            _errorbar(ax, m["conc"], m[q], m[q + "_min"], m[q + "_max"],
-                                      model if q == "p50_ms" else None, model, linestyle=style)
-                ax.axhline(delay, color="#888888", linestyle=":", linewidth=1, label="injected latency")
-                _conc_axis(ax, rows["conc"])
-                _auto_y(ax, pd.concat([rows[q] for q in ("p50_ms", "p99_ms") if q in rows] + [pd.Series([delay])]))
-                ax.set_ylabel("latency per request (ms)")
-                ax.set_title("L = %g ms (%s)" % (delay, config_text(cfg)), fontsize=10)
-                ax.grid(True, alpha=0.3)
-                ax.legend(fontsize=7.5, loc="best")
-            figs.save(fig, "fetch_latency.png", "fetch: per-request latency", shared_legend=True)
+        if {"p50_ms", "p99_ms"} <= set(fetch.columns):
+            _draw_latency(figs, fetch, cfg, delays)
+    _draw_throughput_memory(figs, fetch, cfg, delays, cfg0)
 
+
+def _draw_latency(figs, fetch, cfg, delays):
+    """Small multiples: one panel per model, p50 (solid) and p99 (dashed) against C, one colour
+    per injected latency, on one shared log axis so panels compare at a glance."""
+    figs.progress("rendering fetch latency")
+    rows = pd.concat([config_rows(fetch, cfg, d) for d in delays])
+    models = sorted(rows["model"].unique(), key=model_order)
+    ncols = min(5, len(models))
+    nrows = -(-len(models) // ncols)
+    fig, axes = figs.new(ncols, "fetch: per-request latency from ready to answered, p50 (solid) and p99 "
+                         "(dashed), %s" % config_text(cfg), nrows=nrows, width=3.3, height=3.0)
+    flat = [ax for row in axes for ax in row]
+    colours = dict(zip(delays, ("#1f77b4", "#d62728", "#2ca02c")))
+    for ax, model in zip(flat, models):
+        for delay in delays:
+            m = rows[(rows["model"] == model) & (rows["delay_ms"] == delay)].sort_values("conc")
+            for q, style in (("p50_ms", "-"), ("p99_ms", "--")):
+                if m[q].notna().any():
+                    ax.errorbar(m["conc"], m[q], yerr=np.nan_to_num(np.vstack(
+                        [np.clip(m[q] - m[q + "_min"], 0, None), np.clip(m[q + "_max"] - m[q], 0, None)])),
+                        color=colours[delay], linestyle=style, marker=".", capsize=2, linewidth=1.2,
+                        label="L = %g ms" % delay if q == "p50_ms" else None)
+            ax.axhline(delay, color=colours[delay], linestyle=":", linewidth=0.8)
+        _conc_axis(ax, rows["conc"])
+        ax.set_title(model, fontsize=10)
+        ax.grid(True, alpha=0.3)
+    top = flat[0]
+    for ax in flat[1:len(models)]:
+        ax.sharey(top)
+    _log_axis(top, values=pd.concat([rows["p50_ms"], rows["p99_ms"], pd.Series(delays, dtype=float)]))
+    for i, ax in enumerate(flat):
+        if i >= len(models):
+            ax.set_visible(False)
+        elif i % ncols == 0:
+            ax.set_ylabel("latency (ms)")
+        if i < len(models) and i + ncols < len(models):
+            ax.set_xlabel("")
+    figs.save(fig, "fetch_latency.png", "fetch: per-request latency", shared_legend=True)
+
+
+def _draw_throughput_memory(figs, fetch, cfg, delays, cfg0):
+    """Requests per second at L = 0, and memory per request in flight at the largest latency:
+    one configuration each, so every bar is the spread of one benchmark's repetitions."""
     panels = []
     if cfg0 is not None and "items_per_second" in fetch:
-        panels.append("rps")
-    # memory is compared across the latency benchmarks; the seed profile is a different workload
-    mem_rows = fetch[fetch["profile"].isna()]
-    mem_col = None
-    if "mem_per_inflight_kb" in mem_rows and mem_rows["mem_per_inflight_kb"].notna().any():
-        mem_col = "mem_per_inflight_kb"
-        panels.append("mem")
-    if "peak_rss_mb" in mem_rows and mem_rows["peak_rss_mb"].notna().any():
-        panels.append("rss")
+        panels.append(("throughput at L = 0 ms\n" + config_text(cfg0), config_rows(fetch, cfg0, 0),
+                       "items_per_second", "requests per second"))
+    if cfg is not None and delays and "mem_per_inflight_kb" in fetch:
+        rows = config_rows(fetch, cfg, delays[-1])
+        # below 10 in flight, the RSS growth divided by C is page-granular noise
+        rows = rows[rows["mem_per_inflight_kb"].notna() & (rows["conc"] >= 10)]
+        if not rows.empty:
+            panels.append(("memory per request in flight at L = %g ms\n%s" % (delays[-1], config_text(cfg)),
+                           rows, "mem_per_inflight_kb", "KiB per request in flight"))
     if not panels:
         return
     figs.progress("rendering fetch throughput and memory")
-    titles = {"rps": "throughput at 0 ms latency", "mem": "memory per request in flight", "rss": "peak RSS"}
-    fig, axes = figs.new(len(panels), "fetch: " + ", ".join(titles[p] for p in panels), height=4.8)
-    for ax, panel in zip(axes[0], panels):
-        if panel == "rps":
-            rows = config_rows(fetch, cfg0, 0)
-            for model in sorted(rows["model"].unique(), key=model_order):
-                m = rows[rows["model"] == model].sort_values("conc")
-                _errorbar(ax, m["conc"], m["items_per_second"], m["items_per_second_min"],
-                          m["items_per_second_max"], model, model)
-            _conc_axis(ax, rows["conc"])
-            ax.set_yscale("log")
-            ax.set_ylabel("requests per second")
-            ax.set_title("L = 0 ms (%s)" % config_text(cfg0), fontsize=10)
-        else:
-            col = mem_col if panel == "mem" else "peak_rss_mb"
-            rows = mem_rows[mem_rows[col].notna()]
-            # several delays/configs per (model, conc): show the median across them
-            agg = rows.groupby(["model", "conc"])[col].agg(["median", "min", "max"]).reset_index()
-            for model in sorted(agg["model"].unique(), key=model_order):
-                m = agg[agg["model"] == model].sort_values("conc")
-                _errorbar(ax, m["conc"], m["median"], m["min"], m["max"], model, model)
-            _conc_axis(ax, agg["conc"])
-            ax.set_yscale("log")
-            if panel == "mem":
-                ax.set_ylabel("memory per in-flight request (KiB)")
-                ax.set_title("mem_per_inflight_kb, all latency configs", fontsize=10)
-            else:
-                ax.set_ylabel("peak RSS (MiB)")
-                ax.set_title("peak_rss_mb, all latency configs", fontsize=10)
+    fig, axes = figs.new(len(panels), "fetch: throughput and memory against concurrency", height=4.8, width=6.0)
+    for ax, (title, rows, col, ylabel) in zip(axes[0], panels):
+        for model in sorted(rows["model"].unique(), key=model_order):
+            m = rows[rows["model"] == model].sort_values("conc")
+            _errorbar(ax, m["conc"], m[col], m[col + "_min"], m[col + "_max"], model, model)
+        _conc_axis(ax, rows["conc"])
+        _log_axis(ax, values=pd.concat([rows[col + "_min"], rows[col + "_max"]]))
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7.5, loc="best")
     figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
 
 

@@ -13,7 +13,6 @@ import asyncio
 import concurrent.futures
 import datetime
 import http.client
-import json
 import multiprocessing
 import os
 import platform
@@ -21,7 +20,6 @@ import queue
 import re
 import resource
 import signal
-import socket
 import statistics
 import sys
 import threading

@@ -134,6 +134,12 @@ def scan_records(history_dir, commit_prefix=None):
     return out
 
 
+def newest_record(history_dir):
+    """The newest run in `history_dir` by its date (what plot.py draws by default), or None."""
+    found = scan_records(history_dir)
+    return max(found, key=lambda r: (r.when, r.path)) if found else None
+
+
 def same_host(a, b):
     """Host names match, ignoring a domain part on either side (hostname -s vs gethostname)."""
     if not a or not b:

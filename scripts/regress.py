@@ -37,7 +37,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-from metrics import EFFICIENCY, HIGHER, MACHINE, TIME
+from fmt import fmt_time
+from metrics import EFFICIENCY, MACHINE, TIME
 
 REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
     "regression", "improvement", "possible", "machine drift", "no change", "untested")
@@ -226,11 +227,7 @@ def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
 def fmt_value(value, kind):
     if value is None or not math.isfinite(value):
         return "-"
-    if kind == EFFICIENCY:
-        return "%.3f" % value
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
-        if abs(value) >= scale or unit == "ns":
-            return "%.3g %s" % (value / scale, unit)
+    return "%.3f" % value if kind == EFFICIENCY else fmt_time(value, micro="us")
 
 
 def fmt_change(r):

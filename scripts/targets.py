@@ -7,7 +7,7 @@ Each target names the benchmarks it reads. A run that lacks one (a --quick or fi
 gets "not measured", never a guess. Targets are benchmarks, not timed tests: a miss is
 reported here, it fails nothing.
 """
-from analysis import finite, fmt_eff, fmt_num, fmt_time
+from fmt import finite, fmt_eff, fmt_num, fmt_time
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
 ARRAY_BYTES = 8 * N
@@ -15,7 +15,7 @@ YES, NO, NOT_MEASURED, REPORTED = "yes", "no", "not measured", "reported"
 
 
 class Run:
-    """A run's summary (analysis.summarize + categorize) looked up by benchmark name."""
+    """A run's summary (metrics.summarize + categorize) looked up by benchmark name."""
 
     def __init__(self, summ):
         self.rows = {r["key"]: r for _, r in summ.iterrows()}

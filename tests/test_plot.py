@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Tests for scripts/plot.py and its modules (analysis, plot_figures, plot_page, bench_names, pyenv_check).
+# Tests for scripts/plot.py and its modules (metrics, fmt, plot_figures, plot_page, targets, bench_names, pyenv_check).
 # Run: /usr/bin/python3 -m pytest tests/test_plot.py
 import json
 import os
@@ -21,7 +21,8 @@ sys.path.insert(0, SCRIPTS)
 sys.path.insert(0, DATA)
 
 import plot  # noqa: E402  (first: it checks the interpreter)
-import analysis  # noqa: E402
+import fmt  # noqa: E402
+import metrics  # noqa: E402
 import bench_names  # noqa: E402
 import make_samples  # noqa: E402
 import plot_figures  # noqa: E402
@@ -42,7 +43,7 @@ def run_plot(*args, python=sys.executable, cwd=REPO, script=PLOT):
 
 
 def summary(path):
-    summ, _ = analysis.categorize(analysis.summarize(load_run(path).df))
+    summ, _ = metrics.categorize(metrics.summarize(load_run(path).df))
     return summ
 
 
@@ -119,7 +120,7 @@ def test_parse_strips_google_benchmark_run_tokens():
                     "process_time/real_time/threads:4")
     assert bn.base == "BM_foo/8"
     assert bn.args == {"arg0": 8}
-    assert (bn.threads, bn.repeats) == (4, 3)
+    assert bn.threads == 4
     assert bn.timing == ("process_time", "real_time")
     bn = parse_name("BM_foo/threads:4")
     assert bn.base == "BM_foo" and bn.threads == 4 and bn.args == {}
@@ -250,12 +251,14 @@ def test_load_rejects_bad_files(fname, message):
     assert "\n" not in str(e.value)
 
 
-def test_run_files_newest_last_and_skips_temporaries(tmp_path):
-    for i, name in enumerate(["b.json", "a.json", "c.tmp.json", "d.json.tmp"]):
-        p = tmp_path / name
-        p.write_text("{}")
-        os.utime(p, (1000 + i, 1000 + i))
-    assert [os.path.basename(p) for p in bench_names.run_files(str(tmp_path))] == ["b.json", "a.json"]
+def test_newest_run_is_by_date_and_skips_temporaries(tmp_path):
+    for i, (name, date) in enumerate([("b.json", "2026-11-23T10:00:00+00:00"), ("a.json", "2026-11-22T10:00:00+00:00"),
+                                      ("c.tmp.json", "2026-11-30T10:00:00+00:00")]):
+        doc = {"context": {"date": date}, "benchmarks": []}
+        (tmp_path / name).write_text(json.dumps(doc))
+        os.utime(tmp_path / name, (3000 - i, 3000 - i))  # modification times say otherwise
+    assert os.path.basename(records.newest_record(str(tmp_path)).path) == "b.json"
+    assert records.newest_record(str(tmp_path / "none")) is None
 
 
 def test_context_helpers():
@@ -274,22 +277,22 @@ def test_context_helpers():
 @pytest.fixture(scope="module")
 def hand():
     summ = summary(data("handcheck.json"))
-    return summ, analysis.sum_frame(summ)
+    return summ, metrics.sum_frame(summ)
 
 
 def test_worker_and_size_choices(hand):
     _, s = hand
     r = s[s["kernel"] == "range"]
-    assert analysis.pick_worker_n(r) == 10**8
-    assert analysis.pick_size_workers(r, 2) == 2
+    assert metrics.pick_worker_n(r) == 10**8
+    assert metrics.pick_size_workers(r, 2) == 2
     # hardware threads not measured: the most common W among parallel models
-    assert analysis.pick_size_workers(r, 8) == 2
-    assert analysis.pick_size_workers(r[r["model"] == "seq"], 2) is None
+    assert metrics.pick_size_workers(r, 8) == 2
+    assert metrics.pick_size_workers(r[r["model"] == "seq"], 2) is None
 
 
 def test_speedup_and_efficiency(hand):
     _, s = hand
-    tab = analysis.speedup_table(s[s["kernel"] == "range"], 10**8)
+    tab = metrics.speedup_table(s[s["kernel"] == "range"], 10**8)
     got = {(r.model, r.workers): (r.speedup, r.efficiency) for r in tab.itertuples()}
     expected = {("seq", 1): (1.0, 1.0), ("threads", 1): (0.8, 0.8), ("threads", 2): (1.6, 0.8),
                 ("threads", 4): (2.0, 0.5), ("fork", 2): (2.0, 1.0), ("pool", 2): (0.5, 0.25),
@@ -301,12 +304,12 @@ def test_speedup_and_efficiency(hand):
     t = tab[(tab["model"] == "threads") & (tab["workers"] == 2)].iloc[0]
     assert t["speedup_lo"] == pytest.approx(0.1 / (0.0625 * 1.1))
     assert t["speedup_hi"] == pytest.approx(0.1 / (0.0625 * 0.9))
-    assert analysis.speedup_table(s[(s["kernel"] == "range") & (s["model"] != "seq")], 10**8) is None
+    assert metrics.speedup_table(s[(s["kernel"] == "range") & (s["model"] != "seq")], 10**8) is None
 
 
 def test_crossover_and_overhead(hand):
     _, s = hand
-    cross = analysis.crossover_table(s[s["kernel"] == "range"], 2).set_index("model")
+    cross = metrics.crossover_table(s[s["kernel"] == "range"], 2).set_index("model")
     assert cross.loc["threads", "crossover"] == pytest.approx(1e5)
     assert cross.loc["fork", "crossover"] == pytest.approx(1e7)
     assert cross.loc["pool", "crossover"] == "never"
@@ -320,24 +323,24 @@ def test_crossover_and_overhead(hand):
 
 def test_crossover_n_edge_cases():
     # equal at 10, faster from then on: the crossover is 10 itself
-    assert analysis.crossover_n([10, 100], [1.0, 0.5], [1.0, 1.0]) == pytest.approx(10)
+    assert metrics.crossover_n([10, 100], [1.0, 0.5], [1.0, 1.0]) == pytest.approx(10)
     # order of input does not matter; log-linear between 100 (4x slower) and 1e4 (4x faster)
-    assert analysis.crossover_n([10**4, 100, 1], [0.25, 4.0, 9.0], [1.0, 1.0, 1.0]) == pytest.approx(1000)
+    assert metrics.crossover_n([10**4, 100, 1], [0.25, 4.0, 9.0], [1.0, 1.0, 1.0]) == pytest.approx(1000)
     # a win in the middle that is lost again at the largest size is not a crossover
-    assert analysis.crossover_n([1, 10, 100], [2.0, 0.5, 2.0], [1.0, 1.0, 1.0]) == "never"
+    assert metrics.crossover_n([1, 10, 100], [2.0, 0.5, 2.0], [1.0, 1.0, 1.0]) == "never"
     # a loss in the middle: crossover is after the last loss
-    assert analysis.crossover_n([1, 10, 100, 1000], [0.5, 2.0, 2.0, 0.5], [1.0] * 4) == pytest.approx(10 ** 2.5)
-    assert analysis.crossover_n([5], [0.1], [1.0]) == "below smallest"
-    assert analysis.crossover_n([], [], []) is None
-    assert analysis.crossover_n([5], [float("nan")], [1.0]) is None
+    assert metrics.crossover_n([1, 10, 100, 1000], [0.5, 2.0, 2.0, 0.5], [1.0] * 4) == pytest.approx(10 ** 2.5)
+    assert metrics.crossover_n([5], [0.1], [1.0]) == "below smallest"
+    assert metrics.crossover_n([], [], []) is None
+    assert metrics.crossover_n([5], [float("nan")], [1.0]) is None
 
 
 def test_fetch_ideal_and_efficiency(hand):
     summ, _ = hand
-    assert analysis.fetch_ideal_s(40, 4, 100) == pytest.approx(1.0)
-    assert analysis.fetch_ideal_s(40, 3, 100) == pytest.approx(1.4)
-    assert analysis.fetch_ideal_s(40, 64, 10) == pytest.approx(0.01)
-    f = analysis.fetch_frame(summ)
+    assert metrics.fetch_ideal_s(40, 4, 100) == pytest.approx(1.0)
+    assert metrics.fetch_ideal_s(40, 3, 100) == pytest.approx(1.4)
+    assert metrics.fetch_ideal_s(40, 64, 10) == pytest.approx(0.01)
+    f = metrics.fetch_frame(summ)
     lat = f[f["profile"].isna()].set_index(["model", "conc"])
     assert lat.loc[("seq", 1), "ideal"] == pytest.approx(4.0)
     assert lat.loc[("pool", 10), "ideal"] == pytest.approx(0.4)
@@ -345,13 +348,13 @@ def test_fetch_ideal_and_efficiency(hand):
     assert lat.loc[("coro", 40), "ideal"] == pytest.approx(0.1)
     for key in [("seq", 1), ("pool", 4), ("pool", 10), ("coro", 40)]:
         assert lat.loc[key, "eff"] == pytest.approx(0.8), key
-    assert analysis.pick_fetch_config(f) == {"n": 40, "bytes": 1024, "keepalive": 1}
-    assert analysis.pick_fetch_config(f, delay_zero=True) is None
+    assert metrics.pick_fetch_config(f) == {"n": 40, "bytes": 1024, "keepalive": 1}
+    assert metrics.pick_fetch_config(f, delay_zero=True) is None
 
 
 def test_seed_table_picks_the_right_benchmarks(hand):
     summ, _ = hand
-    rows = {r["id"]: r for r in analysis.seed_table(summ)}
+    rows = {r["id"]: r for r in metrics.seed_table(summ)}
     expected = {"sum_seq": 0.1, "sum_threads": 0.0625, "sum_procs": 0.05, "fetch_seq": 4.1,
                 "fetch_pool": 1.1, "fetch_async": 0.2}
     for k, v in expected.items():
@@ -360,13 +363,13 @@ def test_seed_table_picks_the_right_benchmarks(hand):
     # no coro at conc 40: multi_socket is preferred over multi
     assert rows["fetch_async"]["cpp_key"].startswith("fetch/multi_socket/conc:40/")
     assert rows["sum_procs"]["cpp_key"] == "sum/fork/range/workers:2/n:100000000"
-    assert [r["blog_s"] for r in analysis.seed_table(summ)] == [8.7, 8.9, 3.95, 6.06, 1.67, 0.86]
+    assert [r["blog_s"] for r in metrics.seed_table(summ)] == [8.7, 8.9, 3.95, 6.06, 1.67, 0.86]
 
 
 def test_seed_table_python_column():
     path = data("small_run.json")
     small = summary(path)
-    rows = {r["id"]: r for r in analysis.seed_table(small)}
+    rows = {r["id"]: r for r in metrics.seed_table(small)}
     for exp, name in (("sum_seq", "python/sum/seq/workers:1/n:100000000/real_time"),
                       ("sum_procs", "python/sum/processes/workers:2/n:100000000/real_time"),
                       ("fetch_async", "python/fetch/asyncio/conc:40/n:40/profile:seed/bytes:1024/keepalive:1/real_time")):
@@ -374,27 +377,34 @@ def test_seed_table_python_column():
     assert rows["sum_seq"]["cpp_s"] == pytest.approx(
         json_median_seconds(path, "sum/seq/range/workers:1/n:100000000/real_time"))
     # another run's python rows fill the column of a run without them
-    rows = {r["id"]: r for r in analysis.seed_table(summary(data("handcheck.json")), python_summ=small)}
+    rows = {r["id"]: r for r in metrics.seed_table(summary(data("handcheck.json")), python_summ=small)}
     assert rows["sum_threads"]["python_s"] == pytest.approx(
         json_median_seconds(path, "python/sum/threads/workers:2/n:100000000/real_time"))
     assert rows["sum_threads"]["cpp_s"] == pytest.approx(0.0625)
 
 
 def test_formatting():
-    assert analysis.fmt_time(0.0625) == "62.5 ms"
-    assert analysis.fmt_time(2e-5) == "20.0 µs"
-    assert analysis.fmt_time(4.1) == "4.10 s"
-    assert analysis.fmt_time(5e-9) == "5.00 ns"
-    assert analysis.fmt_n(1e5) == "1.0e5"
-    assert analysis.fmt_n(27701) == "2.8e4"
-    assert analysis.fmt_n(99999) == "1.0e5"
-    assert analysis.fmt_ratio(1.6) == "1.60×"
+    assert fmt.fmt_time(0.0625) == "62.5 ms"
+    assert fmt.fmt_time(2e-5) == "20.0 µs"
+    assert fmt.fmt_time(4.1) == "4.10 s"
+    assert fmt.fmt_time(5e-9) == "5.00 ns"
+    assert fmt.fmt_n(1e5) == "1.0e5"
+    assert fmt.fmt_n(27701) == "2.8e4"
+    assert fmt.fmt_n(99999) == "1.0e5"
+    assert fmt.fmt_ratio(1.6) == "1.60×"
+    assert fmt.fmt_time(2e-5, micro="us") == "20.0 us"
+    assert fmt.fmt_num(1.69e10) == "1.69e10" and fmt.fmt_num(24352.4) == "24,352" and fmt.fmt_num(0.5) == "0.5"
+    assert fmt.fmt_bytes(8e8) == "800 MB" and fmt.fmt_kib(49152) == "48 KiB" and fmt.fmt_kib(1536) == "1.5 KiB"
+    assert fmt.plural(1, "thread") == "1 thread" and fmt.plural(2, "thread") == "2 threads"
+    assert not fmt.finite(True) and not fmt.finite("1") and not fmt.finite(float("nan")) and fmt.finite(3)
 
 
 # --- end to end -------------------------------------------------------------------
 
 SUM_FETCH_PLOTS = {"seed.png", "sum_speedup.png", "sum_efficiency.png", "sum_time_vs_n.png",
                    "fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png"}
+# handcheck.json has no L = 0 run and no memory counters: no throughput and memory figure
+HANDCHECK_PLOTS = SUM_FETCH_PLOTS - {"fetch_throughput_memory.png"}
 
 
 @pytest.fixture(scope="module")
@@ -408,11 +418,11 @@ def hand_out(tmp_path_factory):
 def test_handcheck_files(hand_out):
     out, r = hand_out
     assert set(os.listdir(out)) == {"README.md", "plots"}
-    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS
-    for name in SUM_FETCH_PLOTS:
+    assert set(os.listdir(out / "plots")) == HANDCHECK_PLOTS
+    for name in HANDCHECK_PLOTS:
         assert_png(out / "plots" / name)
     text, images = page_images(out / "README.md")
-    assert sorted(os.path.basename(i) for i in images) == sorted(SUM_FETCH_PLOTS)
+    assert sorted(os.path.basename(i) for i in images) == sorted(HANDCHECK_PLOTS)
     for link in images:
         assert not os.path.isabs(link)
         assert os.path.isfile(os.path.join(out, link)), link
@@ -474,12 +484,23 @@ def test_small_run_page_lists_skips_and_python(tmp_path):
         assert needle in r.stderr, needle
     # the Python column is filled from the python/... rows
     seq_py = json_median_seconds(data("small_run.json"), "python/sum/seq/workers:1/n:100000000/real_time")
-    assert "| %s |" % analysis.fmt_time(seq_py) in text
+    assert "| %s |" % fmt.fmt_time(seq_py) in text
     assert "not run" not in text.split("## The seed's experiments")[1].split("## sum")[0]
     # both kernels, and the measured machine bounds
     assert "### kernel `range`, n = 1.0e8" in text and "### kernel `array`, n = 1.0e8" in text
-    assert "measured peak: read bandwidth, 2 workers" in text
+    assert "measured peak: read bandwidth, 2 threads" in text
     assert "measured peak: vector adds" in text
+    # memory per request: one configuration at the largest latency, C >= 10 only (C = 1 and 4 are
+    # page-granular noise), never a median over configurations
+    mem = text[text.index("### Memory per request in flight (KiB), L = 100 ms, n=40, bytes=1024, keepalive=1"):]
+    mem = mem[:mem.index("\n\n", mem.index("| model"))]
+    assert "| model \\ C | 16 | 40 |" in mem
+    assert "| pool | 48 | 48 |" in mem and "| coro | 3 | 3 |" in mem
+
+
+def test_every_model_has_a_colour_and_marker_of_its_own():
+    styles = [plot_figures.MODEL_STYLE[m] for m in metrics.ALL_MODELS]
+    assert len({c for c, _ in styles}) == len(styles) and len({m for _, m in styles}) == len(styles)
 
 
 def test_an_unstable_environment_is_said_at_the_top_of_the_page(tmp_path):
@@ -499,14 +520,15 @@ def test_aggregates_only_run(tmp_path):
     out = tmp_path / "out"
     r = run_plot(data("aggregates_only.json"), "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS - {"seed.png"}
+    # fetch at C = 1 and 8 only: memory per request is shown from C = 10, and no L = 0 run
+    assert set(os.listdir(out / "plots")) == HANDCHECK_PLOTS - {"seed.png"}
     text = (out / "README.md").read_text(encoding="utf-8")
     assert "only aggregates" in text
     assert "median of 3" in text and "(stddev)" in text
     # the table's median is the file's median aggregate
     t = json.load(open(data("aggregates_only.json")))
     med = [b for b in t["benchmarks"] if b["name"] == "sum/threads/range/workers:2/n:10000000/real_time_median"][0]
-    assert "| threads | 2 | %s |" % analysis.fmt_time(med["real_time"] * UNIT[med["time_unit"]]) in text
+    assert "| threads | 2 | %s |" % fmt.fmt_time(med["real_time"] * UNIT[med["time_unit"]]) in text
 
 
 def test_foreign_run_draws_what_it_can_and_says_what_it_skipped(tmp_path):
@@ -569,7 +591,7 @@ def test_python_option_fills_the_column(tmp_path):
     assert "not run" not in seed
     assert "Python column from `" in seed and "small_run.json`" in seed
     thr = json_median_seconds(data("small_run.json"), "python/sum/threads/workers:2/n:100000000/real_time")
-    assert "| `sum/threads/range/workers:2/n:100000000` | %s" % analysis.fmt_time(thr) in seed
+    assert "| `sum/threads/range/workers:2/n:100000000` | %s" % fmt.fmt_time(thr) in seed
 
 
 def _fake_repo(tmp_path):
@@ -589,10 +611,12 @@ def test_default_run_is_the_newest_in_results_history(tmp_path):
     assert not (repo / "results").exists() or os.listdir(repo / "results") == []
     runs = repo / "results" / "history"
     runs.mkdir(parents=True)
-    for i, (src, dst) in enumerate([("handcheck.json", "2026-11-22.json"), ("foreign.json", "2026-11-23.json"),
-                                    ("small_run.json", "2026-11-24.tmp.json")]):
-        shutil.copy(data(src), runs / dst)
-        os.utime(runs / dst, (2000 + i, 2000 + i))
+    for src, dst, date in [("handcheck.json", "2026-11-22.json", "2026-11-22T12:00:00+00:00"),
+                           ("foreign.json", "2026-11-23.json", "2026-11-23T12:00:00+00:00"),
+                           ("small_run.json", "2026-11-24.tmp.json", "2026-11-24T12:00:00+00:00")]:
+        doc = json.load(open(data(src)))
+        doc["context"]["date"] = date
+        (runs / dst).write_text(json.dumps(doc))
     r = run_plot(script=str(repo / "scripts" / "plot.py"), cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     text = (repo / "results" / "README.md").read_text(encoding="utf-8")
@@ -652,7 +676,7 @@ def test_rerun_replaces_stale_plots(tmp_path):
     (out / "notes.txt").write_text("mine")
     r = run_plot(data("handcheck.json"), "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert set(os.listdir(out / "plots")) == SUM_FETCH_PLOTS  # no foreign_*.png left over
+    assert set(os.listdir(out / "plots")) == HANDCHECK_PLOTS  # no foreign_*.png left over
     assert sorted(os.listdir(out)) == ["README.md", "notes.txt", "plots"]
 
 

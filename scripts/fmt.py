@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: MIT
+# How numbers read on the pages, in the figures and in the terminal: one formatter per kind of number.
+import math
+
+
+def finite(x):
+    """A real, finite number (not None, NaN, inf, a bool or a string)."""
+    try:
+        return not isinstance(x, (bool, str)) and x is not None and math.isfinite(x)
+    except TypeError:
+        return False
+
+
+def fmt_time(seconds, micro="µs"):
+    """Seconds with 3 significant digits in the unit that fits: 62.5 ms, 1.25 s. The terminal
+    passes micro="us"."""
+    if not finite(seconds):
+        return "–"
+    seconds = float("%.3g" % seconds)  # round first, so 0.99996 s reads 1.00 s, not 1000 ms
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, micro), (1e-9, "ns")):
+        if abs(seconds) >= scale or unit == "ns":
+            x = seconds / scale
+            digits = max(0, 2 - int(math.floor(math.log10(abs(x))))) if x else 0
+            return "%.*f %s" % (digits, x, unit)
+
+
+def fmt_n(n):
+    """A size as mantissa-exponent: 1.0e5, 2.8e4 (what a log axis reads like)."""
+    if not finite(n):
+        return str(n)
+    if n == 0:
+        return "0"
+    e = int(math.floor(math.log10(abs(n))))
+    m = n / 10 ** e
+    if round(m, 1) >= 10:
+        m, e = m / 10, e + 1
+    return "%.1fe%d" % (m, e)
+
+
+def fmt_num(x, digits=3):
+    """3 significant digits, thousands separated up to a million, then 1.69e10."""
+    if not finite(x):
+        return "–"
+    if 1000 <= abs(x) < 1e6:
+        return "{:,.0f}".format(x)
+    return ("%.*g" % (digits, x)).replace("e+", "e")
+
+
+def fmt_ratio(x):
+    return "%.2f×" % x if finite(x) else "–"
+
+
+def fmt_eff(x):
+    return "%.2f" % x if finite(x) else "–"
+
+
+def fmt_crossover(c):
+    """A crossover n, or the word that stands for it ("never", "below smallest")."""
+    return fmt_n(c) if finite(c) else (c or "–")
+
+
+def fmt_spread(lo, hi, reps=2):
+    if reps < 2:
+        return "– (1 run)"
+    return "%s – %s" % (fmt_time(lo), fmt_time(hi)) if finite(lo) and finite(hi) else "–"
+
+
+def fmt_bytes(n):
+    """Buffer sizes given in decimal: 800 MB, 1.5 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return "%s %s" % (fmt_num(n / scale), unit)
+    return "%d B" % n
+
+
+def fmt_kib(n):
+    """Cache sizes are powers of two: 48 KiB, 1 MiB."""
+    for unit, scale in (("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= scale:
+            return "%s %s" % (("%.1f" % (n / scale)).rstrip("0").rstrip("."), unit)
+    return "%d B" % n
+
+
+def plural(count, noun):
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+
+
+def md_table(header, rows):
+    esc = lambda c: str(c).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
