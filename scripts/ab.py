@@ -77,7 +77,8 @@ def parse_args(argv):
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sides", nargs="*", metavar="OLD NEW")
     p.add_argument("--analyse", metavar="FILE", help="judge the rounds saved in FILE again")
-    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="rounds (default %d)" % DEFAULT_ROUNDS)
+    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=DEFAULT_ROUNDS,
+                   help="rounds (default %d)" % DEFAULT_ROUNDS)
     p.add_argument("--alpha", type=cli.fraction, default=regress.DEFAULT_ALPHA)
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest change that counts, 0.03 or 3%% (default 3%%)")
@@ -94,8 +95,6 @@ def parse_args(argv):
         raise InputError("give OLD and NEW (commits or concbench binaries), or --analyse FILE")
     if not 0 < args.alpha < 1:
         raise InputError("--alpha must be between 0 and 1 (exclusive)")
-    if args.rounds < 2:
-        raise InputError("--rounds must be at least 2")
     args.bench_args = bench_args
     return args
 

@@ -57,13 +57,11 @@ def say(message):
 def parse_args(argv):
     p = Parser(prog="calibrate.py", description=__doc__.split("\n\n", 1)[1],
                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS)
+    p.add_argument("--trials", type=cli.whole(1, 1000, "a trial count"), default=20)
+    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=ab.DEFAULT_ROUNDS)
     p.add_argument("--binary", default=os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
     p.add_argument("--out", help="directory for the rounds and the summary")
     args = p.parse_args(argv)
-    if args.trials < 1 or args.rounds < 2:
-        raise InputError("--trials must be at least 1 and --rounds at least 2")
     if not os.access(args.binary, os.X_OK):
         raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
     return args

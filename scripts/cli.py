@@ -27,6 +27,16 @@ def regex(text):
     return text
 
 
+def whole(lo, hi, what):
+    """An argparse type: a whole number in lo..hi, written 100000000 or 1e8 as the C++ flags take."""
+    def parse(text):
+        m = re.fullmatch(r"(\d+)(?:[eE](\d+))?", text.strip())
+        if not m or not lo <= int(m.group(1)) * 10 ** int(m.group(2) or 0) <= hi:
+            raise argparse.ArgumentTypeError("%r is not %s in %d..%d" % (text, what, lo, hi))
+        return int(m.group(1)) * 10 ** int(m.group(2) or 0)
+    return parse
+
+
 def fraction(text):
     """An argparse type: a fraction, or a percentage written with %: '0.05' and '5%' are the same."""
     t = text.strip()

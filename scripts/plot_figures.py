@@ -364,59 +364,47 @@ def draw_seed(figs, seed):
     figs.save(fig, "seed.png", "The seed's experiments")
 
 
-def _safe(name):
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:60] or "family"
-
-
 def draw_foreign(figs, plans):
-    used = set()
-    out = []
+    """Other programs' benchmarks: per family, time against its first varying argument, one
+    line per value of the others. Returns [(family, file, notes)] for the page."""
+    out, used = [], set()
     for plan in plans:
-        family, dims, rows = plan["family"], plan["dims"], plan["rows"]
-        figs.progress("rendering %s (time against %s)" % (family, ", ".join(dim_label(d) for d in dims)))
-        fig, axes = figs.new(len(dims), "%s: time against each numeric argument" % family, width=5.0)
-        notes = []
-        for ax, dim in zip(axes[0], dims):
-            others = [d for d in dims if d != dim]
-            if not others:
-                groups = [((), rows)]
-            elif len(others) == 1:
-                groups = [((k,), g) for k, g in rows.groupby(others[0], dropna=False)]
-            else:
-                groups = list(rows.groupby(others, dropna=False))
-            if len(groups) > MAX_LINES:
-                notes.append("%s: %d of %d lines shown" % (dim_label(dim), MAX_LINES, len(groups)))
-                groups = groups[:MAX_LINES]
-            for i, (gkey, g) in enumerate(groups):
-                g = g.sort_values(dim)
-                gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-                label = ", ".join("%s=%s" % (dim_label(d), fmt_num(v)) for d, v in zip(others, gkey)) or family
-                color = _PALETTE[(i + 1) % len(_PALETTE)]
-                y = np.asarray(g["t_med"], dtype=float)
-                yerr = np.nan_to_num(np.vstack([y - g["t_min"], g["t_max"] - y]))
-                ax.errorbar(g[dim].astype(float), y, yerr=yerr, marker=_MARKERS[i % len(_MARKERS)],
-                            color=color, capsize=3, markersize=4, label=label)
-            xs = rows[dim].astype(float)
-            if (xs > 0).all() and xs.max() / xs.min() >= 16:
-                ax.set_xscale("log", base=2)
-            if xs.nunique() <= 12:  # label the measured values themselves, not powers of two
-                ax.set_xticks(sorted(xs.unique()))
-                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
-                ax.xaxis.set_minor_formatter(NullFormatter())
-            if (rows["t_min"] > 0).all() and rows["t_max"].max() / rows["t_min"].min() >= 10:
-                ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
-            ax.set_xlabel(dim_label(dim))
-            ax.set_ylabel("real time per iteration")
-            ax.grid(True, alpha=0.3)
-            if len(groups) > 1 or others:
-                ax.legend(fontsize=7)
-        fname = "foreign_%s.png" % _safe(family)
-        k = 2
+        family, (x, *others), rows = plan["family"], plan["dims"], plan["rows"]
+        title = "%s: time against %s" % (family, dim_label(x)) + (
+            " (lines: %s)" % ", ".join(dim_label(d) for d in others) if others else "")
+        figs.progress("rendering " + title)
+        fig, axes = figs.new(1, title, width=7.0)
+        ax = axes[0][0]
+        groups = list(rows.groupby(others if len(others) > 1 else others[0], dropna=False)) if others else [((), rows)]
+        notes = ["%d of %d lines shown" % (MAX_LINES, len(groups))] if len(groups) > MAX_LINES else []
+        for i, (key, g) in enumerate(groups[:MAX_LINES]):
+            key = key if isinstance(key, tuple) else (key,)
+            g = g.sort_values(x)
+            y = np.asarray(g["t_med"], dtype=float)
+            ax.errorbar(g[x].astype(float), y, yerr=np.nan_to_num(np.vstack([y - g["t_min"], g["t_max"] - y])),
+                        marker=_MARKERS[i % len(_MARKERS)], color=_PALETTE[(i + 1) % len(_PALETTE)], capsize=3,
+                        markersize=4, label=", ".join("%s=%s" % (dim_label(d), fmt_num(v))
+                                                      for d, v in zip(others, key)) or family)
+        xs = rows[x].astype(float)
+        if (xs > 0).all() and xs.max() / xs.min() >= 16:
+            ax.set_xscale("log", base=2)
+        if xs.nunique() <= 12:  # label the measured values themselves, not powers of two
+            ax.set_xticks(sorted(xs.unique()))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if (rows["t_min"] > 0).all() and rows["t_max"].max() / rows["t_min"].min() >= 10:
+            ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+        ax.set_xlabel(dim_label(x))
+        ax.set_ylabel("real time per iteration")
+        ax.grid(True, alpha=0.3)
+        if others:
+            ax.legend(fontsize=7)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", family).strip("_")[:60] or "family"
+        fname, k = "foreign_%s.png" % stem, 2
         while fname in used:
-            fname = "foreign_%s_%d.png" % (_safe(family), k)
-            k += 1
+            fname, k = "foreign_%s_%d.png" % (stem, k), k + 1
         used.add(fname)
-        figs.save(fig, fname, "%s: time against %s" % (family, ", ".join(dim_label(d) for d in dims)))
-        out.append((family, fname, dims, notes))
+        figs.save(fig, fname, title)
+        out.append((family, fname, notes))
     return out

@@ -292,10 +292,10 @@ def foreign_section(L, summ, foreign_done, by_file):
         return
     L.append("## Other benchmarks")
     L.append("")
-    L.append("Benchmarks outside concbench's naming scheme: time against each numeric argument, "
-             "per benchmark family.")
+    L.append("Benchmarks outside concbench's naming scheme: per benchmark family, time against its "
+             "first varying numeric argument, one line per value of the others.")
     L.append("")
-    for family, fname, dims, notes in foreign_done:
+    for family, fname, notes in foreign_done:
         L.append("### `%s`" % family)
         L.append("")
         L.append(_img(fname, by_file[fname]))

@@ -8,7 +8,6 @@ seed's site profile from concbench's fixture by seq, pool (ThreadPoolExecutor, 4
 per repetition), read as a C++ run is. Exit status: 0 recorded, 1 a benchmark failed, 2 bad
 input, 130/143 interrupted; nothing is written unless every benchmark succeeded.
 """
-import argparse
 import asyncio
 import concurrent.futures
 import datetime
@@ -249,16 +248,18 @@ def check_response(req, status, body):
 
 
 class Blocking:
-    """One GET at a time per thread. keepalive=False is the seed's client, urllib.request's
+    """io/0basic.py (conc 1: one request after another) and io/1thread.py (a ThreadPoolExecutor
+    of `conc` threads): blocking GETs. keepalive=False is the seed's client, urllib.request's
     urlopen, which sends "Connection: close"; keepalive=True sends the same request through
     http.client, the module urlopen is built on, keeping one connection per thread as the C++
     keepalive:1 clients do."""
 
-    def __init__(self, fixture, keepalive, timeout):
+    def __init__(self, fixture, keepalive, timeout, conc=1):
         self.fixture, self.keepalive, self.timeout = fixture, keepalive, timeout
         self.local, self.lock, self.connections = threading.local(), threading.Lock(), []
         # Not the environment's proxy: the fixture is on this machine.
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
 
     def fetch(self, req):
         """(seconds, None or what went wrong) of one request."""
@@ -290,27 +291,13 @@ class Blocking:
             return time.perf_counter() - t0, no_answer(e)
 
     def run(self, requests):
-        """io/0basic.py, the seq model: one request after another."""
-        return [self.fetch(r) for r in requests]
+        return list(self.executor.map(self.fetch, requests)) if self.executor else list(map(self.fetch, requests))
 
     def close(self):
+        if self.executor:
+            self.executor.shutdown(wait=True, cancel_futures=True)
         for conn in self.connections:
             conn.close()
-
-
-class FetchPool(Blocking):
-    """io/1thread.py: a ThreadPoolExecutor of `conc` threads, each making blocking requests."""
-
-    def __init__(self, fixture, keepalive, timeout, conc):
-        super().__init__(fixture, keepalive, timeout)
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=conc)
-
-    def run(self, requests):
-        return list(self.executor.map(self.fetch, requests))
-
-    def close(self):
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        super().close()
 
 
 class FetchAsyncio:
@@ -354,13 +341,9 @@ def measure_fetch(model, fixture, conc, keepalive):
     delays = seed_profile_delays()
     requests = [fixture.request(i, d, SEED_BODY_BYTES) for i, d in enumerate(delays)]
     timeout = max(delays) / 1000.0 + 10.0  # its delay plus a margin for a busy machine, as in C++
-    try:
-        with open("/proc/self/clear_refs", "w") as f:  # the peak RSS below is this run's, as in C++
-            f.write("5")
-    except OSError:
-        pass
-    client = (Blocking(fixture, keepalive, timeout) if model == "seq" else
-              {"pool": FetchPool, "asyncio": FetchAsyncio}[model](fixture, keepalive, timeout, conc))
+    with open("/proc/self/clear_refs", "w") as f:  # the peak RSS below is this run's, as in C++
+        f.write("5")
+    client = (FetchAsyncio if model == "asyncio" else Blocking)(fixture, keepalive, timeout, conc)
     try:
         thread0, t0 = time.thread_time(), time.perf_counter()
         outcomes = client.run(requests)
@@ -415,16 +398,11 @@ def context(args):
                                       ":(exclude)results").strip() else "false"
     except records.GitError:
         commit, dirty = "unknown", "unknown"
-    try:
-        import aiohttp
-        aiohttp_version = aiohttp.__version__
-    except ImportError:
-        aiohttp_version = "not installed"
-    machine = records.this_machine()
-    return dict(machine, date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    import aiohttp  # main() has made sure it imports
+    return dict(records.this_machine(), date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 executable=os.path.abspath(__file__), num_cpus=os.cpu_count() or 1,
                 load_avg=list(os.getloadavg()), library_build_type="release", concbench_commit=commit,
-                concbench_dirty=dirty, python_version=platform.python_version(), aiohttp_version=aiohttp_version,
+                concbench_dirty=dirty, python_version=platform.python_version(), aiohttp_version=aiohttp.__version__,
                 multiprocessing_start_method=MP_START_METHOD,
                 fixture=args.fixture.base if args.fixture else "not used")
 
@@ -441,22 +419,12 @@ def rows(results, repetitions):
     return out
 
 
-def whole(lo, hi, what):
-    """An argparse type: a whole number in lo..hi, written 100000000 or 1e8 as the C++ flags take."""
-    def parse(text):
-        m = re.fullmatch(r"(\d+)(?:[eE](\d+))?", text.strip())
-        if not m or not lo <= int(m.group(1)) * 10 ** int(m.group(2) or 0) <= hi:
-            raise argparse.ArgumentTypeError("%r is not %s in %d..%d" % (text, what, lo, hi))
-        return int(m.group(1)) * 10 ** int(m.group(2) or 0)
-    return parse
-
-
 def parse_args(argv):
     p = cli.Parser(prog="python_reference.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", metavar="FILE", help="where the JSON goes (written whole when every benchmark succeeded)")
     p.add_argument("--quick", action="store_true", help="n=%d and 1 repetition unless given" % QUICK_SUM_N)
-    p.add_argument("--repetitions", type=whole(1, 1000, "a repetition count"), metavar="N", help="default 3, --quick 1")
-    p.add_argument("--n", type=whole(0, MAX_SUM_N, "a size"), help="sum: 0..n-1 (default %d as the seed)" % SEED_SUM_N)
+    p.add_argument("--repetitions", type=cli.whole(1, 1000, "a repetition count"), metavar="N", help="default 3, --quick 1")
+    p.add_argument("--n", type=cli.whole(0, MAX_SUM_N, "a size"), help="sum: 0..n-1 (default %d as the seed)" % SEED_SUM_N)
     p.add_argument("--fixture-url", metavar="URL", help="a running concbench_fixture, http://127.0.0.1:PORT")
     p.add_argument("--keepalive", type=int, choices=(0, 1), default=1,
                    help="1: reuse connections, as the C++ profile runs; 0: the seed's urlopen, one per request")

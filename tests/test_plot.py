@@ -542,7 +542,7 @@ def test_foreign_run_draws_what_it_can_and_says_what_it_skipped(tmp_path):
     text, images = page_images(out / "README.md")
     assert sorted(os.path.basename(i) for i in images) == sorted(plots)
     assert "## Other benchmarks" in text
-    assert "![BM_pair: time against arg0, arg1](plots/foreign_BM_pair.png)" in text
+    assert "![BM_pair: time against arg0 (lines: arg1)](plots/foreign_BM_pair.png)" in text
     assert "![BM_spin: time against threads](plots/foreign_BM_spin.png)" in text
     assert "| `BM_broken/64` | errored: allocation failed | 1 |" in text
     assert "| `BM_noargs` | not plotted: no numeric argument varies in family BM_noargs | 1 |" in text
