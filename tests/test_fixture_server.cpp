@@ -567,6 +567,32 @@ TEST_F(FixtureServer, BadQueriesGet400WithAOneLineReason) {
   expect_serving();
 }
 
+TEST_F(FixtureServer, PauseStopsTheWholeServerForItsTimeThenServesOn) {
+  for (const char* target : {"/pause", "/pause?ms=0", "/pause?ms=10001", "/pause?ms=x", "/pause?s=5"}) {
+    SCOPED_TRACE(target);
+    const HttpResult r = http_get(url(target));
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(is_one_line(r.body)) << r.body;
+  }
+  const long long paused_before = stat_field(stats(), "paused_ms");
+  const HttpResult pause = http_get(url("/pause?ms=300"));
+  const Clock::time_point asked = Clock::now();
+  ASSERT_EQ(pause.code, CURLE_OK) << curl_easy_strerror(pause.code);
+  EXPECT_EQ(pause.status, 200);
+  EXPECT_EQ(pause.body, "pausing for 300 ms\n");
+  // A request with no delay, made during the pause, is answered only after it: the server
+  // neither accepted, read nor wrote meanwhile.
+  std::this_thread::sleep_for(50ms);
+  const RequestSpec spec{.bytes = 100, .id = 31337};
+  const HttpResult r = http_get(url(spec));
+  ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+  EXPECT_TRUE(verify_body(spec.id, r.body.data(), r.body.size()));
+  EXPECT_GE(Clock::now() - asked, 300ms);
+  EXPECT_GE(r.elapsed, 200ms) << "answered during the pause";
+  EXPECT_EQ(stat_field(stats(), "paused_ms"), paused_before + 300);
+  expect_serving();
+}
+
 TEST_F(FixtureServer, UnknownPathsGet404WithAReason) {
   for (const char* target : {"/", "/nope", "/data/extra", "/DATA", "/datax?bytes=1"}) {
     SCOPED_TRACE(target);
