@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// What a fetch run records besides time: per-request latency quantiles and the process's memory.
+// What a fetch run records besides time: requests in flight and the process's memory.
 #include "fetch/stats.h"
 
 #include <fcntl.h>
@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -18,40 +16,6 @@
 #include <vector>
 
 namespace concbench::fetch {
-
-int LatencyHistogram::bucket_of(uint64_t us) {
-  if (us < kExact) return static_cast<int>(us);
-  const int e = std::bit_width(us) - 1;  // >= 6
-  const int sub = static_cast<int>((us >> (e - kSubBits)) & ((1 << kSubBits) - 1));
-  return std::min(kBuckets - 1, kExact + (e - 6) * (1 << kSubBits) + sub);
-}
-
-double LatencyHistogram::midpoint_us(int bucket) {
-  if (bucket < kExact) return bucket + 0.5;
-  const int e = (bucket - kExact) / (1 << kSubBits) + 6;
-  const int sub = (bucket - kExact) % (1 << kSubBits);
-  const double width = std::ldexp(1.0, e - kSubBits);
-  return std::ldexp(1.0, e) + sub * width + width / 2;
-}
-
-void LatencyHistogram::add(double seconds) {
-  const double us = std::max(0.0, seconds * 1e6);
-  ++counts_[bucket_of(us >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(us))];
-  ++count_;
-  max_s_ = std::max(max_s_, seconds);
-}
-
-double LatencyHistogram::quantile(double q) const {
-  if (count_ == 0) return 0;
-  const auto rank = static_cast<uint64_t>(
-      std::max(1.0, std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_))));
-  uint64_t seen = 0;
-  for (int b = 0; b < kBuckets; ++b) {
-    seen += counts_[b];
-    if (seen >= rank) return std::min(midpoint_us(b) * 1e-6, max_s_);
-  }
-  return max_s_;
-}
 
 int peak_overlap(std::span<const Outcome> outcomes) {
   std::vector<std::pair<double, int>> events;  // (time, +1 start / -1 end); ends sort first

@@ -1,37 +1,13 @@
 // SPDX-License-Identifier: MIT
-// What a fetch run records besides time: per-request latency quantiles and the process's memory.
+// What a fetch run records besides time: requests in flight and the process's memory.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <span>
 
 #include "fetch/request.h"
 
 namespace concbench::fetch {
-
-// Latencies in log-spaced buckets (32 per power of two, so any quantile is within 1.6%),
-// a fixed 15 KiB whatever the number of requests: recording costs no allocation inside the
-// timed loop, and no memory that would show up as the model's.
-class LatencyHistogram {
- public:
-  void add(double seconds);
-  // Nearest-rank quantile (q in [0, 1]) in seconds, the bucket's midpoint; 0 when empty.
-  double quantile(double q) const;
-  double max() const { return max_s_; }
-  uint64_t count() const { return count_; }
-
- private:
-  static constexpr int kExact = 64;  // below 64 us, one bucket per microsecond
-  static constexpr int kSubBits = 5;
-  static constexpr int kBuckets = kExact + (64 - 6) * (1 << kSubBits);
-  static int bucket_of(uint64_t us);
-  static double midpoint_us(int bucket);
-
-  std::array<uint64_t, kBuckets> counts_{};
-  uint64_t count_ = 0;
-  double max_s_ = 0;
-};
 
 // The most requests in flight at once in one run, from their start and end times (end =
 // Outcome::finished, start = end - seconds): measured the same way for every model, threads,
