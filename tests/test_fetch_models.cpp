@@ -257,6 +257,29 @@ TEST_P(FetchModel, KeepAliveLabelsTellTheTruthAboutConnections) {
   }
 }
 
+// Open loop: a request is never issued before it arrives, every model waits for arrivals
+// rather than running ahead, and one that arrives late in the run still completes.
+TEST_P(FetchModel, NoRequestStartsBeforeItArrives) {
+  const ModelInfo& info = GetParam();
+  std::vector<Request> requests = varied_requests(30);
+  std::vector<Outcome> outcomes;
+  {
+    auto model = info.make(config(8));
+    run_once(*model, requests);  // warm: connections open, workers started
+    const double t0 = steady_seconds() + 0.05;
+    for (size_t i = 0; i < requests.size(); ++i) requests[i].not_before = t0 + 0.004 * static_cast<double>(i);
+    outcomes = run_once(*model, requests);
+  }
+  ASSERT_EQ(describe_failures(outcomes), "");
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const double started = outcomes[i].finished - outcomes[i].seconds;
+    EXPECT_GE(started, requests[i].not_before - 1e-6) << "request " << i << " started early";
+  }
+  // The last arrives 166 ms after t0 - 50 ms: the run waited for it.
+  EXPECT_GE(outcomes.back().finished, requests.back().not_before);
+  expect_no_zombies_or_strays();
+}
+
 INSTANTIATE_TEST_SUITE_P(AllModels, FetchModel, ::testing::ValuesIn(all_models()),
                          [](const auto& param) { return std::string(param.param.name); });
 

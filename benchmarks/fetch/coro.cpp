@@ -20,6 +20,7 @@ using coro::Task;
 class Session {
  public:
   class Get;
+  class Arrival;
 
   Session(SocketLoop& loop, std::span<const std::unique_ptr<Transfer>> transfers) : loop_(loop) {
     for (auto it = transfers.rbegin(); it != transfers.rend(); ++it) idle_.push_back(it->get());
@@ -28,6 +29,9 @@ class Session {
   // `co_await session.get(request)` suspends until the request has been answered (or failed)
   // and yields its Outcome.
   Get get(const Request& request);
+  // `co_await session.arrival(request)` suspends until an open-loop request arrives (at once
+  // for a closed-loop one): asyncio.sleep on the loop's timer.
+  Arrival arrival(const Request& request);
 
  private:
   // A handle just freed goes straight to the longest waiter.
@@ -77,7 +81,29 @@ class Session::Get : private Completion {
   std::coroutine_handle<> caller_;
 };
 
+class Session::Arrival : private Wakeup {
+ public:
+  Arrival(Session& session, const Request& request) : loop_(session.loop_), request_(request) {}
+
+  bool await_ready() const {
+    return request_.not_before <= 0 || loop_.expired() || steady_time(request_.not_before) <= Clock::now();
+  }
+  void await_suspend(std::coroutine_handle<> caller) {
+    caller_ = caller;
+    loop_.at(steady_time(request_.not_before), *this);
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  void wake() override { caller_.resume(); }
+
+  SocketLoop& loop_;
+  const Request& request_;
+  std::coroutine_handle<> caller_;
+};
+
 Session::Get Session::get(const Request& request) { return Get(*this, request); }
+Session::Arrival Session::arrival(const Request& request) { return Arrival(*this, request); }
 
 void Session::release(Transfer& t) {
   if (waiting_.empty()) {
@@ -93,7 +119,9 @@ void Session::release(Transfer& t) {
 //   async def fetch(session, url):
 //       async with session.get(url) as response: return await response.read()
 //   results = await asyncio.gather(*(fetch(session, url) for url in urls))
+// (An open-loop request first waits for its arrival, as `await asyncio.sleep(...)` would.)
 Task<> fetch(Session& session, const Request& request, Outcome& result) {
+  co_await session.arrival(request);
   result = co_await session.get(request);
 }
 
@@ -119,7 +147,7 @@ class Coro final : public Model {
     Task<> all = fetch_all(session, requests, outcomes);
     all.start();
     const bool in_time =
-        loop_.run(run_deadline(requests.size(), static_cast<int>(transfers_.size()), client_));
+        loop_.run(run_deadline(requests, static_cast<int>(transfers_.size()), client_));
     if (!all.done())
       throw std::runtime_error("coroutines still waiting after the event loop went idle");
     all.result();

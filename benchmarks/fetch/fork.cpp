@@ -42,7 +42,7 @@ class Fork final : public Model {
   ~Fork() override { munmap(next_, sizeof *next_); }
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
-    const auto deadline = run_deadline(requests.size(), config_.concurrency, config_.client);
+    const auto deadline = run_deadline(requests, config_.concurrency, config_.client);
     std::fill(outcomes.begin(), outcomes.end(), Outcome{});  // not_done until a child reports
     next_->store(0);
     std::vector<pid_t> pids;
@@ -130,6 +130,7 @@ class Fork final : public Model {
         if (i >= requests.size()) break;
         if (static_cast<int64_t>(i) == config_.crash_at_index) kill(getpid(), SIGKILL);
         Record r{i, Outcome{}};
+        wait_for_arrival(requests[i]);
         transfer.perform(requests[i], r.outcome);
         if (!write_full(fd, &r, sizeof r)) {
           code = 1;

@@ -33,10 +33,10 @@ class Model {
   virtual void run(std::span<const Request> requests, std::span<Outcome> outcomes) = 0;
  protected:
   // For the models that block in one request at a time (seq, pool, threads, openmp, tbb):
-  // begin_run() sets the run's deadline, perform() makes one request, or none once the
-  // deadline has passed (its outcome then says timeout), and end_run() throws if
-  // any was left out, so no model runs on past the bound whatever its requests do.
-  void begin_run(size_t n, int concurrency, const ClientOptions& client);
+  // begin_run() sets the run's deadline, perform() waits for the request's arrival and makes
+  // it, or none once the deadline has passed (its outcome then says timeout), and end_run()
+  // throws if any was left out, so no model runs on past the bound whatever its requests do.
+  void begin_run(std::span<const Request> requests, int concurrency, const ClientOptions& client);
   void perform(Transfer& transfer, const Request& request, Outcome& outcome);
   void end_run() const;
 
@@ -73,9 +73,10 @@ std::span<const ModelInfo> all_models();
 const ModelInfo* find_model(std::string_view name);
 
 // A bound for a whole run: every transfer has a timeout, so a run of n requests on c slots
-// ends within ceil(n / c) timeouts; past that (plus slack for process and thread start-up)
-// something is broken and the model gives up instead of hanging.
-Clock::time_point run_deadline(size_t n, int concurrency, const ClientOptions& client);
+// ends within ceil(n / c) timeouts after the last arrives; past that (plus slack for process
+// and thread start-up) something is broken and the model gives up instead of hanging.
+Clock::time_point run_deadline(std::span<const Request> requests, int concurrency,
+                               const ClientOptions& client);
 
 std::unique_ptr<Model> make_seq(const ModelConfig& config);
 std::unique_ptr<Model> make_pool(const ModelConfig& config);

@@ -29,8 +29,8 @@ const ModelInfo* find_model(std::string_view name) {
   return it == models.end() ? nullptr : &*it;
 }
 
-void Model::begin_run(size_t n, int concurrency, const ClientOptions& client) {
-  deadline_ = run_deadline(n, concurrency, client);
+void Model::begin_run(std::span<const Request> requests, int concurrency, const ClientOptions& client) {
+  deadline_ = run_deadline(requests, concurrency, client);
   late_ = 0;
 }
 
@@ -40,6 +40,7 @@ void Model::perform(Transfer& transfer, const Request& request, Outcome& outcome
     ++late_;
     return;
   }
+  wait_for_arrival(request);
   transfer.perform(request, outcome);
 }
 
@@ -48,10 +49,14 @@ void Model::end_run() const {
     throw std::runtime_error(std::to_string(late_.load()) + " requests were not started: the run passed its deadline");
 }
 
-Clock::time_point run_deadline(size_t n, int concurrency, const ClientOptions& client) {
+Clock::time_point run_deadline(std::span<const Request> requests, int concurrency,
+                               const ClientOptions& client) {
   const size_t c = static_cast<size_t>(std::max(1, concurrency));
-  const size_t rounds = (n + c - 1) / c;
-  return Clock::now() + (client.timeout + client.connect_timeout) * static_cast<int64_t>(rounds) +
+  const size_t rounds = (requests.size() + c - 1) / c;
+  double last_arrival = 0;
+  for (const Request& r : requests) last_arrival = std::max(last_arrival, r.not_before);
+  const Clock::time_point from = std::max(Clock::now(), steady_time(last_arrival));
+  return from + (client.timeout + client.connect_timeout) * static_cast<int64_t>(rounds) +
          std::chrono::seconds(30);
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // fetch/multi: libcurl multi on one thread, curl_multi_perform + curl_multi_poll, C in flight.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,19 +28,24 @@ class Multi final : public Model {
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     const auto deadline =
-        run_deadline(requests.size(), static_cast<int>(transfers_.size()), client_);
+        run_deadline(requests, static_cast<int>(transfers_.size()), client_);
     size_t next = 0, active = 0;
-    auto launch = [&](Transfer& t) {
-      t.begin(requests[next], outcomes[next]);
-      ++next;
-      check(curl_multi_add_handle(multi_, t.easy()), "curl_multi_add_handle");
-      ++active;
+    std::vector<Transfer*> idle;
+    for (auto& t : transfers_) idle.push_back(t.get());
+    // Starts every request that has arrived (all of them, closed loop) on an idle handle.
+    auto launch_arrived = [&] {
+      while (!idle.empty() && next < requests.size() &&
+             steady_time(requests[next].not_before) <= Clock::now()) {
+        Transfer& t = *idle.back();
+        idle.pop_back();
+        t.begin(requests[next], outcomes[next]);
+        ++next;
+        check(curl_multi_add_handle(multi_, t.easy()), "curl_multi_add_handle");
+        ++active;
+      }
     };
-    for (auto& t : transfers_) {
-      if (next == requests.size()) break;
-      launch(*t);
-    }
-    while (active > 0) {
+    launch_arrived();
+    while (active > 0 || next < requests.size()) {
       if (Clock::now() >= deadline) {
         throw std::runtime_error("the multi loop passed the run's deadline with " +
                                  std::to_string(active) + " transfers in flight");
@@ -51,12 +57,19 @@ class Multi final : public Model {
       take_finished(multi_, [&](Transfer& t, CURLcode code) {
         t.finish(code);
         --active;
-        if (next < requests.size()) launch(t);
+        idle.push_back(&t);
       });
-      if (active == 0) break;
+      launch_arrived();
+      if (active == 0 && next == requests.size()) break;
       // A transfer added above has no socket yet, but libcurl has set its timer to zero, and
-      // curl_multi_poll never sleeps past libcurl's timer.
-      check(curl_multi_poll(multi_, nullptr, 0, 1000, nullptr), "curl_multi_poll");
+      // curl_multi_poll never sleeps past libcurl's timer. It wakes for the next arrival too
+      // (in whole milliseconds: curl_multi_poll's resolution, late by up to one).
+      int wait_ms = 1000;
+      if (next < requests.size() && !idle.empty() && requests[next].not_before > 0)
+        wait_ms = static_cast<int>(std::clamp<int64_t>(
+            std::chrono::ceil<std::chrono::milliseconds>(steady_time(requests[next].not_before) - Clock::now())
+                .count(), 0, 1000));
+      check(curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr), "curl_multi_poll");
     }
   }
 

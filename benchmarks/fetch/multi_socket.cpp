@@ -11,8 +11,9 @@ namespace concbench::fetch {
 namespace {
 
 // The callback front-end of the shared SocketLoop: when a transfer ends, its handle starts
-// the next request at once, from inside the loop.
-class MultiSocket final : public Model, private Completion {
+// the next request at once, from inside the loop. An open-loop request that has not arrived
+// yet leaves its handle idle until the loop wakes the model at its arrival.
+class MultiSocket final : public Model, private Completion, private Wakeup {
  public:
   explicit MultiSocket(const ModelConfig& config) : client_(config.client), loop_(config.concurrency) {
     for (int i = 0; i < config.concurrency; ++i)
@@ -23,24 +24,42 @@ class MultiSocket final : public Model, private Completion {
     requests_ = requests;
     outcomes_ = outcomes;
     next_ = 0;
-    for (auto& t : transfers_) {
-      if (next_ == requests.size()) break;
-      launch(*t);
-    }
-    const auto deadline =
-        run_deadline(requests.size(), static_cast<int>(transfers_.size()), client_);
+    idle_.clear();
+    for (auto& t : transfers_) idle_.push_back(t.get());
+    launch_arrived();
+    const auto deadline = run_deadline(requests, static_cast<int>(transfers_.size()), client_);
     if (!loop_.run(deadline)) throw std::runtime_error("the event loop passed the run's deadline");
   }
 
  private:
-  void launch(Transfer& t) {
-    const size_t i = next_++;
-    t.begin(requests_[i], outcomes_[i]);
-    loop_.start(t, *this);
+  // Starts every request that has arrived on an idle handle; if the next has not arrived,
+  // asks to be woken when it does (once: a wake-up is pending until it runs).
+  void launch_arrived() {
+    while (!idle_.empty() && next_ < requests_.size()) {
+      const Request& r = requests_[next_];
+      if (r.not_before > 0 && !loop_.expired() && steady_time(r.not_before) > Clock::now()) {
+        if (!wake_pending_) {
+          wake_pending_ = true;
+          loop_.at(steady_time(r.not_before), *this);
+        }
+        return;
+      }
+      Transfer* t = idle_.back();
+      idle_.pop_back();
+      const size_t i = next_++;
+      t->begin(requests_[i], outcomes_[i]);
+      loop_.start(*t, *this);
+    }
   }
 
   void transfer_done(Transfer& t) override {
-    if (next_ < requests_.size()) launch(t);
+    idle_.push_back(&t);
+    launch_arrived();
+  }
+
+  void wake() override {
+    wake_pending_ = false;
+    launch_arrived();
   }
 
   ClientOptions client_;
@@ -48,7 +67,9 @@ class MultiSocket final : public Model, private Completion {
   SocketLoop loop_;  // after the transfers: destroyed before them, so it can unregister them
   std::span<const Request> requests_;
   std::span<Outcome> outcomes_;
+  std::vector<Transfer*> idle_;
   size_t next_ = 0;
+  bool wake_pending_ = false;
 };
 
 }  // namespace

@@ -18,7 +18,7 @@ class OpenMp final : public Model {
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     const long n = static_cast<long>(requests.size());
-    begin_run(requests.size(), concurrency_, client_);
+    begin_run(requests, concurrency_, client_);
     // The loop as a CPU-bound program writes it: schedule(static) deals each thread one
     // contiguous block of requests before any starts, which is right when every iteration
     // costs the same CPU time and wrong when iterations are waits of different lengths. A

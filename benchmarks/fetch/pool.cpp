@@ -15,10 +15,12 @@ class Pool final : public Model {
 
   // One task per request, as executor.map submits one per URL: the queue decides which
   // thread takes which request, and each thread takes the next one as soon as it is free.
+  // An open-loop request is submitted when it arrives, so its wait in the queue is latency.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
-    begin_run(requests.size(), pool_.size(), client_);
+    begin_run(requests, pool_.size(), client_);
     std::latch done(static_cast<std::ptrdiff_t>(requests.size()));
     for (size_t i = 0; i < requests.size(); ++i) {
+      wait_for_arrival(requests[i]);
       pool_.submit([this, &requests, &outcomes, &done, i] {
         perform(worker_transfer(), requests[i], outcomes[i]);
         done.count_down();

@@ -24,6 +24,7 @@ struct Order {
   uint64_t bytes;
   uint32_t url_length;
   bool verify;
+  double not_before;  // the request's arrival (open loop), as Request::not_before
 };
 
 // The answer, small enough that each write is atomic.
@@ -80,7 +81,7 @@ class ProcessPool final : public Model {
   // each worker as its answer comes back.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     if (broken_) throw std::runtime_error("the process pool is broken by an earlier failure");
-    const auto deadline = run_deadline(requests.size(), config_.concurrency, config_.client);
+    const auto deadline = run_deadline(requests, config_.concurrency, config_.client);
     size_t next = 0, answered = 0;
     std::vector<pollfd> waiting;
     std::string error;
@@ -142,7 +143,7 @@ class ProcessPool final : public Model {
   };
 
   static bool send(int fd, size_t index, const Request& r) {
-    const Order order{index, r.id, r.bytes, static_cast<uint32_t>(r.url.size()), r.verify};
+    const Order order{index, r.id, r.bytes, static_cast<uint32_t>(r.url.size()), r.verify, r.not_before};
     return write_full(fd, &order, sizeof order) && write_full(fd, r.url.data(), r.url.size());
   }
 
@@ -176,8 +177,10 @@ class ProcessPool final : public Model {
         request.id = order.id;
         request.bytes = order.bytes;
         request.verify = order.verify;
+        request.not_before = order.not_before;
         if (static_cast<int64_t>(order.index) == config_.crash_at_index) kill(getpid(), SIGKILL);
         Record r{order.index, Outcome{}};
+        wait_for_arrival(request);
         transfer.perform(request, r.outcome);
         if (!write_full(answers, &r, sizeof r)) {
           code = 1;

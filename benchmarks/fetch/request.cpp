@@ -2,7 +2,10 @@
 // The one request helper every fetch model uses: a configured libcurl easy handle and the checks.
 #include "fetch/request.h"
 
+#include <time.h>
+
 #include <cerrno>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -112,6 +115,15 @@ void Transfer::finish(CURLcode code) {
     o.failure = Failure::content;
   } else {
     o.failure = Failure::none;
+  }
+}
+
+void wait_for_arrival(const Request& request) {
+  if (request.not_before <= 0) return;
+  // steady_clock is CLOCK_MONOTONIC: sleep to the absolute time, so waking late never adds up.
+  const double whole = std::floor(request.not_before);
+  const timespec at = {static_cast<time_t>(whole), static_cast<long>((request.not_before - whole) * 1e9)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
   }
 }
 

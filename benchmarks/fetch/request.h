@@ -32,6 +32,10 @@ struct Request {
   bool verify = false;
   uint64_t id = 0;
   uint64_t bytes = 0;
+  // Open loop: when the request arrives, in seconds of the steady clock (as Outcome::finished);
+  // no model issues it before then, and its latency counts from then, however late the model
+  // gets round to it. 0: ready at once (closed loop).
+  double not_before = 0;
 };
 
 enum class Failure : uint8_t {
@@ -69,6 +73,14 @@ CURLM* new_multi(int connections);
 inline double steady_seconds() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
+
+// A steady-clock time in seconds (Request::not_before) as a time point.
+inline Clock::time_point steady_time(double seconds) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+}
+
+// Blocks until the request's arrival (at once for a closed-loop request).
+void wait_for_arrival(const Request& request);
 
 // Calls curl_global_init once. Every Transfer constructor calls it; call it early from the main
 // thread too, because curl_global_init is not guaranteed thread-safe.

@@ -10,7 +10,7 @@ class Seq final : public Model {
   explicit Seq(const ModelConfig& config) : client_(config.client), transfer_(config.client) {}
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
-    begin_run(requests.size(), 1, client_);
+    begin_run(requests, 1, client_);
     for (size_t i = 0; i < requests.size(); ++i) perform(transfer_, requests[i], outcomes[i]);
     end_run();
   }

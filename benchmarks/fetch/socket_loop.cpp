@@ -89,6 +89,33 @@ void SocketLoop::start(Transfer& transfer, Completion& done) {
   active_.insert(&transfer);
 }
 
+void SocketLoop::at(Clock::time_point when, Wakeup& w) { timers_.emplace(when, timer_seq_++, &w); }
+
+void SocketLoop::wake_due(Clock::time_point now) {
+  // A wake-up may ask for another: only those due now run in this pass.
+  while (!timers_.empty() && std::get<0>(timers_.top()) <= now) {
+    Wakeup* w = std::get<2>(timers_.top());
+    timers_.pop();
+    w->wake();
+  }
+}
+
+int SocketLoop::wait(epoll_event* events, int max, Clock::time_point until) {
+  const auto left = std::max(Clock::duration::zero(), until - Clock::now());
+  // epoll_pwait2 sleeps to the nanosecond, so an arrival 50 us away is not rounded up to a
+  // millisecond (kernel 5.11 and later); before that, epoll_wait rounded up, never early.
+  static bool nanoseconds = true;
+  if (nanoseconds) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    const timespec ts = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    const int n = epoll_pwait2(epoll_, events, max, &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    nanoseconds = false;
+  }
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return epoll_wait(epoll_, events, max, static_cast<int>(ms));
+}
+
 void SocketLoop::socket_action(curl_socket_t s, int flags) {
   int running = 0;
   const CURLMcode rc = curl_multi_socket_action(multi_, s, flags, &running);
@@ -113,9 +140,15 @@ void SocketLoop::expire_all() {
     t->finish(CURLE_OPERATION_TIMEDOUT);
     t->completion->transfer_done(*t);
   }
-  // Completions may start more transfers; those end at once, and so may start more, each
-  // from the requests that remain, so this ends.
-  while (!ended_early_.empty()) {
+  // Completions and wake-ups may start more transfers; those end at once, and so may start
+  // more or ask for more wake-ups, each from the requests that remain, so this ends.
+  while (!ended_early_.empty() || !timers_.empty()) {
+    if (ended_early_.empty()) {
+      Wakeup* w = std::get<2>(timers_.top());
+      timers_.pop();
+      w->wake();
+      continue;
+    }
     Transfer* t = ended_early_.back();
     ended_early_.pop_back();
     t->finish(CURLE_OPERATION_TIMEDOUT);
@@ -126,19 +159,18 @@ void SocketLoop::expire_all() {
 bool SocketLoop::run(Clock::time_point deadline) {
   expired_ = false;
   epoll_event events[kMaxEvents];
-  while (!active_.empty()) {
+  while (!active_.empty() || !timers_.empty()) {
     Clock::time_point now = Clock::now();
     if (now >= deadline) {
       expire_all();
       return false;
     }
-    // Sleep until a socket is ready, libcurl's timer is due (rounded up to whole
-    // milliseconds, so never early), or a second passes and the deadline is checked again.
+    // Sleep until a socket is ready, libcurl's timer or a wake-up is due, or a second passes
+    // and the deadline is checked again.
     Clock::time_point wake = std::min(deadline, now + std::chrono::seconds(1));
     if (timer_due_) wake = std::min(wake, *timer_due_);
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-    const int n =
-        epoll_wait(epoll_, events, kMaxEvents, static_cast<int>(std::max<int64_t>(0, wait)));
+    if (!timers_.empty()) wake = std::min(wake, std::get<0>(timers_.top()));
+    const int n = wait(events, kMaxEvents, wake);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("epoll_wait");
@@ -158,6 +190,7 @@ bool SocketLoop::run(Clock::time_point deadline) {
       socket_action(CURL_SOCKET_TIMEOUT, 0);
     }
     collect_finished();
+    wake_due(Clock::now());
   }
   return true;
 }

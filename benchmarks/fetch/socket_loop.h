@@ -3,14 +3,27 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
 
+#include <functional>
 #include <optional>
+#include <queue>
+#include <tuple>
 #include <unordered_set>
 #include <vector>
 
 #include "fetch/request.h"
 
 namespace concbench::fetch {
+
+// Told when the time it asked SocketLoop::at for has come.
+class Wakeup {
+ public:
+  virtual void wake() = 0;
+
+ protected:
+  ~Wakeup() = default;
+};
 
 // One thread's loop over any number of transfers. libcurl tells it which sockets to watch
 // (CURLMOPT_SOCKETFUNCTION) and when to wake up without socket activity
@@ -29,12 +42,20 @@ class SocketLoop {
   // next transfer (on the same handle or another).
   void start(Transfer& transfer, Completion& done);
 
-  // Runs until no transfer is in flight. If `deadline` passes first, every transfer in flight
-  // (and any started after) ends as a timeout, its completion runs, and run() returns false:
-  // whatever goes wrong, run() returns and leaves nothing registered.
+  // Calls w.wake() from inside run() once `when` has come, never before: an open-loop model
+  // waits so for its next arrival. run() goes on while a wake-up is pending.
+  void at(Clock::time_point when, Wakeup& w);
+
+  // Runs until no transfer is in flight and no wake-up pending. If `deadline` passes first,
+  // every transfer in flight (and any started after) ends as a timeout, its completion runs,
+  // pending wake-ups are woken at once, and run() returns false: whatever goes wrong, run()
+  // returns and leaves nothing registered.
   bool run(Clock::time_point deadline);
 
   size_t in_flight() const { return active_.size(); }
+  // The run passed its deadline: whatever starts now ends at once as a timeout, so an
+  // open-loop model stops waiting for arrivals.
+  bool expired() const { return expired_; }
 
  private:
   static int on_socket(CURL* easy, curl_socket_t s, int what, void* loop, void* socket_data);
@@ -42,6 +63,8 @@ class SocketLoop {
   void socket_action(curl_socket_t s, int flags);
   void collect_finished();
   void expire_all();
+  void wake_due(Clock::time_point now);
+  int wait(epoll_event* events, int max, Clock::time_point until);
 
   CURLM* multi_ = nullptr;
   int epoll_ = -1;
@@ -53,6 +76,10 @@ class SocketLoop {
   bool expired_ = false;
   std::unordered_set<Transfer*> active_;
   std::vector<Transfer*> ended_early_;  // started after expiry: they end without running
+  // Pending wake-ups, earliest first; the sequence number keeps equal times in order.
+  using Timer = std::tuple<Clock::time_point, uint64_t, Wakeup*>;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  uint64_t timer_seq_ = 0;
 };
 
 }  // namespace concbench::fetch

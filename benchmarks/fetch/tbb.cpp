@@ -30,7 +30,7 @@ class Tbb final : public Model {
   }
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
-    begin_run(requests.size(), static_cast<int>(transfers_.size()), client_);
+    begin_run(requests, static_cast<int>(transfers_.size()), client_);
     // parallel_for splits the requests down to one per task before it runs any (the simple
     // partitioner), so every split-off half is there to be stolen while the thread that split
     // it blocks in its request. With the default (auto) partitioner a thread took a range of

@@ -22,7 +22,7 @@ class Threads final : public Model {
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     const int c = static_cast<int>(slots_.size());
-    begin_run(requests.size(), c, client_);
+    begin_run(requests, c, client_);
     std::vector<std::thread> threads(c);
     std::mutex mutex;
     std::condition_variable freed;
@@ -35,6 +35,7 @@ class Threads final : public Model {
     };
     try {
       for (size_t i = 0; i < requests.size(); ++i) {
+        wait_for_arrival(requests[i]);  // open loop: it arrives, then waits for a slot
         int slot;
         {
           // No deadline needed: a busy slot frees within its transfer's timeout.
