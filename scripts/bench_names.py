@@ -16,7 +16,7 @@ SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool",
 SUM_KERNELS = ("range", "array")
 FETCH_MODELS = ("seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
                 "coro")
-PEAK_KINDS = ("vector_add", "read_bw")
+PEAK_KINDS = ("vector_add", "read_bw", "wrk")
 CONCBENCH_WORKLOADS = ("sum", "fetch", "peak")
 # A leading segment naming the language of a port (python/sum/...); C++ names have none.
 LANG_PREFIXES = ("python",)
@@ -175,6 +175,10 @@ def concbench_problem(bn):
         if bn.model == "seq" and a["workers"] != 1:
             return "seq must be workers:1"
         return None
+    if bn.workload == "fetch" and bn.labels[:1] == ("open",):
+        if len(bn.labels) != 2 or (bn.lang == "cpp" and bn.labels[1] not in FETCH_MODELS):
+            return "expected fetch/open/<model>/rate:R/conc:C/n:N/delay_ms:L/..."
+        return need("rate", "conc", "n", "delay_ms")
     if bn.workload == "fetch":
         if len(bn.labels) != 1:
             return "expected fetch/<model>/conc:C/n:N/..."
@@ -191,6 +195,8 @@ def concbench_problem(bn):
         return "unknown peak benchmark '%s'" % "/".join(bn.labels)
     if bn.model == "read_bw":
         return need("workers", "bytes")
+    if bn.model == "wrk":
+        return need("conc", "bytes")
     return None  # vector_add: one thread in records before it took workers:W
 
 

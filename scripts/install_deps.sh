@@ -4,11 +4,12 @@
 # usage: scripts/install_deps.sh bench|test
 set -euo pipefail
 
-# What ./bench needs: compilers, libraries, and the Python scripts' packages (plots,
-# comparisons, and aiohttp for ./bench --python).
+# What ./bench needs: compilers, libraries, wrk (the fixture's own capacity, peak/wrk), and
+# the Python scripts' packages (plots, comparisons, and aiohttp for ./bench --python).
 bench_packages=(
   cmake g++ make pkg-config git
   libbenchmark-dev libgtest-dev libtbb-dev libcurl4-openssl-dev libevent-dev libopenmpi-dev openmpi-bin
+  wrk
   python3 python3-matplotlib python3-pandas python3-numpy python3-scipy python3-aiohttp
 )
 # What scripts/test.sh needs on top: clang with its OpenMP runtime (the kernels must loop

@@ -94,7 +94,8 @@ def summarize(df):
 
 
 def categorize(summ):
-    """Add a `category` column: sum, fetch, peak, python, foreign or unknown; return Skipped for unknown names."""
+    """Add a `category` column: sum, fetch, open (fetch/open/...), peak, python, foreign or
+    unknown; return Skipped for unknown names."""
     cats, skipped = [], []
     for key, reps in zip(summ["key"], summ["reps"]):
         bn = parse_name(key)
@@ -103,8 +104,10 @@ def categorize(summ):
             if problem:
                 cats.append("unknown")
                 skipped.append(Skipped(key, "unknown name: " + problem, int(reps)))
+            elif bn.lang != "cpp":
+                cats.append("python")
             else:
-                cats.append(bn.workload if bn.lang == "cpp" else "python")
+                cats.append("open" if bn.workload == "fetch" and bn.labels[0] == "open" else bn.workload)
         else:
             cats.append("foreign")
     summ = summ.copy()
@@ -278,6 +281,23 @@ def fetch_frame(summ):
     return f
 
 
+def open_frame(summ):
+    """Valid open-loop rows (fetch/open/<model>/rate:R/...) with model, rate, conc, n, delay_ms
+    and, per model, its capacity: the highest offered rate whose p99 stayed within L + 10 ms
+    while the model kept up (NaN if none did)."""
+    f = summ[summ["category"] == "open"].copy()
+    if f.empty:
+        return f
+    f["model"] = [k.split("/")[2] for k in f["key"]]
+    for col in ("rate", "conc", "n"):
+        f[col] = _int_col(f, "arg_" + col)
+    f["delay_ms"] = f["arg_delay_ms"].astype(float)
+    ok = (f["p99_ms"] <= f["delay_ms"] + 10) & (f.get("keeping_up", 1) >= 1)
+    f["within"] = ok
+    f["capacity"] = f["model"].map(f[ok].groupby("model")["rate"].max())
+    return f
+
+
 def pick_fetch_config(fetch, delay_zero=False):
     """(n, bytes, keepalive) most measured among latency rows (delay > 0; delay == 0 with
     delay_zero): ties prefer keepalive 1, larger n, smaller bytes. None if no such rows."""
@@ -437,6 +457,23 @@ def analyse_fetch(summ):
         delays = sorted(d for d in config_rows(f, cfg)["delay_ms"].dropna().unique() if d > 0)[-3:]
     cfg0 = pick_fetch_config(f, delay_zero=True)
     return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0}
+
+
+def wrk_bound(summ):
+    """{C: requests per second} the fixture served to wrk (peak/wrk/conc:C/...)."""
+    p = summ[(summ["category"] == "peak") & (summ["model"] == "wrk")]
+    if p.empty or "requests_per_second" not in p:
+        return {}
+    return {int(c): float(r) for c, r in zip(p["arg_conc"], p["requests_per_second"]) if finite(r)}
+
+
+def analyse_open(summ):
+    """The open-loop frame and the wrk bound beside it; None without open-loop benchmarks."""
+    f = open_frame(summ)
+    if f.empty:
+        return None
+    return {"frame": f, "wrk": wrk_bound(summ),
+            "models": sorted(f["model"].unique(), key=model_order)}
 
 
 # --- the metrics the verdicts judge ----------------------------------------------

@@ -60,6 +60,7 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
     seed = metrics.seed_table(summ, py_summ)
     sum_info = metrics.analyse_sum(summ, hw)
     fetch_info = metrics.analyse_fetch(summ)
+    open_info = metrics.analyse_open(summ)
     plans, skipped_foreign = metrics.foreign_plans(summ)
     skipped += skipped_foreign
 
@@ -68,10 +69,12 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
         plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
     if fetch_info:
         plot_figures.draw_fetch(figs, fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"], fetch_info["cfg0"])
+    if open_info:
+        plot_figures.draw_open(figs, open_info)
     foreign_done = plot_figures.draw_foreign(figs, plans)
     progress("writing the page")
     plot_page.write_page(os.path.join(tmp, "README.md"), run, run_label, summ, seed, sum_info, fetch_info,
-               foreign_done, skipped, figs, python_label)
+                         open_info, foreign_done, skipped, figs, python_label)
     return figs.written, skipped
 
 

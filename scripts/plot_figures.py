@@ -325,6 +325,50 @@ def _draw_throughput_memory(figs, fetch, cfg, delays, cfg0):
     figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
 
 
+def draw_open(figs, info):
+    """Open loop, the classic figure: p99 (solid) and p50 (dashed) latency against offered load,
+    hollow markers where the model fell behind its schedule; beside it, what each model
+    achieved against what was offered, with the fixture's own capacity (wrk) as the bound."""
+    f, wrk = info["frame"], info["wrk"]
+    figs.progress("rendering the open-loop sweep")
+    fig, axes = figs.new(2, "fetch, open loop: latency and throughput against offered load (L = %s ms)"
+                         % "/".join("%g" % d for d in sorted(f["delay_ms"].unique())), width=6.0, height=4.8)
+    ax, bx = axes[0]
+    for model in info["models"]:
+        m = f[f["model"] == model].sort_values("rate")
+        color, marker = _style(model)
+        for col, style, label in (("p99_ms", "-", model), ("p50_ms", "--", None)):
+            ax.plot(m["rate"], m[col], color=color, linestyle=style, linewidth=1.3, label=label)
+            for behind, face in ((False, color), (True, "none")):
+                sel = m[(m.get("keeping_up", 1) < 1) == behind]
+                ax.plot(sel["rate"], sel[col], linestyle="none", marker=marker, markersize=5, color=color,
+                        markerfacecolor=face)
+        bx.plot(m["rate"], m["achieved_rate"], color=color, marker=marker, markersize=5, linewidth=1.3)
+    rates = sorted(f["rate"].unique())
+    for d in sorted(f["delay_ms"].unique()):
+        ax.axhline(d + 10, color="#888888", linestyle=":", linewidth=1, label="L + 10 ms: within capacity")
+    bx.plot(rates, rates, color="#888888", linestyle="--", linewidth=1, label="achieved = offered")
+    if wrk:
+        best = max(wrk.values())
+        bx.axhline(best, color="#c0392b", linestyle="-.", linewidth=1.2,
+                   label="the fixture's capacity (wrk, best of C = %s)" % ", ".join(str(c) for c in sorted(wrk)))
+    for a in (ax, bx):
+        a.set_xscale("log")
+        a.set_xticks(rates)  # the offered rates themselves
+        a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
+        a.xaxis.set_minor_formatter(NullFormatter())
+        a.set_xlabel("offered rate (requests/s)")
+        a.grid(True, alpha=0.3)
+    _log_axis(ax, values=pd.concat([f["p50_ms"], f["p99_ms"]]))
+    ax.set_ylabel("latency from arrival (ms)")
+    ax.set_title("p99 solid, p50 dashed; hollow: fell behind", fontsize=10)
+    _log_axis(bx, values=pd.concat([f["achieved_rate"], pd.Series(rates, dtype=float)]
+                                   + ([pd.Series(list(wrk.values()))] if wrk else [])))
+    bx.set_ylabel("achieved rate (requests/s)")
+    bx.set_title("what each model issued", fontsize=10)
+    figs.save(fig, "fetch_open.png", "fetch, open loop: latency against offered load", shared_legend=True)
+
+
 def draw_seed(figs, seed):
     if not any(r["cpp_s"] is not None or r["python_s"] is not None for r in seed):
         return

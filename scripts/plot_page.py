@@ -323,7 +323,52 @@ def skipped_section(L, run, skipped):
     L.append("")
 
 
-def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_done, skipped, figs,
+def open_section(L, open_info, by_file):
+    """The open-loop sweep: what coordinated omission is, the figure, each model's capacity."""
+    if not open_info:
+        return
+    f, wrk = open_info["frame"], open_info["wrk"]
+    L.append("## fetch, open loop: latency under a fixed request rate")
+    L.append("")
+    L.append("Every other fetch benchmark is closed-loop: a model sends its next request only when a slot "
+             "frees. When the server or the client stalls, fewer requests are sent, and the latency of "
+             "those never sent is never recorded: *coordinated omission*, which makes tails look far "
+             "better than a real service would see. Here requests arrive on a fixed schedule "
+             "(`rate:R` per second, `arrivals:uniform` or `poisson`) whatever the model does, and each "
+             "request's latency counts from its arrival. A model that falls behind issues requests "
+             "late; its `achieved_rate` drops below `offered_rate` (`keeping_up` 0), a result, not an "
+             "error. Capacity: the highest offered rate whose p99 stays within L + 10 ms.")
+    L.append("")
+    if "fetch_open.png" in by_file:
+        L.append(_img("fetch_open.png", by_file["fetch_open.png"]))
+        L.append("")
+    rows = []
+    for model in open_info["models"]:
+        m = f[f["model"] == model]
+        cap = m["capacity"].iloc[0]
+        top = m.sort_values("achieved_rate").iloc[-1]
+        rows.append((model, fmt_num(cap) if finite(cap) else "below the lowest rate",
+                     "%s (offered %s)" % (fmt_num(top["achieved_rate"]), fmt_num(top["rate"]))))
+    L.append(md_table(["model", "capacity (requests/s, p99 <= L + 10 ms)", "highest achieved rate"], rows))
+    L.append("")
+    L.append("p99 / p50 latency (ms) at each offered rate; *behind*: issued below 95% of the offered rate.")
+    L.append("")
+    f = f.assign(conc=f["rate"])  # _pivot's columns
+    L.append(_pivot(f, lambda r: "%s / %s%s" % (fmt_num(r["p99_ms"]), fmt_num(r["p50_ms"]),
+                                                 "" if r.get("keeping_up", 1) >= 1 else " *behind*"),
+                    corner="model \\ rate"))
+    L.append("")
+    if wrk:
+        best_model = f.sort_values("achieved_rate").iloc[-1]
+        L.append("**The bound.** The fixture itself served %s to wrk (one thread; %s). The best client "
+                 "model here, `%s`, issued %s: the gap is the cost of the client library and model."
+                 % (" / ".join("%s requests/s" % fmt_num(r) for _, r in sorted(wrk.items())),
+                    ", ".join("C = %d" % c for c in sorted(wrk)), best_model["model"],
+                    fmt_num(best_model["achieved_rate"])))
+        L.append("")
+
+
+def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, open_info, foreign_done, skipped, figs,
                python_label):
     ctx = run.context
     by_file = dict(figs.written)
@@ -342,10 +387,11 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_d
     L.append(machine_section(ctx, summ, run))
     L.append("")
     targets_section(L, targets.evaluate(summ, sum_info["hw"] if sum_info else
-                                        bench_names.hardware_threads(ctx)))
+                                        bench_names.hardware_threads(ctx), ctx))
     seed_section(L, seed, by_file, python_label)
     sum_section(L, sum_info, by_file)
     fetch_section(L, fetch_info, by_file)
+    open_section(L, open_info, by_file)
     listings_section(L, summ, sum_info)
     foreign_section(L, summ, foreign_done, by_file)
     skipped_section(L, run, skipped)
@@ -353,7 +399,7 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, foreign_d
         fh.write("\n".join(L))
 
 
-def _pivot(rows, fmt):
+def _pivot(rows, fmt, corner="model \\ C"):
     """Markdown table: one row per model, one column per concurrency."""
     if rows.empty:
         return "_no measurements_"
@@ -366,4 +412,4 @@ def _pivot(rows, fmt):
             hit = m[m["conc"] == c]
             cells.append(fmt(hit.iloc[0]) if not hit.empty else "")
         out.append([model] + cells)
-    return md_table(["model \\ C"] + [str(c) for c in concs], out)
+    return md_table([corner] + [str(c) for c in concs], out)

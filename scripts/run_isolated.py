@@ -89,8 +89,9 @@ def child_args(args):
 
 
 def model_of(name):
-    """The process a benchmark runs in: its workload and model, e.g. sum/tbb."""
-    return "/".join(name.split("/")[:2])
+    """The process a benchmark runs in: its workload and model, e.g. sum/tbb, fetch/open/coro."""
+    parts = name.split("/")
+    return "/".join(parts[:3] if parts[:2] == ["fetch", "open"] else parts[:2])
 
 
 def group_by_model(names):
@@ -256,13 +257,18 @@ def supports_progress(binary):
     return "--progress=" in proc.stdout
 
 
+def uses_fixture(model):
+    """The fetch models, and wrk measuring the fixture itself."""
+    return model.startswith("fetch/") or model == "peak/wrk"
+
+
 def run_group(binary, args, model, names, first, total, out, fixture_url, stdout, env=None):
     """Runs one model's benchmarks in a fresh process.
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     cmd = [binary] + child_args(args) + [
         "--benchmark_filter=" + exact_filter(names), "--benchmark_out=" + out,
         "--benchmark_out_format=json"] + (["--progress=%d/%d" % (first, total)] if total else [])
-    if fixture_url and model.startswith("fetch/"):
+    if fixture_url and uses_fixture(model):
         cmd.append("--fixture_url=" + fixture_url)
     quiet = stdout == subprocess.DEVNULL
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True,
@@ -326,7 +332,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     fmt = flag_value(args, "--benchmark_format=") or "console"
     own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
     fixture = Fixture(fixture_path) if own_fixture and fixture_path else None
-    parts, failures, first, texts = [], [], 1, []
+    parts, failures, first, texts, seconds = [], [], 1, [], {}
     environment = Environment(0 if quiet else 0.5)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
@@ -335,12 +341,14 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                 if not quiet:
                     say("process %d of %d: %s, %d benchmark%s"
                         % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
-                url = fixture.start() if fixture and model.startswith("fetch/") else None
+                url = fixture.start() if fixture and uses_fixture(model) else None
+                process_started = time.monotonic()
                 context, benchmarks, failure, text = run_group(
                     binary, args, model, members, first, total,
                     os.path.join(tmp, "%d.json" % k), url,
                     subprocess.DEVNULL if quiet else None if fmt == "console" else subprocess.PIPE, env)
                 parts.append((context, benchmarks))
+                seconds[model] = round(time.monotonic() - process_started, 1)
                 texts.append(text or "")
                 if failure:
                     say(failure + "; the run goes on")
@@ -349,6 +357,8 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
             doc = merge(parts, len(groups))
             doc["context"]["concbench_scope"] = scope_of(binary, args, names)
             doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
+            # Each model's process, start to exit: what a part of the suite costs the default run.
+            doc["context"]["concbench_process_seconds"] = seconds
             for reason in environment.finish(doc["context"]):
                 if not quiet:
                     say("unstable environment: %s; the record says so" % reason)

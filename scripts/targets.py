@@ -8,6 +8,7 @@ gets "not measured", never a guess. Targets are benchmarks, not timed tests: a m
 reported here, it fails nothing.
 """
 from fmt import finite, fmt_eff, fmt_num, fmt_time
+import metrics
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
 ARRAY_BYTES = 8 * N
@@ -173,15 +174,54 @@ def fetch_targets(run):
     return out
 
 
-def evaluate(summ, hw):
-    """{"sum": rows, "fetch": rows}, rows of (target, measured, met); a workload the run did
-    not measure at all is left out."""
+def open_targets(summ, context):
+    out = []
+    f = metrics.open_frame(summ)
+    for model in ("multi_socket", "coro"):
+        m = f[f["model"] == model] if not f.empty else f
+        label = "open loop, `%s`: p99 within L + 5 ms at half its measured capacity" % model
+        if m.empty:
+            out.append((label, "–", NOT_MEASURED))
+            continue
+        capacity = float(m["achieved_rate"].max())
+        below = m[m["rate"] <= capacity / 2]
+        if below.empty:
+            out.append((label, "capacity %s requests/s; no offered rate at or below half of it"
+                        % fmt_num(capacity), NOT_MEASURED))
+            continue
+        r = below.sort_values("rate").iloc[-1]
+        out.append((label, "capacity (highest achieved rate) %s requests/s; at %s offered: p99 %s ms, L = %g ms"
+                    % (fmt_num(capacity), fmt_num(r["rate"]), fmt_num(r["p99_ms"]), r["delay_ms"]),
+                    YES if r["p99_ms"] <= r["delay_ms"] + 5 else NO))
+    wrk = metrics.wrk_bound(summ)
+    if wrk and not f.empty:
+        best = f.sort_values("achieved_rate").iloc[-1]
+        out.append(("the fixture's own capacity (wrk) beside the best client model",
+                    "wrk %s requests/s (best of C = %s); `%s` %s"
+                    % (fmt_num(max(wrk.values())), ", ".join(str(c) for c in sorted(wrk)), best["model"],
+                       fmt_num(best["achieved_rate"])), REPORTED))
+    seconds = (context or {}).get("concbench_process_seconds")
+    if isinstance(seconds, dict) and seconds:
+        spent = sum(v for k, v in seconds.items() if k.startswith("fetch/open/") or k == "peak/wrk")
+        out.append(("the open-loop sweep and wrk add <= 90 s to the run", "%.0f s" % spent,
+                    YES if spent <= 90 else NO))
+    else:
+        out.append(("the open-loop sweep and wrk add <= 90 s to the run", "– (no process times in the record)",
+                    NOT_MEASURED))
+    return out
+
+
+def evaluate(summ, hw, context=None):
+    """{"sum": rows, "fetch": rows, "open loop": rows}, rows of (target, measured, met); a
+    workload the run did not measure at all is left out."""
     run = Run(summ)
     out = {}
     if any(k.startswith("sum/") for k in run.rows):
         out["sum"] = sum_targets(run, hw)
-    if any(k.startswith("fetch/") for k in run.rows):
+    if any(k.startswith("fetch/") and not k.startswith("fetch/open/") for k in run.rows):
         out["fetch"] = fetch_targets(run)
+    if any(k.startswith("fetch/open/") for k in run.rows):
+        out["open loop"] = open_targets(summ, context)
     return out
 
 

@@ -19,6 +19,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/flags.h"
@@ -28,6 +29,7 @@
 #include "fetch/stats.h"
 #include "fetch/suite.h"
 #include "fetch/workload.h"
+#include "fetch/wrk.h"
 #include "fixtures/protocol.h"
 #include "fixtures/server_process.h"
 
@@ -376,6 +378,71 @@ TEST(LatencyHistogram, AgreesWithExactPercentilesOfMeasuredLatencies) {
     const double want = static_cast<double>(exact[rank - 1]);
     EXPECT_NEAR(static_cast<double>(h.percentile(p)), want, 0.01 * want) << "p" << p;
   }
+}
+
+// The proof that the open-loop correction is real: the fixture stops for 200 ms in the middle
+// of a run. Measured open loop (latency from each request's arrival) the pause is in the p99;
+// measured closed loop (latency from when a request was sent, as a closed-loop load generator
+// records it) the same pause is in the max only, because the requests that would have met it
+// were never sent: coordinated omission.
+TEST(OpenLoop, APauseShowsInTheOpenLoopP99AndHidesFromTheClosedLoopOne) {
+  constexpr int kN = 4000;
+  constexpr double kRate = 4000;  // a second of arrivals, 800 of them during the pause
+  std::vector<Request> requests;
+  for (int i = 0; i < kN; ++i)
+    requests.push_back(fixture_request({.bytes = 1024, .delay_ms = 1, .id = static_cast<uint64_t>(i)}));
+  for (const char* name : {"multi_socket", "coro", "pool"}) {
+    SCOPED_TRACE(name);
+    auto model = find_model(name)->make(config(10));
+    std::vector<Outcome> outcomes(requests.size());
+    run_once(*model, requests);  // warm
+    auto pause_at = [&](double when) {
+      return std::thread([when] {
+        std::this_thread::sleep_until(steady_time(when));
+        CURL* curl = curl_easy_init();
+        curl_easy_setopt(curl, CURLOPT_URL, (server().base_url() + "/pause?ms=200").c_str());
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char*, size_t a, size_t b, void*) { return a * b; });
+        curl_easy_perform(curl);
+        curl_easy_cleanup(curl);
+      });
+    };
+    // Open loop.
+    const double t0 = steady_seconds() + 0.01;
+    for (int i = 0; i < kN; ++i) requests[i].not_before = t0 + i / kRate;
+    std::thread pauser = pause_at(t0 + 0.3);
+    model->run(requests, outcomes);
+    pauser.join();
+    ASSERT_EQ(describe_failures(outcomes), "");
+    Histogram open;
+    for (int i = 0; i < kN; ++i) open.record(static_cast<uint64_t>((outcomes[i].finished - requests[i].not_before) * 1e9));
+    // Closed loop: the same requests, each sent when a slot frees; the pause comes a tenth of a
+    // second in, while the run is going (it takes about N / C round trips).
+    for (Request& r : requests) r.not_before = 0;
+    pauser = pause_at(steady_seconds() + 0.1);
+    model->run(requests, outcomes);
+    pauser.join();
+    ASSERT_EQ(describe_failures(outcomes), "");
+    Histogram closed;
+    for (const Outcome& o : outcomes) closed.record(static_cast<uint64_t>(o.seconds * 1e9));
+    EXPECT_GE(open.percentile(99), 150'000'000u) << "the pause is missing from the open-loop p99";
+    EXPECT_GE(closed.max(), 150'000'000u) << "the closed-loop run did not meet the pause";
+    EXPECT_LT(closed.percentile(99), 100'000'000u) << "the closed-loop p99 shows the pause";
+  }
+}
+
+TEST(Wrk, ReadsTheCountAndRefusesErrors) {
+  const std::string head =
+      "Running 1s test @ http://127.0.0.1:4000/data?bytes=1024\n  1 threads and 10 connections\n"
+      "  Thread Stats   Avg      Stdev     Max   +/- Stdev\n    Latency   98.00us   20.00us   1.00ms   90.00%\n";
+  const WrkResult r = parse_wrk_output(head + "  95123 requests in 1.00s, 110.00MB read\nRequests/sec:  95123.00\n");
+  EXPECT_EQ(r.requests, 95123);
+  EXPECT_DOUBLE_EQ(r.seconds, 1.0);
+  EXPECT_DOUBLE_EQ(parse_wrk_output(head + "  300 requests in 500.00ms, 1.00MB read\n").seconds, 0.5);
+  EXPECT_THROW(parse_wrk_output(head), std::runtime_error);
+  EXPECT_THROW(parse_wrk_output(head + "  95 requests in 1.00s, 1MB read\n  Socket errors: connect 0, read 3, write 0, timeout 0\n"),
+               std::runtime_error);
+  EXPECT_THROW(parse_wrk_output(head + "  95 requests in 1.00s, 1MB read\n  Non-2xx or 3xx responses: 95\n"),
+               std::runtime_error);
 }
 
 TEST(DispatchMakespan, OneLatencyIsRoundsTimesLatency) {

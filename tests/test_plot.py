@@ -163,6 +163,9 @@ def test_parse_numbers_and_python_prefix():
     ("fetch/coro/conc:4/n:40/bytes:1", "needs delay_ms:L or profile:NAME"),
     ("fetch/carrier_pigeon/conc:4/n:40/delay_ms:1", "unknown fetch model 'carrier_pigeon'"),
     ("fetch/pool/n:40/delay_ms:1", "missing numeric conc:"),
+    ("fetch/open/pigeon/rate:10/conc:1/n:5/delay_ms:1", "expected fetch/open/<model>/rate:R/conc:C/n:N/delay_ms:L/..."),
+    ("fetch/open/coro/conc:1/n:5/delay_ms:1", "missing numeric rate:"),
+    ("fetch/open/coro/rate:10/conc:1000/n:500/delay_ms:10/bytes:1024/keepalive:1/arrivals:uniform", None),
     ("peak/flops", "unknown peak benchmark 'flops'"),
     ("peak/read_bw/workers:2", "missing numeric bytes:"),
 ])
@@ -496,6 +499,28 @@ def test_small_run_page_lists_skips_and_python(tmp_path):
     mem = mem[:mem.index("\n\n", mem.index("| model"))]
     assert "| model \\ C | 16 | 40 |" in mem
     assert "| pool | 48 | 48 |" in mem and "| coro | 3 | 3 |" in mem
+
+
+def test_open_loop_page_states_capacity_and_the_bound(tmp_path):
+    out = tmp_path / "out"
+    r = run_plot(data("open_run.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert set(os.listdir(out / "plots")) == {"fetch_open.png"}
+    assert_png(out / "plots" / "fetch_open.png")
+    text = (out / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## fetch, open loop"):text.index("## Skipped")]
+    assert "coordinated omission" in section
+    # capacity: the highest rate with p99 <= L + 10 ms (20 ms) while keeping up
+    for row in ("| multi_socket | 5,000 | 15,000 (offered 20,000) |", "| coro | 1,000 | 9,000 (offered 20,000) |",
+                "| pool | below the lowest rate | 1,000 (offered 1,000) |"):
+        assert row in section, row
+    assert "| multi_socket | 12 / 10.5 | 14 / 11 | 600 / 300 *behind* |" in section
+    assert "95,000 requests/s" in section and "`multi_socket`, issued 15,000" in section
+    # the open-loop rows stay out of the closed-loop tables and figures
+    assert "## fetch (IO-bound)" not in text
+    targets = text[text.index("## Targets"):text.index("## fetch, open loop")]
+    assert "| open loop, `multi_socket`: p99 within L + 5 ms at half its measured capacity |" in targets
+    assert "| the open-loop sweep and wrk add <= 90 s to the run | 79 s | yes |" in targets
 
 
 def test_every_model_has_a_colour_and_marker_of_its_own():

@@ -17,6 +17,7 @@
 #include "fetch/stats.h"
 #include "fetch/suite.h"
 #include "fetch/workload.h"
+#include "fetch/wrk.h"
 #include "fixtures/protocol.h"
 
 namespace concbench::fetch {
@@ -25,9 +26,58 @@ namespace {
 constexpr int kMaxConc = 10'000;  // each in-flight request holds a descriptor on both sides
 constexpr int kMaxN = 1'000'000;
 constexpr int kFixtureMaxDelayMs = static_cast<int>(fixture::kMaxDelayMs);
+// The open-loop schedule is kept in doubles of the steady clock: a microsecond between arrivals
+// is as fine as the clocks and sleeps it passes through can honour.
+constexpr int kMaxRate = 1'000'000;
 
 std::vector<int> delays_of(const Point& p) {
   return p.profile == "seed" ? seed_profile_delays() : uniform_delays(p.n, p.delay_ms);
+}
+
+// Builds the model and makes one untimed round of min(N, C) requests: it opens the C
+// connections (and creates what a model makes lazily), so every timed iteration measures the
+// steady state that keepalive:1 names, however few iterations min_time allows. Its outcomes
+// are not kept; the timed iterations check every response again. nullptr (the benchmark
+// marked as errored) if either fails.
+std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo& info, int conc,
+                                       const ClientOptions& client, std::span<const Request> requests,
+                                       std::span<Outcome> outcomes) {
+  std::unique_ptr<Model> model;
+  try {
+    model = info.make(ModelConfig{conc, client});
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
+    return nullptr;
+  }
+  const size_t warm = std::min(requests.size(), static_cast<size_t>(conc));
+  try {
+    model->run(requests.first(warm), outcomes.first(warm));
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("the warm-up round failed: ") + e.what()).c_str());
+    return nullptr;
+  }
+  return model;
+}
+
+// One timed run of the model over every request, every response checked. Every response is
+// checked on every iteration, inside the timed loop: one pass over N outcomes costs nothing
+// beside N network round trips, and a run that did not get what it asked for is not a
+// measurement. Returns false (the benchmark marked as errored, with the reasons) if the
+// model failed or any request did.
+bool run_checked(benchmark::State& state, Model& model, std::span<const Request> requests,
+                 std::span<Outcome> outcomes) {
+  std::fill(outcomes.begin(), outcomes.end(), Outcome{});
+  std::string reason;
+  try {
+    model.run(requests, outcomes);
+  } catch (const std::exception& e) {
+    reason = e.what();
+  }
+  const std::string requests_failed = describe_failures(outcomes);
+  if (!requests_failed.empty()) reason += (reason.empty() ? "" : "; ") + requests_failed;
+  if (reason.empty()) return true;
+  state.SkipWithError(reason.c_str());
+  return false;
 }
 
 void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
@@ -64,28 +114,9 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   const bool peak_is_this_runs = reset_peak_rss();
   const int64_t rss_before = rss_kib();
 
-  std::unique_ptr<Model> model;
-  try {
-    model = info.make(ModelConfig{p.conc, client});
-  } catch (const std::exception& e) {
-    state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
-    return;
-  }
-  // One untimed round first, of min(N, C) requests: it opens the C connections (and creates
-  // what a model makes lazily), so every timed iteration measures the steady state that
-  // keepalive:1 names, however few iterations min_time allows. Its outcomes are not kept;
-  // the timed iterations check every response again.
-  {
-    const size_t warm = std::min(requests.size(), static_cast<size_t>(p.conc));
-    try {
-      model->run(std::span(requests).first(warm), std::span(outcomes).first(warm));
-    } catch (const std::exception& e) {
-      state.SkipWithError((std::string("the warm-up round failed: ") + e.what()).c_str());
-      return;
-    }
-  }
+  const std::unique_ptr<Model> model = make_warm_model(state, info, p.conc, client, requests, outcomes);
+  if (!model) return;
   int64_t bytes = 0;
-  size_t failed = 0;
   int peak_in_flight = 0;
   // The server's CPU time over the timed loop: client and server share the cores, so this
   // says how much of the machine the server took (and whether it could be the bottleneck).
@@ -93,31 +124,11 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
       base_url.empty() ? std::nullopt : fixture_stat(base_url, "cpu_s");
   const auto start = Clock::now();
   for (auto _ : state) {
-    std::fill(outcomes.begin(), outcomes.end(), Outcome{});
-    std::string model_error;
     // Every request of an iteration is ready at its start: latency counts from here, queue
     // wait included, the same for a pool's queue, a coroutine waiting for a slot, or a slot's
     // next request in an event loop.
     const double ready = steady_seconds();
-    try {
-      model->run(requests, outcomes);
-    } catch (const std::exception& e) {
-      model_error = e.what();
-    }
-    // Every response is checked on every iteration, inside the timed loop: one pass over N
-    // outcomes costs nothing beside N network round trips, and a run that did not get what
-    // it asked for is not a measurement.
-    failed =
-        static_cast<size_t>(std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) {
-          return o.failure != Failure::none;
-        }));
-    if (!model_error.empty() || failed > 0) {
-      const std::string requests_failed = describe_failures(outcomes);
-      std::string reason = model_error;
-      if (!requests_failed.empty()) reason += (reason.empty() ? "" : "; ") + requests_failed;
-      state.SkipWithError(reason.c_str());
-      break;
-    }
+    if (!run_checked(state, *model, requests, outcomes)) break;
     for (const Outcome& o : outcomes) {
       bytes += static_cast<int64_t>(o.bytes);
       latencies.record(static_cast<uint64_t>(std::max(0.0, o.finished - ready) * 1e9));
@@ -132,7 +143,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
   state.SetBytesProcessed(bytes);
-  state.counters["errors"] = static_cast<double>(failed);
+  state.counters["errors"] = 0;  // any failed request made the benchmark an error instead
   if (!delays.empty()) {
     const double ideal = dispatch_makespan(delays, info.parallel() ? p.conc : 1);
     state.counters["ideal_s"] = ideal;
@@ -166,6 +177,69 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   }
 }
 
+// Open loop: requests arrive on a fixed schedule of p.rate per second whatever the model does,
+// and each one's latency counts from its arrival, not from when the model got round to it, so
+// a model (or server) that stalls is charged for every request that arrived meanwhile: the
+// correction for coordinated omission that wrk2 makes for one client.
+void run_open_point(benchmark::State& state, const ModelInfo& info, const Point& p) {
+  raise_fd_limit();
+  std::string base_url;
+  try {
+    base_url = fixture_base_url();
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("cannot start the fixture server: ") + e.what()).c_str());
+    return;
+  }
+  std::vector<Request> requests =
+      fixture_requests(base_url, uniform_delays(p.n, p.delay_ms), static_cast<uint64_t>(p.bytes));
+  const std::vector<double> arrivals = arrival_offsets(p.n, p.rate, p.poisson);
+  std::vector<Outcome> outcomes(requests.size());
+  const std::unique_ptr<Model> model = make_warm_model(
+      state, info, p.conc, fixture_client_options(p.delay_ms, static_cast<uint64_t>(p.bytes), true),
+      requests, outcomes);
+  if (!model) return;
+  Histogram latencies;  // every request of every iteration, from its arrival
+  double issuing_s = 0;  // summed over iterations: first arrival to last request issued, + 1/rate
+  int peak_in_flight = 0;
+  const std::optional<double> server_cpu_before = fixture_stat(base_url, "cpu_s");
+  const auto start = Clock::now();
+  for (auto _ : state) {
+    // The first arrival a millisecond from now: the model is waiting for it, not late already.
+    const double t0 = steady_seconds() + 1e-3;
+    for (size_t i = 0; i < requests.size(); ++i) requests[i].not_before = t0 + arrivals[i];
+    if (!run_checked(state, *model, requests, outcomes)) break;
+    double last_issued = t0;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      const Outcome& o = outcomes[i];
+      latencies.record(static_cast<uint64_t>(std::max(0.0, o.finished - requests[i].not_before) * 1e9));
+      last_issued = std::max(last_issued, o.finished - o.seconds);
+    }
+    issuing_s += last_issued - t0 + 1.0 / p.rate;
+    peak_in_flight = std::max(peak_in_flight, peak_overlap(outcomes));
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const std::optional<double> server_cpu_after =
+      server_cpu_before ? fixture_stat(base_url, "cpu_s") : std::nullopt;
+  const auto n = static_cast<int64_t>(requests.size());
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["errors"] = 0;  // any failed request made the benchmark an error instead
+  // Offered: the schedule's rate. Achieved: the rate at which the model actually issued the
+  // requests (from the first arrival to the last request's start). A model that cannot keep
+  // up issues them late, achieves less than offered, and is flagged: a result, not an error.
+  const double achieved = issuing_s > 0 ? static_cast<double>(state.iterations() * n) / issuing_s : 0;
+  state.counters["offered_rate"] = p.rate;
+  state.counters["achieved_rate"] = achieved;
+  state.counters["keeping_up"] = achieved >= 0.95 * p.rate ? 1 : 0;
+  state.counters["peak_in_flight"] = peak_in_flight;
+  if (server_cpu_before && server_cpu_after && elapsed > 0)
+    state.counters["server_cpu_util"] = (*server_cpu_after - *server_cpu_before) / elapsed;
+  const std::pair<const char*, double> percentiles[] = {
+      {"p50_ms", 50}, {"p90_ms", 90}, {"p99_ms", 99}, {"p999_ms", 99.9}, {"p9999_ms", 99.99}};
+  for (const auto& [name, q] : percentiles)
+    state.counters[name] = static_cast<double>(latencies.percentile(q)) * 1e-6;
+  state.counters["max_ms"] = static_cast<double>(latencies.max()) * 1e-6;
+}
+
 }  // namespace
 
 void add_flags(FlagSet& flags, Options& options) {
@@ -193,6 +267,17 @@ void add_flags(FlagSet& flags, Options& options) {
         options.urls = read_url_file(v);
         options.urls_file = v;
       });
+  flags.add("open_rates", "LIST",
+            "fetch: offered rates of the open-loop sweep, requests/s (default "
+            "1000,2000,5000,10000,20000,40000)",
+            [&](const std::string& v) { options.open_rates = parse_int_list("open_rates", v, 1, kMaxRate); });
+  flags.add("open_arrivals", "uniform|poisson",
+            "fetch: open-loop arrivals evenly spaced (default) or a Poisson process",
+            [&](const std::string& v) {
+              if (v != "uniform" && v != "poisson")
+                throw UsageError("--open_arrivals: unknown arrival process '" + v + "' (uniform or poisson)");
+              options.poisson = v == "poisson";
+            });
   flags.add("fixture_url", "URL",
             "fetch: a fixture server already running at URL (./bench --python shares one with "
             "the Python run) instead of starting one",
@@ -229,6 +314,18 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
     s.max_conc_ideal_s = 1.0;
   }
   s.cap_models = true;
+  // Open loop: the four models the coordinated-omission question is about (a thread pool, a
+  // thread per request, and the two event loops), from well below to beyond what each
+  // sustains, half a second of arrivals per point at L = 10 ms.
+  s.open_models = {"pool", "threads", "multi_socket", "coro"};
+  s.open_rates = suite.quick ? std::vector<int>{2000, 10'000}
+                             : std::vector<int>{1000, 2000, 5000, 10'000, 20'000, 40'000};
+  s.open_seconds = suite.quick ? 0.25 : 0.5;
+  s.open_delay_ms = 10;
+  s.open_conc = 1000;
+  s.wrk_conc = suite.quick ? std::vector<int>{100} : std::vector<int>{10, 100, 1000};
+  s.poisson = options.poisson;
+  if (options.open_rates) s.open_rates = *options.open_rates;
   s.url_n = {10 * static_cast<int>(std::max<size_t>(1, s.urls.size()))};
   const int profile_n = kSeedRequestsPerSite * static_cast<int>(kSeedSiteDelaysMs.size());
   if (options.conc || options.n || options.delay_ms) {
@@ -248,12 +345,14 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
     s.max_ideal_s = 1e300;
     s.max_conc_ideal_s = 1e300;
     s.cap_models = false;
+    if (!options.open_rates) s.open_rates.clear();  // a closed-loop grid was asked for
   } else if (options.bytes) {
     s.bytes = *options.bytes;
   }
   if (!s.urls.empty()) {
     s.profile_conc = options.conc ? *options.conc : std::vector<int>{1, 4, 40};
     if (options.n) s.url_n = *options.n;
+    s.open_rates.clear();  // real sites are not ours to load
   }
   return s;
 }
@@ -308,10 +407,22 @@ std::vector<std::pair<const ModelInfo*, Point>> sweep_points(const Sweep& s) {
     }
     for (const Point& p : points) out.emplace_back(&info, p);
   }
+  for (const ModelInfo& info : all_models()) {
+    if (std::find(s.open_models.begin(), s.open_models.end(), info.name) == s.open_models.end()) continue;
+    for (int rate : s.open_rates) {
+      Point p{s.open_conc, std::max(200, static_cast<int>(rate * s.open_seconds)), s.open_delay_ms, "",
+              s.profile_bytes, true, rate, s.poisson};
+      out.emplace_back(&info, p);
+    }
+  }
   return out;
 }
 
 std::string benchmark_name(std::string_view model, const Point& p) {
+  if (p.rate > 0)
+    return "fetch/open/" + std::string(model) + "/rate:" + std::to_string(p.rate) + "/conc:" +
+           std::to_string(p.conc) + "/n:" + std::to_string(p.n) + "/delay_ms:" + std::to_string(p.delay_ms) +
+           "/bytes:" + std::to_string(p.bytes) + "/keepalive:1/arrivals:" + (p.poisson ? "poisson" : "uniform");
   std::string name = "fetch/" + std::string(model) + "/conc:" + std::to_string(p.conc) +
                      "/n:" + std::to_string(p.n);
   if (p.profile == "urls") return name + "/profile:urls/keepalive:" + (p.keepalive ? "1" : "0");
@@ -328,9 +439,19 @@ void register_benchmarks(const Sweep& sweep) {
   for (const auto& [info, point] : sweep_points(sweep)) {
     add_benchmark(benchmark_name(info->name, point),
                   [info = info, point = point](benchmark::State& state) {
-                    run_point(state, *info, point, urls);
+                    if (point.rate > 0) {
+                      run_open_point(state, *info, point);
+                    } else {
+                      run_point(state, *info, point, urls);
+                    }
                   });
   }
+  // The bound beside the open-loop sweep: the fixture's own capacity at 0 ms, from a second of
+  // wrk at each of these C.
+  if (!sweep.open_rates.empty())
+    for (int conc : sweep.wrk_conc)
+      add_benchmark("peak/wrk/conc:" + std::to_string(conc) + "/delay_ms:0/bytes:" + std::to_string(sweep.profile_bytes),
+                    [conc, bytes = sweep.profile_bytes](benchmark::State& state) { run_wrk(state, conc, bytes); });
 }
 
 void finish() { stop_fixture(); }

@@ -25,6 +25,8 @@ struct Options {
   std::optional<std::vector<int64_t>> bytes;
   std::optional<std::string> urls_file;
   std::vector<std::string> urls;  // read from urls_file when the flag is parsed
+  std::optional<std::vector<int>> open_rates;
+  bool poisson = false;  // --open_arrivals=poisson
 };
 
 // One benchmark's arguments; its name states every one of them.
@@ -35,6 +37,10 @@ struct Point {
   std::string profile;  // "" (one latency), "seed" or "urls"
   int64_t bytes = 0;    // ignored for "urls"
   bool keepalive = true;
+  // Open loop (fetch/open/...): requests arrive at `rate` per second whatever the model does,
+  // evenly spaced or as a Poisson process; 0 is the closed loop.
+  int rate = 0;
+  bool poisson = false;
   auto operator<=>(const Point&) const = default;
 };
 
@@ -61,6 +67,15 @@ struct Sweep {
   double max_ideal_s = 1e300;
   double max_conc_ideal_s = 1e300;
   bool cap_models = false;
+  // The open-loop sweep: these models at these offered rates, N = rate x open_seconds
+  // requests of open_delay_ms each, at most open_conc in flight.
+  std::vector<std::string> open_models;
+  std::vector<int> open_rates;
+  double open_seconds = 0;
+  int open_delay_ms = 0;
+  int open_conc = 0;
+  bool poisson = false;
+  std::vector<int> wrk_conc;  // peak/wrk at these C, beside the open-loop sweep
 };
 
 void add_flags(FlagSet& flags, Options& options);
@@ -68,7 +83,8 @@ Sweep make_sweep(const Suite& suite, const Options& options);
 // Every (model, point) the sweep registers, in run order.
 std::vector<std::pair<const ModelInfo*, Point>> sweep_points(const Sweep& sweep);
 // fetch/<model>/conc:<C>/n:<N>/delay_ms:<L>/bytes:<B>/keepalive:<K>, or profile:seed in place
-// of delay_ms:<L>; URL runs: fetch/<model>/conc:<C>/n:<N>/profile:urls/keepalive:1.
+// of delay_ms:<L>; URL runs: fetch/<model>/conc:<C>/n:<N>/profile:urls/keepalive:1; open loop:
+// fetch/open/<model>/rate:<R>/conc:<C>/n:<N>/delay_ms:<L>/bytes:<B>/keepalive:1/arrivals:<A>.
 std::string benchmark_name(std::string_view model, const Point& point);
 void register_benchmarks(const Sweep& sweep);
 // Stops the fixture server if a benchmark started it; call after the benchmarks have run.

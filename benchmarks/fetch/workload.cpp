@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <queue>
+#include <random>
 #include <sstream>
 
 #include "common/flags.h"
@@ -38,6 +39,18 @@ std::vector<int> seed_profile_delays() {
   for (int round = 0; round < kSeedRequestsPerSite; ++round)
     delays.insert(delays.end(), kSeedSiteDelaysMs.begin(), kSeedSiteDelaysMs.end());
   return delays;
+}
+
+std::vector<double> arrival_offsets(int n, double rate, bool poisson) {
+  std::vector<double> out(static_cast<size_t>(std::max(0, n)));
+  std::mt19937_64 rng(0x636f6e63u + static_cast<uint64_t>(n));
+  std::exponential_distribution<double> gap(rate);
+  double t = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = poisson ? t : static_cast<double>(i) / rate;
+    t += gap(rng);
+  }
+  return out;
 }
 
 std::vector<Request> url_requests(std::span<const std::string> urls, int n) {

@@ -29,6 +29,11 @@ std::vector<Request> fixture_requests(const std::string& base_url, std::span<con
 std::vector<int> uniform_delays(int n, int delay_ms);
 std::vector<int> seed_profile_delays();
 
+// Open loop: when each of n requests arrives, in seconds after the first, at `rate` per second:
+// evenly spaced, or a Poisson process (exponential gaps, the same seeded sequence every time,
+// so every model and iteration meets the same arrivals).
+std::vector<double> arrival_offsets(int n, double rate, bool poisson);
+
 // Requests for real URLs: request i fetches urls[i % urls.size()], so n = 10 x urls repeats the
 // list ten times as the seed's `urls * 10` did. Bodies cannot be verified: 2xx and a count.
 std::vector<Request> url_requests(std::span<const std::string> urls, int n);

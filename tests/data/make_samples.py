@@ -359,8 +359,42 @@ def full_run(seed=4):
     return w.doc(context())
 
 
+def open_run():
+    """An open-loop sweep with numbers chosen for checking by hand (tests/test_plot.py and
+    tests/test_targets.py). L = 10 ms, so "within capacity" is p99 <= 20 ms:
+      multi_socket  rate 1000: p99 12, 5000: p99 14, 20000: behind, achieved 15000, p99 600
+                    -> capacity 5000; half of the highest achieved (7500) -> rate 5000, p99 14 <= 15: met
+      coro          1000: p99 13, 5000: p99 25, 20000: behind, achieved 9000
+                    -> capacity 1000; half of 9000 -> rate 1000, p99 13: met
+      pool          1000: p99 40 -> capacity below the lowest rate
+      peak/wrk at C = 100: 95,000 requests/s. The processes took 30 + 25 + 20 + 4 = 79 s.
+    """
+    w = Writer()
+    table = {"multi_socket": [(1000, 1000, 10.5, 12, 1), (5000, 5000, 11, 14, 1), (20000, 15000, 300, 600, 0)],
+             "coro": [(1000, 1000, 11, 13, 1), (5000, 5000, 12, 25, 1), (20000, 9000, 500, 900, 0)],
+             "pool": [(1000, 1000, 12, 40, 1)]}
+    for model, points in table.items():
+        for rate, achieved, p50, p99, keeping_up in points:
+            n = rate // 2
+            name = ("fetch/open/%s/rate:%d/conc:1000/n:%d/delay_ms:10/bytes:1024/keepalive:1/arrivals:uniform"
+                    "/process_time/real_time" % (model, rate, n))
+            t = n / achieved + 0.01
+            w.add(name, [t, t, t], counters={
+                "offered_rate": float(rate), "achieved_rate": float(achieved), "keeping_up": float(keeping_up),
+                "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": float(p99), "p999_ms": p99 * 1.2,
+                "p9999_ms": p99 * 1.3, "max_ms": p99 * 1.5, "peak_in_flight": 100.0, "errors": 0.0,
+                "items_per_second": n / t}, family="fetch/open/" + model, iterations=1)
+    w.add("peak/wrk/conc:100/delay_ms:0/bytes:1024/process_time/real_time", [1.01, 1.01, 1.01],
+          counters={"requests_per_second": 95000.0}, family="peak/wrk", iterations=1)
+    ctx = context(date="2026-11-23T08:00:00+00:00")
+    ctx["concbench_process_seconds"] = {"fetch/open/pool": 30.0, "fetch/open/multi_socket": 25.0,
+                                        "fetch/open/coro": 20.0, "peak/wrk": 4.0, "sum/seq": 100.0}
+    return w.doc(ctx)
+
+
 def write_all(directory=HERE):
     samples = {
+        "open_run.json": open_run(),
         "small_run.json": small_run(),
         "aggregates_only.json": aggregates_only_run(),
         "foreign.json": foreign_run(),

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// peak/wrk: the fixture's own capacity, drawn by wrk (a C load generator on its own event loop),
+// the bound the fetch models are measured against.
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+#include "fetch/fixture.h"
+#include "fetch/wrk.h"
+#include "fixtures/protocol.h"
+
+namespace concbench::fetch {
+namespace {
+
+constexpr int kSeconds = 1;
+
+// Runs wrk and returns its standard output; throws with the reason when it cannot run or fails.
+std::string run_wrk_once(const std::vector<std::string>& args) {
+  std::string error;
+  const ForkedChild child = fork_with_pipe(error);
+  if (child.pid < 0) throw std::runtime_error(error);
+  if (child.pid == 0) {
+    dup2(child.fd, STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);  // not found: the parent says how to install it
+  }
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(kSeconds + 20);
+  std::string out;
+  char buf[4096];
+  while (true) {
+    pollfd p{child.fd, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) break;
+    const int ready = poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    const ssize_t got = read(child.fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    out.append(buf, static_cast<size_t>(got));
+  }
+  close(child.fd);
+  const int status = reap(child.pid, Clock::now());  // it has closed its output: done, or killed
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    throw std::runtime_error("wrk is not installed (apt-get install wrk; scripts/install_deps.sh does)");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("wrk " + describe_wait_status(status));
+  return out;
+}
+
+}  // namespace
+
+WrkResult parse_wrk_output(const std::string& out) {
+  static const std::regex total(R"((\d+) requests in ([0-9.]+)(us|ms|s|m),)");
+  std::smatch m;
+  if (!std::regex_search(out, m, total)) throw std::runtime_error("wrk printed no request count");
+  const double scale = m[3] == "us" ? 1e-6 : m[3] == "ms" ? 1e-3 : m[3] == "m" ? 60 : 1;
+  WrkResult r{std::stod(m[1]), std::stod(m[2]) * scale};
+  if (r.seconds <= 0 || r.requests <= 0) throw std::runtime_error("wrk made no requests");
+  // Anything but a clean 200 on every request is a broken bound, not a measurement.
+  for (const char* bad : {"Socket errors", "Non-2xx or 3xx responses"}) {
+    if (const size_t at = out.find(bad); at != std::string::npos)
+      throw std::runtime_error("wrk: " + out.substr(at, out.find('\n', at) - at));
+  }
+  return r;
+}
+
+void run_wrk(benchmark::State& state, int conc, int64_t bytes) {
+  std::string base_url;
+  try {
+    base_url = fixture_base_url();
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("cannot start the fixture server: ") + e.what()).c_str());
+    return;
+  }
+  fixture::RequestSpec spec;
+  spec.bytes = static_cast<uint64_t>(bytes);
+  const std::vector<std::string> args = {"wrk", "-t1", "-c" + std::to_string(conc), "-d" + std::to_string(kSeconds) + "s",
+                                         base_url + fixture::request_target(spec)};
+  WrkResult all;
+  for (auto _ : state) {
+    try {
+      const WrkResult r = parse_wrk_output(run_wrk_once(args));
+      all.requests += r.requests;
+      all.seconds += r.seconds;
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+  }
+  // Over wrk's own measured time: the benchmark's real time also holds wrk's start and exit.
+  if (all.seconds > 0) state.counters["requests_per_second"] = all.requests / all.seconds;
+}
+
+}  // namespace concbench::fetch
