@@ -9,7 +9,9 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
 
-import plot  # noqa: E402,F401  (first: it checks the interpreter; pyflakes: used for that)
+import pyenv_check  # noqa: E402
+
+pyenv_check.require(["pandas", "numpy"], purpose="the targets tests", reexec=False)
 import pandas as pd  # noqa: E402
 import targets  # noqa: E402
 from targets import NO, NOT_MEASURED, REPORTED, YES, fetch_key, sum_key  # noqa: E402
