@@ -63,29 +63,34 @@ def publish(out_dir, names, build):
         tmp = tempfile.mkdtemp(prefix=".tmp-", dir=out_dir)
     except OSError as e:
         raise InputError("cannot write to %s: %s" % (out_dir, e.strerror or e)) from None
-    old, placed = os.path.join(tmp, ".old"), []
+    old, keep, built = os.path.join(tmp, ".old"), False, set()
     try:
         result = build(tmp)
+        built = {name for name in names if os.path.lexists(os.path.join(tmp, name))}
         os.mkdir(old)
         for name in names:
             if os.path.lexists(os.path.join(out_dir, name)):
                 os.rename(os.path.join(out_dir, name), os.path.join(old, name))
-            placed.append(name)
-            if os.path.lexists(os.path.join(tmp, name)):
+            if name in built:
                 os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
         return result
-    except BaseException:
-        for name in reversed(placed):  # put the old entries back, newest move first
-            if os.path.lexists(os.path.join(old, name)):
-                if os.path.isdir(os.path.join(out_dir, name)):
-                    shutil.rmtree(os.path.join(out_dir, name))
-                os.rename(os.path.join(old, name), os.path.join(out_dir, name))
-            elif os.path.lexists(os.path.join(out_dir, name)):
-                (shutil.rmtree if os.path.isdir(os.path.join(out_dir, name)) else os.remove)(
-                    os.path.join(out_dir, name))
+    except BaseException as failure:
+        try:
+            # Undone from what is on disk, so an interrupt between two steps is undone too.
+            for name in reversed(names):
+                target = os.path.join(out_dir, name)
+                if name in built and not os.path.lexists(os.path.join(tmp, name)):
+                    (shutil.rmtree if os.path.isdir(target) and not os.path.islink(target) else os.remove)(target)
+                if os.path.lexists(os.path.join(old, name)):
+                    os.rename(os.path.join(old, name), target)
+        except BaseException:
+            keep = True  # the previous output is still in tmp: never delete it
+            raise InputError("%s, and the previous output could not be put back: it is in %s"
+                             % (failure or type(failure).__name__, old)) from failure
         raise
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # the old entries go with it after success
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)  # the old entries go with it after success
         if created:
             try:
                 os.rmdir(out_dir)  # only succeeds if nothing landed in it

@@ -283,8 +283,8 @@ def fetch_frame(summ):
 
 def open_frame(summ):
     """Valid open-loop rows (fetch/open/<model>/rate:R/...) with model, rate, conc, n, delay_ms
-    and, per model, its capacity: the highest offered rate whose p99 stayed within L + 10 ms
-    while the model kept up (NaN if none did)."""
+    and, per model, `capacity`: its highest offered rate whose p99 stayed within L + 10 ms
+    while it kept up (NaN if none did)."""
     f = summ[summ["category"] == "open"].copy()
     if f.empty:
         return f

@@ -22,7 +22,7 @@ _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#
             "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0"]
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d"]
 # One colour and marker per model, the same in every figure.
-MODEL_STYLE = {m: (_PALETTE[i], _MARKERS[i]) for i, m in enumerate(ALL_MODELS)}
+MODEL_STYLE = {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)]) for i, m in enumerate(ALL_MODELS)}
 
 
 class Figures:
@@ -339,8 +339,9 @@ def draw_open(figs, info):
         color, marker = _style(model)
         for col, style, label in (("p99_ms", "-", model), ("p50_ms", "--", None)):
             ax.plot(m["rate"], m[col], color=color, linestyle=style, linewidth=1.3, label=label)
+            keeping_up = m["keeping_up"] if "keeping_up" in m else pd.Series(1.0, index=m.index)
             for behind, face in ((False, color), (True, "none")):
-                sel = m[(m.get("keeping_up", 1) < 1) == behind]
+                sel = m[(keeping_up < 1) == behind]
                 ax.plot(sel["rate"], sel[col], linestyle="none", marker=marker, markersize=5, color=color,
                         markerfacecolor=face)
         bx.plot(m["rate"], m["achieved_rate"], color=color, marker=marker, markersize=5, linewidth=1.3)

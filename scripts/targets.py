@@ -190,12 +190,13 @@ def open_targets(summ, context):
                         % fmt_num(capacity), NOT_MEASURED))
             continue
         r = below.sort_values("rate").iloc[-1]
-        out.append((label, "capacity (highest achieved rate) %s requests/s; at %s offered: p99 %s ms, L = %g ms"
+        out.append((label, "measured capacity (its highest achieved rate) %s requests/s; at %s offered: "
+                    "p99 %s ms, L = %g ms"
                     % (fmt_num(capacity), fmt_num(r["rate"]), fmt_num(r["p99_ms"]), r["delay_ms"]),
                     YES if r["p99_ms"] <= r["delay_ms"] + 5 else NO))
     wrk = metrics.wrk_bound(summ)
-    if wrk and not f.empty:
-        best = f.sort_values("achieved_rate").iloc[-1]
+    if wrk and not f.empty and f["achieved_rate"].notna().any():
+        best = f.loc[f["achieved_rate"].idxmax()]
         out.append(("the fixture's own capacity (wrk) beside the best client model",
                     "wrk %s requests/s (best of C = %s); `%s` %s"
                     % (fmt_num(max(wrk.values())), ", ".join(str(c) for c in sorted(wrk)), best["model"],

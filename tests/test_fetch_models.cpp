@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -354,8 +355,8 @@ TEST(FetchUrls, RealUrlModeCountsBytesAndChecksStatus) {
 
 // ---- ideal_s: the dispatch makespan, checked by hand ----
 
-// The histogram the benchmarks report percentiles from, on latencies measured here: within 1%
-// of the exact nearest-rank percentiles of the same samples.
+// The histogram the benchmarks report percentiles from, on latencies measured here: within
+// 0.4% (the bucket bound) of the exact nearest-rank percentiles of the same samples.
 TEST(LatencyHistogram, AgreesWithExactPercentilesOfMeasuredLatencies) {
   std::vector<Request> requests;
   for (int i = 0; i < 3000; ++i)
@@ -376,7 +377,7 @@ TEST(LatencyHistogram, AgreesWithExactPercentilesOfMeasuredLatencies) {
   for (double p : {1.0, 50.0, 90.0, 99.0, 99.9, 100.0}) {
     const auto rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(p / 100 * exact.size())));
     const double want = static_cast<double>(exact[rank - 1]);
-    EXPECT_NEAR(static_cast<double>(h.percentile(p)), want, 0.01 * want) << "p" << p;
+    EXPECT_NEAR(static_cast<double>(h.percentile(p)), want, 0.004 * want + 0.5) << "p" << p;
   }
 }
 
@@ -547,13 +548,24 @@ TEST(FetchSweep, NamesFollowTheContract) {
   const std::regex grammar(
       "fetch/(seq|pool|threads|fork|process_pool|openmp|tbb|multi|multi_socket|coro)/conc:[0-9]+/n:[0-9]+/"
       "(delay_ms:[0-9]+|profile:seed)/bytes:[0-9]+/keepalive:[01]");
+  const std::regex open_grammar(
+      "fetch/open/(pool|threads|multi_socket|coro)/rate:[0-9]+/conc:1000/n:[0-9]+/delay_ms:10/bytes:1024/"
+      "keepalive:1/arrivals:uniform");
   for (bool quick : {false, true}) {
     const auto points = sweep_points(make_sweep(Suite{quick, 2}, Options{}));
     std::set<std::string> names, profiled;
+    std::map<std::string, std::set<int>> open_rates;
     for (const auto& [info, p] : points) {
       const std::string name = benchmark_name(info->name, p);
-      EXPECT_TRUE(std::regex_match(name, grammar)) << name;
       EXPECT_TRUE(names.insert(name).second) << "registered twice: " << name;
+      if (p.rate > 0) {
+        // Open loop: half a second of arrivals (a quarter with --quick), at most 1000 in flight.
+        EXPECT_TRUE(std::regex_match(name, open_grammar)) << name;
+        EXPECT_EQ(p.n, static_cast<int>(p.rate * (quick ? 0.25 : 0.5))) << name;
+        open_rates[std::string(info->name)].insert(p.rate);
+        continue;
+      }
+      EXPECT_TRUE(std::regex_match(name, grammar)) << name;
       if (!info->parallel()) {
         EXPECT_EQ(p.conc, 1) << name;
       }
@@ -565,6 +577,10 @@ TEST(FetchSweep, NamesFollowTheContract) {
       }
     }
     EXPECT_EQ(profiled.size(), all_models().size()) << "every model runs the seed profile";
+    const std::set<int> rates = quick ? std::set<int>{2000, 10'000}
+                                      : std::set<int>{1000, 2000, 5000, 10'000, 20'000, 40'000};
+    EXPECT_EQ(open_rates.size(), 4u);
+    for (const auto& [model, got] : open_rates) EXPECT_EQ(got, rates) << model;
     if (!quick) {
       for (const char* model : {"pool", "threads", "multi", "multi_socket", "coro"}) {
         const std::string target = std::string("fetch/") + model +
@@ -591,7 +607,7 @@ TEST(FetchSweep, FlagsNameAnExactGrid) {
   EXPECT_EQ(names.count("fetch/seq/conc:1/n:10000/delay_ms:100/bytes:1024/keepalive:1"), 1u);
   EXPECT_EQ(names.count("fetch/fork/conc:1000/n:10000/delay_ms:100/bytes:1024/keepalive:1"), 1u);
   EXPECT_EQ(names.count("fetch/seq/conc:1/n:40/profile:seed/bytes:1024/keepalive:1"), 1u);
-  for (const std::string& name : names)
+  for (const std::string& name : names)  // a closed-loop grid: no open-loop sweep unless asked
     EXPECT_TRUE(name.find("/delay_ms:100/") != std::string::npos ||
                 name.find("/profile:seed/") != std::string::npos)
         << name;

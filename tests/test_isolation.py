@@ -92,7 +92,6 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
     assert fetch and all(b["server_cpu_util"] > 0 for b in fetch)
 
 
-@needs_binary
 def test_each_model_has_a_process_of_its_own_open_loop_ones_too():
     assert run_isolated.model_of("sum/tbb/range/workers:2/n:1000/process_time/real_time") == "sum/tbb"
     assert run_isolated.model_of("fetch/coro/conc:10/n:40/delay_ms:0") == "fetch/coro"
@@ -100,6 +99,7 @@ def test_each_model_has_a_process_of_its_own_open_loop_ones_too():
     assert run_isolated.model_of("peak/read_bw/workers:1/bytes:8") == "peak/read_bw"
 
 
+@needs_binary
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     for args, text in ((["--benchmark_filter=^no/such/"], "no benchmark matches"),
                        (["--workers=0"], "not a whole number")):

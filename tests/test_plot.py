@@ -510,7 +510,7 @@ def test_open_loop_page_states_capacity_and_the_bound(tmp_path):
     text = (out / "README.md").read_text(encoding="utf-8")
     section = text[text.index("## fetch, open loop"):text.index("## Skipped")]
     assert "coordinated omission" in section
-    # capacity: the highest rate with p99 <= L + 10 ms (20 ms) while keeping up
+    # the highest rate with p99 <= L + 10 ms (20 ms) while keeping up
     for row in ("| multi_socket | 5,000 | 15,000 (offered 20,000) |", "| coro | 1,000 | 9,000 (offered 20,000) |",
                 "| pool | below the lowest rate | 1,000 (offered 1,000) |"):
         assert row in section, row
@@ -693,6 +693,54 @@ def test_failure_while_moving_into_place_restores_previous_results(tmp_path, mon
     assert (out / "README.md").read_text(encoding="utf-8") == before
     assert sorted(os.listdir(out / "plots")) == plots_before
     assert sorted(os.listdir(out)) == ["README.md", "plots"]
+
+
+def _published(out, contents):
+    """cli.publish of {name: text} into out; a directory "plots" when the text is a dict."""
+    import cli
+
+    def build(tmp):
+        for name, text in contents.items():
+            if isinstance(text, dict):
+                os.mkdir(os.path.join(tmp, name))
+                for k, v in text.items():
+                    open(os.path.join(tmp, name, k), "w").write(v)
+            else:
+                open(os.path.join(tmp, name), "w").write(text)
+    return cli.publish(str(out), ["plots", "README.md"], build)
+
+
+def test_publish_is_all_or_nothing_even_when_interrupted_or_the_undo_fails(tmp_path, monkeypatch):
+    import cli
+    out = tmp_path / "out"
+    _published(out, {"plots": {"a.png": "old"}, "README.md": "old page"})
+    state = lambda: (sorted(os.listdir(out)), (out / "README.md").read_text(), os.listdir(out / "plots"))  # noqa: E731
+    before = state()
+    real_replace, real_rename = os.replace, os.rename
+    # Ctrl-C right after the old plots moved aside and the new ones went in
+    calls = []
+
+    def interrupted_replace(src, dst):
+        calls.append(dst)
+        real_replace(src, dst)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli.os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt):
+        _published(out, {"plots": {"b.png": "new"}, "README.md": "new page"})
+    monkeypatch.setattr(cli.os, "replace", real_replace)
+    assert calls and state() == before
+    # the undo itself fails: the previous output is kept, and the error says where
+    monkeypatch.setattr(cli.os, "replace", lambda s, d: (_ for _ in ()).throw(OSError(28, "No space left")))
+
+    def failing_rename(src, dst):
+        if ".old" in str(src):
+            raise OSError(13, "Permission denied")
+        return real_rename(src, dst)
+    monkeypatch.setattr(cli.os, "rename", failing_rename)
+    with pytest.raises(cli.InputError) as e:
+        _published(out, {"plots": {"c.png": "new"}, "README.md": "new page"})
+    kept = str(e.value).rsplit("it is in ", 1)[1]
+    assert sorted(os.listdir(os.path.join(kept, "plots"))) == ["a.png"]
 
 
 def test_rerun_replaces_stale_plots(tmp_path):

@@ -143,6 +143,7 @@ class Coro final : public Model {
   // Like asyncio.gather, every request's coroutine exists from the start (the waiting ones
   // hold a small frame each); at most C of them have a transfer in flight.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
+    loop_.reset();
     Session session(loop_, transfers_);
     Task<> all = fetch_all(session, requests, outcomes);
     all.start();

@@ -21,9 +21,11 @@ class MultiSocket final : public Model, private Completion, private Wakeup {
   }
 
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
+    loop_.reset();
     requests_ = requests;
     outcomes_ = outcomes;
     next_ = 0;
+    wake_pending_ = false;
     idle_.clear();
     for (auto& t : transfers_) idle_.push_back(t.get());
     launch_arrived();

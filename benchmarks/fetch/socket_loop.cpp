@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -91,6 +92,14 @@ void SocketLoop::start(Transfer& transfer, Completion& done) {
 
 void SocketLoop::at(Clock::time_point when, Wakeup& w) { timers_.emplace(when, timer_seq_++, &w); }
 
+void SocketLoop::reset() {
+  for (Transfer* t : active_) curl_multi_remove_handle(multi_, t->easy());
+  active_.clear();
+  timers_ = {};
+  ended_early_.clear();
+  expired_ = false;
+}
+
 void SocketLoop::wake_due(Clock::time_point now) {
   // A wake-up may ask for another: only those due now run in this pass.
   while (!timers_.empty() && std::get<0>(timers_.top()) <= now) {
@@ -103,14 +112,15 @@ void SocketLoop::wake_due(Clock::time_point now) {
 int SocketLoop::wait(epoll_event* events, int max, Clock::time_point until) {
   const auto left = std::max(Clock::duration::zero(), until - Clock::now());
   // epoll_pwait2 sleeps to the nanosecond, so an arrival 50 us away is not rounded up to a
-  // millisecond (kernel 5.11 and later); before that, epoll_wait rounded up, never early.
-  static bool nanoseconds = true;
-  if (nanoseconds) {
+  // millisecond (kernel 5.11 and later); where the kernel lacks it or a seccomp filter refuses
+  // it, epoll_wait rounds up, never early.
+  static std::atomic<bool> nanoseconds{true};
+  if (nanoseconds.load(std::memory_order_relaxed)) {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     const timespec ts = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
     const int n = epoll_pwait2(epoll_, events, max, &ts, nullptr);
-    if (n >= 0 || errno != ENOSYS) return n;
-    nanoseconds = false;
+    if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+    nanoseconds.store(false, std::memory_order_relaxed);
   }
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
   return epoll_wait(epoll_, events, max, static_cast<int>(ms));

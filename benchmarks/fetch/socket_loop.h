@@ -27,7 +27,7 @@ class Wakeup {
 
 // One thread's loop over any number of transfers. libcurl tells it which sockets to watch
 // (CURLMOPT_SOCKETFUNCTION) and when to wake up without socket activity
-// (CURLMOPT_TIMERFUNCTION); the loop waits in epoll_wait and tells libcurl exactly which socket
+// (CURLMOPT_TIMERFUNCTION); the loop waits in epoll and tells libcurl exactly which socket
 // is ready, so each wake-up costs O(ready sockets), not O(transfers) as curl_multi_perform does.
 class SocketLoop {
  public:
@@ -53,6 +53,10 @@ class SocketLoop {
   bool run(Clock::time_point deadline);
 
   size_t in_flight() const { return active_.size(); }
+  // Forgets what a run that ended by an exception left behind (transfers still registered,
+  // wake-ups pointing into frames that are gone, transfers queued after an expiry): every
+  // model's run() starts here.
+  void reset();
   // The run passed its deadline: whatever starts now ends at once as a timeout, so an
   // open-loop model stops waiting for arrivals.
   bool expired() const { return expired_; }
@@ -68,7 +72,7 @@ class SocketLoop {
 
   CURLM* multi_ = nullptr;
   int epoll_ = -1;
-  // libcurl's timer, kept here and turned into epoll_wait's timeout rather than a timerfd:
+  // libcurl's timer, kept here and turned into the epoll wait's timeout rather than a timerfd:
   // libcurl re-arms its timer two or three times per request, and with a timerfd each re-arm
   // is a system call and each expiry a wake-up and a read (measured at delay 0, C = 10: 23k
   // requests/s with a timerfd, 43k without).

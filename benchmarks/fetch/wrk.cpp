@@ -52,7 +52,8 @@ std::string run_wrk_once(const std::vector<std::string>& args) {
     out.append(buf, static_cast<size_t>(got));
   }
   close(child.fd);
-  const int status = reap(child.pid, Clock::now());  // it has closed its output: done, or killed
+  // It has closed its output: it is exiting, or the deadline passed and it is killed.
+  const int status = reap(child.pid, Clock::now() + std::chrono::seconds(2));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     throw std::runtime_error("wrk is not installed (apt-get install wrk; scripts/install_deps.sh does)");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
