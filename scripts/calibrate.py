@@ -20,7 +20,10 @@ in DIR/rounds/ (ab.py --analyse reads them; git ignores them) and the summary, w
 the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
 results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds
 until it is removed, so the machine can do other work without disturbing a round.
+Given the --out of an earlier, interrupted calibration, it keeps the trials already
+saved there and runs the rest, with the same binary (a different commit is refused).
 """
+import json
 import argparse
 import os
 import random
@@ -109,7 +112,7 @@ def summarize(rows, context, args, started):
     summary = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": context.get("concbench_commit", "unknown"),
         "machine": records.machine_line(context), "trials": len(aa), "rounds": args.rounds,
-        "hours": round((time.monotonic() - started) / 3600, 2),
+        "hours": round(args.prior_hours + (time.monotonic() - started) / 3600, 2),
         "aa_flagged": sum(1 for r in aa if r["flagged"]),
         "p10_found": sum(1 for r in power["p10"] if r["found"]),
         "p5_found": sum(1 for r in power["p5"] if r["found"]),
@@ -133,14 +136,56 @@ def summarize(rows, context, args, started):
     return summary, "\n".join(lines) + "\n"
 
 
+def same_commit(saved, new, out):
+    """Trials of one calibration must measure one commit: resuming with another build is refused."""
+    old_commit, new_commit = saved.get("concbench_commit"), new.get("concbench_commit")
+    if saved and old_commit != new_commit:
+        raise InputError("%s holds trials of commit %s, this binary is commit %s: give a new --out"
+                         % (out, (old_commit or "unknown")[:12], (new_commit or "unknown")[:12]))
+
+
+def saved_trials(out, args):
+    """The trials an earlier run saved in DIR/rounds (each with both comparison files), judged
+    again, with their context and the hours they took; a calibration can then span sessions."""
+    rows, context, hours = [], {}, 0.0
+    for t in range(args.trials):
+        _, slow_name = sides_of(t, args.binary)
+        paths = [os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)) for name in ("aa", slow_name)]
+        if not all(os.path.exists(p) for p in paths):
+            break
+        for path in paths:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    data = json.load(f)
+                verdict = ab.analyse(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
+            except (OSError, ValueError, KeyError) as e:
+                raise InputError("%s is not a calibration trial saved by calibrate.py (%s)" % (path, e)) from None
+            context = context or data["context"]
+            sides = {"S": ab.Side("S", args.binary, args.binary, None, env=data["new"].get("env") or {})}
+            name = os.path.basename(path)[len("trial-00-"):-len(".json")]
+            rows.append(dict(outcome(name, verdict, sides), trial=t + 1))
+    if rows:
+        try:
+            with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+                hours = float(json.load(f).get("hours", 0))
+        except (OSError, ValueError):
+            hours = 0.0
+    return rows, context, hours
+
+
 def run(argv):
     args = parse_args(argv)
     out = args.out or os.path.join(REPO, "results", "calibration", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     os.makedirs(os.path.join(out, "rounds"), exist_ok=True)
     bench_args = ab.round_args([])
-    rng, rows, started = random.Random(), [], time.monotonic()
-    context = {}
-    for t in range(args.trials):
+    rng, started = random.Random(), time.monotonic()
+    rows, context, args.prior_hours = saved_trials(out, args)
+    done = len({r["trial"] for r in rows})
+    if done:
+        say("%s holds %d finished trial%s: going on from trial %d" % (out, done, "" if done == 1 else "s", done + 1))
+    if done < args.trials:
+        ab.count_benchmarks(sides_of(done, args.binary)[0]["A"], bench_args)  # a binary without them: one line
+    for t in range(done, args.trials):
         sides, slow_name = sides_of(t, args.binary)
         comparisons = [(slow_name if name == "slow" else name, o, n) for name, o, n in COMPARISONS]
         data = {name: {"old": sides[o].describe(), "new": sides[n].describe(), "args": bench_args, "rounds": []}
@@ -149,10 +194,14 @@ def run(argv):
             wait_while_paused(out)
             order = rng.sample(list(sides), len(sides))
             say("trial %d of %d, round %d of %d (%s), %.1f hours so far"
-                % (t + 1, args.trials, i + 1, args.rounds, " ".join(order), (time.monotonic() - started) / 3600))
+                % (t + 1, args.trials, i + 1, args.rounds, " ".join(order), args.prior_hours + (time.monotonic() - started) / 3600))
             runs = {}
             for label in order:
-                runs[label] = ab.measure(sides[label], bench_args, out)
+                try:
+                    runs[label] = ab.measure(sides[label], bench_args, out)
+                except run_isolated.RunError as e:
+                    raise InputError("trial %d, round %d, side %s: %s" % (t + 1, i + 1, label, e)) from None
+                same_commit(context, runs[label]["context"], out)
                 context = context or runs[label]["context"]
                 del runs[label]["context"]
             for name, o, n in comparisons:
@@ -164,14 +213,22 @@ def run(argv):
                                     indent=None)
             verdict = ab.analyse(data[name], regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
             rows.append(dict(outcome(name, verdict, sides), trial=t + 1))
-        summary, text = summarize(rows, context, args, started)
-        run_isolated.write_json(summary, os.path.join(out, "summary.json"))
-        with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
-            f.write(text)
+        summary = write_summary(rows, context, args, started, out)
         say("after trial %d: A/A flagged %d, 10%% found %d, 5%% found %d"
             % (t + 1, summary["aa_flagged"], summary["p10_found"], summary["p5_found"]))
-    print(text, end="")
+    if done >= args.trials:
+        write_summary(rows, context, args, started, out)
+    with open(os.path.join(out, "summary.md"), encoding="utf-8") as f:
+        print(f.read(), end="")
     return 0
+
+
+def write_summary(rows, context, args, started, out):
+    summary, text = summarize(rows, context, args, started)
+    run_isolated.write_json(summary, os.path.join(out, "summary.json"))
+    with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    return summary
 
 
 def main(argv=None):
