@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool", "std_par", "mpi")
 SUM_KERNELS = ("range", "array")
 FETCH_MODELS = ("seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
-                "coro")
+                "coro", "multi_threads")
 PEAK_KINDS = ("vector_add", "read_bw", "wrk")
 CONCBENCH_WORKLOADS = ("sum", "fetch", "peak")
 # A leading segment naming the language of a port (python/sum/...); C++ names have none.

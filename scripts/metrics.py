@@ -459,6 +459,31 @@ def analyse_fetch(summ):
     return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0}
 
 
+C10K_PREFIX = "fetch_c10k_not_run:"
+
+
+def analyse_c10k(fetch, summ, context):
+    """The C10k sweep: closed-loop rows at its latency (the largest L with a point above
+    C = 1000) and 1 KiB keep-alive, as `curve` (for each model and C the row with the most
+    requests: N = 1000 up to C = 1000, then the sweep's N) and `sweep` (the rows at the sweep's
+    N from C = 1000); the models left out with the binary's reasons; the wrk bound. None
+    without a point above C = 1000."""
+    if fetch is None or fetch.empty:
+        return None
+    f = fetch[fetch["profile"].isna() & (fetch["keepalive"] == 1) & (fetch["delay_ms"] > 0)]
+    big = f[f["conc"] > 1000]
+    if big.empty:
+        return None
+    delay, n = float(big["delay_ms"].max()), int(big["n"].max())
+    f = f[(f["delay_ms"] == delay) & (f["bytes"] == big["bytes"].iloc[0])]
+    curve = f.sort_values("n").groupby(["model", "conc"], as_index=False).last()
+    curve = curve.assign(rps=curve["n"] / curve["t_med"])
+    sweep = f[(f["n"] == n) & (f["conc"] >= 1000)]
+    left_out = {k[len(C10K_PREFIX):]: v for k, v in (context or {}).items() if k.startswith(C10K_PREFIX)}
+    return {"curve": curve, "sweep": sweep, "delay_ms": delay, "n": n, "left_out": left_out,
+            "wrk": wrk_bound(summ), "models": sorted(curve["model"].unique(), key=model_order)}
+
+
 def wrk_bound(summ):
     """{C: requests per second} the fixture served to wrk (peak/wrk/conc:C/...)."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "wrk")]

@@ -60,6 +60,8 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
     seed = metrics.seed_table(summ, py_summ)
     sum_info = metrics.analyse_sum(summ, hw)
     fetch_info = metrics.analyse_fetch(summ)
+    if fetch_info:
+        fetch_info["c10k"] = metrics.analyse_c10k(fetch_info["frame"], summ, run.context)
     open_info = metrics.analyse_open(summ)
     plans, skipped_foreign = metrics.foreign_plans(summ)
     skipped += skipped_foreign
@@ -69,6 +71,8 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
         plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
     if fetch_info:
         plot_figures.draw_fetch(figs, fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"], fetch_info["cfg0"])
+        if fetch_info["c10k"]:
+            plot_figures.draw_c10k(figs, fetch_info["c10k"])
     if open_info:
         plot_figures.draw_open(figs, open_info)
     foreign_done = plot_figures.draw_foreign(figs, plans)

@@ -19,8 +19,8 @@ from records import machine_line  # noqa: E402
 
 MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0"]
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d"]
+            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0", "#b8860b"]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d", "p"]
 # One colour and marker per model, the same in every figure.
 MODEL_STYLE = {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)]) for i, m in enumerate(ALL_MODELS)}
 
@@ -323,6 +323,49 @@ def _draw_throughput_memory(figs, fetch, cfg, delays, cfg0):
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
     figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
+
+
+def draw_c10k(figs, info):
+    """C10k: requests/s against C from 1 to 10,000 (left, the most requests measured at each C)
+    with the ideal C / L and the fixture's capacity (wrk); wall time at the sweep's N against C
+    from 1000 (right) with the ideal ceil(N/C)·L."""
+    curve, sweep, delay, wrk = info["curve"], info["sweep"], info["delay_ms"], info["wrk"]
+    figs.progress("rendering the C10k sweep")
+    fig, axes = figs.new(2, "fetch, C10k: where each model breaks (L = %g ms, keep-alive, 1 KiB)" % delay,
+                         width=6.0, height=4.8)
+    ax, bx = axes[0]
+    for model in info["models"]:
+        m = curve[curve["model"] == model].sort_values("conc")
+        color, marker = _style(model)
+        ax.plot(m["conc"], m["rps"], color=color, marker=marker, markersize=5, linewidth=1.3, label=model)
+        s = sweep[sweep["model"] == model].sort_values("conc")
+        if not s.empty:
+            _errorbar(bx, s["conc"], s["t_med"], s["t_min"], s["t_max"], None, model)
+    concs = sorted(curve["conc"].unique())
+    ax.plot(concs, [c * 1000.0 / delay for c in concs], color="black", linestyle="--", linewidth=1.2,
+            label="ideal  C / L")
+    if wrk:
+        ax.axhline(max(wrk.values()), color="#c0392b", linestyle="-.", linewidth=1.2,
+                   label="the fixture's capacity at 0 ms (wrk)")
+    ax.set_xscale("log")
+    ax.set_xlabel("concurrency C (requests in flight)")
+    _log_axis(ax, values=pd.concat([curve["rps"]] + ([pd.Series(list(wrk.values()))] if wrk else [])))
+    ax.set_ylabel("requests/s")
+    ax.set_title("throughput against C", fontsize=10)
+    ideal = sweep.groupby("conc")["ideal"].median()
+    bx.plot(ideal.index, ideal.values, color="black", linestyle="--", linewidth=1.2)
+    bx.set_xscale("log")
+    bx.set_xticks(sorted(sweep["conc"].unique()))
+    bx.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
+    bx.xaxis.set_minor_formatter(NullFormatter())
+    bx.set_xlabel("concurrency C")
+    _log_axis(bx, fmt_time, values=pd.concat([sweep["t_min"], sweep["t_max"], ideal]))
+    bx.set_ylabel("wall time for %s requests" % fmt_num(info["n"]))
+    bx.set_title("N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]), fontsize=10)
+    for a in (ax, bx):
+        a.grid(True, alpha=0.3)
+    figs.save(fig, "fetch_c10k.png", "fetch, C10k: throughput and wall time against concurrency",
+              shared_legend=True)
 
 
 def draw_open(figs, info):

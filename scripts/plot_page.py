@@ -249,6 +249,7 @@ def fetch_section(L, fetch_info, by_file):
             L.append("")
             L.append(_pivot(mem, lambda r: fmt_num(r["mem_per_inflight_kb"])))
             L.append("")
+    c10k_section(L, fetch_info.get("c10k"), by_file)
     rows = []
     for _, r in f.sort_values(["delay_ms", "conc"]).assign(o=lambda x: x["model"].map(model_order)) \
             .sort_values(["o", "delay_ms", "conc"], kind="stable").iterrows():
@@ -265,6 +266,29 @@ def fetch_section(L, fetch_info, by_file):
     if not with_errors.empty:
         L.append("**Request errors** (counted by the benchmark, results kept): " + ", ".join(
             "`%s` (%s)" % (k, fmt_num(e)) for k, e in zip(with_errors["key"], with_errors["errors"])))
+        L.append("")
+
+
+def c10k_section(L, info, by_file):
+    """C10k: wall time (efficiency) at the sweep's N from C = 1000 up, every model the sweep left
+    out named with the reason the binary recorded."""
+    if not info:
+        return
+    L.append("### C10k: %s requests at L = %g ms, up to %s in flight"
+             % (fmt_num(info["n"]), info["delay_ms"], fmt_num(info["sweep"]["conc"].max())))
+    L.append("")
+    L.append("Median wall time (efficiency) against C. The ideal is ceil(N/C)·L; the fixture's own "
+             "capacity (wrk) is on the figure.")
+    L.append("")
+    if "fetch_c10k.png" in by_file:
+        L.append(_img("fetch_c10k.png", by_file["fetch_c10k.png"]))
+        L.append("")
+    L.append(_pivot(info["sweep"], lambda r: "%s (%s)" % (fmt_time(r["t_med"]), fmt_eff(r["eff"]))))
+    L.append("")
+    if info["left_out"]:
+        L.append("Not in the C10k sweep: " + "; ".join("`%s`: %s" % (m, why) for m, why in
+                                                       sorted(info["left_out"].items(), key=lambda x: model_order(x[0])))
+                 + ".")
         L.append("")
 
 

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -286,6 +287,84 @@ TEST_P(FetchModel, NoRequestStartsBeforeItArrives) {
 INSTANTIATE_TEST_SUITE_P(AllModels, FetchModel, ::testing::ValuesIn(all_models()),
                          [](const auto& param) { return std::string(param.param.name); });
 
+TEST(C10k, TheEventLoopModelsHoldTheirPlace) {
+  std::set<std::string> held;
+  for (const ModelInfo& info : all_models())
+    if (info.no_c10k.empty()) held.insert(std::string(info.name));
+  EXPECT_EQ(held, (std::set<std::string>{"pool", "threads", "multi", "multi_socket", "coro", "multi_threads"}));
+}
+
+// The C10k question's floor: the fixture and a client hold 10,000 delayed requests in flight at
+// once, every one answered and verified, within the client's timeouts.
+TEST(C10k, TenThousandConcurrentDelayedRequestsComplete) {
+  raise_fd_limit();
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_cur < 10'000 + 1000) GTEST_SKIP() << "the descriptor limit is " << limit.rlim_cur;
+  constexpr int kConc = 10'000;
+  std::vector<Request> requests;
+  for (int i = 0; i < kConc; ++i) {
+    RequestSpec spec;
+    spec.id = static_cast<uint64_t>(i);
+    spec.bytes = 64;
+    spec.delay_ms = 5000;  // long enough that they are in flight together
+    requests.push_back(fixture_request(spec));
+  }
+  for (const char* name : {"multi_threads", "multi_socket"}) {
+    auto model = find_model(name)->make(config(kConc, milliseconds(120'000)));
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<Outcome> outcomes = run_once(*model, requests);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(describe_failures(outcomes), "") << name;
+    for (size_t i = 0; i < outcomes.size(); ++i)
+      ASSERT_EQ(outcomes[i].bytes, requests[i].bytes) << name << " request " << i;
+    // Each request waits 5 s at the server, so they overlap: at least half of them were in
+    // flight at once (from their own start and end times). How long the run took is
+    // reported, not asserted: a slow machine is not a failure.
+    EXPECT_GE(peak_overlap(outcomes), kConc / 2) << name;
+    std::printf("%s: %d requests, %d in flight at once at most, %.1f s\n", name, kConc, peak_overlap(outcomes), took);
+  }
+}
+
+// The descriptor count the C10k sweep plans with is what the models hold: C slots with every
+// slot in use hold descriptors_per_slot x C, give or take a few of the model's own.
+TEST(C10k, ModelsHoldTheDescriptorsTheirInfoDeclares) {
+  constexpr int kConc = 64;
+  std::vector<Request> requests;
+  for (int i = 0; i < kConc; ++i) {
+    RequestSpec spec;
+    spec.id = static_cast<uint64_t>(i);
+    spec.bytes = 64;
+    spec.delay_ms = 300;  // all C in flight together
+    requests.push_back(fixture_request(spec));
+  }
+  for (const ModelInfo& info : all_models()) {
+    if (!info.no_c10k.empty()) continue;
+    const int before = open_fds();
+    auto model = info.make(config(kConc));
+    const std::vector<Outcome> outcomes = run_once(*model, requests);
+    ASSERT_EQ(describe_failures(outcomes), "") << info.name;
+    ASSERT_EQ(peak_overlap(outcomes), kConc) << info.name;
+    const int held = open_fds() - before;
+    EXPECT_GE(held, info.descriptors_per_slot * kConc) << info.name;
+    EXPECT_LE(held, info.descriptors_per_slot * kConc + 16) << info.name;
+  }
+}
+
+// multi_threads runs W = max(hardware threads, C / 500) loops (at most C), each on a thread of
+// its own: the loop_threads counter is measured, and matches.
+TEST(MultiThreads, RunsItsLoopsEachOnAThreadOfItsOwn) {
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int conc : {1, 8, 1500}) {
+    const std::vector<Request> requests = varied_requests(std::max(40, conc));
+    auto model = find_model("multi_threads")->make(config(conc));
+    const std::vector<Outcome> outcomes = run_once(*model, requests);
+    EXPECT_EQ(describe_failures(outcomes), "");
+    EXPECT_EQ(model->threads_used(), std::min(conc, std::max(hw, (conc + 499) / 500))) << "C = " << conc;
+    EXPECT_LE(peak_overlap(outcomes), conc);
+  }
+}
+
 TEST(ForkModel, DeadWorkerIsAnErrorNeverAHangOrZombie) {
   const std::vector<Request> requests = varied_requests(12);
   ModelConfig c = config(3);
@@ -546,13 +625,14 @@ TEST(FetchUrls, FlagReportsUnreadableFile) {
 
 TEST(FetchSweep, NamesFollowTheContract) {
   const std::regex grammar(
-      "fetch/(seq|pool|threads|fork|process_pool|openmp|tbb|multi|multi_socket|coro)/conc:[0-9]+/n:[0-9]+/"
+      "fetch/(seq|pool|threads|fork|process_pool|openmp|tbb|multi|multi_socket|coro|multi_threads)/conc:[0-9]+/n:[0-9]+/"
       "(delay_ms:[0-9]+|profile:seed)/bytes:[0-9]+/keepalive:[01]");
   const std::regex open_grammar(
       "fetch/open/(pool|threads|multi_socket|coro)/rate:[0-9]+/conc:1000/n:[0-9]+/delay_ms:10/bytes:1024/"
       "keepalive:1/arrivals:uniform");
   for (bool quick : {false, true}) {
-    const auto points = sweep_points(make_sweep(Suite{quick, 2}, Options{}));
+    const Sweep sweep = make_sweep(Suite{quick, 2}, Options{});
+    const auto points = sweep_points(sweep);
     std::set<std::string> names, profiled;
     std::map<std::string, std::set<int>> open_rates;
     for (const auto& [info, p] : points) {
@@ -588,6 +668,18 @@ TEST(FetchSweep, NamesFollowTheContract) {
         EXPECT_EQ(names.count(target), 1u) << target;
       }
       EXPECT_EQ(names.count("fetch/pool/conc:4/n:40/profile:seed/bytes:1024/keepalive:1"), 1u);
+    }
+    // C10k: every model without a reason to be left out, at every C of the sweep (one with
+    // --quick) whose descriptors fit the limit.
+    const std::vector<int> c10k = quick ? std::vector<int>{2000} : std::vector<int>{2000, 5000, 10'000};
+    EXPECT_GT(sweep.fd_limit, 0);
+    for (const ModelInfo& info : all_models()) {
+      for (int c : c10k) {
+        const std::string target = "fetch/" + std::string(info.name) + "/conc:" + std::to_string(c) +
+                                   "/n:10000/delay_ms:100/bytes:1024/keepalive:1";
+        const bool fits = int64_t{info.descriptors_per_slot} * c + 256 <= sweep.fd_limit;
+        EXPECT_EQ(names.count(target), info.no_c10k.empty() && fits ? 1u : 0u) << target;
+      }
       EXPECT_EQ(names.count("fetch/seq/conc:1/n:40/profile:seed/bytes:1024/keepalive:1"), 1u);
     }
   }

@@ -876,3 +876,19 @@ def test_interpreter_check_reexecs_under_system_python(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert (out / "plots" / "foreign_BM_memcpy.png").is_file()
+
+
+def test_c10k_page_has_every_model_and_the_reasons_for_those_left_out(tmp_path):
+    out = tmp_path / "out"
+    r = run_plot(data("c10k_run.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "fetch_c10k.png" in os.listdir(out / "plots")
+    assert_png(out / "plots" / "fetch_c10k.png")
+    text = (out / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### C10k: 10,000 requests at L = 100 ms, up to 10,000 in flight"):]
+    section = section[:section.index("<details>")]
+    assert "| model \\ C | 1000 | 2000 | 5000 | 10000 |" in section
+    assert "| multi_socket | 1.05 s (0.95) | 700 ms (0.71) | 1.00 s (0.20) | 1.70 s (0.06) |" in section
+    assert "| pool | 1.10 s (0.91) | 700 ms (0.71) | 550 ms (0.36) |  |" in section
+    assert ("Not in the C10k sweep: `seq`: one request at a time: 10,000 at 100 ms take 1,000 s; "
+            "`pool`: C = 10000 and above: 3 descriptors a slot need 30000.") in section

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Registers every fetch model over the sweeps, with one benchmark body that checks every response.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <set>
 #include <span>
@@ -156,6 +158,8 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     state.counters["server_cpu_util"] = (*server_cpu_after - *server_cpu_before) / elapsed;
   // The most requests in flight at once: a model that never reaches C shows it here.
   state.counters["peak_in_flight"] = peak_in_flight;
+  // How many threads ran event loops, measured: multi_threads' W.
+  if (const int threads = model->threads_used(); threads > 0) state.counters["loop_threads"] = threads;
   state.counters["p50_ms"] = static_cast<double>(latencies.percentile(50)) * 1e-6;
   state.counters["p99_ms"] = static_cast<double>(latencies.percentile(99)) * 1e-6;
   state.counters["max_ms"] = static_cast<double>(latencies.max()) * 1e-6;
@@ -250,6 +254,12 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   state.counters["max_ms"] = static_cast<double>(latencies.max()) * 1e-6;
 }
 
+// Whether a model's C slots fit in the descriptor limit, with room for the process's own
+// (libraries, the epoll set, pipes, a margin for connections being replaced).
+bool fits_descriptors(const ModelInfo& info, int conc, int64_t limit) {
+  return int64_t{info.descriptors_per_slot} * conc + 256 <= limit;
+}
+
 }  // namespace
 
 void add_flags(FlagSet& flags, Options& options) {
@@ -336,6 +346,15 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
   s.wrk_conc = suite.quick ? std::vector<int>{100} : std::vector<int>{10, 100, 1000};
   s.poisson = options.poisson;
   if (options.open_rates) s.open_rates = *options.open_rates;
+  // C10k: where one process holding thousands of connections breaks, at N = 10,000 and 100 ms
+  // (C = 1000 is the N sweep's end); --quick keeps one point. A C that needs more descriptors
+  // than the (raised) limit is left out for that model, with the reason in the context.
+  raise_fd_limit();
+  if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0)
+    s.fd_limit = limit.rlim_cur == RLIM_INFINITY ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(limit.rlim_cur);
+  s.c10k_conc = suite.quick ? std::vector<int>{2000} : std::vector<int>{2000, 5000, 10'000};
+  s.c10k_n = 10'000;
+  s.c10k_delay_ms = 100;
   s.url_n = {10 * static_cast<int>(std::max<size_t>(1, s.urls.size()))};
   const int profile_n = kSeedRequestsPerSite * static_cast<int>(kSeedSiteDelaysMs.size());
   if (options.conc || options.n || options.delay_ms) {
@@ -355,6 +374,7 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
     s.max_ideal_s = 1e300;
     s.max_conc_ideal_s = 1e300;
     s.cap_models = false;
+    s.c10k_conc.clear();
     if (!options.open_rates) s.open_rates.clear();  // a closed-loop grid was asked for
   } else if (options.bytes) {
     s.bytes = *options.bytes;
@@ -363,6 +383,7 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
     s.profile_conc = options.conc ? *options.conc : std::vector<int>{1, 4, 40};
     if (options.n) s.url_n = *options.n;
     s.open_rates.clear();  // real sites are not ours to load
+    s.c10k_conc.clear();
   }
   return s;
 }
@@ -413,6 +434,9 @@ std::vector<std::pair<const ModelInfo*, Point>> sweep_points(const Sweep& s) {
         // hidden under a delay: at delay 0.
         for (int c : s.close_conc)
           add({c, s.conc_n, 0, "", s.profile_bytes, false}, s.max_conc_ideal_s);
+        if (info.no_c10k.empty())
+          for (int c : s.c10k_conc)
+            if (fits_descriptors(info, c, s.fd_limit)) add({c, s.c10k_n, s.c10k_delay_ms, "", s.profile_bytes, true});
       }
     }
     for (const Point& p : points) out.emplace_back(&info, p);
@@ -444,6 +468,22 @@ std::string benchmark_name(std::string_view model, const Point& p) {
 void register_benchmarks(const Sweep& sweep) {
   init_curl();
   benchmark::AddCustomContext("libcurl_version", curl_version_info(CURLVERSION_NOW)->version);
+  // C = 10,000 needs a descriptor per connection on each side: raised to the hard limit, and
+  // recorded, since a machine with a lower limit cannot run the same points.
+  raise_fd_limit();
+  if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0)
+    benchmark::AddCustomContext("fd_limit", std::to_string(limit.rlim_cur) + " (hard " + std::to_string(limit.rlim_max) + ")");
+  for (const ModelInfo& info : all_models()) {
+    if (sweep.c10k_conc.empty()) break;
+    std::string why(info.no_c10k);
+    for (int c : sweep.c10k_conc)
+      if (why.empty() && !fits_descriptors(info, c, sweep.fd_limit))
+        why = "C = " + std::to_string(c) + " and above: " + std::to_string(info.descriptors_per_slot) +
+              " descriptors a slot (its connection and the socketpair of the multi handle inside "
+              "curl_easy_perform) need " + std::to_string(info.descriptors_per_slot * c) +
+              ", more than this run's limit of " + std::to_string(sweep.fd_limit);
+    if (!why.empty()) benchmark::AddCustomContext("fetch_c10k_not_run:" + std::string(info.name), why);
+  }
   // The bodies outlive this call; the URL list is shared by them all.
   static std::vector<std::string> urls;
   urls = sweep.urls;

@@ -31,6 +31,10 @@ class Model {
   // A failed request is an outcome, not an exception. Throws std::runtime_error only when the
   // model itself failed: a worker process died, or the run passed its deadline.
   virtual void run(std::span<const Request> requests, std::span<Outcome> outcomes) = 0;
+  // The distinct threads that ran the last run's event loops, for the models that spread
+  // them over threads (multi_threads); 0 for the rest.
+  virtual int threads_used() const { return 0; }
+
  protected:
   // For the models that block in one request at a time (seq, pool, threads, openmp, tbb):
   // begin_run() sets the run's deadline, perform() waits for the request's arrival and makes
@@ -64,6 +68,14 @@ struct ModelInfo {
   int default_max_concurrency;
   int default_max_n;
   ModelFactory make;
+  // Why the default C10k sweep (C up to 10,000 in flight) leaves this model out; empty for
+  // the models it runs. Recorded in the run's context, so the page says why, not just "absent".
+  std::string_view no_c10k = {};
+  // Descriptors this process holds per slot: a blocking handle's connection, plus the
+  // socketpair of the multi handle curl_easy_perform makes inside every easy handle (libcurl
+  // 7.68 and later, for curl_multi_wakeup): 3. An event-loop transfer holds its connection.
+  // The C10k sweep leaves out a C whose descriptors would pass the limit, and says so.
+  int descriptors_per_slot = 1;
 
   bool parallel() const { return kind != Kind::sequential; }
 };
@@ -88,5 +100,6 @@ std::unique_ptr<Model> make_tbb(const ModelConfig& config);
 std::unique_ptr<Model> make_multi(const ModelConfig& config);
 std::unique_ptr<Model> make_multi_socket(const ModelConfig& config);
 std::unique_ptr<Model> make_coro(const ModelConfig& config);
+std::unique_ptr<Model> make_multi_threads(const ModelConfig& config);
 
 }  // namespace concbench::fetch

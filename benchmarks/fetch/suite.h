@@ -76,6 +76,11 @@ struct Sweep {
   int open_conc = 0;
   bool poisson = false;
   std::vector<int> wrk_conc;  // peak/wrk at these C, beside the open-loop sweep
+  // The C10k sweep: c10k_n requests at c10k_delay_ms, at these C, for every model without a
+  // ModelInfo::no_c10k reason (the concurrency sweep's caps do not apply).
+  std::vector<int> c10k_conc;
+  int c10k_n = 0, c10k_delay_ms = 0;
+  int64_t fd_limit = 0;  // RLIMIT_NOFILE after raising it: a C that would pass it is left out
 };
 
 void add_flags(FlagSet& flags, Options& options);

@@ -392,8 +392,42 @@ def open_run():
     return w.doc(ctx)
 
 
+def c10k_run():
+    """A C10k sweep with numbers chosen for checking by hand (tests/test_plot.py and
+    tests/test_targets.py): 10,000 requests at L = 100 ms, C = 1000 .. 10,000.
+      multi_socket  1.05 s, 0.70 s, 1.00 s, 1.70 s      (the collapse)
+      multi_threads 1.05 s, 0.60 s, 0.45 s, 0.36 s      (best at C = 10,000: 360 ms > 300 ms: missed)
+      pool          1.10 s, 0.70 s, 0.55 s, left out at C = 10,000 for its descriptors
+      seq, fork ... left out with their reasons; wrk at C = 1000: 70,000 requests/s.
+    Also N = 1000 at C = 10 and 100 for the throughput curve below C = 1000."""
+    w = Writer()
+    table = {"multi_socket": {1000: 1.05, 2000: 0.70, 5000: 1.00, 10000: 1.70},
+             "multi_threads": {1000: 1.05, 2000: 0.60, 5000: 0.45, 10000: 0.36},
+             "pool": {1000: 1.10, 2000: 0.70, 5000: 0.55}}
+    for model, points in table.items():
+        for conc, t in points.items():
+            ideal = math.ceil(10000 / conc) * 0.1
+            w.add("fetch/%s/conc:%d/n:10000/delay_ms:100/bytes:1024/keepalive:1/process_time/real_time" % (model, conc),
+                  [t, t, t], counters={"ideal_s": ideal, "efficiency": ideal / t, "items_per_second": 10000 / t,
+                                       "errors": 0.0, "peak_in_flight": float(conc)},
+                  family="fetch/" + model, iterations=1)
+        for conc in (10, 100):
+            t = 1000 / conc * 0.1 * 1.02
+            w.add("fetch/%s/conc:%d/n:1000/delay_ms:100/bytes:1024/keepalive:1/process_time/real_time" % (model, conc),
+                  [t, t, t], counters={"ideal_s": t / 1.02, "efficiency": 1 / 1.02, "items_per_second": 1000 / t,
+                                       "errors": 0.0}, family="fetch/" + model, iterations=1)
+    w.add("peak/wrk/conc:1000/delay_ms:0/bytes:1024/process_time/real_time", [1.01, 1.01, 1.01],
+          counters={"requests_per_second": 70000.0}, family="peak/wrk", iterations=1)
+    ctx = context(date="2026-11-24T08:00:00+00:00")
+    ctx["fetch_c10k_not_run:seq"] = "one request at a time: 10,000 at 100 ms take 1,000 s"
+    ctx["fetch_c10k_not_run:pool"] = "C = 10000 and above: 3 descriptors a slot need 30000"
+    ctx["fd_limit"] = "20000 (hard 20000)"
+    return w.doc(ctx)
+
+
 def write_all(directory=HERE):
     samples = {
+        "c10k_run.json": c10k_run(),
         "open_run.json": open_run(),
         "small_run.json": small_run(),
         "aggregates_only.json": aggregates_only_run(),
