@@ -14,8 +14,8 @@ unless the flags given say otherwise. The default selection is a representative
 subset: sum at n = 1e5, 1e7 and 1e8 over every model and both kernels, fetch at 0 and
 100 ms (--benchmark_filter=REGEX picks another). Each round gives each metric one
 paired sample, NEW/OLD of the process medians; see scripts/regress.py for the test
-(Wilcoxon signed-rank, Hodges-Lehmann interval, Holm for the verdict, Benjamini-
-Hochberg for the list).
+(the sign test, Hodges-Lehmann interval, Holm for the verdict, Benjamini-Hochberg for
+the list).
 
 The rounds are saved (--out FILE, default results/ab/<date>-<old>-<new>.json) and
 --analyse FILE judges a saved file again, with other --alpha or --min-effect.
@@ -213,8 +213,8 @@ def count_benchmarks(side, args):
 def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
     """Runs the rounds, saving after each; returns the saved data."""
     m = count_benchmarks(sides[1], args)
-    if regress.smallest_wilcoxon_p(rounds) > alpha / max(m, 1):
-        need = next(r for r in range(2, 64) if regress.smallest_wilcoxon_p(r) <= alpha / m)
+    if regress.smallest_sign_p(rounds) > alpha / max(m, 1):
+        need = next(r for r in range(2, 64) if regress.smallest_sign_p(r) <= alpha / m)
         raise InputError("too few rounds to find anything: with %d rounds no p-value passes Holm over %d "
                          "benchmarks; use --rounds %d or more" % (rounds, m, need))
     data = {"old": sides[0].describe(), "new": sides[1].describe(), "args": args, "rounds": []}
@@ -256,7 +256,7 @@ def analyse(data, alpha, min_effect):
             continue
         d = [math.log(n / o) for o, n in pairs]
         est, lo, hi = regress.hodges_lehmann(d)
-        p = regress.wilcoxon_p(d) if kind != metrics.EFFICIENCY and len(d) >= 2 else math.nan
+        p = regress.sign_p(d) if kind != metrics.EFFICIENCY and len(d) >= 2 else math.nan
         results.append(regress.Result(
             name=name, kind=kind, old=metrics.median([o for o, _ in pairs]),
             new=metrics.median([n for _, n in pairs]), ratio=math.exp(est), low=math.exp(lo),
@@ -285,7 +285,7 @@ def analyse(data, alpha, min_effect):
     verdict = regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors,
                               notes=notes, alpha=alpha, min_effect=min_effect,
                               method="%d interleaved rounds, process medians paired by round: "
-                                     "Hodges-Lehmann ratio, Wilcoxon signed-rank, Holm over %d times"
+                                     "Hodges-Lehmann ratio, sign test, Holm over %d times"
                                      % (len(rounds), sum(1 for r in results if r.kind == metrics.TIME)))
     return verdict
 
