@@ -16,7 +16,7 @@ Each trial gives two comparisons, judged exactly as ab.py judges OLD against NEW
 Three sides share a round to save machine time; each pair is still interleaved within
 its rounds, a little further apart in time than ab.py's two sides, which makes the
 figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
-in DIR/rounds/ (ab.py --analyse reads them; git ignores them) and the summary, with
+in DIR/rounds/ (ab.py --analyse reads them; commit them with the summary) and the summary, with
 the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
 results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds
 until it is removed, so the machine can do other work without disturbing a round.
@@ -122,8 +122,8 @@ def summarize(rows, context, args, started):
         "rows": rows,
     }
     lines = ["# A/B calibration, %s" % summary["date"], "",
-             "Commit %s, %s; %d trials of %d rounds (%.1f hours), ab.py's default subset."
-             % (summary["commit"][:12], summary["machine"], len(aa), args.rounds, summary["hours"]), "",
+             "%s; %d trials of %d rounds (%.1f hours, pauses included), ab.py's default subset."
+             % (summary["machine"], len(aa), args.rounds, summary["hours"]), "",
              "| comparison | result |", "|---|---|",
              "| A/A: comparisons that flagged anything | %d of %d |" % (summary["aa_flagged"], len(aa)),
              "| 10%% slowdown found | %d of %d |" % (summary["p10_found"], len(power["p10"])),

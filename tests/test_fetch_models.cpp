@@ -625,7 +625,8 @@ TEST(FetchUrls, FlagReportsUnreadableFile) {
 
 TEST(FetchSweep, NamesFollowTheContract) {
   const std::regex grammar(
-      "fetch/(seq|pool|threads|fork|process_pool|openmp|tbb|multi|multi_socket|coro|multi_threads)/conc:[0-9]+/n:[0-9]+/"
+      "fetch/(seq|pool|threads|fork|process_pool|openmp|tbb|multi|multi_socket|coro|multi_threads)/"
+      "conc:[0-9]+/n:[0-9]+/"
       "(delay_ms:[0-9]+|profile:seed)/bytes:[0-9]+/keepalive:[01]");
   const std::regex open_grammar(
       "fetch/open/(pool|threads|multi_socket|coro)/rate:[0-9]+/conc:1000/n:[0-9]+/delay_ms:10/bytes:1024/"

@@ -351,7 +351,8 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
   // than the (raised) limit is left out for that model, with the reason in the context.
   raise_fd_limit();
   if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0)
-    s.fd_limit = limit.rlim_cur == RLIM_INFINITY ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(limit.rlim_cur);
+    s.fd_limit = limit.rlim_cur == RLIM_INFINITY ? std::numeric_limits<int64_t>::max()
+                                                 : static_cast<int64_t>(limit.rlim_cur);
   s.c10k_conc = suite.quick ? std::vector<int>{2000} : std::vector<int>{2000, 5000, 10'000};
   s.c10k_n = 10'000;
   s.c10k_delay_ms = 100;
@@ -472,7 +473,8 @@ void register_benchmarks(const Sweep& sweep) {
   // recorded, since a machine with a lower limit cannot run the same points.
   raise_fd_limit();
   if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0)
-    benchmark::AddCustomContext("fd_limit", std::to_string(limit.rlim_cur) + " (hard " + std::to_string(limit.rlim_max) + ")");
+    benchmark::AddCustomContext("fd_limit",
+                                std::to_string(limit.rlim_cur) + " (hard " + std::to_string(limit.rlim_max) + ")");
   for (const ModelInfo& info : all_models()) {
     if (sweep.c10k_conc.empty()) break;
     std::string why(info.no_c10k);

@@ -74,7 +74,9 @@ struct ModelInfo {
   // Descriptors this process holds per slot: a blocking handle's connection, plus the
   // socketpair of the multi handle curl_easy_perform makes inside every easy handle (libcurl
   // 7.68 and later, for curl_multi_wakeup): 3. An event-loop transfer holds its connection.
-  // The C10k sweep leaves out a C whose descriptors would pass the limit, and says so.
+  // The C10k sweep leaves out a C whose descriptors would pass the limit, and says so; a test
+  // counts them for the models it runs. The process models' slots are other processes: their
+  // descriptors here are pipes, not counted.
   int descriptors_per_slot = 1;
 
   bool parallel() const { return kind != Kind::sequential; }
