@@ -15,5 +15,8 @@ for preset in release clang-release sanitize; do
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j"$jobs"
   echo "== $preset: test"
-  ctest --preset "$preset" -j"$jobs"
+  # A test that times out runs once more: Open MPI's MPI_Comm_spawn has hung for good now and
+  # then on these VMs (README, "mpi": a known defect, the spawn has no deadline yet), and a
+  # second hang still fails. ctest's output names every test that needed the second run.
+  ctest --preset "$preset" -j"$jobs" --repeat after-timeout:2
 done
