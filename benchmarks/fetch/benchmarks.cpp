@@ -94,12 +94,9 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     client = url_client_options();
     client.keepalive = p.keepalive;
   } else {
-    try {
-      base_url = fixture_base_url();
-    } catch (const std::exception& e) {
-      state.SkipWithError((std::string("cannot start the fixture server: ") + e.what()).c_str());
-      return;
-    }
+    const std::optional<std::string> url = fixture_url_or_skip(state);
+    if (!url) return;
+    base_url = *url;
     delays = delays_of(p);
     requests = fixture_requests(base_url, delays, static_cast<uint64_t>(p.bytes));
     client = fixture_client_options(*std::max_element(delays.begin(), delays.end()),
@@ -187,13 +184,9 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
 // correction for coordinated omission that wrk2 makes for one client.
 void run_open_point(benchmark::State& state, const ModelInfo& info, const Point& p) {
   raise_fd_limit();
-  std::string base_url;
-  try {
-    base_url = fixture_base_url();
-  } catch (const std::exception& e) {
-    state.SkipWithError((std::string("cannot start the fixture server: ") + e.what()).c_str());
-    return;
-  }
+  const std::optional<std::string> url = fixture_url_or_skip(state);
+  if (!url) return;
+  const std::string& base_url = *url;
   std::vector<Request> requests =
       fixture_requests(base_url, uniform_delays(p.n, p.delay_ms), static_cast<uint64_t>(p.bytes));
   const std::vector<double> arrivals = arrival_offsets(p.n, p.rate, p.poisson);

@@ -2,6 +2,7 @@
 // The fixture server the fetch benchmarks talk to: started by the first one that runs.
 #include "fetch/fixture.h"
 
+#include <benchmark/benchmark.h>
 #include <curl/curl.h>
 
 #include <cstdlib>
@@ -53,6 +54,15 @@ const std::string& fixture_base_url() {
     throw;
   }
   return s.base_url;
+}
+
+std::optional<std::string> fixture_url_or_skip(benchmark::State& state) {
+  try {
+    return fixture_base_url();
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("cannot start the fixture server: ") + e.what()).c_str());
+    return std::nullopt;
+  }
 }
 
 std::optional<double> fixture_stat(const std::string& base_url, std::string_view field) {

@@ -6,6 +6,10 @@
 #include <string>
 #include <string_view>
 
+namespace benchmark {
+class State;
+}
+
 namespace concbench::fetch {
 
 // "http://127.0.0.1:PORT" of the fixture server, starting it (on a free port) on the first
@@ -14,6 +18,10 @@ namespace concbench::fetch {
 // without trying again. Call from the main thread: the server dies with the thread that
 // started it.
 const std::string& fixture_base_url();
+
+// fixture_base_url() for a benchmark body: when the server cannot start, the benchmark is
+// skipped with the reason and nullopt comes back.
+std::optional<std::string> fixture_url_or_skip(benchmark::State& state);
 
 // Talk to the fixture server at `url` ("http://127.0.0.1:PORT") instead of starting one.
 // Throws UsageError when it is not an http:// URL on a loopback host: benchmarks send load

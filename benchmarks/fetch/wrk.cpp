@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <regex>
 #include <stdexcept>
 #include <string>
@@ -79,13 +80,9 @@ WrkResult parse_wrk_output(const std::string& out) {
 }
 
 void run_wrk(benchmark::State& state, int conc, int64_t bytes) {
-  std::string base_url;
-  try {
-    base_url = fixture_base_url();
-  } catch (const std::exception& e) {
-    state.SkipWithError((std::string("cannot start the fixture server: ") + e.what()).c_str());
-    return;
-  }
+  const std::optional<std::string> url = fixture_url_or_skip(state);
+  if (!url) return;
+  const std::string& base_url = *url;
   fixture::RequestSpec spec;
   spec.bytes = static_cast<uint64_t>(bytes);
   const std::vector<std::string> args = {"wrk", "-t1", "-c" + std::to_string(conc), "-d" + std::to_string(kSeconds) + "s",
