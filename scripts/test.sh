@@ -9,14 +9,38 @@ cd "$root"
 
 scripts/install_deps.sh test
 
+# The tests that failed in a ctest log (--output-on-failure), one name per line; with
+# `spawn`, only those whose output shows Open MPI's spawn hang. Debian's Open MPI 4.1 with its
+# external PMIx 4.2 now and then never completes a spawn (a spawned rank stuck in PMIx_Init;
+# README, "mpi"), and the mpi model turns that into an error after 60 s instead of a hang.
+failed_tests() {
+  awk -v only="${2:-}" '
+    /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / { if (name != "" && !only) print name; name = ""; hung = 0
+                                          if (/\*\*\*/) name = $4; next }
+    name != "" && /MPI_Comm_spawn did not return within/ { hung = 1 }
+    name != "" && only && hung { print name; name = "" }
+    END { if (name != "" && !only) print name }' "$1" | sort -u
+}
+
 jobs=$(nproc)
 for preset in release clang-release sanitize; do
   echo "== $preset: configure and build"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j"$jobs"
   echo "== $preset: test"
-  # A test that times out runs once more: Open MPI's MPI_Comm_spawn has hung for good now and
-  # then on these VMs (README, "mpi": a known defect, the spawn has no deadline yet), and a
-  # second hang still fails. ctest's output names every test that needed the second run.
-  ctest --preset "$preset" -j"$jobs" --repeat after-timeout:2
+  log="build/$preset/Testing/ctest-output.log"
+  mkdir -p "$(dirname "$log")"
+  status=0
+  ctest --preset "$preset" -j"$jobs" --output-on-failure | tee "$log" || status=$?
+  [[ $status -eq 0 ]] && continue
+  failed=$(failed_tests "$log")
+  hung=$(failed_tests "$log" spawn)
+  # Tests that failed only because the spawn hung run once more; any other failure stands.
+  if [[ -z $failed || $failed != "$hung" ]]; then
+    echo "== $preset: tests failed"
+    exit 1
+  fi
+  echo "== $preset: Open MPI's spawn hung in: $(echo "$hung" | paste -sd' '); those run once more"
+  pattern=$(echo "$hung" | sed 's/[].[*^$()+?{}|\\]/\\&/g' | paste -sd'|')
+  ctest --preset "$preset" -j"$jobs" --output-on-failure -R "^($pattern)"
 done

@@ -11,7 +11,9 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_SLOW     "model:percent": that model's benchmarks take percent% longer
   FAKE_NOISE    the relative spread between processes (default 0.01), drawn per process
   FAKE_ERROR    benchmarks whose name contains it report an error instead of a time (also
-                read from a file "error" beside this script)
+                read from a file "error" beside this script); FAKE_ERROR_MESSAGE is its message;
+                with FAKE_ERROR_ONCE=FILE, only while FILE exists (the first run that errs removes it)
+  FAKE_LABEL    "text:label": benchmarks whose name contains text carry that label
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
   FAKE_LOG      a file each run appends its arguments to
 """
@@ -53,6 +55,9 @@ def main(args):
     reps = int(flag("--benchmark_repetitions", "1"))
     error = os.environ.get("FAKE_ERROR") or (open(os.path.join(here, "error")).read().strip()
                                              if os.path.exists(os.path.join(here, "error")) else "")
+    once = os.environ.get("FAKE_ERROR_ONCE")
+    if once and not os.path.exists(once):
+        error = ""
     rows = []
     for i, name in enumerate(mine):
         factor = process * (speed if os.environ.get("FAKE_SPEED_ONLY", "") in name else 1.0)
@@ -62,8 +67,14 @@ def main(args):
                    "run_type": "iteration", "repetitions": reps, "repetition_index": r, "threads": 1,
                    "iterations": 100, "real_time": 1.0 * factor * (1 + random.gauss(0, 0.001)),
                    "cpu_time": 1.0, "time_unit": "ms"}
+            label_on, _, label = os.environ.get("FAKE_LABEL", "").partition(":")
+            if label_on and label_on in name:
+                row["label"] = label
             if error and error in name:
-                row.update(error_occurred=True, error_message="fake failure", real_time=0)
+                row.update(error_occurred=True, real_time=0,
+                           error_message=os.environ.get("FAKE_ERROR_MESSAGE", "fake failure"))
+                if once and os.path.exists(once):
+                    os.unlink(once)
             rows.append(row)
     out = flag("--benchmark_out")
     if out:

@@ -153,3 +153,37 @@ def test_record_names_carry_the_scope(tmp_path):
     rec = records.record_from_context("x/20261130T224117Z-7131bae36091-vm-partial.json",
                                       dict(context, concbench_scope="partial"))
     assert rec.scope == records.PARTIAL
+
+
+def test_benchmarks_that_failed_on_the_mpi_spawn_hang_run_once_more(tmp_path):
+    log, once = tmp_path / "log", tmp_path / "once"
+    once.write_text("")
+    env = dict(os.environ, FAKE_LOG=str(log), FAKE_NAMES="sum/seq/n:1,sum/mpi/n:1,sum/mpi/n:2",
+               FAKE_LABEL="mpi:ranks on b,a",
+               FAKE_ERROR="sum/mpi/n:2", FAKE_ERROR_ONCE=str(once),
+               FAKE_ERROR_MESSAGE="cannot start the model: MPI_Comm_spawn did not return within 60 s (1 of 1 "
+                                  "ranks were running); its ranks were killed")
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Open MPI's spawn hung in the process of sum/mpi" in proc.stderr
+    doc = json.loads(out.read_text())
+    names = [b["name"] for b in doc["benchmarks"]]
+    assert sorted(names) == sorted(["sum/seq/n:1/real_time", "sum/mpi/n:1/real_time", "sum/mpi/n:2/real_time"])
+    assert not any(b.get("error_occurred") for b in doc["benchmarks"])
+    assert doc["context"]["concbench_reruns"] == {"sum/mpi": "1 benchmark after Open MPI's spawn hung"}
+    assert doc["context"]["mpi_rank_hosts"] == "a,b"  # from the mpi benchmarks' labels
+    reruns = [r for r in log.read_text().splitlines() if "sum/mpi/n:2" in r and "n:1" not in r]
+    assert len(reruns) == 1, log.read_text()
+
+
+def test_a_second_spawn_hang_stays_an_error(tmp_path):
+    env = dict(os.environ, FAKE_NAMES="sum/mpi/n:1", FAKE_ERROR="sum/mpi/n:1",
+               FAKE_ERROR_MESSAGE="cannot start the model: MPI cannot be used again in this process: x")
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE], capture_output=True,
+                          text=True, env=env, timeout=60)
+    doc = json.loads(out.read_text())
+    assert [b.get("error_occurred") for b in doc["benchmarks"]] == [True], proc.stderr
+    assert proc.stderr.count("run once more") == 1

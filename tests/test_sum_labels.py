@@ -3,7 +3,10 @@
 # Run: /usr/bin/python3 -m pytest tests/test_sum_labels.py (CONCBENCH_BINARY names the built binary; ctest sets it).
 import json
 import os
+import socket
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -89,3 +92,80 @@ def test_a_missing_mpi_hostfile_is_one_line():
     proc = subprocess.run([BINARY, "--mpi_hosts=/no/such/hostfile", "--benchmark_list_tests"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--mpi_hosts: cannot read" in proc.stderr
+
+
+def test_the_hostfile_places_the_ranks_and_each_ranks_host_is_recorded(tmp_path):
+    # This host by its own name, with a slot for each of three workers: the benchmark process
+    # takes one of its host's slots, as Open MPI counts it.
+    hosts = tmp_path / "hosts"
+    hosts.write_text("%s slots=3\n" % socket.gethostname())
+    runs = run("--benchmark_filter=^sum/mpi/range/workers:3/n:1000/", "--workers=3", "--sizes=1000",
+               "--scaling_n=1000", "--mpi_hosts=%s" % hosts)
+    assert runs and not runs[0].get("error_occurred"), runs
+    assert runs[0]["label"] == "ranks on %s,%s" % (socket.gethostname(), socket.gethostname())
+
+
+def processes():
+    """pid -> (parent pid, command line) of every process of this host."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                found[int(entry)] = (ppid, f.read().replace(b"\0", b" ").decode(errors="replace"))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_killing_the_benchmark_leaves_no_rank_or_daemon_behind():
+    proc = subprocess.Popen([BINARY, "--benchmark_filter=^sum/mpi/range/workers:2/n:1000000000/",
+                             "--benchmark_min_time=60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    token = "--spawn=%d." % proc.pid
+    try:
+        deadline = time.monotonic() + 60
+        while not any(token in cmd for _, cmd in processes().values()):
+            assert proc.poll() is None and time.monotonic() < deadline, "no rank started"
+            time.sleep(0.1)
+        daemons = [pid for pid, (ppid, cmd) in processes().items() if ppid == proc.pid and "orted" in cmd]
+        assert daemons, "Open MPI's daemon is not a child of the benchmark"
+    finally:
+        proc.kill()  # SIGKILL: the benchmark cleans nothing up itself
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while True:
+        left = {pid: cmd for pid, (_, cmd) in processes().items() if token in cmd or pid in daemons}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, left
+
+
+def test_killing_the_runner_of_bench_leaves_no_benchmark_behind(tmp_path):
+    # ./bench runs each model through scripts/run_isolated.py; SIGKILL to it must end the
+    # benchmark process it started too, and with it the ranks and Open MPI's daemon.
+    runner = subprocess.Popen([sys.executable, os.path.join(REPO, "scripts", "run_isolated.py"), "--out",
+                               str(tmp_path / "run.json"), BINARY,
+                               "--benchmark_filter=^sum/mpi/range/workers:2/n:1000000000/",
+                               "--benchmark_min_time=60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            bench = [pid for pid, (ppid, cmd) in processes().items() if ppid == runner.pid and BINARY in cmd]
+            if bench and any("--spawn=%d." % bench[0] in cmd for _, cmd in processes().values()):
+                break
+            assert runner.poll() is None and time.monotonic() < deadline, "no rank started"
+            time.sleep(0.1)
+    finally:
+        runner.kill()
+        runner.wait()
+    token = "--spawn=%d." % bench[0]
+    deadline = time.monotonic() + 30
+    while True:
+        left = {pid: cmd for pid, (_, cmd) in processes().items() if token in cmd or pid == bench[0]}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, left
+    assert not (tmp_path / "run.json").exists()

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <numeric>
@@ -267,26 +268,61 @@ TEST(SumModels, TheSlowdownHookRepeatsKernelWorkAndKeepsTheAnswer) {
   }
 }
 
-std::string fault_name(WorkerFault fault) {
-  switch (fault) {
-    case WorkerFault::none: return "none";
-    case WorkerFault::crash: return "crash";
-    case WorkerFault::garbage: return "garbage";
-    case WorkerFault::hang: return "hang";
-    case WorkerFault::exit_early: return "exit_early";
+class FailingWorker : public ::testing::TestWithParam<FaultCase> {};
+
+// The processes below this one (children, theirs, ...), by command name.
+std::vector<std::string> descendants() {
+  std::vector<std::pair<pid_t, std::pair<pid_t, std::string>>> all;  // pid, (ppid, comm)
+  DIR* dir = opendir("/proc");
+  while (dirent* e = readdir(dir)) {
+    FILE* f = std::fopen((std::string("/proc/") + e->d_name + "/stat").c_str(), "r");
+    if (!f) continue;
+    int pid = 0, ppid = 0;
+    char comm[64] = {}, state = 0;
+    if (std::fscanf(f, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4) all.push_back({pid, {ppid, comm}});
+    std::fclose(f);
   }
-  return "unknown";
+  closedir(dir);
+  std::vector<pid_t> ours{getpid()};
+  std::vector<std::string> names;
+  for (size_t i = 0; i < ours.size(); ++i)
+    for (const auto& [pid, parent] : all)
+      if (parent.first == ours[i]) {
+        ours.push_back(pid);
+        names.push_back(parent.second);
+      }
+  return names;
 }
 
-class FailingWorker : public ::testing::TestWithParam<FaultCase> {};
+// True once no process below this one has a name that starts with `prefix` (alive or a
+// zombie), waiting up to 10 s.
+bool none_left(const std::string& prefix) {
+  for (int i = 0; i < 1000; ++i) {
+    const auto names = descendants();
+    if (std::none_of(names.begin(), names.end(), [&](const std::string& n) { return n.starts_with(prefix); }))
+      return true;
+    usleep(10'000);
+  }
+  return false;
+}
+
+std::unique_ptr<Model> make_with(const std::string& model, ProcessOptions options) {
+  if (model == "fork") return make_fork(3, options);
+  if (model == "process_pool") return make_process_pool(3, options);
+  return make_mpi(3, options);
+}
 
 TEST_P(FailingWorker, IsAnErrorNeverAHangOrAZombie) {
   const FaultCase& c = GetParam();
+  const bool mpi = std::string(c.model) == "mpi";
   ProcessOptions options{c.fault, std::chrono::milliseconds(500)};
+  // A spawn that never returns is given 5 s; any other spawn the default minute, so that a slow
+  // machine's start is not taken for a fault.
+  if (c.fault == WorkerFault::hang_at_start) options.start_timeout = std::chrono::seconds(5);
   const int fds_before = open_fd_count();
   const auto started = std::chrono::steady_clock::now();
-  {
-    auto model = std::string(c.model) == "fork" ? make_fork(3, options) : make_process_pool(3, options);
+  try {
+    auto model = make_with(c.model, options);
     Problem p{Kernel::range, 1'000'000, nullptr};
     try {
       model->sum(p);
@@ -294,14 +330,41 @@ TEST_P(FailingWorker, IsAnErrorNeverAHangOrAZombie) {
     } catch (const std::runtime_error& e) {
       EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
     }
-    if (std::string(c.model) == "process_pool") {
+    if (std::string(c.model) != "fork") {
       EXPECT_THROW(model->sum(p), std::runtime_error) << "a broken pool must stay broken";
     }
+  } catch (const std::runtime_error& e) {  // mpi's spawn
+    EXPECT_EQ(c.fault, WorkerFault::hang_at_start) << e.what();
+    EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
   }
-  // Bounded by the 500 ms timeout, with room for a loaded machine.
+  // Bounded by the timeouts, with room for a loaded machine.
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  if (mpi) {
+    // Open MPI's daemon (orted, a child of this process) stays until MPI ends; no rank may.
+    EXPECT_TRUE(none_left("concbench_mpi")) << "a rank was left behind";
+    return;
+  }
   EXPECT_TRUE(no_children());
   EXPECT_EQ(open_fd_count(), fds_before);
+}
+
+// A rank that answers wrong cannot know it: the model returns the wrong sum, which the
+// benchmark's check of every untimed call turns into an error (see test_sum_labels.py).
+TEST(SumModels, AnMpiRanksWrongAnswerReachesTheCaller) {
+  auto model = make_mpi(3, ProcessOptions{WorkerFault::garbage, std::chrono::seconds(30)});
+  EXPECT_EQ(model->sum(Problem{Kernel::range, 1000, nullptr}), reference_sum(1000) + 1);
+}
+
+// After an mpi model's rank died, the process can still run the next mpi model: ./bench runs
+// a model's benchmarks in one process.
+TEST(SumModels, AnMpiModelWorksAfterAnotherFailed) {
+  {
+    auto broken = make_mpi(2, ProcessOptions{WorkerFault::crash, std::chrono::seconds(30)});
+    EXPECT_THROW(broken->sum(Problem{Kernel::range, 1000, nullptr}), std::runtime_error);
+  }
+  auto model = make_mpi(3, ProcessOptions{});
+  EXPECT_EQ(model->sum(Problem{Kernel::range, 100'003, nullptr}), reference_sum(100'003));
+  EXPECT_EQ(model->placement().rfind("ranks on ", 0), 0u) << model->placement();
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -313,7 +376,11 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"process_pool", WorkerFault::crash, "died without an answer"},
                       FaultCase{"process_pool", WorkerFault::exit_early, "exited with status 3"},
                       FaultCase{"process_pool", WorkerFault::garbage, "sent garbage"},
-                      FaultCase{"process_pool", WorkerFault::hang, "timed out"}),
+                      FaultCase{"process_pool", WorkerFault::hang, "timed out"},
+                      FaultCase{"mpi", WorkerFault::crash, "died"},
+                      FaultCase{"mpi", WorkerFault::exit_early, "died"},
+                      FaultCase{"mpi", WorkerFault::hang, "timed out"},
+                      FaultCase{"mpi", WorkerFault::hang_at_start, "MPI_Comm_spawn did not return within 5 s"}),
     [](const auto& info) { return std::string(info.param.model) + "_" + fault_name(info.param.fault); });
 
 }  // namespace

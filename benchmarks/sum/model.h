@@ -25,6 +25,9 @@ class Model {
   // What worker processes that are still alive have used (CPU time, faults, switches), which
   // getrusage(RUSAGE_CHILDREN) cannot see until they are reaped.
   virtual Usage live_children_usage() const { return {}; }
+  // Where the workers run, when that is worth recording (mpi: "ranks on <host>,<host>"), or
+  // empty; the benchmark's label.
+  virtual std::string placement() const { return {}; }
 };
 
 // A worker's partial sum on its own cache line, for the thread models: neighbouring writes
@@ -62,15 +65,31 @@ std::string mpi_library();
 // process_pool models, fetch's) are plain forks again. MPI cannot start again after it.
 void finish_mpi();
 
-// What a forked worker does wrong, for the tests that prove a failing worker is an error and
-// never a hang or a zombie.
-enum class WorkerFault { none, crash, garbage, hang, exit_early };
+// What a worker process does wrong, for the tests that prove a failing worker is an error and
+// never a hang or a zombie. hang_at_start: an mpi rank that never starts MPI, so that the spawn
+// never returns (the fork models' workers treat it as hang).
+enum class WorkerFault { none, crash, garbage, hang, exit_early, hang_at_start };
+inline const char* fault_name(WorkerFault fault) {
+  switch (fault) {
+    case WorkerFault::none: return "none";
+    case WorkerFault::crash: return "crash";
+    case WorkerFault::garbage: return "garbage";
+    case WorkerFault::hang: return "hang";
+    case WorkerFault::exit_early: return "exit_early";
+    case WorkerFault::hang_at_start: return "hang_at_start";
+  }
+  return "unknown";
+}
 struct ProcessOptions {
   WorkerFault fault = WorkerFault::none;
   // How long to wait for a worker's answer before killing it.
   std::chrono::milliseconds timeout = std::chrono::minutes(10);
+  // mpi: how long MPI_Comm_spawn and the ranks' first message may take (ssh to another host
+  // included) before the ranks are killed and the model fails.
+  std::chrono::milliseconds start_timeout = std::chrono::seconds(60);
 };
 std::unique_ptr<Model> make_fork(int workers, ProcessOptions options);
 std::unique_ptr<Model> make_process_pool(int workers, ProcessOptions options);
+std::unique_ptr<Model> make_mpi(int workers, ProcessOptions options);
 
 }  // namespace concbench::sum

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // sum/mpi: W Open MPI ranks spawned once per model (MPI_Comm_spawn), the problem broadcast, partial sums reduced.
+#include <dirent.h>
 #include <mpi.h>
 #include <sys/prctl.h>
 #if defined(__SANITIZE_ADDRESS__)
@@ -7,9 +8,16 @@
 #endif
 #include <unistd.h>
 
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sum/model.h"
@@ -23,6 +31,48 @@ std::string& hostfile() {
   return path;
 }
 
+// Why MPI can no longer be used in this process, or empty: a spawn that never returned leaves
+// a thread inside Open MPI for good (see Mpi::spawn), and no MPI call may follow it.
+std::string& unusable() {
+  static std::string why;
+  return why;
+}
+
+using Clock = std::chrono::steady_clock;
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", static_cast<double>(d.count()) / 1000);
+  return text;
+}
+
+// The processes of this host whose command line has the argument `token`.
+std::vector<pid_t> processes_with(const std::string& token) {
+  std::vector<pid_t> found;
+  DIR* dir = opendir("/proc");
+  if (!dir) return found;
+  while (dirent* e = readdir(dir)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t at = 0;
+    for (size_t end; (end = cmdline.find('\0', at)) != std::string::npos; at = end + 1)
+      if (cmdline.compare(at, end - at, token) == 0) found.push_back(pid);
+  }
+  closedir(dir);
+  return found;
+}
+
+// True while `pid` runs (not gone, not a zombie its parent has yet to reap).
+bool running(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(in, text);
+  const size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z' && text[paren + 2] != 'X';
+}
+
 // "MPI_Bcast: MPI_ERR_COMM: invalid communicator"
 void check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
@@ -30,6 +80,16 @@ void check(int rc, const char* what) {
   int len = 0;
   MPI_Error_string(rc, text, &len);
   throw std::runtime_error(std::string(what) + ": " + std::string(text, static_cast<size_t>(len)));
+}
+
+// Open MPI keeps allocations for the life of the process by design, and LeakSanitizer would
+// report them at exit: what the calling thread allocates from here on is not checked for leaks
+// (called by the thread that starts MPI and the threads that spawn). In a process that never
+// starts MPI (every other test) nothing changes.
+void ignore_leaks_of_this_thread() {
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_disable();
+#endif
 }
 
 // MPI is started once, by the first mpi model of the process, and stopped by finish_mpi().
@@ -53,13 +113,12 @@ void start_mpi() {
   setenv("OMPI_MCA_hwloc_base_binding_policy", "none", 0);
   int argc = 0;
   char** argv = nullptr;
-#if defined(__SANITIZE_ADDRESS__)
-  // Open MPI keeps allocations for the life of the process by design, and LeakSanitizer would
-  // report them at exit; what this thread allocates from here on is not checked for leaks. In a
-  // process that never starts MPI (every other test) nothing changes.
-  __lsan_disable();
-#endif
-  check(MPI_Init(&argc, &argv), "MPI_Init");
+  ignore_leaks_of_this_thread();
+  // Serialized: the spawn runs on a thread of its own, so that it can be given a deadline,
+  // while this thread waits; no two threads ever call MPI at once.
+  int provided = 0;
+  check(MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+  if (provided < MPI_THREAD_SERIALIZED) throw std::runtime_error("MPI_Init_thread: MPI_THREAD_SERIALIZED not provided");
   prctl(PR_SET_TIMERSLACK, 1UL);  // wait_for's short naps (see mpi_worker.cpp)
   // Errors come back as codes, which the benchmark reports, instead of aborting the process.
   MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
@@ -73,33 +132,32 @@ class Mpi final : public Model {
   // the thread that enters a oneTBB arena are. A separate root that only waited would poll
   // (MPI has no sleeping wait on shared memory) and take a core from the ranks computing.
   // With --mpi_hosts the ranks are placed on the hostfile's hosts.
-  explicit Mpi(int workers) : workers_(workers) {
+  Mpi(int workers, ProcessOptions options) : workers_(workers), options_(options) {
     if (workers == 1) return;  // this process alone, as an OpenMP team of one
+    if (!unusable().empty()) throw std::runtime_error("MPI cannot be used again in this process: " + unusable());
     start_mpi();
-    MPI_Info info = MPI_INFO_NULL;
-    if (!hostfile().empty()) {
-      MPI_Info_create(&info);
-      MPI_Info_set(info, "hostfile", hostfile().c_str());
-    }
-    std::vector<int> errors(static_cast<size_t>(workers - 1), MPI_SUCCESS);
-    char* no_args[] = {nullptr};
-    const int rc = MPI_Comm_spawn(CONCBENCH_MPI_WORKER_PATH, no_args, workers - 1, info, 0, MPI_COMM_SELF,
-                                  &ranks_, errors.data());
-    if (info != MPI_INFO_NULL) MPI_Info_free(&info);
-    check(rc, "MPI_Comm_spawn of " CONCBENCH_MPI_WORKER_PATH);
-    for (int e : errors) check(e, "MPI_Comm_spawn: a rank did not start");
-    MPI_Comm_set_errhandler(ranks_, MPI_ERRORS_RETURN);
+    static int spawns = 0;
+    token_ = "--spawn=" + std::to_string(getpid()) + "." + std::to_string(++spawns);
+    spawn();
+    introduce();
   }
 
   ~Mpi() override {
-    if (ranks_ == MPI_COMM_NULL) return;
-    MpiCommand quit;
-    if (broadcast(quit) == MPI_SUCCESS) MPI_Comm_disconnect(&ranks_);
+    if (ranks_ == MPI_COMM_NULL || !broken_.empty()) return;  // a failed model's ranks are already killed
+    try {
+      MpiCommand quit;
+      tell(quit, Clock::now() + options_.start_timeout);
+      MPI_Comm_disconnect(&ranks_);
+    } catch (const std::runtime_error&) {
+      // fail() has killed the ranks that did not take the quit
+    }
   }
 
   int64_t sum(const Problem& p) override {
     const Slice mine = slice_of(p.n, workers_, 0);
-    if (ranks_ == MPI_COMM_NULL) return sum_slice(p, mine.begin, mine.end);
+    if (workers_ == 1) return sum_slice(p, mine.begin, mine.end);
+    if (!broken_.empty()) throw std::runtime_error("the model failed earlier: " + broken_);
+    const auto deadline = Clock::now() + options_.timeout;
     MpiCommand c;
     c.op = MpiCommand::kSum;
     c.kernel = static_cast<int32_t>(p.kernel);
@@ -107,45 +165,178 @@ class Mpi final : public Model {
     c.repeat = p.repeat;
     c.report_pids = p.log != nullptr;
     c.parts = workers_;
-    check(broadcast(c), "MPI_Ibcast");
+    tell(c, deadline);
     // The ranks' partial sums are reduced while this process sums its own slice.
     int64_t theirs = 0;
     MPI_Request request;
-    check(MPI_Ireduce(nullptr, &theirs, 1, MPI_INT64_T, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
+    must(MPI_Ireduce(nullptr, &theirs, 1, MPI_INT64_T, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
     const int64_t own = sum_slice(p, mine.begin, mine.end);
-    check(wait_for(request), "MPI_Ireduce");
-    if (p.log) {
+    await(request, deadline, "MPI_Ireduce");
+    if (p.log) {  // each rank says who summed its slice, as the other models' workers do
       std::vector<int> pids(static_cast<size_t>(workers_ - 1));
-      check(MPI_Igather(nullptr, 0, MPI_INT, pids.data(), 1, MPI_INT, MPI_ROOT, ranks_, &request), "MPI_Igather");
-      check(wait_for(request), "MPI_Igather");
+      must(MPI_Igather(nullptr, 0, MPI_INT, pids.data(), 1, MPI_INT, MPI_ROOT, ranks_, &request), "MPI_Igather");
+      await(request, deadline, "MPI_Igather");
       for (int pid : pids) p.log->add(pid);
     }
     return own + theirs;
   }
 
   Usage live_children_usage() const override {
-    if (ranks_ == MPI_COMM_NULL) return {};
+    if (ranks_ == MPI_COMM_NULL || !broken_.empty()) return {};
     MpiCommand c;
     c.op = MpiCommand::kUsage;
     double fields[4] = {0, 0, 0, 0};
-    MPI_Request request;
-    if (broadcast(c) != MPI_SUCCESS ||
-        MPI_Ireduce(nullptr, fields, 4, MPI_DOUBLE, MPI_SUM, MPI_ROOT, ranks_, &request) != MPI_SUCCESS ||
-        wait_for(request) != MPI_SUCCESS)
-      return {};
+    try {
+      const auto deadline = Clock::now() + options_.timeout;
+      tell(c, deadline);
+      MPI_Request request;
+      must(MPI_Ireduce(nullptr, fields, 4, MPI_DOUBLE, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
+      await(request, deadline, "MPI_Ireduce");
+    } catch (const std::runtime_error&) {
+      return {};  // the next call reports why
+    }
     return {fields[0], fields[1], fields[2], fields[3]};
   }
 
+  std::string placement() const override {
+    if (ranks_info_.empty()) return {};
+    std::string text = "ranks on ";
+    for (size_t i = 0; i < ranks_info_.size(); ++i) {
+      if (i > 0) text += ',';
+      text += ranks_info_[i].host;
+    }
+    return text;
+  }
+
  private:
-  // Every rank is told `c` (this process is the broadcast's root).
-  int broadcast(MpiCommand& c) const {
+  // MPI_Comm_spawn, on a thread of its own with a deadline. Open MPI's spawn has hung for good
+  // here (inside PMIx_Lookup) and cannot be interrupted; past the deadline its ranks are killed
+  // (found by the token in their command line), the thread is left where it is, and MPI is not
+  // used again in this process: the benchmark fails with the reason instead of hanging.
+  void spawn() {
+    struct Call {
+      std::mutex mutex;
+      std::condition_variable finished_cv;
+      bool finished = false;
+      int rc = MPI_SUCCESS;
+      MPI_Comm comm = MPI_COMM_NULL;
+      std::vector<int> errors;
+      std::vector<std::string> args;
+      MPI_Info info = MPI_INFO_NULL;
+    };
+    auto call = std::make_shared<Call>();
+    call->errors.assign(static_cast<size_t>(workers_ - 1), MPI_SUCCESS);
+    call->args.push_back(token_);
+    if (options_.fault != WorkerFault::none) call->args.push_back(std::string("--fault=") + fault_name(options_.fault));
+    if (!hostfile().empty()) {
+      MPI_Info_create(&call->info);
+      MPI_Info_set(call->info, "hostfile", hostfile().c_str());
+    }
+    std::thread spawner([call] {
+      ignore_leaks_of_this_thread();
+      std::vector<char*> argv;
+      for (std::string& a : call->args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      MPI_Comm comm = MPI_COMM_NULL;
+      const int rc = MPI_Comm_spawn(CONCBENCH_MPI_WORKER_PATH, argv.data(), static_cast<int>(call->errors.size()),
+                                    call->info, 0, MPI_COMM_SELF, &comm, call->errors.data());
+      std::lock_guard lock(call->mutex);
+      call->rc = rc;
+      call->comm = comm;
+      call->finished = true;
+      call->finished_cv.notify_all();
+    });
+    std::unique_lock lock(call->mutex);
+    if (!call->finished_cv.wait_for(lock, options_.start_timeout, [&] { return call->finished; })) {
+      lock.unlock();
+      spawner.detach();
+      // How many ranks had started says where the spawn stuck: launching them, or connecting.
+      const size_t started = processes_with(token_).size();
+      unusable() = "MPI_Comm_spawn did not return within " + seconds_text(options_.start_timeout) + " (" +
+                   std::to_string(started) + " of " + std::to_string(workers_ - 1) + " ranks were running)";
+      kill_ranks();
+      throw std::runtime_error(unusable() + "; its ranks were killed, and MPI cannot be used again in this process");
+    }
+    lock.unlock();
+    spawner.join();
+    if (call->info != MPI_INFO_NULL) MPI_Info_free(&call->info);
+    check(call->rc, "MPI_Comm_spawn of " CONCBENCH_MPI_WORKER_PATH);
+    for (int e : call->errors) check(e, "MPI_Comm_spawn: a rank did not start");
+    ranks_ = call->comm;
+    MPI_Comm_set_errhandler(ranks_, MPI_ERRORS_RETURN);
+  }
+
+  // Each rank says where it runs: its host for the record, its pid so that a rank of this host
+  // that dies ends a wait at once.
+  void introduce() {
+    ranks_info_.resize(static_cast<size_t>(workers_ - 1));
     MPI_Request request;
-    const int rc = MPI_Ibcast(&c, sizeof c, MPI_BYTE, MPI_ROOT, ranks_, &request);
-    return rc == MPI_SUCCESS ? wait_for(request) : rc;
+    must(MPI_Igather(nullptr, 0, MPI_BYTE, ranks_info_.data(), sizeof(MpiRankInfo), MPI_BYTE, MPI_ROOT, ranks_,
+                     &request),
+         "MPI_Igather");
+    await(request, Clock::now() + options_.start_timeout, "the ranks' first message");
+    char here[64] = {};
+    gethostname(here, sizeof here - 1);
+    for (MpiRankInfo& rank : ranks_info_) {
+      rank.host[sizeof rank.host - 1] = '\0';
+      if (std::string(rank.host) == here) local_pids_.push_back(rank.pid);
+    }
+  }
+
+  // Every rank is told `c` (this process is the broadcast's root).
+  void tell(MpiCommand& c, Clock::time_point deadline) const {
+    MPI_Request request;
+    must(MPI_Ibcast(&c, sizeof c, MPI_BYTE, MPI_ROOT, ranks_, &request), "MPI_Ibcast");
+    await(request, deadline, "MPI_Ibcast");
+  }
+
+  // Waits for `request` until it completes, a rank of this host dies, or the deadline passes.
+  void await(MPI_Request& request, Clock::time_point deadline, const char* what) const {
+    std::string why;
+    const int rc = wait_for(request, [&] {
+      for (size_t i = 0; i < local_pids_.size(); ++i) {
+        if (!running(local_pids_[i])) {
+          why = "a rank (pid " + std::to_string(local_pids_[i]) + ") died";
+          return true;
+        }
+      }
+      if (Clock::now() < deadline) return false;
+      why = "no answer from the ranks in time (timed out)";
+      return true;
+    });
+    if (rc == kWaitGaveUp) fail(std::string(what) + ": " + why);
+    must(rc, what);
+  }
+
+  // An MPI error from a call with the ranks fails the model like a dead rank.
+  void must(int rc, const char* what) const {
+    try {
+      check(rc, what);
+    } catch (const std::runtime_error& e) {
+      fail(e.what());
+    }
+  }
+
+  // The model cannot be trusted again: its ranks are killed (on this host; Open MPI's daemons
+  // end the others), its intercommunicator is left alone, since disconnecting from dead ranks
+  // would wait for them, and every later call reports `why`.
+  [[noreturn]] void fail(const std::string& why) const {
+    broken_ = why;
+    kill_ranks();
+    throw std::runtime_error(why);
+  }
+
+  void kill_ranks() const {
+    for (pid_t pid : processes_with(token_)) kill(pid, SIGKILL);
   }
 
   int workers_;
+  ProcessOptions options_;
+  std::string token_;  // --spawn=<this pid>.<count>: on the ranks' command lines
   mutable MPI_Comm ranks_ = MPI_COMM_NULL;  // the intercommunicator to the spawned ranks
+  std::vector<MpiRankInfo> ranks_info_;
+  std::vector<pid_t> local_pids_;
+  mutable std::string broken_;
 };
 
 }  // namespace
@@ -165,9 +356,12 @@ void finish_mpi() {
   int started = 0, finished = 0;
   MPI_Initialized(&started);
   MPI_Finalized(&finished);
-  if (started && !finished) MPI_Finalize();
+  // After a spawn that never returned, a thread is still inside Open MPI: MPI_Finalize would
+  // wait for it. The process ends without it; Open MPI's daemon ends with the process.
+  if (started && !finished && unusable().empty()) MPI_Finalize();
 }
 
-std::unique_ptr<Model> make_mpi(int workers) { return std::make_unique<Mpi>(workers); }
+std::unique_ptr<Model> make_mpi(int workers, ProcessOptions options) { return std::make_unique<Mpi>(workers, options); }
+std::unique_ptr<Model> make_mpi(int workers) { return make_mpi(workers, {}); }
 
 }  // namespace concbench::sum

@@ -11,22 +11,34 @@
 
 namespace concbench::sum {
 
+// What wait_for returns, besides MPI's own codes, when `give_up` ended the wait.
+constexpr int kWaitGaveUp = -1;
+
 // Waits for a non-blocking MPI operation as the other models' workers wait for work: polling
 // for kCpuSpin, then polling with short sleeps. Open MPI's blocking calls poll without end, and
 // a waiting process that never leaves the core takes it from the ranks that are computing
 // (measured: two ranks and a polling parent on two cores made W = 2 slower than W = 1).
-inline int wait_for(MPI_Request& request) {
+// While napping it asks `give_up` about every 10 ms: a peer that died or hangs must end the wait
+// (MPI itself never would: a spawned rank killed mid-call left its parent polling for good), and
+// then the request stays pending and kWaitGaveUp is returned.
+template <class GiveUp>
+int wait_for(MPI_Request& request, GiveUp&& give_up) {
   int done = 0, rc = MPI_SUCCESS;
   const bool soon = spin_until([&] {
     rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
     return rc != MPI_SUCCESS || done != 0;
   });
   const timespec nap{0, 20'000};
-  while (!soon && rc == MPI_SUCCESS && done == 0) {
+  for (int naps = 1; !soon && rc == MPI_SUCCESS && done == 0; ++naps) {
+    if (naps % 256 == 0 && give_up()) return kWaitGaveUp;
     nanosleep(&nap, nullptr);
     rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
   }
   return rc;
+}
+
+inline int wait_for(MPI_Request& request) {
+  return wait_for(request, [] { return false; });
 }
 
 // One command, broadcast by the benchmark process (MPI_ROOT) to every rank it spawned.
@@ -38,6 +50,13 @@ struct MpiCommand {
   double repeat = 0;        // Problem::repeat, the calibration test hook
   int32_t report_pids = 0;  // kSum: each rank also sends its pid (the untimed calls count workers)
   int32_t parts = 1;        // kSum: slices of [0, n); the benchmark process sums slice 0, rank r slice r + 1
+};
+
+// What each rank tells the benchmark process once, right after the spawn: where it runs, so
+// that the benchmark can record it and, on this host, notice a rank that dies.
+struct MpiRankInfo {
+  int32_t pid = 0;
+  char host[64] = {};
 };
 
 }  // namespace concbench::sum

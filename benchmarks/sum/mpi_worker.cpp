@@ -7,11 +7,15 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "common/context.h"
 #include "sum/kernel.h"
+#include "sum/model.h"
 #include "sum/mpi_protocol.h"
 
 using namespace concbench;
@@ -22,7 +26,23 @@ using namespace concbench::sum;
 // not this project's to find; the benchmark process (which runs this code too) is still checked.
 extern "C" const char* __asan_default_options() { return "detect_leaks=0"; }
 
+// The fault a test asked for (--fault=NAME on every rank's command line), or none.
+WorkerFault fault_from(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    for (WorkerFault f : {WorkerFault::crash, WorkerFault::garbage, WorkerFault::hang, WorkerFault::exit_early,
+                          WorkerFault::hang_at_start})
+      if (arg == std::string("--fault=") + fault_name(f)) return f;
+  }
+  return WorkerFault::none;
+}
+
 int main(int argc, char** argv) {
+  // argv also holds the spawn's token (--spawn=...), only so that the benchmark process can find
+  // and kill this rank by its command line if the spawn never returns.
+  WorkerFault fault = fault_from(argc, argv);
+  if (fault == WorkerFault::hang_at_start)
+    while (true) pause();
   MPI_Init(&argc, &argv);
   MPI_Comm parent = MPI_COMM_NULL;
   MPI_Comm_get_parent(&parent);
@@ -34,8 +54,18 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return 2;
   }
-  int rank = 0;
+  {
+    MpiRankInfo me;
+    me.pid = static_cast<int32_t>(getpid());
+    gethostname(me.host, sizeof me.host - 1);
+    MPI_Request request;
+    MPI_Igather(&me, sizeof me, MPI_BYTE, nullptr, 0, MPI_BYTE, 0, parent, &request);
+    wait_for(request);
+  }
+  int rank = 0, ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  if (rank != ranks - 1) fault = WorkerFault::none;  // one failing rank, the last
   // For the array kernel each rank holds only its own slice, filled once for each n, outside
   // the timed calls: memory is distributed, as it is across machines.
   std::vector<int64_t> mine;
@@ -66,6 +96,15 @@ int main(int argc, char** argv) {
     } else {
       part = sum_slice(Problem{kernel, c.n, nullptr, c.repeat}, s.begin, s.end);
     }
+    switch (fault) {  // the tests' faults strike in the first call
+      case WorkerFault::crash: raise(SIGKILL); break;
+      case WorkerFault::exit_early: _exit(3);
+      case WorkerFault::hang:
+        while (true) pause();
+      case WorkerFault::garbage: part += 1; break;  // a wrong answer, which only the benchmark's check can see
+      default: break;
+    }
+    fault = WorkerFault::none;
     MPI_Ireduce(&part, nullptr, 1, MPI_INT64_T, MPI_SUM, 0, parent, &request);
     wait_for(request);
     if (c.report_pids != 0) {

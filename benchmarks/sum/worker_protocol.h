@@ -34,6 +34,7 @@ inline bool apply_fault(WorkerFault fault, Reply& reply) {
     case WorkerFault::exit_early:
       _exit(3);
     case WorkerFault::hang:
+    case WorkerFault::hang_at_start:
       while (true) pause();
     case WorkerFault::garbage:
       reply.magic = 0x0123456789abcdef;
