@@ -85,6 +85,7 @@ void leave_spinning_if_asked(std::string_view model) {
 struct KeptModel {
   std::string benchmark;
   std::unique_ptr<Model> model;
+  double start_ms = 0;  // building it: spawning ranks, forking workers, starting threads
 } kept;
 
 // Test hook, never set by ./bench: CONCBENCH_TEST_SLOWDOWN=<model>:<percent> makes that
@@ -123,7 +124,10 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   const int64_t expected = exact_sum(n);
   if (!kept.model) {
     try {
-      kept = {name, info.make(workers)};
+      const auto started = std::chrono::steady_clock::now();
+      auto made = info.make(workers);
+      kept = {name, std::move(made),
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()};
     } catch (const std::exception& e) {
       state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
       return;
@@ -199,6 +203,9 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["workers"] = workers;
   state.counters["workers_used"] = used;
+  // What the model cost once, before any call (outside the timing): mpi's spawn of W - 1
+  // ranks, process_pool's forks, a pool's threads.
+  state.counters["start_ms"] = kept.start_ms;
   // CPU time of the process and its children over wall time: 2.0 means two cores were busy.
   state.counters["cpu_util"] = wall > 0 ? used_by_calls.cpu_seconds / wall : 0;
   // Per call, from the OS, for the process, its reaped children and its live workers.
