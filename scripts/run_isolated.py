@@ -311,6 +311,18 @@ def spawn_hung(benchmarks):
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
 
 
+def replace_entries(benchmarks, names, again):
+    """`benchmarks` with the entries of `names` replaced, where they were, by those in `again`."""
+    fresh = {}
+    for b in again:
+        fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
+    out = []
+    for b in benchmarks:
+        name = b.get("run_name", b["name"])
+        out += (fresh.pop(name, []) if name in names else [b])
+    return out
+
+
 def merge(parts, processes):
     """One Google Benchmark document from the processes' (context, benchmarks), in run order.
     family_index is renumbered so it stays unique across processes, as in a single run."""
@@ -378,7 +390,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                     _, again, failure, _ = run_group(
                         binary, args, model, hung, first, total, os.path.join(tmp, "%d-again.json" % k), url,
                         subprocess.DEVNULL if quiet else None if fmt == "console" else subprocess.PIPE, env)
-                    benchmarks = [b for b in benchmarks if b.get("run_name", b["name"]) not in hung] + again
+                    benchmarks = replace_entries(benchmarks, hung, again)
                     reruns[model] = "%d benchmark%s after Open MPI's spawn hung" % (
                         len(hung), "" if len(hung) == 1 else "s")
                 parts.append((context, benchmarks))

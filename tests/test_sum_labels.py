@@ -38,7 +38,6 @@ def test_every_model_uses_the_workers_its_name_says():
             assert counter in b, (b["name"], counter)
     # Building the model is timed once: spawning ranks takes longer than starting threads.
     start = {(b["name"].split("/")[1], b["workers"]): b["start_ms"] for b in runs}
-    assert all(ms >= 0 for ms in start.values()), start
     assert start[("mpi", 2)] > start[("pool", 2)] > 0, start
     # Models that give each worker its own slice use all W in every call, at every n.
     for b in runs:

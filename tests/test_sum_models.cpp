@@ -39,8 +39,8 @@ int open_fd_count() {
   return count;
 }
 
-// This process's children, alive or zombies, from /proc.
-std::vector<pid_t> child_pids() {
+// The children of `parent`, alive or zombies, from /proc.
+std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> children;
   DIR* dir = opendir("/proc");
   while (dirent* e = readdir(dir)) {
@@ -48,12 +48,14 @@ std::vector<pid_t> child_pids() {
     if (!f) continue;
     int pid = 0, ppid = 0;
     char state = 0;
-    if (std::fscanf(f, "%d %*s %c %d", &pid, &state, &ppid) == 3 && ppid == getpid()) children.push_back(pid);
+    if (std::fscanf(f, "%d %*s %c %d", &pid, &state, &ppid) == 3 && ppid == parent) children.push_back(pid);
     std::fclose(f);
   }
   closedir(dir);
   return children;
 }
+
+std::vector<pid_t> child_pids() { return children_of(getpid()); }
 
 int child_count() { return static_cast<int>(child_pids().size()); }
 
@@ -365,6 +367,25 @@ TEST(SumModels, AnMpiModelWorksAfterAnotherFailed) {
   auto model = make_mpi(3, ProcessOptions{});
   EXPECT_EQ(model->sum(Problem{Kernel::range, 100'003, nullptr}), reference_sum(100'003));
   EXPECT_EQ(model->placement().rfind("ranks on ", 0), 0u) << model->placement();
+}
+
+// A rank that stops answering between the last call and the model's end (here: stopped with
+// SIGSTOP): ending the model (quit, then a barrier with a deadline) gives up on it and kills it
+// instead of waiting for good in MPI_Comm_disconnect.
+TEST(SumModels, AnMpiRankThatHangsAfterTheLastCallCannotHangTheEnd) {
+  ProcessOptions options;
+  options.start_timeout = std::chrono::seconds(10);
+  auto model = make_mpi(3, options);
+  ASSERT_EQ(model->sum(Problem{Kernel::range, 1000, nullptr}), reference_sum(1000));
+  std::vector<pid_t> ranks;
+  for (pid_t child : child_pids())  // the ranks are the children of Open MPI's daemon, our child
+    for (pid_t pid : children_of(child)) ranks.push_back(pid);
+  ASSERT_EQ(ranks.size(), 2u);
+  kill(ranks[0], SIGSTOP);
+  const auto started = std::chrono::steady_clock::now();
+  model.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_TRUE(none_left("concbench_mpi")) << "a rank was left behind";
 }
 
 INSTANTIATE_TEST_SUITE_P(

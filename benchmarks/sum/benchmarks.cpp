@@ -187,18 +187,36 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
     return;
   }
   const double used = total_workers / calls;
-  const Usage before = process_usage() + model->live_children_usage();
+  // What the live workers have used so far (mpi asks its ranks); a model that cannot say has
+  // failed like a call that fails, and is not used again.
+  Usage children;
+  auto read_children = [&]() -> bool {
+    try {
+      children = model->live_children_usage();
+      return true;
+    } catch (const std::exception& e) {
+      kept = {};
+      state.SkipWithError((std::string("the workers' usage could not be read: ") + e.what()).c_str());
+      return false;
+    }
+  };
+  if (!read_children()) return;
+  const Usage before = process_usage() + children;
   const auto wall_before = std::chrono::steady_clock::now();
+  bool failed = false;
   for (auto _ : state) {
     if (std::string error = checked_call(); !error.empty()) {
-      kept = {};
+      kept = {};  // the model is gone: nothing below may use it
       state.SkipWithError(error.c_str());
+      failed = true;
       break;
     }
   }
+  if (failed) return;
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
-  const Usage used_by_calls = process_usage() + model->live_children_usage() - before;
+  if (!read_children()) return;
+  const Usage used_by_calls = process_usage() + children - before;
   leave_spinning_if_asked(info.name);
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["workers"] = workers;

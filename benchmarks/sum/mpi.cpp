@@ -8,6 +8,7 @@
 #endif
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -46,6 +47,16 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return text;
 }
 
+// True when the command line of `pid` has the argument `token`.
+bool has_argument(pid_t pid, const std::string& token) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = 0;
+  for (size_t end; (end = cmdline.find('\0', at)) != std::string::npos; at = end + 1)
+    if (cmdline.compare(at, end - at, token) == 0) return true;
+  return false;
+}
+
 // The processes of this host whose command line has the argument `token`.
 std::vector<pid_t> processes_with(const std::string& token) {
   std::vector<pid_t> found;
@@ -53,24 +64,22 @@ std::vector<pid_t> processes_with(const std::string& token) {
   if (!dir) return found;
   while (dirent* e = readdir(dir)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
-    const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t at = 0;
-    for (size_t end; (end = cmdline.find('\0', at)) != std::string::npos; at = end + 1)
-      if (cmdline.compare(at, end - at, token) == 0) found.push_back(pid);
+    if (pid > 0 && has_argument(pid, token)) found.push_back(pid);
   }
   closedir(dir);
   return found;
 }
 
-// True while `pid` runs (not gone, not a zombie its parent has yet to reap).
-bool running(pid_t pid) {
+// True while `pid` runs (not gone, not a zombie its parent has yet to reap) and is still the
+// process with `token` on its command line (not another that was given its pid).
+bool running(pid_t pid, const std::string& token) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text;
   std::getline(in, text);
   const size_t paren = text.rfind(')');
-  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z' && text[paren + 2] != 'X';
+  if (paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] == 'Z' || text[paren + 2] == 'X')
+    return false;
+  return has_argument(pid, token);
 }
 
 // "MPI_Bcast: MPI_ERR_COMM: invalid communicator"
@@ -145,11 +154,17 @@ class Mpi final : public Model {
   ~Mpi() override {
     if (ranks_ == MPI_COMM_NULL || !broken_.empty()) return;  // a failed model's ranks are already killed
     try {
-      MpiCommand quit;
-      tell(quit, Clock::now() + options_.start_timeout);
+      // Quit, then a barrier with a deadline: the broadcast may complete here before a dead or
+      // hung rank has taken it, and MPI_Comm_disconnect, which has no deadline, waits for every
+      // rank. Only after the barrier is the disconnect sure to end.
+      io_->command = MpiCommand{};
+      tell(io_->command, Clock::now() + options_.start_timeout);
+      MPI_Request request;
+      must(MPI_Ibarrier(ranks_, &request), "MPI_Ibarrier");
+      await(request, Clock::now() + options_.start_timeout, "the ranks' quit");
       MPI_Comm_disconnect(&ranks_);
-    } catch (const std::runtime_error&) {
-      // fail() has killed the ranks that did not take the quit
+    } catch (...) {
+      // fail() has killed the ranks of this host and abandoned the intercommunicator
     }
   }
 
@@ -158,7 +173,8 @@ class Mpi final : public Model {
     if (workers_ == 1) return sum_slice(p, mine.begin, mine.end);
     if (!broken_.empty()) throw std::runtime_error("the model failed earlier: " + broken_);
     const auto deadline = Clock::now() + options_.timeout;
-    MpiCommand c;
+    MpiCommand& c = io_->command;
+    c = MpiCommand{};
     c.op = MpiCommand::kSum;
     c.kernel = static_cast<int32_t>(p.kernel);
     c.n = p.n;
@@ -167,34 +183,33 @@ class Mpi final : public Model {
     c.parts = workers_;
     tell(c, deadline);
     // The ranks' partial sums are reduced while this process sums its own slice.
-    int64_t theirs = 0;
+    io_->theirs = 0;
     MPI_Request request;
-    must(MPI_Ireduce(nullptr, &theirs, 1, MPI_INT64_T, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
+    must(MPI_Ireduce(nullptr, &io_->theirs, 1, MPI_INT64_T, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
     const int64_t own = sum_slice(p, mine.begin, mine.end);
     await(request, deadline, "MPI_Ireduce");
     if (p.log) {  // each rank says who summed its slice, as the other models' workers do
-      std::vector<int> pids(static_cast<size_t>(workers_ - 1));
-      must(MPI_Igather(nullptr, 0, MPI_INT, pids.data(), 1, MPI_INT, MPI_ROOT, ranks_, &request), "MPI_Igather");
+      io_->pids.assign(static_cast<size_t>(workers_ - 1), 0);
+      must(MPI_Igather(nullptr, 0, MPI_INT, io_->pids.data(), 1, MPI_INT, MPI_ROOT, ranks_, &request), "MPI_Igather");
       await(request, deadline, "MPI_Igather");
-      for (int pid : pids) p.log->add(pid);
+      for (int pid : io_->pids) p.log->add(pid);
     }
-    return own + theirs;
+    return own + io_->theirs;
   }
 
+  // Throws, as sum() does, when the ranks do not answer: the benchmark reports it.
   Usage live_children_usage() const override {
-    if (ranks_ == MPI_COMM_NULL || !broken_.empty()) return {};
-    MpiCommand c;
-    c.op = MpiCommand::kUsage;
-    double fields[4] = {0, 0, 0, 0};
-    try {
-      const auto deadline = Clock::now() + options_.timeout;
-      tell(c, deadline);
-      MPI_Request request;
-      must(MPI_Ireduce(nullptr, fields, 4, MPI_DOUBLE, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
-      await(request, deadline, "MPI_Ireduce");
-    } catch (const std::runtime_error&) {
-      return {};  // the next call reports why
-    }
+    if (ranks_ == MPI_COMM_NULL) return {};
+    if (!broken_.empty()) throw std::runtime_error("the model failed earlier: " + broken_);
+    const auto deadline = Clock::now() + options_.timeout;
+    io_->command = MpiCommand{};
+    io_->command.op = MpiCommand::kUsage;
+    tell(io_->command, deadline);
+    double* fields = io_->fields;
+    std::fill(fields, fields + 4, 0.0);
+    MPI_Request request;
+    must(MPI_Ireduce(nullptr, fields, 4, MPI_DOUBLE, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
+    await(request, deadline, "MPI_Ireduce");
     return {fields[0], fields[1], fields[2], fields[3]};
   }
 
@@ -260,26 +275,34 @@ class Mpi final : public Model {
     lock.unlock();
     spawner.join();
     if (call->info != MPI_INFO_NULL) MPI_Info_free(&call->info);
-    check(call->rc, "MPI_Comm_spawn of " CONCBENCH_MPI_WORKER_PATH);
-    for (int e : call->errors) check(e, "MPI_Comm_spawn: a rank did not start");
     ranks_ = call->comm;
-    MPI_Comm_set_errhandler(ranks_, MPI_ERRORS_RETURN);
+    if (ranks_ != MPI_COMM_NULL) MPI_Comm_set_errhandler(ranks_, MPI_ERRORS_RETURN);
+    try {
+      check(call->rc, "MPI_Comm_spawn of " CONCBENCH_MPI_WORKER_PATH);
+      for (int e : call->errors) check(e, "MPI_Comm_spawn: a rank did not start");
+    } catch (const std::runtime_error& e) {
+      fail(e.what());  // the ranks that did start are killed
+    }
   }
 
   // Each rank says where it runs: its host for the record, its pid so that a rank of this host
-  // that dies ends a wait at once.
+  // that dies ends a wait at once. A rank is this host's when its pid is one of the processes
+  // here with the spawn's token (a host name can be shared by cloned machines); until the
+  // ranks have answered, those processes are the ones watched.
   void introduce() {
-    ranks_info_.resize(static_cast<size_t>(workers_ - 1));
+    local_pids_ = processes_with(token_);
+    const std::vector<pid_t> here = local_pids_;
+    io_->ranks.assign(static_cast<size_t>(workers_ - 1), MpiRankInfo{});
     MPI_Request request;
-    must(MPI_Igather(nullptr, 0, MPI_BYTE, ranks_info_.data(), sizeof(MpiRankInfo), MPI_BYTE, MPI_ROOT, ranks_,
+    must(MPI_Igather(nullptr, 0, MPI_BYTE, io_->ranks.data(), sizeof(MpiRankInfo), MPI_BYTE, MPI_ROOT, ranks_,
                      &request),
          "MPI_Igather");
     await(request, Clock::now() + options_.start_timeout, "the ranks' first message");
-    char here[64] = {};
-    gethostname(here, sizeof here - 1);
+    ranks_info_ = io_->ranks;
+    local_pids_.clear();
     for (MpiRankInfo& rank : ranks_info_) {
       rank.host[sizeof rank.host - 1] = '\0';
-      if (std::string(rank.host) == here) local_pids_.push_back(rank.pid);
+      if (std::find(here.begin(), here.end(), rank.pid) != here.end()) local_pids_.push_back(rank.pid);
     }
   }
 
@@ -295,7 +318,7 @@ class Mpi final : public Model {
     std::string why;
     const int rc = wait_for(request, [&] {
       for (size_t i = 0; i < local_pids_.size(); ++i) {
-        if (!running(local_pids_[i])) {
+        if (!running(local_pids_[i], token_)) {
           why = "a rank (pid " + std::to_string(local_pids_[i]) + ") died";
           return true;
         }
@@ -317,12 +340,15 @@ class Mpi final : public Model {
     }
   }
 
-  // The model cannot be trusted again: its ranks are killed (on this host; Open MPI's daemons
-  // end the others), its intercommunicator is left alone, since disconnecting from dead ranks
-  // would wait for them, and every later call reports `why`.
+  // The model cannot be trusted again: its ranks on this host are killed (those on other hosts
+  // go on waiting until this process ends, when Open MPI's daemons end them), its
+  // intercommunicator is left alone, since disconnecting from dead ranks would wait for them,
+  // and every later call reports `why`. A request given up on stays pending and MPI may still
+  // write into its buffers, so they are never freed.
   [[noreturn]] void fail(const std::string& why) const {
     broken_ = why;
     kill_ranks();
+    abandoned_buffers().push_back(std::move(io_));
     throw std::runtime_error(why);
   }
 
@@ -334,6 +360,22 @@ class Mpi final : public Model {
   ProcessOptions options_;
   std::string token_;  // --spawn=<this pid>.<count>: on the ranks' command lines
   mutable MPI_Comm ranks_ = MPI_COMM_NULL;  // the intercommunicator to the spawned ranks
+  // What MPI reads and writes in the non-blocking calls: owned by the model, not by one call,
+  // and leaked when the model fails (see fail()).
+  struct Buffers {
+    MpiCommand command;
+    int64_t theirs = 0;
+    double fields[4] = {0, 0, 0, 0};
+    std::vector<int> pids;
+    std::vector<MpiRankInfo> ranks;
+  };
+  mutable std::unique_ptr<Buffers> io_ = std::make_unique<Buffers>();
+  // The buffers of failed models, kept until the process ends (never destroyed, so not even
+  // at exit, while Open MPI's threads still run).
+  static std::vector<std::unique_ptr<Buffers>>& abandoned_buffers() {
+    static auto* kept = new std::vector<std::unique_ptr<Buffers>>;
+    return *kept;
+  }
   std::vector<MpiRankInfo> ranks_info_;
   std::vector<pid_t> local_pids_;
   mutable std::string broken_;

@@ -75,7 +75,13 @@ int main(int argc, char** argv) {
     MPI_Request request;
     MPI_Ibcast(&c, sizeof c, MPI_BYTE, 0, parent, &request);
     if (wait_for(request) != MPI_SUCCESS) break;
-    if (c.op == MpiCommand::kQuit) break;
+    if (c.op == MpiCommand::kQuit) {
+      // The benchmark process waits, with a deadline, for every rank here before it
+      // disconnects (see ~Mpi).
+      MPI_Ibarrier(parent, &request);
+      wait_for(request);
+      break;
+    }
     if (c.op == MpiCommand::kUsage) {
       const Usage u = own_usage();
       const double fields[4] = {u.cpu_seconds, u.minor_faults, u.voluntary_switches, u.involuntary_switches};
