@@ -7,10 +7,10 @@
 
 OLD and NEW are commits (any git revision; each is built in a temporary worktree, and
 one build serves both when they are the same commit) or paths to built concbench
-binaries. Then R rounds run: in each, OLD and NEW run in random order, each as a
-fresh run of scripts/run_isolated.py (every model in a process of its own) with
---benchmark_enable_random_interleaving, 3 repetitions and --benchmark_min_time=0.02,
-unless the flags given say otherwise. The default selection is a representative
+binaries. Then R rounds run, each model by model in random order: one fresh process
+of OLD and one of NEW for that model, back to back in random order, as ./bench runs a
+model (scripts/run_isolated.py), with --benchmark_enable_random_interleaving, 3
+repetitions and --benchmark_min_time=0.02, unless the flags given say otherwise. The default selection is a representative
 subset: sum at n = 1e5, 1e7 and 1e8 over every model and both kernels, fetch at 0 and
 100 ms (--benchmark_filter=REGEX picks another). Each round gives each metric one
 paired sample, NEW/OLD of the process medians; see scripts/regress.py for the test
@@ -183,36 +183,76 @@ def round_args(bench_args):
     return args + list(bench_args)
 
 
-def measure(side, args, tmp):
-    """One fresh isolated run of a side: {"metrics": {name: [kind, value]}, "errors": {...},
-    "unstable": reason or "no"}."""
-    out = os.path.join(tmp, "run.json")
-    code = run_isolated.run(side.binary, args, out=out, fixture_path=side.fixture, quiet=True,
-                            env=dict(os.environ, **side.env))
-    if code == 2 or not os.path.exists(out):
-        raise InputError("%s (%s) did not run; try: %s %s" % (side.label, side.arg, side.binary, " ".join(args)))
-    try:
-        found, errors, context = metrics.run_metrics(out)
-    except RunFileError as e:
-        raise InputError("%s: %s" % (side.label, e)) from None
-    os.unlink(out)
-    result = {"metrics": {m.name: [m.kind, m.value] for m in found.values()}, "errors": dict(errors),
-              "unstable": context.get("environment_unstable", "no"), "context": context}
-    if context.get("concbench_test_slowdown"):
-        result["test_hook"] = context["concbench_test_slowdown"]
-    return result
+def plan(sides, args):
+    """[(model, {label: that side's benchmarks of the model})], models in the order they first
+    appear: each side's listing of what ARGS select, grouped as ./bench groups its processes."""
+    models = {}
+    for label, side in sides.items():
+        try:
+            names = run_isolated.list_benchmarks(side.binary, args)
+        except run_isolated.RunError as e:
+            raise InputError("%s: %s" % (side.label, e)) from None
+        for model, members in run_isolated.group_by_model(names):
+            models.setdefault(model, {})[label] = members
+    return list(models.items())
 
 
-def count_benchmarks(side, args):
+def run_round(sides, groups, args, tmp, rng):
+    """One round: the models in random order, and for each, one fresh process of every side
+    back to back in random order. Returns ({label: {"metrics": {name: [kind, value]},
+    "errors": {...}, "unstable": reason or "no", "context": {...}}}, [[model, [labels in the
+    order they ran]]]).
+
+    Model by model rather than side by side: the two processes of a pair then run a second or
+    two apart instead of a whole side's run (about 11 s for the default subset), so the drift
+    of the machine between them is smaller; on the 2-core VM this halved the spread of the
+    per-round ratios of most sum benchmarks (README, "The unit of analysis")."""
+    own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
+    fixtures = {label: run_isolated.Fixture(side.fixture) for label, side in sides.items()
+                if own_fixture and side.fixture}
+    environment = run_isolated.Environment(0)
+    parts, order = {label: {} for label in sides}, []
     try:
-        return len(run_isolated.list_benchmarks(side.binary, args))
-    except run_isolated.RunError as e:
-        raise InputError("%s: %s" % (side.label, e)) from None
+        for model, members in rng.sample(groups, len(groups)):
+            labels = [label for label in rng.sample(list(sides), len(sides)) if label in members]
+            order.append([model, labels])
+            for label in labels:
+                side = sides[label]
+                try:
+                    url = fixtures[label].start() if label in fixtures and run_isolated.uses_fixture(model) else None
+                except run_isolated.RunError as e:
+                    raise InputError("%s: %s" % (side.label, e)) from None
+                context, benchmarks, _, _, _ = run_isolated.run_model(
+                    side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "process"), url,
+                    subprocess.DEVNULL, dict(os.environ, **side.env))
+                parts[label][model] = (context, benchmarks)
+    finally:
+        for fixture in fixtures.values():
+            fixture.stop()
+    results = {}
+    for label in sides:
+        ran = [parts[label][model] for model, _ in groups if model in parts[label]]
+        doc = run_isolated.merge(ran, len(ran))
+        environment.finish(doc["context"])
+        path = os.path.join(tmp, "run-%s.json" % label)
+        run_isolated.write_json(doc, path, indent=None)
+        try:
+            found, errors, context = metrics.run_metrics(path)
+        except RunFileError as e:
+            raise InputError("%s: %s" % (sides[label].label, e)) from None
+        os.unlink(path)
+        result = {"metrics": {m.name: [m.kind, m.value] for m in found.values()}, "errors": dict(errors),
+                  "unstable": context.get("environment_unstable", "no"), "context": context}
+        if context.get("concbench_test_slowdown"):
+            result["test_hook"] = context["concbench_test_slowdown"]
+        results[label] = result
+    return results, order
 
 
 def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
     """Runs the rounds, saving after each; returns the saved data."""
-    m = count_benchmarks(sides[1], args)
+    groups = plan({"old": sides[0], "new": sides[1]}, args)
+    m = len({name for _, members in groups for name in members.get("new", [])})
     if regress.smallest_sign_p(rounds) > alpha / max(m, 1):
         need = next(r for r in range(2, 64) if regress.smallest_sign_p(r) <= alpha / m)
         raise InputError("too few rounds to find anything: with %d rounds no p-value passes Holm over %d "
@@ -222,17 +262,15 @@ def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-ab-run-") as tmp:
         for i in range(rounds):
-            order = rng.sample(["old", "new"], 2)
             elapsed = time.monotonic() - started
             eta = "" if i == 0 else ", about %.0f min left" % (elapsed / i * (rounds - i) / 60)
-            say("round %d of %d: %s then %s (%d benchmarks each%s)" % (i + 1, rounds, order[0].upper(),
-                                                                      order[1].upper(), m, eta))
-            result = {"order": order}
-            for label in order:
-                result[label] = measure(sides[0] if label == "old" else sides[1], args, tmp)
-                data.setdefault("context", result[label].pop("context"))
-                result[label].pop("context", None)
-            data["rounds"].append(result)
+            say("round %d of %d: %d model processes of each side, OLD and NEW in random order%s"
+                % (i + 1, rounds, len(groups), eta))
+            runs, order = run_round({"old": sides[0], "new": sides[1]}, groups, args, tmp, rng)
+            for label in ("old", "new"):
+                data.setdefault("context", runs[label]["context"])
+                del runs[label]["context"]
+            data["rounds"].append(dict(runs, order=order))
             run_isolated.write_json(data, out_path, indent=None)
     return data
 
@@ -284,7 +322,7 @@ def analyse(data, alpha, min_effect):
             notes.append("a test hook was set in %s: %s" % (side.upper(), "; ".join(hooks)))
     verdict = regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors,
                               notes=notes, alpha=alpha, min_effect=min_effect,
-                              method="%d interleaved rounds, process medians paired by round: "
+                              method="%d rounds model by model, process medians paired by round: "
                                      "Hodges-Lehmann ratio, sign test, Holm over %d times"
                                      % (len(rounds), sum(1 for r in results if r.kind == metrics.TIME)))
     return verdict

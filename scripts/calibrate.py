@@ -4,8 +4,8 @@
 """Usage: scripts/calibrate.py [--trials N] [--rounds R] [--binary PATH] [--out DIR]
 
 Runs N trials of scripts/ab.py's method with one build of the current checkout. A
-trial is R rounds; each round runs three sides in random order, each a fresh isolated
-run of ab.py's default subset: A and A2 (the same binary, nothing changed) and S (the
+trial is R rounds of ab.py's default subset; a round goes model by model as ab.py's do,
+each model's process of three sides back to back in random order: A and A2 (the same binary, nothing changed) and S (the
 same binary with the test hook CONCBENCH_TEST_SLOWDOWN making one sum model do 10% more
 kernel work in odd trials, 5% in even ones; the slowed model rotates over the trials).
 Each trial gives two comparisons, judged exactly as ab.py judges OLD against NEW:
@@ -14,8 +14,8 @@ Each trial gives two comparisons, judged exactly as ab.py judges OLD against NEW
   10% / 5%  A against S: found when the verdict is a regression of the slowed model.
 
 Three sides share a round to save machine time; each pair is still interleaved within
-its rounds, a little further apart in time than ab.py's two sides, which makes the
-figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
+its rounds, sometimes a process further apart in time than ab.py's two sides, which
+makes the figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
 in DIR/rounds/ (ab.py --analyse reads them; commit them with the summary) and the summary, with
 the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
 results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds
@@ -28,6 +28,7 @@ import argparse
 import os
 import random
 import sys
+import tempfile
 import time
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
@@ -183,8 +184,7 @@ def run(argv):
     done = len({r["trial"] for r in rows})
     if done:
         say("%s holds %d finished trial%s: going on from trial %d" % (out, done, "" if done == 1 else "s", done + 1))
-    if done < args.trials:
-        ab.count_benchmarks(sides_of(done, args.binary)[0]["A"], bench_args)  # a binary without them: one line
+    groups = ab.plan(sides_of(done, args.binary)[0], bench_args) if done < args.trials else []
     for t in range(done, args.trials):
         sides, slow_name = sides_of(t, args.binary)
         comparisons = [(slow_name if name == "slow" else name, o, n) for name, o, n in COMPARISONS]
@@ -192,21 +192,18 @@ def run(argv):
                 for name, o, n in comparisons}
         for i in range(args.rounds):
             wait_while_paused(out)
-            order = rng.sample(list(sides), len(sides))
-            say("trial %d of %d, round %d of %d (%s), %.1f hours so far"
-                % (t + 1, args.trials, i + 1, args.rounds, " ".join(order), args.prior_hours + (time.monotonic() - started) / 3600))
-            runs = {}
-            for label in order:
-                try:
-                    runs[label] = ab.measure(sides[label], bench_args, out)
-                except run_isolated.RunError as e:
-                    raise InputError("trial %d, round %d, side %s: %s" % (t + 1, i + 1, label, e)) from None
-                same_commit(context, runs[label]["context"], out)
-                context = context or runs[label]["context"]
-                del runs[label]["context"]
+            say("trial %d of %d, round %d of %d (%d model processes of each side, A, A2 and S in random "
+                "order), %.1f hours so far" % (t + 1, args.trials, i + 1, args.rounds, len(groups),
+                                               args.prior_hours + (time.monotonic() - started) / 3600))
+            with tempfile.TemporaryDirectory(prefix="concbench-calibrate-") as tmp:
+                runs, order = ab.run_round(sides, groups, bench_args, tmp, rng)
+            for label, run in runs.items():
+                same_commit(context, run["context"], out)
+                context = context or run["context"]
+                del run["context"]
             for name, o, n in comparisons:
-                data[name]["rounds"].append({"order": [x for x in order if x in (o, n)],
-                                             "old": runs[o], "new": runs[n]})
+                pair = [[model, [x for x in labels if x in (o, n)]] for model, labels in order]
+                data[name]["rounds"].append({"order": pair, "old": runs[o], "new": runs[n]})
         for name, o, n in comparisons:
             data[name]["context"] = context
             run_isolated.write_json(data[name], os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)),

@@ -311,6 +311,25 @@ def spawn_hung(benchmarks):
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
 
 
+def run_model(binary, args, model, members, first, total, out_stem, fixture_url, stdout, env=None):
+    """run_group, and once more in a fresh process for the benchmarks that failed because
+    Open MPI's spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the
+    process is unusable for MPI from then on, a fresh one is not). Returns (context,
+    benchmarks, failure or None, what it printed, what was rerun or None)."""
+    context, benchmarks, failure, text = run_group(binary, args, model, members, first, total,
+                                                   out_stem + ".json", fixture_url, stdout, env)
+    hung = spawn_hung(benchmarks)
+    if not hung or failure:
+        return context, benchmarks, failure, text, None
+    plural = "" if len(hung) == 1 else "s"
+    say("Open MPI's spawn hung in the process of %s; its %d benchmark%s that failed on it run once "
+        "more in a fresh process" % (model, len(hung), plural))
+    _, again, failure, _ = run_group(binary, args, model, hung, first, total, out_stem + "-again.json",
+                                     fixture_url, stdout, env)
+    return (context, replace_entries(benchmarks, hung, again), failure, text,
+            "%d benchmark%s after Open MPI's spawn hung" % (len(hung), plural))
+
+
 def replace_entries(benchmarks, names, again):
     """`benchmarks` with the entries of `names` replaced, where they were, by those in `again`."""
     fresh = {}
@@ -377,22 +396,11 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                         % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
                 url = fixture.start() if fixture and uses_fixture(model) else None
                 process_started = time.monotonic()
-                context, benchmarks, failure, text = run_group(
-                    binary, args, model, members, first, total,
-                    os.path.join(tmp, "%d.json" % k), url,
+                context, benchmarks, failure, text, rerun = run_model(
+                    binary, args, model, members, first, total, os.path.join(tmp, "%d" % k), url,
                     subprocess.DEVNULL if quiet else None if fmt == "console" else subprocess.PIPE, env)
-                hung = spawn_hung(benchmarks)
-                if hung and not failure:
-                    # A defect of Open MPI 4.1 with PMIx 4.2, not of the model: the process is
-                    # unusable for MPI from then on, a fresh one is not. Once, and recorded.
-                    say("Open MPI's spawn hung in the process of %s; its %d benchmark%s that failed "
-                        "on it run once more in a fresh process" % (model, len(hung), "" if len(hung) == 1 else "s"))
-                    _, again, failure, _ = run_group(
-                        binary, args, model, hung, first, total, os.path.join(tmp, "%d-again.json" % k), url,
-                        subprocess.DEVNULL if quiet else None if fmt == "console" else subprocess.PIPE, env)
-                    benchmarks = replace_entries(benchmarks, hung, again)
-                    reruns[model] = "%d benchmark%s after Open MPI's spawn hung" % (
-                        len(hung), "" if len(hung) == 1 else "s")
+                if rerun:
+                    reruns[model] = rerun
                 parts.append((context, benchmarks))
                 seconds[model] = round(time.monotonic() - process_started, 1)
                 texts.append(text or "")

@@ -15,7 +15,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 with FAKE_ERROR_ONCE=FILE, only while FILE exists (the first run that errs removes it)
   FAKE_LABEL    "text:label": benchmarks whose name contains text carry that label
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
-  FAKE_LOG      a file each run appends its arguments to
+  FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
 """
 import json
 import os
@@ -39,7 +39,7 @@ def main(args):
         return 0
     if os.environ.get("FAKE_LOG"):
         with open(os.environ["FAKE_LOG"], "a") as log:
-            log.write(" ".join(args) + "\n")
+            log.write("%s: %s\n" % (os.path.basename(os.path.dirname(os.path.abspath(__file__))), " ".join(args)))
     flag = lambda name, default=None: next((a.split("=", 1)[1] for a in args if a.startswith(name + "=")), default)
     mine = [n for n in names if re.search(flag("--benchmark_filter", "."), n)]
     if not mine:

@@ -57,11 +57,30 @@ def test_a_against_a_finds_nothing_and_saves_the_rounds(tmp_path):
     assert "round 8 of 8" in proc.stderr
     data = json.loads(out.read_text())
     assert len(data["rounds"]) == 8
-    assert {tuple(r["order"]) for r in data["rounds"]} <= {("old", "new"), ("new", "old")}
+    # Model by model, one process of each side back to back, in random order.
+    for r in data["rounds"]:
+        assert sorted(model for model, _ in r["order"]) == ["sum/pool", "sum/seq"]
+        assert all(sorted(labels) == ["new", "old"] for _, labels in r["order"])
     # Every round ran each side once, with the round defaults: a few repetitions, interleaved.
     assert "--benchmark_repetitions=3" in data["args"] and "--benchmark_enable_random_interleaving=true" in data["args"]
     assert set(data["rounds"][0]["old"]["metrics"]) >= {"sum/seq/range/workers:1/n:1000",
                                                          "sum/pool/range/workers:2/n:1000 efficiency"}
+
+
+def test_the_two_processes_of_a_pair_run_back_to_back(tmp_path):
+    # A round goes model by model: OLD's and NEW's process of one model run one right after
+    # the other, so the machine drifts little between the two halves of a pair.
+    log = tmp_path / "log"
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new"), "--rounds", 8, env={"FAKE_LOG": str(log)})
+    assert proc.returncode == 0, proc.stderr
+    runs = [line.split(": ", 1) for line in log.read_text().splitlines() if "--benchmark_out=" in line]
+    assert len(runs) == 8 * 2 * 2
+    pairs = [runs[i:i + 2] for i in range(0, len(runs), 2)]
+    for (side1, args1), (side2, args2) in pairs:
+        assert {side1, side2} == {"old", "new"}
+        assert args1.split("--benchmark_filter=")[1].split()[0] == args2.split("--benchmark_filter=")[1].split()[0]
+    firsts = {side1 for (side1, _), _ in pairs}
+    assert firsts == {"old", "new"}  # random order: over 16 pairs, each side ran first sometimes
 
 
 def test_a_slower_new_is_a_regression_with_its_interval(tmp_path):
