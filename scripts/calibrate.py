@@ -138,11 +138,15 @@ def summarize(rows, context, args, started):
 
 
 def same_commit(saved, new, out):
-    """Trials of one calibration must measure one commit: resuming with another build is refused."""
+    """Trials of one calibration must measure one commit on one machine: resuming with another
+    build, or on another machine (sessions here may land on another CPU), is refused."""
     old_commit, new_commit = saved.get("concbench_commit"), new.get("concbench_commit")
     if saved and old_commit != new_commit:
         raise InputError("%s holds trials of commit %s, this binary is commit %s: give a new --out"
                          % (out, (old_commit or "unknown")[:12], (new_commit or "unknown")[:12]))
+    if saved and not records.same_machine(saved, new):
+        raise InputError("%s holds trials of another machine (%s): give a new --out"
+                         % (out, "; ".join(records.machine_differences(saved, new)[:2])))
 
 
 def saved_trials(out, args):

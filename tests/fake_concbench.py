@@ -15,6 +15,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 with FAKE_ERROR_ONCE=FILE, only while FILE exists (the first run that errs removes it)
   FAKE_LABEL    "text:label": benchmarks whose name contains text carry that label
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
+  FAKE_CONTEXT  JSON merged into the context the runs write
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
 """
 import json
@@ -83,7 +84,8 @@ def main(args):
                 f.write('{"context": {}, "benchmarks": [' + json.dumps(rows[0]) + ",")
                 f.flush()
                 os.kill(os.getpid(), signal.SIGKILL)
-            json.dump({"context": CONTEXT, "benchmarks": rows}, f)
+            json.dump({"context": dict(CONTEXT, **json.loads(os.environ.get("FAKE_CONTEXT", "{}"))),
+                       "benchmarks": rows}, f)
     return 0
 
 

@@ -32,9 +32,9 @@ def saved_out(tmp_path):
 SUBSET = "sum/seq/range/workers:1/n:100000,sum/pool/range/workers:2/n:100000"
 
 
-def calibrate(*args, names=SUBSET):
+def calibrate(*args, names=SUBSET, env=None):
     return subprocess.run([PYTHON, CALIBRATE] + [str(a) for a in args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "FAKE_NAMES": names})
+                          env={**os.environ, "FAKE_NAMES": names, **(env or {})})
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
@@ -60,6 +60,19 @@ def test_going_on_with_another_commit_is_refused(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert "holds trials of commit 6adaa850eace, this binary is commit unknown: give a new --out" in last
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_going_on_on_another_machine_is_refused(tmp_path):
+    # The same commit as the saved trials, but the stand-in's CPU is not the VM's.
+    out = saved_out(tmp_path)
+    commit = json.loads((out / "rounds" / "trial-01-aa.json").read_text())["context"]["concbench_commit"]
+    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "a"), "--out", out,
+                     env={"FAKE_CONTEXT": json.dumps({"concbench_commit": commit})})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "holds trials of another machine (" in last and "give a new --out" in last
+    assert "Fake CPU" in last and "Traceback" not in proc.stderr
 
 
 def test_a_binary_without_the_subset_is_one_line(tmp_path):
