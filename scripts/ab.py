@@ -8,8 +8,8 @@
 OLD and NEW are commits (any git revision; each is built in a temporary worktree, and
 one build serves both when they are the same commit) or paths to built concbench
 binaries. Then R rounds run, each model by model in random order: one fresh process
-of OLD and one of NEW for that model, back to back in random order, as ./bench runs a
-model (scripts/run_isolated.py), with --benchmark_enable_random_interleaving, 3
+of OLD and one of NEW for that model, back to back in random order, as ./bench runs
+a model (scripts/run_isolated.py), with --benchmark_enable_random_interleaving, 3
 repetitions and --benchmark_min_time=0.02, unless the flags given say otherwise. The default selection is a representative
 subset: sum at n = 1e5, 1e7 and 1e8 over every model and both kernels, fetch at 0 and
 100 ms (--benchmark_filter=REGEX picks another). Each round gives each metric one
@@ -64,6 +64,9 @@ SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
           "bytes:1024/keepalive:1/")
 # Flags the rounds set unless the caller gave them: a few repetitions per process (the
 # process is the unit), interleaved inside it.
+# How the rounds ran, saved with them: rounds of another method are not mixed with these
+# (calibrate.py). Files without it ran side by side: all of one side's models, then the other's.
+METHOD = "model by model"
 ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
                   "--benchmark_enable_random_interleaving=true")
 
@@ -200,40 +203,48 @@ def plan(sides, args):
 def run_round(sides, groups, args, tmp, rng):
     """One round: the models in random order, and for each, one fresh process of every side
     back to back in random order. Returns ({label: {"metrics": {name: [kind, value]},
-    "errors": {...}, "unstable": reason or "no", "context": {...}}}, [[model, [labels in the
-    order they ran]]]).
+    "errors": {...}, "context": {...}}}, [[model, [labels in the order they ran]]],
+    the round's environment: "no" or why it was unstable).
 
     Model by model rather than side by side: the two processes of a pair then run a second or
     two apart instead of a whole side's run (about 11 s for the default subset), so the drift
-    of the machine between them is smaller; on the 2-core VM this halved the spread of the
-    per-round ratios of most sum benchmarks (README, "The unit of analysis")."""
+    of the machine between them is smaller (README, "The unit of analysis")."""
     own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
-    fixtures = {label: run_isolated.Fixture(side.fixture) for label, side in sides.items()
+    # One fixture server per fixture binary: sides built from one commit share it.
+    fixtures = {side.fixture: run_isolated.Fixture(side.fixture) for side in sides.values()
                 if own_fixture and side.fixture}
     environment = run_isolated.Environment(0)
-    parts, order = {label: {} for label in sides}, []
+    parts, order, reruns = {label: {} for label in sides}, [], {label: {} for label in sides}
     try:
-        for model, members in rng.sample(groups, len(groups)):
+        for k, (model, members) in enumerate(rng.sample(groups, len(groups))):
             labels = [label for label in rng.sample(list(sides), len(sides)) if label in members]
             order.append([model, labels])
             for label in labels:
                 side = sides[label]
+                fixture = fixtures.get(side.fixture) if run_isolated.uses_fixture(model) else None
                 try:
-                    url = fixtures[label].start() if label in fixtures and run_isolated.uses_fixture(model) else None
+                    url = fixture.start() if fixture else None
                 except run_isolated.RunError as e:
                     raise InputError("%s: %s" % (side.label, e)) from None
-                context, benchmarks, _, _, _ = run_isolated.run_model(
-                    side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "process"), url,
+                context, benchmarks, failure, _, rerun = run_isolated.run_model(
+                    side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)), url,
                     subprocess.DEVNULL, dict(os.environ, **side.env))
+                if failure:
+                    say("%s: %s; the round goes on" % (side.label, failure))
+                if rerun:
+                    reruns[label][model] = rerun
                 parts[label][model] = (context, benchmarks)
     finally:
         for fixture in fixtures.values():
             fixture.stop()
-    results = {}
+    results, round_context = {}, {}
+    unstable = environment.finish(round_context)
     for label in sides:
         ran = [parts[label][model] for model, _ in groups if model in parts[label]]
         doc = run_isolated.merge(ran, len(ran))
-        environment.finish(doc["context"])
+        doc["context"].update(round_context)
+        if reruns[label]:
+            doc["context"]["concbench_reruns"] = reruns[label]
         path = os.path.join(tmp, "run-%s.json" % label)
         run_isolated.write_json(doc, path, indent=None)
         try:
@@ -242,11 +253,11 @@ def run_round(sides, groups, args, tmp, rng):
             raise InputError("%s: %s" % (sides[label].label, e)) from None
         os.unlink(path)
         result = {"metrics": {m.name: [m.kind, m.value] for m in found.values()}, "errors": dict(errors),
-                  "unstable": context.get("environment_unstable", "no"), "context": context}
+                  "context": context}
         if context.get("concbench_test_slowdown"):
             result["test_hook"] = context["concbench_test_slowdown"]
         results[label] = result
-    return results, order
+    return results, order, "; ".join(unstable) or "no"
 
 
 def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
@@ -257,7 +268,7 @@ def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
         need = next(r for r in range(2, 64) if regress.smallest_sign_p(r) <= alpha / m)
         raise InputError("too few rounds to find anything: with %d rounds no p-value passes Holm over %d "
                          "benchmarks; use --rounds %d or more" % (rounds, m, need))
-    data = {"old": sides[0].describe(), "new": sides[1].describe(), "args": args, "rounds": []}
+    data = {"old": sides[0].describe(), "new": sides[1].describe(), "args": args, "method": METHOD, "rounds": []}
     rng = random.Random()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-ab-run-") as tmp:
@@ -266,16 +277,31 @@ def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
             eta = "" if i == 0 else ", about %.0f min left" % (elapsed / i * (rounds - i) / 60)
             say("round %d of %d: %d model processes of each side, OLD and NEW in random order%s"
                 % (i + 1, rounds, len(groups), eta))
-            runs, order = run_round({"old": sides[0], "new": sides[1]}, groups, args, tmp, rng)
+            runs, order, unstable = run_round({"old": sides[0], "new": sides[1]}, groups, args, tmp, rng)
             for label in ("old", "new"):
                 data.setdefault("context", runs[label]["context"])
                 del runs[label]["context"]
-            data["rounds"].append(dict(runs, order=order))
+            data["rounds"].append(dict(runs, order=order, unstable=unstable))
             run_isolated.write_json(data, out_path, indent=None)
     return data
 
 
 # --- the verdict ---------------------------------------------------------------------------
+
+def method_of(data):
+    """How saved rounds ran: METHOD, or "side by side" for files from before it (their rounds'
+    order is a list of sides, not of [model, sides])."""
+    rounds = data.get("rounds") or [{}]
+    return data.get("method") or (METHOD if rounds[0].get("order") and isinstance(rounds[0]["order"][0], list)
+                                  else "side by side")
+
+
+def round_unstable(r):
+    """Why a saved round's environment was unstable, or "": rounds of this method say it once;
+    side-by-side rounds said it per side."""
+    reasons = [r.get("unstable")] + [r[side].get("unstable") for side in ("old", "new")]
+    return next((why for why in reasons if why not in (None, "", "no")), "")
+
 
 def analyse(data, alpha, min_effect):
     """The regress.Verdict of saved rounds."""
@@ -311,11 +337,17 @@ def analyse(data, alpha, min_effect):
         elif side == "old" and ("new", name) not in erred:
             notes.append("%s errored in OLD only (%d of %d rounds): %s" % (name, len(messages), len(rounds),
                                                                           messages[0]))
-    unstable = [(i + 1, side, r[side]["unstable"]) for i, r in enumerate(rounds) for side in ("old", "new")
-                if r[side]["unstable"] not in ("no", "", None)]
+    unstable = [(i + 1, why) for i, why in enumerate(round_unstable(r) for r in rounds) if why]
     if unstable:
-        notes.append("unstable environment in %d of %d runs (round %d %s: %s)"
-                     % (len(unstable), 2 * len(rounds), unstable[0][0], unstable[0][1].upper(), unstable[0][2]))
+        notes.append("unstable environment in %d of %d rounds (round %d: %s)"
+                     % (len(unstable), len(rounds), unstable[0][0], unstable[0][1]))
+    for side, other in (("new", "old"), ("old", "new")):
+        alone = sorted({name for r in rounds for name in r[side]["metrics"]}
+                       - {name for r in rounds for name in r[other]["metrics"]})
+        if alone:
+            notes.append("%d metric%s measured in %s only, not compared: %s"
+                         % (len(alone), "" if len(alone) == 1 else "s", side.upper(), ", ".join(alone[:3])
+                            + (", ..." if len(alone) > 3 else "")))
     for side in ("old", "new"):
         hooks = sorted({r[side]["test_hook"] for r in rounds if r[side].get("test_hook")})
         if hooks:

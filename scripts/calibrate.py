@@ -21,7 +21,8 @@ the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
 results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds
 until it is removed, so the machine can do other work without disturbing a round.
 Given the --out of an earlier, interrupted calibration, it keeps the trials already
-saved there and runs the rest, with the same binary (a different commit is refused).
+saved there and runs the rest, with the same binary on the same machine (another commit,
+another machine or rounds of another method are refused).
 """
 import json
 import argparse
@@ -165,6 +166,9 @@ def saved_trials(out, args):
                 verdict = ab.analyse(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
             except (OSError, ValueError, KeyError) as e:
                 raise InputError("%s is not a calibration trial saved by calibrate.py (%s)" % (path, e)) from None
+            if ab.method_of(data) != ab.METHOD:
+                raise InputError("%s ran %s, not %s as calibrate.py runs now: give a new --out"
+                                 % (path, ab.method_of(data), ab.METHOD))
             context = context or data["context"]
             sides = {"S": ab.Side("S", args.binary, args.binary, None, env=data["new"].get("env") or {})}
             name = os.path.basename(path)[len("trial-00-"):-len(".json")]
@@ -188,26 +192,29 @@ def run(argv):
     done = len({r["trial"] for r in rows})
     if done:
         say("%s holds %d finished trial%s: going on from trial %d" % (out, done, "" if done == 1 else "s", done + 1))
+    if done < args.trials and context and not records.same_machine(context, dict(context, **records.this_machine())):
+        raise InputError("%s holds trials of another machine (%s): give a new --out"
+                         % (out, "; ".join(records.differences(context, records.this_machine(), records.IDENTITY)[:2])))
     groups = ab.plan(sides_of(done, args.binary)[0], bench_args) if done < args.trials else []
     for t in range(done, args.trials):
         sides, slow_name = sides_of(t, args.binary)
         comparisons = [(slow_name if name == "slow" else name, o, n) for name, o, n in COMPARISONS]
-        data = {name: {"old": sides[o].describe(), "new": sides[n].describe(), "args": bench_args, "rounds": []}
-                for name, o, n in comparisons}
+        data = {name: {"old": sides[o].describe(), "new": sides[n].describe(), "args": bench_args,
+                       "method": ab.METHOD, "rounds": []} for name, o, n in comparisons}
         for i in range(args.rounds):
             wait_while_paused(out)
             say("trial %d of %d, round %d of %d (%d model processes of each side, A, A2 and S in random "
                 "order), %.1f hours so far" % (t + 1, args.trials, i + 1, args.rounds, len(groups),
                                                args.prior_hours + (time.monotonic() - started) / 3600))
             with tempfile.TemporaryDirectory(prefix="concbench-calibrate-") as tmp:
-                runs, order = ab.run_round(sides, groups, bench_args, tmp, rng)
+                runs, order, unstable = ab.run_round(sides, groups, bench_args, tmp, rng)
             for label, run in runs.items():
                 same_commit(context, run["context"], out)
                 context = context or run["context"]
                 del run["context"]
             for name, o, n in comparisons:
                 pair = [[model, [x for x in labels if x in (o, n)]] for model, labels in order]
-                data[name]["rounds"].append({"order": pair, "old": runs[o], "new": runs[n]})
+                data[name]["rounds"].append({"order": pair, "unstable": unstable, "old": runs[o], "new": runs[n]})
         for name, o, n in comparisons:
             data[name]["context"] = context
             run_isolated.write_json(data[name], os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)),

@@ -188,7 +188,7 @@ class Environment:
     def __init__(self, sample_s=0.5):
         self.load_before = load_avg()
         first = cpu_times()
-        if sample_s:  # ab.py's rounds skip it: their two sides run minutes apart at most
+        if sample_s:  # ab.py's rounds skip it: their sides run seconds apart, so both see the same machine
             time.sleep(sample_s)
         self.start = cpu_times()
         self.busy_before = share(first, self.start, 0) if sample_s else None
@@ -282,6 +282,8 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     if fixture_url and uses_fixture(model):
         cmd.append("--fixture_url=" + fixture_url)
     quiet = stdout == subprocess.DEVNULL
+    if os.path.exists(out):  # a process that dies before writing must not pass for an earlier one
+        os.unlink(out)
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True,
                           stderr=subprocess.PIPE if quiet else None, env=env, preexec_fn=lambda parent=os.getpid(): die_with_parent(parent))
     context, benchmarks, complete = read_record(out)
@@ -343,7 +345,7 @@ def replace_entries(benchmarks, names, again):
 
 
 def merge(parts, processes):
-    """One Google Benchmark document from the processes' (context, benchmarks), in run order.
+    """One Google Benchmark document from the processes' (context, benchmarks), in the order given.
     family_index is renumbered so it stays unique across processes, as in a single run."""
     context = next((dict(c) for c, _ in parts if c), {})
     context["concbench_isolation"] = "one process per model (%d processes)" % processes
@@ -374,11 +376,8 @@ def write_json(doc, path, indent=2):
         raise
 
 
-def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False,
-        quiet=False, env=None):
-    """The whole isolated run; returns the exit status (see the module docstring). quiet:
-    nothing on the console but failures (ab.py runs many of these); env: the benchmark
-    processes' environment (default: this one's)."""
+def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
+    """The whole isolated run; returns the exit status (see the module docstring)."""
     names = list_benchmarks(binary, args)
     total = len(names) if supports_progress(binary) else 0
     groups = group_by_model(names)
@@ -386,19 +385,18 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
     fixture = Fixture(fixture_path) if own_fixture and fixture_path else None
     parts, failures, first, texts, seconds, reruns = [], [], 1, [], {}, {}
-    environment = Environment(0 if quiet else 0.5)
+    environment = Environment()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
         try:
             for k, (model, members) in enumerate(groups, 1):
-                if not quiet:
-                    say("process %d of %d: %s, %d benchmark%s"
-                        % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
+                say("process %d of %d: %s, %d benchmark%s"
+                    % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
                 url = fixture.start() if fixture and uses_fixture(model) else None
                 process_started = time.monotonic()
                 context, benchmarks, failure, text, rerun = run_model(
                     binary, args, model, members, first, total, os.path.join(tmp, "%d" % k), url,
-                    subprocess.DEVNULL if quiet else None if fmt == "console" else subprocess.PIPE, env)
+                    None if fmt == "console" else subprocess.PIPE)
                 if rerun:
                     reruns[model] = rerun
                 parts.append((context, benchmarks))
@@ -421,14 +419,12 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
             if hosts:
                 doc["context"]["mpi_rank_hosts"] = ",".join(hosts)
             for reason in environment.finish(doc["context"]):
-                if not quiet:
-                    say("unstable environment: %s; the record says so" % reason)
+                say("unstable environment: %s; the record says so" % reason)
             if history:
                 out = os.path.join(history, records.record_name(doc["context"],
                                                                 doc["context"]["concbench_scope"]))
             write_json(doc, out)
-            if not quiet:
-                say("recorded %s" % out)
+            say("recorded %s" % out)
             if fmt == "json":
                 json.dump(doc, sys.stdout, indent=2)
                 print()

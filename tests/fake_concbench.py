@@ -5,10 +5,14 @@
 use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_repetitions,
 --progress (--help lists it). Times are base * speed * (1 + noise), where:
 
-  FAKE_NAMES    benchmark names, comma-separated (default: NAMES below)
+  FAKE_NAMES    benchmark names, comma-separated (default: NAMES below); a file "names" beside
+                this script, holding such a list, overrides it: what a commit added or removed
+  exit          a file beside this script: a run whose first benchmark's name contains its text
+                exits with status 2 before writing anything
   speed         a file beside this script, holding a factor (default 1.0): what a commit changes;
                 FAKE_SPEED_ONLY limits it to the benchmarks whose name contains that text
-  FAKE_SLOW     "model:percent": that model's benchmarks take percent% longer
+  FAKE_SLOW     "model:percent": that model's benchmarks take percent% longer (or
+                CONCBENCH_TEST_SLOWDOWN, the real binary's test hook, in the same form)
   FAKE_NOISE    the relative spread between processes (default 0.01), drawn per process
   FAKE_ERROR    benchmarks whose name contains it report an error instead of a time (also
                 read from a file "error" beside this script); FAKE_ERROR_MESSAGE is its message;
@@ -34,7 +38,9 @@ CONTEXT = {"host_name": socket.gethostname(), "cpu_model": "Fake CPU", "cpu_vect
 
 
 def main(args):
-    names = [n + "/real_time" for n in (os.environ.get("FAKE_NAMES") or ",".join(NAMES)).split(",")]
+    here = os.path.dirname(os.path.abspath(__file__))
+    listed = open(os.path.join(here, "names")).read().strip() if os.path.exists(os.path.join(here, "names")) else ""
+    names = [n + "/real_time" for n in (listed or os.environ.get("FAKE_NAMES") or ",".join(NAMES)).split(",")]
     if "--help" in args:
         print("  --progress=K/N   number this process's first benchmark K of N")
         return 0
@@ -49,9 +55,12 @@ def main(args):
     if "--benchmark_list_tests" in args:
         print("\n".join(mine))
         return 0
-    here = os.path.dirname(os.path.abspath(__file__))
+    stop = open(os.path.join(here, "exit")).read().strip() if os.path.exists(os.path.join(here, "exit")) else ""
+    if stop and stop in mine[0]:
+        print("concbench: stopped before writing (a stand-in's exit file)", file=sys.stderr)
+        return 2
     speed = float(open(os.path.join(here, "speed")).read()) if os.path.exists(os.path.join(here, "speed")) else 1.0
-    slow_model, _, slow_pct = os.environ.get("FAKE_SLOW", "").partition(":")
+    slow_model, _, slow_pct = (os.environ.get("FAKE_SLOW") or os.environ.get("CONCBENCH_TEST_SLOWDOWN", "")).partition(":")
     process = 1 + random.gauss(0, float(os.environ.get("FAKE_NOISE", "0.01")))
     reps = int(flag("--benchmark_repetitions", "1"))
     error = os.environ.get("FAKE_ERROR") or (open(os.path.join(here, "error")).read().strip()

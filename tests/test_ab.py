@@ -23,15 +23,14 @@ from test_compare import git, make_repo, one_line_error  # noqa: E402
 TWO = "sum/seq/range/workers:1/n:1000,sum/pool/range/workers:2/n:1000"
 
 
-def binary(tmp_path, name, speed=None, error=None):
+def binary(tmp_path, name, speed=None, error=None, names=None, exit_on=None):
     """A copy of the stand-in binary in its own directory, with what its 'commit' changed."""
     d = tmp_path / name
     d.mkdir()
     shutil.copy(FAKE, d / "concbench")
-    if speed is not None:
-        (d / "speed").write_text(str(speed))
-    if error is not None:
-        (d / "error").write_text(error)
+    for file, value in (("speed", speed), ("error", error), ("names", names), ("exit", exit_on)):
+        if value is not None:
+            (d / file).write_text(str(value))
     return str(d / "concbench")
 
 
@@ -70,17 +69,41 @@ def test_a_against_a_finds_nothing_and_saves_the_rounds(tmp_path):
 def test_the_two_processes_of_a_pair_run_back_to_back(tmp_path):
     # A round goes model by model: OLD's and NEW's process of one model run one right after
     # the other, so the machine drifts little between the two halves of a pair.
-    log = tmp_path / "log"
-    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new"), "--rounds", 8, env={"FAKE_LOG": str(log)})
+    log, out = tmp_path / "log", tmp_path / "rounds.json"
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new"), "--rounds", 8, "--out", out,
+              env={"FAKE_LOG": str(log)})
     assert proc.returncode == 0, proc.stderr
     runs = [line.split(": ", 1) for line in log.read_text().splitlines() if "--benchmark_out=" in line]
-    assert len(runs) == 8 * 2 * 2
-    pairs = [runs[i:i + 2] for i in range(0, len(runs), 2)]
-    for (side1, args1), (side2, args2) in pairs:
-        assert {side1, side2} == {"old", "new"}
-        assert args1.split("--benchmark_filter=")[1].split()[0] == args2.split("--benchmark_filter=")[1].split()[0]
-    firsts = {side1 for (side1, _), _ in pairs}
-    assert firsts == {"old", "new"}  # random order: over 16 pairs, each side ran first sometimes
+    ran = [(side, "/".join(args.split("--benchmark_filter=^(")[1].split("/")[:2])) for side, args in runs]
+    # What ran is what the file says ran, pair by pair.
+    rounds = json.loads(out.read_text())["rounds"]
+    assert ran == [(label, model) for r in rounds for model, labels in r["order"] for label in labels]
+    pairs = [ran[i:i + 2] for i in range(0, len(ran), 2)]
+    assert len(pairs) == 8 * 2 and all({a[0], b[0]} == {"old", "new"} and a[1] == b[1] for a, b in pairs)
+    # Random order: over 16 pairs each side ran first sometimes, over 8 rounds each model did.
+    assert {a[0] for a, _ in pairs} == {"old", "new"}
+    assert {r["order"][0][0] for r in rounds} == {"sum/seq", "sum/pool"}
+
+
+def test_a_process_that_fails_on_one_side_is_an_error_of_that_side(tmp_path):
+    # NEW's process of sum/pool exits before writing: that is NEW's error in every round, said
+    # as it happens, never the numbers another process left behind.
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new", exit_on="sum/pool"), "--rounds", 8)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    first = [line for line in proc.stdout.splitlines() if line.startswith("REGRESSION")]
+    assert first and "errored in NEW: sum/pool/range/workers:2/n:1000: the process of sum/pool exited with status 2" in first[0]
+    assert "(in 8 of 8 rounds)" in first[0]
+    assert proc.stderr.count("NEW: the process of sum/pool exited with status 2") == 8
+    assert "the round goes on" in proc.stderr
+
+
+def test_benchmarks_of_one_side_only_are_named_not_compared(tmp_path):
+    old = binary(tmp_path, "old", names=TWO)
+    new = binary(tmp_path, "new", names=TWO + ",sum/tbb/range/workers:2/n:1000")
+    proc = ab(old, new, "--rounds", 8)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    note = next(line for line in proc.stdout.splitlines() if "measured in NEW only" in line)
+    assert "sum/tbb/range/workers:2/n:1000" in note and "sum/tbb" not in proc.stdout.replace(note, "")
 
 
 def test_a_slower_new_is_a_regression_with_its_interval(tmp_path):
@@ -143,7 +166,8 @@ def saved(name):
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_saved_rounds_from_this_machine():
-    # Real rounds of ab.py's default subset on the 2-core VM (scripts/calibrate.py): the
+    # Real rounds of ab.py's default subset, model by model, on the 2-core VM (trial 1 of the
+    # calibration in results/calibration/20261201T092944Z/): the
     # same binary on both sides must flag nothing; one model 10% slower must be found.
     same = ab("--analyse", saved("aa.json"), "--json")
     assert same.returncode == 0, same.stdout + same.stderr

@@ -19,13 +19,25 @@ sys.path.insert(0, HERE)
 from test_ab import binary  # noqa: E402
 
 
-def saved_out(tmp_path):
-    """An --out holding one finished trial: real rounds from this machine (A/A and a 10% slowdown)."""
+def saved_out(tmp_path, cpu_model=None):
+    """An --out holding one finished trial: real rounds from the 2-core VM (A/A and a 10%
+    slowdown), their machine made this one (or a CPU called cpu_model), since going on with
+    another machine's trials is refused before anything runs."""
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import records
     out = tmp_path / "calibration"
     (out / "rounds").mkdir(parents=True)
-    shutil.copy(os.path.join(DATA, "aa.json"), out / "rounds" / "trial-01-aa.json")
-    shutil.copy(os.path.join(DATA, "slow10.json"), out / "rounds" / "trial-01-p10.json")
+    for source, name in (("aa.json", "trial-01-aa.json"), ("slow10.json", "trial-01-p10.json")):
+        data = json.loads(open(os.path.join(DATA, source)).read())
+        data["context"].update(records.this_machine())
+        if cpu_model:
+            data["context"]["cpu_model"] = cpu_model
+        (out / "rounds" / name).write_text(json.dumps(data))
     return out
+
+
+def saved_commit():
+    return json.loads(open(os.path.join(DATA, "aa.json")).read())["context"]["concbench_commit"]
 
 
 # Names the default subset of ab.py selects, so the stand-in binary can run a round of it.
@@ -48,7 +60,7 @@ def test_saved_trials_are_kept_and_judged_again(tmp_path):
     # Judged exactly as ab.py judges them (test_ab.test_saved_rounds_from_this_machine): the
     # A/A trial flags nothing and the slowed model is found; the earlier hours are kept.
     assert (summary["trials"], summary["aa_flagged"], summary["p10_found"]) == (1, 0, 1)
-    assert summary["hours"] >= 0.5 and summary["commit"].startswith("6adaa850")
+    assert summary["hours"] >= 0.5 and summary["commit"] == saved_commit()
     assert "| A/A: comparisons that flagged anything | 0 of 1 |" in proc.stdout
 
 
@@ -58,21 +70,58 @@ def test_going_on_with_another_commit_is_refused(tmp_path):
     proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "a"), "--out", out)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert "holds trials of commit 6adaa850eace, this binary is commit unknown: give a new --out" in last
+    assert "holds trials of commit %s, this binary is commit unknown: give a new --out" % saved_commit()[:12] in last
     assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_going_on_on_another_machine_is_refused(tmp_path):
-    # The same commit as the saved trials, but the stand-in's CPU is not the VM's.
-    out = saved_out(tmp_path)
-    commit = json.loads((out / "rounds" / "trial-01-aa.json").read_text())["context"]["concbench_commit"]
-    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "a"), "--out", out,
-                     env={"FAKE_CONTEXT": json.dumps({"concbench_commit": commit})})
+    # Saved on another CPU: refused before a round runs.
+    out = saved_out(tmp_path, cpu_model="Other CPU")
+    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "a"), "--out", out)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert "holds trials of another machine (" in last and "give a new --out" in last
-    assert "Fake CPU" in last and "Traceback" not in proc.stderr
+    assert "holds trials of another machine (cpu_model: Other CPU vs " in last and "give a new --out" in last
+    assert "round 1" not in proc.stderr and "Traceback" not in proc.stderr
+    # Saved here, with the binary's commit, but the binary's runs name another CPU: refused after
+    # the first round, which names the machine it ran on.
+    out = saved_out(tmp_path / "again")
+    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "b"), "--out", out,
+                     env={"FAKE_CONTEXT": json.dumps({"concbench_commit": saved_commit()})})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "holds trials of another machine (" in last and "Fake CPU" in last
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_going_on_with_rounds_of_another_method_is_refused(tmp_path):
+    # Rounds that ran side by side (their order a list of sides, no method) are not mixed with these.
+    out = saved_out(tmp_path)
+    path = out / "rounds" / "trial-01-aa.json"
+    data = json.loads(path.read_text())
+    data.pop("method", None)
+    for r in data["rounds"]:
+        r["order"] = ["old", "new"]
+    path.write_text(json.dumps(data))
+    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "a"), "--out", out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "ran side by side, not model by model as calibrate.py runs now" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_trial_runs_model_by_model_and_finds_the_slowed_model(tmp_path):
+    # One whole trial on the stand-in binary, which takes the slowdown hook as the real one does.
+    out = tmp_path / "c"
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name, pair in (("aa", {"A", "A2"}), ("p10", {"A", "S"})):
+        data = json.loads((out / "rounds" / ("trial-01-%s.json" % name)).read_text())
+        assert data["method"] == "model by model" and len(data["rounds"]) == 16
+        for r in data["rounds"]:
+            assert sorted(m for m, _ in r["order"]) == ["sum/pool", "sum/seq"]
+            assert all(set(labels) == pair and len(labels) == 2 for _, labels in r["order"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["trials"], summary["aa_flagged"], summary["p10_found"]) == (1, 0, 1)
+    assert summary["rows"][1]["model"] == "pool"
 
 
 def test_a_binary_without_the_subset_is_one_line(tmp_path):
