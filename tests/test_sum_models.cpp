@@ -39,19 +39,32 @@ int open_fd_count() {
   return count;
 }
 
-// The children of `parent`, alive or zombies, from /proc.
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> children;
+struct ProcessStat {
+  pid_t pid, ppid;
+  std::string comm;
+};
+
+// Every process in /proc, alive or a zombie, as its stat line names it.
+std::vector<ProcessStat> processes() {
+  std::vector<ProcessStat> all;
   DIR* dir = opendir("/proc");
   while (dirent* e = readdir(dir)) {
     FILE* f = std::fopen((std::string("/proc/") + e->d_name + "/stat").c_str(), "r");
     if (!f) continue;
     int pid = 0, ppid = 0;
-    char state = 0;
-    if (std::fscanf(f, "%d %*s %c %d", &pid, &state, &ppid) == 3 && ppid == parent) children.push_back(pid);
+    char comm[64] = {}, state = 0;
+    if (std::fscanf(f, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4) all.push_back({pid, ppid, comm});
     std::fclose(f);
   }
   closedir(dir);
+  return all;
+}
+
+// The children of `parent`, alive or zombies.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const ProcessStat& p : processes())
+    if (p.ppid == parent) children.push_back(p.pid);
   return children;
 }
 
@@ -274,24 +287,14 @@ class FailingWorker : public ::testing::TestWithParam<FaultCase> {};
 
 // The processes below this one (children, theirs, ...), by command name.
 std::vector<std::string> descendants() {
-  std::vector<std::pair<pid_t, std::pair<pid_t, std::string>>> all;  // pid, (ppid, comm)
-  DIR* dir = opendir("/proc");
-  while (dirent* e = readdir(dir)) {
-    FILE* f = std::fopen((std::string("/proc/") + e->d_name + "/stat").c_str(), "r");
-    if (!f) continue;
-    int pid = 0, ppid = 0;
-    char comm[64] = {}, state = 0;
-    if (std::fscanf(f, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4) all.push_back({pid, {ppid, comm}});
-    std::fclose(f);
-  }
-  closedir(dir);
+  const std::vector<ProcessStat> all = processes();
   std::vector<pid_t> ours{getpid()};
   std::vector<std::string> names;
   for (size_t i = 0; i < ours.size(); ++i)
-    for (const auto& [pid, parent] : all)
-      if (parent.first == ours[i]) {
-        ours.push_back(pid);
-        names.push_back(parent.second);
+    for (const ProcessStat& p : all)
+      if (p.ppid == ours[i]) {
+        ours.push_back(p.pid);
+        names.push_back(p.comm);
       }
   return names;
 }
