@@ -62,11 +62,11 @@ SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
           "^sum/(threads|pool|tbb|openmp|process_pool|std_par)/array/workers:2/n:(100000|10000000)/|"
           "^fetch/(pool|multi_socket|coro)/(conc:100/n:1000/delay_ms:0|conc:1000/n:1000/delay_ms:100)/"
           "bytes:1024/keepalive:1/")
-# Flags the rounds set unless the caller gave them: a few repetitions per process (the
-# process is the unit), interleaved inside it.
 # How the rounds ran, saved with them: rounds of another method are not mixed with these
 # (calibrate.py). Files without it ran side by side: all of one side's models, then the other's.
 METHOD = "model by model"
+# Flags the rounds set unless the caller gave them: a few repetitions per process (the
+# process is the unit), interleaved inside it.
 ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
                   "--benchmark_enable_random_interleaving=true")
 

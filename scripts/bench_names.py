@@ -1,9 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Parses Google Benchmark names into concbench fields and loads Google Benchmark JSON into a tidy table.
 #
-# Shared by every script in scripts/ (plot, compare, history). parse_name() needs
-# only the standard library; load_run() imports pandas when called, so scripts
-# that only parse names need not have it.
+# Shared by every script in scripts/ that reads a run (plot, compare, history, ab).
 import json
 import math
 import re
@@ -281,7 +279,7 @@ def load_run(path):
     malformed entries and complexity fits. Raises RunFileError when nothing usable
     remains or the file is unreadable/not JSON/not benchmark JSON.
     """
-    import pandas as pd  # deferred: parse_name users need not have pandas
+    import pandas as pd
 
     doc = read_json(path)
     if not isinstance(doc, dict):

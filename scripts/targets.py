@@ -61,7 +61,7 @@ def _listed(pairs, fmt, code=True):
 
 def _efficiency(run, model, workers):
     t_seq, t = run.time(sum_key("seq", "range", 1)), run.time(sum_key(model, "range", workers))
-    return t_seq / (workers * t) if t_seq and t else None
+    return metrics.efficiency(t_seq, t, workers) if t_seq and t else None
 
 
 def sum_targets(run, hw):
