@@ -145,6 +145,11 @@ def same_commit(saved, new, out):
     if saved and old_commit != new_commit:
         raise InputError("%s holds trials of commit %s, this binary is commit %s: give a new --out"
                          % (out, (old_commit or "unknown")[:12], (new_commit or "unknown")[:12]))
+    same_machine(saved, new, out)
+
+
+def same_machine(saved, new, out):
+    """Refuses trials saved on another machine than the one `new` (a context) names."""
     if saved and not records.same_machine(saved, new):
         raise InputError("%s holds trials of another machine (%s): give a new --out"
                          % (out, "; ".join(records.machine_differences(saved, new)[:2])))
@@ -192,9 +197,8 @@ def run(argv):
     done = len({r["trial"] for r in rows})
     if done:
         say("%s holds %d finished trial%s: going on from trial %d" % (out, done, "" if done == 1 else "s", done + 1))
-    if done < args.trials and context and not records.same_machine(context, dict(context, **records.this_machine())):
-        raise InputError("%s holds trials of another machine (%s): give a new --out"
-                         % (out, "; ".join(records.differences(context, records.this_machine(), records.IDENTITY)[:2])))
+    if done < args.trials:  # before any round: this machine as the binary would name it
+        same_machine(context, dict(context, **records.this_machine()), out)
     groups = ab.plan(sides_of(done, args.binary)[0], bench_args) if done < args.trials else []
     for t in range(done, args.trials):
         sides, slow_name = sides_of(t, args.binary)
