@@ -209,10 +209,9 @@ def run_round(sides, groups, args, tmp, rng):
     Model by model rather than side by side: the two processes of a pair then run a second or
     two apart instead of a whole side's run (about 11 s for the default subset), so the drift
     of the machine between them is smaller (README, "The unit of analysis")."""
-    own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
     # One fixture server per fixture binary: sides built from one commit share it.
     fixtures = {side.fixture: run_isolated.Fixture(side.fixture) for side in sides.values()
-                if own_fixture and side.fixture}
+                if run_isolated.needs_own_fixture(args) and side.fixture}
     environment = run_isolated.Environment(0)
     parts, order, reruns = {label: {} for label in sides}, [], {label: {} for label in sides}
     try:

@@ -258,6 +258,12 @@ def supports_progress(binary):
     return "--progress=" in proc.stdout
 
 
+def needs_own_fixture(args):
+    """Whether the fetch models need a fixture server started for them: not when ARGS name a
+    server (--fixture_url) or real URLs (--fetch_urls)."""
+    return not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
+
+
 def uses_fixture(model):
     """The fetch models, and wrk measuring the fixture itself."""
     return model.startswith("fetch/") or model == "peak/wrk"
@@ -382,8 +388,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     total = len(names) if supports_progress(binary) else 0
     groups = group_by_model(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
-    own_fixture = not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
-    fixture = Fixture(fixture_path) if own_fixture and fixture_path else None
+    fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
     parts, failures, first, texts, seconds, reruns = [], [], 1, [], {}, {}
     environment = Environment()
     started = time.monotonic()
