@@ -60,7 +60,6 @@ class BenchName:
     args:     key:value segments (numeric values as int/float, others as str) and
               bare numeric segments as arg0, arg1, ...
     """
-    raw: str
     base: str
     lang: str
     workload: str
@@ -132,7 +131,7 @@ def parse_name(name, aggregate_name=None):
         else:
             labels.append(seg)
     base = "/".join(([] if lang == "cpp" else [lang]) + kept)
-    return BenchName(raw=name, base=base, lang=lang, workload=workload, labels=tuple(labels),
+    return BenchName(base=base, lang=lang, workload=workload, labels=tuple(labels),
                      args=dict(args), aggregate=aggregate, timing=tuple(timing),
                      threads=threads)
 
@@ -214,7 +213,6 @@ class Skipped:
 @dataclass
 class Run:
     """A loaded run: `df` has one row per measurement (see load_run)."""
-    path: str
     context: dict
     df: object  # pandas.DataFrame
     skipped: list = field(default_factory=list)
@@ -233,8 +231,7 @@ _STANDARD_KEYS = {
 # Columns load_run always provides; counters get their own names unless they clash.
 BASE_COLUMNS = [
     "name", "key", "family", "lang", "workload", "model", "kernel", "args", "threads",
-    "repetitions", "repetition_index", "iterations", "time_s", "cpu_time_s", "time_unit",
-    "time_stddev_s", "row_kind", "label", "family_index",
+    "repetitions", "time_s", "time_stddev_s", "row_kind",
 ]
 
 
@@ -270,10 +267,9 @@ def load_run(path):
     written), key (parse_name(...).base, plus /threads:N when the name had it;
     shared by repetitions, unique per benchmark), family, lang,
     workload, model, kernel, args (dict), one arg_<key> column per argument,
-    threads, repetitions, repetition_index, iterations, time_s and cpu_time_s
-    (seconds, converted via time_unit), row_kind ("iteration", or "median" when a
-    benchmark has only aggregates in the file, then time_stddev_s carries its
-    stddev aggregate), label, and every user counter as a column of its own name
+    threads, repetitions, time_s (seconds, converted via time_unit), row_kind
+    ("iteration", or "median" when a benchmark has only aggregates in the file, then
+    time_stddev_s carries its stddev aggregate), and every user counter as a column of its own name
     (clashing names get a counter_ prefix).
     Errored runs are left out and counted (Run.n_errored, Run.skipped), as are
     malformed entries and complexity fits. Raises RunFileError when nothing usable
@@ -336,19 +332,14 @@ def load_run(path):
             return None
         scale = TIME_UNITS[unit]
         bn = parse_name(name)
-        cpu = entry.get("cpu_time")
         row = {
             # threads:N is stripped from base, but different thread counts are different benchmarks
             "name": name, "key": bn.base + ("/threads:%s" % bn.threads if bn.threads is not None else ""),
             "family": bn.family, "lang": bn.lang,
             "workload": bn.workload, "model": bn.model, "kernel": bn.kernel, "args": dict(bn.args),
             "threads": entry.get("threads") if _is_number(entry.get("threads")) else bn.threads,
-            "repetitions": entry.get("repetitions"), "repetition_index": entry.get("repetition_index"),
-            "iterations": entry.get("iterations"), "time_s": float(real) * scale,
-            "cpu_time_s": float(cpu) * scale if _is_number(cpu) else math.nan,
-            "time_unit": unit, "time_stddev_s": math.nan, "row_kind": kind,
-            "label": entry.get("label") if isinstance(entry.get("label"), str) else "",
-            "family_index": entry.get("family_index"),
+            "repetitions": entry.get("repetitions"), "time_s": float(real) * scale,
+            "time_stddev_s": math.nan, "row_kind": kind,
         }
         if stddev_entry is not None and _is_number(stddev_entry.get("real_time")) \
                 and stddev_entry.get("time_unit", "ns") in TIME_UNITS:
@@ -397,7 +388,7 @@ def load_run(path):
         if col not in df.columns:
             df[col] = None
     source = "iterations" if n_median == 0 else ("median aggregates" if n_median == len(rows) else "mixed")
-    return Run(path=path, context=context, df=df, skipped=skipped_list,
+    return Run(context=context, df=df, skipped=skipped_list,
                n_entries=len(entries), n_errored=n_errored, source=source)
 
 

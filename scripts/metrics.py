@@ -70,13 +70,13 @@ def counter_columns(df):
 
 
 def summarize(df):
-    """One row per benchmark (key): median/min/max/quartiles of time_s, repetition count,
+    """One row per benchmark (key): median/min/max of time_s, repetition count,
     median plus min/max of every counter, and the name fields."""
     g = df.groupby("key", sort=False)
     t = g["time_s"]
     out = pd.DataFrame({
         "t_med": t.median(), "t_min": t.min(), "t_max": t.max(),
-        "t_q1": t.quantile(0.25), "t_q3": t.quantile(0.75), "reps": t.count(),
+        "reps": t.count(),
         "t_sd": g["time_stddev_s"].median(),
     })
     firsts = ["name", "family", "lang", "workload", "model", "kernel", "row_kind", "args", "threads",
@@ -512,7 +512,6 @@ class Metric:
     name: str       # the benchmark's name, or "<benchmark> efficiency"
     kind: str       # TIME, MACHINE or EFFICIENCY
     value: float    # the run's median
-    benchmark: str  # the benchmark it comes from
 
     @property
     def better(self):
@@ -542,7 +541,7 @@ def metrics(meds):
     for key, row in meds.items():
         bn = parse_name(key)
         kind = MACHINE if bn.workload == "peak" else TIME
-        out[key] = Metric(key, kind, row["time"], key)
+        out[key] = Metric(key, kind, row["time"])
         if bn.workload == "sum" and bn.model == "seq":
             seq[(bn.lang, bn.kernel, bn.args.get("n"))] = row["time"]
     for key, row in meds.items():
@@ -556,7 +555,7 @@ def metrics(meds):
         elif bn.workload == "fetch" and row.get("efficiency", 0) > 0:
             value = row["efficiency"]  # 0 where there is no latency, so no ideal to compare with
         if value is not None:
-            out[key + " efficiency"] = Metric(key + " efficiency", EFFICIENCY, value, key)
+            out[key + " efficiency"] = Metric(key + " efficiency", EFFICIENCY, value)
     return out
 
 
