@@ -447,7 +447,10 @@ def analyse_sum(summ, hw):
 
 def analyse_fetch(summ):
     """The fetch frame, the configuration the concurrency plots use (cfg, and cfg0 for
-    L = 0) and up to three latencies to draw. None without fetch benchmarks."""
+    L = 0), up to three latencies to draw, and the rows the throughput and memory figure and
+    tables show: `rate0` (requests per second at L = 0, cfg0) and `memory` (memory per request
+    in flight at the largest latency, cfg, C >= 10), each None when not measured. None without
+    fetch benchmarks."""
     f = fetch_frame(summ)
     if f.empty:
         return None
@@ -456,7 +459,15 @@ def analyse_fetch(summ):
     if cfg is not None:
         delays = sorted(d for d in config_rows(f, cfg)["delay_ms"].dropna().unique() if d > 0)[-3:]
     cfg0 = pick_fetch_config(f, delay_zero=True)
-    return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0}
+    rate0 = config_rows(f, cfg0, 0) if cfg0 is not None and "items_per_second" in f else None
+    memory = None
+    if cfg is not None and delays and "mem_per_inflight_kb" in f:
+        # One configuration (a median over body sizes would mix workloads), C >= 10: below 10
+        # in flight the RSS growth divided by C is page-granular noise.
+        memory = config_rows(f, cfg, delays[-1])
+        memory = memory[memory["mem_per_inflight_kb"].notna() & (memory["conc"] >= 10)]
+    return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0, "rate0": rate0,
+            "memory": memory if memory is not None and not memory.empty else None}
 
 
 C10K_PREFIX = "fetch_c10k_not_run:"

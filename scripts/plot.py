@@ -70,7 +70,7 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
     if sum_info:
         plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
     if fetch_info:
-        plot_figures.draw_fetch(figs, fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"], fetch_info["cfg0"])
+        plot_figures.draw_fetch(figs, fetch_info)
         if fetch_info["c10k"]:
             plot_figures.draw_c10k(figs, fetch_info["c10k"])
     if open_info:

@@ -218,7 +218,8 @@ def _conc_axis(ax, concs):
 
 
 
-def draw_fetch(figs, fetch, cfg, delays, cfg0):
+def draw_fetch(figs, info):
+    fetch, cfg, delays = info["frame"], info["cfg"], info["delays"]
     if cfg is not None and delays:
         figs.progress("rendering fetch wall time and efficiency against concurrency")
         for what in ("time", "efficiency"):
@@ -253,7 +254,7 @@ def draw_fetch(figs, fetch, cfg, delays, cfg0):
 
         if {"p50_ms", "p99_ms"} <= set(fetch.columns):
             _draw_latency(figs, fetch, cfg, delays)
-    _draw_throughput_memory(figs, fetch, cfg, delays, cfg0)
+    _draw_throughput_memory(figs, info)
 
 
 def _draw_latency(figs, fetch, cfg, delays):
@@ -295,20 +296,16 @@ def _draw_latency(figs, fetch, cfg, delays):
     figs.save(fig, "fetch_latency.png", "fetch: per-request latency", shared_legend=True)
 
 
-def _draw_throughput_memory(figs, fetch, cfg, delays, cfg0):
+def _draw_throughput_memory(figs, info):
     """Requests per second at L = 0, and memory per request in flight at the largest latency:
     one configuration each, so every bar is the spread of one benchmark's repetitions."""
     panels = []
-    if cfg0 is not None and "items_per_second" in fetch:
-        panels.append(("throughput at L = 0 ms\n" + config_text(cfg0), config_rows(fetch, cfg0, 0),
+    if info["rate0"] is not None:
+        panels.append(("throughput at L = 0 ms\n" + config_text(info["cfg0"]), info["rate0"],
                        "items_per_second", "requests per second"))
-    if cfg is not None and delays and "mem_per_inflight_kb" in fetch:
-        rows = config_rows(fetch, cfg, delays[-1])
-        # below 10 in flight, the RSS growth divided by C is page-granular noise
-        rows = rows[rows["mem_per_inflight_kb"].notna() & (rows["conc"] >= 10)]
-        if not rows.empty:
-            panels.append(("memory per request in flight at L = %g ms\n%s" % (delays[-1], config_text(cfg)),
-                           rows, "mem_per_inflight_kb", "KiB per request in flight"))
+    if info["memory"] is not None:
+        panels.append(("memory per request in flight at L = %g ms\n%s" % (info["delays"][-1], config_text(info["cfg"])),
+                       info["memory"], "mem_per_inflight_kb", "KiB per request in flight"))
     if not panels:
         return
     figs.progress("rendering fetch throughput and memory")

@@ -233,22 +233,16 @@ def fetch_section(L, fetch_info, by_file):
         L.append("%d more latency benchmarks (other sizes, payloads, keep-alive settings or L = 0) "
                  "are in the full table below." % rest)
         L.append("")
-    if cfg0 is not None and "items_per_second" in f:
-        rows0 = config_rows(f, cfg0, 0)
+    if fetch_info["rate0"] is not None:
         L.append("### L = 0 ms, %s: requests per second" % config_text(cfg0))
         L.append("")
-        L.append(_pivot(rows0, lambda r: fmt_num(r["items_per_second"])))
+        L.append(_pivot(fetch_info["rate0"], lambda r: fmt_num(r["items_per_second"])))
         L.append("")
-    if "mem_per_inflight_kb" in f and cfg is not None and delays:
-        # One configuration, C >= 10: a median over body sizes would mix workloads, and below
-        # 10 in flight the RSS growth divided by C is page-granular noise.
-        mem = config_rows(f, cfg, delays[-1])
-        mem = mem[mem["mem_per_inflight_kb"].notna() & (mem["conc"] >= 10)]
-        if not mem.empty:
-            L.append("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], config_text(cfg)))
-            L.append("")
-            L.append(_pivot(mem, lambda r: fmt_num(r["mem_per_inflight_kb"])))
-            L.append("")
+    if fetch_info["memory"] is not None:
+        L.append("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], config_text(cfg)))
+        L.append("")
+        L.append(_pivot(fetch_info["memory"], lambda r: fmt_num(r["mem_per_inflight_kb"])))
+        L.append("")
     c10k_section(L, fetch_info.get("c10k"), by_file)
     rows = []
     for _, r in f.sort_values(["delay_ms", "conc"]).assign(o=lambda x: x["model"].map(model_order)) \
