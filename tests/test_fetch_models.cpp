@@ -365,6 +365,30 @@ TEST(MultiThreads, RunsItsLoopsEachOnAThreadOfItsOwn) {
   }
 }
 
+// oneTBB sizes its worker pool when the process's first arena starts (at least 256 threads) and
+// never grows it; fetch/tbb waits for an earlier pool to end so that its arena of C threads is
+// really C. Without that, C = 300 after C = 8 held 257 requests in flight, not 300.
+TEST(TbbModel, AnArenaOfCThreadsAfterASmallerOneHoldsCRequests) {
+  raise_fd_limit();
+  {
+    auto small = find_model("tbb")->make(config(8));
+    EXPECT_EQ(describe_failures(run_once(*small, varied_requests(8))), "");
+  }
+  constexpr int kConc = 300;
+  std::vector<Request> requests;
+  for (int i = 0; i < kConc; ++i) {
+    RequestSpec spec;
+    spec.id = static_cast<uint64_t>(i);
+    spec.bytes = 64;
+    spec.delay_ms = 2000;  // long enough that every thread has started its request
+    requests.push_back(fixture_request(spec));
+  }
+  auto model = find_model("tbb")->make(config(kConc, milliseconds(60'000)));
+  const std::vector<Outcome> outcomes = run_once(*model, requests);
+  EXPECT_EQ(describe_failures(outcomes), "");
+  EXPECT_EQ(peak_overlap(outcomes), kConc);
+}
+
 TEST(ForkModel, DeadWorkerIsAnErrorNeverAHangOrZombie) {
   const std::vector<Request> requests = varied_requests(12);
   ModelConfig c = config(3);

@@ -20,7 +20,9 @@ std::span<const ModelInfo> all_models() {
        "a team of C threads blocking in requests, as in pool, which the sweep runs: left out to keep the run "
        "short",
        3},
-      {"tbb", Kind::workers, false, 1000, 1000, make_tbb, "stops improving past C = 250 (see the concurrency sweep)",
+      {"tbb", Kind::workers, false, 1000, 1000, make_tbb,
+       "a task arena of C threads blocking in requests, as in pool, which the sweep runs: left out to keep the "
+       "run short",
        3},
       {"multi", Kind::event_loop, true, 10'000, 10'000, make_multi},
       {"multi_socket", Kind::event_loop, true, 10'000, 10'000, make_multi_socket},

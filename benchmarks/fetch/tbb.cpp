@@ -7,6 +7,9 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,6 +27,15 @@ class Tbb final : public Model {
              std::max<size_t>(config.concurrency, std::thread::hardware_concurrency())),
         arena_(config.concurrency),
         client_(config.client) {
+    // oneTBB sizes its pool of worker threads once, when the process's first arena starts (at
+    // least 256, or the cap at that time), and never grows it: after a C = 250 model, arenas
+    // of 500 and 1000 threads got 256 workers (peak_in_flight 257, four waves of requests at
+    // N = 1000). Waiting here for the pool of earlier models to end lets this arena start one
+    // sized by its own cap.
+    tbb::task_scheduler_handle pool{tbb::attach{}};
+    if (!tbb::finalize(pool, std::nothrow))
+      throw std::runtime_error("oneTBB's worker threads are still in use elsewhere in this process: an arena of " +
+                               std::to_string(config.concurrency) + " threads might get fewer");
     arena_.initialize();
     for (int i = 0; i < config.concurrency; ++i)
       transfers_.push_back(std::make_unique<Transfer>(config.client));
