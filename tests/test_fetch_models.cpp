@@ -52,6 +52,19 @@ Request fixture_request(const RequestSpec& spec) {
   return {server().base_url() + fixture::request_target(spec), true, spec.id, spec.bytes};
 }
 
+// n requests of 64 bytes, each held `delay_ms` at the server, so that they are in flight together.
+std::vector<Request> delayed_requests(int n, uint64_t delay_ms) {
+  std::vector<Request> requests;
+  for (int i = 0; i < n; ++i) {
+    RequestSpec spec;
+    spec.id = static_cast<uint64_t>(i);
+    spec.bytes = 64;
+    spec.delay_ms = delay_ms;
+    requests.push_back(fixture_request(spec));
+  }
+  return requests;
+}
+
 // Bodies of many lengths (odd ones too, so verification crosses 8-byte words at every offset,
 // and some over 16 KiB, so they arrive in several write callbacks) and a few short delays.
 std::vector<Request> varied_requests(int n) {
@@ -302,14 +315,8 @@ TEST(C10k, TenThousandConcurrentDelayedRequestsComplete) {
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
   if (limit.rlim_cur < 10'000 + 1000) GTEST_SKIP() << "the descriptor limit is " << limit.rlim_cur;
   constexpr int kConc = 10'000;
-  std::vector<Request> requests;
-  for (int i = 0; i < kConc; ++i) {
-    RequestSpec spec;
-    spec.id = static_cast<uint64_t>(i);
-    spec.bytes = 64;
-    spec.delay_ms = 5000;  // long enough that they are in flight together
-    requests.push_back(fixture_request(spec));
-  }
+  // 5 s at the server: long enough that they are in flight together
+  const std::vector<Request> requests = delayed_requests(kConc, 5000);
   for (const char* name : {"multi_threads", "multi_socket"}) {
     auto model = find_model(name)->make(config(kConc, milliseconds(120'000)));
     const auto start = std::chrono::steady_clock::now();
@@ -330,14 +337,8 @@ TEST(C10k, TenThousandConcurrentDelayedRequestsComplete) {
 // slot in use hold descriptors_per_slot x C, give or take a few of the model's own.
 TEST(C10k, ModelsHoldTheDescriptorsTheirInfoDeclares) {
   constexpr int kConc = 64;
-  std::vector<Request> requests;
-  for (int i = 0; i < kConc; ++i) {
-    RequestSpec spec;
-    spec.id = static_cast<uint64_t>(i);
-    spec.bytes = 64;
-    spec.delay_ms = 300;  // all C in flight together
-    requests.push_back(fixture_request(spec));
-  }
+  // 300 ms at the server: all C in flight together
+  const std::vector<Request> requests = delayed_requests(kConc, 300);
   for (const ModelInfo& info : all_models()) {
     if (!info.no_c10k.empty()) continue;
     const int before = open_fds();
@@ -375,14 +376,8 @@ TEST(TbbModel, AnArenaOfCThreadsAfterASmallerOneHoldsCRequests) {
     EXPECT_EQ(describe_failures(run_once(*small, varied_requests(8))), "");
   }
   constexpr int kConc = 300;
-  std::vector<Request> requests;
-  for (int i = 0; i < kConc; ++i) {
-    RequestSpec spec;
-    spec.id = static_cast<uint64_t>(i);
-    spec.bytes = 64;
-    spec.delay_ms = 2000;  // long enough that every thread has started its request
-    requests.push_back(fixture_request(spec));
-  }
+  // 2 s at the server: long enough that every thread has started its request
+  const std::vector<Request> requests = delayed_requests(kConc, 2000);
   auto model = find_model("tbb")->make(config(kConc, milliseconds(60'000)));
   const std::vector<Outcome> outcomes = run_once(*model, requests);
   EXPECT_EQ(describe_failures(outcomes), "");
