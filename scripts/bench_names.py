@@ -8,6 +8,8 @@ import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 # --- the naming contract with the C++ side -----------------------------------
 
 SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool", "std_par", "mpi")
@@ -275,8 +277,6 @@ def load_run(path):
     malformed entries and complexity fits. Raises RunFileError when nothing usable
     remains or the file is unreadable/not JSON/not benchmark JSON.
     """
-    import pandas as pd
-
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise RunFileError("%s is not Google Benchmark JSON (top level is %s, expected an object "
