@@ -1,32 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # Runs the concbench binary with each model in a fresh process of its own and merges the runs into one record.
-"""Usage: scripts/run_isolated.py (--out FILE | --history DIR [--python] [--render])
-                                  [--fixture PATH] BINARY [ARGS...]
+"""usage: scripts/run_isolated.py (--out FILE | --history DIR [--python] [--render])
+                               [--fixture PATH] BINARY [ARGS...]
 
-Lists the benchmarks BINARY ARGS would run, groups them by model (the first two
-segments of the name: sum/tbb, fetch/coro, peak/read_bw), and runs each group in
-a process of its own with the same ARGS, so no model runs beside the idle threads,
-arenas, worker processes and memory another model left behind. The fetch models
-share one fixture server, started here in a process of its own (PATH, unless ARGS
-name --fixture_url or --fetch_urls). The processes' Google Benchmark JSON is merged
-into one record: one context, every benchmark, the same names and counters, so any
-reader of one process's JSON reads it.
+Groups the benchmarks BINARY ARGS would run by model (sum/tbb, fetch/coro, fetch/open/coro) and runs
+each group in a process of its own with the same ARGS, so no model runs beside the threads, arenas,
+worker processes and memory another left behind. The fetch models share one fixture server started
+here (PATH), unless ARGS name --fixture_url or --fetch_urls. The processes' Google Benchmark JSON is
+merged into one record (one context, every benchmark) that any reader of one process's JSON reads.
+--out FILE writes it to FILE, --history DIR into DIR named by records.record_name (date, commit,
+host, scope: full, quick or partial); --python then runs scripts/python_reference.py into
+DIR/python/, and --render runs scripts/plot.py.
+A process that fails is reported and the run goes on: what it did not finish is recorded as errors.
 
---out FILE writes the record to FILE. --history DIR names it as ./bench does
-(records.record_name: date, commit, host and scope, where the scope says whether the
-run was the full default suite, --quick or partial) and writes it into DIR;
---python then runs scripts/python_reference.py against the same fixture server into
-DIR/python/, and --render draws the record with scripts/plot.py. Records are written
-under a temporary name and renamed when complete.
-
-A process that fails (crashes, is killed, exits non-zero) is reported with its
-reason and the run goes on; the benchmarks it did not finish are in the record as
-errored entries with that reason.
-
-Exit status: 0 when every process succeeded, 1 when one failed (the record is
-written), 2 on bad input (BINARY's one-line message; nothing is written), 130
-interrupted. Only the standard library: it runs under any python3.
+Exit status: 0 when every process succeeded, 1 when one failed (the record is written), 2 on bad
+input (one line; nothing is written), 130 interrupted. Standard library only: runs under any python3.
 """
 import ctypes
 import json
@@ -41,10 +30,17 @@ import time
 import records
 
 PROG = "concbench"
+USAGE = " ".join(__doc__.split("\n\n")[0].split())  # the docstring's first paragraph, on one line
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 # Flags this script decides for every process, so the caller's are taken out.
 _OWN_FLAGS = ("--benchmark_filter=", "--benchmark_out=", "--benchmark_out_format=", "--progress=")
-_REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
+# What the mpi model says when Open MPI's spawn never returned, and for each later mpi
+# benchmark of that process (benchmarks/sum/mpi.cpp; README, "mpi").
+SPAWN_HANG = ("MPI_Comm_spawn did not return within", "MPI cannot be used again in this process")
+# The environment is unstable when, in the half second before the run, other processes kept
+# more than this share of the CPUs busy, or when the hypervisor took more than this share of
+# the run's CPU time for other guests (steal).
+BUSY_LIMIT, STEAL_LIMIT = 0.25, 0.02
 
 
 class RunError(Exception):
@@ -65,23 +61,29 @@ def flag_value(args, prefix):
     return values[-1] if values else None
 
 
+def describe_exit(code):
+    if code >= 0:
+        return "exited with status %d" % code
+    try:
+        return "was killed by " + signal.Signals(-code).name
+    except ValueError:
+        return "was killed by signal %d" % -code
+
+
 def list_benchmarks(binary, args):
     """Names (with Google Benchmark's /real_time) that BINARY ARGS would run, in run order."""
     filt = flag_value(args, "--benchmark_filter=")
     cmd = [binary] + child_args(args) + ["--benchmark_list_tests"]
-    if filt is not None:
-        cmd.append("--benchmark_filter=" + filt)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          stdin=subprocess.DEVNULL)
+    cmd += [] if filt is None else ["--benchmark_filter=" + filt]
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         # BINARY explained itself in one line ("concbench: ..."): that line is the message.
-        last = (proc.stderr.strip().splitlines() or ["%s %s" % (binary, describe_exit(proc.returncode))])[-1]
-        raise RunError(last[len(PROG) + 2:] if last.startswith(PROG + ": ") else last,
-                       proc.returncode if proc.returncode == 2 else 1)
-    names = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+        last = (proc.stderr.strip().splitlines() or [binary + " " + describe_exit(proc.returncode)])[-1]
+        raise RunError(re.sub("^%s: " % PROG, "", last), 2 if proc.returncode == 2 else 1)
+    names = proc.stdout.split()
     if not names:
-        raise RunError("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists "
-                       "them)" % filt, 2)
+        raise RunError("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists them)"
+                       % filt, 2)
     return names
 
 
@@ -103,19 +105,14 @@ def group_by_model(names):
     return list(groups.items())
 
 
-def exact_filter(names):
-    """A --benchmark_filter (POSIX extended regex) that selects exactly these names."""
-    return "^(%s)$" % "|".join(_REGEX_SPECIAL.sub(r"\\\1", n) for n in names)
+def needs_own_fixture(args):
+    """Whether the fetch models need a fixture server started: ARGS name no server or real URLs."""
+    return not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
 
 
-def describe_exit(code):
-    if code < 0:
-        try:
-            sig = signal.Signals(-code).name
-        except ValueError:
-            sig = "signal %d" % -code
-        return "was killed by %s" % sig
-    return "exited with status %d" % code
+def uses_fixture(model):
+    """The fetch models, and wrk measuring the fixture itself."""
+    return model.startswith("fetch/") or model == "peak/wrk"
 
 
 class Fixture:
@@ -132,12 +129,12 @@ class Fixture:
         # --parent-pid: it exits with this script, however this script ends.
         self.proc = subprocess.Popen([self.path, "--parent-pid=%d" % os.getpid()],
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        m = re.match(r"PORT (\d+)$", line.strip())
+        line = self.proc.stdout.readline().strip()
+        m = re.fullmatch(r"PORT (\d+)", line)
         if not m:
             self.stop()
-            raise RunError("the fixture server did not start (it printed %r)" % line.strip())
-        self.url = "http://127.0.0.1:%s" % m.group(1)
+            raise RunError("the fixture server did not start (it printed %r)" % line)
+        self.url = "http://127.0.0.1:" + m.group(1)
         return self.url
 
     def stop(self):
@@ -152,121 +149,71 @@ class Fixture:
             self.proc = None
 
 
-# The environment is unstable when, in the half second before the run, other processes kept
-# more than this share of the CPUs busy, or when the hypervisor took more than this share of
-# the run's CPU time for other guests (steal).
-BUSY_LIMIT, STEAL_LIMIT = 0.25, 0.02
-
-
 def cpu_times():
-    """(busy, steal, total) jiffies over all CPUs, from /proc/stat; zeros where unreadable."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0, 0, 0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    steal = fields[7] if len(fields) > 7 else 0
-    return sum(fields[:8]) - idle - steal, steal, sum(fields[:8])
+    """(busy, steal, total) jiffies over all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    total = user + nice + system + idle + iowait + irq + softirq + steal
+    return total - idle - iowait - steal, steal, total
 
 
 def share(before, after, index):
-    total = after[2] - before[2]
-    return (after[index] - before[index]) / total if total > 0 else 0.0
+    return (after[index] - before[index]) / max(after[2] - before[2], 1)
 
 
 def load_avg():
-    try:
-        return " ".join("%.2f" % x for x in os.getloadavg())
-    except OSError:
-        return "unknown"
+    return "%.2f %.2f %.2f" % os.getloadavg()
 
 
 class Environment:
     """What else the machine was doing: load and busy CPUs before the run, steal during it."""
 
     def __init__(self, sample_s=0.5):
-        self.load_before = load_avg()
-        first = cpu_times()
-        if sample_s:  # ab.py's rounds skip it: their sides run seconds apart, so both see the same machine
-            time.sleep(sample_s)
+        # ab.py's rounds pass 0: their sides run seconds apart, so both see the same machine.
+        self.load_before, first = load_avg(), cpu_times()
+        time.sleep(sample_s)
         self.start = cpu_times()
         self.busy_before = share(first, self.start, 0) if sample_s else None
 
     def finish(self, context):
-        end = cpu_times()
-        steal = share(self.start, end, 1)
+        """Writes what it saw into context; returns why the environment was unstable, if it was."""
+        steal = share(self.start, cpu_times(), 1)
         context["load_avg_before"], context["load_avg_after"] = self.load_before, load_avg()
+        reasons = []
         if self.busy_before is not None:
             context["cpu_busy_before"] = "%.0f%%" % (100 * self.busy_before)
+            if self.busy_before > BUSY_LIMIT:
+                reasons.append("other processes kept %s of the CPUs busy before the run"
+                               % context["cpu_busy_before"])
         context["steal_during"] = "%.1f%%" % (100 * steal)
-        reasons = []
-        if self.busy_before is not None and self.busy_before > BUSY_LIMIT:
-            reasons.append("other processes kept %.0f%% of the CPUs busy before the run"
-                           % (100 * self.busy_before))
         if steal > STEAL_LIMIT:
-            reasons.append("the hypervisor stole %.1f%% of the CPU time during the run" % (100 * steal))
+            reasons.append("the hypervisor stole %s of the CPU time during the run" % context["steal_during"])
         context["environment_unstable"] = "; ".join(reasons) or "no"
         return reasons
 
 
 def read_record(path):
     """(context, benchmarks, complete) from a process's JSON. A process that died mid-run
-    leaves the file cut off: the benchmarks written before the cut are still taken."""
+    leaves the file cut off: the context and the benchmarks written before the cut are kept."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except OSError:
+    except OSError:  # it died before writing
         return {}, [], False
     try:
         doc = json.loads(text)
         return doc.get("context", {}), doc.get("benchmarks", []), True
     except ValueError:
         pass
-    decoder, benchmarks, context = json.JSONDecoder(), [], {}
-    m = re.search(r'"context":\s*', text)
-    if m:
-        try:
-            context = decoder.raw_decode(text, m.end())[0]
-        except ValueError:
-            pass
-    m = re.search(r'"benchmarks":\s*\[', text)
-    pos = m.end() if m else len(text)
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        try:
-            entry, pos = decoder.raw_decode(text, pos)
-        except ValueError:
-            return context, benchmarks, False
-        benchmarks.append(entry)
-
-
-def errored_entry(name, message):
-    """A Google Benchmark JSON entry for a benchmark that did not finish, as an error."""
-    return {"name": name, "run_name": name, "run_type": "iteration", "repetitions": 1,
-            "repetition_index": 0, "threads": 1, "error_occurred": True,
-            "error_message": message, "iterations": 0, "real_time": 0, "cpu_time": 0,
-            "time_unit": "ms"}
-
-
-def supports_progress(binary):
-    """Whether BINARY takes --progress (builds of older commits, which bisect and ab.py run,
-    do not: they number each process's benchmarks from 1)."""
-    proc = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          text=True, stdin=subprocess.DEVNULL)
-    return "--progress=" in proc.stdout
-
-
-def needs_own_fixture(args):
-    """Whether the fetch models need a fixture server started for them: not when ARGS name a
-    server (--fixture_url) or real URLs (--fetch_urls)."""
-    return not any(a.startswith(("--fixture_url=", "--fetch_urls=")) for a in args)
-
-
-def uses_fixture(model):
-    """The fetch models, and wrk measuring the fixture itself."""
-    return model.startswith("fetch/") or model == "peak/wrk"
+    decoder, separators, context, benchmarks = json.JSONDecoder(), re.compile(r"[\s,]*"), {}, []
+    try:  # each value that was written whole, until the first that was not
+        context, pos = decoder.raw_decode(text, text.index("{", text.index('"context"')))
+        pos = text.index("[", text.index('"benchmarks"', pos)) + 1
+        while True:
+            entry, pos = decoder.raw_decode(text, separators.match(text, pos).end())
+            benchmarks.append(entry)
+    except ValueError:
+        return context, benchmarks, False
 
 
 def die_with_parent(parent):
@@ -280,43 +227,35 @@ def die_with_parent(parent):
 
 
 def run_group(binary, args, model, names, first, total, out, fixture_url, stdout, env=None):
-    """Runs one model's benchmarks in a fresh process.
+    """Runs one model's benchmarks in a fresh process, numbered from `first` of `total` (0: not).
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
+    pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
-        "--benchmark_filter=" + exact_filter(names), "--benchmark_out=" + out,
-        "--benchmark_out_format=json"] + (["--progress=%d/%d" % (first, total)] if total else [])
-    if fixture_url and uses_fixture(model):
-        cmd.append("--fixture_url=" + fixture_url)
-    quiet = stdout == subprocess.DEVNULL
+        "--benchmark_filter=" + pattern, "--benchmark_out=" + out, "--benchmark_out_format=json"]
+    cmd += ["--progress=%d/%d" % (first, total)] if total else []
+    cmd += ["--fixture_url=" + fixture_url] if fixture_url and uses_fixture(model) else []
     if os.path.exists(out):  # a process that dies before writing must not pass for an earlier one
         os.unlink(out)
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True,
-                          stderr=subprocess.PIPE if quiet else None, env=env, preexec_fn=lambda parent=os.getpid(): die_with_parent(parent))
+    parent = os.getpid()
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
+                          stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
+                          preexec_fn=lambda: die_with_parent(parent))
     context, benchmarks, complete = read_record(out)
     failure = None
     if proc.returncode != 0:
-        failure = "the process of %s %s" % (model, describe_exit(proc.returncode))
         last = (proc.stderr or "").strip().splitlines()[-1:]
-        if last:
-            failure += " (%s)" % last[0]
+        failure = "the process of %s %s" % (model, describe_exit(proc.returncode))
+        failure += " (%s)" % last[0] if last else ""
     elif not complete:
         failure = "the process of %s wrote no complete record" % model
-    if failure:
+    if failure:  # what it did not finish is in the record as an error saying why
         done = {b.get("run_name", b.get("name")) for b in benchmarks}
-        benchmarks += [errored_entry(n, failure + " before this benchmark finished")
+        benchmarks += [{"name": n, "run_name": n, "run_type": "iteration", "repetitions": 1,
+                        "repetition_index": 0, "threads": 1, "error_occurred": True,
+                        "error_message": failure + " before this benchmark finished",
+                        "iterations": 0, "real_time": 0, "cpu_time": 0, "time_unit": "ms"}
                        for n in names if n not in done]
     return context, benchmarks, failure, proc.stdout
-
-
-# What the mpi model says when Open MPI's spawn never returned, and for each later mpi
-# benchmark of that process (benchmarks/sum/mpi.cpp; README, "mpi").
-SPAWN_HANG = ("MPI_Comm_spawn did not return within", "MPI cannot be used again in this process")
-
-
-def spawn_hung(benchmarks):
-    """The benchmarks that failed because Open MPI's spawn hung in their process."""
-    return [b.get("run_name", b["name"]) for b in benchmarks
-            if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
 
 
 def run_model(binary, args, model, members, first, total, out_stem, fixture_url, stdout, env=None):
@@ -326,7 +265,8 @@ def run_model(binary, args, model, members, first, total, out_stem, fixture_url,
     benchmarks, failure or None, what it printed, what was rerun or None)."""
     context, benchmarks, failure, text = run_group(binary, args, model, members, first, total,
                                                    out_stem + ".json", fixture_url, stdout, env)
-    hung = spawn_hung(benchmarks)
+    hung = [b.get("run_name", b["name"]) for b in benchmarks
+            if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
     if not hung or failure:
         return context, benchmarks, failure, text, None
     plural = "" if len(hung) == 1 else "s"
@@ -334,20 +274,15 @@ def run_model(binary, args, model, members, first, total, out_stem, fixture_url,
         "more in a fresh process" % (model, len(hung), plural))
     _, again, failure, _ = run_group(binary, args, model, hung, first, total, out_stem + "-again.json",
                                      fixture_url, stdout, env)
-    return (context, replace_entries(benchmarks, hung, again), failure, text,
-            "%d benchmark%s after Open MPI's spawn hung" % (len(hung), plural))
-
-
-def replace_entries(benchmarks, names, again):
-    """`benchmarks` with the entries of `names` replaced, where they were, by those in `again`."""
+    # The new entries take the place of the hung ones, in run order.
     fresh = {}
     for b in again:
         fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
-    out = []
+    merged = []
     for b in benchmarks:
         name = b.get("run_name", b["name"])
-        out += (fresh.pop(name, []) if name in names else [b])
-    return out
+        merged += fresh.pop(name, []) if name in hung else [b]
+    return context, merged, failure, text, "%d benchmark%s after Open MPI's spawn hung" % (len(hung), plural)
 
 
 def merge(parts, processes):
@@ -359,18 +294,15 @@ def merge(parts, processes):
     for _, benchmarks in parts:
         families = {}
         for b in benchmarks:
-            b = dict(b)
             key = b.get("family_index", b.get("run_name"))
-            b["family_index"] = families.setdefault(key, offset + len(families))
-            merged.append(b)
+            merged.append(dict(b, family_index=families.setdefault(key, offset + len(families))))
         offset += len(families)
     return {"context": context, "benchmarks": merged}
 
 
 def write_json(doc, path, indent=2):
     """Writes under a temporary name and renames, so FILE is whole or absent."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=indent)
@@ -382,65 +314,70 @@ def write_json(doc, path, indent=2):
         raise
 
 
+def run_processes(binary, args, groups, fixture, tmp, stdout):
+    """Each model in a process of its own. Returns the merged record, what each process printed
+    (when stdout is a pipe) and the processes' failures."""
+    # Builds of older commits take no --progress=K/N: they number each process's benchmarks from 1.
+    helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    total = sum(len(members) for _, members in groups) if "--progress=" in helps.stdout else 0
+    parts, texts, failures, seconds, reruns, first = [], [], [], {}, {}, 1
+    started = time.monotonic()
+    for k, (model, members) in enumerate(groups, 1):
+        say("process %d of %d: %s, %d benchmark%s"
+            % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
+        url = fixture.start() if fixture and uses_fixture(model) else None
+        process_started = time.monotonic()
+        context, benchmarks, failure, text, rerun = run_model(
+            binary, args, model, members, first, total, os.path.join(tmp, str(k)), url, stdout)
+        seconds[model] = round(time.monotonic() - process_started, 1)
+        parts.append((context, benchmarks))
+        texts.append(text or "")
+        if rerun:
+            reruns[model] = rerun
+        if failure:
+            say(failure + "; the run goes on")
+            failures.append(failure)
+        first += len(members)
+    doc = merge(parts, len(groups))
+    doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
+    # Each model's process, start to exit: what a part of the suite costs the default run.
+    doc["context"]["concbench_process_seconds"] = seconds
+    if reruns:
+        doc["context"]["concbench_reruns"] = reruns
+    return doc, texts, failures
+
+
 def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
     """The whole isolated run; returns the exit status (see the module docstring)."""
     names = list_benchmarks(binary, args)
-    total = len(names) if supports_progress(binary) else 0
     groups = group_by_model(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
-    parts, failures, first, texts, seconds, reruns = [], [], 1, [], {}, {}
-    environment = Environment()
-    started = time.monotonic()
+    environment, python_out = Environment(), None
     with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
         try:
-            for k, (model, members) in enumerate(groups, 1):
-                say("process %d of %d: %s, %d benchmark%s"
-                    % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
-                url = fixture.start() if fixture and uses_fixture(model) else None
-                process_started = time.monotonic()
-                context, benchmarks, failure, text, rerun = run_model(
-                    binary, args, model, members, first, total, os.path.join(tmp, "%d" % k), url,
-                    None if fmt == "console" else subprocess.PIPE)
-                if rerun:
-                    reruns[model] = rerun
-                parts.append((context, benchmarks))
-                seconds[model] = round(time.monotonic() - process_started, 1)
-                texts.append(text or "")
-                if failure:
-                    say(failure + "; the run goes on")
-                    failures.append(failure)
-                first += len(members)
-            doc = merge(parts, len(groups))
-            doc["context"]["concbench_scope"] = scope_of(binary, args, names)
-            doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
-            # Each model's process, start to exit: what a part of the suite costs the default run.
-            doc["context"]["concbench_process_seconds"] = seconds
-            if reruns:
-                doc["context"]["concbench_reruns"] = reruns
+            doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
+                                                 None if fmt == "console" else subprocess.PIPE)
+            context = doc["context"]
+            context["concbench_scope"] = (records.QUICK if "--quick" in args else records.FULL
+                                          if names == list_benchmarks(binary, []) else records.PARTIAL)
             # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
-            hosts = sorted({h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
-                            for h in b["label"][len("ranks on "):].split(",")})
+            hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
+                     for h in b["label"][len("ranks on "):].split(",")}
             if hosts:
-                doc["context"]["mpi_rank_hosts"] = ",".join(hosts)
-            for reason in environment.finish(doc["context"]):
+                context["mpi_rank_hosts"] = ",".join(sorted(hosts))
+            for reason in environment.finish(context):
                 say("unstable environment: %s; the record says so" % reason)
             if history:
-                out = os.path.join(history, records.record_name(doc["context"],
-                                                                doc["context"]["concbench_scope"]))
+                out = os.path.join(history, records.record_name(context, context["concbench_scope"]))
             write_json(doc, out)
             say("recorded %s" % out)
             if fmt == "json":
-                json.dump(doc, sys.stdout, indent=2)
-                print()
-            elif fmt == "csv":
-                # Each process printed its own header line: keep the first only.
-                print("".join(t if i == 0 else t.split("\n", 1)[-1] for i, t in enumerate(texts)),
-                      end="")
-            python_out = None
+                print(json.dumps(doc, indent=2))
+            elif fmt == "csv":  # each process printed its own header line: keep the first only
+                print(texts[0] + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
             if python:
-                python_out = os.path.join(history or os.path.dirname(out), "python",
-                                          os.path.basename(out))
+                python_out = os.path.join(os.path.dirname(out), "python", os.path.basename(out))
                 run_python_reference(args, python_out, fixture)
         finally:
             if fixture:
@@ -457,13 +394,6 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     return 0
 
 
-def scope_of(binary, args, names):
-    """records.FULL when the run is the whole default suite, else QUICK or PARTIAL."""
-    if "--quick" in args:
-        return records.QUICK
-    return records.FULL if names == list_benchmarks(binary, []) else records.PARTIAL
-
-
 def run_python_reference(args, out, fixture):
     """The seed's experiments in Python, against the same fixture server as the C++ models."""
     if fixture is None:
@@ -477,29 +407,23 @@ def run_python_reference(args, out, fixture):
         raise RunError("the Python reference %s" % describe_exit(code), code if code > 0 else 1)
 
 
-def parse_cli(argv):
-    usage = ("usage: scripts/run_isolated.py (--out FILE | --history DIR [--python] [--render]) "
-             "[--fixture PATH] BINARY [ARGS...]")
-    opts = {"--out": None, "--history": None, "--fixture": None, "--python": False, "--render": False}
-    while argv and argv[0] in opts:
-        if isinstance(opts[argv[0]], bool):
-            opts[argv[0]], argv = True, argv[1:]
-            continue
-        if len(argv) < 2:
-            raise RunError("%s needs a value; %s" % (argv[0], usage), 2)
-        opts[argv[0]], argv = argv[1], argv[2:]
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0)
-    if not argv or (opts["--out"] is None) == (opts["--history"] is None):
-        raise RunError(usage, 2)
-    return opts, argv[0], argv[1:]
-
-
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    opts = {"--out": None, "--history": None, "--fixture": None, "--python": False, "--render": False}
     try:
-        opts, binary, args = parse_cli(sys.argv[1:] if argv is None else argv)
-        return run(binary, args, out=opts["--out"], history=opts["--history"],
+        while argv and argv[0] in opts:  # the options come before BINARY; what follows is BINARY's
+            if argv[0] in ("--python", "--render"):
+                opts[argv[0]], argv = True, argv[1:]
+            elif len(argv) < 2:
+                raise RunError("%s needs a value; %s" % (argv[0], USAGE), 2)
+            else:
+                opts[argv[0]], argv = argv[1], argv[2:]
+        if argv and argv[0] in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        if not argv or (opts["--out"] is None) == (opts["--history"] is None):
+            raise RunError(USAGE, 2)
+        return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"],
                    fixture_path=opts["--fixture"], python=opts["--python"], render=opts["--render"])
     except RunError as e:
         if str(e):
