@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Runs the seed blog's Python experiments (sum, fetch) on this machine and writes Google Benchmark JSON.
-"""The seed's Python programs, measured beside the C++ models (./bench --python runs this): the
-sum of 0..n by seq, threads (2, the GIL) and processes (2, multiprocessing); 40 fetches of the
-seed's site profile from concbench's fixture by seq, pool (ThreadPoolExecutor, 4) and asyncio
-(aiohttp). Every answer is checked. The record is Google Benchmark-shaped JSON (one iteration row
-per repetition), read as a C++ run is. Exit status: 0 recorded, 1 a benchmark failed, 2 bad
-input, 130/143 interrupted; nothing is written unless every benchmark succeeded.
+"""The seed blog's Python programs, measured beside the C++ models (./bench --python runs this):
+the sum of 0..n by seq, 2 threads (the GIL) and 2 processes (multiprocessing); 40 fetches of the
+seed's site profile from concbench's fixture by seq, a ThreadPoolExecutor of 4 and asyncio
+(aiohttp). Every answer is checked. The record is Google Benchmark-shaped JSON, one iteration row
+per repetition, read as a C++ run is. Exit status: 0 recorded, 1 a benchmark failed, 2 bad input,
+130/143 interrupted; nothing is written unless every benchmark succeeded.
 """
 import asyncio
+import collections
 import concurrent.futures
+import contextlib
 import datetime
 import http.client
 import multiprocessing
@@ -23,8 +24,6 @@ import statistics
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
@@ -59,38 +58,14 @@ class BenchmarkError(Exception):
     """A benchmark that did not get the right answer (exit 1); str() is one line."""
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so every finally block runs."""
-
-
 def progress(message):
     print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
 
 
-# ---- the fixture's body generator, a port of fixtures/protocol.h (the tests compare the two) --
-
-_MASK64 = (1 << 64) - 1
-PATTERN_PERIOD = 64 << 20  # fixture::kMaxBytes
-
-
-def _mix64(x):
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
-def expected_body(request_id, n):
-    """The body of n bytes the fixture sends for `request_id`."""
-    i = request_id & _MASK64
-    pos = (((i ^ (i >> 26) ^ (i >> 52)) * 0x9E3779B97F4A7C15) & _MASK64) % PATTERN_PERIOD
-    word, skip = pos >> 3, pos & 7
-    out = bytearray()
-    while len(out) < skip + n:
-        pattern = (_mix64(word ^ 0x636F6E6362656E63) & 0x3F3F3F3F3F3F3F3F) + 0x3030303030303030
-        out += pattern.to_bytes(8, "little")
-        word = (word + 1) % (PATTERN_PERIOD // 8)
-    return bytes(out[skip:skip + n])
+def stopwatch():
+    """Starts a clock; calling what it returns gives (wall s, this thread's CPU s) since."""
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
+    return lambda: (time.perf_counter() - wall0, time.thread_time() - cpu0)
 
 
 # ---- sum: the seed's cpu/*.py ----------------------------------------------------------------
@@ -113,19 +88,6 @@ def do_work(start, end):
     return total
 
 
-def _into(start, end, result):
-    """A worker of the seed's: it leaves its answer in the container it was given."""
-    (result.append if isinstance(result, list) else result.put)(do_work(start, end))
-
-
-def _in_child(start, end, result):
-    """A worker process: the parent alone decides when to stop. It ends workers with SIGTERM,
-    which must simply end them, and Ctrl-C's SIGINT, sent to the whole process group, is its."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _into(start, end, result)
-
-
 def sum_seq(n, workers=1):
     """cpu/0basic.py: one loop in this thread."""
     return do_work(0, n)
@@ -134,46 +96,46 @@ def sum_seq(n, workers=1):
 def sum_threads(n, workers=SEED_SUM_WORKERS):
     """cpu/1thread.py: the range split over threads; the GIL runs one at a time."""
     result = []
-    threads = [threading.Thread(target=_into, args=(start, end, result)) for start, end in chunks(n, workers)]
+    threads = [threading.Thread(target=lambda start, end: result.append(do_work(start, end)), args=chunk)
+               for chunk in chunks(n, workers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    if len(result) != workers:
-        raise BenchmarkError("%d of %d threads returned no result" % (workers - len(result), workers))
-    return sum(result)
+    return sum(result)  # a thread that died leaves the sum short, and measure_sum says so
+
+
+def work_in_child(start, end, result):
+    """A worker process: the parent alone decides when to stop. It ends workers with SIGTERM,
+    which must simply end them, and Ctrl-C's SIGINT, sent to the whole process group, is its."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    result.put(do_work(start, end))
 
 
 def sum_processes(n, workers=SEED_SUM_WORKERS):
     """cpu/2process.py: the range split over new processes, answers back over a Queue."""
     ctx = multiprocessing.get_context(MP_START_METHOD)
-    result = ctx.Queue()
-    procs = [ctx.Process(target=_in_child, args=(start, end, result)) for start, end in chunks(n, workers)]
+    result, parts = ctx.Queue(), []
+    procs = [ctx.Process(target=work_in_child, args=(*chunk, result)) for chunk in chunks(n, workers)]
     try:
         for p in procs:
             p.start()
         # Read before join (the seed joined first): a child does not exit until its queued data is
-        # flushed into the pipe, so joining first can deadlock (multiprocessing's docs). A child
-        # that died is noticed here too.
-        parts = []
+        # flushed into the pipe, so joining first can deadlock (multiprocessing's docs).
         while len(parts) < workers:
             try:
                 parts.append(result.get(timeout=0.2))
             except queue.Empty:
-                # A child that died, or all exited without every answer (a child flushes its
-                # queue before it exits, so nothing more can come).
-                if any(p.exitcode not in (None, 0) for p in procs) or all(p.exitcode == 0 for p in procs):
-                    raise BenchmarkError("%d of %d worker processes gave no answer (exit statuses %s)"
-                                         % (workers - len(parts), workers, [p.exitcode for p in procs])) from None
-        for p in procs:
-            p.join()
+                if any(p.exitcode for p in procs):  # a child failed: its answer will never come
+                    raise BenchmarkError("%d of %d worker processes gave no answer (exit statuses %s)" % (
+                        workers - len(parts), workers, [p.exitcode for p in procs])) from None
     finally:
         for p in procs:
             if p.is_alive():  # only after an error or an interrupt: stop them, quietly
                 p.terminate()
+            if p.pid is not None:
                 p.join()
-        result.close()
-        result.join_thread()
     return sum(parts)
 
 
@@ -182,37 +144,60 @@ SUM_MODELS = {"seq": sum_seq, "threads": sum_threads, "processes": sum_processes
 
 def measure_sum(model, n, workers):
     """One repetition of a sum model: (wall s, this thread's CPU s, counters), answer checked."""
-    usage = lambda: sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (
-        resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
-    cpu0, thread0, t0 = usage(), time.thread_time(), time.perf_counter()
+    def cpu():  # of the process and its children: cpu_util is their CPU time over wall time, as in C++
+        return sum(r.ru_utime + r.ru_stime
+                   for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+    cpu0, clock = cpu(), stopwatch()
     got = SUM_MODELS[model](n, workers)
-    wall, thread_cpu, cpu = time.perf_counter() - t0, time.thread_time() - thread0, usage() - cpu0
+    (wall, thread_cpu), cpu_s = clock(), cpu() - cpu0
     if got != exact_sum(n):
         raise BenchmarkError("wrong sum: got %d, expected %d" % (got, exact_sum(n)))
-    # cpu_util: CPU time of the process and its children over wall time, as the C++ side's.
-    return wall, thread_cpu, {"items_per_second": n / wall if wall > 0 else 0.0, "workers": workers,
-                              "cpu_util": cpu / wall if wall > 0 else 0.0}
+    return wall, thread_cpu, {"items_per_second": n / wall, "workers": workers, "cpu_util": cpu_s / wall}
 
 
 # ---- fetch: the seed's io/*.py against the fixture -------------------------------------------
+
+_MASK64 = (1 << 64) - 1
+PATTERN_PERIOD = 64 << 20  # fixture::kMaxBytes
+
+
+def _mix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def expected_body(request_id, n):
+    """The body of n bytes the fixture sends for `request_id`: a port of fixtures/protocol.h."""
+    i = request_id & _MASK64
+    pos = (((i ^ (i >> 26) ^ (i >> 52)) * 0x9E3779B97F4A7C15) & _MASK64) % PATTERN_PERIOD
+    word, skip = pos >> 3, pos & 7
+    out = bytearray()
+    while len(out) < skip + n:
+        pattern = (_mix64(word ^ 0x636F6E6362656E63) & 0x3F3F3F3F3F3F3F3F) + 0x3030303030303030
+        out += pattern.to_bytes(8, "little")
+        word = (word + 1) % (PATTERN_PERIOD // 8)
+    return bytes(out[skip:skip + n])
+
+
+Request = collections.namedtuple("Request", "id target url body")  # body: the one expected
+
 
 class Fixture:
     """A --fixture-url, http://HOST:PORT, and the requests of the seed's profile on it."""
 
     def __init__(self, url):
-        parts = urllib.parse.urlsplit(url)
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        if parts.scheme != "http" or not parts.hostname or not port or parts.path.strip("/") or parts.query:
+        m = re.fullmatch(r"http://([\w.-]+):(\d{1,5})/?", url)
+        if not m or not 0 < int(m.group(2)) < 65536:
             raise InputError("--fixture-url must look like http://127.0.0.1:PORT, got %r" % url)
-        self.host, self.port, self.base = parts.hostname, port, "http://%s:%d" % (parts.hostname, port)
+        self.host, self.port = m.group(1), int(m.group(2))
+        self.base = "http://%s:%d" % (self.host, self.port)
 
     def request(self, request_id, delay_ms, nbytes):
-        """(request_id, target, url, expected body): the body is made here, before any clock."""
+        """The body is made here, before any clock."""
         target = "/data?bytes=%d&delay_ms=%d&status=200&id=%d" % (nbytes, delay_ms, request_id)
-        return request_id, target, self.base + target, expected_body(request_id, nbytes)
+        return Request(request_id, target, self.base + target, expected_body(request_id, nbytes))
 
 
 def seed_profile_delays():
@@ -223,7 +208,7 @@ def seed_profile_delays():
 def dispatch_makespan(delays_ms, slots):
     """The lower bound on a run's time (s), as the C++ side computes it: requests in order, each
     to whichever of `slots` frees first, each taking exactly its latency."""
-    free_at = [0] * max(1, slots)
+    free_at = [0] * slots
     for d in delays_ms:
         free_at[free_at.index(min(free_at))] += d
     return max(free_at) / 1000.0
@@ -236,62 +221,59 @@ def no_answer(exc):
 
 def check_response(req, status, body):
     """What is wrong with a response, in one line, or None if it is the right one."""
-    request_id, _, _, expected = req
     if status != 200:
         return "status %d" % status
-    if len(body) != len(expected):
-        return "%d body bytes, expected %d" % (len(body), len(expected))
-    if body != expected:
-        first = next(i for i, (a, b) in enumerate(zip(body, expected)) if a != b)
-        return "byte %d of %d differs from the fixture's body for id %d" % (first, len(expected), request_id)
+    if len(body) != len(req.body):
+        return "%d body bytes, expected %d" % (len(body), len(req.body))
+    if body != req.body:
+        first = next(i for i, (a, b) in enumerate(zip(body, req.body)) if a != b)
+        return "byte %d of %d differs from the fixture's body for id %d" % (first, len(body), req.id)
     return None
 
 
 class Blocking:
     """io/0basic.py (conc 1: one request after another) and io/1thread.py (a ThreadPoolExecutor
-    of `conc` threads): blocking GETs. keepalive=False is the seed's client, urllib.request's
-    urlopen, which sends "Connection: close"; keepalive=True sends the same request through
-    http.client, the module urlopen is built on, keeping one connection per thread as the C++
-    keepalive:1 clients do."""
+    of `conc` threads): blocking GETs. keepalive=False is the seed's client, urlopen, which sends
+    "Connection: close"; keepalive=True sends the same request through http.client, the module
+    urlopen is built on, keeping one connection per thread as the C++ keepalive:1 clients do."""
 
     def __init__(self, fixture, keepalive, timeout, conc=1):
         self.fixture, self.keepalive, self.timeout = fixture, keepalive, timeout
-        self.local, self.lock, self.connections = threading.local(), threading.Lock(), []
+        self.local, self.connections = threading.local(), []
         # Not the environment's proxy: the fixture is on this machine.
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
+
+    def get(self, req):
+        if not self.keepalive:
+            with self.opener.open(req.url, timeout=self.timeout) as resp:
+                return resp.status, resp.read()
+        if not hasattr(self.local, "conn"):
+            self.local.conn = http.client.HTTPConnection(self.fixture.host, self.fixture.port,
+                                                         timeout=self.timeout)
+            self.connections.append(self.local.conn)
+        try:
+            self.local.conn.request("GET", req.target)
+            resp = self.local.conn.getresponse()
+            return resp.status, resp.read()
+        except BaseException:
+            self.local.conn.close()  # a half-read response must not be reused: the next reconnects
+            raise
 
     def fetch(self, req):
         """(seconds, None or what went wrong) of one request."""
         t0 = time.perf_counter()
         try:
-            if not self.keepalive:
-                try:
-                    with self.opener.open(req[2], timeout=self.timeout) as resp:
-                        status, body = resp.status, resp.read()
-                except urllib.error.HTTPError as e:  # urllib raises for any status but 2xx
-                    with e:
-                        status, body = e.code, e.read()
-            else:
-                conn = getattr(self.local, "conn", None)
-                if conn is None:
-                    conn = self.local.conn = http.client.HTTPConnection(self.fixture.host, self.fixture.port,
-                                                                        timeout=self.timeout)
-                    with self.lock:
-                        self.connections.append(conn)
-                try:
-                    conn.request("GET", req[1])
-                    resp = conn.getresponse()
-                    status, body = resp.status, resp.read()
-                except BaseException:
-                    conn.close()  # a half-read response must not be reused: the next reconnects
-                    raise
-            return time.perf_counter() - t0, check_response(req, status, body)
+            status, body = self.get(req)
         except Exception as e:  # noqa: BLE001 - every failure is one request's outcome
             return time.perf_counter() - t0, no_answer(e)
+        return time.perf_counter() - t0, check_response(req, status, body)
 
     def run(self, requests):
-        return list(self.executor.map(self.fetch, requests)) if self.executor else list(map(self.fetch, requests))
+        """(wall s, this thread's CPU s, [fetch(req)])."""
+        clock = stopwatch()
+        outcomes = list((self.executor.map if self.executor else map)(self.fetch, requests))
+        return (*clock(), outcomes)
 
     def close(self):
         if self.executor:
@@ -300,40 +282,26 @@ class Blocking:
             conn.close()
 
 
-class FetchAsyncio:
-    """io/2asyncio.py: one coroutine per request on one event loop, with aiohttp. The session (a
-    connection pool of `conc`) is made before the clock starts, as the other clients are;
-    keepalive=False closes each connection after its response, as the seed's one-off
-    aiohttp.request calls did."""
+async def fetch_asyncio(requests, conc, keepalive, timeout):
+    """io/2asyncio.py: one coroutine per request on one event loop, with aiohttp; as Blocking.run.
+    The session (a pool of `conc` connections) is made before the clock starts; keepalive=False
+    closes each connection after its response, as the seed's one-off aiohttp.request calls did."""
+    import aiohttp  # only this model needs it; main() has checked that it imports
 
-    def __init__(self, fixture, keepalive, timeout, conc):
-        import aiohttp  # only this model needs it; run() has checked that it imports
-        self.loop = asyncio.new_event_loop()
-
-        async def open_session():  # trust_env=False, the default: no proxy from the environment
-            return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc, force_close=not keepalive),
-                                         timeout=aiohttp.ClientTimeout(total=timeout))
-        self.session = self.loop.run_until_complete(open_session())
-
-    async def _fetch(self, req):
+    async def fetch(req):
         t0 = time.perf_counter()
         try:
-            async with self.session.get(req[2]) as resp:
+            async with session.get(req.url) as resp:
                 body = await resp.read()
                 return time.perf_counter() - t0, check_response(req, resp.status, body)
         except Exception as e:  # noqa: BLE001 - every failure is one request's outcome
             return time.perf_counter() - t0, no_answer(e)
-
-    def run(self, requests):
-        async def everything():
-            return await asyncio.gather(*(self._fetch(r) for r in requests))
-        return self.loop.run_until_complete(everything())
-
-    def close(self):
-        try:
-            self.loop.run_until_complete(self.session.close())
-        finally:
-            self.loop.close()
+    # trust_env=False, the default: no proxy from the environment.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc, force_close=not keepalive),
+                                     timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        clock = stopwatch()
+        outcomes = await asyncio.gather(*(fetch(req) for req in requests))
+        return (*clock(), outcomes)
 
 
 def measure_fetch(model, fixture, conc, keepalive):
@@ -341,30 +309,30 @@ def measure_fetch(model, fixture, conc, keepalive):
     delays = seed_profile_delays()
     requests = [fixture.request(i, d, SEED_BODY_BYTES) for i, d in enumerate(delays)]
     timeout = max(delays) / 1000.0 + 10.0  # its delay plus a margin for a busy machine, as in C++
-    try:
-        with open("/proc/self/clear_refs", "w") as f:  # the peak RSS below is this run's, as in C++
-            f.write("5")
-    except OSError:  # no such file in some containers: the peak is then the process's
-        pass
-    client = (FetchAsyncio if model == "asyncio" else Blocking)(fixture, keepalive, timeout, conc)
-    try:
-        thread0, t0 = time.thread_time(), time.perf_counter()
-        outcomes = client.run(requests)
-        wall, thread_cpu = time.perf_counter() - t0, time.thread_time() - thread0
-    finally:
-        client.close()
+    # The peak RSS below is this run's, as in C++ (some containers lack the file: it is the process's).
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    if model == "asyncio":
+        wall, thread_cpu, outcomes = asyncio.run(fetch_asyncio(requests, conc, keepalive, timeout))
+    else:
+        client = Blocking(fixture, keepalive, timeout, conc)
+        try:
+            wall, thread_cpu, outcomes = client.run(requests)
+        finally:
+            client.close()
     failed = [(i, what) for i, (_, what) in enumerate(outcomes) if what]
     if failed:
         raise BenchmarkError("%d of %d requests failed (first: request %d: %s)"
                              % (len(failed), len(requests), failed[0][0], failed[0][1]))
     latencies = sorted(s for s, _ in outcomes)
     ideal = dispatch_makespan(delays, conc)
-    peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    with open("/proc/self/status") as f:
+        peak_kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     return wall, thread_cpu, {
         "items_per_second": len(requests) / wall, "bytes_per_second": SEED_BODY_BYTES * len(requests) / wall,
         "errors": 0, "ideal_s": ideal, "efficiency": ideal / wall,
         "p50_ms": statistics.median(latencies) * 1e3,
-        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1e3,
+        "p99_ms": latencies[int(0.99 * len(latencies))] * 1e3,
         "max_ms": latencies[-1] * 1e3, "peak_rss_mb": peak_kib / 1024.0}
 
 
@@ -376,7 +344,8 @@ def preflight(fixture):
     if wrong and wrong.startswith("no answer"):
         raise InputError("cannot reach the fixture at %s: %s" % (fixture.base, wrong))
     if wrong:
-        raise InputError("%s does not serve concbench fixture bodies (GET %s: %s)" % (fixture.base, req[1], wrong))
+        raise InputError("%s does not serve concbench fixture bodies (GET %s: %s)"
+                         % (fixture.base, req.target, wrong))
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -390,47 +359,50 @@ def plan(args):
              % (m, c, n40, SEED_BODY_BYTES, args.keepalive),
              lambda m=m, c=c: measure_fetch(m, args.fixture, c, bool(args.keepalive)))
             for m, c in (("seq", 1), ("pool", SEED_POOL_WORKERS), ("asyncio", n40))]
-    return [(name, f) for name, f in out if args.filter is None or re.search(args.filter, name + "/real_time")]
+    return [(name, f) for name, f in out if re.search(args.filter or "", name + "/real_time")]
 
 
 def context(args):
     """What produced the run, as the C++ runs record it (custom keys are strings)."""
     try:
         commit = records.git(REPO, "rev-parse", "--verify", "-q", "HEAD").strip()
-        dirty = "true" if records.git(REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                      ":(exclude)results").strip() else "false"
+        dirty = records.git(REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":(exclude)results").strip()
+        dirty = "true" if dirty else "false"
     except records.GitError:
         commit, dirty = "unknown", "unknown"
     import aiohttp  # main() has made sure it imports
-    return dict(records.this_machine(), date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    return dict(records.this_machine(),
+                date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 executable=os.path.abspath(__file__), num_cpus=os.cpu_count() or 1,
-                load_avg=list(os.getloadavg()), library_build_type="release", concbench_commit=commit,
-                concbench_dirty=dirty, python_version=platform.python_version(), aiohttp_version=aiohttp.__version__,
-                multiprocessing_start_method=MP_START_METHOD,
+                load_avg=list(os.getloadavg()), library_build_type="release",
+                concbench_commit=commit, concbench_dirty=dirty, python_version=platform.python_version(),
+                aiohttp_version=aiohttp.__version__, multiprocessing_start_method=MP_START_METHOD,
                 fixture=args.fixture.base if args.fixture else "not used")
 
 
 def rows(results, repetitions):
     """One Google Benchmark iteration entry per repetition (times in ms, counters as fields)."""
-    out = []
-    for family, (name, reps) in enumerate(results):
-        for i, (wall, cpu, counters) in enumerate(reps):
-            out.append(dict({"name": name + "/real_time", "family_index": family, "per_family_instance_index": 0,
-                             "run_name": name + "/real_time", "run_type": "iteration", "repetitions": repetitions,
-                             "repetition_index": i, "threads": 1, "iterations": 1, "real_time": wall * 1e3,
-                             "cpu_time": cpu * 1e3, "time_unit": "ms"}, **counters))
-    return out
+    return [dict(name=name + "/real_time", family_index=family, per_family_instance_index=0,
+                 run_name=name + "/real_time", run_type="iteration", repetitions=repetitions,
+                 repetition_index=i, threads=1, iterations=1, real_time=wall * 1e3, cpu_time=cpu * 1e3,
+                 time_unit="ms", **counters)
+            for family, (name, reps) in enumerate(results) for i, (wall, cpu, counters) in enumerate(reps)]
 
 
 def parse_args(argv):
-    p = cli.Parser(prog="python_reference.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", metavar="FILE", help="where the JSON goes (written whole when every benchmark succeeded)")
+    p = cli.Parser(prog="python_reference.py", description=__doc__)
+    p.add_argument("--out", metavar="FILE",
+                   help="where the JSON goes (written whole when every benchmark succeeded)")
     p.add_argument("--quick", action="store_true", help="n=%d and 1 repetition unless given" % QUICK_SUM_N)
-    p.add_argument("--repetitions", type=cli.whole(1, 1000, "a repetition count"), metavar="N", help="default 3, --quick 1")
-    p.add_argument("--n", type=cli.whole(0, MAX_SUM_N, "a size"), help="sum: 0..n-1 (default %d as the seed)" % SEED_SUM_N)
+    p.add_argument("--repetitions", type=cli.whole(1, 1000, "a repetition count"), metavar="N",
+                   help="default 3, --quick 1")
+    p.add_argument("--n", type=cli.whole(0, MAX_SUM_N, "a size"),
+                   help="sum: 0..n-1 (default %d as the seed)" % SEED_SUM_N)
     p.add_argument("--fixture-url", metavar="URL", help="a running concbench_fixture, http://127.0.0.1:PORT")
     p.add_argument("--keepalive", type=int, choices=(0, 1), default=1,
-                   help="1: reuse connections, as the C++ profile runs; 0: the seed's urlopen, one per request")
+                   help="1: reuse connections, as the C++ profile runs; "
+                        "0: the seed's urlopen, one per request")
     p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only benchmarks whose name matches")
     p.add_argument("--list", action="store_true", help="list the benchmarks that would run, and exit")
     args = p.parse_args(argv)
@@ -452,10 +424,10 @@ def run(argv):
         raise InputError("--out FILE is required (where the JSON goes)")
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))) or os.path.isdir(args.out):
         raise InputError("--out %s: not a file in an existing directory" % args.out)
-    fetches = [name for name, _ in selected if "/fetch/" in name]
-    if fetches and not args.fixture:
-        raise InputError("the fetch benchmarks need --fixture-url (./bench --python passes its fixture's)")
-    if fetches:
+    if any("/fetch/" in name for name, _ in selected):
+        if not args.fixture:
+            raise InputError("the fetch benchmarks need --fixture-url"
+                             " (./bench --python passes its fixture's)")
         preflight(args.fixture)
     results, started = [], time.monotonic()
     try:
@@ -463,14 +435,15 @@ def run(argv):
             reps = []
             for rep in range(args.repetitions):
                 reps.append(measure())
-                progress("[%d/%d] %s: repetition %d/%d, %.3f s" % (k, len(selected), name, rep + 1,
-                                                                  args.repetitions, reps[-1][0]))
+                progress("[%d/%d] %s: repetition %d/%d, %.3f s"
+                         % (k, len(selected), name, rep + 1, args.repetitions, reps[-1][0]))
             results.append((name, reps))
     except BenchmarkError as e:
         progress("%s: %s; nothing recorded" % (name, e))
         return 1
     import run_isolated  # the one atomic JSON writer of the scripts
-    run_isolated.write_json({"context": context(args), "benchmarks": rows(results, args.repetitions)}, args.out)
+    doc = {"context": context(args), "benchmarks": rows(results, args.repetitions)}
+    run_isolated.write_json(doc, args.out)
     progress("recorded %s: %d benchmarks in %.0f s" % (args.out, len(results), time.monotonic() - started))
     return 0
 
@@ -481,16 +454,14 @@ def main(argv=None):
     pyenv_check.require(["aiohttp"], {"aiohttp": "python3-aiohttp"}, purpose="the Python reference run",
                         prog=PROG, reexec=__name__ == "__main__")
 
-    # SIGTERM and Ctrl-C end the run: what is running stops (the finally blocks stop worker
-    # processes and close clients), and nothing is recorded.
-    def terminated(*_):
-        raise Terminated()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminated)
+    # SIGTERM and Ctrl-C end the run: what is running stops (SystemExit and KeyboardInterrupt,
+    # raised in the main thread, run the finally blocks that stop worker processes and close
+    # clients), and nothing is recorded.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         code = cli.main(run, PROG, argv)
-    except Terminated:
-        code = 143
+    except SystemExit as e:
+        code = e.code
     if code in (130, 143):
         progress("%s; nothing recorded" % ("interrupted" if code == 130 else "terminated"))
     return code
