@@ -7,6 +7,17 @@ import shutil
 import sys
 import tempfile
 
+import pyenv_check
+
+# The checkout these scripts belong to: the default repository and results directory.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def require(modules, purpose, prog, caller):
+    """pyenv_check.require for a script's third-party modules, before it imports them; `caller`
+    is the script's __name__: only a script run as one is re-executed, never one imported."""
+    pyenv_check.require(modules, purpose=purpose, prog=prog, reexec=caller == "__main__")
+
 
 class InputError(Exception):
     """Bad input; str() is the one line the user sees."""
@@ -31,9 +42,10 @@ def whole(lo, hi, what):
     """An argparse type: a whole number in lo..hi, written 100000000 or 1e8 as the C++ flags take."""
     def parse(text):
         m = re.fullmatch(r"(\d+)(?:[eE](\d+))?", text.strip())
-        if not m or not lo <= int(m.group(1)) * 10 ** int(m.group(2) or 0) <= hi:
+        value = int(m.group(1)) * 10 ** int(m.group(2) or 0) if m else None
+        if value is None or not lo <= value <= hi:
             raise argparse.ArgumentTypeError("%r is not %s in %d..%d" % (text, what, lo, hi))
-        return int(m.group(1)) * 10 ** int(m.group(2) or 0)
+        return value
     return parse
 
 
@@ -50,11 +62,9 @@ def fraction(text):
 
 
 def publish(out_dir, names, build):
-    """Writes generated output all at once or not at all. build(tmp) writes the entries `names`
-    (files or directories) into a fresh directory inside out_dir; each then replaces its
-    namesake in out_dir, in order, and one that build did not write is removed from out_dir.
-    Anything else in out_dir is left alone. On any failure out_dir is left as it was (and
-    removed again if this call created it). Returns build's result."""
+    """Writes output all at once or not at all: build(tmp) writes the entries `names` into a fresh
+    directory; each replaces its namesake in out_dir (one build did not write is removed), the
+    rest of out_dir is left alone, and on any failure out_dir is left as it was. Returns build's result."""
     created = not os.path.isdir(out_dir)
     if os.path.exists(out_dir) and created:
         raise InputError("output %s exists and is not a directory" % out_dir)
@@ -80,7 +90,10 @@ def publish(out_dir, names, build):
             for name in reversed(names):
                 target = os.path.join(out_dir, name)
                 if name in built and not os.path.lexists(os.path.join(tmp, name)):
-                    (shutil.rmtree if os.path.isdir(target) and not os.path.islink(target) else os.remove)(target)
+                    if os.path.isdir(target) and not os.path.islink(target):
+                        shutil.rmtree(target)
+                    else:
+                        os.remove(target)
                 if os.path.lexists(os.path.join(old, name)):
                     os.rename(os.path.join(old, name), target)
         except BaseException:

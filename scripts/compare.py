@@ -8,16 +8,15 @@ OLD and NEW are Google Benchmark JSON files, or commits (any git revision), whic
 for their record in results/history/: the newest full run from a clean tree on this
 machine (a quick or partial run only when there is no full one).
 
-Two records are one run each: their repetitions share a process, and two runs of the
-same commit differ by more than the repetitions inside either. So each metric's change,
-NEW/OLD of the records' medians, is judged against the between-run noise of that metric
-on this machine, estimated from the other records in the history (see scripts/regress.py).
-A metric with fewer than five earlier records is not judged; with none judged there is
-no verdict, and scripts/ab.py OLD NEW measures one.
+Two records are one run each, and two runs of the same commit differ by more than the
+repetitions inside either. So each metric's change, NEW/OLD of the records' medians, is
+judged against that metric's between-run noise in this machine's other records (see
+scripts/regress.py). A metric with fewer than five earlier records is not judged; with
+none judged there is no verdict, and scripts/ab.py OLD NEW measures one.
 
 Records from different machines (host, CPU model, vector extensions, cores, memory,
-kernel) are not compared unless --any-host says so; other differences (compiler, flags,
-library versions, settings) are printed as notes.
+kernel) are compared only with --any-host; other differences (compiler, flags, library
+versions, settings) are printed as notes.
 
 Exit status: 1 when NEW regressed (a time, or a benchmark that errors in NEW and did not
 in OLD), 0 when not, 2 on bad input (one line on stderr) or when too little history
@@ -29,23 +28,17 @@ import os
 import re
 import sys
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(SCRIPTS)
-sys.path.insert(0, SCRIPTS)
+import cli
+from cli import REPO, InputError, Parser
 
-import cli  # noqa: E402
-from cli import InputError, Parser  # noqa: E402
-import pyenv_check  # noqa: E402
-
-pyenv_check.require(["scipy", "numpy", "pandas"], purpose="comparing runs",
-                    prog="concbench compare", reexec=__name__ == "__main__")
+PROG = "concbench compare"
+cli.require(["scipy", "numpy", "pandas"], "comparing runs", PROG, __name__)
 
 import metrics  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
 from bench_names import RunFileError  # noqa: E402
-
-PROG = "concbench compare"
+from fmt import plural  # noqa: E402
 
 
 def parse_args(argv):
@@ -68,14 +61,10 @@ def parse_args(argv):
     return args
 
 
-def looks_like_file(arg):
-    return os.path.exists(arg) or arg.endswith(".json") or os.sep in arg
-
-
 def resolve_commit(arg, args, machine, label):
-    """The record commit `arg` stands for, on `machine` (an identity) unless --any-host."""
+    """The record that commit `arg` stands for, from `machine` (an identity) unless --any-host."""
     sha = records.resolve_rev(args.repo, arg)
-    if sha is None and len(arg) >= 4 and all(c in "0123456789abcdef" for c in arg.lower()):
+    if sha is None and re.fullmatch(r"[0-9a-fA-F]{4,}", arg):
         # A short sha of a record whose commit git no longer has (rebased away, another clone).
         commits = sorted({r.commit for r in records.scan_records(args.history, commit_prefix=arg.lower())})
         if len(commits) > 1:
@@ -84,18 +73,36 @@ def resolve_commit(arg, args, machine, label):
         sha = commits[0] if commits else None
     if sha is None:
         raise InputError("%s %s is not a file, nor a commit known to git in %s" % (label, arg, args.repo))
-    found = records.scan_records(args.history, commit_prefix=sha)
-    if not args.any_host:
-        found = [r for r in found if records.same_machine(r.context, machine)]
+    found = [r for r in records.scan_records(args.history, commit_prefix=sha)
+             if args.any_host or records.same_machine(r.context, machine)]
     if not found:
-        raise InputError("%s: no record of commit %s from this machine in %s; record one with: git checkout %s "
-                         "&& ./bench, or measure both with scripts/ab.py" % (label, sha[:12], args.history, sha[:12]))
+        raise InputError("%s: no record of commit %s from this machine in %s; record one with: git checkout "
+                         "%s && ./bench, or measure both with scripts/ab.py"
+                         % (label, sha[:12], args.history, sha[:12]))
     rec = records.latest_record(found)
     if rec.dirty is not False:
-        raise InputError("%s: commit %s has only records from a work tree with uncommitted changes, which are "
-                         "not the commit (%s); compare that file by name, or record the commit from a clean "
-                         "tree" % (label, sha[:12], rec.path))
+        raise InputError("%s: commit %s has only records from a work tree with uncommitted changes, which "
+                         "are not the commit (%s); compare that file by name, or record the commit from a "
+                         "clean tree" % (label, sha[:12], rec.path))
     return rec.path
+
+
+def side_paths(args):
+    """{"OLD": path, "NEW": path}: each side's file, or the record its commit stands for."""
+    sides = {"OLD": args.old, "NEW": args.new}
+    paths = {label: arg for label, arg in sides.items()
+             if os.path.exists(arg) or arg.endswith(".json") or os.sep in arg}  # a file, not a commit
+    for label, path in paths.items():
+        if not os.path.isfile(path):
+            raise InputError("%s %s: no such file" % (label, path))
+    for label, arg in sides.items():
+        if label not in paths:
+            # A commit stands for its record from the machine of the other side's file, else this one.
+            other = paths.get("NEW" if label == "OLD" else "OLD")
+            other_record = records.read_record(other) if other else None
+            machine = other_record.context if other_record else records.this_machine()
+            paths[label] = resolve_commit(arg, args, machine, label)
+    return paths
 
 
 def load(path, label):
@@ -120,7 +127,8 @@ def history_noise(args, machines, exclude):
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)
 
 
-def judge(old, new, errors_old, errors_new, noise, args):
+def judge(old, new, noise):
+    """A regress.Result per metric of both runs, with p and interval where the noise is known."""
     results = []
     for name, m in old.items():
         if name not in new or m.value <= 0 or new[name].value <= 0:
@@ -135,72 +143,57 @@ def judge(old, new, errors_old, errors_new, noise, args):
             half = stats.t.ppf(0.975, k - 1) * sigma
             r.low, r.high = math.exp(d - half), math.exp(d + half)
         results.append(r)
-    errors = [(b, msg) for b, msg in errors_new.items() if b not in errors_old]
-    return results, errors
+    return results
 
 
 def run(argv):
     args = parse_args(argv)
-    paths = {}
-    for label, arg in (("OLD", args.old), ("NEW", args.new)):
-        if looks_like_file(arg):
-            if not os.path.isfile(arg):
-                raise InputError("%s %s: no such file" % (label, arg))
-            paths[label] = arg
-    for label, arg in (("OLD", args.old), ("NEW", args.new)):
-        if label not in paths:
-            # A commit stands for its record from the machine of the other side's file, else this one.
-            other = paths.get("NEW" if label == "OLD" else "OLD")
-            other_record = records.read_record(other) if other else None
-            machine = other_record.context if other_record else records.this_machine()
-            paths[label] = resolve_commit(arg, args, machine, label)
-    (old, errors_old, ctx_old), (new, errors_new, ctx_new) = load(paths["OLD"], "OLD"), load(paths["NEW"], "NEW")
+    paths = side_paths(args)
+    old, errors_old, ctx_old = load(paths["OLD"], "OLD")
+    new, errors_new, ctx_new = load(paths["NEW"], "NEW")
     notes = []
     if not records.same_machine(ctx_old, ctx_new):
-        why = records.machine_differences(ctx_old, ctx_new)
+        why = "; ".join(records.machine_differences(ctx_old, ctx_new))
         if not args.any_host:
-            raise InputError("OLD and NEW were recorded on different machines (%s); times from different machines "
-                             "are not comparable (--any-host to compare them anyway)" % "; ".join(why))
-        notes.append("different machines, compared because of --any-host: " + "; ".join(why))
+            raise InputError("OLD and NEW were recorded on different machines (%s); times from different "
+                             "machines are not comparable (--any-host to compare them anyway)" % why)
+        notes.append("different machines, compared because of --any-host: " + why)
     notes += ["differs: " + d for d in records.differences(ctx_old, ctx_new, records.SETTINGS)]
-    for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new)):
-        if ctx.get("environment_unstable") not in (None, "", "no"):
-            notes.append("%s was recorded in an unstable environment: %s" % (label, ctx["environment_unstable"]))
+    notes += ["%s was recorded in an unstable environment: %s" % (label, ctx["environment_unstable"])
+              for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new))
+              if ctx.get("environment_unstable") not in (None, "", "no")]
     if args.filter:
         keep = re.compile(args.filter).search
-        old = {k: v for k, v in old.items() if keep(k)}
-        new = {k: v for k, v in new.items() if keep(k)}
-        errors_new = {k: v for k, v in errors_new.items() if keep(k)}
+        old, new, errors_new = ({k: v for k, v in d.items() if keep(k)} for d in (old, new, errors_new))
     if not any(n in new for n in old) and not errors_new:
         raise InputError("OLD and NEW have no benchmark in common%s"
                          % (" matching --filter %s" % args.filter if args.filter else ""))
     # The noise of NEW's machine; with --any-host, of either side's.
     machines = [ctx_new, ctx_old] if args.any_host else [ctx_new]
     noise, n_history = history_noise(args, machines, {paths["OLD"], paths["NEW"]})
-    results, errors = judge(old, new, errors_old, errors_new, noise, args)
-    tested = sum(1 for r in results if math.isfinite(r.p))
+    results = judge(old, new, noise)
+    errors = [(b, msg) for b, msg in errors_new.items() if b not in errors_old]
+    tested = [r for r in results if math.isfinite(r.p)]
     untested = sum(1 for r in results if r.kind != metrics.EFFICIENCY and not math.isfinite(r.p))
-    if tested == 0 and not errors:
-        raise InputError("too little history to tell a change from noise: %d other record%s of this machine in %s, "
-                         "and a metric needs %d; measure OLD against NEW with: scripts/ab.py %s %s"
-                         % (n_history, "" if n_history == 1 else "s", args.history, regress.MIN_HISTORY_DIFFS + 1,
+    if not tested and not errors:
+        raise InputError("too little history to tell a change from noise: %s of this machine in %s, and a "
+                         "metric needs %d; measure OLD against NEW with: scripts/ab.py %s %s"
+                         % (plural(n_history, "other record"), args.history, regress.MIN_HISTORY_DIFFS + 1,
                             str(ctx_old.get("concbench_commit", "OLD"))[:12],
                             str(ctx_new.get("concbench_commit", "NEW"))[:12]))
     if untested:
-        notes.append("%d metric%s not judged: fewer than %d earlier records of this machine have them (scripts/ab.py "
-                     "measures them)" % (untested, "" if untested == 1 else "s", regress.MIN_HISTORY_DIFFS + 1))
-    verdict = regress.Verdict(results=regress.judge(results, args.alpha, args.min_effect), errors=errors, notes=notes,
-                              alpha=args.alpha, min_effect=args.min_effect,
-                              method="one record a side, judged against the between-run noise of %d records of "
-                                     "this machine: Student's t, Holm over %d times"
-                                     % (n_history, sum(1 for r in results if r.kind == metrics.TIME
-                                                       and math.isfinite(r.p))))
+        notes.append("%s not judged: fewer than %d earlier records of this machine have them (scripts/ab.py "
+                     "measures them)" % (plural(untested, "metric"), regress.MIN_HISTORY_DIFFS + 1))
+    method = ("one record a side, judged against the between-run noise of %d records of this machine: "
+              "Student's t, Holm over %d times" % (n_history, sum(r.kind == metrics.TIME for r in tested)))
+    verdict = regress.Verdict(results=regress.judge(results, args.alpha, args.min_effect), errors=errors,
+                              notes=notes, alpha=args.alpha, min_effect=args.min_effect, method=method)
     if args.json:
-        regress.render_json(verdict, {"old": paths["OLD"], "new": paths["NEW"], "machine": records.identity(ctx_new)},
-                            sys.stdout)
+        regress.render_json(verdict, {"old": paths["OLD"], "new": paths["NEW"],
+                                      "machine": records.identity(ctx_new)}, sys.stdout)
     else:
-        regress.render_table(verdict, ["OLD %s" % records.read_record(paths["OLD"]).describe(),
-                                       "NEW %s" % records.read_record(paths["NEW"]).describe()], sys.stdout)
+        regress.render_table(verdict, ["%s %s" % (label, records.read_record(paths[label]).describe())
+                                       for label in ("OLD", "NEW")], sys.stdout)
     return 1 if verdict.regressed else 0
 
 

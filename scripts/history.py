@@ -1,23 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Finds the commits where a benchmark's level stepped, over this machine's records, and draws them on one page.
+# Finds the commits where a benchmark's level stepped in this machine's records, and draws them on a page.
 """Usage: scripts/history.py [--filter REGEX] [--out DIR] [--like RECORD] [--min-effect F]
                              [--repo DIR] [--history DIR]
 
-Reads the records in results/history/ made on this machine (or on the machine of
---like RECORD): one per commit of the current branch, the newest full run from a clean
-tree (records of commits off the branch, from dirty trees or other machines are left
-out, and counted). For each metric (each benchmark's time, each parallel model's
-efficiency, the machine's bounds; --filter selects by name), the series over the
-commits is searched for change points with E-Divisive means and a permutation test
+Reads the records in results/history/ made on this machine (or on --like RECORD's):
+one per commit of the current branch, the newest full run from a clean tree (records of
+other commits, dirty trees or other machines are left out, and counted). Each metric's
+series over the commits (times, efficiencies, the machine's bounds; --filter selects by
+name) is searched for change points with E-Divisive means and a permutation test
 (scripts/regress.py); a step counts when p <= 0.01 and the level moves by more than
 --min-effect (default 3%).
 
-The page, OUT/README.md, lists every step with its commit, the level before and after,
-and the change; OUT/history.png has one small panel per metric that stepped, with the
-commits in branch order on the x axis (a commit without a record is a gap), the step
-marked with its commit, and a y axis fitted to the data. OUT (default
-results/history/page/) is written whole, in a temporary directory renamed into place.
+OUT/README.md lists every step with its commit, the level before and after, and the
+change; OUT/history.png has a panel per metric that stepped, the commits in branch order
+on the x axis (a commit without a record is a gap). OUT (default results/history/page/)
+is written whole, in a temporary directory renamed into place.
 """
 import argparse
 import math
@@ -25,37 +23,28 @@ import os
 import re
 import sys
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(SCRIPTS)
-sys.path.insert(0, SCRIPTS)
+import cli
+from cli import REPO, InputError, Parser
 
-import cli  # noqa: E402
-from cli import InputError, Parser  # noqa: E402
-import pyenv_check  # noqa: E402
-
-pyenv_check.require(["matplotlib", "scipy", "numpy", "pandas"], purpose="the history page",
-                    prog="concbench history", reexec=__name__ == "__main__")
+PROG = "concbench history"
+cli.require(["matplotlib", "scipy", "numpy", "pandas"], "the history page", PROG, __name__)
 
 import metrics  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
 from bench_names import RunFileError  # noqa: E402
+from fmt import md_table, plural  # noqa: E402
 
-PROG = "concbench history"
 CHANGE_ALPHA = 0.01
 MAX_PANELS = 30
-
-
-def note(message):
-    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
 
 
 def parse_args(argv):
     p = Parser(prog="history.py", description=__doc__.split("\n\n", 1)[1],
                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches (re.search)")
+    p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches")
     p.add_argument("--out", help="output directory (default: HISTORY/page)")
-    p.add_argument("--like", metavar="RECORD", help="the records of RECORD's machine (default: this machine's)")
+    p.add_argument("--like", metavar="RECORD", help="the records of RECORD's machine (default: this one's)")
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT)
     p.add_argument("--repo", default=REPO, help="git repository whose branch orders the commits")
     p.add_argument("--history", help="directory of records (default: REPO/results/history)")
@@ -89,9 +78,7 @@ def pick_records(args, notes):
             skipped[why] += 1
         else:
             usable.setdefault(r.commit, []).append(r)
-    for why, count in skipped.items():
-        if count:
-            notes.append("left out %d record%s %s" % (count, "" if count == 1 else "s", why))
+    notes += ["left out %s %s" % (plural(count, "record"), why) for why, count in skipped.items() if count]
     if not usable:
         raise InputError("none of the %d records in %s is a clean record of this branch from %s"
                          % (len(found), args.history, "--like's machine" if args.like else "this machine"))
@@ -166,24 +153,22 @@ def draw(path, changed, series, kinds, labels):
     plt.close(fig)
 
 
-def page(changed, commits, chosen, labels, subjects, n_metrics, args):
+def page(changed, kinds, commits, chosen, labels, subjects, n_metrics, args):
     lines = ["# concbench history: where the numbers stepped", "",
-             "%d commits of this branch from %s, %d with a record; %d metrics searched with E-Divisive means "
-             "(p <= %g, change above %g%%)." % (len(commits), commits[0][:12], len(chosen), n_metrics, CHANGE_ALPHA,
-                                               100 * args.min_effect), ""]
+             "%d commits of this branch from %s, %d with a record; %d metrics searched with E-Divisive "
+             "means (p <= %g, change above %g%%)." % (len(commits), commits[0][:12], len(chosen), n_metrics,
+                                                      CHANGE_ALPHA, 100 * args.min_effect), ""]
     if not changed:
         return "\n".join(lines + ["No metric stepped.", ""])
     lines += ["![the metrics that stepped](history.png)", ""]
     if len(changed) > MAX_PANELS:
-        lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)), ""]
-    lines += ["| metric | commit | before | after | change | p |", "|---|---|---|---|---|---|"]
-    for name, steps in changed.items():
-        for index, p, before, after in steps:
-            kind = metrics.TIME if not name.endswith(" efficiency") else metrics.EFFICIENCY
-            lines.append("| `%s` | `%s` %s | %s | %s | %+.1f%% | %.3g |" % (
-                name, labels[index], subjects.get(commits[index], "")[:60], regress.fmt_value(before, kind),
-                regress.fmt_value(after, kind), 100 * (after / before - 1), p))
-    return "\n".join(lines) + "\n"
+        lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)),
+                  ""]
+    rows = [("`%s`" % name, "`%s` %s" % (labels[index], subjects.get(commits[index], "")[:60]),
+             regress.fmt_value(before, kinds[name]), regress.fmt_value(after, kinds[name]),
+             "%+.1f%%" % (100 * (after / before - 1)), "%.3g" % p)
+            for name, steps in changed.items() for index, p, before, after in steps]
+    return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p"), rows)]) + "\n"
 
 
 def run(argv):
@@ -192,13 +177,10 @@ def run(argv):
     commits, chosen = pick_records(args, notes)
     series, kinds = series_of(commits, chosen, args.filter, notes)
     if not series:
-        raise InputError("no metric%s in the %d records" % (" matches --filter %s" % args.filter if args.filter else "",
-                                                           len(chosen)))
-    changed = {}
-    for name in sorted(series):
-        steps = steps_of(series[name], args.min_effect)
-        if steps:
-            changed[name] = steps
+        matching = " matches --filter %s" % args.filter if args.filter else ""
+        raise InputError("no metric%s in the %d records" % (matching, len(chosen)))
+    steps = {name: steps_of(series[name], args.min_effect) for name in sorted(series)}
+    changed = {name: found for name, found in steps.items() if found}
     labels = [c[:8] for c in commits]
     subjects = dict(line.partition(" ")[::2] for line in
                     records.git(args.repo, "log", "--format=%H %s", "HEAD").splitlines())
@@ -210,12 +192,12 @@ def run(argv):
         if changed:
             draw(os.path.join(page_dir, "history.png"), changed, series, kinds, labels)
         with open(os.path.join(page_dir, "README.md"), "w", encoding="utf-8") as f:
-            f.write(page(changed, commits, chosen, labels, subjects, len(series), args))
+            f.write(page(changed, kinds, commits, chosen, labels, subjects, len(series), args))
 
     cli.publish(os.path.dirname(out), [os.path.basename(out)], build)  # the page directory is ours, whole
-    for n in notes:
-        note(n)
-    note("%d of %d metrics stepped over %d commits; wrote %s" % (len(changed), len(series), len(commits), out))
+    for line in notes + ["%d of %d metrics stepped over %d commits; wrote %s"
+                         % (len(changed), len(series), len(commits), out)]:
+        print("%s: %s" % (PROG, line), file=sys.stderr, flush=True)
     return 0
 
 

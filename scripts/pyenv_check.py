@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Makes a script run under an interpreter that has its third-party modules, or says which apt packages to install.
+# Runs a script under an interpreter that has its third-party modules, or names the apt packages they need.
 #
 # Deliberately dependency-free and syntax-conservative: it runs before anything
 # else in every script, possibly under a bare pyenv interpreter.
@@ -12,24 +12,6 @@ import sys
 SYSTEM_PYTHON = "/usr/bin/python3"
 # Set on the re-exec'd process so a broken system interpreter cannot loop us.
 _GUARD = "CONCBENCH_PYENV_REEXEC"
-
-
-def _missing(modules):
-    """Names in `modules` that fail to import here (broken installs count as missing)."""
-    missing = []
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - an ABI mismatch raises more than ImportError
-            missing.append(name)
-    return missing
-
-
-def _same_interpreter(a, b):
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _has_modules(python, modules):
@@ -46,25 +28,21 @@ def _has_modules(python, modules):
 
 def require(modules, packages=None, purpose="this script", prog="concbench",
             system_python=SYSTEM_PYTHON, reexec=True):
-    """Return if every module in `modules` imports; otherwise re-exec or exit 2.
-
-    modules:  importable top-level names, e.g. ["matplotlib", "pandas", "numpy"].
-    packages: Debian package per module ({"yaml": "python3-yaml"}); defaults to python3-<module>.
-    purpose:  what needs them, for the message ("plotting").
-    reexec:   when this interpreter lacks them but `system_python` (a different
-              interpreter) has them, replace this process with the same script and
-              arguments under `system_python`. Pass False from library imports.
-    On failure prints ONE line to stderr and exits with status 2.
-    """
-    modules = list(modules)
-    packages = dict(packages or {})
-    missing = _missing(modules)
+    """Returns if every module imports. Otherwise, with `reexec` (False from library imports), runs
+    this script again under `system_python` when that has them; failing that prints one line
+    naming the apt packages (`packages` maps a module to its own; python3-<module> by default)
+    and exits 2."""
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an ABI mismatch raises more than ImportError
+            missing.append(name)
     if not missing:
         return
     script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     if (reexec and not os.environ.get(_GUARD) and os.path.isfile(script)
-            and os.path.exists(system_python)
-            and not _same_interpreter(sys.executable, system_python)
+            and os.path.realpath(sys.executable) != os.path.realpath(system_python)
             and _has_modules(system_python, modules)):
         os.environ[_GUARD] = "1"
         sys.stdout.flush()
@@ -73,6 +51,7 @@ def require(modules, packages=None, purpose="this script", prog="concbench",
             os.execv(system_python, [system_python, script] + sys.argv[1:])
         except OSError:
             pass  # fall through to the message
+    packages = packages or {}
     install = " ".join(packages.get(m, "python3-" + m.replace("_", "-").lower()) for m in missing)
     sys.stderr.write("%s: %s needs %s; install them with: apt-get install %s\n"
                      % (prog, purpose, ", ".join(modules), install))

@@ -2,10 +2,10 @@
 # Records: the run files in results/history/, their names, what their context says, and git.
 """The bottom layer of scripts/: which records exist, what each stands for, and commits.
 
-A record is one run's Google Benchmark JSON, written by ./bench (scripts/run_isolated.py)
-as results/history/<UTC stamp>-<commit12>[-dirty]-<host>[-quick|-partial].json: the
-scope says whether it ran the whole default suite or only part of it.
+A record is one run's Google Benchmark JSON, written by ./bench (scripts/run_isolated.py);
+its scope says whether it ran the whole default suite or only part of it.
 """
+import glob
 import json
 import os
 import platform
@@ -39,36 +39,28 @@ class Record:
     path: str
     commit: str        # full sha, or "unknown"
     dirty: object      # True / False / None (unknown)
-    host: str          # host_name from the context, "" when absent
-    date: str          # the context's date, as written
     when: datetime     # for "latest": the context's date, else the file name's stamp, else mtime
     scope: str = FULL  # FULL, QUICK or PARTIAL: from the context, else from the file name
     context: dict = field(default_factory=dict)
 
-    @property
-    def short(self):
-        return self.commit[:12] if self.commit != "unknown" else "unknown"
-
     def describe(self):
         return "%s (commit %s%s, host %s, %s)" % (
-            self.path, self.short, " dirty" if self.dirty else "", self.host or "unknown",
-            self.date or "date unknown")
+            self.path, self.commit[:12], " dirty" if self.dirty else "",
+            self.context.get("host_name") or "unknown", self.context.get("date") or "date unknown")
+
+
+_DIRTY = {"true": True, "1": True, "yes": True, "dirty": True,
+          "false": False, "0": False, "no": False, "clean": False}
 
 
 def parse_dirty(value):
-    text = str(value).strip().lower() if value is not None else ""
-    if text in ("true", "1", "yes", "dirty"):
-        return True
-    if text in ("false", "0", "no", "clean"):
-        return False
-    return None
+    """True, False, or None when the value says neither."""
+    return _DIRTY.get(str(value).strip().lower())
 
 
 def _parse_date(text):
-    if not isinstance(text, str) or not text:
-        return None
     try:
-        d = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        d = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
@@ -76,18 +68,14 @@ def _parse_date(text):
 
 def record_from_context(path, context):
     context = context if isinstance(context, dict) else {}
-    commit = str(context.get("concbench_commit") or "unknown").strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{40}", commit):
-        commit = "unknown"
-    when = _parse_date(context.get("date"))
+    commit = str(context.get("concbench_commit")).strip().lower()
     m = _RECORD_NAME.match(os.path.basename(path))
-    if when is None and m:
-        when = datetime.strptime(m.group("stamp"), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    if when is None:
-        when = datetime.fromtimestamp(os.path.getmtime(path), timezone.utc)
-    scope = context.get("concbench_scope") or (m.group("scope") if m else None) or FULL
-    return Record(path=path, commit=commit, dirty=parse_dirty(context.get("concbench_dirty")),
-                  host=str(context.get("host_name") or ""), date=str(context.get("date") or ""),
+    when = (_parse_date(context.get("date"))
+            or (m and datetime.strptime(m["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc))
+            or datetime.fromtimestamp(os.path.getmtime(path), timezone.utc))
+    scope = context.get("concbench_scope") or (m and m["scope"]) or FULL
+    return Record(path=path, commit=commit if re.fullmatch(r"[0-9a-f]{40}", commit) else "unknown",
+                  dirty=parse_dirty(context.get("concbench_dirty")),
                   when=when, scope=scope if scope in (FULL, QUICK, PARTIAL) else PARTIAL,
                   context=context)
 
@@ -99,61 +87,42 @@ def read_record(path):
             doc = json.load(f)
     except (OSError, ValueError, RecursionError):
         return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        return None
-    return record_from_context(path, doc.get("context"))
+    if isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list):
+        return record_from_context(path, doc.get("context"))
+    return None
 
 
 def record_paths(history_dir):
     """Run files directly in `history_dir` (not plots/, not in-progress *.tmp files)."""
-    try:
-        names = sorted(os.listdir(history_dir))
-    except OSError:
-        return []
-    return [os.path.join(history_dir, n) for n in names
-            if n.endswith(".json") and ".tmp" not in n and os.path.isfile(os.path.join(history_dir, n))]
+    paths = sorted(glob.glob(os.path.join(glob.escape(history_dir), "*.json")))
+    return [p for p in paths if ".tmp" not in os.path.basename(p) and os.path.isfile(p)]
 
 
 def scan_records(history_dir, commit_prefix=None):
-    """Records in `history_dir` (unreadable files skipped), optionally only those whose
-    commit starts with `commit_prefix`; the file name is used to skip reading files
-    ./bench named for another commit."""
+    """Readable records in `history_dir`, optionally only those whose commit starts with
+    `commit_prefix` (files ./bench named for another commit are not even read)."""
     out = []
     for path in record_paths(history_dir):
         m = _RECORD_NAME.match(os.path.basename(path))
-        if commit_prefix and m and m.group("commit") not in ("nocommit", "unknown"):
-            short = commit_prefix[:12]
-            if not m.group("commit").startswith(short[:len(m.group("commit"))]):
-                continue
+        named = m.group("commit") if m and m.group("commit") not in ("nocommit", "unknown") else None
+        if commit_prefix and named and not named.startswith(commit_prefix[:12]):
+            continue
         rec = read_record(path)
-        if rec is None:
-            continue
-        if commit_prefix and not rec.commit.startswith(commit_prefix):
-            continue
-        out.append(rec)
+        if rec is not None and rec.commit.startswith(commit_prefix or ""):
+            out.append(rec)
     return out
 
 
 def newest_record(history_dir):
     """The newest run in `history_dir` by its date (what plot.py draws by default), or None."""
-    found = scan_records(history_dir)
-    return max(found, key=lambda r: (r.when, r.path)) if found else None
-
-
-def same_host(a, b):
-    """Host names match, ignoring a domain part on either side (hostname -s vs gethostname)."""
-    if not a or not b:
-        return a == b
-    return a == b or a.split(".")[0] == b.split(".")[0]
+    return max(scan_records(history_dir), key=lambda r: (r.when, r.path), default=None)
 
 
 def latest_record(records):
     """The record a commit stands for: the newest of its full runs from a clean tree; failing
     that a full run from a dirty tree, and only then a quick or partial run (a dirty tree is
     not the commit, and part of the suite is not the suite)."""
-    if not records:
-        return None
-    return max(records, key=lambda r: (r.scope == FULL, r.dirty is False, r.when, r.path))
+    return max(records, key=lambda r: (r.scope == FULL, r.dirty is False, r.when, r.path), default=None)
 
 
 # --- machine identity -----------------------------------------------------------
@@ -177,19 +146,24 @@ def differences(a, b, keys):
             if a.get(k) not in (None, "") and b.get(k) not in (None, "") and str(a[k]) != str(b[k])]
 
 
+def _unrecorded(a, b):
+    """The IDENTITY keys one of two contexts lacks."""
+    return [k for k in IDENTITY if a.get(k) in (None, "") or b.get(k) in (None, "")]
+
+
 def same_machine(a, b):
     """Whether two records' contexts name the same machine: every IDENTITY key recorded by
-    both and equal (host names compared without a domain part). A record that lacks one
-    (made before concbench recorded it) is the same machine as nothing."""
-    if any(a.get(k) in (None, "") or b.get(k) in (None, "") for k in IDENTITY):
-        return False
-    return same_host(str(a["host_name"]), str(b["host_name"])) and not differences(a, b, IDENTITY[1:])
+    both and equal. A record that lacks one (made before concbench recorded it) is the same
+    machine as nothing."""
+    # host names compared without a domain part (hostname -s vs gethostname)
+    hosts = {str(c.get("host_name")).split(".")[0] for c in (a, b)}
+    return not _unrecorded(a, b) and len(hosts) == 1 and not differences(a, b, IDENTITY[1:])
 
 
 def machine_differences(a, b):
     """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded"."""
-    missing = ["%s: not recorded by %s" % (k, "OLD" if a.get(k) in (None, "") else "NEW") for k in IDENTITY
-               if a.get(k) in (None, "") or b.get(k) in (None, "")]
+    missing = ["%s: not recorded by %s" % (k, "OLD" if a.get(k) in (None, "") else "NEW")
+               for k in _unrecorded(a, b)]
     return missing + differences(a, b, IDENTITY)
 
 
@@ -218,7 +192,8 @@ def machine_line(context):
         parts.append(str(context["cpu_model"]))
     cpus, hw = context.get("num_cpus"), context.get("hardware_threads")
     if cpus or hw:
-        parts.append("%s CPUs" % (cpus or "?") + (" / %s hw threads" % hw if hw and str(hw) != str(cpus) else ""))
+        threads = " / %s hw threads" % hw if hw and str(hw) != str(cpus) else ""
+        parts.append("%s CPUs%s" % (cpus or "?", threads))
     if context.get("cpu_vector_flags"):
         parts.append(str(context["cpu_vector_flags"]).split()[-1])
     if context.get("concbench_commit"):
@@ -260,5 +235,4 @@ def resolve_rev(repo, rev):
 
 def commit_order(repo, ref="HEAD"):
     """Ancestors of `ref`, oldest first, in topological order: {sha: position}."""
-    shas = git(repo, "rev-list", "--topo-order", "--reverse", ref).split()
-    return {sha: i for i, sha in enumerate(shas)}
+    return {sha: i for i, sha in enumerate(git(repo, "rev-list", "--topo-order", "--reverse", ref).split())}

@@ -21,20 +21,11 @@ class Run:
     def __init__(self, summ):
         self.rows = {r["key"]: r for _, r in summ.iterrows()}
 
-    def row(self, *keys):
-        """The first of `keys` the run has, else None."""
-        for key in keys:
-            if key in self.rows:
-                return self.rows[key]
-        return None
-
     def time(self, key):
-        r = self.row(key)
-        return float(r["t_med"]) if r is not None else None
+        return float(self.rows[key]["t_med"]) if key in self.rows else None
 
     def counter(self, key, name):
-        r = self.row(key)
-        value = r.get(name) if r is not None else None
+        value = self.rows[key].get(name) if key in self.rows else None
         return float(value) if finite(value) else None
 
 
@@ -56,7 +47,13 @@ def _verdict(values, ok):
 def _listed(pairs, fmt, code=True):
     """'`pool` 0.97, `tbb` 0.99' from (label, value) pairs; missing values read 'not measured'."""
     quote = "`%s`" if code else "%s"
-    return ", ".join((quote + " %s") % (label, fmt(v) if v is not None else "not measured") for label, v in pairs)
+    return ", ".join((quote + " %s") % (label, fmt(v) if v is not None else "not measured")
+                     for label, v in pairs)
+
+
+def _each(label, pairs, fmt, ok=None, code=True):
+    """A target row over (label, value) pairs: met when every value meets `ok`; REPORTED without `ok`."""
+    return label, _listed(pairs, fmt, code), _verdict([v for _, v in pairs], ok) if ok else REPORTED
 
 
 def _efficiency(run, model, workers):
@@ -66,18 +63,18 @@ def _efficiency(run, model, workers):
 
 def sum_targets(run, hw):
     out = []
-    vector = run.row("peak/vector_add/workers:1", "peak/vector_add")
+    vector = run.rows.get("peak/vector_add/workers:1", run.rows.get("peak/vector_add"))
     adds, lanes = (vector.get("adds_per_second"), vector.get("lanes")) if vector is not None else (None, None)
     t_seq = run.time(sum_key("seq", "range", 1))
+    label = "`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop"
     if finite(adds) and finite(lanes) and t_seq:
         # an honest loop needs two vector adds per vector of integers: accumulate and step
         bound = N / lanes * 2 / adds
-        out.append(("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop",
-                    "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx"
+        out.append((label, "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx"
                     % (fmt_time(t_seq), fmt_time(bound), fmt_num(adds), lanes, t_seq / bound),
                     YES if t_seq <= 1.5 * bound else NO))
     else:
-        out.append(("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop", "–", NOT_MEASURED))
+        out.append((label, "–", NOT_MEASURED))
 
     def read_bound(workers):
         bw = run.counter("peak/read_bw/workers:%d/bytes:%d" % (workers, ARRAY_BYTES), "bytes_per_second")
@@ -85,9 +82,9 @@ def sum_targets(run, hw):
 
     bound1, bw1 = read_bound(1)
     t_arr = run.time(sum_key("seq", "array", 1))
-    out.append(("`seq` `array`, n = 1e8 (800 MB), within 1.5x of one core's read bandwidth",
-                "%s = %.1f GB/s; `memchr` reads %.1f GB/s on one core" % (fmt_time(t_arr), ARRAY_BYTES / t_arr / 1e9, bw1 / 1e9)
-                if t_arr and bw1 else "–",
+    text = ("%s = %.1f GB/s; `memchr` reads %.1f GB/s on one core"
+            % (fmt_time(t_arr), ARRAY_BYTES / t_arr / 1e9, bw1 / 1e9) if t_arr and bw1 else "–")
+    out.append(("`seq` `array`, n = 1e8 (800 MB), within 1.5x of one core's read bandwidth", text,
                 _verdict([t_arr, bound1], lambda _: t_arr <= 1.5 * bound1)))
     if hw and hw > 1:
         bound_w, bw_w = read_bound(hw)
@@ -95,29 +92,28 @@ def sum_targets(run, hw):
         times = [(m, run.time(sum_key(m, "array", hw))) for m in models]
         measured = [(m, t) for m, t in times if t is not None]
         if bound_w and measured:
-            out.append(("`array` at %d workers within 1.5x of what all cores read (`fork` copies page tables: "
-                        "not held to it)" % hw,
+            out.append(("`array` at %d workers within 1.5x of what all cores read (`fork` copies page "
+                        "tables: not held to it)" % hw,
                         "bound %s (`memchr`, %d threads: %.1f GB/s); " % (fmt_time(bound_w), hw, bw_w / 1e9)
                         + _listed(measured, lambda t: "%s (%.2fx)" % (fmt_time(t), t / bound_w)),
                         _verdict([t for _, t in times], lambda t: t <= 1.5 * bound_w)))
         else:
             out.append(("`array` at %d workers within 1.5x of what all cores read" % hw, "–", NOT_MEASURED))
         effs = [(m, _efficiency(run, m, hw)) for m in ("pool", "tbb", "openmp", "process_pool", "std_par")]
-        out.append(("efficiency >= 0.95 at workers = %d, `range` n = 1e8: the persistent models" % hw,
-                    _listed(effs, fmt_eff), _verdict([e for _, e in effs], lambda e: e >= 0.95)))
-        mpi = _efficiency(run, "mpi", hw)
-        out.append(("`mpi` efficiency >= 0.90 at workers = %d, `range` n = 1e8" % hw,
-                    fmt_eff(mpi) if mpi else "–", _verdict([mpi], lambda e: e >= 0.90)))
-        others = [(m, _efficiency(run, m, hw)) for m in ("threads", "fork")]
-        out.append(("the spawn-per-call models at workers = %d, `range` n = 1e8" % hw,
-                    _listed(others, fmt_eff), REPORTED))
-        small = [(m, run.time(sum_key(m, "range", hw, 1000))) for m in ("pool", "tbb", "openmp", "process_pool")]
-        out.append(("time per call at n = 1e3, workers = %d: `pool`, `tbb`, `openmp`, `process_pool` "
-                    "tens of microseconds or less (<= 50 us)" % hw,
-                    _listed(small, fmt_time), _verdict([t for _, t in small], lambda t: t <= 50e-6)))
-        t_mpi = run.time(sum_key("mpi", "range", hw, 1000))
-        out.append(("`mpi` time per call at n = 1e3, workers = %d: <= 30 us" % hw,
-                    fmt_time(t_mpi) if t_mpi else "–", _verdict([t_mpi], lambda t: t <= 30e-6)))
+        spawners = [(m, _efficiency(run, m, hw)) for m in ("threads", "fork")]
+        per_call = [(m, run.time(sum_key(m, "range", hw, 1000)))
+                    for m in ("pool", "tbb", "openmp", "process_pool")]
+        mpi, t_mpi = _efficiency(run, "mpi", hw), run.time(sum_key("mpi", "range", hw, 1000))
+        out += [_each("efficiency >= 0.95 at workers = %d, `range` n = 1e8: the persistent models" % hw,
+                      effs, fmt_eff, lambda e: e >= 0.95),
+                ("`mpi` efficiency >= 0.90 at workers = %d, `range` n = 1e8" % hw,
+                 fmt_eff(mpi) if mpi else "–", _verdict([mpi], lambda e: e >= 0.90)),
+                _each("the spawn-per-call models at workers = %d, `range` n = 1e8" % hw, spawners, fmt_eff),
+                _each("time per call at n = 1e3, workers = %d: `pool`, `tbb`, `openmp`, `process_pool` "
+                      "tens of microseconds or less (<= 50 us)" % hw,
+                      per_call, fmt_time, lambda t: t <= 50e-6),
+                ("`mpi` time per call at n = 1e3, workers = %d: <= 30 us" % hw,
+                 fmt_time(t_mpi) if t_mpi else "–", _verdict([t_mpi], lambda t: t <= 30e-6))]
     t_pp = run.time(sum_key("process_pool", "array", 1))
     out.append(("`process_pool` `array`, 1 worker, n = 1e8, within 10% of `seq`",
                 "%s against %s (%+.0f%%)" % (fmt_time(t_pp), fmt_time(t_arr), (t_pp / t_arr - 1) * 100)
@@ -131,13 +127,11 @@ def fetch_targets(run):
 
     def within(label, keys, limit):
         """Each benchmark's time within `limit` x its own ideal (the run's ideal_s counter)."""
-        pairs = []
-        for model, key in keys:
-            t, ideal = run.time(key), run.counter(key, "ideal_s")
-            pairs.append((model, (t, ideal) if t and ideal else None))
-        text = _listed(pairs, lambda v: "%s (%+.1f%% over its ideal %s)"
-                       % (fmt_time(v[0]), (v[0] / v[1] - 1) * 100, fmt_time(v[1])))
-        out.append((label, text, _verdict([v for _, v in pairs], lambda v: v[0] <= limit * v[1])))
+        pairs = [(model, (run.time(key), run.counter(key, "ideal_s"))) for model, key in keys]
+        pairs = [(model, (t, ideal) if t and ideal else None) for model, (t, ideal) in pairs]
+        out.append(_each(label, pairs, lambda v: "%s (%+.1f%% over its ideal %s)"
+                         % (fmt_time(v[0]), (v[0] / v[1] - 1) * 100, fmt_time(v[1])),
+                         lambda v: v[0] <= limit * v[1]))
 
     seed = "profile:seed"
     within("seed profile, `seq` within 5% of the sum of the latencies",
@@ -148,29 +142,28 @@ def fetch_targets(run):
            [(m, fetch_key(m, 40, 40, seed)) for m in ("multi", "multi_socket", "coro")], 1.15)
     within("10,000 requests at 100 ms, C = 1000: `multi_socket`, `coro` within 1.3x of 1.0 s",
            [(m, fetch_key(m, 1000, 10000, "delay_ms:100")) for m in ("multi_socket", "coro")], 1.3)
-    effs = [(m, run.counter(fetch_key(m, 1000, 1000, "delay_ms:100"), "efficiency"))
-            for m in ("multi", "multi_socket", "coro")]
-    out.append(("N = C = 1000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
-                _listed(effs, fmt_eff), _verdict([e for _, e in effs], lambda e: e >= 0.85)))
-    rates = [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"), "items_per_second"))
-             for n in (1000, 10000)]
-    out.append(("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
-                _listed(rates, fmt_num, code=False), _verdict([r for _, r in rates], lambda r: r >= 30000)))
+    out.append(_each("N = C = 1000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
+                     [(m, run.counter(fetch_key(m, 1000, 1000, "delay_ms:100"), "efficiency"))
+                      for m in ("multi", "multi_socket", "coro")], fmt_eff, lambda e: e >= 0.85))
+    out.append(_each("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
+                     [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
+                                                         "items_per_second")) for n in (1000, 10000)],
+                     fmt_num, lambda r: r >= 30000, code=False))
     # The ideal is a lower bound on the time, so no efficiency may exceed 1 beyond the clock's
     # resolution; every benchmark with an ideal is checked, not a chosen few.
     effs = [(key, r.get("efficiency")) for key, r in run.rows.items()
             if key.startswith("fetch/") and finite(r.get("efficiency")) and r.get("efficiency") > 0]
+    label = "every fetch efficiency <= 1.0 (the ideal is a lower bound)"
     if effs:
         worst = max(effs, key=lambda kv: kv[1])
-        out.append(("every fetch efficiency <= 1.0 (the ideal is a lower bound)",
-                    "highest: %.3f, `%s` (%d benchmarks with an ideal)" % (worst[1], worst[0], len(effs)),
-                    YES if worst[1] <= 1.0 else NO))
+        out.append((label, "highest: %.3f, `%s` (%d benchmarks with an ideal)"
+                    % (worst[1], worst[0], len(effs)), YES if worst[1] <= 1.0 else NO))
     else:
-        out.append(("every fetch efficiency <= 1.0 (the ideal is a lower bound)", "–", NOT_MEASURED))
-    mem = [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
-           for m in ("multi", "multi_socket", "coro", "threads")]
-    out.append(("memory per in-flight request at C = 1000 (10,000 requests at 100 ms)",
-                _listed(mem, lambda v: "%s KiB" % fmt_num(v)), REPORTED))
+        out.append((label, "–", NOT_MEASURED))
+    out.append(_each("memory per in-flight request at C = 1000 (10,000 requests at 100 ms)",
+                     [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
+                      for m in ("multi", "multi_socket", "coro", "threads")],
+                     lambda v: "%s KiB" % fmt_num(v)))
     return out
 
 
@@ -187,7 +180,8 @@ def c10k_targets(run, context):
     if not measured:
         return [(label, "–", NOT_MEASURED)]
     best = min(measured, key=lambda mt: mt[1])
-    left_out = sorted(k[len(metrics.C10K_PREFIX):] for k in (context or {}) if k.startswith(metrics.C10K_PREFIX))
+    prefix = metrics.C10K_PREFIX
+    left_out = sorted(k[len(prefix):] for k in (context or {}) if k.startswith(prefix))
     return [(label, "`%s` %s" % (best[0], fmt_time(best[1])), YES if best[1] <= 0.3 else NO),
             ("every model at N = C = 10,000 (the others: left out with a reason on the page)",
              _listed(times, fmt_time) + ("; left out: " + ", ".join("`%s`" % m for m in left_out)
@@ -222,13 +216,12 @@ def open_targets(summ, context):
                     % (fmt_num(max(wrk.values())), ", ".join(str(c) for c in sorted(wrk)), best["model"],
                        fmt_num(best["achieved_rate"])), REPORTED))
     seconds = (context or {}).get("concbench_process_seconds")
+    label = "the open-loop sweep and wrk add <= 90 s to the run"
     if isinstance(seconds, dict) and seconds:
         spent = sum(v for k, v in seconds.items() if k.startswith("fetch/open/") or k == "peak/wrk")
-        out.append(("the open-loop sweep and wrk add <= 90 s to the run", "%.0f s" % spent,
-                    YES if spent <= 90 else NO))
+        out.append((label, "%.0f s" % spent, YES if spent <= 90 else NO))
     else:
-        out.append(("the open-loop sweep and wrk add <= 90 s to the run", "– (no process times in the record)",
-                    NOT_MEASURED))
+        out.append((label, "– (no process times in the record)", NOT_MEASURED))
     return out
 
 
