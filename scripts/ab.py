@@ -1,21 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Measures whether NEW is slower than OLD: interleaved rounds of fresh processes on this machine, process medians as the unit.
+# Measures whether NEW is slower than OLD: interleaved rounds of fresh processes, process medians as the unit.
 """Usage: scripts/ab.py OLD NEW [--rounds R] [--alpha A] [--min-effect F] [--json]
                         [--out FILE] [--repo DIR] [benchmark and suite flags ...]
        scripts/ab.py --analyse FILE [--alpha A] [--min-effect F] [--json]
 
-OLD and NEW are commits (any git revision; each is built in a temporary worktree, and
-one build serves both when they are the same commit) or paths to built concbench
-binaries. Then R rounds run, each model by model in random order: one fresh process
-of OLD and one of NEW for that model, back to back in random order, as ./bench runs
-a model (scripts/run_isolated.py), with --benchmark_enable_random_interleaving, 3
-repetitions and --benchmark_min_time=0.02, unless the flags given say otherwise. The default selection is a representative
-subset: sum at n = 1e5, 1e7 and 1e8 over every model and both kernels, fetch at 0 and
-100 ms (--benchmark_filter=REGEX picks another). Each round gives each metric one
-paired sample, NEW/OLD of the process medians; see scripts/regress.py for the test
-(the sign test, Hodges-Lehmann interval, Holm for the verdict, Benjamini-Hochberg for
-the list).
+OLD and NEW are commits (each built in a temporary worktree, one build when they are the
+same commit) or built concbench binaries. R rounds run, each model by model in random order:
+one fresh process of OLD and one of NEW for that model, back to back in random order, as
+./bench runs a model, with --benchmark_enable_random_interleaving, 3 repetitions and
+--benchmark_min_time=0.02 unless the flags given say otherwise. By default a representative
+subset runs: sum at n = 1e5, 1e7 and 1e8 over every model and both kernels, fetch at 0 and
+100 ms (--benchmark_filter=REGEX picks another). Each round gives each metric one paired
+sample, NEW/OLD of the process medians, judged as scripts/regress.py says.
 
 The rounds are saved (--out FILE, default results/ab/<date>-<old>-<new>.json) and
 --analyse FILE judges a saved file again, with other --alpha or --min-effect.
@@ -35,13 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass, field
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(SCRIPTS)
 sys.path.insert(0, SCRIPTS)
 
 import cli  # noqa: E402
-from cli import InputError, Parser  # noqa: E402
+from cli import InputError  # noqa: E402
 import pyenv_check  # noqa: E402
 
 pyenv_check.require(["scipy", "numpy", "pandas"], purpose="A/B comparisons", prog="concbench ab",
@@ -76,8 +74,8 @@ def say(message):
 
 
 def parse_args(argv):
-    p = Parser(prog="ab.py", description=__doc__.split("\n\n", 1)[1],
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(prog="ab.py", description=__doc__.split("\n\n", 1)[1],
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sides", nargs="*", metavar="OLD NEW")
     p.add_argument("--analyse", metavar="FILE", help="judge the rounds saved in FILE again")
     p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=DEFAULT_ROUNDS,
@@ -102,81 +100,52 @@ def parse_args(argv):
     return args
 
 
-# --- sides: built commits or given binaries -----------------------------------------
-
+@dataclass
 class Side:
-    """What one side runs: a binary, its fixture server, and (for calibrate.py's known
-    slowdowns) variables set in its processes' environment."""
+    """What one side runs: a binary and (for calibrate.py's known slowdowns) variables set in
+    its processes' environment."""
+    label: str
+    arg: str
+    binary: str
+    commit: str = ""
+    env: dict = field(default_factory=dict)
 
-    def __init__(self, label, arg, binary, fixture, commit="", env=None):
-        self.label, self.arg, self.binary, self.fixture, self.commit = label, arg, binary, fixture, commit
-        self.env = env or {}
-
-    def describe(self):
-        return {"label": self.label, "arg": self.arg, "binary": self.binary, "commit": self.commit,
-                "env": self.env}
-
-
-def fixture_beside(binary):
-    """The fixture server built beside a concbench binary (build/<preset>/fixtures/), or None."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(binary))), "fixtures",
-                        "concbench_fixture")
-    return path if os.access(path, os.X_OK) else None
+    @property
+    def fixture(self):
+        """The fixture server built beside the binary (build/<preset>/fixtures/), or None."""
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.binary))), "fixtures",
+                            "concbench_fixture")
+        return path if os.access(path, os.X_OK) else None
 
 
-class Builds:
-    """Commits built in throw-away worktrees, all removed by close()."""
-
-    def __init__(self, repo):
-        self.repo, self.dir, self.built = repo, None, {}
-
-    def resolve(self, label, arg):
-        """A binary's path, or a commit's full sha; bad input before anything is built."""
-        if os.path.isfile(arg) and os.access(arg, os.X_OK):
-            return os.path.abspath(arg)
-        sha = records.resolve_rev(self.repo, arg)
-        if sha is None:
-            raise InputError("%s %s is neither a concbench binary nor a commit known to git in %s"
-                             % (label, arg, self.repo))
-        return sha
-
-    def side(self, label, arg, resolved):
-        if os.path.isabs(resolved):
-            return Side(label, arg, resolved, fixture_beside(resolved))
-        sha = resolved
-        if sha not in self.built:
-            self.built[sha] = self.build(sha)
-        return Side(label, arg, self.built[sha], fixture_beside(self.built[sha]), sha)
-
-    def build(self, sha):
-        if self.dir is None:
-            self.dir = tempfile.mkdtemp(prefix="concbench-ab-")
-        wt = os.path.join(self.dir, sha[:12])
-        say("building %s in a temporary worktree" % sha[:12])
-        steps = [["git", "-C", self.repo, "worktree", "add", "--detach", "--quiet", wt, sha],
-                 ["cmake", "-S", wt, "-B", os.path.join(wt, "build"), "-DCMAKE_BUILD_TYPE=Release",
-                  "-DCONCBENCH_BUILD_TESTS=OFF"],
-                 ["cmake", "--build", os.path.join(wt, "build"), "--target", "concbench",
-                  "concbench_fixture", "-j%d" % (os.cpu_count() or 1)]]
-        for step in steps:
-            proc = subprocess.run(step, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-            if proc.returncode != 0:
-                lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()
-                why = next((line.strip() for line in lines if "rror" in line), lines[-1])
-                raise InputError("commit %s does not build: %s" % (sha[:12], why))
-        return os.path.join(wt, "build", "benchmarks", "concbench")
-
-    def close(self):
-        if self.dir is None:
-            return
-        for sha in self.built:
-            subprocess.run(["git", "-C", self.repo, "worktree", "remove", "--force",
-                            os.path.join(self.dir, sha[:12])], capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        subprocess.run(["git", "-C", self.repo, "worktree", "prune"], capture_output=True)
+def resolve(repo, label, arg):
+    """A binary's path, or a commit's full sha; bad input before anything is built."""
+    if os.path.isfile(arg) and os.access(arg, os.X_OK):
+        return os.path.abspath(arg)
+    sha = records.resolve_rev(repo, arg)
+    if sha is None:
+        raise InputError("%s %s is neither a concbench binary nor a commit known to git in %s"
+                         % (label, arg, repo))
+    return sha
 
 
-# --- rounds -----------------------------------------------------------------------------
+def build(repo, sha, tmp):
+    """A commit's concbench binary, built in a worktree under tmp."""
+    wt = os.path.join(tmp, sha[:12])
+    say("building %s in a temporary worktree" % sha[:12])
+    steps = [["git", "-C", repo, "worktree", "add", "--detach", "--quiet", wt, sha],
+             ["cmake", "-S", wt, "-B", os.path.join(wt, "build"), "-DCMAKE_BUILD_TYPE=Release",
+              "-DCONCBENCH_BUILD_TESTS=OFF"],
+             ["cmake", "--build", os.path.join(wt, "build"), "--target", "concbench",
+              "concbench_fixture", "-j%d" % (os.cpu_count() or 1)]]
+    for step in steps:
+        proc = subprocess.run(step, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if proc.returncode != 0:
+            lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()
+            why = next((line.strip() for line in lines if "rror" in line), lines[-1])
+            raise InputError("commit %s does not build: %s" % (sha[:12], why))
+    return os.path.join(wt, "build", "benchmarks", "concbench")
+
 
 def round_args(bench_args):
     given = {a.split("=", 1)[0] for a in bench_args}
@@ -201,10 +170,10 @@ def plan(sides, args):
 
 
 def run_round(sides, groups, args, tmp, rng):
-    """One round: the models in random order, and for each, one fresh process of every side
-    back to back in random order. Returns ({label: {"metrics": {name: [kind, value]},
-    "errors": {...}, "context": {...}}}, [[model, [labels in the order they ran]]],
-    the round's environment: "no" or why it was unstable).
+    """One round: the models in random order, for each one fresh process of every side back to
+    back in random order. Returns ({label: {"metrics": {name: [kind, value]}, "errors": {...},
+    "context": {...}}}, [[model, [labels in the order they ran]]], "no" or why the round's
+    environment was unstable).
 
     Model by model rather than side by side: the two processes of a pair then run a second or
     two apart instead of a whole side's run (about 11 s for the default subset), so the drift
@@ -226,8 +195,8 @@ def run_round(sides, groups, args, tmp, rng):
                 except run_isolated.RunError as e:
                     raise InputError("%s: %s" % (side.label, e)) from None
                 context, benchmarks, failure, _, rerun = run_isolated.run_model(
-                    side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)), url,
-                    subprocess.DEVNULL, dict(os.environ, **side.env))
+                    side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)),
+                    url, subprocess.DEVNULL, dict(os.environ, **side.env))
                 if failure:
                     say("%s: %s; the round goes on" % (side.label, failure))
                 if rerun:
@@ -250,42 +219,38 @@ def run_round(sides, groups, args, tmp, rng):
             found, errors, context = metrics.run_metrics(path)
         except RunFileError as e:
             raise InputError("%s: %s" % (sides[label].label, e)) from None
-        os.unlink(path)
-        result = {"metrics": {m.name: [m.kind, m.value] for m in found.values()}, "errors": dict(errors),
-                  "context": context}
+        results[label] = {"metrics": {m.name: [m.kind, m.value] for m in found.values()},
+                          "errors": dict(errors), "context": context}
         if context.get("concbench_test_slowdown"):
-            result["test_hook"] = context["concbench_test_slowdown"]
-        results[label] = result
+            results[label]["test_hook"] = context["concbench_test_slowdown"]
     return results, order, "; ".join(unstable) or "no"
 
 
-def run_rounds(sides, args, rounds, out_path, alpha=regress.DEFAULT_ALPHA):
+def run_rounds(sides, args, rounds, out_path, alpha):
     """Runs the rounds, saving after each; returns the saved data."""
-    groups = plan({"old": sides[0], "new": sides[1]}, args)
-    m = len({name for _, members in groups for name in members.get("new", [])})
-    if regress.smallest_sign_p(rounds) > alpha / max(m, 1):
+    sides = dict(zip(("old", "new"), sides))
+    groups = plan(sides, args)
+    m = max(1, len({name for _, members in groups for name in members.get("new", [])}))
+    if regress.smallest_sign_p(rounds) > alpha / m:
         need = next(r for r in range(2, 64) if regress.smallest_sign_p(r) <= alpha / m)
         raise InputError("too few rounds to find anything: with %d rounds no p-value passes Holm over %d "
                          "benchmarks; use --rounds %d or more" % (rounds, m, need))
-    data = {"old": sides[0].describe(), "new": sides[1].describe(), "args": args, "method": METHOD, "rounds": []}
-    rng = random.Random()
-    started = time.monotonic()
+    data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD,
+            "rounds": []}
+    rng, started = random.Random(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-ab-run-") as tmp:
         for i in range(rounds):
             elapsed = time.monotonic() - started
-            eta = "" if i == 0 else ", about %.0f min left" % (elapsed / i * (rounds - i) / 60)
+            eta = ", about %.0f min left" % (elapsed / i * (rounds - i) / 60) if i else ""
             say("round %d of %d: %d model processes of each side, OLD and NEW in random order%s"
                 % (i + 1, rounds, len(groups), eta))
-            runs, order, unstable = run_round({"old": sides[0], "new": sides[1]}, groups, args, tmp, rng)
+            runs, order, unstable = run_round(sides, groups, args, tmp, rng)
             for label in ("old", "new"):
-                data.setdefault("context", runs[label]["context"])
-                del runs[label]["context"]
+                data.setdefault("context", runs[label].pop("context"))
             data["rounds"].append(dict(runs, order=order, unstable=unstable))
             run_isolated.write_json(data, out_path, indent=None)
     return data
 
-
-# --- the verdict ---------------------------------------------------------------------------
 
 def method_of(data):
     """How saved rounds ran: METHOD, or "side by side" for files from before it (their rounds'
@@ -295,23 +260,13 @@ def method_of(data):
                                   else "side by side")
 
 
-def round_unstable(r):
-    """Why a saved round's environment was unstable, or "": rounds of this method say it once;
-    side-by-side rounds said it per side."""
-    reasons = [r.get("unstable")] + [r[side].get("unstable") for side in ("old", "new")]
-    return next((why for why in reasons if why not in (None, "", "no")), "")
-
-
 def analyse(data, alpha, min_effect):
     """The regress.Verdict of saved rounds."""
     rounds = data.get("rounds") or []
-    names = {}
-    for r in rounds:
-        for side in ("old", "new"):
-            for name, (kind, _) in r[side]["metrics"].items():
-                names.setdefault(name, kind)
     results = []
-    for name, kind in names.items():
+    kinds = {name: kind for r in rounds for side in ("old", "new")
+             for name, (kind, _) in r[side]["metrics"].items()}
+    for name, kind in kinds.items():
         pairs = [(r["old"]["metrics"][name][1], r["new"]["metrics"][name][1]) for r in rounds
                  if name in r["old"]["metrics"] and name in r["new"]["metrics"]]
         pairs = [(o, n) for o, n in pairs if o > 0 and n > 0]
@@ -320,62 +275,73 @@ def analyse(data, alpha, min_effect):
         d = [math.log(n / o) for o, n in pairs]
         est, lo, hi = regress.hodges_lehmann(d)
         p = regress.sign_p(d) if kind != metrics.EFFICIENCY and len(d) >= 2 else math.nan
-        results.append(regress.Result(
-            name=name, kind=kind, old=metrics.median([o for o, _ in pairs]),
-            new=metrics.median([n for _, n in pairs]), ratio=math.exp(est), low=math.exp(lo),
-            high=math.exp(hi), p=p, n=len(d)))
+        results.append(regress.Result(name, kind, metrics.median([o for o, _ in pairs]),
+                                      metrics.median([n for _, n in pairs]), ratio=math.exp(est),
+                                      low=math.exp(lo), high=math.exp(hi), p=p, n=len(d)))
     errors, notes = [], []
-    erred = {}
-    for side in ("old", "new"):
-        for r in rounds:
-            for name, message in r[side]["errors"].items():
-                erred.setdefault((side, name), []).append(message)
-    for (side, name), messages in erred.items():
-        if side == "new" and ("old", name) not in erred:
-            errors.append((name, "%s (in %d of %d rounds)" % (messages[0], len(messages), len(rounds))))
-        elif side == "old" and ("new", name) not in erred:
-            notes.append("%s errored in OLD only (%d of %d rounds): %s" % (name, len(messages), len(rounds),
-                                                                          messages[0]))
-    unstable = [(i + 1, why) for i, why in enumerate(round_unstable(r) for r in rounds) if why]
+
+    def seen(side, key):
+        return list(dict.fromkeys(name for r in rounds for name in r[side][key]))
+    for side, other in (("old", "new"), ("new", "old")):
+        others = seen(other, "errors")
+        for name in (name for name in seen(side, "errors") if name not in others):
+            said = [r[side]["errors"][name] for r in rounds if name in r[side]["errors"]]
+            if side == "new":
+                errors.append((name, "%s (in %d of %d rounds)" % (said[0], len(said), len(rounds))))
+            else:
+                notes.append("%s errored in OLD only (%d of %d rounds): %s"
+                             % (name, len(said), len(rounds), said[0]))
+    unstable = []  # (round, why): rounds of this method say it once, side-by-side rounds said it per side
+    for i, r in enumerate(rounds):
+        why = [w for w in (r.get("unstable"), r["old"].get("unstable"), r["new"].get("unstable"))
+               if w not in (None, "", "no")]
+        if why:
+            unstable.append((i + 1, why[0]))
     if unstable:
         notes.append("unstable environment in %d of %d rounds (round %d: %s)"
                      % (len(unstable), len(rounds), unstable[0][0], unstable[0][1]))
     for side, other in (("new", "old"), ("old", "new")):
-        alone = sorted({name for r in rounds for name in r[side]["metrics"]}
-                       - {name for r in rounds for name in r[other]["metrics"]})
+        alone = sorted(set(seen(side, "metrics")) - set(seen(other, "metrics")))
         if alone:
             notes.append("%d metric%s measured in %s only, not compared: %s"
                          % (len(alone), "" if len(alone) == 1 else "s", side.upper(), ", ".join(alone[:3])
                             + (", ..." if len(alone) > 3 else "")))
-    for side in ("old", "new"):
         hooks = sorted({r[side]["test_hook"] for r in rounds if r[side].get("test_hook")})
         if hooks:
             notes.append("a test hook was set in %s: %s" % (side.upper(), "; ".join(hooks)))
-    verdict = regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors,
-                              notes=notes, alpha=alpha, min_effect=min_effect,
-                              method="%d rounds model by model, process medians paired by round: "
-                                     "Hodges-Lehmann ratio, sign test, Holm over %d times"
-                                     % (len(rounds), sum(1 for r in results if r.kind == metrics.TIME)))
-    return verdict
+    return regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors, notes=notes,
+                           alpha=alpha, min_effect=min_effect,
+                           method="%d rounds model by model, process medians paired by round: Hodges-Lehmann "
+                                  "ratio, sign test, Holm over %d times"
+                                  % (len(rounds), sum(1 for r in results if r.kind == metrics.TIME)))
 
 
-def report(data, verdict, as_json, out=sys.stdout):
-    def side(label):
-        s = data[label]
-        return "%s %s%s" % (label.upper(), s["arg"], " (%s)" % s["commit"][:12] if s.get("commit") else "")
-    ctx = data.get("context") or {}
-    head = [side("old"), side("new"), "machine: %s" % records.machine_line(ctx)]
-    if as_json:
-        regress.render_json(verdict, {"old": data["old"], "new": data["new"], "rounds": len(data["rounds"]),
-                                      "machine": records.identity(ctx)}, out)
-    else:
-        regress.render_table(verdict, head, out)
-
-
-def default_out(data):
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    label = lambda s: (s.get("commit") or os.path.basename(os.path.dirname(os.path.dirname(s["binary"]))))[:12]
-    return os.path.join(REPO, "results", "ab", "%s-%s-%s.json" % (stamp, label(data["old"]), label(data["new"])))
+def measure(args):
+    """Builds what needs building, runs the rounds and saves them; returns the saved data."""
+    labels = ("OLD", "NEW")
+    resolved = [resolve(args.repo, label, arg) for label, arg in zip(labels, args.sides)]
+    tmp = tempfile.mkdtemp(prefix="concbench-ab-")
+    try:
+        binaries = {r: r if os.path.isabs(r) else build(args.repo, r, tmp) for r in dict.fromkeys(resolved)}
+        sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
+                 for label, arg, r in zip(labels, args.sides, resolved)]
+        tags = [(s.commit or os.path.basename(os.path.dirname(os.path.dirname(s.binary))))[:12]
+                for s in sides]
+        out = args.out or os.path.join(REPO, "results", "ab", "%s-%s-%s.json"
+                                       % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), *tags))
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        try:
+            data = run_rounds(sides, round_args(args.bench_args), args.rounds, out, args.alpha)
+        except BaseException:
+            if os.path.exists(out):
+                os.unlink(out)  # a partial file is not a result
+            raise
+        say("saved the rounds to %s" % out)
+        return data
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if any(not os.path.isabs(r) for r in resolved):  # the worktrees are gone: git forgets them
+            subprocess.run(["git", "-C", args.repo, "worktree", "prune"], capture_output=True)
 
 
 def run(argv):
@@ -389,25 +355,17 @@ def run(argv):
         except (OSError, ValueError, AttributeError) as e:
             raise InputError("%s is not an A/B file saved by ab.py (%s)" % (args.analyse, e)) from None
     else:
-        builds = Builds(args.repo)
-        try:
-            resolved = [builds.resolve(label, arg) for label, arg in zip(("OLD", "NEW"), args.sides)]
-            sides = [builds.side(label, arg, r) for label, arg, r in zip(("OLD", "NEW"), args.sides, resolved)]
-            bench_args = round_args(args.bench_args)
-            data_stub = {"old": sides[0].describe(), "new": sides[1].describe()}
-            out = args.out or default_out(data_stub)
-            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-            try:
-                data = run_rounds(sides, bench_args, args.rounds, out, args.alpha)
-            except BaseException:
-                if os.path.exists(out):
-                    os.unlink(out)  # a partial file is not a result
-                raise
-            say("saved the rounds to %s" % out)
-        finally:
-            builds.close()
+        data = measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)
-    report(data, verdict, args.json)
+    ctx = data.get("context") or {}
+    if args.json:
+        regress.render_json(verdict, {"old": data["old"], "new": data["new"], "rounds": len(data["rounds"]),
+                                      "machine": records.identity(ctx)}, sys.stdout)
+    else:
+        head = ["%s %s%s" % (label.upper(), data[label]["arg"],
+                             " (%s)" % data[label]["commit"][:12] if data[label].get("commit") else "")
+                for label in ("old", "new")]
+        regress.render_table(verdict, head + ["machine: %s" % records.machine_line(ctx)], sys.stdout)
     return 1 if verdict.regressed else 0
 
 

@@ -3,118 +3,86 @@
 # Proves the A/B method on this machine: how often A/A flags anything, how often a known slowdown is found.
 """Usage: scripts/calibrate.py [--trials N] [--rounds R] [--binary PATH] [--out DIR]
 
-Runs N trials of scripts/ab.py's method with one build of the current checkout. A
-trial is R rounds of ab.py's default subset; a round goes model by model as ab.py's do,
-each model's process of three sides back to back in random order: A and A2 (the same binary, nothing changed) and S (the
-same binary with the test hook CONCBENCH_TEST_SLOWDOWN making one sum model do 10% more
-kernel work in odd trials, 5% in even ones; the slowed model rotates over the trials).
-Each trial gives two comparisons, judged exactly as ab.py judges OLD against NEW:
+Runs N trials of scripts/ab.py's method with one build of the current checkout. A trial is
+R rounds of ab.py's default subset, model by model as in ab.py: each model's processes of
+three sides back to back in random order: A and A2 (the same binary, nothing changed) and S
+(the same binary with the test hook CONCBENCH_TEST_SLOWDOWN making one sum model do 10% more
+kernel work in odd trials, 5% in even ones; the slowed model rotates over the trials). Each
+trial gives two comparisons, judged exactly as ab.py judges OLD against NEW:
 
   A/A       A against A2: anything flagged is a false alarm;
   10% / 5%  A against S: found when the verdict is a regression of the slowed model.
 
-Three sides share a round to save machine time; each pair is still interleaved within
-its rounds, sometimes a process further apart in time than ab.py's two sides, which
-makes the figures a little pessimistic, not optimistic. The rounds are saved as ab.py files
-in DIR/rounds/ (ab.py --analyse reads them; commit them with the summary) and the summary, with
-the date, commit and machine, goes to DIR/summary.md and summary.json (DIR:
-results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds
-until it is removed, so the machine can do other work without disturbing a round.
-Given the --out of an earlier, interrupted calibration, it keeps the trials already
-saved there and runs the rest, with the same binary on the same machine (another commit,
-another machine or rounds of another method are refused).
+Three sides share a round to save machine time, so a pair may run a process further apart
+than ab.py's two sides: the figures err pessimistic, not optimistic. The rounds are saved as
+ab.py files in DIR/rounds/ (ab.py --analyse reads them; commit them with the summary), the
+summary, with date, commit and machine, in DIR/summary.md and summary.json (DIR:
+results/calibration/<date>/). Creating DIR/PAUSE holds the run between two rounds until it
+is removed. Given the --out of an interrupted calibration, it keeps the trials saved there
+and runs the rest, with the same binary on the same machine (another commit, another machine
+or rounds of another method are refused).
 """
-import json
 import argparse
+import json
 import os
 import random
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(SCRIPTS)
-sys.path.insert(0, SCRIPTS)
-
-import cli  # noqa: E402
-from cli import InputError, Parser  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyenv_check  # noqa: E402
 
 pyenv_check.require(["scipy", "numpy", "pandas"], purpose="calibration", prog="concbench calibrate",
                     reexec=__name__ == "__main__")
 
 import ab  # noqa: E402
+import cli  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
 import run_isolated  # noqa: E402
+from cli import InputError  # noqa: E402
 
 PROG = "concbench calibrate"
 MODELS = ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "seq", "fork")
 FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DRIFT)
-# (comparison, OLD side, NEW side); "slow" is "p10" or "p5" by the trial
-COMPARISONS = (("aa", "A", "A2"), ("slow", "A", "S"))
 
 
 def say(message):
     print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
 
 
-def parse_args(argv):
-    p = Parser(prog="calibrate.py", description=__doc__.split("\n\n", 1)[1],
-               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--trials", type=cli.whole(1, 1000, "a trial count"), default=20)
-    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=ab.DEFAULT_ROUNDS)
-    p.add_argument("--binary", default=os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
-    p.add_argument("--out", help="directory for the rounds and the summary")
-    args = p.parse_args(argv)
-    if not os.access(args.binary, os.X_OK):
-        raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
-    return args
-
-
-def wait_while_paused(out):
-    """Between rounds, waits while DIR/PAUSE exists: the machine can then do other work for a
-    while without any of it landing inside a measured round."""
-    pause = os.path.join(out, "PAUSE")
-    if os.path.exists(pause):
-        say("paused: %s exists; remove it to go on" % pause)
-        while os.path.exists(pause):
-            time.sleep(2)
-
-
 def sides_of(trial, binary):
     """The three sides of trial `trial` (from 0), and the name of its slowed comparison."""
     slowed, percent = MODELS[(trial // 2) % len(MODELS)], 10 if trial % 2 == 0 else 5
-    fixture = ab.fixture_beside(binary)
-    return ({"A": ab.Side("A", binary, binary, fixture), "A2": ab.Side("A2", binary, binary, fixture),
-             "S": ab.Side("S", binary, binary, fixture,
-                          env={"CONCBENCH_TEST_SLOWDOWN": "%s:%d" % (slowed, percent)})},
+    return ({"A": ab.Side("A", binary, binary), "A2": ab.Side("A2", binary, binary),
+             "S": ab.Side("S", binary, binary, env={"CONCBENCH_TEST_SLOWDOWN": "%s:%d" % (slowed, percent)})},
             "p%d" % percent)
 
 
-def found(verdict, model):
-    """Whether the verdict names a regression of `model` (a benchmark sum/<model>/...)."""
-    return verdict.regressed and any(r.verdict == regress.REGRESSION and r.name.split("/")[1] == model
-                                     for r in verdict.results)
-
-
-def outcome(name, verdict, sides):
+def outcome(name, data, trial):
+    """A comparison's row of the summary: what its verdict flagged, and for a slowdown, whether
+    the verdict names a regression of the slowed model (a benchmark sum/<model>/...)."""
+    verdict = ab.analyse(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
     flags = [r.name for r in verdict.results if r.verdict in FLAGGED] + [b for b, _ in verdict.errors]
     row = {"comparison": name, "flagged": flags}
     if name != "aa":
-        model = sides["S"].env["CONCBENCH_TEST_SLOWDOWN"].split(":")[0]
-        row.update(model=model, found=found(verdict, model),
+        model = data["new"]["env"]["CONCBENCH_TEST_SLOWDOWN"].split(":")[0]
+        row.update(model=model, found=any(r.verdict == regress.REGRESSION and r.name.split("/")[1] == model
+                                          for r in verdict.results),
                    others=[f for f in flags if f.split("/")[1:2] != [model]])
-    return row
+    return dict(row, trial=trial)
 
 
-def summarize(rows, context, args, started):
+def write_summary(rows, context, rounds, hours, out):
+    """DIR/summary.json and summary.md of the trials so far; returns both."""
     aa = [r for r in rows if r["comparison"] == "aa"]
     power = {k: [r for r in rows if r["comparison"] == k] for k in ("p10", "p5")}
     summary = {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": context.get("concbench_commit", "unknown"),
-        "machine": records.machine_line(context), "trials": len(aa), "rounds": args.rounds,
-        "hours": round(args.prior_hours + (time.monotonic() - started) / 3600, 2),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "commit": context.get("concbench_commit", "unknown"), "machine": records.machine_line(context),
+        "trials": len(aa), "rounds": rounds, "hours": round(hours, 2),
         "aa_flagged": sum(1 for r in aa if r["flagged"]),
         "p10_found": sum(1 for r in power["p10"] if r["found"]),
         "p5_found": sum(1 for r in power["p5"] if r["found"]),
@@ -125,7 +93,7 @@ def summarize(rows, context, args, started):
     }
     lines = ["# A/B calibration, %s" % summary["date"], "",
              "%s; %d trials of %d rounds (%.1f hours, pauses included), ab.py's default subset."
-             % (summary["machine"], len(aa), args.rounds, summary["hours"]), "",
+             % (summary["machine"], len(aa), rounds, summary["hours"]), "",
              "| comparison | result |", "|---|---|",
              "| A/A: comparisons that flagged anything | %d of %d |" % (summary["aa_flagged"], len(aa)),
              "| 10%% slowdown found | %d of %d |" % (summary["p10_found"], len(power["p10"])),
@@ -134,22 +102,21 @@ def summarize(rows, context, args, started):
     lines += ["| %s | %s | %s |" % (m, v["p10"], v["p5"]) for m, v in summary["by_model"].items()]
     flagged = [r for r in aa if r["flagged"]]
     if flagged:
-        lines += ["", "What the A/A comparisons flagged: " + "; ".join(", ".join(r["flagged"]) for r in flagged)]
+        lines += ["", "What the A/A comparisons flagged: "
+                  + "; ".join(", ".join(r["flagged"]) for r in flagged)]
+    run_isolated.write_json(summary, os.path.join(out, "summary.json"))
+    with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
     return summary, "\n".join(lines) + "\n"
 
 
-def same_commit(saved, new, out):
-    """Trials of one calibration must measure one commit on one machine: resuming with another
-    build, or on another machine (sessions here may land on another CPU), is refused."""
+def refuse_another(saved, new, out):
+    """Trials of one calibration measure one commit on one machine: going on with another build,
+    or on another machine (sessions here may land on another CPU), is refused."""
     old_commit, new_commit = saved.get("concbench_commit"), new.get("concbench_commit")
     if saved and old_commit != new_commit:
         raise InputError("%s holds trials of commit %s, this binary is commit %s: give a new --out"
                          % (out, (old_commit or "unknown")[:12], (new_commit or "unknown")[:12]))
-    same_machine(saved, new, out)
-
-
-def same_machine(saved, new, out):
-    """Refuses trials saved on another machine than the one `new` (a context) names."""
     if saved and not records.same_machine(saved, new):
         raise InputError("%s holds trials of another machine (%s): give a new --out"
                          % (out, "; ".join(records.machine_differences(saved, new)[:2])))
@@ -160,87 +127,90 @@ def saved_trials(out, args):
     again, with their context and the hours they took; a calibration can then span sessions."""
     rows, context, hours = [], {}, 0.0
     for t in range(args.trials):
-        _, slow_name = sides_of(t, args.binary)
-        paths = [os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)) for name in ("aa", slow_name)]
+        names = ("aa", sides_of(t, args.binary)[1])
+        paths = [os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)) for name in names]
         if not all(os.path.exists(p) for p in paths):
             break
-        for path in paths:
+        for name, path in zip(names, paths):
             try:
                 with open(path, encoding="utf-8") as f:
                     data = json.load(f)
-                verdict = ab.analyse(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
+                rows.append(outcome(name, data, t + 1))
             except (OSError, ValueError, KeyError) as e:
-                raise InputError("%s is not a calibration trial saved by calibrate.py (%s)" % (path, e)) from None
+                raise InputError("%s is not a calibration trial saved by calibrate.py (%s)"
+                                 % (path, e)) from None
             if ab.method_of(data) != ab.METHOD:
                 raise InputError("%s ran %s, not %s as calibrate.py runs now: give a new --out"
                                  % (path, ab.method_of(data), ab.METHOD))
             context = context or data["context"]
-            sides = {"S": ab.Side("S", args.binary, args.binary, None, env=data["new"].get("env") or {})}
-            name = os.path.basename(path)[len("trial-00-"):-len(".json")]
-            rows.append(dict(outcome(name, verdict, sides), trial=t + 1))
     if rows:
         try:
             with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
                 hours = float(json.load(f).get("hours", 0))
         except (OSError, ValueError):
-            hours = 0.0
+            pass
     return rows, context, hours
 
 
 def run(argv):
-    args = parse_args(argv)
-    out = args.out or os.path.join(REPO, "results", "calibration", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    p = cli.Parser(prog="calibrate.py", description=__doc__.split("\n\n", 1)[1],
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=cli.whole(1, 1000, "a trial count"), default=20)
+    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=ab.DEFAULT_ROUNDS)
+    p.add_argument("--binary", default=os.path.join(ab.REPO, "build", "release", "benchmarks", "concbench"))
+    p.add_argument("--out", help="directory for the rounds and the summary")
+    args = p.parse_args(argv)
+    if not os.access(args.binary, os.X_OK):
+        raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
+    out = args.out or os.path.join(ab.REPO, "results", "calibration",
+                                   time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     os.makedirs(os.path.join(out, "rounds"), exist_ok=True)
-    bench_args = ab.round_args([])
-    rng, started = random.Random(), time.monotonic()
-    rows, context, args.prior_hours = saved_trials(out, args)
+    bench_args, rng, started = ab.round_args([]), random.Random(), time.monotonic()
+    rows, context, prior_hours = saved_trials(out, args)
+
+    def hours():
+        return prior_hours + (time.monotonic() - started) / 3600
     done = len({r["trial"] for r in rows})
     if done:
-        say("%s holds %d finished trial%s: going on from trial %d" % (out, done, "" if done == 1 else "s", done + 1))
+        say("%s holds %d finished trial%s: going on from trial %d"
+            % (out, done, "" if done == 1 else "s", done + 1))
     if done < args.trials:  # before any round: this machine as the binary would name it
-        same_machine(context, dict(context, **records.this_machine()), out)
-    groups = ab.plan(sides_of(done, args.binary)[0], bench_args) if done < args.trials else []
+        refuse_another(context, dict(context, **records.this_machine()), out)
+        groups = ab.plan(sides_of(done, args.binary)[0], bench_args)
     for t in range(done, args.trials):
         sides, slow_name = sides_of(t, args.binary)
-        comparisons = [(slow_name if name == "slow" else name, o, n) for name, o, n in COMPARISONS]
-        data = {name: {"old": sides[o].describe(), "new": sides[n].describe(), "args": bench_args,
+        comparisons = (("aa", "A", "A2"), (slow_name, "A", "S"))
+        data = {name: {"old": asdict(sides[o]), "new": asdict(sides[n]), "args": bench_args,
                        "method": ab.METHOD, "rounds": []} for name, o, n in comparisons}
         for i in range(args.rounds):
-            wait_while_paused(out)
+            pause = os.path.join(out, "PAUSE")  # the machine can do other work meanwhile, outside any round
+            if os.path.exists(pause):
+                say("paused: %s exists; remove it to go on" % pause)
+                while os.path.exists(pause):
+                    time.sleep(2)
             say("trial %d of %d, round %d of %d (%d model processes of each side, A, A2 and S in random "
-                "order), %.1f hours so far" % (t + 1, args.trials, i + 1, args.rounds, len(groups),
-                                               args.prior_hours + (time.monotonic() - started) / 3600))
+                "order), %.1f hours so far" % (t + 1, args.trials, i + 1, args.rounds, len(groups), hours()))
             with tempfile.TemporaryDirectory(prefix="concbench-calibrate-") as tmp:
                 runs, order, unstable = ab.run_round(sides, groups, bench_args, tmp, rng)
-            for label, run in runs.items():
-                same_commit(context, run["context"], out)
-                context = context or run["context"]
-                del run["context"]
+            for result in runs.values():
+                refuse_another(context, result["context"], out)
+                context = context or result["context"]
+                del result["context"]
             for name, o, n in comparisons:
                 pair = [[model, [x for x in labels if x in (o, n)]] for model, labels in order]
-                data[name]["rounds"].append({"order": pair, "unstable": unstable, "old": runs[o], "new": runs[n]})
-        for name, o, n in comparisons:
+                data[name]["rounds"].append({"order": pair, "unstable": unstable,
+                                             "old": runs[o], "new": runs[n]})
+        for name, _, _ in comparisons:
             data[name]["context"] = context
-            run_isolated.write_json(data[name], os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)),
-                                    indent=None)
-            verdict = ab.analyse(data[name], regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
-            rows.append(dict(outcome(name, verdict, sides), trial=t + 1))
-        summary = write_summary(rows, context, args, started, out)
+            path = os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name))
+            run_isolated.write_json(data[name], path, indent=None)
+            rows.append(outcome(name, data[name], t + 1))
+        summary, _ = write_summary(rows, context, args.rounds, hours(), out)
         say("after trial %d: A/A flagged %d, 10%% found %d, 5%% found %d"
             % (t + 1, summary["aa_flagged"], summary["p10_found"], summary["p5_found"]))
-    if done >= args.trials:
-        write_summary(rows, context, args, started, out)
-    with open(os.path.join(out, "summary.md"), encoding="utf-8") as f:
-        print(f.read(), end="")
+    _, text = write_summary(rows, context, args.rounds, hours(), out)
+    print(text, end="")
     return 0
-
-
-def write_summary(rows, context, args, started, out):
-    summary, text = summarize(rows, context, args, started)
-    run_isolated.write_json(summary, os.path.join(out, "summary.json"))
-    with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
-        f.write(text)
-    return summary
 
 
 def main(argv=None):
