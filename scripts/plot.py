@@ -6,6 +6,7 @@
 Without RUN, plots the newest results/history/*.json. Writes DIR/README.md and
 DIR/plots/*.png (DIR defaults to results/). DIR/plots/ belongs to this script:
 it is replaced as a whole on every successful run, so stale plots disappear.
+Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
 """
 import os
 import sys
@@ -21,11 +22,10 @@ pyenv_check.require(["matplotlib", "pandas", "numpy"], purpose="plotting",
                     reexec=__name__ == "__main__")
 
 import metrics  # noqa: E402
-import bench_names  # noqa: E402
 import plot_figures  # noqa: E402
 import plot_page  # noqa: E402
 import records  # noqa: E402
-from bench_names import RunFileError, hardware_threads  # noqa: E402
+from bench_names import RunFileError, hardware_threads, load_run  # noqa: E402
 from cli import InputError, Parser, publish  # noqa: E402
 from plot_page import PLOTS  # noqa: E402
 
@@ -39,23 +39,20 @@ def progress(message):
 
 
 def render(run, tmp, run_label, python_run=None, python_label=None):
-    """Write README.md and plots/*.png for `run` into directory `tmp`."""
-    summ = metrics.summarize(run.df)
-    summ, skipped_names = metrics.categorize(summ)
-    skipped = list(run.skipped) + skipped_names
+    """Write README.md and plots/*.png for `run` into directory `tmp`; returns (figures, skipped)."""
+    summ, skipped_names = metrics.categorize(metrics.summarize(run.df))
     py_summ = None
     if python_run is not None:
         py_summ, _ = metrics.categorize(metrics.summarize(python_run.df))
         if not (py_summ["category"] == "python").any():
             python_label += " (it has no python/... benchmarks)"
     hw = hardware_threads(run.context)
-    plots = os.path.join(tmp, PLOTS)
-    os.mkdir(plots)
+    os.mkdir(os.path.join(tmp, PLOTS))
     reps = sorted(int(x) for x in summ["reps"].unique())
-    note = ("median of %s runs; bars/bands min – max" % ("%d" % reps[0] if len(reps) == 1
-                                                          else "%d–%d" % (reps[0], reps[-1]))
-            if set(summ["row_kind"]) == {"iteration"} else "single points: aggregates only, no spread")
-    figs = plot_figures.Figures(plots, run.context, note, progress)
+    span = "%d" % reps[0] if len(reps) == 1 else "%d–%d" % (reps[0], reps[-1])
+    note = ("median of %s runs; bars/bands min – max" % span if set(summ["row_kind"]) == {"iteration"}
+            else "single points: aggregates only, no spread")
+    figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, progress)
 
     seed = metrics.seed_table(summ, py_summ)
     sum_info = metrics.analyse_sum(summ, hw)
@@ -64,7 +61,6 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
         fetch_info["c10k"] = metrics.analyse_c10k(fetch_info["frame"], summ, run.context)
     open_info = metrics.analyse_open(summ)
     plans, skipped_foreign = metrics.foreign_plans(summ)
-    skipped += skipped_foreign
 
     plot_figures.draw_seed(figs, seed)
     if sum_info:
@@ -77,17 +73,18 @@ def render(run, tmp, run_label, python_run=None, python_label=None):
         plot_figures.draw_open(figs, open_info)
     foreign_done = plot_figures.draw_foreign(figs, plans)
     progress("writing the page")
+    skipped = list(run.skipped) + skipped_names + skipped_foreign
     plot_page.write_page(os.path.join(tmp, "README.md"), run, run_label, summ, seed, sum_info, fetch_info,
                          open_info, foreign_done, skipped, figs, python_label)
     return figs.written, skipped
 
 
-def latest_run(runs_dir=DEFAULT_RUNS):
-    rec = records.newest_record(runs_dir)
+def latest_run():
+    rec = records.newest_record(DEFAULT_RUNS)
     if rec is None:
-        shown = os.path.relpath(runs_dir)
+        shown = os.path.relpath(DEFAULT_RUNS)
         raise InputError("no run given and no %s/*.json found; run the benchmarks first or name a RUN.json"
-                         % (runs_dir if shown.startswith("..") else shown))
+                         % (DEFAULT_RUNS if shown.startswith("..") else shown))
     return rec.path
 
 
@@ -110,8 +107,8 @@ def main(argv=None):
     try:
         args = parse_args(argv)
         path = args.run or latest_run()
-        run = bench_names.load_run(path)
-        python_run = bench_names.load_run(args.python) if args.python else None
+        run = load_run(path)
+        python_run = load_run(args.python) if args.python else None
         out = os.path.abspath(args.out)
         run_label = os.path.relpath(os.path.abspath(path), out).replace(os.sep, "/")
         python_label = os.path.relpath(os.path.abspath(args.python), out) if args.python else None

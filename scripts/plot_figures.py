@@ -17,12 +17,17 @@ from fmt import finite, fmt_crossover, fmt_n, fmt_num, fmt_time  # noqa: E402
 from metrics import ALL_MODELS, config_rows, config_text, dim_label, model_order  # noqa: E402
 from records import machine_line  # noqa: E402
 
+plt.rcParams.update({"axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10})  # every panel
 MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
             "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0", "#b8860b"]
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d", "p"]
 # One colour and marker per model, the same in every figure.
-MODEL_STYLE = {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)]) for i, m in enumerate(ALL_MODELS)}
+MODEL_STYLE = {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)])
+               for i, m in enumerate(ALL_MODELS)}
+IDEAL = dict(color="black", linestyle="--", linewidth=1.2)    # what the injected latency allows
+BOUND = dict(color="#888888", linestyle="--", linewidth=1)    # what the cores or the schedule allow
+WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's capacity, measured by wrk
 
 
 class Figures:
@@ -31,7 +36,6 @@ class Figures:
     def __init__(self, directory, context, footer_note, progress=None):
         self.directory = directory
         self.progress = progress or (lambda message: None)
-        self.context = context
         self.footer = machine_line(context) + "  ·  " + footer_note
         self.written = []
 
@@ -45,20 +49,16 @@ class Figures:
     def save(self, fig, fname, title, shared_legend=False):
         """Footer, layout, write. shared_legend: one legend for all panels, under them
         (for panels whose lines fill the plot area and share their models)."""
-        fig.text(0.5, 0.012, self.footer, ha="center", va="bottom", fontsize=7.5, color="#555555",
-                 wrap=True)
+        fig.text(0.5, 0.012, self.footer, ha="center", va="bottom", fontsize=7.5, color="#555555", wrap=True)
         bottom = 0.05
         if shared_legend:
             entries = {}
             for ax in fig.axes:
                 for handle, label in zip(*ax.get_legend_handles_labels()):
                     entries.setdefault(label, handle)
-                if ax.get_legend():
-                    ax.get_legend().remove()
             ncol = min(len(entries), 6)
             rows = -(-len(entries) // max(ncol, 1))
-            height = fig.get_size_inches()[1]
-            bottom = 0.05 + (0.22 * rows + 0.08) / height
+            bottom = 0.05 + (0.22 * rows + 0.08) / fig.get_size_inches()[1]
             fig.legend(list(entries.values()), list(entries.keys()), loc="lower center", ncol=ncol,
                        fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.045))
         with warnings.catch_warnings():
@@ -73,7 +73,19 @@ def _style(model):
     return MODEL_STYLE.get(model, ("#444444", "o"))
 
 
-def _errorbar(ax, x, y, lo, hi, label, model, **kw):
+def _by_model(rows, x):
+    """(model, its rows sorted by column x) in the models' usual order."""
+    for model in sorted(rows["model"].unique(), key=model_order):
+        yield model, rows[rows["model"] == model].sort_values(x)
+
+
+def _yerr(y, lo, hi):
+    """Error bar lengths under and over y from the min and max; 0 where unknown."""
+    y, lo, hi = (np.asarray(v, dtype=float) for v in (y, lo, hi))
+    return np.nan_to_num(np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]))
+
+
+def _errorbar(ax, model, x, y, lo, hi, **kw):
     """Median with min-max bars. Each model on an axes is nudged sideways by a few
     percent (alternating right/left) so equal results do not hide each other."""
     color, marker = _style(model)
@@ -82,115 +94,23 @@ def _errorbar(ax, x, y, lo, hi, label, model, **kw):
         slots.append(model)
     i = slots.index(model)
     nudge = 1.02 ** (((i + 1) // 2) * (1 if i % 2 else -1))
-    x = np.asarray(x, dtype=float) * nudge
-    y, lo, hi = (np.asarray(v, dtype=float) for v in (y, lo, hi))
-    yerr = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
-    yerr = np.nan_to_num(yerr)
-    ax.errorbar(x, y, yerr=yerr, label=label, color=color, marker=marker, markersize=5, capsize=3,
-                linewidth=1.4, **kw)
+    kw.setdefault("label", model)
+    ax.errorbar(np.asarray(x, dtype=float) * nudge, np.asarray(y, dtype=float), yerr=_yerr(y, lo, hi),
+                color=color, marker=marker, markersize=5, capsize=3, linewidth=1.4, **kw)
 
 
-def _workers_axis(ax, ws):
-    ws = sorted(set(int(w) for w in ws))
-    if ws and max(ws) / max(min(ws), 1) >= 8:
-        ax.set_xscale("log", base=2)
-    ax.set_xticks(ws)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "%d" % v))
+def _x_ticks(ax, ticks, fmt=lambda v: "%d" % v, base=2):
+    """A log x axis (base None: linear) with a labelled tick at each measured value."""
+    if base:
+        ax.set_xscale("log", base=base)
+    ax.set_xticks(sorted(set(ticks)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _mark_hw(ax, hw, xmax):
-    if hw is None:
-        return
-    ax.axvline(hw, color="#c0392b", linestyle=":", linewidth=1.3, label="hardware threads (%d)" % hw)
-    if xmax > hw:
-        ax.axvspan(hw, xmax * 1.05, color="#c0392b", alpha=0.06, label="oversubscribed")
-
-
-def draw_sum(figs, per_kernel, hw, ceiling):
-    """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}}."""
-    kernels = [k for k in per_kernel if per_kernel[k]["speedup"] is not None]
-    if kernels:
-        for what in ("speedup", "efficiency"):
-            figs.progress("rendering sum %s against workers" % what)
-            fig, axes = figs.new(len(kernels), "sum: %s over seq against workers" % what
-                                 if what == "speedup" else "sum: parallel efficiency against workers")
-            for ax, kernel in zip(axes[0], kernels):
-                info = per_kernel[kernel]
-                tab = info["speedup"]
-                ws = list(tab["workers"]) + ([hw] if hw else [])
-                for model in tab["model"].unique():
-                    m = tab[tab["model"] == model]
-                    _errorbar(ax, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"], model, model,
-                              linestyle="none" if model == "seq" else "-")
-                xmax = max(ws)
-                xs = np.array(sorted(set(ws)), dtype=float)
-                # The bound is what the cores allow: W workers on fewer hardware threads share
-                # them, so the best speedup is min(W, hardware threads), and the best efficiency
-                # (speedup per worker) falls as hardware threads / W past them.
-                usable = np.minimum(xs, hw) if hw else xs
-                if what == "speedup":
-                    ax.plot(xs, usable, color="#888888", linestyle="--", linewidth=1,
-                            label="ideal: min(W, hardware threads)")
-                    if kernel == "array" and ceiling:
-                        cw = sorted(ceiling)
-                        ax.plot(cw, [ceiling[w] for w in cw], color="#555555", linestyle="-.",
-                                linewidth=1.2, label="read-bandwidth ceiling")
-                    ax.set_ylabel("speedup  T_seq / T_model")
-                else:
-                    ax.plot(xs, usable / xs, color="#888888", linestyle="--", linewidth=1,
-                            label="ideal: min(W, hardware threads) / W")
-                    ax.set_ylabel("efficiency  T_seq / (W · T_model)")
-                    ax.set_ylim(0, max(1.15, float(np.nanmax(tab["efficiency_hi"])) * 1.08))
-                _mark_hw(ax, hw, xmax)
-                _workers_axis(ax, ws)
-                ax.set_xlabel("workers W")
-                ax.set_title("kernel %s, n = %s" % (kernel, fmt_n(info["n_w"])), fontsize=10)
-                ax.grid(True, alpha=0.3)
-            # One legend under both panels: inside, it covered points (process_pool and fork at
-            # W = 1 in the array panel).
-            figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what, shared_legend=True)
-
-    kernels = [k for k in per_kernel if per_kernel[k]["size"] is not None and not per_kernel[k]["size"].empty]
-    if kernels:
-        figs.progress("rendering sum time against n")
-        nmodels = max(per_kernel[k]["size"]["model"].nunique() for k in kernels)
-        # the legend goes under each panel (lines fill the whole plot area), so make room
-        fig, axes = figs.new(len(kernels), "sum: time against n (log-log), crossover with seq",
-                             height=4.2 + 0.2 * nmodels)
-        for ax, kernel in zip(axes[0], kernels):
-            info = per_kernel[kernel]
-            size = info["size"]
-            cross = info["cross"].set_index("model") if info["cross"] is not None else None
-            seq_curve = size[size["model"] == "seq"].sort_values("n")
-            seq_curve = seq_curve if len(seq_curve) else None
-            for model in sorted(size["model"].unique(), key=model_order):
-                m = size[size["model"] == model].sort_values("n")
-                color, marker = _style(model)
-                label = model + (" (W=1)" if model == "seq" else "")
-                if cross is not None and model in cross.index:
-                    c = cross.loc[model]
-                    label += ": crossover %s, %s at n=%s" % (fmt_crossover(c["crossover"]),
-                                                            fmt_time(c["t_small"]), fmt_n(c["n_small"])
-                                                            if finite(c["n_small"]) else "?")
-                    if finite(c["crossover"]) and seq_curve is not None:
-                        # where the model's line meets seq's: on seq's curve, in log-log space
-                        y = math.exp(np.interp(math.log(c["crossover"]), np.log(seq_curve["n"]),
-                                               np.log(seq_curve["t_med"])))
-                        ax.plot([c["crossover"]], [y], marker="o", markersize=9, markerfacecolor="none",
-                                markeredgecolor=color, markeredgewidth=1.6, linestyle="none")
-                ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
-                ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
-            ax.set_xscale("log")
-            _log_axis(ax, fmt_time)
-            ax.xaxis.set_major_locator(LogLocator(base=10))
-            ax.set_xlabel("n (elements summed)")
-            ax.set_ylabel("wall time per call")
-            ax.set_title("kernel %s, W = %s for parallel models; circles: crossover" % (kernel, info["W"]),
-                         fontsize=10)
-            ax.grid(True, which="major", alpha=0.3)
-            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
-        figs.save(fig, "sum_time_vs_n.png", "sum: time against n")
+def _conc_axis(ax, concs):
+    _x_ticks(ax, concs)
+    ax.set_xlabel("concurrency C (requests in flight)")
 
 
 def _log_axis(ax, fmt=fmt_num, values=None):
@@ -208,91 +128,142 @@ def _log_axis(ax, fmt=fmt_num, values=None):
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _conc_axis(ax, concs):
-    concs = sorted(set(int(c) for c in concs))
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(concs)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "%d" % v))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("concurrency C (requests in flight)")
+def draw_sum(figs, per_kernel, hw, ceiling):
+    """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}}."""
+    kernels = [k for k in per_kernel if per_kernel[k]["speedup"] is not None]
+    for what in ("speedup", "efficiency") if kernels else ():
+        figs.progress("rendering sum %s against workers" % what)
+        fig, axes = figs.new(len(kernels), "sum: speedup over seq against workers" if what == "speedup"
+                             else "sum: parallel efficiency against workers")
+        for ax, kernel in zip(axes[0], kernels):
+            tab = per_kernel[kernel]["speedup"]
+            for model, m in tab.groupby("model", sort=False):
+                _errorbar(ax, model, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"],
+                          linestyle="none" if model == "seq" else "-")
+            xs = np.array(sorted(set(tab["workers"]) | ({hw} if hw else set())), dtype=float)
+            # The bound is what the cores allow: W workers on fewer hardware threads share
+            # them, so the best speedup is min(W, hardware threads), and the best efficiency
+            # (speedup per worker) falls as hardware threads / W past them.
+            usable = np.minimum(xs, hw) if hw else xs
+            if what == "speedup":
+                ax.plot(xs, usable, **BOUND, label="ideal: min(W, hardware threads)")
+                if kernel == "array" and ceiling:
+                    ax.plot(sorted(ceiling), [ceiling[w] for w in sorted(ceiling)], color="#555555",
+                            linestyle="-.", linewidth=1.2, label="read-bandwidth ceiling")
+                ax.set_ylabel("speedup  T_seq / T_model")
+            else:
+                ax.plot(xs, usable / xs, **BOUND, label="ideal: min(W, hardware threads) / W")
+                ax.set_ylabel("efficiency  T_seq / (W · T_model)")
+                ax.set_ylim(0, np.fmax(1.15, tab["efficiency_hi"].max() * 1.08))
+            if hw is not None:
+                ax.axvline(hw, color="#c0392b", linestyle=":", linewidth=1.3,
+                           label="hardware threads (%d)" % hw)
+                if xs[-1] > hw:
+                    ax.axvspan(hw, xs[-1] * 1.05, color="#c0392b", alpha=0.06, label="oversubscribed")
+            _x_ticks(ax, xs, base=2 if xs[-1] / max(xs[0], 1) >= 8 else None)
+            ax.set_xlabel("workers W")
+            ax.set_title("kernel %s, n = %s" % (kernel, fmt_n(per_kernel[kernel]["n_w"])))
+        # One legend under both panels: inside, it covered points (process_pool and fork at
+        # W = 1 in the array panel).
+        figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what, shared_legend=True)
 
+    kernels = [k for k in per_kernel if per_kernel[k]["size"] is not None and not per_kernel[k]["size"].empty]
+    if not kernels:
+        return
+    figs.progress("rendering sum time against n")
+    nmodels = max(per_kernel[k]["size"]["model"].nunique() for k in kernels)
+    # the legend goes under each panel (lines fill the whole plot area), so make room
+    fig, axes = figs.new(len(kernels), "sum: time against n (log-log), crossover with seq",
+                         height=4.2 + 0.2 * nmodels)
+    for ax, kernel in zip(axes[0], kernels):
+        size, cross = per_kernel[kernel]["size"], per_kernel[kernel]["cross"]
+        cross = cross.set_index("model") if cross is not None else pd.DataFrame()
+        seq = size[size["model"] == "seq"].sort_values("n")
+        for model, m in _by_model(size, "n"):
+            color, marker = _style(model)
+            label = model + (" (W=1)" if model == "seq" else "")
+            if model in cross.index:
+                c = cross.loc[model]
+                label += ": crossover %s, %s at n=%s" % (
+                    fmt_crossover(c["crossover"]), fmt_time(c["t_small"]),
+                    fmt_n(c["n_small"]) if finite(c["n_small"]) else "?")
+                if finite(c["crossover"]) and len(seq):
+                    # where the model's line meets seq's: on seq's curve, in log-log space
+                    y = math.exp(np.interp(math.log(c["crossover"]), np.log(seq["n"]), np.log(seq["t_med"])))
+                    ax.plot([c["crossover"]], [y], marker="o", markersize=9, markerfacecolor="none",
+                            markeredgecolor=color, markeredgewidth=1.6, linestyle="none")
+            ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
+            ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
+        ax.set_xscale("log")
+        _log_axis(ax, fmt_time)
+        ax.xaxis.set_major_locator(LogLocator(base=10))
+        ax.set(xlabel="n (elements summed)", ylabel="wall time per call", title="kernel %s, W = %s for "
+               "parallel models; circles: crossover" % (kernel, per_kernel[kernel]["W"]))
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
+    figs.save(fig, "sum_time_vs_n.png", "sum: time against n")
 
 
 def draw_fetch(figs, info):
+    """Wall time and efficiency against C per latency, the latency panels, throughput and memory."""
     fetch, cfg, delays = info["frame"], info["cfg"], info["delays"]
     if cfg is not None and delays:
         figs.progress("rendering fetch wall time and efficiency against concurrency")
-        for what in ("time", "efficiency"):
+        for what, title in (("time", "wall time"), ("efficiency", "efficiency (ideal / measured)")):
             fig, axes = figs.new(len(delays), "fetch: %s against concurrency (%s)"
-                                 % ("wall time" if what == "time" else "efficiency (ideal / measured)",
-                                    config_text(cfg)), height=4.8)
+                                 % (title, config_text(cfg)), height=4.8)
+            y, lo, hi = ("t_med", "t_min", "t_max") if what == "time" else ("eff", "eff_lo", "eff_hi")
             for ax, delay in zip(axes[0], delays):
                 rows = config_rows(fetch, cfg, delay)
-                for model in sorted(rows["model"].unique(), key=model_order):
-                    m = rows[rows["model"] == model].sort_values("conc")
-                    if what == "time":
-                        _errorbar(ax, m["conc"], m["t_med"], m["t_min"], m["t_max"], model, model)
-                    else:
-                        _errorbar(ax, m["conc"], m["eff"], m["eff_lo"], m["eff_hi"], model, model)
-                concs = sorted(rows["conc"].unique())
+                for model, m in _by_model(rows, "conc"):
+                    _errorbar(ax, model, m["conc"], m[y], m[lo], m[hi])
                 if what == "time":
                     ideal = rows.groupby("conc")["ideal"].median()
-                    ax.plot(ideal.index, ideal.values, color="black", linestyle="--", linewidth=1.2,
-                            label="ideal  ceil(N/C)·L")
+                    ax.plot(ideal.index, ideal.values, **IDEAL, label="ideal  ceil(N/C)·L")
                     _log_axis(ax, fmt_time)
                     ax.set_ylabel("wall time for %d requests" % cfg["n"])
                 else:
-                    ax.axhline(1.0, color="#888888", linestyle="--", linewidth=1, label="ideal (1.0)")
-                    top = float(np.nanmax(rows["eff_hi"])) if rows["eff_hi"].notna().any() else 1.0
-                    ax.set_ylim(0, max(1.1, top * 1.08))
+                    ax.axhline(1.0, **BOUND, label="ideal (1.0)")
+                    ax.set_ylim(0, np.fmax(1.1, rows["eff_hi"].max() * 1.08))
                     ax.set_ylabel("efficiency")
-                _conc_axis(ax, concs)
-                ax.set_title("injected latency L = %g ms" % delay, fontsize=10)
-                ax.grid(True, alpha=0.3)
-                ax.legend(fontsize=7.5, loc="best")
+                _conc_axis(ax, rows["conc"])
+                ax.set_title("injected latency L = %g ms" % delay)
             figs.save(fig, "fetch_%s.png" % what, "fetch: %s against concurrency" % what, shared_legend=True)
-
         if {"p50_ms", "p99_ms"} <= set(fetch.columns):
-            _draw_latency(figs, fetch, cfg, delays)
+            _draw_latency(figs, pd.concat([config_rows(fetch, cfg, d) for d in delays]), cfg, delays)
     _draw_throughput_memory(figs, info)
 
 
-def _draw_latency(figs, fetch, cfg, delays):
+def _draw_latency(figs, rows, cfg, delays):
     """Small multiples: one panel per model, p50 (solid) and p99 (dashed) against C, one colour
     per injected latency, on one shared log axis so panels compare at a glance."""
     figs.progress("rendering fetch latency")
-    rows = pd.concat([config_rows(fetch, cfg, d) for d in delays])
     models = sorted(rows["model"].unique(), key=model_order)
     ncols = min(5, len(models))
     nrows = -(-len(models) // ncols)
     fig, axes = figs.new(ncols, "fetch: per-request latency from ready to answered, p50 (solid) and p99 "
                          "(dashed), %s" % config_text(cfg), nrows=nrows, width=3.3, height=3.0)
-    flat = [ax for row in axes for ax in row]
+    panels = axes.flatten()
     colours = dict(zip(delays, ("#1f77b4", "#d62728", "#2ca02c")))
-    for ax, model in zip(flat, models):
+    for i, (ax, model) in enumerate(zip(panels, models)):
         for delay in delays:
             m = rows[(rows["model"] == model) & (rows["delay_ms"] == delay)].sort_values("conc")
             for q, style in (("p50_ms", "-"), ("p99_ms", "--")):
                 if m[q].notna().any():
-                    ax.errorbar(m["conc"], m[q], yerr=np.nan_to_num(np.vstack(
-                        [np.clip(m[q] - m[q + "_min"], 0, None), np.clip(m[q + "_max"] - m[q], 0, None)])),
-                        color=colours[delay], linestyle=style, marker=".", capsize=2, linewidth=1.2,
-                        label="L = %g ms" % delay if q == "p50_ms" else None)
+                    ax.errorbar(m["conc"], m[q], yerr=_yerr(m[q], m[q + "_min"], m[q + "_max"]),
+                                color=colours[delay], linestyle=style, marker=".", capsize=2, linewidth=1.2,
+                                label="L = %g ms" % delay if q == "p50_ms" else None)
             ax.axhline(delay, color=colours[delay], linestyle=":", linewidth=0.8)
         _conc_axis(ax, rows["conc"])
-        ax.set_title(model, fontsize=10)
-        ax.grid(True, alpha=0.3)
-    top = flat[0]
-    for ax in flat[1:len(models)]:
-        ax.sharey(top)
-    _log_axis(top, values=pd.concat([rows["p50_ms"], rows["p99_ms"], pd.Series(delays, dtype=float)]))
-    for i, ax in enumerate(flat):
-        if i >= len(models):
-            ax.set_visible(False)
-        elif i % ncols == 0:
+        ax.set_title(model)
+        if i:
+            ax.sharey(panels[0])
+        if i % ncols == 0:
             ax.set_ylabel("latency (ms)")
-        if i < len(models) and i + ncols < len(models):
+        if i + ncols < len(models):  # only the bottom panel of each column names the x axis
             ax.set_xlabel("")
+    for ax in panels[len(models):]:
+        ax.set_visible(False)
+    _log_axis(panels[0], values=pd.concat([rows["p50_ms"], rows["p99_ms"], pd.Series(delays, dtype=float)]))
     figs.save(fig, "fetch_latency.png", "fetch: per-request latency", shared_legend=True)
 
 
@@ -304,21 +275,20 @@ def _draw_throughput_memory(figs, info):
         panels.append(("throughput at L = 0 ms\n" + config_text(info["cfg0"]), info["rate0"],
                        "items_per_second", "requests per second"))
     if info["memory"] is not None:
-        panels.append(("memory per request in flight at L = %g ms\n%s" % (info["delays"][-1], config_text(info["cfg"])),
+        panels.append(("memory per request in flight at L = %g ms\n%s"
+                       % (info["delays"][-1], config_text(info["cfg"])),
                        info["memory"], "mem_per_inflight_kb", "KiB per request in flight"))
     if not panels:
         return
     figs.progress("rendering fetch throughput and memory")
-    fig, axes = figs.new(len(panels), "fetch: throughput and memory against concurrency", height=4.8, width=6.0)
+    fig, axes = figs.new(len(panels), "fetch: throughput and memory against concurrency",
+                         height=4.8, width=6.0)
     for ax, (title, rows, col, ylabel) in zip(axes[0], panels):
-        for model in sorted(rows["model"].unique(), key=model_order):
-            m = rows[rows["model"] == model].sort_values("conc")
-            _errorbar(ax, m["conc"], m[col], m[col + "_min"], m[col + "_max"], model, model)
+        for model, m in _by_model(rows, "conc"):
+            _errorbar(ax, model, m["conc"], m[col], m[col + "_min"], m[col + "_max"])
         _conc_axis(ax, rows["conc"])
         _log_axis(ax, values=pd.concat([rows[col + "_min"], rows[col + "_max"]]))
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.grid(True, alpha=0.3)
+        ax.set(ylabel=ylabel, title=title)
     figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
 
 
@@ -331,36 +301,24 @@ def draw_c10k(figs, info):
     fig, axes = figs.new(2, "fetch, C10k: where each model breaks (L = %g ms, keep-alive, 1 KiB)" % delay,
                          width=6.0, height=4.8)
     ax, bx = axes[0]
-    for model in info["models"]:
-        m = curve[curve["model"] == model].sort_values("conc")
+    for model, m in _by_model(curve, "conc"):
         color, marker = _style(model)
         ax.plot(m["conc"], m["rps"], color=color, marker=marker, markersize=5, linewidth=1.3, label=model)
-        s = sweep[sweep["model"] == model].sort_values("conc")
-        if not s.empty:
-            _errorbar(bx, s["conc"], s["t_med"], s["t_min"], s["t_max"], None, model)
+    for model, s in _by_model(sweep, "conc"):
+        _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], label=None)
     concs = sorted(curve["conc"].unique())
-    ax.plot(concs, [c * 1000.0 / delay for c in concs], color="black", linestyle="--", linewidth=1.2,
-            label="ideal  C / L")
+    ax.plot(concs, [c * 1000.0 / delay for c in concs], **IDEAL, label="ideal  C / L")
     if wrk:
-        ax.axhline(max(wrk.values()), color="#c0392b", linestyle="-.", linewidth=1.2,
-                   label="the fixture's capacity at 0 ms (wrk)")
+        ax.axhline(max(wrk.values()), **WRK, label="the fixture's capacity at 0 ms (wrk)")
     ax.set_xscale("log")
-    ax.set_xlabel("concurrency C (requests in flight)")
-    _log_axis(ax, values=pd.concat([curve["rps"]] + ([pd.Series(list(wrk.values()))] if wrk else [])))
-    ax.set_ylabel("requests/s")
-    ax.set_title("throughput against C", fontsize=10)
+    _log_axis(ax, values=pd.concat([curve["rps"], pd.Series(list(wrk.values()), dtype=float)]))
+    ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s", title="throughput against C")
     ideal = sweep.groupby("conc")["ideal"].median()
-    bx.plot(ideal.index, ideal.values, color="black", linestyle="--", linewidth=1.2)
-    bx.set_xscale("log")
-    bx.set_xticks(sorted(sweep["conc"].unique()))
-    bx.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
-    bx.xaxis.set_minor_formatter(NullFormatter())
-    bx.set_xlabel("concurrency C")
+    bx.plot(ideal.index, ideal.values, **IDEAL)
+    _x_ticks(bx, sweep["conc"], fmt_num, base=10)
     _log_axis(bx, fmt_time, values=pd.concat([sweep["t_min"], sweep["t_max"], ideal]))
-    bx.set_ylabel("wall time for %s requests" % fmt_num(info["n"]))
-    bx.set_title("N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]), fontsize=10)
-    for a in (ax, bx):
-        a.grid(True, alpha=0.3)
+    bx.set(xlabel="concurrency C", ylabel="wall time for %s requests" % fmt_num(info["n"]),
+           title="N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]))
     figs.save(fig, "fetch_c10k.png", "fetch, C10k: throughput and wall time against concurrency",
               shared_legend=True)
 
@@ -370,82 +328,68 @@ def draw_open(figs, info):
     hollow markers where the model fell behind its schedule; beside it, what each model
     achieved against what was offered, with the fixture's own capacity (wrk) as the bound."""
     f, wrk = info["frame"], info["wrk"]
+    delays = sorted(f["delay_ms"].unique())
     figs.progress("rendering the open-loop sweep")
     fig, axes = figs.new(2, "fetch, open loop: latency and throughput against offered load (L = %s ms)"
-                         % "/".join("%g" % d for d in sorted(f["delay_ms"].unique())), width=6.0, height=4.8)
+                         % "/".join("%g" % d for d in delays), width=6.0, height=4.8)
     ax, bx = axes[0]
-    for model in info["models"]:
-        m = f[f["model"] == model].sort_values("rate")
+    for model, m in _by_model(f, "rate"):
         color, marker = _style(model)
+        behind = m["keeping_up"] < 1 if "keeping_up" in m else pd.Series(False, index=m.index)
         for col, style, label in (("p99_ms", "-", model), ("p50_ms", "--", None)):
             ax.plot(m["rate"], m[col], color=color, linestyle=style, linewidth=1.3, label=label)
-            keeping_up = m["keeping_up"] if "keeping_up" in m else pd.Series(1.0, index=m.index)
-            for behind, face in ((False, color), (True, "none")):
-                sel = m[(keeping_up < 1) == behind]
-                ax.plot(sel["rate"], sel[col], linestyle="none", marker=marker, markersize=5, color=color,
-                        markerfacecolor=face)
+            for sel, face in ((~behind, color), (behind, "none")):
+                ax.plot(m["rate"][sel], m[col][sel], linestyle="none", marker=marker, markersize=5,
+                        color=color, markerfacecolor=face)
         bx.plot(m["rate"], m["achieved_rate"], color=color, marker=marker, markersize=5, linewidth=1.3)
     rates = sorted(f["rate"].unique())
-    for d in sorted(f["delay_ms"].unique()):
+    for d in delays:
         ax.axhline(d + 10, color="#888888", linestyle=":", linewidth=1, label="L + 10 ms: within capacity")
-    bx.plot(rates, rates, color="#888888", linestyle="--", linewidth=1, label="achieved = offered")
+    bx.plot(rates, rates, **BOUND, label="achieved = offered")
     if wrk:
-        best = max(wrk.values())
-        bx.axhline(best, color="#c0392b", linestyle="-.", linewidth=1.2,
-                   label="the fixture's capacity (wrk, best of C = %s)" % ", ".join(str(c) for c in sorted(wrk)))
+        bx.axhline(max(wrk.values()), **WRK, label="the fixture's capacity (wrk, best of C = %s)"
+                   % ", ".join(str(c) for c in sorted(wrk)))
     for a in (ax, bx):
-        a.set_xscale("log")
-        a.set_xticks(rates)  # the offered rates themselves
-        a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
-        a.xaxis.set_minor_formatter(NullFormatter())
+        _x_ticks(a, rates, fmt_num, base=10)  # the offered rates themselves
         a.set_xlabel("offered rate (requests/s)")
-        a.grid(True, alpha=0.3)
     _log_axis(ax, values=pd.concat([f["p50_ms"], f["p99_ms"]]))
-    ax.set_ylabel("latency from arrival (ms)")
-    ax.set_title("p99 solid, p50 dashed; hollow: fell behind", fontsize=10)
-    _log_axis(bx, values=pd.concat([f["achieved_rate"], pd.Series(rates, dtype=float)]
-                                   + ([pd.Series(list(wrk.values()))] if wrk else [])))
-    bx.set_ylabel("achieved rate (requests/s)")
-    bx.set_title("what each model issued", fontsize=10)
+    ax.set(ylabel="latency from arrival (ms)", title="p99 solid, p50 dashed; hollow: fell behind")
+    _log_axis(bx, values=pd.concat([f["achieved_rate"], pd.Series(rates + list(wrk.values()), dtype=float)]))
+    bx.set(ylabel="achieved rate (requests/s)", title="what each model issued")
     figs.save(fig, "fetch_open.png", "fetch, open loop: latency against offered load", shared_legend=True)
 
 
 def draw_seed(figs, seed):
-    if not any(r["cpp_s"] is not None or r["python_s"] is not None for r in seed):
+    """The blog's times, this run's and the Python port's on this machine, per experiment."""
+    if all(r["cpp_s"] is None and r["python_s"] is None for r in seed):
         return
     figs.progress("rendering the seed comparison")
     fig, axes = figs.new(1, "The seed's experiments: blog (Python) vs this run", width=10, height=4.6)
     ax = axes[0][0]
-    series = [("blog (Python)", "blog_s", "#999999"), ("C++, this run", "cpp_s", "#1f77b4"),
-              ("Python, this machine", "python_s", "#ff7f0e")]
     h = 0.26
     ys = np.arange(len(seed))[::-1]
-    not_run = []
-    for j, (label, col, color) in enumerate(series):
-        for y, r in zip(ys, seed):
+    for j, (label, col, color) in enumerate([("blog (Python)", "blog_s", "#999999"),
+                                             ("C++, this run", "cpp_s", "#1f77b4"),
+                                             ("Python, this machine", "python_s", "#ff7f0e")]):
+        for y, r in zip(ys + (1 - j) * h, seed):
             v = r[col]
-            yy = y + (1 - j) * h
             if v is None:
-                not_run.append((yy, color))
+                ax.text(0.005, y, "not run", va="center", fontsize=7, color=color,
+                        transform=ax.get_yaxis_transform())
                 continue
-            ax.barh(yy, v, height=h * 0.9, color=color, label=label if y == ys[0] or r is seed[0] else None)
-            ax.text(v * 1.08, yy, fmt_time(v), va="center", fontsize=7)
+            ax.barh(y, v, height=h * 0.9, color=color, label=label if r is seed[0] else None)
+            ax.text(v * 1.08, y, fmt_time(v), va="center", fontsize=7)
             if col == "cpp_s" and r["cpp_spread"]:
-                lo, hi = r["cpp_spread"]
-                ax.plot([lo, hi], [yy, yy], color="black", linewidth=1)
-    for yy, color in not_run:
-        ax.text(0.005, yy, "not run", va="center", fontsize=7, color=color, transform=ax.get_yaxis_transform())
-    handles, labels = ax.get_legend_handles_labels()
-    uniq = dict(zip(labels, handles))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
+                ax.plot(r["cpp_spread"], [y, y], color="black", linewidth=1)
+    ax.legend(fontsize=8, loc="lower right")
     ax.set_yticks(ys)
     ax.set_yticklabels([r["experiment"] for r in seed], fontsize=8.5)
     ax.set_xscale("log")
-    values = [r[c] for r in seed for _, c, _ in series if r[c]]
+    values = [r[c] for r in seed for c in ("blog_s", "cpp_s", "python_s") if r[c]]
     ax.set_xlim(min(values) / 4, max(values) * 6)  # room for the value labels
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
     ax.set_xlabel("wall time (log scale)")
-    ax.grid(True, axis="x", alpha=0.3)
+    ax.grid(False, axis="y")
     figs.save(fig, "seed.png", "The seed's experiments")
 
 
@@ -460,29 +404,27 @@ def draw_foreign(figs, plans):
         figs.progress("rendering " + title)
         fig, axes = figs.new(1, title, width=7.0)
         ax = axes[0][0]
-        groups = list(rows.groupby(others if len(others) > 1 else others[0], dropna=False)) if others else [((), rows)]
+        groups = [((), rows)]
+        if others:
+            groups = list(rows.groupby(others if len(others) > 1 else others[0], dropna=False))
         notes = ["%d of %d lines shown" % (MAX_LINES, len(groups))] if len(groups) > MAX_LINES else []
         for i, (key, g) in enumerate(groups[:MAX_LINES]):
             key = key if isinstance(key, tuple) else (key,)
             g = g.sort_values(x)
-            y = np.asarray(g["t_med"], dtype=float)
-            ax.errorbar(g[x].astype(float), y, yerr=np.nan_to_num(np.vstack([y - g["t_min"], g["t_max"] - y])),
-                        marker=_MARKERS[i % len(_MARKERS)], color=_PALETTE[(i + 1) % len(_PALETTE)], capsize=3,
-                        markersize=4, label=", ".join("%s=%s" % (dim_label(d), fmt_num(v))
-                                                      for d, v in zip(others, key)) or family)
+            ax.errorbar(g[x].astype(float), g["t_med"], yerr=_yerr(g["t_med"], g["t_min"], g["t_max"]),
+                        marker=_MARKERS[i % len(_MARKERS)], color=_PALETTE[(i + 1) % len(_PALETTE)],
+                        capsize=3, markersize=4, label=", ".join(
+                            "%s=%s" % (dim_label(d), fmt_num(v)) for d, v in zip(others, key)) or family)
         xs = rows[x].astype(float)
-        if (xs > 0).all() and xs.max() / xs.min() >= 16:
-            ax.set_xscale("log", base=2)
+        log2 = (xs > 0).all() and xs.max() / xs.min() >= 16
         if xs.nunique() <= 12:  # label the measured values themselves, not powers of two
-            ax.set_xticks(sorted(xs.unique()))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            _x_ticks(ax, xs, fmt_num, base=2 if log2 else None)
+        elif log2:
+            ax.set_xscale("log", base=2)
         if (rows["t_min"] > 0).all() and rows["t_max"].max() / rows["t_min"].min() >= 10:
             ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
-        ax.set_xlabel(dim_label(x))
-        ax.set_ylabel("real time per iteration")
-        ax.grid(True, alpha=0.3)
+        ax.set(xlabel=dim_label(x), ylabel="real time per iteration")
         if others:
             ax.legend(fontsize=7)
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", family).strip("_")[:60] or "family"
