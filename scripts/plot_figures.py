@@ -4,6 +4,7 @@ import math
 import os
 import re
 import warnings
+from collections import defaultdict
 
 import matplotlib
 
@@ -22,9 +23,10 @@ MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
             "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0", "#b8860b"]
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d", "p"]
-# One colour and marker per model, the same in every figure.
-MODEL_STYLE = {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)])
-               for i, m in enumerate(ALL_MODELS)}
+# One colour and marker per model, the same in every figure (grey circles for another).
+MODEL_STYLE = defaultdict(lambda: ("#444444", "o"),
+                          {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)])
+                           for i, m in enumerate(ALL_MODELS)})
 IDEAL = dict(color="black", linestyle="--", linewidth=1.2)    # what the injected latency allows
 BOUND = dict(color="#888888", linestyle="--", linewidth=1)    # what the cores or the schedule allow
 WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's capacity, measured by wrk
@@ -33,9 +35,9 @@ WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's ca
 class Figures:
     """Draws into `directory`, remembering (file, title) for the page."""
 
-    def __init__(self, directory, context, footer_note, progress=None):
+    def __init__(self, directory, context, footer_note, progress):
         self.directory = directory
-        self.progress = progress or (lambda message: None)
+        self.progress = progress
         self.footer = machine_line(context) + "  ·  " + footer_note
         self.written = []
 
@@ -69,10 +71,6 @@ class Figures:
         self.written.append((fname, title))
 
 
-def _style(model):
-    return MODEL_STYLE.get(model, ("#444444", "o"))
-
-
 def _by_model(rows, x):
     """(model, its rows sorted by column x) in the models' usual order."""
     for model in sorted(rows["model"].unique(), key=model_order):
@@ -88,7 +86,7 @@ def _yerr(y, lo, hi):
 def _errorbar(ax, model, x, y, lo, hi, **kw):
     """Median with min-max bars. Each model on an axes is nudged sideways by a few
     percent (alternating right/left) so equal results do not hide each other."""
-    color, marker = _style(model)
+    color, marker = MODEL_STYLE[model]
     slots = ax.__dict__.setdefault("_concbench_models", [])
     if model not in slots:
         slots.append(model)
@@ -180,7 +178,7 @@ def draw_sum(figs, per_kernel, hw, ceiling):
         cross = cross.set_index("model") if cross is not None else pd.DataFrame()
         seq = size[size["model"] == "seq"].sort_values("n")
         for model, m in _by_model(size, "n"):
-            color, marker = _style(model)
+            color, marker = MODEL_STYLE[model]
             label = model + (" (W=1)" if model == "seq" else "")
             if model in cross.index:
                 c = cross.loc[model]
@@ -302,7 +300,7 @@ def draw_c10k(figs, info):
                          width=6.0, height=4.8)
     ax, bx = axes[0]
     for model, m in _by_model(curve, "conc"):
-        color, marker = _style(model)
+        color, marker = MODEL_STYLE[model]
         ax.plot(m["conc"], m["rps"], color=color, marker=marker, markersize=5, linewidth=1.3, label=model)
     for model, s in _by_model(sweep, "conc"):
         _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], label=None)
@@ -334,7 +332,7 @@ def draw_open(figs, info):
                          % "/".join("%g" % d for d in delays), width=6.0, height=4.8)
     ax, bx = axes[0]
     for model, m in _by_model(f, "rate"):
-        color, marker = _style(model)
+        color, marker = MODEL_STYLE[model]
         behind = m["keeping_up"] < 1 if "keeping_up" in m else pd.Series(False, index=m.index)
         for col, style, label in (("p99_ms", "-", model), ("p50_ms", "--", None)):
             ax.plot(m["rate"], m[col], color=color, linestyle=style, linewidth=1.3, label=label)
