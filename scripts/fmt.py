@@ -65,20 +65,17 @@ def fmt_spread(lo, hi, reps=2):
     return "%s – %s" % (fmt_time(lo), fmt_time(hi)) if finite(lo) and finite(hi) else "–"
 
 
-def fmt_bytes(n):
-    """Buffer sizes given in decimal: 800 MB, 1.5 GB."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+def fmt_bytes(n, units=(("GB", 1e9), ("MB", 1e6), ("kB", 1e3)), number=fmt_num):
+    """n in the largest of `units` it reaches, else in bytes: buffer sizes in decimal, 800 MB."""
+    for unit, scale in units:
         if n >= scale:
-            return "%s %s" % (fmt_num(n / scale), unit)
+            return "%s %s" % (number(n / scale), unit)
     return "%d B" % n
 
 
 def fmt_kib(n):
-    """Cache sizes are powers of two: 48 KiB, 1 MiB."""
-    for unit, scale in (("MiB", 2 ** 20), ("KiB", 2 ** 10)):
-        if n >= scale:
-            return "%s %s" % (("%.1f" % (n / scale)).rstrip("0").rstrip("."), unit)
-    return "%d B" % n
+    """Cache sizes are powers of two: 48 KiB, 1.5 MiB."""
+    return fmt_bytes(n, (("MiB", 2 ** 20), ("KiB", 2 ** 10)), lambda x: "%g" % round(x, 1))
 
 
 def plural(count, noun):
@@ -88,5 +85,4 @@ def plural(count, noun):
 def md_table(header, rows):
     esc = lambda c: str(c).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows])

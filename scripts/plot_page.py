@@ -57,6 +57,12 @@ def benchmark_table(frame, extra=()):
     return md_table(["benchmark", "median", "spread"] + [h for h, _, _ in extra] + ["runs"], rows)
 
 
+def in_model_order(frame, columns):
+    """frame sorted by `columns`, its models in their usual order; ties keep their order."""
+    return frame.sort_values(columns, kind="stable",
+                             key=lambda col: col.map(model_order) if col.name == "model" else col)
+
+
 def pivot(rows, fmt, corner="model \\ C"):
     """Markdown table: one row per model, one column per concurrency, fmt(first row there) in each cell."""
     if rows.empty:
@@ -210,9 +216,8 @@ def fetch_section(page, fetch_info):
                  pivot(fetch_info["memory"], lambda r: fmt_num(r["mem_per_inflight_kb"])))
     if fetch_info.get("c10k"):
         c10k_section(page, fetch_info["c10k"])
-    by_model = f.assign(order=f["model"].map(model_order)).sort_values(["delay_ms", "conc"])
-    page.collapsed("All fetch benchmarks", benchmark_table(
-        by_model.sort_values(["order", "delay_ms", "conc"], kind="stable"), FETCH_COLUMNS))
+    page.collapsed("All fetch benchmarks", benchmark_table(in_model_order(f, ["model", "delay_ms", "conc"]),
+                                                           FETCH_COLUMNS))
     with_errors = f[f["errors"] > 0] if "errors" in f else f.iloc[0:0]
     if not with_errors.empty:
         page.add("**Request errors** (counted by the benchmark, results kept): " + ", ".join(
@@ -289,9 +294,8 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, open_info
     if open_info:
         open_section(page, open_info)
     if sum_info:
-        s = sum_info["frame"]
         page.collapsed("All sum benchmarks", benchmark_table(
-            s.assign(order=s["model"].map(model_order)).sort_values(["kernel", "order", "workers", "n"]),
+            in_model_order(sum_info["frame"], ["kernel", "model", "workers", "n"]),
             [("items/s", "items_per_second", fmt_num), ("CPU util", "cpu_util", fmt_num)]))
     py = summ[summ["category"] == "python"]
     if not py.empty:
