@@ -38,7 +38,7 @@ def progress(message):
     print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
 
 
-def render(run, tmp, run_label, python_run=None, python_label=None):
+def render(run, tmp, run_label, python_run, python_label):
     """Write README.md and plots/*.png for `run` into directory `tmp`; returns (figures, skipped)."""
     summ, skipped_names = metrics.categorize(metrics.summarize(run.df))
     py_summ = None
