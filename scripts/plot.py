@@ -21,6 +21,7 @@ import pyenv_check  # noqa: E402
 pyenv_check.require(["matplotlib", "pandas", "numpy"], purpose="plotting",
                     reexec=__name__ == "__main__")
 
+import matplotlib  # noqa: E402
 import metrics  # noqa: E402
 import plot_figures  # noqa: E402
 import plot_page  # noqa: E402
@@ -62,16 +63,17 @@ def render(run, tmp, run_label, python_run, python_label):
     open_info = metrics.analyse_open(summ)
     plans, skipped_foreign = metrics.foreign_plans(summ)
 
-    plot_figures.draw_seed(figs, seed)
-    if sum_info:
-        plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
-    if fetch_info:
-        plot_figures.draw_fetch(figs, fetch_info)
-        if fetch_info["c10k"]:
-            plot_figures.draw_c10k(figs, fetch_info["c10k"])
-    if open_info:
-        plot_figures.draw_open(figs, open_info)
-    foreign_done = plot_figures.draw_foreign(figs, plans)
+    with matplotlib.rc_context(plot_figures.STYLE):
+        plot_figures.draw_seed(figs, seed)
+        if sum_info:
+            plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
+        if fetch_info:
+            plot_figures.draw_fetch(figs, fetch_info)
+            if fetch_info["c10k"]:
+                plot_figures.draw_c10k(figs, fetch_info["c10k"])
+        if open_info:
+            plot_figures.draw_open(figs, open_info)
+        foreign_done = plot_figures.draw_foreign(figs, plans)
     progress("writing the page")
     skipped = list(run.skipped) + skipped_names + skipped_foreign
     plot_page.write_page(os.path.join(tmp, "README.md"), run, run_label, summ, seed, sum_info, fetch_info,

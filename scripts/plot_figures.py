@@ -18,7 +18,8 @@ from fmt import finite, fmt_crossover, fmt_n, fmt_num, fmt_time  # noqa: E402
 from metrics import ALL_MODELS, config_rows, config_text, dim_label, model_order  # noqa: E402
 from records import machine_line  # noqa: E402
 
-plt.rcParams.update({"axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10})  # every panel
+# Every panel has a light grid and a 10-point title: plot.py draws inside matplotlib.rc_context(STYLE).
+STYLE = {"axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10}
 MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
             "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0", "#b8860b"]
