@@ -1,11 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Parses Google Benchmark names into concbench fields and loads Google Benchmark JSON into a tidy table.
-#
-# Shared by every script in scripts/ that reads a run (plot, compare, history, ab).
 import json
 import math
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -16,7 +14,10 @@ SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool",
 SUM_KERNELS = ("range", "array")
 FETCH_MODELS = ("seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
                 "coro", "multi_threads")
-PEAK_KINDS = ("vector_add", "read_bw", "wrk")
+# The peak benchmarks and the numeric arguments each needs; vector_add none: records from
+# before it took workers:W ran one thread.
+_PEAK_ARGS = {"vector_add": (), "read_bw": ("workers", "bytes"), "wrk": ("conc", "bytes")}
+PEAK_KINDS = tuple(_PEAK_ARGS)
 CONCBENCH_WORKLOADS = ("sum", "fetch", "peak")
 # A leading segment naming the language of a port (python/sum/...); C++ names have none.
 LANG_PREFIXES = ("python",)
@@ -28,9 +29,10 @@ _META_KEYS = ("min_time", "min_warmup_time", "iterations", "repeats", "threads")
 # Built-in statistics plus the complexity fits; custom ComputeStatistics names
 # are only recognised when the JSON's aggregate_name says so.
 AGGREGATE_NAMES = ("mean", "median", "stddev", "cv", "BigO", "RMS")
-_AGG_SUFFIX = re.compile(
-    r"^(?P<head>.*(?:^|/)(?:real_time|process_time|manual_time|[^/]*:[^/]*|[+-]?\d[\w.+-]*))"
-    r"_(?P<agg>mean|median|stddev|cv|BigO|RMS)$")
+# A built-in suffix is stripped only where it cannot be part of the function name:
+# after a run token, a key:value or a number.
+_AGG_SUFFIX = re.compile(r"^(.*(?:^|/)(?:real_time|process_time|manual_time|[^/]*:[^/]*|[+-]?\d[\w.+-]*))"
+                         r"_(%s)$" % "|".join(AGGREGATE_NAMES))
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 
@@ -41,32 +43,24 @@ def parse_number(text):
     """int or float for a numeric string (integral floats like 1e8 become int), else None."""
     if _INT.match(text):
         return int(text)
-    if _FLOAT.match(text):
-        value = float(text)
-        if value.is_integer() and abs(value) < 2 ** 53:
-            return int(value)
-        return value
-    return None
+    if not _FLOAT.match(text):
+        return None
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 @dataclass(frozen=True, eq=False)
 class BenchName:
-    """One benchmark name taken apart.
-
-    base:     the name without Google Benchmark's run tokens and aggregate suffix,
-              e.g. "sum/threads/range/workers:2/n:100000000"; identical repetitions share it.
-    lang:     "cpp", or the leading language segment ("python").
-    workload: first segment after the language ("sum", "fetch", "BM_memcpy").
-    labels:   the other non-numeric, non key:value segments in order; model and
-              kernel are the first two.
-    args:     key:value segments (numeric values as int/float, others as str) and
-              bare numeric segments as arg0, arg1, ...
-    """
-    base: str
-    lang: str
-    workload: str
-    labels: tuple
-    args: dict
+    """One benchmark name taken apart."""
+    base: str        # without run tokens and aggregate suffix; repetitions share it
+    lang: str        # "cpp", or the leading language segment ("python")
+    workload: str    # first segment after the language ("sum", "fetch", "BM_memcpy")
+    labels: tuple    # the other segments that are neither numbers nor key:value; model and kernel first
+    args: dict       # key:value segments (numbers as int/float, others str), bare numbers as arg0, arg1, ...
     aggregate: str = None
     timing: tuple = ()
     threads: int = None
@@ -87,55 +81,37 @@ class BenchName:
 
 
 def parse_name(name, aggregate_name=None):
-    """Take a Google Benchmark name apart (see BenchName). Accepts any program's names.
-
-    aggregate_name: the JSON entry's aggregate_name, if any; it is stripped from the
-    end of the name. Without it, a built-in statistic suffix (_mean, _median,
-    _stddev, _cv, _BigO, _RMS) is stripped only where it cannot be part of the
-    function name (after real_time, a key:value or a number).
-    """
-    rest = name
+    """Take any program's Google Benchmark name apart; aggregate_name is the JSON entry's, if any."""
     aggregate = None
-    if aggregate_name and rest.endswith("_" + aggregate_name):
-        rest = rest[: -len(aggregate_name) - 1]
-        aggregate = aggregate_name
-    elif not aggregate_name:
-        m = _AGG_SUFFIX.match(rest)
-        if m:
-            rest, aggregate = m.group("head"), m.group("agg")
-    segments = rest.split("/")
+    suffix = None if aggregate_name else _AGG_SUFFIX.match(name)
+    if suffix:
+        name, aggregate = suffix.groups()
+    elif aggregate_name and name.endswith("_" + aggregate_name):
+        name, aggregate = name[: -len(aggregate_name) - 1], aggregate_name
     kept, timing, threads = [], [], None
-    for seg in segments:
+    for seg in name.split("/"):
+        key, sep, value = seg.partition(":")
         if seg in _TIME_FLAGS:
             timing.append(seg)
-            continue
-        key, sep, value = seg.partition(":")
-        if sep and key in _META_KEYS:
-            if key == "threads":
-                threads = parse_number(value)
-            continue
-        kept.append(seg)
-    lang = "cpp"
-    if len(kept) > 1 and kept[0] in LANG_PREFIXES:
-        lang = kept.pop(0)
-    workload = kept[0] if kept else ""
-    labels, args, positional = [], OrderedDict(), 0
+        elif sep and key == "threads":
+            threads = parse_number(value)
+        elif not (sep and key in _META_KEYS):
+            kept.append(seg)
+    lang = kept.pop(0) if len(kept) > 1 and kept[0] in LANG_PREFIXES else "cpp"
+    labels, args, positional = [], {}, 0
     for seg in kept[1:]:
-        number = parse_number(seg)
+        key, sep, value = seg.partition(":")
+        number, value_number = parse_number(seg), parse_number(value)
         if number is not None:
             args["arg%d" % positional] = number
             positional += 1
-            continue
-        key, sep, value = seg.partition(":")
-        if sep and key:
-            number = parse_number(value)
-            args[key] = number if number is not None else value
+        elif sep and key:
+            args[key] = value if value_number is None else value_number
         else:
             labels.append(seg)
     base = "/".join(([] if lang == "cpp" else [lang]) + kept)
-    return BenchName(base=base, lang=lang, workload=workload, labels=tuple(labels),
-                     args=dict(args), aggregate=aggregate, timing=tuple(timing),
-                     threads=threads)
+    return BenchName(base=base, lang=lang, workload=kept[0] if kept else "", labels=tuple(labels),
+                     args=args, aggregate=aggregate, timing=tuple(timing), threads=threads)
 
 
 def is_concbench(bn):
@@ -143,60 +119,45 @@ def is_concbench(bn):
     return bn.workload in CONCBENCH_WORKLOADS
 
 
-def _numeric(args, key):
-    value = args.get(key)
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def concbench_problem(bn):
     """Why a name in concbench's namespace breaks the naming contract, or None if it keeps it."""
     if not is_concbench(bn):
         return "not a concbench workload"
-    a = bn.args
+    a, cpp = bn.args, bn.lang == "cpp"
 
     def need(*keys):
-        missing = [k + ":" for k in keys if not _numeric(a, k)]
+        missing = [k + ":" for k in keys if not _is_number(a.get(k))]
         return "missing numeric " + ", ".join(missing) if missing else None
 
     if bn.workload == "sum":
-        if bn.lang == "cpp":
-            if len(bn.labels) != 2:
-                return "expected sum/<model>/<kernel>/workers:W/n:N"
-            if bn.model not in SUM_MODELS:
-                return "unknown sum model '%s'" % bn.model
-            if bn.kernel not in SUM_KERNELS:
-                return "unknown sum kernel '%s'" % bn.kernel
-        elif len(bn.labels) != 1:
+        if cpp and len(bn.labels) != 2:
+            return "expected sum/<model>/<kernel>/workers:W/n:N"
+        if cpp and bn.model not in SUM_MODELS:
+            return "unknown sum model '%s'" % bn.model
+        if cpp and bn.kernel not in SUM_KERNELS:
+            return "unknown sum kernel '%s'" % bn.kernel
+        if not cpp and len(bn.labels) != 1:
             return "expected %s/sum/<model>/workers:W/n:N" % bn.lang
         problem = need("workers", "n")
-        if problem:
-            return problem
-        if bn.model == "seq" and a["workers"] != 1:
+        if not problem and bn.model == "seq" and a["workers"] != 1:
             return "seq must be workers:1"
-        return None
+        return problem
     if bn.workload == "fetch" and bn.labels[:1] == ("open",):
-        if len(bn.labels) != 2 or (bn.lang == "cpp" and bn.labels[1] not in FETCH_MODELS):
+        if len(bn.labels) != 2 or (cpp and bn.labels[1] not in FETCH_MODELS):
             return "expected fetch/open/<model>/rate:R/conc:C/n:N/delay_ms:L/..."
         return need("rate", "conc", "n", "delay_ms")
     if bn.workload == "fetch":
         if len(bn.labels) != 1:
             return "expected fetch/<model>/conc:C/n:N/..."
-        if bn.lang == "cpp" and bn.model not in FETCH_MODELS:
+        if cpp and bn.model not in FETCH_MODELS:
             return "unknown fetch model '%s'" % bn.model
         problem = need("conc", "n")
-        if problem:
-            return problem
-        if not _numeric(a, "delay_ms") and not isinstance(a.get("profile"), str):
+        if not problem and not _is_number(a.get("delay_ms")) and not isinstance(a.get("profile"), str):
             return "needs delay_ms:L or profile:NAME"
-        return None
-    # peak
-    if bn.lang != "cpp" or len(bn.labels) != 1 or bn.model not in PEAK_KINDS:
+        return problem
+    if not cpp or len(bn.labels) != 1 or bn.model not in PEAK_KINDS:
         return "unknown peak benchmark '%s'" % "/".join(bn.labels)
-    if bn.model == "read_bw":
-        return need("workers", "bytes")
-    if bn.model == "wrk":
-        return need("conc", "bytes")
-    return None  # vector_add: one thread in records before it took workers:W
+    return need(*_PEAK_ARGS[bn.model])
 
 
 # --- loading ------------------------------------------------------------------
@@ -223,12 +184,12 @@ class Run:
     source: str = "iterations"  # or "median aggregates" / "mixed"
 
 
+# The keys of a Google Benchmark entry; every other numeric key is a user counter.
 _STANDARD_KEYS = {
-    "name", "family_index", "per_family_instance_index", "run_name", "run_type",
-    "repetitions", "repetition_index", "threads", "iterations", "real_time", "cpu_time",
-    "time_unit", "aggregate_name", "aggregate_unit", "error_occurred", "error_message",
-    "skipped", "skip_message", "label", "big_o", "rms", "cpu_coefficient",
-    "real_coefficient", "complexity_n",
+    "name", "family_index", "per_family_instance_index", "run_name", "run_type", "repetitions",
+    "repetition_index", "threads", "iterations", "real_time", "cpu_time", "time_unit", "aggregate_name",
+    "aggregate_unit", "error_occurred", "error_message", "skipped", "skip_message", "label", "big_o",
+    "rms", "cpu_coefficient", "real_coefficient", "complexity_n",
 }
 # Columns load_run always provides; counters get their own names unless they clash.
 BASE_COLUMNS = [
@@ -237,22 +198,16 @@ BASE_COLUMNS = [
 ]
 
 
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 def read_json(path):
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
     except OSError as e:
         raise RunFileError("cannot read %s: %s" % (path, e.strerror or e)) from None
-    if not data.strip():
-        raise RunFileError("%s is empty, not Google Benchmark JSON" % path)
-    try:
-        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise RunFileError("%s is not JSON (not UTF-8 text)" % path) from None
+    if not text.strip():
+        raise RunFileError("%s is empty, not Google Benchmark JSON" % path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -262,21 +217,18 @@ def read_json(path):
         raise RunFileError("%s is not usable JSON (nested too deeply)" % path) from None
 
 
-def load_run(path):
-    """Load a Google Benchmark JSON file (any program's) into a Run.
+def _seconds(entry):
+    """An entry's real_time in seconds; None without a numeric real_time in a known time_unit."""
+    unit, real = entry.get("time_unit", "ns"), entry.get("real_time")
+    return float(real) * TIME_UNITS[unit] if unit in TIME_UNITS and _is_number(real) else None
 
-    Run.df has one row per iteration run (repetition), with: name (run name as
-    written), key (parse_name(...).base, plus /threads:N when the name had it;
-    shared by repetitions, unique per benchmark), family, lang,
-    workload, model, kernel, args (dict), one arg_<key> column per argument,
-    threads, repetitions, time_s (seconds, converted via time_unit), row_kind
-    ("iteration", or "median" when a benchmark has only aggregates in the file, then
-    time_stddev_s carries its stddev aggregate), and every user counter as a column of its own name
-    (clashing names get a counter_ prefix).
-    Errored runs are left out and counted (Run.n_errored, Run.skipped), as are
-    malformed entries and complexity fits. Raises RunFileError when nothing usable
-    remains or the file is unreadable/not JSON/not benchmark JSON.
-    """
+
+def load_run(path):
+    """Load any program's Google Benchmark JSON file into a Run: one row per repetition, with
+    BASE_COLUMNS, arg_<key> per argument and every user counter (counter_<name> on a clash). A
+    benchmark with only aggregates has one row of its median (row_kind "median", else "mean") and
+    its stddev as time_stddev_s. Errored runs, malformed entries and complexity fits are counted in
+    Run.skipped; RunFileError when the file is unreadable, not benchmark JSON or has nothing usable."""
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise RunFileError("%s is not Google Benchmark JSON (top level is %s, expected an object "
@@ -289,122 +241,89 @@ def load_run(path):
     context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
 
     skipped = Counter()  # (name, reason) -> count; Counter keeps first-seen order
-    n_errored = 0
-    first_error = None
-    iteration_rows = []
-    aggregates = {}  # run name -> {aggregate_name: entry}
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            skipped[("(entry without a name)", "malformed entry")] += 1
-            continue
-        run_name = entry.get("run_name") if isinstance(entry.get("run_name"), str) else None
-        if entry.get("error_occurred") or entry.get("skipped"):
-            n_errored += 1
-            message = str(entry.get("error_message") or entry.get("skip_message") or "no message")
-            shown = parse_name(run_name or entry["name"]).base or entry["name"]
-            skipped[(shown, "errored: " + message)] += 1
-            if first_error is None:
-                first_error = "%s: %s" % (shown, message)
-            continue
-        if entry.get("run_type") == "aggregate":
-            agg = entry.get("aggregate_name")
-            agg = agg if isinstance(agg, str) and agg else None
-            bn = parse_name(entry["name"], aggregate_name=agg)
-            if agg in ("BigO", "RMS") or "big_o" in entry or "rms" in entry:
-                skipped[(bn.base or entry["name"], "complexity fit, not a measurement")] += 1
-                continue
-            # run_name is the repetitions' name; older writers lack it, so strip the suffix.
-            if run_name is None:
-                name = entry["name"]
-                run_name = name[: -len(agg) - 1] if agg and name.endswith("_" + agg) else name
-            aggregates.setdefault(run_name, {})[agg] = entry
-            continue
-        iteration_rows.append(entry)
-
+    errors = []  # "name: message" of the errored runs
     rows = []
-    malformed = "malformed entry (no numeric real_time / known time_unit)"
+    aggregates = {}  # run name -> {aggregate_name: entry}
 
-    def make_row(entry, name, kind, stddev_entry=None):
-        unit = entry.get("time_unit", "ns")
-        real = entry.get("real_time")
-        if unit not in TIME_UNITS or not _is_number(real):
-            skipped[(parse_name(name).base or name, malformed)] += 1
-            return None
-        scale = TIME_UNITS[unit]
+    def add_row(entry, name, kind, stddev_entry=None):
         bn = parse_name(name)
+        seconds = _seconds(entry)
+        if seconds is None:
+            skipped[(bn.base or name, "malformed entry (no numeric real_time / known time_unit)")] += 1
+            return
         row = {
             # threads:N is stripped from base, but different thread counts are different benchmarks
             "name": name, "key": bn.base + ("/threads:%s" % bn.threads if bn.threads is not None else ""),
             "family": bn.family, "lang": bn.lang,
             "workload": bn.workload, "model": bn.model, "kernel": bn.kernel, "args": dict(bn.args),
             "threads": entry.get("threads") if _is_number(entry.get("threads")) else bn.threads,
-            "repetitions": entry.get("repetitions"), "time_s": float(real) * scale,
+            "repetitions": entry.get("repetitions"), "time_s": seconds,
             "time_stddev_s": math.nan, "row_kind": kind,
         }
-        if stddev_entry is not None and _is_number(stddev_entry.get("real_time")) \
-                and stddev_entry.get("time_unit", "ns") in TIME_UNITS:
-            row["time_stddev_s"] = float(stddev_entry["real_time"]) * TIME_UNITS[stddev_entry.get("time_unit", "ns")]
-        for k, v in bn.args.items():
-            row["arg_" + k] = v
+        if stddev_entry is not None and _seconds(stddev_entry) is not None:
+            row["time_stddev_s"] = _seconds(stddev_entry)
+        row.update(("arg_" + k, v) for k, v in bn.args.items())
         for k, v in entry.items():
-            if k in _STANDARD_KEYS or not _is_number(v):
-                continue
-            row[k if k not in row else "counter_" + k] = float(v)
-        return row
+            if k not in _STANDARD_KEYS and _is_number(v):
+                row[k if k not in row else "counter_" + k] = float(v)
+        rows.append(row)
 
-    names_with_iterations = set()
-    for entry in iteration_rows:
-        name = entry.get("run_name") if isinstance(entry.get("run_name"), str) else entry["name"]
-        row = make_row(entry, name, "iteration")
-        if row is not None:
-            rows.append(row)
-            names_with_iterations.add(name)
-    n_median = 0
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            skipped[("(entry without a name)", "malformed entry")] += 1
+            continue
+        name = entry["name"]
+        # run_name is the repetitions' name; older writers lack it.
+        run_name = entry.get("run_name") if isinstance(entry.get("run_name"), str) else None
+        agg = entry.get("aggregate_name")
+        agg = agg if isinstance(agg, str) and agg else None
+        if entry.get("error_occurred") or entry.get("skipped"):
+            message = str(entry.get("error_message") or entry.get("skip_message") or "no message")
+            shown = parse_name(run_name or name).base or name
+            skipped[(shown, "errored: " + message)] += 1
+            errors.append("%s: %s" % (shown, message))
+        elif entry.get("run_type") != "aggregate":
+            add_row(entry, run_name or name, "iteration")
+        elif agg in ("BigO", "RMS") or "big_o" in entry or "rms" in entry:
+            skipped[(parse_name(name, agg).base or name, "complexity fit, not a measurement")] += 1
+        else:
+            if run_name is None:  # strip the suffix
+                run_name = name[: -len(agg) - 1] if agg and name.endswith("_" + agg) else name
+            aggregates.setdefault(run_name, {})[agg] = entry
+
+    n_iterations = len(rows)  # the rows so far
+    with_iterations = {row["name"] for row in rows}
     for name, by_agg in aggregates.items():
-        if name in names_with_iterations:
+        if name in with_iterations:
             continue  # repetitions are there: the aggregates add nothing
-        chosen = by_agg.get("median")
-        kind = "median"
-        if chosen is None and "mean" in by_agg:
-            chosen, kind = by_agg["mean"], "mean"
-        if chosen is None:
+        kind = "median" if "median" in by_agg else "mean" if "mean" in by_agg else None
+        if kind:
+            add_row(by_agg[kind], name, kind, by_agg.get("stddev"))
+        else:
             skipped[(parse_name(name).base or name, "only %s aggregates, no median"
                      % "/".join(sorted(k or "?" for k in by_agg)))] += 1
-            continue
-        row = make_row(chosen, name, kind, by_agg.get("stddev"))
-        if row is not None:
-            rows.append(row)
-            n_median += 1
 
-    skipped_list = [Skipped(n, r, c) for (n, r), c in skipped.items()]
+    skipped = [Skipped(n, r, c) for (n, r), c in skipped.items()]
+    if not rows and errors:
+        raise RunFileError("all %d benchmark runs in %s errored (first: %s)" % (len(errors), path, errors[0]))
     if not rows:
-        if n_errored:
-            raise RunFileError("all %d benchmark runs in %s errored (first: %s)"
-                               % (n_errored, path, first_error))
-        reasons = "; ".join(sorted({s.reason for s in skipped_list})) or "nothing usable"
+        reasons = "; ".join(sorted({s.reason for s in skipped}))
         raise RunFileError("%s has no usable benchmarks (%s)" % (path, reasons))
-    df = pd.DataFrame(rows)
-    for col in BASE_COLUMNS:
-        if col not in df.columns:
-            df[col] = None
-    source = "iterations" if n_median == 0 else ("median aggregates" if n_median == len(rows) else "mixed")
-    return Run(context=context, df=df, skipped=skipped_list,
-               n_entries=len(entries), n_errored=n_errored, source=source)
+    source = ("iterations" if n_iterations == len(rows) else "median aggregates" if n_iterations == 0
+              else "mixed")
+    return Run(context=context, df=pd.DataFrame(rows), skipped=skipped,
+               n_entries=len(entries), n_errored=len(errors), source=source)
 
 
-# --- context and run files ----------------------------------------------------
+# --- context ------------------------------------------------------------------
 
 def context_int(context, key):
     """An integer context value (custom keys are strings in Google Benchmark JSON), or None."""
     value = context.get(key)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value)
     if isinstance(value, str):
-        number = parse_number(value.strip())
-        return int(number) if isinstance(number, int) else None
-    return None
+        value = parse_number(value.strip())
+        return value if isinstance(value, int) else None
+    return int(value) if _is_number(value) else None
 
 
 def hardware_threads(context):

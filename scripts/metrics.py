@@ -1,22 +1,18 @@
 # SPDX-License-Identifier: MIT
-# The metrics layer: a run becomes the numbers everything else reads (times, speedup, efficiency, crossover, fetch ideals).
-"""One layer from a run (bench_names.load_run) to numbers; the page, the figures, targets.py,
-compare.py, ab.py, history.py and calibrate.py all read these, and none computes its own.
-
-summarize() gives each benchmark its median over the run's repetitions, with min and max.
-Every derived number (speedup, efficiency, crossover, fetch efficiency) comes from those
-medians: repetitions inside one process are not independent samples of what changes between
-runs, so the statistics in regress.py take runs (processes, records, commits) as their unit.
+# The metrics layer: a run becomes the numbers everything else reads (times, speedup, efficiency,
+# crossover, fetch ideals); none of the page, figures, targets, compare, ab or history computes its own.
+"""summarize() gives each benchmark its median over the run's repetitions, with min and max, and every
+derived number comes from those medians: repetitions inside one process are not independent
+samples of what changes between runs, so the statistics in regress.py take runs as their unit.
 
 Metrics for the verdicts, by kind:
   TIME        a benchmark's real time per iteration, seconds; lower is better.
   MACHINE     the same for peak/* benchmarks: they measure the machine, not the code, so a
               change in them is machine drift and never decides a verdict.
-  EFFICIENCY  T_seq / (W * T_model) for a parallel sum model at W workers, with seq at the
-              same kernel and n from the same run; a fetch model's `efficiency` counter
-              (ideal makespan over time). Higher is better. They follow from the times, so
-              they are shown beside them and never decide a verdict of their own: a faster
-              seq would otherwise read as a regression of every parallel model.
+  EFFICIENCY  T_seq / (W * T_model) for a parallel sum model (seq at the same kernel and n from
+              the same run); a fetch model's `efficiency` counter. Higher is better. They follow
+              from the times, so they are shown beside them and never decide a verdict of their
+              own: a faster seq would otherwise read as a regression of every parallel model.
 """
 import math
 import statistics
@@ -26,71 +22,43 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench_names import (BASE_COLUMNS, CONCBENCH_WORKLOADS, FETCH_MODELS, SUM_KERNELS, SUM_MODELS,
-                         RunFileError, Skipped, concbench_problem, load_run, parse_name, read_json)
+from bench_names import (BASE_COLUMNS, FETCH_MODELS, SUM_KERNELS, SUM_MODELS, RunFileError, Skipped,
+                         concbench_problem, is_concbench, load_run, parse_name, read_json)
 from fmt import finite
 
 MAX_FOREIGN_FAMILIES = 24
 SEED_N = 10**8
-# The seed blog post's Python figures (its experiments, not this suite's results):
-# (id, experiment, seconds).
-BLOG = [
-    ("sum_seq", "sum 0..1e8, sequential", 8.7),
-    ("sum_threads", "sum 0..1e8, 2 threads", 8.9),
-    ("sum_procs", "sum 0..1e8, 2 processes", 3.95),
-    ("fetch_seq", "40 fetches, sequential", 6.06),
-    ("fetch_pool", "40 fetches, 4-thread pool", 1.67),
-    ("fetch_async", "40 fetches, asyncio / event loop", 0.86),
+# The seed blog post's Python figures (its experiments, not this suite's results), and the models
+# measuring each experiment in this run, in order of preference, in C++ and in the Python port
+# (scripts/python_reference.py: the seed's own structure, so "2 processes" is two
+# multiprocessing.Process, not a pool), at W workers (sum) or C connections (fetch).
+SEED = [  # (id, experiment, seconds, C++ models, Python models, W or C)
+    ("sum_seq", "sum 0..1e8, sequential", 8.7, ["seq"], ["seq"], 1),
+    ("sum_threads", "sum 0..1e8, 2 threads", 8.9, ["threads"], ["threads"], 2),
+    ("sum_procs", "sum 0..1e8, 2 processes", 3.95, ["fork"], ["processes"], 2),
+    ("fetch_seq", "40 fetches, sequential", 6.06, ["seq"], ["seq"], 1),
+    ("fetch_pool", "40 fetches, 4-thread pool", 1.67, ["pool"], ["pool"], 4),
+    ("fetch_async", "40 fetches, asyncio / event loop", 0.86,
+     ["coro", "multi_socket", "multi"], ["asyncio"], 40),
 ]
-# Where this run's C++ figure for each experiment comes from: (workload, models in
-# order of preference, workers or conc).
-SEED_CPP = {
-    "sum_seq": ("sum", ["seq"], 1), "sum_threads": ("sum", ["threads"], 2),
-    "sum_procs": ("sum", ["fork"], 2), "fetch_seq": ("fetch", ["seq"], 1),
-    "fetch_pool": ("fetch", ["pool"], 4), "fetch_async": ("fetch", ["coro", "multi_socket", "multi"], 40),
-}
-# The Python port's models for the seed's experiments (scripts/python_reference.py): the
-# seed's own structure, so "2 processes" is two multiprocessing.Process, not a pool.
-SEED_PY = {
-    "sum_seq": ("sum", ["seq"], 1), "sum_threads": ("sum", ["threads"], 2),
-    "sum_procs": ("sum", ["processes"], 2),
-    "fetch_seq": ("fetch", ["seq"], 1), "fetch_pool": ("fetch", ["pool"], 4),
-    "fetch_async": ("fetch", ["asyncio"], 40),
-}
 
 ALL_MODELS = list(dict.fromkeys(list(SUM_MODELS) + list(FETCH_MODELS)))
 
 
 # --- tidy summaries -----------------------------------------------------------
 
-def counter_columns(df):
-    """User counters in a load_run frame: numeric columns that are neither standard nor arguments."""
-    return [c for c in df.columns if c not in BASE_COLUMNS and not c.startswith("arg_")
-            and pd.api.types.is_numeric_dtype(df[c])]
-
-
 def summarize(df):
-    """One row per benchmark (key): median/min/max of time_s, repetition count,
-    median plus min/max of every counter, and the name fields."""
-    g = df.groupby("key", sort=False)
-    t = g["time_s"]
-    out = pd.DataFrame({
-        "t_med": t.median(), "t_min": t.min(), "t_max": t.max(),
-        "reps": t.count(),
-        "t_sd": g["time_stddev_s"].median(),
-    })
-    firsts = ["name", "family", "lang", "workload", "model", "kernel", "row_kind", "args", "threads",
-              "repetitions"]
-    firsts += [c for c in df.columns if c.startswith("arg_")]
-    first = g[firsts].first()
-    out = out.join(first)
-    for c in counter_columns(df):
-        col = g[c]
-        out[c] = col.median()
-        out[c + "_min"] = col.min()
-        out[c + "_max"] = col.max()
-    out.index.name = "key"
-    return out.reset_index()
+    """One row per benchmark (key): median/min/max of time_s and of every user counter, the
+    repetition count, the median stddev aggregate (t_sd) and the name fields."""
+    spec = {"t_med": ("time_s", "median"), "t_min": ("time_s", "min"), "t_max": ("time_s", "max"),
+            "reps": ("time_s", "count"), "t_sd": ("time_stddev_s", "median")}
+    for c in ["name", "family", "lang", "workload", "model", "kernel", "row_kind", "args", "threads",
+              "repetitions"] + [c for c in df.columns if c.startswith("arg_")]:
+        spec[c] = (c, "first")
+    for c in df.columns:
+        if not c.startswith("arg_") and c not in BASE_COLUMNS and pd.api.types.is_numeric_dtype(df[c]):
+            spec.update({c: (c, "median"), c + "_min": (c, "min"), c + "_max": (c, "max")})  # a counter
+    return df.groupby("key", sort=False).agg(**spec).reset_index()
 
 
 def categorize(summ):
@@ -99,43 +67,40 @@ def categorize(summ):
     cats, skipped = [], []
     for key, reps in zip(summ["key"], summ["reps"]):
         bn = parse_name(key)
-        if bn.workload in CONCBENCH_WORKLOADS:
-            problem = concbench_problem(bn)
-            if problem:
-                cats.append("unknown")
-                skipped.append(Skipped(key, "unknown name: " + problem, int(reps)))
-            elif bn.lang != "cpp":
-                cats.append("python")
-            else:
-                cats.append("open" if bn.workload == "fetch" and bn.labels[0] == "open" else bn.workload)
-        else:
+        problem = concbench_problem(bn)
+        if not is_concbench(bn):
             cats.append("foreign")
-    summ = summ.copy()
-    summ["category"] = cats
-    return summ, skipped
+        elif problem:
+            cats.append("unknown")
+            skipped.append(Skipped(key, "unknown name: " + problem, int(reps)))
+        elif bn.lang != "cpp":
+            cats.append("python")
+        else:
+            cats.append("open" if bn.workload == "fetch" and bn.labels[0] == "open" else bn.workload)
+    return summ.assign(category=cats), skipped
 
 
 def _int_col(frame, col):
     return frame[col].astype(float).round().astype("int64")
 
 
+def _col(frame, name):
+    """A column, or all-NaN when no benchmark in the run had that argument or counter."""
+    return frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
+
+
 def sum_frame(summ):
     """Valid C++ sum rows with integer workers and n columns."""
-    s = summ[summ["category"] == "sum"].copy()
-    if s.empty:
-        return s
-    s["workers"] = _int_col(s, "arg_workers")
-    s["n"] = _int_col(s, "arg_n")
-    return s
+    s = summ[summ["category"] == "sum"]
+    return s.assign(workers=_int_col(s, "arg_workers"), n=_int_col(s, "arg_n")) if not s.empty else s.copy()
 
 
-def model_order(model, known=ALL_MODELS):
-    return known.index(model) if model in known else len(known)
+def model_order(model):
+    return ALL_MODELS.index(model) if model in ALL_MODELS else len(ALL_MODELS)
 
 
 def pick_worker_n(sum_k):
-    """n for the worker plots: the largest n measured at more than one worker count
-    (parallel models); failing that the largest n with any parallel model; None without them."""
+    """n for the worker plots: the largest n parallel models measured at several W, else at any W."""
     par = sum_k[sum_k["model"] != "seq"]
     if par.empty:
         return None
@@ -145,12 +110,10 @@ def pick_worker_n(sum_k):
 
 
 def pick_size_workers(sum_k, hw):
-    """W for the size plots: the hardware-thread count if measured, else the most common W
-    among parallel models (the larger on a tie); None without parallel models."""
-    par = sum_k[sum_k["model"] != "seq"]
-    if par.empty:
+    """W for the size plots: the hardware-thread count if measured, else the commonest (larger on a tie)."""
+    ws = sum_k[sum_k["model"] != "seq"]["workers"]
+    if ws.empty:
         return None
-    ws = par["workers"]
     if hw is not None and (ws == hw).any():
         return int(hw)
     counts = ws.value_counts()
@@ -158,38 +121,27 @@ def pick_size_workers(sum_k, hw):
 
 
 def speedup_table(sum_k, n):
-    """Speedup over seq and parallel efficiency at size n, one row per (model, workers);
-    None when seq was not measured at n. speedup = T_seq / T_model,
-    efficiency = T_seq / (W * T_model); _lo/_hi use the model's max/min time."""
+    """Speedup (T_seq / T_model) and efficiency at size n, one row per (model, workers); _lo/_hi
+    use the model's max/min time. None when seq was not measured at n."""
     at = sum_k[sum_k["n"] == n]
     seq = at[at["model"] == "seq"]
     if seq.empty:
         return None
     t_seq = float(seq["t_med"].iloc[0])
     rows = at.assign(order=at["model"].map(model_order)).sort_values(["order", "workers"])
-    out = pd.DataFrame({
-        "model": rows["model"].values, "workers": rows["workers"].values, "n": n,
-        "t_med": rows["t_med"].values, "t_min": rows["t_min"].values, "t_max": rows["t_max"].values,
-        "reps": rows["reps"].values, "row_kind": rows["row_kind"].values, "t_sd": rows["t_sd"].values,
-        "repetitions": rows["repetitions"].values,
-        "cpu_util": rows["cpu_util"].values if "cpu_util" in rows else np.nan,
-    })
-    out["speedup"] = t_seq / out["t_med"]
-    out["speedup_lo"] = t_seq / out["t_max"]
-    out["speedup_hi"] = t_seq / out["t_min"]
-    out["efficiency"] = efficiency(t_seq, out["t_med"], out["workers"])
-    out["efficiency_lo"] = efficiency(t_seq, out["t_max"], out["workers"])
-    out["efficiency_hi"] = efficiency(t_seq, out["t_min"], out["workers"])
-    return out.reset_index(drop=True)
+    out = rows[["model", "workers", "n", "t_med", "t_min", "t_max", "reps", "row_kind", "t_sd",
+                "repetitions"]]
+    out = out.assign(cpu_util=_col(rows, "cpu_util")).reset_index(drop=True)
+    for suffix, t in (("", "t_med"), ("_lo", "t_max"), ("_hi", "t_min")):
+        out["speedup" + suffix] = t_seq / out[t]
+        out["efficiency" + suffix] = efficiency(t_seq, out[t], out["workers"])
+    return out
 
 
 def crossover_n(sizes, model_times, seq_times):
-    """The n from which a model stays faster than seq, interpolated linearly in
-    (log n, log time ratio) between the two measured sizes around the switch.
-
-    Returns a float n, "below smallest" (faster already at the smallest size),
-    "never" (not faster at the largest size), or None without common sizes.
-    """
+    """The n from which a model stays faster than seq, interpolated linearly in (log n, log time
+    ratio) between the two measured sizes around the switch; "below smallest" (faster already at
+    the smallest size), "never" (not faster at the largest size), or None without common sizes."""
     pts = sorted((float(n), float(m), float(s)) for n, m, s in zip(sizes, model_times, seq_times)
                  if finite(n) and finite(m) and finite(s) and n > 0 and m > 0 and s > 0)
     if not pts:
@@ -215,17 +167,11 @@ def crossover_table(sum_k, workers):
     for model in sorted(par["model"].unique(), key=model_order):
         m = par[par["model"] == model].set_index("n")["t_med"]
         common = sorted(set(m.index) & set(seq.index))
-        if not common:
-            rows.append({"model": model, "workers": workers, "crossover": None, "n_small": None,
-                         "t_small": float(m.sort_index().iloc[0]), "overhead_vs_seq": math.nan})
-            continue
-        small = common[0]
-        rows.append({
-            "model": model, "workers": workers,
-            "crossover": crossover_n(common, [m[n] for n in common], [seq[n] for n in common]),
-            "n_small": small, "t_small": float(m[small]),
-            "overhead_vs_seq": float(m[small] - seq[small]),
-        })
+        small = common[0] if common else m.index.min()
+        rows.append({"model": model, "workers": workers,
+                     "crossover": crossover_n(common, m.loc[common], seq.loc[common]),
+                     "n_small": small if common else None, "t_small": float(m.loc[small]),
+                     "overhead_vs_seq": float(m.loc[small] - seq.loc[small]) if common else math.nan})
     return pd.DataFrame(rows, columns=["model", "workers", "crossover", "n_small", "t_small",
                                        "overhead_vs_seq"])
 
@@ -236,17 +182,17 @@ def read_bw_ceiling(summ):
     p = summ[(summ["category"] == "peak") & (summ["model"] == "read_bw")]
     if p.empty or "bytes_per_second" not in p:
         return {}
-    p = p.assign(workers=_int_col(p, "arg_workers"), nbytes=_int_col(p, "arg_bytes"))
-    p = p[p["nbytes"] == p["nbytes"].max()]
-    base = p[p["workers"] == 1]["bytes_per_second"]
-    if base.empty or not finite(float(base.iloc[0])) or float(base.iloc[0]) <= 0:
+    nbytes = _int_col(p, "arg_bytes")
+    p = p[nbytes == nbytes.max()]
+    bw = dict(zip(_int_col(p, "arg_workers"), p["bytes_per_second"].astype(float)))
+    if not finite(bw.get(1)) or bw[1] <= 0:
         return {}
-    return {int(w): float(bw) / float(base.iloc[0]) for w, bw in zip(p["workers"], p["bytes_per_second"])}
+    return {int(w): b / bw[1] for w, b in bw.items()}
 
 
 def fetch_ideal_s(n, conc, delay_ms):
-    """Lower bound on a fetch run's wall time: ceil(N/C) waves of L milliseconds."""
-    return math.ceil(n / conc) * delay_ms / 1000.0
+    """Lower bound on a fetch run's wall time: ceil(N/C) waves of L milliseconds (numbers or columns)."""
+    return np.ceil(n / conc) * delay_ms / 1000.0
 
 
 def fetch_frame(summ):
@@ -255,27 +201,16 @@ def fetch_frame(summ):
     f = summ[summ["category"] == "fetch"].copy()
     if f.empty:
         return f
-    f["conc"] = _int_col(f, "arg_conc")
-    f["n"] = _int_col(f, "arg_n")
-    f["delay_ms"] = f["arg_delay_ms"].astype(float) if "arg_delay_ms" in f else np.nan
-    f["profile"] = f["arg_profile"] if "arg_profile" in f else None
-    f["profile"] = f["profile"].where(f["profile"].apply(lambda x: isinstance(x, str)), None)
-    f["bytes"] = f["arg_bytes"].astype(float) if "arg_bytes" in f else np.nan
-    f["keepalive"] = f["arg_keepalive"].astype(float) if "arg_keepalive" in f else np.nan
-    ideal = []
-    for _, r in f.iterrows():
-        own = r.get("ideal_s", math.nan)
-        if finite(own) and own > 0:
-            ideal.append(float(own))
-        elif finite(r["delay_ms"]):
-            ideal.append(fetch_ideal_s(r["n"], r["conc"], r["delay_ms"]))
-        else:
-            ideal.append(math.nan)
+    f["conc"], f["n"] = _int_col(f, "arg_conc"), _int_col(f, "arg_n")
+    for col in ("delay_ms", "bytes", "keepalive"):
+        f[col] = _col(f, "arg_" + col).astype(float)
+    f["profile"] = [p if isinstance(p, str) else None for p in _col(f, "arg_profile")]
+    own = _col(f, "ideal_s").astype(float)
+    ideal = own.where(np.isfinite(own) & (own > 0), fetch_ideal_s(f["n"], f["conc"], f["delay_ms"]))
     # L = 0 has no meaningful lower bound: no ideal, no efficiency
-    f["ideal"] = [x if finite(x) and x > 0 else math.nan for x in ideal]
-    eff_counter = f["efficiency"] if "efficiency" in f else pd.Series(np.nan, index=f.index)
-    computed = f["ideal"] / f["t_med"]
-    f["eff"] = eff_counter.where(eff_counter.apply(finite) & f["ideal"].notna(), computed)
+    f["ideal"] = ideal.where(np.isfinite(ideal) & (ideal > 0))
+    eff_counter = _col(f, "efficiency")
+    f["eff"] = eff_counter.where(eff_counter.map(finite) & f["ideal"].notna(), f["ideal"] / f["t_med"])
     f["eff_lo"] = f["ideal"] / f["t_max"]
     f["eff_hi"] = f["ideal"] / f["t_min"]
     return f
@@ -292,9 +227,8 @@ def open_frame(summ):
     for col in ("rate", "conc", "n"):
         f[col] = _int_col(f, "arg_" + col)
     f["delay_ms"] = f["arg_delay_ms"].astype(float)
-    ok = (f["p99_ms"] <= f["delay_ms"] + 10) & (f.get("keeping_up", 1) >= 1)
-    f["within"] = ok
-    f["capacity"] = f["model"].map(f[ok].groupby("model")["rate"].max())
+    f["within"] = (f["p99_ms"] <= f["delay_ms"] + 10) & (f.get("keeping_up", 1) >= 1)
+    f["capacity"] = f["model"].map(f[f["within"]].groupby("model")["rate"].max())
     return f
 
 
@@ -317,52 +251,44 @@ def config_rows(fetch, cfg, delay=None):
     rows = fetch[fetch["profile"].isna() & (fetch["n"] == cfg["n"])]
     for k in ("bytes", "keepalive"):
         rows = rows[rows[k].isna()] if cfg[k] is None else rows[rows[k] == cfg[k]]
-    if delay is not None:
-        rows = rows[rows["delay_ms"] == delay]
-    return rows
+    return rows if delay is None else rows[rows["delay_ms"] == delay]
 
 
-def _col(frame, name):
-    """A column, or all-NaN when no benchmark in the run had that argument."""
-    return frame[name] if name in frame else pd.Series(np.nan, index=frame.index, dtype=object)
+def config_text(cfg):
+    """A fetch configuration from pick_fetch_config as text: n=40, bytes=1024, keepalive=1."""
+    return ", ".join(["n=%d" % cfg["n"]] + ["%s=%d" % (k, cfg[k]) for k in ("bytes", "keepalive")
+                                            if cfg[k] is not None])
 
 
-def _seed_lookup(frame, workload, models, width, lang):
-    """The row measuring one seed experiment: sum at n=1e8 (range kernel for C++), or
-    fetch with profile:seed and n=40; `width` is workers (sum) or conc (fetch)."""
+def _seed_row(frame, workload, models, width):
+    """The row measuring a seed experiment: sum at n=1e8 (range kernel in C++), or fetch at profile:seed."""
+    if workload == "sum":
+        match = ((_col(frame, "arg_n") == SEED_N) & (_col(frame, "arg_workers") == width)
+                 & ((frame["kernel"] == "range") | (frame["lang"] != "cpp")))
+    else:
+        match = ((_col(frame, "arg_n") == 40) & (_col(frame, "arg_conc") == width)
+                 & (_col(frame, "arg_profile") == "seed"))
     for model in models:
-        rows = frame[(frame["workload"] == workload) & (frame["model"] == model)]
-        n = pd.to_numeric(_col(rows, "arg_n"), errors="coerce")
-        if workload == "sum":
-            rows = rows[(pd.to_numeric(_col(rows, "arg_workers"), errors="coerce") == width) & (n == SEED_N)]
-            if lang == "cpp":
-                rows = rows[rows["kernel"] == "range"]
-        else:
-            rows = rows[(_col(rows, "arg_profile") == "seed") & (n == 40)
-                        & (pd.to_numeric(_col(rows, "arg_conc"), errors="coerce") == width)]
-            rows = rows.sort_values("arg_bytes") if "arg_bytes" in rows else rows
+        rows = frame[match & (frame["workload"] == workload) & (frame["model"] == model)]
+        if workload == "fetch" and "arg_bytes" in rows:
+            rows = rows.sort_values("arg_bytes")
         if not rows.empty:
             return rows.iloc[0]
     return None
 
 
 def seed_table(summ, python_summ=None):
-    """The blog's figures beside this run's C++ figures and Python-on-this-machine figures.
-
-    python_summ: summary of another run whose python/... rows win over summ's own.
-    Returns one dict per experiment: id, experiment, blog_s, cpp_s, cpp_spread (lo, hi),
-    cpp_key, python_s, python_key (None when not run).
-    """
+    """The blog's figures beside this run's C++ figures and Python-on-this-machine figures, one dict
+    per experiment (None when not run); python_summ's python/... rows, if any, win over summ's own."""
     cpp = summ[summ["category"].isin(["sum", "fetch"])]
     py = summ[summ["category"] == "python"]
-    if python_summ is not None:
-        other = python_summ[python_summ["category"] == "python"]
-        if not other.empty:
-            py = other
+    if python_summ is not None and (python_summ["category"] == "python").any():
+        py = python_summ[python_summ["category"] == "python"]
     rows = []
-    for exp_id, label, blog_s in BLOG:
-        c = _seed_lookup(cpp, *SEED_CPP[exp_id], lang="cpp") if not cpp.empty else None
-        p = _seed_lookup(py, *SEED_PY[exp_id], lang="python") if not py.empty else None
+    for exp_id, label, blog_s, cpp_models, py_models, width in SEED:
+        workload = exp_id.split("_")[0]
+        c = _seed_row(cpp, workload, cpp_models, width)
+        p = _seed_row(py, workload, py_models, width)
         rows.append({
             "id": exp_id, "experiment": label, "blog_s": blog_s,
             "cpp_s": float(c["t_med"]) if c is not None else None,
@@ -377,30 +303,22 @@ def seed_table(summ, python_summ=None):
 def foreign_plans(summ):
     """For each foreign family: the numeric dimensions to plot time against (arguments
     that take more than one value, and threads). Returns (plans, skipped)."""
-    f = summ[summ["category"] == "foreign"]
     plans, skipped = [], []
-    for family in f["family"].drop_duplicates():
-        rows = f[f["family"] == family]
-        dims = []
-        for col in [c for c in rows.columns if c.startswith("arg_")]:
-            vals = rows[col].dropna()
-            if len(vals) and all(finite(v) for v in vals) and vals.nunique() > 1 and rows[col].notna().all():
-                dims.append(col)
-        if rows["threads"].dropna().nunique() > 1:
-            dims.append("threads")
-        if not dims:
-            for key, reps in zip(rows["key"], rows["reps"]):
-                skipped.append(Skipped(key, "not plotted: no numeric argument varies in family %s" % family,
-                                       int(reps)))
-            continue
-        plans.append({"family": family, "dims": dims, "rows": rows})
-    if len(plans) > MAX_FOREIGN_FAMILIES:
-        for plan in plans[MAX_FOREIGN_FAMILIES:]:
-            for key, reps in zip(plan["rows"]["key"], plan["rows"]["reps"]):
-                skipped.append(Skipped(key, "not plotted: more than %d benchmark families"
-                                       % MAX_FOREIGN_FAMILIES, int(reps)))
-        plans = plans[:MAX_FOREIGN_FAMILIES]
-    return plans, skipped
+
+    def skip(rows, reason):
+        skipped.extend(Skipped(key, reason, int(reps)) for key, reps in zip(rows["key"], rows["reps"]))
+
+    for family, rows in summ[summ["category"] == "foreign"].groupby("family", sort=False):
+        dims = [c for c in rows.columns if c.startswith("arg_") and rows[c].map(finite).all()
+                and rows[c].nunique() > 1]
+        dims += ["threads"] if rows["threads"].dropna().nunique() > 1 else []
+        if dims:
+            plans.append({"family": family, "dims": dims, "rows": rows})
+        else:
+            skip(rows, "not plotted: no numeric argument varies in family %s" % family)
+    for plan in plans[MAX_FOREIGN_FAMILIES:]:
+        skip(plan["rows"], "not plotted: more than %d benchmark families" % MAX_FOREIGN_FAMILIES)
+    return plans[:MAX_FOREIGN_FAMILIES], skipped
 
 
 def dim_label(col):
@@ -408,40 +326,22 @@ def dim_label(col):
     return col[4:] if col.startswith("arg_") else col
 
 
-def config_text(cfg):
-    """A fetch configuration from pick_fetch_config as text: n=40, bytes=1024, keepalive=1."""
-    parts = ["n=%d" % cfg["n"]]
-    if cfg["bytes"] is not None:
-        parts.append("bytes=%d" % cfg["bytes"])
-    if cfg["keepalive"] is not None:
-        parts.append("keepalive=%d" % cfg["keepalive"])
-    return ", ".join(parts)
-
-
 # --- per workload ---------------------------------------------------------------
 
 def analyse_sum(summ, hw):
-    """Everything the sum figures and tables need, per kernel: the n for the worker plots
-    (n_w), the W for the size plots, the speedup table and the crossover table. None
-    without sum benchmarks."""
+    """Per kernel, what the sum figures and tables need: the n for the worker plots (n_w), the W
+    for the size plots, the speedup and crossover tables. None without sum benchmarks."""
     s = sum_frame(summ)
     if s.empty:
         return None
-    kernels = [k for k in SUM_KERNELS if (s["kernel"] == k).any()]
     info = {}
-    for kernel in kernels:
+    for kernel in [k for k in SUM_KERNELS if (s["kernel"] == k).any()]:
         sk = s[s["kernel"] == kernel]
-        n_w = pick_worker_n(sk)
-        w_size = pick_size_workers(sk, hw)
-        tab = speedup_table(sk, n_w) if n_w is not None else None
-        size = None
-        cross = None
-        if w_size is not None:
-            size = sk[(sk["model"] == "seq") | (sk["workers"] == w_size)]
-            cross = crossover_table(sk, w_size)
-        elif not sk.empty:
-            size = sk
-        info[kernel] = {"n_w": n_w, "W": w_size, "speedup": tab, "size": size, "cross": cross}
+        n_w, w_size = pick_worker_n(sk), pick_size_workers(sk, hw)
+        size = sk[(sk["model"] == "seq") | (sk["workers"] == w_size)] if w_size is not None else sk
+        info[kernel] = {"n_w": n_w, "W": w_size, "size": size,
+                        "speedup": speedup_table(sk, n_w) if n_w is not None else None,
+                        "cross": crossover_table(sk, w_size) if w_size is not None else None}
     return {"frame": s, "kernels": info, "hw": hw}
 
 
@@ -454,14 +354,13 @@ def analyse_fetch(summ):
     f = fetch_frame(summ)
     if f.empty:
         return None
-    cfg = pick_fetch_config(f)
+    cfg, cfg0 = pick_fetch_config(f), pick_fetch_config(f, delay_zero=True)
     delays = []
     if cfg is not None:
         delays = sorted(d for d in config_rows(f, cfg)["delay_ms"].dropna().unique() if d > 0)[-3:]
-    cfg0 = pick_fetch_config(f, delay_zero=True)
     rate0 = config_rows(f, cfg0, 0) if cfg0 is not None and "items_per_second" in f else None
     memory = None
-    if cfg is not None and delays and "mem_per_inflight_kb" in f:
+    if delays and "mem_per_inflight_kb" in f:
         # One configuration (a median over body sizes would mix workloads), C >= 10: below 10
         # in flight the RSS growth divided by C is page-granular noise.
         memory = config_rows(f, cfg, delays[-1])
@@ -508,8 +407,7 @@ def analyse_open(summ):
     f = open_frame(summ)
     if f.empty:
         return None
-    return {"frame": f, "wrk": wrk_bound(summ),
-            "models": sorted(f["model"].unique(), key=model_order)}
+    return {"frame": f, "wrk": wrk_bound(summ), "models": sorted(f["model"].unique(), key=model_order)}
 
 
 # --- the metrics the verdicts judge ----------------------------------------------
@@ -537,27 +435,20 @@ def efficiency(t_seq, t_model, workers):
 def medians(summ):
     """{benchmark: {"time": median s, "efficiency": median counter}} of a summarize() table."""
     out = OrderedDict()
-    for _, r in summ.iterrows():
-        row = {"time": float(r["t_med"])}
-        if finite(r.get("efficiency")):
-            row["efficiency"] = float(r["efficiency"])
-        out[r["key"]] = row
+    for key, t, eff in zip(summ["key"], summ["t_med"], _col(summ, "efficiency")):
+        out[key] = {"time": float(t), "efficiency": float(eff)} if finite(eff) else {"time": float(t)}
     return out
 
 
 def metrics(meds):
     """{metric name: Metric} of a run's medians (see the module docstring), in run order."""
-    out = OrderedDict()
-    seq = {}
-    for key, row in meds.items():
-        bn = parse_name(key)
-        kind = MACHINE if bn.workload == "peak" else TIME
-        out[key] = Metric(key, kind, row["time"])
-        if bn.workload == "sum" and bn.model == "seq":
-            seq[(bn.lang, bn.kernel, bn.args.get("n"))] = row["time"]
-    for key, row in meds.items():
-        bn = parse_name(key)
-        value = None
+    parsed = {key: parse_name(key) for key in meds}
+    out = OrderedDict((key, Metric(key, MACHINE if bn.workload == "peak" else TIME, meds[key]["time"]))
+                      for key, bn in parsed.items())
+    seq = {(bn.lang, bn.kernel, bn.args.get("n")): meds[key]["time"] for key, bn in parsed.items()
+           if bn.workload == "sum" and bn.model == "seq"}
+    for key, bn in parsed.items():
+        row, value = meds[key], None
         if bn.workload == "sum" and bn.model != "seq":
             t_seq = seq.get((bn.lang, bn.kernel, bn.args.get("n")))
             w = bn.args.get("workers")
@@ -594,5 +485,5 @@ def run_metrics(path):
 
 
 def median(values):
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    return statistics.median(finite) if finite else math.nan
+    finite_values = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(finite_values) if finite_values else math.nan
