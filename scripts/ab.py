@@ -34,16 +34,11 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(SCRIPTS)
-sys.path.insert(0, SCRIPTS)
+import cli
+from cli import REPO, InputError
 
-import cli  # noqa: E402
-from cli import InputError  # noqa: E402
-import pyenv_check  # noqa: E402
-
-pyenv_check.require(["scipy", "numpy", "pandas"], purpose="A/B comparisons", prog="concbench ab",
-                    reexec=__name__ == "__main__")
+PROG = "concbench ab"
+cli.require(["scipy", "numpy", "pandas"], "A/B comparisons", PROG, __name__)
 
 import metrics  # noqa: E402
 import records  # noqa: E402
@@ -51,7 +46,6 @@ import regress  # noqa: E402
 import run_isolated  # noqa: E402
 from bench_names import RunFileError  # noqa: E402
 
-PROG = "concbench ab"
 DEFAULT_ROUNDS = 16
 SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
           "^sum/(threads|pool|tbb|openmp|fork|process_pool|std_par)/range/workers:2/"

@@ -31,20 +31,17 @@ import tempfile
 import time
 from dataclasses import asdict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pyenv_check  # noqa: E402
+import cli
 
-pyenv_check.require(["scipy", "numpy", "pandas"], purpose="calibration", prog="concbench calibrate",
-                    reexec=__name__ == "__main__")
+PROG = "concbench calibrate"
+cli.require(["scipy", "numpy", "pandas"], "calibration", PROG, __name__)
 
 import ab  # noqa: E402
-import cli  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
 import run_isolated  # noqa: E402
 from cli import InputError  # noqa: E402
 
-PROG = "concbench calibrate"
 MODELS = ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "seq", "fork")
 FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DRIFT)
 

@@ -12,14 +12,10 @@ import os
 import sys
 import time
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(SCRIPTS)
-sys.path.insert(0, SCRIPTS)
+import cli
+from cli import REPO, InputError, Parser, publish
 
-import pyenv_check  # noqa: E402
-
-pyenv_check.require(["matplotlib", "pandas", "numpy"], purpose="plotting",
-                    reexec=__name__ == "__main__")
+cli.require(["matplotlib", "pandas", "numpy"], "plotting", "concbench", __name__)
 
 import matplotlib  # noqa: E402
 import metrics  # noqa: E402
@@ -27,7 +23,6 @@ import plot_figures  # noqa: E402
 import plot_page  # noqa: E402
 import records  # noqa: E402
 from bench_names import RunFileError, hardware_threads, load_run  # noqa: E402
-from cli import InputError, Parser, publish  # noqa: E402
 from plot_page import PLOTS  # noqa: E402
 
 PROG = "concbench plot"

@@ -26,14 +26,9 @@ import threading
 import time
 import urllib.request
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(SCRIPTS)
-sys.path.insert(0, SCRIPTS)
-
-import cli  # noqa: E402
-from cli import InputError  # noqa: E402
-import pyenv_check  # noqa: E402
-import records  # noqa: E402
+import cli
+import records
+from cli import REPO, InputError
 
 PROG = "python_reference"
 
@@ -451,8 +446,7 @@ def run(argv):
 def main(argv=None):
     # Re-executes under Debian's interpreter if this one lacks aiohttp, else says which apt
     # package to install and exits 2, so every run measures the same interpreter.
-    pyenv_check.require(["aiohttp"], {"aiohttp": "python3-aiohttp"}, purpose="the Python reference run",
-                        prog=PROG, reexec=__name__ == "__main__")
+    cli.require(["aiohttp"], "the Python reference run", PROG, __name__)
 
     # SIGTERM and Ctrl-C end the run: what is running stops (SystemExit and KeyboardInterrupt,
     # raised in the main thread, run the finally blocks that stop worker processes and close

@@ -3,7 +3,6 @@
 # Run: /usr/bin/python3 -m pytest tests/test_calibrate.py
 import json
 import os
-import shutil
 import subprocess
 import sys
 
