@@ -151,7 +151,8 @@ def test_killing_the_runner_of_bench_leaves_no_benchmark_behind(tmp_path):
     runner = subprocess.Popen([sys.executable, os.path.join(REPO, "scripts", "run_isolated.py"), "--out",
                                str(tmp_path / "run.json"), BINARY,
                                "--benchmark_filter=^sum/mpi/range/workers:2/n:1000000000/",
-                               "--benchmark_min_time=60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--benchmark_min_time=60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, TMPDIR=str(tmp_path)))  # what SIGKILL leaves stays here
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -198,6 +198,19 @@ TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
 INSTANTIATE_TEST_SUITE_P(Sum, EveryModel, ::testing::ValuesIn(all_models().begin(), all_models().end()),
                          [](const auto& info) { return std::string(info.param.name); });
 
+TEST(SumHarness, TheWorkerCheckEndsOnceACallUsedTheWorkersWanted) {
+  using std::chrono::milliseconds;
+  EXPECT_FALSE(worker_check_done(10, milliseconds(1), 2, 2));    // too few calls, too soon
+  EXPECT_TRUE(worker_check_done(kWorkerCheckCalls, milliseconds(1), 2, 2));
+  EXPECT_TRUE(worker_check_done(10, kWorkerCheckTime, 2, 2));
+  // W = 3 threads on 2 cores: all 3 sign in, which is more than the 2 wanted, and enough.
+  EXPECT_TRUE(worker_check_done(kWorkerCheckCalls, milliseconds(1), 3, 2));
+  // A model that never used its workers keeps trying until the bound, then stops.
+  EXPECT_FALSE(worker_check_done(kWorkerCheckCalls, kWorkerCheckTime, 1, 2));
+  EXPECT_FALSE(worker_check_done(100000, kMaxWorkerCheck - milliseconds(1), 1, 2));
+  EXPECT_TRUE(worker_check_done(100000, kMaxWorkerCheck, 1, 2));
+}
+
 TEST(SumModels, AreAllListedOnceWithSeqFirst) {
   auto models = all_models();
   ASSERT_GE(models.size(), 8u);

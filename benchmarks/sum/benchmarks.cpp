@@ -26,14 +26,6 @@ namespace concbench::sum {
 namespace {
 
 constexpr int64_t kMaxRange = 4'000'000'000;  // the exact sum still fits in int64
-// The untimed calls before timing: this many, or this long, whichever ends first; longer, up
-// to the last bound, while no call has used all of the model's workers. The bound is only ever
-// reached by a model that fails the check, so it is generous: with another program busy on a
-// core, a work-sharing model's first worker took every slice of 370,000 small calls in 0.5 s.
-constexpr int kWorkerCheckCalls = 100;
-constexpr std::chrono::milliseconds kWorkerCheckTime{20};
-constexpr std::chrono::milliseconds kMaxWorkerCheck{5000};
-
 int hardware_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
 // The largest array that fits in half of physical memory: enough for the memory-bound
@@ -173,8 +165,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
     most = std::max(most, log.distinct());
     total_workers += log.distinct();
     const auto spent = std::chrono::steady_clock::now() - start;
-    if ((calls >= kWorkerCheckCalls || spent >= kWorkerCheckTime) && (most == wanted || spent >= kMaxWorkerCheck))
-      break;
+    if (worker_check_done(calls, spent, most, wanted)) break;
   }
   problem.log = nullptr;
   if (most < wanted) {

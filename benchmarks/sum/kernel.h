@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -50,6 +51,23 @@ class SliceLog {
   std::mutex mutex_;
   std::set<int> ids_;
 };
+
+// The untimed calls before timing: this many, or this long, whichever ends first; longer, up
+// to the last bound, while no call has used `wanted` workers. The bound is only ever reached by
+// a model that fails the check, so it is generous: with another program busy on a core, a
+// work-sharing model's first worker took every slice of 370,000 small calls in 0.5 s.
+inline constexpr int kWorkerCheckCalls = 100;
+inline constexpr std::chrono::milliseconds kWorkerCheckTime{20};
+inline constexpr std::chrono::milliseconds kMaxWorkerCheck{5000};
+
+// Whether the untimed calls are done, after `calls` calls in `spent`, the most distinct workers
+// in one call being `most`. `wanted` is min(W, hardware threads), and a call of W threads on
+// fewer cores has all W sign in: more than `wanted` passes too (an equality test kept every
+// W > cores benchmark in its untimed calls for the whole bound, 5 s per run of the body).
+inline bool worker_check_done(int calls, std::chrono::nanoseconds spent, int most, int wanted) {
+  return (calls >= kWorkerCheckCalls || spent >= kWorkerCheckTime) &&
+         (most >= wanted || spent >= kMaxWorkerCheck);
+}
 
 // One problem: the kernel, its size, and the materialised values for `array` (values[i] == i,
 // so both kernels have the same exact answer).
