@@ -122,7 +122,8 @@ def sum_processes(n, workers=SEED_SUM_WORKERS):
             try:
                 parts.append(result.get(timeout=0.2))
             except queue.Empty:
-                if any(p.exitcode for p in procs):  # a child failed: its answer will never come
+                # A child failed, or all have ended with answers missing: they will never come.
+                if any(p.exitcode for p in procs) or all(p.exitcode is not None for p in procs):
                     raise BenchmarkError("%d of %d worker processes gave no answer (exit statuses %s)" % (
                         workers - len(parts), workers, [p.exitcode for p in procs])) from None
     finally:

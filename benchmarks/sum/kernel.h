@@ -62,7 +62,7 @@ inline constexpr std::chrono::milliseconds kMaxWorkerCheck{5000};
 
 // Whether the untimed calls are done, after `calls` calls in `spent`, the most distinct workers
 // in one call being `most`. `wanted` is min(W, hardware threads), and a call of W threads on
-// fewer cores has all W sign in: more than `wanted` passes too (an equality test kept every
+// fewer cores can have all W sign in: more than `wanted` passes too (an equality test kept every
 // W > cores benchmark in its untimed calls for the whole bound, 5 s per run of the body).
 inline bool worker_check_done(int calls, std::chrono::nanoseconds spent, int most, int wanted) {
   return (calls >= kWorkerCheckCalls || spent >= kWorkerCheckTime) &&
