@@ -22,6 +22,7 @@ or a benchmark that errors in NEW and not in OLD), 0 when not, 2 on bad input (o
 line on stderr; no worktree, build or partial file is left), 130 interrupted.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -63,8 +64,7 @@ ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
                   "--benchmark_enable_random_interleaving=true")
 
 
-def say(message):
-    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
+say = functools.partial(cli.say, PROG)
 
 
 def parse_args(argv):

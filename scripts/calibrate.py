@@ -23,6 +23,7 @@ and runs the rest, with the same binary on the same machine (another commit, ano
 or rounds of another method are refused).
 """
 import argparse
+import functools
 import json
 import os
 import random
@@ -46,8 +47,7 @@ MODELS = ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "seq", 
 FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DRIFT)
 
 
-def say(message):
-    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
+say = functools.partial(cli.say, PROG)
 
 
 def sides_of(trial, binary):

@@ -111,13 +111,18 @@ def publish(out_dir, names, build):
                 pass
 
 
+def say(prog, message):
+    """One line on stderr, "PROG: message", flushed so it stays in order with other output."""
+    print("%s: %s" % (prog, message), file=sys.stderr, flush=True)
+
+
 def main(run, prog, argv=None):
     """Calls run(argv) and turns InputError into one line on stderr and exit code 2."""
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except InputError as e:
         sys.stdout.flush()  # what was printed before the error stays before it
-        print("%s: %s" % (prog, e), file=sys.stderr)
+        say(prog, e)
         return 2
     except KeyboardInterrupt:
         return 130

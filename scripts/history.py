@@ -197,7 +197,7 @@ def run(argv):
     cli.publish(os.path.dirname(out), [os.path.basename(out)], build)  # the page directory is ours, whole
     for line in notes + ["%d of %d metrics stepped over %d commits; wrote %s"
                          % (len(changed), len(series), len(commits), out)]:
-        print("%s: %s" % (PROG, line), file=sys.stderr, flush=True)
+        cli.say(PROG, line)
     return 0
 
 

@@ -8,6 +8,7 @@ DIR/plots/*.png (DIR defaults to results/). DIR/plots/ belongs to this script:
 it is replaced as a whole on every successful run, so stale plots disappear.
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
 """
+import functools
 import os
 import sys
 import time
@@ -30,8 +31,7 @@ DEFAULT_OUT = os.path.join(REPO, "results")
 DEFAULT_RUNS = os.path.join(REPO, "results", "history")
 
 
-def progress(message):
-    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
+say = functools.partial(cli.say, PROG)
 
 
 def render(run, tmp, run_label, python_run, python_label):
@@ -48,7 +48,7 @@ def render(run, tmp, run_label, python_run, python_label):
     span = "%d" % reps[0] if len(reps) == 1 else "%d–%d" % (reps[0], reps[-1])
     note = ("median of %s runs; bars/bands min – max" % span if set(summ["row_kind"]) == {"iteration"}
             else "single points: aggregates only, no spread")
-    figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, progress)
+    figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, say)
 
     seed = metrics.seed_table(summ, py_summ)
     sum_info = metrics.analyse_sum(summ, hw)
@@ -69,7 +69,7 @@ def render(run, tmp, run_label, python_run, python_label):
         if open_info:
             plot_figures.draw_open(figs, open_info)
         foreign_done = plot_figures.draw_foreign(figs, plans)
-    progress("writing the page")
+    say("writing the page")
     skipped = list(run.skipped) + skipped_names + skipped_foreign
     plot_page.write_page(os.path.join(tmp, "README.md"), run, run_label, summ, seed, sum_info, fetch_info,
                          open_info, foreign_done, skipped, figs, python_label)
@@ -111,30 +111,29 @@ def main(argv=None):
         python_label = os.path.relpath(os.path.abspath(args.python), out) if args.python else None
 
         def build(tmp):
-            progress("read %s: %d entries, %d measurements of %d benchmarks, %d errored runs"
+            say("read %s: %d entries, %d measurements of %d benchmarks, %d errored runs"
                      % (path, run.n_entries, len(run.df), run.df["key"].nunique(), run.n_errored))
             return render(run, tmp, run_label, python_run, python_label)
 
         written, skipped = publish(out, [PLOTS, "README.md"], build)
     except (RunFileError, InputError) as e:
-        print("%s: %s" % (PROG, e), file=sys.stderr)
+        say(e)
         return 2
     except OSError as e:
-        print("%s: %s: %s" % (PROG, e.filename or "output", e.strerror or e), file=sys.stderr)
+        say("%s: %s" % (e.filename or "output", e.strerror or e))
         return 2
     except Exception as e:  # a bug, not bad input: keep it to one line unless asked
         if debug:
             raise
-        print("%s: internal error (%s: %s); rerun with --debug for the traceback"
-              % (PROG, type(e).__name__, e), file=sys.stderr)
+        say("internal error (%s: %s); rerun with --debug for the traceback" % (type(e).__name__, e))
         return 1
     if skipped:
-        progress("skipped %d benchmarks (listed on the page):" % len(skipped))
+        say("skipped %d benchmarks (listed on the page):" % len(skipped))
         for s in skipped[:20]:
             print("  %s: %s (%d runs)" % (s.name, s.reason, s.count), file=sys.stderr)
         if len(skipped) > 20:
             print("  ... and %d more" % (len(skipped) - 20), file=sys.stderr)
-    progress("wrote %s and %d plots in %s (%.1f s)"
+    say("wrote %s and %d plots in %s (%.1f s)"
              % (os.path.join(out, "README.md"), len(written), os.path.join(out, PLOTS),
                 time.monotonic() - started))
     return 0

@@ -12,6 +12,7 @@ import collections
 import concurrent.futures
 import contextlib
 import datetime
+import functools
 import http.client
 import multiprocessing
 import os
@@ -53,8 +54,7 @@ class BenchmarkError(Exception):
     """A benchmark that did not get the right answer (exit 1); str() is one line."""
 
 
-def progress(message):
-    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
+progress = functools.partial(cli.say, PROG)
 
 
 def stopwatch():

@@ -18,6 +18,7 @@ Exit status: 0 when every process succeeded, 1 when one failed (the record is wr
 input (one line; nothing is written), 130 interrupted. Standard library only: runs under any python3.
 """
 import ctypes
+import functools
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 
+import cli
 import records
 
 PROG = "concbench"
@@ -51,8 +53,7 @@ class RunError(Exception):
         self.exit_code = exit_code
 
 
-def say(message):
-    print("%s: %s" % (PROG, message), file=sys.stderr, flush=True)
+say = functools.partial(cli.say, PROG)
 
 
 def flag_value(args, prefix):
