@@ -15,8 +15,9 @@ SUM_KERNELS = ("range", "array")
 FETCH_MODELS = ("seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
                 "coro", "multi_threads")
 # The peak benchmarks and the numeric arguments each needs; vector_add none: records from
-# before it took workers:W ran one thread.
-_PEAK_ARGS = {"vector_add": (), "read_bw": ("workers", "bytes"), "wrk": ("conc", "bytes")}
+# before it took workers:W ran one thread. raw_http: the client floor under the fetch models.
+_PEAK_ARGS = {"vector_add": (), "read_bw": ("workers", "bytes"), "wrk": ("conc", "bytes"),
+              "raw_http": ("conc", "n", "delay_ms", "bytes")}
 PEAK_KINDS = tuple(_PEAK_ARGS)
 CONCBENCH_WORKLOADS = ("sum", "fetch", "peak")
 # A leading segment naming the language of a port (python/sum/...); C++ names have none.

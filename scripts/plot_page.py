@@ -108,6 +108,12 @@ def machine_table(ctx, summ, run):
             rows.append(("measured peak: vector adds, %s" % plural(int(w) if finite(w) else 1, "thread"),
                          "%s adds/s%s" % (fmt_num(r["adds_per_second"]),
                                           " (%d lanes)" % lanes if finite(lanes) else "")))
+        elif r["model"] == "raw_http" and finite(r.get("items_per_second", math.nan)):
+            eff = r.get("efficiency", math.nan)
+            rows.append(("measured floor: a client without libcurl, N = C = %s at %s ms"
+                         % (fmt_num(r["arg_conc"]), fmt_num(r["arg_delay_ms"])),
+                         "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_num(r["items_per_second"]),
+                                                  ", efficiency %s" % fmt_eff(eff) if finite(eff) else "")))
         elif r["model"] == "read_bw" and finite(r.get("bytes_per_second", math.nan)):
             rows.append(("measured peak: read bandwidth, %s" % plural(int(r["arg_workers"]), "thread"),
                          "%.1f GB/s over %s" % (r["bytes_per_second"] / 1e9, fmt_bytes(int(r["arg_bytes"])))))

@@ -112,8 +112,8 @@ def needs_own_fixture(args):
 
 
 def uses_fixture(model):
-    """The fetch models, and wrk measuring the fixture itself."""
-    return model.startswith("fetch/") or model == "peak/wrk"
+    """The fetch models, wrk measuring the fixture itself, and the client floor."""
+    return model.startswith("fetch/") or model in ("peak/wrk", "peak/raw_http")
 
 
 class Fixture:

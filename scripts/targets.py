@@ -37,6 +37,18 @@ def fetch_key(model, conc, n, what, nbytes=1024, keepalive=1):
     return "fetch/%s/conc:%d/n:%d/%s/bytes:%d/keepalive:%d" % (model, conc, n, what, nbytes, keepalive)
 
 
+def floor_key(conc, delay_ms):
+    """peak/raw_http at N = C: the same requests from a client without libcurl, the floor under the models."""
+    return "peak/raw_http/conc:%d/n:%d/delay_ms:%d/bytes:1024/keepalive:1" % (conc, conc, delay_ms)
+
+
+def _floor(run, conc, delay_ms, show):
+    """A REPORTED row: what the client floor measured at N = C = conc, shown by show(key)."""
+    key = floor_key(conc, delay_ms)
+    return ("the floor at N = C = {:,}, {} ms: the same requests from a client without libcurl "
+            "(`peak/raw_http`)".format(conc, delay_ms), show(key) if key in run.rows else "not measured", REPORTED)
+
+
 def _verdict(values, ok):
     """YES if every value meets `ok`, NO if any misses, NOT_MEASURED if any is missing."""
     if any(v is None for v in values):
@@ -145,10 +157,16 @@ def fetch_targets(run):
     out.append(_each("N = C = 1000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
                      [(m, run.counter(fetch_key(m, 1000, 1000, "delay_ms:100"), "efficiency"))
                       for m in ("multi", "multi_socket", "coro")], fmt_eff, lambda e: e >= 0.85))
+    out.append(_floor(run, 1000, 100, lambda k: "efficiency %s (%s)" % (fmt_eff(run.counter(k, "efficiency")),
+                                                                    fmt_time(run.time(k)))))
     out.append(_each("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
                      [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
                                                          "items_per_second")) for n in (1000, 10000)],
                      fmt_num, lambda r: r >= 30000, code=False))
+    busy = lambda k: run.counter(k, "server_cpu_util")
+    out.append(_floor(run, 1000, 0, lambda k: "%s requests/s, the fixture busy %s of the time"
+                      % (fmt_num(run.counter(k, "items_per_second")),
+                         "%.0f%%" % (100 * busy(k)) if busy(k) is not None else "an unmeasured share")))
     # The ideal is a lower bound on the time, so no efficiency may exceed 1 beyond the clock's
     # resolution; every benchmark with an ideal is checked, not a chosen few.
     effs = [(key, r.get("efficiency")) for key, r in run.rows.items()
@@ -183,6 +201,7 @@ def c10k_targets(run, context):
     prefix = metrics.C10K_PREFIX
     left_out = sorted(k[len(prefix):] for k in (context or {}) if k.startswith(prefix))
     return [(label, "`%s` %s" % (best[0], fmt_time(best[1])), YES if best[1] <= 0.3 else NO),
+            _floor(run, 10000, 100, lambda k: fmt_time(run.time(k))),
             ("every model at N = C = 10,000 (the others: left out with a reason on the page)",
              _listed(times, fmt_time) + ("; left out: " + ", ".join("`%s`" % m for m in left_out)
                                          if left_out else ""), REPORTED)]

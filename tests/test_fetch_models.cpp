@@ -299,6 +299,23 @@ TEST_P(FetchModel, NoRequestStartsBeforeItArrives) {
 
 INSTANTIATE_TEST_SUITE_P(AllModels, FetchModel, ::testing::ValuesIn(all_models()),
                          [](const auto& param) { return std::string(param.param.name); });
+// The floor under the models (peak/raw_http) is held to the same contract: a floor that skipped
+// a check, dropped a connection or ran ahead of an arrival would be a lower bound on nothing.
+INSTANTIATE_TEST_SUITE_P(Floor, FetchModel, ::testing::Values(raw_http_info()),
+                         [](const auto& param) { return std::string(param.param.name); });
+
+// It is a client for the fixture's URLs only: anything else is the run's error, said plainly.
+TEST(RawHttp, RefusesWhatItCannotSpeak) {
+  auto model = raw_http_info().make(config(2));
+  for (const char* url : {"https://127.0.0.1:1/data", "http://localhost:80/data", "http://127.0.0.1/data",
+                          "http://127.0.0.1:99999/data"}) {
+    std::vector<Request> requests = {{url, false, 0, 0}};
+    std::vector<Outcome> outcomes(1);
+    EXPECT_THROW(model->run(requests, outcomes), std::runtime_error) << url;
+  }
+  // And it still works after those runs failed.
+  EXPECT_EQ(describe_failures(run_once(*model, varied_requests(6))), "");
+}
 
 TEST(C10k, TheEventLoopModelsHoldTheirPlace) {
   std::set<std::string> held;
@@ -703,6 +720,18 @@ TEST(FetchSweep, NamesFollowTheContract) {
       EXPECT_EQ(names.count("fetch/seq/conc:1/n:40/profile:seed/bytes:1024/keepalive:1"), 1u);
     }
   }
+  // The floor where the targets are set, in the full sweep only, for the fixture only.
+  const std::vector<Point> floor = make_sweep(Suite{false, 2}, Options{}).floor_points;
+  const auto at = [&](int c, int d) {
+    return std::count(floor.begin(), floor.end(), Point{c, c, d, "", 1024, true});
+  };
+  EXPECT_EQ(at(1000, 0), 1);
+  EXPECT_EQ(at(1000, 100), 1);
+  EXPECT_EQ(at(10'000, 100), make_sweep(Suite{false, 2}, Options{}).fd_limit >= 10'256 ? 1 : 0);
+  EXPECT_EQ(make_sweep(Suite{true, 2}, Options{}).floor_points, std::vector<Point>{});
+  Options urls;
+  urls.urls = {"http://127.0.0.1:1/"};
+  EXPECT_EQ(make_sweep(Suite{false, 2}, urls).floor_points, std::vector<Point>{});
   EXPECT_LT(sweep_points(make_sweep(Suite{true, 2}, Options{})).size(),
             sweep_points(make_sweep(Suite{false, 2}, Options{})).size());
 }

@@ -168,6 +168,8 @@ def test_parse_numbers_and_python_prefix():
     ("fetch/open/coro/rate:10/conc:1000/n:500/delay_ms:10/bytes:1024/keepalive:1/arrivals:uniform", None),
     ("peak/flops", "unknown peak benchmark 'flops'"),
     ("peak/read_bw/workers:2", "missing numeric bytes:"),
+    ("peak/raw_http/conc:1000/n:1000/delay_ms:100/bytes:1024/keepalive:1", None),
+    ("peak/raw_http/conc:1000/n:1000/bytes:1024", "missing numeric delay_ms:"),
 ])
 def test_concbench_problems(name, problem):
     assert concbench_problem(parse_name(name)) == problem
@@ -469,6 +471,27 @@ def test_handcheck_page_states_the_numbers(hand_out):
     assert "## Targets" in text
     assert "| efficiency >= 0.95 at workers = 2, `range` n = 1e8: the persistent models |" in text
     assert "`pool` 0.25" in text
+
+
+def test_the_client_floor_shows_in_the_machine_table_and_the_targets(tmp_path):
+    with open(data("small_run.json"), encoding="utf-8") as f:
+        run = json.load(f)
+    for rep, (ms, eff) in enumerate([(118.0, 0.847), (121.0, 0.826), (125.0, 0.8)]):
+        run["benchmarks"].append({
+            "name": "peak/raw_http/conc:1000/n:1000/delay_ms:100/bytes:1024/keepalive:1/real_time",
+            "run_name": "peak/raw_http/conc:1000/n:1000/delay_ms:100/bytes:1024/keepalive:1/real_time",
+            "run_type": "iteration", "repetitions": 3, "repetition_index": rep, "threads": 1,
+            "iterations": 1, "real_time": ms, "cpu_time": 15.0, "time_unit": "ms",
+            "efficiency": eff, "items_per_second": 1e6 / ms, "ideal_s": 0.1})
+    path = tmp_path / "floor_run.json"
+    path.write_text(json.dumps(run), encoding="utf-8")
+    r = run_plot(str(path), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert ("| measured floor: a client without libcurl, N = C = 1,000 at 100 ms | 121 ms, 8,264 requests/s, "
+            "efficiency 0.83 |") in text
+    assert ("| the floor at N = C = 1,000, 100 ms: the same requests from a client without libcurl "
+            "(`peak/raw_http`) | efficiency 0.83 (121 ms) | reported |") in text
 
 
 def test_small_run_page_lists_skips_and_python(tmp_path):

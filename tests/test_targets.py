@@ -43,6 +43,8 @@ def good_run():
         rows[fetch_key(m, 1000, 1000, "delay_ms:100")] = (0.11, {"ideal_s": 0.1, "efficiency": 0.9})
         for n in (1000, 10000):
             rows[fetch_key(m, 1000, n, "delay_ms:0")] = (n / 40000, {"items_per_second": 40000.0})
+    rows[targets.floor_key(1000, 100)] = (0.118, {"efficiency": 0.847, "items_per_second": 8475.0})
+    rows[targets.floor_key(1000, 0)] = (0.018, {"items_per_second": 55600.0, "server_cpu_util": 0.994})
     return rows
 
 
@@ -123,6 +125,16 @@ def test_measured_text_states_the_numbers():
     assert targets.met_count([("a", "", YES), ("b", "", NO), ("c", "", REPORTED)]) == "1 of 2 met"
 
 
+def test_the_client_floor_is_reported_beside_the_targets_it_bounds():
+    result = evaluate(good_run())
+    assert verdict(result, "the floor at N = C = 1,000, 100 ms") == ("efficiency 0.85 (118 ms)", REPORTED)
+    assert verdict(result, "the floor at N = C = 1,000, 0 ms") == (
+        "55,600 requests/s, the fixture busy 99% of the time", REPORTED)
+    rows = good_run()
+    del rows[targets.floor_key(1000, 0)]
+    assert verdict(evaluate(rows), "the floor at N = C = 1,000, 0 ms") == ("not measured", REPORTED)
+
+
 def test_open_loop_targets_from_the_hand_made_sweep():
     import metrics
     from bench_names import load_run
@@ -153,6 +165,8 @@ def test_c10k_targets_from_the_hand_made_sweep():
     rows = {t: (m, v) for t, m, v in out["C10k"]}
     # multi_threads is the best at N = C = 10,000 (360 ms), over the 300 ms the target allows
     assert rows["N = C = 10,000 at 100 ms: the best model within 3x the ideal (300 ms)"] == ("`multi_threads` 360 ms", NO)
+    floor = "the floor at N = C = 10,000, 100 ms: the same requests from a client without libcurl (`peak/raw_http`)"
+    assert rows[floor] == ("not measured", REPORTED)
     measured, met = rows["every model at N = C = 10,000 (the others: left out with a reason on the page)"]
     assert met == REPORTED and "`multi_socket` 1.70 s" in measured and "`pool` not measured" in measured
     assert measured.endswith("left out: `pool`, `seq`")

@@ -373,7 +373,15 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
   } else if (options.bytes) {
     s.bytes = *options.bytes;
   }
+  // The floor where the targets are set: N = C = 1000 at each delay of the default sweep, and
+  // N = C = 10,000 at 100 ms beside the C10k sweep.
+  auto has = [](const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); };
+  if (s.conc_n == 1000 && has(s.conc, 1000))
+    for (int d : s.delays) s.floor_points.push_back({1000, 1000, d, "", s.profile_bytes, true});
+  if (has(s.c10k_conc, 10'000) && fits_descriptors(raw_http_info(), 10'000, s.fd_limit))
+    s.floor_points.push_back({10'000, 10'000, s.c10k_delay_ms, "", s.profile_bytes, true});
   if (!s.urls.empty()) {
+    s.floor_points.clear();  // a floor for the fixture only
     s.profile_conc = options.conc ? *options.conc : std::vector<int>{1, 4, 40};
     if (options.n) s.url_n = *options.n;
     s.open_rates.clear();  // real sites are not ours to load
@@ -492,6 +500,10 @@ void register_benchmarks(const Sweep& sweep) {
                     }
                   });
   }
+  // The floor under the client models, named like them but under peak/.
+  for (const Point& p : sweep.floor_points)
+    add_benchmark("peak" + benchmark_name(raw_http_info().name, p).substr(std::string_view("fetch").size()),
+                  [p](benchmark::State& state) { run_point(state, raw_http_info(), p, urls); });
   // The bound beside the open-loop sweep: the fixture's own capacity at 0 ms, from a second of
   // wrk at each of these C.
   if (!sweep.open_rates.empty())

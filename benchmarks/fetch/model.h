@@ -104,4 +104,11 @@ std::unique_ptr<Model> make_multi_socket(const ModelConfig& config);
 std::unique_ptr<Model> make_coro(const ModelConfig& config);
 std::unique_ptr<Model> make_multi_threads(const ModelConfig& config);
 
+// Not one of the models: the floor under them (peak/raw_http), a minimal HTTP/1.1 client on
+// plain sockets and epoll without libcurl, for the fixture's http://IPv4:port URLs only. It keeps
+// the Model contract (C connections kept, every answer checked, timeouts, open-loop arrivals),
+// so the model tests hold it to the same labels.
+const ModelInfo& raw_http_info();
+std::unique_ptr<Model> make_raw_http(const ModelConfig& config);
+
 }  // namespace concbench::fetch

@@ -39,6 +39,11 @@ const ModelInfo* find_model(std::string_view name) {
   return it == models.end() ? nullptr : &*it;
 }
 
+const ModelInfo& raw_http_info() {
+  static const ModelInfo info{"raw_http", Kind::event_loop, false, 10'000, 10'000, make_raw_http};
+  return info;
+}
+
 void Model::begin_run(std::span<const Request> requests, int concurrency, const ClientOptions& client) {
   deadline_ = run_deadline(requests, concurrency, client);
   late_ = 0;

@@ -70,22 +70,29 @@ Transfer* Transfer::of(CURL* easy) {
 void Transfer::begin(const Request& request, Outcome& out) {
   request_ = &request;
   out_ = &out;
-  received_ = 0;
-  content_ok_ = true;
+  body_ = {};
   curl_easy_setopt(easy_, CURLOPT_URL, request.url.c_str());
   start_ = Clock::now();
 }
 
+void BodyCheck::add(const Request& r, const char* data, size_t n) {
+  if (r.verify && content_ok && received < r.bytes) {
+    const size_t check = static_cast<size_t>(std::min<uint64_t>(n, r.bytes - received));
+    content_ok = fixture::verify_body(r.id, data, check, received);
+  }
+  received += n;
+}
+
+Failure answer_failure(const Request& request, long status, const BodyCheck& body) {
+  if (status < 200 || status > 299) return Failure::status;
+  if (request.verify && body.received != request.bytes) return Failure::size;
+  if (request.verify && !body.content_ok) return Failure::content;
+  return Failure::none;
+}
+
 size_t Transfer::on_body(char* data, size_t, size_t n, void* self) {
   auto* t = static_cast<Transfer*>(self);
-  const Request& r = *t->request_;
-  // Checked as the bytes arrive, so no model needs to buffer a body: the bytes past the
-  // expected length are a size error, never compared.
-  if (r.verify && t->content_ok_ && t->received_ < r.bytes) {
-    const size_t check = static_cast<size_t>(std::min<uint64_t>(n, r.bytes - t->received_));
-    t->content_ok_ = fixture::verify_body(r.id, data, check, t->received_);
-  }
-  t->received_ += n;
+  t->body_.add(*t->request_, data, n);
   return n;
 }
 
@@ -95,7 +102,7 @@ void Transfer::finish(CURLcode code) {
   o.seconds = std::chrono::duration<double>(now - start_).count();
   o.finished = std::chrono::duration<double>(now.time_since_epoch()).count();
   o.curl_code = code;
-  o.bytes = received_;
+  o.bytes = body_.received;
   long status = 0;
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
   o.status = static_cast<int>(status);
@@ -107,14 +114,8 @@ void Transfer::finish(CURLcode code) {
     o.failure = os_errno == ECONNREFUSED ? Failure::refused : Failure::transport;
   } else if (code != CURLE_OK) {
     o.failure = Failure::transport;
-  } else if (status < 200 || status > 299) {
-    o.failure = Failure::status;
-  } else if (request_->verify && received_ != request_->bytes) {
-    o.failure = Failure::size;
-  } else if (request_->verify && !content_ok_) {
-    o.failure = Failure::content;
   } else {
-    o.failure = Failure::none;
+    o.failure = answer_failure(*request_, status, body_);
   }
 }
 

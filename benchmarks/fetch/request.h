@@ -86,6 +86,19 @@ void wait_for_arrival(const Request& request);
 // thread too, because curl_global_init is not guaranteed thread-safe.
 void init_curl();
 
+// A response body checked as its bytes arrive, so no client buffers a body: with `verify`, the
+// bytes up to the expected length are compared with the fixture's body; any past it make a
+// size error and are only counted.
+struct BodyCheck {
+  uint64_t received = 0;
+  bool content_ok = true;
+  void add(const Request& request, const char* data, size_t n);
+};
+
+// What a complete answer with HTTP `status` and this body means for `request`: none, or a
+// status, size or content failure.
+Failure answer_failure(const Request& request, long status, const BodyCheck& body);
+
 class Transfer;
 
 // Told when a transfer driven by an event loop has finished (its outcome is filled in).
@@ -126,8 +139,7 @@ class Transfer {
   CURL* easy_;
   const Request* request_ = nullptr;
   Outcome* out_ = nullptr;
-  uint64_t received_ = 0;
-  bool content_ok_ = true;
+  BodyCheck body_;
   Clock::time_point start_;
 };
 

@@ -81,6 +81,9 @@ struct Sweep {
   std::vector<int> c10k_conc;
   int c10k_n = 0, c10k_delay_ms = 0;
   int64_t fd_limit = 0;  // RLIMIT_NOFILE after raising it: a C that would pass it is left out
+  // peak/raw_http, the floor under the client models, at these points (N = C, where the
+  // targets are set): what a client without libcurl takes against the same fixture.
+  std::vector<Point> floor_points;
 };
 
 void add_flags(FlagSet& flags, Options& options);
