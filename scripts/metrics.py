@@ -391,7 +391,17 @@ def analyse_c10k(fetch, summ, context):
     sweep = f[(f["n"] == n) & (f["conc"] >= 1000)]
     left_out = {k[len(C10K_PREFIX):]: v for k, v in (context or {}).items() if k.startswith(C10K_PREFIX)}
     return {"curve": curve, "sweep": sweep, "delay_ms": delay, "n": n, "left_out": left_out,
-            "wrk": wrk_bound(summ), "models": sorted(curve["model"].unique(), key=model_order)}
+            "wrk": wrk_bound(summ), "floor": client_floor(summ, delay),
+            "models": sorted(curve["model"].unique(), key=model_order)}
+
+
+def client_floor(summ, delay_ms):
+    """peak/raw_http at this latency, the client floor under the models: arg_conc, arg_n, t_med
+    (empty without it)."""
+    p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
+    if not p.empty:
+        p = p[p["arg_delay_ms"] == delay_ms]
+    return p[["arg_conc", "arg_n", "t_med"]] if not p.empty else pd.DataFrame(columns=["arg_conc", "arg_n", "t_med"])
 
 
 def wrk_bound(summ):

@@ -31,6 +31,7 @@ MODEL_STYLE = defaultdict(lambda: ("#444444", "o"),
 IDEAL = dict(color="black", linestyle="--", linewidth=1.2)    # what the injected latency allows
 BOUND = dict(color="#888888", linestyle="--", linewidth=1)    # what the cores or the schedule allow
 WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's capacity, measured by wrk
+FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")  # a client without libcurl
 
 
 class Figures:
@@ -293,8 +294,8 @@ def _draw_throughput_memory(figs, info):
 
 def draw_c10k(figs, info):
     """C10k: requests/s against C from 1 to 10,000 (left, the most requests measured at each C)
-    with the ideal C / L and the fixture's capacity (wrk); wall time at the sweep's N against C
-    from 1000 (right) with the ideal ceil(N/C)·L."""
+    with the ideal C / L, the fixture's capacity (wrk) and the client floor (peak/raw_http, stars);
+    wall time at the sweep's N against C from 1000 (right) with the ideal ceil(N/C)·L."""
     curve, sweep, delay, wrk = info["curve"], info["sweep"], info["delay_ms"], info["wrk"]
     figs.progress("rendering the C10k sweep")
     fig, axes = figs.new(2, "fetch, C10k: where each model breaks (L = %g ms, keep-alive, 1 KiB)" % delay,
@@ -309,13 +310,19 @@ def draw_c10k(figs, info):
     ax.plot(concs, [c * 1000.0 / delay for c in concs], **IDEAL, label="ideal  C / L")
     if wrk:
         ax.axhline(max(wrk.values()), **WRK, label="the fixture's capacity at 0 ms (wrk)")
+    floor = info["floor"]
+    floor_rps = floor["arg_n"] / floor["t_med"]
+    if not floor.empty:
+        ax.plot(floor["arg_conc"], floor_rps, **FLOOR, label="a client without libcurl, N = C (peak/raw_http)")
     ax.set_xscale("log")
-    _log_axis(ax, values=pd.concat([curve["rps"], pd.Series(list(wrk.values()), dtype=float)]))
+    _log_axis(ax, values=pd.concat([curve["rps"], pd.Series(list(wrk.values()), dtype=float), floor_rps]))
     ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s", title="throughput against C")
     ideal = sweep.groupby("conc")["ideal"].median()
     bx.plot(ideal.index, ideal.values, **IDEAL)
+    at_n = floor[floor["arg_n"] == info["n"]]
+    bx.plot(at_n["arg_conc"], at_n["t_med"], **FLOOR)
     _x_ticks(bx, sweep["conc"], fmt_num, base=10)
-    _log_axis(bx, fmt_time, values=pd.concat([sweep["t_min"], sweep["t_max"], ideal]))
+    _log_axis(bx, fmt_time, values=pd.concat([sweep["t_min"], sweep["t_max"], ideal, at_n["t_med"]]))
     bx.set(xlabel="concurrency C", ylabel="wall time for %s requests" % fmt_num(info["n"]),
            title="N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]))
     figs.save(fig, "fetch_c10k.png", "fetch, C10k: throughput and wall time against concurrency",

@@ -901,6 +901,26 @@ def test_interpreter_check_reexecs_under_system_python(tmp_path):
     assert (out / "plots" / "foreign_BM_memcpy.png").is_file()
 
 
+def test_c10k_figure_carries_the_client_floor_at_its_latency_only(tmp_path):
+    with open(data("c10k_run.json"), encoding="utf-8") as f:
+        run = json.load(f)
+    for conc, delay, ms in ((10000, 100, 264.0), (1000, 100, 121.0), (1000, 0, 18.0)):
+        for rep in range(3):
+            name = "peak/raw_http/conc:%d/n:%d/delay_ms:%d/bytes:1024/keepalive:1/real_time" % (conc, conc, delay)
+            run["benchmarks"].append({"name": name, "run_name": name, "run_type": "iteration", "repetitions": 3,
+                                      "repetition_index": rep, "threads": 1, "iterations": 1,
+                                      "real_time": ms + rep, "cpu_time": 10.0, "time_unit": "ms"})
+    path = tmp_path / "floor_c10k.json"
+    path.write_text(json.dumps(run), encoding="utf-8")
+    floor = metrics.client_floor(summary(str(path)), 100)
+    got = sorted(zip(floor["arg_conc"], floor["t_med"]))
+    assert [c for c, _ in got] == [1000, 10000] and [t for _, t in got] == pytest.approx([0.122, 0.265])
+    assert metrics.client_floor(summary(data("c10k_run.json")), 100).empty
+    r = run_plot(str(path), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert_png(tmp_path / "out" / "plots" / "fetch_c10k.png")
+
+
 def test_c10k_page_has_every_model_and_the_reasons_for_those_left_out(tmp_path):
     out = tmp_path / "out"
     r = run_plot(data("c10k_run.json"), "--out", str(out))
