@@ -365,7 +365,9 @@ def analyse_fetch(summ):
         # in flight the RSS growth divided by C is page-granular noise.
         memory = config_rows(f, cfg, delays[-1])
         memory = memory[memory["mem_per_inflight_kb"].notna() & (memory["conc"] >= 10)]
-    return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0, "rate0": rate0,
+    # The client floor at the plotted configuration (keep-alive only: it keeps its connections).
+    floor = {d: client_floor(summ, d, cfg["n"], cfg["bytes"]) for d in delays if cfg["keepalive"] != 0}
+    return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0, "rate0": rate0, "floor": floor,
             "memory": memory if memory is not None and not memory.empty else None}
 
 
@@ -395,13 +397,15 @@ def analyse_c10k(fetch, summ, context):
             "models": sorted(curve["model"].unique(), key=model_order)}
 
 
-def client_floor(summ, delay_ms):
-    """peak/raw_http at this latency, the client floor under the models: arg_conc, arg_n, t_med
-    (empty without it)."""
+def client_floor(summ, delay_ms, n=None, nbytes=None):
+    """peak/raw_http at this latency (and N and body size, if given), the client floor under
+    the models: arg_conc, arg_n, t_med and efficiency (empty without it)."""
+    cols = ["arg_conc", "arg_n", "t_med", "efficiency"]
     p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
     if not p.empty:
-        p = p[p["arg_delay_ms"] == delay_ms]
-    return p[["arg_conc", "arg_n", "t_med"]] if not p.empty else pd.DataFrame(columns=["arg_conc", "arg_n", "t_med"])
+        p = p[(p["arg_delay_ms"] == delay_ms) & ((p["arg_n"] == n) if n is not None else True)
+              & ((p["arg_bytes"] == nbytes) if nbytes is not None else True)]
+    return p.reindex(columns=cols) if not p.empty else pd.DataFrame(columns=cols)
 
 
 def wrk_bound(summ):

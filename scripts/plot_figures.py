@@ -216,6 +216,9 @@ def draw_fetch(figs, info):
                 rows = config_rows(fetch, cfg, delay)
                 for model, m in _by_model(rows, "conc"):
                     _errorbar(ax, model, m["conc"], m[y], m[lo], m[hi])
+                floor, col = info["floor"].get(delay), "t_med" if what == "time" else "efficiency"
+                if floor is not None and floor[col].notna().any():
+                    ax.plot(floor["arg_conc"], floor[col], **FLOOR, label="a client without libcurl (peak/raw_http)")
                 if what == "time":
                     ideal = rows.groupby("conc")["ideal"].median()
                     ax.plot(ideal.index, ideal.values, **IDEAL, label="ideal  ceil(N/C)·L")

@@ -909,13 +909,18 @@ def test_c10k_figure_carries_the_client_floor_at_its_latency_only(tmp_path):
             name = "peak/raw_http/conc:%d/n:%d/delay_ms:%d/bytes:1024/keepalive:1/real_time" % (conc, conc, delay)
             run["benchmarks"].append({"name": name, "run_name": name, "run_type": "iteration", "repetitions": 3,
                                       "repetition_index": rep, "threads": 1, "iterations": 1,
-                                      "real_time": ms + rep, "cpu_time": 10.0, "time_unit": "ms"})
+                                      "real_time": ms + rep, "cpu_time": 10.0, "time_unit": "ms",
+                                      "efficiency": 100.0 / (ms + rep) if delay else 0.0})
     path = tmp_path / "floor_c10k.json"
     path.write_text(json.dumps(run), encoding="utf-8")
     floor = metrics.client_floor(summary(str(path)), 100)
     got = sorted(zip(floor["arg_conc"], floor["t_med"]))
     assert [c for c, _ in got] == [1000, 10000] and [t for _, t in got] == pytest.approx([0.122, 0.265])
     assert metrics.client_floor(summary(data("c10k_run.json")), 100).empty
+    # the fetch figures' floor: the plotted configuration's N and body size only
+    at_1000 = metrics.client_floor(summary(str(path)), 100, n=1000, nbytes=1024)
+    assert list(at_1000["arg_conc"]) == [1000] and list(at_1000["efficiency"]) == pytest.approx([100 / 122])
+    assert metrics.client_floor(summary(str(path)), 100, n=1000, nbytes=4096).empty
     r = run_plot(str(path), "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
     assert_png(tmp_path / "out" / "plots" / "fetch_c10k.png")
