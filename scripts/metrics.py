@@ -393,7 +393,7 @@ def analyse_c10k(fetch, summ, context):
     sweep = f[(f["n"] == n) & (f["conc"] >= 1000)]
     left_out = {k[len(C10K_PREFIX):]: v for k, v in (context or {}).items() if k.startswith(C10K_PREFIX)}
     return {"curve": curve, "sweep": sweep, "delay_ms": delay, "n": n, "left_out": left_out,
-            "wrk": wrk_bound(summ), "floor": client_floor(summ, delay),
+            "wrk": wrk_bound(summ), "floor": client_floor(summ, delay, n),
             "models": sorted(curve["model"].unique(), key=model_order)}
 
 

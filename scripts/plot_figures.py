@@ -316,16 +316,16 @@ def draw_c10k(figs, info):
     floor = info["floor"]
     floor_rps = floor["arg_n"] / floor["t_med"]
     if not floor.empty:
-        ax.plot(floor["arg_conc"], floor_rps, **FLOOR, label="a client without libcurl, N = C (peak/raw_http)")
+        ax.plot(floor["arg_conc"], floor_rps, **FLOOR, label="a client without libcurl, N = C = %s (peak/raw_http)"
+                % fmt_num(info["n"]))
     ax.set_xscale("log")
     _log_axis(ax, values=pd.concat([curve["rps"], pd.Series(list(wrk.values()), dtype=float), floor_rps]))
     ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s", title="throughput against C")
     ideal = sweep.groupby("conc")["ideal"].median()
     bx.plot(ideal.index, ideal.values, **IDEAL)
-    at_n = floor[floor["arg_n"] == info["n"]]
-    bx.plot(at_n["arg_conc"], at_n["t_med"], **FLOOR)
+    bx.plot(floor["arg_conc"], floor["t_med"], **FLOOR)
     _x_ticks(bx, sweep["conc"], fmt_num, base=10)
-    _log_axis(bx, fmt_time, values=pd.concat([sweep["t_min"], sweep["t_max"], ideal, at_n["t_med"]]))
+    _log_axis(bx, fmt_time, values=pd.concat([sweep["t_min"], sweep["t_max"], ideal, floor["t_med"]]))
     bx.set(xlabel="concurrency C", ylabel="wall time for %s requests" % fmt_num(info["n"]),
            title="N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]))
     figs.save(fig, "fetch_c10k.png", "fetch, C10k: throughput and wall time against concurrency",

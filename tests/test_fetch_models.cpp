@@ -317,6 +317,30 @@ TEST(RawHttp, RefusesWhatItCannotSpeak) {
   EXPECT_EQ(describe_failures(run_once(*model, varied_requests(6))), "");
 }
 
+// A transport failure from the client without libcurl has no libcurl code: it says so, not
+// "curl error 0 (No error)".
+TEST(RawHttp, ItsTransportFailuresSayWhatBroke) {
+  std::vector<Outcome> outcomes(2);
+  outcomes[0].failure = Failure::none;
+  outcomes[1].failure = Failure::transport;
+  EXPECT_EQ(describe_failures(outcomes), "1 of 2 requests failed: 1 transport error (no HTTP answer)");
+  outcomes[1].curl_code = CURLE_RECV_ERROR;
+  EXPECT_EQ(describe_failures(outcomes), "1 of 2 requests failed: 1 curl error 56 (Failure when receiving data from the peer)");
+}
+
+// A kept connection the server closed while idle between runs is not reused: the next run
+// reconnects, as libcurl does, rather than failing its request.
+TEST(RawHttp, ReconnectsAfterTheServerClosedAnIdleConnection) {
+  fixture::ServerProcess idle_closing = fixture::ServerProcess::start(CONCBENCH_FIXTURE_PATH, {"--idle-timeout-ms=200"});
+  auto model = raw_http_info().make(config(2));
+  std::vector<Request> requests;
+  for (uint64_t id = 0; id < 4; ++id)
+    requests.push_back({idle_closing.base_url() + fixture::request_target({.bytes = 100, .id = id}), true, id, 100});
+  EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the server closes both
+  EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
+}
+
 TEST(C10k, TheEventLoopModelsHoldTheirPlace) {
   std::set<std::string> held;
   for (const ModelInfo& info : all_models())

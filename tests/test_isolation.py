@@ -97,6 +97,10 @@ def test_each_model_has_a_process_of_its_own_open_loop_ones_too():
     assert run_isolated.model_of("fetch/coro/conc:10/n:40/delay_ms:0") == "fetch/coro"
     assert run_isolated.model_of("fetch/open/coro/rate:1000/conc:1000/n:500") == "fetch/open/coro"
     assert run_isolated.model_of("peak/read_bw/workers:1/bytes:8") == "peak/read_bw"
+    # the processes that need the fixture server: the fetch models, wrk and the client floor
+    for name, fixture in (("fetch/coro", True), ("fetch/open/coro", True), ("peak/wrk", True),
+                          ("peak/raw_http", True), ("peak/read_bw", False), ("sum/tbb", False)):
+        assert run_isolated.uses_fixture(name) == fixture, name
 
 
 @needs_binary

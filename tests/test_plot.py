@@ -917,6 +917,8 @@ def test_c10k_figure_carries_the_client_floor_at_its_latency_only(tmp_path):
     got = sorted(zip(floor["arg_conc"], floor["t_med"]))
     assert [c for c, _ in got] == [1000, 10000] and [t for _, t in got] == pytest.approx([0.122, 0.265])
     assert metrics.client_floor(summary(data("c10k_run.json")), 100).empty
+    # the C10k figure's floor is at the sweep's N only: N = C = 1000 is another workload
+    assert list(metrics.client_floor(summary(str(path)), 100, n=10000)["arg_conc"]) == [10000]
     # the fetch figures' floor: the plotted configuration's N and body size only
     at_1000 = metrics.client_floor(summary(str(path)), 100, n=1000, nbytes=1024)
     assert list(at_1000["arg_conc"]) == [1000] and list(at_1000["efficiency"]) == pytest.approx([100 / 122])

@@ -91,6 +91,7 @@ def test_a_miss_turns_its_target_to_no(key, value, target):
     (fetch_key("multi", 1000, 1000, "delay_ms:100"), "efficiency", 0.84, "N = C = 1000"),
     (fetch_key("multi_socket", 1000, 10000, "delay_ms:0"), "items_per_second", 29999.0, "0 ms, 1 KiB"),
     (fetch_key("threads", 40, 40, "profile:seed"), "efficiency", 1.002, "every fetch efficiency"),
+    (targets.floor_key(1000, 100), "efficiency", 1.05, "every fetch efficiency"),  # a floor above 1 took a shortcut
 ])
 def test_a_counter_past_its_limit_turns_its_target_to_no(key, counter, value, target):
     rows = good_run()

@@ -175,8 +175,10 @@ std::string describe_failures(std::span<const Outcome> outcomes) {
         s += "wrong body content";
         break;
       case Failure::transport:
-        s += "curl error " + std::to_string(key.second) + " (" +
-             curl_easy_strerror(static_cast<CURLcode>(key.second)) + ")";
+        // 0: a client without libcurl (peak/raw_http) says only that the exchange broke.
+        s += key.second == 0 ? std::string("transport error (no HTTP answer)")
+                             : "curl error " + std::to_string(key.second) + " (" +
+                                   curl_easy_strerror(static_cast<CURLcode>(key.second)) + ")";
         break;
       case Failure::lost:
         s += "lost with their worker process";
