@@ -7,8 +7,9 @@ samples of what changes between runs, so the statistics in regress.py take runs 
 
 Metrics for the verdicts, by kind:
   TIME        a benchmark's real time per iteration, seconds; lower is better.
-  MACHINE     the same for peak/* benchmarks: they measure the machine, not the code, so a
-              change in them is machine drift and never decides a verdict.
+  MACHINE     the same for peak/* benchmarks: bounds that measure the machine (and the fixture
+              on it: wrk, raw_http), not the models, so a change in them is machine drift and
+              never decides a verdict.
   EFFICIENCY  T_seq / (W * T_model) for a parallel sum model (seq at the same kernel and n from
               the same run); a fetch model's `efficiency` counter. Higher is better. They follow
               from the times, so they are shown beside them and never decide a verdict of their
