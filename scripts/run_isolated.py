@@ -11,7 +11,8 @@ here (PATH), unless ARGS name --fixture_url or --fetch_urls. The processes' Goog
 merged into one record (one context, every benchmark) that any reader of one process's JSON reads.
 --out FILE writes it to FILE, --history DIR into DIR named by records.record_name (date, commit,
 host, scope: full, quick or partial); --python then runs scripts/python_reference.py into
-DIR/python/, and --render runs scripts/plot.py.
+DIR/python/, and --render runs scripts/plot.py: a full run into the results page (results/), a quick or
+partial one into partial/ beside DIR, so that a filtered run never replaces the reference page.
 A process that fails is reported and the run goes on: what it did not finish is recorded as errors.
 
 Exit status: 0 when every process succeeded, 1 when one failed (the record is written), 2 on bad
@@ -354,14 +355,15 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     groups = group_by_model(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
-    environment, python_out = Environment(), None
+    environment, python_out, scope = Environment(), None, None
     with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
         try:
             doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
                                                  None if fmt == "console" else subprocess.PIPE)
             context = doc["context"]
-            context["concbench_scope"] = (records.QUICK if "--quick" in args else records.FULL
-                                          if names == list_benchmarks(binary, []) else records.PARTIAL)
+            scope = (records.QUICK if "--quick" in args else records.FULL
+                     if names == list_benchmarks(binary, []) else records.PARTIAL)
+            context["concbench_scope"] = scope
             # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
             hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
                      for h in b["label"][len("ranks on "):].split(",")}
@@ -384,8 +386,13 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
             if fixture:
                 fixture.stop()
     if render:
-        say("rendering results/")
-        cmd = [os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])
+        # Only a full run replaces the results page; part of the suite is not the suite.
+        beside_history = os.path.dirname(os.path.dirname(os.path.abspath(out)))
+        page = None if scope == records.FULL else os.path.join(beside_history, "partial")
+        say("rendering results/" if page is None
+            else "rendering %s (a %s run: results/ stays as it is)" % (page, scope))
+        cmd = ([os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])
+               + (["--out", page] if page else []))
         code = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
         if code != 0:
             raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code)

@@ -147,6 +147,21 @@ def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):
     assert [r.split("--progress=")[1].split()[0] for r in runs] == ["1/5", "3/5", "5/5"]
 
 
+@needs_binary
+def test_a_partial_run_renders_beside_its_history_never_over_the_results_page(tmp_path):
+    page = os.path.join(REPO, "results", "README.md")
+    before = open(page, "rb").read() if os.path.exists(page) else None
+    (tmp_path / "history").mkdir()
+    proc = subprocess.run([sys.executable, RUN, "--history", str(tmp_path / "history"), "--render", BINARY,
+                           "--benchmark_filter=^peak/vector_add/workers:1/", *TINY],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name.endswith("-partial.json") for p in (tmp_path / "history").iterdir()] == [True]
+    assert "a partial run: results/ stays as it is" in proc.stderr
+    assert "measured peak: vector adds, 1 thread" in (tmp_path / "partial" / "README.md").read_text(encoding="utf-8")
+    assert (open(page, "rb").read() if os.path.exists(page) else None) == before
+
+
 def test_record_names_carry_the_scope(tmp_path):
     import records
     context = {"date": "2026-11-30T23:41:17+01:00", "host_name": "vm.example",
