@@ -12,7 +12,7 @@ merged into one record (one context, every benchmark) that any reader of one pro
 --out FILE writes it to FILE, --history DIR into DIR named by records.record_name (date, commit,
 host, scope: full, quick or partial); --python then runs scripts/python_reference.py into
 DIR/python/, and --render runs scripts/plot.py: a full run into the results page (results/), a quick or
-partial one into partial/ beside DIR, so that a filtered run never replaces the reference page.
+partial one into partial/ beside DIR (or FILE), so that a filtered run never replaces the reference page.
 A process that fails is reported and the run goes on: what it did not finish is recorded as errors.
 
 Exit status: 0 when every process succeeded, 1 when one failed (the record is written), 2 on bad
@@ -387,8 +387,9 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                 fixture.stop()
     if render:
         # Only a full run replaces the results page; part of the suite is not the suite.
-        beside_history = os.path.dirname(os.path.dirname(os.path.abspath(out)))
-        page = None if scope == records.FULL else os.path.join(beside_history, "partial")
+        # partial/ beside the history directory (results/partial/ for ./bench), or beside FILE.
+        beside = os.path.dirname(os.path.abspath(history if history else out))
+        page = None if scope == records.FULL else os.path.join(beside, "partial")
         say("rendering results/" if page is None
             else "rendering %s (a %s run: results/ stays as it is)" % (page, scope))
         cmd = ([os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])

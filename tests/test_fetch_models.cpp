@@ -323,7 +323,7 @@ TEST(RawHttp, ItsTransportFailuresSayWhatBroke) {
   std::vector<Outcome> outcomes(2);
   outcomes[0].failure = Failure::none;
   outcomes[1].failure = Failure::transport;
-  EXPECT_EQ(describe_failures(outcomes), "1 of 2 requests failed: 1 transport error (no HTTP answer)");
+  EXPECT_EQ(describe_failures(outcomes), "1 of 2 requests failed: 1 transport error (no usable HTTP answer)");
   outcomes[1].curl_code = CURLE_RECV_ERROR;
   EXPECT_EQ(describe_failures(outcomes), "1 of 2 requests failed: 1 curl error 56 (Failure when receiving data from the peer)");
 }

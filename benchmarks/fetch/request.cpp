@@ -176,7 +176,7 @@ std::string describe_failures(std::span<const Outcome> outcomes) {
         break;
       case Failure::transport:
         // 0: a client without libcurl (peak/raw_http) says only that the exchange broke.
-        s += key.second == 0 ? std::string("transport error (no HTTP answer)")
+        s += key.second == 0 ? std::string("transport error (no usable HTTP answer)")
                              : "curl error " + std::to_string(key.second) + " (" +
                                    curl_easy_strerror(static_cast<CURLcode>(key.second)) + ")";
         break;
