@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "fetch/model.h"
+#include "fixtures/http_head.h"
 
 namespace concbench::fetch {
 namespace {
@@ -64,12 +64,6 @@ sockaddr_in address_of(std::string_view authority) {
     throw std::runtime_error("raw_http needs a numeric IPv4 HOST:PORT, got '" + std::string(authority) + "'");
   a.sin_port = htons(static_cast<uint16_t>(port));
   return a;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // One connection and the request on it, if any.
@@ -177,12 +171,12 @@ class RawHttp final : public Model {
     // One timeout for the whole request, connecting included, as CURLOPT_TIMEOUT_MS is; all
     // requests share it, so deadlines come due in the order the requests started.
     due_.emplace_back(now + client_.timeout, std::make_pair(k, s.seq));
-    if (s.fd < 0 && !connect_to(s, k, target.authority)) return;
+    if (s.fd < 0 && !connect_to(s, target.authority)) return;
     if (!s.connecting) send_some(s);
   }
 
   // Returns false if the request already ended (the connection was refused at once).
-  bool connect_to(Slot& s, size_t k, std::string_view authority) {
+  bool connect_to(Slot& s, std::string_view authority) {
     const sockaddr_in address = address_of(authority);
     s.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s.fd < 0) fail("socket");
@@ -197,7 +191,7 @@ class RawHttp final : public Model {
     s.writing = s.connecting;
     epoll_event ev{};
     ev.events = EPOLLIN | (s.writing ? EPOLLOUT : 0u);
-    ev.data.u32 = static_cast<uint32_t>(k);
+    ev.data.u32 = static_cast<uint32_t>(index_of(s));
     if (epoll_ctl(epoll_, EPOLL_CTL_ADD, s.fd, &ev) != 0) fail("epoll_ctl");
     return true;
   }
@@ -270,15 +264,23 @@ class RawHttp final : public Model {
     const char* data = buffer_.data();
     size_t size = static_cast<size_t>(n);
     if (!s.head_done) {
-      const size_t from = s.head.size() < 3 ? 0 : s.head.size() - 3;
+      const size_t from = s.head.size();
       s.head.append(data, size);
-      const size_t end_of_head = s.head.find("\r\n\r\n", from);
-      if (end_of_head == std::string::npos) {
+      // The fixture's own scan, resumed where the last read's ended: linear however the head
+      // arrives.
+      const size_t head_len = fixture::find_head_end(s.head.data(), s.head.size(), from);
+      if (head_len == 0) {
         if (s.head.size() > kMaxHead) end(s, Failure::transport);
         return;
       }
-      const size_t body_in_head = s.head.size() - (end_of_head + 4);
-      s.head.resize(end_of_head + 2);
+      const size_t body_in_head = s.head.size() - head_len;
+      s.head.resize(head_len);
+      // The scan also ends a head at a bare "\n\n"; this client reads CRLF heads only.
+      if (!s.head.ends_with("\r\n\r\n")) {
+        end(s, Failure::transport);
+        return;
+      }
+      s.head.resize(head_len - 2);
       if (!parse_head(s)) {
         end(s, Failure::transport);
         return;
@@ -314,13 +316,13 @@ class RawHttp final : public Model {
       const std::string_view name = field.substr(0, colon);
       std::string_view value = field.substr(colon + 1);
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      if (equals_ignoring_case(name, "content-length")) {
+      if (fixture::iequals(name, "content-length")) {
         const auto [q, e] = std::from_chars(value.data(), value.data() + value.size(), s.length);
         if (e != std::errc() || q != value.data() + value.size()) return false;
         has_length = true;
-      } else if (equals_ignoring_case(name, "transfer-encoding")) {
+      } else if (fixture::iequals(name, "transfer-encoding")) {
         return false;
-      } else if (equals_ignoring_case(name, "connection") && equals_ignoring_case(value, "close")) {
+      } else if (fixture::iequals(name, "connection") && fixture::iequals(value, "close")) {
         s.close_after = true;
       }
     }
