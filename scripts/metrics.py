@@ -401,12 +401,11 @@ def analyse_c10k(fetch, summ, context):
 def client_floor(summ, delay_ms, n=None, nbytes=None):
     """peak/raw_http at this latency (and N and body size, if given), the client floor under
     the models: arg_conc, arg_n, t_med and efficiency (empty without it)."""
-    cols = ["arg_conc", "arg_n", "t_med", "efficiency"]
     p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
-    if not p.empty:
-        p = p[(p["arg_delay_ms"] == delay_ms) & ((p["arg_n"] == n) if n is not None else True)
-              & ((p["arg_bytes"] == nbytes) if nbytes is not None else True)]
-    return p.reindex(columns=cols) if not p.empty else pd.DataFrame(columns=cols)
+    for column, wanted in (("arg_delay_ms", delay_ms), ("arg_n", n), ("arg_bytes", nbytes)):
+        if wanted is not None and not p.empty:
+            p = p[p[column] == wanted]
+    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency"])
 
 
 def wrk_bound(summ):

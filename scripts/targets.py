@@ -38,8 +38,9 @@ def fetch_key(model, conc, n, what, nbytes=1024, keepalive=1):
 
 
 def floor_key(conc, delay_ms):
-    """peak/raw_http at N = C: the same requests from a client without libcurl, the floor under the models."""
-    return "peak/raw_http/conc:%d/n:%d/delay_ms:%d/bytes:1024/keepalive:1" % (conc, conc, delay_ms)
+    """peak/raw_http at N = C: the same requests from a client without libcurl, the floor under the
+    models, named as the models are but under peak/."""
+    return "peak" + fetch_key("raw_http", conc, conc, "delay_ms:%d" % delay_ms)[len("fetch"):]
 
 
 def _floor(run, conc, delay_ms, show):
