@@ -250,7 +250,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
 // Whether a model's C slots fit in the descriptor limit, with room for the process's own
 // (libraries, the epoll set, pipes, a margin for connections being replaced).
 bool fits_descriptors(const ModelInfo& info, int conc, int64_t limit) {
-  return int64_t{info.descriptors_per_slot} * conc + 256 <= limit;
+  return info.descriptors(conc) + 256 <= limit;
 }
 
 }  // namespace
@@ -481,10 +481,9 @@ void register_benchmarks(const Sweep& sweep) {
     std::string why(info.no_c10k);
     for (int c : sweep.c10k_conc)
       if (why.empty() && !fits_descriptors(info, c, sweep.fd_limit))
-        why = "C = " + std::to_string(c) + " and above: " + std::to_string(info.descriptors_per_slot) +
-              " descriptors a slot (its connection and the socketpair of the multi handle inside "
-              "curl_easy_perform) need " + std::to_string(info.descriptors_per_slot * c) +
-              ", more than this run's limit of " + std::to_string(sweep.fd_limit);
+        why = "C = " + std::to_string(c) + " and above: its slots hold " + std::to_string(info.descriptors(c)) +
+              " descriptors (their connections and the socketpairs of their multi handles), more than this "
+              "run's limit of " + std::to_string(sweep.fd_limit);
     if (!why.empty()) benchmark::AddCustomContext("fetch_c10k_not_run:" + std::string(info.name), why);
   }
   // The bodies outlive this call; the URL list is shared by them all.

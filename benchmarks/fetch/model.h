@@ -78,7 +78,14 @@ struct ModelInfo {
   // counts them for the models it runs. The process models' slots are other processes: their
   // descriptors here are pipes, not counted.
   int descriptors_per_slot = 1;
+  // Multi handles a model makes for C slots beyond the one its event loop has, each with its
+  // socketpair: 2 descriptors more apiece (multi_threads).
+  int (*extra_multi_handles)(int conc) = nullptr;
 
+  // Descriptors the model holds with all C slots in use.
+  int64_t descriptors(int conc) const {
+    return int64_t{descriptors_per_slot} * conc + (extra_multi_handles ? 2 * int64_t{extra_multi_handles(conc)} : 0);
+  }
   bool parallel() const { return kind != Kind::sequential; }
 };
 
@@ -103,6 +110,8 @@ std::unique_ptr<Model> make_multi(const ModelConfig& config);
 std::unique_ptr<Model> make_multi_socket(const ModelConfig& config);
 std::unique_ptr<Model> make_coro(const ModelConfig& config);
 std::unique_ptr<Model> make_multi_threads(const ModelConfig& config);
+// The multi handles multi_threads makes for C slots (one per loop at least).
+int multi_threads_handles(int conc);
 
 // Not one of the models: the floor under them (peak/raw_http), a minimal HTTP/1.1 client on
 // plain sockets and epoll without libcurl, for the fixture's http://IPv4:port URLs only. It keeps

@@ -19,20 +19,28 @@ namespace {
 
 // libcurl 7.88 walks every connection in a multi handle's cache for each transfer (to find
 // one to reuse, and again when the handle is removed), so one handle's cost per request grows
-// with C. Measured at N = C = 10,000, 100 ms, on 2 cores: 1 loop 1.7 s, 2 loops 685 ms, 4 loops
-// 444 ms, 10 loops 380 ms, 20 loops 358 ms.
-constexpr int kConnectionsPerLoop = 500;
+// with the connections it holds. Measured on 2 cores, two loops, N = 10,000, 3 processes each
+// (medians of 3 repetitions), at C = 1000 and 0 ms / C = 10,000 and 100 ms: 10 connections a
+// handle 240-276 / 327-365 ms, 20 250-261 / 298-316 ms, 50 256-298 / 342-357 ms; one handle a
+// loop (at most 500 connections, 20 threads at C = 10,000) 345 / 445 ms.
+constexpr int kConnectionsPerHandle = 20;
 
-// What production clients do: several event loops (multi handles), at least one per core and
-// at most kConnectionsPerLoop connections each, so W = max(hardware threads, C / 500), never
-// more than C. Each loop holds C / W of the connections and takes every W-th request; no
-// handle, connection or libcurl structure is shared between loops. The calling thread runs
-// loop 0 itself; W - 1 persistent threads, started outside the timed region, run the others.
+// What production clients do: one event loop per core, W = min(hardware threads, C), each
+// holding C / W of the connections and taking every W-th request. A loop spreads its share over
+// multi handles of at most kConnectionsPerHandle connections each, so no handle's cache walk
+// grows with C, without a thread per handle. No handle, connection or libcurl structure is
+// shared between loops. The calling thread runs loop 0 itself; W - 1 persistent threads,
+// started outside the timed region, run the others.
 int loops_for(int concurrency) {
-  const int c = std::max(1, concurrency);
   const int per_core = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::min(c, std::max(per_core, (c + kConnectionsPerLoop - 1) / kConnectionsPerLoop));
+  return std::min(std::max(1, concurrency), per_core);
 }
+
+// Loop k's share of C connections, and the multi handles it spreads them over.
+int share_of(int concurrency, int loops, int k) {
+  return concurrency / loops + (k < concurrency % loops ? 1 : 0);
+}
+int handles_for(int share) { return (share + kConnectionsPerHandle - 1) / kConnectionsPerHandle; }
 
 class MultiThreads final : public Model {
  public:
@@ -42,8 +50,8 @@ class MultiThreads final : public Model {
         loops_(loops_for(config.concurrency)),
         helpers_(loops_ - 1, std::chrono::microseconds(0)) {
     for (int k = 0; k < loops_; ++k) {
-      const int share = concurrency_ / loops_ + (k < concurrency_ % loops_ ? 1 : 0);
-      clients_.push_back(std::make_unique<SocketClient>(config.client, share));
+      const int share = share_of(concurrency_, loops_, k);
+      clients_.push_back(std::make_unique<SocketClient>(config.client, share, handles_for(share)));
     }
   }
 
@@ -93,6 +101,13 @@ class MultiThreads final : public Model {
 };
 
 }  // namespace
+
+int multi_threads_handles(int conc) {
+  const int loops = loops_for(conc);
+  int handles = 0;
+  for (int k = 0; k < loops; ++k) handles += handles_for(share_of(conc, loops, k));
+  return handles;
+}
 
 std::unique_ptr<Model> make_multi_threads(const ModelConfig& config) {
   return std::make_unique<MultiThreads>(config);

@@ -6,7 +6,8 @@
 
 namespace concbench::fetch {
 
-SocketClient::SocketClient(const ClientOptions& client, int connections) : loop_(connections) {
+SocketClient::SocketClient(const ClientOptions& client, int connections, int handles)
+    : loop_(connections, handles) {
   for (int i = 0; i < connections; ++i) transfers_.push_back(std::make_unique<Transfer>(client));
 }
 

@@ -17,7 +17,8 @@ namespace concbench::fetch {
 // keeps an open-loop schedule's arrivals evenly spread over the loops.
 class SocketClient final : private Completion, private Wakeup {
  public:
-  SocketClient(const ClientOptions& client, int connections);
+  // The loop drives `handles` multi handles (SocketLoop), each holding a share of the connections.
+  SocketClient(const ClientOptions& client, int connections, int handles = 1);
 
   // Throws std::runtime_error if the deadline passed before every request of the share ended.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes, size_t offset, size_t stride,

@@ -23,59 +23,73 @@ constexpr int kMaxEvents = 256;
 
 }  // namespace
 
-SocketLoop::SocketLoop(int connections) {
+SocketLoop::SocketLoop(int connections, int handles) {
+  if (handles < 1 || handles > connections) throw std::invalid_argument("SocketLoop: 1 <= handles <= connections");
   // CLOEXEC: the fixture server, started by fork+exec, must never inherit it.
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_ < 0) fail("epoll_create1");
   try {
-    multi_ = new_multi(connections);
+    for (int k = 0; k < handles; ++k) {
+      auto h = std::make_unique<Handle>(Handle{this, static_cast<uint32_t>(k), nullptr, std::nullopt, false});
+      // Transfers are pinned round-robin, so handle k holds this many of them.
+      h->multi = new_multi(connections / handles + (k < connections % handles ? 1 : 0));
+      curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, &SocketLoop::on_socket);
+      curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h.get());
+      curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, &SocketLoop::on_timer);
+      curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h.get());
+      handles_.push_back(std::move(h));
+    }
   } catch (...) {
+    for (auto& h : handles_) curl_multi_cleanup(h->multi);
     close(epoll_);
     throw;
   }
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &SocketLoop::on_socket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &SocketLoop::on_timer);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
 }
 
 SocketLoop::~SocketLoop() {
   // Handles still registered (only after an exception) are taken out before the multi goes.
-  for (Transfer* t : active_) curl_multi_remove_handle(multi_, t->easy());
-  curl_multi_cleanup(multi_);
+  for (Transfer* t : active_) curl_multi_remove_handle(home(*t).multi, t->easy());
+  for (auto& h : handles_) curl_multi_cleanup(h->multi);
   close(epoll_);
 }
 
-int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* self, void* socket_data) {
-  auto* loop = static_cast<SocketLoop*>(self);
+int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void* socket_data) {
+  auto* h = static_cast<Handle*>(handle);
+  const int epoll = h->loop->epoll_;
   if (what == CURL_POLL_REMOVE) {
     // libcurl says so before it closes the socket; the socket may already be gone (ENOENT,
     // EBADF), which is fine.
-    epoll_ctl(loop->epoll_, EPOLL_CTL_DEL, s, nullptr);
+    epoll_ctl(epoll, EPOLL_CTL_DEL, s, nullptr);
     return 0;
   }
   epoll_event ev{};
   ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-  ev.data.fd = s;
+  // The event names the socket and the handle it belongs to.
+  ev.data.u64 = (uint64_t{h->index} << 32) | static_cast<uint32_t>(s);
   // socket_data marks a socket already in the epoll set, saving a failed ADD per change.
   if (socket_data == nullptr) {
-    if (epoll_ctl(loop->epoll_, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
-      epoll_ctl(loop->epoll_, EPOLL_CTL_MOD, s, &ev);
-    curl_multi_assign(loop->multi_, s, loop);
+    if (epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
+    curl_multi_assign(h->multi, s, h);
   } else {
-    epoll_ctl(loop->epoll_, EPOLL_CTL_MOD, s, &ev);
+    epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
   }
   return 0;
 }
 
-int SocketLoop::on_timer(CURLM*, long timeout_ms, void* self) {
-  auto* loop = static_cast<SocketLoop*>(self);
+int SocketLoop::on_timer(CURLM*, long timeout_ms, void* handle) {
+  auto* h = static_cast<Handle*>(handle);
   if (timeout_ms < 0) {
-    loop->timer_due_.reset();
+    h->timer_due.reset();
   } else {
-    loop->timer_due_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    h->timer_due = Clock::now() + std::chrono::milliseconds(timeout_ms);
   }
   return 0;
+}
+
+SocketLoop::Handle& SocketLoop::home(Transfer& t) {
+  auto [it, fresh] = home_.try_emplace(&t, nullptr);
+  if (fresh) it->second = handles_[(home_.size() - 1) % handles_.size()].get();
+  return *it->second;
 }
 
 void SocketLoop::start(Transfer& transfer, Completion& done) {
@@ -84,7 +98,8 @@ void SocketLoop::start(Transfer& transfer, Completion& done) {
     ended_early_.push_back(&transfer);
     return;
   }
-  const CURLMcode rc = curl_multi_add_handle(multi_, transfer.easy());
+  Handle& h = home(transfer);
+  const CURLMcode rc = curl_multi_add_handle(h.multi, transfer.easy());
   if (rc != CURLM_OK)
     throw std::runtime_error(std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc));
   active_.insert(&transfer);
@@ -93,7 +108,7 @@ void SocketLoop::start(Transfer& transfer, Completion& done) {
 void SocketLoop::at(Clock::time_point when, Wakeup& w) { timers_.emplace(when, timer_seq_++, &w); }
 
 void SocketLoop::reset() {
-  for (Transfer* t : active_) curl_multi_remove_handle(multi_, t->easy());
+  for (Transfer* t : active_) curl_multi_remove_handle(home(*t).multi, t->easy());
   active_.clear();
   timers_ = {};
   ended_early_.clear();
@@ -126,26 +141,38 @@ int SocketLoop::wait(epoll_event* events, int max, Clock::time_point until) {
   return epoll_wait(epoll_, events, max, static_cast<int>(ms));
 }
 
-void SocketLoop::socket_action(curl_socket_t s, int flags) {
+void SocketLoop::socket_action(Handle& h, curl_socket_t s, int flags) {
+  if (!h.touched) {
+    h.touched = true;
+    touched_.push_back(&h);
+  }
   int running = 0;
-  const CURLMcode rc = curl_multi_socket_action(multi_, s, flags, &running);
+  const CURLMcode rc = curl_multi_socket_action(h.multi, s, flags, &running);
   if (rc != CURLM_OK)
     throw std::runtime_error(std::string("curl_multi_socket_action: ") + curl_multi_strerror(rc));
 }
 
+// Only handles called into since the last pass can have finished transfers. A completion may
+// start a transfer on any handle, which only arms that handle's timer.
 void SocketLoop::collect_finished() {
-  take_finished(multi_, [this](Transfer& t, CURLcode code) {
-    active_.erase(&t);
-    t.finish(code);
-    t.completion->transfer_done(t);
-  });
+  std::vector<Handle*> touched;
+  touched.swap(touched_);
+  for (Handle* h : touched) {
+    h->touched = false;
+    take_finished(h->multi, [this](Transfer& t, CURLcode code) {
+      active_.erase(&t);
+      t.finish(code);
+      t.completion->transfer_done(t);
+    });
+  }
+  if (touched_.empty()) touched_.swap(touched);  // keeps the capacity
 }
 
 void SocketLoop::expire_all() {
   expired_ = true;
   std::vector<Transfer*> stuck(active_.begin(), active_.end());
   for (Transfer* t : stuck) {
-    curl_multi_remove_handle(multi_, t->easy());
+    curl_multi_remove_handle(home(*t).multi, t->easy());
     active_.erase(t);
     t->finish(CURLE_OPERATION_TIMEDOUT);
     t->completion->transfer_done(*t);
@@ -178,7 +205,8 @@ bool SocketLoop::run(Clock::time_point deadline) {
     // Sleep until a socket is ready, libcurl's timer or a wake-up is due, or a second passes
     // and the deadline is checked again.
     Clock::time_point wake = std::min(deadline, now + std::chrono::seconds(1));
-    if (timer_due_) wake = std::min(wake, *timer_due_);
+    for (const auto& h : handles_)
+      if (h->timer_due) wake = std::min(wake, *h->timer_due);
     if (!timers_.empty()) wake = std::min(wake, std::get<0>(timers_.top()));
     const int n = wait(events, kMaxEvents, wake);
     if (n < 0) {
@@ -191,13 +219,17 @@ bool SocketLoop::run(Clock::time_point deadline) {
       if (e & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
       if (e & EPOLLOUT) flags |= CURL_CSELECT_OUT;
       if (e & EPOLLERR) flags |= CURL_CSELECT_ERR;
-      socket_action(events[i].data.fd, flags);
+      const uint64_t data = events[i].data.u64;
+      socket_action(*handles_[data >> 32], static_cast<curl_socket_t>(static_cast<uint32_t>(data)), flags);
     }
     // Checked after every wake-up, not only when epoll_wait times out, so libcurl's timers
     // (its timeouts, connection starts) fire even while sockets keep the loop busy.
-    if (timer_due_ && Clock::now() >= *timer_due_) {
-      timer_due_.reset();
-      socket_action(CURL_SOCKET_TIMEOUT, 0);
+    now = Clock::now();
+    for (const auto& h : handles_) {
+      if (h->timer_due && now >= *h->timer_due) {
+        h->timer_due.reset();
+        socket_action(*h, CURL_SOCKET_TIMEOUT, 0);
+      }
     }
     collect_finished();
     wake_due(Clock::now());

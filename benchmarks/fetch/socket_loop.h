@@ -6,9 +6,11 @@
 #include <sys/epoll.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -29,10 +31,17 @@ class Wakeup {
 // (CURLMOPT_SOCKETFUNCTION) and when to wake up without socket activity
 // (CURLMOPT_TIMERFUNCTION); the loop waits in epoll and tells libcurl exactly which socket
 // is ready, so each wake-up costs O(ready sockets), not O(transfers) as curl_multi_perform does.
+//
+// The loop drives `handles` multi handles (one unless asked), all on its one epoll set. libcurl
+// 7.88 walks a multi handle's whole connection cache for every transfer, so a handle's cost per
+// request grows with the connections it holds; several handles, each holding a share, keep
+// that walk short on one thread. A transfer stays on the handle it first started on, and so
+// on the connection that handle keeps for it.
 class SocketLoop {
  public:
-  // `connections`: how many connections libcurl keeps open between transfers (new_multi).
-  explicit SocketLoop(int connections);
+  // `connections`: how many connections libcurl keeps open between transfers (new_multi), split
+  // evenly over `handles` multi handles.
+  explicit SocketLoop(int connections, int handles = 1);
   ~SocketLoop();
   SocketLoop(const SocketLoop&) = delete;
   SocketLoop& operator=(const SocketLoop&) = delete;
@@ -62,21 +71,33 @@ class SocketLoop {
   bool expired() const { return expired_; }
 
  private:
-  static int on_socket(CURL* easy, curl_socket_t s, int what, void* loop, void* socket_data);
-  static int on_timer(CURLM* multi, long timeout_ms, void* loop);
-  void socket_action(curl_socket_t s, int flags);
+  // One multi handle, its timer, and whether a call into it since the last collect_finished()
+  // may have ended transfers.
+  struct Handle {
+    SocketLoop* loop;
+    uint32_t index;
+    CURLM* multi = nullptr;
+    // libcurl's timer, kept here and turned into the epoll wait's timeout rather than a
+    // timerfd: libcurl re-arms its timer two or three times per request, and with a timerfd
+    // each re-arm is a system call and each expiry a wake-up and a read (measured at delay 0,
+    // C = 10: 23k requests/s with a timerfd, 43k without).
+    std::optional<Clock::time_point> timer_due;
+    bool touched = false;
+  };
+
+  static int on_socket(CURL* easy, curl_socket_t s, int what, void* handle, void* socket_data);
+  static int on_timer(CURLM* multi, long timeout_ms, void* handle);
+  Handle& home(Transfer& t);
+  void socket_action(Handle& h, curl_socket_t s, int flags);
   void collect_finished();
   void expire_all();
   void wake_due(Clock::time_point now);
   int wait(epoll_event* events, int max, Clock::time_point until);
 
-  CURLM* multi_ = nullptr;
   int epoll_ = -1;
-  // libcurl's timer, kept here and turned into the epoll wait's timeout rather than a timerfd:
-  // libcurl re-arms its timer two or three times per request, and with a timerfd each re-arm
-  // is a system call and each expiry a wake-up and a read (measured at delay 0, C = 10: 23k
-  // requests/s with a timerfd, 43k without).
-  std::optional<Clock::time_point> timer_due_;
+  std::vector<std::unique_ptr<Handle>> handles_;  // by address in libcurl's callbacks
+  std::unordered_map<Transfer*, Handle*> home_;   // where each transfer started first
+  std::vector<Handle*> touched_;
   bool expired_ = false;
   std::unordered_set<Transfer*> active_;
   std::vector<Transfer*> ended_early_;  // started after expiry: they end without running
