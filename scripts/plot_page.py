@@ -110,7 +110,7 @@ def machine_table(ctx, summ, run):
                                           " (%d lanes)" % lanes if finite(lanes) else "")))
         elif r["model"] == "raw_http" and finite(r.get("items_per_second", math.nan)):
             eff = r.get("efficiency", math.nan)
-            rows.append(("measured floor: a client without libcurl, N = C = %s at %s ms"
+            rows.append(("measured floor: one thread without libcurl, N = C = %s at %s ms"
                          % (fmt_num(r["arg_conc"]), fmt_num(r["arg_delay_ms"])),
                          "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_num(r["items_per_second"]),
                                                   ", efficiency %s" % fmt_eff(eff) if finite(eff) else "")))

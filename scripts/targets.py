@@ -38,16 +38,17 @@ def fetch_key(model, conc, n, what, nbytes=1024, keepalive=1):
 
 
 def floor_key(conc, delay_ms):
-    """peak/raw_http at N = C: the same requests from a client without libcurl, the floor under the
-    models, named as the models are but under peak/."""
+    """peak/raw_http at N = C: the same requests from one thread without libcurl, the floor under the
+    one-thread models, named as the models are but under peak/."""
     return "peak" + fetch_key("raw_http", conc, conc, "delay_ms:%d" % delay_ms)[len("fetch"):]
 
 
 def _floor(run, conc, delay_ms, show):
     """A REPORTED row: what the client floor measured at N = C = conc, shown by show(key)."""
     key = floor_key(conc, delay_ms)
-    return ("the floor at N = C = {:,}, {} ms: the same requests from a client without libcurl "
-            "(`peak/raw_http`)".format(conc, delay_ms), show(key) if key in run.rows else "not measured", REPORTED)
+    return ("`peak/raw_http` at N = C = {:,}, {} ms: the same requests from one thread without libcurl "
+            "(the floor for one-thread clients)".format(conc, delay_ms), show(key) if key in run.rows else "not measured",
+            REPORTED)
 
 
 def _verdict(values, ok):

@@ -488,10 +488,10 @@ def test_the_client_floor_shows_in_the_machine_table_and_the_targets(tmp_path):
     r = run_plot(str(path), "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
-    assert ("| measured floor: a client without libcurl, N = C = 1,000 at 100 ms | 121 ms, 8,264 requests/s, "
+    assert ("| measured floor: one thread without libcurl, N = C = 1,000 at 100 ms | 121 ms, 8,264 requests/s, "
             "efficiency 0.83 |") in text
-    assert ("| the floor at N = C = 1,000, 100 ms: the same requests from a client without libcurl "
-            "(`peak/raw_http`) | efficiency 0.83 (121 ms) | reported |") in text
+    assert ("| `peak/raw_http` at N = C = 1,000, 100 ms: the same requests from one thread without libcurl "
+            "(the floor for one-thread clients) | efficiency 0.83 (121 ms) | reported |") in text
 
 
 def test_small_run_page_lists_skips_and_python(tmp_path):
