@@ -155,9 +155,9 @@ void SocketLoop::socket_action(Handle& h, curl_socket_t s, int flags) {
 // Only handles called into since the last pass can have finished transfers. A completion may
 // start a transfer on any handle, which only arms that handle's timer.
 void SocketLoop::collect_finished() {
-  std::vector<Handle*> touched;
-  touched.swap(touched_);
-  for (Handle* h : touched) {
+  while (!touched_.empty()) {
+    Handle* h = touched_.back();
+    touched_.pop_back();
     h->touched = false;
     take_finished(h->multi, [this](Transfer& t, CURLcode code) {
       active_.erase(&t);
@@ -165,7 +165,6 @@ void SocketLoop::collect_finished() {
       t.completion->transfer_done(t);
     });
   }
-  if (touched_.empty()) touched_.swap(touched);  // keeps the capacity
 }
 
 void SocketLoop::expire_all() {
