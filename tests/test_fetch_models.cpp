@@ -354,8 +354,11 @@ TEST(C10k, TenThousandConcurrentDelayedRequestsComplete) {
   raise_fd_limit();
   rlimit limit{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
-  if (limit.rlim_cur < 10'000 + 1000) GTEST_SKIP() << "the descriptor limit is " << limit.rlim_cur;
   constexpr int kConc = 10'000;
+  int64_t needed = 0;
+  for (const char* name : {"multi_threads", "multi_socket"})
+    needed = std::max(needed, find_model(name)->descriptors(kConc) + 256);
+  if (static_cast<int64_t>(limit.rlim_cur) < needed) GTEST_SKIP() << "the descriptor limit is " << limit.rlim_cur;
   // 5 s at the server: long enough that they are in flight together
   const std::vector<Request> requests = delayed_requests(kConc, 5000);
   for (const char* name : {"multi_threads", "multi_socket"}) {
@@ -375,9 +378,10 @@ TEST(C10k, TenThousandConcurrentDelayedRequestsComplete) {
 }
 
 // The descriptor count the C10k sweep plans with is what the models hold: C slots with every
-// slot in use hold descriptors_per_slot x C, give or take a few of the model's own.
+// slot in use hold descriptors(C), give or take a few of the model's own (an epoll set a loop).
 TEST(C10k, ModelsHoldTheDescriptorsTheirInfoDeclares) {
   constexpr int kConc = 64;
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // 300 ms at the server: all C in flight together
   const std::vector<Request> requests = delayed_requests(kConc, 300);
   for (const ModelInfo& info : all_models()) {
@@ -389,13 +393,13 @@ TEST(C10k, ModelsHoldTheDescriptorsTheirInfoDeclares) {
     ASSERT_EQ(peak_overlap(outcomes), kConc) << info.name;
     const int held = open_fds() - before;
     EXPECT_GE(held, info.descriptors(kConc)) << info.name;
-    EXPECT_LE(held, info.descriptors(kConc) + 16) << info.name;
+    EXPECT_LE(held, info.descriptors(kConc) + std::min(kConc, hw) + 16) << info.name;
   }
 }
 
 // multi_threads runs W = hardware threads loops (at most C), each on a thread of its own: the
 // threads are counted as they run, and match. (How many multi handles each loop drives is
-// checked by counting their descriptors in ModelsHoldTheDescriptorsTheirInfoDeclares.)
+// checked by counting their descriptors in SpreadsItsConnectionsOverSmallMultiHandles.)
 TEST(MultiThreads, RunsItsLoopsEachOnAThreadOfItsOwn) {
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int conc : {1, 8, 1500}) {
@@ -409,8 +413,9 @@ TEST(MultiThreads, RunsItsLoopsEachOnAThreadOfItsOwn) {
 }
 
 // Each loop spreads its connections over multi handles of at most 20 (libcurl's per-transfer
-// cache walk stays short): at C = 400, 20 handles, whose socketpairs are 40 descriptors beside
-// the 400 connections. One handle a loop would hold 36 fewer.
+// cache walk stays short): at C = 400 on 2 cores, 20 handles, whose socketpairs are 40
+// descriptors beside the 400 connections and the loops' epoll sets. One handle a loop would
+// hold 36 fewer.
 TEST(MultiThreads, SpreadsItsConnectionsOverSmallMultiHandles) {
   constexpr int kConc = 400;
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -424,7 +429,7 @@ TEST(MultiThreads, SpreadsItsConnectionsOverSmallMultiHandles) {
   ASSERT_EQ(peak_overlap(outcomes), kConc);
   const int held = open_fds() - before;
   EXPECT_GE(held, kConc + 2 * handles);
-  EXPECT_LE(held, kConc + 2 * handles + 16);
+  EXPECT_LE(held, kConc + 2 * handles + std::min(kConc, hw) + 16);  // + an epoll set a loop
 }
 
 // oneTBB sizes its worker pool when the process's first arena starts (at least 256 threads) and

@@ -78,13 +78,14 @@ struct ModelInfo {
   // counts them for the models it runs. The process models' slots are other processes: their
   // descriptors here are pipes, not counted.
   int descriptors_per_slot = 1;
-  // Multi handles a model makes for C slots beyond the one its event loop has, each with its
-  // socketpair: 2 descriptors more apiece (multi_threads).
-  int (*extra_multi_handles)(int conc) = nullptr;
+  // Multi handles a model makes for C slots, each with its socketpair: 2 descriptors apiece.
+  // One handle's pair fits in the sweep's margin; only a model that makes many declares them
+  // (multi_threads, one handle per 20 slots).
+  int (*multi_handles)(int conc) = nullptr;
 
   // Descriptors the model holds with all C slots in use.
   int64_t descriptors(int conc) const {
-    return int64_t{descriptors_per_slot} * conc + (extra_multi_handles ? 2 * int64_t{extra_multi_handles(conc)} : 0);
+    return int64_t{descriptors_per_slot} * conc + (multi_handles ? 2 * int64_t{multi_handles(conc)} : 0);
   }
   bool parallel() const { return kind != Kind::sequential; }
 };

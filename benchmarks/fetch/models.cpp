@@ -28,7 +28,7 @@ std::span<const ModelInfo> all_models() {
       {"multi_socket", Kind::event_loop, true, 10'000, 10'000, make_multi_socket},
       {"coro", Kind::event_loop, true, 10'000, 10'000, make_coro},
       {"multi_threads", Kind::event_loop, true, 10'000, 10'000, make_multi_threads, {}, 1,
-       [](int conc) { return multi_threads_handles(conc) - 1; }},
+       multi_threads_handles},
   };
   return models;
 }

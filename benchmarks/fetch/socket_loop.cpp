@@ -28,6 +28,7 @@ SocketLoop::SocketLoop(int connections, int handles) {
   // CLOEXEC: the fixture server, started by fork+exec, must never inherit it.
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_ < 0) fail("epoll_create1");
+  handles_.reserve(static_cast<size_t>(handles));  // no push_back throws with a multi in hand
   try {
     for (int k = 0; k < handles; ++k) {
       auto h = std::make_unique<Handle>(Handle{this, static_cast<uint32_t>(k), nullptr, std::nullopt, false});

@@ -36,7 +36,9 @@ class Wakeup {
 // 7.88 walks a multi handle's whole connection cache for every transfer, so a handle's cost per
 // request grows with the connections it holds; several handles, each holding a share, keep
 // that walk short on one thread. A transfer stays on the handle it first started on, and so
-// on the connection that handle keeps for it.
+// among that handle's connections. Handle k holds every handles-th transfer in the order they
+// first start: at most `connections` distinct transfers may ever start on one loop, or a
+// handle's cache would be smaller than its transfers.
 class SocketLoop {
  public:
   // `connections`: how many connections libcurl keeps open between transfers (new_multi), split
