@@ -31,7 +31,7 @@ MODEL_STYLE = defaultdict(lambda: ("#444444", "o"),
 IDEAL = dict(color="black", linestyle="--", linewidth=1.2)    # what the injected latency allows
 BOUND = dict(color="#888888", linestyle="--", linewidth=1)    # what the cores or the schedule allow
 WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's capacity, measured by wrk
-FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")  # a client without libcurl
+FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")  # one thread without libcurl (peak/raw_http)
 
 
 class Figures:
@@ -218,7 +218,7 @@ def draw_fetch(figs, info):
                     _errorbar(ax, model, m["conc"], m[y], m[lo], m[hi])
                 floor, col = info["floor"].get(delay), "t_med" if what == "time" else "efficiency"
                 if floor is not None and floor[col].notna().any():
-                    ax.plot(floor["arg_conc"], floor[col], **FLOOR, label="a client without libcurl (peak/raw_http)")
+                    ax.plot(floor["arg_conc"], floor[col], **FLOOR, label="one thread without libcurl (peak/raw_http)")
                 if what == "time":
                     ideal = rows.groupby("conc")["ideal"].median()
                     ax.plot(ideal.index, ideal.values, **IDEAL, label="ideal  ceil(N/C)·L")
@@ -316,7 +316,7 @@ def draw_c10k(figs, info):
     floor = info["floor"]
     floor_rps = floor["arg_n"] / floor["t_med"]
     if not floor.empty:
-        ax.plot(floor["arg_conc"], floor_rps, **FLOOR, label="a client without libcurl, N = C = %s (peak/raw_http)"
+        ax.plot(floor["arg_conc"], floor_rps, **FLOOR, label="one thread without libcurl, N = C = %s (peak/raw_http)"
                 % fmt_num(info["n"]))
     ax.set_xscale("log")
     _log_axis(ax, values=pd.concat([curve["rps"], pd.Series(list(wrk.values()), dtype=float), floor_rps]))
