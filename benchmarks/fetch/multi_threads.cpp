@@ -38,10 +38,7 @@ int loops_for(int concurrency) {
   return std::min(std::max(1, concurrency), per_core);
 }
 
-// Loop k's share of C connections, and the multi handles it spreads them over.
-int share_of(int concurrency, int loops, int k) {
-  return concurrency / loops + (k < concurrency % loops ? 1 : 0);
-}
+// The multi handles a loop spreads its share of the connections over.
 int handles_for(int share) { return (share + kConnectionsPerHandle - 1) / kConnectionsPerHandle; }
 
 class MultiThreads final : public Model {
@@ -52,7 +49,7 @@ class MultiThreads final : public Model {
         loops_(loops_for(config.concurrency)),
         helpers_(loops_ - 1, std::chrono::microseconds(0)) {
     for (int k = 0; k < loops_; ++k) {
-      const int share = share_of(concurrency_, loops_, k);
+      const int share = even_share(concurrency_, loops_, k);
       clients_.push_back(std::make_unique<SocketClient>(config.client, share, handles_for(share)));
     }
   }
@@ -107,7 +104,7 @@ class MultiThreads final : public Model {
 int multi_threads_handles(int conc) {
   const int loops = loops_for(conc);
   int handles = 0;
-  for (int k = 0; k < loops; ++k) handles += handles_for(share_of(conc, loops, k));
+  for (int k = 0; k < loops; ++k) handles += handles_for(even_share(conc, loops, k));
   return handles;
 }
 

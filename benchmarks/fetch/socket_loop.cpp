@@ -33,7 +33,7 @@ SocketLoop::SocketLoop(int connections, int handles) {
     for (int k = 0; k < handles; ++k) {
       auto h = std::make_unique<Handle>(Handle{this, static_cast<uint32_t>(k), nullptr, std::nullopt, false});
       // Transfers are pinned round-robin, so handle k holds this many of them.
-      h->multi = new_multi(connections / handles + (k < connections % handles ? 1 : 0));
+      h->multi = new_multi(even_share(connections, handles, k));
       curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, &SocketLoop::on_socket);
       curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h.get());
       curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, &SocketLoop::on_timer);

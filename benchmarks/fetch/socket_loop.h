@@ -18,6 +18,10 @@
 
 namespace concbench::fetch {
 
+// Share k of `total` split into `parts` nearly equal ones: the first total % parts get one more.
+// How multi_threads splits connections over its loops, and a loop over its multi handles.
+inline int even_share(int total, int parts, int k) { return total / parts + (k < total % parts ? 1 : 0); }
+
 // Told when the time it asked SocketLoop::at for has come.
 class Wakeup {
  public:
