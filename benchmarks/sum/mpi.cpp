@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // sum/mpi: W Open MPI ranks spawned once per model (MPI_Comm_spawn), the problem broadcast, partial sums reduced.
 #include <dirent.h>
+#include <fcntl.h>
 #include <mpi.h>
 #include <sys/prctl.h>
 #if defined(__SANITIZE_ADDRESS__)
@@ -13,8 +14,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -47,10 +46,23 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return text;
 }
 
+// The whole of /proc/PID/NAME, or "" if it cannot be read. The process may end between the
+// open and the read, which then fails with ESRCH; libstdc++'s filebuf reports that by throwing
+// out of an istreambuf_iterator ("basic_filebuf::underflow error reading the file: No such
+// process"), which failed a test now and then, so plain read(2) it is.
+std::string proc_file(pid_t pid, const char* name) {
+  const int fd = open(("/proc/" + std::to_string(pid) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return text;
+}
+
 // True when the command line of `pid` has the argument `token`.
 bool has_argument(pid_t pid, const std::string& token) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string cmdline = proc_file(pid, "cmdline");
   size_t at = 0;
   for (size_t end; (end = cmdline.find('\0', at)) != std::string::npos; at = end + 1)
     if (cmdline.compare(at, end - at, token) == 0) return true;
@@ -73,9 +85,7 @@ std::vector<pid_t> processes_with(const std::string& token) {
 // True while `pid` runs (not gone, not a zombie its parent has yet to reap) and is still the
 // process with `token` on its command line (not another that was given its pid).
 bool running(pid_t pid, const std::string& token) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(in, text);
+  const std::string text = proc_file(pid, "stat");
   const size_t paren = text.rfind(')');
   if (paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] == 'Z' || text[paren + 2] == 'X')
     return false;
