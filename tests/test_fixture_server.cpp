@@ -719,6 +719,36 @@ TEST_F(FixtureServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   }
 }
 
+// The server writes a response at once and arms a write event only for what the socket does
+// not take. Here a pipeline mixes both: hundreds of small answers that go at once, one after
+// another in the same read, and a body far larger than the socket's buffers in the middle, whose
+// rest goes out by the write event while the requests behind it wait. All come back whole and
+// in order, and the connection then serves on.
+TEST_F(FixtureServer, PipelinedAnswersComeBackInOrderWhetherOrNotTheyFitTheSocket) {
+  constexpr uint64_t kSmall = 400;
+  constexpr uint64_t kLargeAt = 200;
+  constexpr uint64_t kLargeBytes = uint64_t{16} << 20;  // 16 MiB: more than loopback buffers take
+  auto bytes_of = [&](uint64_t id) { return id == kLargeAt ? kLargeBytes : id % 7; };
+  std::string pipeline;
+  for (uint64_t id = 1; id <= kSmall; ++id)
+    pipeline += raw_get("/data?bytes=" + std::to_string(bytes_of(id)) + "&id=" + std::to_string(id));
+  ASSERT_LT(pipeline.size(), size_t{32} << 10) << "the pipeline must fit the server's read buffer";
+  RawClient c(port());
+  ASSERT_TRUE(c.send(pipeline));
+  for (uint64_t id = 1; id <= kSmall; ++id) {
+    const auto r = c.read_response(20s);
+    ASSERT_TRUE(r.has_value()) << "response " << id;
+    ASSERT_EQ(header_value(r->head, "X-Fixture-Id"), std::to_string(id));
+    ASSERT_EQ(r->body.size(), bytes_of(id)) << "response " << id;
+    ASSERT_TRUE(verify_body(id, r->body.data(), r->body.size())) << "response " << id;
+  }
+  ASSERT_TRUE(c.send(raw_get("/data?bytes=10&id=999")));
+  const auto last = c.read_response(5s);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_TRUE(verify_body(999, last->body.data(), last->body.size()));
+  expect_serving();
+}
+
 TEST_F(FixtureServer, Http10ClosesUnlessAskedToKeepAlive) {
   RawClient once(port());
   ASSERT_TRUE(once.send("GET /data?bytes=10&id=1 HTTP/1.0\r\n\r\n"));
