@@ -132,7 +132,7 @@ def latest_record(records):
 IDENTITY = ("host_name", "cpu_model", "cpu_vector_flags", "hardware_threads", "memory_gib", "kernel")
 # What moves the numbers on one machine: differences are reported beside a comparison.
 SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version",
-            "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost")
+            "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
 
 
 def identity(context):

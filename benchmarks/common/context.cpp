@@ -116,6 +116,18 @@ std::string cpu_boost() {
   return "not exposed";
 }
 
+// How an idle CPU waits: a core that halts at once must be woken by an interrupt, which in a VM
+// goes through the hypervisor, and the process that wakes it (a client sending to an idle
+// fixture) pays for that. E.g. "haltpoll/haltpoll, guest halt-poll 0 ns".
+std::string cpu_idle() {
+  std::string idle = file_line("/sys/devices/system/cpu/cpuidle/current_driver", "not exposed") + "/" +
+                     file_line("/sys/devices/system/cpu/cpuidle/current_governor_ro",
+                               file_line("/sys/devices/system/cpu/cpuidle/current_governor", "?"));
+  const std::string poll = file_line("/sys/module/haltpoll/parameters/guest_halt_poll_ns", "");
+  if (!poll.empty()) idle += ", guest halt-poll " + poll + " ns";
+  return idle;
+}
+
 }  // namespace
 
 std::string cpu_model() {
@@ -185,6 +197,7 @@ void add_run_context() {
       "cpu_governor",
       file_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "not exposed"));
   benchmark::AddCustomContext("cpu_boost", cpu_boost());
+  benchmark::AddCustomContext("cpu_idle", cpu_idle());
 }
 
 }  // namespace concbench
