@@ -341,6 +341,35 @@ TEST(RawHttp, ReconnectsAfterTheServerClosedAnIdleConnection) {
   EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
 }
 
+// The epoll loop leaves a kept connection's socket registered between transfers (SocketLoop::
+// on_socket). Here the server closes idle connections after 200 ms: the first three finish at
+// once and are closed while the loop still waits for a fourth, delayed 700 ms, so their
+// sockets turn readable while libcurl watches none of them. The loop must drop them rather
+// than spin on level-triggered events (it would burn the 500 ms on CPU), and the next run must
+// reconnect, possibly on the same descriptor numbers.
+TEST(SocketLoop, ServerClosedKeptConnectionsNeitherSpinTheLoopNorLingerInIt) {
+  fixture::ServerProcess idle_closing = fixture::ServerProcess::start(CONCBENCH_FIXTURE_PATH, {"--idle-timeout-ms=200"});
+  for (const char* name : {"multi_socket", "coro", "multi_threads"}) {
+    auto model = find_model(name)->make(config(4));
+    std::vector<Request> requests;
+    for (uint64_t id = 0; id < 4; ++id) {
+      const uint64_t delay = id == 3 ? 700 : 0;
+      requests.push_back({idle_closing.base_url() + fixture::request_target({.bytes = 100, .delay_ms = delay, .id = id}),
+                          true, id, 100});
+    }
+    rusage before{}, after{};
+    getrusage(RUSAGE_SELF, &before);
+    EXPECT_EQ(describe_failures(run_once(*model, requests)), "") << name;
+    getrusage(RUSAGE_SELF, &after);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+    const double cpu = seconds(after.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_utime) - seconds(before.ru_stime);
+    // CPU time, not wall time: a slow machine does not make an idle wait cost more of it.
+    EXPECT_LT(cpu, 0.25) << name << " spent " << cpu << " s of CPU on 4 requests, most of them waiting";
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the fourth is closed too
+    EXPECT_EQ(describe_failures(run_once(*model, requests)), "") << name;
+  }
+}
+
 TEST(C10k, TheEventLoopModelsHoldTheirPlace) {
   std::set<std::string> held;
   for (const ModelInfo& info : all_models())

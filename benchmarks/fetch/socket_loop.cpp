@@ -54,27 +54,54 @@ SocketLoop::~SocketLoop() {
   close(epoll_);
 }
 
-int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void* socket_data) {
+SocketLoop::Watch& SocketLoop::watch(curl_socket_t s) {
+  const auto i = static_cast<size_t>(s);
+  if (i >= watch_.size()) watch_.resize(std::max(i + 1, 2 * watch_.size()));
+  return watch_[i];
+}
+
+// libcurl tells a kept connection's socket REMOVE when its transfer ends and IN again when the
+// next transfer reuses it. Taking it out of the epoll set and putting it back cost two
+// epoll_ctl calls a request, a third of the loop's system calls (perf stat at C = 1000).
+// So a socket stays registered while libcurl does not watch it: run() drops its events (and
+// takes it out then, should the server close it), and on_close takes it out before libcurl
+// closes it, so a descriptor number that comes back names a new socket.
+int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void*) {
   auto* h = static_cast<Handle*>(handle);
-  const int epoll = h->loop->epoll_;
+  Watch& w = h->loop->watch(s);
   if (what == CURL_POLL_REMOVE) {
-    // libcurl says so before it closes the socket; the socket may already be gone (ENOENT,
-    // EBADF), which is fine.
-    epoll_ctl(epoll, EPOLL_CTL_DEL, s, nullptr);
+    w.wanted = false;
     return 0;
   }
+  w.wanted = true;
+  const uint32_t events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  if (w.events == events && w.handle == h->index) return 0;
   epoll_event ev{};
-  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  ev.events = events;
   // The event names the socket and the handle it belongs to.
   ev.data.u64 = (uint64_t{h->index} << 32) | static_cast<uint32_t>(s);
-  // socket_data marks a socket already in the epoll set, saving a failed ADD per change.
-  if (socket_data == nullptr) {
-    if (epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
-    curl_multi_assign(h->multi, s, h);
-  } else {
+  const int epoll = h->loop->epoll_;
+  if (w.events != 0) {
+    if (epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev);
+  } else if (epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) {
     epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
   }
+  w.events = events;
+  w.handle = h->index;
   return 0;
+}
+
+// CURLOPT_CLOSESOCKETFUNCTION of every transfer on this loop: libcurl closes its sockets here.
+int SocketLoop::on_close(void* loop, curl_socket_t s) {
+  auto* self = static_cast<SocketLoop*>(loop);
+  const auto i = static_cast<size_t>(s);
+  if (i < self->watch_.size() && self->watch_[i].events != 0) {
+    // Out of the set before the close: a copy of the descriptor in a forked child would keep
+    // the registration after it, and the number may come back for another socket.
+    epoll_ctl(self->epoll_, EPOLL_CTL_DEL, s, nullptr);
+    self->watch_[i] = {};
+  }
+  return close(s);
 }
 
 int SocketLoop::on_timer(CURLM*, long timeout_ms, void* handle) {
@@ -89,7 +116,12 @@ int SocketLoop::on_timer(CURLM*, long timeout_ms, void* handle) {
 
 SocketLoop::Handle& SocketLoop::home(Transfer& t) {
   auto [it, fresh] = home_.try_emplace(&t, nullptr);
-  if (fresh) it->second = handles_[(home_.size() - 1) % handles_.size()].get();
+  if (fresh) {
+    it->second = handles_[(home_.size() - 1) % handles_.size()].get();
+    // The connections this transfer opens live in its handle's cache, so in this loop's life.
+    curl_easy_setopt(t.easy(), CURLOPT_CLOSESOCKETFUNCTION, &SocketLoop::on_close);
+    curl_easy_setopt(t.easy(), CURLOPT_CLOSESOCKETDATA, this);
+  }
   return *it->second;
 }
 
@@ -220,7 +252,15 @@ bool SocketLoop::run(Clock::time_point deadline) {
       if (e & EPOLLOUT) flags |= CURL_CSELECT_OUT;
       if (e & EPOLLERR) flags |= CURL_CSELECT_ERR;
       const uint64_t data = events[i].data.u64;
-      socket_action(*handles_[data >> 32], static_cast<curl_socket_t>(static_cast<uint32_t>(data)), flags);
+      const auto s = static_cast<curl_socket_t>(static_cast<uint32_t>(data));
+      if (!watch(s).wanted) {
+        // A kept connection between transfers: the server closed it or sent what nobody asked
+        // for. libcurl sees that when it next tries to reuse it; until then it stays quiet.
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, s, nullptr);
+        watch(s) = {};
+        continue;
+      }
+      socket_action(*handles_[data >> 32], s, flags);
     }
     // Checked after every wake-up, not only when epoll_wait times out, so libcurl's timers
     // (its timeouts, connection starts) fire even while sockets keep the loop busy.

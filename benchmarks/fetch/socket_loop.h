@@ -91,8 +91,18 @@ class SocketLoop {
     bool touched = false;
   };
 
+  // What the epoll set holds for one socket: the events and the handle it is registered with
+  // (events 0: not registered), and whether libcurl watches it now (on_socket).
+  struct Watch {
+    uint32_t events = 0;
+    uint32_t handle = 0;
+    bool wanted = false;
+  };
+
   static int on_socket(CURL* easy, curl_socket_t s, int what, void* handle, void* socket_data);
   static int on_timer(CURLM* multi, long timeout_ms, void* handle);
+  static int on_close(void* loop, curl_socket_t s);
+  Watch& watch(curl_socket_t s);
   Handle& home(Transfer& t);
   void socket_action(Handle& h, curl_socket_t s, int flags);
   void collect_finished();
@@ -101,6 +111,7 @@ class SocketLoop {
   int wait(epoll_event* events, int max, Clock::time_point until);
 
   int epoll_ = -1;
+  std::vector<Watch> watch_;  // by descriptor
   std::vector<std::unique_ptr<Handle>> handles_;  // by address in libcurl's callbacks
   std::unordered_map<Transfer*, Handle*> home_;   // where each transfer started first
   std::vector<Handle*> touched_;
