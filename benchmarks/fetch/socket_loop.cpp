@@ -3,6 +3,7 @@
 #include "fetch/socket_loop.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,8 +51,14 @@ SocketLoop::SocketLoop(int connections, int handles) {
 SocketLoop::~SocketLoop() {
   // Handles still registered (only after an exception) are taken out before the multi goes.
   for (Transfer* t : active_) curl_multi_remove_handle(home(*t).multi, t->easy());
-  for (auto& h : handles_) curl_multi_cleanup(h->multi);
+  for (auto& h : handles_) curl_multi_cleanup(h->multi);  // closes the cached connections
   close(epoll_);
+  // The transfers outlive the loop (their owners declare them first): no callback of theirs
+  // may point at it.
+  for (auto& [t, h] : home_) {
+    curl_easy_setopt(t->easy(), CURLOPT_OPENSOCKETFUNCTION, nullptr);
+    curl_easy_setopt(t->easy(), CURLOPT_CLOSESOCKETFUNCTION, nullptr);
+  }
 }
 
 SocketLoop::Watch& SocketLoop::watch(curl_socket_t s) {
@@ -65,7 +72,9 @@ SocketLoop::Watch& SocketLoop::watch(curl_socket_t s) {
 // epoll_ctl calls a request, a third of the loop's system calls (perf stat at C = 1000).
 // So a socket stays registered while libcurl does not watch it: run() drops its events (and
 // takes it out then, should the server close it), and on_close takes it out before libcurl
-// closes it, so a descriptor number that comes back names a new socket.
+// closes it. Not every socket is closed through on_close (libcurl 7.88 closes one whose
+// connect never completed with a plain close), so on_open forgets whatever the table says of
+// a descriptor number that comes back: a new socket is in no epoll set.
 int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void*) {
   auto* h = static_cast<Handle*>(handle);
   Watch& w = h->loop->watch(s);
@@ -81,14 +90,26 @@ int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void*)
   // The event names the socket and the handle it belongs to.
   ev.data.u64 = (uint64_t{h->index} << 32) | static_cast<uint32_t>(s);
   const int epoll = h->loop->epoll_;
+  int rc = 0;
   if (w.events != 0) {
-    if (epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev);
-  } else if (epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) {
-    epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
+    rc = epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
+    if (rc != 0 && errno == ENOENT) rc = epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev);
+  } else {
+    rc = epoll_ctl(epoll, EPOLL_CTL_ADD, s, &ev);
+    if (rc != 0 && errno == EEXIST) rc = epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
   }
-  w.events = events;
-  w.handle = h->index;
+  // Recorded only once registered, so a failed call is tried again at the next change.
+  w = {rc == 0 ? events : 0u, h->index, true};
   return 0;
+}
+
+// CURLOPT_OPENSOCKETFUNCTION of every transfer on this loop: libcurl makes its sockets here.
+curl_socket_t SocketLoop::on_open(void* loop, curlsocktype, curl_sockaddr* address) {
+  // CLOEXEC: a fixture server started by fork+exec must not inherit the client's connections.
+  const int s = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (s < 0) return CURL_SOCKET_BAD;
+  static_cast<SocketLoop*>(loop)->watch(s) = {};
+  return s;
 }
 
 // CURLOPT_CLOSESOCKETFUNCTION of every transfer on this loop: libcurl closes its sockets here.
@@ -118,7 +139,10 @@ SocketLoop::Handle& SocketLoop::home(Transfer& t) {
   auto [it, fresh] = home_.try_emplace(&t, nullptr);
   if (fresh) {
     it->second = handles_[(home_.size() - 1) % handles_.size()].get();
-    // The connections this transfer opens live in its handle's cache, so in this loop's life.
+    // The connections this transfer opens live in its handle's cache, so in this loop's life;
+    // ~SocketLoop takes the callbacks off again.
+    curl_easy_setopt(t.easy(), CURLOPT_OPENSOCKETFUNCTION, &SocketLoop::on_open);
+    curl_easy_setopt(t.easy(), CURLOPT_OPENSOCKETDATA, this);
     curl_easy_setopt(t.easy(), CURLOPT_CLOSESOCKETFUNCTION, &SocketLoop::on_close);
     curl_easy_setopt(t.easy(), CURLOPT_CLOSESOCKETDATA, this);
   }

@@ -64,7 +64,8 @@ class SocketLoop {
   // Runs until no transfer is in flight and no wake-up pending. If `deadline` passes first,
   // every transfer in flight (and any started after) ends as a timeout, its completion runs,
   // pending wake-ups are woken at once, and run() returns false: whatever goes wrong, run()
-  // returns and leaves nothing registered.
+  // returns and leaves no transfer registered (kept connections' sockets stay in the epoll
+  // set: on_socket says why).
   bool run(Clock::time_point deadline);
 
   size_t in_flight() const { return active_.size(); }
@@ -101,6 +102,7 @@ class SocketLoop {
 
   static int on_socket(CURL* easy, curl_socket_t s, int what, void* handle, void* socket_data);
   static int on_timer(CURLM* multi, long timeout_ms, void* handle);
+  static curl_socket_t on_open(void* loop, curlsocktype purpose, curl_sockaddr* address);
   static int on_close(void* loop, curl_socket_t s);
   Watch& watch(curl_socket_t s);
   Handle& home(Transfer& t);
