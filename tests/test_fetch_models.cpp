@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/context.h"
 #include "common/flags.h"
 #include "common/histogram.h"
 #include "fetch/fixture.h"
@@ -357,12 +358,9 @@ TEST(SocketLoop, ServerClosedKeptConnectionsNeitherSpinTheLoopNorLingerInIt) {
       requests.push_back({idle_closing.base_url() + fixture::request_target({.bytes = 100, .delay_ms = delay, .id = id}),
                           true, id, 100});
     }
-    rusage before{}, after{};
-    getrusage(RUSAGE_SELF, &before);
+    const Usage before = own_usage();
     EXPECT_EQ(describe_failures(run_once(*model, requests)), "") << name;
-    getrusage(RUSAGE_SELF, &after);
-    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
-    const double cpu = seconds(after.ru_utime) + seconds(after.ru_stime) - seconds(before.ru_utime) - seconds(before.ru_stime);
+    const double cpu = (own_usage() - before).cpu_seconds;
     // CPU time, not wall time: a slow machine does not make an idle wait cost more of it.
     EXPECT_LT(cpu, 0.25) << name << " spent " << cpu << " s of CPU on 4 requests, most of them waiting";
     std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the fourth is closed too

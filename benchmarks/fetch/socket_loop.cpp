@@ -112,16 +112,20 @@ curl_socket_t SocketLoop::on_open(void* loop, curlsocktype, curl_sockaddr* addre
   return s;
 }
 
-// CURLOPT_CLOSESOCKETFUNCTION of every transfer on this loop: libcurl closes its sockets here.
-int SocketLoop::on_close(void* loop, curl_socket_t s) {
-  auto* self = static_cast<SocketLoop*>(loop);
+// Takes s out of the epoll set if the table says it is there, and forgets it.
+void SocketLoop::unwatch(curl_socket_t s) {
   const auto i = static_cast<size_t>(s);
-  if (i < self->watch_.size() && self->watch_[i].events != 0) {
-    // Out of the set before the close: a copy of the descriptor in a forked child would keep
-    // the registration after it, and the number may come back for another socket.
-    epoll_ctl(self->epoll_, EPOLL_CTL_DEL, s, nullptr);
-    self->watch_[i] = {};
+  if (i < watch_.size() && watch_[i].events != 0) {
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, s, nullptr);
+    watch_[i] = {};
   }
+}
+
+// CURLOPT_CLOSESOCKETFUNCTION of every transfer on this loop: libcurl closes its sockets here,
+// out of the set first: a copy of the descriptor in a forked child would keep the registration
+// after the close, and the number may come back for another socket.
+int SocketLoop::on_close(void* loop, curl_socket_t s) {
+  static_cast<SocketLoop*>(loop)->unwatch(s);
   return close(s);
 }
 
@@ -280,8 +284,7 @@ bool SocketLoop::run(Clock::time_point deadline) {
       if (!watch(s).wanted) {
         // A kept connection between transfers: the server closed it or sent what nobody asked
         // for. libcurl sees that when it next tries to reuse it; until then it stays quiet.
-        epoll_ctl(epoll_, EPOLL_CTL_DEL, s, nullptr);
-        watch(s) = {};
+        unwatch(s);
         continue;
       }
       socket_action(*handles_[data >> 32], s, flags);

@@ -105,6 +105,7 @@ class SocketLoop {
   static curl_socket_t on_open(void* loop, curlsocktype purpose, curl_sockaddr* address);
   static int on_close(void* loop, curl_socket_t s);
   Watch& watch(curl_socket_t s);
+  void unwatch(curl_socket_t s);
   Handle& home(Transfer& t);
   void socket_action(Handle& h, curl_socket_t s, int flags);
   void collect_finished();
