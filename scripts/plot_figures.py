@@ -31,7 +31,8 @@ MODEL_STYLE = defaultdict(lambda: ("#444444", "o"),
 IDEAL = dict(color="black", linestyle="--", linewidth=1.2)    # what the injected latency allows
 BOUND = dict(color="#888888", linestyle="--", linewidth=1)    # what the cores or the schedule allow
 WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's capacity, measured by wrk
-FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")  # one thread without libcurl (peak/raw_http)
+# one thread without libcurl (peak/raw_http)
+FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")
 
 
 class Figures:
@@ -113,11 +114,11 @@ def _conc_axis(ax, concs):
     ax.set_xlabel("concurrency C (requests in flight)")
 
 
-def _log_axis(ax, fmt=fmt_num, values=None):
-    """Log y axis labelled with fmt(value) (fitted to `values` when given); within two decades
-    the 2x and 5x ticks are labelled too, so a narrow range never shows one lonely tick."""
+def _log_axis(ax, *values, fmt=fmt_num):
+    """Log y axis labelled with fmt(value), fitted to the sequences `values` when given; within two
+    decades the 2x and 5x ticks are labelled too, so a narrow range never shows one lonely tick."""
     ax.set_yscale("log")
-    v = pd.Series(values, dtype=float) if values is not None else pd.Series([], dtype=float)
+    v = np.concatenate([np.asarray(x, dtype=float) for x in values]) if values else np.array([])
     v = v[np.isfinite(v) & (v > 0)]
     if len(v):
         ax.set_ylim(v.min() / 1.15, v.max() * 1.15)
@@ -131,10 +132,11 @@ def _log_axis(ax, fmt=fmt_num, values=None):
 def draw_sum(figs, per_kernel, hw, ceiling):
     """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}}."""
     kernels = [k for k in per_kernel if per_kernel[k]["speedup"] is not None]
-    for what in ("speedup", "efficiency") if kernels else ():
+    for what, title, ylabel in (("speedup", "speedup over seq", "speedup  T_seq / T_model"),
+                                ("efficiency", "parallel efficiency", "efficiency  T_seq / (W · T_model)")
+                                ) if kernels else ():
         figs.progress("rendering sum %s against workers" % what)
-        fig, axes = figs.new(len(kernels), "sum: speedup over seq against workers" if what == "speedup"
-                             else "sum: parallel efficiency against workers")
+        fig, axes = figs.new(len(kernels), "sum: %s against workers" % title)
         for ax, kernel in zip(axes[0], kernels):
             tab = per_kernel[kernel]["speedup"]
             for model, m in tab.groupby("model", sort=False):
@@ -150,10 +152,8 @@ def draw_sum(figs, per_kernel, hw, ceiling):
                 if kernel == "array" and ceiling:
                     ax.plot(sorted(ceiling), [ceiling[w] for w in sorted(ceiling)], color="#555555",
                             linestyle="-.", linewidth=1.2, label="read-bandwidth ceiling")
-                ax.set_ylabel("speedup  T_seq / T_model")
             else:
                 ax.plot(xs, usable / xs, **BOUND, label="ideal: min(W, hardware threads) / W")
-                ax.set_ylabel("efficiency  T_seq / (W · T_model)")
                 ax.set_ylim(0, np.fmax(1.15, tab["efficiency_hi"].max() * 1.08))
             if hw is not None:
                 ax.axvline(hw, color="#c0392b", linestyle=":", linewidth=1.3,
@@ -161,8 +161,8 @@ def draw_sum(figs, per_kernel, hw, ceiling):
                 if xs[-1] > hw:
                     ax.axvspan(hw, xs[-1] * 1.05, color="#c0392b", alpha=0.06, label="oversubscribed")
             _x_ticks(ax, xs, base=2 if xs[-1] / max(xs[0], 1) >= 8 else None)
-            ax.set_xlabel("workers W")
-            ax.set_title("kernel %s, n = %s" % (kernel, fmt_n(per_kernel[kernel]["n_w"])))
+            ax.set(xlabel="workers W", ylabel=ylabel,
+                   title="kernel %s, n = %s" % (kernel, fmt_n(per_kernel[kernel]["n_w"])))
         # One legend under both panels: inside, it covered points (process_pool and fork at
         # W = 1 in the array panel).
         figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what, shared_legend=True)
@@ -195,7 +195,7 @@ def draw_sum(figs, per_kernel, hw, ceiling):
             ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
             ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
         ax.set_xscale("log")
-        _log_axis(ax, fmt_time)
+        _log_axis(ax, fmt=fmt_time)
         ax.xaxis.set_major_locator(LogLocator(base=10))
         ax.set(xlabel="n (elements summed)", ylabel="wall time per call", title="kernel %s, W = %s for "
                "parallel models; circles: crossover" % (kernel, per_kernel[kernel]["W"]))
@@ -208,21 +208,24 @@ def draw_fetch(figs, info):
     fetch, cfg, delays = info["frame"], info["cfg"], info["delays"]
     if cfg is not None and delays:
         figs.progress("rendering fetch wall time and efficiency against concurrency")
-        for what, title in (("time", "wall time"), ("efficiency", "efficiency (ideal / measured)")):
+        # (quantity, its title, the columns of its median, min and max, and of the client floor's)
+        for what, title, (y, lo, hi, floor_col) in (
+                ("time", "wall time", ("t_med", "t_min", "t_max", "t_med")),
+                ("efficiency", "efficiency (ideal / measured)", ("eff", "eff_lo", "eff_hi", "efficiency"))):
             fig, axes = figs.new(len(delays), "fetch: %s against concurrency (%s)"
                                  % (title, config_text(cfg)), height=4.8)
-            y, lo, hi = ("t_med", "t_min", "t_max") if what == "time" else ("eff", "eff_lo", "eff_hi")
             for ax, delay in zip(axes[0], delays):
                 rows = config_rows(fetch, cfg, delay)
                 for model, m in _by_model(rows, "conc"):
                     _errorbar(ax, model, m["conc"], m[y], m[lo], m[hi])
-                floor, col = info["floor"].get(delay), "t_med" if what == "time" else "efficiency"
-                if floor is not None and floor[col].notna().any():
-                    ax.plot(floor["arg_conc"], floor[col], **FLOOR, label="one thread without libcurl (peak/raw_http)")
+                floor = info["floor"].get(delay)
+                if floor is not None and floor[floor_col].notna().any():
+                    ax.plot(floor["arg_conc"], floor[floor_col], **FLOOR,
+                            label="one thread without libcurl (peak/raw_http)")
                 if what == "time":
                     ideal = rows.groupby("conc")["ideal"].median()
                     ax.plot(ideal.index, ideal.values, **IDEAL, label="ideal  ceil(N/C)·L")
-                    _log_axis(ax, fmt_time)
+                    _log_axis(ax, fmt=fmt_time)
                     ax.set_ylabel("wall time for %d requests" % cfg["n"])
                 else:
                     ax.axhline(1.0, **BOUND, label="ideal (1.0)")
@@ -266,7 +269,7 @@ def _draw_latency(figs, rows, cfg, delays):
             ax.set_xlabel("")
     for ax in panels[len(models):]:
         ax.set_visible(False)
-    _log_axis(panels[0], values=pd.concat([rows["p50_ms"], rows["p99_ms"], pd.Series(delays, dtype=float)]))
+    _log_axis(panels[0], rows["p50_ms"], rows["p99_ms"], delays)
     figs.save(fig, "fetch_latency.png", "fetch: per-request latency", shared_legend=True)
 
 
@@ -290,7 +293,7 @@ def _draw_throughput_memory(figs, info):
         for model, m in _by_model(rows, "conc"):
             _errorbar(ax, model, m["conc"], m[col], m[col + "_min"], m[col + "_max"])
         _conc_axis(ax, rows["conc"])
-        _log_axis(ax, values=pd.concat([rows[col + "_min"], rows[col + "_max"]]))
+        _log_axis(ax, rows[col + "_min"], rows[col + "_max"])
         ax.set(ylabel=ylabel, title=title)
     figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
 
@@ -299,7 +302,7 @@ def draw_c10k(figs, info):
     """C10k: requests/s against C from 1 to 10,000 (left, the most requests measured at each C)
     with the ideal C / L, the fixture's capacity (wrk) and the client floor (peak/raw_http, stars);
     wall time at the sweep's N against C from 1000 (right) with the ideal ceil(N/C)·L."""
-    curve, sweep, delay, wrk = info["curve"], info["sweep"], info["delay_ms"], info["wrk"]
+    curve, sweep, floor, delay, wrk = (info[k] for k in ("curve", "sweep", "floor", "delay_ms", "wrk"))
     figs.progress("rendering the C10k sweep")
     fig, axes = figs.new(2, "fetch, C10k: where each model breaks (L = %g ms, keep-alive, 1 KiB)" % delay,
                          width=6.0, height=4.8)
@@ -313,19 +316,18 @@ def draw_c10k(figs, info):
     ax.plot(concs, [c * 1000.0 / delay for c in concs], **IDEAL, label="ideal  C / L")
     if wrk:
         ax.axhline(max(wrk.values()), **WRK, label="the fixture's capacity at 0 ms (wrk)")
-    floor = info["floor"]
     floor_rps = floor["arg_n"] / floor["t_med"]
     if not floor.empty:
-        ax.plot(floor["arg_conc"], floor_rps, **FLOOR, label="one thread without libcurl, N = C = %s (peak/raw_http)"
-                % fmt_num(info["n"]))
+        ax.plot(floor["arg_conc"], floor_rps, **FLOOR,
+                label="one thread without libcurl, N = C = %s (peak/raw_http)" % fmt_num(info["n"]))
     ax.set_xscale("log")
-    _log_axis(ax, values=pd.concat([curve["rps"], pd.Series(list(wrk.values()), dtype=float), floor_rps]))
+    _log_axis(ax, curve["rps"], list(wrk.values()), floor_rps)
     ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s", title="throughput against C")
     ideal = sweep.groupby("conc")["ideal"].median()
     bx.plot(ideal.index, ideal.values, **IDEAL)
     bx.plot(floor["arg_conc"], floor["t_med"], **FLOOR)
     _x_ticks(bx, sweep["conc"], fmt_num, base=10)
-    _log_axis(bx, fmt_time, values=pd.concat([sweep["t_min"], sweep["t_max"], ideal, floor["t_med"]]))
+    _log_axis(bx, sweep["t_min"], sweep["t_max"], ideal, floor["t_med"], fmt=fmt_time)
     bx.set(xlabel="concurrency C", ylabel="wall time for %s requests" % fmt_num(info["n"]),
            title="N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]))
     figs.save(fig, "fetch_c10k.png", "fetch, C10k: throughput and wall time against concurrency",
@@ -361,9 +363,9 @@ def draw_open(figs, info):
     for a in (ax, bx):
         _x_ticks(a, rates, fmt_num, base=10)  # the offered rates themselves
         a.set_xlabel("offered rate (requests/s)")
-    _log_axis(ax, values=pd.concat([f["p50_ms"], f["p99_ms"]]))
+    _log_axis(ax, f["p50_ms"], f["p99_ms"])
     ax.set(ylabel="latency from arrival (ms)", title="p99 solid, p50 dashed; hollow: fell behind")
-    _log_axis(bx, values=pd.concat([f["achieved_rate"], pd.Series(rates + list(wrk.values()), dtype=float)]))
+    _log_axis(bx, f["achieved_rate"], rates, list(wrk.values()))
     bx.set(ylabel="achieved rate (requests/s)", title="what each model issued")
     figs.save(fig, "fetch_open.png", "fetch, open loop: latency against offered load", shared_legend=True)
 
@@ -391,13 +393,11 @@ def draw_seed(figs, seed):
             if col == "cpp_s" and r["cpp_spread"]:
                 ax.plot(r["cpp_spread"], [y, y], color="black", linewidth=1)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_yticks(ys)
-    ax.set_yticklabels([r["experiment"] for r in seed], fontsize=8.5)
-    ax.set_xscale("log")
+    ax.set_yticks(ys, [r["experiment"] for r in seed], fontsize=8.5)
+    ax.set(xscale="log", xlabel="wall time (log scale)")
     values = [r[c] for r in seed for c in ("blog_s", "cpp_s", "python_s") if r[c]]
     ax.set_xlim(min(values) / 4, max(values) * 6)  # room for the value labels
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
-    ax.set_xlabel("wall time (log scale)")
     ax.grid(False, axis="y")
     figs.save(fig, "seed.png", "The seed's experiments")
 
@@ -405,7 +405,7 @@ def draw_seed(figs, seed):
 def draw_foreign(figs, plans):
     """Other programs' benchmarks: per family, time against its first varying argument, one
     line per value of the others. Returns [(family, file, notes)] for the page."""
-    out, used = [], set()
+    out = []
     for plan in plans:
         family, (x, *others), rows = plan["family"], plan["dims"], plan["rows"]
         title = "%s: time against %s" % (family, dim_label(x)) + (
@@ -436,11 +436,11 @@ def draw_foreign(figs, plans):
         ax.set(xlabel=dim_label(x), ylabel="real time per iteration")
         if others:
             ax.legend(fontsize=7)
+        # families whose names differ only in characters a file name cannot hold get numbered
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", family).strip("_")[:60] or "family"
         fname, k = "foreign_%s.png" % stem, 2
-        while fname in used:
+        while fname in dict(figs.written):
             fname, k = "foreign_%s_%d.png" % (stem, k), k + 1
-        used.add(fname)
         figs.save(fig, fname, title)
         out.append((family, fname, notes))
     return out

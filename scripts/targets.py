@@ -13,6 +13,7 @@ import metrics
 N = 10**8   # the sum targets' size: the blog's 0..1e8
 ARRAY_BYTES = 8 * N
 YES, NO, NOT_MEASURED, REPORTED = "yes", "no", "not measured", "reported"
+C10K_MODELS = ("pool", "threads", "multi", "multi_socket", "coro", "multi_threads")
 
 
 class Run:
@@ -47,8 +48,8 @@ def _floor(run, conc, delay_ms, show):
     """A REPORTED row: what the client floor measured at N = C = conc, shown by show(key)."""
     key = floor_key(conc, delay_ms)
     return ("`peak/raw_http` at N = C = {:,}, {} ms: the same requests from one thread without libcurl "
-            "(the floor for one-thread clients)".format(conc, delay_ms), show(key) if key in run.rows else "not measured",
-            REPORTED)
+            "(the floor for one-thread clients)".format(conc, delay_ms),
+            show(key) if key in run.rows else "not measured", REPORTED)
 
 
 def _verdict(values, ok):
@@ -70,42 +71,41 @@ def _each(label, pairs, fmt, ok=None, code=True):
     return label, _listed(pairs, fmt, code), _verdict([v for _, v in pairs], ok) if ok else REPORTED
 
 
+def _row(label, values, text, ok):
+    """A target row over some numbers: text(*values), met when ok(*values); "–" and not measured
+    when the run lacks any of them."""
+    if not all(values):
+        return label, "–", NOT_MEASURED
+    return label, text(*values), YES if ok(*values) else NO
+
+
 def _efficiency(run, model, workers):
     t_seq, t = run.time(sum_key("seq", "range", 1)), run.time(sum_key(model, "range", workers))
     return metrics.efficiency(t_seq, t, workers) if t_seq and t else None
 
 
 def sum_targets(run, hw):
-    out = []
+    t_seq, t_arr = run.time(sum_key("seq", "range", 1)), run.time(sum_key("seq", "array", 1))
     vector = run.rows.get("peak/vector_add/workers:1", run.rows.get("peak/vector_add"))
     adds, lanes = (vector.get("adds_per_second"), vector.get("lanes")) if vector is not None else (None, None)
-    t_seq = run.time(sum_key("seq", "range", 1))
-    label = "`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop"
-    if finite(adds) and finite(lanes) and t_seq:
-        # an honest loop needs two vector adds per vector of integers: accumulate and step
-        bound = N / lanes * 2 / adds
-        out.append((label, "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx"
-                    % (fmt_time(t_seq), fmt_time(bound), fmt_num(adds), lanes, t_seq / bound),
-                    YES if t_seq <= 1.5 * bound else NO))
-    else:
-        out.append((label, "–", NOT_MEASURED))
-
-    def read_bound(workers):
-        bw = run.counter("peak/read_bw/workers:%d/bytes:%d" % (workers, ARRAY_BYTES), "bytes_per_second")
-        return (ARRAY_BYTES / bw, bw) if bw else (None, None)
-
-    bound1, bw1 = read_bound(1)
-    t_arr = run.time(sum_key("seq", "array", 1))
-    text = ("%s = %.1f GB/s; `memchr` reads %.1f GB/s on one core"
-            % (fmt_time(t_arr), ARRAY_BYTES / t_arr / 1e9, bw1 / 1e9) if t_arr and bw1 else "–")
-    out.append(("`seq` `array`, n = 1e8 (800 MB), within 1.5x of one core's read bandwidth", text,
-                _verdict([t_arr, bound1], lambda _: t_arr <= 1.5 * bound1)))
+    # an honest loop needs two vector adds per vector of integers: accumulate and step
+    bound = N / lanes * 2 / adds if finite(adds) and finite(lanes) and t_seq else None
+    read_bw = lambda w: run.counter("peak/read_bw/workers:%d/bytes:%d" % (w, ARRAY_BYTES), "bytes_per_second")
+    bw1 = read_bw(1)
+    out = [_row("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop", [t_seq, bound],
+                lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx"
+                % (fmt_time(t), fmt_time(b), fmt_num(adds), lanes, t / b), lambda t, b: t <= 1.5 * b),
+           _row("`seq` `array`, n = 1e8 (800 MB), within 1.5x of one core's read bandwidth", [t_arr, bw1],
+                lambda t, bw: "%s = %.1f GB/s; `memchr` reads %.1f GB/s on one core"
+                % (fmt_time(t), ARRAY_BYTES / t / 1e9, bw / 1e9),
+                lambda t, bw: t <= 1.5 * (ARRAY_BYTES / bw))]
     if hw and hw > 1:
-        bound_w, bw_w = read_bound(hw)
-        models = ["threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi"]
-        times = [(m, run.time(sum_key(m, "array", hw))) for m in models]
+        bw_w = read_bw(hw)
+        times = [(m, run.time(sum_key(m, "array", hw)))
+                 for m in ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi")]
         measured = [(m, t) for m, t in times if t is not None]
-        if bound_w and measured:
+        if bw_w and measured:
+            bound_w = ARRAY_BYTES / bw_w
             out.append(("`array` at %d workers within 1.5x of what all cores read (`fork` copies page "
                         "tables: not held to it)" % hw,
                         "bound %s (`memchr`, %d threads: %.1f GB/s); " % (fmt_time(bound_w), hw, bw_w / 1e9)
@@ -113,74 +113,67 @@ def sum_targets(run, hw):
                         _verdict([t for _, t in times], lambda t: t <= 1.5 * bound_w)))
         else:
             out.append(("`array` at %d workers within 1.5x of what all cores read" % hw, "–", NOT_MEASURED))
-        effs = [(m, _efficiency(run, m, hw)) for m in ("pool", "tbb", "openmp", "process_pool", "std_par")]
-        spawners = [(m, _efficiency(run, m, hw)) for m in ("threads", "fork")]
-        per_call = [(m, run.time(sum_key(m, "range", hw, 1000)))
-                    for m in ("pool", "tbb", "openmp", "process_pool")]
-        mpi, t_mpi = _efficiency(run, "mpi", hw), run.time(sum_key("mpi", "range", hw, 1000))
+        effs = lambda models: [(m, _efficiency(run, m, hw)) for m in models]
+        per_call = lambda m: run.time(sum_key(m, "range", hw, 1000))
         out += [_each("efficiency >= 0.95 at workers = %d, `range` n = 1e8: the persistent models" % hw,
-                      effs, fmt_eff, lambda e: e >= 0.95),
-                ("`mpi` efficiency >= 0.90 at workers = %d, `range` n = 1e8" % hw,
-                 fmt_eff(mpi) if mpi else "–", _verdict([mpi], lambda e: e >= 0.90)),
-                _each("the spawn-per-call models at workers = %d, `range` n = 1e8" % hw, spawners, fmt_eff),
+                      effs(("pool", "tbb", "openmp", "process_pool", "std_par")), fmt_eff,
+                      lambda e: e >= 0.95),
+                _row("`mpi` efficiency >= 0.90 at workers = %d, `range` n = 1e8" % hw,
+                     [_efficiency(run, "mpi", hw)], fmt_eff, lambda e: e >= 0.90),
+                _each("the spawn-per-call models at workers = %d, `range` n = 1e8" % hw,
+                      effs(("threads", "fork")), fmt_eff),
                 _each("time per call at n = 1e3, workers = %d: `pool`, `tbb`, `openmp`, `process_pool` "
                       "tens of microseconds or less (<= 50 us)" % hw,
-                      per_call, fmt_time, lambda t: t <= 50e-6),
-                ("`mpi` time per call at n = 1e3, workers = %d: <= 30 us" % hw,
-                 fmt_time(t_mpi) if t_mpi else "–", _verdict([t_mpi], lambda t: t <= 30e-6))]
-    t_pp = run.time(sum_key("process_pool", "array", 1))
-    out.append(("`process_pool` `array`, 1 worker, n = 1e8, within 10% of `seq`",
-                "%s against %s (%+.0f%%)" % (fmt_time(t_pp), fmt_time(t_arr), (t_pp / t_arr - 1) * 100)
-                if t_pp and t_arr else "–",
-                _verdict([t_pp, t_arr], lambda _: t_pp <= 1.10 * t_arr)))
+                      [(m, per_call(m)) for m in ("pool", "tbb", "openmp", "process_pool")], fmt_time,
+                      lambda t: t <= 50e-6),
+                _row("`mpi` time per call at n = 1e3, workers = %d: <= 30 us" % hw, [per_call("mpi")],
+                     fmt_time, lambda t: t <= 30e-6)]
+    out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, within 10% of `seq`",
+                    [run.time(sum_key("process_pool", "array", 1)), t_arr],
+                    lambda t, seq: "%s against %s (%+.0f%%)" % (fmt_time(t), fmt_time(seq),
+                                                               (t / seq - 1) * 100),
+                    lambda t, seq: t <= 1.10 * seq))
     return out
 
 
 def fetch_targets(run):
-    out = []
+    def within(label, models, conc, n, what, limit):
+        """Each model's time within `limit` x its own ideal (the run's ideal_s counter)."""
+        keys = [(m, fetch_key(m, conc, n, what)) for m in models]
+        pairs = [(m, (run.time(k), run.counter(k, "ideal_s"))) for m, k in keys]
+        pairs = [(m, (t, ideal) if t and ideal else None) for m, (t, ideal) in pairs]
+        return _each(label, pairs, lambda v: "%s (%+.1f%% over its ideal %s)"
+                     % (fmt_time(v[0]), (v[0] / v[1] - 1) * 100, fmt_time(v[1])),
+                     lambda v: v[0] <= limit * v[1])
 
-    def within(label, keys, limit):
-        """Each benchmark's time within `limit` x its own ideal (the run's ideal_s counter)."""
-        pairs = [(model, (run.time(key), run.counter(key, "ideal_s"))) for model, key in keys]
-        pairs = [(model, (t, ideal) if t and ideal else None) for model, (t, ideal) in pairs]
-        out.append(_each(label, pairs, lambda v: "%s (%+.1f%% over its ideal %s)"
-                         % (fmt_time(v[0]), (v[0] / v[1] - 1) * 100, fmt_time(v[1])),
-                         lambda v: v[0] <= limit * v[1]))
-
-    seed = "profile:seed"
-    within("seed profile, `seq` within 5% of the sum of the latencies",
-           [("seq", fetch_key("seq", 1, 40, seed))], 1.05)
-    within("seed profile, `pool` with 4 workers within 10% of its ideal",
-           [("pool", fetch_key("pool", 4, 40, seed))], 1.10)
-    within("seed profile at C = 40: `multi`, `multi_socket`, `coro` within 15% of the slowest site",
-           [(m, fetch_key(m, 40, 40, seed)) for m in ("multi", "multi_socket", "coro")], 1.15)
-    within("10,000 requests at 100 ms, C = 1000: `multi_socket`, `coro` within 1.3x of 1.0 s",
-           [(m, fetch_key(m, 1000, 10000, "delay_ms:100")) for m in ("multi_socket", "coro")], 1.3)
-    out.append(_each("N = C = 1000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
-                     [(m, run.counter(fetch_key(m, 1000, 1000, "delay_ms:100"), "efficiency"))
-                      for m in ("multi", "multi_socket", "coro")], fmt_eff, lambda e: e >= 0.85))
-    out.append(_floor(run, 1000, 100, lambda k: "efficiency %s (%s)" % (fmt_eff(run.counter(k, "efficiency")),
-                                                                    fmt_time(run.time(k)))))
-    out.append(_each("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
-                     [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
-                                                         "items_per_second")) for n in (1000, 10000)],
-                     fmt_num, lambda r: r >= 30000, code=False))
-    busy = lambda k: run.counter(k, "server_cpu_util")
-    out.append(_floor(run, 1000, 0, lambda k: "%s requests/s, the fixture busy %s of the time"
-                      % (fmt_num(run.counter(k, "items_per_second")),
-                         "%.0f%%" % (100 * busy(k)) if busy(k) is not None else "an unmeasured share")))
+    seed, busy = "profile:seed", lambda k: run.counter(k, "server_cpu_util")
+    out = [within("seed profile, `seq` within 5% of the sum of the latencies", ["seq"], 1, 40, seed, 1.05),
+           within("seed profile, `pool` with 4 workers within 10% of its ideal", ["pool"], 4, 40, seed, 1.10),
+           within("seed profile at C = 40: `multi`, `multi_socket`, `coro` within 15% of the slowest site",
+                  ["multi", "multi_socket", "coro"], 40, 40, seed, 1.15),
+           within("10,000 requests at 100 ms, C = 1000: `multi_socket`, `coro` within 1.3x of 1.0 s",
+                  ["multi_socket", "coro"], 1000, 10000, "delay_ms:100", 1.3),
+           _each("N = C = 1000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
+                 [(m, run.counter(fetch_key(m, 1000, 1000, "delay_ms:100"), "efficiency"))
+                  for m in ("multi", "multi_socket", "coro")], fmt_eff, lambda e: e >= 0.85),
+           _floor(run, 1000, 100, lambda k: "efficiency %s (%s)" % (fmt_eff(run.counter(k, "efficiency")),
+                                                                    fmt_time(run.time(k)))),
+           _each("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
+                 [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
+                                                     "items_per_second")) for n in (1000, 10000)],
+                 fmt_num, lambda r: r >= 30000, code=False),
+           _floor(run, 1000, 0, lambda k: "%s requests/s, the fixture busy %s of the time"
+                  % (fmt_num(run.counter(k, "items_per_second")),
+                     "%.0f%%" % (100 * busy(k)) if busy(k) is not None else "an unmeasured share"))]
     # The ideal is a lower bound on the time, so no efficiency may exceed 1 beyond the clock's
     # resolution; every benchmark with an ideal is checked, not a chosen few.
     effs = [(key, r.get("efficiency")) for key, r in run.rows.items()
             if key.startswith(("fetch/", "peak/raw_http/")) and finite(r.get("efficiency"))
             and r.get("efficiency") > 0]
-    label = "every fetch efficiency <= 1.0, the client floor's too (the ideal is a lower bound)"
-    if effs:
-        worst = max(effs, key=lambda kv: kv[1])
-        out.append((label, "highest: %.3f, `%s` (%d benchmarks with an ideal)"
-                    % (worst[1], worst[0], len(effs)), YES if worst[1] <= 1.0 else NO))
-    else:
-        out.append((label, "–", NOT_MEASURED))
+    out.append(_row("every fetch efficiency <= 1.0, the client floor's too (the ideal is a lower bound)",
+                    [max(effs, key=lambda kv: kv[1]) if effs else None],
+                    lambda worst: "highest: %.3f, `%s` (%d benchmarks with an ideal)"
+                    % (worst[1], worst[0], len(effs)), lambda worst: worst[1] <= 1.0))
     out.append(_each("memory per in-flight request at C = 1000 (10,000 requests at 100 ms)",
                      [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
                       for m in ("multi", "multi_socket", "coro", "threads")],
@@ -188,14 +181,10 @@ def fetch_targets(run):
     return out
 
 
-C10K_MODELS = ("pool", "threads", "multi", "multi_socket", "coro", "multi_threads")
-
-
 def c10k_targets(run, context):
     """N = C = 10,000 at 100 ms: the best libcurl model (every model here is one) within 3x
     the ideal; every model's time there, and why the others were left out."""
-    key = lambda m: fetch_key(m, 10000, 10000, "delay_ms:100")
-    times = [(m, run.time(key(m))) for m in C10K_MODELS]
+    times = [(m, run.time(fetch_key(m, 10000, 10000, "delay_ms:100"))) for m in C10K_MODELS]
     measured = [(m, t) for m, t in times if t]
     label = "N = C = 10,000 at 100 ms: the best model within 3x the ideal (300 ms)"
     if not measured:
@@ -267,4 +256,3 @@ def met_count(rows):
     """'7 of 9 met' over the rows with a yes/no verdict."""
     judged = [m for _, _, m in rows if m in (YES, NO)]
     return "%d of %d met" % (judged.count(YES), len(judged)) if judged else "none measured"
-
