@@ -123,9 +123,10 @@ def sum_processes(n, workers=SEED_SUM_WORKERS):
                 parts.append(result.get(timeout=0.2))
             except queue.Empty:
                 # A child failed, or all have ended with answers missing: they will never come.
-                if any(p.exitcode for p in procs) or all(p.exitcode is not None for p in procs):
-                    raise BenchmarkError("%d of %d worker processes gave no answer (exit statuses %s)" % (
-                        workers - len(parts), workers, [p.exitcode for p in procs])) from None
+                codes = [p.exitcode for p in procs]
+                if any(codes) or None not in codes:
+                    raise BenchmarkError("%d of %d worker processes gave no answer (exit statuses %s)"
+                                         % (workers - len(parts), workers, codes)) from None
     finally:
         for p in procs:
             if p.is_alive():  # only after an error or an interrupt: stop them, quietly
@@ -198,7 +199,7 @@ class Fixture:
 
 def seed_profile_delays():
     """The profile's 40 latencies in dispatch order: site 0, 1, 2, 3, 0, 1, ... (`urls * 10`)."""
-    return [d for _ in range(SEED_REQUESTS_PER_SITE) for d in SEED_SITE_DELAYS_MS]
+    return list(SEED_SITE_DELAYS_MS) * SEED_REQUESTS_PER_SITE
 
 
 def dispatch_makespan(delays_ms, slots):
@@ -227,59 +228,52 @@ def check_response(req, status, body):
     return None
 
 
-class Blocking:
-    """io/0basic.py (conc 1: one request after another) and io/1thread.py (a ThreadPoolExecutor
-    of `conc` threads): blocking GETs. keepalive=False is the seed's client, urlopen, which sends
-    "Connection: close"; keepalive=True sends the same request through http.client, the module
-    urlopen is built on, keeping one connection per thread as the C++ keepalive:1 clients do."""
+def fetch_blocking(fixture, requests, conc, keepalive, timeout):
+    """io/0basic.py (conc 1) and io/1thread.py (a ThreadPoolExecutor of `conc`): (wall s, this thread's
+    CPU s, [(s, None or what went wrong)]). keepalive=False is the seed's urlopen, which sends "Connection:
+    close"; keepalive=True sends the same GET by http.client, which urlopen is built on, keeping one
+    connection per thread as the C++ keepalive:1 clients do."""
+    local, connections = threading.local(), []
+    # Not the environment's proxy: the fixture is on this machine.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-    def __init__(self, fixture, keepalive, timeout, conc=1):
-        self.fixture, self.keepalive, self.timeout = fixture, keepalive, timeout
-        self.local, self.connections = threading.local(), []
-        # Not the environment's proxy: the fixture is on this machine.
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
-
-    def get(self, req):
-        if not self.keepalive:
-            with self.opener.open(req.url, timeout=self.timeout) as resp:
+    def get(req):
+        if not keepalive:
+            with opener.open(req.url, timeout=timeout) as resp:
                 return resp.status, resp.read()
-        if not hasattr(self.local, "conn"):
-            self.local.conn = http.client.HTTPConnection(self.fixture.host, self.fixture.port,
-                                                         timeout=self.timeout)
-            self.connections.append(self.local.conn)
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection(fixture.host, fixture.port, timeout=timeout)
+            connections.append(local.conn)
         try:
-            self.local.conn.request("GET", req.target)
-            resp = self.local.conn.getresponse()
+            local.conn.request("GET", req.target)
+            resp = local.conn.getresponse()
             return resp.status, resp.read()
         except BaseException:
-            self.local.conn.close()  # a half-read response must not be reused: the next reconnects
+            local.conn.close()  # a half-read response must not be reused: the next reconnects
             raise
 
-    def fetch(self, req):
-        """(seconds, None or what went wrong) of one request."""
+    def fetch(req):
         t0 = time.perf_counter()
         try:
-            status, body = self.get(req)
+            status, body = get(req)
         except Exception as e:  # noqa: BLE001 - every failure is one request's outcome
             return time.perf_counter() - t0, no_answer(e)
         return time.perf_counter() - t0, check_response(req, status, body)
 
-    def run(self, requests):
-        """(wall s, this thread's CPU s, [fetch(req)])."""
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
+    try:
         clock = stopwatch()
-        outcomes = list((self.executor.map if self.executor else map)(self.fetch, requests))
+        outcomes = list((executor.map if executor else map)(fetch, requests))
         return (*clock(), outcomes)
-
-    def close(self):
-        if self.executor:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-        for conn in self.connections:
+    finally:
+        if executor:
+            executor.shutdown(wait=True, cancel_futures=True)
+        for conn in connections:
             conn.close()
 
 
 async def fetch_asyncio(requests, conc, keepalive, timeout):
-    """io/2asyncio.py: one coroutine per request on one event loop, with aiohttp; as Blocking.run.
+    """io/2asyncio.py: one coroutine per request on one event loop, with aiohttp; as fetch_blocking.
     The session (a pool of `conc` connections) is made before the clock starts; keepalive=False
     closes each connection after its response, as the seed's one-off aiohttp.request calls did."""
     import aiohttp  # only this model needs it; main() has checked that it imports
@@ -311,11 +305,7 @@ def measure_fetch(model, fixture, conc, keepalive):
     if model == "asyncio":
         wall, thread_cpu, outcomes = asyncio.run(fetch_asyncio(requests, conc, keepalive, timeout))
     else:
-        client = Blocking(fixture, keepalive, timeout, conc)
-        try:
-            wall, thread_cpu, outcomes = client.run(requests)
-        finally:
-            client.close()
+        wall, thread_cpu, outcomes = fetch_blocking(fixture, requests, conc, keepalive, timeout)
     failed = [(i, what) for i, (_, what) in enumerate(outcomes) if what]
     if failed:
         raise BenchmarkError("%d of %d requests failed (first: request %d: %s)"
@@ -327,8 +317,7 @@ def measure_fetch(model, fixture, conc, keepalive):
     return wall, thread_cpu, {
         "items_per_second": len(requests) / wall, "bytes_per_second": SEED_BODY_BYTES * len(requests) / wall,
         "errors": 0, "ideal_s": ideal, "efficiency": ideal / wall,
-        "p50_ms": statistics.median(latencies) * 1e3,
-        "p99_ms": latencies[int(0.99 * len(latencies))] * 1e3,
+        "p50_ms": statistics.median(latencies) * 1e3, "p99_ms": latencies[int(0.99 * len(latencies))] * 1e3,
         "max_ms": latencies[-1] * 1e3, "peak_rss_mb": peak_kib / 1024.0}
 
 
@@ -336,7 +325,7 @@ def preflight(fixture):
     """Fail before any benchmark if nothing answers at the URL or it is not a concbench fixture:
     an id outside the runs' and a length that is not a multiple of 8 catch a wrong formula."""
     req = fixture.request((1 << 40) + 12345, 0, 4099)
-    _, wrong = Blocking(fixture, True, 5.0).fetch(req)
+    _, _, [(_, wrong)] = fetch_blocking(fixture, [req], 1, True, 5.0)
     if wrong and wrong.startswith("no answer"):
         raise InputError("cannot reach the fixture at %s: %s" % (fixture.base, wrong))
     if wrong:
@@ -362,9 +351,8 @@ def context(args):
     """What produced the run, as the C++ runs record it (custom keys are strings)."""
     try:
         commit = records.git(REPO, "rev-parse", "--verify", "-q", "HEAD").strip()
-        dirty = records.git(REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",
-                            ":(exclude)results").strip()
-        dirty = "true" if dirty else "false"
+        dirty = "true" if records.git(REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                      ":(exclude)results").strip() else "false"
     except records.GitError:
         commit, dirty = "unknown", "unknown"
     import aiohttp  # main() has made sure it imports
@@ -375,15 +363,6 @@ def context(args):
                 concbench_commit=commit, concbench_dirty=dirty, python_version=platform.python_version(),
                 aiohttp_version=aiohttp.__version__, multiprocessing_start_method=MP_START_METHOD,
                 fixture=args.fixture.base if args.fixture else "not used")
-
-
-def rows(results, repetitions):
-    """One Google Benchmark iteration entry per repetition (times in ms, counters as fields)."""
-    return [dict(name=name + "/real_time", family_index=family, per_family_instance_index=0,
-                 run_name=name + "/real_time", run_type="iteration", repetitions=repetitions,
-                 repetition_index=i, threads=1, iterations=1, real_time=wall * 1e3, cpu_time=cpu * 1e3,
-                 time_unit="ms", **counters)
-            for family, (name, reps) in enumerate(results) for i, (wall, cpu, counters) in enumerate(reps)]
 
 
 def parse_args(argv):
@@ -425,22 +404,25 @@ def run(argv):
             raise InputError("the fetch benchmarks need --fixture-url"
                              " (./bench --python passes its fixture's)")
         preflight(args.fixture)
-    results, started = [], time.monotonic()
+    benchmarks, started = [], time.monotonic()
     try:
-        for k, (name, measure) in enumerate(selected, 1):
-            reps = []
+        for family, (name, measure) in enumerate(selected):
             for rep in range(args.repetitions):
-                reps.append(measure())
+                wall, cpu, counters = measure()
                 progress("[%d/%d] %s: repetition %d/%d, %.3f s"
-                         % (k, len(selected), name, rep + 1, args.repetitions, reps[-1][0]))
-            results.append((name, reps))
+                         % (family + 1, len(selected), name, rep + 1, args.repetitions, wall))
+                # A Google Benchmark iteration entry: times in ms, the counters as fields.
+                benchmarks.append(dict(
+                    name=name + "/real_time", family_index=family, per_family_instance_index=0,
+                    run_name=name + "/real_time", run_type="iteration", repetitions=args.repetitions,
+                    repetition_index=rep, threads=1, iterations=1, real_time=wall * 1e3, cpu_time=cpu * 1e3,
+                    time_unit="ms", **counters))
     except BenchmarkError as e:
         progress("%s: %s; nothing recorded" % (name, e))
         return 1
     import run_isolated  # the one atomic JSON writer of the scripts
-    doc = {"context": context(args), "benchmarks": rows(results, args.repetitions)}
-    run_isolated.write_json(doc, args.out)
-    progress("recorded %s: %d benchmarks in %.0f s" % (args.out, len(results), time.monotonic() - started))
+    run_isolated.write_json({"context": context(args), "benchmarks": benchmarks}, args.out)
+    progress("recorded %s: %d benchmarks in %.0f s" % (args.out, len(selected), time.monotonic() - started))
     return 0
 
 
