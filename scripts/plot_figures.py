@@ -321,6 +321,7 @@ def draw_c10k(figs, info):
         ax.plot(floor["arg_conc"], floor_rps, **FLOOR,
                 label="one thread without libcurl, N = C = %s (peak/raw_http)" % fmt_num(info["n"]))
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))  # 1,000 as on the right, not 10^3
     _log_axis(ax, curve["rps"], list(wrk.values()), floor_rps)
     ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s", title="throughput against C")
     ideal = sweep.groupby("conc")["ideal"].median()
