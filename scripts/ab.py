@@ -46,6 +46,7 @@ import records  # noqa: E402
 import regress  # noqa: E402
 import run_isolated  # noqa: E402
 from bench_names import RunFileError  # noqa: E402
+from fmt import plural  # noqa: E402
 
 DEFAULT_ROUNDS = 16
 SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
@@ -59,9 +60,9 @@ SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
 # (calibrate.py). Files without it ran side by side: all of one side's models, then the other's.
 METHOD = "model by model"
 # Flags the rounds set unless the caller gave them: a few repetitions per process (the
-# process is the unit), interleaved inside it.
+# process is the unit), interleaved inside it, and the subset.
 ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
-                  "--benchmark_enable_random_interleaving=true")
+                  "--benchmark_enable_random_interleaving=true", "--benchmark_filter=" + SUBSET)
 
 
 say = functools.partial(cli.say, PROG)
@@ -143,10 +144,7 @@ def build(repo, sha, tmp):
 
 def round_args(bench_args):
     given = {a.split("=", 1)[0] for a in bench_args}
-    args = [a for a in ROUND_DEFAULTS if a.split("=", 1)[0] not in given]
-    if "--benchmark_filter" not in given:
-        args.append("--benchmark_filter=" + SUBSET)
-    return args + list(bench_args)
+    return [a for a in ROUND_DEFAULTS if a.split("=", 1)[0] not in given] + list(bench_args)
 
 
 def plan(sides, args):
@@ -176,7 +174,7 @@ def run_round(sides, groups, args, tmp, rng):
     fixtures = {side.fixture: run_isolated.Fixture(side.fixture) for side in sides.values()
                 if run_isolated.needs_own_fixture(args) and side.fixture}
     environment = run_isolated.Environment(0)
-    parts, order, reruns = {label: {} for label in sides}, [], {label: {} for label in sides}
+    parts, order = {label: {} for label in sides}, []
     try:
         for k, (model, members) in enumerate(rng.sample(groups, len(groups))):
             labels = [label for label in rng.sample(list(sides), len(sides)) if label in members]
@@ -193,20 +191,18 @@ def run_round(sides, groups, args, tmp, rng):
                     url, subprocess.DEVNULL, dict(os.environ, **side.env))
                 if failure:
                     say("%s: %s; the round goes on" % (side.label, failure))
-                if rerun:
-                    reruns[label][model] = rerun
-                parts[label][model] = (context, benchmarks)
+                parts[label][model] = (context, benchmarks, rerun)
     finally:
         for fixture in fixtures.values():
             fixture.stop()
     results, round_context = {}, {}
     unstable = environment.finish(round_context)
-    for label in sides:
-        ran = [parts[label][model] for model, _ in groups if model in parts[label]]
-        doc = run_isolated.merge(ran, len(ran))
+    for label, ran in parts.items():
+        doc = run_isolated.merge([ran[model][:2] for model, _ in groups if model in ran], len(ran))
         doc["context"].update(round_context)
-        if reruns[label]:
-            doc["context"]["concbench_reruns"] = reruns[label]
+        reruns = {model: rerun for model, (_, _, rerun) in ran.items() if rerun}
+        if reruns:
+            doc["context"]["concbench_reruns"] = reruns
         path = os.path.join(tmp, "run-%s.json" % label)
         run_isolated.write_json(doc, path, indent=None)
         try:
@@ -285,21 +281,19 @@ def analyse(data, alpha, min_effect):
             else:
                 notes.append("%s errored in OLD only (%d of %d rounds): %s"
                              % (name, len(said), len(rounds), said[0]))
-    unstable = []  # (round, why): rounds of this method say it once, side-by-side rounds said it per side
-    for i, r in enumerate(rounds):
-        why = [w for w in (r.get("unstable"), r["old"].get("unstable"), r["new"].get("unstable"))
-               if w not in (None, "", "no")]
-        if why:
-            unstable.append((i + 1, why[0]))
+    # Rounds of this method say it once, side-by-side rounds said it per side.
+    whys = [[w for w in (r.get("unstable"), r["old"].get("unstable"), r["new"].get("unstable"))
+             if w not in (None, "", "no")] for r in rounds]
+    unstable = [(i, why[0]) for i, why in enumerate(whys, 1) if why]
     if unstable:
         notes.append("unstable environment in %d of %d rounds (round %d: %s)"
                      % (len(unstable), len(rounds), unstable[0][0], unstable[0][1]))
     for side, other in (("new", "old"), ("old", "new")):
         alone = sorted(set(seen(side, "metrics")) - set(seen(other, "metrics")))
         if alone:
-            notes.append("%d metric%s measured in %s only, not compared: %s"
-                         % (len(alone), "" if len(alone) == 1 else "s", side.upper(), ", ".join(alone[:3])
-                            + (", ..." if len(alone) > 3 else "")))
+            more = ", ..." if len(alone) > 3 else ""
+            notes.append("%s measured in %s only, not compared: %s%s"
+                         % (plural(len(alone), "metric"), side.upper(), ", ".join(alone[:3]), more))
         hooks = sorted({r[side]["test_hook"] for r in rounds if r[side].get("test_hook")})
         if hooks:
             notes.append("a test hook was set in %s: %s" % (side.upper(), "; ".join(hooks)))

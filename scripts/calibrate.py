@@ -42,6 +42,7 @@ import records  # noqa: E402
 import regress  # noqa: E402
 import run_isolated  # noqa: E402
 from cli import InputError  # noqa: E402
+from fmt import md_table, plural  # noqa: E402
 
 MODELS = ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "seq", "fork")
 FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DRIFT)
@@ -88,23 +89,24 @@ def write_summary(rows, context, rounds, hours, out):
                      for m in MODELS},
         "rows": rows,
     }
+    results = [("A/A: comparisons that flagged anything", summary["aa_flagged"], len(aa)),
+               ("10% slowdown found", summary["p10_found"], len(power["p10"])),
+               ("5% slowdown found", summary["p5_found"], len(power["p5"]))]
     lines = ["# A/B calibration, %s" % summary["date"], "",
              "%s; %d trials of %d rounds (%.1f hours, pauses included), ab.py's default subset."
              % (summary["machine"], len(aa), rounds, summary["hours"]), "",
-             "| comparison | result |", "|---|---|",
-             "| A/A: comparisons that flagged anything | %d of %d |" % (summary["aa_flagged"], len(aa)),
-             "| 10%% slowdown found | %d of %d |" % (summary["p10_found"], len(power["p10"])),
-             "| 5%% slowdown found | %d of %d |" % (summary["p5_found"], len(power["p5"])), "",
-             "| model slowed | 10% found | 5% found |", "|---|---|---|"]
-    lines += ["| %s | %s | %s |" % (m, v["p10"], v["p5"]) for m, v in summary["by_model"].items()]
+             md_table(("comparison", "result"), [(what, "%d of %d" % (k, n)) for what, k, n in results]), "",
+             md_table(("model slowed", "10% found", "5% found"),
+                      [(m, v["p10"], v["p5"]) for m, v in summary["by_model"].items()])]
     flagged = [r for r in aa if r["flagged"]]
     if flagged:
         lines += ["", "What the A/A comparisons flagged: "
                   + "; ".join(", ".join(r["flagged"]) for r in flagged)]
+    text = "\n".join(lines) + "\n"
     run_isolated.write_json(summary, os.path.join(out, "summary.json"))
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    return summary, "\n".join(lines) + "\n"
+        f.write(text)
+    return summary, text
 
 
 def refuse_another(saved, new, out):
@@ -169,8 +171,7 @@ def run(argv):
         return prior_hours + (time.monotonic() - started) / 3600
     done = len({r["trial"] for r in rows})
     if done:
-        say("%s holds %d finished trial%s: going on from trial %d"
-            % (out, done, "" if done == 1 else "s", done + 1))
+        say("%s holds %s: going on from trial %d" % (out, plural(done, "finished trial"), done + 1))
     if done < args.trials:  # before any round: this machine as the binary would name it
         refuse_another(context, dict(context, **records.this_machine()), out)
         groups = ab.plan(sides_of(done, args.binary)[0], bench_args)

@@ -31,6 +31,7 @@ import time
 
 import cli
 import records
+from fmt import plural
 
 PROG = "concbench"
 USAGE = " ".join(__doc__.split("\n\n")[0].split())  # the docstring's first paragraph, on one line
@@ -59,8 +60,7 @@ say = functools.partial(cli.say, PROG)
 
 def flag_value(args, prefix):
     """The value of the last --flag=VALUE in args, or None."""
-    values = [a[len(prefix):] for a in args if a.startswith(prefix)]
-    return values[-1] if values else None
+    return next((a[len(prefix):] for a in reversed(args) if a.startswith(prefix)), None)
 
 
 def describe_exit(code):
@@ -271,20 +271,19 @@ def run_model(binary, args, model, members, first, total, out_stem, fixture_url,
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
     if not hung or failure:
         return context, benchmarks, failure, text, None
-    plural = "" if len(hung) == 1 else "s"
-    say("Open MPI's spawn hung in the process of %s; its %d benchmark%s that failed on it run once "
-        "more in a fresh process" % (model, len(hung), plural))
+    count = plural(len(hung), "benchmark")
+    say("Open MPI's spawn hung in the process of %s; its %s that failed on it run once more in a fresh "
+        "process" % (model, count))
     _, again, failure, _ = run_group(binary, args, model, hung, first, total, out_stem + "-again.json",
                                      fixture_url, stdout, env)
-    # The new entries take the place of the hung ones, in run order.
-    fresh = {}
+    fresh = {}  # the new entries take the place of the hung ones, in run order
     for b in again:
         fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
     merged = []
     for b in benchmarks:
         name = b.get("run_name", b["name"])
         merged += fresh.pop(name, []) if name in hung else [b]
-    return context, merged, failure, text, "%d benchmark%s after Open MPI's spawn hung" % (len(hung), plural)
+    return context, merged, failure, text, "%s after Open MPI's spawn hung" % count
 
 
 def merge(parts, processes):
@@ -325,8 +324,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     parts, texts, failures, seconds, reruns, first = [], [], [], {}, {}, 1
     started = time.monotonic()
     for k, (model, members) in enumerate(groups, 1):
-        say("process %d of %d: %s, %d benchmark%s"
-            % (k, len(groups), model, len(members), "" if len(members) == 1 else "s"))
+        say("process %d of %d: %s, %s" % (k, len(groups), model, plural(len(members), "benchmark")))
         url = fixture.start() if fixture and uses_fixture(model) else None
         process_started = time.monotonic()
         context, benchmarks, failure, text, rerun = run_model(
@@ -355,7 +353,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     groups = group_by_model(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
-    environment, python_out, scope = Environment(), None, None
+    environment, python_out = Environment(), None
     with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
         try:
             doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
@@ -372,7 +370,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
             for reason in environment.finish(context):
                 say("unstable environment: %s; the record says so" % reason)
             if history:
-                out = os.path.join(history, records.record_name(context, context["concbench_scope"]))
+                out = os.path.join(history, records.record_name(context, scope))
             write_json(doc, out)
             say("recorded %s" % out)
             if fmt == "json":
@@ -388,7 +386,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     if render:
         # Only a full run replaces the results page; part of the suite is not the suite.
         # partial/ beside the history directory (results/partial/ for ./bench), or beside FILE.
-        beside = os.path.dirname(os.path.abspath(history if history else out))
+        beside = os.path.dirname(os.path.abspath(history or out))
         page = None if scope == records.FULL else os.path.join(beside, "partial")
         say("rendering results/" if page is None
             else "rendering %s (a %s run: results/ stays as it is)" % (page, scope))
