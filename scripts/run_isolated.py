@@ -394,7 +394,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                + (["--out", page] if page else []))
         code = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
         if code != 0:
-            raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code)
+            raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code if code > 0 else 1)
     if failures:
         say("%d of %d processes failed: %s" % (len(failures), len(groups), "; ".join(failures)))
         return 1
