@@ -95,13 +95,12 @@ def side_paths(args):
     for label, path in paths.items():
         if not os.path.isfile(path):
             raise InputError("%s %s: no such file" % (label, path))
-    for label, arg in sides.items():
+    for label, other in (("OLD", "NEW"), ("NEW", "OLD")):
         if label not in paths:
             # A commit stands for its record from the machine of the other side's file, else this one.
-            other = paths.get("NEW" if label == "OLD" else "OLD")
-            other_record = records.read_record(other) if other else None
+            other_record = records.read_record(paths[other]) if other in paths else None
             machine = other_record.context if other_record else records.this_machine()
-            paths[label] = resolve_commit(arg, args, machine, label)
+            paths[label] = resolve_commit(sides[label], args, machine, label)
     return paths
 
 
@@ -116,14 +115,7 @@ def history_noise(args, machines, exclude):
     """{metric: (sigma, differences)} from the other records of these machines, oldest first."""
     found = [r for r in records.scan_records(args.history)
              if r.path not in exclude and any(records.same_machine(r.context, m) for m in machines)]
-    series = {}
-    for rec in sorted(found, key=lambda r: (r.when, r.path)):
-        try:
-            ms = metrics.run_metrics(rec.path)[0]
-        except RunFileError:
-            continue
-        for name, m in ms.items():
-            series.setdefault(name, []).append(m.value)
+    series = regress.metric_series(sorted(found, key=lambda r: (r.when, r.path)), None, [])[0]
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)
 
 
@@ -138,10 +130,7 @@ def judge(old, new, noise):
         r = regress.Result(name=name, kind=m.kind, old=m.value, new=new[name].value, ratio=math.exp(d),
                            low=math.nan, high=math.nan, n=k)
         if k >= regress.MIN_HISTORY_DIFFS and sigma > 0 and m.kind != metrics.EFFICIENCY:
-            from scipy import stats
-            r.p = regress.t_pvalue(d / sigma, k - 1)
-            half = stats.t.ppf(0.975, k - 1) * sigma
-            r.low, r.high = math.exp(d - half), math.exp(d + half)
+            r.p, r.low, r.high = regress.t_test(d, sigma, k)
         results.append(r)
     return results
 
@@ -162,9 +151,8 @@ def run(argv):
     notes += ["%s was recorded in an unstable environment: %s" % (label, ctx["environment_unstable"])
               for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new))
               if ctx.get("environment_unstable") not in (None, "", "no")]
-    if args.filter:
-        keep = re.compile(args.filter).search
-        old, new, errors_new = ({k: v for k, v in d.items() if keep(k)} for d in (old, new, errors_new))
+    keep = re.compile(args.filter or "").search  # without --filter, every name
+    old, new, errors_new = ({k: v for k, v in d.items() if keep(k)} for d in (old, new, errors_new))
     if not any(n in new for n in old) and not errors_new:
         raise InputError("OLD and NEW have no benchmark in common%s"
                          % (" matching --filter %s" % args.filter if args.filter else ""))

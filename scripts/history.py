@@ -20,7 +20,6 @@ is written whole, in a temporary directory renamed into place.
 import argparse
 import math
 import os
-import re
 import sys
 
 import cli
@@ -32,7 +31,6 @@ cli.require(["matplotlib", "scipy", "numpy", "pandas"], "the history page", PROG
 import metrics  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
-from bench_names import RunFileError  # noqa: E402
 from fmt import md_table, plural  # noqa: E402
 
 CHANGE_ALPHA = 0.01
@@ -56,12 +54,10 @@ def parse_args(argv):
 
 def pick_records(args, notes):
     """(commits of the branch oldest first, {commit: record}): one record per commit."""
-    machine = records.this_machine()
-    if args.like:
-        rec = records.read_record(args.like)
-        if rec is None:
-            raise InputError("--like %s is not a readable record" % args.like)
-        machine = rec.context
+    like = records.read_record(args.like) if args.like else None
+    if args.like and like is None:
+        raise InputError("--like %s is not a readable record" % args.like)
+    machine = like.context if like else records.this_machine()
     found = records.scan_records(args.history)
     if not found:
         raise InputError("no records in %s; ./bench makes one per run" % args.history)
@@ -82,36 +78,14 @@ def pick_records(args, notes):
     if not usable:
         raise InputError("none of the %d records in %s is a clean record of this branch from %s"
                          % (len(found), args.history, "--like's machine" if args.like else "this machine"))
-    commits = sorted(order, key=order.get)
     first = min(order[c] for c in usable)
-    return commits[first:], {c: records.latest_record(rs) for c, rs in usable.items()}
-
-
-def series_of(commits, chosen, pattern, notes):
-    """{metric: [value or None per commit]} and {metric: kind}."""
-    series, kinds = {}, {}
-    for x, commit in enumerate(commits):
-        rec = chosen.get(commit)
-        if rec is None:
-            continue
-        try:
-            found = metrics.run_metrics(rec.path)[0]
-        except RunFileError as e:
-            notes.append("left out %s: %s" % (rec.path, e))
-            continue
-        for name, m in found.items():
-            if pattern and not re.search(pattern, name):
-                continue
-            series.setdefault(name, [None] * len(commits))[x] = m.value
-            kinds[name] = m.kind
-    return series, kinds
+    return list(order)[first:], {c: records.latest_record(rs) for c, rs in usable.items()}
 
 
 def steps_of(values, min_effect):
     """[(index into values, p, level before, level after)] of the steps in a series with gaps."""
     present = [(i, v) for i, v in enumerate(values) if v is not None and v > 0]
-    logs = [math.log(v) for _, v in present]
-    points = regress.change_points(logs, alpha=CHANGE_ALPHA)
+    points = regress.change_points([math.log(v) for _, v in present], alpha=CHANGE_ALPHA)
     bounds = [0] + [k for k, _ in points] + [len(present)]
     out = []
     for j, (k, p) in enumerate(points):
@@ -122,7 +96,7 @@ def steps_of(values, min_effect):
     return out
 
 
-def draw(path, changed, series, kinds, labels):
+def draw(path, changed, series, kinds, commits):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -132,13 +106,12 @@ def draw(path, changed, series, kinds, labels):
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 2.6 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
-        values = series[name]
         scale = 1.0 if kinds[name] == metrics.EFFICIENCY else 1e3
-        ys = [v * scale if v is not None else math.nan for v in values]  # NaN: a gap in the line
+        ys = [v * scale if v is not None else math.nan for v in series[name]]  # NaN: a gap in the line
         ax.plot(range(len(ys)), ys, "o-", markersize=3, linewidth=1)
         for index, _, before, after in changed[name]:
             ax.axvline(index - 0.5, color="tab:red", linewidth=1, linestyle="--")
-            ax.annotate("%s %+.0f%%" % (labels[index], 100 * (after / before - 1)), (index - 0.5, 1),
+            ax.annotate("%s %+.0f%%" % (commits[index][:8], 100 * (after / before - 1)), (index - 0.5, 1),
                         xycoords=("data", "axes fraction"), fontsize=7, color="tab:red", ha="left", va="top")
         ax.set_title(name, fontsize=7)
         ax.set_ylabel("efficiency" if kinds[name] == metrics.EFFICIENCY else "ms", fontsize=7)
@@ -153,7 +126,7 @@ def draw(path, changed, series, kinds, labels):
     plt.close(fig)
 
 
-def page(changed, kinds, commits, chosen, labels, subjects, n_metrics, args):
+def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
     lines = ["# concbench history: where the numbers stepped", "",
              "%d commits of this branch from %s, %d with a record; %d metrics searched with E-Divisive "
              "means (p <= %g, change above %g%%)." % (len(commits), commits[0][:12], len(chosen), n_metrics,
@@ -164,7 +137,7 @@ def page(changed, kinds, commits, chosen, labels, subjects, n_metrics, args):
     if len(changed) > MAX_PANELS:
         lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)),
                   ""]
-    rows = [("`%s`" % name, "`%s` %s" % (labels[index], subjects.get(commits[index], "")[:60]),
+    rows = [("`%s`" % name, "`%s` %s" % (commits[index][:8], subjects.get(commits[index], "")[:60]),
              regress.fmt_value(before, kinds[name]), regress.fmt_value(after, kinds[name]),
              "%+.1f%%" % (100 * (after / before - 1)), "%.3g" % p)
             for name, steps in changed.items() for index, p, before, after in steps]
@@ -175,13 +148,12 @@ def run(argv):
     args = parse_args(argv)
     notes = []
     commits, chosen = pick_records(args, notes)
-    series, kinds = series_of(commits, chosen, args.filter, notes)
+    series, kinds = regress.metric_series([chosen.get(c) for c in commits], args.filter, notes)
     if not series:
         matching = " matches --filter %s" % args.filter if args.filter else ""
         raise InputError("no metric%s in the %d records" % (matching, len(chosen)))
     steps = {name: steps_of(series[name], args.min_effect) for name in sorted(series)}
     changed = {name: found for name, found in steps.items() if found}
-    labels = [c[:8] for c in commits]
     subjects = dict(line.partition(" ")[::2] for line in
                     records.git(args.repo, "log", "--format=%H %s", "HEAD").splitlines())
     out = os.path.abspath(args.out)
@@ -190,9 +162,9 @@ def run(argv):
         page_dir = os.path.join(tmp, os.path.basename(out))
         os.mkdir(page_dir)
         if changed:
-            draw(os.path.join(page_dir, "history.png"), changed, series, kinds, labels)
+            draw(os.path.join(page_dir, "history.png"), changed, series, kinds, commits)
         with open(os.path.join(page_dir, "README.md"), "w", encoding="utf-8") as f:
-            f.write(page(changed, kinds, commits, chosen, labels, subjects, len(series), args))
+            f.write(page(changed, kinds, commits, chosen, subjects, len(series), args))
 
     cli.publish(os.path.dirname(out), [os.path.basename(out)], build)  # the page directory is ours, whole
     for line in notes + ["%d of %d metrics stepped over %d commits; wrote %s"

@@ -21,14 +21,16 @@ history.py: change points by E-Divisive means (Matteson & James 2014), a permuta
 import itertools
 import json
 import math
+import re
 import statistics
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import stats
 
-from fmt import fmt_time
-from metrics import EFFICIENCY, MACHINE, TIME
+from bench_names import RunFileError
+from fmt import finite, fmt_time, plural
+from metrics import EFFICIENCY, MACHINE, TIME, run_metrics
 
 REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
     "regression", "improvement", "possible", "machine drift", "no change", "untested")
@@ -73,8 +75,28 @@ def between_run_sigma(values):
     return (statistics.median(diffs) / 0.6745, len(diffs)) if diffs else (math.nan, 0)
 
 
-def t_pvalue(z, df):
-    return float(2 * stats.t.sf(abs(z), df))
+def metric_series(recs, pattern, notes):
+    """{metric: [value or None per record]} and {metric: kind} over records in order (None for no
+    record), metrics matching `pattern` if given; a record that cannot be read is said in `notes`."""
+    series, kinds = {}, {}
+    for x, rec in enumerate(recs):
+        try:
+            found = run_metrics(rec.path)[0] if rec else {}
+        except RunFileError as e:
+            notes.append("left out %s: %s" % (rec.path, e))
+            continue
+        for name, m in found.items():
+            if not pattern or re.search(pattern, name):
+                series.setdefault(name, [None] * len(recs))[x] = m.value
+                kinds[name] = m.kind
+    return series, kinds
+
+
+def t_test(d, sigma, k):
+    """(p, low, high): a log change d against a between-run sigma estimated from k differences,
+    d / sigma referred to Student's t on k - 1 degrees of freedom, the 95% interval as ratios."""
+    half = stats.t.ppf(0.975, k - 1) * sigma
+    return float(2 * stats.t.sf(abs(d / sigma), k - 1)), math.exp(d - half), math.exp(d + half)
 
 
 def holm(pvalues):
@@ -161,7 +183,7 @@ def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
 
 
 def fmt_value(value, kind):
-    if value is None or not math.isfinite(value):
+    if not finite(value):
         return "-"
     return "%.3f" % value if kind == EFFICIENCY else fmt_time(value, micro="us")
 
@@ -176,7 +198,7 @@ def fmt_change(r):
 
 
 def fmt_p(p):
-    if p is None or not math.isfinite(p):
+    if not finite(p):
         return "-"
     return "%.2g" % p if p < 0.01 else "%.3f" % p
 
@@ -195,18 +217,16 @@ def render_table(verdict, head, out):
                 for r in verdict.results if r.kind == kind]
         if not rows:
             continue
-        header = ("verdict", "change [95% interval]", "old", "new", "p",
-                  "p(Holm)" if kind == TIME else "q(BH)", "n", "metric")
-        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        rows.insert(0, ("verdict", "change [95% interval]", "old", "new", "p",
+                        "p(Holm)" if kind == TIME else "q(BH)", "n", "metric"))
+        widths = [max(map(len, column)) for column in zip(*rows)]
         print("\n" + title + ":", file=out)
-        for row in [header] + rows:
+        for row in rows:
             cells = [c.ljust(w) if i in (0, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
             print("  ".join(cells).rstrip(), file=out)
-    plural = {v: "" if verdict.count(v) == 1 else "s" for v in (REGRESSION, IMPROVEMENT)}
-    print("\n%d errored in NEW, %d regression%s, %d possible, %d improvement%s, %d machine drift; %s; "
-          "alpha %g, minimum effect %g%%"
-          % (len(verdict.errors), verdict.count(REGRESSION), plural[REGRESSION], verdict.count(POSSIBLE),
-             verdict.count(IMPROVEMENT), plural[IMPROVEMENT], verdict.count(DRIFT), verdict.method,
+    print("\n%d errored in NEW, %s, %d possible, %s, %d machine drift; %s; alpha %g, minimum effect %g%%"
+          % (len(verdict.errors), plural(verdict.count(REGRESSION), "regression"), verdict.count(POSSIBLE),
+             plural(verdict.count(IMPROVEMENT), "improvement"), verdict.count(DRIFT), verdict.method,
              verdict.alpha, 100 * verdict.min_effect), file=out)
 
 
@@ -226,9 +246,7 @@ def _energy_split(x):
     maximising t(n-t)/n * (2 E|L-R| - E|L-L'| - E|R-R'|), or (None, 0)."""
     n = len(x)
     s = np.abs(x[:, None] - x[None, :]).cumsum(0).cumsum(1)  # s[i, j] = sum of |x_a - x_b|, a <= i, b <= j
-    t = np.arange(2, n - 1)
-    if not len(t):
-        return None, 0.0
+    t = np.arange(2, n - 1)  # n >= 4: change_points searches no shorter series
     corner, edge = s[t - 1, t - 1], s[t - 1, n - 1]  # sums over [0,t)x[0,t) and [0,t)x[0,n)
     m, k = t, n - t
     between = (edge - corner) * 2 / (m * k)
