@@ -166,8 +166,11 @@ def test_interrupt_cleans_up(project, sig, status):
         % (marker, pidfile, env["CONCBENCH_BISECT_BUILD"])))
     dirty(repo)
     before = snapshot(repo)
+    # SIGINT set back to its default: a test run started in the background inherits it ignored,
+    # and a shell that starts with a signal ignored cannot trap it.
     proc = subprocess.Popen([BISECT, shas[0], shas[11], "fake/work"] + ROUNDS, cwd=repo, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()

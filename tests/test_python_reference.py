@@ -310,8 +310,11 @@ def test_a_signal_mid_sum_stops_the_workers_quietly(sig, code, word, tmp_path):
     target = str(tmp_path / ("run-%d.json" % sig))  # unique: it identifies our workers in /proc
     # n = 1e9: each worker's loop would run for 10 s or more, so the signal lands inside it, and a
     # run that waited for the loops instead of stopping them is told apart by far.
+    # SIGINT set back to its default: a test run started in the background inherits it ignored,
+    # and Python leaves a signal ignored at its start ignored (no KeyboardInterrupt).
     p = subprocess.Popen([sys.executable, SCRIPT, "--quick", "--n", "1000000000", "--filter", "/sum/processes/",
-                          "--out", target], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                          "--out", target], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while len(_processes_mentioning(target)) < 3 and time.monotonic() < deadline:  # us + 2 workers
         time.sleep(0.05)
