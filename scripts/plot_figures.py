@@ -116,14 +116,16 @@ def _conc_axis(ax, concs):
 
 def _log_axis(ax, *values, fmt=fmt_num):
     """Log y axis labelled with fmt(value), fitted to the sequences `values` when given; within two
-    decades the 2x and 5x ticks are labelled too, so a narrow range never shows one lonely tick."""
+    decades the 2x and 5x ticks are labelled too, within one the 1.5x, 3x and 7x as well, so a
+    narrow range never shows one or two lonely ticks."""
     ax.set_yscale("log")
     v = np.concatenate([np.asarray(x, dtype=float) for x in values]) if values else np.array([])
     v = v[np.isfinite(v) & (v > 0)]
     if len(v):
         ax.set_ylim(v.min() / 1.15, v.max() * 1.15)
     lo, hi = ax.get_ylim()
-    subs = (1.0, 2.0, 5.0) if lo > 0 and hi / lo < 100 else (1.0,)
+    ratio = hi / lo if lo > 0 else math.inf
+    subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if ratio < 10 else (1.0, 2.0, 5.0) if ratio < 100 else (1.0,)
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt(value)))
     ax.yaxis.set_minor_formatter(NullFormatter())
