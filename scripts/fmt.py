@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # How numbers read on the pages, in the figures and in the terminal: one formatter per kind of number.
 import math
+import re
 
 
 def finite(x):
@@ -43,7 +44,7 @@ def fmt_num(x, digits=3):
         return "–"
     if 1000 <= abs(x) < 1e6:
         return "{:,.0f}".format(x)
-    return ("%.*g" % (digits, x)).replace("e+", "e")
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", "%.*g" % (digits, x))  # 7.19e9, 1.5e-7
 
 
 def fmt_ratio(x):
