@@ -148,7 +148,7 @@ def run(argv):
     args = parse_args(argv)
     notes = []
     commits, chosen = pick_records(args, notes)
-    series, kinds = regress.metric_series([chosen.get(c) for c in commits], args.filter, notes)
+    series, kinds = metrics.metric_series([chosen.get(c) for c in commits], args.filter, notes)
     if not series:
         matching = " matches --filter %s" % args.filter if args.filter else ""
         raise InputError("no metric%s in the %d records" % (matching, len(chosen)))

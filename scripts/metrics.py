@@ -16,6 +16,7 @@ Metrics for the verdicts, by kind:
               own: a faster seq would otherwise read as a regression of every parallel model.
 """
 import math
+import re
 import statistics
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -496,6 +497,23 @@ def run_metrics(path):
     errors = OrderedDict((s.name, s.reason[len("errored: "):]) for s in run.skipped
                          if s.reason.startswith("errored: ") and s.name not in found)
     return metrics(found), errors, run.context
+
+
+def metric_series(recs, pattern, notes):
+    """{metric: [value or None per record]} and {metric: kind} over records in order (None for no
+    record), metrics matching `pattern` if given; a record that cannot be read is said in `notes`."""
+    series, kinds = {}, {}
+    for x, rec in enumerate(recs):
+        try:
+            found = run_metrics(rec.path)[0] if rec else {}
+        except RunFileError as e:
+            notes.append("left out %s: %s" % (rec.path, e))
+            continue
+        for name, m in found.items():
+            if not pattern or re.search(pattern, name):
+                series.setdefault(name, [None] * len(recs))[x] = m.value
+                kinds[name] = m.kind
+    return series, kinds
 
 
 def median(values):

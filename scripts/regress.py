@@ -21,16 +21,14 @@ history.py: change points by E-Divisive means (Matteson & James 2014), a permuta
 import itertools
 import json
 import math
-import re
 import statistics
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import stats
 
-from bench_names import RunFileError
 from fmt import finite, fmt_time, plural
-from metrics import EFFICIENCY, MACHINE, TIME, run_metrics
+from metrics import EFFICIENCY, MACHINE, TIME
 
 REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
     "regression", "improvement", "possible", "machine drift", "no change", "untested")
@@ -73,23 +71,6 @@ def between_run_sigma(values):
     logs = [math.log(v) for v in values if v is not None and v > 0 and math.isfinite(v)]
     diffs = [abs(b - a) for a, b in zip(logs, logs[1:])]
     return (statistics.median(diffs) / 0.6745, len(diffs)) if diffs else (math.nan, 0)
-
-
-def metric_series(recs, pattern, notes):
-    """{metric: [value or None per record]} and {metric: kind} over records in order (None for no
-    record), metrics matching `pattern` if given; a record that cannot be read is said in `notes`."""
-    series, kinds = {}, {}
-    for x, rec in enumerate(recs):
-        try:
-            found = run_metrics(rec.path)[0] if rec else {}
-        except RunFileError as e:
-            notes.append("left out %s: %s" % (rec.path, e))
-            continue
-        for name, m in found.items():
-            if not pattern or re.search(pattern, name):
-                series.setdefault(name, [None] * len(recs))[x] = m.value
-                kinds[name] = m.kind
-    return series, kinds
 
 
 def t_test(d, sigma, k):

@@ -16,7 +16,7 @@ sys.path.insert(0, SCRIPTS)
 sys.path.insert(0, HERE)
 
 import history  # noqa: E402  (first: it checks the interpreter)
-import regress  # noqa: E402
+import metrics  # noqa: E402
 from test_compare import SYSTEM_PYTHON, git, make_repo, one_line_error, record  # noqa: E402
 
 POOL = "sum/pool/range/workers:2/n:1000000"
@@ -72,7 +72,7 @@ def test_the_series_keeps_gaps_for_commits_without_a_record(project):
     args = history.parse_args(["--repo", str(repo)])
     commits, chosen = history.pick_records(args, [])
     assert commits == shas and set(chosen) == set(shas) - {shas[5], shas[6]}
-    series, kinds = regress.metric_series([chosen.get(c) for c in commits], "^" + POOL + "$", [])
+    series, kinds = metrics.metric_series([chosen.get(c) for c in commits], "^" + POOL + "$", [])
     assert series[POOL][5] is None and series[POOL][6] is None and kinds[POOL] == "time"
     assert [i for i, *_ in history.steps_of(series[POOL], 0.03)] == [12]
 
