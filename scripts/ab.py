@@ -75,7 +75,7 @@ def parse_args(argv):
     p.add_argument("--analyse", metavar="FILE", help="judge the rounds saved in FILE again")
     p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=DEFAULT_ROUNDS,
                    help="rounds (default %d)" % DEFAULT_ROUNDS)
-    p.add_argument("--alpha", type=cli.fraction, default=regress.DEFAULT_ALPHA)
+    p.add_argument("--alpha", type=cli.significance, default=regress.DEFAULT_ALPHA)
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest change that counts, 0.03 or 3%% (default 3%%)")
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
@@ -89,8 +89,6 @@ def parse_args(argv):
         raise InputError("--analyse FILE takes no OLD NEW")
     if not args.analyse and len(args.sides) != 2:
         raise InputError("give OLD and NEW (commits or concbench binaries), or --analyse FILE")
-    if not 0 < args.alpha < 1:
-        raise InputError("--alpha must be between 0 and 1 (exclusive)")
     args.bench_args = bench_args
     return args
 

@@ -49,16 +49,23 @@ def whole(lo, hi, what):
     return parse
 
 
-def fraction(text):
-    """An argparse type: a fraction, or a percentage written with %: '0.05' and '5%' are the same."""
+def fraction(text, lowest_allowed=True):
+    """An argparse type: a fraction in [0, 1), or a percentage written with %: '0.05' and '5%' are
+    the same."""
     t = text.strip()
     try:
         value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
     except ValueError:
         raise argparse.ArgumentTypeError("not a number: %r" % text) from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError("out of range: %r" % text)
+    if not (0 <= value if lowest_allowed else 0 < value) or not value < 1:
+        raise argparse.ArgumentTypeError("%r is not between 0 (%s) and 1 (exclusive)"
+                                         % (text, "inclusive" if lowest_allowed else "exclusive"))
     return value
+
+
+def significance(text):
+    """An argparse type for a significance level: a fraction strictly between 0 and 1."""
+    return fraction(text, lowest_allowed=False)
 
 
 def publish(out_dir, names, build):

@@ -46,7 +46,7 @@ def parse_args(argv):
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("old", metavar="OLD", help="baseline: a run file or a commit")
     p.add_argument("new", metavar="NEW", help="candidate: a run file or a commit")
-    p.add_argument("--alpha", type=cli.fraction, default=regress.DEFAULT_ALPHA)
+    p.add_argument("--alpha", type=cli.significance, default=regress.DEFAULT_ALPHA)
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest change that counts, 0.03 or 3%% (default 3%%)")
     p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches")
@@ -55,8 +55,6 @@ def parse_args(argv):
     p.add_argument("--repo", default=REPO, help="git repository commits refer to (default: this one)")
     p.add_argument("--history", help="directory of records (default: REPO/results/history)")
     args = p.parse_args(argv)
-    if not 0 < args.alpha < 1:
-        raise InputError("--alpha must be between 0 and 1 (exclusive)")
     args.history = args.history or os.path.join(args.repo, "results", "history")
     return args
 

@@ -34,8 +34,9 @@ def sum_key(model, kernel, workers, n=N):
     return "sum/%s/%s/workers:%d/n:%d" % (model, kernel, workers, n)
 
 
-def fetch_key(model, conc, n, what, nbytes=1024, keepalive=1):
-    return "fetch/%s/conc:%d/n:%d/%s/bytes:%d/keepalive:%d" % (model, conc, n, what, nbytes, keepalive)
+def fetch_key(model, conc, n, what):
+    """Every fetch target is set at 1 KiB bodies over kept connections."""
+    return "fetch/%s/conc:%d/n:%d/%s/bytes:1024/keepalive:1" % (model, conc, n, what)
 
 
 def floor_key(conc, delay_ms):

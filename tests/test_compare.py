@@ -177,7 +177,9 @@ def test_bad_input(tmp_path):
     bad.write_text(json.dumps({"context": context(), "benchmarks": []}))
     one_line_error(run_compare(old, bad, "--history", hist), "no benchmarks")
     one_line_error(run_compare(old), "NEW")
-    one_line_error(run_compare(old, new, "--alpha", "1.5"), "--alpha")
+    # One message for every alpha outside (0, 1), the ends included.
+    for alpha in ("0", "1", "1.5"):
+        one_line_error(run_compare(old, new, "--alpha", alpha), "--alpha", "between 0 (exclusive) and 1")
     one_line_error(run_compare(old, new, "--min-effect", "lots"), "min-effect")
     one_line_error(run_compare(old, new, "--filter", "("), "--filter")
     other = write_run(tmp_path / "o.json", [("other/1", 1.0)])
