@@ -14,7 +14,7 @@ PLOTS = "plots"          # subdirectory of the output directory holding the imag
 FETCH_COLUMNS = [("ideal", "ideal", fmt_time), ("efficiency", "eff", fmt_eff),
                  ("req/s", "items_per_second", fmt_num), ("p50 ms", "p50_ms", fmt_num),
                  ("p99 ms", "p99_ms", fmt_num), ("peak RSS MiB", "peak_rss_mb", fmt_num),
-                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_num), ("errors", "errors", fmt_num)]
+                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_num)]
 
 
 class Page:
@@ -230,10 +230,6 @@ def fetch_section(page, fetch_info):
         c10k_section(page, fetch_info["c10k"])
     page.collapsed("All fetch benchmarks", benchmark_table(in_model_order(f, ["model", "delay_ms", "conc"]),
                                                            FETCH_COLUMNS))
-    with_errors = f[f["errors"] > 0] if "errors" in f else f.iloc[0:0]
-    if not with_errors.empty:
-        page.add("**Request errors** (counted by the benchmark, results kept): " + ", ".join(
-            "`%s` (%s)" % (k, fmt_num(e)) for k, e in zip(with_errors["key"], with_errors["errors"])))
 
 
 def c10k_section(page, info):

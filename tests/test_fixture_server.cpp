@@ -822,6 +822,26 @@ TEST_F(FixtureServer, HalfClosedClientsAreAnswered) {
   }
 }
 
+// A stall that arrives pipelined behind a delayed request, from a client that has already
+// half-closed, is not held forever: the server reads no more from such a client, so it could
+// never see it leave. Both the connection and the stall go once the client closes.
+TEST_F(FixtureServer, AStallBehindAHalfCloseIsNotHeldForever) {
+  const long long stalled_before = stat_field(stats(), "stalled");
+  const long long open_before = stat_field(stats(), "connections");
+  {
+    RawClient c(port());
+    ASSERT_TRUE(c.send(raw_get(request_target(RequestSpec{.bytes = 10, .delay_ms = 100, .id = 1})) +
+                       raw_get(request_target(RequestSpec{.id = 2, .stall = true}))));
+    c.shutdown_write();
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_TRUE(stats_reach([&](const std::string& s) {
+    return stat_field(s, "stalled") == stalled_before && stat_field(s, "connections") <= open_before;
+  }, 2s)) << stats();
+}
+
 // A stalled request whose client sent 64 KiB more (past the read buffer's limit) and left is
 // freed at once: the server keeps reading a stalled connection to see it go.
 TEST_F(FixtureServer, AStalledConnectionWithAFullBufferIsFreedWhenItsClientLeaves) {
@@ -968,6 +988,49 @@ class HardenedServer : public ::testing::Test {
   }
   std::optional<ServerProcess> server_;
 };
+
+// gate=G: nothing is answered until G gated requests are held at once, then all are, each
+// after its own delay counted from then; a client that leaves the gate does not count towards
+// it; a gate not filled in time answers 503 with its reason, not before its time.
+TEST_F(HardenedServer, AGateAnswersOnlyWhenAllItsRequestsAreHeldAtOnce) {
+  start({"--gate-timeout-ms=400"});
+  const auto gated = [](uint64_t id, uint64_t gate, uint64_t delay_ms = 0) {
+    return raw_get(request_target(RequestSpec{.bytes = 300, .delay_ms = delay_ms, .id = id, .gate = gate}));
+  };
+  {
+    std::vector<RawClient> clients;
+    for (uint64_t id = 0; id < 2; ++id) {
+      clients.emplace_back(port());
+      ASSERT_TRUE(clients.back().send(gated(id, 3, 150)));
+    }
+    ASSERT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "gated") == 2; }, 2s)) << stats();
+    EXPECT_FALSE(clients[0].readable_within(100ms));
+    clients.emplace_back(port());
+    const auto released = Clock::now();
+    ASSERT_TRUE(clients.back().send(gated(2, 3, 150)));
+    for (uint64_t id = 0; id < 3; ++id) {
+      const auto r = clients[id].read_response(5s);
+      ASSERT_TRUE(r.has_value()) << id;
+      EXPECT_EQ(r->status, 200);
+      EXPECT_TRUE(verify_body(id, r->body.data(), r->body.size()));
+    }
+    EXPECT_GE(Clock::now() - released, 150ms);
+    EXPECT_EQ(stat_field(stats(), "gated"), 0);
+  }
+  {
+    RawClient(port()).send(gated(7, 2));  // sends, then leaves the gate by closing
+    ASSERT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "gated") == 0; }, 2s)) << stats();
+  }
+  RawClient alone(port());
+  const auto sent = Clock::now();
+  ASSERT_TRUE(alone.send(gated(8, 2)));
+  const auto r = alone.read_response(5s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_GE(Clock::now() - sent, 400ms);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("gate=2 not reached in 400 ms"), std::string::npos) << r->body;
+  EXPECT_EQ(stat_field(stats(), "gated"), 0);
+}
 
 TEST_F(HardenedServer, IdleSlowAndNonReadingClientsAreDroppedOnTime) {
   start({"--idle-timeout-ms=300", "--head-timeout-ms=300", "--write-timeout-ms=300"});

@@ -36,14 +36,13 @@ std::vector<int> delays_of(const Point& p) {
   return p.profile == "seed" ? seed_profile_delays() : uniform_delays(p.n, p.delay_ms);
 }
 
-// Builds the model and makes one untimed round of min(N, C) requests: it opens the C
-// connections (and creates what a model makes lazily), so every timed iteration measures the
-// steady state that keepalive:1 names, however few iterations min_time allows. Its outcomes
-// are not kept; the timed iterations check every response again. nullptr (the benchmark
+// Builds the model and makes one untimed round (warm_round for the fixture; the first min(N, C)
+// requests for real URLs): it opens the C connections (and creates what a model makes lazily),
+// so every timed iteration measures the steady state that keepalive:1 names, however few
+// iterations min_time allows. Its responses are checked, then dropped. nullptr (the benchmark
 // marked as errored) if either fails.
 std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo& info, int conc,
-                                       const ClientOptions& client, std::span<const Request> requests,
-                                       std::span<Outcome> outcomes) {
+                                       const ClientOptions& client, std::span<const Request> warm) {
   std::unique_ptr<Model> model;
   try {
     model = info.make(ModelConfig{conc, client});
@@ -51,14 +50,26 @@ std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo&
     state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
     return nullptr;
   }
-  const size_t warm = std::min(requests.size(), static_cast<size_t>(conc));
+  std::vector<Outcome> outcomes(warm.size());
+  std::string reason;
   try {
-    model->run(requests.first(warm), outcomes.first(warm));
+    model->run(warm, outcomes);
+    reason = describe_failures(outcomes);
   } catch (const std::exception& e) {
-    state.SkipWithError((std::string("the warm-up round failed: ") + e.what()).c_str());
-    return nullptr;
+    reason = e.what();
   }
-  return model;
+  if (reason.empty()) return model;
+  state.SkipWithError(("the warm-up round (all " + std::to_string(warm.size()) +
+                       " requests in flight at once) failed: " + reason).c_str());
+  return nullptr;
+}
+
+// The warm-up round for `requests`: see make_warm_model.
+std::vector<Request> warm_requests(const std::string& base_url, std::span<const Request> requests,
+                                   const ModelInfo& info, int conc, uint64_t bytes) {
+  const size_t count = std::min(requests.size(), static_cast<size_t>(info.parallel() ? conc : 1));
+  if (base_url.empty()) return {requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(count)};
+  return warm_round(base_url, count, bytes);
 }
 
 // One timed run of the model over every request, every response checked. Every response is
@@ -113,7 +124,8 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   const bool peak_is_this_runs = reset_peak_rss();
   const int64_t rss_before = rss_kib();
 
-  const std::unique_ptr<Model> model = make_warm_model(state, info, p.conc, client, requests, outcomes);
+  const std::unique_ptr<Model> model = make_warm_model(
+      state, info, p.conc, client, warm_requests(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes)));
   if (!model) return;
   int64_t bytes = 0;
   int peak_in_flight = 0;
@@ -142,9 +154,8 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
   state.SetBytesProcessed(bytes);
-  state.counters["errors"] = 0;  // any failed request made the benchmark an error instead
   if (!delays.empty()) {
-    const double ideal = dispatch_makespan(delays, info.parallel() ? p.conc : 1);
+    const double ideal = ideal_makespan(delays, info.parallel() ? p.conc : 1);
     state.counters["ideal_s"] = ideal;
     // Only where there is a bound to compare with: at delay 0 the bound is 0 and the ratio
     // would say 0 for every model.
@@ -193,7 +204,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   std::vector<Outcome> outcomes(requests.size());
   const std::unique_ptr<Model> model = make_warm_model(
       state, info, p.conc, fixture_client_options(p.delay_ms, static_cast<uint64_t>(p.bytes), true),
-      requests, outcomes);
+      warm_requests(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes)));
   if (!model) return;
   Histogram latencies;  // every request of every iteration, from its arrival
   // Summed over iterations: how long the schedule took to issue (first to last arrival, plus
@@ -226,7 +237,6 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
       server_cpu_before ? fixture_stat(base_url, "cpu_s") : std::nullopt;
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
-  state.counters["errors"] = 0;  // any failed request made the benchmark an error instead
   // Offered: the schedule's rate. Achieved: the rate at which the model actually issued the
   // requests, the offered rate scaled by how much longer than the schedule it took. A model
   // that cannot keep up issues them late, achieves less than offered, and is flagged: a
@@ -400,7 +410,7 @@ std::vector<std::pair<const ModelInfo*, Point>> sweep_points(const Sweep& s) {
       if (p.conc > p.n) return;  // more slots than requests says nothing new
       if (s.cap_models && (p.conc > info.default_max_concurrency || p.n > info.default_max_n))
         return;
-      if (max_ideal_s < 1e300 && dispatch_makespan(delays_of(p), p.conc) > max_ideal_s) return;
+      if (max_ideal_s < 1e300 && ideal_makespan(delays_of(p), p.conc) > max_ideal_s) return;
       points.insert(p);
     };
     if (!s.urls.empty()) {

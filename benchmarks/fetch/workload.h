@@ -25,6 +25,12 @@ inline constexpr int kSeedRequestsPerSite = 10;
 // `bytes` bytes of body i after delays_ms[i]. Every body is verified.
 std::vector<Request> fixture_requests(const std::string& base_url, std::span<const int> delays_ms,
                                       uint64_t bytes);
+// The untimed round that opens a model's connections before timing: `count` requests (min(N, C))
+// that the fixture holds until all of them are in flight at once (its gate), then answers. So
+// every one of the C slots must hold a request, on a connection of its own, however unevenly
+// the model hands requests to slots (a LIFO of idle threads at 0 ms once warmed 19 of 100), and
+// a model that cannot hold C in flight fails with a reason instead of being timed.
+std::vector<Request> warm_round(const std::string& base_url, size_t count, uint64_t bytes);
 // n copies of one latency, or the seed profile's 40 latencies in dispatch order.
 std::vector<int> uniform_delays(int n, int delay_ms);
 std::vector<int> seed_profile_delays();
@@ -38,10 +44,12 @@ std::vector<double> arrival_offsets(int n, double rate, bool poisson);
 // list ten times as the seed's `urls * 10` did. Bodies cannot be verified: 2xx and a count.
 std::vector<Request> url_requests(std::span<const std::string> urls, int n);
 
-// The lower bound on a run's time: the makespan when the requests, in order, each go to
-// whichever of `slots` slots frees first (greedy list scheduling, the order every model
-// dispatches in), each taking exactly its latency. With one latency L this is ceil(N/C) x L.
-double dispatch_makespan(std::span<const int> delays_ms, int slots);
+// A lower bound on a run's time over `slots` slots, each request taking exactly its latency,
+// in whatever order a model dispatches them (openmp's static blocks beat dispatching in order):
+// no slot ends before the longest request, the slots together not before the sum over C, and
+// of the k*C + 1 longest requests some slot runs k + 1, so at least the k + 1 shortest of those.
+// With one latency L it is ceil(N/C) x L, which dispatching in order reaches.
+double ideal_makespan(std::span<const int> delays_ms, int slots);
 
 // Client timeouts for a run whose slowest request is asked to wait `max_delay_ms` and send
 // `bytes`: the delay plus a margin for a loaded two-core machine, so a stall is caught in
