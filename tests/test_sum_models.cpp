@@ -198,17 +198,21 @@ TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
 INSTANTIATE_TEST_SUITE_P(Sum, EveryModel, ::testing::ValuesIn(all_models().begin(), all_models().end()),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST(SumHarness, TheWorkerCheckEndsOnceACallUsedTheWorkersWanted) {
+TEST(SumHarness, TheWorkerCheckEndsOnceACallUsedTheWorkersWantedAndAllHaveWorked) {
   using std::chrono::milliseconds;
-  EXPECT_FALSE(worker_check_done(10, milliseconds(1), 2, 2));    // too few calls, too soon
-  EXPECT_TRUE(worker_check_done(kWorkerCheckCalls, milliseconds(1), 2, 2));
-  EXPECT_TRUE(worker_check_done(10, kWorkerCheckTime, 2, 2));
+  // (calls, spent, most in one call, wanted = min(W, cores), ever in any call, W)
+  EXPECT_FALSE(worker_check_done(10, milliseconds(1), 2, 2, 2, 2));  // too few calls, too soon
+  EXPECT_TRUE(worker_check_done(kWorkerCheckCalls, milliseconds(1), 2, 2, 2, 2));
+  EXPECT_TRUE(worker_check_done(10, kWorkerCheckTime, 2, 2, 2, 2));
   // W = 3 threads on 2 cores: all 3 sign in, which is more than the 2 wanted, and enough.
-  EXPECT_TRUE(worker_check_done(kWorkerCheckCalls, milliseconds(1), 3, 2));
+  EXPECT_TRUE(worker_check_done(kWorkerCheckCalls, milliseconds(1), 3, 2, 3, 3));
+  // Two at once is all 2 cores allow, but the third worker must have run some call's slice.
+  EXPECT_FALSE(worker_check_done(kWorkerCheckCalls, kWorkerCheckTime, 2, 2, 2, 3));
+  EXPECT_TRUE(worker_check_done(kWorkerCheckCalls, kWorkerCheckTime, 2, 2, 3, 3));
   // A model that never used its workers keeps trying until the bound, then stops.
-  EXPECT_FALSE(worker_check_done(kWorkerCheckCalls, kWorkerCheckTime, 1, 2));
-  EXPECT_FALSE(worker_check_done(100000, kMaxWorkerCheck - milliseconds(1), 1, 2));
-  EXPECT_TRUE(worker_check_done(100000, kMaxWorkerCheck, 1, 2));
+  EXPECT_FALSE(worker_check_done(kWorkerCheckCalls, kWorkerCheckTime, 1, 2, 2, 2));
+  EXPECT_FALSE(worker_check_done(100000, kMaxWorkerCheck - milliseconds(1), 1, 2, 1, 2));
+  EXPECT_TRUE(worker_check_done(100000, kMaxWorkerCheck, 1, 2, 1, 2));
 }
 
 TEST(SumModels, AreAllListedOnceWithSeqFirst) {

@@ -165,7 +165,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
     most = std::max(most, log.distinct());
     total_workers += log.distinct();
     const auto spent = std::chrono::steady_clock::now() - start;
-    if (worker_check_done(calls, spent, most, wanted)) break;
+    if (worker_check_done(calls, spent, most, wanted, log.ever(), info.parallel ? workers : 1)) break;
   }
   problem.log = nullptr;
   if (most < wanted) {
@@ -174,6 +174,14 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
                          std::to_string(most) + " worker" + (most == 1 ? "" : "s") + " at once, not the " +
                          std::to_string(wanted) + " its name says (on " + std::to_string(hardware_threads()) +
                          " hardware threads)")
+                            .c_str());
+    return;
+  }
+  if (const int ever = log.ever(); info.parallel && ever < workers) {
+    kept = {};
+    state.SkipWithError(("in " + std::to_string(calls) + " calls only " + std::to_string(ever) + " of the " +
+                         std::to_string(workers) + " workers its name says ever ran a slice (on " +
+                         std::to_string(hardware_threads()) + " hardware threads)")
                             .c_str());
     return;
   }

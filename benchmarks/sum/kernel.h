@@ -37,10 +37,15 @@ class SliceLog {
   void add(int id) {
     std::lock_guard lock(mutex_);
     ids_.insert(id);
+    ever_.insert(id);
   }
-  int distinct() {
+  int distinct() {  // in the call since clear()
     std::lock_guard lock(mutex_);
     return static_cast<int>(ids_.size());
+  }
+  int ever() {  // in any call
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(ever_.size());
   }
   void clear() {
     std::lock_guard lock(mutex_);
@@ -49,7 +54,7 @@ class SliceLog {
 
  private:
   std::mutex mutex_;
-  std::set<int> ids_;
+  std::set<int> ids_, ever_;
 };
 
 // The untimed calls before timing: this many, or this long, whichever ends first; longer, up
@@ -61,12 +66,15 @@ inline constexpr std::chrono::milliseconds kWorkerCheckTime{20};
 inline constexpr std::chrono::milliseconds kMaxWorkerCheck{5000};
 
 // Whether the untimed calls are done, after `calls` calls in `spent`, the most distinct workers
-// in one call being `most`. `wanted` is min(W, hardware threads), and a call of W threads on
-// fewer cores can have all W sign in: more than `wanted` passes too (an equality test kept every
-// W > cores benchmark in its untimed calls for the whole bound, 5 s per run of the body).
-inline bool worker_check_done(int calls, std::chrono::nanoseconds spent, int most, int wanted) {
+// in one call being `most` and in all calls `ever`. `wanted` is min(W, hardware threads), and a
+// call of W threads on fewer cores can have all W sign in: more than `wanted` passes too (an
+// equality test kept every W > cores benchmark in its untimed calls for the whole bound, 5 s per
+// run of the body). All W must have run a slice in some call: oneTBB caps its workers at the
+// cores unless told otherwise, and a workers:3 arena on 2 cores then ran on 2 threads, never 3.
+inline bool worker_check_done(int calls, std::chrono::nanoseconds spent, int most, int wanted, int ever,
+                              int workers) {
   return (calls >= kWorkerCheckCalls || spent >= kWorkerCheckTime) &&
-         (most >= wanted || spent >= kMaxWorkerCheck);
+         ((most >= wanted && ever >= workers) || spent >= kMaxWorkerCheck);
 }
 
 // One problem: the kernel, its size, and the materialised values for `array` (values[i] == i,
