@@ -67,6 +67,16 @@ def test_the_first_timed_call_is_warm():
     assert runs[0]["minor_faults"] < 30, runs[0]
 
 
+def test_a_wrong_answer_is_an_error_not_a_time():
+    # Every answer is checked against the exact sum; the hook makes one model answer one too many.
+    runs = run("--benchmark_filter=^sum/(seq|threads)/range/workers:(1|2)/n:1000/", "--workers=1,2",
+               "--sizes=1000", "--scaling_n=1000", env={"CONCBENCH_TEST_WRONG_SUM": "threads"})
+    by_model = {b["name"].split("/")[1]: b for b in runs}
+    assert not by_model["seq"].get("error_occurred"), by_model["seq"]
+    assert by_model["threads"].get("error_occurred"), by_model["threads"]
+    assert by_model["threads"]["error_message"] == "an untimed call failed: wrong sum: got 499501, expected 499500"
+
+
 def test_units_fit_the_magnitude():
     runs = run("--benchmark_filter=^sum/seq/range/workers:1/n:(1000|10000000)/", "--sizes=1000,10000000")
     units = {b["name"].split("/")[4]: b["time_unit"] for b in runs}
@@ -75,7 +85,9 @@ def test_units_fit_the_magnitude():
 
 def test_bad_sizes_and_hooks_are_one_line():
     for args, env, text in ((["--array_sizes=5e9"], {}, "is not a size"),
-                            ([], {"CONCBENCH_TEST_SLOWDOWN": "pool"}, "is not MODEL:PERCENT")):
+                            ([], {"CONCBENCH_TEST_SLOWDOWN": "pool"}, "is not MODEL:PERCENT"),
+                            ([], {"CONCBENCH_TEST_SLOWDOWN": "nosuch:10"}, "no model 'nosuch' (models: seq,"),
+                            ([], {"CONCBENCH_TEST_WRONG_SUM": "thread"}, "no model 'thread'")):
         proc = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
                               env=dict(os.environ, **env), timeout=60)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, proc.stderr

@@ -290,13 +290,26 @@ TEST(SumModels, APoolWorkerKilledBetweenCallsIsAnError) {
 }
 
 // The test hook for calibration adds real kernel work where the model does it, in threads and
-// in worker processes alike, and leaves the answer exact.
+// in worker processes alike, and leaves the answer exact. repeat = 1 sums every slice twice: the
+// best of 7 interleaved calls must take well over the best without it (about 2x where the
+// kernel is the time; 1.3x leaves room for fork's and the ranks' fixed cost per call), so a
+// model that dropped the hook on its way to the workers would fail here, not in calibration.
 TEST(SumModels, TheSlowdownHookRepeatsKernelWorkAndKeepsTheAnswer) {
+  constexpr int64_t kN = 2'000'000'003;  // the kernel, not dispatch or fork, must be the time
   for (const ModelInfo& info : all_models()) {
     auto model = info.make(2);
-    Problem p{Kernel::range, 100'003, nullptr};
-    p.repeat = 0.5;
-    EXPECT_EQ(model->sum(p), reference_sum(100'003)) << info.name;
+    std::chrono::duration<double> best[2] = {std::chrono::hours(1), std::chrono::hours(1)};
+    for (int round = 0; round < 7; ++round) {
+      for (int twice : {0, 1}) {
+        Problem p{Kernel::range, kN, nullptr};
+        p.repeat = twice;
+        const auto t0 = std::chrono::steady_clock::now();
+        EXPECT_EQ(model->sum(p), reference_sum(kN)) << info.name;
+        best[twice] = std::min<std::chrono::duration<double>>(best[twice], std::chrono::steady_clock::now() - t0);
+      }
+    }
+    EXPECT_GT(best[1].count(), 1.3 * best[0].count()) << info.name << ": " << best[0].count() << " s, with the hook "
+                                                      << best[1].count() << " s";
   }
 }
 

@@ -92,6 +92,17 @@ struct Slowdown {
   double fraction = 0;
 };
 
+// `name` if a model has it; a one-line usage error naming the hook otherwise (a misspelt model
+// would otherwise change nothing while the record said it had).
+std::string model_named(const char* hook, const std::string& name) {
+  std::string known;
+  for (const ModelInfo& m : all_models()) {
+    if (m.name == name) return name;
+    known += (known.empty() ? "" : ", ") + std::string(m.name);
+  }
+  throw UsageError(std::string(hook) + ": no model '" + name + "' (models: " + known + ")");
+}
+
 const Slowdown& slowdown() {
   static const Slowdown s = [] {
     const char* text = std::getenv("CONCBENCH_TEST_SLOWDOWN");
@@ -103,9 +114,19 @@ const Slowdown& slowdown() {
     if (colon == std::string::npos || end == spec.c_str() + colon + 1 || *end != 0 || !(percent > 0) ||
         percent > 100)
       throw UsageError("CONCBENCH_TEST_SLOWDOWN: '" + spec + "' is not MODEL:PERCENT (0 < PERCENT <= 100)");
-    return Slowdown{spec.substr(0, colon), percent / 100};
+    return Slowdown{model_named("CONCBENCH_TEST_SLOWDOWN", spec.substr(0, colon)), percent / 100};
   }();
   return s;
+}
+
+// Test hook, never set by ./bench: CONCBENCH_TEST_WRONG_SUM=<model> adds one to every answer
+// that model gives, so tests/test_sum_labels.py can show a wrong answer is an error, not a time.
+const std::string& wrong_sum_model() {
+  static const std::string model = [] {
+    const char* text = std::getenv("CONCBENCH_TEST_WRONG_SUM");
+    return text == nullptr || *text == 0 ? std::string() : model_named("CONCBENCH_TEST_WRONG_SUM", text);
+  }();
+  return model;
 }
 
 void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
@@ -132,7 +153,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   auto checked_call = [&]() -> std::string {
     int64_t got = 0;
     try {
-      got = model->sum(problem);
+      got = model->sum(problem) + (wrong_sum_model() == info.name ? 1 : 0);
     } catch (const std::exception& e) {
       return e.what();
     }
@@ -344,6 +365,8 @@ void register_benchmarks(const Sweep& sweep) {
                   slowdown().model.c_str(), slowdown().fraction * 100);
     benchmark::AddCustomContext("concbench_test_slowdown", what);
   }
+  if (!wrong_sum_model().empty())
+    benchmark::AddCustomContext("concbench_test_wrong_sum", wrong_sum_model() + " answers one too many (a test hook)");
   // Model by model (both kernels of one model together), so each model's benchmarks are
   // contiguous: a run of the binary alone then starts MPI only after every forking model is done.
   for (const ModelInfo& info : all_models()) {
