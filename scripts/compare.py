@@ -128,7 +128,7 @@ def judge(old, new, noise):
         r = regress.Result(name=name, kind=m.kind, old=m.value, new=new[name].value, ratio=math.exp(d),
                            low=math.nan, high=math.nan, n=k)
         if k >= regress.MIN_HISTORY_DIFFS and sigma > 0 and m.kind != metrics.EFFICIENCY:
-            r.p, r.low, r.high = regress.t_test(d, sigma, k)
+            r.p, r.low, r.high = regress.history_test(d, sigma, k)
         results.append(r)
     return results
 
@@ -170,8 +170,8 @@ def run(argv):
     if untested:
         notes.append("%s not judged: fewer than %d earlier records of this machine have them (scripts/ab.py "
                      "measures them)" % (plural(untested, "metric"), regress.MIN_HISTORY_DIFFS + 1))
-    method = ("one record a side, judged against the between-run noise of %d records of this machine: "
-              "Student's t, Holm over %d times" % (n_history, sum(r.kind == metrics.TIME for r in tested)))
+    method = ("one record a side, judged against the between-run noise of %d records of this machine, "
+              "Holm over %d times" % (n_history, sum(r.kind == metrics.TIME for r in tested)))
     verdict = regress.Verdict(results=regress.judge(results, args.alpha, args.min_effect), errors=errors,
                               notes=notes, alpha=args.alpha, min_effect=args.min_effect, method=method)
     if args.json:

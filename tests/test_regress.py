@@ -4,6 +4,7 @@
 import math
 import os
 import random
+import statistics
 import sys
 
 import numpy as np
@@ -70,14 +71,34 @@ def test_holm_and_benjamini_hochberg_by_hand():
     assert regress.holm([]) == [] and regress.benjamini_hochberg([]) == []
 
 
-def test_between_run_sigma_is_robust_to_a_step():
+def test_between_run_sigma_counts_a_slow_run_as_noise_and_a_step_once():
     rng = random.Random(3)
     values = [100 * math.exp(rng.gauss(0, 0.02)) for _ in range(40)]
     sigma, k = regress.between_run_sigma(values)
     assert k == 39
-    assert sigma == pytest.approx(0.02 * math.sqrt(2), rel=0.3)
-    stepped = values[:20] + [v * 1.5 for v in values[20:]]
-    assert regress.between_run_sigma(stepped)[0] == pytest.approx(sigma, rel=0.2)
+    assert sigma == pytest.approx(0.02 * math.sqrt(2), rel=0.2)
+    # A real 10% change is one difference of 39; the standard deviation of the values counts it in all.
+    stepped = values[:20] + [v * 1.1 for v in values[20:]]
+    assert regress.between_run_sigma(stepped)[0] < 1.25 * sigma
+    assert math.sqrt(2) * statistics.stdev(math.log(v) for v in stepped) > 2 * sigma
+    # A run 50% slow is the noise a slow OLD or NEW would be judged against: it counts.
+    assert regress.between_run_sigma(values[:10] + [values[10] * 1.5] + values[11:])[0] > 3 * sigma
+
+
+def test_history_p_values_are_exact_when_nothing_changed():
+    # d / sigma of independent normal runs (OLD, NEW and k + 1 earlier ones), simulated: the p-value
+    # at its simulated 1 - p quantile is p, in the tail too.
+    rng = np.random.default_rng(5)
+    for k in (4, 9):
+        runs = rng.standard_normal((400000, k + 3))
+        z = np.abs(runs[:, -1] - runs[:, -2]) / np.sqrt((np.diff(runs[:, :k + 1]) ** 2).mean(1))
+        for p in (0.05, 0.001):
+            t = np.quantile(z, 1 - p)
+            assert regress.history_test(t, 1.0, k)[0] == pytest.approx(p, rel=0.15)
+            assert regress.history_test(-t, 1.0, k)[0] == regress.history_test(t, 1.0, k)[0]
+        _, low, high = regress.history_test(0.1, 0.05, k)  # the interval: where p = 0.05
+        t95 = np.quantile(z, 0.95)
+        assert (low, high) == pytest.approx((math.exp(0.1 - t95 * 0.05), math.exp(0.1 + t95 * 0.05)), rel=0.01)
 
 
 def result(name, kind, ratio, p, n=16):
