@@ -8,9 +8,9 @@ Reads the records in results/history/ made on this machine (or on --like RECORD'
 one per commit of the current branch, the newest full run from a clean tree (records of
 other commits, dirty trees or other machines are left out, and counted). Each metric's
 series over the commits (times, efficiencies, the machine's bounds; --filter selects by
-name) is searched for change points with E-Divisive means and a permutation test
-(scripts/regress.py); a step counts when p <= 0.01 and the level moves by more than
---min-effect (default 3%).
+name) is searched for change points with E-Divisive means and permutation tests, with
+Benjamini-Hochberg at 5% over the metrics (scripts/regress.py); a step counts when the level
+moves by more than --min-effect (default 3%).
 
 OUT/README.md lists every step with its commit, the level before and after, and the
 change; OUT/history.png has a panel per metric that stepped, the commits in branch order
@@ -33,7 +33,7 @@ import records  # noqa: E402
 import regress  # noqa: E402
 from fmt import md_table, plural  # noqa: E402
 
-CHANGE_ALPHA = 0.01
+CHANGE_ALPHA = 0.05  # Benjamini-Hochberg's false discovery rate over the metrics
 MAX_PANELS = 30
 
 
@@ -82,17 +82,21 @@ def pick_records(args, notes):
     return list(order)[first:], {c: records.latest_record(rs) for c, rs in usable.items()}
 
 
-def steps_of(values, min_effect):
-    """[(index into values, p, level before, level after)] of the steps in a series with gaps."""
-    present = [(i, v) for i, v in enumerate(values) if v is not None and v > 0]
-    points = regress.change_points([math.log(v) for _, v in present], alpha=CHANGE_ALPHA)
-    bounds = [0] + [k for k, _ in points] + [len(present)]
-    out = []
-    for j, (k, p) in enumerate(points):
-        before = metrics.median([v for _, v in present[bounds[j]:k]])
-        after = metrics.median([v for _, v in present[k:bounds[j + 2]]])
-        if abs(after / before - 1) > min_effect:
-            out.append((present[k][0], p, before, after))
+def steps_of(series, min_effect):
+    """{metric: [(index into its values, p, level before, level after)]} of the steps in series with gaps."""
+    present = {name: [(i, v) for i, v in enumerate(values) if v is not None and v > 0]
+               for name, values in series.items()}
+    points = regress.change_points({name: [math.log(v) for _, v in p] for name, p in present.items()},
+                                   alpha=CHANGE_ALPHA)
+    out = {}
+    for name, found in points.items():
+        bounds = [0] + [k for k, _ in found] + [len(present[name])]
+        out[name] = []
+        for j, (k, p) in enumerate(found):
+            before = metrics.median([v for _, v in present[name][bounds[j]:k]])
+            after = metrics.median([v for _, v in present[name][k:bounds[j + 2]]])
+            if abs(after / before - 1) > min_effect:
+                out[name].append((present[name][k][0], p, before, after))
     return out
 
 
@@ -129,8 +133,9 @@ def draw(path, changed, series, kinds, commits):
 def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
     lines = ["# concbench history: where the numbers stepped", "",
              "%d commits of this branch from %s, %d with a record; %d metrics searched with E-Divisive "
-             "means (p <= %g, change above %g%%)." % (len(commits), commits[0][:12], len(chosen), n_metrics,
-                                                      CHANGE_ALPHA, 100 * args.min_effect), ""]
+             "means and Benjamini-Hochberg over them at %g (noise alone: a step on at most %g%% of pages), "
+             "change above %g%%." % (len(commits), commits[0][:12], len(chosen), n_metrics, CHANGE_ALPHA,
+                                     100 * CHANGE_ALPHA, 100 * args.min_effect), ""]
     if not changed:
         return "\n".join(lines + ["No metric stepped.", ""])
     lines += ["![the metrics that stepped](history.png)", ""]
@@ -152,8 +157,8 @@ def run(argv):
     if not series:
         matching = " matches --filter %s" % args.filter if args.filter else ""
         raise InputError("no metric%s in the %d records" % (matching, len(chosen)))
-    steps = {name: steps_of(series[name], args.min_effect) for name in sorted(series)}
-    changed = {name: found for name, found in steps.items() if found}
+    steps = steps_of(series, args.min_effect)
+    changed = {name: steps[name] for name in sorted(series) if steps[name]}
     subjects = dict(line.partition(" ")[::2] for line in
                     records.git(args.repo, "log", "--format=%H %s", "HEAD").splitlines())
     out = os.path.abspath(args.out)

@@ -16,7 +16,8 @@ consecutive records' log differences is sigma, d / sigma referred to its exact n
 Verdicts: Holm over the TIME metrics decides, only for changes beyond the minimum effect;
 Benjamini-Hochberg q-values list the rest as "possible"; MACHINE metrics are drift and
 EFFICIENCY metrics shown beside the times, neither decides. Errors in NEW only are regressions.
-history.py: change points by E-Divisive means (Matteson & James 2014), a permutation test.
+history.py: change points by E-Divisive means (Matteson & James 2014), permutation tests,
+Benjamini-Hochberg over the metrics.
 """
 import functools
 import itertools
@@ -255,47 +256,58 @@ def render_json(verdict, extra, out):
 
 
 def _energy_split(x):
-    """(best split index, its statistic) of E-Divisive means with alpha = 1: the split t
-    maximising t(n-t)/n * (2 E|L-R| - E|L-L'| - E|R-R'|), or (None, 0)."""
-    n = len(x)
-    s = np.abs(x[:, None] - x[None, :]).cumsum(0).cumsum(1)  # s[i, j] = sum of |x_a - x_b|, a <= i, b <= j
-    t = np.arange(2, n - 1)  # n >= 4: change_points searches no shorter series
-    corner, edge = s[t - 1, t - 1], s[t - 1, n - 1]  # sums over [0,t)x[0,t) and [0,t)x[0,n)
+    """(best split index, its statistic) of E-Divisive means with alpha = 1 for each row of x
+    (shape (..., n), n >= 4): the split t maximising t(n-t)/n * (2 E|L-R| - E|L-L'| - E|R-R'|)."""
+    n = x.shape[-1]
+    d = np.abs(x[..., :, None] - x[..., None, :])
+    t = np.arange(2, n - 1)
+    # sums of |x_a - x_b| over [0,t)x[0,t) and over [0,t)x[0,n), and over all
+    corner = 2 * np.tril(d, -1).sum(-1).cumsum(-1)[..., t - 1]
+    edge, total = d.sum(-1).cumsum(-1)[..., t - 1], d.sum((-2, -1))[..., None]
     m, k = t, n - t
     between = (edge - corner) * 2 / (m * k)
     left = corner / (m * (m - 1))
-    right = (s[n - 1, n - 1] - 2 * edge + corner) / (k * (k - 1))
+    right = (total - 2 * edge + corner) / (k * (k - 1))
     q = m * k / n * (between - left - right)
-    best = int(np.argmax(q))
-    return (int(t[best]), float(q[best])) if q[best] > 0 else (None, 0.0)
+    best = q.argmax(-1)
+    return t[best], np.take_along_axis(q, best[..., None], -1)[..., 0]
 
 
-def change_points(values, alpha=0.01, permutations=199, seed=0):
-    """Indices i where the level of `values` steps (a new level starts at i), by E-Divisive
-    means with a permutation test at `alpha`, searched recursively; [(index, p)], sorted."""
-    rng = np.random.default_rng(seed)
-    found = []
+def _split_p(x, level, rng, hits=10):
+    """(split, p): E-Divisive's best split of x and its permutation p-value, sequential (Besag &
+    Clifford 1991): permutations until `hits` of them reach the split's statistic, p = hits / their
+    number; with fewer after 2 / level permutations (so that p can reach level), (reached + 1) / (2 / level
+    + 1). Only a real step takes them all: 2 m / alpha for the first split of one of m metrics."""
+    split, q = _energy_split(x)
+    most, done, found, batch = math.ceil(2 / level), 0, 0, 16
+    while q > 0 and done < most:
+        b = min(batch, most - done, max(1, 2 ** 15 // len(x) ** 2))  # rows at once: fits in a cache
+        stats_ = _energy_split(rng.permuted(np.tile(x, (b, 1)), axis=1))[1]
+        reached = found + np.cumsum(stats_ >= q * (1 - 1e-12))  # the same split summed in another order
+        if reached[-1] >= hits:
+            return int(split), hits / (done + int(np.searchsorted(reached, hits)) + 1)
+        found, done, batch = int(reached[-1]), done + b, 2 * batch
+    return (int(split), (found + 1) / (done + 1)) if q > 0 else (None, 1.0)
 
-    def search(lo, hi):
-        x = np.asarray(values[lo:hi], dtype=float)
-        if len(x) < 4:
-            return
-        split, q = _energy_split(x)
-        if split is None:
-            return
-        hits, allowed = 0, alpha * (permutations + 1) - 1  # more hits than this: p > alpha
-        y = x.copy()
-        for _ in range(permutations):
-            rng.shuffle(y)
-            if _energy_split(y)[1] >= q:
-                hits += 1
-                if hits > allowed:
-                    return
-        p = (hits + 1) / (permutations + 1)
-        if p <= alpha:
-            found.append((lo + split, p))
-            search(lo, lo + split)
-            search(lo + split, hi)
 
-    search(0, len(values))
-    return sorted(found)
+def change_points(series, alpha=0.05, seed=0):
+    """{name: [(index, p)]}: where the level of each series steps (a new level starts at index),
+    by E-Divisive means with permutation tests. Every series of 4 or more values has its best split
+    tested, and Benjamini-Hochberg over them at alpha keeps R of the m: with no step anywhere, a
+    step is reported at most alpha of the time however many series there are (independent or
+    positively dependent). The segments of
+    those R are searched recursively at level alpha R / m, the level their selection was made at
+    (Benjamini & Bogomolov 2014)."""
+    x = {name: np.asarray(values, dtype=float) for name, values in series.items() if len(values) >= 4}
+    rngs = {name: np.random.default_rng(seed) for name in x}  # a series' p does not depend on the others
+    first = {name: _split_p(v, alpha / len(x), rngs[name]) for name, v in x.items()}
+    kept = [name for name, q in zip(first, benjamini_hochberg([p for _, p in first.values()])) if q <= alpha]
+    level = alpha * len(kept) / max(1, len(x))
+
+    def search(name, lo, hi, tested=None):
+        split, p = tested or (_split_p(x[name][lo:hi], level, rngs[name]) if hi - lo >= 4 else (None, 1.0))
+        if split is None or p > level:
+            return []
+        return search(name, lo, lo + split) + [(lo + split, p)] + search(name, lo + split, hi)
+
+    return {name: search(name, 0, len(x[name]), first[name]) if name in kept else [] for name in series}
