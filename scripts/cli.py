@@ -68,6 +68,31 @@ def significance(text):
     return fraction(text, lowest_allowed=False)
 
 
+def runnable(path):
+    """Whether path is a file this user may run (os.access alone passes a directory)."""
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def output(path, directory=False, create=False):
+    """Checks before any work that `path` can be written as a file or, with directory=True, as a
+    directory; create=True makes the directory (a file's: its parent) with its parents. Returns
+    path; InputError says why not, so no run is lost at the end to a bad output path."""
+    where = path if directory else os.path.dirname(os.path.abspath(path))
+    if not directory and os.path.isdir(path):
+        raise InputError("cannot write %s: it is a directory" % path)
+    try:
+        if create:
+            os.makedirs(where, exist_ok=True)
+    except OSError as e:
+        raise InputError("cannot create %s: %s" % (where, e.strerror or e)) from None
+    if not os.path.isdir(where):
+        raise InputError("cannot write %s: %s %s" % (path, "it" if directory else where, "is not a directory"
+                                                     if os.path.exists(where) else "does not exist"))
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise InputError("cannot write %s: directory %s is not writable" % (path, where))
+    return path
+
+
 def publish(out_dir, names, build):
     """Writes output all at once or not at all: build(tmp) writes the entries `names` into a fresh
     directory; each replaces its namesake in out_dir (one build did not write is removed), the

@@ -15,14 +15,18 @@ DIR/python/, and --render runs scripts/plot.py: a full run into the results page
 partial one into partial/ beside DIR (or FILE), so that a filtered run never replaces the reference page.
 A process that fails is reported and the run goes on: what it did not finish is recorded as errors.
 
-Exit status: 0 when every process succeeded, 1 when one failed (the record is written), 2 on bad
-input (one line; nothing is written), 130 interrupted. Standard library only: runs under any python3.
+Exit status: 0 when every process succeeded, 1 when one failed (the record is written) or the
+record could not be written after all (the line says where the run is kept), 2 on bad input: a
+BINARY, FILE or DIR that cannot be run or written is found before anything runs (one line;
+nothing is written), 130 interrupted. Standard library only: runs under any python3.
 """
+import contextlib
 import ctypes
 import functools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,7 +130,7 @@ class Fixture:
     def start(self):
         if self.proc is not None:
             return self.url
-        if not os.access(self.path, os.X_OK):
+        if not cli.runnable(self.path):
             raise RunError("the fixture server %s is not an executable file" % self.path)
         # --parent-pid: it exits with this script, however this script ends.
         self.proc = subprocess.Popen([self.path, "--parent-pid=%d" % os.getpid()],
@@ -349,40 +353,52 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
 
 def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
     """The whole isolated run; returns the exit status (see the module docstring)."""
+    if not cli.runnable(binary):
+        raise RunError("%s is not an executable file" % binary, 2)
+    cli.output(history or out, directory=bool(history))  # before any work, not after the run
     names = list_benchmarks(binary, args)
     groups = group_by_model(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
-    environment, python_out = Environment(), None
-    with tempfile.TemporaryDirectory(prefix="concbench-run-") as tmp:
+    environment, python_out, kept = Environment(), None, False
+    tmp = tempfile.mkdtemp(prefix="concbench-run-")
+    try:
+        doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
+                                             None if fmt == "console" else subprocess.PIPE)
+        context = doc["context"]
+        scope = (records.QUICK if "--quick" in args else records.FULL
+                 if names == list_benchmarks(binary, []) else records.PARTIAL)
+        context["concbench_scope"] = scope
+        # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
+        hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
+                 for h in b["label"][len("ranks on "):].split(",")}
+        if hosts:
+            context["mpi_rank_hosts"] = ",".join(sorted(hosts))
+        for reason in environment.finish(context):
+            say("unstable environment: %s; the record says so" % reason)
+        if history:
+            out = os.path.join(history, records.record_name(context, scope))
         try:
-            doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
-                                                 None if fmt == "console" else subprocess.PIPE)
-            context = doc["context"]
-            scope = (records.QUICK if "--quick" in args else records.FULL
-                     if names == list_benchmarks(binary, []) else records.PARTIAL)
-            context["concbench_scope"] = scope
-            # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
-            hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
-                     for h in b["label"][len("ranks on "):].split(",")}
-            if hosts:
-                context["mpi_rank_hosts"] = ",".join(sorted(hosts))
-            for reason in environment.finish(context):
-                say("unstable environment: %s; the record says so" % reason)
-            if history:
-                out = os.path.join(history, records.record_name(context, scope))
             write_json(doc, out)
-            say("recorded %s" % out)
-            if fmt == "json":
-                print(json.dumps(doc, indent=2))
-            elif fmt == "csv":  # each process printed its own header line: keep the first only
-                print(texts[0] + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
-            if python:
-                python_out = os.path.join(os.path.dirname(out), "python", os.path.basename(out))
-                run_python_reference(args, python_out, fixture)
-        finally:
-            if fixture:
-                fixture.stop()
+        except OSError as e:  # checked before the run, so the disk filled or the directory went
+            kept = True  # the measurements are not lost with it: each process's JSON and the record
+            with contextlib.suppress(OSError):
+                write_json(doc, os.path.join(tmp, "record.json"))
+            raise RunError("cannot write %s (%s); the run is kept in %s (record.json, and each process's "
+                           "JSON)" % (out, e.strerror or e, tmp)) from None
+        say("recorded %s" % out)
+        if fmt == "json":
+            print(json.dumps(doc, indent=2))
+        elif fmt == "csv":  # each process printed its own header line: keep the first only
+            print(texts[0] + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
+        if python:
+            python_out = os.path.join(os.path.dirname(out), "python", os.path.basename(out))
+            run_python_reference(args, python_out, fixture)
+    finally:
+        if fixture:
+            fixture.stop()
+        if not kept:
+            shutil.rmtree(tmp, ignore_errors=True)
     if render:
         # Only a full run replaces the results page; part of the suite is not the suite.
         # partial/ beside the history directory (results/partial/ for ./bench), or beside FILE.
@@ -432,10 +448,10 @@ def main(argv=None):
             raise RunError(USAGE, 2)
         return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"],
                    fixture_path=opts["--fixture"], python=opts["--python"], render=opts["--render"])
-    except RunError as e:
+    except (RunError, cli.InputError) as e:
         if str(e):
             say(str(e))
-        return e.exit_code
+        return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         say("interrupted")
         return 130

@@ -4,6 +4,7 @@
 # name the built binaries; ctest sets them).
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -172,6 +173,46 @@ def test_record_names_carry_the_scope(tmp_path):
     rec = records.record_from_context("x/20261130T224117Z-7131bae36091-vm-partial.json",
                                       dict(context, concbench_scope="partial"))
     assert rec.scope == records.PARTIAL
+
+
+def test_an_output_or_binary_that_cannot_serve_is_refused_before_anything_runs(tmp_path):
+    log = tmp_path / "log"
+    for where, binary, text in (
+            (["--out", tmp_path / "no" / "run.json"], FAKE, "cannot write %s: %s does not exist"
+             % (tmp_path / "no" / "run.json", tmp_path / "no")),
+            (["--out", tmp_path], FAKE, "cannot write %s: it is a directory" % tmp_path),
+            (["--history", tmp_path / "no"], FAKE, "cannot write %s: it does not exist" % (tmp_path / "no")),
+            (["--history", FAKE], FAKE, "cannot write %s: it is not a directory" % FAKE),
+            (["--out", tmp_path / "run.json"], tmp_path / "missing", "%s is not an executable file"
+             % (tmp_path / "missing"))):
+        proc = subprocess.run([sys.executable, RUN, *map(str, where), str(binary)], capture_output=True,
+                              text=True, env=dict(os.environ, FAKE_LOG=str(log)), timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == "concbench: %s\n" % text
+    assert not log.exists() and os.listdir(tmp_path) == []  # the binary never ran, not even to list
+
+
+def test_a_record_that_cannot_be_written_after_the_run_keeps_the_run(tmp_path, monkeypatch, capsys):
+    # Checked before the run, the output can still fail at the end (a full disk): one line says
+    # why and where the measurements are kept, instead of a traceback and a run lost.
+    out, write = tmp_path / "run.json", run_isolated.write_json
+
+    def no_space_for_out(doc, path, indent=2):
+        if path == str(out):
+            raise OSError(28, "No space left on device")
+        write(doc, path, indent)
+    monkeypatch.setattr(run_isolated, "write_json", no_space_for_out)
+    monkeypatch.setenv("FAKE_NAMES", "w/a/n:1,w/b/n:1")
+    assert run_isolated.main(["--out", str(out), FAKE]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("concbench: cannot write %s (No space left on device); the run is kept in " % out)
+    kept = last.split("kept in ")[1].split(" (")[0]
+    try:
+        assert sorted(os.listdir(kept)) == ["1.json", "2.json", "record.json"]
+        record = json.loads(open(os.path.join(kept, "record.json")).read())
+        assert [b["name"] for b in record["benchmarks"]] == ["w/a/n:1/real_time", "w/b/n:1/real_time"]
+    finally:
+        shutil.rmtree(kept)
 
 
 def test_benchmarks_that_failed_on_the_mpi_spawn_hang_run_once_more(tmp_path):
