@@ -108,12 +108,12 @@ class Side:
         """The fixture server built beside the binary (build/<preset>/fixtures/), or None."""
         path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.binary))), "fixtures",
                             "concbench_fixture")
-        return path if os.access(path, os.X_OK) else None
+        return path if cli.runnable(path) else None
 
 
 def resolve(repo, label, arg):
     """A binary's path, or a commit's full sha; bad input before anything is built."""
-    if os.path.isfile(arg) and os.access(arg, os.X_OK):
+    if cli.runnable(arg):
         return os.path.abspath(arg)
     sha = records.resolve_rev(repo, arg)
     if sha is None:
@@ -306,16 +306,15 @@ def measure(args):
     """Builds what needs building, runs the rounds and saves them; returns the saved data."""
     labels = ("OLD", "NEW")
     resolved = [resolve(args.repo, label, arg) for label, arg in zip(labels, args.sides)]
+    tags = [(os.path.basename(os.path.dirname(os.path.dirname(r))) if os.path.isabs(r) else r)[:12]
+            for r in resolved]
+    out = cli.output(args.out or os.path.join(REPO, "results", "ab", "%s-%s-%s.json" % (
+        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), *tags)), create=True)  # before any build
     tmp = tempfile.mkdtemp(prefix="concbench-ab-")
     try:
         binaries = {r: r if os.path.isabs(r) else build(args.repo, r, tmp) for r in dict.fromkeys(resolved)}
         sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
                  for label, arg, r in zip(labels, args.sides, resolved)]
-        tags = [(s.commit or os.path.basename(os.path.dirname(os.path.dirname(s.binary))))[:12]
-                for s in sides]
-        out = args.out or os.path.join(REPO, "results", "ab", "%s-%s-%s.json"
-                                       % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), *tags))
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         try:
             data = run_rounds(sides, round_args(args.bench_args), args.rounds, out, args.alpha)
         except BaseException:

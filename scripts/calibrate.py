@@ -159,11 +159,11 @@ def run(argv):
     p.add_argument("--binary", default=os.path.join(ab.REPO, "build", "release", "benchmarks", "concbench"))
     p.add_argument("--out", help="directory for the rounds and the summary")
     args = p.parse_args(argv)
-    if not os.access(args.binary, os.X_OK):
+    if not cli.runnable(args.binary):
         raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
     out = args.out or os.path.join(ab.REPO, "results", "calibration",
                                    time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    os.makedirs(os.path.join(out, "rounds"), exist_ok=True)
+    cli.output(os.path.join(out, "rounds"), directory=True, create=True)
     bench_args, rng, started = ab.round_args([]), random.Random(), time.monotonic()
     rows, context, prior_hours = saved_trials(out, args)
 

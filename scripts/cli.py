@@ -81,7 +81,7 @@ def output(path, directory=False, create=False):
     if not directory and os.path.isdir(path):
         raise InputError("cannot write %s: it is a directory" % path)
     try:
-        if create:
+        if create and not os.path.lexists(where):
             os.makedirs(where, exist_ok=True)
     except OSError as e:
         raise InputError("cannot create %s: %s" % (where, e.strerror or e)) from None

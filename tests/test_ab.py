@@ -160,6 +160,21 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_an_output_that_cannot_be_written_is_refused_before_any_build_or_round(tmp_path):
+    # A directory as --out crashed after round 1, once both commits were built; a missing
+    # directory is made, as results/ab/ is.
+    log, fake = tmp_path / "log", binary(tmp_path, "a")
+    one_line_error(ab(fake, fake, "--rounds", 8, "--out", tmp_path, env={"FAKE_LOG": str(log)}),
+                   "cannot write %s: it is a directory" % tmp_path)
+    assert not log.exists()  # nothing ran, not even a listing
+    repo = tmp_path / "repo"
+    make_repo(repo, 1)
+    one_line_error(ab("HEAD", "HEAD", "--repo", repo, "--out", repo / "file" / "ab.json"),
+                   "%s is not a directory" % (repo / "file"))  # and no "building" line
+    out = tmp_path / "new" / "dir" / "ab.json"
+    assert ab(fake, fake, "--rounds", 8, "--out", out).returncode == 0 and out.exists()
+
+
 def saved(name):
     return os.path.join(DATA, name)
 

@@ -129,3 +129,10 @@ def test_a_binary_without_the_subset_is_one_line(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no benchmark matches --benchmark_filter=" in proc.stderr.strip().splitlines()[-1]
     assert "Traceback" not in proc.stderr and not (tmp_path / "c" / "summary.json").exists()
+
+
+def test_an_output_that_is_a_file_is_refused_at_once(tmp_path):
+    (tmp_path / "c").write_text("")
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", tmp_path / "c")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == "concbench calibrate: cannot create %s: Not a directory\n" % (tmp_path / "c" / "rounds")
