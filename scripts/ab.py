@@ -14,12 +14,14 @@ subset runs: sum at n = 1e5, 1e7 and 1e8 over every model and both kernels, fetc
 100 ms (--benchmark_filter=REGEX picks another). Each round gives each metric one paired
 sample, NEW/OLD of the process medians, judged as scripts/regress.py says.
 
-The rounds are saved (--out FILE, default results/ab/<date>-<old>-<new>.json) and
---analyse FILE judges a saved file again, with other --alpha or --min-effect.
+The rounds are saved when all have run (--out FILE, default results/ab/<date>-<old>-<new>.json)
+and --analyse FILE judges a saved file again, with other --alpha or --min-effect; rounds too few
+for any p-value to pass Holm's threshold are refused as inconclusive.
 
 Exit status: 1 when NEW regressed (a time beyond the minimum effect, Holm-significant,
-or a benchmark that errors in NEW and not in OLD), 0 when not, 2 on bad input (one
-line on stderr; no worktree, build or partial file is left), 130 interrupted.
+or a benchmark that errors in NEW and not in OLD), 0 when not, 2 on bad input or
+inconclusive rounds (one line on stderr; no worktree, build or partial file is left),
+130 interrupted.
 """
 import argparse
 import functools
@@ -214,15 +216,23 @@ def run_round(sides, groups, args, tmp, rng):
     return results, order, "; ".join(unstable) or "no"
 
 
-def run_rounds(sides, args, rounds, out_path, alpha):
-    """Runs the rounds, saving after each; returns the saved data."""
-    sides = dict(zip(("old", "new"), sides))
-    groups = plan(sides, args)
-    m = max(1, len({name for _, members in groups for name in members.get("new", [])}))
+def require_rounds(rounds, names, alpha, head):
+    """InputError, its line starting with `head`, when no p-value of `rounds` paired rounds can pass
+    Holm over the benchmarks `names` at alpha: a verdict of "no change" would mean nothing."""
+    m = max(1, len(set(names)))
     if regress.smallest_sign_p(rounds) > alpha / m:
         need = next(r for r in range(2, 64) if regress.smallest_sign_p(r) <= alpha / m)
-        raise InputError("too few rounds to find anything: with %d rounds no p-value passes Holm over %d "
-                         "benchmarks; use --rounds %d or more" % (rounds, m, need))
+        raise InputError("%s: with %d rounds no p-value reaches alpha/m = %g/%d (Holm over %d benchmarks); a "
+                         "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
+
+
+def run_rounds(sides, args, rounds, out_path, alpha):
+    """Runs the rounds and saves them when all have run (an interrupted run leaves no file that
+    could pass for a result); returns the saved data."""
+    sides = dict(zip(("old", "new"), sides))
+    groups = plan(sides, args)
+    require_rounds(rounds, [name for _, members in groups for name in members.get("new", [])], alpha,
+                   "too few rounds to find anything")
     data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD,
             "rounds": []}
     rng, started = random.Random(), time.monotonic()
@@ -236,7 +246,7 @@ def run_rounds(sides, args, rounds, out_path, alpha):
             for label in ("old", "new"):
                 data.setdefault("context", runs[label].pop("context"))
             data["rounds"].append(dict(runs, order=order, unstable=unstable))
-            run_isolated.write_json(data, out_path, indent=None)
+    run_isolated.write_json(data, out_path, indent=None)
     return data
 
 
@@ -249,7 +259,7 @@ def method_of(data):
 
 
 def analyse(data, alpha, min_effect):
-    """The regress.Verdict of saved rounds."""
+    """The regress.Verdict of saved rounds; InputError when they are too few for any verdict."""
     rounds = data.get("rounds") or []
     results = []
     kinds = {name: kind for r in rounds for side in ("old", "new")
@@ -266,6 +276,7 @@ def analyse(data, alpha, min_effect):
         results.append(regress.Result(name, kind, metrics.median([o for o, _ in pairs]),
                                       metrics.median([n for _, n in pairs]), ratio=math.exp(est),
                                       low=math.exp(lo), high=math.exp(hi), p=p, n=len(d)))
+    require_rounds(len(rounds), [r.name for r in results if r.kind == metrics.TIME], alpha, "inconclusive")
     errors, notes = [], []
 
     def seen(side, key):
@@ -315,12 +326,7 @@ def measure(args):
         binaries = {r: r if os.path.isabs(r) else build(args.repo, r, tmp) for r in dict.fromkeys(resolved)}
         sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
                  for label, arg, r in zip(labels, args.sides, resolved)]
-        try:
-            data = run_rounds(sides, round_args(args.bench_args), args.rounds, out, args.alpha)
-        except BaseException:
-            if os.path.exists(out):
-                os.unlink(out)  # a partial file is not a result
-            raise
+        data = run_rounds(sides, round_args(args.bench_args), args.rounds, out, args.alpha)
         say("saved the rounds to %s" % out)
         return data
     finally:
@@ -355,7 +361,7 @@ def run(argv):
 
 
 def main(argv=None):
-    # SIGTERM ends the run as an interrupt does: worktrees and partial files are removed.
+    # SIGTERM ends the run as an interrupt does: the worktrees are removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return cli.main(run, PROG, argv)
 

@@ -138,6 +138,8 @@ def saved_trials(out, args):
             except (OSError, ValueError, KeyError) as e:
                 raise InputError("%s is not a calibration trial saved by calibrate.py (%s)"
                                  % (path, e)) from None
+            except InputError as e:  # too few rounds for a verdict
+                raise InputError("%s: %s" % (path, e)) from None
             if ab.method_of(data) != ab.METHOD:
                 raise InputError("%s ran %s, not %s as calibrate.py runs now: give a new --out"
                                  % (path, ab.method_of(data), ab.METHOD))
@@ -175,6 +177,8 @@ def run(argv):
     if done < args.trials:  # before any round: this machine as the binary would name it
         refuse_another(context, dict(context, **records.this_machine()), out)
         groups = ab.plan(sides_of(done, args.binary)[0], bench_args)
+        ab.require_rounds(args.rounds, [n for _, members in groups for n in members.get("S", [])],
+                          regress.DEFAULT_ALPHA, "too few rounds to find anything")
     for t in range(done, args.trials):
         sides, slow_name = sides_of(t, args.binary)
         comparisons = (("aa", "A", "A2"), (slow_name, "A", "S"))

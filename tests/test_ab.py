@@ -175,6 +175,33 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_build_or_round(t
     assert ab(fake, fake, "--rounds", 8, "--out", out).returncode == 0 and out.exists()
 
 
+def test_an_interrupted_run_leaves_no_file_that_passes_for_a_result(tmp_path):
+    # Killed (-9) after 3 of 12 rounds, it left those 3 rounds at the final path, and --analyse
+    # judged a 50% slowdown "no change", exit 0. Now the file is written when all rounds have run.
+    out = tmp_path / "ab.json"
+    proc = subprocess.Popen([PYTHON, AB, binary(tmp_path, "old"), binary(tmp_path, "new", speed=1.5), "--rounds",
+                             "12", "--out", str(out), "--benchmark_filter=."], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "FAKE_NAMES": TWO})
+    fourth = next((line for line in proc.stderr if "round 4 of 12" in line), None)
+    proc.kill()
+    proc.wait()
+    proc.stderr.close()
+    assert fourth and not out.exists()
+
+
+def test_rounds_too_few_for_significance_are_inconclusive_not_no_change(tmp_path):
+    # 3 rounds of 12 (what an interrupted run used to leave): no p-value can pass Holm over 44
+    # times, so "no change" would mean nothing; said as inconclusive, exit 2.
+    data = json.loads(open(saved("slow10.json")).read())
+    data["rounds"] = data["rounds"][:3]
+    (tmp_path / "three.json").write_text(json.dumps(data))
+    one_line_error(ab("--analyse", tmp_path / "three.json"), "inconclusive: with 3 rounds no p-value reaches "
+                   "alpha/m = 0.05/44 (Holm over 44 benchmarks); a verdict needs --rounds 11 or more")
+    data["rounds"] = data["rounds"] * 4  # 12 rounds: a verdict
+    (tmp_path / "twelve.json").write_text(json.dumps(data))
+    assert ab("--analyse", tmp_path / "twelve.json").returncode == 1
+
+
 def saved(name):
     return os.path.join(DATA, name)
 

@@ -66,7 +66,7 @@ def test_saved_trials_are_kept_and_judged_again(tmp_path):
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_going_on_with_another_commit_is_refused(tmp_path):
     out = saved_out(tmp_path)
-    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "a"), "--out", out)
+    proc = calibrate("--trials", 2, "--rounds", 7, "--binary", binary(tmp_path, "a"), "--out", out)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert "holds trials of commit %s, this binary is commit unknown: give a new --out" % saved_commit()[:12] in last
@@ -85,7 +85,7 @@ def test_going_on_on_another_machine_is_refused(tmp_path):
     # Saved here, with the binary's commit, but the binary's runs name another CPU: refused after
     # the first round, which names the machine it ran on.
     out = saved_out(tmp_path / "again")
-    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "b"), "--out", out,
+    proc = calibrate("--trials", 2, "--rounds", 7, "--binary", binary(tmp_path, "b"), "--out", out,
                      env={"FAKE_CONTEXT": json.dumps({"concbench_commit": saved_commit()})})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
@@ -136,3 +136,23 @@ def test_an_output_that_is_a_file_is_refused_at_once(tmp_path):
     proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", tmp_path / "c")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr == "concbench calibrate: cannot create %s: Not a directory\n" % (tmp_path / "c" / "rounds")
+
+
+def test_rounds_too_few_for_significance_are_refused_before_a_round(tmp_path):
+    proc = calibrate("--trials", 1, "--rounds", 3, "--binary", binary(tmp_path, "a"), "--out", tmp_path / "c")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == ("concbench calibrate: too few rounds to find anything: with 3 rounds no p-value reaches "
+                           "alpha/m = 0.05/2 (Holm over 2 benchmarks); a verdict needs --rounds 7 or more\n")
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_a_saved_trial_of_too_few_rounds_is_inconclusive(tmp_path):
+    out = saved_out(tmp_path)
+    path = out / "rounds" / "trial-01-p10.json"
+    data = json.loads(path.read_text())
+    data["rounds"] = data["rounds"][:3]
+    path.write_text(json.dumps(data))
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("concbench calibrate: %s: inconclusive: with 3 rounds " % path)
+    assert len(proc.stderr.splitlines()) == 1
