@@ -61,6 +61,7 @@ SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
 # How the rounds ran, saved with them: rounds of another method are not mixed with these
 # (calibrate.py). Files without it ran side by side: all of one side's models, then the other's.
 METHOD = "model by model"
+SIDES = ("old", "new")
 # Flags the rounds set unless the caller gave them: a few repetitions per process (the
 # process is the unit), interleaved inside it, and the subset.
 ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
@@ -229,7 +230,7 @@ def require_rounds(rounds, names, alpha, head):
 def run_rounds(sides, args, rounds, out_path, alpha):
     """Runs the rounds and saves them when all have run (an interrupted run leaves no file that
     could pass for a result); returns the saved data."""
-    sides = dict(zip(("old", "new"), sides))
+    sides = dict(zip(SIDES, sides))
     groups = plan(sides, args)
     require_rounds(rounds, [name for _, members in groups for name in members.get("new", [])], alpha,
                    "too few rounds to find anything")
@@ -243,10 +244,43 @@ def run_rounds(sides, args, rounds, out_path, alpha):
             say("round %d of %d: %d model processes of each side, OLD and NEW in random order%s"
                 % (i + 1, rounds, len(groups), eta))
             runs, order, unstable = run_round(sides, groups, args, tmp, rng)
-            for label in ("old", "new"):
+            for label in SIDES:
                 data.setdefault("context", runs[label].pop("context"))
             data["rounds"].append(dict(runs, order=order, unstable=unstable))
     run_isolated.write_json(data, out_path, indent=None)
+    return data
+
+
+def rounds_problem(data):
+    """Why `data` cannot be judged as rounds ab.py saved, or None: checks all that analyse() and
+    its callers read."""
+    if not isinstance(data, dict) or not all(isinstance(data.get(s), dict) and "arg" in data[s] for s in SIDES):
+        return "no old and new side"
+    if not isinstance(data.get("context", {}), dict):
+        return "its context is not an object"
+    if not isinstance(data.get("rounds"), list) or not data["rounds"]:
+        return "no rounds"
+    for i, r in enumerate(data["rounds"], 1):
+        sides = [r.get(s) if isinstance(r, dict) else None for s in SIDES]
+        if not isinstance(r, dict) or not isinstance(r.get("order", []), list) or not all(
+                isinstance(x, dict) and isinstance(x.get("errors"), dict) and isinstance(x.get("test_hook", ""), str)
+                and isinstance(x.get("metrics"), dict) and all(
+                    isinstance(v, list) and len(v) == 2 and v[0] in metrics.KINDS and isinstance(v[1], (int, float))
+                    for v in x["metrics"].values()) for x in sides):
+            return "round %d is not each side's metrics and errors" % i
+    return None
+
+
+def read_rounds(path):
+    """The rounds ab.py saved in `path` (or calibrate.py, as a trial); InputError when they cannot be judged."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        why = rounds_problem(data)
+    except (OSError, ValueError, RecursionError) as e:
+        why = e
+    if why:
+        raise InputError("%s is not an A/B file saved by ab.py or calibrate.py (%s)" % (path, why))
     return data
 
 
@@ -262,7 +296,7 @@ def analyse(data, alpha, min_effect):
     """The regress.Verdict of saved rounds; InputError when they are too few for any verdict."""
     rounds = data.get("rounds") or []
     results = []
-    kinds = {name: kind for r in rounds for side in ("old", "new")
+    kinds = {name: kind for r in rounds for side in SIDES
              for name, (kind, _) in r[side]["metrics"].items()}
     for name, kind in kinds.items():
         pairs = [(r["old"]["metrics"][name][1], r["new"]["metrics"][name][1]) for r in rounds
@@ -337,16 +371,7 @@ def measure(args):
 
 def run(argv):
     args = parse_args(argv)
-    if args.analyse:
-        try:
-            with open(args.analyse, encoding="utf-8") as f:
-                data = json.load(f)
-            if not isinstance(data.get("rounds"), list) or not data["rounds"]:
-                raise ValueError("no rounds")
-        except (OSError, ValueError, AttributeError) as e:
-            raise InputError("%s is not an A/B file saved by ab.py (%s)" % (args.analyse, e)) from None
-    else:
-        data = measure(args)
+    data = read_rounds(args.analyse) if args.analyse else measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)
     ctx = data.get("context") or {}
     if args.json:
@@ -355,7 +380,7 @@ def run(argv):
     else:
         head = ["%s %s%s" % (label.upper(), data[label]["arg"],
                              " (%s)" % data[label]["commit"][:12] if data[label].get("commit") else "")
-                for label in ("old", "new")]
+                for label in SIDES]
         regress.render_table(verdict, head + ["machine: %s" % records.machine_line(ctx)], sys.stdout)
     return 1 if verdict.regressed else 0
 

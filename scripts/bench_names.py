@@ -167,6 +167,15 @@ class RunFileError(Exception):
     """A run file that cannot be used at all; str() is one line for the user."""
 
 
+class AllErrored(RunFileError):
+    """A run file whose every benchmark errored: `errors` is {benchmark: its first message}, in run
+    order, and `context` the file's context (an object, else {})."""
+
+    def __init__(self, message, errors, context):
+        super().__init__(message)
+        self.errors, self.context = errors, context
+
+
 @dataclass
 class Skipped:
     name: str
@@ -242,7 +251,7 @@ def load_run(path):
     context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
 
     skipped = Counter()  # (name, reason) -> count; Counter keeps first-seen order
-    errors = []  # "name: message" of the errored runs
+    errors = []  # (name, message) of the errored runs
     rows = []
     aggregates = {}  # run name -> {aggregate_name: entry}
 
@@ -282,7 +291,7 @@ def load_run(path):
             message = str(entry.get("error_message") or entry.get("skip_message") or "no message")
             shown = parse_name(run_name or name).base or name
             skipped[(shown, "errored: " + message)] += 1
-            errors.append("%s: %s" % (shown, message))
+            errors.append((shown, message))
         elif entry.get("run_type") != "aggregate":
             add_row(entry, run_name or name, "iteration")
         elif agg in ("BigO", "RMS") or "big_o" in entry or "rms" in entry:
@@ -306,7 +315,11 @@ def load_run(path):
 
     skipped = [Skipped(n, r, c) for (n, r), c in skipped.items()]
     if not rows and errors:
-        raise RunFileError("all %d benchmark runs in %s errored (first: %s)" % (len(errors), path, errors[0]))
+        first = {}
+        for name, message in errors:
+            first.setdefault(name, message)
+        raise AllErrored("all %d benchmark runs in %s errored (first: %s: %s)" % (len(errors), path, *errors[0]),
+                         first, context)
     if not rows:
         reasons = "; ".join(sorted({s.reason for s in skipped}))
         raise RunFileError("%s has no usable benchmarks (%s)" % (path, reasons))

@@ -131,24 +131,23 @@ def saved_trials(out, args):
         if not all(os.path.exists(p) for p in paths):
             break
         for name, path in zip(names, paths):
-            try:
-                with open(path, encoding="utf-8") as f:
-                    data = json.load(f)
-                rows.append(outcome(name, data, t + 1))
-            except (OSError, ValueError, KeyError) as e:
-                raise InputError("%s is not a calibration trial saved by calibrate.py (%s)"
-                                 % (path, e)) from None
-            except InputError as e:  # too few rounds for a verdict
-                raise InputError("%s: %s" % (path, e)) from None
+            data = ab.read_rounds(path)
             if ab.method_of(data) != ab.METHOD:
                 raise InputError("%s ran %s, not %s as calibrate.py runs now: give a new --out"
                                  % (path, ab.method_of(data), ab.METHOD))
-            context = context or data["context"]
+            try:
+                rows.append(outcome(name, data, t + 1))
+            except (KeyError, TypeError, AttributeError) as e:  # the slowdown an A/S trial's NEW ran with
+                raise InputError("%s is not a calibration trial saved by calibrate.py (no slowdown: %s)"
+                                 % (path, e)) from None
+            except InputError as e:  # too few rounds for a verdict
+                raise InputError("%s: %s" % (path, e)) from None
+            context = context or data.get("context", {})
     if rows:
         try:
             with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
                 hours = float(json.load(f).get("hours", 0))
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError, TypeError):  # a summary of another shape: hours unknown
             pass
     return rows, context, hours
 

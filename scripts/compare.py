@@ -92,7 +92,8 @@ def side_paths(args):
              if os.path.exists(arg) or arg.endswith(".json") or os.sep in arg}  # a file, not a commit
     for label, path in paths.items():
         if not os.path.isfile(path):
-            raise InputError("%s %s: no such file" % (label, path))
+            raise InputError("%s %s: %s" % (label, path, "a directory, not a file" if os.path.isdir(path)
+                                            else "no such file"))
     for label, other in (("OLD", "NEW"), ("NEW", "OLD")):
         if label not in paths:
             # A commit stands for its record from the machine of the other side's file, else this one.

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench_names import (BASE_COLUMNS, FETCH_MODELS, SUM_KERNELS, SUM_MODELS, RunFileError, Skipped,
-                         concbench_problem, is_concbench, load_run, parse_name, read_json)
+from bench_names import (BASE_COLUMNS, FETCH_MODELS, SUM_KERNELS, SUM_MODELS, AllErrored, RunFileError, Skipped,
+                         concbench_problem, is_concbench, load_run, parse_name)
 from fmt import finite
 
 MAX_FOREIGN_FAMILIES = 24
@@ -428,6 +428,7 @@ def analyse_open(summ):
 # --- the metrics the verdicts judge ----------------------------------------------
 
 TIME, MACHINE, EFFICIENCY = "time", "machine", "efficiency"
+KINDS = (TIME, MACHINE, EFFICIENCY)
 LOWER, HIGHER = "lower", "higher"
 
 
@@ -482,17 +483,8 @@ def run_metrics(path):
     RunFileError for a file that is not Google Benchmark JSON."""
     try:
         run = load_run(path)
-    except RunFileError as e:
-        if "errored" not in str(e):
-            raise
-        # Every benchmark errored: no measurement, only the errors, read from the file.
-        doc = read_json(path)
-        errors = OrderedDict()
-        for entry in doc["benchmarks"]:
-            if isinstance(entry, dict) and entry.get("error_occurred"):
-                key = parse_name(str(entry.get("run_name") or entry.get("name"))).base
-                errors.setdefault(key, str(entry.get("error_message") or "no message"))
-        return OrderedDict(), errors, doc.get("context") or {}
+    except AllErrored as e:  # no measurement, only the errors
+        return OrderedDict(), e.errors, e.context
     found = medians(summarize(run.df))
     errors = OrderedDict((s.name, s.reason[len("errored: "):]) for s in run.skipped
                          if s.reason.startswith("errored: ") and s.name not in found)

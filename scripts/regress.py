@@ -30,7 +30,7 @@ import numpy as np
 from scipy import integrate, stats
 
 from fmt import finite, fmt_time, plural
-from metrics import EFFICIENCY, MACHINE, TIME
+from metrics import EFFICIENCY, KINDS, MACHINE, TIME
 
 REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
     "regression", "improvement", "possible", "machine drift", "no change", "untested")
@@ -192,8 +192,7 @@ def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
         elif big and r.q <= alpha:
             r.verdict = POSSIBLE
     order = [REGRESSION, POSSIBLE, IMPROVEMENT, DRIFT, NO_CHANGE, UNTESTED]
-    kinds = [TIME, MACHINE, EFFICIENCY]
-    return sorted(results, key=lambda r: (kinds.index(r.kind), order.index(r.verdict), -r.worse, r.name))
+    return sorted(results, key=lambda r: (KINDS.index(r.kind), order.index(r.verdict), -r.worse, r.name))
 
 
 def fmt_value(value, kind):

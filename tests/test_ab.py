@@ -202,6 +202,20 @@ def test_rounds_too_few_for_significance_are_inconclusive_not_no_change(tmp_path
     assert ab("--analyse", tmp_path / "twelve.json").returncode == 1
 
 
+def test_saved_rounds_of_another_shape_are_one_line(tmp_path):
+    sides = {"old": {"arg": "a"}, "new": {"arg": "b"}}
+    side = {"metrics": {"sum/seq/range/workers:1/n:1000": ["time", 1.0]}, "errors": {}}
+    for doc, why in (([], "no old and new side"), ({"rounds": [1]}, "no old and new side"),
+                     ({"rounds": [{}]}, "no old and new side"), (dict(sides, rounds=[]), "no rounds"),
+                     (dict(sides, rounds=[1]), "round 1 is not each side's metrics and errors"),
+                     (dict(sides, rounds=[{"old": side, "new": {}}]), "round 1 is not"),
+                     (dict(sides, rounds=[{"old": side, "new": dict(side, metrics={"x": [1]})}]), "round 1 is not"),
+                     (dict(sides, rounds=[{"old": side, "new": dict(side, metrics={"x": ["?", 1]})}]), "round 1 is not"),
+                     (dict(sides, rounds=[{"old": side, "new": side}], context="vm"), "context is not an object")):
+        (tmp_path / "ab.json").write_text(json.dumps(doc))
+        one_line_error(ab("--analyse", tmp_path / "ab.json"), "is not an A/B file saved by ab.py", why)
+
+
 def saved(name):
     return os.path.join(DATA, name)
 

@@ -156,3 +156,13 @@ def test_a_saved_trial_of_too_few_rounds_is_inconclusive(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("concbench calibrate: %s: inconclusive: with 3 rounds " % path)
     assert len(proc.stderr.splitlines()) == 1
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_a_saved_trial_of_another_shape_is_one_line(tmp_path):
+    out = saved_out(tmp_path)
+    (out / "rounds" / "trial-01-p10.json").write_text("[]")
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == ("concbench calibrate: %s is not an A/B file saved by ab.py or calibrate.py (no old and "
+                           "new side)\n" % (out / "rounds" / "trial-01-p10.json"))

@@ -225,6 +225,20 @@ def test_a_real_slowdown_is_still_found():
         assert found / 200 >= 0.6, (n_metrics, found)
 
 
+def test_files_of_another_shape_are_one_line(tmp_path):
+    import metrics
+    old, new = pair(tmp_path)
+    # Every benchmark errored and the context is a string: no context, so no machine to compare.
+    errored = write_run(tmp_path / "all-errored.json", [(n, None) for n, _ in SUITE], ctx="a string")
+    assert metrics.run_metrics(errored) == ({}, {n: "synthetic failure" for n, _ in SUITE}, {})
+    one_line_error(run_compare(errored, new), "recorded on different machines (host_name: not recorded by OLD")
+    # A file named "errored" is not a file whose benchmarks all errored.
+    named = tmp_path / "errored-run.json"
+    named.write_text(json.dumps({"context": context()}))
+    one_line_error(run_compare(named, new), "OLD", 'not Google Benchmark JSON (no "benchmarks" list)')
+    one_line_error(run_compare(tmp_path, new), "OLD %s: a directory, not a file" % tmp_path)
+
+
 # --- commits ------------------------------------------------------------------------
 
 def git(repo, *args):
