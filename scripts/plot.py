@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # Renders one concbench run (Google Benchmark JSON) into plots and a generated results page.
-"""Usage: scripts/plot.py [RUN.json] [--out DIR] [--python RUN.json]
+"""Usage: scripts/plot.py [RUN.json] [--out DIR] [--python RUN.json [--any-host]]
 
 Without RUN, plots the newest results/history/*.json. Writes DIR/README.md and
 DIR/plots/*.png (DIR defaults to results/). DIR/plots/ belongs to this script:
 it is replaced as a whole on every successful run, so stale plots disappear.
+A --python run recorded on another machine than RUN is refused unless --any-host
+is given; the page then says whose times the Python column holds.
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
 """
 import functools
@@ -34,7 +36,7 @@ DEFAULT_RUNS = os.path.join(REPO, "results", "history")
 say = functools.partial(cli.say, PROG)
 
 
-def render(run, tmp, run_label, python_run, python_label):
+def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     """Write README.md and plots/*.png for `run` into directory `tmp`; returns (figures, skipped)."""
     summ, skipped_names = metrics.categorize(metrics.summarize(run.df))
     py_summ = None
@@ -59,7 +61,7 @@ def render(run, tmp, run_label, python_run, python_label):
     plans, skipped_foreign = metrics.foreign_plans(summ)
 
     with matplotlib.rc_context(plot_figures.STYLE):
-        plot_figures.draw_seed(figs, seed)
+        plot_figures.draw_seed(figs, seed, python_elsewhere)
         if sum_info:
             plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
         if fetch_info:
@@ -72,7 +74,7 @@ def render(run, tmp, run_label, python_run, python_label):
     say("writing the page")
     skipped = list(run.skipped) + skipped_names + skipped_foreign
     plot_page.write_page(os.path.join(tmp, "README.md"), run, run_label, summ, seed, sum_info, fetch_info,
-                         open_info, foreign_done, skipped, figs, python_label)
+                         open_info, foreign_done, skipped, figs, python_label, python_elsewhere)
     return figs.written, skipped
 
 
@@ -94,6 +96,7 @@ def parse_args(argv):
                    help="write DIR/README.md and DIR/plots/ (default: results/)")
     p.add_argument("--python", metavar="RUN.json",
                    help="a run with the Python port's python/... benchmarks for the seed table")
+    p.add_argument("--any-host", action="store_true", help="take a --python run from another machine")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     return p.parse_args(argv)
 
@@ -106,6 +109,11 @@ def main(argv=None):
         path = args.run or latest_run()
         run = load_run(path)
         python_run = load_run(args.python) if args.python else None
+        elsewhere = records.identity_differences(run.context, python_run.context) if python_run else []
+        if elsewhere and not args.any_host:
+            raise InputError("the Python run %s was recorded on another machine than %s (%s); its times are not "
+                             "this machine's (--any-host to show them anyway, marked as another machine's)"
+                             % (args.python, path, "; ".join(elsewhere)))
         out = os.path.abspath(args.out)
         run_label = os.path.relpath(os.path.abspath(path), out).replace(os.sep, "/")
         python_label = os.path.relpath(os.path.abspath(args.python), out) if args.python else None
@@ -113,7 +121,7 @@ def main(argv=None):
         def build(tmp):
             say("read %s: %d entries, %d measurements of %d benchmarks, %d errored runs"
                      % (path, run.n_entries, len(run.df), run.df["key"].nunique(), run.n_errored))
-            return render(run, tmp, run_label, python_run, python_label)
+            return render(run, tmp, run_label, python_run, python_label, elsewhere)
 
         written, skipped = publish(out, [PLOTS, "README.md"], build)
     except (RunFileError, InputError) as e:

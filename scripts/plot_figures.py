@@ -373,8 +373,9 @@ def draw_open(figs, info):
     figs.save(fig, "fetch_open.png", "fetch, open loop: latency against offered load", shared_legend=True)
 
 
-def draw_seed(figs, seed):
-    """The blog's times, this run's and the Python port's on this machine, per experiment."""
+def draw_seed(figs, seed, python_elsewhere):
+    """The blog's times, this run's and the Python port's on this machine (or, python_elsewhere,
+    another one's), per experiment."""
     if all(r["cpp_s"] is None and r["python_s"] is None for r in seed):
         return
     figs.progress("rendering the seed comparison")
@@ -384,7 +385,8 @@ def draw_seed(figs, seed):
     ys = np.arange(len(seed))[::-1]
     for j, (label, col, color) in enumerate([("blog (Python)", "blog_s", "#999999"),
                                              ("C++, this run", "cpp_s", "#1f77b4"),
-                                             ("Python, this machine", "python_s", "#ff7f0e")]):
+                                             ("Python, %s machine" % ("another" if python_elsewhere else "this"),
+                                              "python_s", "#ff7f0e")]):
         for y, r in zip(ys + (1 - j) * h, seed):
             v = r[col]
             if v is None:

@@ -144,8 +144,9 @@ def targets_section(page, evaluated):
                  md_table(["target", "measured", "met"], rows))
 
 
-def seed_section(page, seed, python_label):
-    """The blog's figures beside this run's; in brackets, the speedup over the column's seq figure."""
+def seed_section(page, seed, python_label, python_elsewhere):
+    """The blog's figures beside this run's; in brackets, the speedup over the column's seq figure.
+    python_elsewhere: how the Python run's machine differs from this run's (plot.py --any-host)."""
     if all(r["cpp_s"] is None and r["python_s"] is None for r in seed):
         return
     by_id = {r["id"]: r for r in seed}
@@ -165,9 +166,10 @@ def seed_section(page, seed, python_label):
              "in brackets, speedup over that column's sequential figure. "
              "C++ sum: `range` kernel, n = 1e8; C++ fetch: the `profile:seed` benchmarks (40 requests).",
              md_table(["experiment", "blog (Python)", "C++ this run", "C++ spread", "C++ benchmark",
-                       "Python on this machine"], rows))
+                       "Python on another machine" if python_elsewhere else "Python on this machine"], rows))
     if python_label:
-        page.add("Python column from `%s`." % python_label)
+        page.add("Python column from `%s`%s." % (python_label, ", recorded on another machine (%s): not this "
+                 "machine's times (plot.py --any-host)" % "; ".join(python_elsewhere) if python_elsewhere else ""))
     page.images("seed.png")
 
 
@@ -305,12 +307,12 @@ def benchmarks_section(page, summ, sum_info, foreign_done):
 
 
 def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, open_info, foreign_done, skipped, figs,
-               python_label):
+               python_label, python_elsewhere):
     """The results page: machine, targets, then each workload's figures and tables, then every benchmark."""
     page = Page(figs.written)
     head_section(page, run, run_label, summ)
     targets_section(page, targets.evaluate(summ, bench_names.hardware_threads(run.context), run.context))
-    seed_section(page, seed, python_label)
+    seed_section(page, seed, python_label, python_elsewhere)
     for section, info in ((sum_section, sum_info), (fetch_section, fetch_info), (open_section, open_info)):
         if info:
             section(page, info)

@@ -151,20 +151,25 @@ def _unrecorded(a, b):
     return [k for k in IDENTITY if a.get(k) in (None, "") or b.get(k) in (None, "")]
 
 
+def identity_differences(a, b):
+    """"key: A vs B" for the IDENTITY keys both contexts record and that differ: two machines for
+    certain. Host names are compared without a domain part (hostname -s vs gethostname)."""
+    short = [dict(c, host_name=str(c["host_name"]).split(".")[0]) if c.get("host_name") else c for c in (a, b)]
+    return differences(*short, IDENTITY)
+
+
 def same_machine(a, b):
     """Whether two records' contexts name the same machine: every IDENTITY key recorded by
     both and equal. A record that lacks one (made before concbench recorded it) is the same
     machine as nothing."""
-    # host names compared without a domain part (hostname -s vs gethostname)
-    hosts = {str(c.get("host_name")).split(".")[0] for c in (a, b)}
-    return not _unrecorded(a, b) and len(hosts) == 1 and not differences(a, b, IDENTITY[1:])
+    return not _unrecorded(a, b) and not identity_differences(a, b)
 
 
 def machine_differences(a, b):
     """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded"."""
     missing = ["%s: not recorded by %s" % (k, "OLD" if a.get(k) in (None, "") else "NEW")
                for k in _unrecorded(a, b)]
-    return missing + differences(a, b, IDENTITY)
+    return missing + identity_differences(a, b)
 
 
 def this_machine():

@@ -642,6 +642,25 @@ def test_python_option_fills_the_column(tmp_path):
     assert "| `sum/threads/range/workers:2/n:100000000` | %s" % fmt.fmt_time(thr) in seed
 
 
+def test_a_python_run_of_another_machine_is_refused_unless_any_host(tmp_path):
+    # It rendered as "Python on this machine" beside this machine's C++ times.
+    doc = json.loads(open(data("small_run.json")).read())
+    doc["context"].update(host_name="elsewhere", cpu_model="Other CPU")
+    other, out = tmp_path / "other.json", tmp_path / "out"
+    other.write_text(json.dumps(doc))
+    why = "host_name: benchhost vs elsewhere; cpu_model: Sample CPU 9000 @ 2.60GHz vs Other CPU"
+    r = run_plot(data("handcheck.json"), "--python", str(other), "--out", str(out))
+    assert r.returncode == 2 and not out.exists()
+    assert r.stderr == ("concbench plot: the Python run %s was recorded on another machine than %s (%s); its times "
+                        "are not this machine's (--any-host to show them anyway, marked as another machine's)\n"
+                        % (other, data("handcheck.json"), why))
+    r = run_plot(data("handcheck.json"), "--python", str(other), "--out", str(out), "--any-host")
+    assert r.returncode == 0, r.stderr
+    seed = (out / "README.md").read_text(encoding="utf-8").split("## The seed's experiments")[1].split("## sum")[0]
+    assert "| Python on another machine |" in seed and "Python on this machine" not in seed
+    assert "other.json`, recorded on another machine (%s): not this machine's times (plot.py --any-host)." % why in seed
+
+
 def _fake_repo(tmp_path):
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
