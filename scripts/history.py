@@ -18,6 +18,7 @@ on the x axis (a commit without a record is a gap). OUT (default results/history
 is written whole, in a temporary directory renamed into place.
 """
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -130,12 +131,23 @@ def draw(path, changed, series, kinds, commits):
     plt.close(fig)
 
 
+def records_needed(n_metrics):
+    """How many records a step needs before its permutation p-value can pass Benjamini-Hochberg's
+    first threshold, alpha / metrics: of n values' orderings, at best 2 in C(n, n // 2) split them
+    as their own order does (the split and its mirror)."""
+    return next(n for n in itertools.count(2) if 2 / math.comb(n, n // 2) <= CHANGE_ALPHA / n_metrics)
+
+
 def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
     lines = ["# concbench history: where the numbers stepped", "",
              "%d commits of this branch from %s, %d with a record; %d metrics searched with E-Divisive "
              "means and Benjamini-Hochberg over them at %g (noise alone: a step on at most %g%% of pages), "
              "change above %g%%." % (len(commits), commits[0][:12], len(chosen), n_metrics, CHANGE_ALPHA,
                                      100 * CHANGE_ALPHA, 100 * args.min_effect), ""]
+    if len(chosen) < records_needed(n_metrics):
+        lines += ["With %d records no step can be found among %d metrics: it takes %d (a split's p-value "
+                  "cannot go below 2 / C(n, n/2), and the first threshold is %g / %d)."
+                  % (len(chosen), n_metrics, records_needed(n_metrics), CHANGE_ALPHA, n_metrics), ""]
     if not changed:
         return "\n".join(lines + ["No metric stepped.", ""])
     lines += ["![the metrics that stepped](history.png)", ""]

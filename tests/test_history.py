@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Tests for scripts/history.py: the records it takes, the steps it finds over the commits, the page, bad input.
 # Run: /usr/bin/python3 -m pytest tests/test_history.py
+import math
 import os
 import subprocess
 import sys
@@ -65,6 +66,22 @@ def test_the_step_is_found_at_its_commit_and_nothing_else_steps(project):
     for decoy in ("left out 1 record of another machine", "left out 1 record from a dirty tree",
                   "left out 1 record of commits off this branch"):
         assert decoy in proc.stderr
+
+
+def test_too_few_records_to_find_any_step_is_said(project):
+    repo, hist, shas = project
+    # The first 8 commits, none of them slower: no split of 6 records (5 and 6 have none) can
+    # pass alpha / metrics, and the page says how many it would take.
+    git(repo, "checkout", "-q", shas[7])
+    proc = run_history("--repo", repo)
+    assert proc.returncode == 0, proc.stderr
+    page = (hist / "page" / "README.md").read_text()
+    n_metrics = int(page.split(" metrics searched")[0].rsplit(" ", 1)[1])
+    needed = history.records_needed(n_metrics)
+    assert "With 6 records no step can be found among %d metrics: it takes %d" % (n_metrics, needed) in page
+    assert 2 / math.comb(needed, needed // 2) <= 0.05 / n_metrics < 2 / math.comb(needed - 1, (needed - 1) // 2)
+    git(repo, "checkout", "-q", "main")
+    assert "no step can be found" not in (run_history("--repo", repo), (hist / "page" / "README.md").read_text())[1]
 
 
 def test_the_series_keeps_gaps_for_commits_without_a_record(project):
