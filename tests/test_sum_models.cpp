@@ -295,17 +295,29 @@ TEST(SumModels, APoolWorkerKilledBetweenCallsIsAnError) {
 // kernel is the time; 1.3x leaves room for fork's and the ranks' fixed cost per call), so a
 // model that dropped the hook on its way to the workers would fail here, not in calibration.
 TEST(SumModels, TheSlowdownHookRepeatsKernelWorkAndKeepsTheAnswer) {
-  constexpr int64_t kN = 2'000'000'003;  // the kernel, not dispatch or fork, must be the time
+  using Seconds = std::chrono::duration<double>;
+  int64_t got = 0;
+  auto call_seconds = [&got](Model& model, Problem p) {
+    const auto t0 = std::chrono::steady_clock::now();
+    got = model.sum(p);
+    return Seconds(std::chrono::steady_clock::now() - t0);
+  };
+  // Large enough that the kernel, not dispatch or fork, is the time: one seq call of 50 ms or
+  // more, in whatever build (n = 2e9 in release on this machine; a sanitizer build is far slower).
+  int64_t n = 10'000'003;
+  for (auto seq = all_models().front().make(1); n < 2'000'000'000 && call_seconds(*seq, {Kernel::range, n, nullptr}) <
+                                                                         std::chrono::milliseconds(50);)
+    n *= 2;
+  const int64_t expected = reference_sum(n);
   for (const ModelInfo& info : all_models()) {
     auto model = info.make(2);
-    std::chrono::duration<double> best[2] = {std::chrono::hours(1), std::chrono::hours(1)};
+    Seconds best[2] = {std::chrono::hours(1), std::chrono::hours(1)};
     for (int round = 0; round < 7; ++round) {
       for (int twice : {0, 1}) {
-        Problem p{Kernel::range, kN, nullptr};
+        Problem p{Kernel::range, n, nullptr};
         p.repeat = twice;
-        const auto t0 = std::chrono::steady_clock::now();
-        EXPECT_EQ(model->sum(p), reference_sum(kN)) << info.name;
-        best[twice] = std::min<std::chrono::duration<double>>(best[twice], std::chrono::steady_clock::now() - t0);
+        best[twice] = std::min(best[twice], call_seconds(*model, p));
+        EXPECT_EQ(got, expected) << info.name;
       }
     }
     EXPECT_GT(best[1].count(), 1.3 * best[0].count()) << info.name << ": " << best[0].count() << " s, with the hook "
