@@ -95,6 +95,19 @@ def pair(tmp_path, slow=None, factor=1.0, seed=99, **ctx):
 
 # --- the verdict ---------------------------------------------------------------------
 
+def test_old_and_new_are_left_out_of_the_noise_however_their_paths_are_written(tmp_path):
+    # OLD and NEW taken from the history itself must not estimate the noise they are judged
+    # against: relative paths, as typed, used to miss the history's absolute ones.
+    hist = history(tmp_path / "h", 10)
+    old, new = sorted(hist.iterdir())[-2:]
+    absolute = run_compare(old, new, "--history", hist, "--json")
+    relative = run_compare(old.name, new.name, "--history", ".", "--json", cwd=hist)
+    assert absolute.returncode == relative.returncode, (absolute.stderr, relative.stderr)
+    results = json.loads(relative.stdout)["results"]
+    assert results and {r["n"] for r in results} == {7}  # 8 other records, 7 differences
+    assert json.loads(absolute.stdout)["results"] == results
+
+
 def test_a_change_beyond_the_between_run_noise_is_a_regression(tmp_path):
     hist = history(tmp_path / "h", 12, noise=0.01)
     old, new = pair(tmp_path, slow="sum/pool/range/workers:2/n:1000000", factor=1.10)

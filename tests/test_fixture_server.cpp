@@ -993,7 +993,7 @@ class HardenedServer : public ::testing::Test {
 // after its own delay counted from then; a client that leaves the gate does not count towards
 // it; a gate not filled in time answers 503 with its reason, not before its time.
 TEST_F(HardenedServer, AGateAnswersOnlyWhenAllItsRequestsAreHeldAtOnce) {
-  start({"--gate-timeout-ms=400"});
+  start({"--gate-timeout-ms=2000"});
   const auto gated = [](uint64_t id, uint64_t gate, uint64_t delay_ms = 0) {
     return raw_get(request_target(RequestSpec{.bytes = 300, .delay_ms = delay_ms, .id = id, .gate = gate}));
   };
@@ -1019,16 +1019,26 @@ TEST_F(HardenedServer, AGateAnswersOnlyWhenAllItsRequestsAreHeldAtOnce) {
   }
   {
     RawClient(port()).send(gated(7, 2));  // sends, then leaves the gate by closing
-    ASSERT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "gated") == 0; }, 2s)) << stats();
+    // Gone at once, long before its timeout: it could otherwise fill another client's gate.
+    ASSERT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "gated") == 0; }, 1s)) << stats();
   }
-  RawClient alone(port());
+  // Gates of different G are apart: a pair of gate=2 requests does not release a gate=3 one,
+  // which is answered 503 at its timeout, not before.
+  RawClient three(port());
   const auto sent = Clock::now();
-  ASSERT_TRUE(alone.send(gated(8, 2)));
-  const auto r = alone.read_response(5s);
+  ASSERT_TRUE(three.send(gated(8, 3)));
+  RawClient two_a(port()), two_b(port());
+  ASSERT_TRUE(two_a.send(gated(9, 2)) && two_b.send(gated(10, 2)));
+  for (RawClient* c : {&two_a, &two_b}) {
+    const auto r = c->read_response(5s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  const auto r = three.read_response(5s);
   ASSERT_TRUE(r.has_value());
-  EXPECT_GE(Clock::now() - sent, 400ms);
+  EXPECT_GE(Clock::now() - sent, 2000ms);
   EXPECT_EQ(r->status, 503);
-  EXPECT_NE(r->body.find("gate=2 not reached in 400 ms"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("gate=3 not reached in 2000 ms: 1 of 3 held at once"), std::string::npos) << r->body;
   EXPECT_EQ(stat_field(stats(), "gated"), 0);
 }
 

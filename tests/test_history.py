@@ -78,10 +78,11 @@ def test_too_few_records_to_find_any_step_is_said(project):
     page = (hist / "page" / "README.md").read_text()
     n_metrics = int(page.split(" metrics searched")[0].rsplit(" ", 1)[1])
     needed = history.records_needed(n_metrics)
-    assert "With 6 records no step can be found among %d metrics: it takes %d" % (n_metrics, needed) in page
+    assert "With 6 records no step of one metric alone can be found among %d metrics: it takes %d" % (
+        n_metrics, needed) in page
     assert 2 / math.comb(needed, needed // 2) <= 0.05 / n_metrics < 2 / math.comb(needed - 1, (needed - 1) // 2)
     git(repo, "checkout", "-q", "main")
-    assert "no step can be found" not in (run_history("--repo", repo), (hist / "page" / "README.md").read_text())[1]
+    assert "no step of one metric alone" not in (run_history("--repo", repo), (hist / "page" / "README.md").read_text())[1]
 
 
 def test_the_series_keeps_gaps_for_commits_without_a_record(project):

@@ -75,6 +75,10 @@ def test_a_wrong_answer_is_an_error_not_a_time():
     assert not by_model["seq"].get("error_occurred"), by_model["seq"]
     assert by_model["threads"].get("error_occurred"), by_model["threads"]
     assert by_model["threads"]["error_message"] == "an untimed call failed: wrong sum: got 499501, expected 499500"
+    # Wrong only after 1,000 calls: past the untimed calls (100 at most), inside the timed loop.
+    runs = run("--benchmark_filter=^sum/threads/range/workers:1/n:1000/", "--workers=1", "--sizes=1000",
+               "--scaling_n=1000", "--benchmark_min_time=0.5", env={"CONCBENCH_TEST_WRONG_SUM": "threads:1000"})
+    assert runs[0].get("error_occurred") and runs[0]["error_message"] == "wrong sum: got 499501, expected 499500", runs
 
 
 def test_units_fit_the_magnitude():
@@ -87,7 +91,8 @@ def test_bad_sizes_and_hooks_are_one_line():
     for args, env, text in ((["--array_sizes=5e9"], {}, "is not a size"),
                             ([], {"CONCBENCH_TEST_SLOWDOWN": "pool"}, "is not MODEL:PERCENT"),
                             ([], {"CONCBENCH_TEST_SLOWDOWN": "nosuch:10"}, "no model 'nosuch' (models: seq,"),
-                            ([], {"CONCBENCH_TEST_WRONG_SUM": "thread"}, "no model 'thread'")):
+                            ([], {"CONCBENCH_TEST_WRONG_SUM": "thread"}, "no model 'thread'"),
+                            ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:x"}, "is not MODEL[:CALLS]")):
         proc = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
                               env=dict(os.environ, **env), timeout=60)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, proc.stderr

@@ -119,14 +119,30 @@ const Slowdown& slowdown() {
   return s;
 }
 
-// Test hook, never set by ./bench: CONCBENCH_TEST_WRONG_SUM=<model> adds one to every answer
-// that model gives, so tests/test_sum_labels.py can show a wrong answer is an error, not a time.
-const std::string& wrong_sum_model() {
-  static const std::string model = [] {
+// Test hook, never set by ./bench: CONCBENCH_TEST_WRONG_SUM=<model>[:<calls>] adds one to every
+// answer that model gives after its first <calls> (0 if not given), so tests/test_sum_labels.py
+// can show a wrong answer is an error, not a time, in the untimed calls and in the timed loop.
+struct WrongSum {
+  std::string model;
+  int64_t after = 0;
+};
+
+const WrongSum& wrong_sum() {
+  static const WrongSum w = [] {
     const char* text = std::getenv("CONCBENCH_TEST_WRONG_SUM");
-    return text == nullptr || *text == 0 ? std::string() : model_named("CONCBENCH_TEST_WRONG_SUM", text);
+    if (text == nullptr || *text == 0) return WrongSum{};
+    const std::string spec = text;
+    const auto colon = spec.find(':');
+    int64_t after = 0;
+    if (colon != std::string::npos) {
+      char* end = nullptr;
+      after = std::strtoll(spec.c_str() + colon + 1, &end, 10);
+      if (end == spec.c_str() + colon + 1 || *end != 0 || after < 0)
+        throw UsageError("CONCBENCH_TEST_WRONG_SUM: '" + spec + "' is not MODEL[:CALLS]");
+    }
+    return WrongSum{model_named("CONCBENCH_TEST_WRONG_SUM", spec.substr(0, colon)), after};
   }();
-  return model;
+  return w;
 }
 
 void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
@@ -153,7 +169,8 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   auto checked_call = [&]() -> std::string {
     int64_t got = 0;
     try {
-      got = model->sum(problem) + (wrong_sum_model() == info.name ? 1 : 0);
+      static int64_t calls = 0;
+      got = model->sum(problem) + (wrong_sum().model == info.name && ++calls > wrong_sum().after ? 1 : 0);
     } catch (const std::exception& e) {
       return e.what();
     }
@@ -365,8 +382,9 @@ void register_benchmarks(const Sweep& sweep) {
                   slowdown().model.c_str(), slowdown().fraction * 100);
     benchmark::AddCustomContext("concbench_test_slowdown", what);
   }
-  if (!wrong_sum_model().empty())
-    benchmark::AddCustomContext("concbench_test_wrong_sum", wrong_sum_model() + " answers one too many (a test hook)");
+  if (!wrong_sum().model.empty())
+    benchmark::AddCustomContext("concbench_test_wrong_sum", wrong_sum().model + " answers one too many after " +
+                                                                std::to_string(wrong_sum().after) + " calls (a test hook)");
   // Model by model (both kernels of one model together), so each model's benchmarks are
   // contiguous: a run of the binary alone then starts MPI only after every forking model is done.
   for (const ModelInfo& info : all_models()) {
