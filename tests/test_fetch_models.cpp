@@ -50,9 +50,7 @@ fixture::ServerProcess& server() {
   return s;
 }
 
-Request fixture_request(const RequestSpec& spec) {
-  return {server().base_url() + fixture::request_target(spec), true, spec.id, spec.bytes};
-}
+Request fixture_request(const RequestSpec& spec) { return fetch::fixture_request(server().base_url(), spec); }
 
 // n requests of 64 bytes, each held `delay_ms` at the server, so that they are in flight together.
 std::vector<Request> delayed_requests(int n, uint64_t delay_ms) {
@@ -344,7 +342,7 @@ TEST(RawHttp, ReconnectsAfterTheServerClosedAnIdleConnection) {
   auto model = raw_http_info().make(config(2));
   std::vector<Request> requests;
   for (uint64_t id = 0; id < 4; ++id)
-    requests.push_back({idle_closing.base_url() + fixture::request_target({.bytes = 100, .id = id}), true, id, 100});
+    requests.push_back(fetch::fixture_request(idle_closing.base_url(), {.bytes = 100, .id = id}));
   EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
   std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the server closes both
   EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
@@ -363,8 +361,7 @@ TEST(SocketLoop, ServerClosedKeptConnectionsNeitherSpinTheLoopNorLingerInIt) {
     std::vector<Request> requests;
     for (uint64_t id = 0; id < 4; ++id) {
       const uint64_t delay = id == 3 ? 700 : 0;
-      requests.push_back({idle_closing.base_url() + fixture::request_target({.bytes = 100, .delay_ms = delay, .id = id}),
-                          true, id, 100});
+      requests.push_back(fetch::fixture_request(idle_closing.base_url(), {.bytes = 100, .delay_ms = delay, .id = id}));
     }
     const Usage before = own_usage();
     EXPECT_EQ(describe_failures(run_once(*model, requests)), "") << name;

@@ -17,27 +17,23 @@
 
 namespace concbench::fetch {
 
+Request fixture_request(const std::string& base_url, const fixture::RequestSpec& spec) {
+  return {base_url + fixture::request_target(spec), true, spec.id, spec.bytes};
+}
+
 std::vector<Request> fixture_requests(const std::string& base_url, std::span<const int> delays_ms,
                                       uint64_t bytes) {
   std::vector<Request> requests;
   requests.reserve(delays_ms.size());
-  for (size_t i = 0; i < delays_ms.size(); ++i) {
-    fixture::RequestSpec spec;
-    spec.bytes = bytes;
-    spec.delay_ms = static_cast<uint64_t>(delays_ms[i]);
-    spec.id = i;
-    requests.push_back({base_url + fixture::request_target(spec), true, spec.id, bytes});
-  }
+  for (size_t i = 0; i < delays_ms.size(); ++i)
+    requests.push_back(fixture_request(base_url, {.bytes = bytes, .delay_ms = static_cast<uint64_t>(delays_ms[i]), .id = i}));
   return requests;
 }
 
 std::vector<Request> warm_round(const std::string& base_url, size_t count, uint64_t bytes) {
   std::vector<Request> requests;
   requests.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    const fixture::RequestSpec spec{.bytes = bytes, .id = i, .gate = count};
-    requests.push_back({base_url + fixture::request_target(spec), true, spec.id, bytes});
-  }
+  for (size_t i = 0; i < count; ++i) requests.push_back(fixture_request(base_url, {.bytes = bytes, .id = i, .gate = count}));
   return requests;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fetch/request.h"
+#include "fixtures/protocol.h"
 
 namespace concbench::fetch {
 
@@ -21,6 +22,8 @@ namespace concbench::fetch {
 inline constexpr std::array<int, 4> kSeedSiteDelaysMs = {80, 120, 160, 246};
 inline constexpr int kSeedRequestsPerSite = 10;
 
+// One verified request against the fixture at `base_url` ("http://127.0.0.1:PORT") for `spec`.
+Request fixture_request(const std::string& base_url, const fixture::RequestSpec& spec);
 // Requests against the fixture at `base_url` ("http://127.0.0.1:PORT"): request i asks for
 // `bytes` bytes of body i after delays_ms[i]. Every body is verified.
 std::vector<Request> fixture_requests(const std::string& base_url, std::span<const int> delays_ms,
