@@ -181,7 +181,7 @@ def test_an_interrupted_run_leaves_no_file_that_passes_for_a_result(tmp_path):
     out = tmp_path / "ab.json"
     proc = subprocess.Popen([PYTHON, AB, binary(tmp_path, "old"), binary(tmp_path, "new", speed=1.5), "--rounds",
                              "12", "--out", str(out), "--benchmark_filter=."], stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "FAKE_NAMES": TWO})
+                            env={**os.environ, "FAKE_NAMES": TWO, "TMPDIR": str(tmp_path)})  # -9 leaves its temp dirs
     fourth = next((line for line in proc.stderr if "round 4 of 12" in line), None)
     proc.kill()
     proc.wait()
