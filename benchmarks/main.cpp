@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The concbench binary: the suite's flags, then Google Benchmark's, then every registered workload.
 #include <benchmark/benchmark.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -31,6 +36,41 @@ std::string flag_value(const std::vector<char*>& args, std::string_view prefix) 
   for (size_t i = 1; i < args.size(); ++i)
     if (std::string_view(args[i]).starts_with(prefix)) value = args[i] + prefix.size();
   return value;
+}
+
+// Google Benchmark 1.7.1 takes these values without a word and then aborts
+// (--benchmark_repetitions=-1 throws std::length_error), runs nothing and exits 0 (=0), or
+// answers on two lines (=x); an unwritable --benchmark_out is found only after the run. Returns
+// what is wrong with the flags as given, or "".
+std::string benchmark_flag_problem(const std::vector<char*>& args) {
+  if (has_flag(args, "--benchmark_repetitions=")) {
+    const std::string v = flag_value(args, "--benchmark_repetitions=");
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || errno != 0 || n < 1 || n > INT_MAX)
+      return "--benchmark_repetitions=" + v + ": not a whole number of at least 1";
+  }
+  if (has_flag(args, "--benchmark_min_time=")) {
+    const std::string v = flag_value(args, "--benchmark_min_time=");
+    char* end = nullptr;
+    const double t = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(t) || t <= 0)
+      return "--benchmark_min_time=" + v + ": not a positive number of seconds" +
+             (v.ends_with('s') ? " (Google Benchmark 1.7.1 takes plain seconds: 0.05, not 0.05s)" : "");
+  }
+  if (has_flag(args, "--benchmark_out=")) {
+    const std::string out = flag_value(args, "--benchmark_out=");
+    const size_t slash = out.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+    struct stat st {};
+    if (out.empty()) return "--benchmark_out= needs a file name";
+    if (stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "--benchmark_out=" + out + ": is a directory";
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return "--benchmark_out=" + out + ": no directory " + dir;
+    if (access(dir.c_str(), W_OK) != 0) return "--benchmark_out=" + out + ": cannot write in " + dir;
+  }
+  return "";
 }
 
 void print_usage(const concbench::FlagSet& flags) {
@@ -97,6 +137,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (const std::string problem = benchmark_flag_problem(args); !problem.empty()) {
+    std::cerr << "concbench: " << problem << '\n';
+    return 2;
+  }
   args.push_back(nullptr);
   int count = static_cast<int>(args.size()) - 1;
   benchmark::Initialize(&count, args.data());
@@ -128,14 +172,12 @@ int main(int argc, char** argv) {
     if (color == "true" || color == "yes" || color == "1") use_color = true;
     reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color);
   }
-  size_t ran = reporter ? benchmark::RunSpecifiedBenchmarks(reporter.get())
-                        : benchmark::RunSpecifiedBenchmarks();
+  if (reporter)
+    benchmark::RunSpecifiedBenchmarks(reporter.get());
+  else
+    benchmark::RunSpecifiedBenchmarks();
   sum::finish();    // stops the last model's threads and worker processes
   fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();
-  if (ran == 0) {
-    std::cerr << "concbench: no benchmark ran\n";
-    return 2;
-  }
   return 0;
 }

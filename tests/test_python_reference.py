@@ -118,10 +118,12 @@ def test_sum_models_return_the_exact_sum(model, n, workers):
 
 @pytest.mark.parametrize("model,workers", [("seq", 1), ("threads", 2), ("processes", 2)])
 def test_measure_sum_counters(model, workers):
+    start = time.perf_counter()
     wall, cpu, counters = pr.measure_sum(model, 200_000, workers)
-    assert wall > 0 and cpu >= 0
+    outer = time.perf_counter() - start  # timed here, apart from what the counters are made of
+    assert 0 < wall <= outer and cpu >= 0
     assert counters["workers"] == workers and counters["cpu_util"] > 0
-    assert counters["items_per_second"] * wall == pytest.approx(200_000)
+    assert 200_000 / outer <= counters["items_per_second"] <= 200_000 / wall * 1.000001
 
 
 @pytest.mark.parametrize("model", ["seq", "threads", "processes"])
@@ -184,11 +186,13 @@ def test_check_response_and_bad_urls():
 @pytest.mark.parametrize("keepalive", [True, False])
 @pytest.mark.parametrize("model,conc", [("seq", 1), ("pool", 4), ("asyncio", 40)])
 def test_fetch_models_fetch_every_body(fixture_url, model, conc, keepalive):
+    start = time.perf_counter()
     wall, _, c = pr.measure_fetch(model, pr.Fixture(fixture_url), conc, keepalive)
-    assert c["items_per_second"] * wall == pytest.approx(40)
-    assert wall >= 0.246 and c["max_ms"] >= 246  # the fixture's delays are lower bounds
+    outer = time.perf_counter() - start  # timed here, apart from what the counters are made of
+    assert 0.246 <= wall <= outer and c["max_ms"] >= 246  # the fixture's delays are lower bounds
+    assert 40 / outer <= c["items_per_second"] <= 40 / 0.246
     assert c["ideal_s"] == pytest.approx(pr.ideal_makespan(SEED_DELAYS, conc))
-    assert c["efficiency"] == pytest.approx(c["ideal_s"] / wall)
+    assert 0 < c["efficiency"] <= 1  # the ideal is a lower bound on the wall time
 
 
 @pytest.mark.parametrize("model", ["seq", "pool", "asyncio"])

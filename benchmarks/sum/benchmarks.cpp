@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Registers every sum model over the sweeps, with one benchmark body that checks every answer.
 #include <benchmark/benchmark.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -337,6 +338,9 @@ void add_flags(FlagSet& flags, Options& options) {
             [&](const std::string& v) {
               if (access(v.c_str(), R_OK) != 0)
                 throw UsageError("--mpi_hosts: cannot read '" + v + "': " + std::strerror(errno));
+              struct stat st {};
+              if (stat(v.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+                throw UsageError("--mpi_hosts: '" + v + "' is not a file (an Open MPI hostfile)");
               set_mpi_hostfile(v);
             });
   flags.add("scaling_n", "N", "sum: n of the worker sweep (default 1e8)", [&](const std::string& v) {
