@@ -178,18 +178,14 @@ def crossover_table(sum_k, workers):
                                        "overhead_vs_seq"])
 
 
-def read_bw_ceiling(summ):
-    """Speedup ceiling a read-bandwidth-bound kernel can reach at W workers:
-    bw(W) / bw(1) from peak/read_bw at its largest size; {} without W=1."""
+def read_bw(summ):
+    """{W: bytes/s} that peak/read_bw (glibc's memchr on W threads) read at its largest size."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "read_bw")]
     if p.empty or "bytes_per_second" not in p:
         return {}
     nbytes = _int_col(p, "arg_bytes")
     p = p[nbytes == nbytes.max()]
-    bw = dict(zip(_int_col(p, "arg_workers"), p["bytes_per_second"].astype(float)))
-    if not finite(bw.get(1)) or bw[1] <= 0:
-        return {}
-    return {int(w): b / bw[1] for w, b in bw.items()}
+    return {int(w): float(b) for w, b in zip(_int_col(p, "arg_workers"), p["bytes_per_second"]) if finite(b) and b > 0}
 
 
 def fetch_ideal_s(n, conc, delay_ms):
@@ -297,6 +293,7 @@ def seed_table(summ, python_summ=None):
             "cpp_spread": (float(c["t_min"]), float(c["t_max"])) if c is not None else None,
             "cpp_key": c["key"] if c is not None else None,
             "python_s": float(p["t_med"]) if p is not None else None,
+            "python_spread": (float(p["t_min"]), float(p["t_max"])) if p is not None else None,
             "python_key": p["key"] if p is not None else None,
         })
     return rows

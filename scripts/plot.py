@@ -48,9 +48,9 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     os.mkdir(os.path.join(tmp, PLOTS))
     reps = sorted(int(x) for x in summ["reps"].unique())
     span = "%d" % reps[0] if len(reps) == 1 else "%d–%d" % (reps[0], reps[-1])
-    note = ("median of %s runs; bars/bands min – max" % span if set(summ["row_kind"]) == {"iteration"}
-            else "single points: aggregates only, no spread")
-    figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, say)
+    spread = set(summ["row_kind"]) == {"iteration"}
+    note = "median of %s runs" % span if spread else "single points: aggregates only, no spread"
+    figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, say, spread)
 
     seed = metrics.seed_table(summ, py_summ)
     sum_info = metrics.analyse_sum(summ, hw)
@@ -63,7 +63,7 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     with matplotlib.rc_context(plot_figures.STYLE):
         plot_figures.draw_seed(figs, seed, python_elsewhere)
         if sum_info:
-            plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw_ceiling(summ))
+            plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw(summ))
         if fetch_info:
             plot_figures.draw_fetch(figs, fetch_info)
             if fetch_info["c10k"]:
@@ -74,7 +74,8 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     say("writing the page")
     skipped = list(run.skipped) + skipped_names + skipped_foreign
     plot_page.write_page(os.path.join(tmp, "README.md"), run, run_label, summ, seed, sum_info, fetch_info,
-                         open_info, foreign_done, skipped, figs, python_label, python_elsewhere)
+                         open_info, foreign_done, skipped, figs, python_label, python_elsewhere,
+                         python_run.context if python_run is not None else None)
     return figs.written, skipped
 
 

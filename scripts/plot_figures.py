@@ -38,10 +38,11 @@ FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")
 class Figures:
     """Draws into `directory`, remembering (file, title) for the page."""
 
-    def __init__(self, directory, context, footer_note, progress):
+    def __init__(self, directory, context, footer_note, progress, spread=True):
         self.directory = directory
         self.progress = progress
         self.footer = machine_line(context) + "  ·  " + footer_note
+        self.spread = spread  # whether the run has repetitions to draw a spread from
         self.written = []
 
     def new(self, ncols, title, nrows=1, width=5.4, height=4.2):
@@ -51,10 +52,13 @@ class Figures:
         fig.suptitle(title, fontsize=12, fontweight="bold")
         return fig, axes
 
-    def save(self, fig, fname, title, shared_legend=False):
+    def save(self, fig, fname, title, shared_legend=False, bars="bars/bands min – max"):
         """Footer, layout, write. shared_legend: one legend for all panels, under them
-        (for panels whose lines fill the plot area and share their models)."""
-        fig.text(0.5, 0.012, self.footer, ha="center", va="bottom", fontsize=7.5, color="#555555", wrap=True)
+        (for panels whose lines fill the plot area and share their models). bars: what the
+        figure's bars show, said in the footer; None where it draws no spread."""
+        footer = self.footer + ("; " + bars if bars and self.spread else "; medians only, no spread drawn"
+                                if self.spread else "")
+        fig.text(0.5, 0.012, footer, ha="center", va="bottom", fontsize=7.5, color="#555555", wrap=True)
         bottom = 0.05
         if shared_legend:
             entries = {}
@@ -86,17 +90,23 @@ def _yerr(y, lo, hi):
     return np.nan_to_num(np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]))
 
 
-def _errorbar(ax, model, x, y, lo, hi, **kw):
-    """Median with min-max bars. Each model on an axes is nudged sideways by a few
-    percent (alternating right/left) so equal results do not hide each other."""
+NUDGE_LINEAR = 0.035  # x units a model moves per slot on a linear axis (workers W)
+
+
+def _errorbar(ax, model, x, y, lo, hi, linear=False, **kw):
+    """Median with min-max bars. Each model on an axes is nudged sideways (alternating right
+    and left) so equal results do not hide each other: by 2% a slot on a log axis, by
+    NUDGE_LINEAR on a linear one (a percentage would move W = 4 twice as far as W = 2)."""
     color, marker = MODEL_STYLE[model]
     slots = ax.__dict__.setdefault("_concbench_models", [])
     if model not in slots:
         slots.append(model)
     i = slots.index(model)
-    nudge = 1.02 ** (((i + 1) // 2) * (1 if i % 2 else -1))
+    step = ((i + 1) // 2) * (1 if i % 2 else -1)
+    x = np.asarray(x, dtype=float)
+    x = x + step * NUDGE_LINEAR if linear else x * 1.02 ** step
     kw.setdefault("label", model)
-    ax.errorbar(np.asarray(x, dtype=float) * nudge, np.asarray(y, dtype=float), yerr=_yerr(y, lo, hi),
+    ax.errorbar(x, np.asarray(y, dtype=float), yerr=_yerr(y, lo, hi),
                 color=color, marker=marker, markersize=5, capsize=3, linewidth=1.4, **kw)
 
 
@@ -116,7 +126,7 @@ def _conc_axis(ax, concs):
 
 def _log_axis(ax, *values, fmt=fmt_num):
     """Log y axis labelled with fmt(value), fitted to the sequences `values` when given; within two
-    decades the 2x and 5x ticks are labelled too, within one the 1.5x, 3x and 7x as well, so a
+    decades the 2x and 5x ticks are labelled too (three: a latency axis from 10 ms to 1 s), within one the 1.5x, 3x and 7x as well, so a
     narrow range never shows one or two lonely ticks."""
     ax.set_yscale("log")
     v = np.concatenate([np.asarray(x, dtype=float) for x in values]) if values else np.array([])
@@ -125,14 +135,15 @@ def _log_axis(ax, *values, fmt=fmt_num):
         ax.set_ylim(v.min() / 1.15, v.max() * 1.15)
     lo, hi = ax.get_ylim()
     ratio = hi / lo if lo > 0 else math.inf
-    subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if ratio < 10 else (1.0, 2.0, 5.0) if ratio < 100 else (1.0,)
+    subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if ratio < 10 else (1.0, 2.0, 5.0) if ratio < 1000 else (1.0,)
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt(value)))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def draw_sum(figs, per_kernel, hw, ceiling):
-    """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}}."""
+def draw_sum(figs, per_kernel, hw, read_bw):
+    """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}};
+    read_bw: {W: bytes/s} of peak/read_bw, drawn on the array kernel's speedup panel."""
     kernels = [k for k in per_kernel if per_kernel[k]["speedup"] is not None]
     for what, title, ylabel in (("speedup", "speedup over seq", "speedup  T_seq / T_model"),
                                 ("efficiency", "parallel efficiency", "efficiency  T_seq / (W · T_model)")
@@ -141,19 +152,26 @@ def draw_sum(figs, per_kernel, hw, ceiling):
         fig, axes = figs.new(len(kernels), "sum: %s against workers" % title)
         for ax, kernel in zip(axes[0], kernels):
             tab = per_kernel[kernel]["speedup"]
-            for model, m in tab.groupby("model", sort=False):
-                _errorbar(ax, model, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"],
-                          linestyle="none" if model == "seq" else "-")
             xs = np.array(sorted(set(tab["workers"]) | ({hw} if hw else set())), dtype=float)
+            linear = xs[-1] / max(xs[0], 1) < 8
+            for model, m in tab.groupby("model", sort=False):
+                _errorbar(ax, model, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"], linear=linear,
+                          linestyle="none" if model == "seq" else "-")
             # The bound is what the cores allow: W workers on fewer hardware threads share
             # them, so the best speedup is min(W, hardware threads), and the best efficiency
             # (speedup per worker) falls as hardware threads / W past them.
             usable = np.minimum(xs, hw) if hw else xs
             if what == "speedup":
                 ax.plot(xs, usable, **BOUND, label="ideal: min(W, hardware threads)")
-                if kernel == "array" and ceiling:
-                    ax.plot(sorted(ceiling), [ceiling[w] for w in sorted(ceiling)], color="#555555",
-                            linestyle="-.", linewidth=1.2, label="read-bandwidth ceiling")
+                seq = tab[tab["model"] == "seq"]
+                if kernel == "array" and read_bw and not seq.empty:
+                    # memchr's bandwidth at W over what seq read (8-byte elements): where a
+                    # read-bound sum would stop, if memchr read as fast as this machine can; models
+                    # that pass it show that it does not
+                    seq_bw = 8 * per_kernel[kernel]["n_w"] / float(seq["t_med"].iloc[0])
+                    ws = sorted(read_bw)
+                    ax.plot(ws, [read_bw[w] / seq_bw for w in ws], color="#555555", linestyle="-.",
+                            linewidth=1.2, label="memchr's read bandwidth at W / seq's (measured, not a bound)")
             else:
                 ax.plot(xs, usable / xs, **BOUND, label="ideal: min(W, hardware threads) / W")
                 ax.set_ylim(0, np.fmax(1.15, tab["efficiency_hi"].max() * 1.08))
@@ -161,8 +179,11 @@ def draw_sum(figs, per_kernel, hw, ceiling):
                 ax.axvline(hw, color="#c0392b", linestyle=":", linewidth=1.3,
                            label="hardware threads (%d)" % hw)
                 if xs[-1] > hw:
-                    ax.axvspan(hw, xs[-1] * 1.05, color="#c0392b", alpha=0.06, label="oversubscribed")
-            _x_ticks(ax, xs, base=2 if xs[-1] / max(xs[0], 1) >= 8 else None)
+                    # from halfway to the next W, so no nudged point at W = hw lies in it
+                    start = (hw + xs[xs > hw][0]) / 2 if linear else math.sqrt(hw * xs[xs > hw][0])
+                    ax.axvspan(start, xs[-1] + 5 * NUDGE_LINEAR if linear else xs[-1] * 1.12,
+                               color="#c0392b", alpha=0.06, label="oversubscribed")
+            _x_ticks(ax, xs, base=None if linear else 2)
             ax.set(xlabel="workers W", ylabel=ylabel,
                    title="kernel %s, n = %s" % (kernel, fmt_n(per_kernel[kernel]["n_w"])))
         # One legend under both panels: inside, it covered points (process_pool and fork at
@@ -309,9 +330,15 @@ def draw_c10k(figs, info):
     fig, axes = figs.new(2, "fetch, C10k: where each model breaks (L = %g ms, keep-alive, 1 KiB)" % delay,
                          width=6.0, height=4.8)
     ax, bx = axes[0]
-    for model, m in _by_model(curve, "conc"):
+    # A model left out of the sweep has only N = 1000 at C = 1000, one wave where the others had
+    # ten: hollow, as its rate is not comparable with theirs there.
+    most = curve.groupby("conc")["n"].transform("max")
+    for model, m in _by_model(curve.assign(fewer=curve["n"] < most), "conc"):
         color, marker = MODEL_STYLE[model]
-        ax.plot(m["conc"], m["rps"], color=color, marker=marker, markersize=5, linewidth=1.3, label=model)
+        ax.plot(m["conc"], m["rps"], color=color, linewidth=1.3, label=model)
+        for sel, face in ((~m["fewer"], color), (m["fewer"], "white")):
+            ax.plot(m["conc"][sel], m["rps"][sel], linestyle="none", marker=marker, markersize=5, color=color,
+                    markerfacecolor=face)
     for model, s in _by_model(sweep, "conc"):
         _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], label=None)
     concs = sorted(curve["conc"].unique())
@@ -325,7 +352,8 @@ def draw_c10k(figs, info):
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))  # 1,000 as on the right, not 10^3
     _log_axis(ax, curve["rps"], list(wrk.values()), floor_rps)
-    ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s", title="throughput against C")
+    ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s",
+           title="throughput against C; hollow: fewer requests than the others at that C")
     ideal = sweep.groupby("conc")["ideal"].median()
     bx.plot(ideal.index, ideal.values, **IDEAL)
     bx.plot(floor["arg_conc"], floor["t_med"], **FLOOR)
@@ -334,11 +362,11 @@ def draw_c10k(figs, info):
     bx.set(xlabel="concurrency C", ylabel="wall time for %s requests" % fmt_num(info["n"]),
            title="N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]))
     figs.save(fig, "fetch_c10k.png", "fetch, C10k: throughput and wall time against concurrency",
-              shared_legend=True)
+              shared_legend=True, bars="left: medians only; right: bars min – max")
 
 
 def draw_open(figs, info):
-    """Open loop, the classic figure: p99 (solid) and p50 (dashed) latency against offered load,
+    """Open loop, the classic figure: p50 (solid) and p99 (dashed) latency against offered load,
     hollow markers where the model fell behind its schedule; beside it, what each model
     achieved against what was offered, with the fixture's own capacity (wrk) as the bound."""
     f, wrk = info["frame"], info["wrk"]
@@ -350,7 +378,7 @@ def draw_open(figs, info):
     for model, m in _by_model(f, "rate"):
         color, marker = MODEL_STYLE[model]
         behind = m["keeping_up"] < 1 if "keeping_up" in m else pd.Series(False, index=m.index)
-        for col, style, label in (("p99_ms", "-", model), ("p50_ms", "--", None)):
+        for col, style, label in (("p50_ms", "-", model), ("p99_ms", "--", None)):
             ax.plot(m["rate"], m[col], color=color, linestyle=style, linewidth=1.3, label=label)
             for sel, face in ((~behind, color), (behind, "none")):
                 ax.plot(m["rate"][sel], m[col][sel], linestyle="none", marker=marker, markersize=5,
@@ -367,10 +395,12 @@ def draw_open(figs, info):
         _x_ticks(a, rates, fmt_num, base=10)  # the offered rates themselves
         a.set_xlabel("offered rate (requests/s)")
     _log_axis(ax, f["p50_ms"], f["p99_ms"])
-    ax.set(ylabel="latency from arrival (ms)", title="p99 solid, p50 dashed; hollow: fell behind")
+    ax.set(ylabel="latency from arrival (ms)", title="p50 solid, p99 dashed (as in the latency figure); "
+           "hollow: fell behind")
     _log_axis(bx, f["achieved_rate"], rates, list(wrk.values()))
     bx.set(ylabel="achieved rate (requests/s)", title="what each model issued")
-    figs.save(fig, "fetch_open.png", "fetch, open loop: latency against offered load", shared_legend=True)
+    figs.save(fig, "fetch_open.png", "fetch, open loop: latency against offered load", shared_legend=True,
+              bars=None)
 
 
 def draw_seed(figs, seed, python_elsewhere):
@@ -383,20 +413,23 @@ def draw_seed(figs, seed, python_elsewhere):
     ax = axes[0][0]
     h = 0.26
     ys = np.arange(len(seed))[::-1]
-    for j, (label, col, color) in enumerate([("blog (Python)", "blog_s", "#999999"),
-                                             ("C++, this run", "cpp_s", "#1f77b4"),
-                                             ("Python, %s machine" % ("another" if python_elsewhere else "this"),
-                                              "python_s", "#ff7f0e")]):
+    # Points, not bars: on a log axis a bar's length says nothing. Whiskers: min - max of the
+    # repetitions, for both series measured here (the blog gives one number).
+    for j, (label, col, color, marker) in enumerate([
+            ("blog (Python)", "blog_s", "#999999", "D"), ("C++, this run", "cpp_s", "#1f77b4", "o"),
+            ("Python, %s machine" % ("another" if python_elsewhere else "this"), "python_s", "#ff7f0e", "s")]):
         for y, r in zip(ys + (1 - j) * h, seed):
             v = r[col]
             if v is None:
                 ax.text(0.005, y, "not run", va="center", fontsize=7, color=color,
                         transform=ax.get_yaxis_transform())
                 continue
-            ax.barh(y, v, height=h * 0.9, color=color, label=label if r is seed[0] else None)
-            ax.text(v * 1.08, y, fmt_time(v), va="center", fontsize=7)
-            if col == "cpp_s" and r["cpp_spread"]:
-                ax.plot(r["cpp_spread"], [y, y], color="black", linewidth=1)
+            spread = r.get(col.replace("_s", "_spread"))
+            if spread:
+                ax.plot(spread, [y, y], color=color, linewidth=1.5)
+            ax.plot([v], [y], linestyle="none", marker=marker, markersize=7, color=color,
+                    label=label if r is seed[0] else None)
+            ax.text(max(v, spread[1] if spread else v) * 1.15, y, fmt_time(v), va="center", fontsize=7)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_yticks(ys, [r["experiment"] for r in seed], fontsize=8.5)
     ax.set(xscale="log", xlabel="wall time (log scale)")
@@ -404,7 +437,7 @@ def draw_seed(figs, seed, python_elsewhere):
     ax.set_xlim(min(values) / 4, max(values) * 6)  # room for the value labels
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
     ax.grid(False, axis="y")
-    figs.save(fig, "seed.png", "The seed's experiments")
+    figs.save(fig, "seed.png", "The seed's experiments", bars="whiskers min – max")
 
 
 def draw_foreign(figs, plans):

@@ -93,7 +93,7 @@ def head_section(page, run, run_label, summ):
     for c in (c for c in caches if isinstance(c, dict) and finite(c.get("size"))):
         kind = {"Data": "d", "Instruction": "i"}.get(c.get("type"), "")
         sharing = c.get("num_sharing")
-        shared = " ×%d shared" % sharing if finite(sharing) and sharing > 1 else ""
+        shared = " (shared by %d CPUs)" % sharing if finite(sharing) and sharing > 1 else ""
         cache_parts.append("L%s%s %s%s" % (c.get("level", "?"), kind, fmt_kib(c["size"]), shared))
     commit, dirty = ctx.get("concbench_commit"), parse_dirty(ctx.get("concbench_dirty"))
     rows = [("host", ctx.get("host_name")), ("CPU", ctx.get("cpu_model")),
@@ -144,9 +144,24 @@ def targets_section(page, evaluated):
                  md_table(["target", "measured", "met"], rows))
 
 
-def seed_section(page, seed, python_label, python_elsewhere):
+def python_when(context):
+    """When and at which commit the Python run was recorded, and whether the machine was busy
+    then (a load average over its CPUs: python_reference.py records no steal or busy share)."""
+    if not context:
+        return ""
+    commit, load, cpus = context.get("concbench_commit"), context.get("load_avg"), context.get("num_cpus")
+    out = " (recorded %s" % context.get("date", "at an unrecorded time")
+    out += " at commit `%s`" % commit[:12] if isinstance(commit, str) and len(commit) >= 12 else ""
+    if isinstance(load, list) and len(load) >= 2 and finite(cpus) and max(load[:2]) > cpus:
+        out += ("; **the machine was busy then**, load average %.1f and %.1f over 1 and 5 minutes on %d CPUs: "
+                "its times may be slower than this machine's" % (load[0], load[1], cpus))
+    return out + ")"
+
+
+def seed_section(page, seed, python_label, python_elsewhere, python_context=None):
     """The blog's figures beside this run's; in brackets, the speedup over the column's seq figure.
-    python_elsewhere: how the Python run's machine differs from this run's (plot.py --any-host)."""
+    python_elsewhere: how the Python run's machine differs from this run's (plot.py --any-host);
+    python_context: the Python run's context."""
     if all(r["cpp_s"] is None and r["python_s"] is None for r in seed):
         return
     by_id = {r["id"]: r for r in seed}
@@ -168,8 +183,10 @@ def seed_section(page, seed, python_label, python_elsewhere):
              md_table(["experiment", "blog (Python)", "C++ this run", "C++ spread", "C++ benchmark",
                        "Python on another machine" if python_elsewhere else "Python on this machine"], rows))
     if python_label:
-        page.add("Python column from `%s`%s." % (python_label, ", recorded on another machine (%s): not this "
-                 "machine's times (plot.py --any-host)" % "; ".join(python_elsewhere) if python_elsewhere else ""))
+        page.add("Python column from `%s`%s%s." % (
+            python_label, python_when(python_context),
+            ", recorded on another machine (%s): not this machine's times (plot.py --any-host)"
+            % "; ".join(python_elsewhere) if python_elsewhere else ""))
     page.images("seed.png")
 
 
@@ -178,7 +195,10 @@ def sum_section(page, sum_info):
     page.add("## sum (CPU-bound)",
              "Speedup = T_seq / T_model and parallel efficiency = T_seq / (W · T_model), for the same "
              "kernel and n. `range` sums an index range (compute-bound); `array` reads an array "
-             "(memory-bound), so it stops scaling at the memory bandwidth.")
+             "(memory-bound), so it stops scaling at the memory bandwidth. An efficiency above 1 is "
+             "marked ↑: the model's W workers each went faster than `seq`'s one thread on the same "
+             "work (at `array`, one worker's speed depends on the process more than on the model), "
+             "so `seq` is the baseline there, not a bound.")
     page.images("sum_speedup.png", "sum_efficiency.png")
     hw = sum_info["hw"]
     for kernel, info in sum_info["kernels"].items():
@@ -187,7 +207,8 @@ def sum_section(page, sum_info):
                      if info["n_w"] else "**%s**: no parallel models measured." % kernel)
             continue
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
-                 fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]), fmt_eff(r["efficiency"]),
+                 fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
+                 fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency"] > 1.005 else ""),
                  fmt_num(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
                  md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util",
@@ -307,12 +328,12 @@ def benchmarks_section(page, summ, sum_info, foreign_done):
 
 
 def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, open_info, foreign_done, skipped, figs,
-               python_label, python_elsewhere):
+               python_label, python_elsewhere, python_context=None):
     """The results page: machine, targets, then each workload's figures and tables, then every benchmark."""
     page = Page(figs.written)
     head_section(page, run, run_label, summ)
     targets_section(page, targets.evaluate(summ, bench_names.hardware_threads(run.context), run.context))
-    seed_section(page, seed, python_label, python_elsewhere)
+    seed_section(page, seed, python_label, python_elsewhere, python_context)
     for section, info in ((sum_section, sum_info), (fetch_section, fetch_info), (open_section, open_info)):
         if info:
             section(page, info)

@@ -92,28 +92,37 @@ def sum_targets(run, hw):
     # an honest loop needs two vector adds per vector of integers: accumulate and step
     bound = N / lanes * 2 / adds if finite(adds) and finite(lanes) and t_seq else None
     read_bw = lambda w: run.counter("peak/read_bw/workers:%d/bytes:%d" % (w, ARRAY_BYTES), "bytes_per_second")
-    bw1 = read_bw(1)
+    array_models = ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi")
+
+    def fastest_read(w):
+        """(seconds, who): the fastest the machine read the 800 MB array at w workers, memchr or a
+        model (`fork` copies page tables: not held to it). memchr alone is no bound: models beat it."""
+        reads = [(ARRAY_BYTES / read_bw(w), "`memchr`")] if read_bw(w) else []
+        reads += [(run.time(sum_key(m, "array", w)), "`%s`" % m) for m in array_models]
+        reads = [r for r in reads if r[0]]
+        return min(reads) if reads else (None, None)
+
+    read1, who1 = fastest_read(1)
     out = [_row("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop", [t_seq, bound],
                 lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx"
                 % (fmt_time(t), fmt_time(b), fmt_num(adds), lanes, t / b), lambda t, b: t <= 1.5 * b),
-           _row("`seq` `array`, n = 1e8 (800 MB), within 1.5x of one core's read bandwidth", [t_arr, bw1],
-                lambda t, bw: "%s = %.1f GB/s; `memchr` reads %.1f GB/s on one core"
-                % (fmt_time(t), ARRAY_BYTES / t / 1e9, bw / 1e9),
-                lambda t, bw: t <= 1.5 * (ARRAY_BYTES / bw))]
+           _row("`seq` `array`, n = 1e8 (800 MB), within 1.5x of the fastest read on one core", [t_arr, read1],
+                lambda t, r: "%s = %.1f GB/s; fastest on one core %s (%s, %.1f GB/s): %.2fx"
+                % (fmt_time(t), ARRAY_BYTES / t / 1e9, fmt_time(r), who1, ARRAY_BYTES / r / 1e9, t / r),
+                lambda t, r: t <= 1.5 * r)]
     if hw and hw > 1:
-        bw_w = read_bw(hw)
-        times = [(m, run.time(sum_key(m, "array", hw)))
-                 for m in ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi")]
+        times = [(m, run.time(sum_key(m, "array", hw))) for m in array_models]
         measured = [(m, t) for m, t in times if t is not None]
-        if bw_w and measured:
-            bound_w = ARRAY_BYTES / bw_w
-            out.append(("`array` at %d workers within 1.5x of what all cores read (`fork` copies page "
-                        "tables: not held to it)" % hw,
-                        "bound %s (`memchr`, %d threads: %.1f GB/s); " % (fmt_time(bound_w), hw, bw_w / 1e9)
+        bound_w, who = fastest_read(hw)
+        if read_bw(hw) and measured:
+            out.append(("`array` at %d workers within 1.5x of the fastest read on all cores (`fork` copies "
+                        "page tables: not held to it)" % hw,
+                        "fastest %s (%s, %.1f GB/s; `memchr` %.1f GB/s); " % (
+                            fmt_time(bound_w), who, ARRAY_BYTES / bound_w / 1e9, read_bw(hw) / 1e9)
                         + _listed(measured, lambda t: "%s (%.2fx)" % (fmt_time(t), t / bound_w)),
                         _verdict([t for _, t in times], lambda t: t <= 1.5 * bound_w)))
         else:
-            out.append(("`array` at %d workers within 1.5x of what all cores read" % hw, "–", NOT_MEASURED))
+            out.append(("`array` at %d workers within 1.5x of the fastest read on all cores" % hw, "–", NOT_MEASURED))
         effs = lambda models: [(m, _efficiency(run, m, hw)) for m in models]
         per_call = lambda m: run.time(sum_key(m, "range", hw, 1000))
         out += [_each("efficiency >= 0.95 at workers = %d, `range` n = 1e8: the persistent models" % hw,
@@ -124,16 +133,16 @@ def sum_targets(run, hw):
                 _each("the spawn-per-call models at workers = %d, `range` n = 1e8" % hw,
                       effs(("threads", "fork")), fmt_eff),
                 _each("time per call at n = 1e3, workers = %d: `pool`, `tbb`, `openmp`, `process_pool` "
-                      "tens of microseconds or less (<= 50 us)" % hw,
+                      "tens of microseconds or less (<= 50 µs)" % hw,
                       [(m, per_call(m)) for m in ("pool", "tbb", "openmp", "process_pool")], fmt_time,
                       lambda t: t <= 50e-6),
-                _row("`mpi` time per call at n = 1e3, workers = %d: <= 30 us" % hw, [per_call("mpi")],
+                _row("`mpi` time per call at n = 1e3, workers = %d: <= 30 µs" % hw, [per_call("mpi")],
                      fmt_time, lambda t: t <= 30e-6)]
-    out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, within 10% of `seq`",
+    out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, within 10% of `seq` (either way)",
                     [run.time(sum_key("process_pool", "array", 1)), t_arr],
-                    lambda t, seq: "%s against %s (%+.0f%%)" % (fmt_time(t), fmt_time(seq),
+                    lambda t, seq: "%s against %s (%+.1f%%)" % (fmt_time(t), fmt_time(seq),
                                                                (t / seq - 1) * 100),
-                    lambda t, seq: t <= 1.10 * seq))
+                    lambda t, seq: abs(t / seq - 1) <= 0.10))
     return out
 
 
@@ -162,7 +171,7 @@ def fetch_targets(run):
            _each("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
                  [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
                                                      "items_per_second")) for n in (1000, 10000)],
-                 fmt_num, lambda r: r >= 30000, code=False),
+                 lambda r: "%s requests/s" % fmt_num(r), lambda r: r >= 30000, code=False),
            _floor(run, 1000, 0, lambda k: "%s requests/s, the fixture busy %s of the time"
                   % (fmt_num(run.counter(k, "items_per_second")),
                      "%.0f%%" % (100 * busy(k)) if busy(k) is not None else "an unmeasured share"))]
@@ -205,18 +214,19 @@ def open_targets(summ, context):
     f = metrics.open_frame(summ)
     for model in ("multi_socket", "coro"):
         m = f[f["model"] == model] if not f.empty else f
-        label = "open loop, `%s`: p99 within L + 5 ms at half its measured capacity" % model
+        label = "open loop, `%s`: p99 within L + 5 ms at half its saturated throughput" % model
         if m.empty:
             out.append((label, "–", NOT_MEASURED))
             continue
         capacity = float(m["achieved_rate"].max())
         below = m[m["rate"] <= capacity / 2]
         if below.empty:
-            out.append((label, "capacity %s requests/s; no offered rate at or below half of it"
+            out.append((label, "saturated throughput %s requests/s; no offered rate at or below half of it"
                         % fmt_num(capacity), NOT_MEASURED))
             continue
         r = below.sort_values("rate").iloc[-1]
-        out.append((label, "measured capacity (its highest achieved rate) %s requests/s; at %s offered: "
+        out.append((label, "saturated throughput (the highest rate it achieved, behind or not) %s requests/s; "
+                    "at %s offered: "
                     "p99 %s ms, L = %g ms"
                     % (fmt_num(capacity), fmt_num(r["rate"]), fmt_num(r["p99_ms"]), r["delay_ms"]),
                     YES if r["p99_ms"] <= r["delay_ms"] + 5 else NO))

@@ -542,7 +542,7 @@ def test_open_loop_page_states_capacity_and_the_bound(tmp_path):
     # the open-loop rows stay out of the closed-loop tables and figures
     assert "## fetch (IO-bound)" not in text
     targets = text[text.index("## Targets"):text.index("## fetch, open loop")]
-    assert "| open loop, `multi_socket`: p99 within L + 5 ms at half its measured capacity |" in targets
+    assert "| open loop, `multi_socket`: p99 within L + 5 ms at half its saturated throughput |" in targets
     assert "| the open-loop sweep and wrk add <= 90 s to the run | 79 s | yes |" in targets
 
 
@@ -637,9 +637,18 @@ def test_python_option_fills_the_column(tmp_path):
     text = (out / "README.md").read_text(encoding="utf-8")
     seed = text.split("## The seed's experiments")[1].split("## sum")[0]
     assert "not run" not in seed
-    assert "Python column from `" in seed and "small_run.json`" in seed
+    assert "Python column from `" in seed and "small_run.json` (recorded 2026-11-20T10:00:00+00:00 at commit " \
+        "`0123456789ab`)." in seed
     thr = json_median_seconds(data("small_run.json"), "python/sum/threads/workers:2/n:100000000/real_time")
     assert "| `sum/threads/range/workers:2/n:100000000` | %s" % fmt.fmt_time(thr) in seed
+    # A Python run made while the machine was busy says so: its record has no busy or steal check.
+    doc = json.loads(open(data("small_run.json")).read())
+    doc["context"]["load_avg"] = [3.5, 27.2, 23.5]
+    (tmp_path / "busy.json").write_text(json.dumps(doc))
+    r = run_plot(data("handcheck.json"), "--python", str(tmp_path / "busy.json"), "--out", str(tmp_path / "busy"))
+    assert r.returncode == 0, r.stderr
+    assert ("**the machine was busy then**, load average 3.5 and 27.2 over 1 and 5 minutes on 2 CPUs: its times "
+            "may be slower than this machine's)") in (tmp_path / "busy" / "README.md").read_text(encoding="utf-8")
 
 
 def test_a_python_run_of_another_machine_is_refused_unless_any_host(tmp_path):
@@ -658,7 +667,8 @@ def test_a_python_run_of_another_machine_is_refused_unless_any_host(tmp_path):
     assert r.returncode == 0, r.stderr
     seed = (out / "README.md").read_text(encoding="utf-8").split("## The seed's experiments")[1].split("## sum")[0]
     assert "| Python on another machine |" in seed and "Python on this machine" not in seed
-    assert "other.json`, recorded on another machine (%s): not this machine's times (plot.py --any-host)." % why in seed
+    assert "other.json` (recorded " in seed
+    assert "), recorded on another machine (%s): not this machine's times (plot.py --any-host)." % why in seed
 
 
 def _fake_repo(tmp_path):

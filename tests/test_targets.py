@@ -68,13 +68,13 @@ def test_a_run_that_meets_every_target_is_said_to():
 @pytest.mark.parametrize("key, value, target", [
     # seq range bound: 1e8 / 8 x 2 / 1.6e10 = 1.5625 ms, so 1.5x is 2.34 ms
     (sum_key("seq", "range", 1), 2.5e-3, "`seq` `range`"),
-    (sum_key("seq", "array", 1), 0.033, "`seq` `array`"),
     (sum_key("openmp", "array", 2), 0.028, "`array` at 2 workers"),
     (sum_key("tbb", "range", 2), 1.0e-3, "efficiency >= 0.95"),   # 1.8 / 2.0 = 0.90
     (sum_key("mpi", "range", 2), 1.05e-3, "`mpi` efficiency"),
     (sum_key("pool", "range", 2, 1000), 60e-6, "time per call at n = 1e3"),
     (sum_key("mpi", "range", 2, 1000), 31e-6, "`mpi` time per call"),
     (sum_key("process_pool", "array", 1), 0.0235, "`process_pool` `array`"),
+    (sum_key("process_pool", "array", 1), 0.0185, "`process_pool` `array`"),  # 12% faster: within 10% either way
     (fetch_key("seq", 1, 40, "profile:seed"), 6.4, "seed profile, `seq`"),
     (fetch_key("coro", 40, 40, "profile:seed"), 0.29, "seed profile at C = 40"),
     (fetch_key("coro", 1000, 10000, "delay_ms:100"), 1.31, "10,000 requests"),
@@ -145,15 +145,15 @@ def test_open_loop_targets_from_the_hand_made_sweep():
     out = targets.evaluate(summ, HW, run.context)
     assert list(out) == ["open loop"]
     rows = {t: (m, v) for t, m, v in out["open loop"]}
-    measured, met = rows["open loop, `multi_socket`: p99 within L + 5 ms at half its measured capacity"]
-    assert met == YES and "measured capacity (its highest achieved rate) 15,000" in measured and "at 5,000 offered: p99 14 ms" in measured
-    measured, met = rows["open loop, `coro`: p99 within L + 5 ms at half its measured capacity"]
+    measured, met = rows["open loop, `multi_socket`: p99 within L + 5 ms at half its saturated throughput"]
+    assert met == YES and "saturated throughput (the highest rate it achieved, behind or not) 15,000" in measured and "at 5,000 offered: p99 14 ms" in measured
+    measured, met = rows["open loop, `coro`: p99 within L + 5 ms at half its saturated throughput"]
     assert met == YES and "at 1,000 offered: p99 13 ms" in measured
     assert rows["the open-loop sweep and wrk add <= 90 s to the run"] == ("79 s", YES)
     # a slower p99 at that point misses; without process times the budget is not measured
     summ.loc[summ["key"].str.contains("open/coro/rate:1000/"), "p99_ms"] = 16.0
     rows = {t: v for t, _, v in targets.evaluate(summ, HW, {})["open loop"]}
-    assert rows["open loop, `coro`: p99 within L + 5 ms at half its measured capacity"] == NO
+    assert rows["open loop, `coro`: p99 within L + 5 ms at half its saturated throughput"] == NO
     assert rows["the open-loop sweep and wrk add <= 90 s to the run"] == NOT_MEASURED
 
 
@@ -175,3 +175,22 @@ def test_c10k_targets_from_the_hand_made_sweep():
     summ.loc[summ["key"].str.contains("multi_threads/conc:10000/"), "t_med"] = 0.29
     rows = {t: v for t, _, v in targets.evaluate(summ, HW, run.context)["C10k"]}
     assert rows["N = C = 10,000 at 100 ms: the best model within 3x the ideal (300 ms)"] == YES
+
+
+def test_a_model_that_reads_faster_than_memchr_is_the_bandwidth_bound():
+    # memchr is a measurement, not a bound: std_par read 800 MB in 12 ms at 2 workers where
+    # memchr took 18 ms, so the others (20 ms, 1.67x) are measured against std_par.
+    rows = good_run()
+    rows[sum_key("std_par", "array", 2)] = (0.012, {})
+    measured, met = verdict(evaluate(rows), "`array` at 2 workers")
+    assert met == NO and "fastest 12.0 ms (`std_par`, 66.7 GB/s; `memchr` 44.0 GB/s)" in measured, measured
+
+
+def test_a_slow_seq_array_misses_and_takes_the_process_pool_comparison_with_it():
+    # 33 ms against the fastest one-core read (memchr, 21 ms) is 1.57x; process_pool's 22 ms is
+    # then 33% faster than seq, not within 10% of it.
+    rows = good_run()
+    rows[sum_key("seq", "array", 1)] = (0.033, {})
+    result = evaluate(rows)
+    assert verdict(result, "`seq` `array`")[1] == NO and verdict(result, "`process_pool` `array`")[1] == NO
+    assert sum(met == NO for _, met in result.values()) == 2
