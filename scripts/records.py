@@ -1,10 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Records: the run files in results/history/, their names, what their context says, and git.
-"""The bottom layer of scripts/: which records exist, what each stands for, and commits.
-
-A record is one run's Google Benchmark JSON, written by ./bench (scripts/run_isolated.py);
-its scope says whether it ran the whole default suite or only part of it.
-"""
+# A record is one run's Google Benchmark JSON, written by ./bench (scripts/run_isolated.py); its
+# scope says whether it ran the whole default suite or only part of it.
 import glob
 import json
 import os
@@ -92,17 +89,13 @@ def read_record(path):
     return None
 
 
-def record_paths(history_dir):
-    """Run files directly in `history_dir` (not plots/, not in-progress *.tmp files)."""
-    paths = sorted(glob.glob(os.path.join(glob.escape(history_dir), "*.json")))
-    return [p for p in paths if ".tmp" not in os.path.basename(p) and os.path.isfile(p)]
-
-
 def scan_records(history_dir, commit_prefix=None):
-    """Readable records in `history_dir`, optionally only those whose commit starts with
-    `commit_prefix` (files ./bench named for another commit are not even read)."""
+    """Readable records directly in `history_dir` (not in-progress *.tmp files), optionally only those
+    whose commit starts with `commit_prefix` (files ./bench named for another commit are not even read)."""
     out = []
-    for path in record_paths(history_dir):
+    for path in sorted(glob.glob(os.path.join(glob.escape(history_dir), "*.json"))):
+        if ".tmp" in os.path.basename(path) or not os.path.isfile(path):
+            continue
         m = _RECORD_NAME.match(os.path.basename(path))
         named = m.group("commit") if m and m.group("commit") not in ("nocommit", "unknown") else None
         if commit_prefix and named and not named.startswith(commit_prefix[:12]):
@@ -136,18 +129,15 @@ SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtim
 
 
 def identity(context):
-    """{key: value} of the IDENTITY keys a record's context has."""
     return {k: str(context[k]) for k in IDENTITY if context.get(k) not in (None, "")}
 
 
 def differences(a, b, keys):
-    """["key: A vs B"] for the keys both contexts record and that differ."""
     return ["%s: %s vs %s" % (k, a[k], b[k]) for k in keys
             if a.get(k) not in (None, "") and b.get(k) not in (None, "") and str(a[k]) != str(b[k])]
 
 
 def _unrecorded(a, b):
-    """The IDENTITY keys one of two contexts lacks."""
     return [k for k in IDENTITY if a.get(k) in (None, "") or b.get(k) in (None, "")]
 
 
