@@ -18,7 +18,6 @@ Metrics for the verdicts, by kind:
 import math
 import re
 import statistics
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +91,6 @@ def _col(frame, name):
 
 
 def sum_frame(summ):
-    """Valid C++ sum rows with integer workers and n columns."""
     s = summ[summ["category"] == "sum"]
     return s.assign(workers=_int_col(s, "arg_workers"), n=_int_col(s, "arg_n")) if not s.empty else s.copy()
 
@@ -294,7 +292,6 @@ def seed_table(summ, python_summ=None):
             "cpp_key": c["key"] if c is not None else None,
             "python_s": float(p["t_med"]) if p is not None else None,
             "python_spread": (float(p["t_min"]), float(p["t_max"])) if p is not None else None,
-            "python_key": p["key"] if p is not None else None,
         })
     return rows
 
@@ -321,7 +318,6 @@ def foreign_plans(summ):
 
 
 def dim_label(col):
-    """An argument column's name as the benchmark name spells it (arg_n -> n)."""
     return col[4:] if col.startswith("arg_") else col
 
 
@@ -447,17 +443,15 @@ def efficiency(t_seq, t_model, workers):
 
 def medians(summ):
     """{benchmark: {"time": median s, "efficiency": median counter}} of a summarize() table."""
-    out = OrderedDict()
-    for key, t, eff in zip(summ["key"], summ["t_med"], _col(summ, "efficiency")):
-        out[key] = {"time": float(t), "efficiency": float(eff)} if finite(eff) else {"time": float(t)}
-    return out
+    return {key: {"time": float(t), "efficiency": float(eff)} if finite(eff) else {"time": float(t)}
+            for key, t, eff in zip(summ["key"], summ["t_med"], _col(summ, "efficiency"))}
 
 
 def metrics(meds):
     """{metric name: Metric} of a run's medians (see the module docstring), in run order."""
     parsed = {key: parse_name(key) for key in meds}
-    out = OrderedDict((key, Metric(key, MACHINE if bn.workload == "peak" else TIME, meds[key]["time"]))
-                      for key, bn in parsed.items())
+    out = {key: Metric(key, MACHINE if bn.workload == "peak" else TIME, meds[key]["time"])
+           for key, bn in parsed.items()}
     seq = {(bn.lang, bn.kernel, bn.args.get("n")): meds[key]["time"] for key, bn in parsed.items()
            if bn.workload == "sum" and bn.model == "seq"}
     for key, bn in parsed.items():
@@ -481,10 +475,10 @@ def run_metrics(path):
     try:
         run = load_run(path)
     except AllErrored as e:  # no measurement, only the errors
-        return OrderedDict(), e.errors, e.context
+        return {}, e.errors, e.context
     found = medians(summarize(run.df))
-    errors = OrderedDict((s.name, s.reason[len("errored: "):]) for s in run.skipped
-                         if s.reason.startswith("errored: ") and s.name not in found)
+    errors = {s.name: s.reason[len("errored: "):] for s in run.skipped
+              if s.reason.startswith("errored: ") and s.name not in found}
     return metrics(found), errors, run.context
 
 
