@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # What the command-line scripts share: bad input is one line on stderr and exit code 2.
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -63,9 +64,7 @@ def fraction(text, lowest_allowed=True):
     return value
 
 
-def significance(text):
-    """An argparse type for a significance level: a fraction strictly between 0 and 1."""
-    return fraction(text, lowest_allowed=False)
+significance = functools.partial(fraction, lowest_allowed=False)  # a significance level: strictly above 0
 
 
 def runnable(path):

@@ -26,10 +26,9 @@ def _has_modules(python, modules):
         return False
 
 
-def require(modules, packages=None, purpose="this script", prog="concbench",
-            system_python=SYSTEM_PYTHON, reexec=True):
+def require(modules, packages=None, purpose="this script", prog="concbench", reexec=True):
     """Returns if every module imports. Otherwise, with `reexec` (False from library imports), runs
-    this script again under `system_python` when that has them; failing that prints one line
+    this script again under SYSTEM_PYTHON when that has them; failing that prints one line
     naming the apt packages (`packages` maps a module to its own; python3-<module> by default)
     and exits 2."""
     missing = []
@@ -42,13 +41,13 @@ def require(modules, packages=None, purpose="this script", prog="concbench",
         return
     script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     if (reexec and not os.environ.get(_GUARD) and os.path.isfile(script)
-            and os.path.realpath(sys.executable) != os.path.realpath(system_python)
-            and _has_modules(system_python, modules)):
+            and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)
+            and _has_modules(SYSTEM_PYTHON, modules)):
         os.environ[_GUARD] = "1"
         sys.stdout.flush()
         sys.stderr.flush()
         try:
-            os.execv(system_python, [system_python, script] + sys.argv[1:])
+            os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, script] + sys.argv[1:])
         except OSError:
             pass  # fall through to the message
     packages = packages or {}
