@@ -126,7 +126,6 @@ def resolve(repo, label, arg):
 
 
 def build(repo, sha, tmp):
-    """A commit's concbench binary, built in a worktree under tmp."""
     wt = os.path.join(tmp, sha[:12])
     say("building %s in a temporary worktree" % sha[:12])
     steps = [["git", "-C", repo, "worktree", "add", "--detach", "--quiet", wt, sha],
@@ -348,7 +347,6 @@ def analyse(data, alpha, min_effect):
 
 
 def measure(args):
-    """Builds what needs building, runs the rounds and saves them; returns the saved data."""
     labels = ("OLD", "NEW")
     resolved = [resolve(args.repo, label, arg) for label, arg in zip(labels, args.sides)]
     tags = [(os.path.basename(os.path.dirname(os.path.dirname(r))) if os.path.isabs(r) else r)[:12]

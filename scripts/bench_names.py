@@ -56,7 +56,6 @@ def _is_number(x):
 
 @dataclass(frozen=True, eq=False)
 class BenchName:
-    """One benchmark name taken apart."""
     base: str        # without run tokens and aggregate suffix; repetitions share it
     lang: str        # "cpp", or the leading language segment ("python")
     workload: str    # first segment after the language ("sum", "fetch", "BM_memcpy")

@@ -31,16 +31,12 @@ MODEL_STYLE = defaultdict(lambda: ("#444444", "o"),
 IDEAL = dict(color="black", linestyle="--", linewidth=1.2)    # what the injected latency allows
 BOUND = dict(color="#888888", linestyle="--", linewidth=1)    # what the cores or the schedule allow
 WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's capacity, measured by wrk
-# one thread without libcurl (peak/raw_http)
-FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")
+FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")  # one thread without libcurl (raw_http)
 
 
 class Figures:
-    """Draws into `directory`, remembering (file, title) for the page."""
-
     def __init__(self, directory, context, footer_note, progress, spread=True):
-        self.directory = directory
-        self.progress = progress
+        self.directory, self.progress = directory, progress
         self.footer = machine_line(context) + "  ·  " + footer_note
         self.spread = spread  # whether the run has repetitions to draw a spread from
         self.written = []
@@ -79,7 +75,6 @@ class Figures:
 
 
 def _by_model(rows, x):
-    """(model, its rows sorted by column x) in the models' usual order."""
     for model in sorted(rows["model"].unique(), key=model_order):
         yield model, rows[rows["model"] == model].sort_values(x)
 

@@ -134,7 +134,6 @@ def head_section(page, run, run_label, summ):
 
 
 def targets_section(page, evaluated):
-    """The targets the issues set, met or not by this run (targets.py)."""
     if evaluated:
         page.add("## Targets", "Computed from this run by `scripts/targets.py`; a benchmark the run did "
                  "not include reads \"not measured\". Targets are benchmarks: a miss is reported, it "
@@ -191,7 +190,6 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
 
 
 def sum_section(page, sum_info):
-    """Speedup, efficiency, crossover and overhead per kernel."""
     page.add("## sum (CPU-bound)",
              "Speedup = T_seq / T_model and parallel efficiency = T_seq / (W · T_model), for the same "
              "kernel and n. `range` sums an index range (compute-bound); `array` reads an array "
@@ -230,7 +228,6 @@ def sum_section(page, sum_info):
 
 
 def fetch_section(page, fetch_info):
-    """Wall time, efficiency, throughput and memory against concurrency."""
     f, cfg, delays = fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"]
     page.add("## fetch (IO-bound)",
              "Wall time for N HTTP GETs against the local server with injected latency L; ideal = the "

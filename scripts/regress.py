@@ -294,9 +294,8 @@ def change_points(series, alpha=0.05, seed=0):
     by E-Divisive means with permutation tests. Every series of 4 or more values has its best split
     tested, and Benjamini-Hochberg over them at alpha keeps R of the m: with no step anywhere, a
     step is reported at most alpha of the time however many series there are (independent or
-    positively dependent). The segments of
-    those R are searched recursively at level alpha R / m, the level their selection was made at
-    (Benjamini & Bogomolov 2014)."""
+    positively dependent). The segments of those R are searched recursively at level alpha R / m,
+    the level their selection was made at (Benjamini & Bogomolov 2014)."""
     x = {name: np.asarray(values, dtype=float) for name, values in series.items() if len(values) >= 4}
     rngs = {name: np.random.default_rng(seed) for name in x}  # a series' p does not depend on the others
     first = {name: _split_p(v, alpha / len(x), rngs[name]) for name, v in x.items()}

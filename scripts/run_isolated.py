@@ -63,7 +63,6 @@ say = functools.partial(cli.say, PROG)
 
 
 def flag_value(args, prefix):
-    """The value of the last --flag=VALUE in args, or None."""
     return next((a[len(prefix):] for a in reversed(args) if a.startswith(prefix)), None)
 
 
@@ -104,7 +103,6 @@ def model_of(name):
 
 
 def group_by_model(names):
-    """[(model, [names])] in the order each model first appears."""
     groups = {}
     for name in names:
         groups.setdefault(model_of(name), []).append(name)
@@ -352,7 +350,6 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
 
 
 def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
-    """The whole isolated run; returns the exit status (see the module docstring)."""
     if not cli.runnable(binary):
         raise RunError("%s is not an executable file" % binary, 2)
     cli.output(history or out, directory=bool(history))  # before any work, not after the run
