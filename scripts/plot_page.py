@@ -100,6 +100,10 @@ def head_section(page, run, run_label, summ):
             ("CPUs", ("%s" % cpus if cpus else "?") + (" (%d hardware threads)" % hw if hw else "")
              + (", %s MHz" % ctx["mhz_per_cpu"] if ctx.get("mhz_per_cpu") else "") if cpus or hw else None),
             ("caches", ", ".join(cache_parts)),
+            # what makes fetch numbers comparable between machines of one name: see README
+            ("one system call", ctx.get("syscall_ns") and "%s (getppid, median of 5 x 4,000 calls)"
+             % fmt_time(float(ctx["syscall_ns"]) * 1e-9)),
+            ("idle CPUs", ctx.get("cpu_idle")), ("kernel", ctx.get("kernel")),
             ("commit", commit and "`%s`%s" % (commit, " (uncommitted changes)" if dirty else "")),
             ("date", ctx.get("date")), ("compiler", ctx.get("compiler")),
             ("C++ flags", ctx.get("cxx_flags") and "`%s`" % ctx["cxx_flags"]),
@@ -144,16 +148,18 @@ def targets_section(page, evaluated):
 
 
 def python_when(context):
-    """When and at which commit the Python run was recorded, and whether the machine was busy
-    then (a load average over its CPUs: python_reference.py records no steal or busy share)."""
+    """When and at which commit the Python run was recorded, and what else the machine was doing
+    then, as run_isolated.py measured it (not the load average: the C++ run just before leaves
+    it high for minutes)."""
     if not context:
         return ""
-    commit, load, cpus = context.get("concbench_commit"), context.get("load_avg"), context.get("num_cpus")
+    commit, unstable = context.get("concbench_commit"), context.get("environment_unstable")
     out = " (recorded %s" % context.get("date", "at an unrecorded time")
     out += " at commit `%s`" % commit[:12] if isinstance(commit, str) and len(commit) >= 12 else ""
-    if isinstance(load, list) and len(load) >= 2 and finite(cpus) and max(load[:2]) > cpus:
-        out += ("; **the machine was busy then**, load average %.1f and %.1f over 1 and 5 minutes on %d CPUs: "
-                "its times may be slower than this machine's" % (load[0], load[1], cpus))
+    if unstable is None:
+        out += "; its record has no check of what else the machine was doing"
+    elif unstable not in ("", "no"):
+        out += "; **an unstable environment**: %s; its times may not be this machine's" % unstable
     return out + ")"
 
 
