@@ -40,8 +40,8 @@ std::string flag_value(const std::vector<char*>& args, std::string_view prefix) 
 
 // Google Benchmark 1.7.1 takes these values without a word and then aborts
 // (--benchmark_repetitions=-1 throws std::length_error), runs nothing and exits 0 (=0), or
-// answers on two lines (=x); an unwritable --benchmark_out is found only after the run. Returns
-// what is wrong with the flags as given, or "".
+// answers on two lines (=x); an --benchmark_out it cannot open ends the run with exit 1 in its
+// own words, after the context. Returns what is wrong with the flags as given, or "".
 std::string benchmark_flag_problem(const std::vector<char*>& args) {
   if (has_flag(args, "--benchmark_repetitions=")) {
     const std::string v = flag_value(args, "--benchmark_repetitions=");

@@ -330,10 +330,12 @@ def draw_c10k(figs, info):
     most = curve.groupby("conc")["n"].transform("max")
     for model, m in _by_model(curve.assign(fewer=curve["n"] < most), "conc"):
         color, marker = MODEL_STYLE[model]
-        ax.plot(m["conc"], m["rps"], color=color, linewidth=1.3, label=model)
-        for sel, face in ((~m["fewer"], color), (m["fewer"], "white")):
-            ax.plot(m["conc"][sel], m["rps"][sel], linestyle="none", marker=marker, markersize=5, color=color,
-                    markerfacecolor=face)
+        fewer = m["fewer"].to_numpy()
+        # the labelled line carries the filled markers, so the legend shows each model's marker
+        ax.plot(m["conc"], m["rps"], color=color, linewidth=1.3, marker=marker, markersize=5,
+                markevery=[i for i, f in enumerate(fewer) if not f], label=model)
+        ax.plot(m["conc"][fewer], m["rps"][fewer], linestyle="none", marker=marker, markersize=5, color=color,
+                markerfacecolor="white")
     for model, s in _by_model(sweep, "conc"):
         _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], label=None)
     concs = sorted(curve["conc"].unique())

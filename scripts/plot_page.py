@@ -103,7 +103,10 @@ def head_section(page, run, run_label, summ):
             # what makes fetch numbers comparable between machines of one name: see README
             ("one system call", ctx.get("syscall_ns") and "%s (getppid, median of 5 x 4,000 calls)"
              % fmt_time(float(ctx["syscall_ns"]) * 1e-9)),
-            ("idle CPUs", ctx.get("cpu_idle")), ("kernel", ctx.get("kernel")),
+            # records before the fix named the haltpoll module's setting whatever the driver in use
+            ("idle CPUs", ctx.get("cpu_idle") if str(ctx.get("cpu_idle", "")).startswith("haltpoll")
+             else str(ctx.get("cpu_idle") or "").split(", guest halt-poll")[0] or None),
+            ("kernel", ctx.get("kernel")),
             ("commit", commit and "`%s`%s" % (commit, " (uncommitted changes)" if dirty else "")),
             ("date", ctx.get("date")), ("compiler", ctx.get("compiler")),
             ("C++ flags", ctx.get("cxx_flags") and "`%s`" % ctx["cxx_flags"]),
@@ -159,7 +162,7 @@ def python_when(context):
     if unstable is None:
         out += "; its record has no check of what else the machine was doing"
     elif unstable not in ("", "no"):
-        out += "; **an unstable environment**: %s; its times may not be this machine's" % unstable
+        out += "; **an unstable environment**: %s; its times may be slower than on a quiet machine" % unstable
     return out + ")"
 
 

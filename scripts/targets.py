@@ -138,11 +138,13 @@ def sum_targets(run, hw):
                       lambda t: t <= 50e-6),
                 _row("`mpi` time per call at n = 1e3, workers = %d: <= 30 µs" % hw, [per_call("mpi")],
                      fmt_time, lambda t: t <= 30e-6)]
-    out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, within 10% of `seq` (either way)",
+    # A cost bound: the worker process must not make the sum slower. Faster than seq is the
+    # spread of one-worker times between processes (README), not a miss.
+    out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, at most 10% slower than `seq`",
                     [run.time(sum_key("process_pool", "array", 1)), t_arr],
                     lambda t, seq: "%s against %s (%+.1f%%)" % (fmt_time(t), fmt_time(seq),
                                                                (t / seq - 1) * 100),
-                    lambda t, seq: abs(t / seq - 1) <= 0.10))
+                    lambda t, seq: t <= 1.10 * seq))
     return out
 
 

@@ -74,7 +74,6 @@ def test_a_run_that_meets_every_target_is_said_to():
     (sum_key("pool", "range", 2, 1000), 60e-6, "time per call at n = 1e3"),
     (sum_key("mpi", "range", 2, 1000), 31e-6, "`mpi` time per call"),
     (sum_key("process_pool", "array", 1), 0.0235, "`process_pool` `array`"),
-    (sum_key("process_pool", "array", 1), 0.0185, "`process_pool` `array`"),  # 12% faster: within 10% either way
     (fetch_key("seq", 1, 40, "profile:seed"), 6.4, "seed profile, `seq`"),
     (fetch_key("coro", 40, 40, "profile:seed"), 0.29, "seed profile at C = 40"),
     (fetch_key("coro", 1000, 10000, "delay_ms:100"), 1.31, "10,000 requests"),
@@ -186,11 +185,12 @@ def test_a_model_that_reads_faster_than_memchr_is_the_bandwidth_bound():
     assert met == NO and "fastest 12.0 ms (`std_par`, 66.7 GB/s; `memchr` 44.0 GB/s)" in measured, measured
 
 
-def test_a_slow_seq_array_misses_and_takes_the_process_pool_comparison_with_it():
+def test_a_slow_seq_array_misses_and_a_faster_process_pool_is_no_miss():
     # 33 ms against the fastest one-core read (memchr, 21 ms) is 1.57x; process_pool's 22 ms is
-    # then 33% faster than seq, not within 10% of it.
+    # then 33% faster than seq: a bound on its cost, so met, and its text says by how much.
     rows = good_run()
     rows[sum_key("seq", "array", 1)] = (0.033, {})
     result = evaluate(rows)
-    assert verdict(result, "`seq` `array`")[1] == NO and verdict(result, "`process_pool` `array`")[1] == NO
-    assert sum(met == NO for _, met in result.values()) == 2
+    assert verdict(result, "`seq` `array`")[1] == NO
+    assert verdict(result, "`process_pool` `array`") == ("22.0 ms against 33.0 ms (-33.3%)", YES)
+    assert sum(met == NO for _, met in result.values()) == 1

@@ -127,8 +127,9 @@ std::string cpu_idle() {
   std::string idle = file_line("/sys/devices/system/cpu/cpuidle/current_driver", "not exposed") + "/" +
                      file_line("/sys/devices/system/cpu/cpuidle/current_governor_ro",
                                file_line("/sys/devices/system/cpu/cpuidle/current_governor", "?"));
+  // The haltpoll module's setting matters only where its driver is the one in use.
   const std::string poll = file_line("/sys/module/haltpoll/parameters/guest_halt_poll_ns", "");
-  if (!poll.empty()) idle += ", guest halt-poll " + poll + " ns";
+  if (!poll.empty() && idle.starts_with("haltpoll")) idle += ", guest halt-poll " + poll + " ns";
   return idle;
 }
 
