@@ -312,12 +312,18 @@ TEST(SumModels, TheSlowdownHookRepeatsKernelWorkAndKeepsTheAnswer) {
   for (const ModelInfo& info : all_models()) {
     auto model = info.make(2);
     Seconds best[2] = {std::chrono::hours(1), std::chrono::hours(1)};
-    for (int round = 0; round < 7; ++round) {
-      for (int twice : {0, 1}) {
-        Problem p{Kernel::range, n, nullptr};
-        p.repeat = twice;
-        best[twice] = std::min(best[twice], call_seconds(*model, p));
-        EXPECT_EQ(got, expected) << info.name;
+    // Up to 3 tries of 7 rounds: beside other tests (ctest runs two at once) fork once took 73 ms
+    // a call with and without the hook, against 35 and 61 ms alone. A model that drops the hook
+    // fails every try.
+    for (int attempt = 0; attempt < 3 && !(best[1].count() > 1.3 * best[0].count()); ++attempt) {
+      best[0] = best[1] = std::chrono::hours(1);
+      for (int round = 0; round < 7; ++round) {
+        for (int twice : {0, 1}) {
+          Problem p{Kernel::range, n, nullptr};
+          p.repeat = twice;
+          best[twice] = std::min(best[twice], call_seconds(*model, p));
+          EXPECT_EQ(got, expected) << info.name;
+        }
       }
     }
     EXPECT_GT(best[1].count(), 1.3 * best[0].count()) << info.name << ": " << best[0].count() << " s, with the hook "
