@@ -61,10 +61,10 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
   }
   if (has_flag(args, "--benchmark_out=")) {
     const std::string out = flag_value(args, "--benchmark_out=");
+    if (out.empty()) return "--benchmark_out= needs a file name";
     const size_t slash = out.rfind('/');
     const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
     struct stat st {};
-    if (out.empty()) return "--benchmark_out= needs a file name";
     if (stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "--benchmark_out=" + out + ": is a directory";
     if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return "--benchmark_out=" + out + ": no directory " + dir;

@@ -52,8 +52,9 @@ class Figures:
         """Footer, layout, write. shared_legend: one legend for all panels, under them
         (for panels whose lines fill the plot area and share their models). bars: what the
         figure's bars show, said in the footer; None where it draws no spread."""
-        footer = self.footer + ("; " + bars if bars and self.spread else "; medians only, no spread drawn"
-                                if self.spread else "")
+        footer = self.footer
+        if self.spread:  # a run without repetitions says so in footer_note already
+            footer += "; " + (bars or "medians only, no spread drawn")
         fig.text(0.5, 0.012, footer, ha="center", va="bottom", fontsize=7.5, color="#555555", wrap=True)
         bottom = 0.05
         if shared_legend:
