@@ -159,15 +159,17 @@ def crossover_n(sizes, model_times, seq_times):
 
 
 def crossover_table(sum_k, workers):
-    """Per parallel model at `workers`: crossover n against seq and the time at the
-    smallest common n (per-call overhead), also as the excess over seq there."""
+    """Per parallel model at `workers`: crossover n against seq, and the per-call overhead: the
+    least median time of a call at any common n (at most the overhead, as the work of a small n
+    takes nanoseconds), also as the excess over seq at that n."""
     seq = sum_k[sum_k["model"] == "seq"].set_index("n")["t_med"]
     par = sum_k[(sum_k["model"] != "seq") & (sum_k["workers"] == workers)]
     rows = []
     for model in sorted(par["model"].unique(), key=model_order):
         m = par[par["model"] == model].set_index("n")["t_med"]
         common = sorted(set(m.index) & set(seq.index))
-        small = common[0] if common else m.index.min()
+        # The least, not the smallest n's: one slow median there would stand as the overhead.
+        small = min(common, key=lambda n: (m.loc[n], n)) if common else m.index.min()
         rows.append({"model": model, "workers": workers,
                      "crossover": crossover_n(common, m.loc[common], seq.loc[common]),
                      "n_small": small if common else None, "t_small": float(m.loc[small]),

@@ -22,7 +22,7 @@ from records import machine_line  # noqa: E402
 STYLE = {"axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10}
 MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#6b3fa0", "#b8860b"]
+            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#008080", "#e7298a"]
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d", "p"]
 # One colour and marker per model, the same in every figure (grey circles for another).
 MODEL_STYLE = defaultdict(lambda: ("#444444", "o"),

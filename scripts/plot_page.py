@@ -230,9 +230,10 @@ def sum_section(page, sum_info):
         page.add("### Crossover and per-call overhead",
                  "Crossover n: the size from which the model stays faster than `seq` "
                  "(interpolated on log-log axes between measured sizes; \"never\": not faster at the "
-                 "largest size; \"below smallest\": already faster at the smallest). Overhead: time "
-                 "per call at the smallest size, and its excess over `seq` there.",
-                 md_table(["kernel", "model", "workers", "crossover n", "smallest size",
+                 "largest size; \"below smallest\": already faster at the smallest). Overhead: the "
+                 "least time per call at any size (the work of the smallest sizes takes "
+                 "nanoseconds), and its excess over `seq` at that size.",
+                 md_table(["kernel", "model", "workers", "crossover n", "cheapest size",
                            "time there (overhead)", "vs seq"], rows))
 
 

@@ -27,6 +27,7 @@ import bench_names  # noqa: E402
 import make_samples  # noqa: E402
 import plot_figures  # noqa: E402
 import records  # noqa: E402
+import pandas as pd  # noqa: E402
 from bench_names import concbench_problem, load_run, parse_name  # noqa: E402
 
 UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -324,6 +325,22 @@ def test_crossover_and_overhead(hand):
     assert cross.loc["threads", "overhead_vs_seq"] == pytest.approx(1e-5)
     assert cross.loc["openmp", "overhead_vs_seq"] == pytest.approx(-5e-6)
     assert (cross["n_small"] == 10**4).all()
+
+
+def test_overhead_is_the_least_time_a_call_took():
+    # threads' median at n = 1e3 is a slow outlier (394 us) above its time at 1e4 (73 us): the
+    # overhead is at most 73 us, and its excess over seq is taken at that n too
+    rows = [("seq", 1, 10**3, 1e-6), ("seq", 1, 10**4, 3e-6), ("seq", 1, 10**5, 2e-5),
+            ("threads", 2, 10**3, 394e-6), ("threads", 2, 10**4, 73e-6), ("threads", 2, 10**5, 80e-6),
+            ("fork", 2, 10**3, 1e-3), ("fork", 2, 10**4, 1.1e-3), ("fork", 2, 10**5, 1.2e-3)]
+    frame = pd.DataFrame(rows, columns=["model", "workers", "n", "t_med"])
+    cross = metrics.crossover_table(frame, 2).set_index("model")
+    assert cross.loc["threads", "n_small"] == 10**4
+    assert cross.loc["threads", "t_small"] == pytest.approx(73e-6)
+    assert cross.loc["threads", "overhead_vs_seq"] == pytest.approx(70e-6)
+    # where time grows with n, the smallest n is the cheapest
+    assert cross.loc["fork", "n_small"] == 10**3
+    assert cross.loc["fork", "t_small"] == pytest.approx(1e-3)
 
 
 def test_crossover_n_edge_cases():
