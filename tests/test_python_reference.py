@@ -218,7 +218,9 @@ def test_the_run_records_every_benchmark_in_google_benchmark_shape(quick_run):
     r, path = quick_run
     assert r.returncode == 0, r.stderr
     assert os.listdir(path.parent) == [path.name]  # no temporary file left beside it
-    assert re.search(r"\[1/6\] python/sum/seq/workers:1/n:%d: repetition 1/2" % QUICK_N, r.stderr)
+    # in rounds: every benchmark's first repetition before any benchmark's second
+    done = re.findall(r"\[(\d)/6\] python/\S+: repetition (\d)/2", r.stderr)
+    assert done == [(str(f), str(k)) for k in (1, 2) for f in range(1, 7)], done
     doc = json.load(open(path))
     ctx = doc["context"]
     for key in ("date", "host_name", "cpu_model", "hardware_threads", "concbench_commit", "python_version"):
