@@ -160,8 +160,8 @@ def crossover_n(sizes, model_times, seq_times):
 
 def crossover_table(sum_k, workers):
     """Per parallel model at `workers`: crossover n against seq, and the per-call overhead: the
-    least median time of a call at any common n (at most the overhead, as the work of a small n
-    takes nanoseconds), also as the excess over seq at that n."""
+    least median time of a call at any common n (an upper bound on the overhead, close to it as
+    the work of a small n takes nanoseconds), also as the excess over seq at that n."""
     seq = sum_k[sum_k["model"] == "seq"].set_index("n")["t_med"]
     par = sum_k[(sum_k["model"] != "seq") & (sum_k["workers"] == workers)]
     rows = []

@@ -408,8 +408,8 @@ def run(argv):
     benchmarks, started = [], time.monotonic()
     try:
         # In rounds, each benchmark once a round: a slow spell of the machine (seen here after
-        # the C++ suite: seq 3.0-3.3 s a call for a while, 2.0 s otherwise) falls on every
-        # model, not on whichever ran all its repetitions then, so their ratio stays true.
+        # the C++ suite: seq 2.8-3.4 s a call for minutes, 1.8-2.2 s otherwise) falls on every
+        # model, not on whichever ran all its repetitions then.
         for rep, (family, (name, measure)) in itertools.product(range(args.repetitions), enumerate(selected)):
             wall, cpu, counters = measure()
             progress("[%d/%d] %s: repetition %d/%d, %.3f s"

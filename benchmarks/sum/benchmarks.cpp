@@ -6,13 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <vector>
 #include <set>
@@ -106,36 +104,18 @@ std::string model_named(const char* hook, const std::string& name) {
   throw UsageError(std::string(hook) + ": no model '" + name + "' (models: " + known + ")");
 }
 
-// A test hook's MODEL[:NUMBER] from the environment, nothing if it is unset. A value that is not
-// a number or not `valid` is a usage error in the words of `form`, then an unknown model.
-struct HookSpec {
-  std::string model;
-  std::optional<double> value;
-};
-
-std::optional<HookSpec> hook_spec(const char* hook, const char* form, bool value_required,
-                                  bool (*valid)(double)) {
-  const char* text = std::getenv(hook);
-  if (text == nullptr || *text == 0) return std::nullopt;
-  const std::string spec = text;
-  const auto colon = spec.find(':');
-  HookSpec h;
-  if (colon != std::string::npos) {
-    char* end = nullptr;
-    h.value = std::strtod(spec.c_str() + colon + 1, &end);
-    if (end == spec.c_str() + colon + 1 || *end != 0) h.value.reset();
-  }
-  if ((colon != std::string::npos || value_required) && !(h.value && valid(*h.value)))
-    throw UsageError(std::string(hook) + ": '" + spec + "' is not " + form);
-  h.model = model_named(hook, spec.substr(0, colon));
-  return h;
-}
-
 const Slowdown& slowdown() {
   static const Slowdown s = [] {
-    const auto h = hook_spec("CONCBENCH_TEST_SLOWDOWN", "MODEL:PERCENT (0 < PERCENT <= 100)", true,
-                             [](double p) { return p > 0 && p <= 100; });
-    return h ? Slowdown{h->model, *h->value / 100} : Slowdown{};
+    const char* text = std::getenv("CONCBENCH_TEST_SLOWDOWN");
+    if (text == nullptr || *text == 0) return Slowdown{};
+    const std::string spec = text;
+    const auto colon = spec.find(':');
+    char* end = nullptr;
+    const double percent = colon == std::string::npos ? 0 : std::strtod(spec.c_str() + colon + 1, &end);
+    if (colon == std::string::npos || end == spec.c_str() + colon + 1 || *end != 0 || !(percent > 0) ||
+        percent > 100)
+      throw UsageError("CONCBENCH_TEST_SLOWDOWN: '" + spec + "' is not MODEL:PERCENT (0 < PERCENT <= 100)");
+    return Slowdown{model_named("CONCBENCH_TEST_SLOWDOWN", spec.substr(0, colon)), percent / 100};
   }();
   return s;
 }
@@ -150,9 +130,18 @@ struct WrongSum {
 
 const WrongSum& wrong_sum() {
   static const WrongSum w = [] {
-    const auto h = hook_spec("CONCBENCH_TEST_WRONG_SUM", "MODEL[:CALLS]", false,
-                             [](double c) { return c >= 0 && c <= 1e15 && c == std::floor(c); });
-    return h ? WrongSum{h->model, static_cast<int64_t>(h->value.value_or(0))} : WrongSum{};
+    const char* text = std::getenv("CONCBENCH_TEST_WRONG_SUM");
+    if (text == nullptr || *text == 0) return WrongSum{};
+    const std::string spec = text;
+    const auto colon = spec.find(':');
+    int64_t after = 0;
+    if (colon != std::string::npos) {
+      char* end = nullptr;
+      after = std::strtoll(spec.c_str() + colon + 1, &end, 10);
+      if (end == spec.c_str() + colon + 1 || *end != 0 || after < 0)
+        throw UsageError("CONCBENCH_TEST_WRONG_SUM: '" + spec + "' is not MODEL[:CALLS]");
+    }
+    return WrongSum{model_named("CONCBENCH_TEST_WRONG_SUM", spec.substr(0, colon)), after};
   }();
   return w;
 }
