@@ -152,7 +152,7 @@ def targets_section(page, evaluated):
 
 def python_when(context):
     """When and at which commit the Python run was recorded, and what else the machine was doing
-    then, as run_isolated.py measured it (not the load average: the C++ run just before leaves
+    then, as run_isolated.Environment measured it (not the load average: the C++ run just before leaves
     it high for minutes)."""
     if not context:
         return ""

@@ -405,6 +405,8 @@ def run(argv):
             raise InputError("the fetch benchmarks need --fixture-url"
                              " (./bench --python passes its fixture's)")
         preflight(args.fixture)
+    import run_isolated  # the environment check and the one atomic JSON writer of the scripts
+    environment = run_isolated.Environment()  # what else the machine was doing, as the C++ record has it
     benchmarks, started = [], time.monotonic()
     try:
         # In rounds, each benchmark once a round: a slow spell of the machine (seen here after
@@ -424,8 +426,10 @@ def run(argv):
         progress("%s: %s; nothing recorded" % (name, e))
         return 1
     benchmarks.sort(key=lambda b: (b["family_index"], b["repetition_index"]))  # as Google Benchmark lists them
-    import run_isolated  # the one atomic JSON writer of the scripts
-    run_isolated.write_json({"context": context(args), "benchmarks": benchmarks}, args.out)
+    ctx = context(args)
+    for reason in environment.finish(ctx):
+        progress("unstable environment during the run: %s; its record says so" % reason)
+    run_isolated.write_json({"context": ctx, "benchmarks": benchmarks}, args.out)
     progress("recorded %s: %d benchmarks in %.0f s" % (args.out, len(selected), time.monotonic() - started))
     return 0
 

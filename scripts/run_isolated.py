@@ -422,16 +422,9 @@ def run_python_reference(args, out, fixture):
     say("running the seed's experiments in Python")
     cmd = [os.path.join(SCRIPTS, "python_reference.py"), "--fixture-url", fixture.start(),
            "--out", out] + (["--quick"] if "--quick" in args else [])
-    environment = Environment()
     code = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
     if code != 0:
         raise RunError("the Python reference %s" % describe_exit(code), code if code > 0 else 1)
-    # What else the machine was doing, in the Python record too: the page says so beside its times.
-    with open(out, encoding="utf-8") as f:
-        doc = json.load(f)
-    for reason in environment.finish(doc["context"]):
-        say("unstable environment during the Python run: %s; its record says so" % reason)
-    write_json(doc, out)
 
 
 def main(argv=None):
