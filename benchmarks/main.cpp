@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/context.h"
@@ -41,8 +42,41 @@ std::string flag_value(const std::vector<char*>& args, std::string_view prefix) 
 // Google Benchmark 1.7.1 takes these values without a word and then aborts
 // (--benchmark_repetitions=-1 throws std::length_error), runs nothing and exits 0 (=0), or
 // answers on two lines (=x); an --benchmark_out it cannot open ends the run with exit 1 in its
-// own words, after the context. Returns what is wrong with the flags as given, or "".
+// own words, after the context. A time unit it does not know gets its usage text and exit 0,
+// even with --benchmark_list_tests, whose caller then reads the usage as benchmark names; a
+// boolean it does not know counts as true, a negative warm-up as none. Returns what is wrong
+// with the flags as given, or "".
 std::string benchmark_flag_problem(const std::vector<char*>& args) {
+  const std::vector<std::string_view> yes_no = {"true", "false", "yes", "no", "1", "0"};
+  const std::vector<std::pair<std::string_view, std::vector<std::string_view>>> words = {
+      {"--benchmark_time_unit=", {"ns", "us", "ms", "s"}},
+      {"--benchmark_color=", {"true", "false", "yes", "no", "1", "0", "auto"}},
+      {"--benchmark_list_tests=", yes_no},
+      {"--benchmark_enable_random_interleaving=", yes_no},
+      {"--benchmark_report_aggregates_only=", yes_no},
+      {"--benchmark_display_aggregates_only=", yes_no},
+      {"--benchmark_counters_tabular=", yes_no}};
+  for (const auto& [flag, allowed] : words) {
+    const std::string v = flag_value(args, flag);
+    if (has_flag(args, flag) && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      std::string list;
+      for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return std::string(flag) + v + ": not one of " + list;
+    }
+  }
+  if (has_flag(args, "--v=")) {
+    const std::string v = flag_value(args, "--v=");
+    char* end = nullptr;
+    std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0') return "--v=" + v + ": not a whole number (a verbosity level)";
+  }
+  if (has_flag(args, "--benchmark_min_warmup_time=")) {
+    const std::string v = flag_value(args, "--benchmark_min_warmup_time=");
+    char* end = nullptr;
+    const double t = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(t) || t < 0)
+      return "--benchmark_min_warmup_time=" + v + ": not a number of seconds of at least 0";
+  }
   if (has_flag(args, "--benchmark_repetitions=")) {
     const std::string v = flag_value(args, "--benchmark_repetitions=");
     char* end = nullptr;
@@ -157,7 +191,13 @@ int main(int argc, char** argv) {
   add_run_context();
 
   const std::string filter = benchmark::GetBenchmarkFilter();
-  const size_t total = count_matching(filter);
+  size_t total = 0;
+  try {
+    total = count_matching(filter);
+  } catch (const UsageError& e) {
+    std::cerr << "concbench: " << e.what() << '\n';
+    return 2;
+  }
   if (total == 0) {
     std::cerr << "concbench: no benchmark matches --benchmark_filter=" << filter
               << " (--benchmark_list_tests lists them)\n";

@@ -30,7 +30,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -62,6 +61,8 @@ SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
 # (calibrate.py). Files without it ran side by side: all of one side's models, then the other's.
 METHOD = "model by model"
 SIDES = ("old", "new")
+# What a saved metric (seconds, or an efficiency) can be: outside it is no measurement (inf, 0, 1e308).
+PLAUSIBLE = (1e-15, 1e9)
 # Flags the rounds set unless the caller gave them: a few repetitions per process (the
 # process is the unit), interleaved inside it, and the subset.
 ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
@@ -76,7 +77,7 @@ def parse_args(argv):
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sides", nargs="*", metavar="OLD NEW")
     p.add_argument("--analyse", metavar="FILE", help="judge the rounds saved in FILE again")
-    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=DEFAULT_ROUNDS,
+    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"),
                    help="rounds (default %d)" % DEFAULT_ROUNDS)
     p.add_argument("--alpha", type=cli.significance, default=regress.DEFAULT_ALPHA)
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
@@ -84,12 +85,20 @@ def parse_args(argv):
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
     p.add_argument("--out", help="where the rounds are saved")
     p.add_argument("--repo", default=REPO, help="the git repository commits refer to")
+    # bisect.sh, before it builds two commits: are these options right? (exit 0, or the error)
+    p.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
     args, bench_args = p.parse_known_args(argv)
     unknown = [a for a in bench_args if not a.startswith("--")]
     if unknown:
         raise InputError("unexpected argument %s" % unknown[0])
     if args.analyse and args.sides:
         raise InputError("--analyse FILE takes no OLD NEW")
+    measuring = list(bench_args) + ["--rounds"] * (args.rounds is not None) + ["--out"] * bool(args.out)
+    if args.analyse and measuring:
+        raise InputError("--analyse FILE judges rounds already run: %s does not apply" % measuring[0])
+    args.rounds = args.rounds or DEFAULT_ROUNDS
+    if len(args.sides) > 2:
+        raise InputError("unexpected argument %s" % args.sides[2])
     if not args.analyse and len(args.sides) != 2:
         raise InputError("give OLD and NEW (commits or concbench binaries), or --analyse FILE")
     args.bench_args = bench_args
@@ -186,23 +195,20 @@ def run_round(sides, groups, args, tmp, rng):
                     url = fixture.start() if fixture else None
                 except run_isolated.RunError as e:
                     raise InputError("%s: %s" % (side.label, e)) from None
-                context, benchmarks, failure, _, rerun = run_isolated.run_model(
+                context, benchmarks, failure, _, _ = run_isolated.run_model(
                     side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)),
                     url, subprocess.DEVNULL, dict(os.environ, **side.env))
                 if failure:
                     say("%s: %s; the round goes on" % (side.label, failure))
-                parts[label][model] = (context, benchmarks, rerun)
+                parts[label][model] = (context, benchmarks)
     finally:
         for fixture in fixtures.values():
             fixture.stop()
     results, round_context = {}, {}
     unstable = environment.finish(round_context)
     for label, ran in parts.items():
-        doc = run_isolated.merge([ran[model][:2] for model, _ in groups if model in ran], len(ran))
+        doc = run_isolated.merge([ran[model] for model, _ in groups if model in ran], len(ran))
         doc["context"].update(round_context)
-        reruns = {model: rerun for model, (_, _, rerun) in ran.items() if rerun}
-        if reruns:
-            doc["context"]["concbench_reruns"] = reruns
         path = os.path.join(tmp, "run-%s.json" % label)
         run_isolated.write_json(doc, path, indent=None)
         try:
@@ -233,8 +239,7 @@ def run_rounds(sides, args, rounds, out_path, alpha):
     groups = plan(sides, args)
     require_rounds(rounds, [name for _, members in groups for name in members.get("new", [])], alpha,
                    "too few rounds to find anything")
-    data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD,
-            "rounds": []}
+    data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD, "rounds": []}
     rng, started = random.Random(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-ab-run-") as tmp:
         for i in range(rounds):
@@ -253,20 +258,25 @@ def run_rounds(sides, args, rounds, out_path, alpha):
 def rounds_problem(data):
     """Why `data` cannot be judged as rounds ab.py saved, or None: checks all that analyse() and
     its callers read."""
-    if not isinstance(data, dict) or not all(isinstance(data.get(s), dict) and "arg" in data[s] for s in SIDES):
+    if not isinstance(data, dict) or not all(isinstance(data.get(s), dict) and isinstance(data[s].get("arg"), str)
+                                             and isinstance(data[s].get("commit", ""), str) for s in SIDES):
         return "no old and new side"
     if not isinstance(data.get("context", {}), dict):
         return "its context is not an object"
     if not isinstance(data.get("rounds"), list) or not data["rounds"]:
         return "no rounds"
     for i, r in enumerate(data["rounds"], 1):
-        sides = [r.get(s) if isinstance(r, dict) else None for s in SIDES]
-        if not isinstance(r, dict) or not isinstance(r.get("order", []), list) or not all(
-                isinstance(x, dict) and isinstance(x.get("errors"), dict) and isinstance(x.get("test_hook", ""), str)
-                and isinstance(x.get("metrics"), dict) and all(
-                    isinstance(v, list) and len(v) == 2 and v[0] in metrics.KINDS and isinstance(v[1], (int, float))
-                    for v in x["metrics"].values()) for x in sides):
+        sides = [r.get(s) for s in SIDES] if isinstance(r, dict) else [None]
+        shaped = all(isinstance(x, dict) and all(isinstance(x.get(key), dict) for key in ("errors", "metrics"))
+                     and isinstance(x.get("test_hook", ""), str) for x in sides)
+        if not shaped or not isinstance(r.get("order", []), list) or not all(
+                isinstance(v, list) and len(v) == 2 and v[0] in metrics.KINDS
+                for x in sides for v in x["metrics"].values()):
             return "round %d is not each side's metrics and errors" % i
+        for name, (_, value) in (item for x in sides for item in x["metrics"].items()):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not \
+                    PLAUSIBLE[0] <= value <= PLAUSIBLE[1]:
+                return "round %d: %s is %r, not a measurement" % (i, name, value)
     return None
 
 
@@ -286,17 +296,14 @@ def read_rounds(path):
 def method_of(data):
     """How saved rounds ran: METHOD, or "side by side" for files from before it (their rounds'
     order is a list of sides, not of [model, sides])."""
-    rounds = data.get("rounds") or [{}]
-    return data.get("method") or (METHOD if rounds[0].get("order") and isinstance(rounds[0]["order"][0], list)
-                                  else "side by side")
+    order = data["rounds"][0].get("order")
+    return data.get("method") or (METHOD if order and isinstance(order[0], list) else "side by side")
 
 
 def analyse(data, alpha, min_effect):
     """The regress.Verdict of saved rounds; InputError when they are too few for any verdict."""
-    rounds = data.get("rounds") or []
-    results = []
-    kinds = {name: kind for r in rounds for side in SIDES
-             for name, (kind, _) in r[side]["metrics"].items()}
+    rounds, results = data["rounds"], []
+    kinds = {name: kind for r in rounds for side in SIDES for name, (kind, _) in r[side]["metrics"].items()}
     for name, kind in kinds.items():
         pairs = [(r["old"]["metrics"][name][1], r["new"]["metrics"][name][1]) for r in rounds
                  if name in r["old"]["metrics"] and name in r["new"]["metrics"]]
@@ -369,6 +376,8 @@ def measure(args):
 
 def run(argv):
     args = parse_args(argv)
+    if args.check_args:
+        return 0
     data = read_rounds(args.analyse) if args.analyse else measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)
     ctx = data.get("context") or {}
@@ -384,9 +393,7 @@ def run(argv):
 
 
 def main(argv=None):
-    # SIGTERM ends the run as an interrupt does: the worktrees are removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    return cli.main(run, PROG, argv)
+    return cli.main(run, PROG, argv)  # SIGTERM removes the worktrees as an interrupt does
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -18,7 +18,6 @@ FETCH_MODELS = ("seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb
 # before it took workers:W ran one thread. raw_http: the client floor under the fetch models.
 _PEAK_ARGS = {"vector_add": (), "read_bw": ("workers", "bytes"), "wrk": ("conc", "bytes"),
               "raw_http": ("conc", "n", "delay_ms", "bytes")}
-PEAK_KINDS = tuple(_PEAK_ARGS)
 CONCBENCH_WORKLOADS = ("sum", "fetch", "peak")
 # A leading segment naming the language of a port (python/sum/...); C++ names have none.
 LANG_PREFIXES = ("python",)
@@ -155,7 +154,7 @@ def concbench_problem(bn):
         if not problem and not _is_number(a.get("delay_ms")) and not isinstance(a.get("profile"), str):
             return "needs delay_ms:L or profile:NAME"
         return problem
-    if not cpp or len(bn.labels) != 1 or bn.model not in PEAK_KINDS:
+    if not cpp or len(bn.labels) != 1 or bn.model not in _PEAK_ARGS:
         return "unknown peak benchmark '%s'" % "/".join(bn.labels)
     return need(*_PEAK_ARGS[bn.model])
 
@@ -179,7 +178,7 @@ class AllErrored(RunFileError):
 class Skipped:
     name: str
     reason: str
-    count: int = 1
+    count: int
 
 
 @dataclass
@@ -187,10 +186,10 @@ class Run:
     """A loaded run: `df` has one row per measurement (see load_run)."""
     context: dict
     df: object  # pandas.DataFrame
-    skipped: list = field(default_factory=list)
-    n_entries: int = 0
-    n_errored: int = 0
-    source: str = "iterations"  # or "median aggregates" / "mixed"
+    skipped: list
+    n_entries: int
+    n_errored: int
+    source: str  # "iterations", "median aggregates" or "mixed"
 
 
 # The keys of a Google Benchmark entry; every other numeric key is a user counter.
@@ -201,10 +200,8 @@ _STANDARD_KEYS = {
     "rms", "cpu_coefficient", "real_coefficient", "complexity_n",
 }
 # Columns load_run always provides; counters get their own names unless they clash.
-BASE_COLUMNS = [
-    "name", "key", "family", "lang", "workload", "model", "kernel", "args", "threads",
-    "repetitions", "time_s", "time_stddev_s", "row_kind",
-]
+BASE_COLUMNS = ["name", "key", "family", "lang", "workload", "model", "kernel", "threads", "repetitions", "time_s",
+                "time_stddev_s", "row_kind"]
 
 
 def read_json(path):
@@ -229,7 +226,12 @@ def read_json(path):
 def _seconds(entry):
     """An entry's real_time in seconds; None without a numeric real_time in a known time_unit."""
     unit, real = entry.get("time_unit", "ns"), entry.get("real_time")
-    return float(real) * TIME_UNITS[unit] if unit in TIME_UNITS and _is_number(real) else None
+    known = isinstance(unit, str) and unit in TIME_UNITS  # a list here once raised TypeError
+    return float(real) * TIME_UNITS[unit] if known and _is_number(real) else None
+
+
+# A time past this (31 years a call), negative, NaN or infinite was typed, not measured.
+MAX_SECONDS = 1e9
 
 
 def load_run(path):
@@ -250,7 +252,7 @@ def load_run(path):
     context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
 
     skipped = Counter()  # (name, reason) -> count; Counter keeps first-seen order
-    errors = []  # (name, message) of the errored runs
+    errors, n_errored = {}, 0  # benchmark -> its first error message, in run order
     rows = []
     aggregates = {}  # run name -> {aggregate_name: entry}
 
@@ -260,14 +262,16 @@ def load_run(path):
         if seconds is None:
             skipped[(bn.base or name, "malformed entry (no numeric real_time / known time_unit)")] += 1
             return
+        if not 0 <= seconds <= MAX_SECONDS:
+            raise RunFileError("%s: %s has a real_time of %r %s, not a time a benchmark took"
+                               % (path, name, entry["real_time"], entry.get("time_unit", "ns")))
         row = {
             # threads:N is stripped from base, but different thread counts are different benchmarks
             "name": name, "key": bn.base + ("/threads:%s" % bn.threads if bn.threads is not None else ""),
-            "family": bn.family, "lang": bn.lang,
-            "workload": bn.workload, "model": bn.model, "kernel": bn.kernel, "args": dict(bn.args),
+            "family": bn.family, "lang": bn.lang, "workload": bn.workload, "model": bn.model, "kernel": bn.kernel,
             "threads": entry.get("threads") if _is_number(entry.get("threads")) else bn.threads,
-            "repetitions": entry.get("repetitions"), "time_s": seconds,
-            "time_stddev_s": math.nan, "row_kind": kind,
+            "repetitions": entry.get("repetitions"), "time_s": seconds, "time_stddev_s": math.nan,
+            "row_kind": kind,
         }
         if stddev_entry is not None and _seconds(stddev_entry) is not None:
             row["time_stddev_s"] = _seconds(stddev_entry)
@@ -290,7 +294,8 @@ def load_run(path):
             message = str(entry.get("error_message") or entry.get("skip_message") or "no message")
             shown = parse_name(run_name or name).base or name
             skipped[(shown, "errored: " + message)] += 1
-            errors.append((shown, message))
+            errors.setdefault(shown, message)
+            n_errored += 1
         elif entry.get("run_type") != "aggregate":
             add_row(entry, run_name or name, "iteration")
         elif agg in ("BigO", "RMS") or "big_o" in entry or "rms" in entry:
@@ -314,18 +319,15 @@ def load_run(path):
 
     skipped = [Skipped(n, r, c) for (n, r), c in skipped.items()]
     if not rows and errors:
-        first = {}
-        for name, message in errors:
-            first.setdefault(name, message)
-        raise AllErrored("all %d benchmark runs in %s errored (first: %s: %s)" % (len(errors), path, *errors[0]),
-                         first, context)
+        raise AllErrored("all %d benchmark runs in %s errored (first: %s: %s)"
+                         % (n_errored, path, *next(iter(errors.items()))), errors, context)
     if not rows:
         reasons = "; ".join(sorted({s.reason for s in skipped}))
         raise RunFileError("%s has no usable benchmarks (%s)" % (path, reasons))
     source = ("iterations" if n_iterations == len(rows) else "median aggregates" if n_iterations == 0
               else "mixed")
     return Run(context=context, df=pd.DataFrame(rows), skipped=skipped,
-               n_entries=len(entries), n_errored=len(errors), source=source)
+               n_entries=len(entries), n_errored=n_errored, source=source)
 
 
 # --- context ------------------------------------------------------------------

@@ -120,6 +120,18 @@ good_arg=$1 bad_arg=$2 filter=$3
 shift 3
 ab_args=("$@")
 [[ -n $filter ]] || die "FILTER is empty; give a --benchmark_filter regex such as 'sum/threads'"
+# What can be checked before two builds: FILTER's syntax (grep -E reads the POSIX extended
+# syntax the binary does, and says 2 to one that is not) and ab.py's own options.
+grep -Eq -e "$filter" </dev/null 2>/dev/null
+[[ $? -ne 2 ]] || die "FILTER '$filter' is not a regular expression (POSIX extended)"
+for arg in ${ab_args[@]+"${ab_args[@]}"}; do
+  case $arg in
+    --out | --out=* | --analyse | --analyse=*) die "$arg: bisect.sh chooses where the rounds go" ;;
+    --benchmark_filter=*) die "$arg: FILTER is the third argument" ;;
+  esac
+done
+problem=$("$scripts/ab.py" --check-args GOOD BAD ${ab_args[@]+"${ab_args[@]}"} 2>&1 >/dev/null) ||
+  die "${problem#concbench ab: }"
 
 git rev-parse --show-toplevel >/dev/null 2>&1 || die "not inside a git repository"
 start_file=$(git rev-parse --git-path BISECT_START)

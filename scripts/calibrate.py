@@ -76,12 +76,13 @@ def outcome(name, data, trial):
 def write_summary(rows, context, rounds, hours, out):
     """DIR/summary.json and summary.md of the trials so far; returns both."""
     aa = [r for r in rows if r["comparison"] == "aa"]
+    flagged = [r for r in aa if r["flagged"]]
     power = {k: [r for r in rows if r["comparison"] == k] for k in ("p10", "p5")}
     summary = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "commit": context.get("concbench_commit", "unknown"), "machine": records.machine_line(context),
         "trials": len(aa), "rounds": rounds, "hours": round(hours, 2),
-        "aa_flagged": sum(1 for r in aa if r["flagged"]),
+        "aa_flagged": len(flagged),
         "p10_found": sum(1 for r in power["p10"] if r["found"]),
         "p5_found": sum(1 for r in power["p5"] if r["found"]),
         "by_model": {m: {k: "%d/%d" % (sum(1 for r in v if r["model"] == m and r["found"]),
@@ -98,10 +99,8 @@ def write_summary(rows, context, rounds, hours, out):
              md_table(("comparison", "result"), [(what, "%d of %d" % (k, n)) for what, k, n in results]), "",
              md_table(("model slowed", "10% found", "5% found"),
                       [(m, v["p10"], v["p5"]) for m, v in summary["by_model"].items()])]
-    flagged = [r for r in aa if r["flagged"]]
     if flagged:
-        lines += ["", "What the A/A comparisons flagged: "
-                  + "; ".join(", ".join(r["flagged"]) for r in flagged)]
+        lines += ["", "What the A/A comparisons flagged: " + "; ".join(", ".join(r["flagged"]) for r in flagged)]
     text = "\n".join(lines) + "\n"
     run_isolated.write_json(summary, os.path.join(out, "summary.json"))
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
@@ -199,8 +198,7 @@ def run(argv):
                 del result["context"]
             for name, o, n in comparisons:
                 pair = [[model, [x for x in labels if x in (o, n)]] for model, labels in order]
-                data[name]["rounds"].append({"order": pair, "unstable": unstable,
-                                             "old": runs[o], "new": runs[n]})
+                data[name]["rounds"].append({"order": pair, "unstable": unstable, "old": runs[o], "new": runs[n]})
         for name, _, _ in comparisons:
             data[name]["context"] = context
             path = os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name))

@@ -5,6 +5,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -74,19 +75,21 @@ def runnable(path):
 
 def output(path, directory=False, create=False):
     """Checks before any work that `path` can be written as a file or, with directory=True, as a
-    directory; create=True makes the directory (a file's: its parent) with its parents. Returns
-    path; InputError says why not, so no run is lost at the end to a bad output path."""
-    where = path if directory else os.path.dirname(os.path.abspath(path))
+    directory; with create=True the directory (a file's: its parent) may be missing if it can be
+    made in its nearest existing ancestor, when the output is written (a refusal before then leaves
+    no empty directory behind). Returns path; InputError says why not, so no run is lost at the
+    end to a bad output path."""
+    if not path:
+        raise InputError("an empty output path")
+    where = os.path.abspath(path if directory else os.path.dirname(os.path.abspath(path)))
     if not directory and os.path.isdir(path):
         raise InputError("cannot write %s: it is a directory" % path)
-    try:
-        if create and not os.path.lexists(where):
-            os.makedirs(where, exist_ok=True)
-    except OSError as e:
-        raise InputError("cannot create %s: %s" % (where, e.strerror or e)) from None
+    while create and not os.path.lexists(where):
+        where = os.path.dirname(where)
     if not os.path.isdir(where):
-        raise InputError("cannot write %s: %s %s" % (path, "it" if directory else where, "is not a directory"
-                                                     if os.path.exists(where) else "does not exist"))
+        what = "it" if where == os.path.abspath(path) else where
+        raise InputError("cannot write %s: %s %s" % (path, what, "is not a directory" if os.path.exists(where)
+                                                     else "does not exist"))
     if not os.access(where, os.W_OK | os.X_OK):
         raise InputError("cannot write %s: directory %s is not writable" % (path, where))
     return path
@@ -147,8 +150,15 @@ def say(prog, message):
     print("%s: %s" % (prog, message), file=sys.stderr, flush=True)
 
 
+def stop_on_sigterm():
+    """SIGTERM ends the run as an interrupt does: the finally blocks that remove temporary
+    directories, worktrees and half-written output run, and the exit status is 143."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def main(run, prog, argv=None):
     """Calls run(argv) and turns InputError into one line on stderr and exit code 2."""
+    stop_on_sigterm()
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except InputError as e:

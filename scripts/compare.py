@@ -113,8 +113,8 @@ def load(path, label):
 def history_noise(args, machines, exclude):
     """{metric: (sigma, differences)} from the other records of these machines, oldest first."""
     exclude = {os.path.realpath(p) for p in exclude}  # OLD and NEW as typed, the history's absolute
-    found = [r for r in records.scan_records(args.history)
-             if os.path.realpath(r.path) not in exclude and any(records.same_machine(r.context, m) for m in machines)]
+    found = [r for r in records.scan_records(args.history) if os.path.realpath(r.path) not in exclude
+             and any(records.same_machine(r.context, m) for m in machines)]
     series = metrics.metric_series(sorted(found, key=lambda r: (r.when, r.path)), None, [])[0]
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)
 

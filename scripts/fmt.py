@@ -38,13 +38,13 @@ def fmt_n(n):
     return "%.1fe%d" % (m, e)
 
 
-def fmt_num(x, digits=3):
+def fmt_num(x):
     """3 significant digits, thousands separated up to a million, then 1.69e10."""
     if not finite(x):
         return "–"
     if 1000 <= abs(x) < 1e6:
         return "{:,.0f}".format(x)
-    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", "%.*g" % (digits, x))  # 7.19e9, 1.5e-7
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", "%.3g" % x)  # 7.19e9, 1.5e-7
 
 
 def fmt_ratio(x):

@@ -15,7 +15,7 @@ moves by more than --min-effect (default 3%).
 OUT/README.md lists every step with its commit, the level before and after, and the
 change; OUT/history.png has a panel per metric that stepped, the commits in branch order
 on the x axis (a commit without a record is a gap). OUT (default results/history/page/)
-is written whole, in a temporary directory renamed into place.
+gets both at once, or neither; nothing else in OUT is touched.
 """
 import argparse
 import itertools
@@ -153,8 +153,7 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
         return "\n".join(lines + ["No metric stepped.", ""])
     lines += ["![the metrics that stepped](history.png)", ""]
     if len(changed) > MAX_PANELS:
-        lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)),
-                  ""]
+        lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)), ""]
     rows = [("`%s`" % name, "`%s` %s" % (commits[index][:8], subjects.get(commits[index], "")[:60]),
              regress.fmt_value(before, kinds[name]), regress.fmt_value(after, kinds[name]),
              "%+.1f%%" % (100 * (after / before - 1)), "%.3g" % p)
@@ -177,14 +176,13 @@ def run(argv):
     out = os.path.abspath(args.out)
 
     def build(tmp):
-        page_dir = os.path.join(tmp, os.path.basename(out))
-        os.mkdir(page_dir)
         if changed:
-            draw(os.path.join(page_dir, "history.png"), changed, series, kinds, commits)
-        with open(os.path.join(page_dir, "README.md"), "w", encoding="utf-8") as f:
+            draw(os.path.join(tmp, "history.png"), changed, series, kinds, commits)
+        with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
             f.write(page(changed, kinds, commits, chosen, subjects, len(series), args))
 
-    cli.publish(os.path.dirname(out), [os.path.basename(out)], build)  # the page directory is ours, whole
+    # Only the page's own two files: OUT may be any directory (., results/history), never emptied.
+    cli.publish(out, ["history.png", "README.md"], build)
     for line in notes + ["%d of %d metrics stepped over %d commits; wrote %s"
                          % (len(changed), len(series), len(commits), out)]:
         cli.say(PROG, line)

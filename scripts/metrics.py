@@ -53,8 +53,8 @@ def summarize(df):
     repetition count, the median stddev aggregate (t_sd) and the name fields."""
     spec = {"t_med": ("time_s", "median"), "t_min": ("time_s", "min"), "t_max": ("time_s", "max"),
             "reps": ("time_s", "count"), "t_sd": ("time_stddev_s", "median")}
-    for c in ["name", "family", "lang", "workload", "model", "kernel", "row_kind", "args", "threads",
-              "repetitions"] + [c for c in df.columns if c.startswith("arg_")]:
+    for c in ["name", "family", "lang", "workload", "model", "kernel", "row_kind", "threads", "repetitions"] + [
+            c for c in df.columns if c.startswith("arg_")]:
         spec[c] = (c, "first")
     for c in df.columns:
         if not c.startswith("arg_") and c not in BASE_COLUMNS and pd.api.types.is_numeric_dtype(df[c]):
@@ -185,7 +185,8 @@ def read_bw(summ):
         return {}
     nbytes = _int_col(p, "arg_bytes")
     p = p[nbytes == nbytes.max()]
-    return {int(w): float(b) for w, b in zip(_int_col(p, "arg_workers"), p["bytes_per_second"]) if finite(b) and b > 0}
+    return {int(w): float(b) for w, b in zip(_int_col(p, "arg_workers"), p["bytes_per_second"])
+            if finite(b) and b > 0}
 
 
 def fetch_ideal_s(n, conc, delay_ms):
@@ -194,8 +195,11 @@ def fetch_ideal_s(n, conc, delay_ms):
 
 
 def fetch_frame(summ):
-    """Valid C++ fetch rows with conc, n, delay_ms, profile, bytes, keepalive, ideal and
-    efficiency (the run's own ideal_s/efficiency counters, else ceil(N/C)*L)."""
+    """Valid C++ fetch rows with conc, n, delay_ms, profile, bytes, keepalive, ideal, efficiency
+    (the run's own ideal_s/efficiency counters, else ceil(N/C)*L) and `short`: C is the most a
+    model may have in flight, and where, with a latency to wait out, it held fewer than 90% of
+    min(N, C) at once (its median peak_in_flight), C is not what it had (a thread per request
+    cannot start them as fast as they end)."""
     f = summ[summ["category"] == "fetch"].copy()
     if f.empty:
         return f
@@ -211,6 +215,8 @@ def fetch_frame(summ):
     f["eff"] = eff_counter.where(eff_counter.map(finite) & f["ideal"].notna(), f["ideal"] / f["t_med"])
     f["eff_lo"] = f["ideal"] / f["t_max"]
     f["eff_hi"] = f["ideal"] / f["t_min"]
+    f["peak_in_flight"] = _col(f, "peak_in_flight").astype(float)
+    f["short"] = (f["delay_ms"] > 0) & (f["peak_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"]))
     return f
 
 
@@ -225,8 +231,8 @@ def open_frame(summ):
     for col in ("rate", "conc", "n"):
         f[col] = _int_col(f, "arg_" + col)
     f["delay_ms"] = f["arg_delay_ms"].astype(float)
-    f["within"] = (f["p99_ms"] <= f["delay_ms"] + 10) & (f.get("keeping_up", 1) >= 1)
-    f["capacity"] = f["model"].map(f[f["within"]].groupby("model")["rate"].max())
+    within = (f["p99_ms"] <= f["delay_ms"] + 10) & (f.get("keeping_up", 1) >= 1)
+    f["capacity"] = f["model"].map(f[within].groupby("model")["rate"].max())
     return f
 
 
@@ -258,8 +264,9 @@ def config_text(cfg):
                                             if cfg[k] is not None])
 
 
-def _seed_row(frame, workload, models, width):
-    """The row measuring a seed experiment: sum at n=1e8 (range kernel in C++), or fetch at profile:seed."""
+def _seed_measurement(frame, workload, models, width):
+    """(median, (min, max), key) of the row measuring a seed experiment: sum at n=1e8 (range kernel
+    in C++), or fetch at profile:seed; Nones when the run has none."""
     if workload == "sum":
         match = ((_col(frame, "arg_n") == SEED_N) & (_col(frame, "arg_workers") == width)
                  & ((frame["kernel"] == "range") | (frame["lang"] != "cpp")))
@@ -271,8 +278,9 @@ def _seed_row(frame, workload, models, width):
         if workload == "fetch" and "arg_bytes" in rows:
             rows = rows.sort_values("arg_bytes")
         if not rows.empty:
-            return rows.iloc[0]
-    return None
+            row = rows.iloc[0]
+            return float(row["t_med"]), (float(row["t_min"]), float(row["t_max"])), row["key"]
+    return None, None, None
 
 
 def seed_table(summ, python_summ=None):
@@ -285,16 +293,10 @@ def seed_table(summ, python_summ=None):
     rows = []
     for exp_id, label, blog_s, cpp_models, py_models, width in SEED:
         workload = exp_id.split("_")[0]
-        c = _seed_row(cpp, workload, cpp_models, width)
-        p = _seed_row(py, workload, py_models, width)
-        rows.append({
-            "id": exp_id, "experiment": label, "blog_s": blog_s,
-            "cpp_s": float(c["t_med"]) if c is not None else None,
-            "cpp_spread": (float(c["t_min"]), float(c["t_max"])) if c is not None else None,
-            "cpp_key": c["key"] if c is not None else None,
-            "python_s": float(p["t_med"]) if p is not None else None,
-            "python_spread": (float(p["t_min"]), float(p["t_max"])) if p is not None else None,
-        })
+        cpp_s, cpp_spread, cpp_key = _seed_measurement(cpp, workload, cpp_models, width)
+        python_s, python_spread, _ = _seed_measurement(py, workload, py_models, width)
+        rows.append({"id": exp_id, "experiment": label, "blog_s": blog_s, "cpp_s": cpp_s, "cpp_spread": cpp_spread,
+                     "cpp_key": cpp_key, "python_s": python_s, "python_spread": python_spread})
     return rows
 
 
@@ -355,16 +357,19 @@ def analyse_fetch(summ):
     delays = []
     if cfg is not None:
         delays = sorted(d for d in config_rows(f, cfg)["delay_ms"].dropna().unique() if d > 0)[-3:]
-    rate0 = config_rows(f, cfg0, 0) if cfg0 is not None and "items_per_second" in f else None
-    memory = None
+    rate0 = memory = None
+    if cfg0 is not None and "items_per_second" in f:
+        rate0 = config_rows(f, cfg0, 0)
+        rate0 = rate0[rate0["items_per_second"].map(finite) & (rate0["items_per_second"] > 0)]
     if delays and "mem_per_inflight_kb" in f:
         # One configuration (a median over body sizes would mix workloads), C >= 10: below 10
         # in flight the RSS growth divided by C is page-granular noise.
         memory = config_rows(f, cfg, delays[-1])
-        memory = memory[memory["mem_per_inflight_kb"].notna() & (memory["conc"] >= 10)]
+        memory = memory[memory["mem_per_inflight_kb"].map(finite) & (memory["conc"] >= 10)]
     # The client floor at the plotted configuration (keep-alive only: it keeps its connections).
     floor = {d: client_floor(summ, d, cfg["n"], cfg["bytes"]) for d in delays if cfg["keepalive"] != 0}
-    return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0, "rate0": rate0, "floor": floor,
+    return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0, "floor": floor,
+            "rate0": rate0 if rate0 is not None and not rate0.empty else None,
             "memory": memory if memory is not None and not memory.empty else None}
 
 
@@ -388,10 +393,9 @@ def analyse_c10k(fetch, summ, context):
     curve = f.sort_values("n").groupby(["model", "conc"], as_index=False).last()
     curve = curve.assign(rps=curve["n"] / curve["t_med"])
     sweep = f[(f["n"] == n) & (f["conc"] >= 1000)]
-    left_out = {k[len(C10K_PREFIX):]: v for k, v in (context or {}).items() if k.startswith(C10K_PREFIX)}
+    left_out = {k[len(C10K_PREFIX):]: v for k, v in context.items() if k.startswith(C10K_PREFIX)}
     return {"curve": curve, "sweep": sweep, "delay_ms": delay, "n": n, "left_out": left_out,
-            "wrk": wrk_bound(summ), "floor": client_floor(summ, delay, n),
-            "models": sorted(curve["model"].unique(), key=model_order)}
+            "wrk": wrk_bound(summ), "floor": client_floor(summ, delay, n)}
 
 
 def client_floor(summ, delay_ms, n=None, nbytes=None):

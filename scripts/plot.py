@@ -103,6 +103,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    cli.stop_on_sigterm()  # the half-rendered temporary directory goes, as after Ctrl-C
     started = time.monotonic()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
@@ -128,6 +129,8 @@ def main(argv=None):
     except (RunFileError, InputError) as e:
         say(e)
         return 2
+    except KeyboardInterrupt:
+        return 130
     except OSError as e:
         say("%s: %s" % (e.filename or "output", e.strerror or e))
         return 2

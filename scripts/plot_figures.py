@@ -89,10 +89,11 @@ def _yerr(y, lo, hi):
 NUDGE_LINEAR = 0.035  # x units a model moves per slot on a linear axis (workers W)
 
 
-def _errorbar(ax, model, x, y, lo, hi, linear=False, **kw):
+def _errorbar(ax, model, x, y, lo, hi, linear=False, hollow=None, **kw):
     """Median with min-max bars. Each model on an axes is nudged sideways (alternating right
     and left) so equal results do not hide each other: by 2% a slot on a log axis, by
-    NUDGE_LINEAR on a linear one (a percentage would move W = 4 twice as far as W = 2)."""
+    NUDGE_LINEAR on a linear one (a percentage would move W = 4 twice as far as W = 2). The
+    points where `hollow` (a boolean per point) is true are drawn hollow."""
     color, marker = MODEL_STYLE[model]
     slots = ax.__dict__.setdefault("_concbench_models", [])
     if model not in slots:
@@ -104,6 +105,10 @@ def _errorbar(ax, model, x, y, lo, hi, linear=False, **kw):
     kw.setdefault("label", model)
     ax.errorbar(x, np.asarray(y, dtype=float), yerr=_yerr(y, lo, hi),
                 color=color, marker=marker, markersize=5, capsize=3, linewidth=1.4, **kw)
+    if hollow is not None and np.any(hollow):
+        hollow = np.asarray(hollow, dtype=bool)
+        ax.plot(x[hollow], np.asarray(y, dtype=float)[hollow], linestyle="none", marker=marker, markersize=5,
+                color=color, markerfacecolor="white", zorder=3)
 
 
 def _x_ticks(ax, ticks, fmt=lambda v: "%d" % v, base=2):
@@ -117,13 +122,16 @@ def _x_ticks(ax, ticks, fmt=lambda v: "%d" % v, base=2):
 
 def _conc_axis(ax, concs):
     _x_ticks(ax, concs)
-    ax.set_xlabel("concurrency C (requests in flight)")
+    ax.set_xlabel("concurrency C (at most C requests in flight)")
+
+
+SHORT_NOTE = "hollow: fewer than 90% of min(N, C) in flight at once"
 
 
 def _log_axis(ax, *values, fmt=fmt_num):
-    """Log y axis labelled with fmt(value), fitted to the sequences `values` when given; within two
-    decades the 2x and 5x ticks are labelled too (three: a latency axis from 10 ms to 1 s), within one the 1.5x, 3x and 7x as well, so a
-    narrow range never shows one or two lonely ticks."""
+    """Log y axis labelled with fmt(value), fitted to the sequences `values` when given; within three
+    decades (a latency axis from 10 ms to 1 s) the 2x and 5x ticks are labelled too, within one the
+    1.5x, 3x and 7x as well, so a narrow range never shows one or two lonely ticks."""
     ax.set_yscale("log")
     v = np.concatenate([np.asarray(x, dtype=float) for x in values]) if values else np.array([])
     v = v[np.isfinite(v) & (v > 0)]
@@ -166,8 +174,10 @@ def draw_sum(figs, per_kernel, hw, read_bw):
                     # that pass it show that it does not
                     seq_bw = 8 * per_kernel[kernel]["n_w"] / float(seq["t_med"].iloc[0])
                     ws = sorted(read_bw)
-                    ax.plot(ws, [read_bw[w] / seq_bw for w in ws], color="#555555", linestyle="-.",
-                            linewidth=1.2, label="memchr's read bandwidth at W / seq's (measured, not a bound)")
+                    # grey diamonds on top: the line runs where the ideal and the models' lines do
+                    ax.plot(ws, [read_bw[w] / seq_bw for w in ws], color="#555555", linestyle="-.", marker="D",
+                            markersize=6, linewidth=1.2, zorder=4,
+                            label="memchr's read bandwidth at W / seq's (measured, not a bound)")
             else:
                 ax.plot(xs, usable / xs, **BOUND, label="ideal: min(W, hardware threads) / W")
                 ax.set_ylim(0, np.fmax(1.15, tab["efficiency_hi"].max() * 1.08))
@@ -186,7 +196,7 @@ def draw_sum(figs, per_kernel, hw, read_bw):
         # W = 1 in the array panel).
         figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what, shared_legend=True)
 
-    kernels = [k for k in per_kernel if per_kernel[k]["size"] is not None and not per_kernel[k]["size"].empty]
+    kernels = [k for k in per_kernel if not per_kernel[k]["size"].empty]
     if not kernels:
         return
     figs.progress("rendering sum time against n")
@@ -225,7 +235,7 @@ def draw_sum(figs, per_kernel, hw, read_bw):
 def draw_fetch(figs, info):
     """Wall time and efficiency against C per latency, the latency panels, throughput and memory."""
     fetch, cfg, delays = info["frame"], info["cfg"], info["delays"]
-    if cfg is not None and delays:
+    if delays:  # none without a configuration
         figs.progress("rendering fetch wall time and efficiency against concurrency")
         # (quantity, its title, the columns of its median, min and max, and of the client floor's)
         for what, title, (y, lo, hi, floor_col) in (
@@ -236,7 +246,7 @@ def draw_fetch(figs, info):
             for ax, delay in zip(axes[0], delays):
                 rows = config_rows(fetch, cfg, delay)
                 for model, m in _by_model(rows, "conc"):
-                    _errorbar(ax, model, m["conc"], m[y], m[lo], m[hi])
+                    _errorbar(ax, model, m["conc"], m[y], m[lo], m[hi], hollow=m["short"])
                 floor = info["floor"].get(delay)
                 if floor is not None and floor[floor_col].notna().any():
                     ax.plot(floor["arg_conc"], floor[floor_col], **FLOOR,
@@ -251,7 +261,8 @@ def draw_fetch(figs, info):
                     ax.set_ylim(0, np.fmax(1.1, rows["eff_hi"].max() * 1.08))
                     ax.set_ylabel("efficiency")
                 _conc_axis(ax, rows["conc"])
-                ax.set_title("injected latency L = %g ms" % delay)
+                short = "; " + SHORT_NOTE if rows["short"].any() else ""
+                ax.set_title("injected latency L = %g ms%s" % (delay, short), fontsize=9)
             figs.save(fig, "fetch_%s.png" % what, "fetch: %s against concurrency" % what, shared_legend=True)
         if {"p50_ms", "p99_ms"} <= set(fetch.columns):
             _draw_latency(figs, pd.concat([config_rows(fetch, cfg, d) for d in delays]), cfg, delays)
@@ -338,7 +349,7 @@ def draw_c10k(figs, info):
         ax.plot(m["conc"][fewer], m["rps"][fewer], linestyle="none", marker=marker, markersize=5, color=color,
                 markerfacecolor="white")
     for model, s in _by_model(sweep, "conc"):
-        _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], label=None)
+        _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], hollow=s["short"], label=None)
     concs = sorted(curve["conc"].unique())
     ax.plot(concs, [c * 1000.0 / delay for c in concs], **IDEAL, label="ideal  C / L")
     if wrk:
@@ -350,7 +361,7 @@ def draw_c10k(figs, info):
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))  # 1,000 as on the right, not 10^3
     _log_axis(ax, curve["rps"], list(wrk.values()), floor_rps)
-    ax.set(xlabel="concurrency C (requests in flight)", ylabel="requests/s",
+    ax.set(xlabel="concurrency C (at most C requests in flight)", ylabel="requests/s",
            title="throughput against C; hollow: fewer requests than the others at that C")
     ideal = sweep.groupby("conc")["ideal"].median()
     bx.plot(ideal.index, ideal.values, **IDEAL)
@@ -358,7 +369,8 @@ def draw_c10k(figs, info):
     _x_ticks(bx, sweep["conc"], fmt_num, base=10)
     _log_axis(bx, sweep["t_min"], sweep["t_max"], ideal, floor["t_med"], fmt=fmt_time)
     bx.set(xlabel="concurrency C", ylabel="wall time for %s requests" % fmt_num(info["n"]),
-           title="N = %s: dashed, the ideal ceil(N/C)·L" % fmt_num(info["n"]))
+           title="N = %s: dashed, the ideal ceil(N/C)·L%s"
+           % (fmt_num(info["n"]), ";\n" + SHORT_NOTE if sweep["short"].any() else ""))
     figs.save(fig, "fetch_c10k.png", "fetch, C10k: throughput and wall time against concurrency",
               shared_legend=True, bars="left: medians only; right: bars min – max")
 
@@ -375,7 +387,7 @@ def draw_open(figs, info):
     ax, bx = axes[0]
     for model, m in _by_model(f, "rate"):
         color, marker = MODEL_STYLE[model]
-        behind = m["keeping_up"] < 1 if "keeping_up" in m else pd.Series(False, index=m.index)
+        behind = m["keeping_up"] < 1
         for col, style, label in (("p50_ms", "-", model), ("p99_ms", "--", None)):
             ax.plot(m["rate"], m[col], color=color, linestyle=style, linewidth=1.3, label=label)
             for sel, face in ((~behind, color), (behind, "none")):

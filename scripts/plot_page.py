@@ -63,8 +63,6 @@ def in_model_order(frame, columns):
 
 def pivot(rows, fmt, corner="model \\ C"):
     """Markdown table: one row per model, one column per concurrency, fmt(first row there) in each cell."""
-    if rows.empty:
-        return "_no measurements_"
     first = rows.drop_duplicates(["model", "conc"])
     cells = {(r["model"], int(r["conc"])): fmt(r) for _, r in first.iterrows()}
     concs = sorted({c for _, c in cells})
@@ -74,7 +72,8 @@ def pivot(rows, fmt, corner="model \\ C"):
 
 
 def time_and_efficiency(r):
-    return "%s (%s)" % (fmt_time(r["t_med"]), fmt_eff(r["eff"]))
+    held = "; %s in flight" % fmt_num(r["peak_in_flight"]) if r["short"] else ""
+    return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_eff(r["eff"]), held)
 
 
 def head_section(page, run, run_label, summ):
@@ -117,7 +116,7 @@ def head_section(page, run, run_label, summ):
                              "this does not slow the measured code"))
     for _, r in summ[summ["category"] == "peak"].iterrows():
         if r["model"] == "vector_add" and finite(r.get("adds_per_second")):
-            lanes, w = r.get("lanes"), r.get("arg_workers", 1)
+            lanes, w = r.get("lanes"), r.get("arg_workers")
             rows.append(("measured peak: vector adds, %s" % plural(int(w) if finite(w) else 1, "thread"),
                          "%s adds/s%s" % (fmt_num(r["adds_per_second"]),
                                           " (%d lanes)" % lanes if finite(lanes) else "")))
@@ -241,7 +240,9 @@ def fetch_section(page, fetch_info):
     f, cfg, delays = fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"]
     page.add("## fetch (IO-bound)",
              "Wall time for N HTTP GETs against the local server with injected latency L; ideal = the "
-             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured.")
+             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured. C is the most "
+             "requests a model may have in flight; where it held fewer than 90% of min(N, C) at once (its "
+             "median `peak_in_flight`), the cell says how many, and the figures draw the point hollow.")
     page.images("fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png")
     for delay in delays:
         page.add("### L = %g ms, %s: median wall time (efficiency)" % (delay, config_text(cfg)),
@@ -301,7 +302,7 @@ def open_section(page, open_info):
              "p99 / p50 latency (ms) at each offered rate; *behind*: issued below 95% of the offered rate.",
              pivot(f.assign(conc=f["rate"]), lambda r: "%s / %s%s" % (
                  fmt_num(r["p99_ms"]), fmt_num(r["p50_ms"]),
-                 "" if r.get("keeping_up", 1) >= 1 else " *behind*"), corner="model \\ rate"))
+                 "" if r["keeping_up"] >= 1 else " *behind*"), corner="model \\ rate"))
     if wrk and f["achieved_rate"].notna().any():
         best = f.loc[f["achieved_rate"].idxmax()]
         page.add("**The bound.** The fixture itself served %s to wrk (one thread; %s). The best client "

@@ -208,7 +208,8 @@ def ideal_makespan(delays_ms, slots):
     longest request, the sum over the slots, and for each k the k + 1 shortest of the k*C + 1
     longest requests (some slot runs k + 1 of them)."""
     d = sorted(delays_ms, reverse=True)
-    bounds = [d[0], sum(d) / slots] + [sum(d[k * slots - k:k * slots + 1]) for k in range(1, (len(d) - 1) // slots + 1)]
+    bounds = [d[0], sum(d) / slots] + [sum(d[k * slots - k:k * slots + 1])
+                                       for k in range(1, (len(d) - 1) // slots + 1)]
     return max(bounds) / 1000.0
 
 
@@ -442,7 +443,6 @@ def main(argv=None):
     # SIGTERM and Ctrl-C end the run: what is running stops (SystemExit and KeyboardInterrupt,
     # raised in the main thread, run the finally blocks that stop worker processes and close
     # clients), and nothing is recorded.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         code = cli.main(run, PROG, argv)
     except SystemExit as e:

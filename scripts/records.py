@@ -9,7 +9,7 @@ import platform
 import re
 import socket
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 # --- the history of records ---------------------------------------------------
@@ -36,9 +36,9 @@ class Record:
     path: str
     commit: str        # full sha, or "unknown"
     dirty: object      # True / False / None (unknown)
-    when: datetime     # for "latest": the context's date, else the file name's stamp, else mtime
-    scope: str = FULL  # FULL, QUICK or PARTIAL: from the context, else from the file name
-    context: dict = field(default_factory=dict)
+    when: datetime     # for "latest": the context's date, else mtime
+    scope: str         # FULL, QUICK or PARTIAL
+    context: dict
 
     def describe(self):
         return "%s (commit %s%s, host %s, %s)" % (
@@ -66,11 +66,9 @@ def _parse_date(text):
 def record_from_context(path, context):
     context = context if isinstance(context, dict) else {}
     commit = str(context.get("concbench_commit")).strip().lower()
-    m = _RECORD_NAME.match(os.path.basename(path))
-    when = (_parse_date(context.get("date"))
-            or (m and datetime.strptime(m["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc))
-            or datetime.fromtimestamp(os.path.getmtime(path), timezone.utc))
-    scope = context.get("concbench_scope") or (m and m["scope"]) or FULL
+    # Google Benchmark writes a date, and ./bench writes the scope of every record it names -quick or -partial.
+    when = _parse_date(context.get("date")) or datetime.fromtimestamp(os.path.getmtime(path), timezone.utc)
+    scope = context.get("concbench_scope") or FULL
     return Record(path=path, commit=commit if re.fullmatch(r"[0-9a-f]{40}", commit) else "unknown",
                   dirty=parse_dirty(context.get("concbench_dirty")),
                   when=when, scope=scope if scope in (FULL, QUICK, PARTIAL) else PARTIAL,
@@ -137,10 +135,6 @@ def differences(a, b, keys):
             if a.get(k) not in (None, "") and b.get(k) not in (None, "") and str(a[k]) != str(b[k])]
 
 
-def _unrecorded(a, b):
-    return [k for k in IDENTITY if a.get(k) in (None, "") or b.get(k) in (None, "")]
-
-
 def identity_differences(a, b):
     """"key: A vs B" for the IDENTITY keys both contexts record and that differ: two machines for
     certain. Host names are compared without a domain part (hostname -s vs gethostname)."""
@@ -152,13 +146,13 @@ def same_machine(a, b):
     """Whether two records' contexts name the same machine: every IDENTITY key recorded by
     both and equal. A record that lacks one (made before concbench recorded it) is the same
     machine as nothing."""
-    return not _unrecorded(a, b) and not identity_differences(a, b)
+    return not machine_differences(a, b)
 
 
 def machine_differences(a, b):
     """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded"."""
     missing = ["%s: not recorded by %s" % (k, "OLD" if a.get(k) in (None, "") else "NEW")
-               for k in _unrecorded(a, b)]
+               for k in IDENTITY if a.get(k) in (None, "") or b.get(k) in (None, "")]
     return missing + identity_differences(a, b)
 
 

@@ -115,7 +115,7 @@ def history_test(d, sigma, k):
 
 def holm(pvalues):
     """Holm-Bonferroni adjusted p-values, in input order (NaN counts as 1)."""
-    p = [1.0 if (x is None or math.isnan(x)) else float(x) for x in pvalues]
+    p = [1.0 if math.isnan(x) else float(x) for x in pvalues]
     adjusted, running = [1.0] * len(p), 0.0
     for rank, i in enumerate(sorted(range(len(p)), key=lambda i: p[i])):
         running = max(running, min(1.0, (len(p) - rank) * p[i]))
@@ -125,7 +125,7 @@ def holm(pvalues):
 
 def benjamini_hochberg(pvalues):
     """Benjamini-Hochberg q-values, in input order (NaN counts as 1)."""
-    p = [1.0 if (x is None or math.isnan(x)) else float(x) for x in pvalues]
+    p = [1.0 if math.isnan(x) else float(x) for x in pvalues]
     q, running = [1.0] * len(p), 1.0
     for rank, i in reversed(list(enumerate(sorted(range(len(p)), key=lambda i: p[i])))):
         running = min(running, p[i] * len(p) / (rank + 1))

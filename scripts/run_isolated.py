@@ -86,6 +86,11 @@ def list_benchmarks(binary, args):
         last = (proc.stderr.strip().splitlines() or [binary + " " + describe_exit(proc.returncode)])[-1]
         raise RunError(re.sub("^%s: " % PROG, "", last), 2 if proc.returncode == 2 else 1)
     names = proc.stdout.split()
+    # A flag the binary's Google Benchmark did not know once got its usage text and exit 0,
+    # whose words then ran as 17 processes: a benchmark name has no space and a slash.
+    if any(" " in line.strip() or "/" not in line for line in proc.stdout.splitlines() if line.strip()):
+        raise RunError("%s %s does not list benchmark names (a flag it answers with its usage?): %s"
+                       % (binary, " ".join(child_args(args)), proc.stdout.strip().splitlines()[0][:80]), 2)
     if not names:
         raise RunError("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists them)"
                        % filt, 2)
@@ -304,7 +309,8 @@ def merge(parts, processes):
 
 
 def write_json(doc, path, indent=2):
-    """Writes under a temporary name and renames, so FILE is whole or absent."""
+    """Writes under a temporary name and renames, so FILE is whole or absent; makes its directory."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -352,6 +358,8 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
 def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
     if not cli.runnable(binary):
         raise RunError("%s is not an executable file" % binary, 2)
+    if fixture_path and not cli.runnable(fixture_path):  # checked here, not after the sum models ran
+        raise RunError("the fixture server %s is not an executable file" % fixture_path, 2)
     cli.output(history or out, directory=bool(history))  # before any work, not after the run
     names = list_benchmarks(binary, args)
     groups = group_by_model(names)
@@ -428,6 +436,7 @@ def run_python_reference(args, out, fixture):
 
 
 def main(argv=None):
+    cli.stop_on_sigterm()  # the temporary directory of the processes' JSON goes too
     argv = sys.argv[1:] if argv is None else argv
     opts = {"--out": None, "--history": None, "--fixture": None, "--python": False, "--render": False}
     try:

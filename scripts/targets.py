@@ -80,11 +80,6 @@ def _row(label, values, text, ok):
     return label, text(*values), YES if ok(*values) else NO
 
 
-def _efficiency(run, model, workers):
-    t_seq, t = run.time(sum_key("seq", "range", 1)), run.time(sum_key(model, "range", workers))
-    return metrics.efficiency(t_seq, t, workers) if t_seq and t else None
-
-
 def sum_targets(run, hw):
     t_seq, t_arr = run.time(sum_key("seq", "range", 1)), run.time(sum_key("seq", "array", 1))
     vector = run.rows.get("peak/vector_add/workers:1", run.rows.get("peak/vector_add"))
@@ -94,42 +89,50 @@ def sum_targets(run, hw):
     read_bw = lambda w: run.counter("peak/read_bw/workers:%d/bytes:%d" % (w, ARRAY_BYTES), "bytes_per_second")
     array_models = ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi")
 
-    def fastest_read(w):
-        """(seconds, who): the fastest the machine read the 800 MB array at w workers, memchr or a
-        model (`fork` copies page tables: not held to it). memchr alone is no bound: models beat it."""
-        reads = [(ARRAY_BYTES / read_bw(w), "`memchr`")] if read_bw(w) else []
-        reads += [(run.time(sum_key(m, "array", w)), "`%s`" % m) for m in array_models]
-        reads = [r for r in reads if r[0]]
-        return min(reads) if reads else (None, None)
+    def array_reads(w):
+        """Each model's time for the 800 MB array at w workers, and (seconds, who) of the fastest read
+        there, memchr or a model (`fork` copies page tables: not held to it). memchr alone is no
+        bound: models beat it."""
+        times = [(m, run.time(sum_key(m, "array", w))) for m in array_models]
+        reads = [(t, "`%s`" % m) for m, t in times if t]
+        reads += [(ARRAY_BYTES / read_bw(w), "`memchr`")] if read_bw(w) else []
+        return times, min(reads) if reads else (None, None)
 
-    read1, who1 = fastest_read(1)
+    _, (read1, who1) = array_reads(1)
     out = [_row("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop", [t_seq, bound],
-                lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx"
-                % (fmt_time(t), fmt_time(b), fmt_num(adds), lanes, t / b), lambda t, b: t <= 1.5 * b),
+                lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx%s"
+                % (fmt_time(t), fmt_time(b), fmt_num(adds), lanes, t / b,
+                   # The bound runs in a process of its own, minutes apart: a slow spell there reads low.
+                   "; under the bound, whose vector-add rate read low in this run" if t < b else ""),
+                lambda t, b: t <= 1.5 * b),
            _row("`seq` `array`, n = 1e8 (800 MB), within 1.5x of the fastest read on one core", [t_arr, read1],
                 lambda t, r: "%s = %.1f GB/s; fastest on one core %s (%s, %.1f GB/s): %.2fx"
                 % (fmt_time(t), ARRAY_BYTES / t / 1e9, fmt_time(r), who1, ARRAY_BYTES / r / 1e9, t / r),
                 lambda t, r: t <= 1.5 * r)]
     if hw and hw > 1:
-        times = [(m, run.time(sum_key(m, "array", hw))) for m in array_models]
+        times, (bound_w, who) = array_reads(hw)
         measured = [(m, t) for m, t in times if t is not None]
-        bound_w, who = fastest_read(hw)
+        label = "`array` at %d workers within 1.5x of the fastest read on all cores" % hw
         if read_bw(hw) and measured:
-            out.append(("`array` at %d workers within 1.5x of the fastest read on all cores (`fork` copies "
-                        "page tables: not held to it)" % hw,
+            out.append((label + " (`fork` copies page tables: not held to it)",
                         "fastest %s (%s, %.1f GB/s; `memchr` %.1f GB/s); " % (
                             fmt_time(bound_w), who, ARRAY_BYTES / bound_w / 1e9, read_bw(hw) / 1e9)
                         + _listed(measured, lambda t: "%s (%.2fx)" % (fmt_time(t), t / bound_w)),
                         _verdict([t for _, t in times], lambda t: t <= 1.5 * bound_w)))
         else:
-            out.append(("`array` at %d workers within 1.5x of the fastest read on all cores" % hw, "–", NOT_MEASURED))
-        effs = lambda models: [(m, _efficiency(run, m, hw)) for m in models]
+            out.append((label, "–", NOT_MEASURED))
+
+        def efficiency(model):
+            t = run.time(sum_key(model, "range", hw))
+            return metrics.efficiency(t_seq, t, hw) if t_seq and t else None
+
+        effs = lambda models: [(m, efficiency(m)) for m in models]
         per_call = lambda m: run.time(sum_key(m, "range", hw, 1000))
         out += [_each("efficiency >= 0.95 at workers = %d, `range` n = 1e8: the persistent models" % hw,
                       effs(("pool", "tbb", "openmp", "process_pool", "std_par")), fmt_eff,
                       lambda e: e >= 0.95),
                 _row("`mpi` efficiency >= 0.90 at workers = %d, `range` n = 1e8" % hw,
-                     [_efficiency(run, "mpi", hw)], fmt_eff, lambda e: e >= 0.90),
+                     [efficiency("mpi")], fmt_eff, lambda e: e >= 0.90),
                 _each("the spawn-per-call models at workers = %d, `range` n = 1e8" % hw,
                       effs(("threads", "fork")), fmt_eff),
                 _each("time per call at n = 1e3, workers = %d: `pool`, `tbb`, `openmp`, `process_pool` "
@@ -179,9 +182,8 @@ def fetch_targets(run):
                      "%.0f%%" % (100 * busy(k)) if busy(k) is not None else "an unmeasured share"))]
     # The ideal is a lower bound on the time, so no efficiency may exceed 1 beyond the clock's
     # resolution; every benchmark with an ideal is checked, not a chosen few.
-    effs = [(key, r.get("efficiency")) for key, r in run.rows.items()
-            if key.startswith(("fetch/", "peak/raw_http/")) and finite(r.get("efficiency"))
-            and r.get("efficiency") > 0]
+    effs = [(k, run.counter(k, "efficiency")) for k in run.rows if k.startswith(("fetch/", "peak/raw_http/"))]
+    effs = [(k, e) for k, e in effs if e is not None and e > 0]
     out.append(_row("every fetch efficiency <= 1.0, the client floor's too (the ideal is a lower bound)",
                     [max(effs, key=lambda kv: kv[1]) if effs else None],
                     lambda worst: "highest: %.3f, `%s` (%d benchmarks with an ideal)"
@@ -215,21 +217,23 @@ def open_targets(summ, context):
     out = []
     f = metrics.open_frame(summ)
     for model in ("multi_socket", "coro"):
-        m = f[f["model"] == model] if not f.empty else f
+        m = f[f["model"] == model]
         label = "open loop, `%s`: p99 within L + 5 ms at half its saturated throughput" % model
         if m.empty:
             out.append((label, "–", NOT_MEASURED))
             continue
-        capacity = float(m["achieved_rate"].max())
+        # A rate it kept up with counts as reached: its achieved rate reads a hair under the
+        # offered one (19,999 at 20,000), which would put half of it below the half-rate point.
+        kept = m.loc[m["keeping_up"] >= 1, "rate"]
+        capacity = max(float(m["achieved_rate"].max()), float(kept.max()) if not kept.empty else 0.0)
         below = m[m["rate"] <= capacity / 2]
         if below.empty:
             out.append((label, "saturated throughput %s requests/s; no offered rate at or below half of it"
                         % fmt_num(capacity), NOT_MEASURED))
             continue
         r = below.sort_values("rate").iloc[-1]
-        out.append((label, "saturated throughput (the highest rate it achieved, behind or not) %s requests/s; "
-                    "at %s offered: "
-                    "p99 %s ms, L = %g ms"
+        out.append((label, "saturated throughput (the highest rate it achieved or kept up with) %s requests/s; "
+                    "at %s offered: p99 %s ms, L = %g ms"
                     % (fmt_num(capacity), fmt_num(r["rate"]), fmt_num(r["p99_ms"]), r["delay_ms"]),
                     YES if r["p99_ms"] <= r["delay_ms"] + 5 else NO))
     wrk = metrics.wrk_bound(summ)

@@ -19,6 +19,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 with FAKE_ERROR_ONCE=FILE, only while FILE exists (the first run that errs removes it)
   FAKE_LABEL    "text:label": benchmarks whose name contains text carry that label
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
+  FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
   FAKE_CONTEXT  JSON merged into the context the runs write
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
 """
@@ -29,6 +30,7 @@ import re
 import signal
 import socket
 import sys
+import time
 
 NAMES = ["sum/seq/range/workers:1/n:1000", "sum/pool/range/workers:2/n:1000",
          "sum/tbb/range/workers:2/n:1000", "peak/vector_add"]
@@ -86,6 +88,8 @@ def main(args):
                 if once and os.path.exists(once):
                     os.unlink(once)
             rows.append(row)
+    if os.environ.get("FAKE_HANG") and mine[0].startswith(os.environ["FAKE_HANG"]):
+        time.sleep(60)
     out = flag("--benchmark_out")
     if out:
         with open(out, "w") as f:

@@ -2,6 +2,7 @@
 # Tests for scripts/ab.py: interleaved rounds over stand-in binaries, saved rounds from this machine, bad input.
 # Run: /usr/bin/python3 -m pytest tests/test_ab.py
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -150,9 +151,14 @@ def test_machine_bounds_never_decide(tmp_path):
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
     fake = binary(tmp_path, "a")
     one_line_error(ab(fake), "give OLD and NEW")
-    one_line_error(ab(fake, fake, "--rounds", 3), "too few rounds", "--rounds")
+    one_line_error(ab(fake, fake, "--rounds", 3, "--out", tmp_path / "results" / "ab" / "x.json"), "too few rounds",
+                   "--rounds")
+    assert not (tmp_path / "results").exists()  # no empty results/ab/ left behind
     one_line_error(ab(fake, fake, "--rounds", 8, "--benchmark_filter=^nothing$"), "no benchmark matches")
     one_line_error(ab("--analyse", tmp_path / "missing.json"), "not an A/B file")
+    for flag in (["--rounds", "3"], ["--benchmark_filter=x"], ["--out", "x.json"]):
+        one_line_error(ab("--analyse", saved("slow10.json"), *flag), "judges rounds already run: %s" % flag[0])
+    one_line_error(ab(fake, fake, "stray"), "unexpected argument stray")
     repo = tmp_path / "repo"
     make_repo(repo, 1)  # a repository whose commit has no CMakeLists.txt: it does not build
     out = tmp_path / "partial.json"
@@ -214,7 +220,11 @@ def test_saved_rounds_of_another_shape_are_one_line(tmp_path):
                      (dict(sides, rounds=[{"old": side, "new": {}}]), "round 1 is not"),
                      (dict(sides, rounds=[{"old": side, "new": dict(side, metrics={"x": [1]})}]), "round 1 is not"),
                      (dict(sides, rounds=[{"old": side, "new": dict(side, metrics={"x": ["?", 1]})}]), "round 1 is not"),
-                     (dict(sides, rounds=[{"old": side, "new": side}], context="vm"), "context is not an object")):
+                     (dict(sides, rounds=[{"old": side, "new": side}], context="vm"), "context is not an object"),
+                     (dict(sides, old={"arg": "a", "commit": 12345}, rounds=[]), "no old and new side")) + tuple(
+            # a value no benchmark measures judged "no change", exit 0 (inf, 1e308), or judged nothing (NaN)
+            (dict(sides, rounds=[{"old": side, "new": dict(side, metrics={"x": ["time", v]})}]),
+             "round 1: x is %r, not a measurement" % v) for v in (math.inf, math.nan, 1e308, 0, -1.0, True)):
         (tmp_path / "ab.json").write_text(json.dumps(doc))
         one_line_error(ab("--analyse", tmp_path / "ab.json"), "is not an A/B file saved by ab.py", why)
 

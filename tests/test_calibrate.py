@@ -135,7 +135,8 @@ def test_an_output_that_is_a_file_is_refused_at_once(tmp_path):
     (tmp_path / "c").write_text("")
     proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", tmp_path / "c")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr == "concbench calibrate: cannot create %s: Not a directory\n" % (tmp_path / "c" / "rounds")
+    assert proc.stderr == "concbench calibrate: cannot write %s: %s is not a directory\n" % (
+        tmp_path / "c" / "rounds", tmp_path / "c")
 
 
 def test_rounds_too_few_for_significance_are_refused_before_a_round(tmp_path):
@@ -143,6 +144,7 @@ def test_rounds_too_few_for_significance_are_refused_before_a_round(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr == ("concbench calibrate: too few rounds to find anything: with 3 rounds no p-value reaches "
                            "alpha/m = 0.05/2 (Holm over 2 benchmarks); a verdict needs --rounds 7 or more\n")
+    assert not (tmp_path / "c").exists()  # an empty c/rounds/ looked like a calibration
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")

@@ -1266,7 +1266,7 @@ TEST(FixtureProcess, LauncherReportsMissingBinaryEarlyExitAndSilence) {
   EXPECT_EQ(errno, ECHILD);
 }
 
-TEST(FixtureProcess, BusyPortFailsClearlyAndPortFileIsWritten) {
+TEST(FixtureProcess, BusyPortFailsClearlyAndPortFileIsWrittenThenRemoved) {
   const std::string port_file =
       ::testing::TempDir() + "fixture_port_" + std::to_string(getpid()) + ".txt";
   ServerProcess a = ServerProcess::start(kBinary, {"--port-file=" + port_file});
@@ -1274,13 +1274,15 @@ TEST(FixtureProcess, BusyPortFailsClearlyAndPortFileIsWritten) {
   int from_file = 0;
   in >> from_file;
   EXPECT_EQ(from_file, a.port());
-  std::remove(port_file.c_str());
   try {
     ServerProcess::start(kBinary, {"--port=" + std::to_string(a.port())});
     ADD_FAILURE() << "a second server bound a busy port";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("exited with code 1"), std::string::npos) << e.what();
   }
+  a.stop();  // SIGTERM: the port file must not outlive the server
+  EXPECT_NE(access(port_file.c_str(), F_OK), 0) << port_file << " was left behind";
+  std::remove(port_file.c_str());
 }
 
 TEST(FixtureProcess, MovedFromLauncherOwnsNothing) {

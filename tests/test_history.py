@@ -95,21 +95,30 @@ def test_the_series_keeps_gaps_for_commits_without_a_record(project):
     assert [i for i, *_ in history.steps_of(series, 0.03)[POOL]] == [12]
 
 
-def test_output_is_replaced_whole_and_only_on_success(project, monkeypatch):
+def test_output_replaces_its_own_files_only_on_success_and_nothing_else(project, monkeypatch, tmp_path):
     repo, hist, shas = project
     out = hist / "page"
     out.mkdir()
-    (out / "stale.png").write_bytes(b"old")
+    (out / "history.png").write_bytes(b"old")
+    (out / "notes.txt").write_text("the user's")
     assert history.main(["--repo", str(repo), "--filter", "tbb"]) == 0
-    assert sorted(os.listdir(out)) == ["README.md"]  # nothing stepped: no figure
+    assert sorted(os.listdir(out)) == ["README.md", "notes.txt"]  # nothing stepped: the old figure goes
     assert "No metric stepped." in (out / "README.md").read_text()
+    # A directory of other things (the records themselves) keeps them; a file is refused, untouched.
+    before = sorted(os.listdir(hist))
+    assert history.main(["--repo", str(repo), "--filter", "tbb", "--out", str(hist)]) == 0
+    assert sorted(os.listdir(hist)) == sorted(before + ["README.md"])
+    (tmp_path / "afile").write_text("keep")
+    one_line_error(run_history("--repo", repo, "--out", tmp_path / "afile"), "is not a directory")
+    assert (tmp_path / "afile").read_text() == "keep"
+    os.remove(hist / "README.md")
 
     def failing_draw(*a, **k):
         raise RuntimeError("disk full")
     monkeypatch.setattr(history, "draw", failing_draw)
     with pytest.raises(RuntimeError):
         history.main(["--repo", str(repo)])
-    assert sorted(os.listdir(out)) == ["README.md"]  # the previous page is intact
+    assert sorted(os.listdir(out)) == ["README.md", "notes.txt"]  # the previous page is intact
     assert not [n for n in os.listdir(hist) if n.startswith(".")]
 
 

@@ -5,6 +5,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -184,12 +185,43 @@ def test_an_output_or_binary_that_cannot_serve_is_refused_before_anything_runs(t
             (["--history", tmp_path / "no"], FAKE, "cannot write %s: it does not exist" % (tmp_path / "no")),
             (["--history", FAKE], FAKE, "cannot write %s: it is not a directory" % FAKE),
             (["--out", tmp_path / "run.json"], tmp_path / "missing", "%s is not an executable file"
-             % (tmp_path / "missing"))):
+             % (tmp_path / "missing")),
+            (["--out", ""], FAKE, "an empty output path"),  # was found after the run
+            # was found when the first fetch model came, after the sum models had run
+            (["--out", tmp_path / "run.json", "--fixture", tmp_path / "nofixture"], FAKE,
+             "the fixture server %s is not an executable file" % (tmp_path / "nofixture"))):
         proc = subprocess.run([sys.executable, RUN, *map(str, where), str(binary)], capture_output=True,
                               text=True, env=dict(os.environ, FAKE_LOG=str(log)), timeout=60)
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr == "concbench: %s\n" % text
     assert not log.exists() and os.listdir(tmp_path) == []  # the binary never ran, not even to list
+
+
+def test_a_listing_that_is_not_benchmark_names_is_refused(tmp_path):
+    # Google Benchmark answers a flag value it does not know with its usage and exit 0; the
+    # usage's words ran as 17 processes and left a record of errors in the history.
+    usage = tmp_path / "usage"
+    usage.write_text("#!/bin/sh\necho 'benchmark [--benchmark_list_tests={true|false}]'\n"
+                     "echo '          [--benchmark_filter=<regex>]'\n")
+    usage.chmod(0o755)
+    proc = subprocess.run([sys.executable, RUN, "--out", str(tmp_path / "run.json"), str(usage),
+                           "--benchmark_time_unit=sec"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "does not list benchmark names" in proc.stderr and not (tmp_path / "run.json").exists()
+
+
+def test_sigterm_ends_the_run_and_leaves_nothing_behind(tmp_path):
+    # It left /tmp/concbench-run-*/ with the processes' JSON; now it ends as Ctrl-C does.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="w/b", TMPDIR=str(tmp))
+    proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    started = next((line for line in proc.stderr if "process 2 of 2" in line), None)
+    proc.send_signal(signal.SIGTERM)
+    assert started and proc.wait(timeout=30) == 143
+    proc.stderr.close()
+    assert os.listdir(tmp) == [] and not (tmp_path / "run.json").exists()
 
 
 def test_a_record_that_cannot_be_written_after_the_run_keeps_the_run(tmp_path, monkeypatch, capsys):

@@ -2,9 +2,11 @@
 # Tests for scripts/plot.py and its modules (metrics, fmt, plot_figures, plot_page, targets, bench_names, pyenv_check).
 # Run: /usr/bin/python3 -m pytest tests/test_plot.py
 import json
+import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -255,6 +257,51 @@ def test_load_rejects_bad_files(fname, message):
         load_run(data(fname))
     assert message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("real_time, unit, message", [
+    (math.nan, "ns", "has a real_time of nan ns, not a time a benchmark took"),
+    (math.inf, "ms", "has a real_time of inf ms"),
+    (1e308, "us", "has a real_time of 1e+308 us"),
+    (-5.0, "ns", "has a real_time of -5.0 ns"),
+])
+def test_load_rejects_a_time_no_benchmark_took(tmp_path, real_time, unit, message):
+    # NaN made plot.py end in an internal error; inf judged "no change" in compare.py
+    doc = json.loads(open(data("handcheck.json")).read())
+    doc["benchmarks"][0].update(real_time=real_time, time_unit=unit)
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    with pytest.raises(bench_names.RunFileError) as e:
+        load_run(str(tmp_path / "run.json"))
+    assert message in str(e.value) and doc["benchmarks"][0]["name"] in str(e.value)
+
+
+def test_a_time_unit_of_the_wrong_type_is_a_malformed_entry(tmp_path):
+    doc = json.loads(open(data("handcheck.json")).read())
+    doc["benchmarks"][0]["time_unit"] = ["ns"]  # raised TypeError (unhashable) in the loader
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    run = load_run(str(tmp_path / "run.json"))
+    assert any(s.reason.startswith("malformed entry") for s in run.skipped)
+
+
+def test_counters_that_are_not_numbers_are_left_out_of_the_figures(tmp_path):
+    # NaN requests/s on every L = 0 row ended plot.py with "no positive values" on a log axis
+    assert "requests per second" in plot_page_of(tmp_path / "before", data("small_run.json"))
+    doc = json.loads(open(data("small_run.json")).read())
+    for b in doc["benchmarks"]:
+        for counter in ("items_per_second", "mem_per_inflight_kb"):
+            if counter in b:
+                b[counter] = math.nan
+        if "cpu_util" in b:
+            b["cpu_util"] = math.inf
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    page = plot_page_of(tmp_path / "out", str(tmp_path / "run.json"))
+    assert "requests per second" not in page and "Memory per request" not in page
+
+
+def plot_page_of(out, path):
+    r = run_plot(path, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    return (out / "README.md").read_text(encoding="utf-8")
 
 
 def test_newest_run_is_by_date_and_skips_temporaries(tmp_path):
@@ -638,6 +685,22 @@ def test_bad_input_one_line_exit_2_nothing_left(tmp_path, fname):
     fresh = tmp_path / "fresh"
     r = run_plot(data(fname), "--out", str(fresh))
     assert r.returncode == 2 and not fresh.exists()
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_an_interrupted_render_leaves_nothing(tmp_path, sig, status):
+    # SIGTERM left OUT/.tmp-*/ with half the plots; Ctrl-C printed a traceback
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sentinel.txt").write_text("keep me")
+    proc = subprocess.Popen([sys.executable, PLOT, data("small_run.json"), "--out", str(out)], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True)
+    started = next((line for line in proc.stderr if "rendering" in line), None)
+    proc.send_signal(sig)
+    rest = proc.stderr.read()
+    proc.stderr.close()
+    assert started and proc.wait(timeout=60) == status and "Traceback" not in rest
+    assert os.listdir(out) == ["sentinel.txt"]
 
 
 def test_bad_python_option_is_bad_input(tmp_path):

@@ -101,7 +101,7 @@ size_t count_matching(const std::string& filter) {
   try {
     re = std::regex(spec, std::regex::extended);
   } catch (const std::regex_error&) {
-    return 0;
+    throw UsageError("--benchmark_filter=" + filter + ": not a regular expression (POSIX extended)");
   }
   size_t count = 0;
   for (const std::string& name : names()) {
