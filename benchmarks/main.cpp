@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -43,25 +44,32 @@ std::string flag_value(const std::vector<char*>& args, std::string_view prefix) 
 // (--benchmark_repetitions=-1 throws std::length_error), runs nothing and exits 0 (=0), or
 // answers on two lines (=x); an --benchmark_out it cannot open ends the run with exit 1 in its
 // own words, after the context. A time unit it does not know gets its usage text and exit 0,
-// even with --benchmark_list_tests, whose caller then reads the usage as benchmark names; a
-// boolean it does not know counts as true, a negative warm-up as none. Returns what is wrong
-// with the flags as given, or "".
+// even with --benchmark_list_tests, whose caller then reads the usage as benchmark names; any
+// word but false/no/off counts as true for a boolean (so =maybe is true), a negative warm-up as
+// none. Returns what is wrong with the flags as given, or "".
 std::string benchmark_flag_problem(const std::vector<char*>& args) {
-  const std::vector<std::string_view> yes_no = {"true", "false", "yes", "no", "1", "0"};
+  // The words Google Benchmark itself gives a meaning, in any case; empty means true (a unit: unset).
+  const std::vector<std::string_view> yes_no = {"", "true", "false", "yes", "no", "on", "off",
+                                                "t", "f", "y", "n", "1", "0"};
+  std::vector<std::string_view> color = yes_no;
+  color.push_back("auto");
   const std::vector<std::pair<std::string_view, std::vector<std::string_view>>> words = {
-      {"--benchmark_time_unit=", {"ns", "us", "ms", "s"}},
-      {"--benchmark_color=", {"true", "false", "yes", "no", "1", "0", "auto"}},
+      {"--benchmark_time_unit=", {"", "ns", "us", "ms", "s"}},
+      {"--benchmark_color=", color},
       {"--benchmark_list_tests=", yes_no},
       {"--benchmark_enable_random_interleaving=", yes_no},
       {"--benchmark_report_aggregates_only=", yes_no},
       {"--benchmark_display_aggregates_only=", yes_no},
       {"--benchmark_counters_tabular=", yes_no}};
   for (const auto& [flag, allowed] : words) {
-    const std::string v = flag_value(args, flag);
+    std::string v = flag_value(args, flag);
+    if (flag != "--benchmark_time_unit=")  // units are lower case only
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
     if (has_flag(args, flag) && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
       std::string list;
-      for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return std::string(flag) + v + ": not one of " + list;
+      for (std::string_view a : allowed)
+        if (!a.empty()) list += (list.empty() ? "" : ", ") + std::string(a);
+      return std::string(flag) + flag_value(args, flag) + ": not one of " + list;
     }
   }
   if (has_flag(args, "--v=")) {
@@ -163,7 +171,8 @@ int main(int argc, char** argv) {
     args.insert(args.begin() + 1, repetitions.data());
   // Read before Initialize, which removes the flags it knows from argv.
   const std::string format = flag_value(args, "--benchmark_format=");
-  const std::string color = flag_value(args, "--benchmark_color=");
+  std::string color = flag_value(args, "--benchmark_color=");
+  std::transform(color.begin(), color.end(), color.begin(), [](unsigned char c) { return std::tolower(c); });
   // Google Benchmark answers an unknown format with its usage text and exit code 0.
   for (const std::string& f : {format, flag_value(args, "--benchmark_out_format=")}) {
     if (!f.empty() && f != "console" && f != "json" && f != "csv") {
@@ -208,8 +217,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<benchmark::BenchmarkReporter> reporter;
   if (format.empty() || format == "console") {
     bool use_color = isatty(STDOUT_FILENO) != 0;
-    if (color == "false" || color == "no" || color == "0") use_color = false;
-    if (color == "true" || color == "yes" || color == "1") use_color = true;
+    if (color == "false" || color == "no" || color == "off" || color == "f" || color == "n" || color == "0")
+      use_color = false;
+    else if (!color.empty() && color != "auto")  // any other word Google Benchmark takes is true
+      use_color = true;
     reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color);
   }
   if (reporter)

@@ -10,8 +10,9 @@ same commit) or built concbench binaries. R rounds run, each model by model in r
 one fresh process of OLD and one of NEW for that model, back to back in random order, as
 ./bench runs a model, with --benchmark_enable_random_interleaving, 3 repetitions and
 --benchmark_min_time=0.02 unless the flags given say otherwise. By default a representative
-subset runs: sum at n = 1e5, 1e7 and 1e8 over every model and both kernels, fetch at 0 and
-100 ms (--benchmark_filter=REGEX picks another). Each round gives each metric one paired
+subset runs (SUBSET: sum range at n = 1e5, 1e7, 1e8 and array at 1e5, 1e7 for seq and the
+W = 2 models but mpi, fetch pool, multi_socket and coro at 0 and 100 ms; --benchmark_filter=REGEX
+picks another). Each round gives each metric one paired
 sample, NEW/OLD of the process medians, judged as scripts/regress.py says.
 
 The rounds are saved when all have run (--out FILE, default results/ab/<date>-<old>-<new>.json)
@@ -93,9 +94,14 @@ def parse_args(argv):
         raise InputError("unexpected argument %s" % unknown[0])
     if args.analyse and args.sides:
         raise InputError("--analyse FILE takes no OLD NEW")
-    measuring = list(bench_args) + ["--rounds"] * (args.rounds is not None) + ["--out"] * bool(args.out)
-    if args.analyse and measuring:
-        raise InputError("--analyse FILE judges rounds already run: %s does not apply" % measuring[0])
+    if args.analyse:  # what shapes a measurement would be ignored without a word
+        measuring = list(bench_args)
+        if args.rounds is not None:
+            measuring.append("--rounds")
+        if args.out:
+            measuring.append("--out")
+        if measuring:
+            raise InputError("--analyse FILE judges rounds already run: %s does not apply" % measuring[0])
     args.rounds = args.rounds or DEFAULT_ROUNDS
     if len(args.sides) > 2:
         raise InputError("unexpected argument %s" % args.sides[2])

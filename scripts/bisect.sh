@@ -120,8 +120,9 @@ good_arg=$1 bad_arg=$2 filter=$3
 shift 3
 ab_args=("$@")
 [[ -n $filter ]] || die "FILTER is empty; give a --benchmark_filter regex such as 'sum/threads'"
-# What can be checked before two builds: FILTER's syntax (grep -E reads the POSIX extended
-# syntax the binary does, and says 2 to one that is not) and ab.py's own options.
+# What can be checked before two builds: FILTER's syntax, as far as grep -E (POSIX extended,
+# as the binary reads it; grep is more lenient, so a rare filter still fails after the builds)
+# says 2 to it, and ab.py's own options.
 grep -Eq -e "$filter" </dev/null 2>/dev/null
 [[ $? -ne 2 ]] || die "FILTER '$filter' is not a regular expression (POSIX extended)"
 for arg in ${ab_args[@]+"${ab_args[@]}"}; do

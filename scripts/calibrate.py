@@ -177,6 +177,7 @@ def run(argv):
         groups = ab.plan(sides_of(done, args.binary)[0], bench_args)
         ab.require_rounds(args.rounds, [n for _, members in groups for n in members.get("S", [])],
                           regress.DEFAULT_ALPHA, "too few rounds to find anything")
+        os.makedirs(os.path.join(out, "rounds"), exist_ok=True)  # checked: DIR/PAUSE can be made from round 1
     for t in range(done, args.trials):
         sides, slow_name = sides_of(t, args.binary)
         comparisons = (("aa", "A", "A2"), (slow_name, "A", "S"))

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # What the command-line scripts share: bad input is one line on stderr and exit code 2.
 import argparse
+import contextlib
 import functools
 import os
 import re
@@ -150,15 +151,25 @@ def say(prog, message):
     print("%s: %s" % (prog, message), file=sys.stderr, flush=True)
 
 
-def stop_on_sigterm():
-    """SIGTERM ends the run as an interrupt does: the finally blocks that remove temporary
-    directories, worktrees and half-written output run, and the exit status is 143."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+@contextlib.contextmanager
+def sigterm_exits():
+    """Inside, SIGTERM ends the run as an interrupt does: the finally blocks that remove temporary
+    directories, worktrees and half-written output run, and the exit status is 143. The previous
+    handler is back afterwards (tests call the scripts' main() in their own process)."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(run, prog, argv=None):
     """Calls run(argv) and turns InputError into one line on stderr and exit code 2."""
-    stop_on_sigterm()
+    with sigterm_exits():
+        return _main(run, prog, argv)
+
+
+def _main(run, prog, argv):
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except InputError as e:

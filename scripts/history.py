@@ -15,7 +15,8 @@ moves by more than --min-effect (default 3%).
 OUT/README.md lists every step with its commit, the level before and after, and the
 change; OUT/history.png has a panel per metric that stepped, the commits in branch order
 on the x axis (a commit without a record is a gap). OUT (default results/history/page/)
-gets both at once, or neither; nothing else in OUT is touched.
+gets both at once, or neither (a history.png of an earlier page goes when nothing stepped);
+nothing else in OUT is touched, and an OUT whose README.md is not such a page is refused.
 """
 import argparse
 import itertools
@@ -138,8 +139,11 @@ def records_needed(n_metrics):
     return next(n for n in itertools.count(2) if 2 / math.comb(n, n // 2) <= CHANGE_ALPHA / n_metrics)
 
 
+TITLE = "# concbench history: where the numbers stepped"
+
+
 def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
-    lines = ["# concbench history: where the numbers stepped", "",
+    lines = [TITLE, "",
              "%d commits of this branch from %s, %d with a record; %d metrics searched with E-Divisive "
              "means and Benjamini-Hochberg over them at %g (noise alone: a step on at most %g%% of pages), "
              "change above %g%%." % (len(commits), commits[0][:12], len(chosen), n_metrics, CHANGE_ALPHA,
@@ -161,8 +165,24 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
     return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p"), rows)]) + "\n"
 
 
+def check_out(out):
+    """The page's own two files only, never another README.md: --out . or results once replaced
+    the directory whole, and a README.md there is the project's or the results page."""
+    readme = os.path.join(out, "README.md")
+    if os.path.exists(readme) or os.path.exists(os.path.join(out, "history.png")):
+        try:
+            with open(readme, encoding="utf-8") as f:
+                ours = f.readline().rstrip("\n") == TITLE
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise InputError("%s holds a README.md or history.png that is not a history page; give --out a "
+                             "directory of its own" % out)
+
+
 def run(argv):
     args = parse_args(argv)
+    check_out(args.out)  # before the search, which can take minutes
     notes = []
     commits, chosen = pick_records(args, notes)
     series, kinds = metrics.metric_series([chosen.get(c) for c in commits], args.filter, notes)
@@ -181,7 +201,6 @@ def run(argv):
         with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
             f.write(page(changed, kinds, commits, chosen, subjects, len(series), args))
 
-    # Only the page's own two files: OUT may be any directory (., results/history), never emptied.
     cli.publish(out, ["history.png", "README.md"], build)
     for line in notes + ["%d of %d metrics stepped over %d commits; wrote %s"
                          % (len(changed), len(series), len(commits), out)]:

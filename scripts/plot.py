@@ -103,7 +103,11 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    cli.stop_on_sigterm()  # the half-rendered temporary directory goes, as after Ctrl-C
+    with cli.sigterm_exits():  # the half-rendered temporary directory goes, as after Ctrl-C
+        return _main(argv)
+
+
+def _main(argv):
     started = time.monotonic()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:

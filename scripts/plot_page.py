@@ -242,7 +242,8 @@ def fetch_section(page, fetch_info):
              "Wall time for N HTTP GETs against the local server with injected latency L; ideal = the "
              "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured. C is the most "
              "requests a model may have in flight; where it held fewer than 90% of min(N, C) at once (its "
-             "median `peak_in_flight`), the cell says how many, and the figures draw the point hollow.")
+             "median `peak_in_flight`), the cell says how many, and the wall-time and efficiency figures "
+             "draw the point hollow.")
     page.images("fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png")
     for delay in delays:
         page.add("### L = %g ms, %s: median wall time (efficiency)" % (delay, config_text(cfg)),

@@ -88,9 +88,11 @@ def list_benchmarks(binary, args):
     names = proc.stdout.split()
     # A flag the binary's Google Benchmark did not know once got its usage text and exit 0,
     # whose words then ran as 17 processes: a benchmark name has no space and a slash.
-    if any(" " in line.strip() or "/" not in line for line in proc.stdout.splitlines() if line.strip()):
-        raise RunError("%s %s does not list benchmark names (a flag it answers with its usage?): %s"
-                       % (binary, " ".join(child_args(args)), proc.stdout.strip().splitlines()[0][:80]), 2)
+    odd = next((line.strip() for line in proc.stdout.splitlines()
+                if line.strip() and (" " in line.strip() or "/" not in line)), None)
+    if odd:
+        raise RunError("%s does not list benchmark names with these flags (one it answers with its usage?): %r"
+                       % (binary, odd[:80]), 2)
     if not names:
         raise RunError("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists them)"
                        % filt, 2)
@@ -413,13 +415,33 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
             else "rendering %s (a %s run: results/ stays as it is)" % (page, scope))
         cmd = ([os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])
                + (["--out", page] if page else []))
-        code = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
+        code = run_child(cmd)
         if code != 0:
             raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code if code > 0 else 1)
     if failures:
         say("%d of %d processes failed: %s" % (len(failures), len(groups), "; ".join(failures)))
         return 1
     return 0
+
+
+def run_child(cmd):
+    """Runs a script of ours to its end; returns its exit status. Stopped by SIGTERM, it passes
+    the signal on and waits, so the script cleans up as it would on its own (subprocess.run
+    SIGKILLs it and leaves its half-written output); Ctrl-C reaches it from the terminal."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    try:
+        return proc.wait()
+    except SystemExit:
+        proc.terminate()
+        proc.wait()
+        raise
+    except BaseException:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.wait()
+        raise
 
 
 def run_python_reference(args, out, fixture):
@@ -430,14 +452,17 @@ def run_python_reference(args, out, fixture):
     say("running the seed's experiments in Python")
     cmd = [os.path.join(SCRIPTS, "python_reference.py"), "--fixture-url", fixture.start(),
            "--out", out] + (["--quick"] if "--quick" in args else [])
-    code = subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
+    code = run_child(cmd)
     if code != 0:
         raise RunError("the Python reference %s" % describe_exit(code), code if code > 0 else 1)
 
 
 def main(argv=None):
-    cli.stop_on_sigterm()  # the temporary directory of the processes' JSON goes too
-    argv = sys.argv[1:] if argv is None else argv
+    with cli.sigterm_exits():  # the temporary directory of the processes' JSON goes too
+        return _main(sys.argv[1:] if argv is None else argv)
+
+
+def _main(argv):
     opts = {"--out": None, "--history": None, "--fixture": None, "--python": False, "--render": False}
     try:
         while argv and argv[0] in opts:  # the options come before BINARY; what follows is BINARY's

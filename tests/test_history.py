@@ -99,6 +99,7 @@ def test_output_replaces_its_own_files_only_on_success_and_nothing_else(project,
     repo, hist, shas = project
     out = hist / "page"
     out.mkdir()
+    (out / "README.md").write_text(history.TITLE + "\nan earlier page\n")
     (out / "history.png").write_bytes(b"old")
     (out / "notes.txt").write_text("the user's")
     assert history.main(["--repo", str(repo), "--filter", "tbb"]) == 0
@@ -112,6 +113,12 @@ def test_output_replaces_its_own_files_only_on_success_and_nothing_else(project,
     one_line_error(run_history("--repo", repo, "--out", tmp_path / "afile"), "is not a directory")
     assert (tmp_path / "afile").read_text() == "keep"
     os.remove(hist / "README.md")
+    # Another README.md (the project's, with --out .) is never replaced.
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "README.md").write_text("# the project\n")
+    one_line_error(run_history("--repo", repo, "--out", tmp_path / "proj"), "not a history page")
+    assert os.listdir(tmp_path / "proj") == ["README.md"]
+    assert (tmp_path / "proj" / "README.md").read_text() == "# the project\n"
 
     def failing_draw(*a, **k):
         raise RuntimeError("disk full")

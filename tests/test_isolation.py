@@ -46,16 +46,21 @@ def test_a_model_left_spinning_disturbs_a_shared_process_but_not_an_isolated_one
             "--scaling_n=1e6", *TINY,
             "--benchmark_min_time=0.2"]
     shared = tmp_path / "shared.json"
-    subprocess.run([BINARY, *args, "--benchmark_out=%s" % shared, "--benchmark_format=json"],
-                   check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
-    shared_util = {b["name"].split("/")[1]: b["cpu_util"]
-                   for b in iterations(json.loads(shared.read_text()))}
-    proc, out = isolated(tmp_path, args, env=env)
-    assert proc.returncode == 0, proc.stderr
-    util = {b["name"].split("/")[1]: b["cpu_util"] for b in iterations(json.loads(out.read_text()))}
-    # One worker, the caller asleep in join(): at most one core busy, however loaded the
-    # machine is. The spinner adds whatever share of a core it gets (about a whole one on an
-    # idle 2-core machine, less under load); without that difference the test proves nothing.
+    # Up to three tries: the spinner's share of a core is the machine's to give, and one try failed
+    # twice in whole runs of the Python tests (once beside other tests), never in 20 runs alone.
+    for _ in range(3):
+        subprocess.run([BINARY, *args, "--benchmark_out=%s" % shared, "--benchmark_format=json"],
+                       check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+        shared_util = {b["name"].split("/")[1]: b["cpu_util"]
+                       for b in iterations(json.loads(shared.read_text()))}
+        proc, out = isolated(tmp_path, args, env=env)
+        assert proc.returncode == 0, proc.stderr
+        util = {b["name"].split("/")[1]: b["cpu_util"] for b in iterations(json.loads(out.read_text()))}
+        # One worker, the caller asleep in join(): at most one core busy, however loaded the
+        # machine is. The spinner adds whatever share of a core it gets (about a whole one on an
+        # idle 2-core machine, less under load); without that difference the test proves nothing.
+        if util["threads"] < 1.15 and shared_util["threads"] > util["threads"] + 0.15:
+            break
     assert util["threads"] < 1.15, util
     assert shared_util["threads"] > util["threads"] + 0.15, (shared_util, util)
 
@@ -222,6 +227,23 @@ def test_sigterm_ends_the_run_and_leaves_nothing_behind(tmp_path):
     assert started and proc.wait(timeout=30) == 143
     proc.stderr.close()
     assert os.listdir(tmp) == [] and not (tmp_path / "run.json").exists()
+
+
+def test_sigterm_is_passed_on_to_a_script_of_ours_that_then_cleans_up(tmp_path):
+    # subprocess.run SIGKILLed plot.py when ./bench got SIGTERM, leaving results/.tmp-*/
+    child, marker = tmp_path / "child.py", tmp_path / "cleaned"
+    child.write_text("import pathlib, signal, sys, time\n"
+                     "def bye(*_):\n    pathlib.Path(sys.argv[1]).write_text('cleaned')\n    sys.exit(143)\n"
+                     "signal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    parent = ("import sys; sys.path.insert(0, %r); import cli, run_isolated\n"
+              "with cli.sigterm_exits():\n    run_isolated.run_child([sys.executable, %r, %r])\n"
+              % (os.path.dirname(RUN), str(child), str(marker)))
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
+    ready = proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    assert ready == "ready\n" and proc.wait(timeout=30) == 143
+    proc.stdout.close()
+    assert marker.read_text() == "cleaned"
 
 
 def test_a_record_that_cannot_be_written_after_the_run_keeps_the_run(tmp_path, monkeypatch, capsys):
