@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Every counter of a fetch benchmark means what its name says, read from the real binary's JSON:
 # latency counts from when a request was ready (queue wait included), peak_in_flight is C,
-# efficiency never exceeds 1.
+# efficiency never exceeds 1, and an open-loop latency counts from the request's arrival.
 # Run: /usr/bin/python3 -m pytest tests/test_fetch_labels.py (CONCBENCH_BINARY names the built
 # binary; ctest sets it).
 import json
@@ -49,3 +49,21 @@ def test_efficiency_never_exceeds_one_in_any_dispatch_order():
     for b in run("--benchmark_filter=^fetch/(openmp|pool)/conc:10/n:40/profile:seed/", "--fetch_conc=10"):
         assert b["ideal_s"] == pytest.approx(0.606), b["name"]
         assert b["efficiency"] <= 1, (b["name"], b["efficiency"])
+
+
+def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged():
+    # 75,000 arrivals in half a second is more than any model here issues (multi_socket: 13,000
+    # to 26,000 a second): the last requests start seconds after they arrived. A latency counted
+    # from the send leaves that wait out (tried: max 183 ms against a lag of 5.7 s). At 1,000 a
+    # second the same model keeps up and no request is answered before L = 10 ms.
+    over, under = sorted(run("--benchmark_filter=^fetch/open/multi_socket/", "--open_rates=1000,150000"),
+                         key=lambda b: -b["offered_rate"])
+    assert over["offered_rate"] == 150000 and over["keeping_up"] == 0, over
+    assert over["achieved_rate"] < 0.95 * 150000
+    behind_s = 75000 / over["achieved_rate"] - 75000 / 150000  # how much longer issuing took
+    assert over["issue_lag_max_ms"] >= 0.9 * 1000 * behind_s, over
+    # the request that started latest after its arrival was answered no sooner than that
+    assert over["p99_ms"] >= 100 and over["max_ms"] >= over["issue_lag_max_ms"], over
+    assert under["offered_rate"] == 1000 and under["keeping_up"] == 1, under
+    assert under["achieved_rate"] == pytest.approx(1000, rel=0.05)
+    assert under["p50_ms"] >= 10 and under["max_ms"] >= under["p99_ms"] >= under["p50_ms"], under

@@ -575,7 +575,8 @@ TEST(LatencyHistogram, AgreesWithExactPercentilesOfMeasuredLatencies) {
   }
   std::sort(exact.begin(), exact.end());
   for (double p : {1.0, 50.0, 90.0, 99.0, 99.9, 100.0}) {
-    const auto rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(p / 100 * exact.size())));
+    // the rank in whole numbers (hundredths of a percent): doubles round 99.9% of 1000 above 999
+    const auto rank = std::max<size_t>(1, (std::llround(p * 100) * exact.size() + 9999) / 10000);
     const double want = static_cast<double>(exact[rank - 1]);
     EXPECT_NEAR(static_cast<double>(h.percentile(p)), want, 0.004 * want + 0.5) << "p" << p;
   }
@@ -644,6 +645,29 @@ TEST(Wrk, ReadsTheCountAndRefusesErrors) {
                std::runtime_error);
   EXPECT_THROW(parse_wrk_output(head + "  95 requests in 1.00s, 1MB read\n  Non-2xx or 3xx responses: 95\n"),
                std::runtime_error);
+}
+
+TEST(ArrivalOffsets, PoissonArrivalsOfferTheirLabelledRate) {
+  // The seeded gaps alone spanned 3% less or more than n / rate: the label was not the load.
+  for (const auto& [n, rate] : {std::pair{500, 1000.0}, {1000, 2000.0}, {5000, 10000.0}}) {
+    const std::vector<double> even = arrival_offsets(n, rate, false);
+    const std::vector<double> poisson = arrival_offsets(n, rate, true);
+    ASSERT_EQ(poisson.size(), static_cast<size_t>(n));
+    EXPECT_EQ(poisson.front(), 0.0);
+    EXPECT_NEAR(poisson.back(), even.back(), 1e-9 * even.back()) << n;
+    // Still Poisson-like: exponential gaps have a coefficient of variation of 1, even ones 0.
+    double sum = 0, sum_sq = 0;
+    for (int i = 1; i < n; ++i) {
+      const double g = poisson[i] - poisson[i - 1];
+      EXPECT_GE(g, 0.0);
+      sum += g;
+      sum_sq += g * g;
+    }
+    const double mean = sum / (n - 1);
+    const double cv = std::sqrt(sum_sq / (n - 1) - mean * mean) / mean;
+    EXPECT_GT(cv, 0.8) << n;
+    EXPECT_LT(cv, 1.2) << n;
+  }
 }
 
 TEST(IdealMakespan, OneLatencyIsRoundsTimesLatency) {

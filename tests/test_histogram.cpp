@@ -15,10 +15,13 @@
 namespace concbench {
 namespace {
 
-// The exact nearest-rank percentile of raw samples: what the histogram approximates.
+// The exact nearest-rank percentile of raw samples: what the histogram approximates. The rank
+// in whole numbers (p in hundredths of a percent), not in doubles, where 99.9 / 100 * 1000
+// rounds above 999.
 uint64_t exact_percentile(std::vector<uint64_t> v, double p) {
   std::sort(v.begin(), v.end());
-  const auto rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(p / 100.0 * v.size())));
+  const uint64_t hundredths = static_cast<uint64_t>(std::llround(p * 100));
+  const auto rank = std::max<uint64_t>(1, (hundredths * v.size() + 9999) / 10000);
   return v[rank - 1];
 }
 
@@ -73,6 +76,18 @@ TEST(Histogram, SmallValuesAreExact) {
   EXPECT_EQ(h.percentile(99), 198u);
   EXPECT_EQ(h.percentile(100), 200u);
   EXPECT_EQ(h.percentile(0.1), 1u);
+}
+
+TEST(Histogram, TheRankIsExactAtRoundCounts) {
+  // 999 fast requests and one slow one: p99.9 of 1000 is the 999th, never the slow one (the
+  // rank once came out 1000 at every multiple of 1000 samples).
+  for (uint64_t n : {1000u, 5000u, 20000u}) {
+    Histogram h;
+    for (uint64_t i = 0; i < n - n / 1000; ++i) h.record(1'000'000);
+    for (uint64_t i = 0; i < n / 1000; ++i) h.record(1'000'000'000);
+    EXPECT_LT(h.percentile(99.9), 1'010'000u) << n;
+    EXPECT_EQ(h.percentile(100), 1'000'000'000u) << n;
+  }
 }
 
 TEST(Histogram, EmptyAndSingle) {

@@ -49,7 +49,10 @@ void Histogram::clear() { *this = Histogram(); }
 uint64_t Histogram::percentile(double p) const {
   if (count_ == 0) return 0;
   // Nearest rank: the smallest value with at least ceil(p/100 * count) values at or below it.
-  const double wanted = std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(count_));
+  // In floating point 99.9 / 100 * 1000 is 999.0000000000001, whose ceiling made p99.9 the
+  // maximum at every multiple of 1000 samples: a relative hair off first.
+  const double exact = std::clamp(p, 0.0, 100.0) * static_cast<double>(count_) / 100.0;
+  const double wanted = std::ceil(exact * (1 - 1e-12));
   const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(wanted));
   uint64_t seen = 0;
   for (size_t i = 0; i < kBuckets; ++i) {

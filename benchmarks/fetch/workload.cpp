@@ -55,6 +55,14 @@ std::vector<double> arrival_offsets(int n, double rate, bool poisson) {
     out[i] = poisson ? t : static_cast<double>(i) / rate;
     t += gap(rng);
   }
+  // Stretched to the even schedule's span, (n - 1) / rate: the seeded draws alone came out
+  // 2-4% off it (1,034 a second for a label of 1,000), so a Poisson point offered another load
+  // than its name and than the even point beside it. Scaled, the times are those of a Poisson
+  // process given n arrivals in that span (uniform order statistics), at exactly the rate.
+  if (poisson && out.size() > 1 && out.back() > 0) {
+    const double scale = static_cast<double>(out.size() - 1) / rate / out.back();
+    for (double& x : out) x *= scale;
+  }
   return out;
 }
 

@@ -40,7 +40,7 @@ std::vector<int> seed_profile_delays();
 
 // Open loop: when each of n requests arrives, in seconds after the first, at `rate` per second:
 // evenly spaced, or a Poisson process (exponential gaps, the same seeded sequence every time,
-// so every model and iteration meets the same arrivals).
+// so every model and iteration meets the same arrivals), both ending at (n - 1) / rate.
 std::vector<double> arrival_offsets(int n, double rate, bool poisson);
 
 // Requests for real URLs: request i fetches urls[i % urls.size()], so n = 10 x urls repeats the
