@@ -16,7 +16,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "common/context.h"
@@ -40,6 +39,21 @@ std::string flag_value(const std::vector<char*>& args, std::string_view prefix) 
   return value;
 }
 
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+// Google Benchmark 1.7.1's boolean words, in any case (empty is true): their value, or nullopt
+// for a word it gives no meaning (and takes as true).
+constexpr std::string_view kTruthWords = "true, false, yes, no, on, off, t, f, y, n, 1, 0";
+std::optional<bool> truth_of(const std::string& word) {
+  const std::string w = lower(word);
+  if (w == "" || w == "true" || w == "yes" || w == "on" || w == "t" || w == "y" || w == "1") return true;
+  if (w == "false" || w == "no" || w == "off" || w == "f" || w == "n" || w == "0") return false;
+  return std::nullopt;
+}
+
 // Google Benchmark 1.7.1 takes these values without a word and then aborts
 // (--benchmark_repetitions=-1 throws std::length_error), runs nothing and exits 0 (=0), or
 // answers on two lines (=x); an --benchmark_out it cannot open ends the run with exit 1 in its
@@ -48,29 +62,18 @@ std::string flag_value(const std::vector<char*>& args, std::string_view prefix) 
 // word but false/no/off counts as true for a boolean (so =maybe is true), a negative warm-up as
 // none. Returns what is wrong with the flags as given, or "".
 std::string benchmark_flag_problem(const std::vector<char*>& args) {
-  // The words Google Benchmark itself gives a meaning, in any case; empty means true (a unit: unset).
-  const std::vector<std::string_view> yes_no = {"", "true", "false", "yes", "no", "on", "off",
-                                                "t", "f", "y", "n", "1", "0"};
-  std::vector<std::string_view> color = yes_no;
-  color.push_back("auto");
-  const std::vector<std::pair<std::string_view, std::vector<std::string_view>>> words = {
-      {"--benchmark_time_unit=", {"", "ns", "us", "ms", "s"}},
-      {"--benchmark_color=", color},
-      {"--benchmark_list_tests=", yes_no},
-      {"--benchmark_enable_random_interleaving=", yes_no},
-      {"--benchmark_report_aggregates_only=", yes_no},
-      {"--benchmark_display_aggregates_only=", yes_no},
-      {"--benchmark_counters_tabular=", yes_no}};
-  for (const auto& [flag, allowed] : words) {
-    std::string v = flag_value(args, flag);
-    if (flag != "--benchmark_time_unit=")  // units are lower case only
-      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (has_flag(args, flag) && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      std::string list;
-      for (std::string_view a : allowed)
-        if (!a.empty()) list += (list.empty() ? "" : ", ") + std::string(a);
-      return std::string(flag) + flag_value(args, flag) + ": not one of " + list;
-    }
+  if (has_flag(args, "--benchmark_time_unit=")) {
+    const std::string unit = flag_value(args, "--benchmark_time_unit=");  // empty: unset
+    if (unit != "" && unit != "ns" && unit != "us" && unit != "ms" && unit != "s")
+      return "--benchmark_time_unit=" + unit + ": not one of ns, us, ms, s";
+  }
+  for (std::string_view flag : {"--benchmark_color=", "--benchmark_list_tests=",
+                                "--benchmark_enable_random_interleaving=", "--benchmark_report_aggregates_only=",
+                                "--benchmark_display_aggregates_only=", "--benchmark_counters_tabular="}) {
+    const std::string v = flag_value(args, flag);
+    const bool color = flag == "--benchmark_color=";
+    if (has_flag(args, flag) && !truth_of(v) && !(color && lower(v) == "auto"))
+      return std::string(flag) + v + ": not one of " + std::string(kTruthWords) + (color ? ", auto" : "");
   }
   if (has_flag(args, "--v=")) {
     const std::string v = flag_value(args, "--v=");
@@ -171,8 +174,7 @@ int main(int argc, char** argv) {
     args.insert(args.begin() + 1, repetitions.data());
   // Read before Initialize, which removes the flags it knows from argv.
   const std::string format = flag_value(args, "--benchmark_format=");
-  std::string color = flag_value(args, "--benchmark_color=");
-  std::transform(color.begin(), color.end(), color.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string color = lower(flag_value(args, "--benchmark_color="));
   // Google Benchmark answers an unknown format with its usage text and exit code 0.
   for (const std::string& f : {format, flag_value(args, "--benchmark_out_format=")}) {
     if (!f.empty() && f != "console" && f != "json" && f != "csv") {
@@ -217,10 +219,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<benchmark::BenchmarkReporter> reporter;
   if (format.empty() || format == "console") {
     bool use_color = isatty(STDOUT_FILENO) != 0;
-    if (color == "false" || color == "no" || color == "off" || color == "f" || color == "n" || color == "0")
-      use_color = false;
-    else if (!color.empty() && color != "auto")  // any other word Google Benchmark takes is true
-      use_color = true;
+    if (!color.empty() && color != "auto") use_color = *truth_of(color);  // checked above: a word it knows
     reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color);
   }
   if (reporter)

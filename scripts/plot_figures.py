@@ -103,12 +103,13 @@ def _errorbar(ax, model, x, y, lo, hi, linear=False, hollow=None, **kw):
     x = np.asarray(x, dtype=float)
     x = x + step * NUDGE_LINEAR if linear else x * 1.02 ** step
     kw.setdefault("label", model)
-    ax.errorbar(x, np.asarray(y, dtype=float), yerr=_yerr(y, lo, hi),
-                color=color, marker=marker, markersize=5, capsize=3, linewidth=1.4, **kw)
+    y = np.asarray(y, dtype=float)
+    ax.errorbar(x, y, yerr=_yerr(y, lo, hi), color=color, marker=marker, markersize=5, capsize=3, linewidth=1.4,
+                **kw)
     if hollow is not None and np.any(hollow):
         hollow = np.asarray(hollow, dtype=bool)
-        ax.plot(x[hollow], np.asarray(y, dtype=float)[hollow], linestyle="none", marker=marker, markersize=5,
-                color=color, markerfacecolor="white", zorder=3)
+        ax.plot(x[hollow], y[hollow], linestyle="none", marker=marker, markersize=5, color=color,
+                markerfacecolor="white", zorder=3)
 
 
 def _x_ticks(ax, ticks, fmt=lambda v: "%d" % v, base=2):

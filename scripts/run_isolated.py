@@ -85,11 +85,10 @@ def list_benchmarks(binary, args):
         # BINARY explained itself in one line ("concbench: ..."): that line is the message.
         last = (proc.stderr.strip().splitlines() or [binary + " " + describe_exit(proc.returncode)])[-1]
         raise RunError(re.sub("^%s: " % PROG, "", last), 2 if proc.returncode == 2 else 1)
-    names = proc.stdout.split()
+    names = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
     # A flag the binary's Google Benchmark did not know once got its usage text and exit 0,
     # whose words then ran as 17 processes: a benchmark name has no space and a slash.
-    odd = next((line.strip() for line in proc.stdout.splitlines()
-                if line.strip() and (" " in line.strip() or "/" not in line)), None)
+    odd = next((name for name in names if " " in name or "/" not in name), None)
     if odd:
         raise RunError("%s does not list benchmark names with these flags (one it answers with its usage?): %r"
                        % (binary, odd[:80]), 2)
@@ -130,13 +129,14 @@ class Fixture:
     """The fixture server the fetch models share, in a process of its own."""
 
     def __init__(self, path):
+        # Said when the run begins, not when the first fetch model comes after the sum models.
+        if not cli.runnable(path):
+            raise RunError("the fixture server %s is not an executable file" % path, 2)
         self.path, self.proc, self.url = path, None, None
 
     def start(self):
         if self.proc is not None:
             return self.url
-        if not cli.runnable(self.path):
-            raise RunError("the fixture server %s is not an executable file" % self.path)
         # --parent-pid: it exits with this script, however this script ends.
         self.proc = subprocess.Popen([self.path, "--parent-pid=%d" % os.getpid()],
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
@@ -360,13 +360,11 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
 def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
     if not cli.runnable(binary):
         raise RunError("%s is not an executable file" % binary, 2)
-    if fixture_path and not cli.runnable(fixture_path):  # checked here, not after the sum models ran
-        raise RunError("the fixture server %s is not an executable file" % fixture_path, 2)
+    fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
     cli.output(history or out, directory=bool(history))  # before any work, not after the run
     names = list_benchmarks(binary, args)
     groups = group_by_model(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
-    fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
     environment, python_out, kept = Environment(), None, False
     tmp = tempfile.mkdtemp(prefix="concbench-run-")
     try:
