@@ -6,7 +6,10 @@
 
 Groups the benchmarks BINARY ARGS would run by model (sum/tbb, fetch/coro, fetch/open/coro) and runs
 each group in a process of its own with the same ARGS, so no model runs beside the threads, arenas,
-worker processes and memory another left behind. The fetch models share one fixture server started
+worker processes and memory another left behind. The R repetitions (--benchmark_repetitions, else
+the suite's 3, or 1 with --quick) are R rounds: each round runs every model once, in a fresh process
+with one repetition, the models in a random order, so each repetition is a process of its own and a
+slow spell of the machine falls on one round of many models, not on every repetition of one. The fetch models share one fixture server started
 here (PATH), unless ARGS name --fixture_url or --fetch_urls. The processes' Google Benchmark JSON is
 merged into one record (one context, every benchmark) that any reader of one process's JSON reads.
 --out FILE writes it to FILE, --history DIR into DIR named by records.record_name (date, commit,
@@ -25,9 +28,11 @@ import ctypes
 import functools
 import json
 import os
+import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -325,32 +330,82 @@ def write_json(doc, path, indent=2):
         raise
 
 
+def repetitions(args):
+    """The repetitions ARGS ask for (the binary has checked the flag): benchmarks/main.cpp's defaults."""
+    value = flag_value(args, "--benchmark_repetitions=")
+    return int(value) if value is not None else 1 if "--quick" in args else 3
+
+
+def aggregates(entries):
+    """Google Benchmark's mean, median, stddev and cv entries over a benchmark's repetitions, of the
+    times and every counter, as one process with repetitions writes them (none below 2 that ran)."""
+    ran = [e for e in entries if not e.get("error_occurred")]
+    if len(ran) < 2:
+        return []
+    first = ran[0]
+    values = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+              and k not in ("family_index", "per_family_instance_index", "repetitions", "repetition_index",
+                            "threads", "iterations") and all(k in e for e in ran)]
+    stats = {"mean": statistics.fmean, "median": statistics.median, "stddev": statistics.stdev,
+             "cv": lambda v: statistics.stdev(v) / statistics.fmean(v) if statistics.fmean(v) else 0.0}
+    keep = ("family_index", "per_family_instance_index", "run_name", "threads", "time_unit", "label")
+    return [dict({k: first[k] for k in keep if k in first}, name=first["run_name"] + "_" + stat,
+                 run_type="aggregate", repetitions=len(entries), aggregate_name=stat,
+                 aggregate_unit="percentage" if stat == "cv" else "time", iterations=len(ran),
+                 **{k: f([e[k] for e in ran]) for k in values})
+            for stat, f in stats.items()]
+
+
 def run_processes(binary, args, groups, fixture, tmp, stdout):
-    """Each model in a process of its own. Returns the merged record, what each process printed
-    (when stdout is a pipe) and the processes' failures."""
+    """Each model in a process of its own, once a round. Returns the merged record, what each process
+    printed (when stdout is a pipe) and the processes' failures."""
     # Builds of older commits take no --progress=K/N: they number each process's benchmarks from 1.
     helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    total = sum(len(members) for _, members in groups) if "--progress=" in helps.stdout else 0
-    parts, texts, failures, seconds, reruns, first = [], [], [], {}, {}, 1
-    started = time.monotonic()
-    for k, (model, members) in enumerate(groups, 1):
-        say("process %d of %d: %s, %s" % (k, len(groups), model, plural(len(members), "benchmark")))
-        url = fixture.start() if fixture and uses_fixture(model) else None
-        process_started = time.monotonic()
-        context, benchmarks, failure, text, rerun = run_model(
-            binary, args, model, members, first, total, os.path.join(tmp, str(k)), url, stdout)
-        seconds[model] = round(time.monotonic() - process_started, 1)
-        parts.append((context, benchmarks))
-        texts.append(text or "")
-        if rerun:
-            reruns[model] = rerun
-        if failure:
-            say(failure + "; the run goes on")
-            failures.append(failure)
-        first += len(members)
-    doc = merge(parts, len(groups))
+    rounds = repetitions(args)
+    total = rounds * sum(len(members) for _, members in groups) if "--progress=" in helps.stdout else 0
+    if rounds > 1:
+        args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
+    by_model = {model: ({}, []) for model, _ in groups}  # model -> (its first context, its entries)
+    texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
+    order, started = random.Random(), time.monotonic()
+    for r in range(rounds):
+        for model, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
+            k += 1
+            say("process %d of %d: %s, %s%s" % (k, rounds * len(groups), model, plural(len(members), "benchmark"),
+                                                ", round %d of %d" % (r + 1, rounds) if rounds > 1 else ""))
+            url = fixture.start() if fixture and uses_fixture(model) else None
+            process_started = time.monotonic()
+            context, benchmarks, failure, text, rerun = run_model(
+                binary, args, model, members, first, total, os.path.join(tmp, str(k)), url, stdout)
+            seconds[model] = round(seconds.get(model, 0) + time.monotonic() - process_started, 1)
+            kept_context, entries = by_model[model]
+            kept_context.update({} if kept_context else context)
+            # Round r is repetition r of `rounds`, as if one process had run them all.
+            entries += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b for b in benchmarks]
+            texts.append(text or "")
+            if rerun:
+                reruns[model] = rerun
+            if failure:
+                say(failure + "; the run goes on")
+                failures.append(failure)
+            first += len(members)
+    parts = []
+    for model, _ in groups:  # each benchmark's repetitions together, then its aggregates
+        context, entries = by_model[model]
+        by_name = {}
+        for e in entries:
+            by_name.setdefault(e.get("run_name", e["name"]), []).append(e)
+        for name, reps in by_name.items():  # a round that failed did not say the family
+            family = next((e["family_index"] for e in reps if "family_index" in e), None)
+            by_name[name] = [e if family is None else dict(e, family_index=family) for e in reps]
+        parts.append((context, [e for reps in by_name.values()
+                                for e in reps + (aggregates(reps) if rounds > 1 else [])]))
+    doc = merge(parts, k)
+    if rounds > 1:
+        doc["context"]["concbench_isolation"] = ("one process per model and round, %d rounds (%d processes)"
+                                                 % (rounds, k))
     doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
-    # Each model's process, start to exit: what a part of the suite costs the default run.
+    # Each model's processes, start to exit, over all rounds: what a part of the suite costs the default run.
     doc["context"]["concbench_process_seconds"] = seconds
     if reruns:
         doc["context"]["concbench_reruns"] = reruns
@@ -417,7 +472,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
         if code != 0:
             raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code if code > 0 else 1)
     if failures:
-        say("%d of %d processes failed: %s" % (len(failures), len(groups), "; ".join(failures)))
+        say("%d of %d processes failed: %s" % (len(failures), len(groups) * repetitions(args), "; ".join(failures)))
         return 1
     return 0
 

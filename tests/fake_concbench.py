@@ -22,6 +22,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
   FAKE_CONTEXT  JSON merged into the context the runs write
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
+Each entry carries the process's id as a counter, fake_pid.
 """
 import json
 import os
@@ -78,7 +79,7 @@ def main(args):
             row = {"name": name, "family_index": i, "per_family_instance_index": 0, "run_name": name,
                    "run_type": "iteration", "repetitions": reps, "repetition_index": r, "threads": 1,
                    "iterations": 100, "real_time": 1.0 * factor * (1 + random.gauss(0, 0.001)),
-                   "cpu_time": 1.0, "time_unit": "ms"}
+                   "cpu_time": 1.0, "time_unit": "ms", "fake_pid": os.getpid()}
             label_on, _, label = os.environ.get("FAKE_LABEL", "").partition(":")
             if label_on and label_on in name:
                 row["label"] = label

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 
@@ -23,6 +24,7 @@ import run_isolated  # noqa: E402
 
 needs_binary = pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="concbench is not built")
 TINY = ["--benchmark_min_time=0.01", "--benchmark_repetitions=1"]
+ONE_ROUND = ["--benchmark_repetitions=1"]  # one process per model, as these tests expect
 
 
 def isolated(tmp_path, args, env=None, extra=()):
@@ -79,11 +81,12 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
     # Every listed benchmark, each with its repetitions, and no error.
     assert sorted({b["run_name"] for b in runs}) == sorted(listed)
     assert all(not b.get("error_occurred") for b in doc["benchmarks"])
-    assert all(sum(1 for b in runs if b["run_name"] == n) == 2 for n in listed)
-    # One process per model, said in the record's context; one context for all.
+    assert all(sorted(b["repetition_index"] for b in runs if b["run_name"] == n) == [0, 1] for n in listed)
+    # One process per model and repetition (two rounds), said in the record's context; one context for all.
     models = {run_isolated.model_of(n) for n in listed}
-    assert doc["context"]["concbench_isolation"] == "one process per model (%d processes)" % len(models)
-    assert "process %d of %d: fetch/multi" % (len(models), len(models)) in proc.stderr
+    assert doc["context"]["concbench_isolation"] == ("one process per model and round, 2 rounds (%d processes)"
+                                                     % (2 * len(models)))
+    assert all(proc.stderr.count(": %s, " % m) == 2 for m in models), proc.stderr
     # family_index stays unique per benchmark across processes, as in one process.
     families = {}
     for b in doc["benchmarks"]:
@@ -91,7 +94,7 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
     assert all(len(v) == 1 for v in families.values()) and len(families) == len(listed)
     # [k/N] counts across the whole run, in run order.
     numbers = [line.split("]")[0] for line in proc.stdout.splitlines() if line.startswith("[")]
-    total = len(listed)
+    total = 2 * len(listed)
     assert sorted(set(numbers), key=lambda s: int(s[1:].split("/")[0])) == \
         ["[%*d/%d" % (len(str(total)), k, total) for k in range(1, total + 1)]
     # The fetch process used the fixture started for the run, and says how busy it was.
@@ -136,7 +139,7 @@ def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):
     env = dict(os.environ, FAKE_LOG=str(log), FAKE_CRASH="w/b/",
                FAKE_NAMES="w/a/n:1,w/a/n:2,w/b/n:1,w/b/n:2,w/c/n:1")
     out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE], capture_output=True,
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE, *ONE_ROUND], capture_output=True,
                           text=True, env=env, timeout=60)
     assert proc.returncode == 1
     assert "the process of w/b was killed by SIGKILL; the run goes on" in proc.stderr
@@ -220,7 +223,7 @@ def test_sigterm_ends_the_run_and_leaves_nothing_behind(tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="w/b", TMPDIR=str(tmp))
-    proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE],
+    proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND],
                             stderr=subprocess.PIPE, text=True, env=env)
     started = next((line for line in proc.stderr if "process 2 of 2" in line), None)
     proc.send_signal(signal.SIGTERM)
@@ -257,7 +260,7 @@ def test_a_record_that_cannot_be_written_after_the_run_keeps_the_run(tmp_path, m
         write(doc, path, indent)
     monkeypatch.setattr(run_isolated, "write_json", no_space_for_out)
     monkeypatch.setenv("FAKE_NAMES", "w/a/n:1,w/b/n:1")
-    assert run_isolated.main(["--out", str(out), FAKE]) == 1
+    assert run_isolated.main(["--out", str(out), FAKE, *ONE_ROUND]) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("concbench: cannot write %s (No space left on device); the run is kept in " % out)
     kept = last.split("kept in ")[1].split(" (")[0]
@@ -280,7 +283,7 @@ def test_benchmarks_that_failed_on_the_mpi_spawn_hang_run_once_more(tmp_path):
                FAKE_ERROR_MESSAGE="cannot start the model: MPI_Comm_spawn did not return within %d s (%d of %d "
                                   "ranks were running); its ranks were killed" % (60, 1, 1))
     out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE], capture_output=True,
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE, *ONE_ROUND], capture_output=True,
                           text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Open MPI's spawn hung in the process of sum/mpi" in proc.stderr
@@ -299,8 +302,101 @@ def test_a_second_spawn_hang_stays_an_error(tmp_path):
     env = dict(os.environ, FAKE_NAMES="sum/mpi/n:1", FAKE_ERROR="sum/mpi/n:1",
                FAKE_ERROR_MESSAGE="cannot start the model: MPI cannot be used again in this process: x")
     out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE], capture_output=True,
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE, *ONE_ROUND], capture_output=True,
                           text=True, env=env, timeout=60)
     doc = json.loads(out.read_text())
     assert [b.get("error_occurred") for b in doc["benchmarks"]] == [True], proc.stderr
     assert proc.stderr.count("run once more") == 1
+
+
+def fake_run(tmp_path, args, **env):
+    log, out = tmp_path / "log", tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE, *args], capture_output=True, text=True,
+                          env=dict(os.environ, FAKE_LOG=str(log), **env), timeout=60)
+    runs = [r for r in log.read_text().splitlines() if "--benchmark_out=" in r] if log.exists() else []
+    return proc, (json.loads(out.read_text()) if out.exists() else None), runs
+
+
+def test_repetitions_are_rounds_each_model_once_a_round_in_a_fresh_process(tmp_path):
+    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=3"],
+                               FAKE_NAMES="w/a/n:1,w/a/n:2,w/b/n:1,w/c/n:1")
+    assert proc.returncode == 0, proc.stderr
+    # 3 rounds of the 3 models, each process asked for one repetition.
+    assert len(runs) == 9 and all(r.count("--benchmark_repetitions=") == 1 for r in runs)
+    assert all("--benchmark_repetitions=1" in r for r in runs)
+    firsts = [r.split("--benchmark_filter=^(")[1].split("/")[1] for r in runs]
+    assert all(sorted(firsts[i:i + 3]) == ["a", "b", "c"] for i in (0, 3, 6)), firsts
+    # [k/N] counts over every round.
+    starts = sorted((int(r.split("--progress=")[1].split("/")[0]), 2 if f == "a" else 1) for r, f in zip(runs, firsts))
+    assert [k for k, _ in starts] == [1] + [k + n for k, n in starts[:-1]] and sum(n for _, n in starts) == 12
+    assert all(r.split("--progress=")[1].split()[0].endswith("/12") for r in runs)
+    assert "process 9 of 9: " in proc.stderr and ", round 3 of 3" in proc.stderr
+    assert doc["context"]["concbench_isolation"] == "one process per model and round, 3 rounds (9 processes)"
+    reps = {}
+    for b in iterations(doc):
+        reps.setdefault(b["run_name"], []).append(b)
+    assert sorted(reps) == ["w/a/n:1/real_time", "w/a/n:2/real_time", "w/b/n:1/real_time", "w/c/n:1/real_time"]
+    for name, entries in reps.items():
+        # Repetition r is round r, each from a process of its own; a model's benchmarks share it.
+        assert [(e["repetitions"], e["repetition_index"]) for e in entries] == [(3, 0), (3, 1), (3, 2)], name
+        assert len({e["fake_pid"] for e in entries}) == 3, name
+    assert [e["fake_pid"] for e in reps["w/a/n:1/real_time"]] == [e["fake_pid"] for e in reps["w/a/n:2/real_time"]]
+    assert len({b["family_index"] for b in doc["benchmarks"]}) == 4
+    # Google Benchmark's aggregates, over the rounds, after each benchmark's repetitions.
+    for name, entries in reps.items():
+        times = [e["real_time"] for e in entries]
+        agg = {b["aggregate_name"]: b for b in doc["benchmarks"]
+               if b.get("run_type") == "aggregate" and b["run_name"] == name}
+        assert sorted(agg) == ["cv", "mean", "median", "stddev"]
+        assert agg["median"]["real_time"] == pytest.approx(sorted(times)[1])
+        assert agg["mean"]["real_time"] == pytest.approx(sum(times) / 3)
+        assert agg["stddev"]["real_time"] == pytest.approx(statistics.stdev(times))
+        assert agg["cv"]["real_time"] == pytest.approx(statistics.stdev(times) / (sum(times) / 3))
+        assert agg["cv"]["aggregate_unit"] == "percentage" and agg["median"]["aggregate_unit"] == "time"
+        assert agg["median"]["name"] == name + "_median" and agg["median"]["iterations"] == 3
+        last = max(i for i, b in enumerate(doc["benchmarks"]) if b["run_name"] == name and b["run_type"] == "iteration")
+        assert doc["benchmarks"][last + 1] is agg["mean"] or doc["benchmarks"][last + 1] == agg["mean"]
+
+
+def test_a_round_that_errs_leaves_the_other_rounds_and_aggregates_them_alone(tmp_path):
+    once = tmp_path / "once"
+    once.write_text("")
+    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=3"], FAKE_NAMES="w/a/n:1,w/b/n:1",
+                               FAKE_ERROR="w/b/", FAKE_ERROR_ONCE=str(once))
+    assert proc.returncode == 0, proc.stderr
+    b = [e for e in doc["benchmarks"] if e["run_name"] == "w/b/n:1/real_time"]
+    ran = [e for e in b if e["run_type"] == "iteration" and not e.get("error_occurred")]
+    assert len(ran) == 2 and sum(1 for e in b if e.get("error_occurred")) == 1
+    median = next(e for e in b if e.get("aggregate_name") == "median")
+    assert median["iterations"] == 2 and median["repetitions"] == 3
+    assert median["real_time"] == pytest.approx(sum(e["real_time"] for e in ran) / 2)
+
+
+def test_one_repetition_is_one_round_and_the_defaults_are_the_binarys(tmp_path):
+    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=1"], FAKE_NAMES="w/a/n:1,w/b/n:1")
+    assert proc.returncode == 0, proc.stderr
+    assert len(runs) == 2 and not any(b.get("run_type") == "aggregate" for b in doc["benchmarks"])
+    assert doc["context"]["concbench_isolation"] == "one process per model (2 processes)"
+    assert run_isolated.repetitions(["--benchmark_repetitions=5"]) == 5
+    if not os.access(BINARY, os.X_OK):
+        return
+    # The rounds without the flag are as many as the binary's own repetitions (benchmarks/main.cpp).
+    for extra in ([], ["--quick"]):
+        out = tmp_path / "direct.json"
+        subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", "--benchmark_min_time=0.01",
+                        "--benchmark_out=%s" % out, *extra], check=True, stdout=subprocess.DEVNULL, timeout=120)
+        assert len(iterations(json.loads(out.read_text()))) == run_isolated.repetitions(extra), extra
+
+
+@needs_binary
+def test_the_aggregates_of_rounds_have_the_shape_of_the_binarys_own(tmp_path):
+    args = ["--benchmark_filter=^sum/seq/range/workers:1/n:1000/", "--benchmark_min_time=0.01",
+            "--benchmark_repetitions=2"]
+    direct = tmp_path / "direct.json"
+    subprocess.run([BINARY, *args, "--benchmark_out=%s" % direct], check=True, stdout=subprocess.DEVNULL,
+                   timeout=120)
+    proc, out = isolated(tmp_path, args)
+    assert proc.returncode == 0, proc.stderr
+    shape = lambda doc: [(b["run_type"], b.get("aggregate_name"), b.get("aggregate_unit"), sorted(b))
+                         for b in json.loads(doc.read_text())["benchmarks"]]
+    assert shape(out) == shape(direct)
