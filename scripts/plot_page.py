@@ -136,6 +136,7 @@ def head_section(page, run, run_label, summ):
         rows.append(("repetitions", "this file has %s for %d benchmarks: single points (median), no spread"
                      % ("only aggregates" if run.source == "median aggregates" else "aggregates only",
                         int((summ["row_kind"] != "iteration").sum()))))
+    rows.append(("processes", ctx.get("concbench_isolation")))  # run_isolated.py: how the repetitions ran
     page.add(md_table(["", ""], [(k, v) for k, v in rows if v not in (None, "")]))
 
 

@@ -367,7 +367,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
     by_model = {model: ({}, []) for model, _ in groups}  # model -> (its first context, its entries)
     texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
-    order, started = random.Random(), time.monotonic()
+    order, started, trees = random.Random(), time.monotonic(), set()
     for r in range(rounds):
         for model, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
             k += 1
@@ -380,6 +380,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             seconds[model] = round(seconds.get(model, 0) + time.monotonic() - process_started, 1)
             kept_context, entries = by_model[model]
             kept_context.update({} if kept_context else context)
+            trees.add((context.get("concbench_commit"), context.get("concbench_dirty")) if context else None)
             # Round r is repetition r of `rounds`, as if one process had run them all.
             entries += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b for b in benchmarks]
             texts.append(text or "")
@@ -401,6 +402,13 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
         parts.append((context, [e for reps in by_name.values()
                                 for e in reps + (aggregates(reps) if rounds > 1 else [])]))
     doc = merge(parts, k)
+    # Each process reads the source tree's state when it starts: one that changed during the run
+    # (an edit, a checkout) makes the record dirty, since its processes did not all see one commit.
+    trees.discard(None)
+    if len(trees) > 1:
+        say("the source tree changed during the run (%s); the record says dirty"
+            % ", ".join(sorted("%s%s" % ((c or "?")[:7], " dirty" if d == "true" else "") for c, d in trees)))
+        doc["context"]["concbench_dirty"] = "true"
     if rounds > 1:
         doc["context"]["concbench_isolation"] = ("one process per model and round, %d rounds (%d processes)"
                                                  % (rounds, k))

@@ -20,7 +20,8 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_LABEL    "text:label": benchmarks whose name contains text carry that label
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
-  FAKE_CONTEXT  JSON merged into the context the runs write
+  FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
+                process whose first benchmark starts with text
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
 Each entry carries the process's id as a counter, fake_pid.
 """
@@ -98,7 +99,10 @@ def main(args):
                 f.write('{"context": {}, "benchmarks": [' + json.dumps(rows[0]) + ",")
                 f.flush()
                 os.kill(os.getpid(), signal.SIGKILL)
-            json.dump({"context": dict(CONTEXT, **json.loads(os.environ.get("FAKE_CONTEXT", "{}"))),
+            only, extra = "", os.environ.get("FAKE_CONTEXT", "{}")
+            if not extra.startswith("{"):
+                only, extra = extra.split(":", 1)
+            json.dump({"context": dict(CONTEXT, **(json.loads(extra) if mine[0].startswith(only) else {})),
                        "benchmarks": rows}, f)
     return 0
 

@@ -372,15 +372,17 @@ def test_a_round_that_errs_leaves_the_other_rounds_and_aggregates_them_alone(tmp
     assert median["real_time"] == pytest.approx(sum(e["real_time"] for e in ran) / 2)
 
 
-def test_one_repetition_is_one_round_and_the_defaults_are_the_binarys(tmp_path):
+def test_one_repetition_is_one_round(tmp_path):
     proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=1"], FAKE_NAMES="w/a/n:1,w/b/n:1")
     assert proc.returncode == 0, proc.stderr
     assert len(runs) == 2 and not any(b.get("run_type") == "aggregate" for b in doc["benchmarks"])
     assert doc["context"]["concbench_isolation"] == "one process per model (2 processes)"
     assert run_isolated.repetitions(["--benchmark_repetitions=5"]) == 5
-    if not os.access(BINARY, os.X_OK):
-        return
-    # The rounds without the flag are as many as the binary's own repetitions (benchmarks/main.cpp).
+
+
+@needs_binary
+def test_without_the_flag_the_rounds_are_as_many_as_the_binarys_own_repetitions(tmp_path):
+    # benchmarks/main.cpp sets the default; run_isolated.repetitions must agree with it.
     for extra in ([], ["--quick"]):
         out = tmp_path / "direct.json"
         subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", "--benchmark_min_time=0.01",
@@ -400,3 +402,17 @@ def test_the_aggregates_of_rounds_have_the_shape_of_the_binarys_own(tmp_path):
     shape = lambda doc: [(b["run_type"], b.get("aggregate_name"), b.get("aggregate_unit"), sorted(b))
                          for b in json.loads(doc.read_text())["benchmarks"]]
     assert shape(out) == shape(direct)
+
+
+def test_a_source_tree_that_changed_during_the_run_makes_the_record_dirty(tmp_path):
+    # Each process reads the commit and dirty flag when it starts; the first model's context is
+    # the record's, so an edit made while later processes ran was lost.
+    clean = {"concbench_commit": "a" * 40, "concbench_dirty": "false"}
+    proc, doc, _ = fake_run(tmp_path, ONE_ROUND, FAKE_NAMES="w/a/n:1,w/b/n:1",
+                            FAKE_CONTEXT="w/b:" + json.dumps(dict(clean, concbench_dirty="true")))
+    assert proc.returncode == 0, proc.stderr
+    assert doc["context"]["concbench_dirty"] == "true"
+    assert "the source tree changed during the run" in proc.stderr
+    proc, doc, _ = fake_run(tmp_path, ONE_ROUND, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_CONTEXT=json.dumps(clean))
+    assert proc.returncode == 0 and "changed" not in proc.stderr
+    assert doc["context"]["concbench_dirty"] == "false"
