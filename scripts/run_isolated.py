@@ -300,10 +300,11 @@ def run_model(binary, args, model, members, first, total, out_stem, fixture_url,
     return context, merged, failure, text, "%s after Open MPI's spawn hung" % count
 
 
-def merge(parts, processes):
-    """One Google Benchmark document from the processes' (context, benchmarks), in the order given.
-    family_index is renumbered so it stays unique across processes, as in a single run."""
-    context = next((dict(c) for c, _ in parts if c), {})
+def merge(parts, processes, context=None):
+    """One Google Benchmark document from the processes' (context, benchmarks), in the order given,
+    with the given context or the first part's. family_index is renumbered so it stays unique across
+    processes, as in a single run."""
+    context = dict(context) if context else next((dict(c) for c, _ in parts if c), {})
     context["concbench_isolation"] = "one process per model (%d processes)" % processes
     merged, offset = [], 0
     for _, benchmarks in parts:
@@ -365,9 +366,9 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     total = rounds * sum(len(members) for _, members in groups) if "--progress=" in helps.stdout else 0
     if rounds > 1:
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
-    by_model = {model: ({}, []) for model, _ in groups}  # model -> (its first context, its entries)
+    by_model = {model: [] for model, _ in groups}  # model -> its entries, over the rounds
     texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
-    order, started, trees = random.Random(), time.monotonic(), set()
+    order, started, trees, first_context = random.Random(), time.monotonic(), set(), {}
     for r in range(rounds):
         for model, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
             k += 1
@@ -378,11 +379,12 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             context, benchmarks, failure, text, rerun = run_model(
                 binary, args, model, members, first, total, os.path.join(tmp, str(k)), url, stdout)
             seconds[model] = round(seconds.get(model, 0) + time.monotonic() - process_started, 1)
-            kept_context, entries = by_model[model]
-            kept_context.update({} if kept_context else context)
-            trees.add((context.get("concbench_commit"), context.get("concbench_dirty")) if context else None)
+            first_context = first_context or context  # the record's: its date is when the run began
+            if context:
+                trees.add((context.get("concbench_commit"), context.get("concbench_dirty")))
             # Round r is repetition r of `rounds`, as if one process had run them all.
-            entries += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b for b in benchmarks]
+            by_model[model] += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b
+                                for b in benchmarks]
             texts.append(text or "")
             if rerun:
                 reruns[model] = rerun
@@ -392,19 +394,16 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             first += len(members)
     parts = []
     for model, _ in groups:  # each benchmark's repetitions together, then its aggregates
-        context, entries = by_model[model]
         by_name = {}
-        for e in entries:
+        for e in by_model[model]:
             by_name.setdefault(e.get("run_name", e["name"]), []).append(e)
         for name, reps in by_name.items():  # a round that failed did not say the family
             family = next((e["family_index"] for e in reps if "family_index" in e), None)
             by_name[name] = [e if family is None else dict(e, family_index=family) for e in reps]
-        parts.append((context, [e for reps in by_name.values()
-                                for e in reps + (aggregates(reps) if rounds > 1 else [])]))
-    doc = merge(parts, k)
+        parts.append(({}, [e for reps in by_name.values() for e in reps + (aggregates(reps) if rounds > 1 else [])]))
+    doc = merge(parts, k, first_context)
     # Each process reads the source tree's state when it starts: one that changed during the run
     # (an edit, a checkout) makes the record dirty, since its processes did not all see one commit.
-    trees.discard(None)
     if len(trees) > 1:
         say("the source tree changed during the run (%s); the record says dirty"
             % ", ".join(sorted("%s%s" % ((c or "?")[:7], " dirty" if d == "true" else "") for c, d in trees)))

@@ -23,7 +23,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
                 process whose first benchmark starts with text
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
-Each entry carries the process's id as a counter, fake_pid.
+Each entry carries the process's id as a counter, fake_pid, and so does the context.
 """
 import json
 import os
@@ -102,7 +102,8 @@ def main(args):
             only, extra = "", os.environ.get("FAKE_CONTEXT", "{}")
             if not extra.startswith("{"):
                 only, extra = extra.split(":", 1)
-            json.dump({"context": dict(CONTEXT, **(json.loads(extra) if mine[0].startswith(only) else {})),
+            json.dump({"context": dict(CONTEXT, fake_pid=str(os.getpid()),
+                                       **(json.loads(extra) if mine[0].startswith(only) else {})),
                        "benchmarks": rows}, f)
     return 0
 

@@ -341,6 +341,8 @@ def test_repetitions_are_rounds_each_model_once_a_round_in_a_fresh_process(tmp_p
         assert [(e["repetitions"], e["repetition_index"]) for e in entries] == [(3, 0), (3, 1), (3, 2)], name
         assert len({e["fake_pid"] for e in entries}) == 3, name
     assert [e["fake_pid"] for e in reps["w/a/n:1/real_time"]] == [e["fake_pid"] for e in reps["w/a/n:2/real_time"]]
+    # The record's context is the first process's, whatever model that was: its date is the run's start.
+    assert doc["context"]["fake_pid"] == str(min(b["fake_pid"] for b in iterations(doc)))
     assert len({b["family_index"] for b in doc["benchmarks"]}) == 4
     # Google Benchmark's aggregates, over the rounds, after each benchmark's repetitions.
     for name, entries in reps.items():

@@ -98,6 +98,17 @@ def test_a_counter_past_its_limit_turns_its_target_to_no(key, counter, value, ta
     assert verdict(evaluate(rows), target)[1] == NO
 
 
+def test_an_efficiency_just_under_its_threshold_never_reads_as_the_threshold():
+    # 0.848 and 0.948 printed "0.85" and "0.95" beside "no" for ">= 0.85" and ">= 0.95".
+    rows = good_run()
+    rows[fetch_key("multi", 1000, 1000, "delay_ms:100")][1]["efficiency"] = 0.848
+    rows[sum_key("pool", "range", 2)] = (1.8e-3 / 2 / 0.948, {})
+    result = evaluate(rows)
+    assert verdict(result, "N = C = 1000")[1] == NO and "`multi` 0.848" in verdict(result, "N = C = 1000")[0]
+    assert verdict(result, "efficiency >= 0.95")[1] == NO and "`pool` 0.948" in verdict(result, "efficiency >= 0.95")[0]
+    assert "`tbb` 0.97" in verdict(result, "efficiency >= 0.95")[0]  # two decimals where they tell the side
+
+
 def test_a_loop_under_its_bound_says_the_bound_read_low():
     rows = good_run()
     rows[sum_key("seq", "range", 1)] = (1.45e-3, {})  # the bound is 1.5625 ms
