@@ -132,7 +132,8 @@ SHORT_NOTE = "hollow: fewer than 90% of min(N, C) in flight at once"
 def _log_axis(ax, *values, fmt=fmt_num):
     """Log y axis labelled with fmt(value), fitted to the sequences `values` when given; within three
     decades (a latency axis from 10 ms to 1 s) the 2x and 5x ticks are labelled too, within one the
-    1.5x, 3x and 7x as well, so a narrow range never shows one or two lonely ticks."""
+    1.5x, 3x and 7x as well, and within a factor of 4 (memory from 12 to 25 KiB) every 1.2x, 2.5x,
+    4x, 6x and 8x besides, so a narrow range never shows one or two lonely ticks."""
     ax.set_yscale("log")
     v = np.concatenate([np.asarray(x, dtype=float) for x in values]) if values else np.array([])
     v = v[np.isfinite(v) & (v > 0)]
@@ -140,7 +141,8 @@ def _log_axis(ax, *values, fmt=fmt_num):
         ax.set_ylim(v.min() / 1.15, v.max() * 1.15)
     lo, hi = ax.get_ylim()
     ratio = hi / lo if lo > 0 else math.inf
-    subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if ratio < 10 else (1.0, 2.0, 5.0) if ratio < 1000 else (1.0,)
+    subs = ((1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0) if ratio < 4 else
+            (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if ratio < 10 else (1.0, 2.0, 5.0) if ratio < 1000 else (1.0,))
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt(value)))
     ax.yaxis.set_minor_formatter(NullFormatter())

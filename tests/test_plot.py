@@ -1067,3 +1067,22 @@ def test_c10k_page_has_every_model_and_the_reasons_for_those_left_out(tmp_path):
     assert "| pool | 1.10 s (0.91) | 700 ms (0.71) | 550 ms (0.36) |  |" in section
     assert ("Not in the C10k sweep: `seq`: one request at a time: 10,000 at 100 ms take 1,000 s; "
             "`pool`: C = 10000 and above: 3 descriptors a slot need 30000.") in section
+
+
+@pytest.mark.parametrize("lo, hi, at_least", [(12.2, 24.5, 4), (12.0, 90.0, 3), (10.0, 900.0, 4), (1e3, 1e8, 5)])
+def test_log_axis_labels_enough_ticks_inside_the_data(lo, hi, at_least):
+    # The memory panel once spanned 12-25 KiB with only 15 and 20 labelled: a reader had to guess
+    # every value above 20. Whatever the range, several labelled ticks fall inside it.
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    try:
+        plot_figures._log_axis(ax, [lo, hi])
+        fig.canvas.draw()
+        bottom, top = ax.get_ylim()
+        labelled = [t for t in ax.yaxis.get_major_ticks()
+                    if bottom <= t.get_loc() <= top and t.label1.get_text()]
+        assert len(labelled) >= at_least, [t.label1.get_text() for t in labelled]
+        texts = [t.label1.get_text() for t in labelled]
+        assert len(set(texts)) == len(texts)  # no two ticks read alike
+    finally:
+        plt.close(fig)
