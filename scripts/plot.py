@@ -6,6 +6,8 @@
 Without RUN, plots the newest results/history/*.json. Writes DIR/README.md and
 DIR/plots/*.png (DIR defaults to results/). DIR/plots/ belongs to this script:
 it is replaced as a whole on every successful run, so stale plots disappear.
+Without --python, the Python run ./bench --python saved with RUN (python/ beside it,
+the same file name) fills the seed table's Python column when there is one.
 A --python run recorded on another machine than RUN is refused unless --any-host
 is given; the page then says whose times the Python column holds.
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
@@ -96,7 +98,8 @@ def parse_args(argv):
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                    help="write DIR/README.md and DIR/plots/ (default: results/)")
     p.add_argument("--python", metavar="RUN.json",
-                   help="a run with the Python port's python/... benchmarks for the seed table")
+                   help="a run with the Python port's python/... benchmarks for the seed table "
+                        "(default: python/RUN.json beside RUN, if there is one)")
     p.add_argument("--any-host", action="store_true", help="take a --python run from another machine")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     return p.parse_args(argv)
@@ -114,6 +117,9 @@ def _main(argv):
         args = parse_args(argv)
         path = args.run or latest_run()
         run = load_run(path)
+        if args.python is None:  # re-rendering a saved run keeps its Python column
+            saved = os.path.join(os.path.dirname(os.path.abspath(path)), "python", os.path.basename(path))
+            args.python = saved if os.path.isfile(saved) else None
         python_run = load_run(args.python) if args.python else None
         elsewhere = records.identity_differences(run.context, python_run.context) if python_run else []
         if elsewhere and not args.any_host:

@@ -1086,3 +1086,28 @@ def test_log_axis_labels_enough_ticks_inside_the_data(lo, hi, at_least):
         assert len(set(texts)) == len(texts)  # no two ticks read alike
     finally:
         plt.close(fig)
+
+
+def test_a_saved_run_is_rendered_with_the_python_run_saved_beside_it(tmp_path):
+    # Re-rendering a reference run without naming its Python run said "not run" in the Python
+    # column, though ./bench --python had saved one with it (history/python/<the same name>).
+    runs = tmp_path / "history"
+    (runs / "python").mkdir(parents=True)
+    shutil.copy(data("handcheck.json"), runs / "run.json")
+    r = run_plot(str(runs / "run.json"), "--out", str(tmp_path / "alone"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "alone" / "README.md").read_text(encoding="utf-8").count("| not run |") == 6
+    shutil.copy(data("small_run.json"), runs / "python" / "run.json")
+    r = run_plot(str(runs / "run.json"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    seed = (tmp_path / "out" / "README.md").read_text(encoding="utf-8").split("## The seed's experiments")[1]
+    seed = seed.split("## sum")[0]
+    assert "not run" not in seed and "Python column from `../history/python/run.json` (recorded" in seed
+    thr = json_median_seconds(data("small_run.json"), "python/sum/threads/workers:2/n:100000000/real_time")
+    assert "| `sum/threads/range/workers:2/n:100000000` | %s" % fmt.fmt_time(thr) in seed
+    # --python still chooses, and a saved one from another machine is refused like a named one
+    doc = json.loads(open(data("small_run.json")).read())
+    doc["context"].update(host_name="elsewhere")
+    (runs / "python" / "run.json").write_text(json.dumps(doc))
+    r = run_plot(str(runs / "run.json"), "--out", str(tmp_path / "other"))
+    assert r.returncode == 2 and "recorded on another machine" in r.stderr and not (tmp_path / "other").exists()
