@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from records import GB_KEYS
+
 # --- the naming contract with the C++ side -----------------------------------
 
 SUM_MODELS = ("seq", "threads", "pool", "tbb", "openmp", "fork", "process_pool", "std_par", "mpi")
@@ -192,13 +194,6 @@ class Run:
     source: str  # "iterations", "median aggregates" or "mixed"
 
 
-# The keys of a Google Benchmark entry; every other numeric key is a user counter.
-_STANDARD_KEYS = {
-    "name", "family_index", "per_family_instance_index", "run_name", "run_type", "repetitions",
-    "repetition_index", "threads", "iterations", "real_time", "cpu_time", "time_unit", "aggregate_name",
-    "aggregate_unit", "error_occurred", "error_message", "skipped", "skip_message", "label", "big_o",
-    "rms", "cpu_coefficient", "real_coefficient", "complexity_n",
-}
 # Columns load_run always provides; counters get their own names unless they clash.
 BASE_COLUMNS = ["name", "key", "family", "lang", "workload", "model", "kernel", "threads", "repetitions", "time_s",
                 "time_stddev_s", "row_kind"]
@@ -277,7 +272,7 @@ def load_run(path):
             row["time_stddev_s"] = _seconds(stddev_entry)
         row.update(("arg_" + k, v) for k, v in bn.args.items())
         for k, v in entry.items():
-            if k not in _STANDARD_KEYS and _is_number(v):
+            if k not in GB_KEYS and _is_number(v):
                 row[k if k not in row else "counter_" + k] = float(v)
         rows.append(row)
 

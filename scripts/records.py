@@ -116,6 +116,14 @@ def latest_record(records):
     return max(records, key=lambda r: (r.scope == FULL, r.dirty is False, r.when, r.path), default=None)
 
 
+# The keys of a Google Benchmark entry; every other numeric key is a user counter.
+GB_KEYS = frozenset((
+    "name", "family_index", "per_family_instance_index", "run_name", "run_type", "repetitions",
+    "repetition_index", "threads", "iterations", "real_time", "cpu_time", "time_unit", "aggregate_name",
+    "aggregate_unit", "error_occurred", "error_message", "skipped", "skip_message", "label", "big_o",
+    "rms", "cpu_coefficient", "real_coefficient", "complexity_n"))
+
+
 # --- machine identity -----------------------------------------------------------
 
 # What must match for two runs' numbers to be comparable: the same machine, as far as a run

@@ -8,9 +8,10 @@ Groups the benchmarks BINARY ARGS would run by model (sum/tbb, fetch/coro, fetch
 each group in a process of its own with the same ARGS, so no model runs beside the threads, arenas,
 worker processes and memory another left behind. The R repetitions (--benchmark_repetitions, else
 the suite's 3, or 1 with --quick) are R rounds: each round runs every model once, in a fresh process
-with one repetition, the models in a random order, so each repetition is a process of its own and a
-slow spell of the machine falls on one round of many models, not on every repetition of one. The fetch models share one fixture server started
-here (PATH), unless ARGS name --fixture_url or --fetch_urls. The processes' Google Benchmark JSON is
+with one repetition, the models in a random order (from CONCBENCH_ROUND_SEED, else a random seed;
+the record keeps it), so each repetition is a process of its own and a slow spell of the machine
+falls on one round of many models, not on every repetition of one. The fetch models share one
+fixture server started here (PATH), unless ARGS name --fixture_url or --fetch_urls. The processes' Google Benchmark JSON is
 merged into one record (one context, every benchmark) that any reader of one process's JSON reads.
 --out FILE writes it to FILE, --history DIR into DIR named by records.record_name (date, commit,
 host, scope: full, quick or partial); --python then runs scripts/python_reference.py into
@@ -27,12 +28,12 @@ import contextlib
 import ctypes
 import functools
 import json
+import math
 import os
 import random
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -337,24 +338,63 @@ def repetitions(args):
     return int(value) if value is not None else 1 if "--quick" in args else 3
 
 
+# Google Benchmark's statistics (src/statistics.cc), in floating point as it computes them: a NaN
+# or an infinite counter gives NaN or inf, as there, instead of stopping the run.
+def _mean(v):
+    return sum(v) / len(v) if v else 0.0
+
+
+def _median(v):
+    s, h = sorted(v), len(v) // 2
+    return _mean(v) if len(v) < 3 else s[h] if len(v) % 2 else (s[h - 1] + s[h]) / 2
+
+
+def _stddev(v):  # the sample's, from the mean of the squares; 0 below two values
+    if len(v) < 2:
+        return 0.0
+    var = len(v) / (len(v) - 1) * (sum(x * x for x in v) / len(v) - _mean(v) ** 2)
+    return 0.0 if var < 0 else math.sqrt(var)
+
+
+def _cv(v):
+    m, sd = _mean(v), _stddev(v)
+    return 0.0 if len(v) < 2 else sd / m if m else math.inf if sd > 0 else math.nan
+
+
+STATISTICS = {"mean": _mean, "median": _median, "stddev": _stddev, "cv": _cv}
+
+
 def aggregates(entries):
-    """Google Benchmark's mean, median, stddev and cv entries over a benchmark's repetitions, of the
-    times and every counter, as one process with repetitions writes them (none below 2 that ran)."""
+    """Google Benchmark's mean, median, stddev and cv entries over one benchmark's repetitions, as
+    one process with repetitions writes them: over the repetitions that ran, of the times and of
+    each counter any of them has; iterations is the number of repetitions, errored ones too; the
+    label only where every repetition has the same one. None when fewer than two ran."""
     ran = [e for e in entries if not e.get("error_occurred")]
     if len(ran) < 2:
         return []
     first = ran[0]
-    values = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-              and k not in ("family_index", "per_family_instance_index", "repetitions", "repetition_index",
-                            "threads", "iterations") and all(k in e for e in ran)]
-    stats = {"mean": statistics.fmean, "median": statistics.median, "stddev": statistics.stdev,
-             "cv": lambda v: statistics.stdev(v) / statistics.fmean(v) if statistics.fmean(v) else 0.0}
-    keep = ("family_index", "per_family_instance_index", "run_name", "threads", "time_unit", "label")
-    return [dict({k: first[k] for k in keep if k in first}, name=first["run_name"] + "_" + stat,
-                 run_type="aggregate", repetitions=len(entries), aggregate_name=stat,
-                 aggregate_unit="percentage" if stat == "cv" else "time", iterations=len(ran),
-                 **{k: f([e[k] for e in ran]) for k in values})
-            for stat, f in stats.items()]
+    values = ["real_time", "cpu_time"] + list(dict.fromkeys(
+        k for e in ran for k, v in e.items()
+        if k not in records.GB_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)))
+    labels = {e.get("label", "") for e in entries}
+    label = {"label": labels.pop()} if len(labels) == 1 and "" not in labels else {}
+    return [dict({k: first[k] for k in ("family_index", "per_family_instance_index") if k in first},
+                 name=first["run_name"] + "_" + stat, run_name=first["run_name"], run_type="aggregate",
+                 repetitions=first["repetitions"], threads=first.get("threads", 1), aggregate_name=stat,
+                 aggregate_unit="percentage" if stat == "cv" else "time", iterations=len(entries),
+                 time_unit=first.get("time_unit", "ns"), **label,
+                 **{k: f([e[k] for e in ran if k in e]) for k in values})
+            for stat, f in STATISTICS.items()]
+
+
+def aggregates_only(args):
+    """Whether ARGS ask Google Benchmark to report only the aggregates of repetitions: the last
+    --benchmark_report_aggregates_only, read as Google Benchmark reads a bool flag (bare is true)."""
+    flag = "--benchmark_report_aggregates_only"
+    given = [a for a in args if a == flag or a.startswith(flag + "=")]
+    value = given[-1][len(flag) + 1:] if given else "false"
+    return value == "" or (value.lower() not in ("no", "false", "off") and value[0].isalnum()
+                           and value[0] not in "0fFnN")
 
 
 def run_processes(binary, args, groups, fixture, tmp, stdout):
@@ -366,9 +406,13 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     total = rounds * sum(len(members) for _, members in groups) if "--progress=" in helps.stdout else 0
     if rounds > 1:
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
+    # The rounds' order is drawn from a seed the record keeps, so an order can be run again.
+    seed = os.environ.get("CONCBENCH_ROUND_SEED") or str(random.SystemRandom().randrange(2 ** 32))
+    if not seed.isdigit():
+        raise RunError("CONCBENCH_ROUND_SEED=%s is not a whole number" % seed, 2)
     by_model = {model: [] for model, _ in groups}  # model -> its entries, over the rounds
     texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
-    order, started, trees, first_context = random.Random(), time.monotonic(), set(), {}
+    order, started, trees, first_context = random.Random(int(seed)), time.monotonic(), set(), {}
     for r in range(rounds):
         for model, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
             k += 1
@@ -388,11 +432,13 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             texts.append(text or "")
             if rerun:
                 reruns[model] = rerun
+            if failure and rounds > 1:
+                failure = failure.replace(model, "%s in round %d of %d" % (model, r + 1, rounds), 1)
             if failure:
                 say(failure + "; the run goes on")
                 failures.append(failure)
             first += len(members)
-    parts = []
+    parts, only = [], aggregates_only(args)
     for model, _ in groups:  # each benchmark's repetitions together, then its aggregates
         by_name = {}
         for e in by_model[model]:
@@ -400,7 +446,12 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
         for name, reps in by_name.items():  # a round that failed did not say the family
             family = next((e["family_index"] for e in reps if "family_index" in e), None)
             by_name[name] = [e if family is None else dict(e, family_index=family) for e in reps]
-        parts.append(({}, [e for reps in by_name.values() for e in reps + (aggregates(reps) if rounds > 1 else [])]))
+        entries = []
+        for reps in by_name.values():
+            aggs = aggregates(reps) if rounds > 1 else []
+            # As Google Benchmark with the flag, but a round that erred still says so.
+            entries += [e for e in reps if not (only and aggs) or e.get("error_occurred")] + aggs
+        parts.append(({}, entries))
     doc = merge(parts, k, first_context)
     # Each process reads the source tree's state when it starts: one that changed during the run
     # (an edit, a checkout) makes the record dirty, since its processes did not all see one commit.
@@ -411,6 +462,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     if rounds > 1:
         doc["context"]["concbench_isolation"] = ("one process per model and round, %d rounds (%d processes)"
                                                  % (rounds, k))
+        doc["context"]["concbench_round_seed"] = seed
     doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
     # Each model's processes, start to exit, over all rounds: what a part of the suite costs the default run.
     doc["context"]["concbench_process_seconds"] = seconds

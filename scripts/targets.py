@@ -73,9 +73,10 @@ def _each(label, pairs, fmt, ok=None, code=True):
 
 
 def _eff_against(threshold):
-    """fmt_eff, with a third decimal where two would put a value on the wrong side of the threshold
-    (0.948 read "0.95" beside "no" for >= 0.95)."""
-    return lambda e: "%.3f" % e if finite(e) and (round(e, 2) >= threshold) != (e >= threshold) else fmt_eff(e)
+    """fmt_eff, with a third decimal where two would put a value below the threshold on it (0.948
+    read "0.95" beside "no" for >= 0.95), rounded down where three would too (0.9499 reads 0.949)."""
+    return lambda e: ("%.3f" % min(e, threshold - 0.001) if finite(e) and e < threshold <= round(e, 2)
+                      else fmt_eff(e))
 
 
 def _row(label, values, text, ok):

@@ -18,6 +18,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 read from a file "error" beside this script); FAKE_ERROR_MESSAGE is its message;
                 with FAKE_ERROR_ONCE=FILE, only while FILE exists (the first run that errs removes it)
   FAKE_LABEL    "text:label": benchmarks whose name contains text carry that label
+  FAKE_COUNTER  "name:value": every entry carries that counter (value as float() reads it: nan, inf)
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
@@ -84,6 +85,9 @@ def main(args):
             label_on, _, label = os.environ.get("FAKE_LABEL", "").partition(":")
             if label_on and label_on in name:
                 row["label"] = label
+            counter, _, value = os.environ.get("FAKE_COUNTER", "").partition(":")
+            if counter:
+                row[counter] = float(value)
             if error and error in name:
                 row.update(error_occurred=True, real_time=0,
                            error_message=os.environ.get("FAKE_ERROR_MESSAGE", "fake failure"))

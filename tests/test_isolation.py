@@ -3,6 +3,7 @@
 # Run: /usr/bin/python3 -m pytest tests/test_isolation.py (CONCBENCH_BINARY and CONCBENCH_FIXTURE
 # name the built binaries; ctest sets them).
 import json
+import math
 import os
 import shutil
 import signal
@@ -370,8 +371,98 @@ def test_a_round_that_errs_leaves_the_other_rounds_and_aggregates_them_alone(tmp
     ran = [e for e in b if e["run_type"] == "iteration" and not e.get("error_occurred")]
     assert len(ran) == 2 and sum(1 for e in b if e.get("error_occurred")) == 1
     median = next(e for e in b if e.get("aggregate_name") == "median")
-    assert median["iterations"] == 2 and median["repetitions"] == 3
+    # As Google Benchmark counts them: every repetition, the errored one too; the times of those that ran.
+    assert median["iterations"] == 3 and median["repetitions"] == 3
     assert median["real_time"] == pytest.approx(sum(e["real_time"] for e in ran) / 2)
+
+
+def test_a_crashed_round_is_named_with_its_round(tmp_path):
+    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=2"], FAKE_NAMES="w/a/n:1,w/b/n:1",
+                               FAKE_CRASH="w/b/")
+    assert proc.returncode == 1 and len(runs) == 4
+    for r in (1, 2):
+        assert "the process of w/b in round %d of 2 was killed by SIGKILL; the run goes on" % r in proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith("concbench: 2 of 4 processes failed: the process of w/b in round ")
+
+
+def test_a_nan_or_infinite_counter_is_aggregated_as_google_benchmark_does_not_a_crash(tmp_path):
+    # statistics.stdev raised on NaN: the run ended in a traceback and its record was lost.
+    for value, check in (("nan", math.isnan), ("inf", math.isinf)):
+        proc, doc, _ = fake_run(tmp_path, ["--benchmark_repetitions=3"], FAKE_NAMES="w/a/n:1",
+                                FAKE_COUNTER="ratio:" + value)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        agg = {b["aggregate_name"]: b for b in doc["benchmarks"] if b["run_type"] == "aggregate"}
+        assert check(agg["mean"]["ratio"]) and check(agg["median"]["ratio"]) and math.isnan(agg["stddev"]["ratio"])
+        assert math.isfinite(agg["mean"]["real_time"]) and agg["stddev"]["real_time"] >= 0
+
+
+def test_aggregates_count_every_repetition_and_every_counter_any_repetition_has():
+    def rep(i, **kw):
+        return dict({"name": "w/a/real_time", "run_name": "w/a/real_time", "run_type": "iteration",
+                     "family_index": 0, "per_family_instance_index": 0, "repetitions": 4, "repetition_index": i,
+                     "threads": 1, "iterations": 10, "time_unit": "ms", "cpu_time": 1.0}, **kw)
+    entries = [rep(0, real_time=1.0, efficiency=0.5, label="x"), rep(1, real_time=2.0, label="x"),
+               rep(2, real_time=4.0, efficiency=0.7, label="x"),
+               rep(3, real_time=0, error_occurred=True, error_message="failed", label="x")]
+    agg = {a["aggregate_name"]: a for a in run_isolated.aggregates(entries)}
+    assert [a["iterations"] for a in agg.values()] == [4] * 4 and all(a["label"] == "x" for a in agg.values())
+    assert agg["mean"]["real_time"] == pytest.approx(7 / 3) and agg["median"]["real_time"] == 2.0
+    assert agg["stddev"]["real_time"] == pytest.approx(statistics.stdev([1.0, 2.0, 4.0]))
+    # A counter that some repetitions did not set is aggregated over those that did.
+    assert agg["mean"]["efficiency"] == pytest.approx(0.6) and agg["median"]["efficiency"] == pytest.approx(0.6)
+    # A label is kept only where every repetition has the same one.
+    entries[1]["label"] = "y"
+    assert all("label" not in a for a in run_isolated.aggregates(entries))
+    # cv of values whose mean is 0 is 0/0, as in Google Benchmark; fewer than two that ran: none.
+    zero = [rep(i, real_time=1.0, spread=0.0) for i in range(3)]
+    assert math.isnan({a["aggregate_name"]: a for a in run_isolated.aggregates(zero)}["cv"]["spread"])
+    assert run_isolated.aggregates(entries[:1] + entries[3:]) == []
+
+
+@pytest.mark.parametrize("args, only", [([], False), (["--benchmark_report_aggregates_only"], True),
+                                        (["--benchmark_report_aggregates_only=true"], True),
+                                        (["--benchmark_report_aggregates_only=1"], True),
+                                        (["--benchmark_report_aggregates_only=false"], False),
+                                        (["--benchmark_report_aggregates_only=off"], False),
+                                        (["--benchmark_report_aggregates_only=No"], False),
+                                        (["--benchmark_report_aggregates_only=true",
+                                          "--benchmark_report_aggregates_only=0"], False)])
+def test_aggregates_only_is_read_as_google_benchmark_reads_it(args, only):
+    assert run_isolated.aggregates_only(args) is only
+
+
+def test_report_aggregates_only_leaves_the_aggregates_and_the_rounds_that_erred(tmp_path):
+    # Each process runs one repetition, where Google Benchmark ignores the flag: the merge obeys it.
+    once = tmp_path / "once"
+    once.write_text("")
+    proc, doc, _ = fake_run(tmp_path, ["--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"],
+                            FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_ERROR="w/b/", FAKE_ERROR_ONCE=str(once))
+    assert proc.returncode == 0, proc.stderr
+    kinds = [(b["run_name"].split("/")[1], b.get("aggregate_name") or ("error" if b.get("error_occurred") else "rep"))
+             for b in doc["benchmarks"]]
+    assert kinds == [("a", "mean"), ("a", "median"), ("a", "stddev"), ("a", "cv"),
+                     ("b", "error"), ("b", "mean"), ("b", "median"), ("b", "stddev"), ("b", "cv")]
+
+
+def test_the_round_order_comes_from_a_seed_the_record_keeps(tmp_path):
+    def order(seed):
+        proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=2"], FAKE_NAMES="w/a/n:1,w/b/n:1,w/c/n:1",
+                                   CONCBENCH_ROUND_SEED=str(seed))
+        (tmp_path / "log").unlink()
+        assert proc.returncode == 0, proc.stderr
+        return [r.split("--benchmark_filter=^(")[1].split("/")[1] for r in runs], doc
+
+    # A seed whose first process is not the first model listed (seeds are tried in turn).
+    seed, (models, doc) = next((s, o) for s, o in ((s, order(s)) for s in range(1, 30)) if o[0][0] != "a")
+    assert doc["context"]["concbench_round_seed"] == str(seed)
+    assert order(seed)[0] == models  # the same seed, the same order
+    # The record's context is the first process's, whichever model it ran: its date is the run's start.
+    first = next(b for b in iterations(doc) if b["run_name"].split("/")[1] == models[0] and b["repetition_index"] == 0)
+    assert doc["context"]["fake_pid"] == str(first["fake_pid"])
+    (tmp_path / "run.json").unlink()
+    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=2"], FAKE_NAMES="w/a/n:1", CONCBENCH_ROUND_SEED="x")
+    assert proc.returncode == 2 and doc is None and not runs
+    assert proc.stderr == "concbench: CONCBENCH_ROUND_SEED=x is not a whole number\n"
 
 
 def test_one_repetition_is_one_round(tmp_path):
@@ -404,6 +495,24 @@ def test_the_aggregates_of_rounds_have_the_shape_of_the_binarys_own(tmp_path):
     shape = lambda doc: [(b["run_type"], b.get("aggregate_name"), b.get("aggregate_unit"), sorted(b))
                          for b in json.loads(doc.read_text())["benchmarks"]]
     assert shape(out) == shape(direct)
+
+
+@needs_binary
+def test_aggregates_of_the_binarys_repetitions_are_the_binarys_own(tmp_path):
+    # The numbers, not only the shape: Google Benchmark's aggregates of one process's repetitions
+    # against aggregates() of the same repetitions, times and every counter (pool sets several).
+    direct = tmp_path / "direct.json"
+    subprocess.run([BINARY, "--benchmark_filter=^sum/pool/range/workers:2/n:1000/", "--benchmark_min_time=0.01",
+                    "--benchmark_repetitions=4", "--benchmark_out=%s" % direct], check=True,
+                   stdout=subprocess.DEVNULL, timeout=120)
+    doc = json.loads(direct.read_text())
+    own = [b for b in doc["benchmarks"] if b["run_type"] == "aggregate"]
+    ours = run_isolated.aggregates(iterations(doc))
+    assert len(own) == len(ours) == 4 and len(own[0]) > 16  # counters too
+    for theirs, mine in zip(own, ours):
+        assert sorted(theirs) == sorted(mine), theirs["aggregate_name"]
+        for k, v in theirs.items():
+            assert mine[k] == (pytest.approx(v, rel=1e-9, abs=1e-12, nan_ok=True) if isinstance(v, float) else v), (theirs["name"], k)
 
 
 def test_a_source_tree_that_changed_during_the_run_makes_the_record_dirty(tmp_path):

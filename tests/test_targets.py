@@ -107,6 +107,12 @@ def test_an_efficiency_just_under_its_threshold_never_reads_as_the_threshold():
     assert verdict(result, "N = C = 1000")[1] == NO and "`multi` 0.848" in verdict(result, "N = C = 1000")[0]
     assert verdict(result, "efficiency >= 0.95")[1] == NO and "`pool` 0.948" in verdict(result, "efficiency >= 0.95")[0]
     assert "`tbb` 0.97" in verdict(result, "efficiency >= 0.95")[0]  # two decimals where they tell the side
+    # Three decimals can round up onto the threshold too: 0.9499 read "0.950" beside "no".
+    rows[fetch_key("multi", 1000, 1000, "delay_ms:100")][1]["efficiency"] = 0.8499
+    rows[sum_key("pool", "range", 2)] = (1.8e-3 / 2 / 0.9499, {})
+    result = evaluate(rows)
+    assert verdict(result, "N = C = 1000")[1] == NO and "`multi` 0.849" in verdict(result, "N = C = 1000")[0]
+    assert verdict(result, "efficiency >= 0.95")[1] == NO and "`pool` 0.949" in verdict(result, "efficiency >= 0.95")[0]
 
 
 def test_a_loop_under_its_bound_says_the_bound_read_low():
