@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # Renders one concbench run (Google Benchmark JSON) into plots and a generated results page.
-"""Usage: scripts/plot.py [RUN.json] [--out DIR] [--python RUN.json [--any-host]]
+"""Usage: scripts/plot.py [RUN.json] [--out DIR] [--python RUN.json [--any-host] | --no-python]
 
 Without RUN, plots the newest results/history/*.json. Writes DIR/README.md and
 DIR/plots/*.png (DIR defaults to results/). DIR/plots/ belongs to this script:
 it is replaced as a whole on every successful run, so stale plots disappear.
 Without --python, the Python run ./bench --python saved with RUN (python/ beside it,
-the same file name) fills the seed table's Python column when there is one.
+the same file name) fills the seed table's Python column when there is one (--no-python:
+not).
 A --python run recorded on another machine than RUN is refused unless --any-host
 is given; the page then says whose times the Python column holds.
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
@@ -100,6 +101,7 @@ def parse_args(argv):
     p.add_argument("--python", metavar="RUN.json",
                    help="a run with the Python port's python/... benchmarks for the seed table "
                         "(default: python/RUN.json beside RUN, if there is one)")
+    p.add_argument("--no-python", action="store_true", help="leave out the Python run saved beside RUN")
     p.add_argument("--any-host", action="store_true", help="take a --python run from another machine")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     return p.parse_args(argv)
@@ -117,7 +119,7 @@ def _main(argv):
         args = parse_args(argv)
         path = args.run or latest_run()
         run = load_run(path)
-        if args.python is None:  # re-rendering a saved run keeps its Python column
+        if args.python is None and not args.no_python:  # re-rendering a saved run keeps its Python column
             saved = os.path.join(os.path.dirname(os.path.abspath(path)), "python", os.path.basename(path))
             args.python = saved if os.path.isfile(saved) else None
         python_run = load_run(args.python) if args.python else None

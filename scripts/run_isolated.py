@@ -352,7 +352,8 @@ def _median(v):
 def _stddev(v):  # the sample's, from the mean of the squares; 0 below two values
     if len(v) < 2:
         return 0.0
-    var = len(v) / (len(v) - 1) * (sum(x * x for x in v) / len(v) - _mean(v) ** 2)
+    m = _mean(v)  # m * m, not m ** 2: past 1e154 ** raises where * gives inf
+    var = len(v) / (len(v) - 1) * (sum(x * x for x in v) / len(v) - m * m)
     return 0.0 if var < 0 else math.sqrt(var)
 
 
@@ -374,7 +375,7 @@ def aggregates(entries):
         return []
     first = ran[0]
     values = ["real_time", "cpu_time"] + list(dict.fromkeys(
-        k for e in ran for k, v in e.items()
+        k for e in entries for k, v in e.items()
         if k not in records.GB_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)))
     labels = {e.get("label", "") for e in entries}
     label = {"label": labels.pop()} if len(labels) == 1 and "" not in labels else {}
@@ -408,7 +409,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
     # The rounds' order is drawn from a seed the record keeps, so an order can be run again.
     seed = os.environ.get("CONCBENCH_ROUND_SEED") or str(random.SystemRandom().randrange(2 ** 32))
-    if not seed.isdigit():
+    if not re.fullmatch("[0-9]+", seed):
         raise RunError("CONCBENCH_ROUND_SEED=%s is not a whole number" % seed, 2)
     by_model = {model: [] for model, _ in groups}  # model -> its entries, over the rounds
     texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
@@ -426,14 +427,17 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             first_context = first_context or context  # the record's: its date is when the run began
             if context:
                 trees.add((context.get("concbench_commit"), context.get("concbench_dirty")))
+            if failure and rounds > 1:  # said, and in the errors of what the process did not finish
+                said = failure.replace(model, "%s in round %d of %d" % (model, r + 1, rounds), 1)
+                benchmarks = [dict(b, error_message=b["error_message"].replace(failure, said, 1))
+                              if b.get("error_occurred") else b for b in benchmarks]
+                failure = said
             # Round r is repetition r of `rounds`, as if one process had run them all.
             by_model[model] += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b
                                 for b in benchmarks]
             texts.append(text or "")
             if rerun:
                 reruns[model] = rerun
-            if failure and rounds > 1:
-                failure = failure.replace(model, "%s in round %d of %d" % (model, r + 1, rounds), 1)
             if failure:
                 say(failure + "; the run goes on")
                 failures.append(failure)

@@ -377,22 +377,27 @@ def test_a_round_that_errs_leaves_the_other_rounds_and_aggregates_them_alone(tmp
 
 
 def test_a_crashed_round_is_named_with_its_round(tmp_path):
-    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=2"], FAKE_NAMES="w/a/n:1,w/b/n:1",
+    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=2"], FAKE_NAMES="w/a/n:1,w/b/n:1,w/b/n:2",
                                FAKE_CRASH="w/b/")
     assert proc.returncode == 1 and len(runs) == 4
     for r in (1, 2):
         assert "the process of w/b in round %d of 2 was killed by SIGKILL; the run goes on" % r in proc.stderr
     assert proc.stderr.splitlines()[-1].startswith("concbench: 2 of 4 processes failed: the process of w/b in round ")
+    # What the killed process did not finish says which round it was in too.
+    errors = [b["error_message"] for b in doc["benchmarks"] if b.get("error_occurred")]
+    assert errors == ["the process of w/b in round %d of 2 was killed by SIGKILL before this benchmark finished" % r
+                      for r in (1, 2)], errors
 
 
 def test_a_nan_or_infinite_counter_is_aggregated_as_google_benchmark_does_not_a_crash(tmp_path):
     # statistics.stdev raised on NaN: the run ended in a traceback and its record was lost.
-    for value, check in (("nan", math.isnan), ("inf", math.isinf)):
+    for value, check in (("nan", math.isnan), ("inf", math.isinf), ("1e200", math.isfinite)):
         proc, doc, _ = fake_run(tmp_path, ["--benchmark_repetitions=3"], FAKE_NAMES="w/a/n:1",
                                 FAKE_COUNTER="ratio:" + value)
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
         agg = {b["aggregate_name"]: b for b in doc["benchmarks"] if b["run_type"] == "aggregate"}
-        assert check(agg["mean"]["ratio"]) and check(agg["median"]["ratio"]) and math.isnan(agg["stddev"]["ratio"])
+        assert check(agg["mean"]["ratio"]) and check(agg["median"]["ratio"])
+        assert math.isnan(agg["stddev"]["ratio"]) or value == "1e200"  # 1e200 squared is inf, as in C++
         assert math.isfinite(agg["mean"]["real_time"]) and agg["stddev"]["real_time"] >= 0
 
 
@@ -463,6 +468,8 @@ def test_the_round_order_comes_from_a_seed_the_record_keeps(tmp_path):
     proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=2"], FAKE_NAMES="w/a/n:1", CONCBENCH_ROUND_SEED="x")
     assert proc.returncode == 2 and doc is None and not runs
     assert proc.stderr == "concbench: CONCBENCH_ROUND_SEED=x is not a whole number\n"
+    proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=2"], FAKE_NAMES="w/a/n:1", CONCBENCH_ROUND_SEED="²")
+    assert proc.returncode == 2 and doc is None and "Traceback" not in proc.stderr
 
 
 def test_one_repetition_is_one_round(tmp_path):

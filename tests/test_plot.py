@@ -1111,3 +1111,5 @@ def test_a_saved_run_is_rendered_with_the_python_run_saved_beside_it(tmp_path):
     (runs / "python" / "run.json").write_text(json.dumps(doc))
     r = run_plot(str(runs / "run.json"), "--out", str(tmp_path / "other"))
     assert r.returncode == 2 and "recorded on another machine" in r.stderr and not (tmp_path / "other").exists()
+    r = run_plot(str(runs / "run.json"), "--no-python", "--out", str(tmp_path / "other"))
+    assert r.returncode == 0 and (tmp_path / "other" / "README.md").read_text(encoding="utf-8").count("| not run |") == 6
