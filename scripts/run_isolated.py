@@ -243,8 +243,9 @@ def die_with_parent(parent):
         os._exit(1)
 
 
-def run_group(binary, args, model, names, first, total, out, fixture_url, stdout, env=None):
-    """Runs one model's benchmarks in a fresh process, numbered from `first` of `total` (0: not).
+def run_group(binary, args, model, names, first, total, out, fixture_url, stdout, env=None, who=None):
+    """Runs one model's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
+    its failures name it "the process of WHO" (default: the model).
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
@@ -261,10 +262,10 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     failure = None
     if proc.returncode != 0:
         last = (proc.stderr or "").strip().splitlines()[-1:]
-        failure = "the process of %s %s" % (model, describe_exit(proc.returncode))
+        failure = "the process of %s %s" % (who or model, describe_exit(proc.returncode))
         failure += " (%s)" % last[0] if last else ""
     elif not complete:
-        failure = "the process of %s wrote no complete record" % model
+        failure = "the process of %s wrote no complete record" % (who or model)
     if failure:  # what it did not finish is in the record as an error saying why
         done = {b.get("run_name", b.get("name")) for b in benchmarks}
         benchmarks += [{"name": n, "run_name": n, "run_type": "iteration", "repetitions": 1,
@@ -275,22 +276,22 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     return context, benchmarks, failure, proc.stdout
 
 
-def run_model(binary, args, model, members, first, total, out_stem, fixture_url, stdout, env=None):
+def run_model(binary, args, model, members, first, total, out_stem, fixture_url, stdout, env=None, who=None):
     """run_group, and once more in a fresh process for the benchmarks that failed because
     Open MPI's spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the
     process is unusable for MPI from then on, a fresh one is not). Returns (context,
     benchmarks, failure or None, what it printed, what was rerun or None)."""
     context, benchmarks, failure, text = run_group(binary, args, model, members, first, total,
-                                                   out_stem + ".json", fixture_url, stdout, env)
+                                                   out_stem + ".json", fixture_url, stdout, env, who)
     hung = [b.get("run_name", b["name"]) for b in benchmarks
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
     if not hung or failure:
         return context, benchmarks, failure, text, None
     count = plural(len(hung), "benchmark")
     say("Open MPI's spawn hung in the process of %s; its %s that failed on it run once more in a fresh "
-        "process" % (model, count))
+        "process" % (who or model, count))
     _, again, failure, _ = run_group(binary, args, model, hung, first, total, out_stem + "-again.json",
-                                     fixture_url, stdout, env)
+                                     fixture_url, stdout, env, who)
     fresh = {}  # the new entries take the place of the hung ones, in run order
     for b in again:
         fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
@@ -422,16 +423,12 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             url = fixture.start() if fixture and uses_fixture(model) else None
             process_started = time.monotonic()
             context, benchmarks, failure, text, rerun = run_model(
-                binary, args, model, members, first, total, os.path.join(tmp, str(k)), url, stdout)
+                binary, args, model, members, first, total, os.path.join(tmp, str(k)), url, stdout,
+                who="%s in round %d of %d" % (model, r + 1, rounds) if rounds > 1 else model)
             seconds[model] = round(seconds.get(model, 0) + time.monotonic() - process_started, 1)
             first_context = first_context or context  # the record's: its date is when the run began
             if context:
                 trees.add((context.get("concbench_commit"), context.get("concbench_dirty")))
-            if failure and rounds > 1:  # said, and in the errors of what the process did not finish
-                said = failure.replace(model, "%s in round %d of %d" % (model, r + 1, rounds), 1)
-                benchmarks = [dict(b, error_message=b["error_message"].replace(failure, said, 1))
-                              if b.get("error_occurred") else b for b in benchmarks]
-                failure = said
             # Round r is repetition r of `rounds`, as if one process had run them all.
             by_model[model] += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b
                                 for b in benchmarks]
