@@ -6,13 +6,12 @@
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
-#include <algorithm>
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common/arena.h"
 #include "fetch/model.h"
 
 namespace concbench::fetch {
@@ -20,13 +19,7 @@ namespace {
 
 class Tbb final : public Model {
  public:
-  // oneTBB caps every arena at the hardware thread count unless a global_control raises the
-  // cap; without it an arena of 40 threads would silently run 2.
-  explicit Tbb(const ModelConfig& config)
-      : cap_(tbb::global_control::max_allowed_parallelism,
-             std::max<size_t>(config.concurrency, std::thread::hardware_concurrency())),
-        arena_(config.concurrency),
-        client_(config.client) {
+  explicit Tbb(const ModelConfig& config) : arena_(config.concurrency), client_(config.client) {
     // oneTBB sizes its pool of worker threads once, when the process's first arena starts (at
     // least 256, or the cap at that time), and never grows it: after a C = 250 model, arenas
     // of 500 and 1000 threads got 256 workers (peak_in_flight 257, four waves of requests at
@@ -63,8 +56,7 @@ class Tbb final : public Model {
   }
 
  private:
-  tbb::global_control cap_;
-  tbb::task_arena arena_;
+  WorkerArena arena_;
   ClientOptions client_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
 };

@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: MIT
 // sum/std_par: std::transform_reduce(std::execution::par) over chunks, what a modern C++ user tries first.
-#include <tbb/global_control.h>
-#include <tbb/task_arena.h>
-
-#include <algorithm>
 #include <execution>
 #include <functional>
 #include <numeric>
-#include <thread>
 #include <vector>
 
+#include "common/arena.h"
 #include "sum/model.h"
 
 // libstdc++ runs std::execution::par on oneTBB when it finds it, and serially otherwise: a
@@ -28,14 +24,8 @@ constexpr int kChunksPerWorker = 8;
 class StdPar final : public Model {
  public:
   // libstdc++'s parallel algorithms run on oneTBB in the caller's arena, so an arena of
-  // `workers` threads is how a user bounds them; see tbb.cpp for why the cap is raised.
-  explicit StdPar(int workers)
-      : cap_(tbb::global_control::max_allowed_parallelism,
-             std::max<size_t>(workers, std::thread::hardware_concurrency())),
-        arena_(workers),
-        workers_(workers) {
-    arena_.initialize();
-  }
+  // `workers` threads is how a user bounds them.
+  explicit StdPar(int workers) : arena_(workers), workers_(workers) { arena_.initialize(); }
 
   int64_t sum(const Problem& p) override {
     // Chunks even where n is smaller (empty ones then), so all W workers can take part.
@@ -52,8 +42,7 @@ class StdPar final : public Model {
   }
 
  private:
-  tbb::global_control cap_;
-  tbb::task_arena arena_;
+  WorkerArena arena_;
   int workers_;
   std::vector<int> chunk_ids_;
 };

@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: MIT
 // sum/tbb: oneTBB parallel_reduce over slices inside a task_arena of exactly `workers` threads.
 #include <tbb/blocked_range.h>
-#include <tbb/global_control.h>
 #include <tbb/parallel_reduce.h>
 #include <tbb/partitioner.h>
-#include <tbb/task_arena.h>
 
-#include <algorithm>
 #include <functional>
-#include <thread>
 
+#include "common/arena.h"
 #include "sum/model.h"
 
 namespace concbench::sum {
@@ -24,15 +21,7 @@ constexpr int kSlicesPerWorker = 8;
 
 class Tbb final : public Model {
  public:
-  // oneTBB caps all arenas at the hardware thread count unless a global_control raises the
-  // cap; without it, workers beyond the cores would silently not exist.
-  explicit Tbb(int workers)
-      : cap_(tbb::global_control::max_allowed_parallelism,
-             std::max<size_t>(workers, std::thread::hardware_concurrency())),
-        arena_(workers),
-        workers_(workers) {
-    arena_.initialize();
-  }
+  explicit Tbb(int workers) : arena_(workers), workers_(workers) { arena_.initialize(); }
 
   int64_t sum(const Problem& p) override {
     const int parts = p.n >= int64_t{workers_} * kSlicesPerWorker * kGrain ? workers_ * kSlicesPerWorker : workers_;
@@ -51,8 +40,7 @@ class Tbb final : public Model {
   }
 
  private:
-  tbb::global_control cap_;
-  tbb::task_arena arena_;
+  WorkerArena arena_;
   int workers_;
 };
 
