@@ -118,6 +118,22 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
   return "";
 }
 
+// A boolean flag of Google Benchmark 1.7.1 (e.g. "benchmark_list_tests") as it will read it: the
+// last --FLAG (true) or --FLAG=WORD, else its environment variable (BENCHMARK_LIST_TESTS).
+bool benchmark_bool_flag(const std::vector<char*>& args, const std::string& name) {
+  const std::string flag = "--" + name;
+  std::optional<bool> on;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string_view a(args[i]);
+    if (a == flag) on = true;
+    if (a.starts_with(flag + "=")) on = truth_of(std::string(a.substr(flag.size() + 1))).value_or(true);
+  }
+  std::string env_name = name;
+  std::transform(env_name.begin(), env_name.end(), env_name.begin(), [](unsigned char c) { return std::toupper(c); });
+  const char* env = std::getenv(env_name.c_str());
+  return on.value_or(env != nullptr && *env != '\0' && truth_of(env).value_or(true));
+}
+
 void print_usage(const concbench::FlagSet& flags) {
   std::cout << "usage: concbench [suite flags] [Google Benchmark flags]\n\n"
                "Times concurrency models on CPU-bound (sum) and IO-bound (fetch) work.\n"
@@ -186,6 +202,9 @@ int main(int argc, char** argv) {
     std::cerr << "concbench: " << problem << '\n';
     return 2;
   }
+  // Listing runs nothing: ./bench lists what it will run with the flags it runs each process with.
+  const bool interleaved = benchmark_bool_flag(args, "benchmark_enable_random_interleaving") &&
+                           !benchmark_bool_flag(args, "benchmark_list_tests");
   args.push_back(nullptr);
   int count = static_cast<int>(args.size()) - 1;
   benchmark::Initialize(&count, args.data());
@@ -202,17 +221,35 @@ int main(int argc, char** argv) {
   add_run_context();
 
   const std::string filter = benchmark::GetBenchmarkFilter();
-  size_t total = 0;
+  std::vector<std::string> selected;
   try {
-    total = count_matching(filter);
+    selected = matching_names(filter);
   } catch (const UsageError& e) {
     std::cerr << "concbench: " << e.what() << '\n';
     return 2;
   }
+  const size_t total = selected.size();
   if (total == 0) {
     std::cerr << "concbench: no benchmark matches --benchmark_filter=" << filter
               << " (--benchmark_list_tests lists them)\n";
     return 2;
+  }
+  // Each workload frees what it keeps (arrays, models, MPI) when a benchmark of another starts,
+  // so that none runs beside another's memory and processes. Interleaved, the workloads would
+  // take turns: sum/mpi failed after its first repetition (MPI cannot start again once
+  // finalized), and every turn would rebuild the others' models and arrays.
+  if (interleaved) {
+    std::vector<std::string> workloads;
+    for (const std::string& name : selected) {
+      const std::string w = name.substr(0, name.find('/'));
+      if (std::find(workloads.begin(), workloads.end(), w) == workloads.end()) workloads.push_back(w);
+    }
+    if (workloads.size() > 1) {
+      std::cerr << "concbench: --benchmark_enable_random_interleaving would mix the " << workloads[0] << " and "
+                << workloads[1] << " workloads in one process: filter one workload, or run ./bench, which "
+                << "runs each model in a process of its own\n";
+      return 2;
+    }
   }
 
   // The "[k/N]" progress prefix only makes sense on the plain console format.

@@ -32,7 +32,8 @@ def test_latency_counts_the_wait_for_a_slot_in_every_model():
     runs = run("--benchmark_filter=^fetch/[a-z_]+/conc:(1|4)/n:4/delay_ms:100/bytes:1024/keepalive:1/",
                "--fetch_conc=1,4", "--fetch_n=4", "--fetch_delay_ms=100")
     models = {b["name"].split("/")[1] for b in runs}
-    assert len(models) >= 10, models
+    assert models == {"seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
+                      "coro", "multi_threads"}, models
     for b in runs:
         conc = int(b["name"].split("/")[2].split(":")[1])
         assert b["peak_in_flight"] == conc, b["name"]
@@ -53,17 +54,18 @@ def test_efficiency_never_exceeds_one_in_any_dispatch_order():
 
 def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged():
     # 75,000 arrivals in half a second is more than any model here issues (multi_socket: 13,000
-    # to 26,000 a second): the last requests start seconds after they arrived. A latency counted
-    # from the send leaves that wait out (tried: max 183 ms against a lag of 5.7 s). At 1,000 a
+    # to 26,000 a second): the last requests start seconds after they arrived, and each starts
+    # later after its arrival than the one before. A latency counted from the send leaves that
+    # wait out (tried: max 183 ms against a lag of 5.7 s; p99 83 ms against 3.4 s). At 1,000 a
     # second the same model keeps up and no request is answered before L = 10 ms.
     over, under = sorted(run("--benchmark_filter=^fetch/open/multi_socket/", "--open_rates=1000,150000"),
                          key=lambda b: -b["offered_rate"])
     assert over["offered_rate"] == 150000 and over["keeping_up"] == 0, over
-    assert over["achieved_rate"] < 0.95 * 150000
-    behind_s = 75000 / over["achieved_rate"] - 75000 / 150000  # how much longer issuing took
-    assert over["issue_lag_max_ms"] >= 0.9 * 1000 * behind_s, over
+    # The lag grows with each arrival, so the latest 1% of requests waited nearly the longest
+    # lag: half of it leaves room for a stall of the machine near the end.
+    assert over["p99_ms"] >= 0.5 * over["issue_lag_max_ms"] >= 100, over
     # the request that started latest after its arrival was answered no sooner than that
-    assert over["p99_ms"] >= 100 and over["max_ms"] >= over["issue_lag_max_ms"], over
+    assert over["max_ms"] >= over["issue_lag_max_ms"], over
     assert under["offered_rate"] == 1000 and under["keeping_up"] == 1, under
     assert under["achieved_rate"] == pytest.approx(1000, rel=0.05)
-    assert under["p50_ms"] >= 10 and under["max_ms"] >= under["p99_ms"] >= under["p50_ms"], under
+    assert under["p50_ms"] >= 10, under

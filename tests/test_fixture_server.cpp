@@ -1172,6 +1172,22 @@ TEST_F(HardenedServer, HoldsTenThousandIdleAndAThousandSlowClientsThenFreesThemA
   EXPECT_LT(rss_kib_of(pid), rss_before + 32 * 1024) << "before " << rss_before << " KiB";
 }
 
+// The benchmarks start a new server when theirs has ended: running() must see a death it did
+// not cause (it once only said whether stop() had been called, so a crashed server was never
+// replaced and every later fetch benchmark failed on a refused connection).
+TEST(FixtureProcess, RunningSeesAServerThatDied) {
+  ServerProcess server = ServerProcess::start(kBinary);
+  ASSERT_TRUE(server.running());
+  ASSERT_EQ(kill(server.pid(), SIGKILL), 0);
+  const Clock::time_point give_up = Clock::now() + 10s;
+  while (server.running() && Clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  EXPECT_FALSE(server.running());
+  EXPECT_EQ(server.pid(), -1);
+  ASSERT_TRUE(server.exit_status().has_value());
+  EXPECT_TRUE(WIFSIGNALED(*server.exit_status()) && WTERMSIG(*server.exit_status()) == SIGKILL);
+  EXPECT_EQ(server.describe_exit().rfind("killed by signal 9", 0), 0u) << server.describe_exit();
+}
+
 TEST(FixtureProcess, SigtermStopsCleanlyWithRequestsPendingAndStopIsIdempotent) {
   ServerProcess server = ServerProcess::start(kBinary);
   const pid_t pid = server.pid();

@@ -2,6 +2,7 @@
 // What produced a run: recorded into the JSON context so every number can be traced back.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace concbench {
@@ -41,5 +42,7 @@ struct Usage {
 Usage own_usage();
 // This process and its reaped children.
 Usage process_usage();
+// This process's resident set size now, KiB (/proc/self/statm).
+int64_t rss_kib();
 
 }  // namespace concbench

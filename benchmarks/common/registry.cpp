@@ -90,7 +90,7 @@ void on_leaving_workload(const std::string& workload, std::function<void()> rele
 
 const std::vector<std::string>& registered_names() { return names(); }
 
-size_t count_matching(const std::string& filter) {
+std::vector<std::string> matching_names(const std::string& filter) {
   std::string spec = filter.empty() || filter == "all" ? std::string(".") : filter;
   bool negate = false;
   if (spec[0] == '-') {
@@ -103,13 +103,13 @@ size_t count_matching(const std::string& filter) {
   } catch (const std::regex_error&) {
     throw UsageError("--benchmark_filter=" + filter + ": not a regular expression (POSIX extended)");
   }
-  size_t count = 0;
+  std::vector<std::string> selected;
   for (const std::string& name : names()) {
     // Google Benchmark matches against the name with what add_benchmark() asks for appended.
     bool hit = std::regex_search(name + kNameSuffix, re);
-    if (hit != negate) ++count;
+    if (hit != negate) selected.push_back(name);
   }
-  return count;
+  return selected;
 }
 
 Progress parse_progress(const std::string& text) {

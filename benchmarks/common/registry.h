@@ -28,9 +28,9 @@ void on_leaving_workload(const std::string& workload, std::function<void()> rele
 // Names registered so far, in registration (and so run) order.
 const std::vector<std::string>& registered_names();
 
-// How many registered names Google Benchmark's filter selects (same regex rules:
+// The registered names Google Benchmark's filter selects, in run order (same regex rules:
 // extended syntax, search not match, a leading '-' negates, "" and "all" match everything).
-size_t count_matching(const std::string& filter);
+std::vector<std::string> matching_names(const std::string& filter);
 
 // Where this process's benchmarks sit in a run that spans several processes (./bench runs each
 // model in a process of its own): the first is number `first` of `total`.

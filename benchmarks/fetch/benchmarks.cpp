@@ -16,6 +16,7 @@
 #include "common/registry.h"
 #include "fetch/fixture.h"
 #include "fetch/model.h"
+#include "common/context.h"
 #include "fetch/stats.h"
 #include "fetch/suite.h"
 #include "fetch/workload.h"

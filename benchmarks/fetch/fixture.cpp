@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -44,6 +45,9 @@ const std::string& fixture_base_url() {
   if (s.server && s.server->running()) return s.base_url;
   if (!s.server && !s.base_url.empty()) return s.base_url;  // --fixture_url: someone else's
   if (!s.error.empty()) throw std::runtime_error(s.error);
+  // One that ended mid-run failed the benchmark it served; the later ones get a new one.
+  if (s.server)
+    std::cerr << "concbench: the fixture server ended during the run (" << s.server->describe_exit() << "); starting another\n";
   // Before the start: the server inherits the raised descriptor limit for C = 1000.
   raise_fd_limit();
   try {

@@ -42,13 +42,13 @@ class ProcessPool final : public Model {
   explicit ProcessPool(const ModelConfig& config) : config_(config) {
     init_curl();
     for (int i = 0; i < config.concurrency; ++i) {
-      int orders[2], answers[2];
-      make_pipe(orders);
-      try {
+      int orders[2] = {-1, -1}, answers[2];
+      try {  // a pipe that cannot be made stops the workers already started, as fork failing does
+        make_pipe(orders);
         make_pipe(answers);
       } catch (...) {
-        close(orders[0]);
-        close(orders[1]);
+        for (int fd : orders)
+          if (fd >= 0) close(fd);
         shut_down();
         throw;
       }

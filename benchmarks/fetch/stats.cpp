@@ -31,14 +31,6 @@ int peak_overlap(std::span<const Outcome> outcomes) {
   return peak;
 }
 
-int64_t rss_kib() {
-  // statm needs no parsing of text labels and is the cheapest of the /proc files.
-  std::ifstream in("/proc/self/statm");
-  long long size = 0, resident = 0;
-  if (!(in >> size >> resident)) return 0;
-  return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 int64_t peak_rss_kib() {
   std::ifstream in("/proc/self/status");
   std::string line;

@@ -14,8 +14,6 @@ namespace concbench::fetch {
 // event loops and worker processes alike.
 int peak_overlap(std::span<const Outcome> outcomes);
 
-// Resident set size now, KiB (/proc/self/statm).
-int64_t rss_kib();
 // VmHWM, the kernel's high-water mark of the resident set, KiB (/proc/self/status).
 int64_t peak_rss_kib();
 // Resets VmHWM to the current resident set (writes 5 to /proc/self/clear_refs, Linux >= 4.0),

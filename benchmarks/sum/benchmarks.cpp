@@ -39,17 +39,20 @@ int64_t max_array_size() {
 // The array for the current benchmark, values[i] == i, kept while consecutive calls ask for
 // the same n: Google Benchmark calls a body several times (sizing the iteration count, then
 // each repetition), and refilling 800 MB each time would dominate the run. It holds exactly n
-// values, never more, because fork()'s cost grows with the parent's mapped memory and a
-// leftover larger array would be charged to the fork models at small n.
+// values, never more, and none for a range benchmark, because fork()'s cost grows with the
+// parent's mapped memory: the 800 MB array of sum/openmp/array at n = 1e8, left mapped, made
+// sum/fork/range/workers:2/n:1000 42 times slower on 2026-12-03 (1.0 ms a call alone, 43 ms
+// after it).
 std::vector<int64_t> values;
 
-const int64_t* values_for(int64_t n) {
-  if (static_cast<int64_t>(values.size()) != n) {
+const int64_t* values_for(Kernel kernel, int64_t n) {
+  const int64_t wanted = kernel == Kernel::array ? n : 0;
+  if (static_cast<int64_t>(values.size()) != wanted) {
     std::vector<int64_t>().swap(values);  // free the old array before filling the new one
-    values.resize(n);
-    for (int64_t i = 0; i < n; ++i) values[i] = i;
+    values.resize(wanted);
+    for (int64_t i = 0; i < wanted; ++i) values[i] = i;
   }
-  return values.data();
+  return kernel == Kernel::array ? values.data() : nullptr;
 }
 
 // The read-bandwidth benchmarks' buffer, filled once for all their calls.
@@ -149,7 +152,7 @@ const WrongSum& wrong_sum() {
 void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
                Kernel kernel, int workers, int64_t n) {
   if (kept.benchmark != name) kept = {};  // before the new array: fork copies less
-  Problem problem{kernel, n, kernel == Kernel::array ? values_for(n) : nullptr};
+  Problem problem{kernel, n, values_for(kernel, n)};
   if (slowdown().model == info.name) problem.repeat = slowdown().fraction;
   const int64_t expected = exact_sum(n);
   if (!kept.model) {
@@ -210,8 +213,8 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   problem.log = nullptr;
   if (most < wanted) {
     kept = {};
-    state.SkipWithError(("in " + std::to_string(calls) + " calls the model never ran its slices on more than " +
-                         std::to_string(most) + " worker" + (most == 1 ? "" : "s") + " at once, not the " +
+    state.SkipWithError(("in " + std::to_string(calls) + " calls the model never ran one call's slices on more than " +
+                         std::to_string(most) + " worker" + (most == 1 ? "" : "s") + ", not the " +
                          std::to_string(wanted) + " its name says (on " + std::to_string(hardware_threads()) +
                          " hardware threads)")
                             .c_str());
@@ -240,6 +243,9 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
     }
   };
   if (!read_children()) return;
+  // What fork() copies the page tables of, and spawn and thread starts work beside: the array,
+  // the model's own memory, and nothing an earlier benchmark left.
+  const double rss_mb = static_cast<double>(rss_kib()) / 1024.0;
   const Usage before = process_usage() + children;
   const auto wall_before = std::chrono::steady_clock::now();
   bool failed = false;
@@ -263,6 +269,8 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   // What the model cost once, before any call (outside the timing): mpi's spawn of W - 1
   // ranks, process_pool's forks, a pool's threads.
   state.counters["start_ms"] = kept.start_ms;
+  // The process's resident memory as the timed calls began, MiB.
+  state.counters["rss_mb"] = rss_mb;
   // CPU time of the process and its children over wall time: 2.0 means two cores were busy.
   state.counters["cpu_util"] = wall > 0 ? used_by_calls.cpu_seconds / wall : 0;
   // Per call, from the OS, for the process, its reaped children and its live workers.
