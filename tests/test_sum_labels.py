@@ -79,6 +79,20 @@ def test_no_benchmark_runs_beside_an_array_an_earlier_one_left():
     assert fork["rss_mb"] < 100, fork
 
 
+def test_cpu_util_counts_the_worker_processes():
+    # cpu_util times the time of a call is the CPU time the call took, and the same sum takes
+    # about the same CPU time wherever it runs: seq's in its one thread, the worker processes'
+    # in them. These must be counted: fork's reaped children, process_pool's live workers (which
+    # getrusage cannot see until reaped) and mpi's ranks (asked over MPI). Without them a call
+    # took a fraction of seq's (mpi's benchmark process sums one slice of two itself).
+    runs = run("--benchmark_filter=^sum/(seq|fork|process_pool|mpi)/range/workers:(1|2)/n:100000000/",
+               "--workers=1,2", "--sizes=1e8", "--scaling_n=1e8")
+    assert {b["time_unit"] for b in runs} == {"ms"}, runs
+    cpu = {(b["name"].split("/")[1], b["workers"]): b["cpu_util"] * b["real_time"] for b in runs}
+    for model in ("fork", "process_pool", "mpi"):
+        assert cpu[(model, 2)] >= 0.75 * cpu[("seq", 1)], (model, cpu)
+
+
 def test_a_wrong_answer_is_an_error_not_a_time():
     # Every answer is checked against the exact sum; the hook makes one model answer one too many.
     runs = run("--benchmark_filter=^sum/(seq|threads)/range/workers:(1|2)/n:1000/", "--workers=1,2",
