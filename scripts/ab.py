@@ -92,6 +92,12 @@ def parse_args(argv):
     unknown = [a for a in bench_args if not a.startswith("--")]
     if unknown:
         raise InputError("unexpected argument %s" % unknown[0])
+    filt = run_isolated.flag_value(bench_args, "--benchmark_filter=")
+    if filt is not None:  # before two commits are built, not once they are
+        try:
+            cli.regex(filt)
+        except argparse.ArgumentTypeError as e:
+            raise InputError("--benchmark_filter: %s" % e) from None
     if args.analyse and args.sides:
         raise InputError("--analyse FILE takes no OLD NEW")
     if args.analyse:  # what shapes a measurement would be ignored without a word
@@ -251,8 +257,8 @@ def run_rounds(sides, args, rounds, out_path, alpha):
         for i in range(rounds):
             elapsed = time.monotonic() - started
             eta = ", about %.0f min left" % (elapsed / i * (rounds - i) / 60) if i else ""
-            say("round %d of %d: %d model processes of each side, OLD and NEW in random order%s"
-                % (i + 1, rounds, len(groups), eta))
+            say("round %d of %d: %s of each side, OLD and NEW in random order%s"
+                % (i + 1, rounds, plural(len(groups), "model process", "model processes"), eta))
             runs, order, unstable = run_round(sides, groups, args, tmp, rng)
             for label in SIDES:
                 data.setdefault("context", runs[label].pop("context"))

@@ -91,8 +91,11 @@ def output(path, directory=False, create=False):
         what = "it" if where == os.path.abspath(path) else where
         raise InputError("cannot write %s: %s %s" % (path, what, "is not a directory" if os.path.exists(where)
                                                      else "does not exist"))
-    if not os.access(where, os.W_OK | os.X_OK):
-        raise InputError("cannot write %s: directory %s is not writable" % (path, where))
+    try:  # by writing: os.access says yes to root anywhere, even in /proc
+        tempfile.TemporaryFile(dir=where).close()
+    except OSError as e:
+        raise InputError("cannot write %s: directory %s is not writable (%s)"
+                         % (path, where, e.strerror or e)) from None
     return path
 
 

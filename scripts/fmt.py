@@ -79,8 +79,9 @@ def fmt_kib(n):
     return fmt_bytes(n, (("MiB", 2 ** 20), ("KiB", 2 ** 10)), lambda x: "%g" % round(x, 1))
 
 
-def plural(count, noun):
-    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+def plural(count, noun, nouns=None):
+    """1 run, 2 runs; `nouns` where adding an s is wrong: plural(n, "entry", "entries")."""
+    return "%d %s" % (count, noun if count == 1 else nouns or noun + "s")
 
 
 def md_table(header, rows):

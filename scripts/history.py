@@ -78,8 +78,8 @@ def pick_records(args, notes):
             usable.setdefault(r.commit, []).append(r)
     notes += ["left out %s %s" % (plural(count, "record"), why) for why, count in skipped.items() if count]
     if not usable:
-        raise InputError("none of the %d records in %s is a clean record of this branch from %s"
-                         % (len(found), args.history, "--like's machine" if args.like else "this machine"))
+        raise InputError("none of the %s in %s is a clean record of this branch from %s"
+                         % (plural(len(found), "record"), args.history, "--like's machine" if args.like else "this machine"))
     first = min(order[c] for c in usable)
     return list(order)[first:], {c: records.latest_record(rs) for c, rs in usable.items()}
 
@@ -150,9 +150,10 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
                                      100 * CHANGE_ALPHA, 100 * args.min_effect), ""]
     if not changed and len(chosen) < records_needed(n_metrics):
         # Many metrics stepping together pass at a higher level; one alone must pass alpha / m.
-        lines += ["With %d records no step of one metric alone can be found among %d metrics: it takes %d "
+        lines += ["With %s no step of one metric alone can be found among %d metrics: it takes %d "
                   "(a split's p-value cannot go below 2 / C(n, n/2), and the first threshold is %g / %d)."
-                  % (len(chosen), n_metrics, records_needed(n_metrics), CHANGE_ALPHA, n_metrics), ""]
+                  % (plural(len(chosen), "record"), n_metrics, records_needed(n_metrics), CHANGE_ALPHA,
+                     n_metrics), ""]
     if not changed:
         return "\n".join(lines + ["No metric stepped.", ""])
     lines += ["![the metrics that stepped](history.png)", ""]
@@ -188,7 +189,7 @@ def run(argv):
     series, kinds = metrics.metric_series([chosen.get(c) for c in commits], args.filter, notes)
     if not series:
         matching = " matches --filter %s" % args.filter if args.filter else ""
-        raise InputError("no metric%s in the %d records" % (matching, len(chosen)))
+        raise InputError("no metric%s in the %s" % (matching, plural(len(chosen), "record")))
     steps = steps_of(series, args.min_effect)
     changed = {name: steps[name] for name in sorted(series) if steps[name]}
     subjects = dict(line.partition(" ")[::2] for line in

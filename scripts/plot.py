@@ -14,12 +14,14 @@ is given; the page then says whose times the Python column holds.
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
 """
 import functools
+import glob
 import os
 import sys
 import time
 
 import cli
 from cli import REPO, InputError, Parser, publish
+from fmt import plural
 
 cli.require(["matplotlib", "pandas", "numpy"], "plotting", "concbench", __name__)
 
@@ -42,11 +44,7 @@ say = functools.partial(cli.say, PROG)
 def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     """Write README.md and plots/*.png for `run` into directory `tmp`; returns (figures, skipped)."""
     summ, skipped_names = metrics.categorize(metrics.summarize(run.df))
-    py_summ = None
-    if python_run is not None:
-        py_summ, _ = metrics.categorize(metrics.summarize(python_run.df))
-        if not (py_summ["category"] == "python").any():
-            python_label += " (it has no python/... benchmarks)"
+    py_summ = metrics.categorize(metrics.summarize(python_run.df))[0] if python_run is not None else None
     hw = hardware_threads(run.context)
     os.mkdir(os.path.join(tmp, PLOTS))
     reps = sorted(int(x) for x in summ["reps"].unique())
@@ -86,8 +84,11 @@ def latest_run():
     rec = records.newest_record(DEFAULT_RUNS)
     if rec is None:
         shown = os.path.relpath(DEFAULT_RUNS)
-        raise InputError("no run given and no %s/*.json found; run the benchmarks first or name a RUN.json"
-                         % (DEFAULT_RUNS if shown.startswith("..") else shown))
+        shown = DEFAULT_RUNS if shown.startswith("..") else shown
+        files = len(glob.glob(os.path.join(glob.escape(DEFAULT_RUNS), "*.json")))
+        found = ("%s/*.json holds no readable run (%s)" % (shown, plural(files, "file")) if files
+                 else "no %s/*.json found" % shown)
+        raise InputError("no run given and %s; run the benchmarks first or name a RUN.json" % found)
     return rec.path
 
 
@@ -123,6 +124,9 @@ def _main(argv):
             saved = os.path.join(os.path.dirname(os.path.abspath(path)), "python", os.path.basename(path))
             args.python = saved if os.path.isfile(saved) else None
         python_run = load_run(args.python) if args.python else None
+        if python_run is not None and not python_run.df["key"].str.startswith("python/").any():
+            raise InputError("the Python run %s has no python/... benchmarks (scripts/python_reference.py "
+                             "writes them)" % args.python)
         elsewhere = records.identity_differences(run.context, python_run.context) if python_run else []
         if elsewhere and not args.any_host:
             raise InputError("the Python run %s was recorded on another machine than %s (%s); its times are not "
@@ -133,8 +137,9 @@ def _main(argv):
         python_label = os.path.relpath(os.path.abspath(args.python), out) if args.python else None
 
         def build(tmp):
-            say("read %s: %d entries, %d measurements of %d benchmarks, %d errored runs"
-                     % (path, run.n_entries, len(run.df), run.df["key"].nunique(), run.n_errored))
+            say("read %s: %s, %s of %s, %s"
+                % (path, plural(run.n_entries, "entry", "entries"), plural(len(run.df), "measurement"),
+                   plural(run.df["key"].nunique(), "benchmark"), plural(run.n_errored, "errored run")))
             return render(run, tmp, run_label, python_run, python_label, elsewhere)
 
         written, skipped = publish(out, [PLOTS, "README.md"], build)
@@ -152,13 +157,13 @@ def _main(argv):
         say("internal error (%s: %s); rerun with --debug for the traceback" % (type(e).__name__, e))
         return 1
     if skipped:
-        say("skipped %d benchmarks (listed on the page):" % len(skipped))
+        say("skipped %s (listed on the page):" % plural(len(skipped), "benchmark"))
         for s in skipped[:20]:
-            print("  %s: %s (%d runs)" % (s.name, s.reason, s.count), file=sys.stderr)
+            print("  %s: %s (%s)" % (s.name, s.reason, plural(s.count, "run")), file=sys.stderr)
         if len(skipped) > 20:
             print("  ... and %d more" % (len(skipped) - 20), file=sys.stderr)
-    say("wrote %s and %d plots in %s (%.1f s)"
-             % (os.path.join(out, "README.md"), len(written), os.path.join(out, PLOTS),
+    say("wrote %s and %s in %s (%.1f s)"
+             % (os.path.join(out, "README.md"), plural(len(written), "plot"), os.path.join(out, PLOTS),
                 time.monotonic() - started))
     return 0
 

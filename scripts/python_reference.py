@@ -399,8 +399,7 @@ def run(argv):
         return 0
     if not args.out:
         raise InputError("--out FILE is required (where the JSON goes)")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))) or os.path.isdir(args.out):
-        raise InputError("--out %s: not a file in an existing directory" % args.out)
+    cli.output(args.out)  # before the run, not after it
     if any("/fetch/" in name for name, _ in selected):
         if not args.fixture:
             raise InputError("the fetch benchmarks need --fixture-url"
@@ -431,7 +430,8 @@ def run(argv):
     for reason in environment.finish(ctx):
         progress("unstable environment during the run: %s; its record says so" % reason)
     run_isolated.write_json({"context": ctx, "benchmarks": benchmarks}, args.out)
-    progress("recorded %s: %d benchmarks in %.0f s" % (args.out, len(selected), time.monotonic() - started))
+    progress("recorded %s: %d benchmark%s in %.0f s"
+             % (args.out, len(selected), "s"[:len(selected) != 1], time.monotonic() - started))
     return 0
 
 

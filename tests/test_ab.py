@@ -161,6 +161,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
     one_line_error(ab(fake, fake, "stray"), "unexpected argument stray")
     repo = tmp_path / "repo"
     make_repo(repo, 1)  # a repository whose commit has no CMakeLists.txt: it does not build
+    # One line, so no "building" line came before it.
+    one_line_error(ab("HEAD", "HEAD", "--repo", repo, "--benchmark_filter=sum/("), "is not a regular expression")
     out = tmp_path / "partial.json"
     built = ab("HEAD", "HEAD", "--repo", repo, "--out", out)  # progress says what it builds, then why not
     assert built.returncode == 2 and "does not build: CMake Error" in built.stderr.strip().splitlines()[-1]
@@ -175,6 +177,9 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_build_or_round(t
     log, fake = tmp_path / "log", binary(tmp_path, "a")
     one_line_error(ab(fake, fake, "--rounds", 8, "--out", tmp_path, env={"FAKE_LOG": str(log)}),
                    "cannot write %s: it is a directory" % tmp_path)
+    # Root passes os.access anywhere: /proc was found unwritable only when the rounds were done.
+    one_line_error(ab(fake, fake, "--rounds", 8, "--out", "/proc/nope/ab.json", env={"FAKE_LOG": str(log)}),
+                   "directory /proc is not writable")
     assert not log.exists()  # nothing ran, not even a listing
     repo = tmp_path / "repo"
     make_repo(repo, 1)

@@ -133,10 +133,14 @@ def test_a_binary_without_the_subset_is_one_line(tmp_path):
 
 def test_an_output_that_is_a_file_is_refused_at_once(tmp_path):
     (tmp_path / "c").write_text("")
-    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", tmp_path / "c")
+    fake = binary(tmp_path, "a")
+    proc = calibrate("--trials", 1, "--binary", fake, "--out", tmp_path / "c")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr == "concbench calibrate: cannot write %s: %s is not a directory\n" % (
         tmp_path / "c" / "rounds", tmp_path / "c")
+    proc = calibrate("--trials", 1, "--binary", fake, "--out", "/proc/nope")
+    assert proc.returncode == 2 and proc.stderr.startswith(  # not a traceback after the trials
+        "concbench calibrate: cannot write /proc/nope/rounds: directory /proc is not writable"), proc.stderr
 
 
 def test_rounds_too_few_for_significance_are_refused_before_a_round(tmp_path):

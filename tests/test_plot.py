@@ -708,6 +708,11 @@ def test_bad_python_option_is_bad_input(tmp_path):
     r = run_plot(data("handcheck.json"), "--python", data("bad_not_json.json"), "--out", str(out))
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "bad_not_json.json" in r.stderr
     assert not out.exists()
+    # A C++ run given as the Python one rendered a page whose Python column said "not run".
+    r = run_plot(data("handcheck.json"), "--python", data("handcheck.json"), "--out", str(out))
+    assert r.stderr == "concbench plot: the Python run %s has no python/... benchmarks (scripts/python_reference.py " \
+        "writes them)\n" % data("handcheck.json")
+    assert r.returncode == 2 and not out.exists()
 
 
 def test_the_page_says_what_a_system_call_costs_how_idle_cpus_wait_and_how_the_run_was_split(tmp_path):
@@ -784,6 +789,11 @@ def test_default_run_is_the_newest_in_results_history(tmp_path):
     assert not (repo / "results").exists() or os.listdir(repo / "results") == []
     runs = repo / "results" / "history"
     runs.mkdir(parents=True)
+    (runs / "broken.json").write_text("{")  # was told "no results/history/*.json found"
+    r = run_plot(script=str(repo / "scripts" / "plot.py"), cwd=str(tmp_path))
+    assert r.returncode == 2 and r.stderr == ("concbench plot: no run given and repo/results/history/*.json holds no "
+                                              "readable run (1 file); run the benchmarks first or name a RUN.json\n")
+    (runs / "broken.json").unlink()
     for src, dst, date in [("handcheck.json", "2026-11-22.json", "2026-11-22T12:00:00+00:00"),
                            ("foreign.json", "2026-11-23.json", "2026-11-23T12:00:00+00:00"),
                            ("small_run.json", "2026-11-24.tmp.json", "2026-11-24T12:00:00+00:00")]:

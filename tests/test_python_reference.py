@@ -261,7 +261,9 @@ def test_the_run_loads_and_renders_as_a_concbench_run(quick_run, tmp_path):
     (["--out", "x.json", "--filter", "("], "--filter"),
     (["--out", "x.json", "--filter", "^nothing$"], "no benchmark matches"),
     (["--quick"], "--out FILE is required"),
-    (["--out", "/no/such/dir/x.json"], "not a file in an existing directory"),
+    (["--out", "/no/such/dir/x.json"], "/no/such/dir does not exist"),
+    (["--out", "."], "it is a directory"),
+    (["--out", "/proc/x.json"], "directory /proc is not writable"),  # root may, by os.access
     (["--out", "x.json", "--filter", "fetch"], "need --fixture-url"),
     (["--out", "x.json", "--fixture-url", "ftp://x"], "--fixture-url must look like"),
 ])
