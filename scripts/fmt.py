@@ -63,7 +63,12 @@ def fmt_crossover(c):
 def fmt_spread(lo, hi, reps=2):
     if reps < 2:
         return "– (1 run)"
-    return "%s – %s" % (fmt_time(lo), fmt_time(hi)) if finite(lo) and finite(hi) else "–"
+    if not (finite(lo) and finite(hi)):
+        return "–"
+    lo, hi = fmt_time(lo), fmt_time(hi)
+    # "1.62 s – 1.62 s" read as a typo: the runs agree to the digits shown.
+    same = "%s (both runs)" % lo if reps == 2 else "%s (all %d runs)" % (lo, reps)
+    return same if lo == hi else "%s – %s" % (lo, hi)
 
 
 def fmt_bytes(n, units=(("GB", 1e9), ("MB", 1e6), ("kB", 1e3)), number=fmt_num):

@@ -465,6 +465,10 @@ def test_formatting():
     assert fmt.fmt_num(1.69e10) == "1.69e10" and fmt.fmt_num(24352.4) == "24,352" and fmt.fmt_num(0.5) == "0.5"
     assert fmt.fmt_bytes(8e8) == "800 MB" and fmt.fmt_kib(49152) == "48 KiB" and fmt.fmt_kib(1536) == "1.5 KiB"
     assert fmt.plural(1, "thread") == "1 thread" and fmt.plural(2, "thread") == "2 threads"
+    assert fmt.plural(2, "model process", "model processes") == "2 model processes"
+    assert fmt.fmt_spread(1.6, 1.7, 5) == "1.60 s – 1.70 s" and fmt.fmt_spread(1.6, 1.7, 1) == "– (1 run)"
+    assert fmt.fmt_spread(1.6201, 1.6203, 5) == "1.62 s (all 5 runs)"  # not "1.62 s – 1.62 s"
+    assert fmt.fmt_spread(0.2471, 0.2472, 2) == "247 ms (both runs)"
     assert not fmt.finite(True) and not fmt.finite("1") and not fmt.finite(float("nan")) and fmt.finite(3)
 
 
