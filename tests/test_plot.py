@@ -506,6 +506,8 @@ def test_handcheck_files(hand_out):
 def test_handcheck_page_states_the_numbers(hand_out):
     out, _ = hand_out
     text = (out / "README.md").read_text(encoding="utf-8")
+    # threads at W = 4 on 2 hardware threads: 0.50 is the best it could do, and the page says so
+    assert "W workers on 2 hardware threads cannot do better than min(W, 2)/W: at W = 4, 0.50 is full use" in text
     # speedup table at n = 1e8: model | workers | median | spread | speedup | efficiency
     for row in ("| seq | 1 | 100 ms | 90.0 ms – 110 ms | 1.00× | 1.00 |",
                 "| threads | 1 | 125 ms | 113 ms – 138 ms | 0.80× | 0.80 |",
