@@ -14,7 +14,6 @@ is given; the page then says whose times the Python column holds.
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
 """
 import functools
-import glob
 import os
 import sys
 import time
@@ -85,7 +84,7 @@ def latest_run():
     if rec is None:
         shown = os.path.relpath(DEFAULT_RUNS)
         shown = DEFAULT_RUNS if shown.startswith("..") else shown
-        files = len(glob.glob(os.path.join(glob.escape(DEFAULT_RUNS), "*.json")))
+        files = len(records.record_files(DEFAULT_RUNS))
         found = ("%s/*.json holds no readable run (%s)" % (shown, plural(files, "file")) if files
                  else "no %s/*.json found" % shown)
         raise InputError("no run given and %s; run the benchmarks first or name a RUN.json" % found)

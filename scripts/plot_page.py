@@ -200,17 +200,17 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
 
 def sum_section(page, sum_info):
     hw = sum_info["hw"]
+    bound = ("W workers on %s cannot do better than min(W, %d)/W: at W = %d, %s is full use of the machine. "
+             % (plural(hw, "hardware thread"), hw, 2 * hw, fmt_eff(0.5)) if hw
+             else "W workers cannot do better than min(W, hardware threads)/W. ")
     page.add("## sum (CPU-bound)",
              "Speedup = T_seq / T_model and parallel efficiency = T_seq / (W · T_model), for the same "
-             "kernel and n. %s"
+             "kernel and n. " + bound +
              "`range` sums an index range (compute-bound); `array` reads an array "
              "(memory-bound), so it stops scaling at the memory bandwidth. An efficiency above 1 is "
              "marked ↑: the model's W workers each went faster than `seq`'s one thread on the same "
              "work (at `array`, one worker's speed depends on the process more than on the model), "
-             "so `seq` is the baseline there, not a bound."
-             % ("W workers on %s cannot do better than min(W, %d)/W: at W = %d, %s is full use of the "
-                "machine. " % (plural(hw, "hardware thread"), hw, 2 * hw, fmt_eff(0.5)) if hw else
-                "W workers cannot do better than min(W, hardware threads)/W. "))
+             "so `seq` is the baseline there, not a bound.")
     page.images("sum_speedup.png", "sum_efficiency.png")
     for kernel, info in sum_info["kernels"].items():
         if info["speedup"] is None:

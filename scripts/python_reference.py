@@ -31,6 +31,7 @@ import urllib.request
 import cli
 import records
 from cli import REPO, InputError
+from fmt import plural
 
 PROG = "python_reference"
 
@@ -430,8 +431,7 @@ def run(argv):
     for reason in environment.finish(ctx):
         progress("unstable environment during the run: %s; its record says so" % reason)
     run_isolated.write_json({"context": ctx, "benchmarks": benchmarks}, args.out)
-    progress("recorded %s: %d benchmark%s in %.0f s"
-             % (args.out, len(selected), "s"[:len(selected) != 1], time.monotonic() - started))
+    progress("recorded %s: %s in %.0f s" % (args.out, plural(len(selected), "benchmark"), time.monotonic() - started))
     return 0
 
 

@@ -87,13 +87,17 @@ def read_record(path):
     return None
 
 
+def record_files(history_dir):
+    """The *.json files directly in `history_dir`, by name, but in-progress *.tmp files."""
+    return [path for path in sorted(glob.glob(os.path.join(glob.escape(history_dir), "*.json")))
+            if ".tmp" not in os.path.basename(path) and os.path.isfile(path)]
+
+
 def scan_records(history_dir, commit_prefix=None):
     """Readable records directly in `history_dir` (not in-progress *.tmp files), optionally only those
     whose commit starts with `commit_prefix` (files ./bench named for another commit are not even read)."""
     out = []
-    for path in sorted(glob.glob(os.path.join(glob.escape(history_dir), "*.json"))):
-        if ".tmp" in os.path.basename(path) or not os.path.isfile(path):
-            continue
+    for path in record_files(history_dir):
         m = _RECORD_NAME.match(os.path.basename(path))
         named = m.group("commit") if m and m.group("commit") not in ("nocommit", "unknown") else None
         if commit_prefix and named and not named.startswith(commit_prefix[:12]):
