@@ -12,6 +12,11 @@ def finite(x):
         return False
 
 
+def _sig3(x):
+    """x (already rounded to 3 significant digits) with the decimals that say so: 62.5, 24.0, 0.500."""
+    return "%.*f" % (max(0, 2 - int(math.floor(math.log10(abs(x))))) if x else 0, x)
+
+
 def fmt_time(seconds, micro="µs"):
     """Seconds with 3 significant digits in the unit that fits: 62.5 ms, 1.25 s. The terminal
     passes micro="us"."""
@@ -20,9 +25,7 @@ def fmt_time(seconds, micro="µs"):
     seconds = float("%.3g" % seconds)  # round first, so 0.99996 s reads 1.00 s, not 1000 ms
     for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, micro), (1e-9, "ns")):
         if abs(seconds) >= scale or unit == "ns":
-            x = seconds / scale
-            digits = max(0, 2 - int(math.floor(math.log10(abs(x))))) if x else 0
-            return "%.*f %s" % (digits, x, unit)
+            return "%s %s" % (_sig3(seconds / scale), unit)
 
 
 def fmt_n(n):
@@ -42,9 +45,18 @@ def fmt_num(x):
     """3 significant digits, thousands separated up to a million, then 1.69e10."""
     if not finite(x):
         return "–"
-    if 1000 <= abs(x) < 1e6:
+    if 999.5 <= abs(x) < 1e6:  # from 999.5, which reads 1,000 (not 1e3)
         return "{:,.0f}".format(x)
     return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", "%.3g" % x)  # 7.19e9, 1.5e-7
+
+
+def fmt_value(x):
+    """A measured value in a table: as fmt_num, but 24.0 and 0.500 keep the zeros that say they
+    are good to 3 digits, so a column does not read 24 beside 24.2. Counts and axis ticks are
+    exact: they use fmt_num."""
+    if not finite(x):
+        return "–"
+    return _sig3(float("%.3g" % x)) if 1e-3 <= abs(x) < 999.5 else fmt_num(x)
 
 
 def fmt_ratio(x):

@@ -194,6 +194,9 @@ def fetch_ideal_s(n, conc, delay_ms):
     return np.ceil(n / conc) * delay_ms / 1000.0
 
 
+MEMORY_MIN_CONC = 10  # the fewest requests in flight whose memory per request is shown
+
+
 def fetch_frame(summ):
     """Valid C++ fetch rows with conc, n, delay_ms, profile, bytes, keepalive, ideal, efficiency
     (the run's own ideal_s/efficiency counters, else ceil(N/C)*L) and `short`: C is the most a
@@ -217,6 +220,10 @@ def fetch_frame(summ):
     f["eff_hi"] = f["ideal"] / f["t_min"]
     f["peak_in_flight"] = _col(f, "peak_in_flight").astype(float)
     f["short"] = (f["delay_ms"] > 0) & (f["peak_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"]))
+    if "mem_per_inflight_kb" in f:
+        # Below MEMORY_MIN_CONC in flight, RSS growth / C is page-granular noise and one-off
+        # allocations (400 KiB "per request" at C = 1): no table or figure shows it.
+        f["mem_per_inflight_kb"] = f["mem_per_inflight_kb"].where(f["conc"] >= MEMORY_MIN_CONC)
     return f
 
 
@@ -362,10 +369,9 @@ def analyse_fetch(summ):
         rate0 = config_rows(f, cfg0, 0)
         rate0 = rate0[rate0["items_per_second"].map(finite) & (rate0["items_per_second"] > 0)]
     if delays and "mem_per_inflight_kb" in f:
-        # One configuration (a median over body sizes would mix workloads), C >= 10: below 10
-        # in flight the RSS growth divided by C is page-granular noise.
+        # One configuration: a median over body sizes would mix workloads.
         memory = config_rows(f, cfg, delays[-1])
-        memory = memory[memory["mem_per_inflight_kb"].map(finite) & (memory["conc"] >= 10)]
+        memory = memory[memory["mem_per_inflight_kb"].map(finite)]
     # The client floor at the plotted configuration (keep-alive only: it keeps its connections).
     floor = {d: client_floor(summ, d, cfg["n"], cfg["bytes"]) for d in delays if cfg["keepalive"] != 0}
     return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0, "floor": floor,

@@ -3,8 +3,8 @@
 import os
 
 from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_kib, fmt_n, fmt_num, fmt_ratio, fmt_spread,
-                 fmt_time, md_table, plural)
-from metrics import config_rows, config_text, model_order
+                 fmt_time, fmt_value, md_table, plural)
+from metrics import MEMORY_MIN_CONC, config_rows, config_text, model_order
 import bench_names
 from records import machine_line, parse_dirty
 import targets
@@ -12,9 +12,9 @@ import targets
 PLOTS = "plots"          # subdirectory of the output directory holding the images
 # The full fetch table's columns after the median and spread: (header, column, formatter).
 FETCH_COLUMNS = [("ideal", "ideal", fmt_time), ("efficiency", "eff", fmt_eff),
-                 ("req/s", "items_per_second", fmt_num), ("p50 ms", "p50_ms", fmt_num),
-                 ("p99 ms", "p99_ms", fmt_num), ("peak RSS MiB", "peak_rss_mb", fmt_num),
-                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_num)]
+                 ("req/s", "items_per_second", fmt_value), ("p50 ms", "p50_ms", fmt_value),
+                 ("p99 ms", "p99_ms", fmt_value), ("peak RSS MiB", "peak_rss_mb", fmt_value),
+                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_value)]
 
 
 class Page:
@@ -220,7 +220,7 @@ def sum_section(page, sum_info):
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
                  fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency"] > 1.005 else ""),
-                 fmt_num(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
+                 fmt_value(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
                  md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util",
                            "runs"], rows))
@@ -259,12 +259,16 @@ def fetch_section(page, fetch_info):
                  "are in the full table below." % rest)
     if fetch_info["rate0"] is not None:
         page.add("### L = 0 ms, %s: requests per second" % config_text(fetch_info["cfg0"]),
-                 pivot(fetch_info["rate0"], lambda r: fmt_num(r["items_per_second"])))
+                 pivot(fetch_info["rate0"], lambda r: fmt_value(r["items_per_second"])))
     if fetch_info["memory"] is not None:
         page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], config_text(cfg)),
-                 pivot(fetch_info["memory"], lambda r: fmt_num(r["mem_per_inflight_kb"])))
+                 pivot(fetch_info["memory"], lambda r: fmt_value(r["mem_per_inflight_kb"])))
     if fetch_info.get("c10k"):
         c10k_section(page, fetch_info["c10k"])
+    if "mem_per_inflight_kb" in f:
+        page.add("KiB/in-flight is (peak RSS − RSS before the model was built) / the most requests in "
+                 "flight at once, for the models whose memory is their requests; below C = %d it is "
+                 "page-granular noise and not shown." % MEMORY_MIN_CONC)
     page.collapsed("All fetch benchmarks", benchmark_table(in_model_order(f, ["model", "delay_ms", "conc"]),
                                                            FETCH_COLUMNS))
 
@@ -303,11 +307,11 @@ def open_section(page, open_info):
         cap = m["capacity"].iloc[0]
         top = m.loc[m["achieved_rate"].idxmax()] if m["achieved_rate"].notna().any() else m.iloc[-1]
         rows.append((model, fmt_num(cap) if finite(cap) else "below the lowest rate",
-                     "%s (offered %s)" % (fmt_num(top["achieved_rate"]), fmt_num(top["rate"]))))
+                     "%s (offered %s)" % (fmt_value(top["achieved_rate"]), fmt_num(top["rate"]))))
     page.add(md_table(["model", "highest rate within L + 10 ms (requests/s)", "highest achieved rate"], rows),
              "p99 / p50 latency (ms) at each offered rate; *behind*: issued below 95% of the offered rate.",
              pivot(f.assign(conc=f["rate"]), lambda r: "%s / %s%s" % (
-                 fmt_num(r["p99_ms"]), fmt_num(r["p50_ms"]),
+                 fmt_value(r["p99_ms"]), fmt_value(r["p50_ms"]),
                  "" if r["keeping_up"] >= 1 else " *behind*"), corner="model \\ rate"))
     if wrk and f["achieved_rate"].notna().any():
         best = f.loc[f["achieved_rate"].idxmax()]
@@ -315,7 +319,7 @@ def open_section(page, open_info):
                  "model here, `%s`, issued %s: the gap is the cost of the client library and model."
                  % (" / ".join("%s requests/s" % fmt_num(r) for _, r in sorted(wrk.items())),
                     ", ".join("C = %d" % c for c in sorted(wrk)), best["model"],
-                    fmt_num(best["achieved_rate"])))
+                    fmt_value(best["achieved_rate"])))
 
 
 def benchmarks_section(page, summ, sum_info, foreign_done):
@@ -324,7 +328,7 @@ def benchmarks_section(page, summ, sum_info, foreign_done):
     if sum_info:
         page.collapsed("All sum benchmarks", benchmark_table(
             in_model_order(sum_info["frame"], ["kernel", "model", "workers", "n"]),
-            [("items/s", "items_per_second", fmt_num), ("CPU util", "cpu_util", fmt_num)]))
+            [("items/s", "items_per_second", fmt_value), ("CPU util", "cpu_util", fmt_value)]))
     py = summ[summ["category"] == "python"]
     if not py.empty:
         page.collapsed("Python port benchmarks in this file", benchmark_table(py))

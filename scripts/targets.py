@@ -7,7 +7,7 @@ Each target names the benchmarks it reads. A run that lacks one (a --quick or fi
 gets "not measured", never a guess. Targets are benchmarks, not timed tests: a miss is
 reported here, it fails nothing.
 """
-from fmt import finite, fmt_eff, fmt_num, fmt_time
+from fmt import finite, fmt_eff, fmt_num, fmt_time, fmt_value
 import metrics
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
@@ -198,7 +198,7 @@ def fetch_targets(run):
     out.append(_each("memory per in-flight request at C = 1000 (10,000 requests at 100 ms)",
                      [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
                       for m in ("multi", "multi_socket", "coro", "threads")],
-                     lambda v: "%s KiB" % fmt_num(v)))
+                     lambda v: "%s KiB" % fmt_value(v)))
     return out
 
 
@@ -243,7 +243,7 @@ def open_targets(summ, context):
         r = below.sort_values("rate").iloc[-1]
         out.append((label, "saturated throughput (the highest rate it achieved or kept up with) %s requests/s; "
                     "at %s offered: p99 %s ms, L = %g ms"
-                    % (fmt_num(capacity), fmt_num(r["rate"]), fmt_num(r["p99_ms"]), r["delay_ms"]),
+                    % (fmt_value(capacity), fmt_num(r["rate"]), fmt_value(r["p99_ms"]), r["delay_ms"]),
                     YES if r["p99_ms"] <= r["delay_ms"] + 5 else NO))
     wrk = metrics.wrk_bound(summ)
     if wrk and not f.empty and f["achieved_rate"].notna().any():

@@ -463,6 +463,10 @@ def test_formatting():
     assert fmt.fmt_ratio(1.6) == "1.60×"
     assert fmt.fmt_time(2e-5, micro="us") == "20.0 us"
     assert fmt.fmt_num(1.69e10) == "1.69e10" and fmt.fmt_num(24352.4) == "24,352" and fmt.fmt_num(0.5) == "0.5"
+    assert fmt.fmt_num(999.7) == "1,000"  # not 1e3
+    # a measured value keeps the zeros that say it is good to 3 digits, so a column reads alike
+    assert [fmt.fmt_value(v) for v in (24, 24.2, 0.5, 999.7, 24352.4, 1.69e10, float("nan"))] == [
+        "24.0", "24.2", "0.500", "1,000", "24,352", "1.69e10", "–"]
     assert fmt.fmt_bytes(8e8) == "800 MB" and fmt.fmt_kib(49152) == "48 KiB" and fmt.fmt_kib(1536) == "1.5 KiB"
     assert fmt.plural(1, "thread") == "1 thread" and fmt.plural(2, "thread") == "2 threads"
     assert fmt.plural(2, "model process", "model processes") == "2 model processes"
@@ -591,7 +595,13 @@ def test_small_run_page_lists_skips_and_python(tmp_path):
     mem = text[text.index("### Memory per request in flight (KiB), L = 100 ms, n=40, bytes=1024, keepalive=1"):]
     mem = mem[:mem.index("\n\n", mem.index("| model"))]
     assert "| model \\ C | 16 | 40 |" in mem
-    assert "| pool | 48 | 48 |" in mem and "| coro | 3 | 3 |" in mem
+    assert "| pool | 48.0 | 48.0 |" in mem and "| coro | 3.00 | 3.00 |" in mem
+    # ... and the full table does not show it below C = 10 either, though the run has it there
+    rows = {line.split("`")[1]: line.split(" | ") for line in text.splitlines() if line.startswith("| `fetch/pool/")}
+    column = rows["fetch/pool/conc:16/n:40/delay_ms:100/bytes:1024/keepalive:1"].index("48.0")
+    for conc in (1, 4):
+        assert rows["fetch/pool/conc:%d/n:40/delay_ms:0/bytes:1024/keepalive:1" % conc][column] == "–"
+    assert "below C = 10 it is page-granular noise and not shown" in text
 
 
 def test_open_loop_page_states_capacity_and_the_bound(tmp_path):
@@ -607,7 +617,7 @@ def test_open_loop_page_states_capacity_and_the_bound(tmp_path):
     for row in ("| multi_socket | 5,000 | 15,000 (offered 20,000) |", "| coro | 1,000 | 9,000 (offered 20,000) |",
                 "| pool | below the lowest rate | 1,000 (offered 1,000) |"):
         assert row in section, row
-    assert "| multi_socket | 12 / 10.5 | 14 / 11 | 600 / 300 *behind* |" in section
+    assert "| multi_socket | 12.0 / 10.5 | 14.0 / 11.0 | 600 / 300 *behind* |" in section
     assert "95,000 requests/s" in section and "`multi_socket`, issued 15,000" in section
     # the open-loop rows stay out of the closed-loop tables and figures
     assert "## fetch (IO-bound)" not in text
