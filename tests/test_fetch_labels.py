@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Every counter of a fetch benchmark means what its name says, read from the real binary's JSON:
 # latency counts from when a request was ready (queue wait included), peak_in_flight is C,
-# efficiency never exceeds 1, and an open-loop latency counts from the request's arrival.
+# efficiency never exceeds 1, bytes are the bodies received, memory per request is growth over
+# the requests in flight, and an open-loop latency counts from the request's arrival.
 # Run: /usr/bin/python3 -m pytest tests/test_fetch_labels.py (CONCBENCH_BINARY names the built
 # binary; ctest sets it).
 import json
@@ -52,6 +53,27 @@ def test_efficiency_never_exceeds_one_in_any_dispatch_order():
         assert b["efficiency"] <= 1, (b["name"], b["efficiency"])
 
 
+def test_bytes_and_memory_per_request_count_what_their_names_say():
+    # bytes_per_second counts the bodies received: N bodies of 3,000 bytes per N requests, in
+    # every model (3,000 is no page or buffer size a wrong count could land on by chance).
+    # mem_per_inflight_kb is the RSS growth over the requests in flight at once: present only
+    # for the models whose memory is their requests, more than nothing (each request holds a
+    # libcurl handle and its buffers: 14-25 KiB measured), and, times the requests in flight,
+    # no more than the whole peak RSS it grew into.
+    runs = run("--benchmark_filter=^fetch/[a-z_]+/conc:100/n:200/delay_ms:100/bytes:3000/keepalive:1/",
+               "--fetch_conc=100", "--fetch_n=200", "--fetch_delay_ms=100", "--fetch_bytes=3000")
+    reporting = {"threads", "multi", "multi_socket", "coro", "multi_threads"}
+    assert {b["name"].split("/")[1] for b in runs} >= reporting
+    for b in runs:
+        assert b["bytes_per_second"] == pytest.approx(3000 * b["items_per_second"], rel=1e-9), b["name"]
+        if b["name"].split("/")[1] not in reporting:
+            assert "mem_per_inflight_kb" not in b, b["name"]
+            continue
+        assert b["peak_in_flight"] == 100, b["name"]
+        assert 2 <= b["mem_per_inflight_kb"], (b["name"], b["mem_per_inflight_kb"])
+        assert b["mem_per_inflight_kb"] * b["peak_in_flight"] <= b["peak_rss_mb"] * 1024, b["name"]
+
+
 def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged():
     # 75,000 arrivals in half a second is more than any model here issues (multi_socket: 13,000
     # to 26,000 a second): the last requests start seconds after they arrived, and each starts
@@ -69,3 +91,6 @@ def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged
     assert under["offered_rate"] == 1000 and under["keeping_up"] == 1, under
     assert under["achieved_rate"] == pytest.approx(1000, rel=0.05)
     assert under["p50_ms"] >= 10, under
+    for b in (over, under):  # the percentiles are of one distribution: they cannot cross
+        ladder = [b[k] for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms")]
+        assert ladder == sorted(ladder), (b["name"], ladder)
