@@ -283,6 +283,7 @@ def _draw_latency(figs, rows, cfg, delays):
                          "(dashed), %s" % config_text(cfg), nrows=nrows, width=3.3, height=3.0)
     panels = axes.flatten()
     colours = dict(zip(delays, ("#1f77b4", "#d62728", "#2ca02c")))
+    top_conc = rows["conc"].max()
     for i, (ax, model) in enumerate(zip(panels, models)):
         for delay in delays:
             m = rows[(rows["model"] == model) & (rows["delay_ms"] == delay)].sort_values("conc")
@@ -294,6 +295,10 @@ def _draw_latency(figs, rows, cfg, delays):
             ax.axhline(delay, color=colours[delay], linestyle=":", linewidth=0.8)
         _conc_axis(ax, rows["conc"])
         ax.set_title(model)
+        own_top = rows.loc[rows["model"] == model, "conc"].max()
+        if own_top < top_conc:  # an empty right half is a sweep's limit, not a missing line
+            ax.text(0.97, 0.5, "not run\nabove C = %d" % own_top, transform=ax.transAxes, ha="right",
+                    va="center", fontsize=8, color="#555555")
         if i:
             ax.sharey(panels[0])
         if i % ncols == 0:
@@ -303,6 +308,9 @@ def _draw_latency(figs, rows, cfg, delays):
     for ax in panels[len(models):]:
         ax.set_visible(False)
     _log_axis(panels[0], rows["p50_ms"], rows["p99_ms"], delays)
+    # The key to the line styles, which the colour-per-L entries alone leave to the title.
+    for style, label in (("-", "p50"), ("--", "p99"), (":", "L itself: no request is answered sooner")):
+        panels[0].plot([], [], color="#444444", linestyle=style, linewidth=1.2, label=label)
     figs.save(fig, "fetch_latency.png", "fetch: per-request latency", shared_legend=True)
 
 

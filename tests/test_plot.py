@@ -1139,3 +1139,28 @@ def test_a_saved_run_is_rendered_with_the_python_run_saved_beside_it(tmp_path):
     assert r.returncode == 2 and "recorded on another machine" in r.stderr and not (tmp_path / "other").exists()
     r = run_plot(str(runs / "run.json"), "--no-python", "--out", str(tmp_path / "other"))
     assert r.returncode == 0 and (tmp_path / "other" / "README.md").read_text(encoding="utf-8").count("| not run |") == 6
+
+
+def test_latency_figure_keys_its_line_styles_and_says_where_a_sweep_stopped(tmp_path):
+    # The legend once held only "L = 100 ms": which line was p50 and which p99, and what the
+    # dotted line was, were left to the title. A model swept only to C = 100 (fork) showed an
+    # empty right half a reader could take for a line that failed to draw.
+    rows = pd.DataFrame([{"model": m, "conc": c, "delay_ms": 100.0, "p50_ms": 100.0 + c / 10,
+                          "p99_ms": 110.0 + c / 5} for m, concs in (("threads", (100, 1000)), ("fork", (100,)))
+                         for c in concs])
+    for q in ("p50_ms", "p99_ms"):
+        rows[q + "_min"], rows[q + "_max"] = rows[q] * 0.9, rows[q] * 1.1
+    seen = {}
+
+    class Keep(plot_figures.Figures):
+        def save(self, fig, fname, title, **kw):
+            super().save(fig, fname, title, **kw)  # draws the shared legend, then closes fig
+            seen["legend"] = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+            seen["notes"] = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes}
+
+    figs = Keep(str(tmp_path), {}, "note", lambda *_: None)
+    plot_figures._draw_latency(figs, rows, {"n": 1000, "bytes": 1024, "keepalive": 1}, [100.0])
+    assert seen["legend"][:3] == ["p50", "p99", "L itself: no request is answered sooner"]
+    assert "L = 100 ms" in seen["legend"]
+    assert seen["notes"]["fork"] == ["not run\nabove C = 100"] and seen["notes"]["threads"] == []
+    assert_png(tmp_path / "fetch_latency.png")
