@@ -41,22 +41,29 @@ def fmt_n(n):
     return "%.1fe%d" % (m, e)
 
 
+def _exp(text):
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", text)  # 7.19e9, 1.5e-7
+
+
 def fmt_num(x):
     """3 significant digits, thousands separated up to a million, then 1.69e10."""
     if not finite(x):
         return "–"
-    if 999.5 <= abs(x) < 1e6:  # from 999.5, which reads 1,000 (not 1e3)
+    if 999.5 <= abs(x) < 999999.5:  # the values that read 1,000 to 999,999 (not 1e3 or 1,000,000)
         return "{:,.0f}".format(x)
-    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", "%.3g" % x)  # 7.19e9, 1.5e-7
+    return _exp("%.3g" % x)
 
 
-def fmt_value(x):
-    """A measured value in a table: as fmt_num, but 24.0 and 0.500 keep the zeros that say they
-    are good to 3 digits, so a column does not read 24 beside 24.2. Counts and axis ticks are
-    exact: they use fmt_num."""
+def fmt_measured(x):
+    """A measured value in a table: as fmt_num, but 24.0, 0.500 and 5.00e9 keep the zeros that say
+    they are good to 3 digits, so a column does not read 24 beside 24.2. Counts, offered rates and
+    axis ticks are exact: they use fmt_num."""
     if not finite(x):
         return "–"
-    return _sig3(float("%.3g" % x)) if 1e-3 <= abs(x) < 999.5 else fmt_num(x)
+    if 999.5 <= abs(x) < 999999.5:
+        return fmt_num(x)
+    rounded = float("%.3g" % x)
+    return _sig3(rounded) if rounded == 0 or 1e-3 <= abs(rounded) < 1000 else _exp("%.2e" % x)
 
 
 def fmt_ratio(x):

@@ -194,7 +194,7 @@ def fetch_ideal_s(n, conc, delay_ms):
     return np.ceil(n / conc) * delay_ms / 1000.0
 
 
-MEMORY_MIN_CONC = 10  # the fewest requests in flight whose memory per request is shown
+MEMORY_MIN_CONC = 10  # the fewest requests in flight at once whose memory per request is shown
 
 
 def fetch_frame(summ):
@@ -220,10 +220,12 @@ def fetch_frame(summ):
     f["eff_hi"] = f["ideal"] / f["t_min"]
     f["peak_in_flight"] = _col(f, "peak_in_flight").astype(float)
     f["short"] = (f["delay_ms"] > 0) & (f["peak_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"]))
-    if "mem_per_inflight_kb" in f:
-        # Below MEMORY_MIN_CONC in flight, RSS growth / C is page-granular noise and one-off
-        # allocations (400 KiB "per request" at C = 1): no table or figure shows it.
-        f["mem_per_inflight_kb"] = f["mem_per_inflight_kb"].where(f["conc"] >= MEMORY_MIN_CONC)
+    # Below MEMORY_MIN_CONC in flight (the counter's divisor), RSS growth per request is
+    # page-granular noise and one-off allocations (400 KiB "per request" at C = 1): no table or
+    # figure shows it, nor its spread.
+    held = f["peak_in_flight"].where(f["peak_in_flight"].notna(), f["conc"])
+    for col in [c for c in ("mem_per_inflight_kb", "mem_per_inflight_kb_min", "mem_per_inflight_kb_max") if c in f]:
+        f[col] = f[col].where(held >= MEMORY_MIN_CONC)
     return f
 
 

@@ -296,8 +296,8 @@ def _draw_latency(figs, rows, cfg, delays):
         _conc_axis(ax, rows["conc"])
         ax.set_title(model)
         own_top = rows.loc[rows["model"] == model, "conc"].max()
-        if own_top < top_conc:  # an empty right half is a sweep's limit, not a missing line
-            ax.text(0.97, 0.5, "not run\nabove C = %d" % own_top, transform=ax.transAxes, ha="right",
+        if own_top < top_conc:  # an empty right half: a sweep's limit or errored runs, not a lost line
+            ax.text(0.97, 0.5, "no result\nabove C = %d" % own_top, transform=ax.transAxes, ha="right",
                     va="center", fontsize=8, color="#555555")
         if i:
             ax.sharey(panels[0])

@@ -2,8 +2,8 @@
 # Writes concbench's generated results page (Markdown) from metrics.py's tables and the drawn figures.
 import os
 
-from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_kib, fmt_n, fmt_num, fmt_ratio, fmt_spread,
-                 fmt_time, fmt_value, md_table, plural)
+from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_kib, fmt_measured, fmt_n, fmt_num, fmt_ratio,
+                 fmt_spread, fmt_time, md_table, plural)
 from metrics import MEMORY_MIN_CONC, config_rows, config_text, model_order
 import bench_names
 from records import machine_line, parse_dirty
@@ -12,9 +12,9 @@ import targets
 PLOTS = "plots"          # subdirectory of the output directory holding the images
 # The full fetch table's columns after the median and spread: (header, column, formatter).
 FETCH_COLUMNS = [("ideal", "ideal", fmt_time), ("efficiency", "eff", fmt_eff),
-                 ("req/s", "items_per_second", fmt_value), ("p50 ms", "p50_ms", fmt_value),
-                 ("p99 ms", "p99_ms", fmt_value), ("peak RSS MiB", "peak_rss_mb", fmt_value),
-                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_value)]
+                 ("req/s", "items_per_second", fmt_measured), ("p50 ms", "p50_ms", fmt_measured),
+                 ("p99 ms", "p99_ms", fmt_measured), ("peak RSS MiB", "peak_rss_mb", fmt_measured),
+                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_measured)]
 
 
 class Page:
@@ -118,13 +118,13 @@ def head_section(page, run, run_label, summ):
         if r["model"] == "vector_add" and finite(r.get("adds_per_second")):
             lanes, w = r.get("lanes"), r.get("arg_workers")
             rows.append(("measured peak: vector adds, %s" % plural(int(w) if finite(w) else 1, "thread"),
-                         "%s adds/s%s" % (fmt_num(r["adds_per_second"]),
+                         "%s adds/s%s" % (fmt_measured(r["adds_per_second"]),
                                           " (%d lanes)" % lanes if finite(lanes) else "")))
         elif r["model"] == "raw_http" and finite(r.get("items_per_second")):
             eff = r.get("efficiency")
             rows.append(("measured floor: one thread without libcurl, N = C = %s at %s ms"
                          % (fmt_num(r["arg_conc"]), fmt_num(r["arg_delay_ms"])),
-                         "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_num(r["items_per_second"]),
+                         "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_measured(r["items_per_second"]),
                                                   ", efficiency %s" % fmt_eff(eff) if finite(eff) else "")))
         elif r["model"] == "read_bw" and finite(r.get("bytes_per_second")):
             rows.append(("measured peak: read bandwidth, %s" % plural(int(r["arg_workers"]), "thread"),
@@ -220,7 +220,7 @@ def sum_section(page, sum_info):
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
                  fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency"] > 1.005 else ""),
-                 fmt_value(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
+                 fmt_measured(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
                  md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util",
                            "runs"], rows))
@@ -259,16 +259,16 @@ def fetch_section(page, fetch_info):
                  "are in the full table below." % rest)
     if fetch_info["rate0"] is not None:
         page.add("### L = 0 ms, %s: requests per second" % config_text(fetch_info["cfg0"]),
-                 pivot(fetch_info["rate0"], lambda r: fmt_value(r["items_per_second"])))
+                 pivot(fetch_info["rate0"], lambda r: fmt_measured(r["items_per_second"])))
     if fetch_info["memory"] is not None:
         page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], config_text(cfg)),
-                 pivot(fetch_info["memory"], lambda r: fmt_value(r["mem_per_inflight_kb"])))
+                 pivot(fetch_info["memory"], lambda r: fmt_measured(r["mem_per_inflight_kb"])),
+                 "Memory per request in flight (KiB/in-flight in the full table) is (peak RSS − RSS before "
+                 "the model was built) / the most requests in flight at once, for the models whose memory "
+                 "is their requests; below %d in flight it is page-granular noise and not shown."
+                 % MEMORY_MIN_CONC)
     if fetch_info.get("c10k"):
         c10k_section(page, fetch_info["c10k"])
-    if "mem_per_inflight_kb" in f:
-        page.add("KiB/in-flight is (peak RSS − RSS before the model was built) / the most requests in "
-                 "flight at once, for the models whose memory is their requests; below C = %d it is "
-                 "page-granular noise and not shown." % MEMORY_MIN_CONC)
     page.collapsed("All fetch benchmarks", benchmark_table(in_model_order(f, ["model", "delay_ms", "conc"]),
                                                            FETCH_COLUMNS))
 
@@ -307,19 +307,19 @@ def open_section(page, open_info):
         cap = m["capacity"].iloc[0]
         top = m.loc[m["achieved_rate"].idxmax()] if m["achieved_rate"].notna().any() else m.iloc[-1]
         rows.append((model, fmt_num(cap) if finite(cap) else "below the lowest rate",
-                     "%s (offered %s)" % (fmt_value(top["achieved_rate"]), fmt_num(top["rate"]))))
+                     "%s (offered %s)" % (fmt_measured(top["achieved_rate"]), fmt_num(top["rate"]))))
     page.add(md_table(["model", "highest rate within L + 10 ms (requests/s)", "highest achieved rate"], rows),
              "p99 / p50 latency (ms) at each offered rate; *behind*: issued below 95% of the offered rate.",
              pivot(f.assign(conc=f["rate"]), lambda r: "%s / %s%s" % (
-                 fmt_value(r["p99_ms"]), fmt_value(r["p50_ms"]),
+                 fmt_measured(r["p99_ms"]), fmt_measured(r["p50_ms"]),
                  "" if r["keeping_up"] >= 1 else " *behind*"), corner="model \\ rate"))
     if wrk and f["achieved_rate"].notna().any():
         best = f.loc[f["achieved_rate"].idxmax()]
         page.add("**The bound.** The fixture itself served %s to wrk (one thread; %s). The best client "
                  "model here, `%s`, issued %s: the gap is the cost of the client library and model."
-                 % (" / ".join("%s requests/s" % fmt_num(r) for _, r in sorted(wrk.items())),
+                 % (" / ".join("%s requests/s" % fmt_measured(r) for _, r in sorted(wrk.items())),
                     ", ".join("C = %d" % c for c in sorted(wrk)), best["model"],
-                    fmt_value(best["achieved_rate"])))
+                    fmt_measured(best["achieved_rate"])))
 
 
 def benchmarks_section(page, summ, sum_info, foreign_done):
@@ -328,7 +328,7 @@ def benchmarks_section(page, summ, sum_info, foreign_done):
     if sum_info:
         page.collapsed("All sum benchmarks", benchmark_table(
             in_model_order(sum_info["frame"], ["kernel", "model", "workers", "n"]),
-            [("items/s", "items_per_second", fmt_value), ("CPU util", "cpu_util", fmt_value)]))
+            [("items/s", "items_per_second", fmt_measured), ("CPU util", "cpu_util", fmt_measured)]))
     py = summ[summ["category"] == "python"]
     if not py.empty:
         page.collapsed("Python port benchmarks in this file", benchmark_table(py))

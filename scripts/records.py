@@ -190,7 +190,10 @@ def machine_line(context):
     """One line naming machine, commit and date, for figure footers and page headers."""
     parts = ["host %s" % context["host_name"]] if context.get("host_name") else []
     if context.get("cpu_model"):
-        parts.append(str(context["cpu_model"]))
+        # Two VMs both called "AMD EPYC" differed 2x in vector adds; the clock tells them apart
+        # (an Intel name carries its own: "@ 2.60GHz").
+        model, mhz = str(context["cpu_model"]), context.get("mhz_per_cpu")
+        parts.append(model + (" %s MHz" % mhz if mhz and "Hz" not in model else ""))
     cpus, hw = context.get("num_cpus"), context.get("hardware_threads")
     if cpus or hw:
         threads = " / %s hw threads" % hw if hw and str(hw) != str(cpus) else ""

@@ -7,7 +7,7 @@ Each target names the benchmarks it reads. A run that lacks one (a --quick or fi
 gets "not measured", never a guess. Targets are benchmarks, not timed tests: a miss is
 reported here, it fails nothing.
 """
-from fmt import finite, fmt_eff, fmt_num, fmt_time, fmt_value
+from fmt import finite, fmt_eff, fmt_measured, fmt_num, fmt_time
 import metrics
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
@@ -108,7 +108,7 @@ def sum_targets(run, hw):
     _, (read1, who1) = array_reads(1)
     out = [_row("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop", [t_seq, bound],
                 lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx%s"
-                % (fmt_time(t), fmt_time(b), fmt_num(adds), lanes, t / b,
+                % (fmt_time(t), fmt_time(b), fmt_measured(adds), lanes, t / b,
                    # The bound runs in a process of its own, minutes apart: a slow spell there reads low.
                    "; under the bound, whose vector-add rate read low in this run" if t < b else ""),
                 lambda t, b: t <= 1.5 * b),
@@ -122,8 +122,9 @@ def sum_targets(run, hw):
         label = "`array` at %d workers within 1.5x of the fastest read on all cores" % hw
         if read_bw(hw) and measured:
             out.append((label + " (`fork` copies page tables: not held to it)",
-                        "fastest %s (%s, %.1f GB/s; `memchr` %.1f GB/s); " % (
-                            fmt_time(bound_w), who, ARRAY_BYTES / bound_w / 1e9, read_bw(hw) / 1e9)
+                        "fastest %s (%s, %.1f GB/s%s); " % (
+                            fmt_time(bound_w), who, ARRAY_BYTES / bound_w / 1e9,
+                            "" if who == "`memchr`" else "; `memchr` %.1f GB/s" % (read_bw(hw) / 1e9))
                         + _listed(measured, lambda t: "%s (%.2fx)" % (fmt_time(t), t / bound_w)),
                         _verdict([t for _, t in times], lambda t: t <= 1.5 * bound_w)))
         else:
@@ -183,9 +184,9 @@ def fetch_targets(run):
            _each("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
                  [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
                                                      "items_per_second")) for n in (1000, 10000)],
-                 lambda r: "%s requests/s" % fmt_num(r), lambda r: r >= 30000, code=False),
+                 lambda r: "%s requests/s" % fmt_measured(r), lambda r: r >= 30000, code=False),
            _floor(run, 1000, 0, lambda k: "%s requests/s, the fixture busy %s of the time"
-                  % (fmt_num(run.counter(k, "items_per_second")),
+                  % (fmt_measured(run.counter(k, "items_per_second")),
                      "%.0f%%" % (100 * busy(k)) if busy(k) is not None else "an unmeasured share"))]
     # The ideal is a lower bound on the time, so no efficiency may exceed 1 beyond the clock's
     # resolution; every benchmark with an ideal is checked, not a chosen few.
@@ -198,7 +199,7 @@ def fetch_targets(run):
     out.append(_each("memory per in-flight request at C = 1000 (10,000 requests at 100 ms)",
                      [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
                       for m in ("multi", "multi_socket", "coro", "threads")],
-                     lambda v: "%s KiB" % fmt_value(v)))
+                     lambda v: "%s KiB" % fmt_measured(v)))
     return out
 
 
@@ -238,20 +239,20 @@ def open_targets(summ, context):
         below = m[m["rate"] <= capacity / 2]
         if below.empty:
             out.append((label, "saturated throughput %s requests/s; no offered rate at or below half of it"
-                        % fmt_num(capacity), NOT_MEASURED))
+                        % fmt_measured(capacity), NOT_MEASURED))
             continue
         r = below.sort_values("rate").iloc[-1]
         out.append((label, "saturated throughput (the highest rate it achieved or kept up with) %s requests/s; "
                     "at %s offered: p99 %s ms, L = %g ms"
-                    % (fmt_value(capacity), fmt_num(r["rate"]), fmt_value(r["p99_ms"]), r["delay_ms"]),
+                    % (fmt_measured(capacity), fmt_num(r["rate"]), fmt_measured(r["p99_ms"]), r["delay_ms"]),
                     YES if r["p99_ms"] <= r["delay_ms"] + 5 else NO))
     wrk = metrics.wrk_bound(summ)
     if wrk and not f.empty and f["achieved_rate"].notna().any():
         best = f.loc[f["achieved_rate"].idxmax()]
         out.append(("the fixture's own capacity (wrk) beside the best client model",
                     "wrk %s requests/s (best of C = %s); `%s` %s"
-                    % (fmt_num(max(wrk.values())), ", ".join(str(c) for c in sorted(wrk)), best["model"],
-                       fmt_num(best["achieved_rate"])), REPORTED))
+                    % (fmt_measured(max(wrk.values())), ", ".join(str(c) for c in sorted(wrk)), best["model"],
+                       fmt_measured(best["achieved_rate"])), REPORTED))
     seconds = (context or {}).get("concbench_process_seconds")
     label = "the open-loop sweep and wrk add <= 90 s to the run"
     if isinstance(seconds, dict) and seconds:

@@ -217,6 +217,9 @@ def test_a_model_that_reads_faster_than_memchr_is_the_bandwidth_bound():
     rows[sum_key("std_par", "array", 2)] = (0.012, {})
     measured, met = verdict(evaluate(rows), "`array` at 2 workers")
     assert met == NO and "fastest 12.0 ms (`std_par`, 66.7 GB/s; `memchr` 44.0 GB/s)" in measured, measured
+    # where memchr is itself the fastest, it is named once ("(`memchr`, 57.2 GB/s; `memchr` 57.2 GB/s)")
+    measured, _ = verdict(evaluate(good_run()), "`array` at 2 workers")
+    assert "(`memchr`, 44.0 GB/s); " in measured and measured.count("`memchr`") == 1, measured
 
 
 def test_a_slow_seq_array_misses_and_a_faster_process_pool_is_no_miss():
