@@ -98,7 +98,8 @@ def head_section(page, run, run_label, summ):
     rows = [("host", ctx.get("host_name")), ("CPU", ctx.get("cpu_model")),
             ("CPUs", ("%s" % cpus if cpus else "?") + (" (%d hardware threads)" % hw if hw else "")
              + (", %s MHz" % ctx["mhz_per_cpu"] if ctx.get("mhz_per_cpu") else "") if cpus or hw else None),
-            ("caches", ", ".join(cache_parts)),
+            # an empty list is Google Benchmark finding no cache sizes in sysfs (some VMs hide them)
+            ("caches", ", ".join(cache_parts) or (ctx.get("caches") == [] and "not reported by the machine")),
             # what makes fetch numbers comparable between machines of one name: see README
             ("one system call", ctx.get("syscall_ns") and "%s (getppid, median of 5 x 4,000 calls)"
              % fmt_time(float(ctx["syscall_ns"]) * 1e-9)),

@@ -1167,3 +1167,20 @@ def test_latency_figure_keys_its_line_styles_and_says_where_a_sweep_stopped(tmp_
     assert {"p50", "p99", "L itself: no request is answered sooner", "L = 100 ms"} <= set(seen["legend"])
     assert seen["notes"]["fork"] == ["no result\nabove C = 100"] and seen["notes"]["threads"] == []
     assert_png(tmp_path / "fetch_latency.png")
+
+
+def test_the_machine_table_says_when_the_machine_reported_no_caches(tmp_path):
+    # A VM without /sys/devices/system/cpu/cpu0/cache gives Google Benchmark no cache sizes: the
+    # page says so rather than drop the row, as a run from before caches were recorded does.
+    with open(data("small_run.json"), encoding="utf-8") as f:
+        run = json.load(f)
+    texts = {}
+    for label, caches in (("sized", run["context"]["caches"]), ("none", [])):
+        run["context"]["caches"] = caches
+        path = tmp_path / ("%s.json" % label)
+        path.write_text(json.dumps(run), encoding="utf-8")
+        r = run_plot(str(path), "--out", str(tmp_path / label))
+        assert r.returncode == 0, r.stderr
+        texts[label] = (tmp_path / label / "README.md").read_text(encoding="utf-8")
+    assert "| caches | L1d 48 KiB" in texts["sized"]
+    assert "| caches | not reported by the machine |" in texts["none"]
