@@ -45,13 +45,16 @@ def _exp(text):
     return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", text)  # 7.19e9, 1.5e-7
 
 
+def _separated(x):
+    """x as 1,000 to 999,999 when it reads so rounded (999.7 too, not 1e3), else None."""
+    return "{:,.0f}".format(x) if 999.5 <= abs(x) < 999999.5 else None
+
+
 def fmt_num(x):
     """3 significant digits, thousands separated up to a million, then 1.69e10."""
     if not finite(x):
         return "–"
-    if 999.5 <= abs(x) < 999999.5:  # the values that read 1,000 to 999,999 (not 1e3 or 1,000,000)
-        return "{:,.0f}".format(x)
-    return _exp("%.3g" % x)
+    return _separated(x) or _exp("%.3g" % x)
 
 
 def fmt_measured(x):
@@ -60,10 +63,9 @@ def fmt_measured(x):
     axis ticks are exact: they use fmt_num."""
     if not finite(x):
         return "–"
-    if 999.5 <= abs(x) < 999999.5:
-        return fmt_num(x)
     rounded = float("%.3g" % x)
-    return _sig3(rounded) if rounded == 0 or 1e-3 <= abs(rounded) < 1000 else _exp("%.2e" % x)
+    return _separated(x) or (_sig3(rounded) if rounded == 0 or 1e-3 <= abs(rounded) < 1000
+                             else _exp("%.2e" % x))
 
 
 def fmt_ratio(x):
