@@ -229,12 +229,8 @@ def _seconds(entry):
 MAX_SECONDS = 1e9
 
 
-def load_run(path):
-    """Load any program's Google Benchmark JSON file into a Run: one row per repetition, with
-    BASE_COLUMNS, arg_<key> per argument and every user counter (counter_<name> on a clash). A
-    benchmark with only aggregates has one row of its median (row_kind "median", else "mean") and
-    its stddev as time_stddev_s. Errored runs, malformed entries and complexity fits are counted in
-    Run.skipped; RunFileError when the file is unreadable, not benchmark JSON or has nothing usable."""
+def _entries(path):
+    """(benchmarks, context) of a Google Benchmark JSON file; RunFileError when it is none."""
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise RunFileError("%s is not Google Benchmark JSON (top level is %s, expected an object "
@@ -244,37 +240,53 @@ def load_run(path):
         raise RunFileError("%s is not Google Benchmark JSON (no \"benchmarks\" list)" % path)
     if not entries:
         raise RunFileError("%s has no benchmarks" % path)
-    context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
+    return entries, doc.get("context") if isinstance(doc.get("context"), dict) else {}
 
+
+def _row(path, entry, name, kind, stddev_entry=None):
+    """One Run row from a repetition or an aggregate entry; None when it has no usable time."""
+    bn = parse_name(name)
+    seconds = _seconds(entry)
+    if seconds is None:
+        return None
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise RunFileError("%s: %s has a real_time of %r %s, not a time a benchmark took"
+                           % (path, name, entry["real_time"], entry.get("time_unit", "ns")))
+    row = {
+        # threads:N is stripped from base, but different thread counts are different benchmarks
+        "name": name, "key": bn.base + ("/threads:%s" % bn.threads if bn.threads is not None else ""),
+        "family": bn.family, "lang": bn.lang, "workload": bn.workload, "model": bn.model, "kernel": bn.kernel,
+        "threads": entry.get("threads") if _is_number(entry.get("threads")) else bn.threads,
+        "repetitions": entry.get("repetitions"), "time_s": seconds, "time_stddev_s": math.nan,
+        "row_kind": kind,
+    }
+    if stddev_entry is not None and _seconds(stddev_entry) is not None:
+        row["time_stddev_s"] = _seconds(stddev_entry)
+    row.update(("arg_" + k, v) for k, v in bn.args.items())
+    for k, v in entry.items():
+        if k not in GB_KEYS and _is_number(v):
+            row[k if k not in row else "counter_" + k] = float(v)
+    return row
+
+
+def load_run(path):
+    """Load any program's Google Benchmark JSON file into a Run: one row per repetition, with
+    BASE_COLUMNS, arg_<key> per argument and every user counter (counter_<name> on a clash). A
+    benchmark with only aggregates has one row of its median (row_kind "median", else "mean") and
+    its stddev as time_stddev_s. Errored runs, malformed entries and complexity fits are counted in
+    Run.skipped; RunFileError when the file is unreadable, not benchmark JSON or has nothing usable."""
+    entries, context = _entries(path)
     skipped = Counter()  # (name, reason) -> count; Counter keeps first-seen order
     errors, n_errored = {}, 0  # benchmark -> its first error message, in run order
     rows = []
     aggregates = {}  # run name -> {aggregate_name: entry}
 
     def add_row(entry, name, kind, stddev_entry=None):
-        bn = parse_name(name)
-        seconds = _seconds(entry)
-        if seconds is None:
-            skipped[(bn.base or name, "malformed entry (no numeric real_time / known time_unit)")] += 1
-            return
-        if not 0 <= seconds <= MAX_SECONDS:
-            raise RunFileError("%s: %s has a real_time of %r %s, not a time a benchmark took"
-                               % (path, name, entry["real_time"], entry.get("time_unit", "ns")))
-        row = {
-            # threads:N is stripped from base, but different thread counts are different benchmarks
-            "name": name, "key": bn.base + ("/threads:%s" % bn.threads if bn.threads is not None else ""),
-            "family": bn.family, "lang": bn.lang, "workload": bn.workload, "model": bn.model, "kernel": bn.kernel,
-            "threads": entry.get("threads") if _is_number(entry.get("threads")) else bn.threads,
-            "repetitions": entry.get("repetitions"), "time_s": seconds, "time_stddev_s": math.nan,
-            "row_kind": kind,
-        }
-        if stddev_entry is not None and _seconds(stddev_entry) is not None:
-            row["time_stddev_s"] = _seconds(stddev_entry)
-        row.update(("arg_" + k, v) for k, v in bn.args.items())
-        for k, v in entry.items():
-            if k not in GB_KEYS and _is_number(v):
-                row[k if k not in row else "counter_" + k] = float(v)
-        rows.append(row)
+        row = _row(path, entry, name, kind, stddev_entry)
+        if row is None:
+            skipped[(parse_name(name).base or name, "malformed entry (no numeric real_time / known time_unit)")] += 1
+        else:
+            rows.append(row)
 
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):

@@ -151,14 +151,27 @@ def saved_trials(out, args):
     return rows, context, hours
 
 
-def run(argv):
+def parse_args(argv):
     p = cli.Parser(prog="calibrate.py", description=__doc__.split("\n\n", 1)[1],
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=cli.whole(1, 1000, "a trial count"), default=20)
     p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=ab.DEFAULT_ROUNDS)
     p.add_argument("--binary", default=os.path.join(ab.REPO, "build", "release", "benchmarks", "concbench"))
     p.add_argument("--out", help="directory for the rounds and the summary")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def wait_while_paused(out):
+    """The machine can do other work meanwhile, outside any round: DIR/PAUSE holds the next round."""
+    pause = os.path.join(out, "PAUSE")
+    if os.path.exists(pause):
+        say("paused: %s exists; remove it to go on" % pause)
+        while os.path.exists(pause):
+            time.sleep(2)
+
+
+def run(argv):
+    args = parse_args(argv)
     if not cli.runnable(args.binary):
         raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
     out = args.out or os.path.join(ab.REPO, "results", "calibration",
@@ -184,11 +197,7 @@ def run(argv):
         data = {name: {"old": asdict(sides[o]), "new": asdict(sides[n]), "args": bench_args,
                        "method": ab.METHOD, "rounds": []} for name, o, n in comparisons}
         for i in range(args.rounds):
-            pause = os.path.join(out, "PAUSE")  # the machine can do other work meanwhile, outside any round
-            if os.path.exists(pause):
-                say("paused: %s exists; remove it to go on" % pause)
-                while os.path.exists(pause):
-                    time.sleep(2)
+            wait_while_paused(out)
             say("trial %d of %d, round %d of %d (%d model processes of each side, A, A2 and S in random "
                 "order), %.1f hours so far" % (t + 1, args.trials, i + 1, args.rounds, len(groups), hours()))
             with tempfile.TemporaryDirectory(prefix="concbench-calibrate-") as tmp:

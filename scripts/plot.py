@@ -112,6 +112,26 @@ def main(argv=None):
         return _main(argv)
 
 
+def load_python_run(args, path, run):
+    """(the Python run beside the C++ run, or None; how its machine differs from the run's). A saved
+    run's python/ twin is found by name, so re-rendering a saved run keeps its Python column."""
+    if args.python is None and not args.no_python:
+        saved = os.path.join(os.path.dirname(os.path.abspath(path)), "python", os.path.basename(path))
+        args.python = saved if os.path.isfile(saved) else None
+    if not args.python:
+        return None, []
+    python_run = load_run(args.python)
+    if not python_run.df["key"].str.startswith("python/").any():
+        raise InputError("the Python run %s has no python/... benchmarks (scripts/python_reference.py "
+                         "writes them)" % args.python)
+    elsewhere = records.identity_differences(run.context, python_run.context)
+    if elsewhere and not args.any_host:
+        raise InputError("the Python run %s was recorded on another machine than %s (%s); its times are not "
+                         "this machine's (--any-host to show them anyway, marked as another machine's)"
+                         % (args.python, path, "; ".join(elsewhere)))
+    return python_run, elsewhere
+
+
 def _main(argv):
     started = time.monotonic()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
@@ -119,18 +139,7 @@ def _main(argv):
         args = parse_args(argv)
         path = args.run or latest_run()
         run = load_run(path)
-        if args.python is None and not args.no_python:  # re-rendering a saved run keeps its Python column
-            saved = os.path.join(os.path.dirname(os.path.abspath(path)), "python", os.path.basename(path))
-            args.python = saved if os.path.isfile(saved) else None
-        python_run = load_run(args.python) if args.python else None
-        if python_run is not None and not python_run.df["key"].str.startswith("python/").any():
-            raise InputError("the Python run %s has no python/... benchmarks (scripts/python_reference.py "
-                             "writes them)" % args.python)
-        elsewhere = records.identity_differences(run.context, python_run.context) if python_run else []
-        if elsewhere and not args.any_host:
-            raise InputError("the Python run %s was recorded on another machine than %s (%s); its times are not "
-                             "this machine's (--any-host to show them anyway, marked as another machine's)"
-                             % (args.python, path, "; ".join(elsewhere)))
+        python_run, elsewhere = load_python_run(args, path, run)
         out = os.path.abspath(args.out)
         run_label = os.path.relpath(os.path.abspath(path), out).replace(os.sep, "/")
         python_label = os.path.relpath(os.path.abspath(args.python), out) if args.python else None

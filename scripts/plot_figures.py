@@ -158,43 +158,8 @@ def draw_sum(figs, per_kernel, hw, read_bw):
         figs.progress("rendering sum %s against workers" % what)
         fig, axes = figs.new(len(kernels), "sum: %s against workers" % title)
         for ax, kernel in zip(axes[0], kernels):
-            tab = per_kernel[kernel]["speedup"]
-            xs = np.array(sorted(set(tab["workers"]) | ({hw} if hw else set())), dtype=float)
-            linear = xs[-1] / max(xs[0], 1) < 8
-            for model, m in tab.groupby("model", sort=False):
-                _errorbar(ax, model, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"], linear=linear,
-                          linestyle="none" if model == "seq" else "-")
-            # The bound is what the cores allow: W workers on fewer hardware threads share
-            # them, so the best speedup is min(W, hardware threads), and the best efficiency
-            # (speedup per worker) falls as hardware threads / W past them.
-            usable = np.minimum(xs, hw) if hw else xs
-            if what == "speedup":
-                ax.plot(xs, usable, **BOUND, label="ideal: min(W, hardware threads)")
-                seq = tab[tab["model"] == "seq"]
-                if kernel == "array" and read_bw and not seq.empty:
-                    # memchr's bandwidth at W over what seq read (8-byte elements): where a
-                    # read-bound sum would stop, if memchr read as fast as this machine can; models
-                    # that pass it show that it does not
-                    seq_bw = 8 * per_kernel[kernel]["n_w"] / float(seq["t_med"].iloc[0])
-                    ws = sorted(read_bw)
-                    # grey diamonds on top: the line runs where the ideal and the models' lines do
-                    ax.plot(ws, [read_bw[w] / seq_bw for w in ws], color="#555555", linestyle="-.", marker="D",
-                            markersize=6, linewidth=1.2, zorder=4,
-                            label="memchr's read bandwidth at W / seq's (measured, not a bound)")
-            else:
-                ax.plot(xs, usable / xs, **BOUND, label="ideal: min(W, hardware threads) / W")
-                ax.set_ylim(0, np.fmax(1.15, tab["efficiency_hi"].max() * 1.08))
-            if hw is not None:
-                ax.axvline(hw, color="#c0392b", linestyle=":", linewidth=1.3,
-                           label="hardware threads (%d)" % hw)
-                if xs[-1] > hw:
-                    # from halfway to the next W, so no nudged point at W = hw lies in it
-                    start = (hw + xs[xs > hw][0]) / 2 if linear else math.sqrt(hw * xs[xs > hw][0])
-                    ax.axvspan(start, xs[-1] + 5 * NUDGE_LINEAR if linear else xs[-1] * 1.12,
-                               color="#c0392b", alpha=0.06, label="oversubscribed")
-            _x_ticks(ax, xs, base=None if linear else 2)
-            ax.set(xlabel="workers W", ylabel=ylabel,
-                   title="kernel %s, n = %s" % (kernel, fmt_n(per_kernel[kernel]["n_w"])))
+            _workers_panel(ax, what, per_kernel[kernel], hw, read_bw if kernel == "array" else None)
+            ax.set(ylabel=ylabel, title="kernel %s, n = %s" % (kernel, fmt_n(per_kernel[kernel]["n_w"])))
         # One legend under both panels: inside, it covered points (process_pool and fork at
         # W = 1 in the array panel).
         figs.save(fig, "sum_%s.png" % what, "sum: %s against workers" % what, shared_legend=True)
@@ -208,31 +173,76 @@ def draw_sum(figs, per_kernel, hw, read_bw):
     fig, axes = figs.new(len(kernels), "sum: time against n (log-log), crossover with seq",
                          height=4.2 + 0.2 * nmodels)
     for ax, kernel in zip(axes[0], kernels):
-        size, cross = per_kernel[kernel]["size"], per_kernel[kernel]["cross"]
-        cross = cross.set_index("model") if cross is not None else pd.DataFrame()
-        seq = size[size["model"] == "seq"].sort_values("n")
-        for model, m in _by_model(size, "n"):
-            color, marker = MODEL_STYLE[model]
-            label = model + (" (W=1)" if model == "seq" else "")
-            if model in cross.index:
-                c = cross.loc[model]
-                label += ": crossover %s, %s at n=%s" % (
-                    fmt_crossover(c["crossover"]), fmt_time(c["t_small"]),
-                    fmt_n(c["n_small"]) if finite(c["n_small"]) else "?")
-                if finite(c["crossover"]) and len(seq):
-                    # where the model's line meets seq's: on seq's curve, in log-log space
-                    y = math.exp(np.interp(math.log(c["crossover"]), np.log(seq["n"]), np.log(seq["t_med"])))
-                    ax.plot([c["crossover"]], [y], marker="o", markersize=9, markerfacecolor="none",
-                            markeredgecolor=color, markeredgewidth=1.6, linestyle="none")
-            ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
-            ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
-        ax.set_xscale("log")
-        _log_axis(ax, fmt=fmt_time)
-        ax.xaxis.set_major_locator(LogLocator(base=10))
-        ax.set(xlabel="n (elements summed)", ylabel="wall time per call", title="kernel %s, W = %s for "
-               "parallel models; circles: crossover" % (kernel, per_kernel[kernel]["W"]))
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
+        _size_panel(ax, per_kernel[kernel])
+        ax.set(title="kernel %s, W = %s for parallel models; circles: crossover" % (kernel, per_kernel[kernel]["W"]))
     figs.save(fig, "sum_time_vs_n.png", "sum: time against n")
+
+
+def _workers_panel(ax, what, info, hw, read_bw):
+    """One kernel's speedup or efficiency against W, with the bound the cores allow; read_bw
+    (array only) adds memchr's read bandwidth to the speedup panel."""
+    tab = info["speedup"]
+    xs = np.array(sorted(set(tab["workers"]) | ({hw} if hw else set())), dtype=float)
+    linear = xs[-1] / max(xs[0], 1) < 8
+    for model, m in tab.groupby("model", sort=False):
+        _errorbar(ax, model, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"], linear=linear,
+                  linestyle="none" if model == "seq" else "-")
+    # The bound is what the cores allow: W workers on fewer hardware threads share
+    # them, so the best speedup is min(W, hardware threads), and the best efficiency
+    # (speedup per worker) falls as hardware threads / W past them.
+    usable = np.minimum(xs, hw) if hw else xs
+    if what == "speedup":
+        ax.plot(xs, usable, **BOUND, label="ideal: min(W, hardware threads)")
+        seq = tab[tab["model"] == "seq"]
+        if read_bw and not seq.empty:
+            # memchr's bandwidth at W over what seq read (8-byte elements): where a
+            # read-bound sum would stop, if memchr read as fast as this machine can; models
+            # that pass it show that it does not
+            seq_bw = 8 * info["n_w"] / float(seq["t_med"].iloc[0])
+            ws = sorted(read_bw)
+            # grey diamonds on top: the line runs where the ideal and the models' lines do
+            ax.plot(ws, [read_bw[w] / seq_bw for w in ws], color="#555555", linestyle="-.", marker="D",
+                    markersize=6, linewidth=1.2, zorder=4,
+                    label="memchr's read bandwidth at W / seq's (measured, not a bound)")
+    else:
+        ax.plot(xs, usable / xs, **BOUND, label="ideal: min(W, hardware threads) / W")
+        ax.set_ylim(0, np.fmax(1.15, tab["efficiency_hi"].max() * 1.08))
+    if hw is not None:
+        ax.axvline(hw, color="#c0392b", linestyle=":", linewidth=1.3, label="hardware threads (%d)" % hw)
+        if xs[-1] > hw:
+            # from halfway to the next W, so no nudged point at W = hw lies in it
+            start = (hw + xs[xs > hw][0]) / 2 if linear else math.sqrt(hw * xs[xs > hw][0])
+            ax.axvspan(start, xs[-1] + 5 * NUDGE_LINEAR if linear else xs[-1] * 1.12,
+                       color="#c0392b", alpha=0.06, label="oversubscribed")
+    _x_ticks(ax, xs, base=None if linear else 2)
+    ax.set(xlabel="workers W")
+
+
+def _size_panel(ax, info):
+    """One kernel's time against n per model, log-log, each crossover with seq circled on seq's line."""
+    size, cross = info["size"], info["cross"]
+    cross = cross.set_index("model") if cross is not None else pd.DataFrame()
+    seq = size[size["model"] == "seq"].sort_values("n")
+    for model, m in _by_model(size, "n"):
+        color, marker = MODEL_STYLE[model]
+        label = model + (" (W=1)" if model == "seq" else "")
+        if model in cross.index:
+            c = cross.loc[model]
+            label += ": crossover %s, %s at n=%s" % (
+                fmt_crossover(c["crossover"]), fmt_time(c["t_small"]),
+                fmt_n(c["n_small"]) if finite(c["n_small"]) else "?")
+            if finite(c["crossover"]) and len(seq):
+                # where the model's line meets seq's: on seq's curve, in log-log space
+                y = math.exp(np.interp(math.log(c["crossover"]), np.log(seq["n"]), np.log(seq["t_med"])))
+                ax.plot([c["crossover"]], [y], marker="o", markersize=9, markerfacecolor="none",
+                        markeredgecolor=color, markeredgewidth=1.6, linestyle="none")
+        ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
+        ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
+    ax.set_xscale("log")
+    _log_axis(ax, fmt=fmt_time)
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+    ax.set(xlabel="n (elements summed)", ylabel="wall time per call")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
 
 
 def draw_fetch(figs, info):

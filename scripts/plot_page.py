@@ -76,6 +76,39 @@ def time_and_efficiency(r):
     return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_eff(r["eff"]), held)
 
 
+def _caches(ctx):
+    """The caches Google Benchmark found, one phrase: "L1d 32 KiB, ..., L3 32 MiB (shared by 8 CPUs)"."""
+    parts = []
+    for c in ctx.get("caches") if isinstance(ctx.get("caches"), list) else []:
+        if isinstance(c, dict) and finite(c.get("size")):
+            kind = {"Data": "d", "Instruction": "i"}.get(c.get("type"), "")
+            sharing = c.get("num_sharing")
+            shared = " (shared by %d CPUs)" % sharing if finite(sharing) and sharing > 1 else ""
+            parts.append("L%s%s %s%s" % (c.get("level", "?"), kind, fmt_kib(c["size"]), shared))
+    return ", ".join(parts)
+
+
+def _peak_rows(summ):
+    """The machine's measured peaks (vector adds, read bandwidth) and the fetch floor, as head rows."""
+    out = []
+    for _, r in summ[summ["category"] == "peak"].iterrows():
+        if r["model"] == "vector_add" and finite(r.get("adds_per_second")):
+            lanes, w = r.get("lanes"), r.get("arg_workers")
+            out.append(("measured peak: vector adds, %s" % plural(int(w) if finite(w) else 1, "thread"),
+                        "%s adds/s%s" % (fmt_measured(r["adds_per_second"]),
+                                         " (%d lanes)" % lanes if finite(lanes) else "")))
+        elif r["model"] == "raw_http" and finite(r.get("items_per_second")):
+            eff = r.get("efficiency")
+            out.append(("measured floor: one thread without libcurl, N = C = %s at %s ms"
+                        % (fmt_num(r["arg_conc"]), fmt_num(r["arg_delay_ms"])),
+                        "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_measured(r["items_per_second"]),
+                                                 ", efficiency %s" % fmt_eff(eff) if finite(eff) else "")))
+        elif r["model"] == "read_bw" and finite(r.get("bytes_per_second")):
+            out.append(("measured peak: read bandwidth, %s" % plural(int(r["arg_workers"]), "thread"),
+                        "%.1f GB/s over %s" % (r["bytes_per_second"] / 1e9, fmt_bytes(int(r["arg_bytes"])))))
+    return out
+
+
 def head_section(page, run, run_label, summ):
     """Where the page comes from, then the machine, build and run settings, one row each (what
     the file does not say is left out)."""
@@ -87,19 +120,12 @@ def head_section(page, run, run_label, summ):
         page.add("> **Unstable environment:** %s. Read these numbers with that in mind, and do not "
                  "compare them with other runs." % ctx["environment_unstable"])
     cpus, hw = bench_names.context_int(ctx, "num_cpus"), bench_names.context_int(ctx, "hardware_threads")
-    caches = ctx.get("caches") if isinstance(ctx.get("caches"), list) else []
-    cache_parts = []
-    for c in (c for c in caches if isinstance(c, dict) and finite(c.get("size"))):
-        kind = {"Data": "d", "Instruction": "i"}.get(c.get("type"), "")
-        sharing = c.get("num_sharing")
-        shared = " (shared by %d CPUs)" % sharing if finite(sharing) and sharing > 1 else ""
-        cache_parts.append("L%s%s %s%s" % (c.get("level", "?"), kind, fmt_kib(c["size"]), shared))
     commit, dirty = ctx.get("concbench_commit"), parse_dirty(ctx.get("concbench_dirty"))
     rows = [("host", ctx.get("host_name")), ("CPU", ctx.get("cpu_model")),
             ("CPUs", ("%s" % cpus if cpus else "?") + (" (%d hardware threads)" % hw if hw else "")
              + (", %s MHz" % ctx["mhz_per_cpu"] if ctx.get("mhz_per_cpu") else "") if cpus or hw else None),
             # an empty list is Google Benchmark finding no cache sizes in sysfs (some VMs hide them)
-            ("caches", ", ".join(cache_parts) or (ctx.get("caches") == [] and "not reported by the machine")),
+            ("caches", _caches(ctx) or (ctx.get("caches") == [] and "not reported by the machine")),
             # what makes fetch numbers comparable between machines of one name: see README
             ("one system call", ctx.get("syscall_ns") and "%s (getppid, median of 5 x 4,000 calls)"
              % fmt_time(float(ctx["syscall_ns"]) * 1e-9)),
@@ -115,21 +141,7 @@ def head_section(page, run, run_label, summ):
     if ctx.get("library_build_type") == "debug":
         rows.append(("note", "the Google Benchmark *library* was a debug build; "
                              "this does not slow the measured code"))
-    for _, r in summ[summ["category"] == "peak"].iterrows():
-        if r["model"] == "vector_add" and finite(r.get("adds_per_second")):
-            lanes, w = r.get("lanes"), r.get("arg_workers")
-            rows.append(("measured peak: vector adds, %s" % plural(int(w) if finite(w) else 1, "thread"),
-                         "%s adds/s%s" % (fmt_measured(r["adds_per_second"]),
-                                          " (%d lanes)" % lanes if finite(lanes) else "")))
-        elif r["model"] == "raw_http" and finite(r.get("items_per_second")):
-            eff = r.get("efficiency")
-            rows.append(("measured floor: one thread without libcurl, N = C = %s at %s ms"
-                         % (fmt_num(r["arg_conc"]), fmt_num(r["arg_delay_ms"])),
-                         "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_measured(r["items_per_second"]),
-                                                  ", efficiency %s" % fmt_eff(eff) if finite(eff) else "")))
-        elif r["model"] == "read_bw" and finite(r.get("bytes_per_second")):
-            rows.append(("measured peak: read bandwidth, %s" % plural(int(r["arg_workers"]), "thread"),
-                         "%.1f GB/s over %s" % (r["bytes_per_second"] / 1e9, fmt_bytes(int(r["arg_bytes"])))))
+    rows += _peak_rows(summ)
     if set(summ["row_kind"]) == {"iteration"}:
         rows.append(("repetitions", "%s per benchmark; tables show the median, spread is min – max"
                      % "/".join(str(int(x)) for x in sorted(summ["reps"].unique()))))

@@ -399,6 +399,30 @@ def aggregates_only(args):
                            and value[0] not in "0fFnN")
 
 
+def round_seed():
+    """The seed the rounds' order is drawn from, kept in the record so an order can be run again."""
+    seed = os.environ.get("CONCBENCH_ROUND_SEED") or str(random.SystemRandom().randrange(2 ** 32))
+    if not re.fullmatch("[0-9]+", seed):
+        raise RunError("CONCBENCH_ROUND_SEED=%s is not a whole number" % seed, 2)
+    return seed
+
+
+def with_aggregates(entries, repeated, only):
+    """One model's entries over the rounds as one process with repetitions writes them: each
+    benchmark's repetitions together, then (when repeated) its aggregates; with only (the
+    aggregates-only flag) the repetitions are left out, but a round that erred still says so."""
+    by_name = {}
+    for e in entries:
+        by_name.setdefault(e.get("run_name", e["name"]), []).append(e)
+    out = []
+    for reps in by_name.values():  # a round that failed did not say the family
+        family = next((e["family_index"] for e in reps if "family_index" in e), None)
+        reps = [e if family is None else dict(e, family_index=family) for e in reps]
+        aggs = aggregates(reps) if repeated else []
+        out += [e for e in reps if not (only and aggs) or e.get("error_occurred")] + aggs
+    return out
+
+
 def run_processes(binary, args, groups, fixture, tmp, stdout):
     """Each model in a process of its own, once a round. Returns the merged record, what each process
     printed (when stdout is a pipe) and the processes' failures."""
@@ -408,10 +432,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     total = rounds * sum(len(members) for _, members in groups) if "--progress=" in helps.stdout else 0
     if rounds > 1:
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
-    # The rounds' order is drawn from a seed the record keeps, so an order can be run again.
-    seed = os.environ.get("CONCBENCH_ROUND_SEED") or str(random.SystemRandom().randrange(2 ** 32))
-    if not re.fullmatch("[0-9]+", seed):
-        raise RunError("CONCBENCH_ROUND_SEED=%s is not a whole number" % seed, 2)
+    seed = round_seed()
     by_model = {model: [] for model, _ in groups}  # model -> its entries, over the rounds
     texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
     order, started, trees, first_context = random.Random(int(seed)), time.monotonic(), set(), {}
@@ -439,21 +460,8 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                 say(failure + "; the run goes on")
                 failures.append(failure)
             first += len(members)
-    parts, only = [], aggregates_only(args)
-    for model, _ in groups:  # each benchmark's repetitions together, then its aggregates
-        by_name = {}
-        for e in by_model[model]:
-            by_name.setdefault(e.get("run_name", e["name"]), []).append(e)
-        for name, reps in by_name.items():  # a round that failed did not say the family
-            family = next((e["family_index"] for e in reps if "family_index" in e), None)
-            by_name[name] = [e if family is None else dict(e, family_index=family) for e in reps]
-        entries = []
-        for reps in by_name.values():
-            aggs = aggregates(reps) if rounds > 1 else []
-            # As Google Benchmark with the flag, but a round that erred still says so.
-            entries += [e for e in reps if not (only and aggs) or e.get("error_occurred")] + aggs
-        parts.append(({}, entries))
-    doc = merge(parts, k, first_context)
+    only = aggregates_only(args)
+    doc = merge([({}, with_aggregates(by_model[model], rounds > 1, only)) for model, _ in groups], k, first_context)
     # Each process reads the source tree's state when it starts: one that changed during the run
     # (an edit, a checkout) makes the record dirty, since its processes did not all see one commit.
     if len(trees) > 1:
@@ -520,21 +528,24 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
         if not kept:
             shutil.rmtree(tmp, ignore_errors=True)
     if render:
-        # Only a full run replaces the results page; part of the suite is not the suite.
-        # partial/ beside the history directory (results/partial/ for ./bench), or beside FILE.
-        beside = os.path.dirname(os.path.abspath(history or out))
-        page = None if scope == records.FULL else os.path.join(beside, "partial")
-        say("rendering results/" if page is None
-            else "rendering %s (a %s run: results/ stays as it is)" % (page, scope))
-        cmd = ([os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])
-               + (["--out", page] if page else []))
-        code = run_child(cmd)
-        if code != 0:
-            raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code if code > 0 else 1)
+        render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out)))
     if failures:
         say("%d of %d processes failed: %s" % (len(failures), len(groups) * repetitions(args), "; ".join(failures)))
         return 1
     return 0
+
+
+def render_page(out, python_out, scope, beside):
+    """Runs plot.py on the record. Only a full run replaces the results page; part of the suite is
+    not the suite: it goes to partial/ beside the history directory (results/partial/ for ./bench),
+    or beside FILE."""
+    page = None if scope == records.FULL else os.path.join(beside, "partial")
+    say("rendering results/" if page is None else "rendering %s (a %s run: results/ stays as it is)" % (page, scope))
+    cmd = ([os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])
+           + (["--out", page] if page else []))
+    code = run_child(cmd)
+    if code != 0:
+        raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code if code > 0 else 1)
 
 
 def run_child(cmd):
