@@ -244,7 +244,8 @@ def _entries(path):
 
 
 def _row(path, entry, name, kind, stddev_entry=None):
-    """One Run row from a repetition or an aggregate entry; None when it has no usable time."""
+    """One Run row from a repetition or an aggregate entry; None when it has no usable time,
+    RunFileError when its time is out of range (typed, not measured)."""
     bn = parse_name(name)
     seconds = _seconds(entry)
     if seconds is None:

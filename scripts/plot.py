@@ -113,8 +113,9 @@ def main(argv=None):
 
 
 def load_python_run(args, path, run):
-    """(the Python run beside the C++ run, or None; how its machine differs from the run's). A saved
-    run's python/ twin is found by name, so re-rendering a saved run keeps its Python column."""
+    """(the Python run, or None; how its machine differs from the run's): --python FILE, else the
+    saved run's python/ twin, found by name and set as args.python, so re-rendering a saved run
+    keeps its Python column."""
     if args.python is None and not args.no_python:
         saved = os.path.join(os.path.dirname(os.path.abspath(path)), "python", os.path.basename(path))
         args.python = saved if os.path.isfile(saved) else None

@@ -410,7 +410,8 @@ def round_seed():
 def with_aggregates(entries, repeated, only):
     """One model's entries over the rounds as one process with repetitions writes them: each
     benchmark's repetitions together, then (when repeated) its aggregates; with only (the
-    aggregates-only flag) the repetitions are left out, but a round that erred still says so."""
+    aggregates-only flag) the repetitions are left out where aggregates replace them, but a round
+    that erred still says so."""
     by_name = {}
     for e in entries:
         by_name.setdefault(e.get("run_name", e["name"]), []).append(e)
