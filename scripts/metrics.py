@@ -274,8 +274,8 @@ def config_text(cfg):
 
 
 def _seed_measurement(frame, workload, models, width):
-    """(median, (min, max), key) of the row measuring a seed experiment: sum at n=1e8 (range kernel
-    in C++), or fetch at profile:seed; Nones when the run has none."""
+    """(median, (min, max), key, summary row) of the row measuring a seed experiment: sum at n=1e8
+    (range kernel in C++), or fetch at profile:seed; Nones when the run has none."""
     if workload == "sum":
         match = ((_col(frame, "arg_n") == SEED_N) & (_col(frame, "arg_workers") == width)
                  & ((frame["kernel"] == "range") | (frame["lang"] != "cpp")))
@@ -288,8 +288,8 @@ def _seed_measurement(frame, workload, models, width):
             rows = rows.sort_values("arg_bytes")
         if not rows.empty:
             row = rows.iloc[0]
-            return float(row["t_med"]), (float(row["t_min"]), float(row["t_max"])), row["key"]
-    return None, None, None
+            return float(row["t_med"]), (float(row["t_min"]), float(row["t_max"])), row["key"], row
+    return None, None, None, None
 
 
 def seed_table(summ, python_summ=None):
@@ -302,10 +302,11 @@ def seed_table(summ, python_summ=None):
     rows = []
     for exp_id, label, blog_s, cpp_models, py_models, width in SEED:
         workload = exp_id.split("_")[0]
-        cpp_s, cpp_spread, cpp_key = _seed_measurement(cpp, workload, cpp_models, width)
-        python_s, python_spread, _ = _seed_measurement(py, workload, py_models, width)
+        cpp_s, cpp_spread, cpp_key, cpp_row = _seed_measurement(cpp, workload, cpp_models, width)
+        python_s, python_spread, _, _ = _seed_measurement(py, workload, py_models, width)
+        # cpp_row: the summary row, so the page says its spread as every table does (runs, stddev)
         rows.append({"id": exp_id, "experiment": label, "blog_s": blog_s, "cpp_s": cpp_s, "cpp_spread": cpp_spread,
-                     "cpp_key": cpp_key, "python_s": python_s, "python_spread": python_spread})
+                     "cpp_key": cpp_key, "cpp_row": cpp_row, "python_s": python_s, "python_spread": python_spread})
     return rows
 
 

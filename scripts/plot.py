@@ -48,8 +48,10 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     os.mkdir(os.path.join(tmp, PLOTS))
     reps = sorted(int(x) for x in summ["reps"].unique())
     span = "%d" % reps[0] if len(reps) == 1 else "%d–%d" % (reps[0], reps[-1])
-    spread = set(summ["row_kind"]) == {"iteration"}
-    note = "median of %s runs" % span if spread else "single points: aggregates only, no spread"
+    # One run of each (a --quick run) has no spread to draw: its points are single runs, not medians.
+    spread = set(summ["row_kind"]) == {"iteration"} and reps[-1] > 1
+    note = ("median of %s runs" % span if spread else "one run each: single points, no spread"
+            if set(summ["row_kind"]) == {"iteration"} else "single points: aggregates only, no spread")
     figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, say, spread)
 
     seed = metrics.seed_table(summ, py_summ)

@@ -142,7 +142,9 @@ def head_section(page, run, run_label, summ):
         rows.append(("note", "the Google Benchmark *library* was a debug build; "
                              "this does not slow the measured code"))
     rows += _peak_rows(summ)
-    if set(summ["row_kind"]) == {"iteration"}:
+    if set(summ["row_kind"]) == {"iteration"} and summ["reps"].max() == 1:
+        rows.append(("repetitions", "1 per benchmark: single points, no spread"))
+    elif set(summ["row_kind"]) == {"iteration"}:
         rows.append(("repetitions", "%s per benchmark; tables show the median, spread is min – max"
                      % "/".join(str(int(x)) for x in sorted(summ["reps"].unique()))))
     else:
@@ -195,7 +197,7 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
         return fmt_time(r[col]) + (" (%s)" % fmt_ratio(ref / r[col]) if r["id"] != seq_id and ref else "")
 
     rows = [(r["experiment"], cell(r, "blog_s"), cell(r, "cpp_s"),
-             fmt_spread(*r["cpp_spread"]) if r["cpp_spread"] else "–",
+             spread_cell(r["cpp_row"]) if r["cpp_row"] is not None else "–",
              "`%s`" % r["cpp_key"] if r["cpp_key"] else "–", cell(r, "python_s")) for r in seed]
     page.add("## The seed's experiments",
              "The blog's Python figures beside this run's C++ figures for the same experiments; "

@@ -648,6 +648,44 @@ def test_an_unstable_environment_is_said_at_the_top_of_the_page(tmp_path):
     assert "UNSTABLE: the hypervisor stole" in head  # in the machine line too
 
 
+def test_one_repetition_run_says_single_points(tmp_path, monkeypatch):
+    # A --quick run has one repetition: its points are single runs, so neither the page nor a
+    # figure's footer may call them medians or promise a min - max spread.
+    doc = json.load(open(data("small_run.json")))
+    doc["benchmarks"] = [dict(b, repetitions=1) for b in doc["benchmarks"]
+                         if b.get("run_type") != "aggregate" and b.get("repetition_index", 0) == 0]
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(doc))
+    notes, real_init = [], plot_figures.Figures.__init__
+
+    def spy(self, directory, context, footer_note, progress, spread=True):
+        notes.append((footer_note, spread))
+        real_init(self, directory, context, footer_note, progress, spread)
+    monkeypatch.setattr(plot_figures.Figures, "__init__", spy)
+    assert plot.main([str(run), "--out", str(tmp_path / "out"), "--no-python"]) == 0
+    assert notes == [("one run each: single points, no spread", False)]
+    page = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "| repetitions | 1 per benchmark: single points, no spread |" in page
+    seed = page[page.index("## The seed's experiments"):page.index("## sum")]
+    assert "– (1 run) | `fetch/coro/conc:40/" in seed and "both runs" not in seed
+    # the same run with its three repetitions keeps the median and its spread
+    notes.clear()
+    assert plot.main([data("small_run.json"), "--out", str(tmp_path / "out3"), "--no-python"]) == 0
+    assert notes == [("median of 2–3 runs", True)]  # one benchmark lost a repetition to an error
+    # three repetitions that agree to the digits shown are "all 3 runs" in the seed table too,
+    # not "both runs"
+    coro = "fetch/coro/conc:40/n:40/profile:seed/bytes:1024/keepalive:1/real_time"
+    doc = json.load(open(data("small_run.json")))
+    doc["benchmarks"] = [dict(b, real_time=250.0, time_unit="ms") if b["name"] == coro else b
+                         for b in doc["benchmarks"]]
+    run.write_text(json.dumps(doc))
+    assert plot.main([str(run), "--out", str(tmp_path / "agree"), "--no-python"]) == 0
+    assert "| 250 ms (all 3 runs) | `%s` |" % coro.replace("/real_time", "") in \
+        (tmp_path / "agree" / "README.md").read_text(encoding="utf-8")
+    assert "| repetitions | 2/3 per benchmark; tables show the median, spread is min – max |" in \
+        (tmp_path / "out3" / "README.md").read_text(encoding="utf-8")
+
+
 def test_aggregates_only_run(tmp_path):
     out = tmp_path / "out"
     r = run_plot(data("aggregates_only.json"), "--out", str(out))
