@@ -81,7 +81,8 @@ def fmt_crossover(c):
     return fmt_n(c) if finite(c) else (c or "–")
 
 
-def fmt_spread(lo, hi, reps=2):
+def fmt_spread(lo, hi, reps):
+    """min – max of `reps` runs; no default, so that no caller counts the runs by accident."""
     if reps < 2:
         return "– (1 run)"
     if not (finite(lo) and finite(hi)):
