@@ -131,8 +131,12 @@ GB_KEYS = frozenset((
 # --- machine identity -----------------------------------------------------------
 
 # What must match for two runs' numbers to be comparable: the same machine, as far as a run
-# can tell (every VM here is called "vm", so the name alone says little).
-IDENTITY = ("host_name", "cpu_model", "cpu_vector_flags", "hardware_threads", "memory_gib", "kernel")
+# can tell (every VM here is called "vm", so the name alone says little). mhz_per_cpu is
+# Google Benchmark's: two VMs alike in all else, both "AMD EPYC", ran 2096 and 2596 MHz and
+# summed 2x apart.
+IDENTITY = ("host_name", "cpu_model", "cpu_vector_flags", "hardware_threads", "memory_gib", "kernel", "mhz_per_cpu")
+# Clocks this close are one clock: a VM calibrates its TSC at boot, a few MHz either way.
+MHZ_TOLERANCE = 0.02
 # What moves the numbers on one machine: differences are reported beside a comparison.
 SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version",
             "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
@@ -151,7 +155,18 @@ def identity_differences(a, b):
     """"key: A vs B" for the IDENTITY keys both contexts record and that differ: two machines for
     certain. Host names are compared without a domain part (hostname -s vs gethostname)."""
     short = [dict(c, host_name=str(c["host_name"]).split(".")[0]) if c.get("host_name") else c for c in (a, b)]
-    return differences(*short, IDENTITY)
+    found = differences(*short, [k for k in IDENTITY if k != "mhz_per_cpu"])
+    clocks = [_number(c.get("mhz_per_cpu")) for c in (a, b)]
+    if all(clocks) and abs(clocks[0] - clocks[1]) > MHZ_TOLERANCE * max(clocks):
+        found.append("mhz_per_cpu: %s vs %s" % (a["mhz_per_cpu"], b["mhz_per_cpu"]))
+    return found
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def same_machine(a, b):
@@ -183,7 +198,31 @@ def this_machine():
             "cpu_vector_flags": " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw",
                                                      "avx512vl") if f in flags),
             "hardware_threads": str(os.cpu_count()), "kernel": platform.release(),
-            "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else ""}
+            "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else "", "mhz_per_cpu": clock_mhz()}
+
+
+def clock_mhz():
+    """mhz_per_cpu as Google Benchmark finds it on Linux (src/sysinfo.cc, the cycles per second it
+    reports rounded to MHz): the TSC's or the highest cpufreq clock in kHz, else the first positive
+    "cpu MHz" of /proc/cpuinfo, else its bogomips; "" when none is there."""
+    for path in ("/sys/devices/system/cpu/cpu0/tsc_freq_khz",
+                 "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"):
+        try:
+            with open(path) as f:
+                return str(int(int(f.read().split()[0]) / 1000 + 0.5))
+        except (OSError, ValueError, IndexError):
+            pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            fields = [line.partition(":") for line in f]
+    except OSError:
+        return ""
+    for key in ("cpu mhz", "bogomips"):
+        values = [_number(value) for name, _, value in fields if name.strip().lower().startswith(key)]
+        value = next((v for v in values if v and v > 0), None)
+        if value:
+            return str(int(value + 0.5))
+    return ""
 
 
 def machine_line(context):

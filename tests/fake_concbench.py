@@ -38,7 +38,8 @@ import time
 NAMES = ["sum/seq/range/workers:1/n:1000", "sum/pool/range/workers:2/n:1000",
          "sum/tbb/range/workers:2/n:1000", "peak/vector_add"]
 CONTEXT = {"host_name": socket.gethostname(), "cpu_model": "Fake CPU", "cpu_vector_flags": "avx2",
-           "hardware_threads": "2", "memory_gib": "8.0", "kernel": "fake", "concbench_commit": "unknown",
+           "hardware_threads": "2", "memory_gib": "8.0", "kernel": "fake", "mhz_per_cpu": 1000,
+           "concbench_commit": "unknown",
            "date": "2026-11-30T00:00:00+00:00"}
 
 

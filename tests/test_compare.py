@@ -164,6 +164,20 @@ def test_different_machines_are_never_compared_silently(tmp_path):
     old = write_run(tmp_path / "old.json", suite(rng))
     xeon = write_run(tmp_path / "xeon.json", suite(rng), ctx=context(cpu_model="Intel Xeon"))
     one_line_error(run_compare(old, xeon, "--history", hist), "different machines", "cpu_model", "--any-host")
+    # Two VMs alike in all the rest, on one kernel, differed only in their clocks, and 2x in
+    # their sums: the clock is part of the machine. A few MHz of boot-time calibration are not.
+    here = records.this_machine()
+    if here.get("mhz_per_cpu"):
+        mhz = int(here["mhz_per_cpu"])
+        other = write_run(tmp_path / "other_clock.json", suite(rng),
+                          ctx=context(mhz_per_cpu=str(round(mhz * 0.8))))
+        one_line_error(run_compare(old, other, "--history", hist), "different machines",
+                       "mhz_per_cpu: %d vs %d" % (mhz, round(mhz * 0.8)))
+        recalibrated = write_run(tmp_path / "recalibrated.json", suite(rng), ctx=context(mhz_per_cpu=str(mhz - 3)))
+        assert run_compare(old, recalibrated, "--history", hist).returncode in (0, 1)
+    assert records.machine_differences({**here, "mhz_per_cpu": 2096}, {**here, "mhz_per_cpu": 2596}) == \
+        ["mhz_per_cpu: 2096 vs 2596"]
+    assert records.machine_differences({**here, "mhz_per_cpu": 2596}, {**here, "mhz_per_cpu": "2590"}) == []
     proc = run_compare(old, xeon, "--history", hist, "--any-host")
     assert proc.returncode in (0, 1) and "note: different machines, compared because of --any-host" in proc.stdout
     # A record from before the machine's identity was recorded is not this machine either.

@@ -69,6 +69,21 @@ def test_a_model_left_spinning_disturbs_a_shared_process_but_not_an_isolated_one
 
 
 @needs_binary
+def test_this_machine_is_read_as_the_binary_records_it(tmp_path):
+    # compare.py, history.py and calibrate.py pick "this machine's" records with
+    # records.this_machine(): it must name the machine exactly as a record made here does.
+    import records
+    out = tmp_path / "one.json"
+    subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *TINY,
+                    "--benchmark_out=%s" % out, "--benchmark_format=json"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=300)
+    context = json.loads(out.read_text())["context"]
+    assert all(context.get(k) not in (None, "") for k in records.IDENTITY), context
+    assert records.machine_differences(context, records.this_machine()) == []
+    assert str(context["mhz_per_cpu"]) == records.this_machine()["mhz_per_cpu"]
+
+
+@needs_binary
 def test_the_merged_record_has_every_benchmark_once_with_progress_across_processes(tmp_path):
     args = ["--benchmark_filter=^sum/(seq|pool|tbb)/range/workers:(1|2)/n:1000/|^peak/vector_add|"
             "^fetch/multi/conc:8/", "--fetch_conc=8", "--fetch_n=16", "--fetch_delay_ms=0",
