@@ -122,6 +122,8 @@ def head_section(page, run, run_label, summ):
     cpus, hw = bench_names.context_int(ctx, "num_cpus"), bench_names.context_int(ctx, "hardware_threads")
     commit, dirty = ctx.get("concbench_commit"), parse_dirty(ctx.get("concbench_dirty"))
     rows = [("host", ctx.get("host_name")), ("CPU", ctx.get("cpu_model")),
+            # the design behind the name: "AMD EPYC" has stood for two generations here
+            ("CPU family", ctx.get("cpu_signature")),
             ("CPUs", ("%s" % cpus if cpus else "?") + (" (%d hardware threads)" % hw if hw else "")
              + (", %s MHz" % ctx["mhz_per_cpu"] if ctx.get("mhz_per_cpu") else "") if cpus or hw else None),
             # an empty list is Google Benchmark finding no cache sizes in sysfs (some VMs hide them)

@@ -131,10 +131,11 @@ GB_KEYS = frozenset((
 # --- machine identity -----------------------------------------------------------
 
 # What must match for two runs' numbers to be comparable: the same machine, as far as a run
-# can tell (every VM here is called "vm", so the name alone says little). mhz_per_cpu is
-# Google Benchmark's: two VMs alike in all else, both "AMD EPYC", ran 2096 and 2596 MHz and
-# summed 2x apart.
-IDENTITY = ("host_name", "cpu_model", "cpu_vector_flags", "hardware_threads", "memory_gib", "kernel", "mhz_per_cpu")
+# can tell (every VM here is called "vm", so the name alone says little). Two VMs alike in all
+# the rest, both "AMD EPYC" on one kernel, ran at 2096 and 2596 MHz and summed 2x apart: the
+# clock (Google Benchmark's mhz_per_cpu) and the CPU's family, model and stepping tell them apart.
+IDENTITY = ("host_name", "cpu_model", "cpu_signature", "cpu_vector_flags", "hardware_threads", "memory_gib",
+            "kernel", "mhz_per_cpu")
 # Clocks this close are one clock: a VM calibrates its TSC at boot, a few MHz either way.
 MHZ_TOLERANCE = 0.02
 # What moves the numbers on one machine: differences are reported beside a comparison.
@@ -171,30 +172,37 @@ def _number(value):
 
 def same_machine(a, b):
     """Whether two records' contexts name the same machine: every IDENTITY key recorded by
-    both and equal. A record that lacks one (made before concbench recorded it) is the same
-    machine as nothing."""
+    both and equal. A record that lacks one another has (made before concbench recorded it) is
+    not that other's machine."""
     return not machine_differences(a, b)
 
 
 def machine_differences(a, b):
-    """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded"."""
+    """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded by ...".
+    A key neither records (both made before concbench recorded it) tells nothing either way."""
     missing = ["%s: not recorded by %s" % (k, "OLD" if a.get(k) in (None, "") else "NEW")
-               for k in IDENTITY if a.get(k) in (None, "") or b.get(k) in (None, "")]
+               for k in IDENTITY if (a.get(k) in (None, "")) != (b.get(k) in (None, ""))]
     return missing + identity_differences(a, b)
 
 
 def this_machine():
     """The IDENTITY of the machine this runs on, read as the benchmark binary reads it
     (benchmarks/common/context.cpp), to pick the records made here."""
-    def field_of(path, key):
+    def field_of(path, key):  # the field `key` itself: "model", not "model name"
         try:
             with open(path) as f:
-                return next((line.split(":", 1)[1].strip() for line in f if line.startswith(key)), "")
+                return next((line.split(":", 1)[1].strip() for line in f
+                             if line.split(":", 1)[0].strip() == key and ":" in line), "")
         except OSError:
             return ""
     flags = set(field_of("/proc/cpuinfo", "flags").split())
+    vendor, part = field_of("/proc/cpuinfo", "vendor_id"), field_of("/proc/cpuinfo", "CPU part")
+    signature = ("%s family %s model %s stepping %s" % (vendor, *(field_of("/proc/cpuinfo", k) for k in (
+        "cpu family", "model", "stepping"))) if vendor else "implementer %s part %s" % (
+        field_of("/proc/cpuinfo", "CPU implementer"), part) if part else "unknown")
     kib = field_of("/proc/meminfo", "MemTotal").split()
     return {"host_name": socket.gethostname(), "cpu_model": field_of("/proc/cpuinfo", "model name"),
+            "cpu_signature": signature,
             "cpu_vector_flags": " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw",
                                                      "avx512vl") if f in flags),
             "hardware_threads": str(os.cpu_count()), "kernel": platform.release(),

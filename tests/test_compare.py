@@ -178,6 +178,15 @@ def test_different_machines_are_never_compared_silently(tmp_path):
     assert records.machine_differences({**here, "mhz_per_cpu": 2096}, {**here, "mhz_per_cpu": 2596}) == \
         ["mhz_per_cpu: 2096 vs 2596"]
     assert records.machine_differences({**here, "mhz_per_cpu": 2596}, {**here, "mhz_per_cpu": "2590"}) == []
+    # "AMD EPYC" names two generations: family, model and stepping tell them apart.
+    zen5 = write_run(tmp_path / "zen5.json", suite(rng),
+                     ctx=context(cpu_signature="AuthenticAMD family 26 model 2 stepping 0"))
+    one_line_error(run_compare(old, zen5, "--history", hist), "different machines", "cpu_signature")
+    # A key neither record has (both made before it was recorded) tells nothing either way; a key
+    # only one has is a difference.
+    before = {k: v for k, v in here.items() if k != "cpu_signature"}
+    assert records.machine_differences(before, dict(before)) == []
+    assert records.machine_differences(before, here) == ["cpu_signature: not recorded by OLD"]
     proc = run_compare(old, xeon, "--history", hist, "--any-host")
     assert proc.returncode in (0, 1) and "note: different machines, compared because of --any-host" in proc.stdout
     # A record from before the machine's identity was recorded is not this machine either.

@@ -77,14 +77,16 @@ std::string file_line(const char* path, const std::string& fallback) {
   return std::getline(in, line) ? line : fallback;
 }
 
-// The value of a "key : value" line of /proc/cpuinfo or /proc/meminfo, or "".
+// The value of a "key : value" line of /proc/cpuinfo or /proc/meminfo, or "". The key is
+// whole: "model" is not "model name".
 std::string proc_field(const char* path, std::string_view key) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.starts_with(key)) continue;
     const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
+    if (colon == std::string::npos || !line.starts_with(key) ||
+        line.find_first_not_of(" \t", key.size()) != colon)
+      continue;
     const auto start = line.find_first_not_of(" \t", colon + 1);
     return start == std::string::npos ? "" : line.substr(start);
   }
@@ -150,6 +152,18 @@ std::string syscall_ns() {
   return std::to_string(static_cast<long>(ns[2] + 0.5));
 }
 
+// Which CPU design this is, whatever the hypervisor calls it: two VMs both named "AMD EPYC"
+// here were different generations and summed 2x apart. E.g. "AuthenticAMD family 25 model 17
+// stepping 1".
+std::string cpu_signature() {
+  const std::string vendor = proc_field("/proc/cpuinfo", "vendor_id");
+  if (!vendor.empty())
+    return vendor + " family " + proc_field("/proc/cpuinfo", "cpu family") + " model " + proc_field("/proc/cpuinfo", "model") +
+           " stepping " + proc_field("/proc/cpuinfo", "stepping");
+  const std::string part = proc_field("/proc/cpuinfo", "CPU part");  // Arm
+  return part.empty() ? "unknown" : "implementer " + proc_field("/proc/cpuinfo", "CPU implementer") + " part " + part;
+}
+
 }  // namespace
 
 std::string cpu_model() {
@@ -209,6 +223,7 @@ void add_run_context() {
   benchmark::AddCustomContext("hardware_threads",
                               std::to_string(std::thread::hardware_concurrency()));
   benchmark::AddCustomContext("cpu_model", cpu_model());
+  benchmark::AddCustomContext("cpu_signature", cpu_signature());
   // What makes numbers from two runs comparable, besides the CPU model: scripts/records.py
   // refuses to compare runs whose machine differs in any of these.
   benchmark::AddCustomContext("cpu_vector_flags", vector_flags());
