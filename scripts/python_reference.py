@@ -351,7 +351,8 @@ def plan(args):
 
 
 def context(args):
-    """What produced the run, as the C++ runs record it (custom keys are strings)."""
+    """What produced the run, as the C++ runs record it (custom keys are strings; so is mhz_per_cpu
+    here, a number in Google Benchmark's JSON: records compare it as a number)."""
     try:
         commit = records.git(REPO, "rev-parse", "--verify", "-q", "HEAD").strip()
         dirty = "true" if records.git(REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",

@@ -131,12 +131,16 @@ GB_KEYS = frozenset((
 # --- machine identity -----------------------------------------------------------
 
 # What must match for two runs' numbers to be comparable: the same machine, as far as a run
-# can tell (every VM here is called "vm", so the name alone says little). Two VMs alike in all
-# the rest, both "AMD EPYC" on one kernel, ran at 2096 and 2596 MHz and summed 2x apart: the
-# clock (Google Benchmark's mhz_per_cpu) and the CPU's family, model and stepping tell them apart.
-IDENTITY = ("host_name", "cpu_model", "cpu_signature", "cpu_vector_flags", "hardware_threads", "memory_gib",
-            "kernel", "mhz_per_cpu")
-# Clocks this close are one clock: a VM calibrates its TSC at boot, a few MHz either way.
+# can tell (every VM here is called "vm", so the name alone says little). A record that lacks
+# one of these is not the machine of a record that has it.
+IDENTITY = ("host_name", "cpu_model", "cpu_vector_flags", "hardware_threads", "memory_gib", "kernel")
+# Recorded later: two records that both lack it (made before it was) are judged by the rest.
+# "AMD EPYC" has named two CPU generations here, told apart by vendor, family, model, stepping.
+LATER_IDENTITY = ("cpu_signature",)
+# Two VMs alike in all the rest, on one kernel, ran at 2096 and 2596 MHz and summed 2x apart.
+# Google Benchmark's mhz_per_cpu is compared where both records lack cpufreq (cpu_governor "not
+# exposed"): there it is the TSC's or /proc/cpuinfo's clock, fixed at boot to within a few MHz.
+# With cpufreq it may be the current clock, which moves from run to run, so it is left out.
 MHZ_TOLERANCE = 0.02
 # What moves the numbers on one machine: differences are reported beside a comparison.
 SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version",
@@ -144,7 +148,8 @@ SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtim
 
 
 def identity(context):
-    return {k: str(context[k]) for k in IDENTITY if context.get(k) not in (None, "")}
+    return {k: str(context[k]) for k in IDENTITY + LATER_IDENTITY + ("mhz_per_cpu",)
+            if context.get(k) not in (None, "")}
 
 
 def differences(a, b, keys):
@@ -153,84 +158,110 @@ def differences(a, b, keys):
 
 
 def identity_differences(a, b):
-    """"key: A vs B" for the IDENTITY keys both contexts record and that differ: two machines for
-    certain. Host names are compared without a domain part (hostname -s vs gethostname)."""
+    """"key: A vs B" for the identity keys both contexts record and that differ, and the fixed
+    clocks of both when they differ by more than MHZ_TOLERANCE: two machines for certain. Host
+    names are compared without a domain part (hostname -s vs gethostname)."""
     short = [dict(c, host_name=str(c["host_name"]).split(".")[0]) if c.get("host_name") else c for c in (a, b)]
-    found = differences(*short, [k for k in IDENTITY if k != "mhz_per_cpu"])
-    clocks = [_number(c.get("mhz_per_cpu")) for c in (a, b)]
+    found = differences(*short, IDENTITY + LATER_IDENTITY)
+    clocks = [fixed_clock(c) for c in (a, b)]
     if all(clocks) and abs(clocks[0] - clocks[1]) > MHZ_TOLERANCE * max(clocks):
         found.append("mhz_per_cpu: %s vs %s" % (a["mhz_per_cpu"], b["mhz_per_cpu"]))
     return found
 
 
-def _number(value):
+def fixed_clock(context):
+    """The record's clock in MHz where it is fixed (no cpufreq) and known (above 0), else None."""
     try:
-        return float(value)
+        mhz = float(context.get("mhz_per_cpu"))
     except (TypeError, ValueError):
         return None
+    return mhz if context.get("cpu_governor") == "not exposed" and mhz > 0 else None
 
 
 def same_machine(a, b):
-    """Whether two records' contexts name the same machine: every IDENTITY key recorded by
-    both and equal. A record that lacks one another has (made before concbench recorded it) is
-    not that other's machine."""
+    """Whether two records' contexts name the same machine: machine_differences finds nothing."""
     return not machine_differences(a, b)
 
 
 def machine_differences(a, b):
-    """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded by ...".
-    A key neither records (both made before concbench recorded it) tells nothing either way."""
-    missing = ["%s: not recorded by %s" % (k, "OLD" if a.get(k) in (None, "") else "NEW")
-               for k in IDENTITY if (a.get(k) in (None, "")) != (b.get(k) in (None, ""))]
+    """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded by ...":
+    an IDENTITY key either lacks, a LATER_IDENTITY key only one has, or identity_differences."""
+    def lacks(c, k):
+        return c.get(k) in (None, "")
+    missing = ["%s: not recorded by %s" % (k, "OLD" if lacks(a, k) else "NEW")
+               for k in IDENTITY + LATER_IDENTITY
+               if ((lacks(a, k) or lacks(b, k)) if k in IDENTITY else lacks(a, k) != lacks(b, k))]
     return missing + identity_differences(a, b)
 
 
-def this_machine():
-    """The IDENTITY of the machine this runs on, read as the benchmark binary reads it
-    (benchmarks/common/context.cpp), to pick the records made here."""
-    def field_of(path, key):  # the field `key` itself: "model", not "model name"
-        try:
-            with open(path) as f:
-                return next((line.split(":", 1)[1].strip() for line in f
-                             if line.split(":", 1)[0].strip() == key and ":" in line), "")
-        except OSError:
-            return ""
-    flags = set(field_of("/proc/cpuinfo", "flags").split())
-    vendor, part = field_of("/proc/cpuinfo", "vendor_id"), field_of("/proc/cpuinfo", "CPU part")
-    signature = ("%s family %s model %s stepping %s" % (vendor, *(field_of("/proc/cpuinfo", k) for k in (
-        "cpu family", "model", "stepping"))) if vendor else "implementer %s part %s" % (
-        field_of("/proc/cpuinfo", "CPU implementer"), part) if part else "unknown")
-    kib = field_of("/proc/meminfo", "MemTotal").split()
-    return {"host_name": socket.gethostname(), "cpu_model": field_of("/proc/cpuinfo", "model name"),
-            "cpu_signature": signature,
-            "cpu_vector_flags": " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw",
-                                                     "avx512vl") if f in flags),
-            "hardware_threads": str(os.cpu_count()), "kernel": platform.release(),
-            "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else "", "mhz_per_cpu": clock_mhz()}
-
-
-def clock_mhz():
-    """mhz_per_cpu as Google Benchmark finds it on Linux (src/sysinfo.cc, the cycles per second it
-    reports rounded to MHz): the TSC's or the highest cpufreq clock in kHz, else the first positive
-    "cpu MHz" of /proc/cpuinfo, else its bogomips; "" when none is there."""
-    for path in ("/sys/devices/system/cpu/cpu0/tsc_freq_khz",
-                 "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"):
-        try:
-            with open(path) as f:
-                return str(int(int(f.read().split()[0]) / 1000 + 0.5))
-        except (OSError, ValueError, IndexError):
-            pass
+def _field(path, key):
+    """The value of the "key : value" line whose key is `key` itself ("model", not "model name")."""
     try:
-        with open("/proc/cpuinfo") as f:
-            fields = [line.partition(":") for line in f]
+        with open(path) as f:
+            return next((line.split(":", 1)[1].strip() for line in f
+                         if ":" in line and line.split(":", 1)[0].strip() == key), "")
     except OSError:
         return ""
-    for key in ("cpu mhz", "bogomips"):
-        values = [_number(value) for name, _, value in fields if name.strip().lower().startswith(key)]
-        value = next((v for v in values if v and v > 0), None)
-        if value:
-            return str(int(value + 0.5))
-    return ""
+
+
+def this_machine():
+    """The identity of the machine this runs on, read as the benchmark binary reads it
+    (benchmarks/common/context.cpp; mhz_per_cpu as Google Benchmark does), to pick the records
+    made here."""
+    flags = set(_field("/proc/cpuinfo", "flags").split())
+    kib = _field("/proc/meminfo", "MemTotal").split()
+    vector = " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags)
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") as f:
+            governor = f.readline().strip()
+    except OSError:
+        governor = "not exposed"
+    return {"host_name": socket.gethostname(), "cpu_model": _field("/proc/cpuinfo", "model name") or "unknown",
+            "cpu_signature": cpu_signature(), "cpu_vector_flags": vector or "none of sse4_2 avx avx2 fma avx512f",
+            "hardware_threads": str(os.cpu_count()), "kernel": platform.release(),
+            "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else "", "mhz_per_cpu": clock_mhz(),
+            "cpu_governor": governor}
+
+
+def cpu_signature(cpuinfo="/proc/cpuinfo"):
+    """Vendor, family, model and stepping (x86), or implementer and part (Arm), as the binary
+    records them: "AuthenticAMD family 25 model 17 stepping 1"; "unknown" when neither is there."""
+    vendor, part = _field(cpuinfo, "vendor_id"), _field(cpuinfo, "CPU part")
+    if vendor:
+        return "%s family %s model %s stepping %s" % (vendor, *(_field(cpuinfo, k) for k in (
+            "cpu family", "model", "stepping")))
+    return "implementer %s part %s" % (_field(cpuinfo, "CPU implementer"), part) if part else "unknown"
+
+
+def clock_mhz(cpu0="/sys/devices/system/cpu/cpu0", cpuinfo="/proc/cpuinfo"):
+    """mhz_per_cpu as Google Benchmark 1.7.1 finds it on Linux without cpufreq (src/sysinfo.cc,
+    GetCPUCyclesPerSecond, rounded to MHz as its JSON reporter does): the TSC's kHz, else the first
+    positive "cpu MHz" of /proc/cpuinfo, else its last bogomips. "" with cpufreq, where Google
+    Benchmark may read the current clock (fixed_clock leaves it out), or when nothing says."""
+    try:
+        with open(os.path.join(cpu0, "tsc_freq_khz")) as f:
+            return str(int(int(f.read().split()[0]) / 1000 + 0.5))
+    except (OSError, ValueError, IndexError):
+        pass
+    if os.path.exists(os.path.join(cpu0, "cpufreq")):
+        return ""
+    try:
+        with open(cpuinfo) as f:
+            fields = [(name.strip().lower(), value) for name, _, value in (line.partition(":") for line in f)]
+    except OSError:
+        return ""
+
+    def mhz(key):
+        for name, value in fields:
+            if name.startswith(key):
+                try:
+                    yield float(value)
+                except ValueError:
+                    pass
+    value = next((v for v in mhz("cpu mhz") if v > 0), None)
+    if value is None:
+        value = next(reversed(list(mhz("bogomips"))), None)
+    return "" if value is None else str(int(value + 0.5)) if value > 0 else "0"
 
 
 def machine_line(context):

@@ -164,29 +164,10 @@ def test_different_machines_are_never_compared_silently(tmp_path):
     old = write_run(tmp_path / "old.json", suite(rng))
     xeon = write_run(tmp_path / "xeon.json", suite(rng), ctx=context(cpu_model="Intel Xeon"))
     one_line_error(run_compare(old, xeon, "--history", hist), "different machines", "cpu_model", "--any-host")
-    # Two VMs alike in all the rest, on one kernel, differed only in their clocks, and 2x in
-    # their sums: the clock is part of the machine. A few MHz of boot-time calibration are not.
-    here = records.this_machine()
-    if here.get("mhz_per_cpu"):
-        mhz = int(here["mhz_per_cpu"])
-        other = write_run(tmp_path / "other_clock.json", suite(rng),
-                          ctx=context(mhz_per_cpu=str(round(mhz * 0.8))))
-        one_line_error(run_compare(old, other, "--history", hist), "different machines",
-                       "mhz_per_cpu: %d vs %d" % (mhz, round(mhz * 0.8)))
-        recalibrated = write_run(tmp_path / "recalibrated.json", suite(rng), ctx=context(mhz_per_cpu=str(mhz - 3)))
-        assert run_compare(old, recalibrated, "--history", hist).returncode in (0, 1)
-    assert records.machine_differences({**here, "mhz_per_cpu": 2096}, {**here, "mhz_per_cpu": 2596}) == \
-        ["mhz_per_cpu: 2096 vs 2596"]
-    assert records.machine_differences({**here, "mhz_per_cpu": 2596}, {**here, "mhz_per_cpu": "2590"}) == []
     # "AMD EPYC" names two generations: family, model and stepping tell them apart.
     zen5 = write_run(tmp_path / "zen5.json", suite(rng),
                      ctx=context(cpu_signature="AuthenticAMD family 26 model 2 stepping 0"))
     one_line_error(run_compare(old, zen5, "--history", hist), "different machines", "cpu_signature")
-    # A key neither record has (both made before it was recorded) tells nothing either way; a key
-    # only one has is a difference.
-    before = {k: v for k, v in here.items() if k != "cpu_signature"}
-    assert records.machine_differences(before, dict(before)) == []
-    assert records.machine_differences(before, here) == ["cpu_signature: not recorded by OLD"]
     proc = run_compare(old, xeon, "--history", hist, "--any-host")
     assert proc.returncode in (0, 1) and "note: different machines, compared because of --any-host" in proc.stdout
     # A record from before the machine's identity was recorded is not this machine either.
@@ -197,6 +178,57 @@ def test_different_machines_are_never_compared_silently(tmp_path):
     # Other differences are said beside the verdict.
     clang = write_run(tmp_path / "clang.json", suite(rng), ctx=context(compiler="clang 14"))
     assert "note: differs: compiler: GCC 12.2.0 vs clang 14" in run_compare(old, clang, "--history", hist).stdout
+
+
+def test_a_vm_on_another_clock_is_another_machine(tmp_path):
+    # Two VMs alike in all the rest, on one kernel, differed only in their clocks, and 2x in
+    # their sums: without cpufreq the clock is part of the machine. A few MHz of boot-time
+    # calibration are not.
+    vm = dict(records.this_machine(), cpu_governor="not exposed", mhz_per_cpu="2596")
+    hist = history(tmp_path / "h", 12, machine=vm)
+    rng = np.random.default_rng(6)
+    old = write_run(tmp_path / "old.json", suite(rng), ctx=context(machine=vm))
+    other = write_run(tmp_path / "other.json", suite(rng), ctx=context(machine=dict(vm, mhz_per_cpu="2096")))
+    one_line_error(run_compare(old, other, "--history", hist), "different machines", "mhz_per_cpu: 2596 vs 2096")
+    recalibrated = write_run(tmp_path / "recal.json", suite(rng), ctx=context(machine=dict(vm, mhz_per_cpu="2590")))
+    assert run_compare(old, recalibrated, "--history", hist).returncode in (0, 1)
+    # With cpufreq Google Benchmark may report the current clock: it is left out, not compared.
+    dvfs = dict(vm, cpu_governor="performance")
+    assert records.same_machine(dvfs, dict(dvfs, mhz_per_cpu="3400"))
+    assert records.same_machine(vm, dict(vm, mhz_per_cpu="0"))  # 0: Google Benchmark found no clock
+    # A key recorded later (cpu_signature) that neither record has tells nothing either way, one
+    # that only one has is a difference; a key of the first identity is needed in both, so two
+    # files without concbench's keys are never one machine.
+    before = {k: v for k, v in vm.items() if k != "cpu_signature"}
+    assert records.machine_differences(before, dict(before)) == []
+    assert records.machine_differences(before, vm) == ["cpu_signature: not recorded by OLD"]
+    assert not records.same_machine({"host_name": "vm"}, {"host_name": "vm"})
+
+
+def test_the_cpu_and_its_clock_are_read_as_the_binary_and_google_benchmark_read_them(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    # Two cores; a "model name" line before "model" must not be taken for it.
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel name\t: Intel(R) "
+                       "Xeon(R)\nmodel\t\t: 143\nstepping\t: 8\ncpu MHz\t\t: 0.000\nbogomips\t: 4800.00\n\n"
+                       "processor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"
+                       "cpu MHz\t\t: 2095.5\nbogomips\t: 4790.00\n")
+    assert records.cpu_signature(str(cpuinfo)) == "GenuineIntel family 6 model 143 stepping 8"
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n\n"
+                   "processor\t: 1\nBogoMIPS\t: 38.40\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n")
+    assert records.cpu_signature(str(arm)) == "implementer 0x41 part 0xd0c"
+    assert records.cpu_signature(str(tmp_path / "none")) == "unknown"
+    cpu0 = tmp_path / "cpu0"
+    cpu0.mkdir()
+    # the first positive cpu MHz, rounded as the JSON reporter rounds; else the last bogomips
+    assert records.clock_mhz(str(cpu0), str(cpuinfo)) == "2096"
+    assert records.clock_mhz(str(cpu0), str(arm)) == "38"
+    assert records.clock_mhz(str(cpu0), str(tmp_path / "none")) == ""
+    (cpu0 / "tsc_freq_khz").write_text("2596146\n")  # the TSC's, first of all
+    assert records.clock_mhz(str(cpu0), str(cpuinfo)) == "2596"
+    (cpu0 / "tsc_freq_khz").unlink()
+    (cpu0 / "cpufreq").mkdir()  # the current clock, perhaps: no identity
+    assert records.clock_mhz(str(cpu0), str(cpuinfo)) == ""
 
 
 def test_an_unstable_environment_is_said(tmp_path):
