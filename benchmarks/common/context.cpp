@@ -156,12 +156,13 @@ std::string syscall_ns() {
 // here were different generations and summed 2x apart. E.g. "AuthenticAMD family 25 model 17
 // stepping 1".
 std::string cpu_signature() {
-  const std::string vendor = proc_field("/proc/cpuinfo", "vendor_id");
+  const auto field = [](std::string_view key) { return proc_field("/proc/cpuinfo", key); };
+  const std::string vendor = field("vendor_id");
   if (!vendor.empty())
-    return vendor + " family " + proc_field("/proc/cpuinfo", "cpu family") + " model " + proc_field("/proc/cpuinfo", "model") +
-           " stepping " + proc_field("/proc/cpuinfo", "stepping");
-  const std::string part = proc_field("/proc/cpuinfo", "CPU part");  // Arm
-  return part.empty() ? "unknown" : "implementer " + proc_field("/proc/cpuinfo", "CPU implementer") + " part " + part;
+    return vendor + " family " + field("cpu family") + " model " + field("model") + " stepping " +
+           field("stepping");
+  const std::string part = field("CPU part");  // Arm
+  return part.empty() ? "unknown" : "implementer " + field("CPU implementer") + " part " + part;
 }
 
 }  // namespace
