@@ -62,6 +62,16 @@ def summarize(df):
     return df.groupby("key", sort=False).agg(**spec).reset_index()
 
 
+def repetitions(summ):
+    """(kind, counts) of how a summary's points were measured, the sorted repetition counts with
+    "repeated" (medians with a min - max spread), "single" (each benchmark ran once: a --quick run)
+    or "aggregates" (the file holds only aggregates for some benchmarks: no spread either)."""
+    counts = sorted(int(x) for x in summ["reps"].unique())
+    if set(summ["row_kind"]) != {"iteration"}:
+        return "aggregates", counts
+    return ("repeated" if counts[-1] > 1 else "single"), counts
+
+
 def categorize(summ):
     """Add a `category` column: sum, fetch, open (fetch/open/...), peak, python, foreign or
     unknown; return Skipped for unknown names."""

@@ -46,13 +46,12 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     py_summ = metrics.categorize(metrics.summarize(python_run.df))[0] if python_run is not None else None
     hw = hardware_threads(run.context)
     os.mkdir(os.path.join(tmp, PLOTS))
-    reps = sorted(int(x) for x in summ["reps"].unique())
+    kind, reps = metrics.repetitions(summ)
     span = "%d" % reps[0] if len(reps) == 1 else "%d–%d" % (reps[0], reps[-1])
     # One run of each (a --quick run) has no spread to draw: its points are single runs, not medians.
-    spread = set(summ["row_kind"]) == {"iteration"} and reps[-1] > 1
-    note = ("median of %s runs" % span if spread else "one run each: single points, no spread"
-            if set(summ["row_kind"]) == {"iteration"} else "single points: aggregates only, no spread")
-    figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, say, spread)
+    note = {"repeated": "median of %s runs" % span, "single": "one run each: single points, no spread",
+            "aggregates": "single points: aggregates only, no spread"}[kind]
+    figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, say, kind == "repeated")
 
     seed = metrics.seed_table(summ, py_summ)
     sum_info = metrics.analyse_sum(summ, hw)

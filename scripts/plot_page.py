@@ -4,7 +4,7 @@ import os
 
 from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_kib, fmt_measured, fmt_n, fmt_num, fmt_ratio,
                  fmt_spread, fmt_time, md_table, plural)
-from metrics import MEMORY_MIN_CONC, config_rows, config_text, model_order
+from metrics import MEMORY_MIN_CONC, config_rows, config_text, model_order, repetitions
 import bench_names
 from records import machine_line, parse_dirty
 import targets
@@ -144,11 +144,12 @@ def head_section(page, run, run_label, summ):
         rows.append(("note", "the Google Benchmark *library* was a debug build; "
                              "this does not slow the measured code"))
     rows += _peak_rows(summ)
-    if set(summ["row_kind"]) == {"iteration"} and summ["reps"].max() == 1:
+    kind, counts = repetitions(summ)
+    if kind == "single":
         rows.append(("repetitions", "1 per benchmark: single points, no spread"))
-    elif set(summ["row_kind"]) == {"iteration"}:
+    elif kind == "repeated":
         rows.append(("repetitions", "%s per benchmark; tables show the median, spread is min – max"
-                     % "/".join(str(int(x)) for x in sorted(summ["reps"].unique()))))
+                     % "/".join(str(x) for x in counts)))
     else:
         rows.append(("repetitions", "this file has %s for %d benchmarks: single points (median), no spread"
                      % ("only aggregates" if run.source == "median aggregates" else "aggregates only",
