@@ -194,38 +194,45 @@ def machine_differences(a, b):
     return missing + identity_differences(a, b)
 
 
-def _field(path, key):
-    """The value of the "key : value" line whose key is `key` itself ("model", not "model name")."""
+def read_fields(path):
+    """The "key : value" lines of a /proc file as (key, value) pairs, in order; none if it cannot be read."""
     try:
         with open(path) as f:
-            return next((line.split(":", 1)[1].strip() for line in f
-                         if ":" in line and line.split(":", 1)[0].strip() == key), "")
+            return [(k.strip(), v.strip()) for k, sep, v in (line.partition(":") for line in f) if sep]
     except OSError:
-        return ""
+        return []
+
+
+def _field(fields, key):
+    """The first value whose key is `key` itself ("model", not "model name")."""
+    return next((v for k, v in fields if k == key), "")
 
 
 def this_machine():
     """The identity of the machine this runs on, read as the benchmark binary reads it
     (benchmarks/common/context.cpp; mhz_per_cpu as Google Benchmark does), to pick the records
     made here."""
-    flags = set(_field("/proc/cpuinfo", "flags").split())
-    kib = _field("/proc/meminfo", "MemTotal").split()
+    cpuinfo = read_fields("/proc/cpuinfo")
+    flags = set(_field(cpuinfo, "flags").split())
+    kib = _field(read_fields("/proc/meminfo"), "MemTotal").split()
     vector = " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags)
     try:
         with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") as f:
             governor = f.readline().strip()
     except OSError:
         governor = "not exposed"
-    return {"host_name": socket.gethostname(), "cpu_model": _field("/proc/cpuinfo", "model name") or "unknown",
-            "cpu_signature": cpu_signature(), "cpu_vector_flags": vector or "none of sse4_2 avx avx2 fma avx512f",
+    return {"host_name": socket.gethostname(), "cpu_model": _field(cpuinfo, "model name") or "unknown",
+            "cpu_signature": cpu_signature(cpuinfo),
+            "cpu_vector_flags": vector or "none of sse4_2 avx avx2 fma avx512f",
             "hardware_threads": str(os.cpu_count()), "kernel": platform.release(),
-            "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else "", "mhz_per_cpu": clock_mhz(),
-            "cpu_governor": governor}
+            "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else "",
+            "mhz_per_cpu": clock_mhz(cpuinfo), "cpu_governor": governor}
 
 
-def cpu_signature(cpuinfo="/proc/cpuinfo"):
-    """Vendor, family, model and stepping (x86), or implementer and part (Arm), as the binary
-    records them: "AuthenticAMD family 25 model 17 stepping 1"; "unknown" when neither is there."""
+def cpu_signature(cpuinfo):
+    """Vendor, family, model and stepping (x86), or implementer and part (Arm), from /proc/cpuinfo's
+    fields as the binary records them: "AuthenticAMD family 25 model 17 stepping 1"; "unknown"
+    when neither is there."""
     vendor, part = _field(cpuinfo, "vendor_id"), _field(cpuinfo, "CPU part")
     if vendor:
         return "%s family %s model %s stepping %s" % (vendor, *(_field(cpuinfo, k) for k in (
@@ -233,11 +240,11 @@ def cpu_signature(cpuinfo="/proc/cpuinfo"):
     return "implementer %s part %s" % (_field(cpuinfo, "CPU implementer"), part) if part else "unknown"
 
 
-def clock_mhz(cpu0="/sys/devices/system/cpu/cpu0", cpuinfo="/proc/cpuinfo"):
+def clock_mhz(cpuinfo, cpu0="/sys/devices/system/cpu/cpu0"):
     """mhz_per_cpu as Google Benchmark 1.7.1 finds it on Linux without cpufreq (src/sysinfo.cc,
     GetCPUCyclesPerSecond, rounded to MHz as its JSON reporter does): the TSC's kHz, else the first
-    positive "cpu MHz" of /proc/cpuinfo, else its last bogomips. "" with cpufreq, where Google
-    Benchmark may read the current clock (fixed_clock leaves it out), or when nothing says."""
+    positive "cpu MHz" of /proc/cpuinfo's fields, else its last bogomips. "" with cpufreq, where
+    Google Benchmark may read the current clock (fixed_clock leaves it out), or when nothing says."""
     try:
         with open(os.path.join(cpu0, "tsc_freq_khz")) as f:
             return str(int(int(f.read().split()[0]) / 1000 + 0.5))
@@ -245,15 +252,10 @@ def clock_mhz(cpu0="/sys/devices/system/cpu/cpu0", cpuinfo="/proc/cpuinfo"):
         pass
     if os.path.exists(os.path.join(cpu0, "cpufreq")):
         return ""
-    try:
-        with open(cpuinfo) as f:
-            fields = [(name.strip().lower(), value) for name, _, value in (line.partition(":") for line in f)]
-    except OSError:
-        return ""
 
-    def mhz(key):
-        for name, value in fields:
-            if name.startswith(key):
+    def mhz(key):  # Google Benchmark matches the key's start, in any case
+        for name, value in cpuinfo:
+            if name.lower().startswith(key):
                 try:
                     yield float(value)
                 except ValueError:

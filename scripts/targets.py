@@ -90,18 +90,15 @@ def _row(label, values, text, ok):
 ARRAY_MODELS = ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi")
 
 
-def _read_bw(run, w):
-    return run.counter("peak/read_bw/workers:%d/bytes:%d" % (w, ARRAY_BYTES), "bytes_per_second")
-
-
 def _array_reads(run, w):
-    """Each model's time for the 800 MB array at w workers, and (seconds, who) of the fastest read
-    there, memchr or a model (`fork` copies page tables: not held to it). memchr alone is no
-    bound: models beat it."""
+    """Each model's time for the 800 MB array at w workers, (seconds, who) of the fastest read
+    there, memchr or a model (`fork` copies page tables: not held to it), and memchr's bytes per
+    second (None: not measured). memchr alone is no bound: models beat it."""
     times = [(m, run.time(sum_key(m, "array", w))) for m in ARRAY_MODELS]
+    read_bw = run.counter("peak/read_bw/workers:%d/bytes:%d" % (w, ARRAY_BYTES), "bytes_per_second")
     reads = [(t, "`%s`" % m) for m, t in times if t]
-    reads += [(ARRAY_BYTES / _read_bw(run, w), "`memchr`")] if _read_bw(run, w) else []
-    return times, min(reads) if reads else (None, None)
+    reads += [(ARRAY_BYTES / read_bw, "`memchr`")] if read_bw else []
+    return times, min(reads) if reads else (None, None), read_bw
 
 
 def sum_targets(run, hw):
@@ -110,7 +107,7 @@ def sum_targets(run, hw):
     adds, lanes = (vector.get("adds_per_second"), vector.get("lanes")) if vector is not None else (None, None)
     # an honest loop needs two vector adds per vector of integers: accumulate and step
     bound = N / lanes * 2 / adds if finite(adds) and finite(lanes) and t_seq else None
-    _, (read1, who1) = _array_reads(run, 1)
+    _, (read1, who1), _ = _array_reads(run, 1)
     out = [_row("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop", [t_seq, bound],
                 lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx%s"
                 % (fmt_time(t), fmt_time(b), fmt_measured(adds), lanes, t / b,
@@ -135,14 +132,14 @@ def sum_targets(run, hw):
 
 def _all_cores_targets(run, hw, t_seq):
     """The sum targets at W = hw: the array against the fastest read, efficiency, time per call."""
-    times, (bound_w, who) = _array_reads(run, hw)
+    times, (bound_w, who), read_bw = _array_reads(run, hw)
     measured = [(m, t) for m, t in times if t is not None]
     label = "`array` at %d workers within 1.5x of the fastest read on all cores" % hw
-    if _read_bw(run, hw) and measured:
+    if read_bw and measured:
         out = [(label + " (`fork` copies page tables: not held to it)",
                 "fastest %s (%s, %.1f GB/s%s); " % (
                     fmt_time(bound_w), who, ARRAY_BYTES / bound_w / 1e9,
-                    "" if who == "`memchr`" else "; `memchr` %.1f GB/s" % (_read_bw(run, hw) / 1e9))
+                    "" if who == "`memchr`" else "; `memchr` %.1f GB/s" % (read_bw / 1e9))
                 + _listed(measured, lambda t: "%s (%.2fx)" % (fmt_time(t), t / bound_w)),
                 _verdict([t for _, t in times], lambda t: t <= 1.5 * bound_w))]
     else:

@@ -212,23 +212,23 @@ def test_the_cpu_and_its_clock_are_read_as_the_binary_and_google_benchmark_read_
                        "Xeon(R)\nmodel\t\t: 143\nstepping\t: 8\ncpu MHz\t\t: 0.000\nbogomips\t: 4800.00\n\n"
                        "processor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"
                        "cpu MHz\t\t: 2095.5\nbogomips\t: 4790.00\n")
-    assert records.cpu_signature(str(cpuinfo)) == "GenuineIntel family 6 model 143 stepping 8"
+    assert records.cpu_signature(records.read_fields(str(cpuinfo))) == "GenuineIntel family 6 model 143 stepping 8"
     arm = tmp_path / "arm"
     arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n\n"
                    "processor\t: 1\nBogoMIPS\t: 38.40\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n")
-    assert records.cpu_signature(str(arm)) == "implementer 0x41 part 0xd0c"
-    assert records.cpu_signature(str(tmp_path / "none")) == "unknown"
+    assert records.cpu_signature(records.read_fields(str(arm))) == "implementer 0x41 part 0xd0c"
+    assert records.cpu_signature(records.read_fields(str(tmp_path / "none"))) == "unknown"
     cpu0 = tmp_path / "cpu0"
     cpu0.mkdir()
     # the first positive cpu MHz, rounded as the JSON reporter rounds; else the last bogomips
-    assert records.clock_mhz(str(cpu0), str(cpuinfo)) == "2096"
-    assert records.clock_mhz(str(cpu0), str(arm)) == "38"
-    assert records.clock_mhz(str(cpu0), str(tmp_path / "none")) == ""
+    assert records.clock_mhz(records.read_fields(str(cpuinfo)), str(cpu0)) == "2096"
+    assert records.clock_mhz(records.read_fields(str(arm)), str(cpu0)) == "38"
+    assert records.clock_mhz(records.read_fields(str(tmp_path / "none")), str(cpu0)) == ""
     (cpu0 / "tsc_freq_khz").write_text("2596146\n")  # the TSC's, first of all
-    assert records.clock_mhz(str(cpu0), str(cpuinfo)) == "2596"
+    assert records.clock_mhz(records.read_fields(str(cpuinfo)), str(cpu0)) == "2596"
     (cpu0 / "tsc_freq_khz").unlink()
     (cpu0 / "cpufreq").mkdir()  # the current clock, perhaps: no identity
-    assert records.clock_mhz(str(cpu0), str(cpuinfo)) == ""
+    assert records.clock_mhz(records.read_fields(str(cpuinfo)), str(cpu0)) == ""
 
 
 def test_an_unstable_environment_is_said(tmp_path):
