@@ -206,29 +206,28 @@ def test_a_vm_on_another_clock_is_another_machine(tmp_path):
 
 
 def test_the_cpu_and_its_clock_are_read_as_the_binary_and_google_benchmark_read_them(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    # Two cores; a "model name" line before "model" must not be taken for it.
-    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel name\t: Intel(R) "
-                       "Xeon(R)\nmodel\t\t: 143\nstepping\t: 8\ncpu MHz\t\t: 0.000\nbogomips\t: 4800.00\n\n"
-                       "processor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"
-                       "cpu MHz\t\t: 2095.5\nbogomips\t: 4790.00\n")
-    assert records.cpu_signature(records.read_fields(str(cpuinfo))) == "GenuineIntel family 6 model 143 stepping 8"
-    arm = tmp_path / "arm"
-    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n\n"
-                   "processor\t: 1\nBogoMIPS\t: 38.40\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n")
-    assert records.cpu_signature(records.read_fields(str(arm))) == "implementer 0x41 part 0xd0c"
-    assert records.cpu_signature(records.read_fields(str(tmp_path / "none"))) == "unknown"
+    # Two x86 cores, where a "model name" line before "model" must not be taken for it, and two
+    # Arm cores. tests/test_context.cpp holds the binary's reader to the same files.
+    cpuinfo = records.read_fields(os.path.join(HERE, "data", "cpuinfo_x86"))
+    arm = records.read_fields(os.path.join(HERE, "data", "cpuinfo_arm"))
+    none = records.read_fields(str(tmp_path / "none"))
+    assert records.cpu_signature(cpuinfo) == "GenuineIntel family 6 model 143 stepping 8"
+    # this_machine's cpu_model: the whole key, trimmed at both ends, from the first core
+    assert [records._field(cpuinfo, k) for k in ("model", "model name", "cpu MHz", "cpu")] == [
+        "143", "Intel(R) Xeon(R)", "0.000", ""]
+    assert records.cpu_signature(arm) == "implementer 0x41 part 0xd0c"
+    assert records.cpu_signature(none) == "unknown"
     cpu0 = tmp_path / "cpu0"
     cpu0.mkdir()
     # the first positive cpu MHz, rounded as the JSON reporter rounds; else the last bogomips
-    assert records.clock_mhz(records.read_fields(str(cpuinfo)), str(cpu0)) == "2096"
-    assert records.clock_mhz(records.read_fields(str(arm)), str(cpu0)) == "38"
-    assert records.clock_mhz(records.read_fields(str(tmp_path / "none")), str(cpu0)) == ""
+    assert records.clock_mhz(cpuinfo, str(cpu0)) == "2096"
+    assert records.clock_mhz(arm, str(cpu0)) == "38"
+    assert records.clock_mhz(none, str(cpu0)) == ""
     (cpu0 / "tsc_freq_khz").write_text("2596146\n")  # the TSC's, first of all
-    assert records.clock_mhz(records.read_fields(str(cpuinfo)), str(cpu0)) == "2596"
+    assert records.clock_mhz(cpuinfo, str(cpu0)) == "2596"
     (cpu0 / "tsc_freq_khz").unlink()
     (cpu0 / "cpufreq").mkdir()  # the current clock, perhaps: no identity
-    assert records.clock_mhz(records.read_fields(str(cpuinfo)), str(cpu0)) == ""
+    assert records.clock_mhz(cpuinfo, str(cpu0)) == ""
 
 
 def test_an_unstable_environment_is_said(tmp_path):

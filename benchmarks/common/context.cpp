@@ -77,22 +77,6 @@ std::string file_line(const char* path, const std::string& fallback) {
   return std::getline(in, line) ? line : fallback;
 }
 
-// The value of a "key : value" line of /proc/cpuinfo or /proc/meminfo, or "". The key is
-// whole: "model" is not "model name".
-std::string proc_field(const char* path, std::string_view key) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos || !line.starts_with(key) ||
-        line.find_first_not_of(" \t", key.size()) != colon)
-      continue;
-    const auto start = line.find_first_not_of(" \t", colon + 1);
-    return start == std::string::npos ? "" : line.substr(start);
-  }
-  return "";
-}
-
 // The instruction-set extensions the kernels' speed depends on (vector width, FMA), of those
 // the CPU has: two machines that differ here are not comparable, whatever their names.
 std::string vector_flags() {
@@ -152,11 +136,26 @@ std::string syscall_ns() {
   return std::to_string(static_cast<long>(ns[2] + 0.5));
 }
 
-// Which CPU design this is, whatever the hypervisor calls it: two VMs both named "AMD EPYC"
-// here were different generations and summed 2x apart. E.g. "AuthenticAMD family 25 model 17
-// stepping 1".
-std::string cpu_signature() {
-  const auto field = [](std::string_view key) { return proc_field("/proc/cpuinfo", key); };
+}  // namespace
+
+std::string proc_field(const char* path, std::string_view key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || !line.starts_with(key) ||
+        line.find_first_not_of(" \t", key.size()) != colon)
+      continue;
+    // Trimmed at both ends, as records.read_fields trims: some CPUs pad their model name.
+    const auto start = line.find_first_not_of(" \t", colon + 1);
+    if (start == std::string::npos) return "";
+    return line.substr(start, line.find_last_not_of(" \t") + 1 - start);
+  }
+  return "";
+}
+
+std::string cpu_signature(const char* cpuinfo) {
+  const auto field = [cpuinfo](std::string_view key) { return proc_field(cpuinfo, key); };
   const std::string vendor = field("vendor_id");
   if (!vendor.empty())
     return vendor + " family " + field("cpu family") + " model " + field("model") + " stepping " +
@@ -164,8 +163,6 @@ std::string cpu_signature() {
   const std::string part = field("CPU part");  // Arm
   return part.empty() ? "unknown" : "implementer " + field("CPU implementer") + " part " + part;
 }
-
-}  // namespace
 
 std::string cpu_model() {
   const std::string model = proc_field("/proc/cpuinfo", "model name");

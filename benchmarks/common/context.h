@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace concbench {
 
@@ -14,6 +15,16 @@ void add_run_context();
 
 // The CPU model string from /proc/cpuinfo, or "unknown".
 std::string cpu_model();
+
+// The value of a "key : value" line of a /proc file such as /proc/cpuinfo or /proc/meminfo,
+// from its first line with that key, or "". The key is whole: "model" is not "model name".
+// scripts/records.py reads these files the same way (read_fields).
+std::string proc_field(const char* path, std::string_view key);
+
+// Which CPU design this is, whatever the hypervisor calls it: two VMs both named "AMD EPYC"
+// here were different generations and summed 2x apart. E.g. "AuthenticAMD family 25 model 17
+// stepping 1"; on Arm "implementer 0x41 part 0xd0c"; else "unknown".
+std::string cpu_signature(const char* cpuinfo = "/proc/cpuinfo");
 
 // What the OS counts for a process: CPU time, minor page faults, voluntary context switches
 // (it waited) and involuntary ones (it was preempted). Per-call differences of these explain

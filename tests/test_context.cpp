@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// Tests for what the binary reads of the machine into a record's context. The identity keys must
+// read exactly as scripts/records.py reads them (test_compare.py holds it to the same files), or
+// the scripts would not know the records made on the machine they run on.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/context.h"
+
+namespace concbench {
+namespace {
+
+const std::string kX86 = CONCBENCH_TEST_DATA "/cpuinfo_x86";
+const std::string kArm = CONCBENCH_TEST_DATA "/cpuinfo_arm";
+
+TEST(ProcField, MatchesTheWholeKeyFromItsFirstLine) {
+  // "model name" comes before "model": a prefix match would return the name.
+  EXPECT_EQ(proc_field(kX86.c_str(), "model"), "143");
+  EXPECT_EQ(proc_field(kX86.c_str(), "model name"), "Intel(R) Xeon(R)");  // padded in the file
+  EXPECT_EQ(proc_field(kX86.c_str(), "cpu MHz"), "0.000");                // the first core's
+  EXPECT_EQ(proc_field(kX86.c_str(), "cpu"), "");                         // no key of its own
+  EXPECT_EQ(proc_field(kX86.c_str(), "flags"), "");
+  EXPECT_EQ(proc_field("/nonexistent/cpuinfo", "model"), "");
+}
+
+TEST(CpuSignature, NamesTheDesignOnX86AndArm) {
+  EXPECT_EQ(cpu_signature(kX86.c_str()), "GenuineIntel family 6 model 143 stepping 8");
+  EXPECT_EQ(cpu_signature(kArm.c_str()), "implementer 0x41 part 0xd0c");
+  EXPECT_EQ(cpu_signature("/nonexistent/cpuinfo"), "unknown");
+}
+
+}  // namespace
+}  // namespace concbench
