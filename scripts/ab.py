@@ -323,13 +323,22 @@ def analyse(data, alpha, min_effect):
         if not pairs:
             continue
         d = [math.log(n / o) for o, n in pairs]
-        est, lo, hi = regress.hodges_lehmann(d)
+        est, lo, hi = regress.sign_interval(d)
         p = regress.sign_p(d) if kind != metrics.EFFICIENCY and len(d) >= 2 else math.nan
         results.append(regress.Result(name, kind, metrics.median([o for o, _ in pairs]),
                                       metrics.median([n for _, n in pairs]), ratio=math.exp(est),
                                       low=math.exp(lo), high=math.exp(hi), p=p, n=len(d)))
-    require_rounds(len(rounds), [r.name for r in results if r.kind == metrics.TIME], alpha, "inconclusive")
+    times = [r for r in results if r.kind == metrics.TIME]
+    require_rounds(len(rounds), [r.name for r in times], alpha, "inconclusive")
     errors, notes = [], []
+    # A time with fewer pairs than rounds (a side's process failed in some) may have too few for
+    # any p to pass Holm: "no change" would say nothing, so it is untested, and said.
+    few = [r for r in times if regress.smallest_sign_p(r.n) > alpha / len(times)]
+    for r in few:
+        r.p = math.nan
+    if few:
+        notes.append("%s with too few paired rounds for any verdict (a side failed in the others), untested: %s%s"
+                     % (plural(len(few), "time"), ", ".join(r.name for r in few[:3]), ", ..." if len(few) > 3 else ""))
 
     def seen(side, key):
         return list(dict.fromkeys(name for r in rounds for name in r[side][key]))
@@ -360,9 +369,8 @@ def analyse(data, alpha, min_effect):
             notes.append("a test hook was set in %s: %s" % (side.upper(), "; ".join(hooks)))
     return regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors, notes=notes,
                            alpha=alpha, min_effect=min_effect,
-                           method="%d rounds model by model, process medians paired by round: Hodges-Lehmann "
-                                  "ratio, sign test, Holm over %d times"
-                                  % (len(rounds), sum(1 for r in results if r.kind == metrics.TIME)))
+                           method="%d rounds model by model, process medians paired by round: median ratio, "
+                                  "sign test and its interval, Holm over %d times" % (len(rounds), len(times)))
 
 
 def measure(args):

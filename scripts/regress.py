@@ -6,21 +6,21 @@ The unit is a run (a process, a record, a commit), never a repetition: repetitio
 process share its thread placement, page layout and neighbours, so a test over them calls
 every difference between two processes significant.
 
-ab.py: each round gives each metric a paired d_i = log(NEW_i / OLD_i); the change is the
-Hodges-Lehmann estimate of median d with its distribution-free 95% interval, the p-value the
-exact sign test. Signs only, because the noise between processes is bimodal on these VMs: a
-process whose two workers did not run at once takes twice as long, and the signed-rank test
-gave that one round the top rank, enough to hide a real 10% slowdown under Holm.
+ab.py: each round gives each metric a paired d_i = log(NEW_i / OLD_i); the change is the median
+of d with the sign test's distribution-free 95% interval, the p-value the exact sign test.
+Signs only, because the noise between processes is bimodal on these VMs: a process whose two
+workers did not run at once takes twice as long, and the signed-rank test gave that one round
+the top rank, enough to hide a real 10% slowdown under Holm.
 compare.py: one record a side, so the noise comes from the history: the root mean square of
 consecutive records' log differences is sigma, d / sigma referred to its exact null distribution.
 Verdicts: Holm over the TIME metrics decides, only for changes beyond the minimum effect;
 Benjamini-Hochberg q-values list the rest as "possible"; MACHINE metrics are drift and
-EFFICIENCY metrics shown beside the times, neither decides. Errors in NEW only are regressions.
+EFFICIENCY metrics shown beside the times, untested: neither decides. Errors in NEW only are
+regressions.
 history.py: change points by E-Divisive means (Matteson & James 2014), permutation tests,
 Benjamini-Hochberg over the metrics.
 """
 import functools
-import itertools
 import json
 import math
 import statistics
@@ -50,20 +50,19 @@ def smallest_sign_p(n):
     return min(1.0, 2 / 2 ** n)
 
 
-def hodges_lehmann(d, alpha=0.05):
-    """(estimate, low, high): the median of the Walsh averages (d_i + d_j) / 2, i <= j, and the
-    distribution-free 1 - alpha interval the signed-rank test's critical value cuts from them."""
-    n = len(d)
+def sign_interval(d, alpha=0.05):
+    """(estimate, low, high): the median of d and the sign test's distribution-free 1 - alpha
+    interval for it, from the k-th smallest d to the k-th largest, k the most rounds for which
+    P(Binomial(n, 1/2) < k) <= alpha / 2. No symmetry is assumed (the noise between processes is
+    bimodal here), and it agrees with sign_p: it leaves out 0 exactly when sign_p(d) <= alpha (no
+    d being 0). The bounds are NaN when n rounds cannot give 1 - alpha (below 6 at 95%): their
+    whole range would cover less. Per metric: not adjusted for the many metrics as Holm is."""
+    n, s = len(d), sorted(d)
     if n == 0:
         return math.nan, math.nan, math.nan
-    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
-    counts = [1]  # counts[w]: how many of the 2^n sign patterns give the signed-rank sum W+ = w
-    for r in range(1, n + 1):
-        counts = [a + b for a, b in zip(counts + [0] * r, [0] * r + counts)]
-    # k: how many sums w have P(W+ <= w) <= alpha / 2; the interval runs from the k-th smallest
-    # Walsh average to the k-th largest (the whole range when there are too few rounds)
-    k = max(1, sum(1 for cdf in itertools.accumulate(counts) if cdf / 2 ** n <= alpha / 2))
-    return statistics.median(walsh), walsh[k - 1], walsh[-k]
+    k = int(np.sum(stats.binom.cdf(np.arange(n + 1), n, 0.5) <= alpha / 2))
+    low, high = (s[k - 1], s[n - k]) if k else (math.nan, math.nan)
+    return statistics.median(s), low, high
 
 
 def between_run_sigma(values):
@@ -139,8 +138,8 @@ class Result:
     kind: str           # metrics.TIME, MACHINE or EFFICIENCY
     old: float          # OLD's value (median over rounds or the record's median)
     new: float
-    ratio: float        # NEW / OLD as estimated (Hodges-Lehmann, or the records' ratio)
-    low: float          # its 95% interval
+    ratio: float        # NEW / OLD as estimated (the median round's, or the records' ratio)
+    low: float          # its 95% interval, per metric (NaN: too few rounds for one)
     high: float
     p: float = math.nan
     n: int = 0          # rounds, or history differences
@@ -184,7 +183,7 @@ def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
     for r in results:
         big = math.isfinite(r.ratio) and abs(r.ratio - 1) > min_effect
         if r.kind == EFFICIENCY or not math.isfinite(r.p):
-            r.verdict = UNTESTED if r.kind != EFFICIENCY else NO_CHANGE
+            r.verdict = UNTESTED  # an efficiency's change is its times', shown, never tested
         elif r.kind == MACHINE:
             r.verdict = DRIFT if big and r.q <= alpha else NO_CHANGE
         elif big and r.p_holm <= alpha:
@@ -248,7 +247,7 @@ def render_json(verdict, extra, out):
                 for k, v in asdict(r).items()} for r in verdict.results]
     doc = dict(extra, method=verdict.method, alpha=verdict.alpha, min_effect=verdict.min_effect,
                notes=verdict.notes, errors=[{"benchmark": b, "message": m} for b, m in verdict.errors],
-               summary={v: verdict.count(v) for v in (REGRESSION, POSSIBLE, IMPROVEMENT, DRIFT, NO_CHANGE)},
+               summary={v: verdict.count(v) for v in (REGRESSION, POSSIBLE, IMPROVEMENT, DRIFT, NO_CHANGE, UNTESTED)},
                results=results)
     json.dump(doc, out, indent=2, allow_nan=False)
     out.write("\n")

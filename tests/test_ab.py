@@ -116,7 +116,7 @@ def test_a_slower_new_is_a_regression_with_its_interval(tmp_path):
     for r in times:
         assert r["low"] <= r["ratio"] <= r["high"] and 1.07 < r["ratio"] < 1.13 and r["n"] == 8
     # The efficiency moved with nothing but seq and pool both slower: no verdict of its own.
-    assert all(r["verdict"] == "no change" for r in doc["results"] if r["kind"] == "efficiency")
+    assert all(r["verdict"] == "untested" for r in doc["results"] if r["kind"] == "efficiency")
 
 
 def test_a_faster_new_is_no_regression(tmp_path):
@@ -214,6 +214,24 @@ def test_rounds_too_few_for_significance_are_inconclusive_not_no_change(tmp_path
     data["rounds"] = data["rounds"] * 4  # 12 rounds: a verdict
     (tmp_path / "twelve.json").write_text(json.dumps(data))
     assert ab("--analyse", tmp_path / "twelve.json").returncode == 1
+
+
+def test_a_time_with_too_few_pairs_is_untested_not_no_change(tmp_path):
+    # OLD's process of seq failed in all but 4 of the rounds: 4 pairs cannot pass Holm over 44
+    # times whatever they say, so "no change" would mean nothing. Before, it said so.
+    data = json.loads(open(saved("slow10.json")).read())
+    name = "sum/seq/range/workers:1/n:100000000"
+    for r in data["rounds"][4:]:
+        value = r["old"]["metrics"].pop(name)
+        r["old"]["errors"][name] = "the process of sum/seq failed (test)"
+    (tmp_path / "few.json").write_text(json.dumps(data))
+    doc = json.loads(ab("--analyse", tmp_path / "few.json", "--json").stdout)
+    seq = next(r for r in doc["results"] if r["name"] == name)
+    assert (seq["verdict"], seq["n"], seq["p"]) == ("untested", 4, None), seq
+    assert value and any(n.startswith("1 time with too few paired rounds for any verdict") and name in n
+                         for n in doc["notes"]), doc["notes"]
+    # the other times are judged as before: the slowed model is still found
+    assert doc["summary"]["regression"] >= 1 and doc["summary"]["untested"] > 1
 
 
 def test_saved_rounds_of_another_shape_are_one_line(tmp_path):

@@ -41,26 +41,36 @@ def test_one_round_far_the_other_way_costs_the_sign_test_one_round_only():
     assert stats.wilcoxon(d, method="exact").pvalue > 0.05 / 44
 
 
-def test_hodges_lehmann_is_the_median_of_walsh_averages_with_a_textbook_interval():
-    d = [1.0, 2.0, 4.0]
-    walsh = sorted([1, 2, 4, 1.5, 2.5, 3])
-    est, lo, hi = regress.hodges_lehmann(d)
-    assert est == pytest.approx(np.median(walsh))
-    assert (lo, hi) == (1.0, 4.0)  # three rounds: no interval at 95%, the whole range
-    # n = 12: the 95% interval runs from the 14th smallest Walsh average to the 14th largest
-    d = [0.3, -0.1, 0.7, 1.2, 0.4, 0.9, -0.2, 0.5, 1.1, 0.05, 0.6, 0.8]
-    walsh = sorted((d[i] + d[j]) / 2 for i in range(12) for j in range(i, 12))
-    est, lo, hi = regress.hodges_lehmann(d)
-    assert (lo, hi) == (walsh[13], walsh[-14])
+def test_the_sign_interval_is_cut_by_the_binomial_and_agrees_with_the_sign_test():
+    # five rounds cannot give 95% (the whole range covers 1 - 2/32): no interval
+    est, lo, hi = regress.sign_interval([1.0, 2.0, 4.0, 3.0, 5.0])
+    assert est == 3.0 and math.isnan(lo) and math.isnan(hi)
+    # n = 16: P(Binomial(16, 1/2) <= 3) = 0.0106 <= 0.025 < P(<= 4): the 4th smallest to the 4th largest
+    d = [0.3, -0.1, 0.7, 1.2, 0.4, 0.9, -0.2, 0.5, 1.1, 0.05, 0.6, 0.8, -0.3, 0.35, 0.45, 0.55]
+    est, lo, hi = regress.sign_interval(d)
+    assert (est, lo, hi) == (np.median(d), sorted(d)[3], sorted(d)[-4])
+    # it leaves out 0 exactly when the sign test rejects at 5%, for every count of negative rounds
+    for negatives in range(17):
+        d = [-1.0 - i for i in range(negatives)] + [1.0 + i for i in range(16 - negatives)]
+        _, lo, hi = regress.sign_interval(d)
+        assert (not lo <= 0 <= hi) == (regress.sign_p(d) <= 0.05), negatives
 
 
-def test_the_interval_covers_the_true_shift_about_95_percent_of_the_time():
-    rng = random.Random(2)
+def test_the_interval_covers_the_median_change_95_percent_of_the_time_under_bimodal_noise():
+    # A change of 5% with bimodal noise as these VMs have it: in 3 rounds of 10 NEW's process
+    # is twice as slow. The interval must cover the median of d, what the sign test is about; an
+    # interval that assumes symmetric noise covers its pseudo-median instead (Hodges-Lehmann's,
+    # which ab.py used before, covered the median 91% of the time here).
+    rng = np.random.default_rng(2)
+
+    def draws(shape):
+        return 0.05 + rng.normal(0, 0.02, shape) + np.where(rng.random(shape) < 0.3, 0.7, 0.0)
+    median = float(np.median(draws(2_000_000)))
     covered = 0
-    for _ in range(400):
-        _, lo, hi = regress.hodges_lehmann([0.05 + rng.gauss(0, 0.02) for _ in range(16)])
-        covered += lo <= 0.05 <= hi
-    assert 0.92 <= covered / 400 <= 0.99
+    for row in draws((400, 16)):
+        _, lo, hi = regress.sign_interval(list(row))
+        covered += lo <= median <= hi
+    assert 0.95 <= covered / 400 <= 1.0, covered
 
 
 def test_holm_and_benjamini_hochberg_by_hand():
@@ -118,7 +128,7 @@ def test_only_times_decide_and_the_minimum_effect_counts():
                         "sum/tbb/range/workers:2/n:1": regress.NO_CHANGE,
                         "sum/seq/range/workers:1/n:1": regress.IMPROVEMENT,
                         "peak/vector_add": regress.DRIFT,
-                        "sum/openmp/range/workers:2/n:1 efficiency": regress.NO_CHANGE}
+                        "sum/openmp/range/workers:2/n:1 efficiency": regress.UNTESTED}
     assert results[0].name == "sum/pool/range/workers:2/n:1"  # regressions first
     # A faster seq lowers every parallel efficiency: never a regression of those models.
     assert not regress.Verdict(results=[r for r in results if r.kind != TIME]).regressed
