@@ -55,6 +55,7 @@ SPAWN_HANG = ("MPI_Comm_spawn did not return within", "MPI cannot be used again 
 # more than this share of the CPUs busy, or when the hypervisor took more than this share of
 # the run's CPU time for other guests (steal).
 BUSY_LIMIT, STEAL_LIMIT = 0.25, 0.02
+DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --quick (benchmarks/main.cpp)
 
 
 class RunError(Exception):
@@ -336,7 +337,7 @@ def write_json(doc, path, indent=2):
 def repetitions(args):
     """The repetitions ARGS ask for (the binary has checked the flag): benchmarks/main.cpp's defaults."""
     value = flag_value(args, "--benchmark_repetitions=")
-    return int(value) if value is not None else 1 if "--quick" in args else 3
+    return int(value) if value is not None else 1 if "--quick" in args else DEFAULT_REPETITIONS
 
 
 # Google Benchmark's statistics (src/statistics.cc), in floating point as it computes them: a NaN
@@ -481,6 +482,28 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     return doc, texts, failures
 
 
+# Flags that change neither which benchmarks run nor how they are measured, only how the results
+# are shown (and this script's own): a run with no others is the suite as ./bench runs it.
+_SHOWING_FLAGS = ("--benchmark_filter=", "--benchmark_format=", "--benchmark_color", "--benchmark_time_unit=",
+                  "--benchmark_counters_tabular", "--v=") + _OWN_FLAGS
+
+
+def scope_of(binary, args, names):
+    """QUICK with --quick; FULL when ARGS run every benchmark as the suite runs them by default;
+    PARTIAL otherwise, said once: a run of fewer benchmarks, or of all with another repetition
+    count or minimum time, must not stand for its commit (records.latest_record) or replace
+    the results page."""
+    if "--quick" in args:
+        return records.QUICK
+    changed = [a for a in args if not a.startswith(_SHOWING_FLAGS)
+               and a != "--benchmark_repetitions=%d" % DEFAULT_REPETITIONS]
+    why = ("not every benchmark" if names != list_benchmarks(binary, []) else
+           "%s changes how the suite measures" % changed[0] if changed else None)
+    if why:
+        say("a partial run (%s): its record is named -partial and is never the commit's full run" % why)
+    return records.PARTIAL if why else records.FULL
+
+
 def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
     if not cli.runnable(binary):
         raise RunError("%s is not an executable file" % binary, 2)
@@ -495,9 +518,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
         doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
                                              None if fmt == "console" else subprocess.PIPE)
         context = doc["context"]
-        scope = (records.QUICK if "--quick" in args else records.FULL
-                 if names == list_benchmarks(binary, []) else records.PARTIAL)
-        context["concbench_scope"] = scope
+        scope = context["concbench_scope"] = scope_of(binary, args, names)
         # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
         hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
                  for h in b["label"][len("ranks on "):].split(",")}

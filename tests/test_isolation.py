@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -189,6 +190,25 @@ def test_a_partial_run_renders_beside_its_history_never_over_the_results_page(tm
     assert "a partial run: results/ stays as it is" in proc.stderr
     assert "measured peak: vector adds, 1 thread" in (tmp_path / "partial" / "README.md").read_text(encoding="utf-8")
     assert (open(page, "rb").read() if os.path.exists(page) else None) == before
+
+
+@pytest.mark.parametrize("args,suffix,why", [
+    ([], "", None),
+    (["--benchmark_repetitions=3", "--benchmark_format=json", "--benchmark_filter=."], "", None),
+    (["--benchmark_filter=pool"], "-partial", "not every benchmark"),
+    # every benchmark, measured otherwise: it used to be recorded as the commit's full run
+    (["--benchmark_min_time=0.01"], "-partial", "--benchmark_min_time=0.01 changes how the suite measures"),
+    (["--benchmark_repetitions=1"], "-partial", "--benchmark_repetitions=1 changes how the suite measures"),
+    (["--quick"], "-quick", None)])
+def test_only_the_suite_as_it_runs_by_default_is_a_full_run(tmp_path, args, suffix, why):
+    (tmp_path / "history").mkdir()
+    proc = subprocess.run([sys.executable, RUN, "--history", str(tmp_path / "history"), FAKE, *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    [name] = [p.name for p in (tmp_path / "history").iterdir()]
+    assert name.endswith("-%s%s.json" % (socket.gethostname().split(".")[0], suffix)), name
+    assert (why is not None) == ("a partial run (" in proc.stderr), proc.stderr
+    assert why is None or "a partial run (%s)" % why in proc.stderr
 
 
 def test_record_names_carry_the_scope(tmp_path):
