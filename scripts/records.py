@@ -166,6 +166,12 @@ def identity_differences(a, b):
     clocks = [fixed_clock(c) for c in (a, b)]
     if all(clocks) and abs(clocks[0] - clocks[1]) > MHZ_TOLERANCE * max(clocks):
         found.append("mhz_per_cpu: %s vs %s" % (a["mhz_per_cpu"], b["mhz_per_cpu"]))
+    # One VM exposes cpufreq and the other does not: the clocks cannot be compared, and the
+    # hypervisors differ, so the machines do (else the 2096 and 2596 MHz VMs could pass as one).
+    exposed = [None if c.get("cpu_governor") in (None, "") else c["cpu_governor"] != "not exposed" for c in (a, b)]
+    if None not in exposed and exposed[0] != exposed[1]:
+        found.append("cpufreq: %s vs %s" % tuple("exposed (governor %s)" % c["cpu_governor"] if e else "not exposed"
+                                                 for c, e in zip((a, b), exposed)))
     return found
 
 

@@ -196,6 +196,11 @@ def test_a_vm_on_another_clock_is_another_machine(tmp_path):
     dvfs = dict(vm, cpu_governor="performance")
     assert records.same_machine(dvfs, dict(dvfs, mhz_per_cpu="3400"))
     assert records.same_machine(vm, dict(vm, mhz_per_cpu="0"))  # 0: Google Benchmark found no clock
+    # One VM with cpufreq and one without are two: else the 2096 MHz VM, had it exposed
+    # cpufreq, would have passed for the 2596 MHz one.
+    assert records.machine_differences(vm, dict(dvfs, mhz_per_cpu="2096")) == [
+        "cpufreq: not exposed vs exposed (governor performance)"]
+    assert records.same_machine(dict(vm, cpu_governor=""), dict(dvfs, mhz_per_cpu="2096"))  # not recorded
     # A key recorded later (cpu_signature) that neither record has tells nothing either way, one
     # that only one has is a difference; a key of the first identity is needed in both, so two
     # files without concbench's keys are never one machine.
