@@ -181,3 +181,12 @@ def _main(run, prog, argv):
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
+
+
+def closed_pipe():
+    """What a script does when its reader stopped reading (`| head`): no traceback, stdout to
+    /dev/null so the flush at exit cannot fail again, and the status of a process SIGPIPE ended."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141

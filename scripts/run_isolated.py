@@ -632,6 +632,8 @@ def _main(argv):
     except KeyboardInterrupt:
         say("interrupted")
         return 130
+    except BrokenPipeError:
+        return cli.closed_pipe()
 
 
 if __name__ == "__main__":

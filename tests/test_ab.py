@@ -270,3 +270,14 @@ def test_saved_rounds_from_this_machine():
     hook = next(n for n in doc["notes"] if n.startswith("a test hook was set in NEW: "))
     slowed = hook.split(": ", 1)[1].split()[0]  # "<model> does 10% more kernel work ..."
     assert any(r["verdict"] == "regression" and r["name"].split("/")[1] == slowed for r in doc["results"])
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_a_reader_that_stops_reading_ends_the_output_without_a_traceback():
+    # `ab.py --analyse FILE | head` printed a BrokenPipeError traceback.
+    proc = subprocess.Popen([PYTHON, AB, "--analyse", saved("aa.json")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before it prints anything: its first write finds no reader
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141 and err == "", err
