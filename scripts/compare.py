@@ -175,7 +175,13 @@ def run(argv):
     method = ("one record a side, judged against the between-run noise of %d records of this machine, "
               "Holm over %d times" % (n_history, sum(r.kind == metrics.TIME for r in tested)))
     verdict = regress.Verdict(results=regress.judge(results, args.alpha, args.min_effect), errors=errors,
-                              notes=notes, alpha=args.alpha, min_effect=args.min_effect, method=method)
+                              notes=notes, alpha=args.alpha, min_effect=args.min_effect, method=method).suspect()
+    suspects = [r.name for r in verdict.results if r.verdict in regress.SUSPECTED.values()]
+    if suspects:  # what confirms them: both builds, here, now, in interleaved rounds
+        notes.append("one record a side cannot tell a slow process from a change: confirm with scripts/ab.py "
+                     "%s %s --benchmark_filter='^(%s)/'" % (str(ctx_old.get("concbench_commit", "OLD"))[:12],
+                                                           str(ctx_new.get("concbench_commit", "NEW"))[:12],
+                                                           "|".join(re.escape(n) for n in suspects)))
     if args.json:
         regress.render_json(verdict, {"old": paths["OLD"], "new": paths["NEW"],
                                       "machine": records.identity(ctx_new)}, sys.stdout)

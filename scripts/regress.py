@@ -12,7 +12,8 @@ Signs only, because the noise between processes is bimodal on these VMs: a proce
 workers did not run at once takes twice as long, and the signed-rank test gave that one round
 the top rank, enough to hide a real 10% slowdown under Holm.
 compare.py: one record a side, so the noise comes from the history: the root mean square of
-consecutive records' log differences is sigma, d / sigma referred to its exact null distribution.
+consecutive records' log differences is sigma, d / sigma referred to its exact null distribution
+under normal noise. Real noise is bimodal, so what that finds is suspected (SUSPECTED): ab.py confirms.
 Verdicts: Holm over the TIME metrics decides, only for changes beyond the minimum effect;
 Benjamini-Hochberg q-values list the rest as "possible"; MACHINE metrics are drift and
 EFFICIENCY metrics shown beside the times, untested: neither decides. Errors in NEW only are
@@ -34,6 +35,9 @@ from metrics import EFFICIENCY, KINDS, MACHINE, TIME
 
 REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
     "regression", "improvement", "possible", "machine drift", "no change", "untested")
+# What compare.py's Holm-confirmed changes are: one record a side cannot tell a slow process from
+# a change (real A/A pairs flagged "regressions"), so they are suspects that ab.py confirms.
+SUSPECTED = {REGRESSION: "suspected regression", IMPROVEMENT: "suspected improvement"}
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_EFFECT = 0.03
 MIN_HISTORY_DIFFS = 4  # consecutive-record differences needed to estimate a metric's noise
@@ -163,13 +167,21 @@ class Verdict:
     alpha: float = DEFAULT_ALPHA
     min_effect: float = DEFAULT_MIN_EFFECT
     method: str = ""
+    suspects: bool = False  # regressions and improvements are suspected, not confirmed (suspect())
 
     def count(self, verdict):
         return sum(1 for r in self.results if r.verdict == verdict)
 
     @property
     def regressed(self):
-        return bool(self.errors) or self.count(REGRESSION) > 0
+        return bool(self.errors) or self.count(REGRESSION) + self.count(SUSPECTED[REGRESSION]) > 0
+
+    def suspect(self):
+        """Marks the regressions and improvements as suspected (compare.py's); returns self."""
+        for r in self.results:
+            r.verdict = SUSPECTED.get(r.verdict, r.verdict)
+        self.suspects = True
+        return self
 
 
 def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
@@ -236,10 +248,11 @@ def render_table(verdict, head, out):
         for row in rows:
             cells = [c.ljust(w) if i in (0, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
             print("  ".join(cells).rstrip(), file=out)
+    label = lambda v: SUSPECTED[v] if verdict.suspects else v
     print("\n%d errored in NEW, %s, %d possible, %s, %d machine drift; %s; alpha %g, minimum effect %g%%"
-          % (len(verdict.errors), plural(verdict.count(REGRESSION), "regression"), verdict.count(POSSIBLE),
-             plural(verdict.count(IMPROVEMENT), "improvement"), verdict.count(DRIFT), verdict.method,
-             verdict.alpha, 100 * verdict.min_effect), file=out)
+          % (len(verdict.errors), plural(verdict.count(label(REGRESSION)), label(REGRESSION)),
+             verdict.count(POSSIBLE), plural(verdict.count(label(IMPROVEMENT)), label(IMPROVEMENT)),
+             verdict.count(DRIFT), verdict.method, verdict.alpha, 100 * verdict.min_effect), file=out)
 
 
 def render_json(verdict, extra, out):
@@ -247,7 +260,8 @@ def render_json(verdict, extra, out):
                 for k, v in asdict(r).items()} for r in verdict.results]
     doc = dict(extra, method=verdict.method, alpha=verdict.alpha, min_effect=verdict.min_effect,
                notes=verdict.notes, errors=[{"benchmark": b, "message": m} for b, m in verdict.errors],
-               summary={v: verdict.count(v) for v in (REGRESSION, POSSIBLE, IMPROVEMENT, DRIFT, NO_CHANGE, UNTESTED)},
+               summary={v: verdict.count(v) for v in (REGRESSION, POSSIBLE, IMPROVEMENT, DRIFT, NO_CHANGE, UNTESTED,
+                                                      *SUSPECTED.values())},
                results=results)
     json.dump(doc, out, indent=2, allow_nan=False)
     out.write("\n")
