@@ -97,3 +97,23 @@ def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged
     for b in (over, under):  # the percentiles are of one distribution: they cannot cross
         ladder = [b[k] for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms")]
         assert ladder == sorted(ladder), (b["name"], ladder)
+
+
+def test_keepalive_is_what_the_name_says_in_every_timed_run():
+    # connections_per_run counts the connections the fixture accepted during the timed runs.
+    # keepalive:0 is one per request; keepalive:1 none after the warm-up round, fork's children
+    # excepted (forked afresh each run, they open at most C). The open loop's 100 requests for
+    # C = 1000 once warmed only 100 of a pool's slots, and its timed requests opened connections.
+    runs = run("--benchmark_filter=^fetch/([a-z_]+/conc:100/n:1000/delay_ms:0/bytes:1024/keepalive:[01]"
+               "|open/pool/rate:200)/", "--open_rates=200")
+    names = {b["name"].split("/")[1] for b in runs}
+    assert {"pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket", "coro",
+            "open"} <= names, names
+    for b in runs:
+        opened = b["connections_per_run"]
+        if "/keepalive:0/" in b["name"]:
+            assert opened == 1000, b
+        elif b["name"].startswith("fetch/fork/"):
+            assert opened <= 100, b
+        else:
+            assert opened == 0, b

@@ -232,12 +232,12 @@ TEST_P(FetchModel, CountsFailuresWithTheirReasons) {
 // Connections the fixture has accepted so far, from its /stats line. The query itself is one
 // more connection, which the callers count.
 long accepted_connections() {
-  const std::optional<double> accepted = fixture_stat(server().base_url(), "accepted");
-  if (!accepted) {
+  const std::optional<FixtureStats> stats = fixture_stats(server().base_url());
+  if (!stats) {
     ADD_FAILURE() << "no accepted count in the fixture's /stats";
     return -1;
   }
-  return static_cast<long>(*accepted);
+  return static_cast<long>(stats->accepted);
 }
 
 // keepalive:0 must mean a connection per request in every model, and keepalive:1 exactly C

@@ -65,13 +65,45 @@ std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo&
   return nullptr;
 }
 
-// The warm-up round for `requests`: see make_warm_model.
+// The warm-up round for `requests`: see make_warm_model. Against the fixture, all C slots are
+// warmed even where N < C (the open loop: 500 requests at rate 1000 for C = 1000), since a
+// model may give a run's requests to any of its slots: a pool woke the 500 threads that had
+// not run, and 484 of its 500 timed requests opened a connection under keepalive:1. Real URLs
+// are the requests themselves, so at most N.
 std::vector<Request> warm_requests(const std::string& base_url, std::span<const Request> requests,
                                    const ModelInfo& info, int conc, uint64_t bytes) {
-  const size_t count = std::min(requests.size(), static_cast<size_t>(info.parallel() ? conc : 1));
-  if (base_url.empty()) return {requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(count)};
-  return warm_round(base_url, count, bytes);
+  const size_t slots = static_cast<size_t>(info.parallel() ? conc : 1);
+  if (base_url.empty()) {
+    const size_t count = std::min(requests.size(), slots);
+    return {requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(count)};
+  }
+  return warm_round(base_url, slots, bytes);
 }
+
+// What the fixture server did over the timed loop, read before and after it: its CPU time
+// (client and server share the cores, so this says how much of the machine the server took,
+// and whether it could be the bottleneck) and the connections the model opened per run, which
+// prove the name's keepalive: none under keepalive:1 after the warm-up round (fork's children
+// open theirs afresh each run), one per request under keepalive:0.
+class ServerWatch {
+ public:
+  explicit ServerWatch(const std::string& base_url)
+      : url_(base_url), before_(base_url.empty() ? std::nullopt : fixture_stats(base_url)) {}
+
+  void report(benchmark::State& state, double elapsed) const {
+    const std::optional<FixtureStats> after = before_ ? fixture_stats(url_) : std::nullopt;
+    if (!after) return;
+    if (elapsed > 0) state.counters["server_cpu_util"] = (after->cpu_s - before_->cpu_s) / elapsed;
+    // Less one: the query that read `after` is a connection it counted.
+    if (state.iterations() > 0)
+      state.counters["connections_per_run"] =
+          (after->accepted - before_->accepted - 1) / static_cast<double>(state.iterations());
+  }
+
+ private:
+  std::string url_;
+  std::optional<FixtureStats> before_;
+};
 
 // One timed run of the model over every request, every response checked. Every response is
 // checked on every iteration, inside the timed loop: one pass over N outcomes costs nothing
@@ -130,10 +162,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   if (!model) return;
   int64_t bytes = 0;
   int peak_in_flight = 0;
-  // The server's CPU time over the timed loop: client and server share the cores, so this
-  // says how much of the machine the server took (and whether it could be the bottleneck).
-  const std::optional<double> server_cpu_before =
-      base_url.empty() ? std::nullopt : fixture_stat(base_url, "cpu_s");
+  const ServerWatch server(base_url);
   const auto start = Clock::now();
   for (auto _ : state) {
     // Every request of an iteration is ready at its start: latency counts from here, queue
@@ -148,8 +177,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     peak_in_flight = std::max(peak_in_flight, peak_overlap(outcomes));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const std::optional<double> server_cpu_after =
-      server_cpu_before ? fixture_stat(base_url, "cpu_s") : std::nullopt;
+  server.report(state, elapsed);
   const int64_t rss_peak = std::max(peak_rss_kib(), rss_before);
 
   const auto n = static_cast<int64_t>(requests.size());
@@ -163,8 +191,6 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     const double per_iteration = state.iterations() > 0 ? elapsed / state.iterations() : 0;
     if (ideal > 0 && per_iteration > 0) state.counters["efficiency"] = ideal / per_iteration;
   }
-  if (server_cpu_before && server_cpu_after && elapsed > 0)
-    state.counters["server_cpu_util"] = (*server_cpu_after - *server_cpu_before) / elapsed;
   // The most requests in flight at once: a model that never reaches C shows it here.
   state.counters["peak_in_flight"] = peak_in_flight;
   // How many threads ran event loops, measured: multi_threads' W.
@@ -215,7 +241,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   double scheduled_s = 0, issuing_s = 0;
   double max_lag_s = 0;  // the latest any request started after its arrival
   int peak_in_flight = 0;
-  const std::optional<double> server_cpu_before = fixture_stat(base_url, "cpu_s");
+  const ServerWatch server(base_url);
   const auto start = Clock::now();
   for (auto _ : state) {
     // The first arrival a millisecond from now: the model is waiting for it, not late already.
@@ -233,9 +259,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
     issuing_s += last_issued - t0 + 1.0 / p.rate;
     peak_in_flight = std::max(peak_in_flight, peak_overlap(outcomes));
   }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const std::optional<double> server_cpu_after =
-      server_cpu_before ? fixture_stat(base_url, "cpu_s") : std::nullopt;
+  server.report(state, std::chrono::duration<double>(Clock::now() - start).count());
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
   // Offered: the schedule's rate. Achieved: the rate at which the model actually issued the
@@ -249,8 +273,6 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   state.counters["keeping_up"] = achieved >= 0.95 * p.rate ? 1 : 0;
   state.counters["issue_lag_max_ms"] = max_lag_s * 1e3;
   state.counters["peak_in_flight"] = peak_in_flight;
-  if (server_cpu_before && server_cpu_after && elapsed > 0)
-    state.counters["server_cpu_util"] = (*server_cpu_after - *server_cpu_before) / elapsed;
   const std::pair<const char*, double> percentiles[] = {
       {"p50_ms", 50}, {"p90_ms", 90}, {"p99_ms", 99}, {"p999_ms", 99.9}, {"p9999_ms", 99.99}};
   for (const auto& [name, q] : percentiles)

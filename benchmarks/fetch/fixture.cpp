@@ -69,7 +69,7 @@ std::optional<std::string> fixture_url_or_skip(benchmark::State& state) {
   }
 }
 
-std::optional<double> fixture_stat(const std::string& base_url, std::string_view field) {
+std::optional<FixtureStats> fixture_stats(const std::string& base_url) {
   std::unique_ptr<CURL, void (*)(CURL*)> easy(curl_easy_init(), curl_easy_cleanup);
   if (!easy) return std::nullopt;
   std::string body;
@@ -87,14 +87,19 @@ std::optional<double> fixture_stat(const std::string& base_url, std::string_view
   if (curl_easy_perform(easy.get()) != CURLE_OK ||
       curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200)
     return std::nullopt;
-  const std::string key = "\"" + std::string(field) + "\":";
-  const size_t at = body.find(key);
-  if (at == std::string::npos) return std::nullopt;
-  const char* start = body.c_str() + at + key.size();
-  char* end = nullptr;
-  const double value = std::strtod(start, &end);
-  if (end == start) return std::nullopt;
-  return value;
+  const auto field = [&body](std::string_view name) -> std::optional<double> {
+    const std::string key = "\"" + std::string(name) + "\":";
+    const size_t at = body.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    const char* start = body.c_str() + at + key.size();
+    char* end = nullptr;
+    const double value = std::strtod(start, &end);
+    if (end == start) return std::nullopt;
+    return value;
+  };
+  const std::optional<double> cpu_s = field("cpu_s"), accepted = field("accepted");
+  if (!cpu_s || !accepted) return std::nullopt;
+  return FixtureStats{*cpu_s, *accepted};
 }
 
 void stop_fixture() {

@@ -28,10 +28,15 @@ std::optional<std::string> fixture_url_or_skip(benchmark::State& state);
 // only to this machine.
 void use_fixture_url(const std::string& url);
 
-// One number from the /stats line of the fixture server at `base_url` ("accepted", "cpu_s",
-// ...), or nullopt when the server does not answer or its line lacks the field. The query is
-// a connection of its own, which the server counts as accepted.
-std::optional<double> fixture_stat(const std::string& base_url, std::string_view field);
+// What the fixture server has done since it started, from its /stats line.
+struct FixtureStats {
+  double cpu_s = 0;     // its CPU time, seconds
+  double accepted = 0;  // connections accepted, the query that read this one included
+};
+
+// The /stats of the fixture server at `base_url`, read in one query (a connection of its own),
+// or nullopt when the server does not answer or its line lacks a field.
+std::optional<FixtureStats> fixture_stats(const std::string& base_url);
 
 // Stops the server if it runs (idempotent). main() calls it after the benchmarks.
 void stop_fixture();
