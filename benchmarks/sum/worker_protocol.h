@@ -19,7 +19,7 @@ struct Reply {
   uint64_t magic;
   int64_t sum;
   int32_t pid;  // who computed it, for the count of workers that took part
-  Usage usage;  // the worker's own usage so far (process_pool: it is still alive)
+  Usage usage;  // the worker's own usage so far, when asked (process_pool: it is still alive)
 };
 
 // Runs in a forked child: does what `fault` asks before the real work. Returns false when the
