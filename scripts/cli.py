@@ -174,7 +174,9 @@ def main(run, prog, argv=None):
 
 def _main(run, prog, argv):
     try:
-        return run(sys.argv[1:] if argv is None else argv)
+        code = run(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # here, not at exit: output shorter than the buffer meets the closed pipe only then
+        return code
     except InputError as e:
         sys.stdout.flush()  # what was printed before the error stays before it
         say(prog, e)

@@ -163,12 +163,12 @@ def run(argv):
     errors = [(b, msg) for b, msg in errors_new.items() if b not in errors_old]
     tested = [r for r in results if math.isfinite(r.p)]
     untested = sum(1 for r in results if r.kind != metrics.EFFICIENCY and not math.isfinite(r.p))
+    ab = "scripts/ab.py %s %s" % tuple(str(c.get("concbench_commit", side))[:12]
+                                       for c, side in ((ctx_old, "OLD"), (ctx_new, "NEW")))
     if not tested and not errors:
         raise InputError("too little history to tell a change from noise: %s of this machine in %s, and a "
-                         "metric needs %d; measure OLD against NEW with: scripts/ab.py %s %s"
-                         % (plural(n_history, "other record"), args.history, regress.MIN_HISTORY_DIFFS + 1,
-                            str(ctx_old.get("concbench_commit", "OLD"))[:12],
-                            str(ctx_new.get("concbench_commit", "NEW"))[:12]))
+                         "metric needs %d; measure OLD against NEW with: %s"
+                         % (plural(n_history, "other record"), args.history, regress.MIN_HISTORY_DIFFS + 1, ab))
     if untested:
         notes.append("%s not judged: fewer than %d earlier records of this machine have them (scripts/ab.py "
                      "measures them)" % (plural(untested, "metric"), regress.MIN_HISTORY_DIFFS + 1))
@@ -178,10 +178,8 @@ def run(argv):
                               notes=notes, alpha=args.alpha, min_effect=args.min_effect, method=method).suspect()
     suspects = [r.name for r in verdict.results if r.verdict in regress.SUSPECTED.values()]
     if suspects:  # what confirms them: both builds, here, now, in interleaved rounds
-        notes.append("one record a side cannot tell a slow process from a change: confirm with scripts/ab.py "
-                     "%s %s --benchmark_filter='^(%s)/'" % (str(ctx_old.get("concbench_commit", "OLD"))[:12],
-                                                           str(ctx_new.get("concbench_commit", "NEW"))[:12],
-                                                           "|".join(re.escape(n) for n in suspects)))
+        notes.append("one record a side cannot tell a slow process from a change: confirm with %s "
+                     "--benchmark_filter='^(%s)/'" % (ab, "|".join(re.escape(n) for n in suspects)))
     if args.json:
         regress.render_json(verdict, {"old": paths["OLD"], "new": paths["NEW"],
                                       "machine": records.identity(ctx_new)}, sys.stdout)

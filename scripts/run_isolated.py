@@ -56,6 +56,8 @@ SPAWN_HANG = ("MPI_Comm_spawn did not return within", "MPI cannot be used again 
 # the run's CPU time for other guests (steal).
 BUSY_LIMIT, STEAL_LIMIT = 0.25, 0.02
 DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --quick (benchmarks/main.cpp)
+# The suite's own defaults, given: the run is still the suite as it runs by default.
+DEFAULT_FLAGS = ("--benchmark_repetitions=%d" % DEFAULT_REPETITIONS, "--benchmark_min_time=0.1")
 
 
 class RunError(Exception):
@@ -484,8 +486,8 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
 
 # Flags that change neither which benchmarks run nor how they are measured, only how the results
 # are shown (and this script's own): a run with no others is the suite as ./bench runs it.
-_SHOWING_FLAGS = ("--benchmark_filter=", "--benchmark_format=", "--benchmark_color", "--benchmark_time_unit=",
-                  "--benchmark_counters_tabular", "--v=") + _OWN_FLAGS
+_SHOWING_FLAGS = ("--benchmark_format=", "--benchmark_color", "--benchmark_time_unit=", "--benchmark_counters_tabular",
+                  "--benchmark_display_aggregates_only", "--v=") + _OWN_FLAGS
 
 
 def scope_of(binary, args, names):
@@ -495,8 +497,7 @@ def scope_of(binary, args, names):
     the results page."""
     if "--quick" in args:
         return records.QUICK
-    changed = [a for a in args if not a.startswith(_SHOWING_FLAGS)
-               and a != "--benchmark_repetitions=%d" % DEFAULT_REPETITIONS]
+    changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in DEFAULT_FLAGS]
     why = ("not every benchmark" if names != list_benchmarks(binary, []) else
            "%s changes how the suite measures" % changed[0] if changed else None)
     if why:
@@ -623,8 +624,10 @@ def _main(argv):
             return 0
         if not argv or (opts["--out"] is None) == (opts["--history"] is None):
             raise RunError(USAGE, 2)
-        return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"],
+        code = run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"],
                    fixture_path=opts["--fixture"], python=opts["--python"], render=opts["--render"])
+        sys.stdout.flush()  # as cli._main: a closed pipe is met here, not at exit
+        return code
     except (RunError, cli.InputError) as e:
         if str(e):
             say(str(e))

@@ -195,6 +195,7 @@ def test_a_partial_run_renders_beside_its_history_never_over_the_results_page(tm
 @pytest.mark.parametrize("args,suffix,why", [
     ([], "", None),
     (["--benchmark_repetitions=3", "--benchmark_format=json", "--benchmark_filter=."], "", None),
+    (["--benchmark_min_time=0.1", "--benchmark_display_aggregates_only=true"], "", None),  # the defaults; display
     (["--benchmark_filter=pool"], "-partial", "not every benchmark"),
     # every benchmark, measured otherwise: it used to be recorded as the commit's full run
     (["--benchmark_min_time=0.01"], "-partial", "--benchmark_min_time=0.01 changes how the suite measures"),

@@ -121,17 +121,28 @@ class ProcessPool final : public Model {
   }
 
   // Asked of each worker before and after the timed calls, never in a call: a getrusage in
-  // every reply cost each timed call a system call per worker, a few percent at n = 1e3.
+  // every reply cost each timed call a system call per worker. A worker that does not answer
+  // breaks the pool, as a failed call does: a late answer must not pass for a later call's.
   Usage live_children_usage() const override {
+    if (broken_) throw std::runtime_error("process pool is broken by an earlier failure");
     const auto deadline = Clock::now() + options_.timeout;
     Usage u;
     for (const Worker& w : workers_) {
       Request q{};
       q.usage_only = true;
       Reply reply{};
-      if (broken_ || !write_full(w.request_fd, &q, sizeof q) ||
-          read_full(w.reply_fd, &reply, sizeof reply, deadline) != sizeof reply || reply.magic != kReplyMagic)
-        throw std::runtime_error("worker pid " + std::to_string(w.pid) + " did not report its usage");
+      bool answered = false;
+      std::string why;
+      try {
+        answered = write_full(w.request_fd, &q, sizeof q) &&
+                   read_full(w.reply_fd, &reply, sizeof reply, deadline) == sizeof reply && reply.magic == kReplyMagic;
+      } catch (const std::exception& e) {  // the deadline passed
+        why = std::string(": ") + e.what();
+      }
+      if (!answered) {
+        broken_ = true;
+        throw std::runtime_error("worker pid " + std::to_string(w.pid) + " did not report its usage" + why);
+      }
       u += reply.usage;
     }
     return u;
@@ -189,7 +200,7 @@ class ProcessPool final : public Model {
 
   ProcessOptions options_;
   std::vector<Worker> workers_;
-  bool broken_ = false;
+  mutable bool broken_ = false;  // live_children_usage, const for the caller, can find it broken
 };
 
 }  // namespace
