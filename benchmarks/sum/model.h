@@ -24,7 +24,7 @@ class Model {
   virtual int64_t sum(const Problem& problem) = 0;
   // What worker processes that are still alive have used (CPU time, faults, switches), which
   // getrusage(RUSAGE_CHILDREN) cannot see until they are reaped.
-  virtual Usage live_children_usage() const { return {}; }
+  virtual Usage live_children_usage() { return {}; }
   // Where the workers run, when that is worth recording (mpi: "ranks on <host>,<host>"), or
   // empty; the benchmark's label.
   virtual std::string placement() const { return {}; }

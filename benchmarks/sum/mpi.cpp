@@ -216,7 +216,7 @@ class Mpi final : public Model {
   }
 
   // Throws, as sum() does, when the ranks do not answer: the benchmark reports it.
-  Usage live_children_usage() const override {
+  Usage live_children_usage() override {
     if (ranks_ == MPI_COMM_NULL) return {};
     if (!broken_.empty()) throw std::runtime_error("the model failed earlier: " + broken_);
     const auto deadline = Clock::now() + options_.timeout;

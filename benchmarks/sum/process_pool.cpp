@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -77,74 +78,34 @@ class ProcessPool final : public Model {
       close(rep[1]);
       workers_.push_back({pid, req[1], rep[0]});
     }
+    requests_.resize(workers_.size());
+    replies_.resize(workers_.size());
   }
 
   ~ProcessPool() override { shut_down(); }
 
   int64_t sum(const Problem& p) override {
-    if (broken_) throw std::runtime_error("process pool is broken by an earlier failure");
     const int parts = static_cast<int>(workers_.size());
-    std::string error;
-    for (int i = 0; i < parts && error.empty(); ++i) {
+    for (int i = 0; i < parts; ++i) {
       Slice s = slice_of(p.n, parts, i);
-      Request q{p.kernel, p.n, s.begin, s.end, p.repeat, p.values};
-      if (!write_full(workers_[i].request_fd, &q, sizeof q))
-        error = "worker " + std::to_string(i) + ": cannot send work: " + std::strerror(errno);
+      requests_[i] = {p.kernel, p.n, s.begin, s.end, p.repeat, p.values};
     }
-    const auto deadline = Clock::now() + options_.timeout;
     int64_t total = 0;
-    for (int i = 0; i < parts && error.empty(); ++i) {
-      Reply reply{};
-      size_t got = 0;
-      try {
-        got = read_full(workers_[i].reply_fd, &reply, sizeof reply, deadline);
-      } catch (const std::exception& e) {
-        error = "worker " + std::to_string(i) + ": " + e.what();
-        break;
-      }
-      if (got != sizeof reply)
-        error = "worker " + std::to_string(i) + " (pid " + std::to_string(workers_[i].pid) +
-                ") died without an answer";
-      else if (reply.magic != kReplyMagic)
-        error = "worker " + std::to_string(i) + " sent garbage";
-      else {
-        total += reply.sum;
-        if (p.log) p.log->add(reply.pid);
-      }
-    }
-    if (!error.empty()) {
-      broken_ = true;
-      std::string detail = shut_down();
-      throw std::runtime_error(error + detail);
+    for (const Reply& reply : exchange()) {
+      total += reply.sum;
+      if (p.log) p.log->add(reply.pid);
     }
     return total;
   }
 
   // Asked of each worker before and after the timed calls, never in a call: a getrusage in
-  // every reply cost each timed call a system call per worker. A worker that does not answer
-  // breaks the pool, as a failed call does: a late answer must not pass for a later call's.
-  Usage live_children_usage() const override {
-    if (broken_) throw std::runtime_error("process pool is broken by an earlier failure");
-    const auto deadline = Clock::now() + options_.timeout;
+  // every reply cost each timed call a system call per worker.
+  Usage live_children_usage() override {
+    Request q{};
+    q.usage_only = true;
+    std::fill(requests_.begin(), requests_.end(), q);
     Usage u;
-    for (const Worker& w : workers_) {
-      Request q{};
-      q.usage_only = true;
-      Reply reply{};
-      bool answered = false;
-      std::string why;
-      try {
-        answered = write_full(w.request_fd, &q, sizeof q) &&
-                   read_full(w.reply_fd, &reply, sizeof reply, deadline) == sizeof reply && reply.magic == kReplyMagic;
-      } catch (const std::exception& e) {  // the deadline passed
-        why = std::string(": ") + e.what();
-      }
-      if (!answered) {
-        broken_ = true;
-        throw std::runtime_error("worker pid " + std::to_string(w.pid) + " did not report its usage" + why);
-      }
-      u += reply.usage;
-    }
+    for (const Reply& reply : exchange()) u += reply.usage;
     return u;
   }
 
@@ -153,6 +114,40 @@ class ProcessPool final : public Model {
     pid_t pid;
     int request_fd, reply_fd;
   };
+
+  // Sends worker i requests_[i], all before any answer is awaited so they work at once, and
+  // returns their replies (kept, as the requests are: no allocation in a timed call). A worker that cannot be sent to, answers late, dies or sends garbage
+  // breaks the pool (a late answer must not pass for a later request's): the workers are shut
+  // down and the error says how each ended.
+  const std::vector<Reply>& exchange() {
+    if (broken_) throw std::runtime_error("process pool is broken by an earlier failure");
+    const int parts = static_cast<int>(workers_.size());
+    std::string error;
+    for (int i = 0; i < parts && error.empty(); ++i)
+      if (!write_full(workers_[i].request_fd, &requests_[i], sizeof requests_[i]))
+        error = "worker " + std::to_string(i) + ": cannot send work: " + std::strerror(errno);
+    const auto deadline = Clock::now() + options_.timeout;
+    for (int i = 0; i < parts && error.empty(); ++i) {
+      size_t got = 0;
+      try {
+        got = read_full(workers_[i].reply_fd, &replies_[i], sizeof replies_[i], deadline);
+      } catch (const std::exception& e) {
+        error = "worker " + std::to_string(i) + ": " + e.what();
+        break;
+      }
+      if (got != sizeof replies_[i])
+        error = "worker " + std::to_string(i) + " (pid " + std::to_string(workers_[i].pid) +
+                ") died without an answer";
+      else if (replies_[i].magic != kReplyMagic)
+        error = "worker " + std::to_string(i) + " sent garbage";
+    }
+    if (!error.empty()) {
+      broken_ = true;
+      std::string detail = shut_down();
+      throw std::runtime_error(error + detail);
+    }
+    return replies_;
+  }
 
   // The worker's loop; it leaves when the pool closes its request pipe.
   [[noreturn]] static void serve(int request_fd, int reply_fd, WorkerFault fault) {
@@ -200,7 +195,9 @@ class ProcessPool final : public Model {
 
   ProcessOptions options_;
   std::vector<Worker> workers_;
-  mutable bool broken_ = false;  // live_children_usage, const for the caller, can find it broken
+  std::vector<Request> requests_;  // exchange()'s, one per worker
+  std::vector<Reply> replies_;
+  bool broken_ = false;
 };
 
 }  // namespace
