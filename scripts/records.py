@@ -168,11 +168,17 @@ def identity_differences(a, b):
         found.append("mhz_per_cpu: %s vs %s" % (a["mhz_per_cpu"], b["mhz_per_cpu"]))
     # One VM exposes cpufreq and the other does not: the clocks cannot be compared, and the
     # hypervisors differ, so the machines do (else the 2096 and 2596 MHz VMs could pass as one).
-    exposed = [None if c.get("cpu_governor") in (None, "") else c["cpu_governor"] != "not exposed" for c in (a, b)]
+    exposed = [has_cpufreq(c) for c in (a, b)]
     if None not in exposed and exposed[0] != exposed[1]:
         found.append("cpufreq: %s vs %s" % tuple("exposed (governor %s)" % c["cpu_governor"] if e else "not exposed"
                                                  for c, e in zip((a, b), exposed)))
     return found
+
+
+def has_cpufreq(context):
+    """Whether the record's machine exposes cpufreq (a governor), or None when it does not say."""
+    governor = context.get("cpu_governor")
+    return None if governor in (None, "") else governor != "not exposed"
 
 
 def fixed_clock(context):
@@ -181,7 +187,7 @@ def fixed_clock(context):
         mhz = float(context.get("mhz_per_cpu"))
     except (TypeError, ValueError):
         return None
-    return mhz if context.get("cpu_governor") == "not exposed" and mhz > 0 else None
+    return mhz if has_cpufreq(context) is False and mhz > 0 else None
 
 
 def same_machine(a, b):
