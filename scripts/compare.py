@@ -10,8 +10,8 @@ machine (a quick or partial run only when there is no full one).
 
 Two records are one run each, and two runs of the same commit differ by more than the
 repetitions inside either. So each metric's change, NEW/OLD of the records' medians, is
-judged against that metric's between-run noise in this machine's other records (see
-scripts/regress.py). A metric with fewer than five earlier records is not judged; with
+judged against that metric's between-run noise in this machine's other full records
+(see scripts/regress.py); quick and partial runs measure with other flags. A metric with fewer than five earlier records is not judged; with
 none judged there is no verdict, and scripts/ab.py OLD NEW measures one.
 
 Records from different machines (host, CPU model, vector extensions, cores, memory,
@@ -39,6 +39,12 @@ import records  # noqa: E402
 import regress  # noqa: E402
 from bench_names import RunFileError  # noqa: E402
 from fmt import plural  # noqa: E402
+
+
+# What a side that is not a full run was measured with, which the full runs' noise does not describe.
+NOT_FULL = {records.QUICK: "quick run (one repetition of at least 0.02 s, whose noise is larger: its p-values "
+                           "are too small)",
+            records.PARTIAL: "partial run (its flags may have measured otherwise than the full runs)"}
 
 
 def parse_args(argv):
@@ -111,10 +117,11 @@ def load(path, label):
 
 
 def history_noise(args, machines, exclude):
-    """{metric: (sigma, differences)} from the other records of these machines, oldest first."""
+    """{metric: (sigma, differences)} from the other full records of these machines, oldest first.
+    A quick run's one short repetition and a partial run's other flags measure with another noise."""
     exclude = {os.path.realpath(p) for p in exclude}  # OLD and NEW as typed, the history's absolute
     found = [r for r in records.scan_records(args.history) if os.path.realpath(r.path) not in exclude
-             and any(records.same_machine(r.context, m) for m in machines)]
+             and r.scope == records.FULL and any(records.same_machine(r.context, m) for m in machines)]
     series = metrics.metric_series(sorted(found, key=lambda r: (r.when, r.path)), None, [])[0]
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)
 
@@ -148,6 +155,10 @@ def run(argv):
                              "machines are not comparable (--any-host to compare them anyway)" % why)
         notes.append("different machines, compared because of --any-host: " + why)
     notes += ["differs: " + d for d in records.differences(ctx_old, ctx_new, records.SETTINGS)]
+    scopes = {label: records.record_from_context(paths[label], ctx).scope
+              for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new))}
+    notes += ["%s is a %s, judged against the between-run noise of full runs" % (label, NOT_FULL[scope])
+              for label, scope in scopes.items() if scope != records.FULL]
     notes += ["%s was recorded in an unstable environment: %s" % (label, ctx["environment_unstable"])
               for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new))
               if ctx.get("environment_unstable") not in (None, "", "no")]
@@ -168,11 +179,11 @@ def run(argv):
     if not tested and not errors:
         raise InputError("too little history to tell a change from noise: %s of this machine in %s, and a "
                          "metric needs %d; measure OLD against NEW with: %s"
-                         % (plural(n_history, "other record"), args.history, regress.MIN_HISTORY_DIFFS + 1, ab))
+                         % (plural(n_history, "other full record"), args.history, regress.MIN_HISTORY_DIFFS + 1, ab))
     if untested:
         notes.append("%s not judged: fewer than %d earlier records of this machine have them (scripts/ab.py "
                      "measures them)" % (plural(untested, "metric"), regress.MIN_HISTORY_DIFFS + 1))
-    method = ("one record a side, judged against the between-run noise of %d records of this machine, "
+    method = ("one record a side, judged against the between-run noise of %d full records of this machine, "
               "Holm over %d times" % (n_history, sum(r.kind == metrics.TIME for r in tested)))
     verdict = regress.Verdict(results=regress.judge(results, args.alpha, args.min_effect), errors=errors,
                               notes=notes, alpha=args.alpha, min_effect=args.min_effect, method=method).suspect()

@@ -6,7 +6,7 @@
 
 Reads the records in results/history/ made on this machine (or on --like RECORD's):
 one per commit of the current branch, the newest full run from a clean tree (records of
-other commits, dirty trees or other machines are left out, and counted). Each metric's
+other commits, dirty trees, other machines, quick or partial runs are left out, and counted). Each metric's
 series over the commits (times, efficiencies, the machine's bounds; --filter selects by
 name) is searched for change points with E-Divisive means and permutation tests, with
 Benjamini-Hochberg at 5% over the metrics (scripts/regress.py); a step counts when the level
@@ -67,10 +67,13 @@ def pick_records(args, notes):
         order = records.commit_order(args.repo)
     except records.GitError as e:
         raise InputError("cannot list the commits of %s: %s" % (args.repo, e)) from None
-    usable, skipped = {}, {"of another machine": 0, "from a dirty tree": 0, "of commits off this branch": 0}
+    usable, skipped = {}, {"of another machine": 0, "from a dirty tree": 0, "of part of the suite or --quick": 0,
+                           "of commits off this branch": 0}
     for r in found:
+        # A quick or partial run measured with other flags: beside full runs it would be a step.
         why = ("of another machine" if not records.same_machine(r.context, machine) else
                "from a dirty tree" if r.dirty is not False else
+               "of part of the suite or --quick" if r.scope != records.FULL else
                "of commits off this branch" if r.commit not in order else None)
         if why:
             skipped[why] += 1
@@ -78,7 +81,7 @@ def pick_records(args, notes):
             usable.setdefault(r.commit, []).append(r)
     notes += ["left out %s %s" % (plural(count, "record"), why) for why, count in skipped.items() if count]
     if not usable:
-        raise InputError("none of the %s in %s is a clean record of this branch from %s"
+        raise InputError("none of the %s in %s is a clean full record of this branch from %s"
                          % (plural(len(found), "record"), args.history, "--like's machine" if args.like else "this machine"))
     first = min(order[c] for c in usable)
     return list(order)[first:], {c: records.latest_record(rs) for c, rs in usable.items()}

@@ -108,6 +108,25 @@ def test_old_and_new_are_left_out_of_the_noise_however_their_paths_are_written(t
     assert json.loads(absolute.stdout)["results"] == results
 
 
+def test_only_full_runs_make_the_noise_and_a_side_that_is_not_one_is_said(tmp_path):
+    # A quick run's one short repetition varies more than a full run's median: beside full runs
+    # in the noise it would widen it, and as a side it is judged against less noise than its own.
+    hist = history(tmp_path / "h", 10)
+    rng = np.random.default_rng(7)
+    for day in range(11, 15):
+        write_run(hist / ("202611%02dT100000Z-q%011d-vm-quick.json" % (day, day)), suite(rng, noise=0.5),
+                  ctx=context(commit="q%039d" % day, date="2026-11-%02dT10:00:00+00:00" % day,
+                              concbench_scope="quick"))
+    old, new = pair(tmp_path)
+    quick = write_run(tmp_path / "quick.json", suite(rng), ctx=context(concbench_scope="quick"), reps=1)
+    full = json.loads(run_compare(old, new, "--history", hist, "--json").stdout)
+    assert {r["n"] for r in full["results"]} == {9}  # 10 full records, 9 differences
+    assert "between-run noise of 10 full records" in full["method"]
+    assert not any("quick run" in n for n in full["notes"]), full["notes"]
+    doc = json.loads(run_compare(old, quick, "--history", hist, "--json").stdout)
+    assert any(n.startswith("NEW is a quick run (one repetition") for n in doc["notes"]), doc["notes"]
+
+
 def test_a_change_beyond_the_between_run_noise_is_a_regression(tmp_path):
     hist = history(tmp_path / "h", 12, noise=0.01)
     old, new = pair(tmp_path, slow="sum/pool/range/workers:2/n:1000000", factor=1.10)
@@ -142,13 +161,13 @@ def test_the_same_change_within_a_noisy_history_is_not(tmp_path):
     old, new = pair(tmp_path, slow="sum/pool/range/workers:2/n:1000000", factor=1.10)
     proc = run_compare(old, new, "--history", hist)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 suspected regressions" in proc.stdout and "between-run noise of 12 records" in proc.stdout
+    assert "0 suspected regressions" in proc.stdout and "between-run noise of 12 full records" in proc.stdout
 
 
 def test_too_little_history_says_so_and_points_to_the_ab_command(tmp_path):
     hist = history(tmp_path / "h", 3)
     old, new = pair(tmp_path)
-    one_line_error(run_compare(old, new, "--history", hist), "too little history", "3 other records",
+    one_line_error(run_compare(old, new, "--history", hist), "too little history", "3 other full records",
                    "scripts/ab.py")
 
 

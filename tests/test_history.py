@@ -32,7 +32,7 @@ def run_history(*args):
 @pytest.fixture
 def project(tmp_path):
     """20 commits on main, one on a side branch. Records of most: pool is 25% slower from
-    commit 12 on; commits 5 and 6 have no record; dirty, foreign and side records are decoys."""
+    commit 12 on; commits 5 and 6 have no full record; dirty, foreign, quick and side records are decoys."""
     repo = tmp_path / "repo"
     shas = make_repo(repo, 20)
     hist = repo / "results" / "history"
@@ -42,6 +42,7 @@ def project(tmp_path):
             record(hist, sha, i + 1, factor=1.25 if i >= 12 else 1.0, seed=i)
     record(hist, shas[3], 25, factor=3.0, seed=50, dirty="true")   # not the commit
     record(hist, shas[8], 26, factor=3.0, seed=51, cpu_model="Intel Xeon")  # another machine
+    record(hist, shas[5], 28, factor=3.0, seed=53, concbench_scope="quick")  # measured otherwise
     git(repo, "checkout", "-q", "-b", "side", shas[10])
     (repo / "side").write_text("x")
     git(repo, "add", "side")
@@ -64,7 +65,7 @@ def test_the_step_is_found_at_its_commit_and_nothing_else_steps(project):
     assert (hist / "page" / "history.png").read_bytes().startswith(PNG_MAGIC)
     assert "20 commits of this branch" in page and "18 with a record" in page
     for decoy in ("left out 1 record of another machine", "left out 1 record from a dirty tree",
-                  "left out 1 record of commits off this branch"):
+                  "left out 1 record of part of the suite or --quick", "left out 1 record of commits off this branch"):
         assert decoy in proc.stderr
 
 
@@ -146,7 +147,7 @@ def test_bad_input(project, tmp_path):
     make_repo(side_only, 1)
     (side_only / "results" / "history").mkdir(parents=True)
     record(side_only / "results" / "history", "c" * 40, 1)
-    one_line_error(run_history("--repo", side_only), "clean record of this branch")
+    one_line_error(run_history("--repo", side_only), "clean full record of this branch")
 
 
 def test_change_points_on_real_noise_shapes():
