@@ -210,7 +210,12 @@ class Mpi final : public Model {
       io_->pids.assign(static_cast<size_t>(workers_ - 1), 0);
       must(MPI_Igather(nullptr, 0, MPI_INT, io_->pids.data(), 1, MPI_INT, MPI_ROOT, ranks_, &request), "MPI_Igather");
       await(request, deadline, "MPI_Igather");
-      for (int pid : io_->pids) p.log->add(pid);
+      for (size_t i = 0; i < io_->pids.size(); ++i) {
+        // A rank on another host can have the pid of a thread here or of another host's rank:
+        // it is counted by its rank, as a negative id no thread has.
+        const bool here = std::find(local_pids_.begin(), local_pids_.end(), io_->pids[i]) != local_pids_.end();
+        p.log->add(here ? io_->pids[i] : -1 - static_cast<int>(i));
+      }
     }
     return own + io_->theirs;
   }
