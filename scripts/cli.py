@@ -2,9 +2,11 @@
 # What the command-line scripts share: bad input is one line on stderr and exit code 2.
 import argparse
 import contextlib
+import errno
 import functools
 import os
 import re
+import select
 import shutil
 import signal
 import sys
@@ -174,7 +176,10 @@ def main(run, prog, argv=None):
 
 def _main(run, prog, argv):
     try:
-        code = run(sys.argv[1:] if argv is None else argv)
+        try:
+            code = run(sys.argv[1:] if argv is None else argv)
+        except SystemExit as e:  # --help, and SIGTERM: what they printed is flushed below too
+            code = e.code
         sys.stdout.flush()  # here, not at exit: output shorter than the buffer meets the closed pipe only then
         return code
     except InputError as e:
@@ -185,6 +190,8 @@ def _main(run, prog, argv):
         return 130
     except BrokenPipeError:
         return closed_pipe()
+    except OSError as e:
+        return output_failed(prog, e)
 
 
 def closed_pipe():
@@ -192,3 +199,27 @@ def closed_pipe():
     /dev/null so the flush at exit cannot fail again, and the status of a process SIGPIPE ended."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 141
+
+
+# What a write meets when the output has no room (a full disk, `> /dev/full`).
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def output_failed(prog, e):
+    """A write to stdout (or a file) that found no room: one line and exit 1, stdout to /dev/null
+    so the flush at exit cannot fail again. Any other OSError is a bug and goes on up."""
+    if e.errno not in _NO_ROOM:
+        raise e
+    say(prog, "cannot write its output: %s" % (e.strerror or e))
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
+
+
+def stdout_closed():
+    """True when nobody reads stdout any more: a pipe whose reader is gone polls as an error."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):  # no stdout, or not a file
+        return False

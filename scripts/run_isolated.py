@@ -261,6 +261,10 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
                           stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
                           preexec_fn=lambda: die_with_parent(parent))
+    if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
+        # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
+        # ends here, as this script's own print would end it, and no record is written.
+        raise BrokenPipeError("the reader of stdout is gone")
     context, benchmarks, complete = read_record(out)
     failure = None
     if proc.returncode != 0:
@@ -637,6 +641,8 @@ def _main(argv):
         return 130
     except BrokenPipeError:
         return cli.closed_pipe()
+    except OSError as e:
+        return cli.output_failed(PROG, e)
 
 
 if __name__ == "__main__":

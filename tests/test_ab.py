@@ -293,3 +293,18 @@ def test_a_reader_that_stops_reading_ends_the_output_without_a_traceback(script,
     err = proc.stderr.read()
     proc.stderr.close()
     assert proc.wait(timeout=60) == 141 and err == "", err
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA) or not os.path.exists("/dev/full"), reason="no saved rounds or /dev/full")
+@pytest.mark.parametrize("script,args", [
+    ("ab.py", ["--analyse", os.path.join(DATA, "aa.json")]),
+    ("compare.py", [os.path.join(HISTORY, "20261201T212019Z-03460d44732b-vm.json"),
+                    os.path.join(HISTORY, "20261201T214757Z-1aacd298873c-vm.json")]),
+    ("compare.py", ["--help"])])
+def test_an_output_with_no_room_is_one_line(script, args):
+    # `> /dev/full` (a full disk) ended in an OSError traceback, --help in "Exception ignored"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([PYTHON, os.path.join(REPO, "scripts", script), *args], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "concbench %s: cannot write its output: No space left on device" % script[:-3]

@@ -146,6 +146,21 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
 
 
 @needs_binary
+def test_a_reader_that_stops_reading_ends_the_run_and_writes_no_record(tmp_path):
+    # `./bench | head -1`: every later process died of SIGPIPE, and their errors went into a
+    # record that ./bench kept in the history as the commit's run.
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        proc = subprocess.run([sys.executable, RUN, "--out", str(tmp_path / "run.json"), BINARY, *TINY,
+                               "--benchmark_filter=^sum/(seq|pool|tbb)/range/workers:(1|2)/n:1000/"],
+                              stdout=closed, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr and "process 2 of 3" not in proc.stderr, proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@needs_binary
 def test_json_format_prints_the_merged_record(tmp_path):
     args = ["--benchmark_filter=^sum/(seq|pool)/range/workers:(1|2)/n:1000/", *TINY,
             "--benchmark_format=json"]
