@@ -135,6 +135,16 @@ def test_a_benchmark_that_errors_in_new_is_a_regression_listed_first(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_nothing_measured_on_both_sides_is_no_verdict_not_no_regression(tmp_path):
+    # Every benchmark erred on both sides: "0 regressions, Holm over 0 times", exit 0, and
+    # bisect.sh took the commit for a good one.
+    proc = ab(binary(tmp_path, "old", error="sum/"), binary(tmp_path, "new", error="sum/"), "--rounds", 8)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith(
+        "concbench ab: no verdict: no time was measured on both sides; 2 benchmarks errored on both, "
+        "sum/seq/range/workers:1/n:1000 first: fake failure"), proc.stderr
+
+
 def test_machine_bounds_never_decide(tmp_path):
     # NEW's machine bound is 20% slower (its binary alone: an environment variable would slow
     # both sides): measured as such, said as drift, and no regression.
