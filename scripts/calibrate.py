@@ -23,6 +23,7 @@ and runs the rest, with the same binary on the same machine (another commit, ano
 or rounds of another method are refused).
 """
 import argparse
+import itertools
 import functools
 import json
 import os
@@ -138,7 +139,7 @@ def saved_trials(out, args):
     """The trials an earlier run saved in DIR/rounds (each with both comparison files), judged
     again, with their context and the hours they took; a calibration can then span sessions."""
     rows, context, hours = [], {}, 0.0
-    for t in range(args.trials):
+    for t in itertools.count():  # every saved trial, however many --trials asks for now
         names = ("aa", sides_of(t, args.binary)[1])
         paths = [os.path.join(out, "rounds", "trial-%02d-%s.json" % (t + 1, name)) for name in names]
         if not all(os.path.exists(p) for p in paths):
@@ -197,8 +198,12 @@ def run(argv):
     def hours():
         return prior_hours + (time.monotonic() - started) / 3600
     done = len({r["trial"] for r in rows})
+    if done > args.trials:  # a summary of fewer would replace the one of them all
+        raise InputError("%s holds %s, more than --trials %d: give --trials %d or more"
+                         % (out, plural(done, "finished trial"), args.trials, done))
     if done:
-        say("%s holds %s: going on from trial %d" % (out, plural(done, "finished trial"), done + 1))
+        say("%s holds %s: %s" % (out, plural(done, "finished trial"), "going on from trial %d" % (done + 1)
+                                 if done < args.trials else "writing their summary again"))
     if done < args.trials:  # before any round: this machine as the binary would name it
         refuse_another(context, dict(context, **records.this_machine()), out)
         groups = ab.plan(sides_of(done, args.binary)[0], bench_args)

@@ -16,6 +16,7 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 sys.path.insert(0, HERE)
 
 from test_ab import binary  # noqa: E402
+from test_compare import one_line_error  # noqa: E402
 
 
 def saved_out(tmp_path, cpu_model=None):
@@ -54,7 +55,7 @@ def test_saved_trials_are_kept_and_judged_again(tmp_path):
     (out / "summary.json").write_text(json.dumps({"hours": 0.5}))
     proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert "holds 1 finished trial: going on from trial 2" in proc.stderr
+    assert "holds 1 finished trial: writing their summary again" in proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     # Judged exactly as ab.py judges them (test_ab.test_saved_rounds_from_this_machine): the
     # A/A trial flags nothing and the slowed model is found; the earlier hours are kept.
@@ -62,6 +63,14 @@ def test_saved_trials_are_kept_and_judged_again(tmp_path):
     assert summary["hours"] >= 0.5 and summary["commit"] == saved_commit()
     # one trial bounds nothing: a false-alarm rate up to 95% would pass it 1 time in 20
     assert "| A/A: comparisons that flagged anything | 0 of 1 | at most 95% |" in proc.stdout
+    # A second trial saved: --trials 1 replaced the summary of both with one of the first, and
+    # said it held 1 finished trial, going on from trial 2.
+    for source, name in (("trial-01-aa.json", "trial-02-aa.json"), ("trial-01-p10.json", "trial-02-p5.json")):
+        (out / "rounds" / name).write_text((out / "rounds" / source).read_text())
+    before = (out / "summary.json").read_text()
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "b"), "--out", out)
+    one_line_error(proc, "holds 2 finished trials, more than --trials 1: give --trials 2 or more")
+    assert (out / "summary.json").read_text() == before
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
