@@ -101,6 +101,22 @@ def output(path, directory=False, create=False):
     return path
 
 
+def check_page_out(out, title, names, page):
+    """InputError unless OUT is free of `names` or holds the page they belong to, whose README.md
+    begins with `title`: publish replaces them whole, and --out . or results/ once replaced the
+    project's README.md or the results page."""
+    if not any(os.path.lexists(os.path.join(out, name)) for name in names):
+        return
+    try:
+        with open(os.path.join(out, "README.md"), encoding="utf-8") as f:
+            ours = f.readline().rstrip("\n") == title
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise InputError("%s holds a %s that is not %s; give --out a directory of its own"
+                         % (out, " or ".join(names), page))
+
+
 def publish(out_dir, names, build):
     """Writes output all at once or not at all: build(tmp) writes the entries `names` into a fresh
     directory; each replaces its namesake in out_dir (one build did not write is removed), the

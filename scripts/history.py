@@ -169,24 +169,9 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
     return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p"), rows)]) + "\n"
 
 
-def check_out(out):
-    """The page's own two files only, never another README.md: --out . or results once replaced
-    the directory whole, and a README.md there is the project's or the results page."""
-    readme = os.path.join(out, "README.md")
-    if os.path.exists(readme) or os.path.exists(os.path.join(out, "history.png")):
-        try:
-            with open(readme, encoding="utf-8") as f:
-                ours = f.readline().rstrip("\n") == TITLE
-        except (OSError, UnicodeDecodeError):
-            ours = False
-        if not ours:
-            raise InputError("%s holds a README.md or history.png that is not a history page; give --out a "
-                             "directory of its own" % out)
-
-
 def run(argv):
     args = parse_args(argv)
-    check_out(args.out)  # before the search, which can take minutes
+    cli.check_page_out(args.out, TITLE, ["README.md", "history.png"], "a history page")  # before the search
     notes = []
     commits, chosen = pick_records(args, notes)
     series, kinds = metrics.metric_series([chosen.get(c) for c in commits], args.filter, notes)

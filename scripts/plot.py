@@ -99,10 +99,11 @@ def parse_args(argv):
                    help="the run to plot (default: newest results/history/*.json)")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                    help="write DIR/README.md and DIR/plots/ (default: results/)")
-    p.add_argument("--python", metavar="RUN.json",
+    python = p.add_mutually_exclusive_group()
+    python.add_argument("--python", metavar="RUN.json",
                    help="a run with the Python port's python/... benchmarks for the seed table "
                         "(default: python/RUN.json beside RUN, if there is one)")
-    p.add_argument("--no-python", action="store_true", help="leave out the Python run saved beside RUN")
+    python.add_argument("--no-python", action="store_true", help="leave out the Python run saved beside RUN")
     p.add_argument("--any-host", action="store_true", help="take a --python run from another machine")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     return p.parse_args(argv)
@@ -143,6 +144,7 @@ def _main(argv):
         run = load_run(path)
         python_run, elsewhere = load_python_run(args, path, run)
         out = os.path.abspath(args.out)
+        cli.check_page_out(out, plot_page.TITLE, ["README.md", PLOTS], "a results page")  # before the work
         run_label = os.path.relpath(os.path.abspath(path), out).replace(os.sep, "/")
         python_label = os.path.relpath(os.path.abspath(args.python), out) if args.python else None
 

@@ -773,6 +773,28 @@ def test_bad_python_option_is_bad_input(tmp_path):
     assert r.returncode == 2 and not out.exists()
 
 
+def test_an_out_holding_another_readme_is_refused_and_left_alone(tmp_path):
+    # --out . replaced the project's README.md with the page, and exited 0
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "README.md").write_text("# a project\n")
+    r = run_plot(data("handcheck.json"), "--out", str(out))
+    assert r.returncode == 2 and r.stderr == "concbench plot: %s holds a README.md or plots that is not a results " \
+        "page; give --out a directory of its own\n" % out, r.stderr
+    assert os.listdir(out) == ["README.md"] and (out / "README.md").read_text() == "# a project\n"
+    # a page of its own is replaced, as every render does
+    page = tmp_path / "page"
+    assert run_plot(data("handcheck.json"), "--out", str(page)).returncode == 0
+    assert run_plot(data("handcheck.json"), "--out", str(page)).returncode == 0
+
+
+def test_python_and_no_python_together_are_bad_input(tmp_path):
+    r = run_plot(data("handcheck.json"), "--python", data("handcheck.json"), "--no-python",
+                 "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "not allowed with" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_page_says_what_a_system_call_costs_how_idle_cpus_wait_and_how_the_run_was_split(tmp_path):
     # Fetch numbers from two machines of one name are comparable only where these are alike.
     doc = json.loads(open(data("handcheck.json")).read())
