@@ -55,6 +55,11 @@ def _is_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def _is_finite(x):
+    """A number to count or size with: n:1e400 or a NaN in the JSON is none."""
+    return _is_number(x) and math.isfinite(x)
+
+
 @dataclass(frozen=True, eq=False)
 class BenchName:
     base: str        # without run tokens and aggregate suffix; repetitions share it
@@ -127,8 +132,12 @@ def concbench_problem(bn):
     a, cpp = bn.args, bn.lang == "cpp"
 
     def need(*keys):
-        missing = [k + ":" for k in keys if not _is_number(a.get(k))]
-        return "missing numeric " + ", ".join(missing) if missing else None
+        missing = [k + ":" for k in keys if not _is_finite(a.get(k))]
+        if missing:
+            return "missing numeric " + ", ".join(missing)
+        # Counts and sizes are positive (workers:0 drew an axis from NaN); a delay can be 0.
+        bad = [k + ":" for k in keys if a[k] < 0 or (a[k] == 0 and k != "delay_ms")]
+        return "not a positive " + ", ".join(bad) if bad else None
 
     if bn.workload == "sum":
         if cpp and len(bn.labels) != 2:
@@ -153,7 +162,7 @@ def concbench_problem(bn):
         if cpp and bn.model not in FETCH_MODELS:
             return "unknown fetch model '%s'" % bn.model
         problem = need("conc", "n")
-        if not problem and not _is_number(a.get("delay_ms")) and not isinstance(a.get("profile"), str):
+        if not problem and not _is_finite(a.get("delay_ms")) and not isinstance(a.get("profile"), str):
             return "needs delay_ms:L or profile:NAME"
         return problem
     if not cpp or len(bn.labels) != 1 or bn.model not in _PEAK_ARGS:
@@ -327,8 +336,9 @@ def load_run(path):
 
     skipped = [Skipped(n, r, c) for (n, r), c in skipped.items()]
     if not rows and errors:
-        raise AllErrored("all %d benchmark runs in %s errored (first: %s: %s)"
-                         % (n_errored, path, *next(iter(errors.items()))), errors, context)
+        first, message = next(iter(errors.items()))
+        raise AllErrored("all %d benchmark runs in %s errored (first: %s: %s)"  # one line, whatever the message
+                         % (n_errored, path, first, " ".join(str(message).split())), errors, context)
     if not rows:
         reasons = "; ".join(sorted({s.reason for s in skipped}))
         raise RunFileError("%s has no usable benchmarks (%s)" % (path, reasons))
@@ -346,7 +356,7 @@ def context_int(context, key):
     if isinstance(value, str):
         value = parse_number(value.strip())
         return value if isinstance(value, int) else None
-    return int(value) if _is_number(value) else None
+    return int(value) if _is_finite(value) else None
 
 
 def hardware_threads(context):

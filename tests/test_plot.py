@@ -788,6 +788,36 @@ def test_an_out_holding_another_readme_is_refused_and_left_alone(tmp_path):
     assert run_plot(data("handcheck.json"), "--out", str(page)).returncode == 0
 
 
+def _renamed(doc, old, new):
+    for b in doc["benchmarks"]:
+        b["name"], b["run_name"] = (b[k].replace(old, new) for k in ("name", "run_name"))
+
+
+@pytest.mark.parametrize("case, skipped", [
+    ("hardware_threads: Infinity", None), ("hardware_threads: NaN", None),  # OverflowError, ValueError
+    ("/n:10000/ -> /n:1e400/", "missing numeric n:"),  # IntCastingNaNError
+    ("/workers:1/ -> /workers:0/", "not a positive workers:")])  # "Axis limits cannot be NaN"
+def test_numbers_that_are_not_counts_are_left_out_not_an_internal_error(tmp_path, case, skipped):
+    doc = json.loads(open(data("handcheck.json")).read())
+    if case.startswith("hardware_threads"):
+        doc["context"]["hardware_threads"] = float(case.split()[-1].lower().replace("infinity", "inf"))
+    else:
+        _renamed(doc, *case.split(" -> "))
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    r = run_plot(str(tmp_path / "run.json"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    assert skipped is None or ("unknown name: " + skipped) in r.stderr, r.stderr
+
+
+def test_an_error_message_of_several_lines_is_one_line_of_the_error(tmp_path):
+    doc = json.loads(open(data("handcheck.json")).read())
+    for b in doc["benchmarks"]:
+        b.update(error_occurred=True, error_message="line one\nline two")
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    r = run_plot(str(tmp_path / "run.json"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "line one line two" in r.stderr, r.stderr
+
+
 def test_python_and_no_python_together_are_bad_input(tmp_path):
     r = run_plot(data("handcheck.json"), "--python", data("handcheck.json"), "--no-python",
                  "--out", str(tmp_path / "out"))
