@@ -62,6 +62,8 @@ def parse_args(argv):
     p.add_argument("--history", help="directory of records (default: REPO/results/history)")
     args = p.parse_args(argv)
     args.history = args.history or os.path.join(args.repo, "results", "history")
+    if not os.path.isdir(args.history):
+        raise InputError("--history %s is not a directory of records" % args.history)
     return args
 
 
@@ -176,6 +178,9 @@ def run(argv):
     untested = sum(1 for r in results if r.kind != metrics.EFFICIENCY and not math.isfinite(r.p))
     ab = "scripts/ab.py %s %s" % tuple(str(c.get("concbench_commit", side))[:12]
                                        for c, side in ((ctx_old, "OLD"), (ctx_new, "NEW")))
+    if not results and not errors:  # no history would help
+        raise InputError("no verdict: OLD and NEW have no metric measured in both%s"
+                         % (" matching --filter %s" % args.filter if args.filter else ""))
     if not tested and not errors:
         raise InputError("too little history to tell a change from noise: %s of this machine in %s, and a "
                          "metric needs %d; measure OLD against NEW with: %s"

@@ -296,6 +296,11 @@ def test_bad_input(tmp_path):
     one_line_error(run_compare(old, new, "--filter", "("), "--filter")
     other = write_run(tmp_path / "o.json", [("other/1", 1.0)])
     one_line_error(run_compare(old, other, "--history", hist), "no benchmark in common")
+    # Neither was "too little history" (0 other records in a --history that is not there; 12)
+    one_line_error(run_compare(old, new, "--history", tmp_path / "nowhere"), "--history", "not a directory")
+    failed = [(name, None) for name, _ in SUITE]
+    both = [write_run(tmp_path / ("%s-failed.json" % side), failed) for side in ("old", "new")]
+    one_line_error(run_compare(*both, "--history", hist), "no verdict: OLD and NEW have no metric measured in both")
 
 
 # --- the method on simulated runs: false alarms and power -----------------------------
