@@ -389,7 +389,13 @@ def measure(args):
         time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), *tags)), create=True)  # before any build
     tmp = tempfile.mkdtemp(prefix="concbench-ab-")
     try:
-        binaries = {r: r if os.path.isabs(r) else build(args.repo, r, tmp) for r in dict.fromkeys(resolved)}
+        binaries = {}
+        for label, r in zip(labels, resolved):
+            if r not in binaries:
+                binaries[r] = r if os.path.isabs(r) else build(args.repo, r, tmp)
+                # The binary's own flags, and its own reading of the filter (POSIX, not Python's
+                # re), are known only to a built binary: the first one checks them before the second build.
+                plan({label: Side(label, r, binaries[r])}, round_args(args.bench_args))
         sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
                  for label, arg, r in zip(labels, args.sides, resolved)]
         data = run_rounds(sides, round_args(args.bench_args), args.rounds, out, args.alpha)

@@ -199,6 +199,21 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_build_or_round(t
     assert ab(fake, fake, "--rounds", 8, "--out", out).returncode == 0 and out.exists()
 
 
+REAL = os.environ.get("CONCBENCH_BINARY", os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
+
+
+@pytest.mark.skipif(not os.access(REAL, os.X_OK), reason="concbench is not built")
+def test_flags_only_a_built_binary_knows_are_checked_before_the_next_build(tmp_path):
+    # A flag the binary does not know, or a filter its POSIX regex rejects, was found once
+    # both commits were built; a built side now checks them before the other side is built.
+    repo = tmp_path / "repo"
+    make_repo(repo, 1)
+    for flag, said in (("--bogus-flag", "unknown flag '--bogus-flag'"), ("--benchmark_filter=(?:sum)", "filter")):
+        proc = ab(REAL, "HEAD", "--repo", repo, "--rounds", 8, flag)
+        one_line_error(proc, "OLD: ", said)
+        assert "building" not in proc.stderr
+
+
 def test_an_interrupted_run_leaves_no_file_that_passes_for_a_result(tmp_path):
     # Killed (-9) after 3 of 12 rounds, it left those 3 rounds at the final path, and --analyse
     # judged a 50% slowdown "no change", exit 0. Now the file is written when all rounds have run.
