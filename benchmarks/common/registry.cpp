@@ -2,9 +2,11 @@
 // Benchmark registration under full names, and the console progress that counts them.
 #include "common/registry.h"
 
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <regex>
+#include <string_view>
 
 #include "common/flags.h"
 
@@ -113,14 +115,28 @@ std::vector<std::string> matching_names(const std::string& filter) {
 }
 
 Progress parse_progress(const std::string& text) {
+  // Not a list flag: each side is one number, so the message names the side that is wrong
+  // rather than asking for a list.
+  auto wrong = [&](const std::string& why) {
+    return UsageError("--progress: '" + text + "' is not K/N (" + why + ")");
+  };
   const auto slash = text.find('/');
-  if (slash != std::string::npos) {
-    std::vector<int> first = parse_int_list("progress", text.substr(0, slash), 1, 1 << 30);
-    std::vector<int> total = parse_int_list("progress", text.substr(slash + 1), 1, 1 << 30);
-    if (first.size() == 1 && total.size() == 1 && first[0] <= total[0])
-      return {static_cast<size_t>(first[0]), static_cast<size_t>(total[0])};
-  }
-  throw UsageError("--progress: '" + text + "' is not K/N with 1 <= K <= N");
+  if (slash == std::string::npos) throw wrong("no '/'");
+  constexpr int kMax = 1 << 30;
+  auto side = [&](std::string_view part, const char* letter) {
+    if (part.empty()) throw wrong(std::string(letter) + " is missing");
+    int v = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (ec != std::errc() || end != part.data() + part.size() || v < 1 || v > kMax)
+      throw wrong(std::string(letter) + " '" + std::string(part) + "' is not a whole number in 1.." +
+                  std::to_string(kMax));
+    return static_cast<size_t>(v);
+  };
+  const std::string_view all(text);
+  const size_t first = side(all.substr(0, slash), "K");
+  const size_t total = side(all.substr(slash + 1), "N");
+  if (first > total) throw wrong("K is greater than N");
+  return {first, total};
 }
 
 std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(Progress progress, bool color) {
