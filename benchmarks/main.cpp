@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The concbench binary: the suite's flags, then Google Benchmark's, then every registered workload.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +53,25 @@ std::optional<bool> truth_of(const std::string& word) {
   if (w == "" || w == "true" || w == "yes" || w == "on" || w == "t" || w == "y" || w == "1") return true;
   if (w == "false" || w == "no" || w == "off" || w == "f" || w == "n" || w == "0") return false;
   return std::nullopt;
+}
+
+// Why Google Benchmark could not open `path` (in directory `dir`) for writing, found by trying:
+// access(W_OK) says yes to root even where no file can be made (/proc). An existing file is
+// opened without truncating it, and a new one is created and removed again, so a run that then
+// stops for another reason leaves nothing changed. Returns "" when it can.
+std::string cannot_write(const std::string& path, const std::string& dir) {
+  int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) return "cannot create a file in " + dir + " (" + std::strerror(errno) + ")";
+    close(fd);
+    unlink(path.c_str());
+    return "";
+  }
+  // ENXIO: a FIFO no one reads yet; Google Benchmark's open waits for its reader.
+  if (fd < 0 && errno != ENXIO) return std::string("cannot write it (") + std::strerror(errno) + ")";
+  if (fd >= 0) close(fd);
+  return "";
 }
 
 // Google Benchmark 1.7.1 takes these values without a word and then aborts
@@ -113,7 +133,7 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
     if (stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "--benchmark_out=" + out + ": is a directory";
     if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return "--benchmark_out=" + out + ": no directory " + dir;
-    if (access(dir.c_str(), W_OK) != 0) return "--benchmark_out=" + out + ": cannot write in " + dir;
+    if (const std::string why = cannot_write(out, dir); !why.empty()) return "--benchmark_out=" + out + ": " + why;
   }
   return "";
 }
