@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -55,24 +57,138 @@ std::optional<bool> truth_of(const std::string& word) {
   return std::nullopt;
 }
 
-// Why Google Benchmark could not open `path` (in directory `dir`) for writing, found by trying:
-// access(W_OK) says yes to root even where no file can be made (/proc). An existing file is
-// opened without truncating it, and a new one is created and removed again, so a run that then
-// stops for another reason leaves nothing changed. Returns "" when it can.
-std::string cannot_write(const std::string& path, const std::string& dir) {
-  int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) {
-    fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) return "cannot create a file in " + dir + " (" + std::strerror(errno) + ")";
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The file Google Benchmark writes its record to: the last --benchmark_out=, else $BENCHMARK_OUT,
+// which it reads too. `given` is how it was given, for messages.
+struct OutFile {
+  std::string given;
+  std::string path;
+};
+std::optional<OutFile> benchmark_out(const std::vector<char*>& args) {
+  if (has_flag(args, "--benchmark_out=")) return OutFile{"--benchmark_out=", flag_value(args, "--benchmark_out=")};
+  const char* env = std::getenv("BENCHMARK_OUT");
+  if (env != nullptr && *env != '\0') return OutFile{"BENCHMARK_OUT=", env};
+  return std::nullopt;
+}
+
+// The temporary record while it exists, for the signal handler, and the process that made it.
+std::atomic<const char*> g_temp_record{nullptr};
+static_assert(std::atomic<const char*>::is_always_lock_free, "read in a signal handler");
+pid_t g_record_owner = 0;
+
+extern "C" void remove_temp_record(int sig) {
+  // Forked workers inherit the handler; the file is the parent's to remove, not theirs.
+  const char* temp = g_temp_record.load();
+  if (temp != nullptr && getpid() == g_record_owner) unlink(temp);
+  signal(sig, SIG_DFL);
+  raise(sig);  // delivered when the handler returns: the process ends as it would have without it
+}
+
+void remove_on_stop_signals(const char* temp) {
+  g_record_owner = getpid();
+  g_temp_record.store(temp);
+  for (int sig : {SIGINT, SIGTERM}) {
+    struct sigaction old {};
+    sigaction(sig, nullptr, &old);
+    // Ignored from the start stays ignored: a shell starts a background job with SIGINT ignored.
+    if (old.sa_handler == SIG_IGN) continue;
+    struct sigaction sa {};
+    sa.sa_handler = remove_temp_record;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, nullptr);
+  }
+}
+
+// The record of --benchmark_out=FILE, which appears only whole. Google Benchmark writes it in
+// place as the run goes, so a run stopped by SIGINT or SIGTERM left a cut-off record at FILE and
+// had emptied an earlier one when it began. It is given FILE.tmp.PID beside FILE instead, renamed
+// onto FILE when the run is over and removed when one of those signals stops the process. Any
+// other end (SIGKILL, a crash) leaves the cut-off FILE.tmp.PID and an earlier FILE as it was;
+// scripts/run_isolated.py reads what the process finished from there.
+class RecordFile {
+ public:
+  RecordFile() = default;
+  RecordFile(const RecordFile&) = delete;
+  RecordFile& operator=(const RecordFile&) = delete;
+  ~RecordFile() { discard(); }
+
+  // Makes the temporary file for `path`, which is how a record that cannot be written is found
+  // (access(W_OK) says yes to root even where no file can be made, as in /proc). Returns what
+  // is wrong, or "".
+  std::string create(const std::string& path) {
+    struct stat st {};
+    const bool exists = stat(path.c_str(), &st) == 0;
+    if (exists) {
+      // Opened to see that it may be written, which truncates nothing: an existing record that
+      // may not be written is not replaced either.
+      const int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      // ENXIO: a FIFO no one reads yet; Google Benchmark's open waits for its reader.
+      if (fd < 0 && errno != ENXIO) return std::string("cannot write it (") + std::strerror(errno) + ")";
+      if (fd >= 0) close(fd);
+      // A device or FIFO (/dev/null, /dev/stdout) is written as it is: a rename would put a
+      // file in its place.
+      if (!S_ISREG(st.st_mode)) {
+        target_ = path;
+        return "";
+      }
+    } else if (struct stat link {}; lstat(path.c_str(), &link) == 0) {
+      return "a symbolic link to a missing file";
+    }
+    // A symbolic link's file is replaced, not the link.
+    target_ = path;
+    if (char* real = exists ? realpath(path.c_str(), nullptr) : nullptr) {
+      target_ = real;
+      std::free(real);
+    }
+    temp_ = target_ + ".tmp." + std::to_string(getpid());
+    remove_on_stop_signals(temp_.c_str());  // before the file exists: no moment leaves it behind
+    int fd = open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    // Left by an earlier process of this pid (pids repeat, in containers above all). Removed
+    // rather than opened: it could be a link to another file.
+    if (fd < 0 && errno == EEXIST && unlink(temp_.c_str()) == 0)
+      fd = open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      const int err = errno;
+      g_temp_record.store(nullptr);
+      temp_.clear();
+      return "cannot create a file in " + directory_of(target_) + " (" + std::strerror(err) + ")";
+    }
+    if (exists) fchmod(fd, st.st_mode & 07777);  // the record keeps the permissions of the one it replaces
     close(fd);
-    unlink(path.c_str());
     return "";
   }
-  // ENXIO: a FIFO no one reads yet; Google Benchmark's open waits for its reader.
-  if (fd < 0 && errno != ENXIO) return std::string("cannot write it (") + std::strerror(errno) + ")";
-  if (fd >= 0) close(fd);
-  return "";
-}
+
+  // The name Google Benchmark is to write.
+  const std::string& write_path() const { return temp_.empty() ? target_ : temp_; }
+
+  // Renames the record, whole, onto the file. Returns "", or why not: the record then stays
+  // where it is, which the message names, rather than be lost.
+  std::string keep() {
+    if (temp_.empty()) return "";
+    std::string problem;
+    if (rename(temp_.c_str(), target_.c_str()) != 0)
+      problem = std::string("cannot rename the record onto it (") + std::strerror(errno) + "); it is in " + temp_;
+    g_temp_record.store(nullptr);
+    temp_.clear();
+    return problem;
+  }
+
+  // Removes the temporary file: a run that ended early or a listing leaves the file as it was.
+  void discard() {
+    if (temp_.empty()) return;
+    unlink(temp_.c_str());
+    g_temp_record.store(nullptr);
+    temp_.clear();
+  }
+
+ private:
+  std::string target_;
+  std::string temp_;  // empty: no temporary file (none made, or written in place)
+};
 
 // Google Benchmark 1.7.1 takes these values without a word and then aborts
 // (--benchmark_repetitions=-1 throws std::length_error), runs nothing and exits 0 (=0), or
@@ -124,16 +240,12 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
       return "--benchmark_min_time=" + v + ": not a positive number of seconds" +
              (v.ends_with('s') ? " (Google Benchmark 1.7.1 takes plain seconds: 0.05, not 0.05s)" : "");
   }
-  if (has_flag(args, "--benchmark_out=")) {
-    const std::string out = flag_value(args, "--benchmark_out=");
-    if (out.empty()) return "--benchmark_out= needs a file name";
-    const size_t slash = out.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+  if (const std::optional<OutFile> out = benchmark_out(args)) {
+    if (out->path.empty()) return out->given + " needs a file name";
+    const std::string dir = directory_of(out->path);
     struct stat st {};
-    if (stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "--benchmark_out=" + out + ": is a directory";
-    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      return "--benchmark_out=" + out + ": no directory " + dir;
-    if (const std::string why = cannot_write(out, dir); !why.empty()) return "--benchmark_out=" + out + ": " + why;
+    if (stat(out->path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return out->given + out->path + ": is a directory";
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return out->given + out->path + ": no directory " + dir;
   }
   return "";
 }
@@ -222,9 +334,23 @@ int main(int argc, char** argv) {
     std::cerr << "concbench: " << problem << '\n';
     return 2;
   }
+  // Whether the record can be written is found by making its temporary file, before any
+  // benchmark runs; the file is removed again on every way out of main before the run.
+  const std::optional<OutFile> out = benchmark_out(args);
+  RecordFile record;
+  std::string record_flag;
+  if (out) {
+    if (const std::string problem = record.create(out->path); !problem.empty()) {
+      std::cerr << "concbench: " << out->given << out->path << ": " << problem << '\n';
+      return 2;
+    }
+    // Last, so it is the one Google Benchmark reads (and over $BENCHMARK_OUT).
+    record_flag = "--benchmark_out=" + record.write_path();
+    args.push_back(record_flag.data());
+  }
   // Listing runs nothing: ./bench lists what it will run with the flags it runs each process with.
-  const bool interleaved = benchmark_bool_flag(args, "benchmark_enable_random_interleaving") &&
-                           !benchmark_bool_flag(args, "benchmark_list_tests");
+  const bool listing = benchmark_bool_flag(args, "benchmark_list_tests");
+  const bool interleaved = benchmark_bool_flag(args, "benchmark_enable_random_interleaving") && !listing;
   args.push_back(nullptr);
   int count = static_cast<int>(args.size()) - 1;
   benchmark::Initialize(&count, args.data());
@@ -283,8 +409,18 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(reporter.get());
   else
     benchmark::RunSpecifiedBenchmarks();
+  // The record is whole once the run has returned; a listing writes none.
+  std::string unkept;
+  if (listing)
+    record.discard();
+  else
+    unkept = record.keep();
   sum::finish();    // stops the last model's threads and worker processes
   fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();
+  if (!unkept.empty()) {  // said last: ./bench reports a process's last line
+    std::cerr << "concbench: " << out->given << out->path << ": " << unkept << '\n';
+    return 1;
+  }
   return 0;
 }

@@ -212,13 +212,23 @@ class Environment:
         return reasons
 
 
-def read_record(path):
-    """(context, benchmarks, complete) from a process's JSON. A process that died mid-run
-    leaves the file cut off: the context and the benchmarks written before the cut are kept."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError:  # it died before writing
+def read_record(path, pid):
+    """(context, benchmarks, complete) from the JSON of process pid. The binary writes it as
+    PATH.tmp.PID and renames that onto path when its run is over (removing it on SIGTERM or
+    SIGINT), so a process that died mid-run (SIGKILL, a crash) leaves it there cut off: the
+    context and the benchmarks written before the cut are kept, and the file removed."""
+    temp = "%s.tmp.%d" % (path, pid)
+    text = None
+    for name in (path, temp):
+        try:
+            with open(name, encoding="utf-8") as f:
+                text = f.read()
+            break
+        except OSError:
+            pass
+    if os.path.exists(temp):
+        os.unlink(temp)
+    if text is None:  # it died before writing
         return {}, [], False
     try:
         doc = json.loads(text)
@@ -258,17 +268,25 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     if os.path.exists(out):  # a process that dies before writing must not pass for an earlier one
         os.unlink(out)
     parent = os.getpid()
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
+    # Popen, not run: read_record needs the process's id.
+    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
                           stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
-                          preexec_fn=lambda: die_with_parent(parent))
+                          preexec_fn=lambda: die_with_parent(parent)) as proc:
+        try:
+            printed, said = proc.communicate()
+        except BaseException:  # as subprocess.run does: an interrupt kills it, and the exit waits
+            proc.kill()
+            raise
     if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
         # ends here, as this script's own print would end it, and no record is written.
+        with contextlib.suppress(OSError):
+            os.unlink("%s.tmp.%d" % (out, proc.pid))
         raise BrokenPipeError("the reader of stdout is gone")
-    context, benchmarks, complete = read_record(out)
+    context, benchmarks, complete = read_record(out, proc.pid)
     failure = None
     if proc.returncode != 0:
-        last = (proc.stderr or "").strip().splitlines()[-1:]
+        last = (said or "").strip().splitlines()[-1:]
         failure = "the process of %s %s" % (who or model, describe_exit(proc.returncode))
         failure += " (%s)" % last[0] if last else ""
     elif not complete:
@@ -280,7 +298,7 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
                         "error_message": failure + " before this benchmark finished",
                         "iterations": 0, "real_time": 0, "cpu_time": 0, "time_unit": "ms"}
                        for n in names if n not in done]
-    return context, benchmarks, failure, proc.stdout
+    return context, benchmarks, failure, printed
 
 
 def run_model(binary, args, model, members, first, total, out_stem, fixture_url, stdout, env=None, who=None):

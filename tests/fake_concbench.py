@@ -20,6 +20,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_LABEL    "text:label": benchmarks whose name contains text carry that label
   FAKE_COUNTER  "name:value": every entry carries that counter (value as float() reads it: nan, inf)
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
+                (the record cut off under the binary's temporary name, OUT.tmp.PID)
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
                 process whose first benchmark starts with text
@@ -99,7 +100,9 @@ def main(args):
         time.sleep(60)
     out = flag("--benchmark_out")
     if out:
-        with open(out, "w") as f:
+        # As the binary writes it: under a temporary name, renamed when whole.
+        temp = "%s.tmp.%d" % (out, os.getpid())
+        with open(temp, "w") as f:
             if os.environ.get("FAKE_CRASH") and mine[0].startswith(os.environ["FAKE_CRASH"]):
                 f.write('{"context": {}, "benchmarks": [' + json.dumps(rows[0]) + ",")
                 f.flush()
@@ -110,6 +113,7 @@ def main(args):
             json.dump({"context": dict(CONTEXT, fake_pid=str(os.getpid()),
                                        **(json.loads(extra) if mine[0].startswith(only) else {})),
                        "benchmarks": rows}, f)
+        os.replace(temp, out)
     return 0
 
 

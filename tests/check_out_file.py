@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Proves --benchmark_out=FILE appears only whole: a run stopped by SIGTERM or SIGINT leaves no
+# FILE (stopped_leaves_none) or an earlier FILE byte for byte as it was (stopped_keeps_earlier),
+# and no temporary file either; a run that ends does write a whole FILE over an earlier one.
+# usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier CONCBENCH_BINARY
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCHMARK = "--benchmark_filter=^sum/seq/range/workers:1/n:1000/"
+# At least 100 x 0.1 s of timing: a slower machine only makes it longer, so a signal sent once
+# the run has begun always comes before its end.
+LONG = ["--benchmark_repetitions=100", "--benchmark_min_time=0.1"]
+SHORT = ["--benchmark_repetitions=2", "--benchmark_min_time=0.01"]
+EARLIER = b'{"an earlier record": "kept as it is"}\n'
+
+
+def stop_mid_run(binary, out, sig):
+    """Starts a long run writing to out and stops it with sig once it has begun; returns its exit status."""
+    # SIGINT at its default: tests started in the background by a shell inherit it ignored.
+    proc = subprocess.Popen([binary, BENCHMARK, *LONG, "--benchmark_out=" + out], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        # The context goes to stderr (unbuffered) when the run begins, after the record is opened.
+        for line in proc.stderr:
+            if line.startswith(b"Running "):
+                break
+        else:
+            raise AssertionError("the run ended before it began (exit status %s)" % proc.wait())
+        time.sleep(0.5)  # into the first benchmark
+        proc.send_signal(sig)
+        proc.stderr.read()
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def left(directory, name):
+    return sorted(f for f in os.listdir(directory) if f != name)
+
+
+def stopped_leaves_none(binary, directory):
+    out = os.path.join(directory, "record.json")
+    code = stop_mid_run(binary, out, signal.SIGTERM)
+    assert code == -signal.SIGTERM, "expected the run killed by SIGTERM, got exit status %s" % code
+    assert not os.path.exists(out), "a stopped run left %s (%d bytes)" % (out, os.path.getsize(out))
+    assert not os.listdir(directory), "a stopped run left %s" % os.listdir(directory)
+    return "a run stopped by SIGTERM left no record and no temporary file"
+
+
+def stopped_keeps_earlier(binary, directory):
+    out = os.path.join(directory, "record.json")
+    with open(out, "wb") as f:
+        f.write(EARLIER)
+    code = stop_mid_run(binary, out, signal.SIGINT)
+    assert code == -signal.SIGINT, "expected the run killed by SIGINT, got exit status %s" % code
+    with open(out, "rb") as f:
+        now = f.read()
+    assert now == EARLIER, "a stopped run changed the earlier record to %r" % now[:200]
+    assert not left(directory, "record.json"), "a stopped run left %s" % left(directory, "record.json")
+
+    subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    with open(out, encoding="utf-8") as f:
+        doc = json.load(f)
+    runs = [b for b in doc["benchmarks"] if b.get("run_type") == "iteration"]
+    assert len(runs) == 2 and not any(b.get("error_occurred") for b in runs), doc["benchmarks"]
+    assert "concbench_commit" in doc["context"], doc["context"]
+    assert not left(directory, "record.json"), "a finished run left %s" % left(directory, "record.json")
+    return "a run stopped by SIGINT left the earlier record as it was; a finished one replaced it, whole"
+
+
+def main():
+    case, binary = sys.argv[1], sys.argv[2]
+    check = {"stopped_leaves_none": stopped_leaves_none, "stopped_keeps_earlier": stopped_keeps_earlier}[case]
+    with tempfile.TemporaryDirectory(prefix="concbench-out-") as directory:
+        try:
+            print("ok: " + check(binary, directory))
+        except AssertionError as e:
+            print("FAIL: %s" % e)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
