@@ -280,8 +280,6 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
         # ends here, as this script's own print would end it, and no record is written.
-        with contextlib.suppress(OSError):
-            os.unlink("%s.tmp.%d" % (out, proc.pid))
         raise BrokenPipeError("the reader of stdout is gone")
     context, benchmarks, complete = read_record(out, proc.pid)
     failure = None
