@@ -145,6 +145,8 @@ def speedup_table(sum_k, n):
     for suffix, t in (("", "t_med"), ("_lo", "t_max"), ("_hi", "t_min")):
         out["speedup" + suffix] = t_seq / out[t]
         out["efficiency" + suffix] = efficiency(t_seq, out[t], out["workers"])
+    # Above 1 beyond both sides' spread: the model's slowest run against seq's fastest.
+    out["efficiency_sure"] = efficiency(float(seq["t_min"].iloc[0]), out["t_max"], out["workers"])
     return out
 
 

@@ -22,14 +22,14 @@ from records import machine_line  # noqa: E402
 STYLE = {"axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10}
 MAX_LINES = 8            # lines per foreign panel before the rest are left out
 _PALETTE = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-            "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#008080", "#e7298a"]
+            "#e377c2", "#17becf", "#bcbd22", "#6b3fa0", "#008080", "#e7298a"]  # no grey: the bounds are grey
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "d", "p"]
 # One colour and marker per model, the same in every figure (grey circles for another).
 MODEL_STYLE = defaultdict(lambda: ("#444444", "o"),
                           {m: (_PALETTE[i % len(_PALETTE)], _MARKERS[i % len(_MARKERS)])
                            for i, m in enumerate(ALL_MODELS)})
 IDEAL = dict(color="black", linestyle="--", linewidth=1.2)    # what the injected latency allows
-BOUND = dict(color="#888888", linestyle="--", linewidth=1)    # what the cores or the schedule allow
+BOUND = dict(color="#888888", linestyle="--", linewidth=1, zorder=3)  # what the cores or schedule allow, on top
 WRK = dict(color="#c0392b", linestyle="-.", linewidth=1.2)    # the fixture's capacity, measured by wrk
 FLOOR = dict(color="black", marker="*", markersize=10, linestyle="none")  # one thread without libcurl (raw_http)
 

@@ -127,7 +127,7 @@ def head_section(page, run, run_label, summ):
     rows = [("host", ctx.get("host_name")), ("CPU", ctx.get("cpu_model")),
             # the design behind the name: "AMD EPYC" has stood for two generations here
             ("CPU family", ctx.get("cpu_signature")),
-            ("CPUs", ("%s" % cpus if cpus else "?") + (" (%d hardware threads)" % hw if hw else "")
+            ("CPUs", ("%s" % cpus if cpus else "?") + (" (%s)" % plural(hw, "hardware thread") if hw else "")
              + (", %s MHz" % ctx["mhz_per_cpu"] if ctx.get("mhz_per_cpu") else "") if cpus or hw else None),
             # an empty list is Google Benchmark finding no cache sizes in sysfs (some VMs hide them)
             ("caches", _caches(ctx) or (ctx.get("caches") == [] and "not reported by the machine")),
@@ -228,10 +228,11 @@ def sum_section(page, sum_info):
              "Speedup = T_seq / T_model and parallel efficiency = T_seq / (W · T_model), for the same "
              "kernel and n. " + bound +
              "`range` sums an index range (compute-bound); `array` reads an array "
-             "(memory-bound), so it stops scaling at the memory bandwidth. An efficiency above 1 is "
-             "marked ↑: the model's W workers each went faster than `seq`'s one thread on the same "
-             "work (at `array`, one worker's speed depends on the process more than on the model), "
-             "so `seq` is the baseline there, not a bound.")
+             "(memory-bound), so it stops scaling at the memory bandwidth. An efficiency above 1 even "
+             "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
+             "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "
+             "speed depends on the process more than on the model), so `seq` is the baseline there, "
+             "not a bound; above 1 within the runs' spread is not marked.")
     page.images("sum_speedup.png", "sum_efficiency.png")
     for kernel, info in sum_info["kernels"].items():
         if info["speedup"] is None:
@@ -240,7 +241,7 @@ def sum_section(page, sum_info):
             continue
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
-                 fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency"] > 1.005 else ""),
+                 fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1 else ""),
                  fmt_measured(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
                  md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util",
@@ -276,8 +277,8 @@ def fetch_section(page, fetch_info):
                  pivot(config_rows(f, cfg, delay), time_and_efficiency))
     rest = f["profile"].isna().sum() - sum(len(config_rows(f, cfg, d)) for d in delays)
     if rest > 0:
-        page.add("%d more latency benchmarks (other sizes, payloads, keep-alive settings or L = 0) "
-                 "are in the full table below." % rest)
+        page.add("%s (other sizes, payloads, keep-alive settings or L = 0) %s in the full table below."
+                 % (plural(rest, "more latency benchmark"), "is" if rest == 1 else "are"))
     if fetch_info["rate0"] is not None:
         page.add("### L = 0 ms, %s: requests per second" % config_text(fetch_info["cfg0"]),
                  pivot(fetch_info["rate0"], lambda r: fmt_measured(r["items_per_second"])))

@@ -7,7 +7,7 @@ Each target names the benchmarks it reads. A run that lacks one (a --quick or fi
 gets "not measured", never a guess. Targets are benchmarks, not timed tests: a miss is
 reported here, it fails nothing.
 """
-from fmt import finite, fmt_eff, fmt_measured, fmt_num, fmt_time
+from fmt import finite, fmt_eff, fmt_measured, fmt_num, fmt_time, plural
 import metrics
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
@@ -199,8 +199,8 @@ def fetch_targets(run):
     effs = [(k, e) for k, e in effs if e is not None and e > 0]
     out.append(_row("every fetch efficiency <= 1.0, the client floor's too (the ideal is a lower bound)",
                     [max(effs, key=lambda kv: kv[1]) if effs else None],
-                    lambda worst: "highest: %.3f, `%s` (%d benchmarks with an ideal)"
-                    % (worst[1], worst[0], len(effs)), lambda worst: worst[1] <= 1.0))
+                    lambda worst: "highest: %.3f, `%s` (%s with an ideal)"
+                    % (worst[1], worst[0], plural(len(effs), "benchmark")), lambda worst: worst[1] <= 1.0))
     out.append(_each("memory per in-flight request at C = 1000 (10,000 requests at 100 ms)",
                      [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
                       for m in ("multi", "multi_socket", "coro", "threads")],

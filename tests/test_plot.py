@@ -818,6 +818,18 @@ def test_an_error_message_of_several_lines_is_one_line_of_the_error(tmp_path):
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "line one line two" in r.stderr, r.stderr
 
 
+def test_above_one_is_sure_only_beyond_both_spreads():
+    # pool at W = 2 ran 2.00-2.05 ms against seq's 3.89-4.20 ms: 1.03 at the medians, yet a
+    # slow pool run against a fast seq run is 0.95; ↑ said its workers went faster than seq.
+    rows = [("seq", 1, 4.06e-3, 3.89e-3, 4.20e-3), ("pool", 2, 2.02e-3, 2.00e-3, 2.05e-3),
+            ("tbb", 2, 1.80e-3, 1.78e-3, 1.82e-3)]
+    sk = pd.DataFrame([dict(model=m, workers=w, n=10 ** 7, t_med=t, t_min=lo, t_max=hi, reps=3,
+                            row_kind="iteration", t_sd=math.nan, repetitions=3) for m, w, t, lo, hi in rows])
+    table = metrics.speedup_table(sk, 10 ** 7).set_index("model")
+    assert table.loc["pool", "efficiency"] > 1 and table.loc["pool", "efficiency_sure"] < 1
+    assert table.loc["tbb", "efficiency_sure"] == pytest.approx(3.89 / (2 * 1.82))
+
+
 def test_python_and_no_python_together_are_bad_input(tmp_path):
     r = run_plot(data("handcheck.json"), "--python", data("handcheck.json"), "--no-python",
                  "--out", str(tmp_path / "out"))
