@@ -91,7 +91,8 @@ extern "C" void remove_temp_record(int sig) {
 void remove_on_stop_signals(const char* temp) {
   g_record_owner = getpid();
   g_temp_record.store(temp);
-  for (int sig : {SIGINT, SIGTERM}) {
+  // SIGHUP (the terminal closed) and SIGPIPE (`| head`) end a run as often as these two.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) {
     struct sigaction old {};
     sigaction(sig, nullptr, &old);
     // Ignored from the start stays ignored: a shell starts a background job with SIGINT ignored.
@@ -122,19 +123,19 @@ class RecordFile {
   std::string create(const std::string& path) {
     struct stat st {};
     const bool exists = stat(path.c_str(), &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
+      // A device or FIFO (/dev/null, /dev/stdout) is written as it is: a rename would put a
+      // file in its place. Not opened to check it: closing a FIFO gives its reader end-of-file.
+      if (access(path.c_str(), W_OK) != 0) return std::string("cannot write it (") + std::strerror(errno) + ")";
+      target_ = path;
+      return "";
+    }
     if (exists) {
       // Opened to see that it may be written, which truncates nothing: an existing record that
       // may not be written is not replaced either.
-      const int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-      // ENXIO: a FIFO no one reads yet; Google Benchmark's open waits for its reader.
-      if (fd < 0 && errno != ENXIO) return std::string("cannot write it (") + std::strerror(errno) + ")";
-      if (fd >= 0) close(fd);
-      // A device or FIFO (/dev/null, /dev/stdout) is written as it is: a rename would put a
-      // file in its place.
-      if (!S_ISREG(st.st_mode)) {
-        target_ = path;
-        return "";
-      }
+      const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return std::string("cannot write it (") + std::strerror(errno) + ")";
+      close(fd);
     } else if (struct stat link {}; lstat(path.c_str(), &link) == 0) {
       return "a symbolic link to a missing file";
     }

@@ -370,10 +370,10 @@ def analyse(data, alpha, min_effect):
             notes.append("a test hook was set in %s: %s" % (side.upper(), "; ".join(hooks)))
     if not times and not errors:  # "0 regressions" over nothing would pass for a good commit
         both = [name for name in seen("new", "errors") if name in seen("old", "errors")]
+        said = next((r["new"]["errors"][both[0]] for r in rounds if both and both[0] in r["new"]["errors"]), "")
         raise InputError("no verdict: no time was measured on both sides%s"
                          % ("; %s errored on both, %s first: %s" % (plural(len(both), "benchmark"), both[0],
-                                                                  rounds[0]["new"]["errors"].get(both[0], "?"))
-                            if both else ""))
+                                                                  " ".join(str(said).split())) if both else ""))
     return regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors, notes=notes,
                            alpha=alpha, min_effect=min_effect,
                            method="%d rounds model by model, process medians paired by round: median ratio, "

@@ -241,7 +241,7 @@ def sum_section(page, sum_info):
             continue
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
-                 fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1 else ""),
+                 fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1.005 else ""),  # not beside a "1.00"
                  fmt_measured(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
                  md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util",

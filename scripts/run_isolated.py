@@ -214,9 +214,9 @@ class Environment:
 
 def read_record(path, pid):
     """(context, benchmarks, complete) from the JSON of process pid. The binary writes it as
-    PATH.tmp.PID and renames that onto path when its run is over (removing it on SIGTERM or
-    SIGINT), so a process that died mid-run (SIGKILL, a crash) leaves it there cut off: the
-    context and the benchmarks written before the cut are kept, and the file removed."""
+    PATH.tmp.PID and renames that onto path when its run is over (removing it on SIGINT, SIGTERM,
+    SIGHUP or SIGPIPE), so a process that died mid-run (SIGKILL, a crash) leaves it there cut off: the
+    context and the benchmarks written before the cut are kept."""
     temp = "%s.tmp.%d" % (path, pid)
     text = None
     for name in (path, temp):
@@ -226,8 +226,8 @@ def read_record(path, pid):
             break
         except OSError:
             pass
-    if os.path.exists(temp):
-        os.unlink(temp)
+    # Left where it is: a binary whose rename failed names it in its last line, which the
+    # failure quotes (the run's temporary directory goes at the end anyway).
     if text is None:  # it died before writing
         return {}, [], False
     try:

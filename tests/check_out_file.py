@@ -3,7 +3,7 @@
 # Proves --benchmark_out=FILE appears only whole: a run stopped by SIGTERM or SIGINT leaves no
 # FILE (stopped_leaves_none) or an earlier FILE byte for byte as it was (stopped_keeps_earlier),
 # and no temporary file either; a run that ends does write a whole FILE over an earlier one.
-# usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier CONCBENCH_BINARY
+# usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|fifo_with_a_reader BINARY
 import json
 import os
 import signal
@@ -78,9 +78,35 @@ def stopped_keeps_earlier(binary, directory):
     return "a run stopped by SIGINT left the earlier record as it was; a finished one replaced it, whole"
 
 
+def hangup_leaves_none(binary, directory):
+    # SIGHUP (a terminal that closed) left FILE.tmp.PID behind, and nothing removes it
+    out = os.path.join(directory, "record.json")
+    code = stop_mid_run(binary, out, signal.SIGHUP)
+    assert code == -signal.SIGHUP, "expected the run killed by SIGHUP, got exit status %s" % code
+    assert not os.listdir(directory), "a run stopped by SIGHUP left %s" % os.listdir(directory)
+    return "a run stopped by SIGHUP left no record and no temporary file"
+
+
+def fifo_with_a_reader(binary, directory):
+    # The check that FILE can be written opened and closed a FIFO, which gave its reader
+    # end-of-file: the run then waited for good for a reader that had gone.
+    fifo = os.path.join(directory, "record.fifo")
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
+    try:
+        subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + fifo], check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        doc = json.loads(reader.communicate(timeout=30)[0])
+    finally:
+        reader.kill()
+    assert len([b for b in doc["benchmarks"] if b.get("run_type") == "iteration"]) == 2, doc["benchmarks"]
+    return "a FIFO's reader got the whole record"
+
+
 def main():
     case, binary = sys.argv[1], sys.argv[2]
-    check = {"stopped_leaves_none": stopped_leaves_none, "stopped_keeps_earlier": stopped_keeps_earlier}[case]
+    check = {"stopped_leaves_none": stopped_leaves_none, "stopped_keeps_earlier": stopped_keeps_earlier,
+             "hangup_leaves_none": hangup_leaves_none, "fifo_with_a_reader": fifo_with_a_reader}[case]
     with tempfile.TemporaryDirectory(prefix="concbench-out-") as directory:
         try:
             print("ok: " + check(binary, directory))

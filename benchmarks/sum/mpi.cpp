@@ -213,8 +213,7 @@ class Mpi final : public Model {
       for (size_t i = 0; i < io_->pids.size(); ++i) {
         // A rank on another host can have the pid of a thread here or of another host's rank:
         // it is counted by its rank, as a negative id no thread has.
-        const bool here = std::find(local_pids_.begin(), local_pids_.end(), io_->pids[i]) != local_pids_.end();
-        p.log->add(here ? io_->pids[i] : -1 - static_cast<int>(i));
+        p.log->add(i < rank_here_.size() && rank_here_[i] ? io_->pids[i] : -1 - static_cast<int>(i));
       }
     }
     return own + io_->theirs;
@@ -322,9 +321,14 @@ class Mpi final : public Model {
     await(request, Clock::now() + options_.start_timeout, "the ranks' first message");
     ranks_info_ = io_->ranks;
     local_pids_.clear();
+    rank_here_.clear();
     for (MpiRankInfo& rank : ranks_info_) {
       rank.host[sizeof rank.host - 1] = '\0';
-      if (std::find(here.begin(), here.end(), rank.pid) != here.end()) local_pids_.push_back(rank.pid);
+      // A rank of another host can have a pid of this one's: a pid of a local rank counts once.
+      const bool local = std::find(here.begin(), here.end(), rank.pid) != here.end() &&
+                         std::find(local_pids_.begin(), local_pids_.end(), rank.pid) == local_pids_.end();
+      if (local) local_pids_.push_back(rank.pid);
+      rank_here_.push_back(local);
     }
   }
 
@@ -400,6 +404,7 @@ class Mpi final : public Model {
   }
   std::vector<MpiRankInfo> ranks_info_;
   std::vector<pid_t> local_pids_;
+  std::vector<bool> rank_here_;  // by rank: its pid is a process of this host (introduce)
   mutable std::string broken_;
 };
 
