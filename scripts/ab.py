@@ -48,7 +48,7 @@ import records  # noqa: E402
 import regress  # noqa: E402
 import run_isolated  # noqa: E402
 from bench_names import RunFileError  # noqa: E402
-from fmt import plural  # noqa: E402
+from fmt import one_line, plural  # noqa: E402
 
 DEFAULT_ROUNDS = 16
 SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
@@ -373,7 +373,7 @@ def analyse(data, alpha, min_effect):
         said = next((r["new"]["errors"][both[0]] for r in rounds if both and both[0] in r["new"]["errors"]), "")
         raise InputError("no verdict: no time was measured on both sides%s"
                          % ("; %s errored on both, %s first: %s" % (plural(len(both), "benchmark"), both[0],
-                                                                  " ".join(str(said).split())) if both else ""))
+                                                                  one_line(said)) if both else ""))
     return regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors, notes=notes,
                            alpha=alpha, min_effect=min_effect,
                            method="%d rounds model by model, process medians paired by round: median ratio, "

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from fmt import one_line
 from records import GB_KEYS
 
 # --- the naming contract with the C++ side -----------------------------------
@@ -338,7 +339,7 @@ def load_run(path):
     if not rows and errors:
         first, message = next(iter(errors.items()))
         raise AllErrored("all %d benchmark runs in %s errored (first: %s: %s)"  # one line, whatever the message
-                         % (n_errored, path, first, " ".join(str(message).split())), errors, context)
+                         % (n_errored, path, first, one_line(message)), errors, context)
     if not rows:
         reasons = "; ".join(sorted({s.reason for s in skipped}))
         raise RunFileError("%s has no usable benchmarks (%s)" % (path, reasons))

@@ -213,7 +213,7 @@ def _main(run, prog, argv):
 def closed_pipe():
     """What a script does when its reader stopped reading (`| head`): no traceback, stdout to
     /dev/null so the flush at exit cannot fail again, and the status of a process SIGPIPE ended."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _stdout_to_devnull()
     return 141
 
 
@@ -227,8 +227,13 @@ def output_failed(prog, e):
     if e.errno not in _NO_ROOM:
         raise e
     say(prog, "cannot write its output: %s" % (e.strerror or e))
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _stdout_to_devnull()
     return 1
+
+
+def _stdout_to_devnull():
+    """So that the flush at exit cannot fail again on an output that already failed."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def stdout_closed():

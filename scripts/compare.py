@@ -11,7 +11,8 @@ machine (a quick or partial run only when there is no full one).
 Two records are one run each, and two runs of the same commit differ by more than the
 repetitions inside either. So each metric's change, NEW/OLD of the records' medians, is
 judged against that metric's between-run noise in this machine's other full records
-(see scripts/regress.py); quick and partial runs measure with other flags. A metric with fewer than five earlier records is not judged; with
+(see scripts/regress.py); quick and partial runs measure with other flags. A metric with
+fewer than five earlier records is not judged; with
 none judged there is no verdict, and scripts/ab.py OLD NEW measures one.
 
 Records from different machines (host, CPU model, vector extensions, cores, memory,

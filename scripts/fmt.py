@@ -106,6 +106,11 @@ def fmt_kib(n):
     return fmt_bytes(n, (("MiB", 2 ** 20), ("KiB", 2 ** 10)), lambda x: "%g" % round(x, 1))
 
 
+def one_line(text):
+    """Text whose lines and runs of spaces are one space: an error message quoted in a one-line error."""
+    return " ".join(str(text).split())
+
+
 def plural(count, noun, nouns=None):
     """1 run, 2 runs; `nouns` where adding an s is wrong: plural(n, "entry", "entries")."""
     return "%d %s" % (count, noun if count == 1 else nouns or noun + "s")
