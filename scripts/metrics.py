@@ -51,6 +51,8 @@ ALL_MODELS = list(dict.fromkeys(list(SUM_MODELS) + list(FETCH_MODELS)))
 def summarize(df):
     """One row per benchmark (key): median/min/max of time_s and of every user counter, the
     repetition count, the median stddev aggregate (t_sd) and the name fields."""
+    if "bare_s" in df.columns:  # a sum array's time over its bare read in the same process (benchmarks/sum)
+        df = df.assign(vs_bare=df["time_s"] / df["bare_s"])
     spec = {"t_med": ("time_s", "median"), "t_min": ("time_s", "min"), "t_max": ("time_s", "max"),
             "reps": ("time_s", "count"), "t_sd": ("time_stddev_s", "median")}
     for c in ["name", "family", "lang", "workload", "model", "kernel", "row_kind", "threads", "repetitions"] + [
@@ -141,7 +143,7 @@ def speedup_table(sum_k, n):
     rows = at.assign(order=at["model"].map(model_order)).sort_values(["order", "workers"])
     out = rows[["model", "workers", "n", "t_med", "t_min", "t_max", "reps", "row_kind", "t_sd",
                 "repetitions"]]
-    out = out.assign(cpu_util=_col(rows, "cpu_util")).reset_index(drop=True)
+    out = out.assign(cpu_util=_col(rows, "cpu_util"), vs_bare=_col(rows, "vs_bare")).reset_index(drop=True)
     for suffix, t in (("", "t_med"), ("_lo", "t_max"), ("_hi", "t_min")):
         out["speedup" + suffix] = t_seq / out[t]
         out["efficiency" + suffix] = efficiency(t_seq, out[t], out["workers"])

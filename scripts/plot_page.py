@@ -221,14 +221,21 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
 
 def sum_section(page, sum_info):
     hw = sum_info["hw"]
+    has_bare = any(i["speedup"] is not None and i["speedup"]["vs_bare"].notna().any()
+                   for i in sum_info["kernels"].values())
     bound = ("W workers on %s cannot do better than min(W, %d)/W: at W = %d, %s is full use of the machine. "
              % (plural(hw, "hardware thread"), hw, 2 * hw, fmt_eff(0.5)) if hw
              else "W workers cannot do better than min(W, hardware threads)/W. ")
     page.add("## sum (CPU-bound)",
              "Speedup = T_seq / T_model and parallel efficiency = T_seq / (W · T_model), for the same "
              "kernel and n. " + bound +
-             "`range` sums an index range (compute-bound); `array` reads an array "
-             "(memory-bound), so it stops scaling at the memory bandwidth. An efficiency above 1 even "
+             "`range` sums an index range (compute-bound); `array` reads an array (memory-bound), so "
+             "its time is the memory bandwidth its process got, which on a virtual machine can change "
+             "between processes and within one. " + (
+                 "Its \"× bare\" column is the model's time over the same sum with no model (min(W, "
+                 "hardware threads) threads started beforehand, one slice each), read just before in the "
+                 "same process: the model's own cost, whatever the bandwidth. " if has_bare else "") +
+             "An efficiency above 1 even "
              "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "
              "speed depends on the process more than on the model), so `seq` is the baseline there, "
@@ -239,13 +246,15 @@ def sum_section(page, sum_info):
             page.add("**%s**: no `seq` measurement at n = %s, so no speedup." % (kernel, fmt_n(info["n_w"]))
                      if info["n_w"] else "**%s**: no parallel models measured." % kernel)
             continue
+        bare = info["speedup"]["vs_bare"].notna().any()  # array, in records with the bare read
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
                  fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1.005 else ""),  # not beside a "1.00"
-                 fmt_measured(r["cpu_util"]), runs_cell(r)) for _, r in info["speedup"].iterrows()]
+                 fmt_measured(r["cpu_util"])) + ((fmt_ratio(r["vs_bare"]),) if bare else ()) + (runs_cell(r),)
+                for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
-                 md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util",
-                           "runs"], rows))
+                 md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util"]
+                          + (["× bare"] if bare else []) + ["runs"], rows))
     page.images("sum_time_vs_n.png")
     rows = [(kernel, c["model"], int(c["workers"]), fmt_crossover(c["crossover"]),
              "n = %s" % fmt_n(c["n_small"]) if finite(c["n_small"]) else "–", fmt_time(c["t_small"]),
@@ -256,11 +265,13 @@ def sum_section(page, sum_info):
         page.add("### Crossover and per-call overhead",
                  "Crossover n: the size from which the model stays faster than `seq` "
                  "(interpolated on log-log axes between measured sizes; \"never\": not faster at the "
-                 "largest size; \"below smallest\": already faster at the smallest). Overhead: the "
-                 "least time per call at any size (the work of the smallest sizes takes "
-                 "nanoseconds), and its excess over `seq` at that size.",
+                 "largest size; \"below smallest\": already faster at the smallest). Per-call overhead: "
+                 "at most the least time per call at any size (the work of the smallest sizes takes "
+                 "nanoseconds), and its excess over `seq` at that size. A model's cheapest call need "
+                 "not be at the smallest size, so this can be below the targets' time per call, "
+                 "which is at n = 1e3.",
                  md_table(["kernel", "model", "workers", "crossover n", "cheapest size",
-                           "time there (overhead)", "vs seq"], rows))
+                           "least time per call", "vs seq"], rows))
 
 
 def fetch_section(page, fetch_info):

@@ -817,7 +817,7 @@ TEST(FetchSweep, NamesFollowTheContract) {
     }
     EXPECT_EQ(profiled.size(), all_models().size()) << "every model runs the seed profile";
     const std::set<int> rates = quick ? std::set<int>{2000, 10'000}
-                                      : std::set<int>{1000, 2000, 5000, 10'000, 20'000, 40'000};
+                                      : std::set<int>{1000, 2000, 5000, 10'000, 15'000, 20'000, 40'000};
     EXPECT_EQ(open_rates.size(), 4u);
     for (const auto& [model, got] : open_rates) EXPECT_EQ(got, rates) << model;
     if (!quick) {

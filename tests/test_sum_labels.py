@@ -67,6 +67,23 @@ def test_the_first_timed_call_is_warm():
     assert runs[0]["minor_faults"] < 30, runs[0]
 
 
+def test_every_array_benchmark_times_its_bare_read_and_range_ones_none():
+    # bare_s is the same sum with no model in the same process, the bound the page holds each
+    # array benchmark to. seq's call is that sum on one thread, so the two agree within the
+    # noise of one process (a loose bound: a slow moment must not fail it).
+    runs = run("--benchmark_filter=^sum/(seq|pool|mpi)/", "--workers=1,2", "--sizes=1000", "--array_sizes=1e7",
+               "--scaling_n=1e7")
+    assert {b["name"].split("/")[2] for b in runs} == {"range", "array"}
+    for b in runs:
+        assert not b.get("error_occurred"), (b["name"], b.get("error_message"))
+        assert ("bare_s" in b) == (b["name"].split("/")[2] == "array"), b["name"]
+    bare = {(b["name"].split("/")[1], b["workers"]): b["bare_s"] for b in runs if "bare_s" in b}
+    assert set(bare) == {("seq", 1), ("pool", 1), ("pool", 2), ("mpi", 1), ("mpi", 2)}, bare
+    seq = next(b for b in runs if b["name"].startswith("sum/seq/array/"))
+    assert 1 / 3 < seq["real_time"] / 1e3 / bare[("seq", 1)] < 3, seq  # real_time in ms here
+    assert all(1e-4 < t < 1 for t in bare.values()), bare  # 80 MB: milliseconds, not a cache's speed
+
+
 def test_no_benchmark_runs_beside_an_array_an_earlier_one_left():
     # fork() copies the page tables of all the parent maps: sum/fork/range at n = 1e3 after an
     # 800 MB array took 43 ms a call instead of 1.0 ms. rss_mb is the process's resident memory

@@ -31,7 +31,8 @@ def good_run():
     }
     for m in ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi", "fork"):
         rows[sum_key(m, "range", 2)] = (0.93e-3, {})
-        rows[sum_key(m, "array", 2)] = (0.020, {})
+        # processes at two bandwidths, 16 and 24 ms, each model at its own bare read's pace
+        rows[sum_key(m, "array", 2)] = (0.020, {"vs_bare": 1.05, "bare_s_min": 0.016, "bare_s_max": 0.024})
         rows[sum_key(m, "range", 2, 1000)] = (10e-6, {})
     seed = "profile:seed"
     rows[fetch_key("seq", 1, 40, seed)] = (6.09, {"ideal_s": 6.06, "efficiency": 0.995})
@@ -68,7 +69,6 @@ def test_a_run_that_meets_every_target_is_said_to():
 @pytest.mark.parametrize("key, value, target", [
     # seq range bound: 1e8 / 8 x 2 / 1.6e10 = 1.5625 ms, so 1.5x is 2.34 ms
     (sum_key("seq", "range", 1), 2.5e-3, "`seq` `range`"),
-    (sum_key("openmp", "array", 2), 0.028, "`array` at 2 workers"),
     (sum_key("tbb", "range", 2), 1.0e-3, "efficiency >= 0.95"),   # 1.8 / 2.0 = 0.90
     (sum_key("mpi", "range", 2), 1.05e-3, "`mpi` efficiency"),
     (sum_key("pool", "range", 2, 1000), 60e-6, "time per call at n = 1e3"),
@@ -91,6 +91,7 @@ def test_a_miss_turns_its_target_to_no(key, value, target):
     (fetch_key("multi_socket", 1000, 10000, "delay_ms:0"), "items_per_second", 29999.0, "0 ms, 1 KiB"),
     (fetch_key("threads", 40, 40, "profile:seed"), "efficiency", 1.002, "every fetch efficiency"),
     (targets.floor_key(1000, 100), "efficiency", 1.05, "every fetch efficiency"),  # a floor above 1 took a shortcut
+    (sum_key("openmp", "array", 2), "vs_bare", 1.51, "`array` at 2 workers"),
 ])
 def test_a_counter_past_its_limit_turns_its_target_to_no(key, counter, value, target):
     rows = good_run()
@@ -169,23 +170,30 @@ def test_open_loop_targets_from_the_hand_made_sweep():
     out = targets.evaluate(summ, HW, run.context)
     assert list(out) == ["open loop"]
     rows = {t: (m, v) for t, m, v in out["open loop"]}
+    # multi_socket saturates at 15,000: the half, 7,500, lies between 5,000 (p99 14.0 ms, within
+    # L + 5) and 20,000 (600 ms). The rate below once answered yes for a rate never offered.
     measured, met = rows["open loop, `multi_socket`: p99 within L + 5 ms at half its saturated throughput"]
-    assert met == YES and "saturated throughput (the highest rate it achieved or kept up with) 15,000" in measured and "at 5,000 offered: p99 14.0 ms" in measured
+    assert met == NOT_MEASURED, measured
+    assert measured == ("saturated throughput (the highest rate it achieved or kept up with) 15,000 requests/s, "
+                        "L = 10 ms; the half (7,500) is between the sweep's rates: 5,000 offered (33% of it): "
+                        "p99 14.0 ms; 20,000 offered (133% of it): p99 600 ms"), measured
     measured, met = rows["open loop, `coro`: p99 within L + 5 ms at half its saturated throughput"]
-    assert met == YES and "at 1,000 offered: p99 13.0 ms" in measured
+    assert met == NOT_MEASURED and "1,000 offered (11% of it): p99 13.0 ms; 5,000 offered" in measured, measured
     assert rows["the open-loop sweep and wrk add <= 90 s to the run"] == ("79 s", YES)
     # A rate kept up with counts as reached though its achieved rate reads a hair under it: 9,999
-    # achieved at 10,000 offered puts the half-rate point at 5,000, not under it (at 1,000).
+    # achieved at 10,000 offered puts the half-rate point at 5,000, where p99 14.5 ms meets it.
     at = summ["key"].str.contains("open/multi_socket/rate:20000/")
     summ.loc[at, ["arg_rate", "achieved_rate", "keeping_up"]] = [10000, 9999.0, 1.0]
     summ.loc[summ["key"].str.contains("open/multi_socket/rate:5000/"), "p99_ms"] = 14.5
-    rows = {t: m for t, m, _ in targets.evaluate(summ, HW, run.context)["open loop"]}
-    assert "10,000 requests/s; at 5,000 offered: p99 14.5 ms" in rows[
-        "open loop, `multi_socket`: p99 within L + 5 ms at half its saturated throughput"]
-    # a slower p99 at that point misses; without process times the budget is not measured
+    rows = {t: (m, v) for t, m, v in targets.evaluate(summ, HW, run.context)["open loop"]}
+    measured, met = rows["open loop, `multi_socket`: p99 within L + 5 ms at half its saturated throughput"]
+    assert met == YES and measured.endswith("at 5,000 offered (50% of it): p99 14.5 ms, at or above the half"), measured
+    # a rate below the half that misses misses there; without process times the budget is not measured
     summ.loc[summ["key"].str.contains("open/coro/rate:1000/"), "p99_ms"] = 16.0
-    rows = {t: v for t, _, v in targets.evaluate(summ, HW, {})["open loop"]}
-    assert rows["open loop, `coro`: p99 within L + 5 ms at half its saturated throughput"] == NO
+    rows = {t: (m, v) for t, m, v in targets.evaluate(summ, HW, {})["open loop"]}
+    measured, met = rows["open loop, `coro`: p99 within L + 5 ms at half its saturated throughput"]
+    assert met == NO and measured.endswith("at 1,000 offered (11% of it): p99 16.0 ms, at or below the half")
+    rows = {t: v for t, (_, v) in rows.items()}
     assert rows["the open-loop sweep and wrk add <= 90 s to the run"] == NOT_MEASURED
 
 
@@ -210,16 +218,23 @@ def test_c10k_targets_from_the_hand_made_sweep():
     assert rows["N = C = 10,000 at 100 ms: the best model within 3x the ideal (300 ms)"] == YES
 
 
-def test_a_model_that_reads_faster_than_memchr_is_the_bandwidth_bound():
-    # memchr is a measurement, not a bound: std_par read 800 MB in 12 ms at 2 workers where
-    # memchr took 18 ms, so the others (20 ms, 1.67x) are measured against std_par.
+def test_array_at_all_cores_is_held_to_the_bare_read_of_its_own_process():
+    # The reference run's openmp read in 16.2 ms (49 GB/s) in two of three processes and the
+    # other models in about 24 ms in all of theirs: held to openmp's fastest process, five
+    # models missed by the luck of where their processes ran. Against the bare read in the same
+    # process each is within 1.05x, and the bare read's range shows the two bandwidths.
     rows = good_run()
-    rows[sum_key("std_par", "array", 2)] = (0.012, {})
+    rows[sum_key("openmp", "array", 2)] = (0.0162, dict(rows[sum_key("openmp", "array", 2)][1], vs_bare=1.01))
+    rows[sum_key("threads", "array", 2)] = (0.0254, rows[sum_key("threads", "array", 2)][1])
     measured, met = verdict(evaluate(rows), "`array` at 2 workers")
-    assert met == NO and "fastest 12.0 ms (`std_par`, 66.7 GB/s; `memchr` 44.0 GB/s)" in measured, measured
-    # where memchr is itself the fastest, it is named once ("(`memchr`, 57.2 GB/s; `memchr` 57.2 GB/s)")
-    measured, _ = verdict(evaluate(good_run()), "`array` at 2 workers")
-    assert "(`memchr`, 44.0 GB/s); " in measured and measured.count("`memchr`") == 1, measured
+    assert met == YES, measured
+    assert measured.startswith("the bare read 16.0 ms – 24.0 ms across processes (33.3 – 50.0 GB/s; "
+                               "`memchr` 44.0 GB/s in its own processes); "), measured
+    assert "`openmp` 1.01x" in measured and "`threads` 1.05x" in measured and "`fork`" not in measured.split("); ")[1]
+    # A record from a binary without the bare read is not judged by another bound.
+    for m in targets.ARRAY_MODELS:
+        rows[sum_key(m, "array", 2)] = (0.020, {})
+    assert verdict(evaluate(rows), "`array` at 2 workers") == ("– (no bare read in this record)", NOT_MEASURED)
 
 
 def test_a_slow_seq_array_misses_and_a_faster_process_pool_is_no_miss():

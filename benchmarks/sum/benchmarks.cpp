@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <latch>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -85,6 +86,7 @@ struct KeptModel {
   std::string benchmark;
   std::unique_ptr<Model> model;
   double start_ms = 0;  // building it: spawning ranks, forking workers, starting threads
+  double bare_s = 0;    // the array's bare read in this process, seconds (see bare_read); 0 for range
 } kept;
 
 // Test hook, never set by ./bench: CONCBENCH_TEST_SLOWDOWN=<model>:<percent> makes that
@@ -154,18 +156,77 @@ const WrongSum& wrong_sum() {
   return w;
 }
 
+// Runs body(i) for i = 0..w-1 at once, 1..w-1 on `helpers` (w - 1 threads started before the
+// timing, as the persistent models' are) and 0 on the caller, and returns when all are done. A
+// bound whose timed loop started its threads would read low by their start-up, and more so on
+// a busy machine, where it took 16.6 ms against 7.3 ms for one thread's work.
+template <typename Body>
+void on_all(ThreadPool& helpers, int w, const Body& body) {
+  std::latch done(w - 1);
+  for (int i = 1; i < w; ++i)
+    helpers.submit([&body, &done, i] {
+      body(i);
+      done.count_down();
+    });
+  body(0);
+  done.wait();
+}
+
+// The bare read: the benchmark's array summed in this process with no model, by `threads`
+// threads started beforehand, one slice each. This VM reads the 800 MB array at two speeds
+// with two threads, 16 or 24 ms, by where the host puts the process: every model and glibc's
+// memchr hit both levels in the runs of 2026-12-02 to 04, one process at one level and the
+// next at the other. A model's time across processes then says more about the placement than
+// about the model; its time over the bare read's, both from one process, does not. It runs
+// before the model is built: an mpi model's idle ranks, polling, made it read 42 ms against the
+// model's own 26 ms when it ran after the timed calls. An earlier model's runtime threads get
+// 20 ms to go idle first. The median of 5 passes, or of more while they took under 20 ms in all.
+// `seconds` is one pass's; the result is an error message, or empty.
+std::string bare_read(const int64_t* values, int64_t n, int threads, int64_t expected, double& seconds) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ThreadPool helpers(threads - 1, kCpuSpin);
+  std::vector<Partial> partial(threads);
+  std::vector<double> passes;
+  double spent = 0;
+  while (passes.size() < 5 || (spent < 0.02 && passes.size() < 1001)) {
+    const auto start = std::chrono::steady_clock::now();
+    on_all(helpers, threads, [&](int i) {
+      const Slice s = slice_of(n, threads, i);
+      partial[i].value = sum_array(values + s.begin, s.end - s.begin);
+    });
+    passes.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    spent += passes.back();
+    int64_t total = 0;
+    for (const Partial& p : partial) total += p.value;
+    if (total != expected)
+      return "the bare read's sum was wrong: got " + std::to_string(total) + ", expected " + std::to_string(expected);
+  }
+  std::nth_element(passes.begin(), passes.begin() + passes.size() / 2, passes.end());
+  seconds = passes[passes.size() / 2];
+  return "";
+}
+
 void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
                Kernel kernel, int workers, int64_t n) {
   if (kept.benchmark != name) kept = {};  // before the new array: fork copies less
   Problem problem{kernel, n, values_for(kernel, n)};
   if (slowdown().model == info.name) problem.repeat = slowdown().fraction;
   const int64_t expected = exact_sum(n);
+  // A model that says W workers can use at most min(W, hardware threads) cores at once.
+  const int wanted = info.parallel ? std::min(workers, hardware_threads()) : 1;
   if (!kept.model) {
+    double bare = 0;  // the bound the process allows an array benchmark: as many threads as `wanted`
+    if (kernel == Kernel::array) {
+      if (std::string error = bare_read(problem.values, n, wanted, expected, bare); !error.empty()) {
+        state.SkipWithError(error.c_str());
+        return;
+      }
+    }
     try {
       const auto started = std::chrono::steady_clock::now();
       auto made = info.make(workers);
       kept = {name, std::move(made),
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()};
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(), bare};
     } catch (const std::exception& e) {
       state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
       return;
@@ -198,7 +259,6 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   // std_par) may leave a worker out of a small call, so the mean per call is reported too.
   // More workers than hardware threads cannot all run at once: a work-sharing model's running
   // workers then take the slices of those waiting for a core.
-  const int wanted = info.parallel ? std::min(workers, hardware_threads()) : 1;
   SliceLog log;
   problem.log = &log;
   const auto start = std::chrono::steady_clock::now();
@@ -285,22 +345,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   state.counters["minor_faults"] = used_by_calls.minor_faults / timed_calls;
   state.counters["voluntary_switches"] = used_by_calls.voluntary_switches / timed_calls;
   state.counters["involuntary_switches"] = used_by_calls.involuntary_switches / timed_calls;
-}
-
-// Runs body(i) for i = 0..w-1 at once, 1..w-1 on `helpers` (w - 1 threads started before the
-// timing, as the persistent models' are) and 0 on the caller, and returns when all are done. A
-// bound whose timed loop started its threads would read low by their start-up, and more so on
-// a busy machine, where it took 16.6 ms against 7.3 ms for one thread's work.
-template <typename Body>
-void on_all(ThreadPool& helpers, int w, const Body& body) {
-  std::latch done(w - 1);
-  for (int i = 1; i < w; ++i)
-    helpers.submit([&body, &done, i] {
-      body(i);
-      done.count_down();
-    });
-  body(0);
-  done.wait();
+  if (kept.bare_s > 0) state.counters["bare_s"] = kept.bare_s;
 }
 
 // The machine's bounds, measured here so the README's targets compare against this machine.
