@@ -67,13 +67,14 @@ def pick_records(args, notes):
         order = records.commit_order(args.repo)
     except records.GitError as e:
         raise InputError("cannot list the commits of %s: %s" % (args.repo, e)) from None
-    usable, skipped = {}, {"of another machine": 0, "from a dirty tree": 0, "of part of the suite or --quick": 0,
+    partial = "of a --quick or partial run (not every benchmark, or other flags)"
+    usable, skipped = {}, {"of another machine": 0, "from a dirty tree": 0, partial: 0,
                            "of commits off this branch": 0}
     for r in found:
         # A quick or partial run measured with other flags: beside full runs it would be a step.
         why = ("of another machine" if not records.same_machine(r.context, machine) else
                "from a dirty tree" if r.dirty is not False else
-               "of part of the suite or --quick" if r.scope != records.FULL else
+               partial if r.scope != records.FULL else
                "of commits off this branch" if r.commit not in order else None)
         if why:
             skipped[why] += 1
