@@ -29,11 +29,22 @@ TINY = ["--benchmark_min_time=0.01", "--benchmark_repetitions=1"]
 ONE_ROUND = ["--benchmark_repetitions=1"]  # one process per model, as these tests expect
 
 
-def isolated(tmp_path, args, env=None, extra=()):
+def isolated(tmp_path, args, env=None, extra=(), preexec_fn=None):
     out = tmp_path / "run.json"
     proc = subprocess.run([sys.executable, RUN, "--out", str(out), "--fixture", FIXTURE, *extra, BINARY,
-                           *args], capture_output=True, text=True, env=env, timeout=600)
+                           *args], capture_output=True, text=True, env=env, timeout=600, preexec_fn=preexec_fn)
     return proc, out
+
+
+def ahead_of_other_load():
+    """A child's preexec_fn: nice -10 where permitted (root, as in CI), so that its threads get
+    the cores they ask for beside other programs: beside two busy processes a spinning thread and
+    a worker shared one core's worth, and a process's cpu_util read 1.0 with the spinner as
+    without it. Elsewhere the child runs as it would."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    except PermissionError:
+        pass
 
 
 def iterations(doc):
@@ -51,13 +62,15 @@ def test_a_model_left_spinning_disturbs_a_shared_process_but_not_an_isolated_one
             "--benchmark_min_time=0.2"]
     shared = tmp_path / "shared.json"
     # Up to three tries: the spinner's share of a core is the machine's to give, and one try failed
-    # twice in whole runs of the Python tests (once beside other tests), never in 20 runs alone.
+    # twice in whole runs of the Python tests (once beside other tests), never in 20 runs alone;
+    # all three failed in a CI run beside another test run (shared 1.01, isolated 0.97), so the
+    # processes now run ahead of other load.
     for _ in range(3):
         subprocess.run([BINARY, *args, "--benchmark_out=%s" % shared, "--benchmark_format=json"],
-                       check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+                       check=True, env=env, stdout=subprocess.DEVNULL, timeout=300, preexec_fn=ahead_of_other_load)
         shared_util = {b["name"].split("/")[1]: b["cpu_util"]
                        for b in iterations(json.loads(shared.read_text()))}
-        proc, out = isolated(tmp_path, args, env=env)
+        proc, out = isolated(tmp_path, args, env=env, preexec_fn=ahead_of_other_load)
         assert proc.returncode == 0, proc.stderr
         util = {b["name"].split("/")[1]: b["cpu_util"] for b in iterations(json.loads(out.read_text()))}
         # One worker, the caller asleep in join(): at most one core busy, however loaded the
