@@ -423,12 +423,12 @@ def analyse_c10k(fetch, summ, context):
 
 def client_floor(summ, delay_ms, n=None, nbytes=None):
     """peak/raw_http at this latency (and N and body size, if given), the client floor under
-    the models: arg_conc, arg_n, t_med and efficiency (empty without it)."""
+    the models: arg_conc, arg_n, t_med, efficiency and items_per_second (empty without it)."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
     for column, wanted in (("arg_delay_ms", delay_ms), ("arg_n", n), ("arg_bytes", nbytes)):
         if wanted is not None and not p.empty:
             p = p[p[column] == wanted]
-    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency"])
+    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "items_per_second"])
 
 
 def wrk_bound(summ):
@@ -439,12 +439,31 @@ def wrk_bound(summ):
     return {int(c): float(r) for c, r in zip(p["arg_conc"], p["requests_per_second"]) if finite(r)}
 
 
+def open_bound(summ, f):
+    """What the open loop (open_frame f) is held against at its C, the most it had in flight:
+    `wrk_rps`, what the fixture served wrk at `wrk_conc` (that C if wrk ran there, else the C nearest
+    it; None without wrk; `wrk` has every C), `floor_rps`, what one thread without libcurl
+    drew at N = C and 0 ms (peak/raw_http; None unmeasured), and `best`, the open-loop model that
+    achieved the highest rate and that rate (None without one) among `models` models."""
+    conc, wrk = int(f["conc"].max()), wrk_bound(summ)
+    wrk_conc = min(wrk, key=lambda c: (abs(math.log(c / conc)), -c)) if wrk else None
+    floor = client_floor(summ, 0, n=conc)
+    floor = floor.loc[floor["arg_conc"] == conc, "items_per_second"].dropna()
+    best = None
+    if _col(f, "achieved_rate").notna().any():
+        top = f.loc[f["achieved_rate"].idxmax()]
+        best = (top["model"], float(top["achieved_rate"]))
+    return {"conc": conc, "wrk": wrk, "wrk_conc": wrk_conc, "wrk_rps": wrk.get(wrk_conc),
+            "floor_rps": float(floor.iloc[0]) if len(floor) else None, "best": best,
+            "models": f["model"].nunique()}
+
+
 def analyse_open(summ):
-    """The open-loop frame and the wrk bound beside it; None without open-loop benchmarks."""
+    """The open-loop frame and what it is held against (open_bound); None without open-loop benchmarks."""
     f = open_frame(summ)
     if f.empty:
         return None
-    return {"frame": f, "wrk": wrk_bound(summ), "models": sorted(f["model"].unique(), key=model_order)}
+    return {"frame": f, "bound": open_bound(summ, f), "models": sorted(f["model"].unique(), key=model_order)}
 
 
 # --- the metrics the verdicts judge ----------------------------------------------

@@ -373,8 +373,10 @@ def draw_c10k(figs, info):
         _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], hollow=s["short"], label=None)
     concs = sorted(curve["conc"].unique())
     ax.plot(concs, [c * 1000.0 / delay for c in concs], **IDEAL, label="ideal  C / L")
-    if wrk:
-        ax.axhline(max(wrk.values()), **WRK, label="the fixture's capacity at 0 ms (wrk)")
+    if wrk:  # at the C wrk ran at: its rate falls with C, so no one level is the fixture's at every C
+        cs = sorted(wrk)
+        ax.plot(cs, [wrk[c] for c in cs], **WRK, marker="x", markersize=8, markeredgewidth=1.5,
+                label="the fixture's capacity at 0 ms (wrk, at each C it ran at)")
     floor_rps = floor["arg_n"] / floor["t_med"]
     if not floor.empty:
         ax.plot(floor["arg_conc"], floor_rps, **FLOOR,
@@ -400,11 +402,12 @@ def draw_open(figs, info):
     """Open loop, the classic figure: p50 (solid) and p99 (dashed) latency against offered load,
     hollow markers where the model fell behind its schedule; beside it, what each model
     achieved against what was offered, with the fixture's own capacity (wrk) as the bound."""
-    f, wrk = info["frame"], info["wrk"]
+    f, bound = info["frame"], info["bound"]
     delays = sorted(f["delay_ms"].unique())
     figs.progress("rendering the open-loop sweep")
-    fig, axes = figs.new(2, "fetch, open loop: latency and throughput against offered load (L = %s ms)"
-                         % "/".join("%g" % d for d in delays), width=6.0, height=4.8)
+    fig, axes = figs.new(2, "fetch, open loop: latency and throughput against offered load (L = %s ms, at most "
+                         "C = %d in flight)" % ("/".join("%g" % d for d in delays), bound["conc"]),
+                         width=6.0, height=4.8)
     ax, bx = axes[0]
     for model, m in _by_model(f, "rate"):
         color, marker = MODEL_STYLE[model]
@@ -419,16 +422,18 @@ def draw_open(figs, info):
     for d in delays:
         ax.axhline(d + 10, color="#888888", linestyle=":", linewidth=1, label="L + 10 ms: within capacity")
     bx.plot(rates, rates, **BOUND, label="achieved = offered")
-    if wrk:
-        bx.axhline(max(wrk.values()), **WRK, label="the fixture's capacity (wrk, best of C = %s)"
-                   % ", ".join(str(c) for c in sorted(wrk)))
+    wrk = [bound["wrk_rps"]] if bound["wrk_rps"] else []
+    if wrk:  # at the open loop's C: wrk's rate falls with C, so its best at another C is no bound here
+        bx.axhline(wrk[0], **WRK, label="the fixture's capacity at C = %d, 0 ms (wrk%s)" % (
+            bound["wrk_conc"], "" if bound["wrk_conc"] == bound["conc"]
+            else "; not run at the open loop's C = %d" % bound["conc"]))
     for a in (ax, bx):
         _x_ticks(a, rates, fmt_num, base=10)  # the offered rates themselves
         a.set_xlabel("offered rate (requests/s)")
     _log_axis(ax, f["p50_ms"], f["p99_ms"])
     ax.set(ylabel="latency from arrival (ms)", title="p50 solid, p99 dashed (as in the latency figure); "
            "hollow: fell behind")
-    _log_axis(bx, f["achieved_rate"], rates, list(wrk.values()))
+    _log_axis(bx, f["achieved_rate"], rates, wrk)
     bx.set(ylabel="achieved rate (requests/s)", title="what each model issued")
     figs.save(fig, "fetch_open.png", "fetch, open loop: latency against offered load", shared_legend=True,
               bars=None)

@@ -1281,6 +1281,28 @@ def test_a_saved_run_is_rendered_with_the_python_run_saved_beside_it(tmp_path):
     assert r.returncode == 0 and (tmp_path / "other" / "README.md").read_text(encoding="utf-8").count("| not run |") == 6
 
 
+def keeping_figures(tmp_path):
+    """Figures that keep what each saved file drew: {file: {"legend": the shared legend's labels,
+    "notes": {panel title: its texts}, "lines": {panel title: {label: (x, y)}}}} over its visible
+    panels, where the lines are the labelled lines and error bars' medians."""
+    seen = {}
+
+    class Keep(plot_figures.Figures):
+        def save(self, fig, fname, title, **kw):
+            super().save(fig, fname, title, **kw)  # draws the shared legend, then closes fig
+            axes = [ax for ax in fig.axes if ax.get_visible()]
+            lines = {}
+            for ax in axes:
+                drawn = {c.get_label(): c.lines[0] for c in ax.containers}
+                drawn.update({line.get_label(): line for line in ax.lines if not line.get_label().startswith("_")})
+                lines[ax.get_title()] = {k: (list(v.get_xdata()), list(v.get_ydata())) for k, v in drawn.items()}
+            seen[fname] = {"legend": [t.get_text() for legend in fig.legends for t in legend.get_texts()],
+                           "notes": {ax.get_title(): [t.get_text() for t in ax.texts] for ax in axes},
+                           "lines": lines}
+
+    return Keep(str(tmp_path), {}, "note", lambda *_: None), seen
+
+
 def test_latency_figure_keys_its_line_styles_and_says_where_a_sweep_stopped(tmp_path):
     # The legend once held only "L = 100 ms": which line was p50 and which p99, and what the
     # dotted line was, were left to the title. A model swept only to C = 100 (fork) showed an
@@ -1290,16 +1312,9 @@ def test_latency_figure_keys_its_line_styles_and_says_where_a_sweep_stopped(tmp_
                          for c in concs])
     for q in ("p50_ms", "p99_ms"):
         rows[q + "_min"], rows[q + "_max"] = rows[q] * 0.9, rows[q] * 1.1
-    seen = {}
-
-    class Keep(plot_figures.Figures):
-        def save(self, fig, fname, title, **kw):
-            super().save(fig, fname, title, **kw)  # draws the shared legend, then closes fig
-            seen["legend"] = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
-            seen["notes"] = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes}
-
-    figs = Keep(str(tmp_path), {}, "note", lambda *_: None)
+    figs, seen = keeping_figures(tmp_path)
     plot_figures._draw_latency(figs, rows, {"n": 1000, "bytes": 1024, "keepalive": 1}, [100.0])
+    seen = seen["fetch_latency.png"]
     assert {"p50", "p99", "L itself: no request is answered sooner", "L = 100 ms"} <= set(seen["legend"])
     assert seen["notes"]["fork"] == ["no result\nabove C = 100"] and seen["notes"]["threads"] == []
     assert_png(tmp_path / "fetch_latency.png")
@@ -1320,3 +1335,64 @@ def test_the_machine_table_says_when_the_machine_reported_no_caches(tmp_path):
         texts[label] = (tmp_path / label / "README.md").read_text(encoding="utf-8")
     assert "| caches | L1d 48 KiB" in texts["sized"]
     assert "| caches | not reported by the machine |" in texts["none"]
+
+
+def peak_entries(name, ms, counters):
+    """Three repetitions of a peak/ benchmark (wrk, raw_http) as Google Benchmark writes them."""
+    return [{"name": name, "run_name": name, "run_type": "iteration", "repetitions": 3, "repetition_index": rep,
+             "threads": 1, "iterations": 1, "real_time": ms, "cpu_time": ms / 10, "time_unit": "ms", **counters}
+            for rep in range(3)]
+
+
+def wrk_entries(rps_at):
+    """peak/wrk at each C of {C: requests per second}."""
+    return [e for c, rps in rps_at.items() for e in peak_entries(
+        "peak/wrk/conc:%d/delay_ms:0/bytes:1024/process_time/real_time" % c, 1010.0, {"requests_per_second": rps})]
+
+
+def test_the_c10k_figure_draws_wrk_at_each_c_it_ran_at(tmp_path):
+    # wrk's best (100,000 at C = 10) drawn flat at every C claimed a capacity at C = 1000 that wrk
+    # itself did not reach there (70,000).
+    doc = json.load(open(data("c10k_run.json"), encoding="utf-8"))
+    doc["benchmarks"] += wrk_entries({10: 100000.0, 100: 95000.0})
+    path = tmp_path / "wrk_c10k.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    summ = summary(str(path))
+    figs, seen = keeping_figures(tmp_path)
+    plot_figures.draw_c10k(figs, metrics.analyse_c10k(metrics.fetch_frame(summ), summ, doc["context"]))
+    (left,) = [lines for title, lines in seen["fetch_c10k.png"]["lines"].items() if title.startswith("throughput")]
+    assert left["the fixture's capacity at 0 ms (wrk, at each C it ran at)"] == ([10, 100, 1000],
+                                                                                 [100000.0, 95000.0, 70000.0])
+
+
+def test_the_open_loop_is_held_against_wrk_at_its_own_c(tmp_path):
+    # The open loop has at most 1000 in flight; wrk's best over C = 100 and 1000 is no bound there.
+    # open_run.json has wrk at C = 100 only: the figure and the page say which C the line is.
+    doc = json.load(open(data("open_run.json"), encoding="utf-8"))
+    texts, labels = {}, {}
+    for kind, extra in (("as_is", []), ("at_1000", wrk_entries({1000: 70000.0}) + peak_entries(
+            "peak/raw_http/conc:1000/n:1000/delay_ms:0/bytes:1024/keepalive:1/real_time", 16.7,
+            {"items_per_second": 60000.0}))):
+        path = tmp_path / (kind + ".json")
+        path.write_text(json.dumps(dict(doc, benchmarks=doc["benchmarks"] + extra)), encoding="utf-8")
+        r = run_plot(str(path), "--out", str(tmp_path / kind))
+        assert r.returncode == 0, r.stderr
+        texts[kind] = (tmp_path / kind / "README.md").read_text(encoding="utf-8")
+        figs, seen = keeping_figures(tmp_path)
+        plot_figures.draw_open(figs, metrics.analyse_open(summary(str(path))))
+        (labels[kind],) = [(k, y) for k, (_, y) in seen["fetch_open.png"]["lines"]["what each model issued"].items()
+                           if "wrk" in k]
+    assert labels["as_is"] == ("the fixture's capacity at C = 100, 0 ms (wrk; not run at the open loop's C = 1000)",
+                               [95000.0, 95000.0])
+    assert labels["at_1000"] == ("the fixture's capacity at C = 1000, 0 ms (wrk)", [70000.0, 70000.0])
+    assert ("**The bound.** wrk was not run at C = 1000, the most requests the open loop had in flight; at C = 100, "
+            "the nearest it ran at, the fixture served it 95,000 requests/s (one thread, 0 ms). The best of the 3 "
+            "open-loop models, `multi_socket`, issued 15,000 requests/s, 16% of wrk's at C = 100.\n") in texts["as_is"]
+    assert ("**The bound.** At C = 1000, the most requests the open loop had in flight, the fixture served 70,000 "
+            "requests/s to wrk (one thread, 0 ms; 95,000 at C = 100). One thread without libcurl (`peak/raw_http`, "
+            "N = C = 1000, closed loop at 0 ms) drew 60,000 requests/s. The best of the 3 open-loop models, "
+            "`multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1000: the fixture's capacity was not "
+            "what held it back.\n") in texts["at_1000"]
+    assert ("| the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model | wrk at C = "
+            "1000: 70,000 requests/s (best of C = 100, 1000: 95,000 at C = 100); `multi_socket` 15,000, the best of "
+            "3 open-loop models at C = 1000 | reported |") in texts["at_1000"]

@@ -197,6 +197,27 @@ def test_open_loop_targets_from_the_hand_made_sweep():
     assert rows["the open-loop sweep and wrk add <= 90 s to the run"] == NOT_MEASURED
 
 
+def test_the_open_loop_is_held_against_wrk_at_its_own_c():
+    # wrk's rate falls with C: its best over every C (110,000 at C = 10 here) is no bound for an
+    # open loop with at most 1000 in flight. open_run.json has wrk at C = 100 only: the row says so.
+    import metrics
+    from bench_names import load_run
+    run = load_run(os.path.join(HERE, "data", "open_run.json"))
+    summ, _ = metrics.categorize(metrics.summarize(run.df))
+    label = "the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model"
+
+    def row(summ):
+        return {t: (m, v) for t, m, v in targets.open_targets(summ, run.context)}[label]
+
+    assert row(summ) == ("wrk at C = 100: 95,000 requests/s, not run at the open loop's C = 1000; `multi_socket` "
+                         "15,000, the best of 3 open-loop models at C = 1000", REPORTED)
+    wrk = summ[summ["model"] == "wrk"]
+    summ = pd.concat([summ] + [wrk.assign(arg_conc=c, requests_per_second=r, key="peak/wrk/conc:%d" % c)
+                               for c, r in ((10, 110000.0), (1000, 70000.0))], ignore_index=True)
+    assert row(summ) == ("wrk at C = 1000: 70,000 requests/s (best of C = 10, 100, 1000: 110,000 at C = 10); "
+                         "`multi_socket` 15,000, the best of 3 open-loop models at C = 1000", REPORTED)
+
+
 def test_c10k_targets_from_the_hand_made_sweep():
     import metrics
     from bench_names import load_run
