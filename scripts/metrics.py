@@ -208,6 +208,14 @@ def fetch_ideal_s(n, conc, delay_ms):
     return np.ceil(n / conc) * delay_ms / 1000.0
 
 
+def _ideal(frame, n, conc, delay_ms):
+    """The run's own ideal_s counter, else ceil(N/C)*L; NaN at L = 0, which has no meaningful lower
+    bound (so no efficiency either)."""
+    own = _col(frame, "ideal_s").astype(float)
+    ideal = own.where(np.isfinite(own) & (own > 0), fetch_ideal_s(n, conc, delay_ms))
+    return ideal.where(np.isfinite(ideal) & (ideal > 0))
+
+
 MEMORY_MIN_CONC = 10  # the fewest requests in flight at once whose memory per request is shown
 
 
@@ -224,14 +232,15 @@ def fetch_frame(summ):
     for col in ("delay_ms", "bytes", "keepalive"):
         f[col] = _col(f, "arg_" + col).astype(float)
     f["profile"] = [p if isinstance(p, str) else None for p in _col(f, "arg_profile")]
-    own = _col(f, "ideal_s").astype(float)
-    ideal = own.where(np.isfinite(own) & (own > 0), fetch_ideal_s(f["n"], f["conc"], f["delay_ms"]))
-    # L = 0 has no meaningful lower bound: no ideal, no efficiency
-    f["ideal"] = ideal.where(np.isfinite(ideal) & (ideal > 0))
+    f["ideal"] = _ideal(f, f["n"], f["conc"], f["delay_ms"])
     eff_counter = _col(f, "efficiency")
     f["eff"] = eff_counter.where(eff_counter.map(finite) & f["ideal"].notna(), f["ideal"] / f["t_med"])
     f["eff_lo"] = f["ideal"] / f["t_max"]
     f["eff_hi"] = f["ideal"] / f["t_min"]
+    # The time beyond the waits no model can avoid, in seconds: a cost that is the same at every C
+    # reads the same here, where the efficiency falls as C shrinks the ideal.
+    for suffix, col in (("", "t_med"), ("_lo", "t_min"), ("_hi", "t_max")):
+        f["over_ideal" + suffix] = f[col] - f["ideal"]
     f["peak_in_flight"] = _col(f, "peak_in_flight").astype(float)
     f["short"] = (f["delay_ms"] > 0) & (f["peak_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"]))
     # Below MEMORY_MIN_CONC in flight (the counter's divisor), RSS growth per request is
@@ -423,12 +432,14 @@ def analyse_c10k(fetch, summ, context):
 
 def client_floor(summ, delay_ms, n=None, nbytes=None):
     """peak/raw_http at this latency (and N and body size, if given), the client floor under
-    the models: arg_conc, arg_n, t_med, efficiency and items_per_second (empty without it)."""
+    the models: arg_conc, arg_n, t_med, efficiency, over_ideal (as fetch_frame's) and
+    items_per_second (empty without it)."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
     for column, wanted in (("arg_delay_ms", delay_ms), ("arg_n", n), ("arg_bytes", nbytes)):
         if wanted is not None and not p.empty:
             p = p[p[column] == wanted]
-    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "items_per_second"])
+    p = p.assign(over_ideal=p["t_med"] - _ideal(p, *(_col(p, "arg_" + a) for a in ("n", "conc", "delay_ms"))))
+    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "over_ideal", "items_per_second"])
 
 
 def wrk_bound(summ):

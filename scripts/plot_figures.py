@@ -89,12 +89,13 @@ def _yerr(y, lo, hi):
 NUDGE_LINEAR = 0.035  # x units a model moves per slot on a linear axis (workers W)
 
 
-def _errorbar(ax, model, x, y, lo, hi, linear=False, hollow=None, **kw):
-    """Median with min-max bars. Each model on an axes is nudged sideways (alternating right
-    and left) so equal results do not hide each other: by 2% a slot on a log axis, by
-    NUDGE_LINEAR on a linear one (a percentage would move W = 4 twice as far as W = 2). The
-    points where `hollow` (a boolean per point) is true are drawn hollow."""
-    color, marker = MODEL_STYLE[model]
+def _errorbar(ax, model, x, y, lo, hi, linear=False, hollow=None, color=None, **kw):
+    """Median with min-max bars, in the model's colour unless `color` is given. Each model on an
+    axes is nudged sideways (alternating right and left) so equal results do not hide each other:
+    by 2% a slot on a log axis, by NUDGE_LINEAR on a linear one (a percentage would move W = 4
+    twice as far as W = 2). The points where `hollow` (a boolean per point) is true are drawn hollow."""
+    model_color, marker = MODEL_STYLE[model]
+    color = color or model_color
     slots = ax.__dict__.setdefault("_concbench_models", [])
     if model not in slots:
         slots.append(model)
@@ -246,63 +247,53 @@ def _size_panel(ax, info):
 
 
 def draw_fetch(figs, info):
-    """Wall time and efficiency against C per latency, the latency panels, throughput and memory."""
+    """Time above the ideal per model and efficiency against C per latency, the latency panels,
+    throughput and memory."""
     fetch, cfg, delays = info["frame"], info["cfg"], info["delays"]
     if delays:  # none without a configuration
-        figs.progress("rendering fetch wall time and efficiency against concurrency")
-        # (quantity, its title, the columns of its median, min and max, and of the client floor's)
-        for what, title, (y, lo, hi, floor_col) in (
-                ("time", "wall time", ("t_med", "t_min", "t_max", "t_med")),
-                ("efficiency", "efficiency (ideal / measured)", ("eff", "eff_lo", "eff_hi", "efficiency"))):
-            fig, axes = figs.new(len(delays), "fetch: %s against concurrency (%s)"
-                                 % (title, config_text(cfg)), height=4.8)
-            for ax, delay in zip(axes[0], delays):
-                rows = config_rows(fetch, cfg, delay)
-                for model, m in _by_model(rows, "conc"):
-                    _errorbar(ax, model, m["conc"], m[y], m[lo], m[hi], hollow=m["short"])
-                floor = info["floor"].get(delay)
-                if floor is not None and floor[floor_col].notna().any():
-                    ax.plot(floor["arg_conc"], floor[floor_col], **FLOOR,
-                            label="one thread without libcurl (peak/raw_http)")
-                if what == "time":
-                    ideal = rows.groupby("conc")["ideal"].median()
-                    ax.plot(ideal.index, ideal.values, **IDEAL, label="ideal  ceil(N/C)·L")
-                    _log_axis(ax, fmt=fmt_time)
-                    ax.set_ylabel("wall time for %d requests" % cfg["n"])
-                else:
-                    ax.axhline(1.0, **BOUND, label="ideal (1.0)")
-                    ax.set_ylim(0, np.fmax(1.1, rows["eff_hi"].max() * 1.08))
-                    ax.set_ylabel("efficiency")
-                _conc_axis(ax, rows["conc"])
-                short = "; " + SHORT_NOTE if rows["short"].any() else ""
-                ax.set_title("injected latency L = %g ms%s" % (delay, short), fontsize=9)
-            figs.save(fig, "fetch_%s.png" % what, "fetch: %s against concurrency" % what, shared_legend=True)
+        every = pd.concat([config_rows(fetch, cfg, d) for d in delays])
+        figs.progress("rendering fetch time above the ideal and efficiency against concurrency")
+        _draw_over_ideal(figs, every, cfg, delays, info["floor"])
+        _draw_efficiency(figs, fetch, cfg, delays, info["floor"])
         if {"p50_ms", "p99_ms"} <= set(fetch.columns):
-            _draw_latency(figs, pd.concat([config_rows(fetch, cfg, d) for d in delays]), cfg, delays)
+            _draw_latency(figs, every, cfg, delays)
     _draw_throughput_memory(figs, info)
 
 
-def _draw_latency(figs, rows, cfg, delays):
-    """Small multiples: one panel per model, p50 (solid) and p99 (dashed) against C, one colour
-    per injected latency, on one shared log axis so panels compare at a glance."""
-    figs.progress("rendering fetch latency")
+def _draw_efficiency(figs, fetch, cfg, delays, floors):
+    """Every model's efficiency against C on one axis per injected latency, with the client floor."""
+    fig, axes = figs.new(len(delays), "fetch: efficiency (ideal / measured) against concurrency (%s)"
+                         % config_text(cfg), height=4.8)
+    for ax, delay in zip(axes[0], delays):
+        rows = config_rows(fetch, cfg, delay)
+        for model, m in _by_model(rows, "conc"):
+            _errorbar(ax, model, m["conc"], m["eff"], m["eff_lo"], m["eff_hi"], hollow=m["short"])
+        floor = floors.get(delay)
+        if floor is not None and floor["efficiency"].notna().any():
+            ax.plot(floor["arg_conc"], floor["efficiency"], **FLOOR, label="one thread without libcurl (peak/raw_http)")
+        ax.axhline(1.0, **BOUND, label="ideal (1.0)")
+        ax.set_ylim(0, np.fmax(1.1, rows["eff_hi"].max() * 1.08))
+        ax.set_ylabel("efficiency")
+        _conc_axis(ax, rows["conc"])
+        short = "; " + SHORT_NOTE if rows["short"].any() else ""
+        ax.set_title("injected latency L = %g ms%s" % (delay, short), fontsize=9)
+    figs.save(fig, "fetch_efficiency.png", "fetch: efficiency against concurrency", shared_legend=True)
+
+
+DELAY_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")  # one per injected latency in the small multiples
+
+
+def _model_panels(figs, rows, title, ylabel, draw):
+    """Small multiples: one panel per model in rows (five to a row), draw(ax, model) in each, on one
+    shared y axis so panels compare at a glance. Returns (fig, the panels in use)."""
     models = sorted(rows["model"].unique(), key=model_order)
     ncols = min(5, len(models))
     nrows = -(-len(models) // ncols)
-    fig, axes = figs.new(ncols, "fetch: per-request latency from ready to answered, p50 (solid) and p99 "
-                         "(dashed), %s" % config_text(cfg), nrows=nrows, width=3.3, height=3.0)
+    fig, axes = figs.new(ncols, title, nrows=nrows, width=3.3, height=3.0)
     panels = axes.flatten()
-    colours = dict(zip(delays, ("#1f77b4", "#d62728", "#2ca02c")))
     top_conc = rows["conc"].max()
     for i, (ax, model) in enumerate(zip(panels, models)):
-        for delay in delays:
-            m = rows[(rows["model"] == model) & (rows["delay_ms"] == delay)].sort_values("conc")
-            for q, style in (("p50_ms", "-"), ("p99_ms", "--")):
-                if m[q].notna().any():
-                    ax.errorbar(m["conc"], m[q], yerr=_yerr(m[q], m[q + "_min"], m[q + "_max"]),
-                                color=colours[delay], linestyle=style, marker=".", capsize=2, linewidth=1.2,
-                                label="L = %g ms" % delay if q == "p50_ms" else None)
-            ax.axhline(delay, color=colours[delay], linestyle=":", linewidth=0.8)
+        draw(ax, model)
         _conc_axis(ax, rows["conc"])
         ax.set_title(model)
         own_top = rows.loc[rows["model"] == model, "conc"].max()
@@ -312,11 +303,72 @@ def _draw_latency(figs, rows, cfg, delays):
         if i:
             ax.sharey(panels[0])
         if i % ncols == 0:
-            ax.set_ylabel("latency (ms)")
-        if i + ncols < len(models):  # only the bottom panel of each column names the x axis
-            ax.set_xlabel("")
+            ax.set_ylabel(ylabel)
+        # only the bottom panel of each column names the x axis, briefly: the long name overran the last
+        ax.set_xlabel("" if i + ncols < len(models) else "concurrency C")
     for ax in panels[len(models):]:
         ax.set_visible(False)
+    return fig, panels[:len(models)]
+
+
+def _draw_over_ideal(figs, rows, cfg, delays, floors):
+    """Small multiples of the time above the ideal (measured - ideal) against C, one panel per model,
+    one colour per injected latency, the other models in grey behind: ten models within a few percent
+    of the ideal on one wall-time axis could not be told apart, and the efficiency figure already
+    has them all on one axis. floors: {L: peak/raw_http rows}, drawn in every panel."""
+    colours = dict(zip(delays, DELAY_COLOURS))
+    values = pd.concat([rows["over_ideal_lo"], rows["over_ideal_hi"]]
+                       + [f["over_ideal"] for f in floors.values()]).dropna()
+    under = (values <= 0).any()  # a run at or under its ideal (noise): a log axis would drop it
+
+    def draw(ax, model):
+        for _, other in rows[rows["model"] != model].groupby(["model", "delay_ms"]):
+            other = other.sort_values("conc")
+            ax.plot(other["conc"], other["over_ideal"], color="#d0d0d0", linewidth=1, zorder=1)
+        for delay in delays:
+            m = rows[(rows["model"] == model) & (rows["delay_ms"] == delay)].sort_values("conc")
+            _errorbar(ax, model, m["conc"], m["over_ideal"], m["over_ideal_lo"], m["over_ideal_hi"],
+                      hollow=m["short"], color=colours[delay], label="L = %g ms" % delay)
+            floor = floors.get(delay)
+            if floor is not None and floor["over_ideal"].notna().any():
+                ax.plot(floor["arg_conc"], floor["over_ideal"], **FLOOR,
+                        label="one thread without libcurl (peak/raw_http)")
+        if under:
+            ax.axhline(0, **IDEAL, label="the ideal (measured = ideal)")
+
+    short = "; " + SHORT_NOTE if rows["short"].any() else ""
+    fig, panels = _model_panels(figs, rows, "fetch: time above the ideal ceil(N/C)·L against concurrency, %s%s"
+                                % (config_text(cfg), short), "measured − ideal", draw)
+    if under:  # linear as far from 0 as the furthest run under its ideal (the noise), log beyond
+        noise = max(-values.min(), 1e-6)
+        panels[0].set_yscale("symlog", linthresh=noise)
+        panels[0].set_ylim(-noise * 1.15, max(values.max(), noise) * 1.15)
+        panels[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v) if v else "0"))
+    else:
+        _log_axis(panels[0], values, fmt=fmt_time)
+    if len(panels) > 1:
+        panels[0].plot([], [], color="#d0d0d0", linewidth=1, label="the other models")
+    figs.save(fig, "fetch_time.png", "fetch: time above the ideal against concurrency", shared_legend=True)
+
+
+def _draw_latency(figs, rows, cfg, delays):
+    """Small multiples: one panel per model, p50 (solid) and p99 (dashed) against C, one colour
+    per injected latency, on one shared log axis."""
+    figs.progress("rendering fetch latency")
+    colours = dict(zip(delays, DELAY_COLOURS))
+
+    def draw(ax, model):
+        for delay in delays:
+            m = rows[(rows["model"] == model) & (rows["delay_ms"] == delay)].sort_values("conc")
+            for q, style in (("p50_ms", "-"), ("p99_ms", "--")):
+                if m[q].notna().any():
+                    ax.errorbar(m["conc"], m[q], yerr=_yerr(m[q], m[q + "_min"], m[q + "_max"]),
+                                color=colours[delay], linestyle=style, marker=".", capsize=2, linewidth=1.2,
+                                label="L = %g ms" % delay if q == "p50_ms" else None)
+            ax.axhline(delay, color=colours[delay], linestyle=":", linewidth=0.8)
+
+    fig, panels = _model_panels(figs, rows, "fetch: per-request latency from ready to answered, p50 (solid) "
+                                "and p99 (dashed), %s" % config_text(cfg), "latency (ms)", draw)
     _log_axis(panels[0], rows["p50_ms"], rows["p99_ms"], delays)
     # The key to the line styles, which the colour-per-L entries alone leave to the title.
     for style, label in (("-", "p50"), ("--", "p99"), (":", "L itself: no request is answered sooner")):

@@ -278,10 +278,13 @@ def fetch_section(page, fetch_info):
     f, cfg, delays = fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"]
     page.add("## fetch (IO-bound)",
              "Wall time for N HTTP GETs against the local server with injected latency L; ideal = the "
-             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured. C is the most "
-             "requests a model may have in flight; where it held fewer than 90% of min(N, C) at once (its "
-             "median `peak_in_flight`), the cell says how many, and the wall-time and efficiency figures "
-             "draw the point hollow.")
+             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured. The first figure has "
+             "a panel per model with its time above the ideal (measured − ideal) against C, the other "
+             "models in grey behind it: a cost that stays the same as C grows is a flat line there, "
+             "while its efficiency, in the second figure with every model on one axis, falls as the "
+             "ideal shrinks. C is the most requests a model may have in flight; where it held fewer than "
+             "90% of min(N, C) at once (its median `peak_in_flight`), the cell says how many, and both "
+             "figures draw the point hollow.")
     page.images("fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png")
     for delay in delays:
         page.add("### L = %g ms, %s: median wall time (efficiency)" % (delay, config_text(cfg)),

@@ -418,6 +418,9 @@ def test_fetch_ideal_and_efficiency(hand):
     assert lat.loc[("coro", 40), "ideal"] == pytest.approx(0.1)
     for key in [("seq", 1), ("pool", 4), ("pool", 10), ("coro", 40)]:
         assert lat.loc[key, "eff"] == pytest.approx(0.8), key
+    # the time above the ideal, what the fetch_time figure draws: 5.0 s - 4.0 s, 0.5 s - 0.4 s
+    assert lat.loc[("seq", 1), "over_ideal"] == pytest.approx(1.0)
+    assert lat.loc[("pool", 10), "over_ideal"] == pytest.approx(0.1)
     assert metrics.pick_fetch_config(f) == {"n": 40, "bytes": 1024, "keepalive": 1}
     assert metrics.pick_fetch_config(f, delay_zero=True) is None
 
@@ -1213,6 +1216,7 @@ def test_c10k_figure_carries_the_client_floor_at_its_latency_only(tmp_path):
     # the fetch figures' floor: the plotted configuration's N and body size only
     at_1000 = metrics.client_floor(summary(str(path)), 100, n=1000, nbytes=1024)
     assert list(at_1000["arg_conc"]) == [1000] and list(at_1000["efficiency"]) == pytest.approx([100 / 122])
+    assert list(at_1000["over_ideal"]) == pytest.approx([0.022])  # 122 ms over one wave of 100 ms
     assert metrics.client_floor(summary(str(path)), 100, n=1000, nbytes=4096).empty
     r = run_plot(str(path), "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
@@ -1335,6 +1339,24 @@ def test_the_machine_table_says_when_the_machine_reported_no_caches(tmp_path):
         texts[label] = (tmp_path / label / "README.md").read_text(encoding="utf-8")
     assert "| caches | L1d 48 KiB" in texts["sized"]
     assert "| caches | not reported by the machine |" in texts["none"]
+
+
+def test_the_time_figure_draws_each_models_time_above_the_ideal_in_a_panel_of_its_own(tmp_path):
+    # Ten models within a few percent of the ideal on one wall-time axis could not be told apart:
+    # each model now has a panel, and what it draws is measured - ideal, not the wall time.
+    info = metrics.analyse_fetch(summary(data("small_run.json")))
+    figs, seen = keeping_figures(tmp_path)
+    plot_figures.draw_fetch(figs, info)
+    panels = seen["fetch_time.png"]["lines"]
+    rows = pd.concat([metrics.config_rows(info["frame"], info["cfg"], d) for d in info["delays"]])
+    assert list(panels) == sorted(rows["model"].unique(), key=metrics.model_order)
+    for model, lines in panels.items():
+        for delay in info["delays"]:
+            m = rows[(rows["model"] == model) & (rows["delay_ms"] == delay)].sort_values("conc")
+            x, y = lines["L = %g ms" % delay]
+            assert x == list(m["conc"]) and y == pytest.approx(list(m["t_med"] - m["ideal"])), (model, delay)
+    assert "the other models" in seen["fetch_time.png"]["legend"]
+    assert_png(tmp_path / "fetch_time.png")
 
 
 def peak_entries(name, ms, counters):
