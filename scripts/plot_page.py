@@ -234,7 +234,9 @@ def sum_section(page, sum_info):
              "between processes and within one. " + (
                  "Its \"× bare\" column is the model's time over the same sum with no model (min(W, "
                  "hardware threads) threads started beforehand, one slice each), read just before in the "
-                 "same process: the model's own cost, whatever the bandwidth. " if has_bare else "") +
+                 "same process: the model's own cost, whatever the bandwidth (`mpi`'s other ranks read "
+                 "slices they allocated themselves, not the array the bare read reads, so it can read "
+                 "below 1). " if has_bare else "") +
              "An efficiency above 1 even "
              "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <latch>
-#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
