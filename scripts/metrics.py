@@ -451,7 +451,7 @@ def wrk_bound(summ):
 
 
 def open_bound(summ, f):
-    """What the open loop (open_frame f) is held against at its C, the most it had in flight:
+    """What the open loop (open_frame f) is held against at its C, the most it may have in flight:
     `wrk_rps`, what the fixture served wrk at `wrk_conc` (that C if wrk ran there, else the C nearest
     it; None without wrk; `wrk` has every C), `floor_rps`, what one thread without libcurl
     drew at N = C and 0 ms (peak/raw_http; None unmeasured), and `best`, the open-loop model that

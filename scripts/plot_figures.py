@@ -425,7 +425,7 @@ def draw_c10k(figs, info):
         _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], hollow=s["short"], label=None)
     concs = sorted(curve["conc"].unique())
     ax.plot(concs, [c * 1000.0 / delay for c in concs], **IDEAL, label="ideal  C / L")
-    if wrk:  # at the C wrk ran at: its rate falls with C, so no one level is the fixture's at every C
+    if wrk:  # at the C wrk ran at: its rate differs with C, so no one level is the fixture's at every C
         cs = sorted(wrk)
         ax.plot(cs, [wrk[c] for c in cs], **WRK, marker="x", markersize=8, markeredgewidth=1.5,
                 label="the fixture's capacity at 0 ms (wrk, at each C it ran at)")
@@ -475,7 +475,7 @@ def draw_open(figs, info):
         ax.axhline(d + 10, color="#888888", linestyle=":", linewidth=1, label="L + 10 ms: within capacity")
     bx.plot(rates, rates, **BOUND, label="achieved = offered")
     wrk = [bound["wrk_rps"]] if bound["wrk_rps"] else []
-    if wrk:  # at the open loop's C: wrk's rate falls with C, so its best at another C is no bound here
+    if wrk:  # at the open loop's C: wrk's rate differs with C, so its best at another C is no bound here
         bx.axhline(wrk[0], **WRK, label="the fixture's capacity at C = %d, 0 ms (wrk%s)" % (
             bound["wrk_conc"], "" if bound["wrk_conc"] == bound["conc"]
             else "; not run at the open loop's C = %d" % bound["conc"]))

@@ -234,9 +234,11 @@ def sum_section(page, sum_info):
              "between processes and within one. " + (
                  "Its \"× bare\" column is the model's time over the same sum with no model (min(W, "
                  "hardware threads) threads started beforehand, one slice each), read just before in the "
-                 "same process: the model's own cost, whatever the bandwidth (`mpi`'s other ranks read "
+                 "same process, so the bandwidth the process got cancels out (`mpi`'s other ranks read "
                  "slices they allocated themselves, not the array the bare read reads, so it can read "
-                 "below 1). " if has_bare else "") +
+                 "below 1). It can still change between the bare read and the timed calls: one "
+                 "round's ratio can be off by as much as the two speeds differ, and a few percent "
+                 "either way is noise; the column is the median over the rounds. " if has_bare else "") +
              "An efficiency above 1 even "
              "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "
@@ -361,9 +363,9 @@ def _open_bound_text(b):
     there, and the best open-loop model beside them."""
     at, conc, (model, rate) = b["wrk_conc"], b["conc"], b["best"]
     others = ", ".join("%s at C = %d" % (fmt_measured(r), c) for c, r in sorted(b["wrk"].items()) if c != at)
-    text = ("At C = %d, the most requests the open loop had in flight, the fixture served %s requests/s to wrk"
+    text = ("At C = %d, the most requests the open loop may have in flight, the fixture served %s requests/s to wrk"
             % (conc, fmt_measured(b["wrk_rps"])) if at == conc else
-            "wrk was not run at C = %d, the most requests the open loop had in flight; at C = %d, the nearest it "
+            "wrk was not run at C = %d, the most requests the open loop may have in flight; at C = %d, the nearest it "
             "ran at, the fixture served it %s requests/s" % (conc, at, fmt_measured(b["wrk_rps"])))
     text += " (one thread, 0 ms%s)." % ("; " + others if others else "")
     if b["floor_rps"]:

@@ -1407,10 +1407,10 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c(tmp_path):
     assert labels["as_is"] == ("the fixture's capacity at C = 100, 0 ms (wrk; not run at the open loop's C = 1000)",
                                [95000.0, 95000.0])
     assert labels["at_1000"] == ("the fixture's capacity at C = 1000, 0 ms (wrk)", [70000.0, 70000.0])
-    assert ("**The bound.** wrk was not run at C = 1000, the most requests the open loop had in flight; at C = 100, "
+    assert ("**The bound.** wrk was not run at C = 1000, the most requests the open loop may have in flight; at C = 100, "
             "the nearest it ran at, the fixture served it 95,000 requests/s (one thread, 0 ms). The best of the 3 "
             "open-loop models, `multi_socket`, issued 15,000 requests/s, 16% of wrk's at C = 100.\n") in texts["as_is"]
-    assert ("**The bound.** At C = 1000, the most requests the open loop had in flight, the fixture served 70,000 "
+    assert ("**The bound.** At C = 1000, the most requests the open loop may have in flight, the fixture served 70,000 "
             "requests/s to wrk (one thread, 0 ms; 95,000 at C = 100). One thread without libcurl (`peak/raw_http`, "
             "N = C = 1000, closed loop at 0 ms) drew 60,000 requests/s. The best of the 3 open-loop models, "
             "`multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1000: the fixture's capacity was not "

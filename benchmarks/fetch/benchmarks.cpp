@@ -363,8 +363,8 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
   // Open loop: the four models the coordinated-omission question is about (a thread pool, a
   // thread per request, and the two event loops), from well below to beyond what each
   // sustains, half a second of arrivals per point at L = 10 ms. 15,000 because the p99 target is
-  // set at half of an event loop's saturated throughput, 25,000-31,000 here: without it the
-  // nearest rates, 10,000 and 20,000, left that half untested.
+  // set at half of an event loop's saturated throughput, 25,000-31,000 in the run of bc6112b:
+  // without it the nearest rates, 10,000 and 20,000, left that half untested.
   s.open_models = {"pool", "threads", "multi_socket", "coro"};
   s.open_rates = suite.quick ? std::vector<int>{2000, 10'000}
                              : std::vector<int>{1000, 2000, 5000, 10'000, 15'000, 20'000, 40'000};
