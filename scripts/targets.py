@@ -119,13 +119,22 @@ def sum_targets(run, hw):
                 lambda t, r: t <= 1.5 * r)]
     if hw and hw > 1:
         out += _all_cores_targets(run, hw, t_seq)
-    # A cost bound: the worker process must not make the sum slower. Faster than seq is the
-    # spread of one-worker times between processes (README), not a miss.
-    out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, at most 10% slower than `seq`",
-                    [run.time(sum_key("process_pool", "array", 1)), t_arr],
-                    lambda t, seq: "%s against %s (%+.1f%%)" % (fmt_time(t), fmt_time(seq),
-                                                               (t / seq - 1) * 100),
-                    lambda t, seq: t <= 1.10 * seq))
+    # A cost bound: the worker process must not make the sum slower. Held to the bare read of its
+    # own processes (one thread, no model) where the record has one: against seq, which ran in
+    # other processes, one worker's time moves with the process (README), so faster than seq
+    # was that spread, not a gain, and slower could be too.
+    pp = sum_key("process_pool", "array", 1)
+    if run.counter(pp, "vs_bare") is not None:
+        out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, at most 10% slower than the bare read "
+                        "in its own processes", [run.time(pp), run.counter(pp, "vs_bare")],
+                        lambda t, r: "%s, %.2fx its bare read%s" % (
+                            fmt_time(t), r, "; `seq` %s in its own processes" % fmt_time(t_arr) if t_arr else ""),
+                        lambda t, r: r <= 1.10))
+    else:
+        out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, at most 10% slower than `seq`",
+                        [run.time(pp), t_arr],
+                        lambda t, seq: "%s against %s (%+.1f%%)" % (fmt_time(t), fmt_time(seq), (t / seq - 1) * 100),
+                        lambda t, seq: t <= 1.10 * seq))
     return out
 
 
