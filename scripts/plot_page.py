@@ -355,29 +355,7 @@ def open_section(page, open_info):
                  "" if r["keeping_up"] >= 1 else " *behind*"), corner="model \\ rate"))
     bound = open_info["bound"]
     if bound["wrk_rps"] and bound["best"]:
-        page.add("**The bound.** " + _open_bound_text(bound))
-
-
-def _open_bound_text(b):
-    """What the fixture served wrk at the open loop's C (or the nearest C wrk ran at), the client floor
-    there, and the best open-loop model beside them."""
-    at, conc, (model, rate) = b["wrk_conc"], b["conc"], b["best"]
-    others = ", ".join("%s at C = %d" % (fmt_measured(r), c) for c, r in sorted(b["wrk"].items()) if c != at)
-    text = ("At C = %d, the most requests the open loop may have in flight, the fixture served %s requests/s to wrk"
-            % (conc, fmt_measured(b["wrk_rps"])) if at == conc else
-            "wrk was not run at C = %d, the most requests the open loop may have in flight; at C = %d, the nearest it "
-            "ran at, the fixture served it %s requests/s" % (conc, at, fmt_measured(b["wrk_rps"])))
-    text += " (one thread, 0 ms%s)." % ("; " + others if others else "")
-    if b["floor_rps"]:
-        text += (" One thread without libcurl (`peak/raw_http`, N = C = %d, closed loop at 0 ms) drew %s requests/s."
-                 % (conc, fmt_measured(b["floor_rps"])))
-    best = "The best of the %d open-loop models" % b["models"] if b["models"] > 1 else "The one open-loop model"
-    text += (" %s, `%s`, issued %s requests/s, %.0f%% of wrk's at C = %d"
-             % (best, model, fmt_measured(rate), 100 * rate / b["wrk_rps"], at))
-    # Only at the same C, and well under it, does wrk's rate show the fixture had more to give.
-    if at == conc and rate < 0.9 * b["wrk_rps"]:
-        return text + ": the fixture's capacity was not what held it back."
-    return text + "."
+        page.add("**The bound.** " + targets.open_bound_text(bound))
 
 
 def benchmarks_section(page, summ, sum_info, foreign_done):

@@ -281,6 +281,29 @@ def _at_half(m, capacity):
     return said + "the half (%s) is between the sweep's rates: %s" % (fmt_num(half), "; ".join(sides)), NOT_MEASURED
 
 
+def open_bound_text(b):
+    """What the fixture served wrk at the open loop's C (or the nearest C wrk ran at), the client floor
+    there, and the best open-loop model beside them: the open-loop target's row and the page's
+    paragraph under the open-loop figure."""
+    at, conc, (model, rate) = b["wrk_conc"], b["conc"], b["best"]
+    others = ", ".join("%s at C = %d" % (fmt_measured(r), c) for c, r in sorted(b["wrk"].items()) if c != at)
+    text = ("At C = %d, the most requests the open loop may have in flight, the fixture served %s requests/s to wrk"
+            % (conc, fmt_measured(b["wrk_rps"])) if at == conc else
+            "wrk was not run at C = %d, the most requests the open loop may have in flight; at C = %d, the nearest it "
+            "ran at, the fixture served it %s requests/s" % (conc, at, fmt_measured(b["wrk_rps"])))
+    text += " (one thread, 0 ms%s)." % ("; " + others if others else "")
+    if b["floor_rps"]:
+        text += (" One thread without libcurl (`peak/raw_http`, N = C = %d, closed loop at 0 ms) drew %s requests/s."
+                 % (conc, fmt_measured(b["floor_rps"])))
+    best = "The best of the %d open-loop models" % b["models"] if b["models"] > 1 else "The one open-loop model"
+    text += (" %s, `%s`, issued %s requests/s, %.0f%% of wrk's at C = %d"
+             % (best, model, fmt_measured(rate), 100 * rate / b["wrk_rps"], at))
+    # Only at the same C, and well under it, does wrk's rate show the fixture had more to give.
+    if at == conc and rate < 0.9 * b["wrk_rps"]:
+        return text + ": the fixture's capacity was not what held it back."
+    return text + "."
+
+
 def open_targets(summ, context):
     out = []
     f = metrics.open_frame(summ)
@@ -300,17 +323,8 @@ def open_targets(summ, context):
     # 107,901 at C = 10 in one run), so its best over every C is no bound at this one.
     bound = metrics.open_bound(summ, f) if not f.empty else None
     if bound and bound["wrk_rps"] and bound["best"]:
-        at, conc, wrk, (model, rate) = bound["wrk_conc"], bound["conc"], bound["wrk"], bound["best"]
-        measured = "wrk at C = %d: %s requests/s" % (at, fmt_measured(wrk[at]))
-        if at != conc:
-            measured += ", not run at the open loop's C = %d" % conc
-        if len(wrk) > 1:
-            top = max(wrk, key=wrk.get)
-            measured += " (best of C = %s: %s at C = %d)" % (", ".join(str(c) for c in sorted(wrk)),
-                                                             fmt_measured(wrk[top]), top)
         out.append(("the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model",
-                    measured + "; `%s` %s, the best of %s at C = %d"
-                    % (model, fmt_measured(rate), plural(bound["models"], "open-loop model"), conc), REPORTED))
+                    open_bound_text(bound), REPORTED))
     seconds = (context or {}).get("concbench_process_seconds")
     label = "the open-loop sweep and wrk add <= 90 s to the run"
     if isinstance(seconds, dict) and seconds:
