@@ -353,9 +353,9 @@ def open_section(page, open_info):
              pivot(f.assign(conc=f["rate"]), lambda r: "%s / %s%s" % (
                  fmt_measured(r["p99_ms"]), fmt_measured(r["p50_ms"]),
                  "" if r["keeping_up"] >= 1 else " *behind*"), corner="model \\ rate"))
-    bound = open_info["bound"]
-    if bound["wrk_rps"] and bound["best"]:
-        page.add("**The bound.** " + targets.open_bound_text(bound))
+    text = targets.open_bound_text(open_info["bound"])
+    if text:
+        page.add("**The bound.** " + text)
 
 
 def benchmarks_section(page, summ, sum_info, foreign_done):

@@ -146,14 +146,14 @@ def _array_against_bare(run, hw):
     ranks read slices they allocated themselves, not the array the bare read reads, and its
     slowest bare read, taken just after an earlier mpi model's ranks went, was slower than any
     other model's (38.1 ms against 32.2 at W >= 2 in the run of 2537050)."""
+    keys = {m: sum_key(m, "array", hw) for m in ARRAY_MODELS}
     held = [m for m in ARRAY_MODELS if m != "mpi"]
     label = ("`array` at %d workers within 1.5x of the bare read, the same sum with no model just before in "
              "the same process (`fork` copies page tables, `mpi` reads memory of its own: not held to it)" % hw)
-    if not any(run.time(sum_key(m, "array", hw)) for m in ARRAY_MODELS):
+    if not any(run.time(k) for k in keys.values()):
         return label, "– (not run)", NOT_MEASURED
-    ratios = [(m, run.counter(sum_key(m, "array", hw), "vs_bare")) for m in ARRAY_MODELS]
-    bare = [(run.counter(sum_key(m, "array", hw), "bare_s_min"), run.counter(sum_key(m, "array", hw), "bare_s_max"))
-            for m in held]
+    ratios = [(m, run.counter(k, "vs_bare")) for m, k in keys.items()]
+    bare = [(run.counter(keys[m], "bare_s_min"), run.counter(keys[m], "bare_s_max")) for m in held]
     bare = [b for b in bare if None not in b]
     if not bare:
         return label, "– (no bare read in this record)", NOT_MEASURED
@@ -163,7 +163,7 @@ def _array_against_bare(run, hw):
                 fmt_time(lo), fmt_time(hi), ARRAY_BYTES / lo / 1e9, ARRAY_BYTES / hi / 1e9,
                 "; `memchr` %.1f GB/s in its own processes" % (read_bw / 1e9) if read_bw else "")
             + _listed(ratios, lambda v: "%.2fx" % v),
-            _verdict([v for m, v in ratios if m != "mpi"], lambda v: v <= 1.5))
+            _verdict([v for m, v in ratios if m in held], lambda v: v <= 1.5))
 
 
 def _all_cores_targets(run, hw, t_seq):
@@ -284,7 +284,9 @@ def _at_half(m, capacity):
 def open_bound_text(b):
     """What the fixture served wrk at the open loop's C (or the nearest C wrk ran at), the client floor
     there, and the best open-loop model beside them: the open-loop target's row and the page's
-    paragraph under the open-loop figure."""
+    paragraph under the open-loop figure. None without wrk or without an achieved rate."""
+    if not (b and b["wrk_rps"] and b["best"]):
+        return None
     at, conc, (model, rate) = b["wrk_conc"], b["conc"], b["best"]
     others = ", ".join("%s at C = %d" % (fmt_measured(r), c) for c, r in sorted(b["wrk"].items()) if c != at)
     text = ("At C = %d, the most requests the open loop may have in flight, the fixture served %s requests/s to wrk"
@@ -321,10 +323,10 @@ def open_targets(summ, context):
         out.append((label,) + _at_half(m, capacity))
     # wrk at the C the open loop ran at: wrk's rate is lower at C = 1000 (78,335 against
     # 107,901 at C = 10 in one run), so its best over every C is no bound at this one.
-    bound = metrics.open_bound(summ, f) if not f.empty else None
-    if bound and bound["wrk_rps"] and bound["best"]:
+    text = open_bound_text(metrics.open_bound(summ, f) if not f.empty else None)
+    if text:
         out.append(("the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model",
-                    open_bound_text(bound), REPORTED))
+                    text, REPORTED))
     seconds = (context or {}).get("concbench_process_seconds")
     label = "the open-loop sweep and wrk add <= 90 s to the run"
     if isinstance(seconds, dict) and seconds:

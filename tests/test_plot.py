@@ -852,7 +852,7 @@ def test_array_rows_show_their_time_over_the_bare_read_of_their_process(tmp_path
     rows = [b for b in run["benchmarks"] if "/array/" in b["name"] and b.get("run_type") == "iteration"]
     for b in rows:
         ratio = ratios.get(b["name"], [1.0] * 3)[b["repetition_index"]]
-        b["bare_s"] = b["real_time"] * {"ms": 1e-3, "us": 1e-6, "ns": 1e-9}[b["time_unit"]] / ratio
+        b["bare_s"] = b["real_time"] * UNIT[b["time_unit"]] / ratio
     (tmp_path / "run.json").write_text(json.dumps(run))
     page = plot_page_of(tmp_path / "out", str(tmp_path / "run.json"))
     assert "Its \"× bare\" column is the model's time over the same sum with no model" in page
