@@ -117,3 +117,14 @@ def test_keepalive_is_what_the_name_says_in_every_timed_run():
             assert opened <= 100, b
         else:
             assert opened == 0, b
+
+
+def test_the_help_states_the_open_loop_rates_the_sweep_offers():
+    # The help once listed six default rates after a seventh, 15,000/s, joined the sweep.
+    shown = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=60).stdout
+    line = next(l for l in shown.splitlines() if l.strip().startswith("--open_rates="))
+    said = {int(r) for r in line.split("(default ")[1].rstrip(")").split(",")}
+    names = subprocess.run([BINARY, "--benchmark_list_tests=true", "--benchmark_filter=^fetch/open/"],
+                           capture_output=True, text=True, timeout=60).stdout.split()
+    offered = {int(n.split("/rate:")[1].split("/")[0]) for n in names}
+    assert len(said) >= 2 and said == offered, (said, offered)

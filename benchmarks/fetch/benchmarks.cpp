@@ -288,6 +288,9 @@ bool fits_descriptors(const ModelInfo& info, int conc, int64_t limit) {
 
 }  // namespace
 
+// The open-loop sweep's offered rates, requests/s (see make_sweep).
+const std::vector<int> kOpenRates{1000, 2000, 5000, 10'000, 15'000, 20'000, 40'000};
+
 void add_flags(FlagSet& flags, Options& options) {
   // Naming any of the first three replaces the curated sweeps with their exact cross product.
   flags.add(
@@ -313,9 +316,10 @@ void add_flags(FlagSet& flags, Options& options) {
         options.urls = read_url_file(v);
         options.urls_file = v;
       });
+  std::string rates;  // the help says the defaults make_sweep uses, from the one list
+  for (int rate : kOpenRates) rates += (rates.empty() ? "" : ",") + std::to_string(rate);
   flags.add("open_rates", "LIST",
-            "fetch: offered rates of the open-loop sweep, requests/s (default "
-            "1000,2000,5000,10000,20000,40000)",
+            "fetch: offered rates of the open-loop sweep, requests/s (default " + rates + ")",
             [&](const std::string& v) { options.open_rates = parse_int_list("open_rates", v, 1, kMaxRate); });
   flags.add("open_arrivals", "uniform|poisson",
             "fetch: open-loop arrivals evenly spaced (default) or a Poisson process",
@@ -366,8 +370,7 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
   // set at half of an event loop's saturated throughput, 25,000-31,000 in the run of bc6112b:
   // without it the nearest rates, 10,000 and 20,000, left that half untested.
   s.open_models = {"pool", "threads", "multi_socket", "coro"};
-  s.open_rates = suite.quick ? std::vector<int>{2000, 10'000}
-                             : std::vector<int>{1000, 2000, 5000, 10'000, 15'000, 20'000, 40'000};
+  s.open_rates = suite.quick ? std::vector<int>{2000, 10'000} : kOpenRates;
   s.open_seconds = suite.quick ? 0.25 : 0.5;
   s.open_delay_ms = 10;
   s.open_conc = 1000;
