@@ -11,7 +11,7 @@ one fresh process of OLD and one of NEW for that model, back to back in random o
 ./bench runs a model, with --benchmark_enable_random_interleaving, 3 repetitions and
 --benchmark_min_time=0.02 unless the flags given say otherwise. By default a representative
 subset runs (SUBSET: sum range at n = 1e5, 1e7, 1e8 and array at 1e5, 1e7 for seq and the
-W = 2 models but mpi, fetch pool, multi_socket and coro at 0 and 100 ms; --benchmark_filter=REGEX
+W = 2 models but mpi and fork, fetch pool, multi_socket and coro at 0 and 100 ms; --benchmark_filter=REGEX
 picks another). Each round gives each metric one paired
 sample, NEW/OLD of the process medians, judged as scripts/regress.py says.
 

@@ -357,7 +357,7 @@ Sweep make_sweep(const Suite& suite, const Options& options) {
     s.n = {40, 1000, 10'000};
     s.bytes = {1024, 32 * 1024, 1 << 20};
     s.close_conc = {1, 100};
-    // Each second of lower bound costs three (repetitions) for each of nine models; 1 s
+    // Each second of lower bound costs three (repetitions) for each of eleven models; 1 s
     // admits the N sweep's end (10,000 requests at C = 1000), where the targets are set, and
     // at 100 ms the concurrency sweep's C = 100 .. 1000, so wall time against C is a line.
     s.max_ideal_s = 1.0;

@@ -28,7 +28,7 @@ Request fixture_request(const std::string& base_url, const fixture::RequestSpec&
 // `bytes` bytes of body i after delays_ms[i]. Every body is verified.
 std::vector<Request> fixture_requests(const std::string& base_url, std::span<const int> delays_ms,
                                       uint64_t bytes);
-// The untimed round that opens a model's connections before timing: `count` requests (min(N, C))
+// The untimed round that opens a model's connections before timing: `count` requests (C)
 // that the fixture holds until all of them are in flight at once (its gate), then answers. So
 // every one of the C slots must hold a request, on a connection of its own, however unevenly
 // the model hands requests to slots (a LIFO of idle threads at 0 ms once warmed 19 of 100), and
