@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from fmt import finite, fmt_crossover, fmt_n, fmt_num, fmt_time  # noqa: E402
@@ -114,12 +115,34 @@ def _errorbar(ax, model, x, y, lo, hi, linear=False, hollow=None, color=None, **
 
 
 def _x_ticks(ax, ticks, fmt=lambda v: "%d" % v, base=2):
-    """A log x axis (base None: linear) with a labelled tick at each measured value."""
+    """A log x axis (base None: linear) with a tick at each measured value, labelled where the
+    label has room: the open loop's 15,000 and 20,000 once printed as one "15,00020,000"."""
     if base:
         ax.set_xscale("log", base=base)
-    ax.set_xticks(sorted(set(ticks)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    ticks = sorted(set(ticks))
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v) if _has_room(ax, ticks, fmt, v) else ""))
     ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _has_room(ax, ticks, fmt, v):
+    """Whether tick v's label is drawn: asked at draw time, when the axes' width is known. Labels
+    are taken 1, 2 and 5 times a power of ten first, then the others in order, each if it keeps
+    a character's width from those taken (a label's width estimated at 0.6 em a character)."""
+    em = ax.figure.dpi / 72 * FontProperties(size=matplotlib.rcParams["xtick.labelsize"]).get_size_in_points()
+    x = ax.get_xaxis_transform().transform([(t, 0) for t in ticks])[:, 0]
+    width = [0.6 * em * len(fmt(t)) for t in ticks]
+    round_first = sorted(range(len(ticks)), key=lambda i: (not _one_two_five(ticks[i]), i))
+    taken = []
+    for i in round_first:
+        if all(abs(x[i] - x[j]) >= (width[i] + width[j]) / 2 + 0.6 * em for j in taken):
+            taken.append(i)
+    return any(math.isclose(v, ticks[i], rel_tol=1e-9) for i in taken)
+
+
+def _one_two_five(v):
+    mantissa = v / 10 ** math.floor(math.log10(v)) if v > 0 else 0
+    return any(math.isclose(mantissa, m, rel_tol=1e-9) for m in (1, 2, 5))
 
 
 def _conc_axis(ax, concs):

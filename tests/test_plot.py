@@ -1419,3 +1419,26 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c(tmp_path):
     assert ("| the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model | At C = 1000, "
             "the most requests the open loop may have in flight, the fixture served 70,000 requests/s to wrk (one "
             "thread, 0 ms; 95,000 at C = 100).") in texts["at_1000"]
+
+
+@pytest.mark.parametrize("width, ticks, kept", [
+    (5.0, [1000, 2000, 5000, 10_000, 15_000, 20_000, 40_000], [1000, 2000, 5000, 10_000, 20_000]),
+    (2.5, [1, 10, 100, 250, 500, 1000, 2000, 5000, 10_000], [1, 10, 100, 1000])])
+def test_x_tick_labels_never_overlap_and_keep_the_round_values(width, ticks, kept):
+    # The open-loop figure once printed 15,000 and 20,000 as one "15,00020,000". Labels that
+    # overlap are left out, the 1, 2 and 5 times a power of ten last.
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(width, 3))
+    try:
+        ax.plot(ticks, range(len(ticks)))
+        plot_figures._x_ticks(ax, ticks, plot_figures.fmt_num, base=10)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        shown = [(t.get_loc(), t.label1.get_window_extent(renderer)) for t in ax.xaxis.get_major_ticks()
+                 if t.label1.get_text()]
+        for (_, a), (_, b) in zip(shown, shown[1:]):
+            assert a.x1 < b.x0, (a, b)
+        locs = [loc for loc, _ in shown]
+        assert set(kept) <= set(locs), locs
+    finally:
+        plt.close(fig)
