@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The concbench binary: the suite's flags, then Google Benchmark's, then every registered workload.
 #include <benchmark/benchmark.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -109,7 +110,8 @@ void remove_on_stop_signals(const char* temp) {
 // had emptied an earlier one when it began. It is given FILE.tmp.PID beside FILE instead, renamed
 // onto FILE when the run is over and removed when one of those signals stops the process. Any
 // other end (SIGKILL, a crash) leaves the cut-off FILE.tmp.PID and an earlier FILE as it was;
-// scripts/run_isolated.py reads what the process finished from there.
+// scripts/run_isolated.py reads what the process finished from there, and the next run that
+// writes FILE removes it.
 class RecordFile {
  public:
   RecordFile() = default;
@@ -160,6 +162,7 @@ class RecordFile {
     }
     if (exists) fchmod(fd, st.st_mode & 07777);  // the record keeps the permissions of the one it replaces
     close(fd);
+    remove_left_by_the_dead();
     return "";
   }
 
@@ -187,6 +190,28 @@ class RecordFile {
   }
 
  private:
+  // The FILE.tmp.PID files beside this one whose process is gone (SIGKILL, a crash): a run that
+  // writes FILE again removes them, so a crash's litter lasts until the next run, not for good.
+  // One whose pid is alive is kept: it may be a run writing FILE now (scripts/run_isolated.py
+  // reads a killed process's file before it starts the next), or a pid in use again, so unsure.
+  void remove_left_by_the_dead() const {
+    const size_t slash = target_.rfind('/');
+    const std::string prefix = target_.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp.";
+    const std::string dir = directory_of(target_);
+    DIR* d = opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string digits = name.substr(prefix.size());
+      if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      const pid_t pid = static_cast<pid_t>(std::stol(digits));
+      if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) unlink((dir + "/" + name).c_str());
+    }
+    closedir(d);
+  }
+
   std::string target_;
   std::string temp_;  // empty: no temporary file (none made, or written in place)
 };

@@ -3,7 +3,9 @@
 # Proves --benchmark_out=FILE appears only whole: a run stopped by SIGTERM or SIGINT leaves no
 # FILE (stopped_leaves_none) or an earlier FILE byte for byte as it was (stopped_keeps_earlier),
 # and no temporary file either; a run that ends does write a whole FILE over an earlier one.
-# usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|fifo_with_a_reader BINARY
+# The file a SIGKILL leaves is removed by the next run that writes FILE.
+# usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|fifo_with_a_reader|
+#        killed_is_tidied_next_run BINARY
 import json
 import os
 import signal
@@ -87,6 +89,26 @@ def hangup_leaves_none(binary, directory):
     return "a run stopped by SIGHUP left no record and no temporary file"
 
 
+def killed_is_tidied_next_run(binary, directory):
+    # SIGKILL cannot be caught: the cut-off FILE.tmp.PID stays (run_isolated.py reads it), until
+    # the next run that writes FILE. A FILE.tmp.PID whose process is alive is not touched.
+    out = os.path.join(directory, "record.json")
+    code = stop_mid_run(binary, out, signal.SIGKILL)
+    assert code == -signal.SIGKILL, "expected the run killed by SIGKILL, got exit status %s" % code
+    cut = left(directory, "record.json")
+    assert len(cut) == 1 and cut[0].startswith("record.json.tmp."), "a killed run left %s" % cut
+    alive = "record.json.tmp.%d" % os.getpid()
+    for name in (alive, "record.json.tmp.notapid"):
+        open(os.path.join(directory, name), "w").close()
+    subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    with open(out, encoding="utf-8") as f:
+        assert len([b for b in json.load(f)["benchmarks"] if b.get("run_type") == "iteration"]) == 2
+    now = left(directory, "record.json")
+    assert now == sorted([alive, "record.json.tmp.notapid"]), "after the next run: %s" % now
+    return "a killed run's temporary file was removed by the next run; a live process's was kept"
+
+
 def fifo_with_a_reader(binary, directory):
     # The check that FILE can be written opened and closed a FIFO, which gave its reader
     # end-of-file: the run then waited for good for a reader that had gone.
@@ -106,7 +128,8 @@ def fifo_with_a_reader(binary, directory):
 def main():
     case, binary = sys.argv[1], sys.argv[2]
     check = {"stopped_leaves_none": stopped_leaves_none, "stopped_keeps_earlier": stopped_keeps_earlier,
-             "hangup_leaves_none": hangup_leaves_none, "fifo_with_a_reader": fifo_with_a_reader}[case]
+             "hangup_leaves_none": hangup_leaves_none, "fifo_with_a_reader": fifo_with_a_reader,
+             "killed_is_tidied_next_run": killed_is_tidied_next_run}[case]
     with tempfile.TemporaryDirectory(prefix="concbench-out-") as directory:
         try:
             print("ok: " + check(binary, directory))
