@@ -292,6 +292,12 @@ bool benchmark_bool_flag(const std::vector<char*>& args, const std::string& name
   return on.value_or(env != nullptr && *env != '\0' && truth_of(env).value_or(true));
 }
 
+// The Google Benchmark flags the suite sets unless given, then with --quick: main inserts them,
+// the help states them, and scripts/run_isolated.py (DEFAULT_FLAGS) knows a run that gives them
+// is still the suite as it runs by default (tests/test_isolation.py compares it with the help).
+constexpr const char* kDefaultFlags[] = {"--benchmark_min_time=0.1", "--benchmark_repetitions=3"};
+constexpr const char* kQuickFlags[] = {"--benchmark_min_time=0.02", "--benchmark_repetitions=1"};
+
 void print_usage(const concbench::FlagSet& flags) {
   std::cout << "usage: concbench [suite flags] [Google Benchmark flags]\n\n"
                "Times concurrency models on CPU-bound (sum) and IO-bound (fetch) work.\n"
@@ -299,9 +305,8 @@ void print_usage(const concbench::FlagSet& flags) {
                "so --benchmark_filter selects on any of them.\n\n"
                "Suite flags:\n";
   flags.print_help(std::cout);
-  std::cout << "\nDefaults the suite sets unless given: --benchmark_min_time=0.1 "
-               "--benchmark_repetitions=3\n(--quick: --benchmark_min_time=0.02 "
-               "--benchmark_repetitions=1).\n\nGoogle Benchmark flags:\n";
+  std::cout << "\nDefaults the suite sets unless given: " << kDefaultFlags[0] << ' ' << kDefaultFlags[1]
+            << "\n(--quick: " << kQuickFlags[0] << ' ' << kQuickFlags[1] << ").\n\nGoogle Benchmark flags:\n";
 }
 
 }  // namespace
@@ -341,11 +346,12 @@ int main(int argc, char** argv) {
 
   // The suite's defaults go in front, so a flag the user gave still wins.
   std::vector<char*> args(argv, argv + argc);
-  std::string min_time = suite.quick ? "--benchmark_min_time=0.02" : "--benchmark_min_time=0.1";
-  std::string repetitions = suite.quick ? "--benchmark_repetitions=1" : "--benchmark_repetitions=3";
-  if (!has_flag(args, "--benchmark_min_time=")) args.insert(args.begin() + 1, min_time.data());
-  if (!has_flag(args, "--benchmark_repetitions="))
-    args.insert(args.begin() + 1, repetitions.data());
+  std::vector<std::string> defaults(std::begin(kDefaultFlags), std::end(kDefaultFlags));
+  if (suite.quick) defaults.assign(std::begin(kQuickFlags), std::end(kQuickFlags));
+  for (std::string& flag : defaults) {
+    const std::string_view name = std::string_view(flag).substr(0, flag.find('=') + 1);
+    if (!has_flag(args, name)) args.insert(args.begin() + 1, flag.data());
+  }
   // Read before Initialize, which removes the flags it knows from argv.
   const std::string format = flag_value(args, "--benchmark_format=");
   const std::string color = lower(flag_value(args, "--benchmark_color="));

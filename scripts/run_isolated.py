@@ -56,7 +56,8 @@ SPAWN_HANG = ("MPI_Comm_spawn did not return within", "MPI cannot be used again 
 # the run's CPU time for other guests (steal).
 BUSY_LIMIT, STEAL_LIMIT = 0.25, 0.02
 DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --quick (benchmarks/main.cpp)
-# The suite's own defaults, given: the run is still the suite as it runs by default.
+# The suite's own defaults, given: the run is still the suite as it runs by default (a test
+# compares them with what the binary's --help says it sets).
 DEFAULT_FLAGS = ("--benchmark_repetitions=%d" % DEFAULT_REPETITIONS, "--benchmark_min_time=0.1")
 
 

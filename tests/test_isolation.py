@@ -604,3 +604,12 @@ def test_a_source_tree_that_changed_during_the_run_makes_the_record_dirty(tmp_pa
     proc, doc, _ = fake_run(tmp_path, ONE_ROUND, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_CONTEXT=json.dumps(clean))
     assert proc.returncode == 0 and "changed" not in proc.stderr
     assert doc["context"]["concbench_dirty"] == "false"
+
+
+@pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="concbench is not built")
+def test_the_defaults_a_full_run_may_give_are_the_binarys_own():
+    # A run that gives the suite's own defaults is still its full run (DEFAULT_FLAGS): if the
+    # binary's defaults changed and this list did not, a run measured otherwise would be named full.
+    shown = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=60).stdout
+    line = next(l for l in shown.splitlines() if l.startswith("Defaults the suite sets unless given: "))
+    assert sorted(line.split(": ", 1)[1].split()) == sorted(run_isolated.DEFAULT_FLAGS), line
