@@ -51,7 +51,7 @@ ALL_MODELS = list(dict.fromkeys(list(SUM_MODELS) + list(FETCH_MODELS)))
 def summarize(df):
     """One row per benchmark (key): median/min/max of time_s and of every user counter, the
     repetition count, the median stddev aggregate (t_sd) and the name fields."""
-    if "bare_s" in df.columns:  # a sum array's time over its bare read in the same process (benchmarks/sum)
+    if "bare_s" in df.columns:  # a sum's time over its bare sum in the same process (benchmarks/sum)
         df = df.assign(vs_bare=df["time_s"] / df["bare_s"])
     spec = {"t_med": ("time_s", "median"), "t_min": ("time_s", "min"), "t_max": ("time_s", "max"),
             "reps": ("time_s", "count"), "t_sd": ("time_stddev_s", "median")}

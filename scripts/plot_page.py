@@ -232,13 +232,15 @@ def sum_section(page, sum_info):
              "`range` sums an index range (compute-bound); `array` reads an array (memory-bound), so "
              "its time is the memory bandwidth its process got, which on a virtual machine can change "
              "between processes and within one. " + (
-                 "Its \"× bare\" column is the model's time over the same sum with no model (min(W, "
-                 "hardware threads) threads started beforehand, one slice each), read just before in the "
-                 "same process, so the bandwidth the process got cancels out (`mpi`'s other ranks read "
-                 "slices they allocated themselves, not the array the bare read reads, so it can read "
-                 "below 1). It can still change between the bare read and the timed calls: one "
-                 "round's ratio can be off by as much as the two speeds differ, and a few percent "
-                 "either way is noise; the column is the median over the rounds. " if has_bare else "") +
+                 "The \"× bare\" column is the model's time over the bare sum: the same sum with no "
+                 "model, by min(W, hardware threads) threads started beforehand and pinned to a CPU "
+                 "each, one slice each, just before in the same process, so what the process got "
+                 "cancels out (`mpi`'s other ranks read slices they allocated themselves, not the array "
+                 "the bare sum reads, so at `array` it can read below 1; above 1 with more workers than "
+                 "hardware threads is what the extra workers cost). The bandwidth can still change "
+                 "between the bare sum and the timed calls: one round's ratio can be off by as much as "
+                 "the two speeds differ, and a few percent either way is noise; the column is the median "
+                 "over the rounds. " if has_bare else "") +
              "An efficiency above 1 even "
              "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "
@@ -250,7 +252,7 @@ def sum_section(page, sum_info):
             page.add("**%s**: no `seq` measurement at n = %s, so no speedup." % (kernel, fmt_n(info["n_w"]))
                      if info["n_w"] else "**%s**: no parallel models measured." % kernel)
             continue
-        bare = info["speedup"]["vs_bare"].notna().any()  # array, in records with the bare read
+        bare = info["speedup"]["vs_bare"].notna().any()  # in records with the bare sum
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
                  fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1.005 else ""),  # not beside a "1.00"

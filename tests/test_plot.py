@@ -855,12 +855,12 @@ def test_array_rows_show_their_time_over_the_bare_read_of_their_process(tmp_path
         b["bare_s"] = b["real_time"] * UNIT[b["time_unit"]] / ratio
     (tmp_path / "run.json").write_text(json.dumps(run))
     page = plot_page_of(tmp_path / "out", str(tmp_path / "run.json"))
-    assert "Its \"× bare\" column is the model's time over the same sum with no model" in page
+    assert "The \"× bare\" column is the model's time over the bare sum: the same sum with no model" in page
     array = page[page.index("### kernel `array`"):]
     assert "| CPU util | × bare | runs |" in array.splitlines()[2]
     threads = next(line for line in array.splitlines() if line.startswith("| threads | 2 |"))
     assert threads.split(" | ")[-2] == "1.10×", threads
-    # range rows have no bare read, and their table no column for it
+    # range rows of this record have no bare sum, and their table no column for it
     ranged = page[page.index("### kernel `range`"):page.index("### kernel `array`")]
     assert "× bare" not in ranged
 

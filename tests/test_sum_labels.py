@@ -67,22 +67,29 @@ def test_the_first_timed_call_is_warm():
     assert runs[0]["minor_faults"] < 30, runs[0]
 
 
-def test_every_array_benchmark_times_its_bare_read_and_range_ones_none():
+def test_the_worker_sweep_times_its_bare_sum_on_as_many_cpus_as_it_says():
     # bare_s is the same sum with no model in the same process, the bound the page holds each
-    # array benchmark to. seq's call is that sum on one thread, so the two agree within the
-    # noise of one process (a loose bound: a slow moment must not fail it).
+    # model to at the worker sweep's n (scaling_n), both kernels; the size sweep's other n have
+    # none. Its threads are pinned a CPU each: unpinned, they once ran one after the other, and
+    # bare_cpus, the CPUs they ran on, says they did not. seq's call is that sum on one thread,
+    # so the two agree within the noise of one process (a loose bound: a slow moment must not
+    # fail it).
     runs = run("--benchmark_filter=^sum/(seq|pool|mpi)/", "--workers=1,2", "--sizes=1000", "--array_sizes=1e7",
                "--scaling_n=1e7")
     assert {b["name"].split("/")[2] for b in runs} == {"range", "array"}
+    cpus = min(os.cpu_count(), len(os.sched_getaffinity(0)))
     for b in runs:
         assert not b.get("error_occurred"), (b["name"], b.get("error_message"))
-        assert ("bare_s" in b) == (b["name"].split("/")[2] == "array"), b["name"]
-    bare = {(b["name"].split("/")[1], b["workers"]): b["bare_s"] for b in runs if "bare_s" in b}
-    assert set(bare) == {("seq", 1), ("pool", 1), ("pool", 2), ("mpi", 1), ("mpi", 2)}, bare
-    seq = next(b for b in runs if b["name"].startswith("sum/seq/array/"))
-    seconds = seq["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[seq["time_unit"]]
-    assert 1 / 3 < seconds / bare[("seq", 1)] < 3, seq
-    assert all(1e-4 < t < 1 for t in bare.values()), bare  # 80 MB: milliseconds, not a cache's speed
+        assert ("bare_s" in b) == ("/n:10000000/" in b["name"]), b["name"]
+        assert "bare_s" not in b or b["bare_cpus"] == min(b["workers"] if "/seq/" not in b["name"] else 1, cpus), b
+    bare = {tuple(b["name"].split("/")[1:3]) + (b["workers"],): b["bare_s"] for b in runs if "bare_s" in b}
+    assert set(bare) == {(m, k, w) for m in ("seq", "pool", "mpi") for k in ("range", "array")
+                         for w in ((1,) if m == "seq" else (1, 2))}, bare
+    for kernel in ("range", "array"):
+        seq = next(b for b in runs if b["name"].startswith("sum/seq/%s/workers:1/n:10000000/" % kernel))
+        seconds = seq["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[seq["time_unit"]]
+        assert 1 / 3 < seconds / bare[("seq", kernel, 1)] < 3, seq
+    assert all(1e-4 < t < 1 for (_, k, _), t in bare.items() if k == "array"), bare  # 80 MB: not a cache's speed
 
 
 def test_no_benchmark_runs_beside_an_array_an_earlier_one_left():

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Registers every sum model over the sweeps, with one benchmark body that checks every answer.
 #include <benchmark/benchmark.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -85,7 +88,8 @@ struct KeptModel {
   std::string benchmark;
   std::unique_ptr<Model> model;
   double start_ms = 0;  // building it: spawning ranks, forking workers, starting threads
-  double bare_s = 0;    // the array's bare read in this process, seconds (see bare_read); 0 for range
+  double bare_s = 0;    // the bare sum in this process, seconds (see bare_sum); 0: not taken
+  int bare_cpus = 0;    // the distinct CPUs its threads ran on
 } kept;
 
 // Test hook, never set by ./bench: CONCBENCH_TEST_SLOWDOWN=<model>:<percent> makes that
@@ -171,42 +175,84 @@ void on_all(ThreadPool& helpers, int w, const Body& body) {
   done.wait();
 }
 
-// The bare read: the benchmark's array summed in this process with no model, by `threads`
-// threads started beforehand, one slice each. This VM reads the 800 MB array at two speeds
-// with two threads, 16 or 24 ms, by where the host puts the process: every model and glibc's
-// memchr hit both levels in the runs of 2026-12-02 to 04, one process at one level and the
-// next at the other. A model's time across processes then says more about the placement than
-// about the model; its time over the bare read's, both from one process, does not. It runs
-// before the model is built: an mpi model's idle ranks, polling, made it read 42 ms against the
-// model's own 26 ms when it ran after the timed calls. An earlier model's runtime threads get
-// 20 ms to go idle first. Then untimed passes for as long as the model's untimed calls
-// take (kWorkerCheckTime, and at least 3), since the model's timed calls come after those and
-// Google Benchmark's trial runs: an array a few times the last-level cache reads faster once
-// the cache has seen it a few times (80 MB against 32 MiB of L3 here: one thread, 3.1 ms a
-// pass for the first five, then 2.8). Read cold, the bare read made six models at n = 1e7
-// take a median 0.85x of it (six processes each); read warm, 0.99x. The median of 5 timed
-// passes, or of more while they took under 20 ms in all. `seconds` is one pass's; the result
-// is an error message, or empty.
-std::string bare_read(const int64_t* values, int64_t n, int threads, int64_t expected, double& seconds) {
+// The bare sum: the benchmark's sum computed in this process with no model, by `threads`
+// threads started beforehand, one slice each, each pinned to a CPU of its own (`cpus_used`
+// says how many it ran on), so it is the best this process can do with that many cores. A
+// model's time over it, both from one process, says what the model costs whatever the process
+// got, and processes differ:
+// - `array`: this VM reads the 800 MB array at two speeds with two threads, 16 or 24 ms, by
+//   where the host puts the process (every model and glibc's memchr, runs of 2026-12-02 to 04).
+// - `range`: two threads summed 1e8 in 1.96 ms in one process of tbb and 2.18-2.20 ms in its
+//   others (run of 2537050).
+// Pinned because unpinned, the helper was woken onto the main thread's CPU and the two slices
+// ran one after the other: after sum/threads at W = 1 the bare sum at W = 2 took 4.0 ms, one
+// thread's time, in each of 8 processes, and after pool at W = 1 in 4 of 8.
+// It runs before the model is built: an mpi model's idle ranks, polling, made it read 42 ms
+// against the model's own 26 ms when it ran after the timed calls. An earlier model's runtime
+// threads get 20 ms to go idle first. Then untimed passes for as long as the model's untimed
+// calls take (kWorkerCheckTime, and at least 3), since the model's timed calls come after those
+// and Google Benchmark's trial runs: an array a few times the last-level cache reads faster
+// once the cache has seen it a few times (80 MB against 32 MiB of L3 here: one thread, 3.1 ms
+// a pass for the first five, then 2.8). Read cold, the bare sum made six models at n = 1e7
+// take a median 0.85x of it (six processes each); read warm, 0.99x. Then the median of 5
+// timed passes, or of more while they took under 50 ms in all: a pinned thread cannot move
+// away from a CPU another process takes for a moment, and a median over 20 ms read 1.75x the
+// usual time in 3 of 35 processes. `seconds` is one pass's; the result is an error message,
+// or empty.
+std::string bare_sum(const Problem& problem, int threads, int64_t expected, double& seconds, int& cpus_used) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  cpu_set_t allowed, own;
+  if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0) CPU_ZERO(&allowed);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  auto pin = [&](int i) {
+    if (cpus.empty()) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[i % cpus.size()], &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  };
   ThreadPool helpers(threads - 1, kCpuSpin);
+  {  // each helper takes one pinning task: it holds its thread until all have one
+    std::latch pinned(threads - 1);
+    std::atomic<int> next{1};
+    for (int i = 1; i < threads; ++i)
+      helpers.submit([&] {
+        pin(next++);
+        pinned.arrive_and_wait();
+      });
+    pinned.wait();
+  }
+  pthread_getaffinity_np(pthread_self(), sizeof own, &own);
+  pin(0);
+  struct Unpin {  // the main thread runs the model next, on every CPU it had
+    cpu_set_t mask;
+    ~Unpin() { pthread_setaffinity_np(pthread_self(), sizeof mask, &mask); }
+  } unpin{own};
   std::vector<Partial> partial(threads);
+  std::vector<int> ran_on(threads, -1);  // the CPU each slice last ran on, read in the untimed passes
+  bool timed = false;
   auto pass = [&]() -> std::string {
     on_all(helpers, threads, [&](int i) {
-      const Slice s = slice_of(n, threads, i);
-      partial[i].value = sum_array(values + s.begin, s.end - s.begin);
+      if (!timed) ran_on[i] = sched_getcpu();
+      const Slice s = slice_of(problem.n, threads, i);
+      partial[i].value = problem.kernel == Kernel::range ? sum_range(s.begin, s.end)
+                                                         : sum_array(problem.values + s.begin, s.end - s.begin);
     });
     int64_t total = 0;
     for (const Partial& p : partial) total += p.value;
     if (total == expected) return "";
-    return "the bare read's sum was wrong: got " + std::to_string(total) + ", expected " + std::to_string(expected);
+    return "the bare sum was wrong: got " + std::to_string(total) + ", expected " + std::to_string(expected);
   };
   const auto warming = std::chrono::steady_clock::now();
   for (int warm = 0; warm < 3 || std::chrono::steady_clock::now() - warming < kWorkerCheckTime; ++warm)
     if (std::string error = pass(); !error.empty()) return error;
+  cpus_used = static_cast<int>(std::set<int>(ran_on.begin(), ran_on.end()).size());
+  timed = true;
   std::vector<double> passes;
   double spent = 0;
-  while (passes.size() < 5 || (spent < 0.02 && passes.size() < 1001)) {
+  while (passes.size() < 5 || (spent < 0.05 && passes.size() < 1001)) {
     const auto start = std::chrono::steady_clock::now();
     std::string error = pass();
     passes.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -218,8 +264,10 @@ std::string bare_read(const int64_t* values, int64_t n, int threads, int64_t exp
   return "";
 }
 
+// `bare`: take the bare sum first (the worker sweep's points, where the page and the targets
+// read a model's time over it; at the size sweep's small n it would time on_all's dispatch).
 void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
-               Kernel kernel, int workers, int64_t n) {
+               Kernel kernel, int workers, int64_t n, bool bare) {
   if (kept.benchmark != name) kept = {};  // before the new array: fork copies less
   Problem problem{kernel, n, values_for(kernel, n)};
   if (slowdown().model == info.name) problem.repeat = slowdown().fraction;
@@ -227,18 +275,19 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   // A model that says W workers can use at most min(W, hardware threads) cores at once.
   const int wanted = info.parallel ? std::min(workers, hardware_threads()) : 1;
   if (!kept.model) {
-    double bare = 0;  // the bound the process allows an array benchmark: as many threads as `wanted`
-    if (kernel == Kernel::array) {
-      if (std::string error = bare_read(problem.values, n, wanted, expected, bare); !error.empty()) {
-        state.SkipWithError(error.c_str());
-        return;
-      }
+    double bare_s = 0;  // the bound the process allows: as many threads as `wanted`, one a CPU
+    int bare_cpus = 0;
+    if (std::string error = bare ? bare_sum(problem, wanted, expected, bare_s, bare_cpus) : "";
+        !error.empty()) {
+      state.SkipWithError(error.c_str());
+      return;
     }
     try {
       const auto started = std::chrono::steady_clock::now();
       auto made = info.make(workers);
       kept = {name, std::move(made),
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(), bare};
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(), bare_s,
+              bare_cpus};
     } catch (const std::exception& e) {
       state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
       return;
@@ -357,7 +406,10 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   state.counters["minor_faults"] = used_by_calls.minor_faults / timed_calls;
   state.counters["voluntary_switches"] = used_by_calls.voluntary_switches / timed_calls;
   state.counters["involuntary_switches"] = used_by_calls.involuntary_switches / timed_calls;
-  if (kept.bare_s > 0) state.counters["bare_s"] = kept.bare_s;
+  if (kept.bare_s > 0) {
+    state.counters["bare_s"] = kept.bare_s;
+    state.counters["bare_cpus"] = kept.bare_cpus;
+  }
 }
 
 // The machine's bounds, measured here so the README's targets compare against this machine.
@@ -494,7 +546,9 @@ void register_benchmarks(const Sweep& sweep) {
         // millisecond there), milliseconds above.
         add_benchmark(
             name,
-            [name, &info, kernel, w, n](benchmark::State& state) { run_model(state, name, info, kernel, w, n); },
+            [name, &info, kernel, w, n, bare = n == sweep.scaling_n](benchmark::State& state) {
+              run_model(state, name, info, kernel, w, n, bare);
+            },
             n <= 1'000'000 ? benchmark::kMicrosecond : benchmark::kMillisecond);
       }
     }
