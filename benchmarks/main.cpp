@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,7 +162,8 @@ class RecordFile {
       return "cannot create a file in " + directory_of(target_) + " (" + std::strerror(err) + ")";
     }
     if (exists) fchmod(fd, st.st_mode & 07777);  // the record keeps the permissions of the one it replaces
-    close(fd);
+    flock(fd, LOCK_EX | LOCK_NB);  // held while this run lives: see remove_left_by_the_dead
+    lock_fd_ = fd;
     remove_left_by_the_dead();
     return "";
   }
@@ -178,6 +180,7 @@ class RecordFile {
       problem = std::string("cannot rename the record onto it (") + std::strerror(errno) + "); it is in " + temp_;
     g_temp_record.store(nullptr);
     temp_.clear();
+    unlock();
     return problem;
   }
 
@@ -187,13 +190,22 @@ class RecordFile {
     unlink(temp_.c_str());
     g_temp_record.store(nullptr);
     temp_.clear();
+    unlock();
   }
 
  private:
+  void unlock() {
+    if (lock_fd_ >= 0) close(lock_fd_);
+    lock_fd_ = -1;
+  }
+
   // The FILE.tmp.PID files beside this one whose process is gone (SIGKILL, a crash): a run that
   // writes FILE again removes them, so a crash's litter lasts until the next run, not for good.
   // One whose pid is alive is kept: it may be a run writing FILE now (scripts/run_isolated.py
   // reads a killed process's file before it starts the next), or a pid in use again, so unsure.
+  // So is one another process holds locked: each run holds a lock on its own while it lives,
+  // and a run in another pid namespace (a container sharing the folder) has a pid this one
+  // cannot see.
   void remove_left_by_the_dead() const {
     const size_t slash = target_.rfind('/');
     const std::string prefix = target_.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp.";
@@ -207,13 +219,19 @@ class RecordFile {
       if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
         continue;
       const pid_t pid = static_cast<pid_t>(std::stol(digits));
-      if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) unlink((dir + "/" + name).c_str());
+      if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+      const std::string file = dir + "/" + name;
+      const int fd = open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) continue;
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) unlink(file.c_str());
+      close(fd);
     }
     closedir(d);
   }
 
   std::string target_;
   std::string temp_;  // empty: no temporary file (none made, or written in place)
+  int lock_fd_ = -1;  // the temporary file, open and locked while this run lives
 };
 
 // Google Benchmark 1.7.1 takes these values without a word and then aborts
@@ -305,8 +323,11 @@ void print_usage(const concbench::FlagSet& flags) {
                "so --benchmark_filter selects on any of them.\n\n"
                "Suite flags:\n";
   flags.print_help(std::cout);
-  std::cout << "\nDefaults the suite sets unless given: " << kDefaultFlags[0] << ' ' << kDefaultFlags[1]
-            << "\n(--quick: " << kQuickFlags[0] << ' ' << kQuickFlags[1] << ").\n\nGoogle Benchmark flags:\n";
+  std::cout << "\nDefaults the suite sets unless given:";
+  for (const char* flag : kDefaultFlags) std::cout << ' ' << flag;
+  std::cout << "\n(--quick:";
+  for (const char* flag : kQuickFlags) std::cout << ' ' << flag;
+  std::cout << ").\n\nGoogle Benchmark flags:\n";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 # The file a SIGKILL leaves is removed by the next run that writes FILE.
 # usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|fifo_with_a_reader|
 #        killed_is_tidied_next_run BINARY
+import fcntl
 import json
 import os
 import signal
@@ -91,22 +92,32 @@ def hangup_leaves_none(binary, directory):
 
 def killed_is_tidied_next_run(binary, directory):
     # SIGKILL cannot be caught: the cut-off FILE.tmp.PID stays (run_isolated.py reads it), until
-    # the next run that writes FILE. A FILE.tmp.PID whose process is alive is not touched.
+    # the next run that writes FILE. A FILE.tmp.PID whose process is alive, or that another
+    # process holds locked, is not touched.
     out = os.path.join(directory, "record.json")
     code = stop_mid_run(binary, out, signal.SIGKILL)
     assert code == -signal.SIGKILL, "expected the run killed by SIGKILL, got exit status %s" % code
     cut = left(directory, "record.json")
     assert len(cut) == 1 and cut[0].startswith("record.json.tmp."), "a killed run left %s" % cut
     alive = "record.json.tmp.%d" % os.getpid()
-    for name in (alive, "record.json.tmp.notapid"):
+    # A run in another pid namespace has a pid this one cannot see, but holds its file locked.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    locked = "record.json.tmp.%d" % gone.pid
+    for name in (alive, "record.json.tmp.notapid", locked):
         open(os.path.join(directory, name), "w").close()
-    subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    holder = open(os.path.join(directory, locked))
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    finally:
+        holder.close()
     with open(out, encoding="utf-8") as f:
         assert len([b for b in json.load(f)["benchmarks"] if b.get("run_type") == "iteration"]) == 2
     now = left(directory, "record.json")
-    assert now == sorted([alive, "record.json.tmp.notapid"]), "after the next run: %s" % now
-    return "a killed run's temporary file was removed by the next run; a live process's was kept"
+    assert now == sorted([alive, "record.json.tmp.notapid", locked]), "after the next run: %s" % now
+    return "a killed run's temporary file was removed by the next run; a live or locked one was kept"
 
 
 def fifo_with_a_reader(binary, directory):

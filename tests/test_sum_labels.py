@@ -70,8 +70,9 @@ def test_the_first_timed_call_is_warm():
 def test_the_worker_sweep_times_its_bare_sum_on_as_many_cpus_as_it_says():
     # bare_s is the same sum with no model in the same process, the bound the page holds each
     # model to at the worker sweep's n (scaling_n), both kernels; the size sweep's other n have
-    # none. Its threads are pinned a CPU each: unpinned, they once ran one after the other, and
-    # bare_cpus, the CPUs they ran on, says they did not. seq's call is that sum on one thread,
+    # none. Its threads are pinned a CPU each (unpinned, they once ran one after the other), and
+    # bare_cpus, the CPUs they ran on, shows the placement (not that they ran at once: a process
+    # that took one CPU for a moment still slows one). seq's call is that sum on one thread,
     # so the two agree within the noise of one process (a loose bound: a slow moment must not
     # fail it).
     runs = run("--benchmark_filter=^sum/(seq|pool|mpi)/", "--workers=1,2", "--sizes=1000", "--array_sizes=1e7",

@@ -177,9 +177,10 @@ void on_all(ThreadPool& helpers, int w, const Body& body) {
 
 // The bare sum: the benchmark's sum computed in this process with no model, by `threads`
 // threads started beforehand, one slice each, each pinned to a CPU of its own (`cpus_used`
-// says how many it ran on), so it is the best this process can do with that many cores. A
-// model's time over it, both from one process, says what the model costs whatever the process
-// got, and processes differ:
+// says how many it ran on: placement, not that they ran at once), so it is what this process
+// can do with that many cores when the threads cannot be put on one. A model's time over it,
+// both from one process, says what the model costs whatever the process got, and processes
+// differ:
 // - `array`: this VM reads the 800 MB array at two speeds with two threads, 16 or 24 ms, by
 //   where the host puts the process (every model and glibc's memchr, runs of 2026-12-02 to 04).
 // - `range`: two threads summed 1e8 in 1.96 ms in one process of tbb and 2.18-2.20 ms in its
@@ -194,17 +195,20 @@ void on_all(ThreadPool& helpers, int w, const Body& body) {
 // and Google Benchmark's trial runs: an array a few times the last-level cache reads faster
 // once the cache has seen it a few times (80 MB against 32 MiB of L3 here: one thread, 3.1 ms
 // a pass for the first five, then 2.8). Read cold, the bare sum made six models at n = 1e7
-// take a median 0.85x of it (six processes each); read warm, 0.99x. Then the median of 5
-// timed passes, or of more while they took under 50 ms in all: a pinned thread cannot move
-// away from a CPU another process takes for a moment, and a median over 20 ms read 1.75x the
-// usual time in 3 of 35 processes. `seconds` is one pass's; the result is an error message,
-// or empty.
+// take a median 0.85x of it (six processes each); read warm, 0.99x. (The default run's worker
+// sweep reads 800 MB, where the warm-up changes little; it matters for a --scaling_n near the
+// cache's size.) Then the median of 5 timed passes, or of more while they took under 50 ms in
+// all: a pinned thread cannot move away from a CPU another process takes for a moment, and a
+// median over 20 ms read 1.75x the usual time in 3 of 35 processes (over 50 ms, still once
+// among the 8 models' 3 processes at range, W = 2 in the run of c811bf1: pool's 3.46 ms; the
+// page reads the median over the rounds). `seconds` is one pass's; the result is an error
+// message, or empty.
 std::string bare_sum(const Problem& problem, int threads, int64_t expected, double& seconds, int& cpus_used) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  cpu_set_t allowed, own;
-  if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0) CPU_ZERO(&allowed);
+  cpu_set_t allowed;  // the main thread's CPUs, given back to it at the end
+  const bool known = pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) == 0;
   std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
+  for (int c = 0; known && c < CPU_SETSIZE; ++c)
     if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
   auto pin = [&](int i) {
     if (cpus.empty()) return;
@@ -213,23 +217,25 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, doub
     CPU_SET(cpus[i % cpus.size()], &one);
     pthread_setaffinity_np(pthread_self(), sizeof one, &one);
   };
+  // Each helper takes one pinning task and holds its thread in it until all have one. Declared
+  // before the pool, so they outlive its threads: a helper can still be inside arrive_and_wait
+  // when the main thread's wait has returned.
+  std::latch pinned(threads - 1);
+  std::atomic<int> next{1};
   ThreadPool helpers(threads - 1, kCpuSpin);
-  {  // each helper takes one pinning task: it holds its thread until all have one
-    std::latch pinned(threads - 1);
-    std::atomic<int> next{1};
-    for (int i = 1; i < threads; ++i)
-      helpers.submit([&] {
-        pin(next++);
-        pinned.arrive_and_wait();
-      });
-    pinned.wait();
-  }
-  pthread_getaffinity_np(pthread_self(), sizeof own, &own);
+  for (int i = 1; i < threads; ++i)
+    helpers.submit([&] {
+      pin(next++);
+      pinned.arrive_and_wait();
+    });
+  pinned.wait();
   pin(0);
   struct Unpin {  // the main thread runs the model next, on every CPU it had
-    cpu_set_t mask;
-    ~Unpin() { pthread_setaffinity_np(pthread_self(), sizeof mask, &mask); }
-  } unpin{own};
+    const cpu_set_t* mask;
+    ~Unpin() {
+      if (mask) pthread_setaffinity_np(pthread_self(), sizeof *mask, mask);
+    }
+  } unpin{cpus.empty() ? nullptr : &allowed};
   std::vector<Partial> partial(threads);
   std::vector<int> ran_on(threads, -1);  // the CPU each slice last ran on, read in the untimed passes
   bool timed = false;
