@@ -4,7 +4,7 @@ import os
 
 from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_kib, fmt_measured, fmt_n, fmt_num, fmt_ratio,
                  fmt_spread, fmt_time, md_table, plural)
-from metrics import MEMORY_MIN_CONC, config_rows, config_text, model_order, repetitions
+from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, config_rows, config_text, model_order, repetitions
 import bench_names
 from records import machine_line, parse_dirty
 import targets
@@ -240,7 +240,8 @@ def sum_section(page, sum_info):
                  "hardware threads is what the extra workers cost). The bandwidth can still change "
                  "between the bare sum and the timed calls: one round's ratio can be off by as much as "
                  "the two speeds differ, and a few percent either way is noise; the column is the median "
-                 "over the rounds. " if has_bare else "") +
+                 "over the rounds, leaving out a round whose bare sum's threads did not run at once (its CPU "
+                 "time under %g of its threads' over its wall time). " % BARE_UTIL_SHARE if has_bare else "") +
              "An efficiency above 1 even "
              "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "

@@ -90,6 +90,7 @@ struct KeptModel {
   double start_ms = 0;  // building it: spawning ranks, forking workers, starting threads
   double bare_s = 0;    // the bare sum in this process, seconds (see bare_sum); 0: not taken
   int bare_cpus = 0;    // the distinct CPUs its threads ran on
+  double bare_util = 0;  // its CPU time over wall time: bare_cpus when its threads ran at once
 } kept;
 
 // Test hook, never set by ./bench: CONCBENCH_TEST_SLOWDOWN=<model>:<percent> makes that
@@ -202,8 +203,11 @@ void on_all(ThreadPool& helpers, int w, const Body& body) {
 // median over 20 ms read 1.75x the usual time in 3 of 35 processes (over 50 ms, still once
 // among the 8 models' 3 processes at range, W = 2 in the run of c811bf1: pool's 3.46 ms; the
 // page reads the median over the rounds). `seconds` is one pass's; the result is an error
-// message, or empty.
-std::string bare_sum(const Problem& problem, int threads, int64_t expected, double& seconds, int& cpus_used) {
+// message, or empty. `cpu_util` is the process's CPU time over the timed passes' wall time:
+// near `cpus_used` when the threads ran at once, lower when one waited (the serial passes above
+// read about 1 of 2; a CPU another process took for a moment reads in between).
+std::string bare_sum(const Problem& problem, int threads, int64_t expected, double& seconds, int& cpus_used,
+                     double& cpu_util) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   cpu_set_t allowed;  // the main thread's CPUs, given back to it at the end
   const bool known = pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) == 0;
@@ -258,6 +262,13 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, doub
   timed = true;
   std::vector<double> passes;
   double spent = 0;
+  auto cpu_seconds = [] {  // this process's threads, all of them
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  };
+  const double cpu_before = cpu_seconds();
+  const auto wall_before = std::chrono::steady_clock::now();
   while (passes.size() < 5 || (spent < 0.05 && passes.size() < 1001)) {
     const auto start = std::chrono::steady_clock::now();
     std::string error = pass();
@@ -265,6 +276,8 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, doub
     if (!error.empty()) return error;
     spent += passes.back();
   }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
+  cpu_util = wall > 0 ? (cpu_seconds() - cpu_before) / wall : 0;
   std::nth_element(passes.begin(), passes.begin() + passes.size() / 2, passes.end());
   seconds = passes[passes.size() / 2];
   return "";
@@ -283,7 +296,8 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   if (!kept.model) {
     double bare_s = 0;  // the bound the process allows: as many threads as `wanted`, one a CPU
     int bare_cpus = 0;
-    if (std::string error = bare ? bare_sum(problem, wanted, expected, bare_s, bare_cpus) : "";
+    double bare_util = 0;
+    if (std::string error = bare ? bare_sum(problem, wanted, expected, bare_s, bare_cpus, bare_util) : "";
         !error.empty()) {
       state.SkipWithError(error.c_str());
       return;
@@ -293,7 +307,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
       auto made = info.make(workers);
       kept = {name, std::move(made),
               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(), bare_s,
-              bare_cpus};
+              bare_cpus, bare_util};
     } catch (const std::exception& e) {
       state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
       return;
@@ -415,6 +429,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   if (kept.bare_s > 0) {
     state.counters["bare_s"] = kept.bare_s;
     state.counters["bare_cpus"] = kept.bare_cpus;
+    state.counters["bare_cpu_util"] = kept.bare_util;
   }
 }
 
