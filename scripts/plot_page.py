@@ -237,9 +237,9 @@ def sum_section(page, sum_info):
                  "each, one slice each, just before in the same process, so what the process got "
                  "cancels out (`mpi`'s other ranks read slices they allocated themselves, not the array "
                  "the bare sum reads, so at `array` it can read below 1; above 1 with more workers than "
-                 "hardware threads is what the extra workers cost). The bandwidth can still change "
-                 "between the bare sum and the timed calls: one round's ratio can be off by as much as "
-                 "the two speeds differ, and a few percent either way is noise; the column is the median "
+                 "hardware threads is what the extra workers cost). What the process gets can still "
+                 "change between the bare sum and the timed calls (at `array`, one round's ratio can be "
+                 "off by as much as the two bandwidths differ), and a few percent either way is noise; the column is the median "
                  "over the rounds, leaving out a round whose bare sum's threads did not run at once (its CPU "
                  "time under %g of its threads' over its wall time). " % BARE_UTIL_SHARE if has_bare else "") +
              "An efficiency above 1 even "
