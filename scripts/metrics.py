@@ -60,7 +60,7 @@ def summarize(df):
     if "bare_s" in df.columns:  # a sum's time over its bare sum in the same process (benchmarks/sum)
         ratio = df["time_s"] / df["bare_s"]
         if "bare_cpu_util" in df.columns:  # a bare sum whose threads did not run at once is no bound
-            ratio = ratio.where(~(df["bare_cpu_util"] < BARE_UTIL_SHARE * df["bare_cpus"]))
+            ratio = ratio.mask(df["bare_cpu_util"] < BARE_UTIL_SHARE * df["bare_cpus"])
         df = df.assign(vs_bare=ratio)
     spec = {"t_med": ("time_s", "median"), "t_min": ("time_s", "min"), "t_max": ("time_s", "max"),
             "reps": ("time_s", "count"), "t_sd": ("time_stddev_s", "median")}

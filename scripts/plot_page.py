@@ -239,9 +239,10 @@ def sum_section(page, sum_info):
                  "the bare sum reads, so at `array` it can read below 1; above 1 with more workers than "
                  "hardware threads is what the extra workers cost). What the process gets can still "
                  "change between the bare sum and the timed calls (at `array`, one round's ratio can be "
-                 "off by as much as the two bandwidths differ), and a few percent either way is noise; the column is the median "
-                 "over the rounds, leaving out a round whose bare sum's threads did not run at once (its CPU "
-                 "time under %g of its threads' over its wall time). " % BARE_UTIL_SHARE if has_bare else "") +
+                 "off by as much as the two bandwidths differ), and a few percent either way is noise; "
+                 "the column is the median over the rounds, leaving out a round whose bare sum's threads "
+                 "did not run at once (its CPU time under %g of its threads' over its wall time). "
+                 % BARE_UTIL_SHARE if has_bare else "") +
              "An efficiency above 1 even "
              "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "
