@@ -12,7 +12,7 @@ Two records are one run each, and two runs of the same commit differ by more tha
 repetitions inside either. So each metric's change, NEW/OLD of the records' medians, is
 judged against that metric's between-run noise in this machine's other full records
 (see scripts/regress.py); quick and partial runs measure with other flags. A metric with
-fewer than five earlier records is not judged; with
+fewer than five other full records is not judged; with
 none judged there is no verdict, and scripts/ab.py OLD NEW measures one.
 
 Records from different machines (host, CPU model, vector extensions, cores, memory,
@@ -187,7 +187,7 @@ def run(argv):
                          "metric needs %d; measure OLD against NEW with: %s"
                          % (plural(n_history, "other full record"), args.history, regress.MIN_HISTORY_DIFFS + 1, ab))
     if untested:
-        notes.append("%s not judged: fewer than %d earlier records of this machine have them (scripts/ab.py "
+        notes.append("%s not judged: fewer than %d other full records of this machine have them (scripts/ab.py "
                      "measures them)" % (plural(untested, "metric"), regress.MIN_HISTORY_DIFFS + 1))
     method = ("one record a side, judged against the between-run noise of %d full records of this machine, "
               "Holm over %d times" % (n_history, sum(r.kind == metrics.TIME for r in tested)))

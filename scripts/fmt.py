@@ -29,7 +29,8 @@ def fmt_time(seconds, micro="µs"):
 
 
 def fmt_n(n):
-    """A size as mantissa-exponent: 1.0e5, 2.8e4 (what a log axis reads like)."""
+    """A size as mantissa-exponent (what a log axis reads like): 2.8e4, 1.0e5 for a value that rounds
+    to it, 1e5 for exactly 100,000, as the sweeps' sizes are."""
     if not finite(n):
         return str(n)
     if n == 0:
@@ -38,7 +39,7 @@ def fmt_n(n):
     m = n / 10 ** e
     if round(m, 1) >= 10:
         m, e = m / 10, e + 1
-    return "%.1fe%d" % (m, e)
+    return "%de%d" % (round(m), e) if n == round(m) * 10 ** e else "%.1fe%d" % (m, e)
 
 
 def _exp(text):
@@ -104,6 +105,14 @@ def fmt_bytes(n, units=(("GB", 1e9), ("MB", 1e6), ("kB", 1e3)), number=fmt_num):
 def fmt_kib(n):
     """Cache sizes are powers of two: 48 KiB, 1.5 MiB."""
     return fmt_bytes(n, (("MiB", 2 ** 20), ("KiB", 2 ** 10)), lambda x: "%g" % round(x, 1))
+
+
+def fmt_fetch_config(cfg):
+    """A fetch configuration (metrics.pick_fetch_config) as text: N = 1,000, 1 KiB responses, keep-alive."""
+    return ", ".join(["N = %s" % fmt_num(cfg["n"])]
+                     + ([] if cfg["bytes"] is None else ["%s responses" % fmt_kib(cfg["bytes"])])
+                     + ([] if cfg["keepalive"] is None else
+                        ["keep-alive" if cfg["keepalive"] else "a connection per request"]))
 
 
 def one_line(text):

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 # The metrics layer: a run becomes the numbers everything else reads (times, speedup, efficiency,
-# crossover, fetch ideals); none of the page, figures, targets, compare, ab or history computes its own.
-"""summarize() gives each benchmark its median over the run's repetitions, with min and max, and every
-derived number comes from those medians: repetitions inside one process are not independent
+# crossover, fetch ideals); the page, figures, targets, compare, ab and history read them from here.
+"""summarize() gives each benchmark its median over the run's repetitions, with min and max, and the
+derived numbers come from those medians (but for a sum's time over its bare sum, a ratio within
+each process, whose median is taken): repetitions inside one process are not independent
 samples of what changes between runs, so the statistics in regress.py take runs as their unit.
 
 Metrics for the verdicts, by kind:
@@ -299,12 +300,6 @@ def config_rows(fetch, cfg, delay=None):
     return rows if delay is None else rows[rows["delay_ms"] == delay]
 
 
-def config_text(cfg):
-    """A fetch configuration from pick_fetch_config as text: n=40, bytes=1024, keepalive=1."""
-    return ", ".join(["n=%d" % cfg["n"]] + ["%s=%d" % (k, cfg[k]) for k in ("bytes", "keepalive")
-                                            if cfg[k] is not None])
-
-
 def _seed_measurement(frame, workload, models, width):
     """(median, (min, max), key, summary row) of the row measuring a seed experiment: sum at n=1e8
     (range kernel in C++), or fetch at profile:seed; Nones when the run has none."""
@@ -326,7 +321,8 @@ def _seed_measurement(frame, workload, models, width):
 
 def seed_table(summ, python_summ=None):
     """The blog's figures beside this run's C++ figures and Python-on-this-machine figures, one dict
-    per experiment (None when not run); python_summ's python/... rows, if any, win over summ's own."""
+    per experiment (None when not run), with `speedup`: {column: the workload's seq figure in that
+    column over this one}, for all but seq; python_summ's python/... rows, if any, win over summ's own."""
     cpp = summ[summ["category"].isin(["sum", "fetch"])]
     py = summ[summ["category"] == "python"]
     if python_summ is not None and (python_summ["category"] == "python").any():
@@ -339,6 +335,11 @@ def seed_table(summ, python_summ=None):
         # cpp_row: the summary row, so the page says its spread as every table does (runs, stddev)
         rows.append({"id": exp_id, "experiment": label, "blog_s": blog_s, "cpp_s": cpp_s, "cpp_spread": cpp_spread,
                      "cpp_key": cpp_key, "cpp_row": cpp_row, "python_s": python_s, "python_spread": python_spread})
+    seq = {r["id"].split("_")[0]: r for r in rows if r["id"].endswith("_seq")}
+    for r in rows:
+        ref = seq.get(r["id"].split("_")[0])
+        r["speedup"] = {col: ref[col] / r[col] for col in ("blog_s", "cpp_s", "python_s")
+                        if ref and r is not ref and ref[col] and r[col]}
     return rows
 
 
@@ -371,7 +372,10 @@ def dim_label(col):
 
 def analyse_sum(summ, hw):
     """Per kernel, what the sum figures and tables need: the n for the worker plots (n_w), the W
-    for the size plots, the speedup and crossover tables. None without sum benchmarks."""
+    for the size plots, the speedup and crossover tables, and for `array` `read_line`, {W: memchr's
+    read bandwidth at W (peak/read_bw) over the bandwidth seq read at n_w}, where a read-bound sum
+    would stop if memchr read as fast as the machine can ({} unmeasured). None without sum
+    benchmarks."""
     s = sum_frame(summ)
     if s.empty:
         return None
@@ -380,9 +384,13 @@ def analyse_sum(summ, hw):
         sk = s[s["kernel"] == kernel]
         n_w, w_size = pick_worker_n(sk), pick_size_workers(sk, hw)
         size = sk[(sk["model"] == "seq") | (sk["workers"] == w_size)] if w_size is not None else sk
-        info[kernel] = {"n_w": n_w, "W": w_size, "size": size,
-                        "speedup": speedup_table(sk, n_w) if n_w is not None else None,
-                        "cross": crossover_table(sk, w_size) if w_size is not None else None}
+        speedup = speedup_table(sk, n_w) if n_w is not None else None
+        info[kernel] = {"n_w": n_w, "W": w_size, "size": size, "speedup": speedup,
+                        "cross": crossover_table(sk, w_size) if w_size is not None else None, "read_line": {}}
+        seq = speedup[speedup["model"] == "seq"] if speedup is not None else ()
+        if kernel == "array" and len(seq):
+            seq_bw = 8 * n_w / float(seq["t_med"].iloc[0])  # 8-byte elements
+            info[kernel]["read_line"] = {w: b / seq_bw for w, b in sorted(read_bw(summ).items())}
     return {"frame": s, "kernels": info, "hw": hw}
 
 
@@ -432,7 +440,7 @@ def analyse_c10k(fetch, summ, context):
     delay, n = float(big["delay_ms"].max()), int(big["n"].max())
     f = f[(f["delay_ms"] == delay) & (f["bytes"] == big["bytes"].iloc[0])]
     curve = f.sort_values("n").groupby(["model", "conc"], as_index=False).last()
-    curve = curve.assign(rps=curve["n"] / curve["t_med"])
+    curve = curve.assign(rps=curve["n"] / curve["t_med"], ideal_rps=curve["conc"] * 1000.0 / delay)  # C / L
     sweep = f[(f["n"] == n) & (f["conc"] >= 1000)]
     left_out = {k[len(C10K_PREFIX):]: v for k, v in context.items() if k.startswith(C10K_PREFIX)}
     return {"curve": curve, "sweep": sweep, "delay_ms": delay, "n": n, "left_out": left_out,
@@ -441,14 +449,15 @@ def analyse_c10k(fetch, summ, context):
 
 def client_floor(summ, delay_ms, n=None, nbytes=None):
     """peak/raw_http at this latency (and N and body size, if given), the client floor under
-    the models: arg_conc, arg_n, t_med, efficiency, over_ideal (as fetch_frame's) and
-    items_per_second (empty without it)."""
+    the models: arg_conc, arg_n, t_med, efficiency, over_ideal (as fetch_frame's),
+    items_per_second (empty without it) and rps, N over the median time."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
     for column, wanted in (("arg_delay_ms", delay_ms), ("arg_n", n), ("arg_bytes", nbytes)):
         if wanted is not None and not p.empty:
             p = p[p[column] == wanted]
-    p = p.assign(over_ideal=p["t_med"] - _ideal(p, *(_col(p, "arg_" + a) for a in ("n", "conc", "delay_ms"))))
-    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "over_ideal", "items_per_second"])
+    p = p.assign(over_ideal=p["t_med"] - _ideal(p, *(_col(p, "arg_" + a) for a in ("n", "conc", "delay_ms"))),
+                 rps=_col(p, "arg_n") / p["t_med"])  # as the models' in analyse_c10k
+    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "over_ideal", "items_per_second", "rps"])
 
 
 def wrk_bound(summ):
@@ -489,8 +498,7 @@ def analyse_open(summ):
 # --- the metrics the verdicts judge ----------------------------------------------
 
 TIME, MACHINE, EFFICIENCY = "time", "machine", "efficiency"
-KINDS = (TIME, MACHINE, EFFICIENCY)
-LOWER, HIGHER = "lower", "higher"
+KINDS = (TIME, MACHINE, EFFICIENCY)  # regress.Result.worse: higher is better for EFFICIENCY only
 
 
 @dataclass
@@ -498,10 +506,6 @@ class Metric:
     name: str       # the benchmark's name, or "<benchmark> efficiency"
     kind: str       # TIME, MACHINE or EFFICIENCY
     value: float    # the run's median
-
-    @property
-    def better(self):
-        return HIGHER if self.kind == EFFICIENCY else LOWER
 
 
 def efficiency(t_seq, t_model, workers):

@@ -3,8 +3,10 @@
 # Renders one concbench run (Google Benchmark JSON) into plots and a generated results page.
 """Usage: scripts/plot.py [RUN.json] [--out DIR] [--python RUN.json [--any-host] | --no-python]
 
-Without RUN, plots the newest results/history/*.json. Writes DIR/README.md and
-DIR/plots/*.png (DIR defaults to results/). DIR/plots/ belongs to this script:
+Without RUN, plots the newest full run in results/history/ from a clean tree, else
+the newest full run, else the newest of the others (records.latest_record). Writes
+DIR/README.md and DIR/plots/*.png; DIR defaults to results/, or results/partial/ for
+a quick or partial run (RUN or not), as ./bench renders one. DIR/plots/ belongs to this script:
 it is replaced as a whole on every successful run, so stale plots disappear.
 Without --python, the Python run ./bench --python saved with RUN (python/ beside it,
 the same file name) fills the seed table's Python column when there is one (--no-python:
@@ -64,7 +66,7 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     with matplotlib.rc_context(plot_figures.STYLE):
         plot_figures.draw_seed(figs, seed, python_elsewhere)
         if sum_info:
-            plot_figures.draw_sum(figs, sum_info["kernels"], hw, metrics.read_bw(summ))
+            plot_figures.draw_sum(figs, sum_info["kernels"], hw)
         if fetch_info:
             plot_figures.draw_fetch(figs, fetch_info)
             if fetch_info["c10k"]:
@@ -81,7 +83,7 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
 
 
 def latest_run():
-    rec = records.newest_record(DEFAULT_RUNS)
+    rec = records.latest_record(records.scan_records(DEFAULT_RUNS))
     if rec is None:
         shown = os.path.relpath(DEFAULT_RUNS)
         shown = DEFAULT_RUNS if shown.startswith("..") else shown
@@ -89,16 +91,17 @@ def latest_run():
         found = ("%s/*.json holds no readable run (%s)" % (shown, plural(files, "file")) if files
                  else "no %s/*.json found" % shown)
         raise InputError("no run given and %s; run the benchmarks first or name a RUN.json" % found)
-    return rec.path
+    return rec
 
 
 def parse_args(argv):
     p = Parser(prog="plot.py", description="Render a concbench run (Google Benchmark "
                                 "JSON) into plots and a results page.")
     p.add_argument("run", nargs="?", metavar="RUN.json",
-                   help="the run to plot (default: newest results/history/*.json)")
-    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
-                   help="write DIR/README.md and DIR/plots/ (default: results/)")
+                   help="the run to plot (default: the newest full run in results/history/)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write DIR/README.md and DIR/plots/ (default: results/, or results/partial/ "
+                        "for a quick or partial run)")
     python = p.add_mutually_exclusive_group()
     python.add_argument("--python", metavar="RUN.json",
                    help="a run with the Python port's python/... benchmarks for the seed table "
@@ -107,11 +110,6 @@ def parse_args(argv):
     p.add_argument("--any-host", action="store_true", help="take a --python run from another machine")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     return p.parse_args(argv)
-
-
-def main(argv=None):
-    with cli.sigterm_exits():  # the half-rendered temporary directory goes, as after Ctrl-C
-        return _main(argv)
 
 
 def load_python_run(args, path, run):
@@ -135,36 +133,35 @@ def load_python_run(args, path, run):
     return python_run, elsewhere
 
 
-def _main(argv):
+def run(argv):
     started = time.monotonic()
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
     try:
-        args = parse_args(argv)
-        path = args.run or latest_run()
-        run = load_run(path)
-        python_run, elsewhere = load_python_run(args, path, run)
-        out = os.path.abspath(args.out)
+        path = args.run or latest_run().path
+        record = load_run(path)
+        python_run, elsewhere = load_python_run(args, path, record)
+        # Part of the suite is not the suite: its page goes where ./bench puts it, not over results/.
+        partial = records.record_from_context(path, record.context).scope != records.FULL
+        out = os.path.abspath(args.out or (os.path.join(DEFAULT_OUT, "partial") if partial else DEFAULT_OUT))
         cli.check_page_out(out, plot_page.TITLE, ["README.md", PLOTS], "a results page")  # before the work
         run_label = os.path.relpath(os.path.abspath(path), out).replace(os.sep, "/")
         python_label = os.path.relpath(os.path.abspath(args.python), out) if args.python else None
 
         def build(tmp):
             say("read %s: %s, %s of %s, %s"
-                % (path, plural(run.n_entries, "entry", "entries"), plural(len(run.df), "measurement"),
-                   plural(run.df["key"].nunique(), "benchmark"), plural(run.n_errored, "errored run")))
-            return render(run, tmp, run_label, python_run, python_label, elsewhere)
+                % (path, plural(record.n_entries, "entry", "entries"), plural(len(record.df), "measurement"),
+                   plural(record.df["key"].nunique(), "benchmark"), plural(record.n_errored, "errored run")))
+            return render(record, tmp, run_label, python_run, python_label, elsewhere)
 
         written, skipped = publish(out, [PLOTS, "README.md"], build)
-    except (RunFileError, InputError) as e:
-        say(e)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    except RunFileError as e:
+        raise InputError(e) from None
     except OSError as e:
-        say("%s: %s" % (e.filename or "output", e.strerror or e))
-        return 2
+        raise InputError("%s: %s" % (e.filename or "output", e.strerror or e)) from None
+    except InputError:
+        raise
     except Exception as e:  # a bug, not bad input: keep it to one line unless asked
-        if debug:
+        if args.debug:
             raise
         say("internal error (%s: %s); rerun with --debug for the traceback" % (type(e).__name__, e))
         return 1
@@ -175,9 +172,13 @@ def _main(argv):
         if len(skipped) > 20:
             print("  ... and %d more" % (len(skipped) - 20), file=sys.stderr)
     say("wrote %s and %s in %s (%.1f s)"
-             % (os.path.join(out, "README.md"), plural(len(written), "plot"), os.path.join(out, PLOTS),
-                time.monotonic() - started))
+        % (os.path.join(out, "README.md"), plural(len(written), "plot"), os.path.join(out, PLOTS),
+           time.monotonic() - started))
     return 0
+
+
+def main(argv=None):
+    return cli.main(run, PROG, argv)  # SIGTERM: the half-rendered temporary directory goes, as after Ctrl-C
 
 
 if __name__ == "__main__":

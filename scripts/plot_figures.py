@@ -15,8 +15,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from fmt import finite, fmt_crossover, fmt_n, fmt_num, fmt_time  # noqa: E402
-from metrics import ALL_MODELS, config_rows, config_text, dim_label, model_order  # noqa: E402
+from fmt import finite, fmt_crossover, fmt_fetch_config, fmt_n, fmt_num, fmt_time  # noqa: E402
+from metrics import ALL_MODELS, config_rows, dim_label, model_order  # noqa: E402
 from records import machine_line  # noqa: E402
 
 # Every panel has a light grid and a 10-point title: plot.py draws inside matplotlib.rc_context(STYLE).
@@ -114,7 +114,7 @@ def _errorbar(ax, model, x, y, lo, hi, linear=False, hollow=None, color=None, **
                 markerfacecolor="white", zorder=3)
 
 
-def _x_ticks(ax, ticks, fmt=lambda v: "%d" % v, base=2):
+def _x_ticks(ax, ticks, fmt=fmt_num, base=2):
     """A log x axis (base None: linear) with a tick at each measured value, labelled where the
     label has room: the open loop's 15,000 and 20,000 once printed as one "15,00020,000"."""
     if base:
@@ -172,9 +172,9 @@ def _log_axis(ax, *values, fmt=fmt_num):
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def draw_sum(figs, per_kernel, hw, read_bw):
-    """per_kernel: {kernel: {"speedup": table|None, "n_w": n, "size": frame, "W": w, "cross": table}};
-    read_bw: {W: bytes/s} of peak/read_bw, drawn on the array kernel's speedup panel."""
+def draw_sum(figs, per_kernel, hw):
+    """per_kernel: metrics.analyse_sum's "kernels"; the array kernel's read_line is drawn on its
+    speedup panel."""
     kernels = [k for k in per_kernel if per_kernel[k]["speedup"] is not None]
     for what, title, ylabel in (("speedup", "speedup over seq", "speedup  T_seq / T_model"),
                                 ("efficiency", "parallel efficiency", "efficiency  T_seq / (W · T_model)")
@@ -182,7 +182,7 @@ def draw_sum(figs, per_kernel, hw, read_bw):
         figs.progress("rendering sum %s against workers" % what)
         fig, axes = figs.new(len(kernels), "sum: %s against workers" % title)
         for ax, kernel in zip(axes[0], kernels):
-            _workers_panel(ax, what, per_kernel[kernel], hw, read_bw if kernel == "array" else None)
+            _workers_panel(ax, what, per_kernel[kernel], hw)
             ax.set(ylabel=ylabel, title="kernel %s, n = %s" % (kernel, fmt_n(per_kernel[kernel]["n_w"])))
         # One legend under both panels: inside, it covered points (process_pool and fork at
         # W = 1 in the array panel).
@@ -202,8 +202,8 @@ def draw_sum(figs, per_kernel, hw, read_bw):
     figs.save(fig, "sum_time_vs_n.png", "sum: time against n")
 
 
-def _workers_panel(ax, what, info, hw, read_bw):
-    """One kernel's speedup or efficiency against W, with the bound the cores allow; read_bw
+def _workers_panel(ax, what, info, hw):
+    """One kernel's speedup or efficiency against W, with the bound the cores allow; a read_line
     (array only) adds memchr's read bandwidth to the speedup panel."""
     tab = info["speedup"]
     xs = np.array(sorted(set(tab["workers"]) | ({hw} if hw else set())), dtype=float)
@@ -217,15 +217,11 @@ def _workers_panel(ax, what, info, hw, read_bw):
     usable = np.minimum(xs, hw) if hw else xs
     if what == "speedup":
         ax.plot(xs, usable, **BOUND, label="ideal: min(W, hardware threads)")
-        seq = tab[tab["model"] == "seq"]
-        if read_bw and not seq.empty:
-            # memchr's bandwidth at W over what seq read (8-byte elements): where a
-            # read-bound sum would stop, if memchr read as fast as this machine can; models
-            # that pass it show that it does not
-            seq_bw = 8 * info["n_w"] / float(seq["t_med"].iloc[0])
-            ws = sorted(read_bw)
+        line = info["read_line"]
+        if line:
+            # models that pass it show that memchr did not read as fast as the machine can;
             # grey diamonds on top: the line runs where the ideal and the models' lines do
-            ax.plot(ws, [read_bw[w] / seq_bw for w in ws], color="#555555", linestyle="-.", marker="D",
+            ax.plot(list(line), list(line.values()), color="#555555", linestyle="-.", marker="D",
                     markersize=6, linewidth=1.2, zorder=4,
                     label="memchr's read bandwidth at W / seq's (measured, not a bound)")
     else:
@@ -252,7 +248,7 @@ def _size_panel(ax, info):
         label = model + (" (W=1)" if model == "seq" else "")
         if model in cross.index:
             c = cross.loc[model]
-            label += ": crossover %s, %s at n=%s" % (
+            label += ": crossover %s, %s at n = %s" % (
                 fmt_crossover(c["crossover"]), fmt_time(c["t_small"]),
                 fmt_n(c["n_small"]) if finite(c["n_small"]) else "?")
             if finite(c["crossover"]) and len(seq):
@@ -285,8 +281,8 @@ def draw_fetch(figs, info):
 
 def _draw_efficiency(figs, fetch, cfg, delays, floors):
     """Every model's efficiency against C on one axis per injected latency, with the client floor."""
-    fig, axes = figs.new(len(delays), "fetch: efficiency (ideal / measured) against concurrency (%s)"
-                         % config_text(cfg), height=4.8)
+    fig, axes = figs.new(len(delays), "fetch: efficiency (ideal / measured) against concurrency\n%s"
+                         % fmt_fetch_config(cfg), height=4.8)
     for ax, delay in zip(axes[0], delays):
         rows = config_rows(fetch, cfg, delay)
         for model, m in _by_model(rows, "conc"):
@@ -321,7 +317,7 @@ def _model_panels(figs, rows, title, ylabel, draw):
         ax.set_title(model)
         own_top = rows.loc[rows["model"] == model, "conc"].max()
         if own_top < top_conc:  # an empty right half: a sweep's limit or errored runs, not a lost line
-            ax.text(0.97, 0.5, "no result\nabove C = %d" % own_top, transform=ax.transAxes, ha="right",
+            ax.text(0.97, 0.5, "no result\nabove C = %s" % fmt_num(own_top), transform=ax.transAxes, ha="right",
                     va="center", fontsize=8, color="#555555")
         if i:
             ax.sharey(panels[0])
@@ -361,7 +357,7 @@ def _draw_over_ideal(figs, rows, cfg, delays, floors):
 
     short = "; " + SHORT_NOTE if rows["short"].any() else ""
     fig, panels = _model_panels(figs, rows, "fetch: time above the ideal ceil(N/C)·L against concurrency, %s%s"
-                                % (config_text(cfg), short), "measured − ideal", draw)
+                                % (fmt_fetch_config(cfg), short), "measured − ideal", draw)
     if under:  # linear as far from 0 as the furthest run under its ideal (the noise), log beyond
         noise = max(-values.min(), 1e-6)
         panels[0].set_yscale("symlog", linthresh=noise)
@@ -391,7 +387,7 @@ def _draw_latency(figs, rows, cfg, delays):
             ax.axhline(delay, color=colours[delay], linestyle=":", linewidth=0.8)
 
     fig, panels = _model_panels(figs, rows, "fetch: per-request latency from ready to answered, p50 (solid) "
-                                "and p99 (dashed), %s" % config_text(cfg), "latency (ms)", draw)
+                                "and p99 (dashed), %s" % fmt_fetch_config(cfg), "latency (ms)", draw)
     _log_axis(panels[0], rows["p50_ms"], rows["p99_ms"], delays)
     # The key to the line styles, which the colour-per-L entries alone leave to the title.
     for style, label in (("-", "p50"), ("--", "p99"), (":", "L itself: no request is answered sooner")):
@@ -404,11 +400,11 @@ def _draw_throughput_memory(figs, info):
     one configuration each, so every bar is the spread of one benchmark's repetitions."""
     panels = []
     if info["rate0"] is not None:
-        panels.append(("throughput at L = 0 ms\n" + config_text(info["cfg0"]), info["rate0"],
+        panels.append(("throughput at L = 0 ms\n" + fmt_fetch_config(info["cfg0"]), info["rate0"],
                        "items_per_second", "requests per second"))
     if info["memory"] is not None:
         panels.append(("memory per request in flight at L = %g ms\n%s"
-                       % (info["delays"][-1], config_text(info["cfg"])),
+                       % (info["delays"][-1], fmt_fetch_config(info["cfg"])),
                        info["memory"], "mem_per_inflight_kb", "KiB per request in flight"))
     if not panels:
         return
@@ -446,19 +442,18 @@ def draw_c10k(figs, info):
                 markerfacecolor="white")
     for model, s in _by_model(sweep, "conc"):
         _errorbar(bx, model, s["conc"], s["t_med"], s["t_min"], s["t_max"], hollow=s["short"], label=None)
-    concs = sorted(curve["conc"].unique())
-    ax.plot(concs, [c * 1000.0 / delay for c in concs], **IDEAL, label="ideal  C / L")
+    ideal_rps = curve.groupby("conc")["ideal_rps"].first()
+    ax.plot(ideal_rps.index, ideal_rps.values, **IDEAL, label="ideal  C / L")
     if wrk:  # at the C wrk ran at: its rate differs with C, so no one level is the fixture's at every C
         cs = sorted(wrk)
         ax.plot(cs, [wrk[c] for c in cs], **WRK, marker="x", markersize=8, markeredgewidth=1.5,
                 label="the fixture's capacity at 0 ms (wrk, at each C it ran at)")
-    floor_rps = floor["arg_n"] / floor["t_med"]
     if not floor.empty:
-        ax.plot(floor["arg_conc"], floor_rps, **FLOOR,
+        ax.plot(floor["arg_conc"], floor["rps"], **FLOOR,
                 label="one thread without libcurl, N = C = %s (peak/raw_http)" % fmt_num(info["n"]))
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_num(v)))  # 1,000 as on the right, not 10^3
-    _log_axis(ax, curve["rps"], list(wrk.values()), floor_rps)
+    _log_axis(ax, curve["rps"], list(wrk.values()), floor["rps"])
     ax.set(xlabel="concurrency C (at most C requests in flight)", ylabel="requests/s",
            title="throughput against C; hollow: fewer requests than the others at that C")
     ideal = sweep.groupby("conc")["ideal"].median()
@@ -481,7 +476,7 @@ def draw_open(figs, info):
     delays = sorted(f["delay_ms"].unique())
     figs.progress("rendering the open-loop sweep")
     fig, axes = figs.new(2, "fetch, open loop: latency and throughput against offered load (L = %s ms, at most "
-                         "C = %d in flight)" % ("/".join("%g" % d for d in delays), bound["conc"]),
+                         "C = %s in flight)" % ("/".join("%g" % d for d in delays), fmt_num(bound["conc"])),
                          width=6.0, height=4.8)
     ax, bx = axes[0]
     for model, m in _by_model(f, "rate"):
@@ -499,9 +494,9 @@ def draw_open(figs, info):
     bx.plot(rates, rates, **BOUND, label="achieved = offered")
     wrk = [bound["wrk_rps"]] if bound["wrk_rps"] else []
     if wrk:  # at the open loop's C: wrk's rate differs with C, so its best at another C is no bound here
-        bx.axhline(wrk[0], **WRK, label="the fixture's capacity at C = %d, 0 ms (wrk%s)" % (
-            bound["wrk_conc"], "" if bound["wrk_conc"] == bound["conc"]
-            else "; not run at the open loop's C = %d" % bound["conc"]))
+        bx.axhline(wrk[0], **WRK, label="the fixture's capacity at C = %s, 0 ms (wrk%s)" % (
+            fmt_num(bound["wrk_conc"]), "" if bound["wrk_conc"] == bound["conc"]
+            else "; not run at the open loop's C = %s" % fmt_num(bound["conc"])))
     for a in (ax, bx):
         _x_ticks(a, rates, fmt_num, base=10)  # the offered rates themselves
         a.set_xlabel("offered rate (requests/s)")

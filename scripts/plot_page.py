@@ -2,9 +2,9 @@
 # Writes concbench's generated results page (Markdown) from metrics.py's tables and the drawn figures.
 import os
 
-from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_kib, fmt_measured, fmt_n, fmt_num, fmt_ratio,
-                 fmt_spread, fmt_time, md_table, plural)
-from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, config_rows, config_text, model_order, repetitions
+from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fmt_kib, fmt_measured, fmt_n, fmt_num,
+                 fmt_ratio, fmt_spread, fmt_time, md_table, plural)
+from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, config_rows, model_order, repetitions
 import bench_names
 from records import machine_line, parse_dirty
 import targets
@@ -67,7 +67,7 @@ def pivot(rows, fmt, corner="model \\ C"):
     cells = {(r["model"], int(r["conc"])): fmt(r) for _, r in first.iterrows()}
     concs = sorted({c for _, c in cells})
     models = sorted(first["model"].unique(), key=model_order)
-    return md_table([corner] + [str(c) for c in concs], [[m] + [cells.get((m, c), "") for c in concs]
+    return md_table([corner] + [fmt_num(c) for c in concs], [[m] + [cells.get((m, c), "") for c in concs]
                                                          for m in models])
 
 
@@ -193,14 +193,10 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
     python_context: the Python run's context."""
     if all(r["cpp_s"] is None and r["python_s"] is None for r in seed):
         return
-    by_id = {r["id"]: r for r in seed}
-
     def cell(r, col):
         if r[col] is None:
             return "not run" if col == "python_s" else "not measured"
-        seq_id = "sum_seq" if r["id"].startswith("sum") else "fetch_seq"
-        ref = by_id[seq_id][col]
-        return fmt_time(r[col]) + (" (%s)" % fmt_ratio(ref / r[col]) if r["id"] != seq_id and ref else "")
+        return fmt_time(r[col]) + (" (%s)" % fmt_ratio(r["speedup"][col]) if col in r["speedup"] else "")
 
     rows = [(r["experiment"], cell(r, "blog_s"), cell(r, "cpp_s"),
              spread_cell(r["cpp_row"]) if r["cpp_row"] is not None else "–",
@@ -295,17 +291,17 @@ def fetch_section(page, fetch_info):
              "figures draw the point hollow.")
     page.images("fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png")
     for delay in delays:
-        page.add("### L = %g ms, %s: median wall time (efficiency)" % (delay, config_text(cfg)),
+        page.add("### L = %g ms, %s: median wall time (efficiency)" % (delay, fmt_fetch_config(cfg)),
                  pivot(config_rows(f, cfg, delay), time_and_efficiency))
     rest = f["profile"].isna().sum() - sum(len(config_rows(f, cfg, d)) for d in delays)
     if rest > 0:
         page.add("%s (other sizes, payloads, keep-alive settings or L = 0) %s in the full table below."
                  % (plural(rest, "more latency benchmark"), "is" if rest == 1 else "are"))
     if fetch_info["rate0"] is not None:
-        page.add("### L = 0 ms, %s: requests per second" % config_text(fetch_info["cfg0"]),
+        page.add("### L = 0 ms, %s: requests per second" % fmt_fetch_config(fetch_info["cfg0"]),
                  pivot(fetch_info["rate0"], lambda r: fmt_measured(r["items_per_second"])))
     if fetch_info["memory"] is not None:
-        page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], config_text(cfg)),
+        page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], fmt_fetch_config(cfg)),
                  pivot(fetch_info["memory"], lambda r: fmt_measured(r["mem_per_inflight_kb"])),
                  "Memory per request in flight (KiB/in-flight in the full table) is (peak RSS − RSS before "
                  "the model was built) / the most requests in flight at once, for the models whose memory "

@@ -108,15 +108,10 @@ def scan_records(history_dir, commit_prefix=None):
     return out
 
 
-def newest_record(history_dir):
-    """The newest run in `history_dir` by its date (what plot.py draws by default), or None."""
-    return max(scan_records(history_dir), key=lambda r: (r.when, r.path), default=None)
-
-
 def latest_record(records):
     """The record a commit stands for: the newest of its full runs from a clean tree; failing
     that a full run from a dirty tree, and only then a quick or partial run (a dirty tree is
-    not the commit, and part of the suite is not the suite)."""
+    not the commit, and part of the suite is not the suite). plot.py draws it by default."""
     return max(records, key=lambda r: (r.scope == FULL, r.dirty is False, r.when, r.path), default=None)
 
 

@@ -491,7 +491,8 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     # (an edit, a checkout) makes the record dirty, since its processes did not all see one commit.
     if len(trees) > 1:
         say("the source tree changed during the run (%s); the record says dirty"
-            % ", ".join(sorted("%s%s" % ((c or "?")[:7], " dirty" if d == "true" else "") for c, d in trees)))
+            % ", ".join(sorted("%s%s" % ((c or "?")[:7], " dirty" if records.parse_dirty(d) else "")
+                               for c, d in trees)))
         doc["context"]["concbench_dirty"] = "true"
     if rounds > 1:
         doc["context"]["concbench_isolation"] = ("one process per model and round, %d rounds (%d processes)"

@@ -107,14 +107,14 @@ def sum_targets(run, hw):
     # an honest loop needs two vector adds per vector of integers: accumulate and step
     bound = N / lanes * 2 / adds if finite(adds) and finite(lanes) and t_seq else None
     read1, who1 = _fastest_read(run, 1)
-    out = [_row("`seq` `range`, n = 1e8, within 1.5x of the fastest honest loop", [t_seq, bound],
-                lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2fx%s"
+    out = [_row("`seq` `range`, n = 1e8, within 1.5× of the fastest honest loop", [t_seq, bound],
+                lambda t, b: "%s against a bound of %s (%s vector adds/s, %d lanes): %.2f×%s"
                 % (fmt_time(t), fmt_time(b), fmt_measured(adds), lanes, t / b,
                    # The bound runs in a process of its own, minutes apart: a slow spell there reads low.
                    "; under the bound, whose vector-add rate read low in this run" if t < b else ""),
                 lambda t, b: t <= 1.5 * b),
-           _row("`seq` `array`, n = 1e8 (800 MB), within 1.5x of the fastest read on one core", [t_arr, read1],
-                lambda t, r: "%s = %.1f GB/s; fastest on one core %s (%s, %.1f GB/s): %.2fx"
+           _row("`seq` `array`, n = 1e8 (800 MB), within 1.5× of the fastest read on one core", [t_arr, read1],
+                lambda t, r: "%s = %.1f GB/s; fastest on one core %s (%s, %.1f GB/s): %.2f×"
                 % (fmt_time(t), ARRAY_BYTES / t / 1e9, fmt_time(r), who1, ARRAY_BYTES / r / 1e9, t / r),
                 lambda t, r: t <= 1.5 * r)]
     if hw and hw > 1:
@@ -127,7 +127,7 @@ def sum_targets(run, hw):
     if run.counter(pp, "vs_bare") is not None:
         out.append(_row("`process_pool` `array`, 1 worker, n = 1e8, at most 10% slower than the bare read "
                         "in its own processes", [run.time(pp), run.counter(pp, "vs_bare")],
-                        lambda t, r: "%s, %.2fx its bare read%s" % (
+                        lambda t, r: "%s, %.2f× its bare read%s" % (
                             fmt_time(t), r, "; `seq` %s in its own processes" % fmt_time(t_arr) if t_arr else ""),
                         lambda t, r: r <= 1.10))
     else:
@@ -148,7 +148,7 @@ def _array_against_bare(run, hw):
     other model's (38.1 ms against 32.2 at W >= 2 in the run of 2537050)."""
     keys = {m: sum_key(m, "array", hw) for m in ARRAY_MODELS}
     held = [m for m in ARRAY_MODELS if m != "mpi"]
-    label = ("`array` at %d workers within 1.5x of the bare read, the same sum with no model just before in "
+    label = ("`array` at %d workers within 1.5× of the bare read, the same sum with no model just before in "
              "the same process (`fork` copies page tables, `mpi` reads memory of its own: not held to it)" % hw)
     if not any(run.time(k) for k in keys.values()):
         return label, "– (not run)", NOT_MEASURED
@@ -160,9 +160,9 @@ def _array_against_bare(run, hw):
     lo, hi = min(b[0] for b in bare), max(b[1] for b in bare)
     read_bw = run.counter("peak/read_bw/workers:%d/bytes:%d" % (hw, ARRAY_BYTES), "bytes_per_second")
     return (label, "the bare read %s – %s over the rounds (%.1f – %.1f GB/s%s); " % (
-                fmt_time(lo), fmt_time(hi), ARRAY_BYTES / lo / 1e9, ARRAY_BYTES / hi / 1e9,
+                fmt_time(lo), fmt_time(hi), ARRAY_BYTES / hi / 1e9, ARRAY_BYTES / lo / 1e9,
                 "; `memchr` %.1f GB/s in its own processes" % (read_bw / 1e9) if read_bw else "")
-            + _listed(ratios, lambda v: "%.2fx" % v),
+            + _listed(ratios, lambda v: "%.2f×" % v),
             _verdict([v for m, v in ratios if m in held], lambda v: v <= 1.5))
 
 
@@ -177,7 +177,7 @@ def _range_against_bare(run, hw):
              "threads and no model just before in the same process" % (hw, hw))
     if not any(v is not None for _, v in ratios):
         return label, "– (no bare sum in this record)", NOT_MEASURED
-    return _each(label, [(m, v) for m, v in ratios if v is not None], lambda v: "%.2fx" % v)
+    return _each(label, [(m, v) for m, v in ratios if v is not None], lambda v: "%.2f×" % v)
 
 
 def _all_cores_targets(run, hw, t_seq):
@@ -219,14 +219,14 @@ def fetch_targets(run):
            within("seed profile, `pool` with 4 workers within 10% of its ideal", ["pool"], 4, 40, seed, 1.10),
            within("seed profile at C = 40: `multi`, `multi_socket`, `coro` within 15% of the slowest site",
                   ["multi", "multi_socket", "coro"], 40, 40, seed, 1.15),
-           within("10,000 requests at 100 ms, C = 1000: `multi_socket`, `coro` within 1.3x of 1.0 s",
+           within("10,000 requests at 100 ms, C = 1,000: `multi_socket`, `coro` within 1.3× of 1.0 s",
                   ["multi_socket", "coro"], 1000, 10000, "delay_ms:100", 1.3),
-           _each("N = C = 1000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
+           _each("N = C = 1,000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
                  [(m, run.counter(fetch_key(m, 1000, 1000, "delay_ms:100"), "efficiency"))
                   for m in ("multi", "multi_socket", "coro")], _eff_against(0.85), lambda e: e >= 0.85),
            _floor(run, 1000, 100, lambda k: "efficiency %s (%s)" % (fmt_eff(run.counter(k, "efficiency")),
                                                                     fmt_time(run.time(k)))),
-           _each("0 ms, 1 KiB, C = 1000: `multi_socket` >= 30,000 requests/s",
+           _each("0 ms, 1 KiB, C = 1,000: `multi_socket` >= 30,000 requests/s",
                  [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
                                                      "items_per_second")) for n in (1000, 10000)],
                  lambda r: "%s requests/s" % fmt_measured(r), lambda r: r >= 30000, code=False),
@@ -241,7 +241,7 @@ def fetch_targets(run):
                     [max(effs, key=lambda kv: kv[1]) if effs else None],
                     lambda worst: "highest: %.3f, `%s` (%s with an ideal)"
                     % (worst[1], worst[0], plural(len(effs), "benchmark")), lambda worst: worst[1] <= 1.0))
-    out.append(_each("memory per in-flight request at C = 1000 (10,000 requests at 100 ms)",
+    out.append(_each("memory per in-flight request at C = 1,000 (10,000 requests at 100 ms)",
                      [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
                       for m in ("multi", "multi_socket", "coro", "threads")],
                      lambda v: "%s KiB" % fmt_measured(v)))
@@ -253,7 +253,7 @@ def c10k_targets(run, context):
     the ideal; every model's time there, and why the others were left out."""
     times = [(m, run.time(fetch_key(m, 10000, 10000, "delay_ms:100"))) for m in C10K_MODELS]
     measured = [(m, t) for m, t in times if t]
-    label = "N = C = 10,000 at 100 ms: the best model within 3x the ideal (300 ms)"
+    label = "N = C = 10,000 at 100 ms: the best model within 3× the ideal (300 ms)"
     if not measured:
         return [(label, "–", NOT_MEASURED)]
     best = min(measured, key=lambda mt: mt[1])
@@ -303,18 +303,18 @@ def open_bound_text(b):
     if not (b and b["wrk_rps"] and b["best"]):
         return None
     at, conc, (model, rate) = b["wrk_conc"], b["conc"], b["best"]
-    others = ", ".join("%s at C = %d" % (fmt_measured(r), c) for c, r in sorted(b["wrk"].items()) if c != at)
-    text = ("At C = %d, the most requests the open loop may have in flight, the fixture served %s requests/s to wrk"
-            % (conc, fmt_measured(b["wrk_rps"])) if at == conc else
-            "wrk was not run at C = %d, the most requests the open loop may have in flight; at C = %d, the nearest it "
-            "ran at, the fixture served it %s requests/s" % (conc, at, fmt_measured(b["wrk_rps"])))
+    others = ", ".join("%s at C = %s" % (fmt_measured(r), fmt_num(c)) for c, r in sorted(b["wrk"].items()) if c != at)
+    text = ("At C = %s, the most requests the open loop may have in flight, the fixture served %s requests/s to wrk"
+            % (fmt_num(conc), fmt_measured(b["wrk_rps"])) if at == conc else
+            "wrk was not run at C = %s, the most requests the open loop may have in flight; at C = %s, the nearest it "
+            "ran at, the fixture served it %s requests/s" % (fmt_num(conc), fmt_num(at), fmt_measured(b["wrk_rps"])))
     text += " (one thread, 0 ms%s)." % ("; " + others if others else "")
     if b["floor_rps"]:
-        text += (" One thread without libcurl (`peak/raw_http`, N = C = %d, closed loop at 0 ms) drew %s requests/s."
-                 % (conc, fmt_measured(b["floor_rps"])))
+        text += (" One thread without libcurl (`peak/raw_http`, N = C = %s, closed loop at 0 ms) drew %s requests/s."
+                 % (fmt_num(conc), fmt_measured(b["floor_rps"])))
     best = "The best of the %d open-loop models" % b["models"] if b["models"] > 1 else "The one open-loop model"
-    text += (" %s, `%s`, issued %s requests/s, %.0f%% of wrk's at C = %d"
-             % (best, model, fmt_measured(rate), 100 * rate / b["wrk_rps"], at))
+    text += (" %s, `%s`, issued %s requests/s, %.0f%% of wrk's at C = %s"
+             % (best, model, fmt_measured(rate), 100 * rate / b["wrk_rps"], fmt_num(at)))
     # Only at the same C, and well under it, does wrk's rate show the fixture had more to give.
     if at == conc and rate < 0.9 * b["wrk_rps"]:
         return text + ": the fixture's capacity was not what held it back."

@@ -304,14 +304,21 @@ def plot_page_of(out, path):
     return (out / "README.md").read_text(encoding="utf-8")
 
 
-def test_newest_run_is_by_date_and_skips_temporaries(tmp_path):
+def test_default_run_is_by_date_and_scope_and_skips_temporaries(tmp_path):
+    def pick():
+        return os.path.basename(records.latest_record(records.scan_records(str(tmp_path))).path)
     for i, (name, date) in enumerate([("b.json", "2026-11-23T10:00:00+00:00"), ("a.json", "2026-11-22T10:00:00+00:00"),
                                       ("c.tmp.json", "2026-11-30T10:00:00+00:00")]):
-        doc = {"context": {"date": date}, "benchmarks": []}
+        doc = {"context": {"date": date, "concbench_dirty": "0"}, "benchmarks": []}
         (tmp_path / name).write_text(json.dumps(doc))
         os.utime(tmp_path / name, (3000 - i, 3000 - i))  # modification times say otherwise
-    assert os.path.basename(records.newest_record(str(tmp_path)).path) == "b.json"
-    assert records.newest_record(str(tmp_path / "none")) is None
+    assert pick() == "b.json"
+    # A newer quick run or a newer run from a dirty tree does not stand for the history.
+    for name, extra in [("d.json", {"concbench_scope": "quick"}), ("e.json", {"concbench_dirty": "1"})]:
+        (tmp_path / name).write_text(json.dumps({"context": dict(extra, date="2026-11-29T10:00:00+00:00"),
+                                                 "benchmarks": []}))
+    assert pick() == "b.json"
+    assert records.latest_record(records.scan_records(str(tmp_path / "none"))) is None
 
 
 def test_context_helpers():
@@ -461,7 +468,7 @@ def test_formatting():
     assert fmt.fmt_time(2e-5) == "20.0 µs"
     assert fmt.fmt_time(4.1) == "4.10 s"
     assert fmt.fmt_time(5e-9) == "5.00 ns"
-    assert fmt.fmt_n(1e5) == "1.0e5"
+    assert fmt.fmt_n(1e5) == "1e5" and fmt.fmt_n(3e6) == "3e6" and fmt.fmt_n(100001) == "1.0e5"
     assert fmt.fmt_n(27701) == "2.8e4"
     assert fmt.fmt_n(99999) == "1.0e5"
     assert fmt.fmt_ratio(1.6) == "1.60×"
@@ -525,12 +532,12 @@ def test_handcheck_page_states_the_numbers(hand_out):
                 "| pool | 2 | 200 ms | 180 ms – 220 ms | 0.50× | 0.25 |",
                 "| fork | 2 | 50.0 ms | 45.0 ms – 55.0 ms | 2.00× | 1.00 |"):
         assert row in text, row
-    assert "### kernel `range`, n = 1.0e8" in text
+    assert "### kernel `range`, n = 1e8" in text
     # crossover and overhead: kernel | model | workers | crossover | smallest | time there | vs seq
-    for row in ("| range | threads | 2 | 1.0e5 | n = 1.0e4 | 20.0 µs | +10.0 µs |",
+    for row in ("| range | threads | 2 | 1.0e5 | n = 1e4 | 20.0 µs | +10.0 µs |",
                 "| range | pool | 2 | never |",
-                "| range | openmp | 2 | below smallest | n = 1.0e4 | 5.00 µs | -5.00 µs |",
-                "| range | fork | 2 | 1.0e7 | n = 1.0e4 | 1.00 ms | +990 µs |"):
+                "| range | openmp | 2 | below smallest | n = 1e4 | 5.00 µs | -5.00 µs |",
+                "| range | fork | 2 | 1.0e7 | n = 1e4 | 1.00 ms | +990 µs |"):
         assert row in text, row
     # fetch pivot: wall time (efficiency)
     assert "| seq | 5.00 s (0.80) |  |  |  |" in text
@@ -592,12 +599,12 @@ def test_small_run_page_lists_skips_and_python(tmp_path):
     assert "| %s |" % fmt.fmt_time(seq_py) in text
     assert "not run" not in text.split("## The seed's experiments")[1].split("## sum")[0]
     # both kernels, and the measured machine bounds
-    assert "### kernel `range`, n = 1.0e8" in text and "### kernel `array`, n = 1.0e8" in text
+    assert "### kernel `range`, n = 1e8" in text and "### kernel `array`, n = 1e8" in text
     assert "measured peak: read bandwidth, 2 threads" in text
     assert "measured peak: vector adds" in text
     # memory per request: one configuration at the largest latency, C >= 10 only (C = 1 and 4 are
     # page-granular noise), never a median over configurations
-    mem = text[text.index("### Memory per request in flight (KiB), L = 100 ms, n=40, bytes=1024, keepalive=1"):]
+    mem = text[text.index("### Memory per request in flight (KiB), L = 100 ms, N = 40, 1 KiB responses, keep-alive"):]
     mem = mem[:mem.index("\n\n", mem.index("| model"))]
     assert "| model \\ C | 16 | 40 |" in mem
     assert "| pool | 48.0 | 48.0 |" in mem and "| coro | 3.00 | 3.00 |" in mem
@@ -957,7 +964,7 @@ def test_default_run_is_the_newest_in_results_history(tmp_path):
                            ("foreign.json", "2026-11-23.json", "2026-11-23T12:00:00+00:00"),
                            ("small_run.json", "2026-11-24.tmp.json", "2026-11-24T12:00:00+00:00")]:
         doc = json.load(open(data(src)))
-        doc["context"]["date"] = date
+        doc["context"].update(date=date, concbench_dirty="0")  # all clean: the date decides
         (runs / dst).write_text(json.dumps(doc))
     r = run_plot(script=str(repo / "scripts" / "plot.py"), cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -965,6 +972,17 @@ def test_default_run_is_the_newest_in_results_history(tmp_path):
     assert "from [`2026-11-23.json`](history/2026-11-23.json)" in text
     assert "## Other benchmarks" in text
     assert no_temp_left(repo / "results")
+    # A quick run alone is drawn, but into results/partial/: the page in results/ stays as it is.
+    for name in os.listdir(runs):
+        (runs / name).unlink()
+    doc = json.load(open(data("small_run.json")))
+    doc["context"]["concbench_scope"] = "quick"
+    (runs / "quick.json").write_text(json.dumps(doc))
+    r = run_plot(script=str(repo / "scripts" / "plot.py"), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (repo / "results" / "README.md").read_text(encoding="utf-8") == text
+    assert "from [`quick.json`](../history/quick.json)" in (repo / "results" / "partial" / "README.md").read_text(
+        encoding="utf-8")
 
 
 def test_failure_midway_leaves_previous_results(tmp_path, monkeypatch, capsys):
@@ -1232,7 +1250,7 @@ def test_c10k_page_has_every_model_and_the_reasons_for_those_left_out(tmp_path):
     text = (out / "README.md").read_text(encoding="utf-8")
     section = text[text.index("### C10k: 10,000 requests at L = 100 ms, up to 10,000 in flight"):]
     section = section[:section.index("<details>")]
-    assert "| model \\ C | 1000 | 2000 | 5000 | 10000 |" in section
+    assert "| model \\ C | 1,000 | 2,000 | 5,000 | 10,000 |" in section
     assert "| multi_socket | 1.05 s (0.95) | 700 ms (0.71) | 1.00 s (0.20) | 1.70 s (0.06) |" in section
     assert "| pool | 1.10 s (0.91) | 700 ms (0.71) | 550 ms (0.36) |  |" in section
     assert ("Not in the C10k sweep: `seq`: one request at a time: 10,000 at 100 ms take 1,000 s; "
@@ -1404,19 +1422,19 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c(tmp_path):
         plot_figures.draw_open(figs, metrics.analyse_open(summary(str(path))))
         (labels[kind],) = [(k, y) for k, (_, y) in seen["fetch_open.png"]["lines"]["what each model issued"].items()
                            if "wrk" in k]
-    assert labels["as_is"] == ("the fixture's capacity at C = 100, 0 ms (wrk; not run at the open loop's C = 1000)",
+    assert labels["as_is"] == ("the fixture's capacity at C = 100, 0 ms (wrk; not run at the open loop's C = 1,000)",
                                [95000.0, 95000.0])
-    assert labels["at_1000"] == ("the fixture's capacity at C = 1000, 0 ms (wrk)", [70000.0, 70000.0])
-    assert ("**The bound.** wrk was not run at C = 1000, the most requests the open loop may have in flight; at C = 100, "
+    assert labels["at_1000"] == ("the fixture's capacity at C = 1,000, 0 ms (wrk)", [70000.0, 70000.0])
+    assert ("**The bound.** wrk was not run at C = 1,000, the most requests the open loop may have in flight; at C = 100, "
             "the nearest it ran at, the fixture served it 95,000 requests/s (one thread, 0 ms). The best of the 3 "
             "open-loop models, `multi_socket`, issued 15,000 requests/s, 16% of wrk's at C = 100.\n") in texts["as_is"]
-    assert ("**The bound.** At C = 1000, the most requests the open loop may have in flight, the fixture served 70,000 "
+    assert ("**The bound.** At C = 1,000, the most requests the open loop may have in flight, the fixture served 70,000 "
             "requests/s to wrk (one thread, 0 ms; 95,000 at C = 100). One thread without libcurl (`peak/raw_http`, "
-            "N = C = 1000, closed loop at 0 ms) drew 60,000 requests/s. The best of the 3 open-loop models, "
-            "`multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1000: the fixture's capacity was not "
+            "N = C = 1,000, closed loop at 0 ms) drew 60,000 requests/s. The best of the 3 open-loop models, "
+            "`multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1,000: the fixture's capacity was not "
             "what held it back.\n") in texts["at_1000"]
     # the open-loop target's row says the same, from the same function
-    assert ("| the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model | At C = 1000, "
+    assert ("| the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model | At C = 1,000, "
             "the most requests the open loop may have in flight, the fixture served 70,000 requests/s to wrk (one "
             "thread, 0 ms; 95,000 at C = 100).") in texts["at_1000"]
 

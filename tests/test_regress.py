@@ -161,7 +161,7 @@ def test_efficiency_comes_from_seq_at_the_same_kernel_and_n():
     assert ms["fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1 efficiency"].value == 0.9
     assert "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1 efficiency" not in ms  # no ideal at 0 ms
     assert ms["peak/vector_add"].kind == MACHINE
-    assert ms["sum/pool/range/workers:2/n:100 efficiency"].better == metrics.HIGHER
+    assert ms["sum/pool/range/workers:2/n:100 efficiency"].kind == metrics.EFFICIENCY
 
 
 def test_change_points_find_the_steps_and_nothing_in_hundreds_of_flat_series():

@@ -87,7 +87,7 @@ def test_a_miss_turns_its_target_to_no(key, value, target):
 
 
 @pytest.mark.parametrize("key, counter, value, target", [
-    (fetch_key("multi", 1000, 1000, "delay_ms:100"), "efficiency", 0.84, "N = C = 1000"),
+    (fetch_key("multi", 1000, 1000, "delay_ms:100"), "efficiency", 0.84, "N = C = 1,000"),
     (fetch_key("multi_socket", 1000, 10000, "delay_ms:0"), "items_per_second", 29999.0, "0 ms, 1 KiB"),
     (fetch_key("threads", 40, 40, "profile:seed"), "efficiency", 1.002, "every fetch efficiency"),
     (targets.floor_key(1000, 100), "efficiency", 1.05, "every fetch efficiency"),  # a floor above 1 took a shortcut
@@ -105,14 +105,14 @@ def test_an_efficiency_just_under_its_threshold_never_reads_as_the_threshold():
     rows[fetch_key("multi", 1000, 1000, "delay_ms:100")][1]["efficiency"] = 0.848
     rows[sum_key("pool", "range", 2)] = (1.8e-3 / 2 / 0.948, {})
     result = evaluate(rows)
-    assert verdict(result, "N = C = 1000")[1] == NO and "`multi` 0.848" in verdict(result, "N = C = 1000")[0]
+    assert verdict(result, "N = C = 1,000")[1] == NO and "`multi` 0.848" in verdict(result, "N = C = 1,000")[0]
     assert verdict(result, "efficiency >= 0.95")[1] == NO and "`pool` 0.948" in verdict(result, "efficiency >= 0.95")[0]
     assert "`tbb` 0.97" in verdict(result, "efficiency >= 0.95")[0]  # two decimals where they tell the side
     # Three decimals can round up onto the threshold too: 0.9499 read "0.950" beside "no".
     rows[fetch_key("multi", 1000, 1000, "delay_ms:100")][1]["efficiency"] = 0.8499
     rows[sum_key("pool", "range", 2)] = (1.8e-3 / 2 / 0.9499, {})
     result = evaluate(rows)
-    assert verdict(result, "N = C = 1000")[1] == NO and "`multi` 0.849" in verdict(result, "N = C = 1000")[0]
+    assert verdict(result, "N = C = 1,000")[1] == NO and "`multi` 0.849" in verdict(result, "N = C = 1,000")[0]
     assert verdict(result, "efficiency >= 0.95")[1] == NO and "`pool` 0.949" in verdict(result, "efficiency >= 0.95")[0]
 
 
@@ -120,7 +120,7 @@ def test_a_loop_under_its_bound_says_the_bound_read_low():
     rows = good_run()
     rows[sum_key("seq", "range", 1)] = (1.45e-3, {})  # the bound is 1.5625 ms
     measured, met = verdict(evaluate(rows), "`seq` `range`")
-    assert met == YES and measured.endswith("0.93x; under the bound, whose vector-add rate read low in this run")
+    assert met == YES and measured.endswith("0.93×; under the bound, whose vector-add rate read low in this run")
     assert "under the bound" not in verdict(evaluate(good_run()), "`seq` `range`")[0]
 
 
@@ -130,9 +130,9 @@ def test_what_the_run_lacks_is_not_measured_never_guessed():
     del rows["peak/vector_add/workers:1"]
     del rows[fetch_key("coro", 1000, 1000, "delay_ms:100")]
     result = evaluate(rows)
-    for target in ("`mpi` efficiency", "`seq` `range`", "N = C = 1000"):
+    for target in ("`mpi` efficiency", "`seq` `range`", "N = C = 1,000"):
         assert verdict(result, target)[1] == NOT_MEASURED, target
-    assert "`coro` not measured" in verdict(result, "N = C = 1000")[0]
+    assert "`coro` not measured" in verdict(result, "N = C = 1,000")[0]
     # the other targets keep their verdicts
     assert verdict(result, "efficiency >= 0.95")[1] == YES
 
@@ -209,16 +209,16 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c():
     def row(summ):
         return {t: (m, v) for t, m, v in targets.open_targets(summ, run.context)}[label]
 
-    assert row(summ) == ("wrk was not run at C = 1000, the most requests the open loop may have in flight; at "
+    assert row(summ) == ("wrk was not run at C = 1,000, the most requests the open loop may have in flight; at "
                          "C = 100, the nearest it ran at, the fixture served it 95,000 requests/s (one thread, 0 ms). "
                          "The best of the 3 open-loop models, `multi_socket`, issued 15,000 requests/s, 16% of wrk's "
                          "at C = 100.", REPORTED)
     wrk = summ[summ["model"] == "wrk"]
     summ = pd.concat([summ] + [wrk.assign(arg_conc=c, requests_per_second=r, key="peak/wrk/conc:%d" % c)
                                for c, r in ((10, 110000.0), (1000, 70000.0))], ignore_index=True)
-    assert row(summ) == ("At C = 1000, the most requests the open loop may have in flight, the fixture served 70,000 "
+    assert row(summ) == ("At C = 1,000, the most requests the open loop may have in flight, the fixture served 70,000 "
                          "requests/s to wrk (one thread, 0 ms; 110,000 at C = 10, 95,000 at C = 100). The best of the "
-                         "3 open-loop models, `multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1000: the "
+                         "3 open-loop models, `multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1,000: the "
                          "fixture's capacity was not what held it back.", REPORTED)
 
 
@@ -230,7 +230,7 @@ def test_c10k_targets_from_the_hand_made_sweep():
     out = targets.evaluate(summ, HW, run.context)
     rows = {t: (m, v) for t, m, v in out["C10k"]}
     # multi_threads is the best at N = C = 10,000 (360 ms), over the 300 ms the target allows
-    assert rows["N = C = 10,000 at 100 ms: the best model within 3x the ideal (300 ms)"] == ("`multi_threads` 360 ms", NO)
+    assert rows["N = C = 10,000 at 100 ms: the best model within 3× the ideal (300 ms)"] == ("`multi_threads` 360 ms", NO)
     floor = ("`peak/raw_http` at N = C = 10,000, 100 ms: the same requests from one thread without libcurl "
              "(the floor for one-thread clients)")
     assert rows[floor] == ("not measured", REPORTED)
@@ -240,7 +240,7 @@ def test_c10k_targets_from_the_hand_made_sweep():
     assert measured.endswith("left out: `pool`, `seq`") and measured.count("`pool`") == 1
     summ.loc[summ["key"].str.contains("multi_threads/conc:10000/"), "t_med"] = 0.29
     rows = {t: v for t, _, v in targets.evaluate(summ, HW, run.context)["C10k"]}
-    assert rows["N = C = 10,000 at 100 ms: the best model within 3x the ideal (300 ms)"] == YES
+    assert rows["N = C = 10,000 at 100 ms: the best model within 3× the ideal (300 ms)"] == YES
 
 
 def test_array_at_all_cores_is_held_to_the_bare_read_of_its_own_process():
@@ -253,13 +253,13 @@ def test_array_at_all_cores_is_held_to_the_bare_read_of_its_own_process():
     rows[sum_key("threads", "array", 2)] = (0.0254, rows[sum_key("threads", "array", 2)][1])
     measured, met = verdict(evaluate(rows), "`array` at 2 workers")
     assert met == YES, measured
-    assert measured.startswith("the bare read 16.0 ms – 24.0 ms over the rounds (50.0 – 33.3 GB/s; "
+    assert measured.startswith("the bare read 16.0 ms – 24.0 ms over the rounds (33.3 – 50.0 GB/s; "
                                "`memchr` 44.0 GB/s in its own processes); "), measured
-    assert "`openmp` 1.01x" in measured and "`threads` 1.05x" in measured and "`fork`" not in measured.split("); ")[1]
+    assert "`openmp` 1.01×" in measured and "`threads` 1.05×" in measured and "`fork`" not in measured.split("); ")[1]
     # mpi is shown, not held to it: its other ranks read memory of their own
     rows[sum_key("mpi", "array", 2)] = (0.030, dict(rows[sum_key("mpi", "array", 2)][1], vs_bare=1.6, bare_s_max=0.040))
     measured, met = verdict(evaluate(rows), "`array` at 2 workers")
-    assert met == YES and "`mpi` 1.60x" in measured and "16.0 ms – 24.0 ms" in measured, measured
+    assert met == YES and "`mpi` 1.60×" in measured and "16.0 ms – 24.0 ms" in measured, measured
     # a run without these benchmarks says so, not that the record lacks a bare read
     rest = {k: v for k, v in rows.items() if "/array/workers:2/" not in k}
     assert verdict(evaluate(rest), "`array` at 2 workers") == ("– (not run)", NOT_MEASURED)
@@ -278,10 +278,10 @@ def test_a_slow_seq_array_misses_and_a_faster_process_pool_is_no_miss():
     assert verdict(result, "`seq` `array`")[1] == NO
     assert verdict(result, "`process_pool` `array`") == ("22.0 ms against 33.0 ms (-33.3%)", YES)
     # With a bare read the worker is held to that, in its own processes, and seq is shown beside it:
-    # 1.12x its bare read misses however it compares with seq.
+    # 1.12× its bare read misses however it compares with seq.
     rows[sum_key("process_pool", "array", 1)] = (0.022, {"vs_bare": 1.12})
     measured, met = verdict(evaluate(rows), "`process_pool` `array`")
-    assert (measured, met) == ("22.0 ms, 1.12x its bare read; `seq` 33.0 ms in its own processes", NO)
+    assert (measured, met) == ("22.0 ms, 1.12× its bare read; `seq` 33.0 ms in its own processes", NO)
     rows[sum_key("process_pool", "array", 1)] = (0.022, {"vs_bare": 1.04})
     assert verdict(evaluate(rows), "`process_pool` `array`")[1] == YES
     assert sum(met == NO for _, met in result.values()) == 1
@@ -294,7 +294,7 @@ def test_range_is_shown_against_its_bare_sum_beside_the_efficiency_against_seq()
     rows = good_run()
     rows[sum_key("tbb", "range", 2)] = (1.1e-3, {"vs_bare": 0.99})
     measured, met = verdict(evaluate(rows), "`range` at 2 workers, n = 1e8: each model's time over the bare sum")
-    assert met == REPORTED and "`tbb` 0.99x" in measured and "`pool` 1.02x" in measured, measured
+    assert met == REPORTED and "`tbb` 0.99×" in measured and "`pool` 1.02×" in measured, measured
     assert verdict(evaluate(rows), "efficiency >= 0.95 at workers = 2")[1] == NO  # 1.8 / (2 x 1.1) = 0.82
     for m in ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi", "fork"):
         rows[sum_key(m, "range", 2)] = (0.93e-3, {})
