@@ -17,6 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include <tbb/global_control.h>
+
+#include "common/arena.h"
 #include "sum/kernel.h"
 #include "sum/model.h"
 
@@ -489,6 +492,17 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"mpi", WorkerFault::hang, "timed out"},
                       FaultCase{"mpi", WorkerFault::hang_at_start, "MPI_Comm_spawn did not return within 5 s"}),
     [](const auto& info) { return std::string(info.param.model) + "_" + fault_name(info.param.fault); });
+
+// An arena whose threads oneTBB does not start says so when it gives up waiting, not 5 s of
+// silence. Capping the process at one thread (the lowest cap of those alive wins) starves it.
+TEST(WorkerArena, SaysWhenItsThreadsDidNotStart) {
+  tbb::global_control one_thread(tbb::global_control::max_allowed_parallelism, 1);
+  testing::internal::CaptureStderr();
+  WorkerArena arena(2);
+  arena.initialize();
+  const std::string said = testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("oneTBB had not started 2 arena threads after 5 s"), std::string::npos) << said;
+}
 
 }  // namespace
 }  // namespace concbench::sum

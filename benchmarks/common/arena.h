@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <iostream>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -38,6 +39,7 @@ class WorkerArena {
     std::mutex m;
     std::condition_variable all_here;
     int arrived = 0;
+    bool timed_out = false;  // a task gave up waiting: the W threads never held one each at once
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     arena_.execute([&] {
       tbb::parallel_for(
@@ -45,10 +47,14 @@ class WorkerArena {
           [&](int) {
             std::unique_lock lock(m);
             if (++arrived == workers_) all_here.notify_all();
-            all_here.wait_until(lock, give_up, [&] { return arrived >= workers_; });
+            if (!all_here.wait_until(lock, give_up, [&] { return arrived >= workers_; })) timed_out = true;
           },
           tbb::simple_partitioner());
     });
+    // Said here, when it happens: the model's own check then names the call that ran short.
+    if (timed_out)
+      std::cerr << "concbench: oneTBB had not started " << workers_
+                << " arena threads after 5 s; the model's calls will say how many they used\n";
   }
 
   template <typename F>
