@@ -7,6 +7,7 @@
 # binary; ctest sets it).
 import json
 import os
+import resource
 import subprocess
 
 import pytest
@@ -128,3 +129,19 @@ def test_the_help_states_the_open_loop_rates_the_sweep_offers():
                            capture_output=True, text=True, timeout=60).stdout.split()
     offered = {int(n.split("/rate:")[1].split("/")[0]) for n in names}
     assert len(said) >= 2 and said == offered, (said, offered)
+
+
+def test_a_model_left_out_of_c10k_for_descriptors_says_why_in_grouped_counts():
+    # Under a limit of 4,096 descriptors the thread-per-slot models cannot hold C = 2,000 (three
+    # descriptors a slot): the record says so, and the results page quotes it as it writes
+    # counts (C = 2,000, not C = 2000 beside its own C = 1,000).
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    proc = subprocess.run([BINARY, "--benchmark_filter=^peak/vector_add", "--benchmark_min_time=0.01",
+                           "--benchmark_repetitions=1", "--benchmark_format=json"], capture_output=True,
+                          text=True, timeout=120, preexec_fn=limit)
+    assert proc.returncode == 0, proc.stderr
+    context = json.loads(proc.stdout)["context"]
+    assert context["fetch_c10k_not_run:pool"] == (
+        "C = 2,000 and above: its slots hold 6,000 descriptors (their connections and the socketpairs of "
+        "their multi handles), more than this run's limit of 4,096"), context["fetch_c10k_not_run:pool"]

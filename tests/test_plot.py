@@ -486,6 +486,21 @@ def test_formatting():
     assert fmt.fmt_spread(1.6201, 1.6203, 5) == "1.62 s (all 5 runs)"  # not "1.62 s – 1.62 s"
     assert fmt.fmt_spread(0.2471, 0.2472, 2) == "247 ms (both runs)"
     assert not fmt.finite(True) and not fmt.finite("1") and not fmt.finite(float("nan")) and fmt.finite(3)
+    assert fmt.fmt_fetch_config({"n": 1000.0, "bytes": 1024.0, "keepalive": 1.0}) == (
+        "N = 1,000, 1 KiB responses, keep-alive")
+    assert fmt.fmt_fetch_config({"n": 40, "bytes": None, "keepalive": 0}) == "N = 40, a connection per request"
+
+
+# What the page once wrote in two ways: C = 1000 beside C = 1,000, n = 1.0e8 beside n = 1e8,
+# 1.12x beside 1.12×, and a configuration as n=1000, bytes=1024, keepalive=1.
+MIXED_FORMATS = re.compile(r"\b[CN] = \d{4,}\b|\bn = \d\.0e\d|\d(\.\d+)?x\b|\b(n|bytes|keepalive)=\d")
+
+
+@pytest.mark.parametrize("sample", ["small_run.json", "c10k_run.json", "open_run.json", "handcheck.json"])
+def test_every_page_writes_counts_sizes_and_ratios_one_way(tmp_path, sample):
+    page = plot_page_of(tmp_path / "out", data(sample))
+    assert not [m.group(0) for m in MIXED_FORMATS.finditer(page)], [
+        line for line in page.splitlines() if MIXED_FORMATS.search(line)]
 
 
 # --- end to end -------------------------------------------------------------------
@@ -1254,7 +1269,7 @@ def test_c10k_page_has_every_model_and_the_reasons_for_those_left_out(tmp_path):
     assert "| multi_socket | 1.05 s (0.95) | 700 ms (0.71) | 1.00 s (0.20) | 1.70 s (0.06) |" in section
     assert "| pool | 1.10 s (0.91) | 700 ms (0.71) | 550 ms (0.36) |  |" in section
     assert ("Not in the C10k sweep: `seq`: one request at a time: 10,000 at 100 ms take 1,000 s; "
-            "`pool`: C = 10000 and above: 3 descriptors a slot need 30000.") in section
+            "`pool`: C = 10,000 and above: 3 descriptors a slot need 30,000.") in section
 
 
 @pytest.mark.parametrize("lo, hi, at_least", [(12.2, 24.5, 4), (12.0, 90.0, 3), (10.0, 900.0, 4), (1e3, 1e8, 5)])

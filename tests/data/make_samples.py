@@ -420,7 +420,7 @@ def c10k_run():
           counters={"requests_per_second": 70000.0}, family="peak/wrk", iterations=1)
     ctx = context(date="2026-11-24T08:00:00+00:00")
     ctx["fetch_c10k_not_run:seq"] = "one request at a time: 10,000 at 100 ms take 1,000 s"
-    ctx["fetch_c10k_not_run:pool"] = "C = 10000 and above: 3 descriptors a slot need 30000"
+    ctx["fetch_c10k_not_run:pool"] = "C = 10,000 and above: 3 descriptors a slot need 30,000"
     ctx["fd_limit"] = "20000 (hard 20000)"
     return w.doc(ctx)
 
