@@ -218,13 +218,13 @@ def closed_pipe():
 
 
 # What a write meets when the output has no room (a full disk, `> /dev/full`).
-_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def output_failed(prog, e):
     """A write to stdout (or a file) that found no room: one line and exit 1, stdout to /dev/null
     so the flush at exit cannot fail again. Any other OSError is a bug and goes on up."""
-    if e.errno not in _NO_ROOM:
+    if e.errno not in NO_ROOM:
         raise e
     say(prog, "cannot write its output: %s" % (e.strerror or e))
     _stdout_to_devnull()

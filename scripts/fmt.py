@@ -23,9 +23,14 @@ def fmt_time(seconds, micro="µs"):
     if not finite(seconds):
         return "–"
     seconds = float("%.3g" % seconds)  # round first, so 0.99996 s reads 1.00 s, not 1000 ms
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, micro), (1e-9, "ns")):
-        if abs(seconds) >= scale or unit == "ns":
-            return "%s %s" % (_sig3(seconds / scale), unit)
+    scale, unit = time_unit(seconds, micro)
+    return "%s %s" % (_sig3(seconds / scale), unit)
+
+
+def time_unit(seconds, micro="µs"):
+    """(scale, unit) a time reads in: the largest of s, ms, µs, ns that it reaches."""
+    return next(((scale, unit) for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, micro))
+                 if abs(seconds) >= scale), (1e-9, "ns"))
 
 
 def fmt_n(n):
@@ -122,7 +127,7 @@ def one_line(text):
 
 def plural(count, noun, nouns=None):
     """1 run, 2 runs; `nouns` where adding an s is wrong: plural(n, "entry", "entries")."""
-    return "%d %s" % (count, noun if count == 1 else nouns or noun + "s")
+    return "{:,} {}".format(int(count), noun if count == 1 else nouns or noun + "s")
 
 
 def md_table(header, rows):

@@ -33,7 +33,7 @@ cli.require(["matplotlib", "scipy", "numpy", "pandas"], "the history page", PROG
 import metrics  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
-from fmt import fmt_time, md_table, plural  # noqa: E402
+from fmt import md_table, plural, time_unit  # noqa: E402
 
 CHANGE_ALPHA = 0.05  # Benjamini-Hochberg's false discovery rate over the metrics
 MAX_PANELS = 30
@@ -110,25 +110,24 @@ def draw(path, changed, series, kinds, commits):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
 
     names = list(changed)[:MAX_PANELS]
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 2.6 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
-        ys = [v if v is not None else math.nan for v in series[name]]  # NaN: a gap in the line
+        # In the unit that fits, 291 ns or 1.62 s, as on the results page; the axis keeps the
+        # digits a 1% step needs (3-digit labels repeated: 3.84 ms, 3.84 ms).
+        scale, unit = (1.0, None) if kinds[name] == metrics.EFFICIENCY else time_unit(
+            metrics.median(series[name]))
+        ys = [v / scale if v is not None else math.nan for v in series[name]]  # NaN: a gap in the line
         ax.plot(range(len(ys)), ys, "o-", markersize=3, linewidth=1)
         for index, _, before, after in changed[name]:
             ax.axvline(index - 0.5, color="tab:red", linewidth=1, linestyle="--")
             ax.annotate("%s %+.0f%%" % (commits[index][:8], 100 * (after / before - 1)), (index - 0.5, 1),
                         xycoords=("data", "axes fraction"), fontsize=7, color="tab:red", ha="left", va="top")
         ax.set_title(name, fontsize=7)
-        if kinds[name] == metrics.EFFICIENCY:
-            ax.set_ylabel("efficiency", fontsize=7)
-        else:  # in the unit that fits, 291 ns or 1.62 s, as on the results page
-            ax.set_ylabel("time", fontsize=7)
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+        ax.set_ylabel("efficiency" if unit is None else "time (%s)" % unit, fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_xticks([])
         ax.set_xlabel("commits of the branch, oldest first", fontsize=6)

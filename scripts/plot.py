@@ -6,8 +6,10 @@
 Without RUN, plots the newest full run in results/history/ from a clean tree, else
 the newest full run, else the newest of the others (records.latest_record). Writes
 DIR/README.md and DIR/plots/*.png; DIR defaults to results/, or results/partial/ for
-a quick or partial run (RUN or not), as ./bench renders one. DIR/plots/ belongs to this script:
-it is replaced as a whole on every successful run, so stale plots disappear.
+a quick or partial run (RUN or not), as ./bench renders one; a file ./bench did not
+write (no concbench_scope) counts as full, and one without concbench_dirty as not clean.
+DIR/plots/ belongs to this script: it is replaced as a whole on every successful run,
+so stale plots disappear.
 Without --python, the Python run ./bench --python saved with RUN (python/ beside it,
 the same file name) fills the seed table's Python column when there is one (--no-python:
 not).
@@ -157,6 +159,8 @@ def run(argv):
     except RunFileError as e:
         raise InputError(e) from None
     except OSError as e:
+        if isinstance(e, BrokenPipeError) or e.errno in cli.NO_ROOM:
+            raise  # cli.main's: a closed pipe (141), an output without room (1)
         raise InputError("%s: %s" % (e.filename or "output", e.strerror or e)) from None
     except InputError:
         raise

@@ -356,7 +356,7 @@ def _draw_over_ideal(figs, rows, cfg, delays, floors):
             ax.axhline(0, **IDEAL, label="the ideal (measured = ideal)")
 
     short = "; " + SHORT_NOTE if rows["short"].any() else ""
-    fig, panels = _model_panels(figs, rows, "fetch: time above the ideal ceil(N/C)·L against concurrency, %s%s"
+    fig, panels = _model_panels(figs, rows, "fetch: time above the ideal ceil(N/C)·L against concurrency\n%s%s"
                                 % (fmt_fetch_config(cfg), short), "measured − ideal", draw)
     if under:  # linear as far from 0 as the furthest run under its ideal (the noise), log beyond
         noise = max(-values.min(), 1e-6)
@@ -387,7 +387,7 @@ def _draw_latency(figs, rows, cfg, delays):
             ax.axhline(delay, color=colours[delay], linestyle=":", linewidth=0.8)
 
     fig, panels = _model_panels(figs, rows, "fetch: per-request latency from ready to answered, p50 (solid) "
-                                "and p99 (dashed), %s" % fmt_fetch_config(cfg), "latency (ms)", draw)
+                                "and p99 (dashed)\n%s" % fmt_fetch_config(cfg), "latency (ms)", draw)
     _log_axis(panels[0], rows["p50_ms"], rows["p99_ms"], delays)
     # The key to the line styles, which the colour-per-L entries alone leave to the title.
     for style, label in (("-", "p50"), ("--", "p99"), (":", "L itself: no request is answered sooner")):

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Writes concbench's generated results page (Markdown) from metrics.py's tables and the drawn figures.
 import os
+import re
 
 from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fmt_kib, fmt_measured, fmt_n, fmt_num,
                  fmt_ratio, fmt_spread, fmt_time, md_table, plural)
@@ -313,6 +314,12 @@ def fetch_section(page, fetch_info):
                                                            FETCH_COLUMNS))
 
 
+def _grouped(text):
+    """A reason the binary recorded, its counts as the page writes them: records made before the
+    binary wrote C = 10,000 said C = 10000."""
+    return re.sub(r"(?<![\d.,])\d{4,}(?![\d.,])", lambda m: fmt_num(int(m.group(0))), text)
+
+
 def c10k_section(page, info):
     """C10k: wall time (efficiency) at the sweep's N from C = 1000 up, every model the sweep left
     out named with the reason the binary recorded."""
@@ -324,7 +331,7 @@ def c10k_section(page, info):
     page.add(pivot(info["sweep"], time_and_efficiency))
     if info["left_out"]:
         page.add("Not in the C10k sweep: " + "; ".join(
-            "`%s`: %s" % (m, info["left_out"][m]) for m in sorted(info["left_out"], key=model_order)) + ".")
+            "`%s`: %s" % (m, _grouped(info["left_out"][m])) for m in sorted(info["left_out"], key=model_order)) + ".")
 
 
 def open_section(page, open_info):
@@ -395,6 +402,6 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, open_info
     page.add("## Skipped", md_table(["benchmark", "why", "runs"], [("`%s`" % s.name, s.reason, s.count)
                                                                    for s in skipped]) if skipped
              else "Nothing: every benchmark in the file was used.",
-             "%d entries in the file; errored runs left out: %d." % (run.n_entries, run.n_errored))
+             "%s entries in the file; errored runs left out: %s." % (fmt_num(run.n_entries), fmt_num(run.n_errored)))
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n\n".join(page.blocks) + "\n")

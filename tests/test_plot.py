@@ -493,14 +493,21 @@ def test_formatting():
 
 # What the page once wrote in two ways: C = 1000 beside C = 1,000, n = 1.0e8 beside n = 1e8,
 # 1.12x beside 1.12×, and a configuration as n=1000, bytes=1024, keepalive=1.
-MIXED_FORMATS = re.compile(r"\b[CN] = \d{4,}\b|\bn = \d\.0e\d|\d(\.\d+)?x\b|\b(n|bytes|keepalive)=\d")
+MIXED_FORMATS = re.compile(r"\b[CN] = \d{4,}\b|\bn = \d\.0e\d|\d(\.\d+)?x\b|\b(n|bytes|keepalive)=\d"
+                           r"|\b(hold|limit of) \d{4,}|^\d{4,} entries", re.M)
 
 
-@pytest.mark.parametrize("sample", ["small_run.json", "c10k_run.json", "open_run.json", "handcheck.json"])
+@pytest.mark.parametrize("sample", ["small_run.json", "c10k_run.json", "open_run.json", "handcheck.json", "old"])
 def test_every_page_writes_counts_sizes_and_ratios_one_way(tmp_path, sample):
-    page = plot_page_of(tmp_path / "out", data(sample))
+    path = data(sample) if sample != "old" else tmp_path / "old.json"
+    if sample == "old":  # the binary wrote its C10k reasons' counts bare before 24324c6
+        doc = json.load(open(data("c10k_run.json"), encoding="utf-8"))
+        doc["context"]["fetch_c10k_not_run:pool"] = "C = 10000 and above: 3 descriptors a slot need 30000"
+        path.write_text(json.dumps(doc))
+    page = plot_page_of(tmp_path / "out", str(path))
     assert not [m.group(0) for m in MIXED_FORMATS.finditer(page)], [
         line for line in page.splitlines() if MIXED_FORMATS.search(line)]
+    assert sample != "old" or "`pool`: C = 10,000 and above: 3 descriptors a slot need 30,000." in page
 
 
 # --- end to end -------------------------------------------------------------------
@@ -962,7 +969,7 @@ def _fake_repo(tmp_path):
     return repo
 
 
-def test_default_run_is_the_newest_in_results_history(tmp_path):
+def test_default_run_is_the_newest_full_clean_one_and_part_of_the_suite_renders_apart(tmp_path):
     repo = _fake_repo(tmp_path)
     r = run_plot(script=str(repo / "scripts" / "plot.py"), cwd=str(tmp_path))
     assert r.returncode == 2
