@@ -24,8 +24,19 @@ def require(modules, purpose, prog, caller):
     pyenv_check.require(modules, purpose=purpose, prog=prog, reexec=caller == "__main__")
 
 
-class InputError(Exception):
+class Failure(Exception):
+    """What ends a script with one line on stderr (str(); none if empty) and exit_code."""
+    exit_code = 1
+
+    def __init__(self, message="", exit_code=None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class InputError(Failure):
     """Bad input; str() is the one line the user sees."""
+    exit_code = 2
 
 
 class Parser(argparse.ArgumentParser):
@@ -185,29 +196,26 @@ def sigterm_exits():
 
 
 def main(run, prog, argv=None):
-    """Calls run(argv) and turns InputError into one line on stderr and exit code 2."""
+    """Calls run(argv) and turns a Failure into one line on stderr and its exit code (InputError: 2)."""
     with sigterm_exits():
-        return _main(run, prog, argv)
-
-
-def _main(run, prog, argv):
-    try:
         try:
-            code = run(sys.argv[1:] if argv is None else argv)
-        except SystemExit as e:  # --help, and SIGTERM: what they printed is flushed below too
-            code = e.code
-        sys.stdout.flush()  # here, not at exit: output shorter than the buffer meets the closed pipe only then
-        return code
-    except InputError as e:
-        sys.stdout.flush()  # what was printed before the error stays before it
-        say(prog, e)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return closed_pipe()
-    except OSError as e:
-        return output_failed(prog, e)
+            try:
+                code = run(sys.argv[1:] if argv is None else argv)
+            except SystemExit as e:  # --help, and SIGTERM: what they printed is flushed below too
+                code = e.code
+            sys.stdout.flush()  # here, not at exit: output shorter than the buffer meets the closed pipe only then
+            return code
+        except Failure as e:
+            sys.stdout.flush()  # what was printed before the error stays before it
+            if str(e):
+                say(prog, e)
+            return e.exit_code
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return closed_pipe()
+        except OSError as e:
+            return output_failed(prog, e)
 
 
 def closed_pipe():

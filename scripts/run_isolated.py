@@ -61,12 +61,8 @@ DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --qui
 DEFAULT_FLAGS = ("--benchmark_repetitions=%d" % DEFAULT_REPETITIONS, "--benchmark_min_time=0.1")
 
 
-class RunError(Exception):
-    """The run cannot go on; exit_code says how it ends (2: bad input, already explained)."""
-
-    def __init__(self, message, exit_code=1):
-        super().__init__(message)
-        self.exit_code = exit_code
+class RunError(cli.Failure):
+    """The run cannot go on; exit_code says how it ends (1 unless given: 2, bad input)."""
 
 
 say = functools.partial(cli.say, PROG)
@@ -219,23 +215,17 @@ def read_record(path, pid):
     SIGHUP or SIGPIPE), so a process that died mid-run (SIGKILL, a crash) leaves it there cut off: the
     context and the benchmarks written before the cut are kept."""
     temp = "%s.tmp.%d" % (path, pid)
-    text = None
     for name in (path, temp):
-        try:
-            with open(name, encoding="utf-8") as f:
-                text = f.read()
+        with contextlib.suppress(OSError), open(name, encoding="utf-8") as f:
+            text = f.read()
             break
-        except OSError:
-            pass
+    else:  # it died before writing
+        return {}, [], False
     # Left where it is: a binary whose rename failed names it in its last line, which the
     # failure quotes (the run's temporary directory goes at the end anyway).
-    if text is None:  # it died before writing
-        return {}, [], False
-    try:
+    with contextlib.suppress(ValueError):
         doc = json.loads(text)
         return doc.get("context", {}), doc.get("benchmarks", []), True
-    except ValueError:
-        pass
     decoder, separators, context, benchmarks = json.JSONDecoder(), re.compile(r"[\s,]*"), {}, []
     try:  # each value that was written whole, until the first that was not
         context, pos = decoder.raw_decode(text, text.index("{", text.index('"context"')))
@@ -627,40 +617,29 @@ def run_python_reference(args, out, fixture):
 
 
 def main(argv=None):
-    with cli.sigterm_exits():  # the temporary directory of the processes' JSON goes too
-        return _main(sys.argv[1:] if argv is None else argv)
+    return cli.main(_run, PROG, argv)  # SIGTERM: the temporary directory of the processes' JSON goes too
 
 
-def _main(argv):
+def _run(argv):
     opts = {"--out": None, "--history": None, "--fixture": None, "--python": False, "--render": False}
+    while argv and argv[0] in opts:  # the options come before BINARY; what follows is BINARY's
+        if argv[0] in ("--python", "--render"):
+            opts[argv[0]], argv = True, argv[1:]
+        elif len(argv) < 2:
+            raise RunError("%s needs a value; %s" % (argv[0], USAGE), 2)
+        else:
+            opts[argv[0]], argv = argv[1], argv[2:]
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if not argv or (opts["--out"] is None) == (opts["--history"] is None):
+        raise RunError(USAGE, 2)
     try:
-        while argv and argv[0] in opts:  # the options come before BINARY; what follows is BINARY's
-            if argv[0] in ("--python", "--render"):
-                opts[argv[0]], argv = True, argv[1:]
-            elif len(argv) < 2:
-                raise RunError("%s needs a value; %s" % (argv[0], USAGE), 2)
-            else:
-                opts[argv[0]], argv = argv[1], argv[2:]
-        if argv and argv[0] in ("-h", "--help"):
-            print(__doc__)
-            return 0
-        if not argv or (opts["--out"] is None) == (opts["--history"] is None):
-            raise RunError(USAGE, 2)
-        code = run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"],
+        return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"],
                    fixture_path=opts["--fixture"], python=opts["--python"], render=opts["--render"])
-        sys.stdout.flush()  # as cli._main: a closed pipe is met here, not at exit
-        return code
-    except (RunError, cli.InputError) as e:
-        if str(e):
-            say(str(e))
-        return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    except BrokenPipeError:
-        return cli.closed_pipe()
-    except OSError as e:
-        return cli.output_failed(PROG, e)
+        say("interrupted")  # a long run: whoever pressed Ctrl-C sees that it stopped
+        raise
 
 
 if __name__ == "__main__":
