@@ -7,7 +7,7 @@ Each target names the benchmarks it reads. A run that lacks one (a --quick or fi
 gets "not measured", never a guess. Targets are benchmarks, not timed tests: a miss is
 reported here, it fails nothing.
 """
-from fmt import finite, fmt_eff, fmt_measured, fmt_num, fmt_time, plural
+from fmt import finite, fmt_eff, fmt_measured, fmt_num, fmt_ratio, fmt_time, plural
 import metrics
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
@@ -162,7 +162,7 @@ def _array_against_bare(run, hw):
     return (label, "the bare read %s – %s over the rounds (%.1f – %.1f GB/s%s); " % (
                 fmt_time(lo), fmt_time(hi), ARRAY_BYTES / hi / 1e9, ARRAY_BYTES / lo / 1e9,
                 "; `memchr` %.1f GB/s in its own processes" % (read_bw / 1e9) if read_bw else "")
-            + _listed(ratios, lambda v: "%.2f×" % v),
+            + _listed(ratios, fmt_ratio),
             _verdict([v for m, v in ratios if m in held], lambda v: v <= 1.5))
 
 
@@ -177,7 +177,7 @@ def _range_against_bare(run, hw):
              "threads and no model just before in the same process" % (hw, hw))
     if not any(v is not None for _, v in ratios):
         return label, "– (no bare sum in this record)", NOT_MEASURED
-    return _each(label, [(m, v) for m, v in ratios if v is not None], lambda v: "%.2f×" % v)
+    return _each(label, [(m, v) for m, v in ratios if v is not None], fmt_ratio)
 
 
 def _all_cores_targets(run, hw, t_seq):
