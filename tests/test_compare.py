@@ -387,7 +387,7 @@ def test_a_commit_stands_for_its_newest_full_clean_record_from_this_machine(tmp_
     repo = tmp_path / "repo"
     shas = make_repo(repo, 2)
     hist = history(repo / "results" / "history", 10)
-    record(hist, shas[0], 20, seed=1)
+    first = record(hist, shas[0], 20, seed=1)
     chosen = record(hist, shas[1], 21, seed=2, factor=1.5)
     record(hist, shas[1], 22, seed=3, concbench_scope="quick")  # newer, but a quick run
     record(hist, shas[1], 23, seed=4, dirty="true")  # newer, but not the commit
@@ -396,9 +396,12 @@ def test_a_commit_stands_for_its_newest_full_clean_record_from_this_machine(tmp_
         proc = run_compare(old, new, "--repo", repo, "--json")
         assert proc.returncode == 1, proc.stderr  # the 1.5x slowdown of the chosen record
         assert json.loads(proc.stdout)["new"] == chosen
-    # A file on one side, a commit on the other: the commit's record from the file's machine.
-    proc = run_compare(os.path.join(hist, os.path.basename(chosen)), "HEAD~1", "--repo", repo)
-    assert proc.returncode in (0, 1), proc.stderr
+    # A file on one side, a commit on the other: the commit's record from the file's machine,
+    # not its newer one from another.
+    record(hist, shas[0], 25, seed=6, cpu_model="Intel Xeon")
+    proc = run_compare(os.path.join(hist, os.path.basename(chosen)), "HEAD~1", "--repo", repo, "--json")
+    assert proc.returncode in (0, 1), proc.stderr  # a verdict, not an error
+    assert json.loads(proc.stdout)["new"] == first
 
 
 def test_commit_errors(tmp_path):
@@ -424,10 +427,12 @@ def test_a_recorded_commit_git_no_longer_has_resolves_by_prefix(tmp_path):
     assert json.loads(proc.stdout)["new"] == gone
 
 
-def test_runs_under_the_bare_interpreter_on_path(tmp_path):
+def test_runs_under_the_bare_interpreter_on_path(tmp_path, bare_python):
     # `python3` on PATH may lack scipy: pyenv_check re-executes under /usr/bin/python3.
     hist = history(tmp_path / "h", 12)
     old, new = pair(tmp_path)
-    proc = subprocess.run([COMPARE, old, new, "--history", hist], capture_output=True, text=True, timeout=120)
+    path = os.path.dirname(bare_python) + os.pathsep + os.environ.get("PATH", "")  # #!/usr/bin/env python3 finds it
+    proc = subprocess.run([COMPARE, old, new, "--history", hist], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PATH=path))
     assert proc.returncode == 0, proc.stderr
     assert "0 suspected regressions" in proc.stdout
