@@ -36,50 +36,32 @@ def isolated(tmp_path, args, env=None, extra=(), preexec_fn=None):
     return proc, out
 
 
-def ahead_of_other_load():
-    """A child's preexec_fn: nice -10 where permitted (root, as in CI), so that its threads get
-    the cores they ask for beside other programs: beside two busy processes a spinning thread and
-    a worker shared one core's worth, and a process's cpu_util read 1.0 with the spinner as
-    without it. Elsewhere the child runs as it would."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, -10)
-    except PermissionError:
-        pass
-
-
 def iterations(doc):
     return [b for b in doc["benchmarks"] if b.get("run_type") == "iteration"]
 
 
 @needs_binary
-def test_a_model_left_spinning_disturbs_a_shared_process_but_not_an_isolated_one(tmp_path):
+def test_a_model_left_spinning_stays_in_a_shared_process_but_not_in_an_isolated_one(tmp_path):
     # The test hook leaves a thread spinning after seq's benchmark, as an idle runtime that
-    # never sleeps would. In one shared process the next model's cpu_util counts it; with a
-    # process per model the next model never sees it.
+    # never sleeps would. In one shared process the next model starts its timed calls beside it
+    # (process_threads counts it); with a process per model the next model never sees it. What
+    # it costs the next model is the machine's to say (cpu_util 1.0 to 2.0 by the load beside
+    # it), so the test holds the structure: the thread is there, or it is not.
     env = dict(os.environ, CONCBENCH_TEST_LEAVE_SPINNING="seq")
     args = ["--benchmark_filter=^sum/(seq|threads)/range/workers:1/n:1000000/", "--workers=1",
-            "--scaling_n=1e6", *TINY,
-            "--benchmark_min_time=0.2"]
+            "--scaling_n=1e6", *TINY]
     shared = tmp_path / "shared.json"
-    # Up to three tries: the spinner's share of a core is the machine's to give, and one try failed
-    # twice in whole runs of the Python tests (once beside other tests), never in 20 runs alone;
-    # all three failed in a CI run beside another test run (shared 1.01, isolated 0.97), so the
-    # processes now run ahead of other load.
-    for _ in range(3):
-        subprocess.run([BINARY, *args, "--benchmark_out=%s" % shared, "--benchmark_format=json"],
-                       check=True, env=env, stdout=subprocess.DEVNULL, timeout=300, preexec_fn=ahead_of_other_load)
-        shared_util = {b["name"].split("/")[1]: b["cpu_util"]
-                       for b in iterations(json.loads(shared.read_text()))}
-        proc, out = isolated(tmp_path, args, env=env, preexec_fn=ahead_of_other_load)
-        assert proc.returncode == 0, proc.stderr
-        util = {b["name"].split("/")[1]: b["cpu_util"] for b in iterations(json.loads(out.read_text()))}
-        # One worker, the caller asleep in join(): at most one core busy, however loaded the
-        # machine is. The spinner adds whatever share of a core it gets (about a whole one on an
-        # idle 2-core machine, less under load); without that difference the test proves nothing.
-        if util["threads"] < 1.15 and shared_util["threads"] > util["threads"] + 0.15:
-            break
-    assert util["threads"] < 1.15, util
-    assert shared_util["threads"] > util["threads"] + 0.15, (shared_util, util)
+    subprocess.run([BINARY, *args, "--benchmark_out=%s" % shared, "--benchmark_format=json"],
+                   check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    shared_threads = {b["name"].split("/")[1]: b["process_threads"] for b in iterations(json.loads(shared.read_text()))}
+    proc, out = isolated(tmp_path, args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    threads = {b["name"].split("/")[1]: b["process_threads"] for b in iterations(json.loads(out.read_text()))}
+    # threads at W = 1 starts its thread per call: between calls the process is its main thread,
+    # and in the shared process seq's spinner besides. (seq sees its own spinner too: Google
+    # Benchmark calls its body more than once, and the hook starts it after the first call.)
+    assert threads["threads"] == 1, threads
+    assert shared_threads["threads"] == 2, shared_threads
 
 
 @needs_binary

@@ -37,7 +37,8 @@ def test_every_model_uses_the_workers_its_name_says():
         # The mean over the untimed calls: work-sharing models may leave a worker out of a
         # small call, never use more than they have, and every model uses at least one.
         assert 1 <= b["workers_used"] <= w + 1e-9, b["name"]
-        for counter in ("minor_faults", "voluntary_switches", "involuntary_switches", "cpu_util", "rss_mb"):
+        for counter in ("minor_faults", "voluntary_switches", "involuntary_switches", "cpu_util", "rss_mb",
+                        "process_threads"):
             assert counter in b, (b["name"], counter)
     # Building the model is timed once: spawning ranks takes longer than starting threads.
     start = {(b["name"].split("/")[1], b["workers"]): b["start_ms"] for b in runs}

@@ -190,6 +190,13 @@ Usage process_usage() {
   return u;
 }
 
+int thread_count() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  return 0;
+}
+
 int64_t rss_kib() {
   // statm needs no parsing of text labels and is the cheapest of the /proc files.
   std::ifstream in("/proc/self/statm");

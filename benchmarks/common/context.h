@@ -55,5 +55,7 @@ Usage own_usage();
 Usage process_usage();
 // This process's resident set size now, KiB (/proc/self/statm).
 int64_t rss_kib();
+// The threads of this process now (/proc/self/status), 0 if unreadable.
+int thread_count();
 
 }  // namespace concbench

@@ -395,6 +395,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   // What fork() copies the page tables of, and spawn and thread starts work beside: the array,
   // the model's own memory, and nothing an earlier benchmark left.
   const double rss_mb = static_cast<double>(rss_kib()) / 1024.0;
+  const int threads_alive = thread_count();
   const Usage before = process_usage() + children;
   const auto wall_before = std::chrono::steady_clock::now();
   bool failed = false;
@@ -420,6 +421,9 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   state.counters["start_ms"] = kept.start_ms;
   // The process's resident memory as the timed calls began, MiB.
   state.counters["rss_mb"] = rss_mb;
+  // Its threads then: the model's own, and any an earlier benchmark in the same process left
+  // behind (none when each model runs in a process of its own, as ./bench runs them).
+  state.counters["process_threads"] = threads_alive;
   // CPU time of the process and its children over wall time: 2.0 means two cores were busy.
   state.counters["cpu_util"] = wall > 0 ? used_by_calls.cpu_seconds / wall : 0;
   // Per call, from the OS, for the process, its reaped children and its live workers.
