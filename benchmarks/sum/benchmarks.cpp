@@ -421,8 +421,9 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   state.counters["start_ms"] = kept.start_ms;
   // The process's resident memory as the timed calls began, MiB.
   state.counters["rss_mb"] = rss_mb;
-  // Its threads then: the model's own, and any an earlier benchmark in the same process left
-  // behind (none when each model runs in a process of its own, as ./bench runs them).
+  // Its threads then: the model's own, those the same model's earlier benchmarks in this process
+  // left (oneTBB keeps a wider arena's workers, asleep: tbb's array at W = 1 after its range at
+  // W = 4 starts beside 3), and in a process shared with other models, theirs.
   state.counters["process_threads"] = threads_alive;
   // CPU time of the process and its children over wall time: 2.0 means two cores were busy.
   state.counters["cpu_util"] = wall > 0 ? used_by_calls.cpu_seconds / wall : 0;
