@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Builds what the tests need and runs every test through ctest: the release build (all tests),
 # a clang release build (the kernels must loop under both compilers) and a debug build with
-# AddressSanitizer and UndefinedBehaviorSanitizer (correctness and smoke tests, never timings).
+# AddressSanitizer and UndefinedBehaviorSanitizer (the unit and smoke tests, not the timing label).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
