@@ -20,6 +20,7 @@
 #include <tbb/global_control.h>
 
 #include "common/arena.h"
+#include "common/context.h"
 #include "sum/kernel.h"
 #include "sum/model.h"
 
@@ -44,8 +45,6 @@ int entry_count(const char* path) {
 }
 
 int open_fd_count() { return entry_count("/proc/self/fd"); }
-
-int thread_count() { return entry_count("/proc/self/task"); }
 
 struct ProcessStat {
   pid_t pid, ppid;

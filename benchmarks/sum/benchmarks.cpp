@@ -84,13 +84,18 @@ void leave_spinning_if_asked(std::string_view model) {
 // measured in its steady state, as a program would use it, and its threads have had the
 // warm-up to settle on the cores. A new benchmark (whose process_pool workers must be forked
 // after its data is in memory) gets a new model.
+// The bare sum taken in this process (see bare_sum).
+struct BareSum {
+  double seconds = 0;   // one pass; 0: not taken
+  int cpus = 0;         // the distinct CPUs its threads ran on
+  double cpu_util = 0;  // its CPU time over wall time: `cpus` when its threads ran at once
+};
+
 struct KeptModel {
   std::string benchmark;
   std::unique_ptr<Model> model;
   double start_ms = 0;  // building it: spawning ranks, forking workers, starting threads
-  double bare_s = 0;    // the bare sum in this process, seconds (see bare_sum); 0: not taken
-  int bare_cpus = 0;    // the distinct CPUs its threads ran on
-  double bare_util = 0;  // its CPU time over wall time: bare_cpus when its threads ran at once
+  BareSum bare;
 } kept;
 
 // Test hook, never set by ./bench: CONCBENCH_TEST_SLOWDOWN=<model>:<percent> makes that
@@ -177,7 +182,7 @@ void on_all(ThreadPool& helpers, int w, const Body& body) {
 }
 
 // The bare sum: the benchmark's sum computed in this process with no model, by `threads`
-// threads started beforehand, one slice each, each pinned to a CPU of its own (`cpus_used`
+// threads started beforehand, one slice each, each pinned to a CPU of its own (`out.cpus`
 // says how many it ran on: placement, not that they ran at once), so it is what this process
 // can do with that many cores when the threads cannot be put on one. A model's time over it,
 // both from one process, says what the model costs whatever the process got, and processes
@@ -202,12 +207,11 @@ void on_all(ThreadPool& helpers, int w, const Body& body) {
 // all: a pinned thread cannot move away from a CPU another process takes for a moment, and a
 // median over 20 ms read 1.75x the usual time in 3 of 35 processes (over 50 ms, still once
 // among the 8 models' 3 processes at range, W = 2 in the run of c811bf1: pool's 3.46 ms; the
-// page reads the median over the rounds). `seconds` is one pass's; the result is an error
-// message, or empty. `cpu_util` is the process's CPU time over the timed passes' wall time:
-// near `cpus_used` when the threads ran at once, lower when one waited (the serial passes above
+// page reads the median over the rounds). `out.seconds` is one pass's; the result is an error
+// message, or empty. `out.cpu_util` is the process's CPU time over the timed passes' wall time:
+// near `out.cpus` when the threads ran at once, lower when one waited (the serial passes above
 // read about 1 of 2; a CPU another process took for a moment reads in between).
-std::string bare_sum(const Problem& problem, int threads, int64_t expected, double& seconds, int& cpus_used,
-                     double& cpu_util) {
+std::string bare_sum(const Problem& problem, int threads, int64_t expected, BareSum& out) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   cpu_set_t allowed;  // the main thread's CPUs, given back to it at the end
   const bool known = pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) == 0;
@@ -259,16 +263,11 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, doub
   const auto warming = std::chrono::steady_clock::now();
   for (int warm = 0; warm < 3 || std::chrono::steady_clock::now() - warming < kWorkerCheckTime; ++warm)
     if (std::string error = pass(); !error.empty()) return error;
-  cpus_used = static_cast<int>(std::set<int>(ran_on.begin(), ran_on.end()).size());
+  out.cpus = static_cast<int>(std::set<int>(ran_on.begin(), ran_on.end()).size());
   timed = true;
   std::vector<double> passes;
   double spent = 0;
-  auto cpu_seconds = [] {  // this process's threads, all of them
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-  };
-  const double cpu_before = cpu_seconds();
+  const double cpu_before = own_usage().cpu_seconds;  // this process's threads, all of them
   const auto wall_before = std::chrono::steady_clock::now();
   while (passes.size() < 5 || (spent < 0.05 && passes.size() < 1001)) {
     const auto start = std::chrono::steady_clock::now();
@@ -278,16 +277,16 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, doub
     spent += passes.back();
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
-  cpu_util = wall > 0 ? (cpu_seconds() - cpu_before) / wall : 0;
+  out.cpu_util = wall > 0 ? (own_usage().cpu_seconds - cpu_before) / wall : 0;
   std::nth_element(passes.begin(), passes.begin() + passes.size() / 2, passes.end());
-  seconds = passes[passes.size() / 2];
+  out.seconds = passes[passes.size() / 2];
   return "";
 }
 
-// `bare`: take the bare sum first (the worker sweep's points, where the page and the targets
+// `take_bare`: take the bare sum first (the worker sweep's points, where the page and the targets
 // read a model's time over it; at the size sweep's small n it would time on_all's dispatch).
 void run_model(benchmark::State& state, const std::string& name, const ModelInfo& info,
-               Kernel kernel, int workers, int64_t n, bool bare) {
+               Kernel kernel, int workers, int64_t n, bool take_bare) {
   if (kept.benchmark != name) kept = {};  // before the new array: fork copies less
   Problem problem{kernel, n, values_for(kernel, n)};
   if (slowdown().model == info.name) problem.repeat = slowdown().fraction;
@@ -295,11 +294,8 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   // A model that says W workers can use at most min(W, hardware threads) cores at once.
   const int wanted = info.parallel ? std::min(workers, hardware_threads()) : 1;
   if (!kept.model) {
-    double bare_s = 0;  // the bound the process allows: as many threads as `wanted`, one a CPU
-    int bare_cpus = 0;
-    double bare_util = 0;
-    if (std::string error = bare ? bare_sum(problem, wanted, expected, bare_s, bare_cpus, bare_util) : "";
-        !error.empty()) {
+    BareSum bare;  // the bound the process allows: as many threads as `wanted`, one a CPU
+    if (std::string error = take_bare ? bare_sum(problem, wanted, expected, bare) : ""; !error.empty()) {
       state.SkipWithError(error.c_str());
       return;
     }
@@ -307,8 +303,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
       const auto started = std::chrono::steady_clock::now();
       auto made = info.make(workers);
       kept = {name, std::move(made),
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(), bare_s,
-              bare_cpus, bare_util};
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(), bare};
     } catch (const std::exception& e) {
       state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
       return;
@@ -432,10 +427,10 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   state.counters["minor_faults"] = used_by_calls.minor_faults / timed_calls;
   state.counters["voluntary_switches"] = used_by_calls.voluntary_switches / timed_calls;
   state.counters["involuntary_switches"] = used_by_calls.involuntary_switches / timed_calls;
-  if (kept.bare_s > 0) {
-    state.counters["bare_s"] = kept.bare_s;
-    state.counters["bare_cpus"] = kept.bare_cpus;
-    state.counters["bare_cpu_util"] = kept.bare_util;
+  if (kept.bare.seconds > 0) {
+    state.counters["bare_s"] = kept.bare.seconds;
+    state.counters["bare_cpus"] = kept.bare.cpus;
+    state.counters["bare_cpu_util"] = kept.bare.cpu_util;
   }
 }
 
@@ -573,8 +568,8 @@ void register_benchmarks(const Sweep& sweep) {
         // millisecond there), milliseconds above.
         add_benchmark(
             name,
-            [name, &info, kernel, w, n, bare = n == sweep.scaling_n](benchmark::State& state) {
-              run_model(state, name, info, kernel, w, n, bare);
+            [name, &info, kernel, w, n, take_bare = n == sweep.scaling_n](benchmark::State& state) {
+              run_model(state, name, info, kernel, w, n, take_bare);
             },
             n <= 1'000'000 ? benchmark::kMicrosecond : benchmark::kMillisecond);
       }
