@@ -440,7 +440,7 @@ def analyse_c10k(fetch, summ, context):
     delay, n = float(big["delay_ms"].max()), int(big["n"].max())
     f = f[(f["delay_ms"] == delay) & (f["bytes"] == big["bytes"].iloc[0])]
     curve = f.sort_values("n").groupby(["model", "conc"], as_index=False).last()
-    curve = curve.assign(rps=curve["n"] / curve["t_med"], ideal_rps=curve["conc"] * 1000.0 / delay)  # C / L
+    curve = curve.assign(rps=_col(curve, "items_per_second"), ideal_rps=curve["conc"] * 1000.0 / delay)  # C / L
     sweep = f[(f["n"] == n) & (f["conc"] >= 1000)]
     left_out = {k[len(C10K_PREFIX):]: v for k, v in context.items() if k.startswith(C10K_PREFIX)}
     return {"curve": curve, "sweep": sweep, "delay_ms": delay, "n": n, "left_out": left_out,
@@ -449,15 +449,15 @@ def analyse_c10k(fetch, summ, context):
 
 def client_floor(summ, delay_ms, n=None, nbytes=None):
     """peak/raw_http at this latency (and N and body size, if given), the client floor under
-    the models: arg_conc, arg_n, t_med, efficiency, over_ideal (as fetch_frame's),
-    items_per_second (empty without it) and rps, N over the median time."""
+    the models: arg_conc, arg_n, t_med, efficiency, over_ideal (as fetch_frame's) and rps, the
+    median of the binary's items_per_second (requests/s), as the models' on the page and figures."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
     for column, wanted in (("arg_delay_ms", delay_ms), ("arg_n", n), ("arg_bytes", nbytes)):
         if wanted is not None and not p.empty:
             p = p[p[column] == wanted]
     p = p.assign(over_ideal=p["t_med"] - _ideal(p, *(_col(p, "arg_" + a) for a in ("n", "conc", "delay_ms"))),
-                 rps=_col(p, "arg_n") / p["t_med"])  # as the models' in analyse_c10k
-    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "over_ideal", "items_per_second", "rps"])
+                 rps=_col(p, "items_per_second"))
+    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "over_ideal", "rps"])
 
 
 def wrk_bound(summ):
@@ -477,7 +477,7 @@ def open_bound(summ, f):
     conc, wrk = int(f["conc"].max()), wrk_bound(summ)
     wrk_conc = min(wrk, key=lambda c: (abs(math.log(c / conc)), -c)) if wrk else None
     floor = client_floor(summ, 0, n=conc)
-    floor = floor.loc[floor["arg_conc"] == conc, "items_per_second"].dropna()
+    floor = floor.loc[floor["arg_conc"] == conc, "rps"].dropna()
     best = None
     if _col(f, "achieved_rate").notna().any():
         top = f.loc[f["achieved_rate"].idxmax()]
