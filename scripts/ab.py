@@ -10,10 +10,10 @@ same commit) or built concbench binaries. R rounds run, each model by model in r
 one fresh process of OLD and one of NEW for that model, back to back in random order, as
 ./bench runs a model, with --benchmark_enable_random_interleaving, 3 repetitions and
 --benchmark_min_time=0.02 unless the flags given say otherwise. By default a representative
-subset runs (SUBSET: sum range at n = 1e5, 1e7, 1e8 and array at 1e5, 1e7 for seq and the
-W = 2 models but mpi and fork, fetch pool, multi_socket and coro at 0 and 100 ms; --benchmark_filter=REGEX
-picks another). Each round gives each metric one paired
-sample, NEW/OLD of the process medians, judged as scripts/regress.py says.
+subset runs (SUBSET: sum range at n = 1e5, 1e7, 1e8 for seq and the W = 2 models but mpi,
+array at 1e5, 1e7 for those but fork; fetch pool, multi_socket and coro at C = 100 and 0 ms and
+at C = 1,000 and 100 ms; --benchmark_filter=REGEX picks another). Each round gives each metric
+one paired sample, NEW/OLD of the process medians, judged as scripts/regress.py says.
 
 The rounds are saved when all have run (--out FILE, default results/ab/<date>-<old>-<new>.json)
 and --analyse FILE judges a saved file again, with other --alpha or --min-effect; rounds too few

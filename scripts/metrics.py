@@ -374,8 +374,9 @@ def analyse_sum(summ, hw):
     """Per kernel, what the sum figures and tables need: the n for the worker plots (n_w), the W
     for the size plots, the speedup and crossover tables, and for `array` `read_line`, {W: memchr's
     read bandwidth at W (peak/read_bw) over the bandwidth seq read at n_w}, where a read-bound sum
-    would stop if memchr read as fast as the machine can ({} unmeasured). None without sum
-    benchmarks."""
+    would stop if memchr read as fast as the machine can ({} unmeasured); `bare_checked`, whether
+    the run says if each bare sum's threads ran at once (bare_cpu_util; older records do not).
+    None without sum benchmarks."""
     s = sum_frame(summ)
     if s.empty:
         return None
@@ -391,7 +392,7 @@ def analyse_sum(summ, hw):
         if kernel == "array" and len(seq):
             seq_bw = 8 * n_w / float(seq["t_med"].iloc[0])  # 8-byte elements
             info[kernel]["read_line"] = {w: b / seq_bw for w, b in sorted(read_bw(summ).items())}
-    return {"frame": s, "kernels": info, "hw": hw}
+    return {"frame": s, "kernels": info, "hw": hw, "bare_checked": "bare_cpu_util" in s}
 
 
 def analyse_fetch(summ):

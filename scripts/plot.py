@@ -100,7 +100,7 @@ def parse_args(argv):
     p = Parser(prog="plot.py", description="Render a concbench run (Google Benchmark "
                                 "JSON) into plots and a results page.")
     p.add_argument("run", nargs="?", metavar="RUN.json",
-                   help="the run to plot (default: the newest full run in results/history/)")
+                   help="the run to plot (default: the newest full run from a clean tree in results/history/)")
     p.add_argument("--out", metavar="DIR",
                    help="write DIR/README.md and DIR/plots/ (default: results/, or results/partial/ "
                         "for a quick or partial run)")

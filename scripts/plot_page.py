@@ -237,9 +237,13 @@ def sum_section(page, sum_info):
                  "hardware threads is what the extra workers cost). What the process gets can still "
                  "change between the bare sum and the timed calls (at `array`, one round's ratio can be "
                  "off by as much as the two bandwidths differ), and a few percent either way is noise; "
-                 "the column is the median over the rounds, leaving out a round whose bare sum's threads "
-                 "did not run at once (its CPU time under %g of its threads' over its wall time). "
-                 % BARE_UTIL_SHARE if has_bare else "") +
+                 "the column is the median over the rounds, " + (
+                     "leaving out a round whose bare sum's threads did not run at once (its CPU time "
+                     "under %g of its threads' over its wall time). " % BARE_UTIL_SHARE
+                     if sum_info["bare_checked"] else
+                     "every round's: this run predates `bare_cpu_util`, so a bare sum whose threads did "
+                     "not run at once (one read on one core, as slow as `seq`) counts too. ")
+                 if has_bare else "") +
              "An efficiency above 1 even "
              "from the model's slowest run against `seq`'s fastest is marked ↑: the model's W workers "
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "

@@ -1464,10 +1464,12 @@ def test_x_tick_labels_never_overlap_and_keep_the_round_values(width, ticks, kep
         plt.close(fig)
 
 
-def test_a_bare_sum_whose_threads_did_not_run_at_once_is_left_out(tmp_path):
+@pytest.mark.parametrize("checked", [True, False])
+def test_a_bare_sum_whose_threads_did_not_run_at_once_is_left_out(tmp_path, checked):
     # A pinned bare sum on 2 CPUs read one thread's time when another process took one of them:
     # its CPU time over wall time, bare_cpu_util, read 0.99 of 2. Its round says nothing of the
     # model, so the column is the median over the other rounds: 1.04x and 1.10x, not 2.0x's.
+    # A record from before bare_cpu_util cannot leave it out, and its page says so.
     with open(data("small_run.json"), encoding="utf-8") as f:
         run = json.load(f)
     name = "sum/threads/array/workers:2/n:100000000/real_time"
@@ -1476,9 +1478,12 @@ def test_a_bare_sum_whose_threads_did_not_run_at_once_is_left_out(tmp_path):
             ratio = [1.04, 1.10, 0.5][b["repetition_index"]] if b["name"] == name else 1.0
             b["bare_s"] = b["real_time"] * UNIT[b["time_unit"]] / ratio
             b["bare_cpus"] = 2
-            b["bare_cpu_util"] = 0.99 if b["name"] == name and b["repetition_index"] == 2 else 1.97
+            if checked:
+                b["bare_cpu_util"] = 0.99 if b["name"] == name and b["repetition_index"] == 2 else 1.97
     (tmp_path / "run.json").write_text(json.dumps(run))
     page = plot_page_of(tmp_path / "out", str(tmp_path / "run.json"))
     array = page[page.index("### kernel `array`"):]
     threads = next(line for line in array.splitlines() if line.startswith("| threads | 2 |"))
-    assert threads.split(" | ")[-2] == "1.07×", threads
+    assert threads.split(" | ")[-2] == ("1.07×" if checked else "1.04×"), threads
+    assert ("leaving out a round whose bare sum's threads did not run at once" in page) == checked
+    assert ("this run predates `bare_cpu_util`" in page) == (not checked)

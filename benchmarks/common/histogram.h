@@ -12,7 +12,8 @@ namespace concbench {
 // Values are non-negative integers (nanoseconds here). Below 2^kSubBits a value has a bucket of
 // its own; above, each power of two [2^e, 2^(e+1)) is cut into 2^(kSubBits-1) equal buckets, so
 // a bucket is at most 1/128 of its lower bound wide. Reporting a bucket's midpoint keeps every
-// percentile within 0.4% of the recorded value it stands for, from 1 ns to 2^64 ns, in 59 KiB.
+// percentile within 0.4% of the recorded value it stands for, from 1 ns to 2^64 ns, in
+// 58 KiB (7,424 counts of 8 bytes).
 class Histogram {
  public:
   static constexpr int kSubBits = 8;
