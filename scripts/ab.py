@@ -7,9 +7,10 @@
 
 OLD and NEW are commits (each built in a temporary worktree, one build when they are the
 same commit) or built concbench binaries. R rounds run, each model by model in random order:
-one fresh process of OLD and one of NEW for that model, back to back in random order, as
-./bench runs a model, with --benchmark_enable_random_interleaving, 3 repetitions and
---benchmark_min_time=0.02 unless the flags given say otherwise. By default a representative
+one fresh process of OLD and one of NEW for that model, back to back in random order (a sum
+model's range and array in one process, as the calibration ran them; ./bench runs them apart),
+with --benchmark_enable_random_interleaving, 3 repetitions and --benchmark_min_time=0.02
+unless the flags given say otherwise. By default a representative
 subset runs (SUBSET: sum range at n = 1e5, 1e7, 1e8 for seq and the W = 2 models but mpi,
 array at 1e5, 1e7 for those but fork; fetch pool, multi_socket and coro at C = 100 and 0 ms and
 at C = 1,000 and 100 ms; --benchmark_filter=REGEX picks another). Each round gives each metric
@@ -170,14 +171,14 @@ def round_args(bench_args):
 
 def plan(sides, args):
     """[(model, {label: that side's benchmarks of the model})], models in the order they first
-    appear: each side's listing of what ARGS select, grouped as ./bench groups its processes."""
+    appear: each side's listing of what ARGS select, grouped by model (run_isolated.model_of)."""
     models = {}
     for label, side in sides.items():
         try:
             names = run_isolated.list_benchmarks(side.binary, args)
         except run_isolated.RunError as e:
             raise InputError("%s: %s" % (side.label, e)) from None
-        for model, members in run_isolated.group_by_model(names):
+        for model, members in run_isolated.group_by(names, run_isolated.model_of):
             models.setdefault(model, {})[label] = members
     return list(models.items())
 
@@ -219,7 +220,8 @@ def run_round(sides, groups, args, tmp, rng):
     results, round_context = {}, {}
     unstable = environment.finish(round_context)
     for label, ran in parts.items():
-        doc = run_isolated.merge([ran[model] for model, _ in groups if model in ran], len(ran))
+        doc = run_isolated.merge([ran[model] for model, _ in groups if model in ran],
+                                 "one process per model (%d processes)" % len(ran))
         doc["context"].update(round_context)
         path = os.path.join(tmp, "run-%s.json" % label)
         run_isolated.write_json(doc, path, indent=None)

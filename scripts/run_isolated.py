@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Runs the concbench binary with each model in a fresh process of its own and merges the runs into one record.
+# Runs the concbench binary with each model (a sum model's kernels apart) in a fresh process and merges the runs.
 """usage: scripts/run_isolated.py (--out FILE | --history DIR [--python] [--render])
                                [--fixture PATH] BINARY [ARGS...]
 
-Groups the benchmarks BINARY ARGS would run by model (sum/tbb, fetch/coro, fetch/open/coro) and runs
-each group in a process of its own with the same ARGS, so no model runs beside the threads, arenas,
-worker processes and memory another left behind. The R repetitions (--benchmark_repetitions, else
-the suite's 3, or 1 with --quick) are R rounds: each round runs every model once, in a fresh process
-with one repetition, the models in a random order (from CONCBENCH_ROUND_SEED, else a random seed;
+Groups the benchmarks BINARY ARGS would run by model, a sum model's two kernels apart (sum/tbb/range,
+sum/tbb/array, fetch/coro, fetch/open/coro), and runs each group in a process of its own with the
+same ARGS, so no benchmark runs beside the threads, arenas, worker processes and memory another
+model, or a wider run of its own, left behind. The R repetitions (--benchmark_repetitions, else
+the suite's 3, or 1 with --quick) are R rounds: each round runs every group once, in a fresh process
+with one repetition, the groups in a random order (from CONCBENCH_ROUND_SEED, else a random seed;
 the record keeps it), so each repetition is a process of its own and a slow spell of the machine
 falls on one round of many models, not on every repetition of one. The fetch models share one
-fixture server started here (PATH), unless ARGS name --fixture_url or --fetch_urls. The processes' Google Benchmark JSON is
-merged into one record (one context, every benchmark) that any reader of one process's JSON reads.
+fixture server started here (PATH), unless ARGS name --fixture_url or --fetch_urls. The
+processes' Google Benchmark JSON is merged into one record (one context, every benchmark) that any reader of one process's JSON reads.
 --out FILE writes it to FILE, --history DIR into DIR named by records.record_name (date, commit,
 host, scope: full, quick or partial); --python then runs scripts/python_reference.py into
 DIR/python/, and --render runs scripts/plot.py: a full run into the results page (results/), a quick or
@@ -27,6 +28,7 @@ nothing is written), 130 interrupted. Standard library only: runs under any pyth
 import contextlib
 import ctypes
 import functools
+import itertools
 import json
 import math
 import os
@@ -109,15 +111,26 @@ def child_args(args):
 
 
 def model_of(name):
-    """The process a benchmark runs in: its workload and model, e.g. sum/tbb, fetch/open/coro."""
+    """A benchmark's workload and model, e.g. sum/tbb, fetch/open/coro: the process ab.py runs it
+    in, as its calibration was made (results/calibration)."""
     parts = name.split("/")
     return "/".join(parts[:3] if parts[:2] == ["fetch", "open"] else parts[:2])
 
 
-def group_by_model(names):
+def process_of(name):
+    """The process a benchmark runs in: its name up to its first parameter, which is its model and
+    a sum model's kernel (sum/tbb/array, fetch/coro, fetch/open/coro). A sum model's range and
+    array sweeps run apart because the threads of a wider run stay: oneTBB keeps an arena's
+    workers asleep and libgomp its team, so in one process array at W = 1, after range at W = 4,
+    started beside 3 idle threads (process_threads)."""
+    return "/".join(itertools.takewhile(lambda part: ":" not in part, name.split("/")))
+
+
+def group_by(names, key=process_of):
+    """[(key, its names)] in run order."""
     groups = {}
     for name in names:
-        groups.setdefault(model_of(name), []).append(name)
+        groups.setdefault(key(name), []).append(name)
     return list(groups.items())
 
 
@@ -247,15 +260,15 @@ def die_with_parent(parent):
         os._exit(1)
 
 
-def run_group(binary, args, model, names, first, total, out, fixture_url, stdout, env=None, who=None):
-    """Runs one model's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
-    its failures name it "the process of WHO" (default: the model).
+def run_group(binary, args, group, names, first, total, out, fixture_url, stdout, env=None, who=None):
+    """Runs one group's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
+    its failures name it "the process of WHO" (default: the group).
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
         "--benchmark_filter=" + pattern, "--benchmark_out=" + out, "--benchmark_out_format=json"]
     cmd += ["--progress=%d/%d" % (first, total)] if total else []
-    cmd += ["--fixture_url=" + fixture_url] if fixture_url and uses_fixture(model) else []
+    cmd += ["--fixture_url=" + fixture_url] if fixture_url and uses_fixture(group) else []
     if os.path.exists(out):  # a process that dies before writing must not pass for an earlier one
         os.unlink(out)
     parent = os.getpid()
@@ -276,10 +289,10 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     failure = None
     if proc.returncode != 0:
         last = (said or "").strip().splitlines()[-1:]
-        failure = "the process of %s %s" % (who or model, describe_exit(proc.returncode))
+        failure = "the process of %s %s" % (who or group, describe_exit(proc.returncode))
         failure += " (%s)" % last[0] if last else ""
     elif not complete:
-        failure = "the process of %s wrote no complete record" % (who or model)
+        failure = "the process of %s wrote no complete record" % (who or group)
     if failure:  # what it did not finish is in the record as an error saying why
         done = {b.get("run_name", b.get("name")) for b in benchmarks}
         benchmarks += [{"name": n, "run_name": n, "run_type": "iteration", "repetitions": 1,
@@ -290,12 +303,12 @@ def run_group(binary, args, model, names, first, total, out, fixture_url, stdout
     return context, benchmarks, failure, printed
 
 
-def run_model(binary, args, model, members, first, total, out_stem, fixture_url, stdout, env=None, who=None):
+def run_model(binary, args, group, members, first, total, out_stem, fixture_url, stdout, env=None, who=None):
     """run_group, and once more in a fresh process for the benchmarks that failed because
     Open MPI's spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the
     process is unusable for MPI from then on, a fresh one is not). Returns (context,
     benchmarks, failure or None, what it printed, what was rerun or None)."""
-    context, benchmarks, failure, text = run_group(binary, args, model, members, first, total,
+    context, benchmarks, failure, text = run_group(binary, args, group, members, first, total,
                                                    out_stem + ".json", fixture_url, stdout, env, who)
     hung = [b.get("run_name", b["name"]) for b in benchmarks
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
@@ -303,8 +316,8 @@ def run_model(binary, args, model, members, first, total, out_stem, fixture_url,
         return context, benchmarks, failure, text, None
     count = plural(len(hung), "benchmark")
     say("Open MPI's spawn hung in the process of %s; its %s that failed on it run once more in a fresh "
-        "process" % (who or model, count))
-    _, again, failure, _ = run_group(binary, args, model, hung, first, total, out_stem + "-again.json",
+        "process" % (who or group, count))
+    _, again, failure, _ = run_group(binary, args, group, hung, first, total, out_stem + "-again.json",
                                      fixture_url, stdout, env, who)
     fresh = {}  # the new entries take the place of the hung ones, in run order
     for b in again:
@@ -316,12 +329,12 @@ def run_model(binary, args, model, members, first, total, out_stem, fixture_url,
     return context, merged, failure, text, "%s after Open MPI's spawn hung" % count
 
 
-def merge(parts, processes, context=None):
+def merge(parts, isolation, context=None):
     """One Google Benchmark document from the processes' (context, benchmarks), in the order given,
-    with the given context or the first part's. family_index is renumbered so it stays unique across
-    processes, as in a single run."""
+    with the given context or the first part's and `isolation` (how the processes ran) in it.
+    family_index is renumbered so it stays unique across processes, as in a single run."""
     context = dict(context) if context else next((dict(c) for c, _ in parts if c), {})
-    context["concbench_isolation"] = "one process per model (%d processes)" % processes
+    context["concbench_isolation"] = isolation
     merged, offset = [], 0
     for _, benchmarks in parts:
         families = {}
@@ -422,7 +435,7 @@ def round_seed():
 
 
 def with_aggregates(entries, repeated, only):
-    """One model's entries over the rounds as one process with repetitions writes them: each
+    """One group's entries over the rounds as one process with repetitions writes them: each
     benchmark's repetitions together, then (when repeated) its aggregates; with only (the
     aggregates-only flag) the repetitions are left out where aggregates replace them, but a round
     that erred still says so."""
@@ -439,7 +452,7 @@ def with_aggregates(entries, repeated, only):
 
 
 def run_processes(binary, args, groups, fixture, tmp, stdout):
-    """Each model in a process of its own, once a round. Returns the merged record, what each process
+    """Each group in a process of its own, once a round. Returns the merged record, what each process
     printed (when stdout is a pipe) and the processes' failures."""
     # Builds of older commits take no --progress=K/N: they number each process's benchmarks from 1.
     helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -448,35 +461,37 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     if rounds > 1:
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
     seed = round_seed()
-    by_model = {model: [] for model, _ in groups}  # model -> its entries, over the rounds
+    by_group = {group: [] for group, _ in groups}  # group -> its entries, over the rounds
     texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
     order, started, trees, first_context = random.Random(int(seed)), time.monotonic(), set(), {}
     for r in range(rounds):
-        for model, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
+        for group, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
             k += 1
-            say("process %d of %d: %s, %s%s" % (k, rounds * len(groups), model, plural(len(members), "benchmark"),
+            say("process %d of %d: %s, %s%s" % (k, rounds * len(groups), group, plural(len(members), "benchmark"),
                                                 ", round %d of %d" % (r + 1, rounds) if rounds > 1 else ""))
-            url = fixture.start() if fixture and uses_fixture(model) else None
+            url = fixture.start() if fixture and uses_fixture(group) else None
             process_started = time.monotonic()
             context, benchmarks, failure, text, rerun = run_model(
-                binary, args, model, members, first, total, os.path.join(tmp, str(k)), url, stdout,
-                who="%s in round %d of %d" % (model, r + 1, rounds) if rounds > 1 else model)
-            seconds[model] = round(seconds.get(model, 0) + time.monotonic() - process_started, 1)
+                binary, args, group, members, first, total, os.path.join(tmp, str(k)), url, stdout,
+                who="%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group)
+            seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
             first_context = first_context or context  # the record's: its date is when the run began
             if context:
                 trees.add((context.get("concbench_commit"), context.get("concbench_dirty")))
             # Round r is repetition r of `rounds`, as if one process had run them all.
-            by_model[model] += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b
+            by_group[group] += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b
                                 for b in benchmarks]
             texts.append(text or "")
             if rerun:
-                reruns[model] = rerun
+                reruns[group] = rerun
             if failure:
                 say(failure + "; the run goes on")
                 failures.append(failure)
             first += len(members)
     only = aggregates_only(args)
-    doc = merge([({}, with_aggregates(by_model[model], rounds > 1, only)) for model, _ in groups], k, first_context)
+    isolation = "one process per model and kernel%s (%d processes)" % (", %d rounds" % rounds if rounds > 1 else "", k)
+    doc = merge([({}, with_aggregates(by_group[group], rounds > 1, only)) for group, _ in groups], isolation,
+                first_context)
     # Each process reads the source tree's state when it starts: one that changed during the run
     # (an edit, a checkout) makes the record dirty, since its processes did not all see one commit.
     if len(trees) > 1:
@@ -485,11 +500,9 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                                for c, d in trees)))
         doc["context"]["concbench_dirty"] = "true"
     if rounds > 1:
-        doc["context"]["concbench_isolation"] = ("one process per model and round, %d rounds (%d processes)"
-                                                 % (rounds, k))
         doc["context"]["concbench_round_seed"] = seed
     doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)
-    # Each model's processes, start to exit, over all rounds: what a part of the suite costs the default run.
+    # Each group's processes (sum/tbb/array), start to exit, over all rounds: what a part of the suite costs.
     doc["context"]["concbench_process_seconds"] = seconds
     if reruns:
         doc["context"]["concbench_reruns"] = reruns
@@ -523,7 +536,7 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
     cli.output(history or out, directory=bool(history))  # before any work, not after the run
     names = list_benchmarks(binary, args)
-    groups = group_by_model(names)
+    groups = group_by(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     environment, python_out, kept = Environment(), None, False
     tmp = tempfile.mkdtemp(prefix="concbench-run-")

@@ -65,6 +65,32 @@ def test_a_model_left_spinning_stays_in_a_shared_process_but_not_in_an_isolated_
 
 
 @needs_binary
+def test_no_benchmark_starts_beside_the_idle_threads_of_a_wider_run(tmp_path):
+    # oneTBB keeps a wider arena's workers and libgomp its team: in one process, array at W = 1
+    # after range at W = 4 starts beside 3 idle threads. ./bench runs the kernels apart, and
+    # within a process the sweep's worker counts only grow.
+    args = ["--benchmark_filter=^sum/(tbb|openmp|std_par)/(range/workers:4|array/workers:1)/", "--workers=1,4",
+            "--scaling_n=1e6", *TINY]
+    shared = tmp_path / "shared.json"
+    subprocess.run([BINARY, *args, "--benchmark_out=%s" % shared, "--benchmark_format=json"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=300)
+    proc, out = isolated(tmp_path, args)
+    assert proc.returncode == 0, proc.stderr
+
+    def w1(path):
+        return {b["name"].split("/")[1]: b["process_threads"] for b in iterations(json.loads(path.read_text()))
+                if "/workers:1/" in b["name"]}
+    # In one process each starts beside its own range's 3 at least (and the earlier models' threads).
+    assert sorted(w1(shared)) == ["openmp", "std_par", "tbb"] and min(w1(shared).values()) >= 4, w1(shared)
+    assert w1(out) == {"tbb": 1, "openmp": 1, "std_par": 1}
+    listed = subprocess.run([BINARY, "--benchmark_list_tests"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    for group, names in run_isolated.group_by(listed):
+        workers = [int(n.split("/workers:")[1].split("/")[0]) for n in names if "/workers:" in n]
+        assert workers == sorted(workers), group
+
+
+@needs_binary
 def test_this_machine_is_read_as_the_binary_records_it(tmp_path):
     # compare.py, history.py and calibrate.py pick "this machine's" records with
     # records.this_machine(): it must name the machine exactly as a record made here does.
@@ -97,9 +123,10 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
     assert sorted({b["run_name"] for b in runs}) == sorted(listed)
     assert all(not b.get("error_occurred") for b in doc["benchmarks"])
     assert all(sorted(b["repetition_index"] for b in runs if b["run_name"] == n) == [0, 1] for n in listed)
-    # One process per model and repetition (two rounds), said in the record's context; one context for all.
-    models = {run_isolated.model_of(n) for n in listed}
-    assert doc["context"]["concbench_isolation"] == ("one process per model and round, 2 rounds (%d processes)"
+    # One process per model and kernel and repetition (two rounds), said in the record's context;
+    # one context for all.
+    models = {run_isolated.process_of(n) for n in listed}
+    assert doc["context"]["concbench_isolation"] == ("one process per model and kernel, 2 rounds (%d processes)"
                                                      % (2 * len(models)))
     assert all(proc.stderr.count(": %s, " % m) == 2 for m in models), proc.stderr
     # family_index stays unique per benchmark across processes, as in one process.
@@ -118,10 +145,13 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
 
 
 def test_each_model_has_a_process_of_its_own_open_loop_ones_too():
-    assert run_isolated.model_of("sum/tbb/range/workers:2/n:1000/process_time/real_time") == "sum/tbb"
-    assert run_isolated.model_of("fetch/coro/conc:10/n:40/delay_ms:0") == "fetch/coro"
-    assert run_isolated.model_of("fetch/open/coro/rate:1000/conc:1000/n:500") == "fetch/open/coro"
-    assert run_isolated.model_of("peak/read_bw/workers:1/bytes:8") == "peak/read_bw"
+    # ./bench: a sum model's two kernels apart; ab.py: by model, as its calibration ran.
+    for name, process, model in (("sum/tbb/range/workers:2/n:1000/process_time/real_time", "sum/tbb/range", "sum/tbb"),
+                                 ("sum/tbb/array/workers:1/n:1000/process_time/real_time", "sum/tbb/array", "sum/tbb"),
+                                 ("fetch/coro/conc:10/n:40/delay_ms:0", "fetch/coro", "fetch/coro"),
+                                 ("fetch/open/coro/rate:1000/conc:1000/n:500", "fetch/open/coro", "fetch/open/coro"),
+                                 ("peak/read_bw/workers:1/bytes:8", "peak/read_bw", "peak/read_bw")):
+        assert (run_isolated.process_of(name), run_isolated.model_of(name)) == (process, model), name
     # the processes that need the fixture server: the fetch models, wrk and the client floor
     for name, fixture in (("fetch/coro", True), ("fetch/open/coro", True), ("peak/wrk", True),
                           ("peak/raw_http", True), ("peak/read_bw", False), ("sum/tbb", False)):
@@ -381,7 +411,7 @@ def test_repetitions_are_rounds_each_model_once_a_round_in_a_fresh_process(tmp_p
     assert [k for k, _ in starts] == [1] + [k + n for k, n in starts[:-1]] and sum(n for _, n in starts) == 12
     assert all(r.split("--progress=")[1].split()[0].endswith("/12") for r in runs)
     assert "process 9 of 9: " in proc.stderr and ", round 3 of 3" in proc.stderr
-    assert doc["context"]["concbench_isolation"] == "one process per model and round, 3 rounds (9 processes)"
+    assert doc["context"]["concbench_isolation"] == "one process per model and kernel, 3 rounds (9 processes)"
     reps = {}
     for b in iterations(doc):
         reps.setdefault(b["run_name"], []).append(b)
@@ -529,7 +559,7 @@ def test_one_repetition_is_one_round(tmp_path):
     proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=1"], FAKE_NAMES="w/a/n:1,w/b/n:1")
     assert proc.returncode == 0, proc.stderr
     assert len(runs) == 2 and not any(b.get("run_type") == "aggregate" for b in doc["benchmarks"])
-    assert doc["context"]["concbench_isolation"] == "one process per model (2 processes)"
+    assert doc["context"]["concbench_isolation"] == "one process per model and kernel (2 processes)"
     assert run_isolated.repetitions(["--benchmark_repetitions=5"]) == 5
 
 

@@ -904,7 +904,7 @@ def test_the_page_says_what_a_system_call_costs_how_idle_cpus_wait_and_how_the_r
     # Fetch numbers from two machines of one name are comparable only where these are alike.
     doc = json.loads(open(data("handcheck.json")).read())
     doc["context"].update(syscall_ns="1107", cpu_idle="none/menu, guest halt-poll 200000 ns",
-                          concbench_isolation="one process per model and round, 3 rounds (84 processes)",
+                          concbench_isolation="one process per model and kernel, 3 rounds (111 processes)",
                           cpu_signature="AuthenticAMD family 25 model 17 stepping 1")
     (tmp_path / "run.json").write_text(json.dumps(doc))
     r = run_plot(str(tmp_path / "run.json"), "--out", str(tmp_path / "out"))
@@ -913,7 +913,7 @@ def test_the_page_says_what_a_system_call_costs_how_idle_cpus_wait_and_how_the_r
     assert "| one system call | 1.11 µs (getppid, median of 5 x 4,000 calls) |" in page
     assert "| CPU family | AuthenticAMD family 25 model 17 stepping 1 |" in page
     assert "| idle CPUs | none/menu |" in page  # the haltpoll module's setting, unused by this driver
-    assert "| processes | one process per model and round, 3 rounds (84 processes) |" in page
+    assert "| processes | one process per model and kernel, 3 rounds (111 processes) |" in page
 
 
 def test_python_option_fills_the_column(tmp_path):
