@@ -13,7 +13,8 @@ with one repetition, the groups in a random order (from CONCBENCH_ROUND_SEED, el
 the record keeps it), so each repetition is a process of its own and a slow spell of the machine
 falls on one round of many models, not on every repetition of one. The fetch models share one
 fixture server started here (PATH), unless ARGS name --fixture_url or --fetch_urls. The
-processes' Google Benchmark JSON is merged into one record (one context, every benchmark) that any reader of one process's JSON reads.
+processes' Google Benchmark JSON is merged into one record (one context, every benchmark) that
+any reader of one process's JSON reads.
 --out FILE writes it to FILE, --history DIR into DIR named by records.record_name (date, commit,
 host, scope: full, quick or partial); --python then runs scripts/python_reference.py into
 DIR/python/, and --render runs scripts/plot.py: a full run into the results page (results/), a quick or
