@@ -461,29 +461,35 @@ def client_floor(summ, delay_ms, n=None, nbytes=None):
     return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "over_ideal", "rps"])
 
 
-def wrk_bound(summ):
-    """{C: requests per second} the fixture served to wrk (peak/wrk/conc:C/...)."""
+def wrk_bound(summ, delay_ms=0):
+    """{C: requests per second} the fixture served to wrk holding each response delay_ms
+    (peak/wrk/conc:C/delay_ms:L/...)."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "wrk")]
     if p.empty or "requests_per_second" not in p:
         return {}
+    p = p[_col(p, "arg_delay_ms") == delay_ms]
     return {int(c): float(r) for c, r in zip(p["arg_conc"], p["requests_per_second"]) if finite(r)}
 
 
 def open_bound(summ, f):
     """What the open loop (open_frame f) is held against at its C, the most it may have in flight:
-    `wrk_rps`, what the fixture served wrk at `wrk_conc` (that C if wrk ran there, else the C nearest
-    it; None without wrk; `wrk` has every C), `floor_rps`, what one thread without libcurl
-    drew at N = C and 0 ms (peak/raw_http; None unmeasured), and `best`, the open-loop model that
-    achieved the highest rate and that rate (None without one) among `models` models."""
-    conc, wrk = int(f["conc"].max()), wrk_bound(summ)
+    `wrk_rps`, what the fixture served wrk at `wrk_conc` and `wrk_delay_ms` (the open loop's C and
+    L where wrk ran there; else at 0 ms, at that C or the C nearest it; None without wrk),
+    `wrk` what it served at 0 ms at every C, `floor_rps`, what one thread without libcurl drew at
+    N = C and 0 ms (peak/raw_http; None unmeasured), and `best`, the open-loop model that achieved
+    the highest rate and that rate (None without one) among `models` models."""
+    conc, delay, wrk = int(f["conc"].max()), float(f["delay_ms"].max()), wrk_bound(summ)
     wrk_conc = min(wrk, key=lambda c: (abs(math.log(c / conc)), -c)) if wrk else None
+    wrk_rps, wrk_delay = wrk.get(wrk_conc), 0.0
+    if conc in wrk_bound(summ, delay):  # the open loop's own C and L: the bound of its configuration
+        wrk_conc, wrk_rps, wrk_delay = conc, wrk_bound(summ, delay)[conc], delay
     floor = client_floor(summ, 0, n=conc)
     floor = floor.loc[floor["arg_conc"] == conc, "rps"].dropna()
     best = None
     if _col(f, "achieved_rate").notna().any():
         top = f.loc[f["achieved_rate"].idxmax()]
         best = (top["model"], float(top["achieved_rate"]))
-    return {"conc": conc, "wrk": wrk, "wrk_conc": wrk_conc, "wrk_rps": wrk.get(wrk_conc),
+    return {"conc": conc, "wrk": wrk, "wrk_conc": wrk_conc, "wrk_rps": wrk_rps, "wrk_delay_ms": wrk_delay,
             "floor_rps": float(floor.iloc[0]) if len(floor) else None, "best": best,
             "models": f["model"].nunique()}
 

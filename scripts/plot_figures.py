@@ -494,8 +494,8 @@ def draw_open(figs, info):
     bx.plot(rates, rates, **BOUND, label="achieved = offered")
     wrk = [bound["wrk_rps"]] if bound["wrk_rps"] else []
     if wrk:  # at the open loop's C: wrk's rate differs with C, so its best at another C is no bound here
-        bx.axhline(wrk[0], **WRK, label="the fixture's capacity at C = %s, 0 ms (wrk%s)" % (
-            fmt_num(bound["wrk_conc"]), "" if bound["wrk_conc"] == bound["conc"]
+        bx.axhline(wrk[0], **WRK, label="the fixture's capacity at C = %s, %s ms (wrk%s)" % (
+            fmt_num(bound["wrk_conc"]), fmt_num(bound["wrk_delay_ms"]), "" if bound["wrk_conc"] == bound["conc"]
             else "; not run at the open loop's C = %s" % fmt_num(bound["conc"])))
     for a in (ax, bx):
         _x_ticks(a, rates, fmt_num, base=10)  # the offered rates themselves

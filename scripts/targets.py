@@ -297,24 +297,33 @@ def _at_half(m, capacity):
 
 
 def open_bound_text(b):
-    """What the fixture served wrk at the open loop's C (or the nearest C wrk ran at), the client floor
-    there, and the best open-loop model beside them: the open-loop target's row and the page's
-    paragraph under the open-loop figure. None without wrk or without an achieved rate."""
+    """What the fixture served wrk at the open loop's C and L (else at 0 ms, at its C or the nearest C
+    wrk ran at), the client floor there, and the best open-loop model beside them: the open-loop
+    target's row and the page's paragraph under the open-loop figure. None without wrk or without
+    an achieved rate."""
     if not (b and b["wrk_rps"] and b["best"]):
         return None
-    at, conc, (model, rate) = b["wrk_conc"], b["conc"], b["best"]
-    others = ", ".join("%s at C = %s" % (fmt_measured(r), fmt_num(c)) for c, r in sorted(b["wrk"].items()) if c != at)
-    text = ("At C = %s, the most requests the open loop may have in flight, the fixture served %s requests/s to wrk"
-            % (fmt_num(conc), fmt_measured(b["wrk_rps"])) if at == conc else
-            "wrk was not run at C = %s, the most requests the open loop may have in flight; at C = %s, the nearest it "
-            "ran at, the fixture served it %s requests/s" % (fmt_num(conc), fmt_num(at), fmt_measured(b["wrk_rps"])))
-    text += " (one thread, 0 ms%s)." % ("; " + others if others else "")
+    at, conc, (model, rate), delay = b["wrk_conc"], b["conc"], b["best"], b.get("wrk_delay_ms", 0)
+    others = ", ".join("%s at C = %s" % (fmt_measured(r), fmt_num(c)) for c, r in sorted(b["wrk"].items())
+                       if c != at or delay)
+    if delay:
+        text = ("At C = %s and L = %s ms, the open loop's most requests in flight and its latency, the fixture "
+                "served %s requests/s to wrk (one thread%s)." % (fmt_num(conc), fmt_num(delay), fmt_measured(
+                    b["wrk_rps"]), "; at 0 ms " + others if others else ""))
+    else:
+        text = ("At C = %s, the most requests the open loop may have in flight, the fixture served %s requests/s to "
+                "wrk" % (fmt_num(conc), fmt_measured(b["wrk_rps"])) if at == conc else
+                "wrk was not run at C = %s, the most requests the open loop may have in flight; at C = %s, the "
+                "nearest it ran at, the fixture served it %s requests/s" % (fmt_num(conc), fmt_num(at),
+                                                                           fmt_measured(b["wrk_rps"])))
+        text += " (one thread, 0 ms%s)." % ("; " + others if others else "")
     if b["floor_rps"]:
         text += (" One thread without libcurl (`peak/raw_http`, N = C = %s, closed loop at 0 ms) drew %s requests/s."
                  % (fmt_num(conc), fmt_measured(b["floor_rps"])))
     best = "The best of the %d open-loop models" % b["models"] if b["models"] > 1 else "The one open-loop model"
-    text += (" %s, `%s`, issued %s requests/s, %.0f%% of wrk's at C = %s"
-             % (best, model, fmt_measured(rate), 100 * rate / b["wrk_rps"], fmt_num(at)))
+    text += (" %s, `%s`, issued %s requests/s, %.0f%% of wrk's at C = %s%s"
+             % (best, model, fmt_measured(rate), 100 * rate / b["wrk_rps"], fmt_num(at),
+                " and %s ms" % fmt_num(delay) if delay else ""))
     # Only at the same C, and well under it, does wrk's rate show the fixture had more to give.
     if at == conc and rate < 0.9 * b["wrk_rps"]:
         return text + ": the fixture's capacity was not what held it back."
@@ -336,11 +345,11 @@ def open_targets(summ, context):
         capacity = max([float(x) for x in (m["achieved_rate"].max(), kept.max() if not kept.empty else 0.0)
                         if finite(x)], default=0.0)
         out.append((label,) + _at_half(m, capacity))
-    # wrk at the C the open loop ran at: wrk's rate is lower at C = 1000 (78,335 against
-    # 107,901 at C = 10 in one run), so its best over every C is no bound at this one.
+    # wrk at the C and L the open loop ran at: wrk's rate is lower at C = 1000 (78,335 against
+    # 107,901 at C = 10 in one run) and lower again at 10 ms, so its best elsewhere is no bound here.
     text = open_bound_text(metrics.open_bound(summ, f) if not f.empty else None)
     if text:
-        out.append(("the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model",
+        out.append(("the fixture's own capacity (wrk) at the open loop's C and L beside the best open-loop model",
                     text, REPORTED))
     seconds = (context or {}).get("concbench_process_seconds")
     label = "the open-loop sweep and wrk add <= 90 s to the run"

@@ -647,6 +647,19 @@ TEST(Wrk, ReadsTheCountAndRefusesErrors) {
                std::runtime_error);
 }
 
+// peak/wrk/conc:C/delay_ms:L/bytes:B asks the fixture for what its name says: C connections and
+// responses held L ms (the fixture's tests hold it to the delay), B bytes long.
+TEST(Wrk, AsksForTheConnectionsDelayAndSizeItsNameSays) {
+  const std::vector<std::string> args = wrk_command("http://127.0.0.1:4000", 1000, 10, 1024);
+  ASSERT_EQ(args.size(), 5u);
+  EXPECT_EQ(args[2], "-c1000");
+  const std::string& url = args.back();
+  EXPECT_TRUE(url.starts_with("http://127.0.0.1:4000/data?")) << url;
+  EXPECT_NE(url.find("delay_ms=10&"), std::string::npos) << url;
+  EXPECT_NE(url.find("bytes=1024&"), std::string::npos) << url;
+  EXPECT_NE(wrk_command("http://127.0.0.1:4000", 10, 0, 1024).back().find("delay_ms=0&"), std::string::npos);
+}
+
 TEST(ArrivalOffsets, PoissonArrivalsOfferTheirLabelledRate) {
   // The seeded gaps alone spanned 3% less or more than n / rate: the label was not the load.
   for (const auto& [n, rate] : {std::pair{500, 1000.0}, {1000, 2000.0}, {5000, 10000.0}}) {

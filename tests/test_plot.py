@@ -1386,17 +1386,19 @@ def peak_entries(name, ms, counters):
             for rep in range(3)]
 
 
-def wrk_entries(rps_at):
-    """peak/wrk at each C of {C: requests per second}."""
+def wrk_entries(rps_at, delay_ms=0):
+    """peak/wrk at each C of {C: requests per second}, each response held delay_ms."""
     return [e for c, rps in rps_at.items() for e in peak_entries(
-        "peak/wrk/conc:%d/delay_ms:0/bytes:1024/process_time/real_time" % c, 1010.0, {"requests_per_second": rps})]
+        "peak/wrk/conc:%d/delay_ms:%d/bytes:1024/process_time/real_time" % (c, delay_ms), 1010.0,
+        {"requests_per_second": rps})]
 
 
 def test_the_c10k_figure_draws_wrk_at_each_c_it_ran_at(tmp_path):
     # wrk's best (100,000 at C = 10) drawn flat at every C claimed a capacity at C = 1000 that wrk
     # itself did not reach there (70,000).
     doc = json.load(open(data("c10k_run.json"), encoding="utf-8"))
-    doc["benchmarks"] += wrk_entries({10: 100000.0, 100: 95000.0})
+    # (and at 10 ms, the open loop's bound, which is not this figure's 0 ms line)
+    doc["benchmarks"] += wrk_entries({10: 100000.0, 100: 95000.0}) + wrk_entries({1000: 50000.0}, delay_ms=10)
     path = tmp_path / "wrk_c10k.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     summ = summary(str(path))
@@ -1412,9 +1414,10 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c(tmp_path):
     # open_run.json has wrk at C = 100 only: the figure and the page say which C the line is.
     doc = json.load(open(data("open_run.json"), encoding="utf-8"))
     texts, labels = {}, {}
-    for kind, extra in (("as_is", []), ("at_1000", wrk_entries({1000: 70000.0}) + peak_entries(
-            "peak/raw_http/conc:1000/n:1000/delay_ms:0/bytes:1024/keepalive:1/real_time", 16.7,
-            {"items_per_second": 60000.0}))):
+    floor = peak_entries("peak/raw_http/conc:1000/n:1000/delay_ms:0/bytes:1024/keepalive:1/real_time", 16.7,
+                         {"items_per_second": 60000.0})
+    for kind, extra in (("as_is", []), ("at_1000", wrk_entries({1000: 70000.0}) + floor),
+                        ("at_1000_10ms", wrk_entries({1000: 70000.0}) + wrk_entries({1000: 55000.0}, 10) + floor)):
         path = tmp_path / (kind + ".json")
         path.write_text(json.dumps(dict(doc, benchmarks=doc["benchmarks"] + extra)), encoding="utf-8")
         r = run_plot(str(path), "--out", str(tmp_path / kind))
@@ -1427,6 +1430,13 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c(tmp_path):
     assert labels["as_is"] == ("the fixture's capacity at C = 100, 0 ms (wrk; not run at the open loop's C = 1,000)",
                                [95000.0, 95000.0])
     assert labels["at_1000"] == ("the fixture's capacity at C = 1,000, 0 ms (wrk)", [70000.0, 70000.0])
+    # wrk at the open loop's own C and L (open_run.json's 10 ms) is the bound, where it ran
+    assert labels["at_1000_10ms"] == ("the fixture's capacity at C = 1,000, 10 ms (wrk)", [55000.0, 55000.0])
+    assert ("**The bound.** At C = 1,000 and L = 10 ms, the open loop's most requests in flight and its latency, the "
+            "fixture served 55,000 requests/s to wrk (one thread; at 0 ms 95,000 at C = 100, 70,000 at C = 1,000). One "
+            "thread without libcurl (`peak/raw_http`, N = C = 1,000, closed loop at 0 ms) drew 60,000 requests/s. The "
+            "best of the 3 open-loop models, `multi_socket`, issued 15,000 requests/s, 27% of wrk's at C = 1,000 and "
+            "10 ms: the fixture's capacity was not what held it back.\n") in texts["at_1000_10ms"]
     assert ("**The bound.** wrk was not run at C = 1,000, the most requests the open loop may have in flight; at C = 100, "
             "the nearest it ran at, the fixture served it 95,000 requests/s (one thread, 0 ms). The best of the 3 "
             "open-loop models, `multi_socket`, issued 15,000 requests/s, 16% of wrk's at C = 100.\n") in texts["as_is"]
@@ -1436,7 +1446,7 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c(tmp_path):
             "`multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1,000: the fixture's capacity was not "
             "what held it back.\n") in texts["at_1000"]
     # the open-loop target's row says the same, from the same function
-    assert ("| the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model | At C = 1,000, "
+    assert ("| the fixture's own capacity (wrk) at the open loop's C and L beside the best open-loop model | At C = 1,000, "
             "the most requests the open loop may have in flight, the fixture served 70,000 requests/s to wrk (one "
             "thread, 0 ms; 95,000 at C = 100).") in texts["at_1000"]
 

@@ -204,7 +204,7 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c():
     from bench_names import load_run
     run = load_run(os.path.join(HERE, "data", "open_run.json"))
     summ, _ = metrics.categorize(metrics.summarize(run.df))
-    label = "the fixture's own capacity (wrk) at the open loop's C beside the best open-loop model"
+    label = "the fixture's own capacity (wrk) at the open loop's C and L beside the best open-loop model"
 
     def row(summ):
         return {t: (m, v) for t, m, v in targets.open_targets(summ, run.context)}[label]
@@ -220,6 +220,14 @@ def test_the_open_loop_is_held_against_wrk_at_its_own_c():
                          "requests/s to wrk (one thread, 0 ms; 110,000 at C = 10, 95,000 at C = 100). The best of the "
                          "3 open-loop models, `multi_socket`, issued 15,000 requests/s, 21% of wrk's at C = 1,000: the "
                          "fixture's capacity was not what held it back.", REPORTED)
+    # wrk at the open loop's own C and L (10 ms) is its bound; the 0 ms ones are said beside it.
+    summ = pd.concat([summ, wrk.assign(arg_conc=1000, arg_delay_ms=10, requests_per_second=60000.0,
+                                       key="peak/wrk/conc:1000/delay_ms:10")], ignore_index=True)
+    assert row(summ) == ("At C = 1,000 and L = 10 ms, the open loop's most requests in flight and its latency, the "
+                         "fixture served 60,000 requests/s to wrk (one thread; at 0 ms 110,000 at C = 10, 95,000 at "
+                         "C = 100, 70,000 at C = 1,000). The best of the 3 open-loop models, `multi_socket`, issued "
+                         "15,000 requests/s, 25% of wrk's at C = 1,000 and 10 ms: the fixture's capacity was not what "
+                         "held it back.", REPORTED)
 
 
 def test_c10k_targets_from_the_hand_made_sweep():

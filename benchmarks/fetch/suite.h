@@ -75,7 +75,7 @@ struct Sweep {
   int open_delay_ms = 0;
   int open_conc = 0;
   bool poisson = false;
-  std::vector<int> wrk_conc;  // peak/wrk at these C, beside the open-loop sweep
+  std::vector<int> wrk_conc;  // peak/wrk at these C and 0 ms, and at open_conc and open_delay_ms
   // The C10k sweep: c10k_n requests at c10k_delay_ms, at these C, for every model without a
   // ModelInfo::no_c10k reason (the concurrency sweep's caps do not apply).
   std::vector<int> c10k_conc;

@@ -79,14 +79,18 @@ WrkResult parse_wrk_output(const std::string& out) {
   return r;
 }
 
-void run_wrk(benchmark::State& state, int conc, int64_t bytes) {
-  const std::optional<std::string> url = fixture_url_or_skip(state);
-  if (!url) return;
-  const std::string& base_url = *url;
+std::vector<std::string> wrk_command(const std::string& base_url, int conc, int delay_ms, int64_t bytes) {
   fixture::RequestSpec spec;
   spec.bytes = static_cast<uint64_t>(bytes);
-  const std::vector<std::string> args = {"wrk", "-t1", "-c" + std::to_string(conc), "-d" + std::to_string(kSeconds) + "s",
-                                         base_url + fixture::request_target(spec)};
+  spec.delay_ms = static_cast<uint64_t>(delay_ms);
+  return {"wrk", "-t1", "-c" + std::to_string(conc), "-d" + std::to_string(kSeconds) + "s",
+          base_url + fixture::request_target(spec)};
+}
+
+void run_wrk(benchmark::State& state, int conc, int delay_ms, int64_t bytes) {
+  const std::optional<std::string> url = fixture_url_or_skip(state);
+  if (!url) return;
+  const std::vector<std::string> args = wrk_command(*url, conc, delay_ms, bytes);
   WrkResult all;
   for (auto _ : state) {
     try {

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-// peak/wrk/conc:<C>/delay_ms:0/bytes:<B>: how many requests per second the fixture itself serves,
-// drawn by wrk with one thread and C connections for a second, on the same cores as every model.
+// peak/wrk/conc:<C>/delay_ms:<L>/bytes:<B>: how many requests per second the fixture itself serves
+// when it holds each response L ms, drawn by wrk with one thread and C connections for a second,
+// on the same cores as every model.
 #pragma once
 
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace concbench::fetch {
 
@@ -19,7 +21,11 @@ struct WrkResult {
 // responses or output without a count.
 WrkResult parse_wrk_output(const std::string& out);
 
+// wrk's command line for the fixture at base_url: one thread, conc connections, each response
+// held delay_ms and bytes long, for a second.
+std::vector<std::string> wrk_command(const std::string& base_url, int conc, int delay_ms, int64_t bytes);
+
 // The benchmark body: one wrk run per iteration; requests_per_second over wrk's own time.
-void run_wrk(benchmark::State& state, int conc, int64_t bytes);
+void run_wrk(benchmark::State& state, int conc, int delay_ms, int64_t bytes);
 
 }  // namespace concbench::fetch
