@@ -480,9 +480,9 @@ def open_bound(summ, f):
     the highest rate and that rate (None without one) among `models` models."""
     conc, delay, wrk = int(f["conc"].max()), float(f["delay_ms"].max()), wrk_bound(summ)
     wrk_conc = min(wrk, key=lambda c: (abs(math.log(c / conc)), -c)) if wrk else None
-    wrk_rps, wrk_delay = wrk.get(wrk_conc), 0.0
-    if conc in wrk_bound(summ, delay):  # the open loop's own C and L: the bound of its configuration
-        wrk_conc, wrk_rps, wrk_delay = conc, wrk_bound(summ, delay)[conc], delay
+    wrk_rps, wrk_delay, at_delay = wrk.get(wrk_conc), 0.0, wrk_bound(summ, delay)
+    if conc in at_delay:  # the open loop's own C and L: the bound of its configuration
+        wrk_conc, wrk_rps, wrk_delay = conc, at_delay[conc], delay
     floor = client_floor(summ, 0, n=conc)
     floor = floor.loc[floor["arg_conc"] == conc, "rps"].dropna()
     best = None

@@ -80,9 +80,10 @@ def test_no_benchmark_starts_beside_the_idle_threads_of_a_wider_run(tmp_path):
     def w1(path):
         return {b["name"].split("/")[1]: b["process_threads"] for b in iterations(json.loads(path.read_text()))
                 if "/workers:1/" in b["name"]}
+    together, apart = w1(shared), w1(out)
     # In one process each starts beside its own range's 3 at least (and the earlier models' threads).
-    assert sorted(w1(shared)) == ["openmp", "std_par", "tbb"] and min(w1(shared).values()) >= 4, w1(shared)
-    assert w1(out) == {"tbb": 1, "openmp": 1, "std_par": 1}
+    assert sorted(together) == ["openmp", "std_par", "tbb"] and min(together.values()) >= 4, together
+    assert apart == {"tbb": 1, "openmp": 1, "std_par": 1}
     listed = subprocess.run([BINARY, "--benchmark_list_tests"], capture_output=True, text=True,
                             check=True).stdout.split()
     for group, names in run_isolated.group_by(listed):
