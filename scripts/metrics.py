@@ -114,7 +114,20 @@ def _col(frame, name):
 
 def sum_frame(summ):
     s = summ[summ["category"] == "sum"]
-    return s.assign(workers=_int_col(s, "arg_workers"), n=_int_col(s, "arg_n")) if not s.empty else s.copy()
+    if s.empty:
+        return s.copy()
+    return with_seq(s.assign(workers=_int_col(s, "arg_workers"), n=_int_col(s, "arg_n")))
+
+
+def with_seq(frame):
+    """frame with t_seq and t_seq_min: seq's median and fastest time at each sum benchmark's
+    language, kernel and n in the same run (NaN where seq did not run there, and for other
+    workloads). Speedup, efficiency and crossover all pair a model with seq through these."""
+    keys, is_sum = ["lang", "kernel", "n"], (frame["workload"] == "sum").to_numpy()
+    seq = frame[is_sum & (frame["model"] == "seq").to_numpy()].drop_duplicates(keys)
+    found = frame[keys].merge(seq[keys + ["t_med", "t_min"]], on=keys, how="left")  # keeps frame's rows
+    return frame.assign(t_seq=np.where(is_sum, found["t_med"], np.nan),
+                        t_seq_min=np.where(is_sum, found["t_min"], np.nan))
 
 
 def model_order(model):
@@ -146,19 +159,17 @@ def speedup_table(sum_k, n):
     """Speedup (T_seq / T_model) and efficiency at size n, one row per (model, workers); _lo/_hi
     use the model's max/min time. None when seq was not measured at n."""
     at = sum_k[sum_k["n"] == n]
-    seq = at[at["model"] == "seq"]
-    if seq.empty:
+    if not (at["model"] == "seq").any():
         return None
-    t_seq = float(seq["t_med"].iloc[0])
     rows = at.assign(order=at["model"].map(model_order)).sort_values(["order", "workers"])
     out = rows[["model", "workers", "n", "t_med", "t_min", "t_max", "reps", "row_kind", "t_sd",
-                "repetitions"]]
+                "repetitions", "t_seq", "t_seq_min"]]
     out = out.assign(cpu_util=_col(rows, "cpu_util"), vs_bare=_col(rows, "vs_bare")).reset_index(drop=True)
     for suffix, t in (("", "t_med"), ("_lo", "t_max"), ("_hi", "t_min")):
-        out["speedup" + suffix] = t_seq / out[t]
-        out["efficiency" + suffix] = efficiency(t_seq, out[t], out["workers"])
+        out["speedup" + suffix] = out["t_seq"] / out[t]
+        out["efficiency" + suffix] = efficiency(out["t_seq"], out[t], out["workers"])
     # Above 1 beyond both sides' spread: the model's slowest run against seq's fastest.
-    out["efficiency_sure"] = efficiency(float(seq["t_min"].iloc[0]), out["t_max"], out["workers"])
+    out["efficiency_sure"] = efficiency(out["t_seq_min"], out["t_max"], out["workers"])
     return out
 
 
@@ -186,18 +197,18 @@ def crossover_table(sum_k, workers):
     """Per parallel model at `workers`: crossover n against seq, and the per-call overhead: the
     least median time of a call at any common n (an upper bound on the overhead, close to it as
     the work of a small n takes nanoseconds), also as the excess over seq at that n."""
-    seq = sum_k[sum_k["model"] == "seq"].set_index("n")["t_med"]
     par = sum_k[(sum_k["model"] != "seq") & (sum_k["workers"] == workers)]
     rows = []
     for model in sorted(par["model"].unique(), key=model_order):
-        m = par[par["model"] == model].set_index("n")["t_med"]
-        common = sorted(set(m.index) & set(seq.index))
+        m = par[par["model"] == model].set_index("n")
+        t, seq = m["t_med"], m["t_seq"]
+        common = sorted(m.index[seq.notna()])
         # The least, not the smallest n's: one slow median there would stand as the overhead.
-        small = min(common, key=lambda n: (m.loc[n], n)) if common else m.index.min()
+        small = min(common, key=lambda n: (t.loc[n], n)) if common else m.index.min()
         rows.append({"model": model, "workers": workers,
-                     "crossover": crossover_n(common, m.loc[common], seq.loc[common]),
-                     "n_small": small if common else None, "t_small": float(m.loc[small]),
-                     "overhead_vs_seq": float(m.loc[small] - seq.loc[small]) if common else math.nan})
+                     "crossover": crossover_n(common, t.loc[common], seq.loc[common]),
+                     "n_small": small if common else None, "t_small": float(t.loc[small]),
+                     "overhead_vs_seq": float(t.loc[small] - seq.loc[small]) if common else math.nan})
     return pd.DataFrame(rows, columns=["model", "workers", "crossover", "n_small", "t_small",
                                        "overhead_vs_seq"])
 
@@ -520,31 +531,19 @@ def efficiency(t_seq, t_model, workers):
     return t_seq / (workers * t_model)
 
 
-def medians(summ):
-    """{benchmark: {"time": median s, "efficiency": median counter}} of a summarize() table."""
-    return {key: {"time": float(t), "efficiency": float(eff)} if finite(eff) else {"time": float(t)}
-            for key, t, eff in zip(summ["key"], summ["t_med"], _col(summ, "efficiency"))}
-
-
-def metrics(meds):
-    """{metric name: Metric} of a run's medians (see the module docstring), in run order."""
-    parsed = {key: parse_name(key) for key in meds}
-    out = {key: Metric(key, MACHINE if bn.workload == "peak" else TIME, meds[key]["time"])
-           for key, bn in parsed.items()}
-    seq = {(bn.lang, bn.kernel, bn.args.get("n")): meds[key]["time"] for key, bn in parsed.items()
-           if bn.workload == "sum" and bn.model == "seq"}
-    for key, bn in parsed.items():
-        row, value = meds[key], None
-        if bn.workload == "sum" and bn.model != "seq":
-            t_seq = seq.get((bn.lang, bn.kernel, bn.args.get("n")))
-            w = bn.args.get("workers")
-            if t_seq and isinstance(w, int) and w > 0 and row["time"] > 0:
-                value = efficiency(t_seq, row["time"], w)
-        elif bn.workload == "fetch" and row.get("efficiency", 0) > 0:
-            value = row["efficiency"]  # 0 where there is no latency, so no ideal to compare with
-        if value is not None:
-            out[key + " efficiency"] = Metric(key + " efficiency", EFFICIENCY, value)
-    return out
+def metrics(summ):
+    """{metric name: Metric} of a summarize() table (see the module docstring), in run order."""
+    s = with_seq(summ.assign(n=_col(summ, "arg_n")))
+    workers = pd.to_numeric(_col(s, "arg_workers"), errors="coerce")
+    times, effs = {}, {}
+    for key, workload, model, t, t_seq, w, eff in zip(s["key"], s["workload"], s["model"], s["t_med"],
+                                                      s["t_seq"], workers, _col(s, "efficiency")):
+        times[key] = Metric(key, MACHINE if workload == "peak" else TIME, float(t))
+        if workload == "sum" and model != "seq" and t_seq > 0 and w > 0 and t > 0:  # False for NaN
+            effs[key + " efficiency"] = efficiency(float(t_seq), float(t), float(w))
+        elif workload == "fetch" and eff > 0:  # 0 where there is no latency, so no ideal to compare with
+            effs[key + " efficiency"] = float(eff)
+    return {**times, **{name: Metric(name, EFFICIENCY, v) for name, v in effs.items()}}
 
 
 def run_metrics(path):
@@ -555,10 +554,10 @@ def run_metrics(path):
         run = load_run(path)
     except AllErrored as e:  # no measurement, only the errors
         return {}, e.errors, e.context
-    found = medians(summarize(run.df))
+    found = metrics(summarize(run.df))
     errors = {s.name: s.reason[len("errored: "):] for s in run.skipped
               if s.reason.startswith("errored: ") and s.name not in found}
-    return metrics(found), errors, run.context
+    return found, errors, run.context
 
 
 def metric_series(recs, pattern, notes):

@@ -381,14 +381,20 @@ def test_crossover_and_overhead(hand):
     assert (cross["n_small"] == 10**4).all()
 
 
+def sum_rows(rows, columns):
+    """A sum_frame of hand-written rows of the range kernel, each paired with seq at its n (rows
+    without a spread ran as fast as their median)."""
+    frame = pd.DataFrame(rows, columns=columns).assign(lang="cpp", workload="sum", kernel="range")
+    return metrics.with_seq(frame if "t_min" in frame else frame.assign(t_min=frame["t_med"]))
+
+
 def test_overhead_is_the_least_time_a_call_took():
     # threads' median at n = 1e3 is a slow outlier (394 us) above its time at 1e4 (73 us): the
     # overhead is at most 73 us, and its excess over seq is taken at that n too
     rows = [("seq", 1, 10**3, 1e-6), ("seq", 1, 10**4, 3e-6), ("seq", 1, 10**5, 2e-5),
             ("threads", 2, 10**3, 394e-6), ("threads", 2, 10**4, 73e-6), ("threads", 2, 10**5, 80e-6),
             ("fork", 2, 10**3, 1e-3), ("fork", 2, 10**4, 1.1e-3), ("fork", 2, 10**5, 1.2e-3)]
-    frame = pd.DataFrame(rows, columns=["model", "workers", "n", "t_med"])
-    cross = metrics.crossover_table(frame, 2).set_index("model")
+    cross = metrics.crossover_table(sum_rows(rows, ["model", "workers", "n", "t_med"]), 2).set_index("model")
     assert cross.loc["threads", "n_small"] == 10**4
     assert cross.loc["threads", "t_small"] == pytest.approx(73e-6)
     assert cross.loc["threads", "overhead_vs_seq"] == pytest.approx(70e-6)
@@ -863,8 +869,8 @@ def test_above_one_is_sure_only_beyond_both_spreads():
     # slow pool run against a fast seq run is 0.95; ↑ said its workers went faster than seq.
     rows = [("seq", 1, 4.06e-3, 3.89e-3, 4.20e-3), ("pool", 2, 2.02e-3, 2.00e-3, 2.05e-3),
             ("tbb", 2, 1.80e-3, 1.78e-3, 1.82e-3)]
-    sk = pd.DataFrame([dict(model=m, workers=w, n=10 ** 7, t_med=t, t_min=lo, t_max=hi, reps=3,
-                            row_kind="iteration", t_sd=math.nan, repetitions=3) for m, w, t, lo, hi in rows])
+    sk = sum_rows([(m, w, 10 ** 7, t, lo, hi, 3, "iteration", math.nan, 3) for m, w, t, lo, hi in rows],
+                  ["model", "workers", "n", "t_med", "t_min", "t_max", "reps", "row_kind", "t_sd", "repetitions"])
     table = metrics.speedup_table(sk, 10 ** 7).set_index("model")
     assert table.loc["pool", "efficiency"] > 1 and table.loc["pool", "efficiency_sure"] < 1
     assert table.loc["tbb", "efficiency_sure"] == pytest.approx(3.89 / (2 * 1.82))

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Tests for scripts/regress.py and scripts/metrics.py: the tests, intervals, corrections, verdict rules and change points.
 # Run: /usr/bin/python3 -m pytest tests/test_regress.py
+import json
 import math
 import os
 import random
@@ -149,19 +150,31 @@ def test_errors_in_new_are_regressions():
     assert not regress.Verdict(results=[]).regressed
 
 
-def test_efficiency_comes_from_seq_at_the_same_kernel_and_n():
-    ms = metrics.metrics({"sum/seq/range/workers:1/n:100": {"time": 4.0},
-                          "sum/pool/range/workers:2/n:100": {"time": 2.5},
-                          "sum/pool/array/workers:2/n:100": {"time": 1.0},
-                          "fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1": {"time": 1.1, "efficiency": 0.9},
-                          "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": {"time": 0.1, "efficiency": 0.0},
-                          "peak/vector_add": {"time": 1.0}})
+def test_efficiency_comes_from_seq_at_the_same_language_kernel_and_n(tmp_path):
+    times = {"sum/seq/range/workers:1/n:100": 4.0, "sum/pool/range/workers:2/n:100": 2.5,
+             "sum/pool/range/workers:2/n:200": 1.0, "sum/pool/array/workers:2/n:100": 1.0,
+             "python/sum/seq/workers:1/n:100": 9.0, "python/sum/threads/workers:2/n:100": 3.0,
+             "fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1": 1.1,
+             "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": 0.1, "peak/vector_add": 1.0}
+    counters = {"fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1": {"efficiency": 0.9},
+                "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": {"efficiency": 0.0}}
+    doc = {"context": {"date": "2026-12-05T10:00:00+00:00", "host_name": "vm", "num_cpus": 2},
+           "benchmarks": [dict({"name": k, "run_name": k, "run_type": "iteration", "repetitions": 1,
+                                "repetition_index": 0, "threads": 1, "iterations": 1, "real_time": t,
+                                "cpu_time": t, "time_unit": "s"}, **counters.get(k, {})) for k, t in times.items()]}
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    ms = metrics.run_metrics(str(tmp_path / "run.json"))[0]
     assert ms["sum/pool/range/workers:2/n:100 efficiency"].value == pytest.approx(0.8)
+    assert ms["python/sum/threads/workers:2/n:100 efficiency"].value == pytest.approx(1.5)  # python's own seq
+    assert "sum/pool/range/workers:2/n:200 efficiency" not in ms  # no seq at that n
     assert "sum/pool/array/workers:2/n:100 efficiency" not in ms  # no seq for the array kernel
+    assert "sum/seq/range/workers:1/n:100 efficiency" not in ms
     assert ms["fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1 efficiency"].value == 0.9
     assert "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1 efficiency" not in ms  # no ideal at 0 ms
-    assert ms["peak/vector_add"].kind == MACHINE
+    assert ms["peak/vector_add"].kind == MACHINE and ms["sum/pool/array/workers:2/n:100"].kind == TIME
     assert ms["sum/pool/range/workers:2/n:100 efficiency"].kind == metrics.EFFICIENCY
+    assert list(ms)[:len(times)] == list(times)  # the times in run order, then the efficiencies
+    assert len(ms) == len(times) + 3
 
 
 def test_change_points_find_the_steps_and_nothing_in_hundreds_of_flat_series():
