@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Proves the A/B method on this machine: how often A/A flags anything, how often a known slowdown is found.
 """Usage: scripts/calibrate.py [--trials N] [--rounds R] [--binary PATH] [--out DIR]
+       scripts/calibrate.py --efficiency DIR...  (efficiency at W = 2 in saved A/A trials)
 
 Runs N trials of scripts/ab.py's method with one build of the current checkout. A trial is
 R rounds of ab.py's default subset, model by model as in ab.py: each model's processes of
@@ -25,9 +26,11 @@ or rounds of another method are refused).
 import argparse
 import itertools
 import functools
+import glob
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -123,6 +126,51 @@ def write_summary(rows, context, rounds, hours, out):
     return summary, text
 
 
+# The efficiency report: each model's isolated runs at range, n = 1e8, W = 2 on the A/A sides.
+EFFICIENCY_METRIC = "sum/%s/range/workers:2/n:100000000 efficiency"
+SLOW_EFFICIENCY = 0.6  # about the one-worker time: the two slices did not run at once
+# fork's median is 0.68 (each call forks and reaps), so below 0.6 is its own spread, not a slow run.
+STRETCH_MODELS = tuple(m for m in MODELS if m not in ("seq", "fork"))
+
+
+def efficiency_report(dirs):
+    """What the A/A sides of the calibrations in `dirs` say of efficiency at W = 2: per model its
+    runs, their median and the share below SLOW_EFFICIENCY; then whether slow runs are the
+    model's own or come in stretches: how often both sides of a round (seconds apart) were slow
+    against how often independent sides would be, and the trial with the most slow runs."""
+    runs, pairs, worst = {m: [] for m in MODELS if m != "seq"}, [], (0, "", [])
+    for d in dirs:
+        paths = sorted(glob.glob(os.path.join(d, "rounds", "trial-*-aa.json")))
+        if not paths:
+            raise InputError("%s holds no A/A trials (rounds/trial-NN-aa.json): give a calibration's directory" % d)
+        for path in paths:
+            per_round = []
+            for r in ab.read_rounds(path)["rounds"]:
+                slow = 0
+                for m in runs:
+                    sides = [r[side]["metrics"].get(EFFICIENCY_METRIC % m, (None, None))[1] for side in ab.SIDES]
+                    runs[m] += [v for v in sides if v is not None]
+                    if m in STRETCH_MODELS and None not in sides:
+                        pairs.append([v < SLOW_EFFICIENCY for v in sides])
+                        slow += sum(pairs[-1])
+                per_round.append(slow)
+            worst = max(worst, (sum(per_round), path, per_round))
+    rows = [(m, "{:,}".format(len(v)), "%.3f" % statistics.median(v), "%.0f%%" % (100 * sum(x < SLOW_EFFICIENCY for x in v) / len(v)))
+            for m, v in runs.items() if v]
+    if not rows:
+        raise InputError("the A/A trials in %s hold no %s" % (", ".join(dirs), EFFICIENCY_METRIC % "<model>"))
+    old_slow, new_slow = (sum(p[i] for p in pairs) for i in (0, 1))
+    return "\n".join([
+        "Efficiency at range, n = 1e8, W = 2 on the A/A sides of %s:" % plural(len(dirs), "calibration"), "",
+        md_table(("model", "runs", "median", "below %.1f" % SLOW_EFFICIENCY), rows), "",
+        "Both sides of a round slow for the same model (%s): %d times, where independent sides would give "
+        "%.1f (%d and %d slow sides of %s)." % (", ".join(STRETCH_MODELS), sum(all(p) for p in pairs),
+                                                 old_slow * new_slow / max(len(pairs), 1), old_slow, new_slow,
+                                                 plural(len(pairs), "pair")),
+        "Most slow runs in one trial: %s, per round %s (of %d)." % (
+            worst[1], " ".join(map(str, worst[2])), 2 * len(STRETCH_MODELS))]) + "\n"
+
+
 def refuse_another(saved, new, out):
     """Trials of one calibration measure one commit on one machine: going on with another build,
     or on another machine (sessions here may land on another CPU), is refused."""
@@ -173,6 +221,8 @@ def parse_args(argv):
     p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=ab.DEFAULT_ROUNDS)
     p.add_argument("--binary", default=os.path.join(ab.REPO, "build", "release", "benchmarks", "concbench"))
     p.add_argument("--out", help="directory for the rounds and the summary")
+    p.add_argument("--efficiency", nargs="+", metavar="DIR",
+                   help="run nothing: print what the A/A trials saved in these calibrations say of efficiency at W = 2")
     return p.parse_args(argv)
 
 
@@ -187,6 +237,9 @@ def wait_while_paused(out):
 
 def run(argv):
     args = parse_args(argv)
+    if args.efficiency:
+        print(efficiency_report(args.efficiency), end="")
+        return 0
     if not cli.runnable(args.binary):
         raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
     out = args.out or os.path.join(ab.REPO, "results", "calibration",

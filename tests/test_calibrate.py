@@ -198,3 +198,42 @@ def test_a_slowdown_is_found_only_in_the_sum_model_it_slowed():
     row = calibrate.outcome("p10", data, 0)
     assert name in row["flagged"] and name in row["others"]
     assert row["found"] is False
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_the_efficiency_report_counts_slow_runs_and_slow_rounds(tmp_path):
+    # Two calibrations of one A/A trial each (16 rounds): every run at 0.99 but these. threads
+    # is slow on both sides of rounds 1 and 2 of each, tbb on the old side of round 3 of the
+    # first; fork at 0.5 throughout is its own spread, left out of the pairs.
+    dirs = []
+    for c in range(2):
+        data = json.loads(open(os.path.join(DATA, "aa.json")).read())
+        for i, r in enumerate(data["rounds"]):
+            for side in ("old", "new"):
+                for model in ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "fork"):
+                    slow = (model == "fork" or (model == "threads" and i < 2)
+                            or (model == "tbb" and side == "old" and i == 2 and c == 0))
+                    r[side]["metrics"]["sum/%s/range/workers:2/n:100000000 efficiency" % model][1] = \
+                        0.5 if slow else 0.99
+        (tmp_path / str(c) / "rounds").mkdir(parents=True)
+        (tmp_path / str(c) / "rounds" / "trial-01-aa.json").write_text(json.dumps(data))
+        dirs.append(tmp_path / str(c))
+    proc = calibrate("--efficiency", *dirs)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:] for line in proc.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| model")}
+    assert rows["threads"] == ["64", "0.990", "12%"]  # 8 of 64
+    assert rows["tbb"] == ["64", "0.990", "2%"] and rows["pool"] == ["64", "0.990", "0%"]
+    assert rows["fork"] == ["64", "0.500", "100%"]
+    # 6 models x 32 rounds: 5 slow old sides (1 of tbb), 4 slow new sides, 4 rounds slow on both
+    assert ("4 times, where independent sides would give 0.1 (5 and 4 slow sides of 192 pairs)"
+            in proc.stdout), proc.stdout
+    assert "Most slow runs in one trial: %s, per round 2 2 1 0" % (dirs[0] / "rounds" / "trial-01-aa.json") \
+        in proc.stdout
+
+
+def test_the_efficiency_report_of_a_directory_without_trials_is_one_line(tmp_path):
+    one_line_error(calibrate("--efficiency", tmp_path), str(tmp_path), "holds no A/A trials")
+    (tmp_path / "rounds").mkdir()
+    (tmp_path / "rounds" / "trial-01-aa.json").write_text("{}")
+    one_line_error(calibrate("--efficiency", tmp_path), "trial-01-aa.json", "is not an A/B file")
