@@ -68,8 +68,6 @@ class BenchName:
     workload: str    # first segment after the language ("sum", "fetch", "BM_memcpy")
     labels: tuple    # the other segments that are neither numbers nor key:value; model and kernel first
     args: dict       # key:value segments (numbers as int/float, others str), bare numbers as arg0, arg1, ...
-    aggregate: str = None
-    timing: tuple = ()
     threads: int = None
 
     @property
@@ -89,17 +87,16 @@ class BenchName:
 
 def parse_name(name, aggregate_name=None):
     """Take any program's Google Benchmark name apart; aggregate_name is the JSON entry's, if any."""
-    aggregate = None
     suffix = None if aggregate_name else _AGG_SUFFIX.match(name)
     if suffix:
-        name, aggregate = suffix.groups()
+        name = suffix.group(1)
     elif aggregate_name and name.endswith("_" + aggregate_name):
-        name, aggregate = name[: -len(aggregate_name) - 1], aggregate_name
-    kept, timing, threads = [], [], None
+        name = name[: -len(aggregate_name) - 1]
+    kept, threads = [], None
     for seg in name.split("/"):
         key, sep, value = seg.partition(":")
         if seg in _TIME_FLAGS:
-            timing.append(seg)
+            continue
         elif sep and key == "threads":
             threads = parse_number(value)
         elif not (sep and key in _META_KEYS):
@@ -118,7 +115,7 @@ def parse_name(name, aggregate_name=None):
             labels.append(seg)
     base = "/".join(([] if lang == "cpp" else [lang]) + kept)
     return BenchName(base=base, lang=lang, workload=kept[0] if kept else "", labels=tuple(labels),
-                     args=args, aggregate=aggregate, timing=tuple(timing), threads=threads)
+                     args=args, threads=threads)
 
 
 def is_concbench(bn):
