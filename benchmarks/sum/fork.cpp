@@ -54,7 +54,7 @@ class Fork final : public Model {
         error = who + " " + describe_wait_status(status);
       else {
         total += reply.sum;
-        if (p.log) p.log->add(reply.pid);
+        if (p.log) p.log->add(reply.pid, reply.repeated);
       }
     }
     if (!error.empty()) throw std::runtime_error(error);
@@ -66,12 +66,12 @@ class Fork final : public Model {
   // OpenMP) whose locks are frozen in the child. It ends with _exit, never exit: exit would
   // run the parent's atexit handlers and flush stdio buffers copied from the parent.
   [[noreturn]] void run_child(const Problem& p, int index, int fd) {
-    Reply reply{kReplyMagic, 0, getpid(), {}};
+    Reply reply{kReplyMagic, 0, getpid(), {}, 0};
     if (index == workers_ - 1 && !apply_fault(options_.fault, reply)) _exit(4);
     Slice s = slice_of(p.n, workers_, index);
     Problem mine = p;
     mine.log = nullptr;  // the parent logs this worker from its reply: no locks or malloc here
-    reply.sum = sum_slice(mine, s.begin, s.end);
+    reply.sum = sum_slice(mine, s.begin, s.end, &reply.repeated);
     _exit(write_full(fd, &reply, sizeof reply) ? 0 : 1);
   }
 

@@ -34,10 +34,12 @@ int64_t vector_add_peak(int64_t rounds);
 // calls, so that a name that says W workers is checked against how many really took part.
 class SliceLog {
  public:
-  void add(int id) {
+  // Worker `id` summed a slice, `repeated` of its elements a second time (the test hook).
+  void add(int id, int64_t repeated) {
     std::lock_guard lock(mutex_);
     ids_.insert(id);
     ever_.insert(id);
+    repeated_ += repeated;
   }
   int distinct() {  // in the call since clear()
     std::lock_guard lock(mutex_);
@@ -47,6 +49,10 @@ class SliceLog {
     std::lock_guard lock(mutex_);
     return static_cast<int>(ever_.size());
   }
+  int64_t repeated() {  // in any call
+    std::lock_guard lock(mutex_);
+    return repeated_;
+  }
   void clear() {
     std::lock_guard lock(mutex_);
     ids_.clear();
@@ -55,6 +61,7 @@ class SliceLog {
  private:
   std::mutex mutex_;
   std::set<int> ids_, ever_;
+  int64_t repeated_ = 0;
 };
 
 // The untimed calls before timing: this many, or this long, whichever ends first; longer, up
@@ -91,16 +98,21 @@ struct Problem {
   SliceLog* log = nullptr;
 };
 
-// Sum of the problem's elements with index in [begin, end).
-inline int64_t sum_slice(const Problem& p, int64_t begin, int64_t end) {
+// Sum of the problem's elements with index in [begin, end). `repeated`, when given, is set to
+// how many of them the test hook summed a second time, for a worker in another process to
+// report in its reply; in this process the log, if any, has them.
+inline int64_t sum_slice(const Problem& p, int64_t begin, int64_t end, int64_t* repeated = nullptr) {
   auto kernel = [&p](int64_t b, int64_t e) {
     return p.kernel == Kernel::range ? sum_range(b, e) : sum_array(p.values + b, e - b);
   };
-  if (p.log) p.log->add(static_cast<int>(gettid()));
+  int64_t again_n = 0;
   if (p.repeat > 0) {
-    const int64_t again = kernel(begin, begin + static_cast<int64_t>(p.repeat * static_cast<double>(end - begin)));
+    again_n = static_cast<int64_t>(p.repeat * static_cast<double>(end - begin));
+    const int64_t again = kernel(begin, begin + again_n);
     asm volatile("" : : "r"(again));  // computed, then discarded: the compiler must not drop it
   }
+  if (p.log) p.log->add(static_cast<int>(gettid()), again_n);
+  if (repeated) *repeated = again_n;
   return kernel(begin, end);
 }
 

@@ -210,10 +210,14 @@ class Mpi final : public Model {
       io_->pids.assign(static_cast<size_t>(workers_ - 1), 0);
       must(MPI_Igather(nullptr, 0, MPI_INT, io_->pids.data(), 1, MPI_INT, MPI_ROOT, ranks_, &request), "MPI_Igather");
       await(request, deadline, "MPI_Igather");
+      io_->repeated.assign(static_cast<size_t>(workers_ - 1), 0);
+      must(MPI_Igather(nullptr, 0, MPI_INT64_T, io_->repeated.data(), 1, MPI_INT64_T, MPI_ROOT, ranks_, &request),
+           "MPI_Igather");
+      await(request, deadline, "MPI_Igather");
       for (size_t i = 0; i < io_->pids.size(); ++i) {
         // A rank on another host can have the pid of a thread here or of another host's rank:
         // it is counted by its rank, as a negative id no thread has.
-        p.log->add(i < rank_here_.size() && rank_here_[i] ? io_->pids[i] : -1 - static_cast<int>(i));
+        p.log->add(i < rank_here_.size() && rank_here_[i] ? io_->pids[i] : -1 - static_cast<int>(i), io_->repeated[i]);
       }
     }
     return own + io_->theirs;
@@ -393,6 +397,7 @@ class Mpi final : public Model {
     int64_t theirs = 0;
     double fields[4] = {0, 0, 0, 0};
     std::vector<int> pids;
+    std::vector<int64_t> repeated;
     std::vector<MpiRankInfo> ranks;
   };
   mutable std::unique_ptr<Buffers> io_ = std::make_unique<Buffers>();

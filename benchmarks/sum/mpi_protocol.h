@@ -49,6 +49,7 @@ struct MpiCommand {
   int64_t n = 0;
   double repeat = 0;        // Problem::repeat, the calibration test hook
   int32_t report_pids = 0;  // kSum: each rank also sends its pid (the untimed calls count workers)
+                            // and how many elements the test hook had it sum again
   int32_t parts = 1;        // kSum: slices of [0, n); the benchmark process sums slice 0, rank r slice r + 1
 };
 

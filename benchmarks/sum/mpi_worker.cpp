@@ -91,16 +91,16 @@ int main(int argc, char** argv) {
     }
     const Slice s = slice_of(c.n, c.parts, rank + 1);
     const auto kernel = static_cast<Kernel>(c.kernel);
-    int64_t part = 0;
+    int64_t part = 0, repeated = 0;
     if (kernel == Kernel::array) {
       if (mine_n != c.n) {
         std::vector<int64_t>(static_cast<size_t>(s.end - s.begin)).swap(mine);
         for (int64_t i = s.begin; i < s.end; ++i) mine[static_cast<size_t>(i - s.begin)] = i;
         mine_n = c.n;
       }
-      part = sum_slice(Problem{kernel, s.end - s.begin, mine.data(), c.repeat}, 0, s.end - s.begin);
+      part = sum_slice(Problem{kernel, s.end - s.begin, mine.data(), c.repeat}, 0, s.end - s.begin, &repeated);
     } else {
-      part = sum_slice(Problem{kernel, c.n, nullptr, c.repeat}, s.begin, s.end);
+      part = sum_slice(Problem{kernel, c.n, nullptr, c.repeat}, s.begin, s.end, &repeated);
     }
     switch (fault) {  // the tests' faults strike in the first call
       case WorkerFault::crash: raise(SIGKILL); break;
@@ -116,6 +116,8 @@ int main(int argc, char** argv) {
     if (c.report_pids != 0) {
       int pid = static_cast<int>(getpid());
       MPI_Igather(&pid, 1, MPI_INT, nullptr, 0, MPI_INT, 0, parent, &request);
+      wait_for(request);
+      MPI_Igather(&repeated, 1, MPI_INT64_T, nullptr, 0, MPI_INT64_T, 0, parent, &request);
       wait_for(request);
     }
   }

@@ -93,7 +93,7 @@ class ProcessPool final : public Model {
     int64_t total = 0;
     for (const Reply& reply : exchange()) {
       total += reply.sum;
-      if (p.log) p.log->add(reply.pid);
+      if (p.log) p.log->add(reply.pid, reply.repeated);
     }
     return total;
   }
@@ -165,13 +165,13 @@ class ProcessPool final : public Model {
         if (r <= 0) _exit(got == 0 ? 0 : 5);
         got += static_cast<size_t>(r);
       }
-      Reply reply{kReplyMagic, 0, getpid(), {}};
+      Reply reply{kReplyMagic, 0, getpid(), {}, 0};
       if (q.usage_only) {
         reply.usage = own_usage();
       } else {
         if (!apply_fault(fault, reply)) _exit(4);
         fault = WorkerFault::none;
-        reply.sum = sum_slice(Problem{q.kernel, q.n, q.values, q.repeat}, q.begin, q.end);
+        reply.sum = sum_slice(Problem{q.kernel, q.n, q.values, q.repeat}, q.begin, q.end, &reply.repeated);
       }
       if (!write_full(reply_fd, &reply, sizeof reply)) _exit(1);
     }

@@ -20,6 +20,7 @@ struct Reply {
   int64_t sum;
   int32_t pid;  // who computed it, for the count of workers that took part
   Usage usage;  // the worker's own usage so far, when asked (process_pool: it is still alive)
+  int64_t repeated;  // elements the test hook had it sum a second time (sum_slice)
 };
 
 // Runs in a forked child: does what `fault` asks before the real work. Returns false when the
