@@ -1499,3 +1499,20 @@ def test_a_bare_sum_whose_threads_did_not_run_at_once_is_left_out(tmp_path, chec
     assert threads.split(" | ")[-2] == ("1.07×" if checked else "1.04×"), threads
     assert ("leaving out a round whose bare sum's threads did not run at once" in page) == checked
     assert ("this run predates `bare_cpu_util`" in page) == (not checked)
+
+
+def test_the_committed_page_is_what_the_code_renders_from_its_record(tmp_path):
+    # results/README.md says it is generated from the record it names: a change to the page's
+    # code or to the metrics must render it again, or the page shows what the code no longer says.
+    page_path = os.path.join(REPO, "results", "README.md")
+    if not os.path.exists(page_path):
+        pytest.skip("no committed page")
+    page = open(page_path, encoding="utf-8").read()
+    record = re.search(r"from \[`([^`]+)`\]\(history/", page).group(1)
+    r = run_plot(os.path.join(REPO, "results", "history", record), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    rendered = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    # The page links its record relative to where it lies.
+    rendered = rendered.replace(os.path.relpath(os.path.join(REPO, "results", "history"), tmp_path / "out") + "/",
+                                "history/")
+    assert rendered == page, "results/README.md differs from what scripts/plot.py renders from %s" % record
