@@ -155,8 +155,8 @@ def efficiency_report(dirs):
                         slow += sum(pairs[-1])
                 per_round.append(slow)
             worst = max(worst, (sum(per_round), path, per_round))
-    rows = [(m, "{:,}".format(len(v)), "%.3f" % statistics.median(v), "%.0f%%" % (100 * sum(x < SLOW_EFFICIENCY for x in v) / len(v)))
-            for m, v in runs.items() if v]
+    rows = [(m, "{:,}".format(len(v)), "%.3f" % statistics.median(v),
+             "%.0f%%" % (100 * sum(x < SLOW_EFFICIENCY for x in v) / len(v))) for m, v in runs.items() if v]
     if not rows:
         raise InputError("the A/A trials in %s hold no %s" % (", ".join(dirs), EFFICIENCY_METRIC % "<model>"))
     old_slow, new_slow = (sum(p[i] for p in pairs) for i in (0, 1))
