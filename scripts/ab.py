@@ -169,16 +169,18 @@ def round_args(bench_args):
     return [a for a in ROUND_DEFAULTS if a.split("=", 1)[0] not in given] + list(bench_args)
 
 
-def plan(sides, args):
+def plan(sides, args, listed=None):
     """[(model, {label: that side's benchmarks of the model})], models in the order they first
-    appear: each side's listing of what ARGS select, grouped by model (run_isolated.model_of)."""
-    models = {}
+    appear: each side's listing of what ARGS select, grouped by model (run_isolated.model_of).
+    A binary is listed once: `listed` ({binary: names}) keeps the listings between calls."""
+    models, listed = {}, {} if listed is None else listed
     for label, side in sides.items():
-        try:
-            names = run_isolated.list_benchmarks(side.binary, args)
-        except run_isolated.RunError as e:
-            raise InputError("%s: %s" % (side.label, e)) from None
-        for model, members in run_isolated.group_by(names, run_isolated.model_of):
+        if side.binary not in listed:
+            try:
+                listed[side.binary] = run_isolated.list_benchmarks(side.binary, args)
+            except run_isolated.RunError as e:
+                raise InputError("%s: %s" % (side.label, e)) from None
+        for model, members in run_isolated.group_by(listed[side.binary], run_isolated.model_of):
             models.setdefault(model, {})[label] = members
     return list(models.items())
 
@@ -246,11 +248,11 @@ def require_rounds(rounds, names, alpha, head):
                          "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
 
 
-def run_rounds(sides, args, rounds, out_path, alpha):
+def run_rounds(sides, args, rounds, out_path, alpha, listed=None):
     """Runs the rounds and saves them when all have run (an interrupted run leaves no file that
-    could pass for a result); returns the saved data."""
+    could pass for a result); returns the saved data. `listed`: as plan's."""
     sides = dict(zip(SIDES, sides))
-    groups = plan(sides, args)
+    groups = plan(sides, args, listed)
     require_rounds(rounds, [name for _, members in groups for name in members.get("new", [])], alpha,
                    "too few rounds to find anything")
     data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD, "rounds": []}
@@ -391,16 +393,16 @@ def measure(args):
         time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), *tags)), create=True)  # before any build
     tmp = tempfile.mkdtemp(prefix="concbench-ab-")
     try:
-        binaries = {}
+        binaries, listed, bench_args = {}, {}, round_args(args.bench_args)
         for label, r in zip(labels, resolved):
             if r not in binaries:
                 binaries[r] = r if os.path.isabs(r) else build(args.repo, r, tmp)
                 # The binary's own flags, and its own reading of the filter (POSIX, not Python's
                 # re), are known only to a built binary: the first one checks them before the second build.
-                plan({label: Side(label, r, binaries[r])}, round_args(args.bench_args))
+                plan({label: Side(label, r, binaries[r])}, bench_args, listed)
         sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
                  for label, arg, r in zip(labels, args.sides, resolved)]
-        data = run_rounds(sides, round_args(args.bench_args), args.rounds, out, args.alpha)
+        data = run_rounds(sides, bench_args, args.rounds, out, args.alpha, listed)
         say("saved the rounds to %s" % out)
         return data
     finally:

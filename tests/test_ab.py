@@ -74,7 +74,10 @@ def test_the_two_processes_of_a_pair_run_back_to_back(tmp_path):
     proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new"), "--rounds", 8, "--out", out,
               env={"FAKE_LOG": str(log)})
     assert proc.returncode == 0, proc.stderr
-    runs = [line.split(": ", 1) for line in log.read_text().splitlines() if "--benchmark_out=" in line]
+    lines = [line.split(": ", 1) for line in log.read_text().splitlines()]
+    # Each binary lists its benchmarks once: the listing that checked its flags is the plan.
+    assert sorted(side for side, args in lines if "--benchmark_list_tests" in args) == ["new", "old"]
+    runs = [(side, args) for side, args in lines if "--benchmark_out=" in args]
     ran = [(side, "/".join(args.split("--benchmark_filter=^(")[1].split("/")[:2])) for side, args in runs]
     # What ran is what the file says ran, pair by pair.
     rounds = json.loads(out.read_text())["rounds"]
