@@ -14,7 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -28,6 +28,7 @@
 #include "common/context.h"
 #include "common/flags.h"
 #include "common/histogram.h"
+#include "common/process.h"
 #include "fetch/fixture.h"
 #include "fetch/model.h"
 #include "fetch/stats.h"
@@ -96,8 +97,8 @@ std::vector<pid_t> stray_children() {
   if (dir == nullptr) return found;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Any process on the machine may end while the directory is read: it then reads as "".
+    const std::string stat = proc_file(std::atoi(e->d_name), "stat");
     const size_t paren = stat.rfind(')');
     if (paren == std::string::npos) continue;
     char state = 0;

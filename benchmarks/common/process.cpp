@@ -116,4 +116,14 @@ void make_pipe(int fds[2]) {
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
 }
 
+std::string proc_file(pid_t pid, const char* name) {
+  const int fd = open(("/proc/" + std::to_string(pid) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return text;
+}
+
 }  // namespace concbench

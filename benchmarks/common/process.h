@@ -42,4 +42,10 @@ ForkedChild fork_with_pipe(std::string& error);
 // Creates a pipe with O_CLOEXEC, so children forked by other models never inherit it.
 void make_pipe(int fds[2]);
 
+// The whole of /proc/PID/NAME, or "" if it cannot be read. The process may end between the
+// open and the read, which then fails with ESRCH; libstdc++'s filebuf reports that by throwing
+// out of an istreambuf_iterator ("basic_filebuf::underflow error reading the file: No such
+// process"), which failed tests now and then, so this reads with plain read(2).
+std::string proc_file(pid_t pid, const char* name);
+
 }  // namespace concbench

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // sum/mpi: W Open MPI ranks spawned once per model (MPI_Comm_spawn), the problem broadcast, partial sums reduced.
 #include <dirent.h>
-#include <fcntl.h>
 #include <mpi.h>
 #include <sys/prctl.h>
 #if defined(__SANITIZE_ADDRESS__)
@@ -20,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/process.h"
 #include "sum/model.h"
 #include "sum/mpi_protocol.h"
 
@@ -43,20 +43,6 @@ using Clock = std::chrono::steady_clock;
 std::string seconds_text(std::chrono::milliseconds d) {
   char text[32];
   std::snprintf(text, sizeof text, "%g s", static_cast<double>(d.count()) / 1000);
-  return text;
-}
-
-// The whole of /proc/PID/NAME, or "" if it cannot be read. The process may end between the
-// open and the read, which then fails with ESRCH; libstdc++'s filebuf reports that by throwing
-// out of an istreambuf_iterator ("basic_filebuf::underflow error reading the file: No such
-// process"), which failed a test now and then, so plain read(2) it is.
-std::string proc_file(pid_t pid, const char* name) {
-  const int fd = open(("/proc/" + std::to_string(pid) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-  close(fd);
   return text;
 }
 
