@@ -97,14 +97,14 @@ std::vector<pid_t> stray_children() {
   if (dir == nullptr) return found;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const pid_t pid = std::atoi(e->d_name);
     // Any process on the machine may end while the directory is read: it then reads as "".
-    const std::string stat = proc_file(std::atoi(e->d_name), "stat");
+    const std::string stat = proc_file(pid, "stat");
     const size_t paren = stat.rfind(')');
     if (paren == std::string::npos) continue;
     char state = 0;
     int ppid = 0;
     if (std::sscanf(stat.c_str() + paren + 1, " %c %d", &state, &ppid) != 2) continue;
-    const pid_t pid = std::stoi(e->d_name);
     if (ppid == getpid() && pid != server().pid()) found.push_back(pid);
   }
   closedir(dir);
