@@ -2,7 +2,6 @@
 // Every fetch model against the fixture: verified bodies, failures counted with reasons, no leaks.
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -14,7 +13,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -28,7 +26,6 @@
 #include "common/context.h"
 #include "common/flags.h"
 #include "common/histogram.h"
-#include "common/process.h"
 #include "fetch/fixture.h"
 #include "fetch/model.h"
 #include "fetch/stats.h"
@@ -37,6 +34,7 @@
 #include "fetch/wrk.h"
 #include "fixtures/protocol.h"
 #include "fixtures/server_process.h"
+#include "proc.h"
 
 namespace concbench::fetch {
 namespace {
@@ -80,34 +78,12 @@ std::vector<Request> varied_requests(int n) {
   return requests;
 }
 
-int open_fds() {
-  int count = 0;
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
-  while (dirent* e = readdir(dir))
-    if (e->d_name[0] != '.') ++count;
-  closedir(dir);
-  return count - 1;  // the directory's own descriptor
-}
+using test::open_fds;
 
 // Processes whose parent is this one, other than the fixture server.
 std::vector<pid_t> stray_children() {
-  std::vector<pid_t> found;
-  DIR* dir = opendir("/proc");
-  if (dir == nullptr) return found;
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    const pid_t pid = std::atoi(e->d_name);
-    // Any process on the machine may end while the directory is read: it then reads as "".
-    const std::string stat = proc_file(pid, "stat");
-    const size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;
-    char state = 0;
-    int ppid = 0;
-    if (std::sscanf(stat.c_str() + paren + 1, " %c %d", &state, &ppid) != 2) continue;
-    if (ppid == getpid() && pid != server().pid()) found.push_back(pid);
-  }
-  closedir(dir);
+  std::vector<pid_t> found = test::children_of(getpid());
+  std::erase(found, server().pid());
   return found;
 }
 

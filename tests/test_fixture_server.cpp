@@ -2,7 +2,6 @@
 // Tests of the fixture HTTP server, its wire contract (protocol.h) and its launcher.
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -32,6 +31,7 @@
 #include "fixtures/http_head.h"
 #include "fixtures/protocol.h"
 #include "fixtures/server_process.h"
+#include "proc.h"
 
 namespace concbench::fixture {
 namespace {
@@ -960,16 +960,7 @@ TEST_F(FixtureServer, ThousandConcurrentDelayedRequestsAllCompleteVerified) {
 
 // ---- a server with short limits, for what abusive clients do ---------------------------------
 
-// Descriptors and resident memory of a process, from /proc.
-long open_fds_of(pid_t pid) {
-  long n = 0;
-  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-
+// Resident memory of a process, from /proc.
 long rss_kib_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -1103,7 +1094,7 @@ TEST_F(HardenedServer, HoldsTenThousandIdleAndAThousandSlowClientsThenFreesThemA
   start({"--idle-timeout-ms=3000", "--head-timeout-ms=3000"});
   const pid_t pid = server_->pid();
   ASSERT_EQ(http_get(server_->base_url() + "/data?bytes=1048576&id=9").status, 200);  // warm
-  const long fds_before = open_fds_of(pid), rss_before = rss_kib_of(pid);
+  const long fds_before = test::open_fds(pid), rss_before = rss_kib_of(pid);
   {
     std::vector<RawClient> abusers;
     abusers.reserve(11'000);
@@ -1167,7 +1158,7 @@ TEST_F(HardenedServer, HoldsTenThousandIdleAndAThousandSlowClientsThenFreesThemA
   }
   EXPECT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "connections") <= 2; }, 5s));
   std::this_thread::sleep_for(200ms);
-  EXPECT_LE(open_fds_of(pid), fds_before + 1);  // + the /stats connection, if still open
+  EXPECT_LE(test::open_fds(pid), fds_before + 1);  // + the /stats connection, if still open
   // Memory comes back too (allocator caches aside): within 32 MiB of where it was, from the
   // 11,000 connections' buffers and state.
   EXPECT_LT(rss_kib_of(pid), rss_before + 32 * 1024) << "before " << rss_before << " KiB";

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 // Every sum model returns the exact sum, and a failing worker process is an error, never a hang or a zombie.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -13,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +21,7 @@
 
 #include "common/arena.h"
 #include "common/context.h"
+#include "proc.h"
 #include "sum/kernel.h"
 #include "sum/model.h"
 
@@ -35,45 +36,10 @@ class MpiEnd : public ::testing::Environment {
 };
 ::testing::Environment* const mpi_end = ::testing::AddGlobalTestEnvironment(new MpiEnd);
 
-// The entries of a /proc directory: the process's open descriptors, or its threads.
-int entry_count(const char* path) {
-  int count = 0;
-  DIR* dir = opendir(path);
-  while (dirent* e = readdir(dir)) count += e->d_name[0] != '.';
-  closedir(dir);
-  return count;
-}
-
-int open_fd_count() { return entry_count("/proc/self/fd"); }
-
-struct ProcessStat {
-  pid_t pid, ppid;
-  std::string comm;
-};
-
-// Every process in /proc, alive or a zombie, as its stat line names it.
-std::vector<ProcessStat> processes() {
-  std::vector<ProcessStat> all;
-  DIR* dir = opendir("/proc");
-  while (dirent* e = readdir(dir)) {
-    FILE* f = std::fopen((std::string("/proc/") + e->d_name + "/stat").c_str(), "r");
-    if (!f) continue;
-    int pid = 0, ppid = 0;
-    char comm[64] = {}, state = 0;
-    if (std::fscanf(f, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4) all.push_back({pid, ppid, comm});
-    std::fclose(f);
-  }
-  closedir(dir);
-  return all;
-}
-
-// The children of `parent`, alive or zombies.
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> children;
-  for (const ProcessStat& p : processes())
-    if (p.ppid == parent) children.push_back(p.pid);
-  return children;
-}
+using test::children_of;
+using test::open_fds;
+using test::processes;
+using test::ProcessStat;
 
 std::vector<pid_t> child_pids() { return children_of(getpid()); }
 
@@ -163,10 +129,10 @@ TEST_P(EveryModel, ReturnsTheExactSumForEveryShapeOfInput) {
   // spawn) is the process's until finish_mpi(): it is warmed by a first pass, and a second must
   // leave nothing more behind.
   if (info.name == "mpi") every_shape();
-  const int fds_before = open_fd_count();
+  const int fds_before = open_fds();
   const int children_before = child_count();
   every_shape();
-  EXPECT_EQ(open_fd_count(), fds_before) << info.name << " leaked file descriptors";
+  EXPECT_EQ(open_fds(), fds_before) << info.name << " leaked file descriptors";
   EXPECT_EQ(child_count(), children_before) << info.name << " left a child process";
   if (info.name != "mpi") {
     EXPECT_TRUE(no_children()) << info.name << " left a child process";
@@ -272,7 +238,7 @@ struct FaultCase {
 TEST(SumModels, RunningOutOfDescriptorsMidwayLeaksNothing) {
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  const int fds_before = open_fd_count();
+  const int fds_before = open_fds();
   // The limit applies to descriptor numbers: count from the lowest free one.
   const int lowest = dup(0);
   ASSERT_GE(lowest, 0);
@@ -293,7 +259,7 @@ TEST(SumModels, RunningOutOfDescriptorsMidwayLeaksNothing) {
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
     EXPECT_NE(message.find("Too many open files"), std::string::npos) << name << ": " << message;
     EXPECT_TRUE(no_children()) << name;
-    EXPECT_EQ(open_fd_count(), fds_before) << name;
+    EXPECT_EQ(open_fds(), fds_before) << name;
   }
 }
 
@@ -310,13 +276,8 @@ TEST(SumModels, APoolWorkerKilledBetweenCallsIsAnError) {
   for (int i = 0; i < 200; ++i) {  // dead (a zombie, not yet reaped), so its pipe's read end is closed
     bool all_dead = true;
     for (pid_t c : children) {
-      FILE* f = std::fopen(("/proc/" + std::to_string(c) + "/stat").c_str(), "r");
-      char state = 'Z';
-      if (f) {
-        std::fscanf(f, "%*d %*s %c", &state);
-        std::fclose(f);
-      }
-      all_dead = all_dead && state == 'Z';
+      const std::optional<test::ProcessStat> stat = test::process_stat(c);
+      all_dead = all_dead && (!stat || stat->state == 'Z');
     }
     if (all_dead) break;
     usleep(10'000);
@@ -399,7 +360,7 @@ TEST_P(FailingWorker, IsAnErrorNeverAHangOrAZombie) {
   // A spawn that never returns is given 5 s; any other spawn the default minute, so that a slow
   // machine's start is not taken for a fault.
   if (c.fault == WorkerFault::hang_at_start) options.start_timeout = std::chrono::seconds(5);
-  const int fds_before = open_fd_count();
+  const int fds_before = open_fds();
   const auto started = std::chrono::steady_clock::now();
   try {
     auto model = make_with(c.model, options);
@@ -425,7 +386,7 @@ TEST_P(FailingWorker, IsAnErrorNeverAHangOrAZombie) {
     return;
   }
   EXPECT_TRUE(no_children());
-  EXPECT_EQ(open_fd_count(), fds_before);
+  EXPECT_EQ(open_fds(), fds_before);
 }
 
 // A rank that answers wrong cannot know it: the model returns the wrong sum, which the
