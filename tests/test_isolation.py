@@ -29,9 +29,9 @@ TINY = ["--benchmark_min_time=0.01", "--benchmark_repetitions=1"]
 ONE_ROUND = ["--benchmark_repetitions=1"]  # one process per model, as these tests expect
 
 
-def isolated(tmp_path, args, env=None, extra=(), preexec_fn=None):
+def isolated(tmp_path, args, env=None, extra=(), preexec_fn=None, fixture=FIXTURE):
     out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, RUN, "--out", str(out), "--fixture", FIXTURE, *extra, BINARY,
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), "--fixture", fixture, *extra, BINARY,
                            *args], capture_output=True, text=True, env=env, timeout=600, preexec_fn=preexec_fn)
     return proc, out
 
@@ -84,6 +84,15 @@ def test_no_benchmark_starts_beside_the_idle_threads_of_a_wider_run(tmp_path):
     # In one process each starts beside its own range's 3 at least (and the earlier models' threads).
     assert sorted(together) == ["openmp", "std_par", "tbb"] and min(together.values()) >= 4, together
     assert apart == {"tbb": 1, "openmp": 1, "std_par": 1}
+    # Every sum model's array at W = 1 starts alone in ./bench's run, the pool beside its one
+    # worker (the README says so of all of them).
+    proc, out = isolated(tmp_path, ["--benchmark_filter=^sum/[a-z_]+/array/workers:1/", "--workers=1",
+                                    "--scaling_n=1e6", *TINY])
+    assert proc.returncode == 0, proc.stderr
+    every = subprocess.run([BINARY, "--benchmark_list_tests", "--benchmark_filter=^sum/[a-z_]+/array/workers:1/"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    models = {n.split("/")[1] for n in every}
+    assert len(models) >= 8 and w1(out) == {m: 2 if m == "pool" else 1 for m in models}, w1(out)
     listed = subprocess.run([BINARY, "--benchmark_list_tests"], capture_output=True, text=True,
                             check=True).stdout.split()
     for group, names in run_isolated.group_by(listed):
@@ -116,7 +125,12 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
             "--benchmark_repetitions=2", "--benchmark_min_time=0.01"]
     listed = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
                             check=True).stdout.split()
-    proc, out = isolated(tmp_path, args)
+    # The fixture the run starts, through a wrapper that logs every request it serves.
+    served = tmp_path / "served.log"
+    wrapper = tmp_path / "fixture.sh"
+    wrapper.write_text('#!/bin/sh\nexec "%s" --verbose "$@" 2>>"%s"\n' % (FIXTURE, served))
+    wrapper.chmod(0o755)
+    proc, out = isolated(tmp_path, args, fixture=str(wrapper))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     runs = iterations(doc)
@@ -138,11 +152,13 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
     # [k/N] counts across the whole run, in run order.
     numbers = [line.split("]")[0] for line in proc.stdout.splitlines() if line.startswith("[")]
     total = 2 * len(listed)
-    assert sorted(set(numbers), key=lambda s: int(s[1:].split("/")[0])) == \
-        ["[%*d/%d" % (len(str(total)), k, total) for k in range(1, total + 1)]
-    # The fetch process used the fixture started for the run, and says how busy it was.
+    assert numbers == ["[%*d/%d" % (len(str(total)), k, total) for k in range(1, total + 1)], proc.stdout
+    # The fetch processes used the fixture started for the run (every timed request of both
+    # rounds, at least, reached it), and say how busy it was.
     fetch = [b for b in runs if b["name"].startswith("fetch/")]
     assert fetch and all(b["server_cpu_util"] > 0 for b in fetch)
+    timed = sum(int(b["name"].split("/n:")[1].split("/")[0]) * b["iterations"] for b in fetch)
+    assert served.read_text().count("request ") >= timed > 0
 
 
 def test_each_model_has_a_process_of_its_own_open_loop_ones_too():
@@ -193,6 +209,20 @@ def test_json_format_prints_the_merged_record(tmp_path):
     proc, out = isolated(tmp_path, args)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == json.loads(out.read_text())
+
+
+@needs_binary
+def test_csv_format_prints_each_round_under_one_header_without_aggregates(tmp_path):
+    args = ["--benchmark_filter=^sum/(seq|pool)/range/workers:(1|2)/n:1000/", "--benchmark_min_time=0.01",
+            "--benchmark_repetitions=2", "--benchmark_format=csv"]
+    proc, out = isolated(tmp_path, args)
+    assert proc.returncode == 0, proc.stderr
+    header, *rows = proc.stdout.splitlines()
+    assert header.startswith("name,iterations,real_time,"), proc.stdout
+    # One row a benchmark a round, as its process printed it; the aggregates are in the record.
+    names = sorted(row.split(",")[0].strip('"') for row in rows)
+    runs = iterations(json.loads(out.read_text()))
+    assert len(runs) == 4 and names == sorted(b["name"] for b in runs), proc.stdout
 
 
 def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):

@@ -313,6 +313,8 @@ TEST(SumModels, TheSlowdownHookRepeatsKernelWorkInEveryWorkerAndKeepsTheAnswer) 
         const auto expected = static_cast<int64_t>(repeat * static_cast<double>(n));
         EXPECT_LE(log.repeated(), expected) << info.name << " repeat " << repeat;
         EXPECT_GE(log.repeated(), expected - (repeat == 0.5 ? n / 1000 : 0)) << info.name << " repeat " << repeat;
+        // From the workers of this one call: as many as it has, or one for seq.
+        EXPECT_LE(log.distinct(), info.parallel ? 2 : 1) << info.name;
         EXPECT_GE(log.distinct(), 1) << info.name;
       }
     }
@@ -377,6 +379,17 @@ TEST_P(FailingWorker, IsAnErrorNeverAHangOrAZombie) {
   } catch (const std::runtime_error& e) {  // mpi's spawn
     EXPECT_EQ(c.fault, WorkerFault::hang_at_start) << e.what();
     EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+    // Its spawn thread is still inside Open MPI: the process's later mpi models fail at once,
+    // with the same reason, rather than each waiting out a spawn of its own.
+    const auto again = std::chrono::steady_clock::now();
+    try {
+      make_mpi(2, ProcessOptions{});
+      ADD_FAILURE() << "an mpi model was built after a spawn hung";
+    } catch (const std::runtime_error& later) {
+      EXPECT_NE(std::string(later.what()).find("MPI cannot be used again in this process: " + std::string(c.message)),
+                std::string::npos) << later.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::seconds(1));
   }
   // Bounded by the timeouts, with room for a loaded machine.
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
