@@ -78,15 +78,15 @@ def parse_args(argv):
     p = cli.Parser(prog="ab.py", description=__doc__.split("\n\n", 1)[1],
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sides", nargs="*", metavar="OLD NEW")
-    p.add_argument("--analyse", metavar="FILE", help="judge the rounds saved in FILE again")
+    p.add_argument("--analyse", type=cli.path, metavar="FILE", help="judge the rounds saved in FILE again")
     p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"),
                    help="rounds (default %d)" % DEFAULT_ROUNDS)
     p.add_argument("--alpha", type=cli.significance, default=regress.DEFAULT_ALPHA)
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest change that counts, 0.03 or 3%% (default 3%%)")
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
-    p.add_argument("--out", help="where the rounds are saved")
-    p.add_argument("--repo", default=REPO, help="the git repository commits refer to")
+    p.add_argument("--out", type=cli.path, help="where the rounds are saved")
+    p.add_argument("--repo", type=cli.path, default=REPO, help="the git repository commits refer to")
     # bisect.sh, before it builds two commits: are these options right? (exit 0, or the error)
     p.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
     args, bench_args = p.parse_known_args(argv)
@@ -243,7 +243,7 @@ def require_rounds(rounds, names, alpha, head):
     Holm over the benchmarks `names` at alpha: a verdict of "no change" would mean nothing."""
     m = max(1, len(set(names)))
     if regress.smallest_sign_p(rounds) > alpha / m:
-        need = next(r for r in range(2, 64) if regress.smallest_sign_p(r) <= alpha / m)
+        need = max(2, math.ceil(math.log2(2 * m / alpha)))  # 2 / 2**need <= alpha / m
         raise InputError("%s: with %d rounds no p-value reaches alpha/m = %g/%d (Holm over %d benchmarks); a "
                          "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
 
@@ -277,6 +277,9 @@ def rounds_problem(data):
     if not isinstance(data, dict) or not all(isinstance(data.get(s), dict) and isinstance(data[s].get("arg"), str)
                                              and isinstance(data[s].get("commit", ""), str) for s in SIDES):
         return "no old and new side"
+    if not all(isinstance(env := data[s].get("env", {}), dict) and all(isinstance(v, str) for v in env.values())
+               for s in SIDES):
+        return "a side's env is not an object of strings"
     if not isinstance(data.get("context", {}), dict):
         return "its context is not an object"
     if not isinstance(data.get("rounds"), list) or not data["rounds"]:

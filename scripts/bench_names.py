@@ -221,6 +221,8 @@ def read_json(path):
     except json.JSONDecodeError as e:
         raise RunFileError("%s is not JSON (%s; line %d column %d)"
                            % (path, e.msg, e.lineno, e.colno)) from None
+    except ValueError as e:  # JSON, but not Python's: an integer of more than 4,300 digits
+        raise RunFileError("%s is not usable JSON (%s)" % (path, one_line(str(e)))) from None
     except RecursionError:
         raise RunFileError("%s is not usable JSON (nested too deeply)" % path) from None
 
@@ -232,7 +234,7 @@ def _seconds(entry):
     return float(real) * TIME_UNITS[unit] if known and _is_number(real) else None
 
 
-# A time past this (31 years a call), negative, NaN or infinite was typed, not measured.
+# A time past this (31 years a call), zero, negative, NaN or infinite was typed, not measured.
 MAX_SECONDS = 1e9
 
 
@@ -257,7 +259,7 @@ def _row(path, entry, name, kind, stddev_entry=None):
     seconds = _seconds(entry)
     if seconds is None:
         return None
-    if not 0 <= seconds <= MAX_SECONDS:
+    if not 0 < seconds <= MAX_SECONDS:  # 0 is a stddev's, or an errored run's, never a measurement
         raise RunFileError("%s: %s has a real_time of %r %s, not a time a benchmark took"
                            % (path, name, entry["real_time"], entry.get("time_unit", "ns")))
     row = {

@@ -28,6 +28,7 @@ import itertools
 import functools
 import glob
 import json
+import math
 import os
 import random
 import statistics
@@ -208,7 +209,8 @@ def saved_trials(out, args):
     if rows:
         try:
             with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
-                hours = float(json.load(f).get("hours", 0))
+                saved = float(json.load(f).get("hours", 0))
+            hours = saved if 0 <= saved < math.inf else hours  # "nan" and 1e400 are floats too
         except (OSError, ValueError, AttributeError, TypeError):  # a summary of another shape: hours unknown
             pass
     return rows, context, hours
@@ -217,13 +219,20 @@ def saved_trials(out, args):
 def parse_args(argv):
     p = cli.Parser(prog="calibrate.py", description=__doc__.split("\n\n", 1)[1],
                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--trials", type=cli.whole(1, 1000, "a trial count"), default=20)
-    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), default=ab.DEFAULT_ROUNDS)
-    p.add_argument("--binary", default=os.path.join(ab.REPO, "build", "release", "benchmarks", "concbench"))
-    p.add_argument("--out", help="directory for the rounds and the summary")
-    p.add_argument("--efficiency", nargs="+", metavar="DIR",
+    p.add_argument("--trials", type=cli.whole(1, 1000, "a trial count"), help="default: 20")
+    p.add_argument("--rounds", type=cli.whole(2, 10000, "a round count"), help="default: %d" % ab.DEFAULT_ROUNDS)
+    p.add_argument("--binary", type=cli.path, help="default: build/release/benchmarks/concbench")
+    p.add_argument("--out", type=cli.path, help="directory for the rounds and the summary")
+    p.add_argument("--efficiency", type=cli.path, nargs="+", metavar="DIR",
                    help="run nothing: print what the A/A trials saved in these calibrations say of efficiency at W = 2")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    given = [flag for flag in ("trials", "rounds", "binary", "out") if getattr(args, flag) is not None]
+    if args.efficiency and given:  # a flag that would do nothing is a mistake, not a wish
+        raise InputError("--efficiency runs nothing, so --%s means nothing with it" % given[0])
+    args.trials = 20 if args.trials is None else args.trials
+    args.rounds = ab.DEFAULT_ROUNDS if args.rounds is None else args.rounds
+    args.binary = args.binary or os.path.join(ab.REPO, "build", "release", "benchmarks", "concbench")
+    return args
 
 
 def wait_while_paused(out):

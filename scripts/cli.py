@@ -54,11 +54,24 @@ def regex(text):
     return text
 
 
+def path(text):
+    """An argparse type: a path, never empty (an empty --out once meant the default output)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return text
+
+
 def whole(lo, hi, what):
     """An argparse type: a whole number in lo..hi, written 100000000 or 1e8 as the C++ flags take."""
     def parse(text):
         m = re.fullmatch(r"(\d+)(?:[eE](\d+))?", text.strip())
-        value = int(m.group(1)) * 10 ** int(m.group(2) or 0) if m else None
+        value = None
+        if m:  # sized before it is computed: 1e99999999999 is out of range, not hours of arithmetic
+            digits, exponent = m.group(1).lstrip("0"), (m.group(2) or "").lstrip("0") or "0"
+            if not digits:
+                value = 0
+            elif len(exponent) < 4 and len(digits) + int(exponent) <= len(str(hi)):
+                value = int(digits) * 10 ** int(exponent)
         if value is None or not lo <= value <= hi:
             raise argparse.ArgumentTypeError("%r is not %s in %d..%d" % (text, what, lo, hi))
         return value
@@ -98,6 +111,12 @@ def output(path, directory=False, create=False):
     where = os.path.abspath(path if directory else os.path.dirname(os.path.abspath(path)))
     if not directory and os.path.isdir(path):
         raise InputError("cannot write %s: it is a directory" % path)
+    if not directory and path.endswith(os.sep):  # else written, at the end, as the name before the /
+        raise InputError("cannot write %s: a file's name cannot end in %s" % (path, os.sep))
+    # A file is written beside its path and renamed onto it: that would put a file in place of
+    # a FIFO or a device (--out /dev/null, as root, would replace /dev/null).
+    if not directory and os.path.exists(path) and not os.path.isfile(path):
+        raise InputError("cannot write %s: it exists and is not a regular file" % path)
     while create and not os.path.lexists(where):
         where = os.path.dirname(where)
     if not os.path.isdir(where):

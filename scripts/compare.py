@@ -59,8 +59,8 @@ def parse_args(argv):
     p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches")
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
     p.add_argument("--any-host", action="store_true", help="compare records from different machines")
-    p.add_argument("--repo", default=REPO, help="git repository commits refer to (default: this one)")
-    p.add_argument("--history", help="directory of records (default: REPO/results/history)")
+    p.add_argument("--repo", type=cli.path, default=REPO, help="git repository commits refer to (default: this one)")
+    p.add_argument("--history", type=cli.path, help="directory of records (default: REPO/results/history)")
     args = p.parse_args(argv)
     args.history = args.history or os.path.join(args.repo, "results", "history")
     if not os.path.isdir(args.history):
@@ -100,9 +100,9 @@ def side_paths(args):
     paths = {label: arg for label, arg in sides.items()
              if os.path.exists(arg) or arg.endswith(".json") or os.sep in arg}  # a file, not a commit
     for label, path in paths.items():
-        if not os.path.isfile(path):
+        if not os.path.isfile(path):  # each is read twice, so a FIFO would not do
             raise InputError("%s %s: %s" % (label, path, "a directory, not a file" if os.path.isdir(path)
-                                            else "no such file"))
+                                            else "not a regular file" if os.path.exists(path) else "no such file"))
     for label, other in (("OLD", "NEW"), ("NEW", "OLD")):
         if label not in paths:
             # A commit stands for its record from the machine of the other side's file, else this one.

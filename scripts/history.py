@@ -43,11 +43,12 @@ def parse_args(argv):
     p = Parser(prog="history.py", description=__doc__.split("\n\n", 1)[1],
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches")
-    p.add_argument("--out", help="output directory (default: HISTORY/page)")
-    p.add_argument("--like", metavar="RECORD", help="the records of RECORD's machine (default: this one's)")
+    p.add_argument("--out", type=cli.path, help="output directory (default: HISTORY/page)")
+    p.add_argument("--like", type=cli.path, metavar="RECORD",
+                   help="the records of RECORD's machine (default: this one's)")
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT)
-    p.add_argument("--repo", default=REPO, help="git repository whose branch orders the commits")
-    p.add_argument("--history", help="directory of records (default: REPO/results/history)")
+    p.add_argument("--repo", type=cli.path, default=REPO, help="git repository whose branch orders the commits")
+    p.add_argument("--history", type=cli.path, help="directory of records (default: REPO/results/history)")
     args = p.parse_args(argv)
     args.history = args.history or os.path.join(args.repo, "results", "history")
     args.out = args.out or os.path.join(args.history, "page")

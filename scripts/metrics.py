@@ -541,7 +541,7 @@ def metrics(summ):
         times[key] = Metric(key, MACHINE if workload == "peak" else TIME, float(t))
         if workload == "sum" and model != "seq" and t_seq > 0 and w > 0 and t > 0:  # False for NaN
             effs[key + " efficiency"] = efficiency(float(t_seq), float(t), float(w))
-        elif workload == "fetch" and eff > 0:  # 0 where there is no latency, so no ideal to compare with
+        elif workload == "fetch" and finite(eff) and eff > 0:  # 0: no latency, so no ideal to compare with
             effs[key + " efficiency"] = float(eff)
     return {**times, **{name: Metric(name, EFFICIENCY, v) for name, v in effs.items()}}
 

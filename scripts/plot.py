@@ -99,13 +99,13 @@ def latest_run():
 def parse_args(argv):
     p = Parser(prog="plot.py", description="Render a concbench run (Google Benchmark "
                                 "JSON) into plots and a results page.")
-    p.add_argument("run", nargs="?", metavar="RUN.json",
+    p.add_argument("run", type=cli.path, nargs="?", metavar="RUN.json",
                    help="the run to plot (default: the newest full run from a clean tree in results/history/)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=cli.path, metavar="DIR",
                    help="write DIR/README.md and DIR/plots/ (default: results/, or results/partial/ "
                         "for a quick or partial run)")
     python = p.add_mutually_exclusive_group()
-    python.add_argument("--python", metavar="RUN.json",
+    python.add_argument("--python", type=cli.path, metavar="RUN.json",
                    help="a run with the Python port's python/... benchmarks for the seed table "
                         "(default: python/RUN.json beside RUN, if there is one)")
     python.add_argument("--no-python", action="store_true", help="leave out the Python run saved beside RUN")

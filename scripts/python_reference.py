@@ -371,7 +371,7 @@ def context(args):
 
 def parse_args(argv):
     p = cli.Parser(prog="python_reference.py", description=__doc__)
-    p.add_argument("--out", metavar="FILE",
+    p.add_argument("--out", type=cli.path, metavar="FILE",
                    help="where the JSON goes (written whole when every benchmark succeeded)")
     p.add_argument("--quick", action="store_true", help="n=%d and 1 repetition unless given" % QUICK_SUM_N)
     p.add_argument("--repetitions", type=cli.whole(1, 1000, "a repetition count"), metavar="N",

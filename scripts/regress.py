@@ -255,16 +255,26 @@ def render_table(verdict, head, out):
              verdict.count(DRIFT), verdict.method, verdict.alpha, 100 * verdict.min_effect), file=out)
 
 
+def _json_null_for_nonfinite(x):
+    """x with every NaN and infinity in it made None: JSON has neither (and a saved file read
+    back may hold them anywhere, not only where a verdict computes one)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _json_null_for_nonfinite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_null_for_nonfinite(v) for v in x]
+    return x
+
+
 def render_json(verdict, extra, out):
-    results = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in asdict(r).items()} for r in verdict.results]
+    results = [asdict(r) for r in verdict.results]
     doc = dict(extra, method=verdict.method, alpha=verdict.alpha, min_effect=verdict.min_effect,
                notes=verdict.notes, errors=[{"benchmark": b, "message": m} for b, m in verdict.errors],
                summary={v: verdict.count(v) for v in (REGRESSION, POSSIBLE, IMPROVEMENT, DRIFT, NO_CHANGE, UNTESTED,
                                                       *SUSPECTED.values())},
                results=results)
-    json.dump(doc, out, indent=2, allow_nan=False)
-    out.write("\n")
+    out.write(json.dumps(_json_null_for_nonfinite(doc), indent=2, allow_nan=False) + "\n")  # whole or not at all
 
 
 def _energy_split(x):

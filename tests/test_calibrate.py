@@ -74,6 +74,27 @@ def test_saved_trials_are_kept_and_judged_again(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+@pytest.mark.parametrize("hours", ["nan", "1e400", -2])
+def test_saved_hours_that_are_no_time_are_not_carried_on(tmp_path, hours):
+    # "nan" and "1e400" are floats to float(): the summary written again held NaN or Infinity,
+    # which is not JSON, and summary.md said "nan hours".
+    out = saved_out(tmp_path)
+    (out / "summary.json").write_text(json.dumps({"hours": hours}))
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert 0 <= summary["hours"] < 1 and "nan" not in (out / "summary.md").read_text()
+
+
+def test_efficiency_mode_takes_no_flag_of_a_run(tmp_path):
+    # they were read and quietly ignored
+    for flag in (["--rounds", "8"], ["--out", str(tmp_path / "x")], ["--binary", "/nonexistent"], ["--trials", "3"]):
+        one_line_error(calibrate("--efficiency", tmp_path, *flag),
+                       "--efficiency runs nothing, so %s means nothing with it" % flag[0])
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_going_on_with_another_commit_is_refused(tmp_path):
     out = saved_out(tmp_path)
     proc = calibrate("--trials", 2, "--rounds", 7, "--binary", binary(tmp_path, "a"), "--out", out)

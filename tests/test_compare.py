@@ -2,6 +2,7 @@
 # Tests for scripts/compare.py: two records judged against the history's between-run noise, commits, machines, bad input.
 # Run: /usr/bin/python3 -m pytest tests/test_compare.py
 import json
+import math
 import os
 import subprocess
 import sys
@@ -351,6 +352,18 @@ def test_files_of_another_shape_are_one_line(tmp_path):
     named.write_text(json.dumps({"context": context()}))
     one_line_error(run_compare(named, new), "OLD", 'not Google Benchmark JSON (no "benchmarks" list)')
     one_line_error(run_compare(tmp_path, new), "OLD %s: a directory, not a file" % tmp_path)
+    os.mkfifo(tmp_path / "fifo.json")  # it was "no such file"
+    one_line_error(run_compare(tmp_path / "fifo.json", new), "OLD %s: not a regular file" % (tmp_path / "fifo.json"))
+
+
+def test_an_efficiency_counter_that_is_not_finite_is_no_metric(tmp_path):
+    # An infinite fetch efficiency was judged: log(NEW / inf) raised a math domain error.
+    path = write_run(tmp_path / "r.json", [("fetch/pool/conc:100/n:1000/delay_ms:10/bytes:1024/keepalive:1", 0.1)])
+    doc = json.loads(open(path).read())
+    for e in doc["benchmarks"]:
+        e["efficiency"] = math.inf
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    assert [m.kind for m in metrics.run_metrics(path)[0].values()] == [metrics.TIME]
 
 
 # --- commits ------------------------------------------------------------------------

@@ -259,6 +259,7 @@ def test_load_rejects_bad_files(fname, message):
     (math.inf, "ms", "has a real_time of inf ms"),
     (1e308, "us", "has a real_time of 1e+308 us"),
     (-5.0, "ns", "has a real_time of -5.0 ns"),
+    (0.0, "us", "has a real_time of 0.0 us"),  # a ZeroDivisionError in the array's read bandwidth
 ])
 def test_load_rejects_a_time_no_benchmark_took(tmp_path, real_time, unit, message):
     # NaN made plot.py end in an internal error; inf judged "no change" in compare.py
@@ -268,6 +269,20 @@ def test_load_rejects_a_time_no_benchmark_took(tmp_path, real_time, unit, messag
     with pytest.raises(bench_names.RunFileError) as e:
         load_run(str(tmp_path / "run.json"))
     assert message in str(e.value) and doc["benchmarks"][0]["name"] in str(e.value)
+
+
+def test_json_python_cannot_hold_is_one_line(tmp_path):
+    # an integer of 5,000 digits is JSON, but past Python's limit for int(): a ValueError that
+    # is no JSONDecodeError, and a traceback in compare.py
+    (tmp_path / "run.json").write_text('{"benchmarks": [], "n": %s}' % ("9" * 5000))
+    with pytest.raises(bench_names.RunFileError, match="is not usable JSON"):
+        load_run(str(tmp_path / "run.json"))
+
+
+def test_an_empty_out_is_bad_input_not_the_default(tmp_path):
+    # --out '' once wrote results/README.md, the default
+    r = run_plot(data("handcheck.json"), "--out", "")
+    assert r.returncode == 2 and r.stderr.strip() == "concbench plot: argument --out: an empty path (see --help)"
 
 
 def test_a_time_unit_of_the_wrong_type_is_a_malformed_entry(tmp_path):
@@ -326,6 +341,8 @@ def test_context_helpers():
         assert part in line
     assert "AMD EPYC 2096 MHz · 2 CPUs" in records.machine_line(dict(ctx, cpu_model="AMD EPYC", mhz_per_cpu=2096))
     assert "dirty" in records.machine_line(dict(ctx, concbench_dirty="1"))
+    assert "· avx512f ·" in records.machine_line(dict(ctx, cpu_vector_flags="avx2 avx512f"))
+    assert records.machine_line(dict(ctx, cpu_vector_flags=" ")) == line  # an IndexError once
 
 
 # --- the numbers (hand-checked run: see make_samples.handcheck_run) -------------

@@ -257,6 +257,10 @@ def test_the_run_loads_and_renders_as_a_concbench_run(quick_run, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--out", "x.json", "--repetitions", "0"], "--repetitions"),
     (["--out", "x.json", "--n", "lots"], "is not a size"),
+    (["--out", "x.json", "--n", "1e99999999999"], "is not a size"),  # not 10**99999999999 computed first
+    (["--out", "new/"], "a file's name cannot end in /"),
+    (["--out", "/dev/null"], "it exists and is not a regular file"),  # a file renamed onto it would replace it
+    (["--out", ""], "an empty path"),
     (["--out", "x.json", "--keepalive", "2"], "--keepalive"),
     (["--out", "x.json", "--filter", "("], "--filter"),
     (["--out", "x.json", "--filter", "^nothing$"], "no benchmark matches"),
