@@ -243,7 +243,7 @@ def require_rounds(rounds, names, alpha, head):
     Holm over the benchmarks `names` at alpha: a verdict of "no change" would mean nothing."""
     m = max(1, len(set(names)))
     if regress.smallest_sign_p(rounds) > alpha / m:
-        need = max(2, math.ceil(math.log2(2 * m / alpha)))  # 2 / 2**need <= alpha / m
+        need = max(2, math.ceil(1 + math.log2(m) - math.log2(alpha)))  # 2 / 2**need <= alpha / m, in logs
         raise InputError("%s: with %d rounds no p-value reaches alpha/m = %g/%d (Holm over %d benchmarks); a "
                          "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
 

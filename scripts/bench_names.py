@@ -234,7 +234,7 @@ def _seconds(entry):
     return float(real) * TIME_UNITS[unit] if known and _is_number(real) else None
 
 
-# A time past this (31 years a call), zero, negative, NaN or infinite was typed, not measured.
+# A time past this (31 years a call), negative, NaN or infinite was typed, not measured.
 MAX_SECONDS = 1e9
 
 
@@ -257,9 +257,9 @@ def _row(path, entry, name, kind, stddev_entry=None):
     RunFileError when its time is out of range (typed, not measured)."""
     bn = parse_name(name)
     seconds = _seconds(entry)
-    if seconds is None:
+    if not seconds:  # none, or 0: a manual time never set, or a writer's rounding of a fast one
         return None
-    if not 0 < seconds <= MAX_SECONDS:  # 0 is a stddev's, or an errored run's, never a measurement
+    if not 0 < seconds <= MAX_SECONDS:
         raise RunFileError("%s: %s has a real_time of %r %s, not a time a benchmark took"
                            % (path, name, entry["real_time"], entry.get("time_unit", "ns")))
     row = {
@@ -294,7 +294,8 @@ def load_run(path):
     def add_row(entry, name, kind, stddev_entry=None):
         row = _row(path, entry, name, kind, stddev_entry)
         if row is None:
-            skipped[(parse_name(name).base or name, "malformed entry (no numeric real_time / known time_unit)")] += 1
+            skipped[(parse_name(name).base or name, "no time measured (a real_time of 0)" if _seconds(entry) == 0
+                     else "malformed entry (no numeric real_time / known time_unit)")] += 1
         else:
             rows.append(row)
 
@@ -335,7 +336,7 @@ def load_run(path):
                      % "/".join(sorted(k or "?" for k in by_agg)))] += 1
 
     skipped = [Skipped(n, r, c) for (n, r), c in skipped.items()]
-    if not rows and errors:
+    if not rows and errors and all(s.reason.startswith("errored: ") for s in skipped):
         first, message = next(iter(errors.items()))
         raise AllErrored("all %d benchmark runs in %s errored (first: %s: %s)"  # one line, whatever the message
                          % (n_errored, path, first, one_line(message)), errors, context)

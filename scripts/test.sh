@@ -14,6 +14,8 @@ scripts/install_deps.sh test
 # CONCBENCH_ALLOW_SKIPS=1 lets such tests skip, for a machine known to lack what they need.
 if [[ ${CONCBENCH_ALLOW_SKIPS:-0} != 1 ]]; then
   export CONCBENCH_NO_SKIPS=1
+else
+  unset CONCBENCH_NO_SKIPS
 fi
 
 # The tests that failed in a ctest log (--output-on-failure), one name per line; with

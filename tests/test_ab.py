@@ -304,6 +304,7 @@ def test_an_alpha_no_round_count_reaches_says_how_many_would(tmp_path):
     # alpha 1e-30 needs about 100 rounds: the search stopped at 63, with a StopIteration
     r = ab("--analyse", saved("aa.json"), "--alpha", "1e-30")
     one_line_error(r, "a verdict needs --rounds 107 or more")
+    one_line_error(ab("--analyse", saved("aa.json"), "--alpha", "1e-308"), "--rounds 1030 or more")  # 2m/alpha is inf
 
 
 def test_numbers_and_paths_that_cannot_serve_are_one_line(tmp_path):

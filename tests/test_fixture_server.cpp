@@ -1087,6 +1087,7 @@ TEST_F(HardenedServer, AtTheConnectionCapNewClientsWaitAndAreServedLater) {
 // and the process's own): started under a limit of 200 by prlimit(1), which execs it in place,
 // the server serves 136 clients at once, and the 137th waits until one leaves.
 TEST(DefaultConnectionCap, IsTheDescriptorLimitLess64) {
+  if (access("/usr/bin/prlimit", X_OK) != 0) CONCBENCH_SKIP("no /usr/bin/prlimit (Debian's util-linux has it)");
   fixture::ServerProcess server = fixture::ServerProcess::start("/usr/bin/prlimit", {"--nofile=200:200", kBinary});
   ASSERT_NE(proc_file(server.pid(), "limits").find("Max open files            200                  200"),
             std::string::npos)

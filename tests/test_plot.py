@@ -259,7 +259,6 @@ def test_load_rejects_bad_files(fname, message):
     (math.inf, "ms", "has a real_time of inf ms"),
     (1e308, "us", "has a real_time of 1e+308 us"),
     (-5.0, "ns", "has a real_time of -5.0 ns"),
-    (0.0, "us", "has a real_time of 0.0 us"),  # a ZeroDivisionError in the array's read bandwidth
 ])
 def test_load_rejects_a_time_no_benchmark_took(tmp_path, real_time, unit, message):
     # NaN made plot.py end in an internal error; inf judged "no change" in compare.py
@@ -269,6 +268,23 @@ def test_load_rejects_a_time_no_benchmark_took(tmp_path, real_time, unit, messag
     with pytest.raises(bench_names.RunFileError) as e:
         load_run(str(tmp_path / "run.json"))
     assert message in str(e.value) and doc["benchmarks"][0]["name"] in str(e.value)
+
+
+def test_a_row_without_a_time_is_left_out_and_said(tmp_path):
+    # Another program's manual time never set, or an old writer's "0.00" ms, is no time: the row
+    # is left out, the rest read (refusing the file refused runs plot.py used to draw), and
+    # concbench's own rows of 0 once divided the array's read bandwidth by it.
+    doc = json.loads(open(data("handcheck.json")).read())
+    doc["benchmarks"][0]["real_time"] = 0
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    run = load_run(str(tmp_path / "run.json"))
+    assert len(run.df) == len([b for b in doc["benchmarks"] if b.get("run_type") != "aggregate"]) - 1
+    assert [(s.reason, s.count) for s in run.skipped] == [("no time measured (a real_time of 0)", 1)]
+    for b in doc["benchmarks"]:
+        b["real_time"] = 0
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    with pytest.raises(bench_names.RunFileError, match="has no usable benchmarks .no time measured"):
+        load_run(str(tmp_path / "run.json"))
 
 
 def test_json_python_cannot_hold_is_one_line(tmp_path):

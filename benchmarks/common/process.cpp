@@ -41,17 +41,36 @@ size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline) {
 }
 
 bool write_full(int fd, const void* buf, size_t n) {
+  // A write to a pipe whose reader died (a pool worker killed between calls) must fail with
+  // EPIPE, which the models report, not end the process. The SIGPIPE such a write raises is
+  // sent to this thread: held back while it writes and taken away if this write raised it, so
+  // the process's own handling of SIGPIPE stays as it was (`concbench | head` ends the run and
+  // removes its unfinished record, which ignoring the signal process-wide had stopped).
+  sigset_t pipe_signal, before, pending;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &before);
+  sigpending(&pending);
+  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
   const auto* in = static_cast<const char*>(buf);
+  bool ok = true;
   while (n > 0) {
     ssize_t w = write(fd, in, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return false;
+      ok = false;
+      if (errno == EPIPE && !already_pending) {
+        const timespec now{};
+        while (sigtimedwait(&pipe_signal, nullptr, &now) < 0 && errno == EINTR) {
+        }
+      }
+      break;
     }
     in += w;
     n -= static_cast<size_t>(w);
   }
-  return true;
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  return ok;
 }
 
 std::string describe_wait_status(int status) {
@@ -107,11 +126,6 @@ ForkedChild fork_with_pipe(std::string& error) {
 }
 
 void make_pipe(int fds[2]) {
-  // A write to a pipe whose reader died (a pool worker killed between calls) must fail with
-  // EPIPE, which the models report, not kill this process with SIGPIPE. Nothing here relies on
-  // the signal, and children inherit the setting, where it is as right.
-  static const bool ignored = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
-  (void)ignored;
   if (pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
 }

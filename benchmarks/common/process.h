@@ -17,8 +17,9 @@ using Clock = std::chrono::steady_clock;
 // the deadline passes, so a stuck child is an error and never a hang.
 size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline);
 
-// Writes all n bytes (retrying on EINTR and short writes); false on error. Async-signal-safe,
-// so a child of a multithreaded parent may call it.
+// Writes all n bytes (retrying on EINTR and short writes); false on error, EPIPE included: the
+// SIGPIPE of a write to a dead reader is taken away, never delivered. Only system calls and
+// the signal-mask functions, so a child of a multithreaded parent may call it.
 bool write_full(int fd, const void* buf, size_t n);
 
 // "exited with status 3", "killed by signal 11 (Segmentation fault)".
