@@ -28,7 +28,6 @@ import itertools
 import functools
 import glob
 import json
-import math
 import os
 import random
 import statistics
@@ -49,7 +48,7 @@ import records  # noqa: E402
 import regress  # noqa: E402
 import run_isolated  # noqa: E402
 from cli import InputError  # noqa: E402
-from fmt import md_table, plural  # noqa: E402
+from fmt import finite, md_table, plural  # noqa: E402
 
 MODELS = ("pool", "tbb", "openmp", "process_pool", "std_par", "threads", "seq", "fork")
 FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DRIFT)
@@ -210,7 +209,7 @@ def saved_trials(out, args):
         try:
             with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
                 saved = float(json.load(f).get("hours", 0))
-            hours = saved if 0 <= saved < math.inf else hours  # "nan" and 1e400 are floats too
+            hours = saved if finite(saved) and saved >= 0 else hours  # "nan" and 1e400 are floats too
         except (OSError, ValueError, AttributeError, TypeError):  # a summary of another shape: hours unknown
             pass
     return rows, context, hours

@@ -285,8 +285,9 @@ def machine_line(context):
     if cpus or hw:
         threads = " / %s hw threads" % hw if hw and str(hw) != str(cpus) else ""
         parts.append("%s CPUs%s" % (cpus or "?", threads))
-    if str(context.get("cpu_vector_flags") or "").split():  # the widest: "avx2 avx512f" says avx512f
-        parts.append(str(context["cpu_vector_flags"]).split()[-1])
+    vector_flags = str(context.get("cpu_vector_flags") or "").split()
+    if vector_flags:  # the widest: "avx2 avx512f" says avx512f
+        parts.append(vector_flags[-1])
     if context.get("concbench_commit"):
         dirty = parse_dirty(context.get("concbench_dirty"))
         parts.append("commit %s%s" % (str(context["concbench_commit"])[:12], " (dirty)" if dirty else ""))
