@@ -148,7 +148,7 @@ class RecordFile {
       target_ = real;
       std::free(real);
     }
-    temp_ = target_ + ".tmp." + std::to_string(getpid());
+    temp_ = temp_prefix() + std::to_string(getpid());
     remove_on_stop_signals(temp_.c_str());  // before the file exists: no moment leaves it behind
     int fd = open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     // Left by an earlier process of this pid (pids repeat, in containers above all). Removed
@@ -207,8 +207,8 @@ class RecordFile {
   // and a run in another pid namespace (a container sharing the folder) has a pid this one
   // cannot see.
   void remove_left_by_the_dead() const {
-    const size_t slash = target_.rfind('/');
-    const std::string prefix = target_.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp.";
+    const std::string path = temp_prefix();
+    const std::string prefix = path.substr(path.rfind('/') + 1);
     const std::string dir = directory_of(target_);
     DIR* d = opendir(dir.c_str());
     if (!d) return;
@@ -227,6 +227,16 @@ class RecordFile {
       close(fd);
     }
     closedir(d);
+  }
+
+  // FILE.tmp., with FILE's name cut short enough that a pid of up to 9 digits still makes a
+  // name its directory can hold (NAME_MAX): else a FILE within 14 characters of the limit could
+  // never be written, for want of a temporary name.
+  std::string temp_prefix() const {
+    constexpr size_t kTail = std::string_view(".tmp.").size() + 9;
+    const size_t slash = target_.rfind('/');
+    const size_t start = slash == std::string::npos ? 0 : slash + 1;
+    return target_.substr(0, start) + target_.substr(start, NAME_MAX - kTail) + ".tmp.";
   }
 
   std::string target_;

@@ -87,7 +87,8 @@ def parse_args(argv):
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
     p.add_argument("--out", type=cli.path, help="where the rounds are saved")
     p.add_argument("--repo", type=cli.path, default=REPO, help="the git repository commits refer to")
-    # bisect.sh, before it builds two commits: are these options right? (exit 0, or the error)
+    # bisect.sh: are these options right? (exit 0, or the error) Before any build, ab.py's own;
+    # once GOOD is built, given its binary as a side, also the binary's flags and filter.
     p.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
     args, bench_args = p.parse_known_args(argv)
     unknown = [a for a in bench_args if not a.startswith("--")]
@@ -417,6 +418,11 @@ def measure(args):
 def run(argv):
     args = parse_args(argv)
     if args.check_args:
+        for binary in {os.path.abspath(a) for a in args.sides if cli.runnable(a)}:
+            try:
+                run_isolated.list_benchmarks(binary, round_args(args.bench_args))
+            except run_isolated.RunError as e:
+                raise InputError(str(e)) from None
         return 0
     data = read_rounds(args.analyse) if args.analyse else measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)

@@ -194,6 +194,11 @@ in_group() {
 
 say "building GOOD $(subject "$good")"
 in_group build "$good" || die "GOOD $(subject "$good") does not build: $(why "$state/logs/${good:0:12}.build.log")"
+# The binary's own flags, and its reading of FILTER, are known only once one is built: checked
+# on GOOD's, before BAD is built.
+good_binary="$state/wt-${good:0:12}/$binary_rel"
+problem=$("$scripts/ab.py" --check-args "$good_binary" "$good_binary" "--benchmark_filter=$filter" \
+  ${ab_args[@]+"${ab_args[@]}"} 2>&1 >/dev/null) || die "GOOD's binary: ${problem#concbench ab: }"
 say "building BAD $(subject "$bad")"
 in_group build "$bad" || die "BAD $(subject "$bad") does not build: $(why "$state/logs/${bad:0:12}.build.log")"
 say "comparing BAD with GOOD: interleaved rounds of both binaries"

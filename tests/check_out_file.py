@@ -4,9 +4,10 @@
 # SIGPIPE leaves no FILE (stopped_leaves_none) or an earlier FILE byte for byte as it was
 # (stopped_keeps_earlier), and no temporary file either; a run that ends does write a whole FILE
 # over an earlier one.
-# The file a SIGKILL leaves is removed by the next run that writes FILE.
+# The file a SIGKILL leaves is removed by the next run that writes FILE, also when FILE's name
+# is as long as a name may be.
 # usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|pipe_leaves_none|
-#        fifo_with_a_reader|killed_is_tidied_next_run BINARY
+#        fifo_with_a_reader|killed_is_tidied_next_run|longest_name BINARY
 import fcntl
 import json
 import os
@@ -148,6 +149,25 @@ def killed_is_tidied_next_run(binary, directory):
     return "a killed run's temporary file was removed by the next run; a live or locked one was kept"
 
 
+def longest_name(binary, directory):
+    # FILE.tmp.PID of a 255-character FILE is longer than a name may be: the temporary name cuts
+    # FILE's, so the longest name is written, and a killed run's leftover is still tidied.
+    name = "r" * 250 + ".json"
+    out = os.path.join(directory, name)
+    code = stop_mid_run(binary, out, signal.SIGKILL)
+    assert code == -signal.SIGKILL, "expected the run killed by SIGKILL, got exit status %s" % code
+    cut = left(directory, name)
+    assert len(cut) == 1 and cut[0].startswith("r" * 241 + ".tmp."), "a killed run left %s" % cut
+    proc = subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 0, "a %d-character FILE: exit status %d, %s" % (len(name), proc.returncode,
+                                                                             proc.stderr.strip()[-300:])
+    with open(out, encoding="utf-8") as f:
+        assert len([b for b in json.load(f)["benchmarks"] if b.get("run_type") == "iteration"]) == 2
+    assert left(directory, name) == [], "after the next run: %s" % left(directory, name)
+    return "a 255-character FILE was written whole, and a killed run's leftover beside it removed"
+
+
 def fifo_with_a_reader(binary, directory):
     # The check that FILE can be written opened and closed a FIFO, which gave its reader
     # end-of-file: the run then waited for good for a reader that had gone.
@@ -168,7 +188,8 @@ def main():
     case, binary = sys.argv[1], sys.argv[2]
     check = {"stopped_leaves_none": stopped_leaves_none, "stopped_keeps_earlier": stopped_keeps_earlier,
              "hangup_leaves_none": hangup_leaves_none, "fifo_with_a_reader": fifo_with_a_reader,
-             "killed_is_tidied_next_run": killed_is_tidied_next_run, "pipe_leaves_none": pipe_leaves_none}[case]
+             "killed_is_tidied_next_run": killed_is_tidied_next_run, "pipe_leaves_none": pipe_leaves_none,
+             "longest_name": longest_name}[case]
     with tempfile.TemporaryDirectory(prefix="concbench-out-") as directory:
         try:
             print("ok: " + check(binary, directory))

@@ -59,6 +59,11 @@ def main(args):
     if not mine:
         print("concbench: no benchmark matches --benchmark_filter=%s" % flag("--benchmark_filter"), file=sys.stderr)
         return 2
+    reps = flag("--benchmark_repetitions", "1")
+    if not reps.isdigit() or int(reps) < 1:  # as the binary refuses it, listing or not
+        print("concbench: --benchmark_repetitions=%s: not a whole number of at least 1" % reps, file=sys.stderr)
+        return 2
+    reps = int(reps)
     if "--benchmark_list_tests" in args:
         print("\n".join(mine))
         return 0
@@ -69,7 +74,6 @@ def main(args):
     speed = float(open(os.path.join(here, "speed")).read()) if os.path.exists(os.path.join(here, "speed")) else 1.0
     slow_model, _, slow_pct = (os.environ.get("FAKE_SLOW") or os.environ.get("CONCBENCH_TEST_SLOWDOWN", "")).partition(":")
     process = 1 + random.gauss(0, float(os.environ.get("FAKE_NOISE", "0.01")))
-    reps = int(flag("--benchmark_repetitions", "1"))
     error = os.environ.get("FAKE_ERROR") or (open(os.path.join(here, "error")).read().strip()
                                              if os.path.exists(os.path.join(here, "error")) else "")
     once = os.environ.get("FAKE_ERROR_ONCE")

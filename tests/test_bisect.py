@@ -233,8 +233,12 @@ def test_bad_input(project, tmp_path):
     _last_line(bisect(repo, env, shas[3], "HEAD", "fake"), "GOOD", "does not build")
     _last_line(bisect(repo, dict(env, CONCBENCH_BISECT_BINARY="no/such/binary"), shas[0], "HEAD", "fake"),
                "GOOD", "does not build", "no binary at no/such/binary")
-    _last_line(bisect(repo, env, shas[0], "HEAD", "no-such-benchmark"), "cannot compare",
-               "no benchmark matches")
+    # the binary's own flags and its reading of FILTER, on GOOD's binary before BAD is built
+    for args, said in ((["no-such-benchmark"], "no benchmark matches"),
+                       (["fake", "--benchmark_repetitions=x"], "--benchmark_repetitions=x")):
+        proc = bisect(repo, env, shas[0], "HEAD", *args)
+        _last_line(proc, "GOOD's binary", said)
+        assert "building BAD" not in proc.stderr, proc.stderr
     outside = tmp_path / "outside"
     outside.mkdir()
     _one_line(bisect(outside, env, "HEAD~1", "HEAD", "fake"), "not inside a git repository")
