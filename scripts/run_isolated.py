@@ -24,7 +24,8 @@ A process that fails is reported and the run goes on: what it did not finish is 
 Exit status: 0 when every process succeeded, 1 when one failed (the record is written) or the
 record could not be written after all (the line says where the run is kept), 2 on bad input: a
 BINARY, FILE or DIR that cannot be run or written is found before anything runs (one line;
-nothing is written), 130 interrupted. Standard library only: runs under any python3.
+nothing is written), 130 interrupted, 143 terminated (one line says whether the record was written).
+Standard library only: runs under any python3.
 """
 import contextlib
 import ctypes
@@ -531,7 +532,9 @@ def scope_of(binary, args, names):
     return records.PARTIAL if why else records.FULL
 
 
-def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False):
+def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False, recorded=None):
+    """Runs the suite a model per process and writes its record; `recorded` (a list) gets the
+    record's path once it is written, for what an interrupt says it leaves."""
     if not cli.runnable(binary):
         raise RunError("%s is not an executable file" % binary, 2)
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
@@ -564,6 +567,8 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
             raise RunError("cannot write %s (%s); the run is kept in %s (record.json, and each process's "
                            "JSON)" % (out, e.strerror or e, tmp)) from None
         say("recorded %s" % out)
+        if recorded is not None:
+            recorded.append(out)
         if fmt == "json":
             print(json.dumps(doc, indent=2))
         elif fmt == "csv":  # each process printed its own header line: keep the first only
@@ -648,11 +653,15 @@ def _run(argv):
         return 0
     if not argv or (opts["--out"] is None) == (opts["--history"] is None):
         raise RunError(USAGE, 2)
+    recorded = []
     try:
-        return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"],
-                   fixture_path=opts["--fixture"], python=opts["--python"], render=opts["--render"])
-    except KeyboardInterrupt:
-        say("interrupted")  # a long run: whoever pressed Ctrl-C sees that it stopped
+        return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"], fixture_path=opts["--fixture"],
+                   python=opts["--python"], render=opts["--render"], recorded=recorded)
+    except (KeyboardInterrupt, SystemExit) as e:  # SystemExit(143): SIGTERM (cli.sigterm_exits)
+        if isinstance(e, KeyboardInterrupt) or e.code == 143:
+            # A long run: whoever stopped it sees that it stopped, and what it leaves.
+            say("%s; %s" % ("interrupted" if isinstance(e, KeyboardInterrupt) else "terminated",
+                            "%s was recorded before that" % recorded[0] if recorded else "nothing recorded"))
         raise
 
 

@@ -329,17 +329,24 @@ def test_a_listing_that_is_not_benchmark_names_is_refused(tmp_path):
     assert "does not list benchmark names" in proc.stderr and not (tmp_path / "run.json").exists()
 
 
-def test_sigterm_ends_the_run_and_leaves_nothing_behind(tmp_path):
-    # It left /tmp/concbench-run-*/ with the processes' JSON; now it ends as Ctrl-C does.
+@pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_ends_the_run_says_so_and_leaves_nothing_behind(tmp_path, sig, status, word):
+    # SIGTERM left /tmp/concbench-run-*/ with the processes' JSON; now it ends as Ctrl-C does.
+    # Both ended a ten-minute run without a word.
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="w/b", TMPDIR=str(tmp))
+    # SIGINT at its default: a test run started in the background inherits it ignored.
     proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND],
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     started = next((line for line in proc.stderr if "process 2 of 2" in line), None)
-    proc.send_signal(signal.SIGTERM)
-    assert started and proc.wait(timeout=30) == 143
+    proc.send_signal(sig)
+    rest = proc.stderr.read()
+    assert started and proc.wait(timeout=30) == status
     proc.stderr.close()
+    assert rest.strip().splitlines()[-1] == "concbench: %s; nothing recorded" % word, rest
+    assert "Traceback" not in rest
     assert os.listdir(tmp) == [] and not (tmp_path / "run.json").exists()
 
 
@@ -381,6 +388,19 @@ def test_a_record_that_cannot_be_written_after_the_run_keeps_the_run(tmp_path, m
         assert [b["name"] for b in record["benchmarks"]] == ["w/a/n:1/real_time", "w/b/n:1/real_time"]
     finally:
         shutil.rmtree(kept)
+
+
+def test_an_interrupt_while_rendering_says_the_record_was_written(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run.json"
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(run_isolated, "render_page", interrupted)
+    monkeypatch.setenv("FAKE_NAMES", "w/a/n:1")
+    assert run_isolated.main(["--out", str(out), "--render", FAKE, *ONE_ROUND]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == "concbench: interrupted; %s was recorded before that" % out
+    assert [b["name"] for b in json.loads(out.read_text())["benchmarks"]] == ["w/a/n:1/real_time"]
 
 
 def test_benchmarks_that_failed_on_the_mpi_spawn_hang_run_once_more(tmp_path):
