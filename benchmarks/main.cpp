@@ -126,6 +126,9 @@ class RecordFile {
   std::string create(const std::string& path) {
     struct stat st {};
     const bool exists = stat(path.c_str(), &st) == 0;
+    // A name too long (ENAMETOOLONG) or a path through a file (ENOTDIR) would have its temporary
+    // file made, cut short, and fail only at the rename after the run.
+    if (!exists && errno != ENOENT) return std::string("cannot write it (") + std::strerror(errno) + ")";
     if (exists && !S_ISREG(st.st_mode)) {
       // A device or FIFO (/dev/null, /dev/stdout) is written as it is: a rename would put a
       // file in its place. Not opened to check it: closing a FIFO gives its reader end-of-file.
@@ -229,14 +232,20 @@ class RecordFile {
     closedir(d);
   }
 
-  // FILE.tmp., with FILE's name cut short enough that a pid of up to 9 digits still makes a
-  // name its directory can hold (NAME_MAX): else a FILE within 14 characters of the limit could
-  // never be written, for want of a temporary name.
+  // FILE.tmp., with FILE's name cut short enough that ".tmp." and a pid of up to 9 digits still
+  // make a name its directory can hold (NAME_MAX bytes): else a FILE whose name is within 5 bytes
+  // plus the pid's digits of the limit could never be written, for want of a temporary name. The
+  // cut falls between UTF-8 characters, not inside one (a name some file systems refuse). Two
+  // such long FILEs alike in their first 241 bytes share the prefix: a run that writes one also
+  // tidies a dead run's leftover of the other, as it does its own.
   std::string temp_prefix() const {
     constexpr size_t kTail = std::string_view(".tmp.").size() + 9;
     const size_t slash = target_.rfind('/');
     const size_t start = slash == std::string::npos ? 0 : slash + 1;
-    return target_.substr(0, start) + target_.substr(start, NAME_MAX - kTail) + ".tmp.";
+    size_t keep = std::min(target_.size() - start, NAME_MAX - kTail);
+    while (keep > 0 && start + keep < target_.size() && (static_cast<unsigned char>(target_[start + keep]) & 0xC0) == 0x80)
+      --keep;  // target_[start + keep], the first byte cut off, continues a character: cut before it
+    return target_.substr(0, start + keep) + ".tmp.";
   }
 
   std::string target_;

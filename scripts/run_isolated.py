@@ -566,9 +566,9 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                 write_json(doc, os.path.join(tmp, "record.json"))
             raise RunError("cannot write %s (%s); the run is kept in %s (record.json, and each process's "
                            "JSON)" % (out, e.strerror or e, tmp)) from None
-        say("recorded %s" % out)
-        if recorded is not None:
+        if recorded is not None:  # before the line that says so: an interrupt may come while it is written
             recorded.append(out)
+        say("recorded %s" % out)
         if fmt == "json":
             print(json.dumps(doc, indent=2))
         elif fmt == "csv":  # each process printed its own header line: keep the first only
@@ -660,8 +660,13 @@ def _run(argv):
     except (KeyboardInterrupt, SystemExit) as e:  # SystemExit(143): SIGTERM (cli.sigterm_exits)
         if isinstance(e, KeyboardInterrupt) or e.code == 143:
             # A long run: whoever stopped it sees that it stopped, and what it leaves.
-            say("%s; %s" % ("interrupted" if isinstance(e, KeyboardInterrupt) else "terminated",
-                            "%s was recorded before that" % recorded[0] if recorded else "nothing recorded"))
+            if not recorded:
+                left = "nothing recorded"
+            elif opts["--render"]:  # stopped in the Python run or in plot.py
+                left = "%s was recorded before that, but not rendered (scripts/plot.py renders it)" % recorded[0]
+            else:
+                left = "%s was recorded before that" % recorded[0]
+            say("%s; %s" % ("interrupted" if isinstance(e, KeyboardInterrupt) else "terminated", left))
         raise
 
 

@@ -150,22 +150,34 @@ def killed_is_tidied_next_run(binary, directory):
 
 
 def longest_name(binary, directory):
-    # FILE.tmp.PID of a 255-character FILE is longer than a name may be: the temporary name cuts
-    # FILE's, so the longest name is written, and a killed run's leftover is still tidied.
-    name = "r" * 250 + ".json"
-    out = os.path.join(directory, name)
-    code = stop_mid_run(binary, out, signal.SIGKILL)
-    assert code == -signal.SIGKILL, "expected the run killed by SIGKILL, got exit status %s" % code
-    cut = left(directory, name)
-    assert len(cut) == 1 and cut[0].startswith("r" * 241 + ".tmp."), "a killed run left %s" % cut
-    proc = subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
-    assert proc.returncode == 0, "a %d-character FILE: exit status %d, %s" % (len(name), proc.returncode,
-                                                                             proc.stderr.strip()[-300:])
-    with open(out, encoding="utf-8") as f:
-        assert len([b for b in json.load(f)["benchmarks"] if b.get("run_type") == "iteration"]) == 2
-    assert left(directory, name) == [], "after the next run: %s" % left(directory, name)
-    return "a 255-character FILE was written whole, and a killed run's leftover beside it removed"
+    # FILE.tmp.PID of a 255-byte FILE is longer than a name may be: the temporary name cuts
+    # FILE's to 241 bytes, between UTF-8 characters, so the longest name is written and a killed
+    # run's leftover is still tidied. A name longer than that is refused before the run, not at
+    # the rename after it.
+    for name, kept in (("r" * 250 + ".json", "r" * 241), ("\u00e9" * 124 + "xy.json", "\u00e9" * 120)):
+        size = len(os.fsencode(name))
+        out = os.path.join(directory, name)
+        code = stop_mid_run(binary, out, signal.SIGKILL)
+        assert code == -signal.SIGKILL, "expected the run killed by SIGKILL, got exit status %s" % code
+        cut = left(directory, name)
+        # os.listdir decodes a name cut inside a character with surrogates: then not this prefix
+        assert len(cut) == 1 and cut[0].startswith(kept + ".tmp."), "a killed run left %r" % cut
+        proc = subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert proc.returncode == 0, "a %d-byte FILE: exit status %d, %s" % (size, proc.returncode,
+                                                                           proc.stderr.strip()[-300:])
+        with open(out, encoding="utf-8") as f:
+            assert len([b for b in json.load(f)["benchmarks"] if b.get("run_type") == "iteration"]) == 2
+        assert left(directory, name) == [], "after the next run: %s" % left(directory, name)
+        os.unlink(out)
+    too_long = os.path.join(directory, "r" * 251 + ".json")
+    proc = subprocess.run([binary, BENCHMARK, *LONG, "--benchmark_out=" + too_long], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 2 and "File name too long" in proc.stderr and "Running" not in proc.stderr, \
+        "a 256-byte FILE: exit status %d, %s" % (proc.returncode, proc.stderr.strip()[-300:])
+    assert os.listdir(directory) == [], "a refused FILE left %s" % os.listdir(directory)
+    return ("FILEs of 255 bytes (ASCII, and two-byte characters) were written whole, a killed run's leftover "
+            "beside each removed; one of 256 bytes was refused before the run")
 
 
 def fifo_with_a_reader(binary, directory):

@@ -60,7 +60,7 @@ def main(args):
         print("concbench: no benchmark matches --benchmark_filter=%s" % flag("--benchmark_filter"), file=sys.stderr)
         return 2
     reps = flag("--benchmark_repetitions", "1")
-    if not reps.isdigit() or int(reps) < 1:  # as the binary refuses it, listing or not
+    if not re.fullmatch("[0-9]+", reps) or int(reps) < 1:  # as the binary refuses it, listing or not
         print("concbench: --benchmark_repetitions=%s: not a whole number of at least 1" % reps, file=sys.stderr)
         return 2
     reps = int(reps)

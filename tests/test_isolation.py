@@ -399,7 +399,8 @@ def test_an_interrupt_while_rendering_says_the_record_was_written(tmp_path, monk
     monkeypatch.setenv("FAKE_NAMES", "w/a/n:1")
     assert run_isolated.main(["--out", str(out), "--render", FAKE, *ONE_ROUND]) == 130
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last == "concbench: interrupted; %s was recorded before that" % out
+    assert last == "concbench: interrupted; %s was recorded before that, but not rendered (scripts/plot.py " \
+                   "renders it)" % out
     assert [b["name"] for b in json.loads(out.read_text())["benchmarks"]] == ["w/a/n:1/real_time"]
 
 
