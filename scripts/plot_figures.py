@@ -413,10 +413,10 @@ def _draw_throughput_memory(figs, info):
                          height=4.8, width=6.0)
     for ax, (title, rows, col, ylabel) in zip(axes[0], panels):
         for model, m in _by_model(rows, "conc"):
-            _errorbar(ax, model, m["conc"], m[col], m[col + "_min"], m[col + "_max"])
+            _errorbar(ax, model, m["conc"], m[col], m[col + "_min"], m[col + "_max"], hollow=m["short"])
         _conc_axis(ax, rows["conc"])
         _log_axis(ax, rows[col + "_min"], rows[col + "_max"])
-        ax.set(ylabel=ylabel, title=title)
+        ax.set(ylabel=ylabel, title=title + ("\n" + SHORT_NOTE if rows["short"].any() else ""))
     figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
 
 

@@ -42,6 +42,17 @@ def spread_cell(r):
     return fmt_spread(r["t_min"], r["t_max"], r["reps"])
 
 
+# seq's spread over its runs above which the sum tables say what it does to their ratios.
+SEQ_SPREAD_NOTED = 1.10
+
+
+def bare_cell(r):
+    """A sum's time over its bare sum, and of how many rounds where some were left out."""
+    counted, rounds = r.get("vs_bare_rounds"), r["reps"]
+    some = finite(counted) and r["row_kind"] == "iteration" and counted < rounds
+    return fmt_ratio(r["vs_bare"]) + (" (%d of %d)" % (counted, rounds) if some else "")
+
+
 def runs_cell(r):
     if r["row_kind"] != "iteration":
         reps = r.get("repetitions")
@@ -72,9 +83,19 @@ def pivot(rows, fmt, corner="model \\ C"):
                                                          for m in models])
 
 
+def _held(r):
+    """How many requests a cell's model held in flight, where that fell short of its C."""
+    return "%s in flight" % fmt_num(r["peak_in_flight"]) if r["short"] else ""
+
+
 def time_and_efficiency(r):
-    held = "; %s in flight" % fmt_num(r["peak_in_flight"]) if r["short"] else ""
-    return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_eff(r["eff"]), held)
+    held = _held(r)
+    return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_eff(r["eff"]), "; " + held if held else "")
+
+
+def rate_and_held(r):
+    held = _held(r)
+    return fmt_measured(r["items_per_second"]) + (" (%s)" % held if held else "")
 
 
 def _caches(ctx):
@@ -239,7 +260,8 @@ def sum_section(page, sum_info):
                  "off by as much as the two bandwidths differ), and a few percent either way is noise; "
                  "the column is the median over the rounds, " + (
                      "leaving out a round whose bare sum's threads did not run at once (its CPU time "
-                     "under %g of its threads' over its wall time). " % BARE_UTIL_SHARE
+                     "under %g of its threads' over its wall time; \"2 of 3\" says how many rounds "
+                     "counted where some were left out). " % BARE_UTIL_SHARE
                      if sum_info["bare_checked"] else
                      "every round's: this run predates `bare_cpu_util`, so a bare sum whose threads did "
                      "not run at once (one read on one core, as slow as `seq`) counts too. ")
@@ -259,11 +281,19 @@ def sum_section(page, sum_info):
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
                  fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1.005 else ""),  # not beside a "1.00"
-                 fmt_measured(r["cpu_util"])) + ((fmt_ratio(r["vs_bare"]),) if bare else ()) + (runs_cell(r),)
+                 fmt_measured(r["cpu_util"])) + ((bare_cell(r),) if bare else ()) + (runs_cell(r),)
                 for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
                  md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util"]
                           + (["× bare"] if bare else []) + ["runs"], rows))
+        seq = info["speedup"][info["speedup"]["model"] == "seq"]
+        if not seq.empty and seq["t_max"].iloc[0] > SEQ_SPREAD_NOTED * seq["t_min"].iloc[0]:
+            r = seq.iloc[0]
+            page.add("`seq`'s own runs here spread %s – %s (%s), so every speedup and efficiency in this "
+                     "table, taken against its median, carries that much noise: an efficiency above 1 "
+                     "by less than that, or a model's one-worker time below `seq`'s, is that noise."
+                     % (fmt_time(r["t_min"]), fmt_time(r["t_max"]),
+                        "+%.0f%%" % (100 * (r["t_max"] / r["t_min"] - 1))))
     page.images("sum_time_vs_n.png")
     rows = [(kernel, c["model"], int(c["workers"]), fmt_crossover(c["crossover"]),
              "n = %s" % fmt_n(c["n_small"]) if finite(c["n_small"]) else "–", fmt_time(c["t_small"]),
@@ -292,7 +322,7 @@ def fetch_section(page, fetch_info):
              "models in grey behind it: a cost that stays the same as C grows is a flat line there, "
              "while its efficiency, in the second figure with every model on one axis, falls as the "
              "ideal shrinks. C is the most requests a model may have in flight; where it held fewer than "
-             "90% of min(N, C) at once (its median `peak_in_flight`), the cell says how many, and both "
+             "90% of min(N, C) at once (its median `peak_in_flight`), the cell says how many, and the "
              "figures draw the point hollow.")
     page.images("fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png")
     for delay in delays:
@@ -301,10 +331,10 @@ def fetch_section(page, fetch_info):
     rest = f["profile"].isna().sum() - sum(len(config_rows(f, cfg, d)) for d in delays)
     if rest > 0:
         page.add("%s (other sizes, payloads, keep-alive settings or L = 0) %s in the full table below."
-                 % (plural(rest, "more latency benchmark"), "is" if rest == 1 else "are"))
+                 % (plural(rest, "more fetch benchmark"), "is" if rest == 1 else "are"))
     if fetch_info["rate0"] is not None:
         page.add("### L = 0 ms, %s: requests per second" % fmt_fetch_config(fetch_info["cfg0"]),
-                 pivot(fetch_info["rate0"], lambda r: fmt_measured(r["items_per_second"])))
+                 pivot(fetch_info["rate0"], rate_and_held))
     if fetch_info["memory"] is not None:
         page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], fmt_fetch_config(cfg)),
                  pivot(fetch_info["memory"], lambda r: fmt_measured(r["mem_per_inflight_kb"])),
@@ -334,7 +364,7 @@ def c10k_section(page, info):
     page.images("fetch_c10k.png")
     page.add(pivot(info["sweep"], time_and_efficiency))
     if info["left_out"]:
-        page.add("Not in the C10k sweep: " + "; ".join(
+        page.add("Left out of the C10k sweep, or of its highest C: " + "; ".join(
             "`%s`: %s" % (m, _grouped(info["left_out"][m])) for m in sorted(info["left_out"], key=model_order)) + ".")
 
 
@@ -342,9 +372,12 @@ def open_section(page, open_info):
     """The open-loop sweep: what coordinated omission is, the figure, each model's capacity."""
     f = open_info["frame"]
     page.add("## fetch, open loop: latency under a fixed request rate",
-             "Every other fetch benchmark is closed-loop: a model sends its next request only when a slot "
-             "frees. When the server or the client stalls, fewer requests are sent, and the latency of "
-             "those never sent is never recorded: *coordinated omission*, which makes tails look far "
+             "Every other fetch benchmark is a closed-loop batch: all N requests are ready at its start, "
+             "a model sends the next one only when a slot frees, and each one's latency counts from the "
+             "start, queue wait included: the latencies of a batch, not of a service whose requests "
+             "arrive over time. A closed-loop load generator that counts from when it sent each request "
+             "does worse: when the server or the client stalls, fewer requests are sent, and the latency "
+             "of those never sent is never recorded: *coordinated omission*, which makes tails look far "
              "better than a real service would see. Here requests arrive on a fixed schedule "
              "(`rate:R` per second, `arrivals:uniform` or `poisson`) whatever the model does, and each "
              "request's latency counts from its arrival. A model that falls behind issues requests "
