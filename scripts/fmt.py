@@ -82,6 +82,18 @@ def fmt_eff(x):
     return "%.2f" % x if finite(x) else "–"
 
 
+def fmt_eff_against(threshold):
+    """fmt_eff, with a third decimal where two would put a value below the threshold on it (0.948
+    read "0.95" beside "no" for >= 0.95; a fetch efficiency of 0.9951, which the ideal bounds by 1,
+    read "1.00"), rounded down where three would too (0.9499 reads 0.949)."""
+    return lambda e: ("%.3f" % min(e, threshold - 0.001) if finite(e) and e < threshold <= round(e, 2)
+                      else fmt_eff(e))
+
+
+# A fetch efficiency: the ideal is a lower bound on the time, so it is below 1 and reads so.
+fmt_fetch_eff = fmt_eff_against(1.0)
+
+
 def fmt_crossover(c):
     """A crossover n, or the word that stands for it ("never", "below smallest")."""
     return fmt_n(c) if finite(c) else (c or "–")

@@ -3,8 +3,8 @@
 import os
 import re
 
-from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fmt_kib, fmt_measured, fmt_n, fmt_num,
-                 fmt_ratio, fmt_spread, fmt_time, md_table, plural)
+from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fmt_fetch_eff, fmt_kib, fmt_measured,
+                 fmt_n, fmt_num, fmt_ratio, fmt_spread, fmt_time, md_table, plural)
 from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, config_rows, model_order, repetitions
 import bench_names
 from records import machine_line, parse_dirty
@@ -12,7 +12,7 @@ import targets
 
 PLOTS = "plots"          # subdirectory of the output directory holding the images
 # The full fetch table's columns after the median and spread: (header, column, formatter).
-FETCH_COLUMNS = [("ideal", "ideal", fmt_time), ("efficiency", "eff", fmt_eff),
+FETCH_COLUMNS = [("ideal", "ideal", fmt_time), ("efficiency", "eff", fmt_fetch_eff),
                  ("req/s", "items_per_second", fmt_measured), ("p50 ms", "p50_ms", fmt_measured),
                  ("p99 ms", "p99_ms", fmt_measured), ("peak RSS MiB", "peak_rss_mb", fmt_measured),
                  ("KiB/in-flight", "mem_per_inflight_kb", fmt_measured)]
@@ -90,7 +90,7 @@ def _held(r):
 
 def time_and_efficiency(r):
     held = _held(r)
-    return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_eff(r["eff"]), "; " + held if held else "")
+    return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_fetch_eff(r["eff"]), "; " + held if held else "")
 
 
 def rate_and_held(r):
@@ -124,7 +124,7 @@ def _peak_rows(summ):
             out.append(("measured floor: one thread without libcurl, N = C = %s at %s ms"
                         % (fmt_num(r["arg_conc"]), fmt_num(r["arg_delay_ms"])),
                         "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_measured(r["items_per_second"]),
-                                                 ", efficiency %s" % fmt_eff(eff) if finite(eff) else "")))
+                                                 ", efficiency %s" % fmt_fetch_eff(eff) if finite(eff) else "")))
         elif r["model"] == "read_bw" and finite(r.get("bytes_per_second")):
             out.append(("measured peak: read bandwidth, %s" % plural(int(r["arg_workers"]), "thread"),
                         "%.1f GB/s over %s" % (r["bytes_per_second"] / 1e9, fmt_bytes(int(r["arg_bytes"])))))

@@ -7,7 +7,7 @@ Each target names the benchmarks it reads. A run that lacks one (a --quick or fi
 gets "not measured", never a guess. Targets are benchmarks, not timed tests: a miss is
 reported here, it fails nothing.
 """
-from fmt import finite, fmt_eff, fmt_measured, fmt_num, fmt_ratio, fmt_time, plural
+from fmt import finite, fmt_eff, fmt_eff_against, fmt_fetch_eff, fmt_measured, fmt_num, fmt_ratio, fmt_time, plural
 import metrics
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
@@ -70,13 +70,6 @@ def _listed(pairs, fmt, code=True):
 def _each(label, pairs, fmt, ok=None, code=True):
     """A target row over (label, value) pairs: met when every value meets `ok`; REPORTED without `ok`."""
     return label, _listed(pairs, fmt, code), _verdict([v for _, v in pairs], ok) if ok else REPORTED
-
-
-def _eff_against(threshold):
-    """fmt_eff, with a third decimal where two would put a value below the threshold on it (0.948
-    read "0.95" beside "no" for >= 0.95), rounded down where three would too (0.9499 reads 0.949)."""
-    return lambda e: ("%.3f" % min(e, threshold - 0.001) if finite(e) and e < threshold <= round(e, 2)
-                      else fmt_eff(e))
 
 
 def _row(label, values, text, ok):
@@ -192,10 +185,10 @@ def _all_cores_targets(run, hw, t_seq):
     per_call = lambda m: run.time(sum_key(m, "range", hw, 1000))
     return out + [
         _each("efficiency >= 0.95 at workers = %d, `range` n = 1e8: the persistent models" % hw,
-              effs(("pool", "tbb", "openmp", "process_pool", "std_par")), _eff_against(0.95), lambda e: e >= 0.95),
+              effs(("pool", "tbb", "openmp", "process_pool", "std_par")), fmt_eff_against(0.95), lambda e: e >= 0.95),
         _range_against_bare(run, hw),
         _row("`mpi` efficiency >= 0.90 at workers = %d, `range` n = 1e8" % hw,
-             [efficiency("mpi")], _eff_against(0.90), lambda e: e >= 0.90),
+             [efficiency("mpi")], fmt_eff_against(0.90), lambda e: e >= 0.90),
         _each("the spawn-per-call models at workers = %d, `range` n = 1e8" % hw, effs(("threads", "fork")), fmt_eff),
         _each("time per call at n = 1e3, workers = %d: `pool`, `tbb`, `openmp`, `process_pool` "
               "tens of microseconds or less (<= 50 µs)" % hw,
@@ -223,8 +216,8 @@ def fetch_targets(run):
                   ["multi_socket", "coro"], 1000, 10000, "delay_ms:100", 1.3),
            _each("N = C = 1,000 at 100 ms: `multi`, `multi_socket`, `coro` efficiency >= 0.85",
                  [(m, run.counter(fetch_key(m, 1000, 1000, "delay_ms:100"), "efficiency"))
-                  for m in ("multi", "multi_socket", "coro")], _eff_against(0.85), lambda e: e >= 0.85),
-           _floor(run, 1000, 100, lambda k: "efficiency %s (%s)" % (fmt_eff(run.counter(k, "efficiency")),
+                  for m in ("multi", "multi_socket", "coro")], fmt_eff_against(0.85), lambda e: e >= 0.85),
+           _floor(run, 1000, 100, lambda k: "efficiency %s (%s)" % (fmt_fetch_eff(run.counter(k, "efficiency")),
                                                                     fmt_time(run.time(k)))),
            _each("0 ms, 1 KiB, C = 1,000: `multi_socket` >= 30,000 requests/s",
                  [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),

@@ -1601,3 +1601,9 @@ def test_the_sum_tables_say_when_seq_itself_spread_widely(tmp_path, spread):
     else:
         t = reps[0]["real_time"] * UNIT[reps[0]["time_unit"]]
         assert "%s %s – %s (+50%%)" % (said, fmt.fmt_time(t), fmt.fmt_time(1.5 * t)) in range_part, range_part
+
+
+def test_a_fetch_efficiency_below_1_never_reads_1():
+    # 0.9951 read "1.00" in the seed rows while the targets said the highest was 0.995.
+    assert [fmt.fmt_fetch_eff(e) for e in (0.9951, 0.9999, 0.994, 1.0, 0.91)] == ["0.995", "0.999", "0.99", "1.00",
+                                                                                 "0.91"]
