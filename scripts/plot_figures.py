@@ -209,8 +209,9 @@ def _workers_panel(ax, what, info, hw):
     xs = np.array(sorted(set(tab["workers"]) | ({hw} if hw else set())), dtype=float)
     linear = xs[-1] / max(xs[0], 1) < 8
     for model, m in tab.groupby("model", sort=False):
+        # seq, one point at W = 1 that every model's W = 1 sits beside, is drawn on top of them
         _errorbar(ax, model, m["workers"], m[what], m[what + "_lo"], m[what + "_hi"], linear=linear,
-                  linestyle="none" if model == "seq" else "-")
+                  linestyle="none" if model == "seq" else "-", zorder=4 if model == "seq" else None)
     # The bound is what the cores allow: W workers on fewer hardware threads share
     # them, so the best speedup is min(W, hardware threads), and the best efficiency
     # (speedup per worker) falls as hardware threads / W past them.
