@@ -155,8 +155,24 @@ def _array_against_bare(run, hw):
     return (label, "the bare read %s – %s over the rounds (%.1f – %.1f GB/s%s); " % (
                 fmt_time(lo), fmt_time(hi), ARRAY_BYTES / hi / 1e9, ARRAY_BYTES / lo / 1e9,
                 "; `memchr` %.1f GB/s in its own processes" % (read_bw / 1e9) if read_bw else "")
-            + _listed(ratios, fmt_ratio),
+            + _listed([(m, keys[m] if _has_bare(run, keys[m]) else None) for m in keys],
+                      lambda key: _vs_bare(run, key)),
             _verdict([v for m, v in ratios if m in held], lambda v: v <= 1.5))
+
+
+def _vs_bare(run, key):
+    """A sum's time over its bare sum, and of how many rounds where some were left out (their bare
+    sum's threads did not run at once): '0.89× (2 of 3 rounds)'."""
+    counted, rounds = run.counter(key, "vs_bare_rounds"), run.rows[key].get("reps")
+    return fmt_ratio(run.counter(key, "vs_bare")) + (
+        " (%d of %d rounds)" % (counted, rounds) if counted is not None and finite(rounds) and counted < rounds
+        else "")
+
+
+def _has_bare(run, key):
+    """Whether the record has key's bare sum: a ratio, or rounds that all were left out (which
+    read "– (0 of 3 rounds)", not "not measured")."""
+    return run.counter(key, "vs_bare") is not None or run.counter(key, "vs_bare_rounds") is not None
 
 
 def _range_against_bare(run, hw):
@@ -170,7 +186,8 @@ def _range_against_bare(run, hw):
              "threads and no model just before in the same process" % (hw, hw))
     if not any(v is not None for _, v in ratios):
         return label, "– (no bare sum in this record)", NOT_MEASURED
-    return _each(label, [(m, v) for m, v in ratios if v is not None], fmt_ratio)
+    return _each(label, [(m, sum_key(m, "range", hw)) for m in models if _has_bare(run, sum_key(m, "range", hw))],
+                 lambda key: _vs_bare(run, key))
 
 
 def _all_cores_targets(run, hw, t_seq):

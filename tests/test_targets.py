@@ -307,3 +307,19 @@ def test_range_is_shown_against_its_bare_sum_beside_the_efficiency_against_seq()
     for m in ("threads", "pool", "tbb", "openmp", "process_pool", "std_par", "mpi", "fork"):
         rows[sum_key(m, "range", 2)] = (0.93e-3, {})
     assert verdict(evaluate(rows), "`range` at 2 workers") == ("– (no bare sum in this record)", NOT_MEASURED)
+
+
+def test_a_bare_ratio_of_fewer_rounds_says_how_many():
+    # mpi's 0.89x came from 2 of 3 rounds (the third's bare sum did not run at once) and W = 4's
+    # from none: the row read like the others'.
+    rows = good_run()
+    rows[sum_key("mpi", "range", 2)] = (0.93e-3, {"vs_bare": 0.89, "vs_bare_rounds": 2, "reps": 3})
+    rows[sum_key("tbb", "range", 2)] = (0.93e-3, {"vs_bare": float("nan"), "vs_bare_rounds": 0, "reps": 3})
+    rows[sum_key("pool", "range", 2)] = (0.93e-3, {"vs_bare": 1.02, "vs_bare_rounds": 3, "reps": 3})
+    measured, met = verdict(evaluate(rows), "`range` at 2 workers, n = 1e8: each model's time over the bare sum")
+    assert "`mpi` 0.89× (2 of 3 rounds)" in measured and "`tbb` – (0 of 3 rounds)" in measured, measured
+    assert "`pool` 1.02×," in measured, measured
+    rows[sum_key("openmp", "array", 2)] = (0.020, {"vs_bare": 1.01, "vs_bare_rounds": 1, "reps": 3,
+                                                   "bare_s_min": 0.016, "bare_s_max": 0.024})
+    measured, met = verdict(evaluate(rows), "`array` at 2 workers")
+    assert "`openmp` 1.01× (1 of 3 rounds)" in measured and met == YES, measured
