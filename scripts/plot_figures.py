@@ -304,8 +304,8 @@ DELAY_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")  # one per injected latency in
 
 
 def _model_panels(figs, rows, title, ylabel, draw):
-    """Small multiples: one panel per model in rows (five to a row), draw(ax, model) in each, on one
-    shared y axis so panels compare at a glance. Returns (fig, the panels in use)."""
+    """Small multiples: one panel per model in rows (five to a row), draw(ax, model) in each, on
+    shared axes so panels compare at a glance. Returns (fig, the panels in use)."""
     models = sorted(rows["model"].unique(), key=model_order)
     ncols = min(5, len(models))
     nrows = -(-len(models) // ncols)
@@ -320,8 +320,9 @@ def _model_panels(figs, rows, title, ylabel, draw):
         if own_top < top_conc:  # an empty right half: a sweep's limit or errored runs, not a lost line
             ax.text(0.97, 0.5, "no result\nabove C = %s" % fmt_num(own_top), transform=ax.transAxes, ha="right",
                     va="center", fontsize=8, color="#555555")
-        if i:
+        if i:  # one x range too: a model whose sweep stopped early kept a narrower one of its own
             ax.sharey(panels[0])
+            ax.sharex(panels[0])
         if i % ncols == 0:
             ax.set_ylabel(ylabel)
         # only the bottom panel of each column names the x axis, briefly: the long name overran the last

@@ -317,7 +317,8 @@ def fetch_section(page, fetch_info):
     f, cfg, delays = fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"]
     page.add("## fetch (IO-bound)",
              "Wall time for N HTTP GETs against the local server with injected latency L; ideal = the "
-             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured. The first figure has "
+             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured, run by run, and a "
+             "cell's efficiency is the median over its runs. The first figure has "
              "a panel per model with its time above the ideal (measured − ideal) against C, the other "
              "models in grey behind it: a cost that stays the same as C grows is a flat line there, "
              "while its efficiency, in the second figure with every model on one axis, falls as the "
