@@ -73,7 +73,19 @@ def summarize(df):
     for c in df.columns:
         if not c.startswith("arg_") and c not in BASE_COLUMNS and pd.api.types.is_numeric_dtype(df[c]):
             spec.update({c: (c, "median"), c + "_min": (c, "min"), c + "_max": (c, "max")})  # a counter
-    return df.groupby("key", sort=False).agg(**spec).reset_index()
+    out = df.groupby("key", sort=False).agg(**spec).reset_index()
+    if "vs_bare_rounds" in out:  # a benchmark with no bare sum at all left out no rounds
+        out["vs_bare_rounds"] = out["vs_bare_rounds"].where(out["bare_s"].notna())
+    return out
+
+
+def bare_left_out(r):
+    """(rounds counted, rounds) of a summary row's × bare median where some of its rounds were left
+    out (their bare sum's threads did not run at once), else None."""
+    counted, rounds = r.get("vs_bare_rounds"), r.get("reps")
+    if r.get("row_kind") == "iteration" and finite(counted) and finite(rounds) and counted < rounds:
+        return int(counted), int(rounds)
+    return None
 
 
 def repetitions(summ):

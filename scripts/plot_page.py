@@ -5,7 +5,7 @@ import re
 
 from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fmt_fetch_eff, fmt_kib, fmt_measured,
                  fmt_n, fmt_num, fmt_ratio, fmt_spread, fmt_time, md_table, plural)
-from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, config_rows, model_order, repetitions
+from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, bare_left_out, config_rows, model_order, repetitions
 import bench_names
 from records import machine_line, parse_dirty
 import targets
@@ -48,9 +48,8 @@ SEQ_SPREAD_NOTED = 1.10
 
 def bare_cell(r):
     """A sum's time over its bare sum, and of how many rounds where some were left out."""
-    counted, rounds = r.get("vs_bare_rounds"), r["reps"]
-    some = finite(counted) and r["row_kind"] == "iteration" and counted < rounds
-    return fmt_ratio(r["vs_bare"]) + (" (%d of %d)" % (counted, rounds) if some else "")
+    left_out = bare_left_out(r)
+    return fmt_ratio(r["vs_bare"]) + (" (%d of %d)" % left_out if left_out else "")
 
 
 def runs_cell(r):
@@ -93,9 +92,12 @@ def time_and_efficiency(r):
     return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_fetch_eff(r["eff"]), "; " + held if held else "")
 
 
-def rate_and_held(r):
-    held = _held(r)
-    return fmt_measured(r["items_per_second"]) + (" (%s)" % held if held else "")
+def measured_and_held(column):
+    """A cell of `column`'s median, and how many requests were in flight where that fell short of C."""
+    def cell(r):
+        held = _held(r)
+        return fmt_measured(r[column]) + (" (%s)" % held if held else "")
+    return cell
 
 
 def _caches(ctx):
@@ -291,7 +293,8 @@ def sum_section(page, sum_info):
             r = seq.iloc[0]
             page.add("`seq`'s own runs here spread %s – %s (%s), so every speedup and efficiency in this "
                      "table, taken against its median, carries that much noise: an efficiency above 1 "
-                     "by less than that, or a model's one-worker time below `seq`'s, is that noise."
+                     "by less than that and not marked ↑, or a model's one-worker time below `seq`'s, "
+                     "is that noise."
                      % (fmt_time(r["t_min"]), fmt_time(r["t_max"]),
                         "+%.0f%%" % (100 * (r["t_max"] / r["t_min"] - 1))))
     page.images("sum_time_vs_n.png")
@@ -324,7 +327,7 @@ def fetch_section(page, fetch_info):
              "while its efficiency, in the second figure with every model on one axis, falls as the "
              "ideal shrinks. C is the most requests a model may have in flight; where it held fewer than "
              "90% of min(N, C) at once (its median `peak_in_flight`), the cell says how many, and the "
-             "figures draw the point hollow.")
+             "time, efficiency, throughput and memory figures draw the point hollow.")
     page.images("fetch_time.png", "fetch_efficiency.png", "fetch_latency.png", "fetch_throughput_memory.png")
     for delay in delays:
         page.add("### L = %g ms, %s: median wall time (efficiency)" % (delay, fmt_fetch_config(cfg)),
@@ -335,10 +338,10 @@ def fetch_section(page, fetch_info):
                  % (plural(rest, "more fetch benchmark"), "is" if rest == 1 else "are"))
     if fetch_info["rate0"] is not None:
         page.add("### L = 0 ms, %s: requests per second" % fmt_fetch_config(fetch_info["cfg0"]),
-                 pivot(fetch_info["rate0"], rate_and_held))
+                 pivot(fetch_info["rate0"], measured_and_held("items_per_second")))
     if fetch_info["memory"] is not None:
         page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], fmt_fetch_config(cfg)),
-                 pivot(fetch_info["memory"], lambda r: fmt_measured(r["mem_per_inflight_kb"])),
+                 pivot(fetch_info["memory"], measured_and_held("mem_per_inflight_kb")),
                  "Memory per request in flight (KiB/in-flight in the full table) is (peak RSS − RSS before "
                  "the model was built) / the most requests in flight at once, for the models whose memory "
                  "is their requests; below %d in flight it is page-granular noise and not shown."

@@ -163,10 +163,9 @@ def _array_against_bare(run, hw):
 def _vs_bare(run, key):
     """A sum's time over its bare sum, and of how many rounds where some were left out (their bare
     sum's threads did not run at once): '0.89× (2 of 3 rounds)'."""
-    counted, rounds = run.counter(key, "vs_bare_rounds"), run.rows[key].get("reps")
+    left_out = metrics.bare_left_out(run.rows[key])
     return fmt_ratio(run.counter(key, "vs_bare")) + (
-        " (%d of %d rounds)" % (counted, rounds) if counted is not None and finite(rounds) and counted < rounds
-        else "")
+        " (%d of %s)" % (left_out[0], plural(left_out[1], "round")) if left_out else "")
 
 
 def _has_bare(run, key):
@@ -250,7 +249,8 @@ def fetch_targets(run):
     out.append(_row("every fetch efficiency <= 1.0, the client floor's too (the ideal is a lower bound)",
                     [max(effs, key=lambda kv: kv[1]) if effs else None],
                     lambda worst: "highest: %.3f, `%s` (%s with an ideal)"
-                    % (worst[1], worst[0], plural(len(effs), "benchmark")), lambda worst: worst[1] <= 1.0))
+                    % (min(worst[1], 0.999) if worst[1] < 1 else worst[1], worst[0],  # 0.9996 is not 1.000
+                       plural(len(effs), "benchmark")), lambda worst: worst[1] <= 1.0))
     out.append(_each("memory per in-flight request at C = 1,000 (10,000 requests at 100 ms)",
                      [(m, run.counter(fetch_key(m, 1000, 10000, "delay_ms:100"), "mem_per_inflight_kb"))
                       for m in ("multi", "multi_socket", "coro", "threads")],

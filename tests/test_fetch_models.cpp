@@ -621,6 +621,19 @@ TEST(Wrk, ReadsTheCountAndRefusesErrors) {
                std::runtime_error);
   EXPECT_THROW(parse_wrk_output(head + "  95 requests in 1.00s, 1MB read\n  Non-2xx or 3xx responses: 95\n"),
                std::runtime_error);
+  // No request made: why, where wrk says it, is the message.
+  try {
+    parse_wrk_output(head + "  0 requests in 1.00s, 0.00B read\n  Socket errors: connect 0, read 0, write 0, timeout 1000\n");
+    ADD_FAILURE() << "no error for 0 requests";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "wrk: Socket errors: connect 0, read 0, write 0, timeout 1000 (0 requests in 1.00s, 0.00B read)");
+  }
+  try {
+    parse_wrk_output(head + "  0 requests in 1.00s, 0.00B read\n");
+    ADD_FAILURE() << "no error for 0 requests";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "wrk made no requests (0 requests in 1.00s, 0.00B read)");
+  }
 }
 
 // peak/wrk/conc:C/delay_ms:L/bytes:B asks the fixture for what its name says: C connections and

@@ -313,13 +313,20 @@ def test_a_bare_ratio_of_fewer_rounds_says_how_many():
     # mpi's 0.89x came from 2 of 3 rounds (the third's bare sum did not run at once) and W = 4's
     # from none: the row read like the others'.
     rows = good_run()
-    rows[sum_key("mpi", "range", 2)] = (0.93e-3, {"vs_bare": 0.89, "vs_bare_rounds": 2, "reps": 3})
-    rows[sum_key("tbb", "range", 2)] = (0.93e-3, {"vs_bare": float("nan"), "vs_bare_rounds": 0, "reps": 3})
-    rows[sum_key("pool", "range", 2)] = (0.93e-3, {"vs_bare": 1.02, "vs_bare_rounds": 3, "reps": 3})
+    # (summaries as metrics.summarize makes them; test_plot renders a record through it)
+    rounds = lambda counted, reps=3: {"vs_bare_rounds": counted, "reps": reps, "row_kind": "iteration"}
+    rows[sum_key("mpi", "range", 2)] = (0.93e-3, dict(vs_bare=0.89, **rounds(2)))
+    rows[sum_key("tbb", "range", 2)] = (0.93e-3, dict(vs_bare=float("nan"), **rounds(0)))
+    rows[sum_key("pool", "range", 2)] = (0.93e-3, dict(vs_bare=1.02, **rounds(3)))
+    rows[sum_key("threads", "range", 2)] = (0.93e-3, dict(vs_bare=float("nan"), **rounds(0, 1)))  # --quick
     measured, met = verdict(evaluate(rows), "`range` at 2 workers, n = 1e8: each model's time over the bare sum")
     assert "`mpi` 0.89× (2 of 3 rounds)" in measured and "`tbb` – (0 of 3 rounds)" in measured, measured
-    assert "`pool` 1.02×," in measured, measured
-    rows[sum_key("openmp", "array", 2)] = (0.020, {"vs_bare": 1.01, "vs_bare_rounds": 1, "reps": 3,
-                                                   "bare_s_min": 0.016, "bare_s_max": 0.024})
+    assert "`pool` 1.02×," in measured and "`threads` – (0 of 1 round)," in measured, measured
+    # a summary of aggregates (another program's median rows) has no rounds to count
+    rows[sum_key("mpi", "range", 2)] = (0.93e-3, dict(vs_bare=0.89, vs_bare_rounds=0, reps=1, row_kind="median"))
+    measured, met = verdict(evaluate(rows), "`range` at 2 workers, n = 1e8: each model's time over the bare sum")
+    assert "`mpi` 0.89×," in measured, measured
+    rows[sum_key("openmp", "array", 2)] = (0.020, dict(vs_bare=1.01, bare_s_min=0.016, bare_s_max=0.024,
+                                                       **rounds(1)))
     measured, met = verdict(evaluate(rows), "`array` at 2 workers")
     assert "`openmp` 1.01× (1 of 3 rounds)" in measured and met == YES, measured

@@ -70,12 +70,17 @@ WrkResult parse_wrk_output(const std::string& out) {
   if (!std::regex_search(out, m, total)) throw std::runtime_error("wrk printed no request count");
   const double scale = m[3] == "us" ? 1e-6 : m[3] == "ms" ? 1e-3 : m[3] == "m" ? 60 : 1;
   WrkResult r{std::stod(m[1]), std::stod(m[2]) * scale};
-  if (r.seconds <= 0 || r.requests <= 0) throw std::runtime_error("wrk made no requests");
-  // Anything but a clean 200 on every request is a broken bound, not a measurement.
+  // wrk's summary line ("0 requests in 1.00s, 0.00B read"), for the messages below
+  const size_t at = static_cast<size_t>(m.position(0));
+  const std::string summary = out.substr(at, out.find('\n', at) - at);
+  // Anything but a clean 200 on every request is a broken bound, not a measurement. Checked
+  // first: with no request made, these say why (a smoke run under the sanitizers once said only
+  // "wrk made no requests").
   for (const char* bad : {"Socket errors", "Non-2xx or 3xx responses"}) {
-    if (const size_t at = out.find(bad); at != std::string::npos)
-      throw std::runtime_error("wrk: " + out.substr(at, out.find('\n', at) - at));
+    if (const size_t where = out.find(bad); where != std::string::npos)
+      throw std::runtime_error("wrk: " + out.substr(where, out.find('\n', where) - where) + " (" + summary + ")");
   }
+  if (r.seconds <= 0 || r.requests <= 0) throw std::runtime_error("wrk made no requests (" + summary + ")");
   return r;
 }
 
