@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <random>
@@ -638,6 +639,31 @@ TEST(Wrk, ReadsTheCountAndRefusesErrors) {
 
 // peak/wrk/conc:C/delay_ms:L/bytes:B asks the fixture for what its name says: C connections and
 // responses held L ms (the fixture's tests hold it to the delay), B bytes long.
+// peak/wrk starts only once the fixture holds no other client's connections: a smoke run under
+// the sanitizers had wrk make no request in its one second, right after peak/raw_http closed
+// 10,000. Twenty idle connections hold it; once they close it goes on; a server that does not
+// answer is said to.
+TEST(Wrk, WaitsUntilTheFixtureHoldsNoOtherConnections) {
+  fixture::ServerProcess own = fixture::ServerProcess::start(CONCBENCH_FIXTURE_PATH);
+  std::vector<int> held;
+  for (int i = 0; i < 20; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(own.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    held.push_back(fd);
+  }
+  EXPECT_EQ(wait_until_fixture_idle(own.base_url(), milliseconds(500)),
+            "the fixture server still held 20 connections of other clients after 500 ms");
+  for (const int fd : held) close(fd);
+  EXPECT_EQ(wait_until_fixture_idle(own.base_url(), std::chrono::seconds(10)), "");
+  own.stop();
+  EXPECT_EQ(wait_until_fixture_idle(own.base_url(), milliseconds(100)),
+            "the fixture server at " + own.base_url() + " did not answer /stats");
+}
+
 TEST(Wrk, AsksForTheConnectionsDelayAndSizeItsNameSays) {
   const std::vector<std::string> args = wrk_command("http://127.0.0.1:4000", 1000, 10, 1024);
   ASSERT_EQ(args.size(), 5u);

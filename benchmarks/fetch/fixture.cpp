@@ -11,6 +11,7 @@
 #include <optional>
 #include <regex>
 #include <stdexcept>
+#include <thread>
 
 #include "common/flags.h"
 #include "fetch/stats.h"
@@ -97,9 +98,22 @@ std::optional<FixtureStats> fixture_stats(const std::string& base_url) {
     if (end == start) return std::nullopt;
     return value;
   };
-  const std::optional<double> cpu_s = field("cpu_s"), accepted = field("accepted");
-  if (!cpu_s || !accepted) return std::nullopt;
-  return FixtureStats{*cpu_s, *accepted};
+  const std::optional<double> cpu_s = field("cpu_s"), accepted = field("accepted"), open = field("connections");
+  if (!cpu_s || !accepted || !open) return std::nullopt;
+  return FixtureStats{*cpu_s, *accepted, *open};
+}
+
+std::string wait_until_fixture_idle(const std::string& base_url, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    const std::optional<FixtureStats> stats = fixture_stats(base_url);
+    if (!stats) return "the fixture server at " + base_url + " did not answer /stats";
+    if (stats->connections <= 1) return "";
+    if (std::chrono::steady_clock::now() >= deadline)
+      return "the fixture server still held " + std::to_string(static_cast<long>(stats->connections) - 1) +
+             " connections of other clients after " + std::to_string(limit.count()) + " ms";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 void stop_fixture() {

@@ -2,6 +2,7 @@
 // The fixture server the fetch benchmarks talk to: started by the first one that runs.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,13 +31,19 @@ void use_fixture_url(const std::string& url);
 
 // What the fixture server has done since it started, from its /stats line.
 struct FixtureStats {
-  double cpu_s = 0;     // its CPU time, seconds
-  double accepted = 0;  // connections accepted, the query that read this one included
+  double cpu_s = 0;        // its CPU time, seconds
+  double accepted = 0;     // connections accepted, the query that read this one included
+  double connections = 0;  // connections open now, the query's own included
 };
 
 // The /stats of the fixture server at `base_url`, read in one query (a connection of its own),
 // or nullopt when the server does not answer or its line lacks a field.
 std::optional<FixtureStats> fixture_stats(const std::string& base_url);
+
+// Waits, at most `limit`, until the fixture server at `base_url` holds no connection but the
+// one asking: an earlier benchmark's clients may have closed thousands it has yet to close (a
+// capacity measured then would be of a busy server). Returns "", or why it is not idle.
+std::string wait_until_fixture_idle(const std::string& base_url, std::chrono::milliseconds limit);
 
 // Stops the server if it runs (idempotent). main() calls it after the benchmarks.
 void stop_fixture();
