@@ -237,6 +237,17 @@ def main(run, prog, argv=None):
             return output_failed(prog, e)
 
 
+# The exit statuses of a run Ctrl-C or SIGTERM ended (main: KeyboardInterrupt, sigterm_exits).
+STOPPED = {130: "interrupted", 143: "terminated"}
+
+
+def say_stopped(prog, code, left):
+    """A long run's last line when Ctrl-C or SIGTERM ended it (exit status `code`): that it
+    stopped, and what it leaves (`left`); nothing for any other status."""
+    if code in STOPPED:
+        say(prog, "%s; %s" % (STOPPED[code], left))
+
+
 def closed_pipe():
     """What a script does when its reader stopped reading (`| head`): no traceback, stdout to
     /dev/null so the flush at exit cannot fail again, and the status of a process SIGPIPE ended."""

@@ -448,8 +448,7 @@ def main(argv=None):
         code = cli.main(run, PROG, argv)
     except SystemExit as e:
         code = e.code
-    if code in (130, 143):
-        progress("%s; nothing recorded" % ("interrupted" if code == 130 else "terminated"))
+    cli.say_stopped(PROG, code, "nothing recorded")
     return code
 
 

@@ -532,9 +532,9 @@ def scope_of(binary, args, names):
     return records.PARTIAL if why else records.FULL
 
 
-def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False, recorded=None):
-    """Runs the suite a model per process and writes its record; `recorded` (a list) gets the
-    record's path once it is written, for what an interrupt says it leaves."""
+def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False, left=None):
+    """Runs the suite a model per process and writes its record; left[0] (a list's) says, once the
+    record is written, what an interrupt from then on leaves."""
     if not cli.runnable(binary):
         raise RunError("%s is not an executable file" % binary, 2)
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
@@ -566,8 +566,10 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                 write_json(doc, os.path.join(tmp, "record.json"))
             raise RunError("cannot write %s (%s); the run is kept in %s (record.json, and each process's "
                            "JSON)" % (out, e.strerror or e, tmp)) from None
-        if recorded is not None:  # before the line that says so: an interrupt may come while it is written
-            recorded.append(out)
+        if left is not None:  # before the line that says so: an interrupt may come while it is written
+            # past here only the Python run and plot.py are left to stop
+            left[0] = "%s was recorded before that%s" % (
+                out, ", but not rendered (scripts/plot.py renders it)" if render else "")
         say("recorded %s" % out)
         if fmt == "json":
             print(json.dumps(doc, indent=2))
@@ -636,10 +638,14 @@ def run_python_reference(args, out, fixture):
 
 
 def main(argv=None):
-    return cli.main(_run, PROG, argv)  # SIGTERM: the temporary directory of the processes' JSON goes too
+    # A long run: whoever stopped it (Ctrl-C, SIGTERM) sees that it stopped, and what it leaves.
+    left = ["nothing recorded"]
+    code = cli.main(lambda a: _run(a, left), PROG, argv)  # SIGTERM: the processes' JSON goes too
+    cli.say_stopped(PROG, code, left[0])
+    return code
 
 
-def _run(argv):
+def _run(argv, left):
     opts = {"--out": None, "--history": None, "--fixture": None, "--python": False, "--render": False}
     while argv and argv[0] in opts:  # the options come before BINARY; what follows is BINARY's
         if argv[0] in ("--python", "--render"):
@@ -653,21 +659,8 @@ def _run(argv):
         return 0
     if not argv or (opts["--out"] is None) == (opts["--history"] is None):
         raise RunError(USAGE, 2)
-    recorded = []
-    try:
-        return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"], fixture_path=opts["--fixture"],
-                   python=opts["--python"], render=opts["--render"], recorded=recorded)
-    except (KeyboardInterrupt, SystemExit) as e:  # SystemExit(143): SIGTERM (cli.sigterm_exits)
-        if isinstance(e, KeyboardInterrupt) or e.code == 143:
-            # A long run: whoever stopped it sees that it stopped, and what it leaves.
-            if not recorded:
-                left = "nothing recorded"
-            elif opts["--render"]:  # stopped in the Python run or in plot.py
-                left = "%s was recorded before that, but not rendered (scripts/plot.py renders it)" % recorded[0]
-            else:
-                left = "%s was recorded before that" % recorded[0]
-            say("%s; %s" % ("interrupted" if isinstance(e, KeyboardInterrupt) else "terminated", left))
-        raise
+    return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"], fixture_path=opts["--fixture"],
+               python=opts["--python"], render=opts["--render"], left=left)
 
 
 if __name__ == "__main__":
