@@ -497,14 +497,33 @@ TEST_F(FixtureServer, MaxSizeBodyStreamsAndVerifiesIncrementally) {
 }
 
 TEST_F(FixtureServer, ServesExactStatusesAndNoBodyFor204And205And304) {
-  for (const int status : {200, 201, 299, 301, 404, 418, 429, 500, 503, 599, 204, 205, 304}) {
+  for (const int status : {200, 201, 299, 301, 404, 418, 429, 500, 503, 599}) {
     const RequestSpec spec{.bytes = 100, .status = status, .id = uint64_t(status)};
     SCOPED_TRACE(request_target(spec));
     const HttpResult r = http_get(url(spec));
     ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
     EXPECT_EQ(r.status, status);
-    ASSERT_EQ(r.body.size(), expected_body_bytes(spec));
+    ASSERT_EQ(r.body.size(), 100u);
     EXPECT_TRUE(verify_body(spec.id, r.body.data(), r.body.size()));
+  }
+  // libcurl reads no body after a 204 or 304 whatever the server sends, so these go over a
+  // raw socket, each followed by a pipelined GET: a single stray body byte would make that
+  // second response start somewhere other than right after the first one's header block.
+  for (const int status : {204, 205, 304}) {
+    const RequestSpec spec{.bytes = 100, .status = status, .id = uint64_t(status)};
+    SCOPED_TRACE(request_target(spec));
+    RawClient c(port());
+    ASSERT_TRUE(c.send(raw_get(request_target(spec)) + raw_get("/data?bytes=3&id=6")));
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, status);
+    EXPECT_EQ(header_value(r->head, "Content-Length"),
+              status == 205 ? std::optional<std::string>("0") : std::nullopt);
+    const auto next = c.read_response(5s);
+    ASSERT_TRUE(next.has_value()) << "the response after a " << status << " did not parse";
+    EXPECT_EQ(next->status, 200);
+    EXPECT_EQ(next->body.size(), 3u);
+    EXPECT_TRUE(verify_body(6, next->body.data(), next->body.size()));
   }
 }
 
