@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fmt import one_line
+from fmt import finite, one_line
 from records import GB_KEYS
 
 # --- the naming contract with the C++ side -----------------------------------
@@ -54,11 +54,6 @@ def parse_number(text):
 
 def _is_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _is_finite(x):
-    """A number to count or size with: n:1e400 or a NaN in the JSON is none."""
-    return _is_number(x) and math.isfinite(x)
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,7 +125,7 @@ def concbench_problem(bn):
     a, cpp = bn.args, bn.lang == "cpp"
 
     def need(*keys):
-        missing = [k + ":" for k in keys if not _is_finite(a.get(k))]
+        missing = [k + ":" for k in keys if not finite(a.get(k))]
         if missing:
             return "missing numeric " + ", ".join(missing)
         # Counts and sizes are positive (workers:0 drew an axis from NaN); a delay can be 0.
@@ -160,7 +155,7 @@ def concbench_problem(bn):
         if cpp and bn.model not in FETCH_MODELS:
             return "unknown fetch model '%s'" % bn.model
         problem = need("conc", "n")
-        if not problem and not _is_finite(a.get("delay_ms")) and not isinstance(a.get("profile"), str):
+        if not problem and not finite(a.get("delay_ms")) and not isinstance(a.get("profile"), str):
             return "needs delay_ms:L or profile:NAME"
         return problem
     if not cpp or len(bn.labels) != 1 or bn.model not in _PEAK_ARGS:
@@ -357,7 +352,7 @@ def context_int(context, key):
     if isinstance(value, str):
         value = parse_number(value.strip())
         return value if isinstance(value, int) else None
-    return int(value) if _is_finite(value) else None
+    return int(value) if finite(value) else None
 
 
 def hardware_threads(context):

@@ -61,6 +61,17 @@ def path(text):
     return text
 
 
+def history_dir(repo=REPO):
+    """Where ./bench keeps a repository's records."""
+    return os.path.join(repo, "results", "history")
+
+
+def repo_options(p, repo_help):
+    """--repo and --history (records of the commits named; default REPO's history_dir)."""
+    p.add_argument("--repo", type=path, default=REPO, help=repo_help)
+    p.add_argument("--history", type=path, help="directory of records (default: REPO/results/history)")
+
+
 def whole(lo, hi, what):
     """An argparse type: a whole number in lo..hi, written 100000000 or 1e8 as the C++ flags take."""
     def parse(text):

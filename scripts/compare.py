@@ -30,7 +30,7 @@ import re
 import sys
 
 import cli
-from cli import REPO, InputError, Parser
+from cli import InputError, Parser
 
 PROG = "concbench compare"
 cli.require(["scipy", "numpy", "pandas"], "comparing runs", PROG, __name__)
@@ -59,10 +59,9 @@ def parse_args(argv):
     p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only metrics whose name matches")
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
     p.add_argument("--any-host", action="store_true", help="compare records from different machines")
-    p.add_argument("--repo", type=cli.path, default=REPO, help="git repository commits refer to (default: this one)")
-    p.add_argument("--history", type=cli.path, help="directory of records (default: REPO/results/history)")
+    cli.repo_options(p, "git repository commits refer to (default: this one)")
     args = p.parse_args(argv)
-    args.history = args.history or os.path.join(args.repo, "results", "history")
+    args.history = args.history or cli.history_dir(args.repo)
     if not os.path.isdir(args.history):
         raise InputError("--history %s is not a directory of records" % args.history)
     return args

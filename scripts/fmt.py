@@ -78,6 +78,15 @@ def fmt_ratio(x):
     return "%.2f×" % x if finite(x) else "–"
 
 
+def fmt_vs_bare(ratio, left_out, rounds=False):
+    """A sum's time over its bare sum, and of how many rounds where some were left out (their bare
+    sum's threads did not run at once): '0.89× (2 of 3)', or with `rounds` '0.89× (2 of 3 rounds)'."""
+    if not left_out:
+        return fmt_ratio(ratio)
+    counted, of = left_out
+    return "%s (%d of %s)" % (fmt_ratio(ratio), counted, plural(of, "round") if rounds else of)
+
+
 def fmt_eff(x):
     return "%.2f" % x if finite(x) else "–"
 

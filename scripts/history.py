@@ -25,7 +25,7 @@ import os
 import sys
 
 import cli
-from cli import REPO, InputError, Parser
+from cli import InputError, Parser
 
 PROG = "concbench history"
 cli.require(["matplotlib", "scipy", "numpy", "pandas"], "the history page", PROG, __name__)
@@ -47,10 +47,9 @@ def parse_args(argv):
     p.add_argument("--like", type=cli.path, metavar="RECORD",
                    help="the records of RECORD's machine (default: this one's)")
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT)
-    p.add_argument("--repo", type=cli.path, default=REPO, help="git repository whose branch orders the commits")
-    p.add_argument("--history", type=cli.path, help="directory of records (default: REPO/results/history)")
+    cli.repo_options(p, "git repository whose branch orders the commits")
     args = p.parse_args(argv)
-    args.history = args.history or os.path.join(args.repo, "results", "history")
+    args.history = args.history or cli.history_dir(args.repo)
     args.out = args.out or os.path.join(args.history, "page")
     return args
 

@@ -23,7 +23,7 @@ import sys
 import time
 
 import cli
-from cli import REPO, InputError, Parser, publish
+from cli import REPO, InputError, Parser, history_dir, publish
 from fmt import plural
 
 cli.require(["matplotlib", "pandas", "numpy"], "plotting", "concbench", __name__)
@@ -38,7 +38,7 @@ from plot_page import PLOTS  # noqa: E402
 
 PROG = "concbench plot"
 DEFAULT_OUT = os.path.join(REPO, "results")
-DEFAULT_RUNS = os.path.join(REPO, "results", "history")
+DEFAULT_RUNS = history_dir()
 
 
 say = functools.partial(cli.say, PROG)

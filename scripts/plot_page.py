@@ -4,7 +4,8 @@ import os
 import re
 
 from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fmt_fetch_eff, fmt_kib, fmt_measured,
-                 fmt_n, fmt_num, fmt_ratio, fmt_spread, fmt_time, md_table, plural)
+                 fmt_n, fmt_num, fmt_ratio, fmt_spread, fmt_time, fmt_vs_bare, md_table,
+                 plural)
 from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, bare_left_out, config_rows, model_order, repetitions
 import bench_names
 from records import machine_line, parse_dirty
@@ -44,12 +45,6 @@ def spread_cell(r):
 
 # seq's spread over its runs above which the sum tables say what it does to their ratios.
 SEQ_SPREAD_NOTED = 1.10
-
-
-def bare_cell(r):
-    """A sum's time over its bare sum, and of how many rounds where some were left out."""
-    left_out = bare_left_out(r)
-    return fmt_ratio(r["vs_bare"]) + (" (%d of %d)" % left_out if left_out else "")
 
 
 def runs_cell(r):
@@ -283,7 +278,8 @@ def sum_section(page, sum_info):
         rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
                  fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
                  fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1.005 else ""),  # not beside a "1.00"
-                 fmt_measured(r["cpu_util"])) + ((bare_cell(r),) if bare else ()) + (runs_cell(r),)
+                 fmt_measured(r["cpu_util"]))
+                + ((fmt_vs_bare(r["vs_bare"], bare_left_out(r)),) if bare else ()) + (runs_cell(r),)
                 for _, r in info["speedup"].iterrows()]
         page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
                  md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util"]

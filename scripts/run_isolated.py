@@ -399,7 +399,7 @@ def aggregates(entries):
     """Google Benchmark's mean, median, stddev and cv entries over one benchmark's repetitions, as
     one process with repetitions writes them: over the repetitions that ran, of the times and of
     each counter any of them has; iterations is the number of repetitions, errored ones too; the
-    label only where every repetition has the same one. None when fewer than two ran."""
+    label only where every repetition has the same one. Empty when fewer than two ran."""
     ran = [e for e in entries if not e.get("error_occurred")]
     if len(ran) < 2:
         return []
@@ -532,7 +532,7 @@ def scope_of(binary, args, names):
     return records.PARTIAL if why else records.FULL
 
 
-def run(binary, args, out=None, history=None, fixture_path=None, python=False, render=False, left=None):
+def run(binary, args, out, history, fixture_path, python, render, left):
     """Runs the suite a model per process and writes its record; left[0] (a list's) says, once the
     record is written, what an interrupt from then on leaves."""
     if not cli.runnable(binary):
@@ -566,10 +566,10 @@ def run(binary, args, out=None, history=None, fixture_path=None, python=False, r
                 write_json(doc, os.path.join(tmp, "record.json"))
             raise RunError("cannot write %s (%s); the run is kept in %s (record.json, and each process's "
                            "JSON)" % (out, e.strerror or e, tmp)) from None
-        if left is not None:  # before the line that says so: an interrupt may come while it is written
-            # past here only the Python run and plot.py are left to stop
-            left[0] = "%s was recorded before that%s" % (
-                out, ", but not rendered (scripts/plot.py renders it)" if render else "")
+        # Before the line that says so, as an interrupt may come while it is written; past here
+        # only the Python run and plot.py are left to stop.
+        left[0] = "%s was recorded before that%s" % (
+            out, ", but not rendered (scripts/plot.py renders it)" if render else "")
         say("recorded %s" % out)
         if fmt == "json":
             print(json.dumps(doc, indent=2))

@@ -7,7 +7,7 @@ Each target names the benchmarks it reads. A run that lacks one (a --quick or fi
 gets "not measured", never a guess. Targets are benchmarks, not timed tests: a miss is
 reported here, it fails nothing.
 """
-from fmt import finite, fmt_eff, fmt_eff_against, fmt_fetch_eff, fmt_measured, fmt_num, fmt_ratio, fmt_time, plural
+from fmt import finite, fmt_eff, fmt_eff_against, fmt_fetch_eff, fmt_measured, fmt_num, fmt_time, fmt_vs_bare, plural
 import metrics
 
 N = 10**8   # the sum targets' size: the blog's 0..1e8
@@ -161,11 +161,7 @@ def _array_against_bare(run, hw):
 
 
 def _vs_bare(run, key):
-    """A sum's time over its bare sum, and of how many rounds where some were left out (their bare
-    sum's threads did not run at once): '0.89× (2 of 3 rounds)'."""
-    left_out = metrics.bare_left_out(run.rows[key])
-    return fmt_ratio(run.counter(key, "vs_bare")) + (
-        " (%d of %s)" % (left_out[0], plural(left_out[1], "round")) if left_out else "")
+    return fmt_vs_bare(run.counter(key, "vs_bare"), metrics.bare_left_out(run.rows[key]), rounds=True)
 
 
 def _has_bare(run, key):
