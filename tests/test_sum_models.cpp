@@ -140,6 +140,25 @@ TEST_P(EveryModel, ReturnsTheExactSumForEveryShapeOfInput) {
   }
 }
 
+// The benchmarks fill the array with 0, 1, ..., n - 1, so the range kernel gives the same answer:
+// a model whose workers summed their indices instead of the array would pass every answer check.
+// Here the array holds values that are not their indices (negative ones too).
+TEST_P(EveryModel, TheArrayKernelSumsTheArrayNotItsIndices) {
+  const ModelInfo& info = GetParam();
+  std::vector<int64_t> values(100'003);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<int64_t>((i * 7919) % 1'000'003) - 500'000;
+  for (int workers : {1, 2, 3}) {
+    auto model = info.make(workers);
+    for (int64_t n : {1, 7, 4099, 100'003}) {
+      int64_t expected = 0;
+      for (int64_t i = 0; i < n; ++i) expected += values[static_cast<size_t>(i)];
+      ASSERT_NE(expected, reference_sum(n));
+      Problem p{Kernel::array, n, values.data()};
+      EXPECT_EQ(model->sum(p), expected) << info.name << " workers=" << workers << " n=" << n;
+    }
+  }
+}
+
 // A name that says W workers means W: every model can run one call's slices on W distinct
 // threads or processes, at every n of the sweeps (also where tbb would not split a range below
 // its grain); more than the hardware threads cannot all run at once, so a work-sharing model's

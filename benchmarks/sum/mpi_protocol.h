@@ -51,6 +51,8 @@ struct MpiCommand {
   int32_t report_pids = 0;  // kSum: each rank also sends its pid (the untimed calls count workers)
                             // and how many elements the test hook had it sum again
   int32_t parts = 1;        // kSum: slices of [0, n); the benchmark process sums slice 0, rank r slice r + 1
+  int32_t scatter = 0;      // kSum, array kernel: the caller's array follows (MPI_Iscatterv), each
+                            // rank's slice, which it keeps for later calls (see Mpi::sum)
 };
 
 // What each rank tells the benchmark process once, right after the spawn: where it runs, so

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // concbench_mpi_worker: a rank of the sum/mpi model, spawned by the benchmark process, summing its slice on command.
 //
-// The array kernel's mine_n caches the slice per n; a rank of an --mpi_hosts run fills its own
-// slice on its own host.
+// For the array kernel the benchmark process sends each rank its slice of the caller's array
+// once (MpiCommand::scatter), and the rank keeps it, on its own host in an --mpi_hosts run.
 #include <mpi.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -66,10 +66,9 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   if (rank != ranks - 1) fault = WorkerFault::none;  // one failing rank, the last
-  // For the array kernel each rank holds only its own slice, filled once for each n, outside
-  // the timed calls: memory is distributed, as it is across machines.
+  // For the array kernel each rank holds only its own slice of the caller's array, sent once
+  // (c.scatter) in an untimed call: memory is distributed, as it is across machines.
   std::vector<int64_t> mine;
-  int64_t mine_n = -1;
   while (true) {
     MpiCommand c;
     MPI_Request request;
@@ -93,10 +92,11 @@ int main(int argc, char** argv) {
     const auto kernel = static_cast<Kernel>(c.kernel);
     int64_t part = 0, repeated = 0;
     if (kernel == Kernel::array) {
-      if (mine_n != c.n) {
+      if (c.scatter != 0) {
         std::vector<int64_t>(static_cast<size_t>(s.end - s.begin)).swap(mine);
-        for (int64_t i = s.begin; i < s.end; ++i) mine[static_cast<size_t>(i - s.begin)] = i;
-        mine_n = c.n;
+        MPI_Iscatterv(nullptr, nullptr, nullptr, MPI_INT64_T, mine.data(), static_cast<int>(mine.size()), MPI_INT64_T,
+                      0, parent, &request);
+        if (wait_for(request) != MPI_SUCCESS) break;
       }
       part = sum_slice(Problem{kernel, s.end - s.begin, mine.data(), c.repeat}, 0, s.end - s.begin, &repeated);
     } else {
