@@ -37,13 +37,19 @@ std::vector<int> delays_of(const Point& p) {
   return p.profile == "seed" ? seed_profile_delays() : uniform_delays(p.n, p.delay_ms);
 }
 
+// The untimed round's requests and the outcomes the model writes for them.
+struct WarmRound {
+  std::vector<Request> requests;
+  std::vector<Outcome> outcomes;
+};
+
 // Builds the model and makes one untimed round (warm_round for the fixture; the first min(N, C)
 // requests for real URLs): it opens the C connections (and creates what a model makes lazily),
 // so every timed iteration measures the steady state that keepalive:1 names, however few
 // iterations min_time allows. Its responses are checked, then dropped. nullptr (the benchmark
 // marked as errored) if either fails.
 std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo& info, int conc,
-                                       const ClientOptions& client, std::span<const Request> warm) {
+                                       const ClientOptions& client, WarmRound& warm) {
   std::unique_ptr<Model> model;
   try {
     model = info.make(ModelConfig{conc, client});
@@ -51,16 +57,15 @@ std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo&
     state.SkipWithError((std::string("cannot start the model: ") + e.what()).c_str());
     return nullptr;
   }
-  std::vector<Outcome> outcomes(warm.size());
   std::string reason;
   try {
-    model->run(warm, outcomes);
-    reason = describe_failures(outcomes);
+    model->run(warm.requests, warm.outcomes);
+    reason = describe_failures(warm.outcomes);
   } catch (const std::exception& e) {
     reason = e.what();
   }
   if (reason.empty()) return model;
-  state.SkipWithError(("the warm-up round (all " + std::to_string(warm.size()) +
+  state.SkipWithError(("the warm-up round (all " + std::to_string(warm.requests.size()) +
                        " requests in flight at once) failed: " + reason).c_str());
   return nullptr;
 }
@@ -69,15 +74,20 @@ std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo&
 // warmed even where N < C (the open loop: 500 requests at rate 1000 for C = 1000), since a
 // model may give a run's requests to any of its slots: a pool woke the 500 threads that had
 // not run, and 484 of its 500 timed requests opened a connection under keepalive:1. Real URLs
-// are the requests themselves, so at most N.
-std::vector<Request> warm_requests(const std::string& base_url, std::span<const Request> requests,
-                                   const ModelInfo& info, int conc, uint64_t bytes) {
+// are the requests themselves, so at most N. Made before the memory baseline: these requests
+// and their outcomes are the harness's (about 0.2 KiB a slot), not the model's.
+WarmRound make_warm_round(const std::string& base_url, std::span<const Request> requests,
+                          const ModelInfo& info, int conc, uint64_t bytes) {
   const size_t slots = static_cast<size_t>(info.parallel() ? conc : 1);
+  WarmRound warm;
   if (base_url.empty()) {
     const size_t count = std::min(requests.size(), slots);
-    return {requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(count)};
+    warm.requests.assign(requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(count));
+  } else {
+    warm.requests = warm_round(base_url, slots, bytes);
   }
-  return warm_round(base_url, slots, bytes);
+  warm.outcomes.resize(warm.requests.size());
+  return warm;
 }
 
 // What the fixture server did over the timed loop, read before and after it: its CPU time
@@ -151,14 +161,15 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   // loop, and none that would show up as the model's.
   Histogram latencies;
 
+  WarmRound warm = make_warm_round(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes));
+
   // Memory is measured from before the model exists, so what it keeps per slot (easy handles,
   // threads and their stacks, connections) counts as its cost, to the peak during the runs.
   release_free_memory();
   const bool peak_is_this_runs = reset_peak_rss();
   const int64_t rss_before = rss_kib();
 
-  const std::unique_ptr<Model> model = make_warm_model(
-      state, info, p.conc, client, warm_requests(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes)));
+  const std::unique_ptr<Model> model = make_warm_model(state, info, p.conc, client, warm);
   if (!model) return;
   int64_t bytes = 0;
   int peak_in_flight = 0;
@@ -229,9 +240,9 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
       fixture_requests(base_url, uniform_delays(p.n, p.delay_ms), static_cast<uint64_t>(p.bytes));
   const std::vector<double> arrivals = arrival_offsets(p.n, p.rate, p.poisson);
   std::vector<Outcome> outcomes(requests.size());
+  WarmRound warm = make_warm_round(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes));
   const std::unique_ptr<Model> model = make_warm_model(
-      state, info, p.conc, fixture_client_options(p.delay_ms, static_cast<uint64_t>(p.bytes), true),
-      warm_requests(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes)));
+      state, info, p.conc, fixture_client_options(p.delay_ms, static_cast<uint64_t>(p.bytes), true), warm);
   if (!model) return;
   Histogram latencies;  // every request of every iteration, from its arrival
   // Summed over iterations: how long the schedule took to issue (first to last arrival, plus
