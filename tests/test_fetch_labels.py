@@ -7,6 +7,7 @@
 # binary; ctest sets it).
 import json
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -188,3 +189,31 @@ def test_wrk_measures_the_fixture_only_once_no_other_client_holds_it():
         for s in held:
             s.close()
         fixture.stop()
+
+
+def readme_name_patterns():
+    """The README's table of benchmark names, each `a/<X>/b` pattern as a regex (<X>: one field)."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    table = text.split("Benchmark names carry every argument")[1].split("\n\n")[1]
+    rows = [line.split("|")[2] for line in table.splitlines()[2:]]
+    patterns = [p for row in rows for p in re.findall(r"`([^`]+)`", row)]
+    assert len(patterns) >= 6, patterns  # the table was found
+    # Between the <fields>, the text is literal; a field is one name component, never a "/".
+    return [re.compile("[^/]+".join(re.escape(part) for part in re.split(r"<[^>]*>", p)) + "/process_time/real_time")
+            for p in patterns]
+
+
+def test_the_readmes_name_table_covers_every_benchmark_the_binary_lists(tmp_path):
+    # Its rows once left out the seed profile's, --fetch_urls' and the open loop's names, so a
+    # filter built from it missed 28 benchmarks of the default suite.
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:1/a\nhttp://127.0.0.1:1/b\n")
+    patterns = readme_name_patterns()
+    for extra in ([], ["--quick"], ["--fetch_urls=%s" % urls]):
+        proc = subprocess.run([BINARY, "--benchmark_list_tests", *extra], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        names = proc.stdout.split()
+        assert len(names) > (10 if extra else 400), extra
+        unmatched = [n for n in names if not any(p.fullmatch(n) for p in patterns)]
+        assert not unmatched, (extra, unmatched[:5])
