@@ -818,6 +818,7 @@ TEST(FetchSweep, NamesFollowTheContract) {
   const std::regex open_grammar(
       "fetch/open/(pool|threads|multi_socket|coro)/rate:[0-9]+/conc:1000/n:[0-9]+/delay_ms:10/bytes:1024/"
       "keepalive:1/arrivals:uniform");
+  bool low_limit = false;
   for (bool quick : {false, true}) {
     const Sweep sweep = make_sweep(Suite{quick, 2}, Options{});
     const auto points = sweep_points(sweep);
@@ -867,7 +868,10 @@ TEST(FetchSweep, NamesFollowTheContract) {
     const int64_t hard = limit.rlim_max == RLIM_INFINITY ? std::numeric_limits<int64_t>::max()
                                                          : static_cast<int64_t>(limit.rlim_max);
     EXPECT_EQ(sweep.fd_limit, hard);
-    if (hard < 10'256) CONCBENCH_SKIP("the C10k sweep needs 10,256 descriptors, the hard limit is " + std::to_string(hard));
+    if (hard < 10'256) {
+      low_limit = true;  // skipped after the other checks
+      continue;
+    }
     for (const ModelInfo& info : all_models()) {
       for (int c : c10k) {
         const std::string target = "fetch/" + std::string(info.name) + "/conc:" + std::to_string(c) +
@@ -894,6 +898,7 @@ TEST(FetchSweep, NamesFollowTheContract) {
   EXPECT_EQ(make_sweep(Suite{false, 2}, urls).floor_points, std::vector<Point>{});
   EXPECT_LT(sweep_points(make_sweep(Suite{true, 2}, Options{})).size(),
             sweep_points(make_sweep(Suite{false, 2}, Options{})).size());
+  if (low_limit) CONCBENCH_SKIP("the C10k names were not checked: they need a hard descriptor limit of 10,256");
 }
 
 TEST(FetchSweep, FlagsNameAnExactGrid) {

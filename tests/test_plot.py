@@ -863,6 +863,7 @@ def test_an_out_holding_another_readme_is_refused_and_left_alone(tmp_path):
     assert run_plot(data("small_run.json"), "--out", str(page)).returncode == 0
     assert run_plot(data("small_run.json"), "--out", str(fresh)).returncode == 0
     assert sorted(os.listdir(page)) == sorted(os.listdir(fresh))
+    assert sorted(os.listdir(page / "plots")) == sorted(os.listdir(fresh / "plots"))
     assert (page / "README.md").read_text(encoding="utf-8") == (fresh / "README.md").read_text(encoding="utf-8")
 
 

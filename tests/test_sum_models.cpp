@@ -157,6 +157,21 @@ TEST_P(EveryModel, TheArrayKernelSumsTheArrayNotItsIndices) {
       EXPECT_EQ(model->sum(p), expected) << info.name << " workers=" << workers << " n=" << n;
     }
   }
+  // A model may keep what it was given (mpi's ranks keep their slices): the same array again,
+  // another array of the same n, a range call between them, and the first array once more.
+  std::vector<int64_t> other(values.size());
+  for (size_t i = 0; i < other.size(); ++i) other[i] = 3 - 2 * values[i];
+  const auto total = [](const std::vector<int64_t>& v) { return std::accumulate(v.begin(), v.end(), int64_t{0}); };
+  auto model = info.make(2);
+  const int64_t n = static_cast<int64_t>(values.size());
+  for (const auto* array : {&values, &values, &other, static_cast<std::vector<int64_t>*>(nullptr), &values}) {
+    if (array == nullptr) {
+      EXPECT_EQ(model->sum(Problem{Kernel::range, n, nullptr}), reference_sum(n)) << info.name;
+      continue;
+    }
+    EXPECT_EQ(model->sum(Problem{Kernel::array, n, array->data()}), total(*array))
+        << info.name << (array == &values ? " the first array" : " another array of the same n");
+  }
 }
 
 // A name that says W workers means W: every model can run one call's slices on W distinct

@@ -41,6 +41,7 @@ std::vector<int> delays_of(const Point& p) {
 struct WarmRound {
   std::vector<Request> requests;
   std::vector<Outcome> outcomes;
+  bool gated = false;  // the fixture holds them until all are in flight (real URLs: no gate)
 };
 
 // Builds the model and makes one untimed round (warm_round for the fixture; the first min(N, C)
@@ -65,8 +66,9 @@ std::unique_ptr<Model> make_warm_model(benchmark::State& state, const ModelInfo&
     reason = e.what();
   }
   if (reason.empty()) return model;
-  state.SkipWithError(("the warm-up round (all " + std::to_string(warm.requests.size()) +
-                       " requests in flight at once) failed: " + reason).c_str());
+  const std::string count = std::to_string(warm.requests.size());
+  const std::string what = warm.gated ? "all " + count + " requests in flight at once" : "the first " + count + " requests";
+  state.SkipWithError(("the warm-up round (" + what + ") failed: " + reason).c_str());
   return nullptr;
 }
 
@@ -85,6 +87,7 @@ WarmRound make_warm_round(const std::string& base_url, std::span<const Request> 
     warm.requests.assign(requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(count));
   } else {
     warm.requests = warm_round(base_url, slots, bytes);
+    warm.gated = true;
   }
   warm.outcomes.resize(warm.requests.size());
   return warm;

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <limits>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -189,27 +188,31 @@ class Mpi final : public Model {
     // The array kernel's ranks sum the caller's values, not numbers of their own: each gets its
     // slice once, in the first (untimed) call with this array and n, and keeps it, as a
     // distributed-memory program keeps the part of the data it owns. The caller must not change
-    // the values of an array it has passed (the benchmarks never do). An oversized slice throws.
+    // the values of an array it has passed (the benchmarks never do).
     c.scatter = p.kernel == Kernel::array && (p.values != scattered_values_ || p.n != scattered_n_);
-    if (c.scatter) {
-      io_->counts.assign(static_cast<size_t>(workers_ - 1), 0);
-      io_->displs.assign(static_cast<size_t>(workers_ - 1), 0);
-      for (int r = 1; r < workers_; ++r) {
-        const Slice s = slice_of(p.n, workers_, r);
-        if (s.end > std::numeric_limits<int>::max())
-          throw std::runtime_error("mpi: an array of " + std::to_string(p.n) + " elements is too large to scatter");
-        io_->counts[static_cast<size_t>(r - 1)] = static_cast<int>(s.end - s.begin);
-        io_->displs[static_cast<size_t>(r - 1)] = static_cast<int>(s.begin);
-      }
-    }
     tell(c, deadline);
     MPI_Request request;
     if (c.scatter) {
       scattered_values_ = nullptr;  // until every rank has its slice
-      must(MPI_Iscatterv(p.values, io_->counts.data(), io_->displs.data(), MPI_INT64_T, nullptr, 0, MPI_INT64_T,
-                         MPI_ROOT, ranks_, &request),
-           "MPI_Iscatterv");
-      await(request, deadline, "MPI_Iscatterv");
+      const auto ranks = static_cast<size_t>(workers_ - 1);
+      io_->counts.assign(ranks, 0);
+      io_->displs.assign(ranks, 0);
+      io_->staging.resize(ranks * kScatterChunk);
+      for (int64_t k = 0, rounds = scatter_rounds(p.n, workers_); k < rounds; ++k) {
+        int at = 0;
+        for (int r = 1; r < workers_; ++r) {
+          const int count = scatter_count(p.n, workers_, r, k);
+          std::copy_n(p.values + slice_of(p.n, workers_, r).begin + k * kScatterChunk, count, io_->staging.data() + at);
+          io_->counts[static_cast<size_t>(r - 1)] = count;
+          io_->displs[static_cast<size_t>(r - 1)] = at;
+          at += count;
+        }
+        must(MPI_Iscatterv(io_->staging.data(), io_->counts.data(), io_->displs.data(), MPI_INT64_T, nullptr, 0,
+                           MPI_INT64_T, MPI_ROOT, ranks_, &request),
+             "MPI_Iscatterv");
+        await(request, deadline, "MPI_Iscatterv");
+      }
+      std::vector<int64_t>().swap(io_->staging);
       scattered_values_ = p.values;
       scattered_n_ = p.n;
     }
@@ -410,7 +413,8 @@ class Mpi final : public Model {
     double fields[4] = {0, 0, 0, 0};
     std::vector<int> pids;
     std::vector<int64_t> repeated;
-    std::vector<int> counts, displs;  // the array's slices for the ranks (MPI_Iscatterv)
+    std::vector<int> counts, displs;  // one round of the array's scatter (MPI_Iscatterv)
+    std::vector<int64_t> staging;     // that round's elements: MPI never reads the caller's array
     std::vector<MpiRankInfo> ranks;
   };
   mutable std::unique_ptr<Buffers> io_ = std::make_unique<Buffers>();

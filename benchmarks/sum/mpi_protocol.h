@@ -5,9 +5,11 @@
 #include <mpi.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "common/spin.h"
+#include "sum/kernel.h"
 
 namespace concbench::sum {
 
@@ -54,6 +56,23 @@ struct MpiCommand {
   int32_t scatter = 0;      // kSum, array kernel: the caller's array follows (MPI_Iscatterv), each
                             // rank's slice, which it keeps for later calls (see Mpi::sum)
 };
+
+// The array goes to the ranks in rounds of at most kScatterChunk elements a rank, copied into a
+// staging buffer the model owns: a send that a failure abandons (see Mpi::fail) never reads the
+// caller's array after the caller has freed it, and no count passes an int.
+constexpr int64_t kScatterChunk = int64_t{1} << 19;  // 4 MiB a rank
+
+// Rounds of a scatter of n elements in `parts` slices (rank r holds slice r, r >= 1; slice 1
+// is the largest of theirs), and how many elements rank r receives in round k.
+inline int64_t scatter_rounds(int64_t n, int parts) {
+  if (parts < 2) return 0;
+  const Slice s = slice_of(n, parts, 1);
+  return (s.end - s.begin + kScatterChunk - 1) / kScatterChunk;
+}
+inline int scatter_count(int64_t n, int parts, int r, int64_t k) {
+  const Slice s = slice_of(n, parts, r);
+  return static_cast<int>(std::clamp<int64_t>(s.end - s.begin - k * kScatterChunk, 0, kScatterChunk));
+}
 
 // What each rank tells the benchmark process once, right after the spawn: where it runs, so
 // that the benchmark can record it and, on this host, notice a rank that dies.

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
@@ -94,9 +95,14 @@ int main(int argc, char** argv) {
     if (kernel == Kernel::array) {
       if (c.scatter != 0) {
         std::vector<int64_t>(static_cast<size_t>(s.end - s.begin)).swap(mine);
-        MPI_Iscatterv(nullptr, nullptr, nullptr, MPI_INT64_T, mine.data(), static_cast<int>(mine.size()), MPI_INT64_T,
-                      0, parent, &request);
-        if (wait_for(request) != MPI_SUCCESS) break;
+        bool received = true;
+        for (int64_t k = 0, rounds = scatter_rounds(c.n, c.parts); k < rounds && received; ++k) {
+          const auto at = static_cast<size_t>(std::min<int64_t>(k * kScatterChunk, s.end - s.begin));
+          MPI_Iscatterv(nullptr, nullptr, nullptr, MPI_INT64_T, mine.data() + at,
+                        scatter_count(c.n, c.parts, rank + 1, k), MPI_INT64_T, 0, parent, &request);
+          received = wait_for(request) == MPI_SUCCESS;
+        }
+        if (!received) break;
       }
       part = sum_slice(Problem{kernel, s.end - s.begin, mine.data(), c.repeat}, 0, s.end - s.begin, &repeated);
     } else {
