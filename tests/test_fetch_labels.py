@@ -116,10 +116,10 @@ def test_keepalive_is_what_the_name_says_in_every_timed_run():
     # excepted (forked afresh each run, they open at most C). The open loop's 100 requests for
     # C = 1000 once warmed only 100 of a pool's slots, and its timed requests opened connections.
     runs = run("--benchmark_filter=^fetch/([a-z_]+/conc:100/n:1000/delay_ms:0/bytes:1024/keepalive:[01]"
-               "|open/pool/rate:200)/", "--open_rates=200")
-    names = {b["name"].split("/")[1] for b in runs}
+               "|open/[a-z_]+/rate:200)/", "--open_rates=200")
+    names = {re.sub(r"^fetch/|/(conc|rate):.*$", "", b["name"]) for b in runs}  # "pool", "open/pool"
     assert {"pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket", "coro",
-            "open"} <= names, names
+            "open/pool", "open/threads", "open/multi_socket", "open/coro"} <= names, names
     for b in runs:
         opened = b["connections_per_run"]
         if "/keepalive:0/" in b["name"]:
@@ -128,6 +128,15 @@ def test_keepalive_is_what_the_name_says_in_every_timed_run():
             assert opened <= 100, b
         else:
             assert opened == 0, b
+
+
+def test_the_arrivals_label_is_the_schedule_the_requests_were_given():
+    # The open loop's 100 arrivals at 200 a second: evenly spaced gaps have no spread, a Poisson
+    # process's exponential gaps a standard deviation near their mean (this seeded draw: 0.93).
+    for arrivals, low, high in (("uniform", 0, 1e-6), ("poisson", 0.8, 1.2)):
+        (b,) = run("--benchmark_filter=^fetch/open/pool/", "--open_rates=200", "--open_arrivals=" + arrivals)
+        assert "/arrivals:" + arrivals + "/" in b["name"], b["name"]
+        assert low <= b["arrival_gap_cv"] <= high, b
 
 
 def test_the_help_states_the_open_loop_rates_the_sweep_offers():

@@ -684,19 +684,20 @@ TEST(ArrivalOffsets, PoissonArrivalsOfferTheirLabelledRate) {
     ASSERT_EQ(poisson.size(), static_cast<size_t>(n));
     EXPECT_EQ(poisson.front(), 0.0);
     EXPECT_NEAR(poisson.back(), even.back(), 1e-9 * even.back()) << n;
+    EXPECT_TRUE(std::is_sorted(poisson.begin(), poisson.end())) << n;
     // Still Poisson-like: exponential gaps have a coefficient of variation of 1, even ones 0.
-    double sum = 0, sum_sq = 0;
-    for (int i = 1; i < n; ++i) {
-      const double g = poisson[i] - poisson[i - 1];
-      EXPECT_GE(g, 0.0);
-      sum += g;
-      sum_sq += g * g;
-    }
-    const double mean = sum / (n - 1);
-    const double cv = std::sqrt(sum_sq / (n - 1) - mean * mean) / mean;
-    EXPECT_GT(cv, 0.8) << n;
-    EXPECT_LT(cv, 1.2) << n;
+    EXPECT_GT(gap_cv(poisson), 0.8) << n;
+    EXPECT_LT(gap_cv(poisson), 1.2) << n;
+    EXPECT_NEAR(gap_cv(even), 0.0, 1e-6) << n;
   }
+}
+
+TEST(ArrivalOffsets, GapCvIsTheGapsStandardDeviationOverTheirMean) {
+  EXPECT_NEAR(gap_cv(std::vector<double>{0, 1, 2, 3}), 0.0, 1e-12);
+  EXPECT_NEAR(gap_cv(std::vector<double>{0, 1, 3}), 1.0 / 3, 1e-12);  // gaps 1 and 2: 0.5 / 1.5
+  EXPECT_NEAR(gap_cv(std::vector<double>{5, 5, 6, 8}), std::sqrt(2.0 / 3), 1e-12);  // gaps 0, 1, 2: mean 1
+  EXPECT_EQ(gap_cv(std::vector<double>{0, 1}), 0.0);  // one gap has no spread
+  EXPECT_EQ(gap_cv(std::vector<double>{2, 2, 2}), 0.0);  // no mean to divide by
 }
 
 TEST(IdealMakespan, OneLatencyIsRoundsTimesLatency) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,8 @@
 
 #include "common/arena.h"
 #include "common/context.h"
+#include "common/spin.h"
+#include "common/thread_pool.h"
 #include "proc.h"
 #include "skip.h"
 #include "sum/kernel.h"
@@ -254,6 +257,22 @@ TEST(SumHarness, TheWorkerCheckEndsOnceACallUsedTheWorkersWantedAndAllHaveWorked
   EXPECT_FALSE(worker_check_done(kWorkerCheckCalls, kWorkerCheckTime, 1, 2, 2, 2));
   EXPECT_FALSE(worker_check_done(100000, kMaxWorkerCheck - milliseconds(1), 1, 2, 1, 2));
   EXPECT_TRUE(worker_check_done(100000, kMaxWorkerCheck, 1, 2, 1, 2));
+}
+
+// The bounds' workers:W (peak/vector_add, peak/read_bw) and the bare sum's threads are on_all's
+// W bodies, each on a thread of its own. Bodies that return at once are the hard case: a helper
+// done with one could take a second off the shared queue before the next helper woke (without
+// the start latch, tried: the test fails).
+TEST(OnAll, RunsEachOfWBodiesOnAThreadOfItsOwn) {
+  for (int w : {1, 2, 4, 8}) {
+    ThreadPool helpers(w - 1, kCpuSpin);
+    for (int call = 0; call < 200; ++call) {
+      std::vector<std::thread::id> ran(w);
+      on_all(helpers, w, [&](int i) { ran[i] = std::this_thread::get_id(); });
+      ASSERT_EQ(std::set(ran.begin(), ran.end()).size(), static_cast<size_t>(w)) << "W = " << w << ", call " << call;
+      EXPECT_EQ(ran[0], std::this_thread::get_id()) << "body 0 runs on the caller";
+    }
+  }
 }
 
 TEST(SumModels, AreAllListedOnceWithSeqFirst) {

@@ -287,6 +287,9 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   state.counters["keeping_up"] = achieved >= 0.95 * p.rate ? 1 : 0;
   state.counters["issue_lag_max_ms"] = max_lag_s * 1e3;
   state.counters["peak_in_flight"] = peak_in_flight;
+  // The schedule every iteration's requests were given, as a number: 0 for arrivals:uniform,
+  // near 1 for arrivals:poisson, so the label can be read off the run, not only the name.
+  state.counters["arrival_gap_cv"] = gap_cv(arrivals);
   const std::pair<const char*, double> percentiles[] = {
       {"p50_ms", 50}, {"p90_ms", 90}, {"p99_ms", 99}, {"p999_ms", 99.9}, {"p9999_ms", 99.99}};
   for (const auto& [name, q] : percentiles)

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -64,6 +65,20 @@ std::vector<double> arrival_offsets(int n, double rate, bool poisson) {
     for (double& x : out) x *= scale;
   }
   return out;
+}
+
+double gap_cv(std::span<const double> times) {
+  if (times.size() < 2) return 0;
+  const double n = static_cast<double>(times.size() - 1);
+  double sum = 0, sum_sq = 0;
+  for (size_t i = 1; i < times.size(); ++i) {
+    const double g = times[i] - times[i - 1];
+    sum += g;
+    sum_sq += g * g;
+  }
+  const double mean = sum / n;
+  if (mean <= 0) return 0;
+  return std::sqrt(std::max(0.0, sum_sq / n - mean * mean)) / mean;
 }
 
 std::vector<Request> url_requests(std::span<const std::string> urls, int n) {

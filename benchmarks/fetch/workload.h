@@ -42,6 +42,10 @@ std::vector<int> seed_profile_delays();
 // evenly spaced, or a Poisson process (exponential gaps, the same seeded sequence every time,
 // so every model and iteration meets the same arrivals), both ending at (n - 1) / rate.
 std::vector<double> arrival_offsets(int n, double rate, bool poisson);
+// The coefficient of variation (standard deviation over mean) of the gaps between consecutive
+// times, given in ascending order: 0 for even arrivals, near 1 for a Poisson process's
+// exponential gaps; 0 for fewer than two times or a zero mean.
+double gap_cv(std::span<const double> times);
 
 // Requests for real URLs: request i fetches urls[i % urls.size()], so n = 10 x urls repeats the
 // list ten times as the seed's `urls * 10` did. Bodies cannot be verified: 2xx and a count.

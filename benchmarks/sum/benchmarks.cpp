@@ -165,22 +165,6 @@ const WrongSum& wrong_sum() {
   return w;
 }
 
-// Runs body(i) for i = 0..w-1 at once, 1..w-1 on `helpers` (w - 1 threads started before the
-// timing, as the persistent models' are) and 0 on the caller, and returns when all are done. A
-// bound whose timed loop started its threads would read low by their start-up, and more so on
-// a busy machine, where it took 16.6 ms against 7.3 ms for one thread's work.
-template <typename Body>
-void on_all(ThreadPool& helpers, int w, const Body& body) {
-  std::latch done(w - 1);
-  for (int i = 1; i < w; ++i)
-    helpers.submit([&body, &done, i] {
-      body(i);
-      done.count_down();
-    });
-  body(0);
-  done.wait();
-}
-
 // The bare sum: the benchmark's sum computed in this process with no model, by `threads`
 // threads started beforehand, one slice each, each pinned to a CPU of its own (`out.cpus`
 // says how many it ran on: placement, not that they ran at once), so it is what this process
