@@ -14,6 +14,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -273,6 +274,8 @@ TEST(OnAll, RunsEachOfWBodiesOnAThreadOfItsOwn) {
       EXPECT_EQ(ran[0], std::this_thread::get_id()) << "body 0 runs on the caller";
     }
   }
+  ThreadPool one(1, kCpuSpin);  // 3 bodies would wait forever for a third thread
+  EXPECT_THROW(on_all(one, 3, [](int) {}), std::logic_error);
 }
 
 TEST(SumModels, AreAllListedOnceWithSeqFirst) {

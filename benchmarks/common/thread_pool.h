@@ -8,7 +8,10 @@
 #include <deque>
 #include <functional>
 #include <latch>
+#include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -48,19 +51,28 @@ class ThreadPool {
 // a busy machine, where it took 16.6 ms against 7.3 ms for one thread's work. No body starts
 // before all w have a thread: a helper holds its body until then, so it cannot take a second
 // one off the shared queue while another helper sleeps, and W bodies run on W threads.
-// `helpers` must have at least w - 1 threads and nothing else queued.
+// `helpers` needs w - 1 threads free of other blocking work (fewer would wait forever: refused),
+// and `body` must not throw. The latches are shared with the tasks, not on this stack: a helper
+// can still be inside count_down (its wake-up of the caller) when done.wait() has returned.
 template <typename Body>
 void on_all(ThreadPool& helpers, int w, const Body& body) {
-  std::latch started(w), done(w - 1);
+  if (helpers.size() < w - 1)
+    throw std::logic_error("on_all: " + std::to_string(w) + " bodies need " + std::to_string(w - 1) +
+                           " helper threads, the pool has " + std::to_string(helpers.size()));
+  struct Sync {
+    explicit Sync(int w) : started(w), done(w - 1) {}
+    std::latch started, done;
+  };
+  const auto sync = std::make_shared<Sync>(w);
   for (int i = 1; i < w; ++i)
-    helpers.submit([&body, &started, &done, i] {
-      started.arrive_and_wait();
+    helpers.submit([&body, sync, i] {
+      sync->started.arrive_and_wait();
       body(i);
-      done.count_down();
+      sync->done.count_down();
     });
-  started.arrive_and_wait();
+  sync->started.arrive_and_wait();
   body(0);
-  done.wait();
+  sync->done.wait();
 }
 
 }  // namespace concbench
