@@ -26,7 +26,7 @@ import pandas as pd
 
 from bench_names import (BASE_COLUMNS, FETCH_MODELS, SUM_KERNELS, SUM_MODELS, AllErrored, RunFileError, Skipped,
                          concbench_problem, is_concbench, load_run, parse_name)
-from fmt import finite
+from fmt import finite, plural
 
 MAX_FOREIGN_FAMILIES = 24
 SEED_N = 10**8
@@ -563,15 +563,17 @@ def metrics(summ):
 
 def run_metrics(path):
     """(metrics, errors, context) of a Google Benchmark JSON file, where errors is
-    {benchmark: message} of the benchmarks that errored and have no measurement. Raises
-    RunFileError for a file that is not Google Benchmark JSON."""
+    {benchmark: message} of the benchmarks that errored in any repetition: one that erred in some
+    and measured in others is in both, its message saying so. Raises RunFileError for a file
+    that is not Google Benchmark JSON."""
     try:
         run = load_run(path)
     except AllErrored as e:  # no measurement, only the errors
         return {}, e.errors, e.context
     found = metrics(summarize(run.df))
-    errors = {s.name: s.reason[len("errored: "):] for s in run.skipped
-              if s.reason.startswith("errored: ") and s.name not in found}
+    errors = {s.name: (s.reason[len("errored: "):] if s.name not in found else "%s errored, the others measured: %s"
+                       % (plural(s.count, "repetition"), s.reason[len("errored: "):]))
+              for s in run.skipped if s.reason.startswith("errored: ")}
     return found, errors, run.context
 
 

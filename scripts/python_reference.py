@@ -187,11 +187,14 @@ class Fixture:
     """A --fixture-url, http://HOST:PORT, and the requests of the seed's profile on it."""
 
     def __init__(self, url):
-        m = re.fullmatch(r"http://([\w.-]+):(\d{1,5})/?", url)
-        if not m or not 0 < int(m.group(2)) < 65536:
-            raise InputError("--fixture-url must look like http://127.0.0.1:PORT, got %r" % url)
-        self.host, self.port = m.group(1), int(m.group(2))
-        self.base = "http://%s:%d" % (self.host, self.port)
+        # The binary's --fixture_url rule: a loopback host, a port that can exist.
+        m = re.fullmatch(r"http://(127(?:\.\d{1,3}){3}|localhost|\[::1\]):(\d{1,5})/?", url)
+        if (not m or not 0 < int(m.group(2)) < 65536
+                or (m.group(1).startswith("127.") and max(map(int, m.group(1).split("."))) > 255)):
+            raise InputError("--fixture-url must be http://HOST:PORT on a loopback host (127.x.x.x, localhost, [::1]),"
+                             " got %r" % url)
+        self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
+        self.base = "http://%s:%d" % (m.group(1), self.port)
 
     def request(self, request_id, delay_ms, nbytes):
         """The body is made here, before any clock."""
@@ -387,7 +390,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     args.repetitions = args.repetitions or (1 if args.quick else 3)
     args.n = args.n if args.n is not None else (QUICK_SUM_N if args.quick else SEED_SUM_N)
-    args.fixture = Fixture(args.fixture_url) if args.fixture_url else None
+    args.fixture = Fixture(args.fixture_url) if args.fixture_url is not None else None
     return args
 
 

@@ -181,6 +181,25 @@ def test_errors_in_new_are_regressions_listed_first(tmp_path):
     assert proc.stdout.splitlines()[2].startswith("REGRESSION  errored in NEW: sum/tbb/range/workers:2/n:1000000")
 
 
+def test_a_benchmark_that_errs_in_one_repetition_of_new_is_an_error_there_too(tmp_path):
+    # It was compared on its two measured repetitions and left out of "errored in NEW", while the
+    # results page counted the errored repetition.
+    hist = history(tmp_path / "h", 12)
+    old, new = pair(tmp_path)
+    with open(new) as f:
+        doc = json.load(f)
+    flaky = next(e for e in doc["benchmarks"] if e["run_name"].startswith("sum/tbb/range/workers:2/"))
+    flaky.update(error_occurred=True, error_message="synthetic failure", real_time=0, cpu_time=0)
+    with open(new, "w") as f:
+        json.dump(doc, f)
+    proc = run_compare(old, new, "--history", hist, "--json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["errors"] == [{"benchmark": "sum/tbb/range/workers:2/n:1000000",
+                                 "message": "1 repetition errored, the others measured: synthetic failure"}]
+    assert "sum/tbb/range/workers:2/n:1000000" in {r["name"] for r in result["results"]}  # still compared
+
+
 def test_machine_drift_and_efficiency_never_decide(tmp_path):
     hist = history(tmp_path / "h", 12)
     old, new = pair(tmp_path, slow="peak/vector_add", factor=1.3)

@@ -148,6 +148,11 @@ def test_the_help_states_the_open_loop_rates_the_sweep_offers():
                            capture_output=True, text=True, timeout=60).stdout.split()
     offered = {int(n.split("/rate:")[1].split("/")[0]) for n in names}
     assert len(said) >= 2 and said == offered, (said, offered)
+    # A rate named twice is one point, as a size or C named twice is (it once made two benchmarks
+    # of one name).
+    names = subprocess.run([BINARY, "--benchmark_list_tests=true", "--benchmark_filter=^fetch/open/pool/",
+                            "--open_rates=500,5,500"], capture_output=True, text=True, timeout=60).stdout.split()
+    assert [n.split("/rate:")[1].split("/")[0] for n in names] == ["5", "500"], names
 
 
 def test_a_model_left_out_of_c10k_for_descriptors_says_why_in_grouped_counts():

@@ -771,6 +771,12 @@ TEST(FetchUrls, RejectsBadLinesNamingFileAndLine) {
   expect_usage_error("example.com\n", "urls.txt:1: 'example.com'");
   expect_usage_error("# only comments\n\n", "lists no URLs");
   expect_usage_error("", "lists no URLs");
+  // A NUL once cut the URL short (accepted) or the message (no reason given); bytes outside
+  // printable ASCII are quoted as \xNN, so no escape sequence reaches the terminal.
+  expect_usage_error(std::string("http://a.example/\0x\n", 20),
+                     "urls.txt:1: 'http://a.example/\\x00x' contains a control character");
+  expect_usage_error("http://a.example/\x1b[2J\n", "'http://a.example/\\x1b[2J' contains a control character");
+  expect_usage_error("\xff\xfe\n", "urls.txt:1: '\\xff\\xfe' is not a URL");
 }
 
 TEST(FetchUrls, FlagReportsUnreadableFile) {

@@ -187,6 +187,20 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
         assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
 
 
+def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_path):
+    # --benchmark_out_format=csv was refused only after scripts/install_deps.sh and the build.
+    # A PATH without cmake, apt-get or Python shows that neither was reached.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("bash", "dirname"):
+        os.symlink(shutil.which(tool), tools / tool)
+    for args, text in ((["--benchmark_out_format=csv"], "./bench writes JSON records only (not --benchmark_out_format=csv)"),
+                       (["--python", "--benchmark_out="], "--benchmark_out= needs a file name")):
+        proc = subprocess.run([os.path.join(REPO, "bench"), *args], capture_output=True, text=True, timeout=30,
+                              env={"PATH": str(tools), "HOME": str(tmp_path)}, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr == "concbench: " + text + "\n", proc.stderr
+
+
 @needs_binary
 def test_a_reader_that_stops_reading_ends_the_run_and_writes_no_record(tmp_path):
     # `./bench | head -1`: every later process died of SIGPIPE, and their errors went into a

@@ -515,7 +515,7 @@ std::vector<std::pair<const ModelInfo*, Point>> sweep_points(const Sweep& s) {
   }
   for (const ModelInfo& info : all_models()) {
     if (std::find(s.open_models.begin(), s.open_models.end(), info.name) == s.open_models.end()) continue;
-    for (int rate : s.open_rates) {
+    for (int rate : std::set<int>(s.open_rates.begin(), s.open_rates.end())) {  // --open_rates=5,5: one point
       // At least 20 requests, so a low --open_rates still makes a point (of 20 / rate seconds).
       Point p{s.open_conc, std::max(20, static_cast<int>(rate * s.open_seconds)), s.open_delay_ms, "",
               s.profile_bytes, true, rate, s.poisson};

@@ -34,10 +34,17 @@ State& state() {
 }  // namespace
 
 void use_fixture_url(const std::string& url) {
-  static const std::regex loopback(R"(http://(127\.[0-9]+\.[0-9]+\.[0-9]+|localhost|\[::1\]):[0-9]{1,5})");
-  if (!std::regex_match(url, loopback))
+  static const std::regex loopback(
+      R"(http://(127\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})|localhost|\[::1\]):([0-9]{1,5}))");
+  std::smatch m;
+  if (!std::regex_match(url, m, loopback))
     throw UsageError("--fixture_url: '" + url +
                      "' is not http://HOST:PORT on a loopback host (127.x.x.x, localhost, [::1])");
+  for (int octet = 2; octet <= 4; ++octet)
+    if (m[octet].matched && std::stoi(m[octet].str()) > 255)
+      throw UsageError("--fixture_url: '" + url + "': " + m[octet].str() + " is not an address byte (0..255)");
+  if (const int port = std::stoi(m[5].str()); port < 1 || port > 65535)
+    throw UsageError("--fixture_url: '" + url + "': " + m[5].str() + " is not a port (1..65535)");
   state().base_url = url;
 }
 

@@ -125,8 +125,26 @@ ClientOptions url_client_options() {
 namespace {
 
 // Why `url` is not an absolute http(s) URL with a host, or "".
+// `text` with every byte outside printable ASCII as \xNN: an error message quotes a bad line
+// whole (a NUL would end it) and never sends the terminal a control sequence.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+    }
+  }
+  return out;
+}
+
 std::string url_problem(const std::string& url) {
   if (url.find_first_of(" \t\r\v\f") != std::string::npos) return "contains white space";
+  // libcurl would take a URL cut at a NUL, the string up to it.
+  for (const unsigned char c : url)
+    if (c < 0x20 || c == 0x7f) return "contains a control character";
   std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
   if (!u) return "cannot be parsed (out of memory)";
   if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
@@ -158,7 +176,8 @@ std::vector<std::string> parse_url_list(std::string_view text, const std::string
     const size_t last = line.find_last_not_of(" \t\r");
     const std::string url(line.substr(first, last - first + 1));
     if (std::string why = url_problem(url); !why.empty()) {
-      std::string shown = url.size() > 80 ? url.substr(0, 77) + "..." : url;
+      std::string shown = printable(url);
+      if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
       throw UsageError("--fetch_urls: " + source + ":" + std::to_string(line_no) + ": '" + shown +
                        "' " + why);
     }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <latch>
 #include <mutex>
 #include <thread>
@@ -460,6 +461,24 @@ void register_peaks(const Sweep& sweep) {
   }
 }
 
+// An empty hostfile or a binary one would fail only when the mpi model starts, minutes into a
+// run: refuse it here. Open MPI's own parser judges the lines themselves.
+void check_hostfile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  bool host = false;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    for (const unsigned char c : line)
+      if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+        throw UsageError("--mpi_hosts: " + path + ":" + std::to_string(line_no) +
+                         ": contains a control character (an Open MPI hostfile is text)");
+    const size_t first = line.find_first_not_of(" \t\r");
+    host = host || (first != std::string::npos && line[first] != '#');
+  }
+  if (in.bad()) throw UsageError("--mpi_hosts: error reading '" + path + "'");
+  if (!host) throw UsageError("--mpi_hosts: '" + path + "' lists no hosts (one per line; # starts a comment)");
+}
+
 }  // namespace
 
 void add_flags(FlagSet& flags, Options& options) {
@@ -480,9 +499,11 @@ void add_flags(FlagSet& flags, Options& options) {
               struct stat st {};
               if (stat(v.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
                 throw UsageError("--mpi_hosts: '" + v + "' is not a file (an Open MPI hostfile)");
+              check_hostfile(v);
               set_mpi_hostfile(v);
             });
   flags.add("scaling_n", "N", "sum: n of the worker sweep (default 1e8)", [&](const std::string& v) {
+    if (v.empty()) throw UsageError("--scaling_n needs a size");
     auto n = parse_size_list("scaling_n", v, std::min(kMaxRange, max_array_size()));
     if (n.size() != 1) throw UsageError("--scaling_n takes one size");
     options.scaling_n = n[0];
