@@ -11,12 +11,16 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cmath>
+#include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -349,6 +353,39 @@ void print_usage(const concbench::FlagSet& flags) {
   std::cout << ").\n\nGoogle Benchmark flags:\n";
 }
 
+// matching_names under a time limit. std::regex backtracks: a filter such as (.*)*zz takes time
+// exponential in a name's length (still matching after 20 s here), and Google Benchmark
+// matches with the same engine after this. Every name of the suite takes microseconds, so
+// after kFilterSeconds the process gives up with an error, its temporary record removed,
+// rather than hang.
+std::vector<std::string> matching_names_in_time(const std::string& filter) {
+  static constexpr int kFilterSeconds = 5;
+  struct Watchdog {  // stopped and joined however the matching ends, a UsageError included
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;
+    std::thread thread;
+    ~Watchdog() {
+      {
+        std::lock_guard lock(mutex);
+        done = true;
+      }
+      finished.notify_one();
+      if (thread.joinable()) thread.join();
+    }
+  } watchdog;
+  watchdog.thread = std::thread([&watchdog, &filter] {
+    std::unique_lock lock(watchdog.mutex);
+    if (watchdog.finished.wait_for(lock, std::chrono::seconds(kFilterSeconds), [&] { return watchdog.done; }))
+      return;
+    std::fprintf(stderr, "concbench: --benchmark_filter=%s: still matching after %d s (a pattern such as (.*)*x "
+                 "backtracks without end): simplify it\n", filter.c_str(), kFilterSeconds);
+    if (const char* temp = g_temp_record.load()) unlink(temp);
+    std::_Exit(2);
+  });
+  return concbench::matching_names(filter);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -441,7 +478,7 @@ int main(int argc, char** argv) {
   const std::string filter = benchmark::GetBenchmarkFilter();
   std::vector<std::string> selected;
   try {
-    selected = matching_names(filter);
+    selected = matching_names_in_time(filter);
   } catch (const UsageError& e) {
     std::cerr << "concbench: " << e.what() << '\n';
     return 2;

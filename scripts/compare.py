@@ -19,8 +19,8 @@ Records from different machines (host, CPU model, vector extensions, cores, memo
 kernel) are compared only with --any-host; other differences (compiler, flags, library
 versions, settings) are printed as notes.
 
-Exit status: 1 when NEW regressed (a time, or a benchmark that errors in NEW and did not
-in OLD), 0 when not, 2 on bad input (one line on stderr) or when too little history
+Exit status: 1 when NEW regressed (a time, or a benchmark that errors in NEW, in any of
+its repetitions, and did not in OLD or erred there only in some), 0 when not, 2 on bad input (one line on stderr) or when too little history
 allows no verdict.
 """
 import argparse
@@ -113,7 +113,7 @@ def side_paths(args):
 
 def load(path, label):
     try:
-        return metrics.run_metrics(path)
+        return metrics.run_metrics(path, partial=True)
     except RunFileError as e:
         raise InputError("%s: %s" % (label, e)) from None
 
@@ -173,7 +173,8 @@ def run(argv):
     machines = [ctx_new, ctx_old] if args.any_host else [ctx_new]
     noise, n_history = history_noise(args, machines, {paths["OLD"], paths["NEW"]})
     results = judge(old, new, noise)
-    errors = [(b, msg) for b, msg in errors_new.items() if b not in errors_old]
+    # An error of OLD excuses NEW's when it was as bad: no measurement at all, or some in both.
+    errors = [(b, msg) for b, msg in errors_new.items() if b not in errors_old or (b in old and b not in new)]
     tested = [r for r in results if math.isfinite(r.p)]
     untested = sum(1 for r in results if r.kind != metrics.EFFICIENCY and not math.isfinite(r.p))
     ab = "scripts/ab.py %s %s" % tuple(str(c.get("concbench_commit", side))[:12]

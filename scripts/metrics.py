@@ -16,6 +16,7 @@ Metrics for the verdicts, by kind:
               from the times, so they are shown beside them and never decide a verdict of their
               own: a faster seq would otherwise read as a regression of every parallel model.
 """
+import collections
 import math
 import re
 import statistics
@@ -561,19 +562,23 @@ def metrics(summ):
     return {**times, **{name: Metric(name, EFFICIENCY, v) for name, v in effs.items()}}
 
 
-def run_metrics(path):
+def run_metrics(path, partial=False):
     """(metrics, errors, context) of a Google Benchmark JSON file, where errors is
-    {benchmark: message} of the benchmarks that errored in any repetition: one that erred in some
-    and measured in others is in both, its message saying so. Raises RunFileError for a file
-    that is not Google Benchmark JSON."""
+    {benchmark: message} of the benchmarks that errored and have no measurement, and with
+    `partial` also of those that erred in some repetitions and measured in others (in both, the
+    message saying so). Raises RunFileError for a file that is not Google Benchmark JSON."""
     try:
         run = load_run(path)
     except AllErrored as e:  # no measurement, only the errors
         return {}, e.errors, e.context
     found = metrics(summarize(run.df))
-    errors = {s.name: (s.reason[len("errored: "):] if s.name not in found else "%s errored, the others measured: %s"
-                       % (plural(s.count, "repetition"), s.reason[len("errored: "):]))
-              for s in run.skipped if s.reason.startswith("errored: ")}
+    errors, counts = {}, collections.Counter()
+    for s in run.skipped:
+        if s.reason.startswith("errored: ") and (partial or s.name not in found):
+            errors.setdefault(s.name, s.reason[len("errored: "):])  # the first message
+            counts[s.name] += s.count
+    for name in errors.keys() & found.keys():
+        errors[name] = "%s errored, the others measured: %s" % (plural(counts[name], "repetition"), errors[name])
     return found, errors, run.context
 
 

@@ -187,10 +187,11 @@ class Fixture:
     """A --fixture-url, http://HOST:PORT, and the requests of the seed's profile on it."""
 
     def __init__(self, url):
-        # The binary's --fixture_url rule: a loopback host, a port that can exist.
-        m = re.fullmatch(r"http://(127(?:\.\d{1,3}){3}|localhost|\[::1\]):(\d{1,5})/?", url)
-        if (not m or not 0 < int(m.group(2)) < 65536
-                or (m.group(1).startswith("127.") and max(map(int, m.group(1).split("."))) > 255)):
+        # The binary's --fixture_url rule: a loopback host, a port that can exist, no leading zeros.
+        m = re.fullmatch(r"http://(127(?:\.[0-9]{1,3}){3}|localhost|\[::1\]):([0-9]{1,5})", url)
+        numbers = m.group(1).split(".")[1:] if m and m.group(1).startswith("127.") else []
+        if (not m or m.group(2)[0] == "0" or int(m.group(2)) > 65535
+                or any(int(b) > 255 or (len(b) > 1 and b[0] == "0") for b in numbers)):
             raise InputError("--fixture-url must be http://HOST:PORT on a loopback host (127.x.x.x, localhost, [::1]),"
                              " got %r" % url)
         self.host, self.port = m.group(1).strip("[]"), int(m.group(2))

@@ -187,6 +187,18 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
         assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
 
 
+@needs_binary
+def test_a_filter_that_backtracks_without_end_is_one_line_and_leaves_no_record(tmp_path):
+    # std::regex took over 20 s for (.*)*zz and would have gone on; the binary gives up after 5 s,
+    # removing the temporary record it had made for --benchmark_out.
+    out = tmp_path / "run.json"
+    proc = subprocess.run([BINARY, "--benchmark_filter=(.*)*zz", "--benchmark_out=%s" % out], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "--benchmark_filter=(.*)*zz: still matching after 5 s" in proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
 def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_path):
     # --benchmark_out_format=csv was refused only after scripts/install_deps.sh and the build.
     # A PATH without cmake, apt-get or Python shows that neither was reached.

@@ -173,7 +173,7 @@ def test_ideal_makespan_is_a_bound_for_any_order(slots, bound):
 
 
 def test_check_response_and_bad_urls():
-    assert (pr.Fixture("http://[::1]:8").host, pr.Fixture("http://localhost:8/").base) == ("::1", "http://localhost:8")
+    assert (pr.Fixture("http://[::1]:8").host, pr.Fixture("http://localhost:8").base) == ("::1", "http://localhost:8")
     req = pr.Fixture("http://127.0.0.1:5").request(3, 0, 100)
     body = req[3]
     assert pr.check_response(req, 200, body) is None
@@ -181,7 +181,8 @@ def test_check_response_and_bad_urls():
     assert pr.check_response(req, 200, body[:-1]) == "99 body bytes, expected 100"
     assert pr.check_response(req, 200, body[:40] + b"!" + body[41:]).startswith("byte 40 of 100 differs")
     for url in ("https://127.0.0.1:5", "127.0.0.1:5", "http://127.0.0.1:99999", "http://127.0.0.1", "http://h:1/x",
-                "http://example.com:80", "http://127.999.0.1:80", "http://127.0.0.1:0", ""):
+                "http://example.com:80", "http://127.999.0.1:80", "http://127.0.0.1:0", "", "http://127.0.0.010:80",
+                "http://127.0.0.1:080", "http://127.0.0.1:8/", "http://127.0.0.1:\uff18\uff10"):
         with pytest.raises(pr.InputError, match="--fixture-url"):
             pr.Fixture(url)
 

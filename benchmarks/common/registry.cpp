@@ -3,15 +3,10 @@
 #include "common/registry.h"
 
 #include <charconv>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
-#include <mutex>
 #include <regex>
 #include <string_view>
-#include <thread>
 
 #include "common/flags.h"
 
@@ -110,33 +105,12 @@ std::vector<std::string> matching_names(const std::string& filter) {
   } catch (const std::regex_error&) {
     throw UsageError("--benchmark_filter=" + filter + ": not a regular expression (POSIX extended)");
   }
-  // std::regex backtracks: a filter such as (.*)*zz takes exponential time on a name of 100
-  // characters (still matching after 20 s here), and Google Benchmark matches with the same
-  // engine after this. Every name of the suite takes microseconds, so after kFilterSeconds the
-  // process gives up with an error rather than hang.
-  constexpr int kFilterSeconds = 5;
-  std::mutex mutex;
-  std::condition_variable finished;
-  bool done = false;
-  std::thread watchdog([&] {
-    std::unique_lock lock(mutex);
-    if (finished.wait_for(lock, std::chrono::seconds(kFilterSeconds), [&] { return done; })) return;
-    std::fprintf(stderr, "concbench: --benchmark_filter=%s: still matching after %d s (a pattern such as (.*)*x "
-                 "backtracks without end): simplify it\n", filter.c_str(), kFilterSeconds);
-    std::_Exit(2);
-  });
   std::vector<std::string> selected;
   for (const std::string& name : names()) {
     // Google Benchmark matches against the name with what add_benchmark() asks for appended.
     bool hit = std::regex_search(name + kNameSuffix, re);
     if (hit != negate) selected.push_back(name);
   }
-  {
-    std::lock_guard lock(mutex);
-    done = true;
-  }
-  finished.notify_one();
-  watchdog.join();
   return selected;
 }
 

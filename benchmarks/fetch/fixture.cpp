@@ -40,11 +40,12 @@ void use_fixture_url(const std::string& url) {
   if (!std::regex_match(url, m, loopback))
     throw UsageError("--fixture_url: '" + url +
                      "' is not http://HOST:PORT on a loopback host (127.x.x.x, localhost, [::1])");
+  // A leading zero is octal to libcurl and glibc (127.0.0.010 is 127.0.0.8; 08 is a host name).
   for (int octet = 2; octet <= 4; ++octet)
-    if (m[octet].matched && std::stoi(m[octet].str()) > 255)
-      throw UsageError("--fixture_url: '" + url + "': " + m[octet].str() + " is not an address byte (0..255)");
-  if (const int port = std::stoi(m[5].str()); port < 1 || port > 65535)
-    throw UsageError("--fixture_url: '" + url + "': " + m[5].str() + " is not a port (1..65535)");
+    if (const std::string b = m[octet].str(); m[octet].matched && ((b.size() > 1 && b[0] == '0') || std::stoi(b) > 255))
+      throw UsageError("--fixture_url: '" + url + "': " + b + " is not an address byte (0..255, no leading zero)");
+  if (const std::string p = m[5].str(); p[0] == '0' || std::stoi(p) > 65535)
+    throw UsageError("--fixture_url: '" + url + "': " + p + " is not a port (1..65535, no leading zero)");
   state().base_url = url;
 }
 

@@ -124,7 +124,6 @@ ClientOptions url_client_options() {
 
 namespace {
 
-// Why `url` is not an absolute http(s) URL with a host, or "".
 // `text` with every byte outside printable ASCII as \xNN: an error message quotes a bad line
 // whole (a NUL would end it) and never sends the terminal a control sequence.
 std::string printable(std::string_view text) {
@@ -140,6 +139,7 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+// Why `url` is not an absolute http(s) URL with a host, or "".
 std::string url_problem(const std::string& url) {
   if (url.find_first_of(" \t\r\v\f") != std::string::npos) return "contains white space";
   // libcurl would take a URL cut at a NUL, the string up to it.
@@ -176,8 +176,8 @@ std::vector<std::string> parse_url_list(std::string_view text, const std::string
     const size_t last = line.find_last_not_of(" \t\r");
     const std::string url(line.substr(first, last - first + 1));
     if (std::string why = url_problem(url); !why.empty()) {
-      std::string shown = printable(url);
-      if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+      // Cut before the escaping, so no \xNN is cut in half.
+      const std::string shown = url.size() > 80 ? printable(url.substr(0, 77)) + "..." : printable(url);
       throw UsageError("--fetch_urls: " + source + ":" + std::to_string(line_no) + ": '" + shown +
                        "' " + why);
     }

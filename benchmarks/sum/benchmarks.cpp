@@ -465,6 +465,7 @@ void register_peaks(const Sweep& sweep) {
 // run: refuse it here. Open MPI's own parser judges the lines themselves.
 void check_hostfile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("--mpi_hosts: cannot read '" + path + "'");
   std::string line;
   bool host = false;
   for (int line_no = 1; std::getline(in, line); ++line_no) {
