@@ -20,8 +20,8 @@ kernel) are compared only with --any-host; other differences (compiler, flags, l
 versions, settings) are printed as notes.
 
 Exit status: 1 when NEW regressed (a time, or a benchmark that errors in NEW, in any of
-its repetitions, and did not in OLD or erred there only in some), 0 when not, 2 on bad input (one line on stderr) or when too little history
-allows no verdict.
+its repetitions, and did not in OLD or erred there only in some), 0 when not, 2 on bad
+input (one line on stderr) or when too little history allows no verdict.
 """
 import argparse
 import math

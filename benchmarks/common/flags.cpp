@@ -111,4 +111,16 @@ std::vector<int64_t> parse_size_list(std::string_view flag, std::string_view tex
   return values;
 }
 
+std::string_view listing_entry(std::string_view line) {
+  const size_t first = line.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos || line[first] == '#') return {};
+  return line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+}
+
+bool has_control_char(std::string_view text) {
+  for (const unsigned char c : text)
+    if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) return true;
+  return false;
+}
+
 }  // namespace concbench

@@ -44,4 +44,11 @@ std::vector<int> parse_int_list(std::string_view flag, std::string_view text, in
 // "1e3,1000000,1e8" -> sizes; exact non-negative integers only, each <= hi.
 std::vector<int64_t> parse_size_list(std::string_view flag, std::string_view text, int64_t hi);
 
+// Files that list one entry a line (--fetch_urls, --mpi_hosts): a line's entry, blanks around it
+// trimmed, or empty for a blank line or a comment (# first).
+std::string_view listing_entry(std::string_view line);
+// Whether `text` holds a control character (below 0x20, or DEL) other than a tab or a CR: in a
+// listing it means a binary file, or a NUL that would cut the entry short where C reads it.
+bool has_control_char(std::string_view text);
+
 }  // namespace concbench

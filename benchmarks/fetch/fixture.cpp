@@ -41,11 +41,16 @@ void use_fixture_url(const std::string& url) {
     throw UsageError("--fixture_url: '" + url +
                      "' is not http://HOST:PORT on a loopback host (127.x.x.x, localhost, [::1])");
   // A leading zero is octal to libcurl and glibc (127.0.0.010 is 127.0.0.8; 08 is a host name).
+  auto check = [&](const std::ssub_match& part, int lo, int hi, const char* what) {
+    const std::string digits = part.str();
+    const int v = std::stoi(digits);
+    if ((digits.size() > 1 && digits[0] == '0') || v < lo || v > hi)
+      throw UsageError("--fixture_url: '" + url + "': " + digits + " is not " + what + " (" + std::to_string(lo) +
+                       ".." + std::to_string(hi) + ", no leading zero)");
+  };
   for (int octet = 2; octet <= 4; ++octet)
-    if (const std::string b = m[octet].str(); m[octet].matched && ((b.size() > 1 && b[0] == '0') || std::stoi(b) > 255))
-      throw UsageError("--fixture_url: '" + url + "': " + b + " is not an address byte (0..255, no leading zero)");
-  if (const std::string p = m[5].str(); p[0] == '0' || std::stoi(p) > 65535)
-    throw UsageError("--fixture_url: '" + url + "': " + p + " is not a port (1..65535, no leading zero)");
+    if (m[octet].matched) check(m[octet], 0, 255, "an address byte");
+  check(m[5], 1, 65535, "a port");
   state().base_url = url;
 }
 

@@ -143,8 +143,7 @@ std::string printable(std::string_view text) {
 std::string url_problem(const std::string& url) {
   if (url.find_first_of(" \t\r\v\f") != std::string::npos) return "contains white space";
   // libcurl would take a URL cut at a NUL, the string up to it.
-  for (const unsigned char c : url)
-    if (c < 0x20 || c == 0x7f) return "contains a control character";
+  if (has_control_char(url)) return "contains a control character";
   std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
   if (!u) return "cannot be parsed (out of memory)";
   if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
@@ -171,10 +170,9 @@ std::vector<std::string> parse_url_list(std::string_view text, const std::string
     std::string_view line = text.substr(0, eol);
     text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
     ++line_no;
-    const size_t first = line.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos || line[first] == '#') continue;
-    const size_t last = line.find_last_not_of(" \t\r");
-    const std::string url(line.substr(first, last - first + 1));
+    const std::string_view entry = listing_entry(line);
+    if (entry.empty()) continue;
+    const std::string url(entry);
     if (std::string why = url_problem(url); !why.empty()) {
       // Cut before the escaping, so no \xNN is cut in half.
       const std::string shown = url.size() > 80 ? printable(url.substr(0, 77)) + "..." : printable(url);

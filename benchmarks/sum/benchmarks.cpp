@@ -469,12 +469,10 @@ void check_hostfile(const std::string& path) {
   std::string line;
   bool host = false;
   for (int line_no = 1; std::getline(in, line); ++line_no) {
-    for (const unsigned char c : line)
-      if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
-        throw UsageError("--mpi_hosts: " + path + ":" + std::to_string(line_no) +
-                         ": contains a control character (an Open MPI hostfile is text)");
-    const size_t first = line.find_first_not_of(" \t\r");
-    host = host || (first != std::string::npos && line[first] != '#');
+    if (has_control_char(line))
+      throw UsageError("--mpi_hosts: " + path + ":" + std::to_string(line_no) +
+                       ": contains a control character (an Open MPI hostfile is text)");
+    host = host || !listing_entry(line).empty();
   }
   if (in.bad()) throw UsageError("--mpi_hosts: error reading '" + path + "'");
   if (!host) throw UsageError("--mpi_hosts: '" + path + "' lists no hosts (one per line; # starts a comment)");
