@@ -379,7 +379,7 @@ std::vector<std::string> matching_names_in_time(const std::string& filter) {
     if (watchdog.finished.wait_for(lock, std::chrono::seconds(kFilterSeconds), [&] { return watchdog.done; }))
       return;
     std::fprintf(stderr, "concbench: --benchmark_filter=%s: still matching after %d s (a pattern such as (.*)*x "
-                 "backtracks without end): simplify it\n", filter.c_str(), kFilterSeconds);
+                 "backtracks without end): simplify it\n", concbench::printable(filter).c_str(), kFilterSeconds);
     if (const char* temp = g_temp_record.load()) unlink(temp);
     std::_Exit(2);
   });
@@ -485,7 +485,7 @@ int main(int argc, char** argv) {
   }
   const size_t total = selected.size();
   if (total == 0) {
-    std::cerr << "concbench: no benchmark matches --benchmark_filter=" << filter
+    std::cerr << "concbench: no benchmark matches --benchmark_filter=" << printable(filter)
               << " (--benchmark_list_tests lists them)\n";
     return 2;
   }

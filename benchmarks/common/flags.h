@@ -50,5 +50,9 @@ std::string_view listing_entry(std::string_view line);
 // Whether `text` holds a control character (below 0x20, or DEL) other than a tab or a CR: in a
 // listing it means a binary file, or a NUL that would cut the entry short where C reads it.
 bool has_control_char(std::string_view text);
+// `text` with every byte outside printable ASCII as \xNN: an error message quotes bad input
+// whole on one line (a NUL would end it, a newline split it) and never sends the terminal a
+// control sequence.
+std::string printable(std::string_view text);
 
 }  // namespace concbench

@@ -124,21 +124,6 @@ ClientOptions url_client_options() {
 
 namespace {
 
-// `text` with every byte outside printable ASCII as \xNN: an error message quotes a bad line
-// whole (a NUL would end it) and never sends the terminal a control sequence.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      constexpr char kHex[] = "0123456789abcdef";
-      out += {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
-    }
-  }
-  return out;
-}
-
 // Why `url` is not an absolute http(s) URL with a host, or "".
 std::string url_problem(const std::string& url) {
   if (url.find_first_of(" \t\r\v\f") != std::string::npos) return "contains white space";
