@@ -26,6 +26,7 @@ inconclusive rounds (one line on stderr; no worktree, build or partial file is l
 130 interrupted.
 """
 import argparse
+import collections
 import functools
 import json
 import math
@@ -351,15 +352,20 @@ def analyse(data, alpha, min_effect):
 
     def seen(side, key):
         return list(dict.fromkeys(name for r in rounds for name in r[side][key]))
-    for side, other in (("old", "new"), ("new", "old")):
-        others = seen(other, "errors")
-        for name in (name for name in seen(side, "errors") if name not in others):
-            said = [r[side]["errors"][name] for r in rounds if name in r[side]["errors"]]
-            if side == "new":
-                errors.append((name, "%s (in %d of %d rounds)" % (said[0], len(said), len(rounds))))
-            else:
-                notes.append("%s errored in OLD only (%d of %d rounds): %s"
-                             % (name, len(said), len(rounds), said[0]))
+
+    def said(side, name):  # the first message, and in how many rounds
+        messages = [r[side]["errors"][name] for r in rounds if name in r[side]["errors"]]
+        return "%s (in %d of %d rounds)" % (messages[0], len(messages), len(rounds))
+    weights = {side: collections.Counter() for side in SIDES}
+    for r in rounds:
+        for side in SIDES:
+            weights[side].update(regress.error_weights(r[side]["errors"], r[side]["metrics"]))
+    erred, machine_erred = regress.unexcused_errors(weights["new"], weights["old"])
+    errors += [(name, said("new", name)) for name in erred]
+    notes += ["%s errored in NEW (a bound of the machine, never a verdict): %s" % (name, said("new", name))
+              for name in machine_erred]
+    notes += ["%s errored in OLD only: %s" % (name, said("old", name))
+              for name in seen("old", "errors") if name not in weights["new"]]
     # Rounds of this method say it once, side-by-side rounds said it per side.
     whys = [[w for w in (r.get("unstable"), r["old"].get("unstable"), r["new"].get("unstable"))
              if w not in (None, "", "no")] for r in rounds]
@@ -367,12 +373,8 @@ def analyse(data, alpha, min_effect):
     if unstable:
         notes.append("unstable environment in %d of %d rounds (round %d: %s)"
                      % (len(unstable), len(rounds), unstable[0][0], unstable[0][1]))
-    for side, other in (("new", "old"), ("old", "new")):
-        alone = sorted(set(seen(side, "metrics")) - set(seen(other, "metrics")))
-        if alone:
-            more = ", ..." if len(alone) > 3 else ""
-            notes.append("%s measured in %s only, not compared: %s%s"
-                         % (plural(len(alone), "metric"), side.upper(), ", ".join(alone[:3]), more))
+    notes += regress.one_side_notes([seen(side, "metrics") for side in SIDES], weights["old"] | weights["new"])
+    for side in SIDES:
         hooks = sorted({r[side]["test_hook"] for r in rounds if r[side].get("test_hook")})
         if hooks:
             notes.append("a test hook was set in %s: %s" % (side.upper(), "; ".join(hooks)))

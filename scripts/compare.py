@@ -113,7 +113,7 @@ def side_paths(args):
 
 def load(path, label):
     try:
-        return metrics.run_metrics(path, partial=True)
+        return metrics.run_metrics(path)
     except RunFileError as e:
         raise InputError("%s: %s" % (label, e)) from None
 
@@ -173,8 +173,12 @@ def run(argv):
     machines = [ctx_new, ctx_old] if args.any_host else [ctx_new]
     noise, n_history = history_noise(args, machines, {paths["OLD"], paths["NEW"]})
     results = judge(old, new, noise)
-    # An error of OLD excuses NEW's when it was as bad: no measurement at all, or some in both.
-    errors = [(b, msg) for b, msg in errors_new.items() if b not in errors_old or (b in old and b not in new)]
+    erred, machine_erred = regress.unexcused_errors(regress.error_weights(errors_new, new),
+                                                    regress.error_weights(errors_old, old))
+    errors = [(b, errors_new[b]) for b in erred]
+    notes += ["%s errored in NEW (a bound of the machine, never a verdict): %s" % (b, errors_new[b])
+              for b in machine_erred]
+    notes += regress.one_side_notes([list(old), list(new)], set(errors_old) | set(errors_new))
     tested = [r for r in results if math.isfinite(r.p)]
     untested = sum(1 for r in results if r.kind != metrics.EFFICIENCY and not math.isfinite(r.p))
     ab = "scripts/ab.py %s %s" % tuple(str(c.get("concbench_commit", side))[:12]

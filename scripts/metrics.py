@@ -562,11 +562,11 @@ def metrics(summ):
     return {**times, **{name: Metric(name, EFFICIENCY, v) for name, v in effs.items()}}
 
 
-def run_metrics(path, partial=False):
+def run_metrics(path):
     """(metrics, errors, context) of a Google Benchmark JSON file, where errors is
-    {benchmark: message} of the benchmarks that errored and have no measurement, and with
-    `partial` also of those that erred in some repetitions and measured in others (in both, the
-    message saying so). Raises RunFileError for a file that is not Google Benchmark JSON."""
+    {benchmark: message} of the benchmarks that errored: with no measurement, or in some
+    repetitions and measured in others (the message says so). Raises RunFileError for a file
+    that is not Google Benchmark JSON."""
     try:
         run = load_run(path)
     except AllErrored as e:  # no measurement, only the errors
@@ -574,7 +574,7 @@ def run_metrics(path, partial=False):
     found = metrics(summarize(run.df))
     errors, counts = {}, collections.Counter()
     for s in run.skipped:
-        if s.reason.startswith("errored: ") and (partial or s.name not in found):
+        if s.reason.startswith("errored: "):
             errors.setdefault(s.name, s.reason[len("errored: "):])  # the first message
             counts[s.name] += s.count
     for name in errors.keys() & found.keys():

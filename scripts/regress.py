@@ -16,8 +16,8 @@ consecutive records' log differences is sigma, d / sigma referred to its exact n
 under normal noise. Real noise is bimodal, so what that finds is suspected (SUSPECTED): ab.py confirms.
 Verdicts: Holm over the TIME metrics decides, only for changes beyond the minimum effect;
 Benjamini-Hochberg q-values list the rest as "possible"; MACHINE metrics are drift and
-EFFICIENCY metrics shown beside the times, untested: neither decides. Errors in NEW only are
-regressions.
+EFFICIENCY metrics shown beside the times, untested: neither decides. Errors in NEW, where OLD
+erred less or not at all, are regressions (peak/*: drift).
 history.py: change points by E-Divisive means (Matteson & James 2014), permutation tests,
 Benjamini-Hochberg over the metrics.
 """
@@ -182,6 +182,36 @@ class Verdict:
             r.verdict = SUSPECTED.get(r.verdict, r.verdict)
         self.suspects = True
         return self
+
+
+def error_weights(errors, measured):
+    """{benchmark: how badly it erred} of one run: 2 where it measured nothing, 1 where it erred in
+    some repetitions and measured in others. ab.py sums them over its rounds."""
+    return {name: 1 if name in measured else 2 for name in errors}
+
+
+def unexcused_errors(new, old):
+    """Of the benchmarks that erred in NEW ({name: weight}, error_weights'), (those that are
+    regressions, those that are the machine's): an error of OLD excuses NEW's only when it was as
+    bad, so a flaky OLD does not hide a NEW that always fails. A peak/* bound that erred is the
+    machine's, said and never a verdict, as its times are."""
+    erred = [name for name, weight in new.items() if weight > old.get(name, 0)]
+    return ([n for n in erred if not n.startswith("peak/")], [n for n in erred if n.startswith("peak/")])
+
+
+def one_side_notes(names, erred=(), labels=("OLD", "NEW")):
+    """Notes on the metrics one side measured and the other did not: `names` is the two sides'
+    metric names; a benchmark renamed, lost or added is said, never compared in silence. The
+    metrics of benchmarks in `erred` are left out: their errors say it."""
+    erred, notes = set(erred), []
+    for side, other in ((0, 1), (1, 0)):
+        alone = [n for n in dict.fromkeys(names[side]) if n not in set(names[other])
+                 and n.removesuffix(" efficiency") not in erred]
+        if alone:
+            notes.append("%s measured in %s only, not compared: %s%s" % (
+                plural(len(alone), "metric"), labels[side], ", ".join(sorted(alone)[:3]),
+                ", ..." if len(alone) > 3 else ""))
+    return notes
 
 
 def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):

@@ -263,6 +263,54 @@ def test_a_time_with_too_few_pairs_is_untested_not_no_change(tmp_path):
     assert doc["summary"]["regression"] >= 1 and doc["summary"]["untested"] > 1
 
 
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_an_error_of_old_excuses_new_only_when_as_bad(tmp_path):
+    # One crash of OLD's process excused a NEW that failed sum/pool in every round, and an error
+    # in one repetition of a round (the others measured) was no error at all. Now each round's
+    # error weighs 2 (nothing measured) or 1 (some repetitions measured), summed over rounds, and
+    # NEW's errors are regressions unless OLD's weigh as much.
+    pool, vector = "sum/pool/range/workers:2/n:100000", "peak/vector_add"
+
+    def verdict(old_rounds, new_rounds, partial=False, name=pool):
+        data = json.loads(open(saved("aa.json")).read())
+        for side, erring in (("old", old_rounds), ("new", new_rounds)):
+            for r in data["rounds"][:erring]:
+                if partial:
+                    r[side]["errors"][name] = "1 repetition errored, the others measured: wrong sum"
+                else:
+                    r[side]["metrics"].pop(name, None)
+                    r[side]["errors"][name] = "wrong sum"
+        path = tmp_path / "rounds.json"
+        path.write_text(json.dumps(data))
+        proc = ab("--analyse", path, "--json")
+        assert proc.returncode in (0, 1), proc.stderr
+        return proc.returncode, json.loads(proc.stdout)
+
+    for old_rounds, new_rounds, partial, regressed in ((1, 16, False, True), (0, 1, True, True),
+                                                       (2, 1, True, False), (16, 16, False, False),
+                                                       (3, 2, False, False)):
+        code, doc = verdict(old_rounds, new_rounds, partial)
+        said = [e["message"] for e in doc["errors"] if e["benchmark"] == pool]
+        assert bool(said) == regressed and code == int(regressed), (old_rounds, new_rounds, partial, said)
+        if regressed:
+            assert said[0].endswith("(in %d of 16 rounds)" % new_rounds), said
+    # OLD's errors that NEW does not have are said, not judged.
+    code, doc = verdict(4, 0)
+    assert code == 0 and any(n.startswith(pool + " errored in OLD only: wrong sum (in 4 of 16 rounds)")
+                             for n in doc["notes"]), doc["notes"]
+    # A bound of the machine that erred in NEW is said and decides nothing, as its times.
+    data = json.loads(open(saved("aa.json")).read())
+    for r in data["rounds"]:
+        r["old"]["metrics"][vector] = ["machine", 1e-4]
+        r["new"]["errors"][vector] = "wrk is not installed"
+    (tmp_path / "peak.json").write_text(json.dumps(data))
+    proc = ab("--analyse", tmp_path / "peak.json", "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0 and doc["errors"] == [], proc.stdout
+    assert (vector + " errored in NEW (a bound of the machine, never a verdict): wrk is not installed "
+            "(in 16 of 16 rounds)") in doc["notes"], doc["notes"]
+
+
 def test_saved_rounds_of_another_shape_are_one_line(tmp_path):
     sides = {"old": {"arg": "a"}, "new": {"arg": "b"}}
     side = {"metrics": {"sum/seq/range/workers:1/n:1000": ["time", 1.0]}, "errors": {}}

@@ -209,6 +209,25 @@ def test_a_benchmark_that_errs_in_some_repetitions_of_new_is_an_error_there_too(
         assert (flaky in {r["name"] for r in result["results"]}) == (old_errors < 3 and new_errors < 3)
 
 
+def test_a_benchmark_one_side_lacks_is_said_and_a_bound_that_erred_decides_nothing(tmp_path):
+    # NEW without sum/pool was judged on the rest without a word; NEW's peak/* bound that erred
+    # made a regression of a machine's bound, which never decides.
+    hist = history(tmp_path / "h", 12)
+    old, _ = pair(tmp_path)
+    rng = np.random.default_rng(5)
+    lost = [(n, None if n == "peak/vector_add" else t) for n, t in suite(rng) if not n.startswith("sum/pool/")]
+    new = write_run(tmp_path / "lost.json", lost)
+    proc = run_compare(old, new, "--history", hist, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["errors"] == [], result["errors"]
+    notes = result["notes"]
+    assert ("2 metrics measured in OLD only, not compared: sum/pool/range/workers:2/n:1000000, "
+            "sum/pool/range/workers:2/n:1000000 efficiency") in notes, notes
+    assert "peak/vector_add errored in NEW (a bound of the machine, never a verdict): synthetic failure" in notes, notes
+    assert not any("peak/vector_add" in n and "measured in OLD only" in n for n in notes), notes
+
+
 def test_machine_drift_and_efficiency_never_decide(tmp_path):
     hist = history(tmp_path / "h", 12)
     old, new = pair(tmp_path, slow="peak/vector_add", factor=1.3)
