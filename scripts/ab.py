@@ -28,6 +28,7 @@ inconclusive rounds (one line on stderr; no worktree, build or partial file is l
 import argparse
 import collections
 import functools
+import glob
 import json
 import math
 import os
@@ -417,6 +418,19 @@ def measure(args):
             subprocess.run(["git", "-C", args.repo, "worktree", "prune"], capture_output=True)
 
 
+def calibrated(context):
+    """Whether a calibration in results/calibration (scripts/calibrate.py) ran on the machine of
+    `context` (its first trial says; all its trials ran on one): the method's error rates are
+    measured per machine, and machines differ."""
+    for path in glob.glob(os.path.join(REPO, "results", "calibration", "*", "rounds", "trial-01-aa.json")):
+        try:
+            if records.same_machine(read_rounds(path).get("context") or {}, context):
+                return True
+        except InputError:
+            continue
+    return False
+
+
 def run(argv):
     args = parse_args(argv)
     if args.check_args:
@@ -429,6 +443,9 @@ def run(argv):
     data = read_rounds(args.analyse) if args.analyse else measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)
     ctx = data.get("context") or {}
+    if not calibrated(ctx):
+        verdict.notes.append("no calibration in results/calibration ran on the machine of these rounds: how often the method "
+                             "errs here is unmeasured (scripts/calibrate.py measures it)")
     if args.json:
         regress.render_json(verdict, {"old": data["old"], "new": data["new"], "rounds": len(data["rounds"]),
                                       "machine": records.identity(ctx)}, sys.stdout)

@@ -94,13 +94,18 @@ def write_summary(rows, context, rounds, hours, out):
     aa = [r for r in rows if r["comparison"] == "aa"]
     flagged = [r for r in aa if r["flagged"]]
     power = {k: [r for r in rows if r["comparison"] == k] for k in ("p10", "p5")}
+    # A slowdown's other models ran unchanged in their own processes: what it flags of them is a
+    # false alarm too, over more comparisons than the A/A ones.
+    slowed = power["p10"] + power["p5"]
+    flagged_others = [r for r in slowed if r["others"]]
     summary = {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "date": str(context.get("date") or time.strftime("%Y-%m-%d", time.gmtime()))[:10],  # the trials', when known
         "commit": context.get("concbench_commit", "unknown"), "machine": records.machine_line(context),
         "trials": len(aa), "rounds": rounds, "hours": round(hours, 2),
         "aa_flagged": len(flagged),
         "p10_found": sum(1 for r in power["p10"] if r["found"]),
         "p5_found": sum(1 for r in power["p5"] if r["found"]),
+        "others_flagged": len(flagged_others),
         "by_model": {m: {k: "%d/%d" % (sum(1 for r in v if r["model"] == m and r["found"]),
                                        sum(1 for r in v if r["model"] == m)) for k, v in power.items()}
                      for m in MODELS},
@@ -108,7 +113,9 @@ def write_summary(rows, context, rounds, hours, out):
     }
     results = [("A/A: comparisons that flagged anything", summary["aa_flagged"], len(aa), "at most"),
                ("10% slowdown found", summary["p10_found"], len(power["p10"]), "at least"),
-               ("5% slowdown found", summary["p5_found"], len(power["p5"]), "at least")]
+               ("5% slowdown found", summary["p5_found"], len(power["p5"]), "at least"),
+               ("slowdowns: comparisons that flagged a model not slowed", len(flagged_others), len(slowed),
+                "at most")]
     lines = ["# A/B calibration, %s" % summary["date"], "",
              "%s; %d trials of %d rounds (%.1f hours, pauses included), ab.py's default subset."
              % (summary["machine"], len(aa), rounds, summary["hours"]), "",
@@ -117,8 +124,11 @@ def write_summary(rows, context, rounds, hours, out):
                        for what, k, n, side in results]), "",
              md_table(("model slowed", "10% found", "5% found"),
                       [(m, v["p10"], v["p5"]) for m, v in summary["by_model"].items()])]
-    if flagged:
-        lines += ["", "What the A/A comparisons flagged: " + "; ".join(", ".join(r["flagged"]) for r in flagged)]
+    for what, found, key in (("the A/A comparisons", flagged, "flagged"),
+                             ("the slowdowns of the models not slowed", flagged_others, "others")):
+        if found:
+            lines += ["", "What %s flagged: %s" % (what, "; ".join("trial %d: %s" % (r["trial"], ", ".join(r[key]))
+                                                                  for r in found))]
     text = "\n".join(lines) + "\n"
     run_isolated.write_json(summary, os.path.join(out, "summary.json"))
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
@@ -138,14 +148,19 @@ def efficiency_report(dirs):
     runs, their median and the share below SLOW_EFFICIENCY; then whether slow runs are the
     model's own or come in stretches: how often both sides of a round (seconds apart) were slow
     against how often independent sides would be, and the trial with the most slow runs."""
-    runs, pairs, worst = {m: [] for m in MODELS if m != "seq"}, [], (0, "", [])
+    runs, pairs, worst, first = {m: [] for m in MODELS if m != "seq"}, [], (0, "", []), None
     for d in dirs:
         paths = sorted(glob.glob(os.path.join(d, "rounds", "trial-*-aa.json")))
         if not paths:
             raise InputError("%s holds no A/A trials (rounds/trial-NN-aa.json): give a calibration's directory" % d)
         for path in paths:
-            per_round = []
-            for r in ab.read_rounds(path)["rounds"]:
+            per_round, data = [], ab.read_rounds(path)
+            first = first or (path, data.get("context") or {})
+            if not records.same_machine(first[1], data.get("context") or {}):  # never pooled in silence
+                raise InputError("%s and %s ran on different machines (%s): give one machine's calibrations"
+                                 % (first[0], path, "; ".join(records.machine_differences(
+                                     first[1], data.get("context") or {})[:2])))
+            for r in data["rounds"]:
                 slow = 0
                 for m in runs:
                     sides = [r[side]["metrics"].get(EFFICIENCY_METRIC % m, (None, None))[1] for side in ab.SIDES]

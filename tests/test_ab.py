@@ -311,6 +311,19 @@ def test_an_error_of_old_excuses_new_only_when_as_bad(tmp_path):
             "(in 16 of 16 rounds)") in doc["notes"], doc["notes"]
 
 
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_a_verdict_says_when_its_machine_was_never_calibrated(tmp_path):
+    # The method's false-alarm rate and power were measured on one kind of VM; rounds from
+    # another are judged the same way, and the verdict says it has no such figures for them.
+    note = "no calibration in results/calibration ran on the machine of these rounds"
+    data = json.loads(open(saved("aa.json")).read())
+    for cpu, said in ((data["context"]["cpu_model"], False), ("Intel Xeon", True)):
+        data["context"]["cpu_model"] = cpu
+        (tmp_path / "rounds.json").write_text(json.dumps(data))
+        notes = json.loads(ab("--analyse", tmp_path / "rounds.json", "--json").stdout)["notes"]
+        assert any(n.startswith(note) for n in notes) == said, (cpu, notes)
+
+
 def test_saved_rounds_of_another_shape_are_one_line(tmp_path):
     sides = {"old": {"arg": "a"}, "new": {"arg": "b"}}
     side = {"metrics": {"sum/seq/range/workers:1/n:1000": ["time", 1.0]}, "errors": {}}

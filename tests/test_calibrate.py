@@ -63,6 +63,10 @@ def test_saved_trials_are_kept_and_judged_again(tmp_path):
     assert summary["hours"] >= 0.5 and summary["commit"] == saved_commit()
     # one trial bounds nothing: a false-alarm rate up to 95% would pass it 1 time in 20
     assert "| A/A: comparisons that flagged anything | 0 of 1 | at most 95% |" in proc.stdout
+    # The slowdown's models that were not slowed are A/A comparisons too, counted apart; the
+    # summary is dated by its trials, not by the day it is written again.
+    assert summary["others_flagged"] == 0 and summary["date"] == "2026-12-01", summary
+    assert "| slowdowns: comparisons that flagged a model not slowed | 0 of 1 | at most 95% |" in proc.stdout
     # A second trial saved: --trials 1 replaced the summary of both with one of the first, and
     # said it held 1 finished trial, going on from trial 2.
     for source, name in (("trial-01-aa.json", "trial-02-aa.json"), ("trial-01-p10.json", "trial-02-p5.json")):
@@ -251,6 +255,37 @@ def test_the_efficiency_report_counts_slow_runs_and_slow_rounds(tmp_path):
             in proc.stdout), proc.stdout
     assert "Most slow runs in one trial: %s, per round 2 2 1 0" % (dirs[0] / "rounds" / "trial-01-aa.json") \
         in proc.stdout
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_a_flag_of_a_model_not_slowed_is_counted_as_a_false_alarm(tmp_path):
+    # tbb's times in NEW made 30% slower in every round of the slowdown of pool: flagged, while
+    # only pool was slowed, and the summary said nothing of it.
+    out = saved_out(tmp_path)
+    path = out / "rounds" / "trial-01-p10.json"
+    data = json.loads(path.read_text())
+    for r in data["rounds"]:
+        for name, (kind, value) in r["new"]["metrics"].items():
+            if name.startswith("sum/tbb/") and kind == "time":
+                r["new"]["metrics"][name][1] = value * 1.3
+    path.write_text(json.dumps(data))
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "summary.json").read_text())["others_flagged"] == 1
+    assert "| slowdowns: comparisons that flagged a model not slowed | 1 of 1 | at most 100% |" in proc.stdout
+    assert "What the slowdowns of the models not slowed flagged: trial 1: sum/tbb/" in proc.stdout, proc.stdout
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_the_efficiency_report_never_pools_two_machines(tmp_path):
+    dirs = []
+    for c, cpu in enumerate(("AMD EPYC", "Intel Xeon")):
+        data = json.loads(open(os.path.join(DATA, "aa.json")).read())
+        data["context"]["cpu_model"] = cpu
+        (tmp_path / str(c) / "rounds").mkdir(parents=True)
+        (tmp_path / str(c) / "rounds" / "trial-01-aa.json").write_text(json.dumps(data))
+        dirs.append(tmp_path / str(c))
+    one_line_error(calibrate("--efficiency", *dirs), "ran on different machines (cpu_model", "give one machine's")
 
 
 def test_the_efficiency_report_of_a_directory_without_trials_is_one_line(tmp_path):
