@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Every sum model returns the exact sum, and a failing worker process is an error, never a hang or a zombie.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -23,12 +24,32 @@
 
 #include "common/arena.h"
 #include "common/context.h"
+#include "common/process.h"
 #include "common/spin.h"
 #include "common/thread_pool.h"
 #include "proc.h"
 #include "skip.h"
 #include "sum/kernel.h"
 #include "sum/model.h"
+
+// This thread's calls that change its signal mask or read its pending signals, counted on
+// their way to libc's (the executable's definitions come first): what a pipe write costs on
+// top of the write.
+thread_local int signal_mask_calls = 0;
+
+extern "C" int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  using Real = int (*)(int, const sigset_t*, sigset_t*);
+  static const auto real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "pthread_sigmask"));
+  ++signal_mask_calls;
+  return real(how, set, old);
+}
+
+extern "C" int sigpending(sigset_t* set) {
+  using Real = int (*)(sigset_t*);
+  static const auto real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "sigpending"));
+  ++signal_mask_calls;
+  return real(set);
+}
 
 namespace concbench::sum {
 namespace {
@@ -343,6 +364,56 @@ TEST(SumModels, APoolWorkerKilledBetweenCallsIsAnError) {
     usleep(10'000);
   }
   EXPECT_THROW(model->sum(p), std::runtime_error);
+  model.reset();
+  EXPECT_TRUE(no_children());
+}
+
+// The timed loops hold SIGPIPE back across their calls (SigpipeHold): a pool call's pipe writes
+// are then writes alone. Each held SIGPIPE itself, three more system calls a write, which put
+// process_pool's per-call overhead 9-28 us above what its pipes cost.
+TEST(SumModels, APoolCallUnderTheTimedLoopsHoldTouchesNoSignalMask) {
+  auto model = make_process_pool(2, ProcessOptions{WorkerFault::none, std::chrono::seconds(5)});
+  const Problem p{Kernel::range, 1000, nullptr};
+  signal_mask_calls = 0;
+  ASSERT_EQ(model->sum(p), reference_sum(1000));
+  EXPECT_GE(signal_mask_calls, 3) << "outside a hold each write holds SIGPIPE itself, and the count sees it";
+  {
+    const SigpipeHold hold;
+    signal_mask_calls = 0;
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(model->sum(p), reference_sum(1000));
+    EXPECT_EQ(signal_mask_calls, 0);
+  }
+}
+
+// ... and a worker killed between calls is still an error under the hold: the SIGPIPE its pipe
+// raised is taken away when the hold ends (delivered, it would end this test program), and the
+// thread's mask is as it was.
+TEST(SumModels, APoolWorkerKilledUnderTheHoldIsAnErrorAndItsSigpipeIsTakenAway) {
+  auto model = make_process_pool(2, ProcessOptions{WorkerFault::none, std::chrono::seconds(5)});
+  const Problem p{Kernel::range, 1000, nullptr};
+  ASSERT_EQ(model->sum(p), reference_sum(1000));
+  const std::vector<pid_t> children = child_pids();
+  ASSERT_EQ(children.size(), 2u);
+  for (pid_t c : children) kill(c, SIGKILL);
+  for (pid_t c : children) {
+    for (int i = 0; i < 200; ++i) {
+      const std::optional<test::ProcessStat> stat = test::process_stat(c);
+      if (!stat || stat->state == 'Z') break;
+      usleep(10'000);
+    }
+  }
+  {
+    const SigpipeHold hold;
+    EXPECT_THROW(model->sum(p), std::runtime_error);
+    sigset_t pending;
+    ASSERT_EQ(sigpending(&pending), 0);
+    EXPECT_EQ(sigismember(&pending, SIGPIPE), 1) << "the write to the dead worker raised SIGPIPE, held back";
+  }
+  sigset_t pending, mask;
+  ASSERT_EQ(sigpending(&pending), 0);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
+  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, nullptr, &mask), 0);
+  EXPECT_EQ(sigismember(&mask, SIGPIPE), 0);
   model.reset();
   EXPECT_TRUE(no_children());
 }

@@ -40,37 +40,57 @@ size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline) {
   return got;
 }
 
-bool write_full(int fd, const void* buf, size_t n) {
-  // A write to a pipe whose reader died (a pool worker killed between calls) must fail with
-  // EPIPE, which the models report, not end the process. The SIGPIPE such a write raises is
-  // sent to this thread: held back while it writes and taken away if this write raised it, so
-  // the process's own handling of SIGPIPE stays as it was (`concbench | head` ends the run and
-  // removes its unfinished record, which ignoring the signal process-wide had stopped).
-  sigset_t pipe_signal, before, pending;
-  sigemptyset(&pipe_signal);
-  sigaddset(&pipe_signal, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_signal, &before);
+namespace {
+// Per thread, and copied into a child forked inside a hold with the mask it describes. Plain
+// thread_locals of the executable: reading them is no call, so a forked child may.
+thread_local bool sigpipe_held = false;
+thread_local bool epipe_seen = false;  // a write under the hold failed with EPIPE
+
+sigset_t only_sigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  return set;
+}
+}  // namespace
+
+SigpipeHold::SigpipeHold() {
+  if (sigpipe_held) return;
+  const sigset_t pipe_signal = only_sigpipe();
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &before_);
+  sigset_t pending;
   sigpending(&pending);
-  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
+  already_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  outer_ = sigpipe_held = true;
+  epipe_seen = false;
+}
+
+SigpipeHold::~SigpipeHold() {
+  if (!outer_) return;
+  if (epipe_seen && !already_pending_) {  // the SIGPIPE that write raised, taken away undelivered
+    const sigset_t pipe_signal = only_sigpipe();
+    const timespec now{};
+    while (sigtimedwait(&pipe_signal, nullptr, &now) < 0 && errno == EINTR) {
+    }
+  }
+  sigpipe_held = epipe_seen = false;
+  pthread_sigmask(SIG_SETMASK, &before_, nullptr);
+}
+
+bool write_full(int fd, const void* buf, size_t n) {
+  const SigpipeHold hold;  // nothing when the caller holds one
   const auto* in = static_cast<const char*>(buf);
-  bool ok = true;
   while (n > 0) {
-    ssize_t w = write(fd, in, n);
+    const ssize_t w = write(fd, in, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      ok = false;
-      if (errno == EPIPE && !already_pending) {
-        const timespec now{};
-        while (sigtimedwait(&pipe_signal, nullptr, &now) < 0 && errno == EINTR) {
-        }
-      }
-      break;
+      if (errno == EPIPE) epipe_seen = true;
+      return false;
     }
     in += w;
     n -= static_cast<size_t>(w);
   }
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  return ok;
+  return true;
 }
 
 std::string describe_wait_status(int status) {

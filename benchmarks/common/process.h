@@ -2,6 +2,7 @@
 // Child-process plumbing shared by the models that fork: exact pipe I/O with deadlines, reaping.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -17,9 +18,31 @@ using Clock = std::chrono::steady_clock;
 // the deadline passes, so a stuck child is an error and never a hang.
 size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline);
 
-// Writes all n bytes (retrying on EINTR and short writes); false on error, EPIPE included: the
-// SIGPIPE of a write to a dead reader is taken away, never delivered. Only system calls and
-// the signal-mask functions, so a child of a multithreaded parent may call it.
+// While one lives, SIGPIPE is held back on this thread: a write to a pipe whose reader died (a
+// pool worker killed between calls) fails with EPIPE, which the models report, and does not end
+// the process. When the outermost one ends, a SIGPIPE that such a write raised is taken away and
+// the mask is restored, so the process's own handling of SIGPIPE stays as it was (`concbench |
+// head` ends the run and removes its unfinished record, which ignoring the signal process-wide
+// had stopped). Nested holds cost nothing. The timed loops hold it across their calls and the
+// pool workers for their lives: a process model's write is then one system call, as in a program
+// that ignores SIGPIPE, not four (mask, pending set, write, mask). A child forked inside a hold
+// inherits it. Only system calls, so a child of a multithreaded parent may make one.
+class SigpipeHold {
+ public:
+  SigpipeHold();
+  ~SigpipeHold();
+  SigpipeHold(const SigpipeHold&) = delete;
+  SigpipeHold& operator=(const SigpipeHold&) = delete;
+
+ private:
+  bool outer_ = false;
+  bool already_pending_ = false;  // a SIGPIPE pending before is not this hold's to take away
+  sigset_t before_{};
+};
+
+// Writes all n bytes (retrying on EINTR and short writes); false on error, EPIPE included,
+// under a SigpipeHold (its own when the caller has none). Only system calls, so a child of a
+// multithreaded parent may call it.
 bool write_full(int fd, const void* buf, size_t n);
 
 // "exited with status 3", "killed by signal 11 (Segmentation fault)".

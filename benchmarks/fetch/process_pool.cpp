@@ -151,6 +151,7 @@ class ProcessPool final : public Model {
   // allocates, so this child is not limited to async-signal-safe calls (see fork.cpp); it ends
   // with _exit, never exit, which would run the parent's destructors.
   [[noreturn]] void serve(int orders, int answers) {
+    const SigpipeHold hold;  // for the worker's life: its answers are one write each
     int code = 0;
     {
       Transfer transfer(config_.client);

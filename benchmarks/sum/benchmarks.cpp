@@ -24,6 +24,7 @@
 #include <tuple>
 
 #include "common/context.h"
+#include "common/process.h"
 #include "common/registry.h"
 #include "common/spin.h"
 #include "common/thread_pool.h"
@@ -379,12 +380,15 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   const Usage before = process_usage() + children;
   const auto wall_before = std::chrono::steady_clock::now();
   bool failed = false;
-  for (auto _ : state) {
-    if (std::string error = checked_call(); !error.empty()) {
-      kept = {};  // the model is gone: nothing below may use it
-      state.SkipWithError(error.c_str());
-      failed = true;
-      break;
+  {
+    const SigpipeHold hold;  // process models' pipe writes: one system call each (common/process.h)
+    for (auto _ : state) {
+      if (std::string error = checked_call(); !error.empty()) {
+        kept = {};  // the model is gone: nothing below may use it
+        state.SkipWithError(error.c_str());
+        failed = true;
+        break;
+      }
     }
   }
   if (failed) return;

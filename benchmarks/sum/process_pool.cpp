@@ -151,6 +151,8 @@ class ProcessPool final : public Model {
 
   // The worker's loop; it leaves when the pool closes its request pipe.
   [[noreturn]] static void serve(int request_fd, int reply_fd, WorkerFault fault) {
+    const SigpipeHold hold;  // for the worker's life: its replies are one write each
+    const pid_t self = getpid();
     while (true) {
       // Look for the next request for a while before blocking in read(). A worker asleep in a
       // pipe read is woken onto the writer's CPU (the kernel assumes the writer will sleep),
@@ -165,7 +167,7 @@ class ProcessPool final : public Model {
         if (r <= 0) _exit(got == 0 ? 0 : 5);
         got += static_cast<size_t>(r);
       }
-      Reply reply{kReplyMagic, 0, getpid(), {}, 0};
+      Reply reply{kReplyMagic, 0, self, {}, 0};
       if (q.usage_only) {
         reply.usage = own_usage();
       } else {
