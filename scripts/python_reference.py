@@ -237,7 +237,8 @@ def check_response(req, status, body):
 
 def fetch_blocking(fixture, requests, conc, keepalive, timeout):
     """io/0basic.py (conc 1) and io/1thread.py (a ThreadPoolExecutor of `conc`): (wall s, this thread's
-    CPU s, [(s, None or what went wrong)]). keepalive=False is the seed's urlopen, which sends "Connection:
+    CPU s, [(s, None or what went wrong)]), s each request's latency from the batch's start, queue
+    wait included, as the C++ closed loop counts it (every request is ready then). keepalive=False is the seed's urlopen, which sends "Connection:
     close"; keepalive=True sends the same GET by http.client, which urlopen is built on, keeping one
     connection per thread as the C++ keepalive:1 clients do."""
     local, connections = threading.local(), []
@@ -259,19 +260,18 @@ def fetch_blocking(fixture, requests, conc, keepalive, timeout):
             local.conn.close()  # a half-read response must not be reused: the next reconnects
             raise
 
-    def fetch(req):
-        t0 = time.perf_counter()
+    def fetch(req):  # (when it ended, what went wrong)
         try:
             status, body = get(req)
         except Exception as e:  # noqa: BLE001 - every failure is one request's outcome
-            return time.perf_counter() - t0, no_answer(e)
-        return time.perf_counter() - t0, check_response(req, status, body)
+            return time.perf_counter(), no_answer(e)
+        return time.perf_counter(), check_response(req, status, body)
 
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
     try:
-        clock = stopwatch()
+        clock, started = stopwatch(), time.perf_counter()
         outcomes = list((executor.map if executor else map)(fetch, requests))
-        return (*clock(), outcomes)
+        return (*clock(), [(ended - started, what) for ended, what in outcomes])
     finally:
         if executor:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -285,20 +285,19 @@ async def fetch_asyncio(requests, conc, keepalive, timeout):
     closes each connection after its response, as the seed's one-off aiohttp.request calls did."""
     import aiohttp  # only this model needs it; main() has checked that it imports
 
-    async def fetch(req):
-        t0 = time.perf_counter()
+    async def fetch(req):  # (when it ended, what went wrong)
         try:
             async with session.get(req.url) as resp:
                 body = await resp.read()
-                return time.perf_counter() - t0, check_response(req, resp.status, body)
+                return time.perf_counter(), check_response(req, resp.status, body)
         except Exception as e:  # noqa: BLE001 - every failure is one request's outcome
-            return time.perf_counter() - t0, no_answer(e)
+            return time.perf_counter(), no_answer(e)
     # trust_env=False, the default: no proxy from the environment.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc, force_close=not keepalive),
                                      timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        clock = stopwatch()
+        clock, started = stopwatch(), time.perf_counter()
         outcomes = await asyncio.gather(*(fetch(req) for req in requests))
-        return (*clock(), outcomes)
+        return (*clock(), [(ended - started, what) for ended, what in outcomes])
 
 
 def measure_fetch(model, fixture, conc, keepalive):

@@ -17,9 +17,11 @@ def main():
          "--array_sizes=%d" % ARRAY_N, "--scaling_n=%d" % ARRAY_N,
          "--benchmark_filter=^sum/seq/array/workers:1/n:%d/|^fetch/seq/conc:1/n:40/delay_ms:0/bytes:1024/keepalive:1/" % ARRAY_N],
         check=True, capture_output=True, text=True, timeout=300).stdout
+    order = [b["name"] for b in json.loads(out)["benchmarks"]]
     runs = {b["name"]: b for b in json.loads(out)["benchmarks"]}
-    names = sorted(runs)
-    assert len(names) == 2, "expected one sum and one fetch benchmark, got %s" % names
+    assert len(runs) == 2, "expected one sum and one fetch benchmark, got %s" % order
+    # The sum must run first, or its array is not there to be freed and this proves nothing.
+    assert [n.split("/")[0] for n in order] == ["sum", "fetch"], "the sum ran after the fetch: %s" % order
     for b in runs.values():
         assert not b.get("error_occurred"), b.get("error_message")
     fetch = next(b for n, b in runs.items() if n.startswith("fetch/"))

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Proves the range kernel and the vector-add bound really loop: their time grows linearly with
-// the work (a closed form would not), and their answers are right.
+// Proves the range kernel, the vector-add bound and the slowdown hook really loop: their time
+// grows linearly with the work (a closed form would not), and their answers are right.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -71,6 +71,23 @@ TEST(VectorAddPeak, DoesEveryAddItsRateCounts) {
   EXPECT_GT(ratio, 8.0) << large << " rounds took " << t_large << " s, " << small << " took " << t_small << " s";
   // A floor as above: 12 vector adds a round, at most 64 a nanosecond.
   EXPECT_GT(t_large, static_cast<double>(large) * kPeakChains / 64e9);
+}
+
+// The calibration's planted slowdown (CONCBENCH_TEST_SLOWDOWN) does the work it reports: a
+// slice summed whole a second time (repeat 1) takes about twice as long. The models' tests
+// see only the count it reports (SumModels.TheSlowdownHook...), which a hook that counted and
+// skipped the work would also report, and the calibration's figures would then be of nothing.
+TEST(SlowdownHook, DoesTheWorkItCounts) {
+  const int64_t n = 32'000'000;
+  const auto [t_plain, t_again] = fastest([](int64_t again) {
+    int64_t repeated = 0;
+    volatile int64_t s = sum_slice(Problem{Kernel::range, n, nullptr, static_cast<double>(again)}, 0, n, &repeated);
+    EXPECT_EQ(s, exact_sum(n));
+    EXPECT_EQ(repeated, again * n);
+  }, 0, 1);
+  const double ratio = t_again / t_plain;
+  RecordProperty("ratio", std::to_string(ratio));
+  EXPECT_GT(ratio, 1.5) << "the slice summed again took " << t_again << " s, once " << t_plain << " s";
 }
 
 }  // namespace

@@ -73,6 +73,9 @@ def test_the_first_timed_call_is_warm(kernel):
     for name, b in models.items():
         if name != "fork":
             assert b["minor_faults"] < 30, b
+    # ... and the counter counts: fork's copies fault in every call (115 here on 2026-12-06), so
+    # a counter that read nothing, or the wrong field, would fail here, not pass above.
+    assert models["fork"]["minor_faults"] >= 30, models["fork"]
 
 
 def test_the_worker_sweep_times_its_bare_sum_on_as_many_cpus_as_it_says():

@@ -239,10 +239,29 @@ TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
 // call, by design; seq has none.
 class PersistentModel : public ::testing::TestWithParam<ModelInfo> {};
 
+// Threads of this process beside this one, and processes under it but Open MPI's daemon (an
+// mpi rank is a grandchild, under the daemon): where a model's workers can be.
+int helpers_alive() {
+  const std::vector<ProcessStat> all = processes();
+  std::vector<pid_t> under{getpid()};
+  int helpers = thread_count() - 1;
+  for (size_t i = 0; i < under.size(); ++i)
+    for (const ProcessStat& p : all)
+      if (p.ppid == under[i]) {
+        under.push_back(p.pid);
+        helpers += p.comm != "orted" && p.comm != "prted";
+      }
+  return helpers;
+}
+
 TEST_P(PersistentModel, StartsItsWorkersWhenBuiltNotInItsFirstCall) {
   const ModelInfo& info = GetParam();
   for (int workers : {2, 3}) {  // 3 after 2: a runtime that keeps its threads needs one more
     auto model = info.make(workers);
+    // Its helpers are there once it is built (a model that started and joined them in every
+    // call would leave the counts below unchanged as well) ...
+    EXPECT_GE(helpers_alive(), workers - 1) << info.name << " workers=" << workers;
+    // ... and its first call starts none.
     const int threads = thread_count(), children = child_count();
     Problem p{Kernel::range, 10'000'000, nullptr};
     ASSERT_EQ(model->sum(p), reference_sum(p.n)) << info.name;
