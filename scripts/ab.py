@@ -21,7 +21,8 @@ and --analyse FILE judges a saved file again, with other --alpha or --min-effect
 for any p-value to pass Holm's threshold are refused as inconclusive.
 
 Exit status: 1 when NEW regressed (a time beyond the minimum effect, Holm-significant,
-or a benchmark that errors in NEW and not in OLD), 0 when not, 2 on bad input or
+or a benchmark other than peak/* that errors in NEW in more rounds or repetitions than in
+OLD), 0 when not, 2 on bad input or
 inconclusive rounds (one line on stderr; no worktree, build or partial file is left),
 130 interrupted.
 """
