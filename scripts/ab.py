@@ -21,8 +21,8 @@ and --analyse FILE judges a saved file again, with other --alpha or --min-effect
 for any p-value to pass Holm's threshold are refused as inconclusive.
 
 Exit status: 1 when NEW regressed (a time beyond the minimum effect, Holm-significant,
-or a benchmark other than peak/* that errors in NEW in more rounds or repetitions than in
-OLD), 0 when not, 2 on bad input or
+or a benchmark other than peak/* whose errors weigh more in NEW than in OLD: a round weighs 2
+where it measured nothing, 1 where some repetitions erred), 0 when not, 2 on bad input or
 inconclusive rounds (one line on stderr; no worktree, build or partial file is left),
 130 interrupted.
 """
@@ -362,12 +362,8 @@ def analyse(data, alpha, min_effect):
     for r in rounds:
         for side in SIDES:
             weights[side].update(regress.error_weights(r[side]["errors"], r[side]["metrics"]))
-    erred, machine_erred = regress.unexcused_errors(weights["new"], weights["old"])
-    errors += [(name, said("new", name)) for name in erred]
-    notes += ["%s errored in NEW (a bound of the machine, never a verdict): %s" % (name, said("new", name))
-              for name in machine_erred]
-    notes += ["%s errored in OLD only: %s" % (name, said("old", name))
-              for name in seen("old", "errors") if name not in weights["new"]]
+    errors, error_notes = regress.judge_errors(weights["new"], weights["old"], said)
+    notes += error_notes
     # Rounds of this method say it once, side-by-side rounds said it per side.
     whys = [[w for w in (r.get("unstable"), r["old"].get("unstable"), r["new"].get("unstable"))
              if w not in (None, "", "no")] for r in rounds]
@@ -382,10 +378,10 @@ def analyse(data, alpha, min_effect):
             notes.append("a test hook was set in %s: %s" % (side.upper(), "; ".join(hooks)))
     if not times and not errors:  # "0 regressions" over nothing would pass for a good commit
         both = [name for name in seen("new", "errors") if name in seen("old", "errors")]
-        said = next((r["new"]["errors"][both[0]] for r in rounds if both and both[0] in r["new"]["errors"]), "")
+        first = next((r["new"]["errors"][both[0]] for r in rounds if both and both[0] in r["new"]["errors"]), "")
         raise InputError("no verdict: no time was measured on both sides%s"
                          % ("; %s errored on both, %s first: %s" % (plural(len(both), "benchmark"), both[0],
-                                                                  one_line(said)) if both else ""))
+                                                                  one_line(first)) if both else ""))
     return regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors, notes=notes,
                            alpha=alpha, min_effect=min_effect,
                            method="%d rounds model by model, process medians paired by round: median ratio, "

@@ -97,7 +97,7 @@ def write_summary(rows, context, rounds, hours, out):
     # A slowdown's other models ran unchanged in their own processes: what it flags of them is a
     # false alarm too, over more comparisons than the A/A ones.
     slowed = power["p10"] + power["p5"]
-    flagged_others = [r for r in slowed if r["others"]]
+    flagged_others = sorted((r for r in slowed if r["others"]), key=lambda r: r["trial"])
     summary = {
         "date": str(context.get("date") or time.strftime("%Y-%m-%d", time.gmtime()))[:10],  # the trials', when known
         "commit": context.get("concbench_commit", "unknown"), "machine": records.machine_line(context),

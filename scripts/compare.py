@@ -165,7 +165,8 @@ def run(argv):
               for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new))
               if ctx.get("environment_unstable") not in (None, "", "no")]
     keep = re.compile(args.filter or "").search  # without --filter, every name
-    old, new, errors_new = ({k: v for k, v in d.items() if keep(k)} for d in (old, new, errors_new))
+    old, new, errors_old, errors_new = ({k: v for k, v in d.items() if keep(k)}
+                                        for d in (old, new, errors_old, errors_new))
     if not any(n in new for n in old) and not errors_new:
         raise InputError("OLD and NEW have no benchmark in common%s"
                          % (" matching --filter %s" % args.filter if args.filter else ""))
@@ -173,11 +174,10 @@ def run(argv):
     machines = [ctx_new, ctx_old] if args.any_host else [ctx_new]
     noise, n_history = history_noise(args, machines, {paths["OLD"], paths["NEW"]})
     results = judge(old, new, noise)
-    erred, machine_erred = regress.unexcused_errors(regress.error_weights(errors_new, new),
-                                                    regress.error_weights(errors_old, old))
-    errors = [(b, errors_new[b]) for b in erred]
-    notes += ["%s errored in NEW (a bound of the machine, never a verdict): %s" % (b, errors_new[b])
-              for b in machine_erred]
+    errors, error_notes = regress.judge_errors(
+        regress.error_weights(errors_new, new), regress.error_weights(errors_old, old),
+        lambda side, b: (errors_new if side == "new" else errors_old)[b])
+    notes += error_notes
     notes += regress.one_side_notes([list(old), list(new)], set(errors_old) | set(errors_new))
     tested = [r for r in results if math.isfinite(r.p)]
     untested = sum(1 for r in results if r.kind != metrics.EFFICIENCY and not math.isfinite(r.p))

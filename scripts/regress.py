@@ -190,13 +190,18 @@ def error_weights(errors, measured):
     return {name: 1 if name in measured else 2 for name in errors}
 
 
-def unexcused_errors(new, old):
-    """Of the benchmarks that erred in NEW ({name: weight}, error_weights'), (those that are
-    regressions, those that are the machine's): an error of OLD excuses NEW's only when it was as
-    bad, so a flaky OLD does not hide a NEW that always fails. A peak/* bound that erred is the
-    machine's, said and never a verdict, as its times are."""
+def judge_errors(new, old, said):
+    """(errors, notes) of the benchmarks that erred, new and old {name: weight} (error_weights')
+    and said(side, name) the message of one ("old" or "new"). NEW's are regressions unless OLD's
+    weighed as much, so a flaky OLD does not hide a NEW that always fails; a peak/* bound that
+    erred in NEW is the machine's, in a note and never a verdict, as its times are; OLD's own
+    are in a note."""
     erred = [name for name, weight in new.items() if weight > old.get(name, 0)]
-    return ([n for n in erred if not n.startswith("peak/")], [n for n in erred if n.startswith("peak/")])
+    errors = [(n, said("new", n)) for n in erred if not n.startswith("peak/")]
+    notes = ["%s errored in NEW (a bound of the machine, never a verdict): %s" % (n, said("new", n))
+             for n in erred if n.startswith("peak/")]
+    notes += ["%s errored in OLD only: %s" % (n, said("old", n)) for n in old if n not in new]
+    return errors, notes
 
 
 def one_side_notes(names, erred=(), labels=("OLD", "NEW")):
@@ -205,8 +210,8 @@ def one_side_notes(names, erred=(), labels=("OLD", "NEW")):
     metrics of benchmarks in `erred` are left out: their errors say it."""
     erred, notes = set(erred), []
     for side, other in ((0, 1), (1, 0)):
-        alone = [n for n in dict.fromkeys(names[side]) if n not in set(names[other])
-                 and n.removesuffix(" efficiency") not in erred]
+        others = set(names[other])
+        alone = [n for n in dict.fromkeys(names[side]) if n not in others and n.removesuffix(" efficiency") not in erred]
         if alone:
             notes.append("%s measured in %s only, not compared: %s%s" % (
                 plural(len(alone), "metric"), labels[side], ", ".join(sorted(alone)[:3]),

@@ -211,9 +211,10 @@ def test_a_benchmark_that_errs_in_some_repetitions_of_new_is_an_error_there_too(
 
 def test_a_benchmark_one_side_lacks_is_said_and_a_bound_that_erred_decides_nothing(tmp_path):
     # NEW without sum/pool was judged on the rest without a word; NEW's peak/* bound that erred
-    # made a regression of a machine's bound, which never decides.
+    # made a regression of a machine's bound, which never decides; OLD's own error went unsaid.
     hist = history(tmp_path / "h", 12)
     old, _ = pair(tmp_path)
+    err(old, "sum/tbb/range/workers:2/n:1000000", 3)
     rng = np.random.default_rng(5)
     lost = [(n, None if n == "peak/vector_add" else t) for n, t in suite(rng) if not n.startswith("sum/pool/")]
     new = write_run(tmp_path / "lost.json", lost)
@@ -226,6 +227,7 @@ def test_a_benchmark_one_side_lacks_is_said_and_a_bound_that_erred_decides_nothi
             "sum/pool/range/workers:2/n:1000000 efficiency") in notes, notes
     assert "peak/vector_add errored in NEW (a bound of the machine, never a verdict): synthetic failure" in notes, notes
     assert not any("peak/vector_add" in n and "measured in OLD only" in n for n in notes), notes
+    assert "sum/tbb/range/workers:2/n:1000000 errored in OLD only: synthetic failure" in notes, notes
 
 
 def test_machine_drift_and_efficiency_never_decide(tmp_path):

@@ -243,7 +243,7 @@ def test_the_run_records_every_benchmark_in_google_benchmark_shape(quick_run):
             # Latency counts from the batch's start, queue wait included, as in C++: the last
             # request ends with the batch, and seq's median waits for about half the others
             # (each request's own time gave seq a max of 246 ms in a 6 s batch).
-            assert b["max_ms"] == pytest.approx(b["real_time"], rel=0.05), b
+            assert 0.8 * b["real_time"] <= b["max_ms"] <= 1.001 * b["real_time"], b
             if "/fetch/seq/" in b["name"]:
                 assert b["p50_ms"] > 0.35 * b["real_time"], b
 

@@ -147,6 +147,7 @@ const Slowdown& slowdown() {
 struct WrongSum {
   std::string model;
   int64_t after = 0;
+  mutable int64_t timed_calls = 0;  // the model's timed calls so far, in every run of its benchmarks
 };
 
 const WrongSum& wrong_sum() {
@@ -298,12 +299,10 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   Model* model = kept.model.get();
   if (const std::string where = model->placement(); !where.empty()) state.SetLabel(where);
   // One call's answer, checked: a comparison costs nothing beside the sum, and a model that is
-  // wrong once is wrong. The test hook (CONCBENCH_TEST_WRONG_SUM) adds 1 to this model's answers,
-  // from its first call or after `after` timed ones, decided here, once.
-  const int64_t wrong_after = wrong_sum().model == info.name ? wrong_sum().after : -1;
-  int64_t timed_so_far = 0;
+  // wrong once is wrong. The test hook (CONCBENCH_TEST_WRONG_SUM) is looked up here, once.
+  const WrongSum* const hook = wrong_sum().model == info.name ? &wrong_sum() : nullptr;
   auto call = [&](bool timed) {
-    const bool off = wrong_after == 0 || (wrong_after > 0 && timed && ++timed_so_far > wrong_after);
+    const bool off = hook && (hook->after == 0 || (timed && ++hook->timed_calls > hook->after));
     return model->sum(problem) + (off ? 1 : 0);
   };
   auto wrong_answer = [&](int64_t got) {
