@@ -441,8 +441,8 @@ def run(argv):
     verdict = analyse(data, args.alpha, args.min_effect)
     ctx = data.get("context") or {}
     if not calibrated(ctx):
-        verdict.notes.append("no calibration in results/calibration ran on the machine of these rounds: how often the method "
-                             "errs here is unmeasured (scripts/calibrate.py measures it)")
+        verdict.notes.append("no calibration in results/calibration ran on the machine of these rounds: how often "
+                             "the method errs here is unmeasured (scripts/calibrate.py measures it)")
     if args.json:
         regress.render_json(verdict, {"old": data["old"], "new": data["new"], "rounds": len(data["rounds"]),
                                       "machine": records.identity(ctx)}, sys.stdout)

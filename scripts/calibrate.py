@@ -99,7 +99,8 @@ def write_summary(rows, context, rounds, hours, out):
     slowed = power["p10"] + power["p5"]
     flagged_others = sorted((r for r in slowed if r["others"]), key=lambda r: r["trial"])
     summary = {
-        "date": str(context.get("date") or time.strftime("%Y-%m-%d", time.gmtime()))[:10],  # the trials', when known
+        # the trials' date, when known: a summary written again is of them, not of today
+        "date": str(context.get("date") or time.strftime("%Y-%m-%d", time.gmtime()))[:10],
         "commit": context.get("concbench_commit", "unknown"), "machine": records.machine_line(context),
         "trials": len(aa), "rounds": rounds, "hours": round(hours, 2),
         "aa_flagged": len(flagged),
@@ -155,11 +156,11 @@ def efficiency_report(dirs):
             raise InputError("%s holds no A/A trials (rounds/trial-NN-aa.json): give a calibration's directory" % d)
         for path in paths:
             per_round, data = [], ab.read_rounds(path)
-            first = first or (path, data.get("context") or {})
-            if not records.same_machine(first[1], data.get("context") or {}):  # never pooled in silence
+            context = data.get("context") or {}
+            first = first or (path, context)
+            if not records.same_machine(first[1], context):  # never pooled in silence
                 raise InputError("%s and %s ran on different machines (%s): give one machine's calibrations"
-                                 % (first[0], path, "; ".join(records.machine_differences(
-                                     first[1], data.get("context") or {})[:2])))
+                                 % (first[0], path, "; ".join(records.machine_differences(first[1], context)[:2])))
             for r in data["rounds"]:
                 slow = 0
                 for m in runs:

@@ -238,9 +238,10 @@ def check_response(req, status, body):
 def fetch_blocking(fixture, requests, conc, keepalive, timeout):
     """io/0basic.py (conc 1) and io/1thread.py (a ThreadPoolExecutor of `conc`): (wall s, this thread's
     CPU s, [(s, None or what went wrong)]), s each request's latency from the batch's start, queue
-    wait included, as the C++ closed loop counts it (every request is ready then). keepalive=False is the seed's urlopen, which sends "Connection:
-    close"; keepalive=True sends the same GET by http.client, which urlopen is built on, keeping one
-    connection per thread as the C++ keepalive:1 clients do."""
+    wait included, as the C++ closed loop counts it (every request is ready then). keepalive=False
+    is the seed's urlopen, which sends "Connection: close"; keepalive=True sends the same GET by
+    http.client, which urlopen is built on, keeping one connection per thread as the C++
+    keepalive:1 clients do."""
     local, connections = threading.local(), []
     # Not the environment's proxy: the fixture is on this machine.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

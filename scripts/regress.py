@@ -204,17 +204,18 @@ def judge_errors(new, old, said):
     return errors, notes
 
 
-def one_side_notes(names, erred=(), labels=("OLD", "NEW")):
-    """Notes on the metrics one side measured and the other did not: `names` is the two sides'
+def one_side_notes(names, erred):
+    """Notes on the metrics one side measured and the other did not: `names` is OLD's and NEW's
     metric names; a benchmark renamed, lost or added is said, never compared in silence. The
     metrics of benchmarks in `erred` are left out: their errors say it."""
     erred, notes = set(erred), []
-    for side, other in ((0, 1), (1, 0)):
+    for side, other, label in ((0, 1, "OLD"), (1, 0, "NEW")):
         others = set(names[other])
-        alone = [n for n in dict.fromkeys(names[side]) if n not in others and n.removesuffix(" efficiency") not in erred]
+        alone = [n for n in dict.fromkeys(names[side])
+                 if n not in others and n.removesuffix(" efficiency") not in erred]
         if alone:
             notes.append("%s measured in %s only, not compared: %s%s" % (
-                plural(len(alone), "metric"), labels[side], ", ".join(sorted(alone)[:3]),
+                plural(len(alone), "metric"), label, ", ".join(sorted(alone)[:3]),
                 ", ..." if len(alone) > 3 else ""))
     return notes
 

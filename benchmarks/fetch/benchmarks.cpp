@@ -131,8 +131,8 @@ int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes) 
 
 // One timed run of the model over every request, every response checked. Every response is
 // checked on every iteration, inside the timed loop: one pass over N outcomes, with no
-// allocation, is small beside N network round trips, and a run that did not get what it asked for is not a
-// measurement. Returns false (the benchmark marked as errored, with the reasons) if the
+// allocation, is small beside N network round trips, and a run that did not get what it asked
+// for is not a measurement. Returns false (the benchmark marked as errored, with the reasons) if the
 // model failed or any request did.
 bool run_checked(benchmark::State& state, Model& model, std::span<const Request> requests,
                  std::span<Outcome> outcomes) {
