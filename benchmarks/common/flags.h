@@ -12,9 +12,15 @@
 
 namespace concbench {
 
-// Thrown for bad command-line input; main() prints its message on one line and exits 2.
+// `text` with every byte outside printable ASCII as \xNN: an error message quotes bad input
+// whole on one line (a NUL would end it, a newline split it) and never sends the terminal a
+// control sequence.
+std::string printable(std::string_view text);
+
+// Thrown for bad command-line input; main() prints its message and exits 2. The message is
+// made printable here, so every one stays one line whatever input it quotes.
 struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit UsageError(std::string_view message) : std::runtime_error(printable(message)) {}
 };
 
 class FlagSet {
@@ -50,9 +56,4 @@ std::string_view listing_entry(std::string_view line);
 // Whether `text` holds a control character (below 0x20, or DEL) other than a tab or a CR: in a
 // listing it means a binary file, or a NUL that would cut the entry short where C reads it.
 bool has_control_char(std::string_view text);
-// `text` with every byte outside printable ASCII as \xNN: an error message quotes bad input
-// whole on one line (a NUL would end it, a newline split it) and never sends the terminal a
-// control sequence.
-std::string printable(std::string_view text);
-
 }  // namespace concbench

@@ -103,7 +103,7 @@ std::vector<std::string> matching_names(const std::string& filter) {
   try {
     re = std::regex(spec, std::regex::extended);
   } catch (const std::regex_error&) {
-    throw UsageError("--benchmark_filter=" + printable(filter) + ": not a regular expression (POSIX extended)");
+    throw UsageError("--benchmark_filter=" + filter + ": not a regular expression (POSIX extended)");
   }
   std::vector<std::string> selected;
   for (const std::string& name : names()) {

@@ -159,8 +159,7 @@ std::vector<std::string> parse_url_list(std::string_view text, const std::string
     if (entry.empty()) continue;
     const std::string url(entry);
     if (std::string why = url_problem(url); !why.empty()) {
-      // Cut before the escaping, so no \xNN is cut in half.
-      const std::string shown = url.size() > 80 ? printable(url.substr(0, 77)) + "..." : printable(url);
+      const std::string shown = url.size() > 80 ? url.substr(0, 77) + "..." : url;
       throw UsageError("--fetch_urls: " + source + ":" + std::to_string(line_no) + ": '" + shown +
                        "' " + why);
     }
