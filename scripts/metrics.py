@@ -547,6 +547,12 @@ def efficiency(t_seq, t_model, workers):
     return t_seq / (workers * t_model)
 
 
+def time_kind(name):
+    """MACHINE for a benchmark that measures the machine (peak/*: drift, never a verdict), else
+    TIME: the one place that says which benchmarks are bounds, for times and errors alike."""
+    return MACHINE if parse_name(name).workload == "peak" else TIME
+
+
 def metrics(summ):
     """{metric name: Metric} of a summarize() table (see the module docstring), in run order."""
     s = with_seq(summ.assign(n=_col(summ, "arg_n")))
@@ -554,7 +560,7 @@ def metrics(summ):
     times, effs = {}, {}
     for key, workload, model, t, t_seq, w, eff in zip(s["key"], s["workload"], s["model"], s["t_med"],
                                                       s["t_seq"], workers, _col(s, "efficiency")):
-        times[key] = Metric(key, MACHINE if workload == "peak" else TIME, float(t))
+        times[key] = Metric(key, time_kind(key), float(t))
         if workload == "sum" and model != "seq" and t_seq > 0 and w > 0 and t > 0:  # False for NaN
             effs[key + " efficiency"] = efficiency(float(t_seq), float(t), float(w))
         elif workload == "fetch" and finite(eff) and eff > 0:  # 0: no latency, so no ideal to compare with

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import integrate, stats
 
 from fmt import finite, fmt_time, plural
-from metrics import EFFICIENCY, KINDS, MACHINE, TIME
+from metrics import EFFICIENCY, KINDS, MACHINE, TIME, time_kind
 
 REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
     "regression", "improvement", "possible", "machine drift", "no change", "untested")
@@ -197,9 +197,9 @@ def judge_errors(new, old, said):
     erred in NEW is the machine's, in a note and never a verdict, as its times are; OLD's own
     are in a note."""
     erred = [name for name, weight in new.items() if weight > old.get(name, 0)]
-    errors = [(n, said("new", n)) for n in erred if not n.startswith("peak/")]
+    errors = [(n, said("new", n)) for n in erred if time_kind(n) == TIME]
     notes = ["%s errored in NEW (a bound of the machine, never a verdict): %s" % (n, said("new", n))
-             for n in erred if n.startswith("peak/")]
+             for n in erred if time_kind(n) == MACHINE]
     notes += ["%s errored in OLD only: %s" % (n, said("old", n)) for n in old if n not in new]
     return errors, notes
 
