@@ -505,9 +505,24 @@ TEST(ProcessPoolModel, DeadWorkerIsAnErrorNeverAHangOrZombie) {
     }
     EXPECT_EQ(outcomes[5].failure, Failure::lost);
     EXPECT_THROW(model->run(requests, outcomes), std::runtime_error);
+    EXPECT_THROW(model->live_children_usage(), std::runtime_error);
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
   expect_no_zombies_or_strays();
+}
+
+// The workers' CPU time, asked between runs, grows by the requests they made, and asking
+// leaves the pool as it was: the next run's answers are its own, none is lost or stale.
+TEST(ProcessPoolModel, ItsWorkersSayWhatTheyUsedBetweenRuns) {
+  const std::vector<Request> requests = varied_requests(200);
+  auto model = make_process_pool(config(2));
+  const Usage before = model->live_children_usage();
+  EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
+  const Usage after = model->live_children_usage();
+  EXPECT_GT(after.cpu_seconds, before.cpu_seconds) << "200 verified bodies of up to 70 KB took no CPU";
+  EXPECT_GE(model->live_children_usage().cpu_seconds, after.cpu_seconds);  // asking costs the workers little
+  EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
+  EXPECT_GT(model->live_children_usage().cpu_seconds, after.cpu_seconds);
 }
 
 TEST(FetchUrls, RealUrlModeCountsBytesAndChecksStatus) {

@@ -119,6 +119,28 @@ class ServerWatch {
   std::optional<FixtureStats> before_;
 };
 
+// The CPU time this side of the sockets has used: the process, its reaped children (fork's,
+// reaped in each run) and its live workers (process_pool's). Google Benchmark's CPU time is the
+// process's alone, so it leaves out the requests a process model's children make; cpu_util
+// counts them as a thread model's are counted. Read outside the timed loop. nullopt (the
+// benchmark marked as errored) if the workers could not say.
+std::optional<double> client_cpu_seconds(benchmark::State& state, Model& model) {
+  try {
+    return (process_usage() + model.live_children_usage()).cpu_seconds;
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("the workers' usage could not be read: ") + e.what()).c_str());
+    return std::nullopt;
+  }
+}
+
+// cpu_util over the timed loop: CPU time over wall time, 2.0 for two busy cores; nothing after
+// an error (the model may be gone).
+void report_cpu(benchmark::State& state, Model& model, double cpu_before, double elapsed) {
+  if (state.error_occurred() || elapsed <= 0) return;
+  if (const std::optional<double> after = client_cpu_seconds(state, model))
+    state.counters["cpu_util"] = (*after - cpu_before) / elapsed;
+}
+
 // The most requests of one iteration in flight at once, with the clock paused: the overlap sorts
 // 2N times (1.4 ms at N = 10,000), which in the timed loop was counted as the model's. An
 // iteration is a whole batch, milliseconds at least, so a pause's own cost is lost in it.
@@ -188,6 +210,8 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   int64_t bytes = 0;
   int peak_in_flight = 0;
   const ServerWatch server(base_url);
+  const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
+  if (!cpu_before) return;
   const SigpipeHold hold;  // process models' pipe writes: one system call each (common/process.h)
   const auto start = Clock::now();
   for (auto _ : state) {
@@ -204,6 +228,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   server.report(state, elapsed);
+  report_cpu(state, *model, *cpu_before, elapsed);
   const int64_t rss_peak = std::max(peak_rss_kib(), rss_before);
 
   const auto n = static_cast<int64_t>(requests.size());
@@ -268,6 +293,8 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   double max_lag_s = 0;  // the latest any request started after its arrival
   int peak_in_flight = 0;
   const ServerWatch server(base_url);
+  const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
+  if (!cpu_before) return;
   const SigpipeHold hold;  // as in the closed loop
   const auto start = Clock::now();
   for (auto _ : state) {
@@ -286,7 +313,9 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
     issuing_s += last_issued - t0 + 1.0 / p.rate;
     peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes));
   }
-  server.report(state, std::chrono::duration<double>(Clock::now() - start).count());
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  server.report(state, elapsed);
+  report_cpu(state, *model, *cpu_before, elapsed);
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
   // Offered: the schedule's rate. Achieved: the rate at which the model actually issued the

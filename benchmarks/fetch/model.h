@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "common/context.h"
 #include "fetch/request.h"
 
 namespace concbench::fetch {
@@ -34,6 +35,11 @@ class Model {
   // The distinct threads that ran the last run's event loops, for the models that spread
   // them over threads (multi_threads); 0 for the rest.
   virtual int threads_used() const { return 0; }
+  // What the model's live worker processes have used so far (process_pool asks its workers),
+  // asked between runs only; {} for the models whose requests are made in this process or in
+  // children reaped within the run (fork), which process_usage() already counts. Throws
+  // std::runtime_error, and the model is broken, if a worker cannot answer.
+  virtual Usage live_children_usage() { return {}; }
 
  protected:
   // For the models that block in one request at a time (seq, pool, threads, openmp, tbb):

@@ -34,6 +34,15 @@ struct Record {
 };
 static_assert(sizeof(Record) <= PIPE_BUF);
 
+// An order with this index and no URL asks the worker for its usage so far, between runs only
+// (live_children_usage), and is answered with a UsageRecord instead of a Record.
+constexpr uint64_t kUsageOrder = ~uint64_t{0};
+struct UsageRecord {
+  uint64_t index;  // kUsageOrder
+  Usage usage;
+};
+static_assert(sizeof(UsageRecord) <= PIPE_BUF);
+
 class ProcessPool final : public Model {
  public:
   // The workers start here, outside the timed region, as a multiprocessing.Pool is built once;
@@ -136,6 +145,39 @@ class ProcessPool final : public Model {
     }
   }
 
+  // Every order to all the workers first, then every answer: they report at once. Outside the
+  // timed runs: the benchmark asks before and after its loop, so the workers' CPU time (the
+  // requests' client work) counts in its cpu_util as a thread model's does.
+  Usage live_children_usage() override {
+    if (broken_) throw std::runtime_error("the process pool is broken by an earlier failure");
+    const Order ask{kUsageOrder, 0, 0, 0, false, 0};
+    std::string error;
+    for (size_t w = 0; w < workers_.size() && error.empty(); ++w)
+      if (!write_full(workers_[w].orders, &ask, sizeof ask))
+        error = "worker " + std::to_string(w) + ": cannot ask for its usage: " + std::strerror(errno);
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    Usage total;
+    for (size_t w = 0; w < workers_.size() && error.empty(); ++w) {
+      UsageRecord r{};
+      size_t got = 0;
+      try {
+        got = read_full(workers_[w].answers, &r, sizeof r, deadline);
+      } catch (const std::exception& e) {
+        error = e.what();
+        break;
+      }
+      if (got != sizeof r || r.index != kUsageOrder)
+        error = "worker " + std::to_string(w) + " (pid " + std::to_string(workers_[w].pid) + ") " +
+                (got == 0 ? "died" : "sent garbage") + " when asked for its usage";
+      total += r.usage;
+    }
+    if (!error.empty()) {
+      broken_ = true;
+      throw std::runtime_error(error + shut_down());
+    }
+    return total;
+  }
+
  private:
   struct Worker {
     pid_t pid;
@@ -174,6 +216,14 @@ class ProcessPool final : public Model {
         if (got != sizeof order + order.url_length) {
           code = 5;
           break;
+        }
+        if (order.index == kUsageOrder) {
+          const UsageRecord r{kUsageOrder, own_usage()};
+          if (!write_full(answers, &r, sizeof r)) {
+            code = 1;
+            break;
+          }
+          continue;
         }
         request.id = order.id;
         request.bytes = order.bytes;
