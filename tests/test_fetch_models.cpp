@@ -38,6 +38,7 @@
 #include "fixtures/server_process.h"
 #include "proc.h"
 #include "skip.h"
+#include "timed_loop.h"
 
 namespace concbench::fetch {
 namespace {
@@ -523,6 +524,30 @@ TEST(ProcessPoolModel, ItsWorkersSayWhatTheyUsedBetweenRuns) {
   EXPECT_GE(model->live_children_usage().cpu_seconds, after.cpu_seconds);  // asking costs the workers little
   EXPECT_EQ(describe_failures(run_once(*model, requests)), "");
   EXPECT_GT(model->live_children_usage().cpu_seconds, after.cpu_seconds);
+}
+
+// The harness's timed loop holds SIGPIPE back for the whole run (SigpipeHold), so process_pool's
+// pipe writes are writes alone: fetch/process_pool through Google Benchmark as the binary runs
+// it, against this test's server. Unheld, each request's two writes (order and URL) cost six
+// mask calls; held, none: what is counted is the untimed warm-up round's and usage questions'
+// (about 25 a run of the body) and the hold's own.
+TEST(ProcessPoolModel, TheHarnesssTimedLoopHoldsSigpipeForItsRequests) {
+  Options options;
+  options.conc = {2};
+  options.n = {20};
+  options.delay_ms = {0};
+  options.bytes = {1024};
+  use_fixture_url(server().base_url());
+  register_benchmarks(make_sweep(Suite{false, 2}, options));
+  signal_mask_calls = 0;
+  const std::vector<test::TimedRun> runs =
+      test::run_registered("^fetch/process_pool/conc:2/n:20/delay_ms:0/bytes:1024/keepalive:1/", 0.2);
+  const int counted = signal_mask_calls;
+  finish();
+  ASSERT_EQ(runs.size(), 1u);
+  ASSERT_EQ(runs[0].error, "");
+  EXPECT_LT(counted, 20 * runs[0].iterations) << "the timed requests' writes each held SIGPIPE themselves";
+  expect_no_zombies_or_strays();
 }
 
 TEST(FetchUrls, RealUrlModeCountsBytesAndChecksStatus) {
