@@ -21,22 +21,15 @@
 #include <set>
 #include <sstream>
 #include <string_view>
-#include <memory>
 #include <thread>
 
 namespace concbench {
-namespace {
 
-// Runs a short shell command and returns its first line of output, or "" on failure.
-std::string first_line_of(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return "";
-  std::array<char, 512> buf{};
-  std::string out;
-  if (std::fgets(buf.data(), buf.size(), pipe.get()) != nullptr) out = buf.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
+// build_info.cpp, written at build time (benchmarks/build_info.cmake).
+extern const char kBuildCommit[];
+extern const char kBuildDirty[];
+
+namespace {
 
 std::string compiler() {
 #if defined(__clang__)
@@ -206,19 +199,9 @@ int64_t rss_kib() {
 }
 
 void add_run_context() {
-  // Read from the source tree at run time, not baked in at build time: a rebuild is not
-  // needed for a new commit that changed nothing compiled, and the record must still say
-  // which commit it was.
-  const std::string git = "git -C '" CONCBENCH_SOURCE_DIR "' ";
-  std::string commit = first_line_of(git + "rev-parse --verify -q HEAD 2>/dev/null");
-  if (commit.size() != 40) commit.clear();  // not a git checkout, or no commit yet
-  // results/ is left out: ./bench renders every run into it, and a rendered page is not a
-  // change to what is measured, so it must not mark the next record dirty.
-  std::string dirty = first_line_of(
-      git + "status --porcelain --untracked-files=no -- . ':(exclude)results' 2>/dev/null | head -n 1");
-  benchmark::AddCustomContext("concbench_commit", commit.empty() ? "unknown" : commit);
-  benchmark::AddCustomContext("concbench_dirty",
-                              commit.empty() ? "unknown" : (dirty.empty() ? "false" : "true"));
+  // The source the binary was built from (build_info.cmake), not the checkout's state now.
+  benchmark::AddCustomContext("concbench_commit", kBuildCommit);
+  benchmark::AddCustomContext("concbench_dirty", kBuildDirty);
   benchmark::AddCustomContext("compiler", compiler());
   benchmark::AddCustomContext("cxx_flags", CONCBENCH_CXX_FLAGS);
   benchmark::AddCustomContext("build_type", CONCBENCH_BUILD_TYPE);

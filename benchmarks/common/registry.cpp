@@ -78,7 +78,7 @@ benchmark::internal::Benchmark* add_benchmark(const std::string& name,
     body(state);
   };
   // CPU time is the process's, all threads (not only the main one); forked children are in
-  // the sum workload's cpu_util counter instead. The unit fits the time, so a microsecond result
+  // the cpu_util counter instead. The unit fits the time, so a microsecond result
   // is not printed, or read by Google Benchmark's compare.py, as 0.000 ms.
   return benchmark::RegisterBenchmark(name.c_str(), std::move(wrapped))
       ->UseRealTime()

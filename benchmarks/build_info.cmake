@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: MIT
+# Writes OUT, a C++ file naming the commit SOURCE_DIR is at and whether its tree then had changes
+# not committed (results/ aside: ./bench renders every run into it, and a page is no change to
+# what is measured). Run at every build; the file is rewritten only when these change, so a
+# build with nothing new compiles nothing.
+execute_process(COMMAND git -C "${SOURCE_DIR}" rev-parse --verify -q HEAD
+                OUTPUT_VARIABLE commit OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE failed)
+string(LENGTH "${commit}" length)
+if(failed OR NOT length EQUAL 40)  # not a git checkout, or no commit yet
+  set(commit "unknown")
+  set(dirty "unknown")
+else()
+  execute_process(COMMAND git -C "${SOURCE_DIR}" status --porcelain --untracked-files=no -- . ":(exclude)results"
+                  OUTPUT_VARIABLE changes ERROR_QUIET)
+  if(changes STREQUAL "")
+    set(dirty "false")
+  else()
+    set(dirty "true")
+  endif()
+endif()
+set(text "// Generated at build time by benchmarks/build_info.cmake: the source this binary was built from.
+namespace concbench {
+extern const char kBuildCommit[] = \"${commit}\";
+extern const char kBuildDirty[] = \"${dirty}\";
+}  // namespace concbench
+")
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+endif()
+if(NOT old STREQUAL text)
+  file(WRITE "${OUT}" "${text}")
+endif()

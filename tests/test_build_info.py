@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: MIT
+# A record names the source its binary was built from: benchmarks/build_info.cmake, run at every
+# build, writes the commit and whether the tree had changes then, and the binary records those,
+# whatever the checkout's HEAD is when it runs.
+# Run: /usr/bin/python3 -m pytest tests/test_build_info.py (CONCBENCH_BINARY names the built
+# binary; ctest sets it).
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SCRIPT = os.path.join(REPO, "benchmarks", "build_info.cmake")
+BINARY = os.environ.get("CONCBENCH_BINARY", os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
+
+
+def git(tree, *args):
+    return subprocess.run(["git", "-C", str(tree), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def build_info(tree, out):
+    """(commit, dirty) that the script writes into `out` for `tree`."""
+    subprocess.run(["cmake", "-DSOURCE_DIR=%s" % tree, "-DOUT=%s" % out, "-P", SCRIPT], check=True)
+    text = out.read_text()
+    return (re.search(r'kBuildCommit\[\] = "([^"]*)"', text).group(1),
+            re.search(r'kBuildDirty\[\] = "([^"]*)"', text).group(1))
+
+
+@pytest.fixture
+def tree(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "results").mkdir(parents=True)
+    git(tree, "init", "-q")
+    for name in ("kernel.cpp", "results/README.md"):
+        (tree / name).write_text("one\n")
+    git(tree, "add", ".")
+    git(tree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
+    return tree
+
+
+def test_the_commit_and_the_trees_changes_are_the_builds(tree, tmp_path):
+    out = tmp_path / "build_info.cpp"
+    assert build_info(tree, out) == (git(tree, "rev-parse", "HEAD"), "false")
+    (tree / "results" / "README.md").write_text("a page rendered\n")  # not a change to what is measured
+    assert build_info(tree, out)[1] == "false"
+    (tree / "kernel.cpp").write_text("two\n")
+    assert build_info(tree, out)[1] == "true"
+    git(tree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "second")
+    assert build_info(tree, out) == (git(tree, "rev-parse", "HEAD"), "false")
+
+
+def test_a_build_with_nothing_new_rewrites_nothing(tree, tmp_path):
+    # Rewritten, the file would be compiled again and every program linked again at each build.
+    out = tmp_path / "build_info.cpp"
+    build_info(tree, out)
+    os.utime(out, (1, 1))
+    build_info(tree, out)
+    assert os.stat(out).st_mtime == 1
+
+
+def test_outside_a_git_checkout_both_are_unknown(tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert build_info(plain, tmp_path / "build_info.cpp") == ("unknown", "unknown")
+
+
+@pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="concbench is not built")
+def test_the_binary_records_what_its_build_wrote():
+    written = os.path.join(os.path.dirname(BINARY), "build_info.cpp")
+    text = open(written).read()
+    proc = subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", "--benchmark_min_time=0.01",
+                           "--benchmark_format=json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    context = json.loads(proc.stdout)["context"]
+    assert 'kBuildCommit[] = "%s"' % context["concbench_commit"] in text
+    assert 'kBuildDirty[] = "%s"' % context["concbench_dirty"] in text
