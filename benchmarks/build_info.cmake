@@ -10,18 +10,24 @@ if(failed OR NOT length EQUAL 40)  # not a git checkout, or no commit yet
   set(commit "unknown")
   set(dirty "unknown")
 else()
-  execute_process(COMMAND git -C "${SOURCE_DIR}" status --porcelain --untracked-files=no -- . ":(exclude)results"
-                  OUTPUT_VARIABLE changes ERROR_QUIET)
-  if(changes STREQUAL "")
+  # --no-optional-locks: a build must not hold the index lock against the git commands of
+  # whoever is building.
+  execute_process(COMMAND git --no-optional-locks -C "${SOURCE_DIR}" status --porcelain --untracked-files=no
+                          -- . ":(exclude)results"
+                  OUTPUT_VARIABLE changes ERROR_QUIET RESULT_VARIABLE failed)
+  if(failed)
+    set(dirty "unknown")
+  elseif(changes STREQUAL "")
     set(dirty "false")
   else()
     set(dirty "true")
   endif()
 endif()
+# Arrays of fixed sizes: a clean build and a dirty one of the same code lay out the same.
 set(text "// Generated at build time by benchmarks/build_info.cmake: the source this binary was built from.
 namespace concbench {
-extern const char kBuildCommit[] = \"${commit}\";
-extern const char kBuildDirty[] = \"${dirty}\";
+extern const char kBuildCommit[41] = \"${commit}\";
+extern const char kBuildDirty[8] = \"${dirty}\";
 }  // namespace concbench
 ")
 if(EXISTS "${OUT}")

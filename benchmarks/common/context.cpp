@@ -26,8 +26,8 @@
 namespace concbench {
 
 // build_info.cpp, written at build time (benchmarks/build_info.cmake).
-extern const char kBuildCommit[];
-extern const char kBuildDirty[];
+extern const char kBuildCommit[41];  // 40 hex digits, or "unknown"
+extern const char kBuildDirty[8];    // "true", "false" or "unknown"
 
 namespace {
 
