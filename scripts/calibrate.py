@@ -4,7 +4,8 @@
 """Usage: scripts/calibrate.py [--trials N] [--rounds R] [--binary PATH] [--out DIR]
        scripts/calibrate.py --efficiency DIR...  (efficiency at W = 2 in saved A/A trials)
 
-Runs N trials of scripts/ab.py's method with one build of the current checkout. A trial is
+Runs N trials of scripts/ab.py's method with one build of the current checkout, copied at the
+start, so a build meanwhile does not change what runs (the tests can run in a pause). A trial is
 R rounds of ab.py's default subset, model by model as in ab.py: each model's processes of
 three sides back to back in random order: A and A2 (the same binary, nothing changed) and S
 (the same binary with the test hook CONCBENCH_TEST_SLOWDOWN making one sum model do 10% more
@@ -30,6 +31,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,8 +42,6 @@ import cli
 
 PROG = "concbench calibrate"
 cli.require(["scipy", "numpy", "pandas"], "calibration", PROG, __name__)
-
-from scipy import stats  # noqa: E402
 
 import ab  # noqa: E402
 import records  # noqa: E402
@@ -57,11 +57,12 @@ FLAGGED = (regress.REGRESSION, regress.IMPROVEMENT, regress.POSSIBLE, regress.DR
 say = functools.partial(cli.say, PROG)
 
 
-def sides_of(trial, binary):
-    """The three sides of trial `trial` (from 0), and the name of its slowed comparison."""
-    slowed, percent = MODELS[(trial // 2) % len(MODELS)], 10 if trial % 2 == 0 else 5
-    return ({"A": ab.Side("A", binary, binary), "A2": ab.Side("A2", binary, binary),
-             "S": ab.Side("S", binary, binary, env={"CONCBENCH_TEST_SLOWDOWN": "%s:%d" % (slowed, percent)})},
+def sides_of(trial, binary, arg=None):
+    """The three sides of trial `trial` (from 0), and the name of its slowed comparison; `arg`
+    is the binary as given, where `binary` is the copy that runs."""
+    slowed, percent, arg = MODELS[(trial // 2) % len(MODELS)], 10 if trial % 2 == 0 else 5, arg or binary
+    return ({"A": ab.Side("A", arg, binary), "A2": ab.Side("A2", arg, binary),
+             "S": ab.Side("S", arg, binary, env={"CONCBENCH_TEST_SLOWDOWN": "%s:%d" % (slowed, percent)})},
             "p%d" % percent)
 
 
@@ -78,15 +79,6 @@ def outcome(name, data, trial):
                                           for r in verdict.results),
                    others=[f for f in flags if not f.startswith(slowed)])
     return dict(row, trial=trial)
-
-
-def rate_bound(k, n, upper):
-    """The one-sided 95% Clopper-Pearson bound on a rate seen k times in n: 0 false alarms in 20
-    trials bound their rate by 14%, not by 0%, and 9 of 10 slowdowns found bound it from below
-    by 61%. 1.0 (upper) or 0.0 (lower) without trials."""
-    if upper:
-        return float(stats.beta.ppf(0.95, k + 1, n - k)) if k < n else 1.0
-    return float(stats.beta.ppf(0.05, k, n - k + 1)) if k > 0 else 0.0
 
 
 def write_summary(rows, context, rounds, hours, out):
@@ -121,7 +113,8 @@ def write_summary(rows, context, rounds, hours, out):
              "%s; %d trials of %d rounds (%.1f hours, pauses included), ab.py's default subset."
              % (summary["machine"], len(aa), rounds, summary["hours"]), "",
              md_table(("comparison", "result", "the rate, 95% sure"),
-                      [(what, "%d of %d" % (k, n), "%s %.0f%%" % (side, 100 * rate_bound(k, n, side == "at most")))
+                      [(what, "%d of %d" % (k, n),
+                        "%s %.0f%%" % (side, 100 * regress.rate_bound(k, n, side == "at most")))
                        for what, k, n, side in results]), "",
              md_table(("model slowed", "10% found", "5% found"),
                       [(m, v["p10"], v["p5"]) for m, v in summary["by_model"].items()])]
@@ -266,6 +259,16 @@ def run(argv):
         return 0
     if not cli.runnable(args.binary):
         raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
+    # A copy of its own for hours of rounds: a build meanwhile (the tests', ./bench's) replaces
+    # build/release's binary, and after a commit the new one names the new commit. The fetch
+    # benchmarks still start the fixture server at its built path, which only a change to
+    # fixtures/ rebuilds.
+    with tempfile.TemporaryDirectory(prefix="concbench-calibrate-binary-") as private:
+        return calibrate(args, shutil.copy2(args.binary, private))
+
+
+def calibrate(args, binary):
+    """run()'s trials, with `binary` the copy of args.binary that runs."""
     out = args.out or os.path.join(ab.REPO, "results", "calibration",
                                    time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     cli.output(os.path.join(out, "rounds"), directory=True, create=True)
@@ -283,12 +286,12 @@ def run(argv):
                                  if done < args.trials else "writing their summary again"))
     if done < args.trials:  # before any round: this machine as the binary would name it
         refuse_another(context, dict(context, **records.this_machine()), out)
-        groups = ab.plan(sides_of(done, args.binary)[0], bench_args)
+        groups = ab.plan(sides_of(done, binary, args.binary)[0], bench_args)
         ab.require_rounds(args.rounds, [n for _, members in groups for n in members.get("S", [])],
                           regress.DEFAULT_ALPHA, "too few rounds to find anything")
         os.makedirs(os.path.join(out, "rounds"), exist_ok=True)  # checked: DIR/PAUSE can be made from round 1
     for t in range(done, args.trials):
-        sides, slow_name = sides_of(t, args.binary)
+        sides, slow_name = sides_of(t, binary, args.binary)
         comparisons = (("aa", "A", "A2"), (slow_name, "A", "S"))
         data = {name: {"old": asdict(sides[o]), "new": asdict(sides[n]), "args": bench_args,
                        "method": ab.METHOD, "rounds": []} for name, o, n in comparisons}
