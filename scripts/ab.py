@@ -415,17 +415,32 @@ def measure(args):
             subprocess.run(["git", "-C", args.repo, "worktree", "prune"], capture_output=True)
 
 
-def calibrated(context):
-    """Whether a calibration in results/calibration (scripts/calibrate.py) ran on the machine of
-    `context` (its first trial says; all its trials ran on one): the method's error rates are
-    measured per machine, and machines differ."""
-    for path in glob.glob(os.path.join(REPO, "results", "calibration", "*", "rounds", "trial-01-aa.json")):
+def calibration_note(context):
+    """What the newest calibration in results/calibration (scripts/calibrate.py) that ran on the
+    machine of `context` (its first trial says; all its trials ran on one) measured of the
+    method, or that none did: the method's error rates are measured per machine, and machines
+    differ. A calibration cut short counts the trials it has, with bounds as wide as they are."""
+    for path in sorted(glob.glob(os.path.join(REPO, "results", "calibration", "*", "rounds", "trial-01-aa.json")),
+                       reverse=True):
+        where = os.path.dirname(os.path.dirname(path))
         try:
-            if records.same_machine(read_rounds(path).get("context") or {}, context):
-                return True
-        except InputError:
+            if not records.same_machine(read_rounds(path).get("context") or {}, context):
+                continue
+            with open(os.path.join(where, "summary.json"), encoding="utf-8") as f:
+                s = json.load(f)
+            n = {k: sum(1 for r in s["rows"] if r["comparison"] == k) for k in ("aa", "p10", "p5")}
+            aa, p10, p5 = s["aa_flagged"], s["p10_found"], s["p5_found"]
+            bound = regress.rate_bound
+            return ("the method on this machine, as %s measured it in %s of %d rounds: A/A flagged %d of %d (false "
+                    "alarms at most %.0f%% of the time, 95%% sure); 10%% slowdowns found %d of %d (at least %.0f%%), "
+                    "5%% ones %d of %d (at least %.0f%%)"
+                    % (os.path.relpath(where, REPO), plural(n["aa"], "trial"), s["rounds"],
+                       aa, n["aa"], 100 * bound(aa, n["aa"], True), p10, n["p10"], 100 * bound(p10, n["p10"], False),
+                       p5, n["p5"], 100 * bound(p5, n["p5"], False)))
+        except (InputError, OSError, ValueError, KeyError, TypeError):
             continue
-    return False
+    return ("no calibration in results/calibration ran on the machine of these rounds: how often the method errs "
+            "here is unmeasured (scripts/calibrate.py measures it)")
 
 
 def run(argv):
@@ -440,9 +455,7 @@ def run(argv):
     data = read_rounds(args.analyse) if args.analyse else measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)
     ctx = data.get("context") or {}
-    if not calibrated(ctx):
-        verdict.notes.append("no calibration in results/calibration ran on the machine of these rounds: how often "
-                             "the method errs here is unmeasured (scripts/calibrate.py measures it)")
+    verdict.notes.append(calibration_note(ctx))
     if args.json:
         regress.render_json(verdict, {"old": data["old"], "new": data["new"], "rounds": len(data["rounds"]),
                                       "machine": records.identity(ctx)}, sys.stdout)

@@ -184,6 +184,15 @@ class Verdict:
         return self
 
 
+def rate_bound(k, n, upper):
+    """The one-sided 95% Clopper-Pearson bound on a rate seen k times in n: 0 false alarms in 20
+    trials bound their rate by 14%, not by 0%, and 9 of 10 slowdowns found bound it from below
+    by 61%. 1.0 (upper) or 0.0 (lower) without trials."""
+    if upper:
+        return float(stats.beta.ppf(0.95, k + 1, n - k)) if k < n else 1.0
+    return float(stats.beta.ppf(0.05, k, n - k + 1)) if k > 0 else 0.0
+
+
 def error_weights(errors, measured):
     """{benchmark: how badly it erred} of one run: 2 where it measured nothing, 1 where it erred in
     some repetitions and measured in others. ab.py sums them over its rounds."""
