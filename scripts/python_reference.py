@@ -187,14 +187,13 @@ class Fixture:
     """A --fixture-url, http://HOST:PORT, and the requests of the seed's profile on it."""
 
     def __init__(self, url):
-        # The binary's --fixture_url rule: a loopback host, a port that can exist, no leading zeros.
-        m = re.fullmatch(r"http://(127(?:\.[0-9]{1,3}){3}|localhost|\[::1\]):([0-9]{1,5})", url)
-        numbers = m.group(1).split(".")[1:] if m and m.group(1).startswith("127.") else []
+        # The binary's --fixture_url rule: a numeric loopback address, a port that can exist, no
+        # leading zeros.
+        m = re.fullmatch(r"http://(127(?:\.[0-9]{1,3}){3}):([0-9]{1,5})", url)
         if (not m or m.group(2)[0] == "0" or int(m.group(2)) > 65535
-                or any(int(b) > 255 or (len(b) > 1 and b[0] == "0") for b in numbers)):
-            raise InputError("--fixture-url must be http://HOST:PORT on a loopback host (127.x.x.x, localhost, [::1]),"
-                             " got %r" % url)
-        self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
+                or any(int(b) > 255 or (len(b) > 1 and b[0] == "0") for b in m.group(1).split(".")[1:])):
+            raise InputError("--fixture-url must be http://127.x.x.x:PORT (a loopback address, numeric), got %r" % url)
+        self.host, self.port = m.group(1), int(m.group(2))
         self.base = "http://%s:%d" % (m.group(1), self.port)
 
     def request(self, request_id, delay_ms, nbytes):

@@ -13,8 +13,8 @@ namespace concbench {
 
 // Registers `body` under `name`, which carries every argument (`sum/pool/range/workers:4/n:1000`),
 // so a name alone says what ran and --benchmark_filter can select on any argument. Real time
-// is the headline for every benchmark: CPU time counts only the main thread, and process CPU
-// time misses forked children.
+// is the headline for every benchmark: the CPU time reported is the process's, all its threads,
+// and misses forked children and worker processes (the cpu_util counters count them).
 benchmark::internal::Benchmark* add_benchmark(
     const std::string& name, std::function<void(benchmark::State&)> body,
     benchmark::TimeUnit unit = benchmark::kMillisecond);

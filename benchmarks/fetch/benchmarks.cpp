@@ -143,10 +143,14 @@ void report_cpu(benchmark::State& state, Model& model, double cpu_before, double
 
 // The most requests of one iteration in flight at once, with the clock paused: the overlap sorts
 // 2N times (1.4 ms at N = 10,000), which in the timed loop was counted as the model's. An
-// iteration is a whole batch, milliseconds at least, so a pause's own cost is lost in it.
-int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes) {
+// iteration is a whole batch, milliseconds at least, so a pause's own cost is lost in it. The
+// pause's wall time is added to `paused_s`: what the loop's clock holds that Google Benchmark's
+// does not.
+int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes, double& paused_s) {
   state.PauseTiming();
+  const auto paused = Clock::now();
   const int peak = peak_overlap(outcomes);
+  paused_s += std::chrono::duration<double>(Clock::now() - paused).count();
   state.ResumeTiming();
   return peak;
 }
@@ -205,14 +209,17 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   const bool peak_is_this_runs = reset_peak_rss();
   const int64_t rss_before = rss_kib();
 
+  // Process models' pipe writes are one system call each (common/process.h), from the warm-up
+  // round on: it runs the timed runs' code, and the model is stopped under the hold too.
+  const SigpipeHold hold;
   const std::unique_ptr<Model> model = make_warm_model(state, info, p.conc, client, warm);
   if (!model) return;
   int64_t bytes = 0;
   int peak_in_flight = 0;
+  double paused_s = 0;
   const ServerWatch server(base_url);
   const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
   if (!cpu_before) return;
-  const SigpipeHold hold;  // process models' pipe writes: one system call each (common/process.h)
   const auto start = Clock::now();
   for (auto _ : state) {
     // Every request of an iteration is ready at its start: latency counts from here, queue
@@ -224,11 +231,11 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
       bytes += static_cast<int64_t>(o.bytes);
       latencies.record(static_cast<uint64_t>(std::max(0.0, o.finished - ready) * 1e9));
     }
-    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes));
+    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused_s));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  report_cpu(state, *model, *cpu_before, elapsed);  // before the server's stats are asked for
   server.report(state, elapsed);
-  report_cpu(state, *model, *cpu_before, elapsed);
   const int64_t rss_peak = std::max(peak_rss_kib(), rss_before);
 
   const auto n = static_cast<int64_t>(requests.size());
@@ -239,7 +246,8 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     state.counters["ideal_s"] = ideal;
     // Only where there is a bound to compare with: at delay 0 the bound is 0 and the ratio
     // would say 0 for every model.
-    const double per_iteration = state.iterations() > 0 ? elapsed / state.iterations() : 0;
+    // Over the time Google Benchmark reports, so efficiency is ideal_s over real_time.
+    const double per_iteration = state.iterations() > 0 ? (elapsed - paused_s) / state.iterations() : 0;
     if (ideal > 0 && per_iteration > 0) state.counters["efficiency"] = ideal / per_iteration;
   }
   // The most requests in flight at once: a model that never reaches C shows it here.
@@ -257,8 +265,9 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     // (peak RSS - RSS before the model was built) / most requests in flight at once. Honest
     // about what it is: user-space memory only (kernel socket buffers and thread structures
     // are not in RSS), pages actually touched (a thread's 8 MiB stack counts only as far as it
-    // was used), and whatever the model allocated for the run divided by C even if it is not
-    // per request (the coro model's frames for requests still waiting, libcurl's caches).
+    // was used), and whatever the model allocated for the run, divided by the peak in flight
+    // even where it is not per request (the coro model's frames for requests still waiting,
+    // libcurl's caches).
     // Free memory is returned to the kernel first, so reuse of it counts as growth; without
     // a VmHWM reset the number would be meaningless, so it is left out then.
     if (peak_is_this_runs && peak_in_flight > 0)
@@ -281,6 +290,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   const std::vector<double> arrivals = arrival_offsets(p.n, p.rate, p.poisson);
   std::vector<Outcome> outcomes(requests.size());
   WarmRound warm = make_warm_round(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes));
+  const SigpipeHold hold;  // as in the closed loop
   const std::unique_ptr<Model> model = make_warm_model(
       state, info, p.conc, fixture_client_options(p.delay_ms, static_cast<uint64_t>(p.bytes), true), warm);
   if (!model) return;
@@ -292,10 +302,10 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   double scheduled_s = 0, issuing_s = 0;
   double max_lag_s = 0;  // the latest any request started after its arrival
   int peak_in_flight = 0;
+  double paused_s = 0;  // not used: no counter here divides by the timed loop's time
   const ServerWatch server(base_url);
   const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
   if (!cpu_before) return;
-  const SigpipeHold hold;  // as in the closed loop
   const auto start = Clock::now();
   for (auto _ : state) {
     // The first arrival a millisecond from now: the model is waiting for it, not late already.
@@ -311,11 +321,11 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
     }
     scheduled_s += arrivals.back() + 1.0 / p.rate;
     issuing_s += last_issued - t0 + 1.0 / p.rate;
-    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes));
+    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused_s));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  server.report(state, elapsed);
   report_cpu(state, *model, *cpu_before, elapsed);
+  server.report(state, elapsed);
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
   // Offered: the schedule's rate. Achieved: the rate at which the model actually issued the

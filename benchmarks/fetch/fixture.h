@@ -25,8 +25,8 @@ const std::string& fixture_base_url();
 std::optional<std::string> fixture_url_or_skip(benchmark::State& state);
 
 // Talk to the fixture server at `url` ("http://127.0.0.1:PORT") instead of starting one.
-// Throws UsageError when it is not an http:// URL on a loopback host: benchmarks send load
-// only to this machine.
+// Throws UsageError when it is not http://127.x.x.x:PORT: benchmarks send load only to this
+// machine.
 void use_fixture_url(const std::string& url);
 
 // What the fixture server has done since it started, from its /stats line.

@@ -60,7 +60,8 @@ using ModelFactory = std::unique_ptr<Model> (*)(const ModelConfig& config);
 enum class Kind {
   sequential,  // one request at a time whatever C says
   workers,     // C threads or processes, each blocking in one request: C is a worker count
-  event_loop,  // one thread, C transfers in flight: C is a connection limit
+  event_loop,  // C transfers in flight on event loops (one thread; multi_threads' W): C is a
+               // connection limit
 };
 
 struct ModelInfo {

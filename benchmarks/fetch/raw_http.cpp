@@ -132,7 +132,7 @@ class RawHttp final : public Model {
       for (; !idle_.empty() && next < requests.size() && steady_time(requests[next].not_before) <= now; ++next) {
         const size_t k = idle_.back();
         idle_.pop_back();
-        start(k, requests[next], outcomes[next], now);
+        start(k, requests[next], outcomes[next]);
       }
       expire(Clock::now());
       // Sleep until an answer, the earliest request's timeout, or the next arrival if a slot
@@ -151,14 +151,16 @@ class RawHttp final : public Model {
   }
 
  private:
-  void start(size_t k, const Request& request, Outcome& out, Clock::time_point now) {
+  void start(size_t k, const Request& request, Outcome& out) {
     Slot& s = slots_[k];
     const Target target = parse_target(request.url);
     if (s.fd >= 0 && s.authority != target.authority) disconnect(s);
     s.request = &request;
     s.out = &out;
     s.seq = ++seq_;
-    s.start = now;
+    // Its own start, not its batch's: a batch of 1,000 takes 10-19 ms to send, and its last
+    // request would otherwise be that much longer in its time and in peak_in_flight's overlap.
+    s.start = Clock::now();
     s.send.assign("GET ").append(target.path).append(" HTTP/1.1\r\nHost: ").append(target.authority).append("\r\n\r\n");
     s.sent = 0;
     s.head.clear();
@@ -170,7 +172,7 @@ class RawHttp final : public Model {
     ++active_;
     // One timeout for the whole request, connecting included, as CURLOPT_TIMEOUT_MS is; all
     // requests share it, so deadlines come due in the order the requests started.
-    due_.emplace_back(now + client_.timeout, std::make_pair(k, s.seq));
+    due_.emplace_back(s.start + client_.timeout, std::make_pair(k, s.seq));
     if (s.fd < 0 && !connect_to(s, target.authority)) return;
     if (!s.connecting) send_some(s);
   }

@@ -81,11 +81,6 @@ void leave_spinning_if_asked(std::string_view model) {
   });
 }
 
-// The model of the benchmark that runs now, kept across Google Benchmark's calls of its body
-// (warm-up, sizing the iteration count, each repetition): a persistent model is built once and
-// measured in its steady state, as a program would use it, and its threads have had the
-// warm-up to settle on the cores. A new benchmark (whose process_pool workers must be forked
-// after its data is in memory) gets a new model.
 // The bare sum taken in this process (see bare_sum).
 struct BareSum {
   double seconds = 0;   // one pass; 0: not taken
@@ -93,6 +88,11 @@ struct BareSum {
   double cpu_util = 0;  // its CPU time over wall time: `cpus` when its threads ran at once
 };
 
+// The model of the benchmark that runs now, kept across Google Benchmark's calls of its body
+// (warm-up, sizing the iteration count, each repetition): a persistent model is built once and
+// measured in its steady state, as a program would use it, and its threads have had the
+// warm-up to settle on the cores. A new benchmark (whose process_pool workers must be forked
+// after its data is in memory) gets a new model.
 struct KeptModel {
   std::string benchmark;
   std::unique_ptr<Model> model;
@@ -160,8 +160,9 @@ const WrongSum& wrong_sum() {
     if (colon != std::string::npos) {
       char* end = nullptr;
       after = std::strtoll(spec.c_str() + colon + 1, &end, 10);
-      if (end == spec.c_str() + colon + 1 || *end != 0 || after < 0)
-        throw UsageError("CONCBENCH_TEST_WRONG_SUM: '" + spec + "' is not MODEL[:CALLS]");
+      // At least 1: 0 is how no count is kept, and would be every call, untimed ones too.
+      if (end == spec.c_str() + colon + 1 || *end != 0 || after < 1)
+        throw UsageError("CONCBENCH_TEST_WRONG_SUM: '" + spec + "' is not MODEL[:CALLS] (CALLS at least 1)");
     }
     return WrongSum{model_named("CONCBENCH_TEST_WRONG_SUM", spec.substr(0, colon)), after};
   }();
