@@ -415,32 +415,46 @@ def measure(args):
             subprocess.run(["git", "-C", args.repo, "worktree", "prune"], capture_output=True)
 
 
-def calibration_note(context):
-    """What the newest calibration in results/calibration (scripts/calibrate.py) that ran on the
-    machine of `context` (its first trial says; all its trials ran on one) measured of the
-    method, or that none did: the method's error rates are measured per machine, and machines
-    differ. A calibration cut short counts the trials it has, with bounds as wide as they are."""
-    for path in sorted(glob.glob(os.path.join(REPO, "results", "calibration", "*", "rounds", "trial-01-aa.json")),
-                       reverse=True):
-        where = os.path.dirname(os.path.dirname(path))
+def calibration_note(data, alpha, min_effect, root=REPO):
+    """What the calibration (scripts/calibrate.py, in ROOT/results/calibration) of the machine of
+    rounds `data` measured of the method, or that none did: error rates are measured per machine,
+    and machines differ. Of the calibrations of this method on that machine (their first trial
+    says; all their trials ran on one), the latest; one cut short counts the trials it has, with
+    bounds as wide as they are. Settings of this verdict that differ from the calibration's are
+    named: the figures are of its own."""
+    context, found = data.get("context") or {}, []
+    for path in glob.glob(os.path.join(root, "results", "calibration", "*", "rounds", "trial-01-aa.json")):
         try:
-            if not records.same_machine(read_rounds(path).get("context") or {}, context):
-                continue
-            with open(os.path.join(where, "summary.json"), encoding="utf-8") as f:
-                s = json.load(f)
-            n = {k: sum(1 for r in s["rows"] if r["comparison"] == k) for k in ("aa", "p10", "p5")}
-            aa, p10, p5 = s["aa_flagged"], s["p10_found"], s["p5_found"]
-            bound = regress.rate_bound
-            return ("the method on this machine, as %s measured it in %s of %d rounds: A/A flagged %d of %d (false "
-                    "alarms at most %.0f%% of the time, 95%% sure); 10%% slowdowns found %d of %d (at least %.0f%%), "
-                    "5%% ones %d of %d (at least %.0f%%)"
-                    % (os.path.relpath(where, REPO), plural(n["aa"], "trial"), s["rounds"],
-                       aa, n["aa"], 100 * bound(aa, n["aa"], True), p10, n["p10"], 100 * bound(p10, n["p10"], False),
-                       p5, n["p5"], 100 * bound(p5, n["p5"], False)))
-        except (InputError, OSError, ValueError, KeyError, TypeError):
+            trial = read_rounds(path)
+        except InputError:
             continue
-    return ("no calibration in results/calibration ran on the machine of these rounds: how often the method errs "
-            "here is unmeasured (scripts/calibrate.py measures it)")
+        if method_of(trial) == METHOD and records.same_machine(trial.get("context") or {}, context):
+            found.append((str(trial["context"].get("date", "")), os.path.dirname(os.path.dirname(path)), trial))
+    if not found:
+        return ("no calibration in results/calibration ran on the machine of these rounds: how often the method "
+                "errs here is unmeasured (scripts/calibrate.py measures it)")
+    _, where, trial = max(found)
+    name = os.path.relpath(where, root)
+    try:
+        with open(os.path.join(where, "summary.json"), encoding="utf-8") as f:
+            s = json.load(f)
+        n = {k: sum(1 for r in s["rows"] if r["comparison"] == k) for k in ("aa", "p10", "p5")}
+        counts = [(s["aa_flagged"], n["aa"], True), (s["p10_found"], n["p10"], False),
+                  (s["p5_found"], n["p5"], False), (s["others_flagged"], n["p10"] + n["p5"], True)]
+        rounds = int(s["rounds"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return "the calibration of this machine, %s, has no summary that can be read (%s)" % (name, one_line(e))
+    figures = ["%d of %d (%s %.0f%%)" % (k, m, "at most" if upper else "at least",
+                                         100 * regress.rate_bound(k, m, upper)) for k, m, upper in counts]
+    ours = [("rounds", len(data["rounds"]), rounds), ("alpha", alpha, regress.DEFAULT_ALPHA),
+            ("minimum effect", min_effect, regress.DEFAULT_MIN_EFFECT)]
+    differ = ["%s %s, not %s" % (what, mine, theirs) for what, mine, theirs in ours if mine != theirs]
+    differ += ["other benchmarks"] if data.get("args") != trial.get("args") else []
+    return ("the method on this machine, as %s measured it in %s of %d rounds, 95%% sure: A/A flagged %s; "
+            "10%% slowdowns found %s, 5%% ones %s; the slowdowns' unchanged models flagged %s%s"
+            % (name, plural(n["aa"], "trial"), rounds, *figures,
+               "; this verdict's settings differ (%s), so they are not its figures" % ", ".join(differ)
+               if differ else ""))
 
 
 def run(argv):
@@ -455,7 +469,7 @@ def run(argv):
     data = read_rounds(args.analyse) if args.analyse else measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)
     ctx = data.get("context") or {}
-    verdict.notes.append(calibration_note(ctx))
+    verdict.notes.append(calibration_note(data, args.alpha, args.min_effect))
     if args.json:
         regress.render_json(verdict, {"old": data["old"], "new": data["new"], "rounds": len(data["rounds"]),
                                       "machine": records.identity(ctx)}, sys.stdout)

@@ -259,12 +259,17 @@ def run(argv):
         return 0
     if not cli.runnable(args.binary):
         raise InputError("%s is not a built concbench binary (./bench builds build/release)" % args.binary)
-    # A copy of its own for hours of rounds: a build meanwhile (the tests', ./bench's) replaces
-    # build/release's binary, and after a commit the new one names the new commit. The fetch
-    # benchmarks still start the fixture server at its built path, which only a change to
-    # fixtures/ rebuilds.
+    # Copies of its own for hours of rounds: a build meanwhile (the tests', ./bench's) replaces
+    # build/release's binary, and after a commit the new one names the new commit. The fixture
+    # server built beside it is copied beside the copy, where ab.py looks for it (Side.fixture).
     with tempfile.TemporaryDirectory(prefix="concbench-calibrate-binary-") as private:
-        return calibrate(args, shutil.copy2(args.binary, private))
+        binary = os.path.join(private, "benchmarks", "concbench")
+        fixture = ab.Side("A", args.binary, args.binary).fixture
+        for source, copy in ((args.binary, binary), (fixture, os.path.join(private, "fixtures", "concbench_fixture"))):
+            if source:
+                os.makedirs(os.path.dirname(copy))
+                shutil.copy2(source, copy)
+        return calibrate(args, binary)
 
 
 def calibrate(args, binary):

@@ -311,22 +311,48 @@ def test_an_error_of_old_excuses_new_only_when_as_bad(tmp_path):
             "(in 16 of 16 rounds)") in doc["notes"], doc["notes"]
 
 
+def calibration(root, name, trial, flagged, date=None, method=None):
+    """A calibration ROOT/results/calibration/NAME of one trial like `trial` (rounds), with
+    `flagged` A/A alarms in a summary of 4 A/A and 2 + 2 slowdown comparisons."""
+    where = root / "results" / "calibration" / name
+    (where / "rounds").mkdir(parents=True)
+    trial = json.loads(json.dumps(trial))
+    trial["context"]["date"] = date or trial["context"]["date"]
+    if method:
+        trial["method"] = method
+    (where / "rounds" / "trial-01-aa.json").write_text(json.dumps(trial))
+    rows = [{"comparison": c} for c in ["aa"] * 4 + ["p10"] * 2 + ["p5"] * 2]
+    (where / "summary.json").write_text(json.dumps({"rounds": 16, "aa_flagged": flagged, "p10_found": 2,
+                                                    "p5_found": 1, "others_flagged": 0, "rows": rows}))
+
+
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
-def test_a_verdict_says_what_the_calibration_of_its_machine_measured(tmp_path):
-    # The method's false-alarm rate and power are measured per machine: rounds from a calibrated
-    # one get the newest calibration's figures, with their bounds (0 of 20 is at most 14%, not
-    # never); rounds from another are judged the same way, and the verdict says it has no figures.
+def test_a_verdict_gives_the_figures_of_its_machines_latest_calibration_of_this_method(tmp_path):
+    # Error rates are measured per machine and per method: rounds get the latest calibration of
+    # ab.py's method on their machine, with bounds (0 of 4 is at most 53%, not never), and the
+    # settings that differ from its; rounds of another machine get a note that there are none.
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import ab as ab_module
+    import regress
     data = json.loads(open(saved("aa.json")).read())
-    for cpu, note in ((data["context"]["cpu_model"],
-                       "the method on this machine, as results/calibration/20261201T092944Z measured it in 20 trials "
-                       "of 16 rounds: A/A flagged 0 of 20 (false alarms at most 14% of the time, 95% sure); "
-                       "10% slowdowns found 9 of 10 (at least 61%), 5% ones 8 of 10 (at least 49%)"),
-                      ("Intel Xeon", "no calibration in results/calibration ran on the machine of these rounds")):
-        data["context"]["cpu_model"] = cpu
-        (tmp_path / "rounds.json").write_text(json.dumps(data))
-        notes = json.loads(ab("--analyse", tmp_path / "rounds.json", "--json").stdout)["notes"]
-        assert [n for n in notes if n.startswith(note)], (cpu, notes)
-        assert len([n for n in notes if "calibrat" in n]) == 1, notes
+    calibration(tmp_path, "older", data, 1, date="2026-11-01T00:00:00+00:00")
+    calibration(tmp_path, "latest", data, 0)
+    calibration(tmp_path, "side-by-side", data, 3, date="2026-12-31T00:00:00+00:00", method="side by side")
+    note = ab_module.calibration_note(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT, str(tmp_path))
+    assert note == ("the method on this machine, as results/calibration/latest measured it in 4 trials of 16 rounds, "
+                    "95% sure: A/A flagged 0 of 4 (at most 53%); 10% slowdowns found 2 of 2 (at least 22%), 5% ones "
+                    "1 of 2 (at least 3%); the slowdowns' unchanged models flagged 0 of 4 (at most 53%)"), note
+    note = ab_module.calibration_note(dict(data, rounds=data["rounds"][:8]), 0.2, regress.DEFAULT_MIN_EFFECT,
+                                      str(tmp_path))
+    assert note.endswith("this verdict's settings differ (rounds 8, not 16, alpha 0.2, not 0.05), so they are not "
+                         "its figures"), note
+    other = dict(data, context=dict(data["context"], cpu_model="Intel Xeon"))
+    assert ab_module.calibration_note(other, 0.05, 0.03, str(tmp_path)).startswith(
+        "no calibration in results/calibration ran on the machine of these rounds")
+    # ... and the verdict carries the note once.
+    (tmp_path / "rounds.json").write_text(json.dumps(other))
+    notes = json.loads(ab("--analyse", tmp_path / "rounds.json", "--json").stdout)["notes"]
+    assert len([n for n in notes if "calibration" in n]) == 1, notes
 
 
 def test_saved_rounds_of_another_shape_are_one_line(tmp_path):

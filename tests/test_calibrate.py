@@ -143,13 +143,16 @@ def test_going_on_with_rounds_of_another_method_is_refused(tmp_path):
 
 
 def test_a_trial_runs_model_by_model_and_finds_the_slowed_model(tmp_path):
-    # One whole trial on the stand-in binary, which takes the slowdown hook as the real one does.
-    out = tmp_path / "c"
-    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
+    # One whole trial on the stand-in binary, which takes the slowdown hook as the real one does,
+    # run from a copy (a build meanwhile must not change what runs), gone at the end.
+    out, given = tmp_path / "c", binary(tmp_path, "a")
+    proc = calibrate("--trials", 1, "--binary", given, "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name, pair in (("aa", {"A", "A2"}), ("p10", {"A", "S"})):
         data = json.loads((out / "rounds" / ("trial-01-%s.json" % name)).read_text())
         assert data["method"] == "model by model" and len(data["rounds"]) == 16
+        assert data["old"]["arg"] == given and data["old"]["binary"] != given
+        assert not os.path.exists(data["old"]["binary"])
         for r in data["rounds"]:
             assert sorted(m for m, _ in r["order"]) == ["sum/pool", "sum/seq"]
             assert all(set(labels) == pair and len(labels) == 2 for _, labels in r["order"])

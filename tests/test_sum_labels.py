@@ -157,7 +157,8 @@ def test_bad_sizes_and_hooks_are_one_line():
                             ([], {"CONCBENCH_TEST_SLOWDOWN": "pool"}, "is not MODEL:PERCENT"),
                             ([], {"CONCBENCH_TEST_SLOWDOWN": "nosuch:10"}, "no model 'nosuch' (models: seq,"),
                             ([], {"CONCBENCH_TEST_WRONG_SUM": "thread"}, "no model 'thread'"),
-                            ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:x"}, "is not MODEL[:CALLS]")):
+                            ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:x"}, "is not MODEL[:CALLS]"),
+                            ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:0"}, "is not MODEL[:CALLS] (CALLS at least 1)")):
         proc = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
                               env=dict(os.environ, **env), timeout=60)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, proc.stderr

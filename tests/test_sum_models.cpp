@@ -392,8 +392,9 @@ TEST(SumModels, APoolCallUnderTheTimedLoopsHoldTouchesNoSignalMask) {
 
 // ... and the harness's timed loop is under one: sum/process_pool run through Google Benchmark
 // as the binary runs it. Unheld, each timed call's two pipe writes cost six mask calls; held,
-// none, and what is counted is the untimed calls' (at most 100 or 20 ms of them per run of the
-// body, a fifth of the timed calls at most over 0.5 s) and the hold's own.
+// none, and what is counted is the hold's own and the untimed calls' writes: 100 calls, or 20 ms
+// of them if they are slower, in each of Google Benchmark's runs of the body (its sizing runs
+// too, about six), so under half as many as the last run's 0.5 s of timed calls however slow.
 TEST(SumModels, TheHarnesssTimedLoopHoldsSigpipeForItsCalls) {
   Options options;
   options.workers = {2};

@@ -26,7 +26,10 @@ size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline);
 // had stopped). Nested holds cost nothing. The timed loops hold it across their calls and the
 // pool workers for their lives: a process model's write is then one system call, as in a program
 // that ignores SIGPIPE, not four (mask, pending set, write, mask). A child forked inside a hold
-// inherits it. Only system calls, so a child of a multithreaded parent may make one.
+// inherits it, and so does a thread started inside one, for its life (the fetch benchmarks
+// hold it from the model's construction: its threads, oneTBB's and libgomp's keep SIGPIPE
+// blocked; they send with MSG_NOSIGNAL or through libcurl, which does). Only system calls, so a
+// child of a multithreaded parent may make one.
 class SigpipeHold {
  public:
   SigpipeHold();

@@ -247,7 +247,10 @@ class ProcessPool final : public Model {
   std::string shut_down() {
     std::string detail;
     for (const Worker& w : workers_) close(w.orders);
-    const auto deadline = Clock::now() + std::chrono::seconds(broken_ ? 0 : 5);
+    // Broken, the pool waits a little: an idle worker exits at once on end of file, so only one
+    // stuck in a request is killed, and the error names the worker that failed, not those it
+    // stopped.
+    const auto deadline = Clock::now() + std::chrono::milliseconds(broken_ ? 100 : 5000);
     for (const Worker& w : workers_) {
       const int status = reap(w.pid, deadline);
       close(w.answers);
