@@ -2,7 +2,11 @@
 // What produced a run: recorded into the JSON context so every number can be traced back.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
+#include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +52,19 @@ struct Usage {
     return a;
   }
 };
+
+// What a model's live worker processes have used so far (its live_children_usage(): the sum and
+// fetch models both have one), or nullopt with the benchmark marked as errored when they could
+// not say.
+template <class Model>
+std::optional<Usage> workers_usage_or_skip(benchmark::State& state, Model& model) {
+  try {
+    return model.live_children_usage();
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("the workers' usage could not be read: ") + e.what()).c_str());
+    return std::nullopt;
+  }
+}
 
 // This process alone (RUSAGE_SELF): what a worker process reports of itself.
 Usage own_usage();

@@ -125,12 +125,9 @@ class ServerWatch {
 // counts them as a thread model's are counted. Read outside the timed loop. nullopt (the
 // benchmark marked as errored) if the workers could not say.
 std::optional<double> client_cpu_seconds(benchmark::State& state, Model& model) {
-  try {
-    return (process_usage() + model.live_children_usage()).cpu_seconds;
-  } catch (const std::exception& e) {
-    state.SkipWithError((std::string("the workers' usage could not be read: ") + e.what()).c_str());
-    return std::nullopt;
-  }
+  const std::optional<Usage> workers = workers_usage_or_skip(state, model);
+  if (!workers) return std::nullopt;
+  return (process_usage() + *workers).cpu_seconds;
 }
 
 // cpu_util over the timed loop: CPU time over wall time, 2.0 for two busy cores; nothing after
@@ -144,13 +141,13 @@ void report_cpu(benchmark::State& state, Model& model, double cpu_before, double
 // The most requests of one iteration in flight at once, with the clock paused: the overlap sorts
 // 2N times (1.4 ms at N = 10,000), which in the timed loop was counted as the model's. An
 // iteration is a whole batch, milliseconds at least, so a pause's own cost is lost in it. The
-// pause's wall time is added to `paused_s`: what the loop's clock holds that Google Benchmark's
-// does not.
-int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes, double& paused_s) {
+// pause's wall time is added to `*paused_s`, if given: what the loop's clock holds that Google
+// Benchmark's does not.
+int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes, double* paused_s = nullptr) {
   state.PauseTiming();
   const auto paused = Clock::now();
   const int peak = peak_overlap(outcomes);
-  paused_s += std::chrono::duration<double>(Clock::now() - paused).count();
+  if (paused_s) *paused_s += std::chrono::duration<double>(Clock::now() - paused).count();
   state.ResumeTiming();
   return peak;
 }
@@ -231,7 +228,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
       bytes += static_cast<int64_t>(o.bytes);
       latencies.record(static_cast<uint64_t>(std::max(0.0, o.finished - ready) * 1e9));
     }
-    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused_s));
+    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, &paused_s));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   report_cpu(state, *model, *cpu_before, elapsed);  // before the server's stats are asked for
@@ -302,7 +299,6 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   double scheduled_s = 0, issuing_s = 0;
   double max_lag_s = 0;  // the latest any request started after its arrival
   int peak_in_flight = 0;
-  double paused_s = 0;  // not used: no counter here divides by the timed loop's time
   const ServerWatch server(base_url);
   const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
   if (!cpu_before) return;
@@ -321,7 +317,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
     }
     scheduled_s += arrivals.back() + 1.0 / p.rate;
     issuing_s += last_issued - t0 + 1.0 / p.rate;
-    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused_s));
+    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   report_cpu(state, *model, *cpu_before, elapsed);

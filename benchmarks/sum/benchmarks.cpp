@@ -368,14 +368,10 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   // failed like a call that fails, and is not used again.
   Usage children;
   auto read_children = [&]() -> bool {
-    try {
-      children = model->live_children_usage();
-      return true;
-    } catch (const std::exception& e) {
-      kept = {};
-      state.SkipWithError((std::string("the workers' usage could not be read: ") + e.what()).c_str());
-      return false;
-    }
+    const std::optional<Usage> usage = workers_usage_or_skip(state, *model);
+    if (!usage) kept = {};
+    children = usage.value_or(Usage{});
+    return usage.has_value();
   };
   if (!read_children()) return;
   // What fork() copies the page tables of, and spawn and thread starts work beside: the array,
