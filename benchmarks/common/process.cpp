@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -16,23 +17,33 @@
 
 namespace concbench {
 
-size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline) {
+int poll_ms_until(Clock::time_point deadline, int cap) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left, 0, cap));
+}
+
+size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline, std::string& error) {
   auto* out = static_cast<char*>(buf);
   size_t got = 0;
   while (got < n) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) throw std::runtime_error("timed out waiting for a worker process");
+    const int left = poll_ms_until(deadline);
+    if (left == 0) {
+      error = "timed out waiting for a worker process";
+      break;
+    }
     pollfd p{fd, POLLIN, 0};
-    int ready = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    int ready = poll(&p, 1, left);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+      error = std::string("poll: ") + std::strerror(errno);
+      break;
     }
     if (ready == 0) continue;  // the deadline check above decides
     ssize_t r = read(fd, out + got, n - got);
     if (r < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      throw std::runtime_error(std::string("read from worker: ") + std::strerror(errno));
+      error = std::string("read from worker: ") + std::strerror(errno);
+      break;
     }
     if (r == 0) break;  // end of file
     got += static_cast<size_t>(r);
@@ -110,8 +121,8 @@ int reap(pid_t pid, Clock::time_point deadline) {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) break;  // not our child, or already reaped
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
+    const int left = poll_ms_until(deadline);
+    if (left == 0) {
       kill(pid, SIGKILL);
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
@@ -119,7 +130,7 @@ int reap(pid_t pid, Clock::time_point deadline) {
     }
     if (pidfd >= 0) {
       pollfd p{pidfd, POLLIN, 0};
-      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+      poll(&p, 1, left);
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }

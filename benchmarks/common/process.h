@@ -13,10 +13,17 @@ namespace concbench {
 
 using Clock = std::chrono::steady_clock;
 
+// The milliseconds for poll() to wait towards `deadline`, at most `cap`: rounded up, so a wait
+// never ends before the deadline (rounded down, a read's timeout came up to 1 ms early, and a
+// deadline under 1 ms away was called passed), and 0 only once it has passed.
+int poll_ms_until(Clock::time_point deadline, int cap = 1 << 30);
+
 // Reads exactly n bytes, waiting at most until `deadline`. Returns the bytes read: n on
-// success, fewer on end of file (the writer died or closed). Throws std::runtime_error when
-// the deadline passes, so a stuck child is an error and never a hang.
-size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline);
+// success, fewer on end of file (the writer died or closed). When the deadline passes, or poll
+// or read fails, it stops and says why in `error`, so a stuck child is an error and never a
+// hang; `error` is left alone otherwise. Every caller gathers one error per run, so this is how
+// it reports, not by throwing.
+size_t read_full(int fd, void* buf, size_t n, Clock::time_point deadline, std::string& error);
 
 // While one lives, SIGPIPE is held back on this thread: a write to a pipe whose reader died (a
 // pool worker killed between calls) fails with EPIPE, which the models report, and does not end

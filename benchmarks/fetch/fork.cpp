@@ -62,14 +62,12 @@ class Fork final : public Model {
     for (int fd : fds) open.push_back({fd, POLLIN, 0});
     size_t reported = 0;
     while (error.empty() && !open.empty()) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) {
+      const int left = poll_ms_until(deadline, 1000);
+      if (left == 0) {
         error = "worker processes passed the run's deadline";
         break;
       }
-      const int ready =
-          poll(open.data(), open.size(), static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+      const int ready = poll(open.data(), open.size(), left);
       if (ready < 0 && errno != EINTR) error = std::string("poll: ") + std::strerror(errno);
       for (size_t k = 0; k < open.size() && ready > 0;) {
         if (open[k].revents == 0) {
@@ -77,13 +75,8 @@ class Fork final : public Model {
           continue;
         }
         Record r{};
-        size_t got = 0;
-        try {
-          got = read_full(open[k].fd, &r, sizeof r, deadline);
-        } catch (const std::exception& e) {
-          error = e.what();
-          break;
-        }
+        const size_t got = read_full(open[k].fd, &r, sizeof r, deadline, error);
+        if (!error.empty()) break;
         if (got == sizeof r && r.index < requests.size()) {
           outcomes[r.index] = r.outcome;
           ++reported;

@@ -106,26 +106,20 @@ class ProcessPool final : public Model {
     while (error.empty() && answered < next) {
       waiting.clear();
       for (const Worker& w : workers_) waiting.push_back({w.answers, POLLIN, 0});
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) {
+      const int left = poll_ms_until(deadline, 1000);
+      if (left == 0) {
         error = "worker processes passed the run's deadline";
         break;
       }
-      if (poll(waiting.data(), waiting.size(), static_cast<int>(std::min<int64_t>(left.count(), 1000))) < 0 &&
-          errno != EINTR) {
+      if (poll(waiting.data(), waiting.size(), left) < 0 && errno != EINTR) {
         error = std::string("poll: ") + std::strerror(errno);
         break;
       }
       for (size_t w = 0; w < waiting.size() && error.empty(); ++w) {
         if (waiting[w].revents == 0) continue;
         Record r{};
-        size_t got = 0;
-        try {
-          got = read_full(waiting[w].fd, &r, sizeof r, deadline);
-        } catch (const std::exception& e) {
-          error = e.what();
-          break;
-        }
+        const size_t got = read_full(waiting[w].fd, &r, sizeof r, deadline, error);
+        if (!error.empty()) break;
         if (got != sizeof r || r.index >= requests.size()) {
           error = "worker " + std::to_string(w) + " (pid " + std::to_string(workers_[w].pid) + ") " +
                   (got == 0 ? "died" : "sent garbage");
@@ -159,13 +153,8 @@ class ProcessPool final : public Model {
     Usage total;
     for (size_t w = 0; w < workers_.size() && error.empty(); ++w) {
       UsageRecord r{};
-      size_t got = 0;
-      try {
-        got = read_full(workers_[w].answers, &r, sizeof r, deadline);
-      } catch (const std::exception& e) {
-        error = e.what();
-        break;
-      }
+      const size_t got = read_full(workers_[w].answers, &r, sizeof r, deadline, error);
+      if (!error.empty()) break;
       if (got != sizeof r || r.index != kUsageOrder)
         error = "worker " + std::to_string(w) + " (pid " + std::to_string(workers_[w].pid) + ") " +
                 (got == 0 ? "died" : "sent garbage") + " when asked for its usage";
@@ -201,19 +190,14 @@ class ProcessPool final : public Model {
       const auto never = Clock::time_point::max();
       while (true) {
         Order order{};
-        size_t got = 0;
-        try {
-          got = read_full(orders, &order, sizeof order, never);
-          if (got == sizeof order) {
-            request.url.resize(order.url_length);
-            got += read_full(orders, request.url.data(), order.url_length, never);
-          }
-        } catch (const std::exception&) {
-          code = 5;
-          break;
+        std::string error;
+        size_t got = read_full(orders, &order, sizeof order, never, error);
+        if (got == sizeof order) {
+          request.url.resize(order.url_length);
+          got += read_full(orders, request.url.data(), order.url_length, never, error);
         }
-        if (got == 0) break;  // the pool is shutting down
-        if (got != sizeof order + order.url_length) {
+        if (got == 0 && error.empty()) break;  // the pool is shutting down
+        if (!error.empty() || got != sizeof order + order.url_length) {
           code = 5;
           break;
         }

@@ -42,9 +42,9 @@ std::string run_wrk_once(const std::vector<std::string>& args) {
   char buf[4096];
   while (true) {
     pollfd p{child.fd, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) break;
-    const int ready = poll(&p, 1, static_cast<int>(left));
+    const int left = poll_ms_until(deadline);
+    if (left == 0) break;
+    const int ready = poll(&p, 1, left);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) break;
     const ssize_t got = read(child.fd, buf, sizeof buf);

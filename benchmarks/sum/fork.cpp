@@ -35,12 +35,9 @@ class Fork final : public Model {
     int64_t total = 0;
     for (size_t i = 0; i < pids.size(); ++i) {
       Reply reply{};
-      size_t got = 0;
-      try {
-        got = error.empty() ? read_full(fds[i], &reply, sizeof reply, deadline) : 0;
-      } catch (const std::exception& e) {
-        error = "worker " + std::to_string(i) + ": " + e.what();
-      }
+      std::string failure;
+      const size_t got = error.empty() ? read_full(fds[i], &reply, sizeof reply, deadline, failure) : 0;
+      if (!failure.empty()) error = "worker " + std::to_string(i) + ": " + failure;
       close(fds[i]);
       // After a failure, the remaining children are killed at once rather than waited for.
       int status = reap(pids[i], error.empty() ? deadline : Clock::now());

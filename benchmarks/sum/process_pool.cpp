@@ -128,11 +128,10 @@ class ProcessPool final : public Model {
         error = "worker " + std::to_string(i) + ": cannot send work: " + std::strerror(errno);
     const auto deadline = Clock::now() + options_.timeout;
     for (int i = 0; i < parts && error.empty(); ++i) {
-      size_t got = 0;
-      try {
-        got = read_full(workers_[i].reply_fd, &replies_[i], sizeof replies_[i], deadline);
-      } catch (const std::exception& e) {
-        error = "worker " + std::to_string(i) + ": " + e.what();
+      std::string failure;
+      const size_t got = read_full(workers_[i].reply_fd, &replies_[i], sizeof replies_[i], deadline, failure);
+      if (!failure.empty()) {
+        error = "worker " + std::to_string(i) + ": " + failure;
         break;
       }
       if (got != sizeof replies_[i])
