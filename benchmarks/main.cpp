@@ -443,6 +443,23 @@ int main(int argc, char** argv) {
     std::cerr << "concbench: " << problem << '\n';
     return 2;
   }
+  // The user's context. Google Benchmark read $BENCHMARK_CONTEXT before main and adds it in
+  // Initialize, before the binary's own entries, and would add every --benchmark_context's pairs
+  // there too, where they would keep a key over the binary's: the flags are taken from it, and
+  // their pairs added after the binary's entries (add_user_context refuses a clash).
+  try {
+    const char* env = std::getenv("BENCHMARK_CONTEXT");
+    std::vector<UserContext> pairs = parse_context_pairs(env != nullptr ? env : "", "BENCHMARK_CONTEXT");
+    for (size_t i = 1; i < args.size(); ++i)
+      if (const std::string_view a(args[i]); a.starts_with("--benchmark_context="))
+        for (UserContext& u : parse_context_pairs(a.substr(a.find('=') + 1), "--benchmark_context"))
+          pairs.push_back(std::move(u));
+    expect_user_context(std::move(pairs));
+  } catch (const UsageError& e) {
+    std::cerr << "concbench: " << e.what() << '\n';
+    return 2;
+  }
+  std::erase_if(args, [](const char* a) { return std::string_view(a).starts_with("--benchmark_context="); });
   // Whether the record can be written is found by making its temporary file, before any
   // benchmark runs; the file is removed again on every way out of main before the run.
   const std::optional<OutFile> out = benchmark_out(args);
@@ -474,6 +491,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   add_run_context();
+  try {
+    add_user_context();
+  } catch (const UsageError& e) {
+    std::cerr << "concbench: " << e.what() << '\n';
+    return 2;
+  }
 
   const std::string filter = benchmark::GetBenchmarkFilter();
   std::vector<std::string> selected;

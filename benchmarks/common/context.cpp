@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <tbb/version.h>
 
+#include "common/flags.h"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -198,40 +200,83 @@ int64_t rss_kib() {
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+namespace {
+std::set<std::string> recorded_keys;   // the binary's own
+std::vector<UserContext> user_pairs;  // the user's, the environment's first
+}  // namespace
+
+std::vector<UserContext> parse_context_pairs(std::string_view text, std::string_view given) {
+  std::vector<UserContext> pairs;
+  while (!text.empty()) {
+    const std::string_view item = text.substr(0, text.find(','));
+    text.remove_prefix(std::min(text.size(), item.size() + 1));
+    const size_t eq = item.find('=');
+    if (eq == 0 || eq == std::string_view::npos || item.find('=', eq + 1) != std::string_view::npos)
+      throw UsageError(std::string(given) + ": '" + std::string(item) +
+                       "' is not key=value (a comma-separated list of them, one '=' each)");
+    pairs.push_back({std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)), std::string(given)});
+  }
+  return pairs;
+}
+
+void expect_user_context(std::vector<UserContext> pairs) { user_pairs = std::move(pairs); }
+
+void add_context(const std::string& key, const std::string& value) {
+  recorded_keys.insert(key);
+  const bool taken = std::any_of(user_pairs.begin(), user_pairs.end(), [&](const UserContext& u) {
+    return u.key == key && u.given == "BENCHMARK_CONTEXT";
+  });
+  if (!taken) benchmark::AddCustomContext(key, value);  // else add_user_context refuses the user's
+}
+
+void add_user_context() {
+  // The keys Google Benchmark 1.7.1 writes into every JSON context itself.
+  static const std::set<std::string> kLibraryKeys = {
+      "date", "host_name", "executable", "num_cpus", "mhz_per_cpu", "cpu_scaling_enabled",
+      "caches", "load_avg", "library_build_type"};
+  std::set<std::string> seen;
+  for (const UserContext& u : user_pairs) {
+    if (kLibraryKeys.count(u.key) != 0 || recorded_keys.count(u.key) != 0 || u.key.starts_with("concbench_"))
+      throw UsageError(u.given + ": '" + u.key +
+                       "' is a key the record keeps for itself (its machine, build or run); use another");
+    if (!seen.insert(u.key).second)
+      throw UsageError(u.given + ": '" + u.key +
+                       "' is given twice (once in all: BENCHMARK_CONTEXT and every --benchmark_context)");
+  }
+  for (const UserContext& u : user_pairs)
+    if (u.given != "BENCHMARK_CONTEXT") benchmark::AddCustomContext(u.key, u.value);  // it added those
+}
+
 void add_run_context() {
   // The source the binary was built from (build_info.cmake), not the checkout's state now.
-  benchmark::AddCustomContext("concbench_commit", kBuildCommit);
-  benchmark::AddCustomContext("concbench_dirty", kBuildDirty);
-  benchmark::AddCustomContext("compiler", compiler());
-  benchmark::AddCustomContext("cxx_flags", CONCBENCH_CXX_FLAGS);
-  benchmark::AddCustomContext("build_type", CONCBENCH_BUILD_TYPE);
-  benchmark::AddCustomContext("tbb_version", std::string(TBB_VERSION_STRING) + " (runtime " +
-                                                 TBB_runtime_version() + ")");
-  benchmark::AddCustomContext("openmp_runtime", openmp_runtime());
-  benchmark::AddCustomContext("hardware_threads",
-                              std::to_string(std::thread::hardware_concurrency()));
-  benchmark::AddCustomContext("cpu_model", cpu_model());
-  benchmark::AddCustomContext("cpu_signature", cpu_signature());
+  add_context("concbench_commit", kBuildCommit);
+  add_context("concbench_dirty", kBuildDirty);
+  add_context("compiler", compiler());
+  add_context("cxx_flags", CONCBENCH_CXX_FLAGS);
+  add_context("build_type", CONCBENCH_BUILD_TYPE);
+  add_context("tbb_version", std::string(TBB_VERSION_STRING) + " (runtime " + TBB_runtime_version() + ")");
+  add_context("openmp_runtime", openmp_runtime());
+  add_context("hardware_threads", std::to_string(std::thread::hardware_concurrency()));
+  add_context("cpu_model", cpu_model());
+  add_context("cpu_signature", cpu_signature());
   // What makes numbers from two runs comparable, besides the CPU model: scripts/records.py
   // refuses to compare runs whose machine differs in any of these.
-  benchmark::AddCustomContext("cpu_vector_flags", vector_flags());
+  add_context("cpu_vector_flags", vector_flags());
   const std::string mem_kb = proc_field("/proc/meminfo", "MemTotal");
   char mem[32];
   std::snprintf(mem, sizeof mem, "%.1f", std::strtod(mem_kb.c_str(), nullptr) / (1024.0 * 1024.0));
-  benchmark::AddCustomContext("memory_gib", mem);
+  add_context("memory_gib", mem);
   utsname uts{};
-  benchmark::AddCustomContext("kernel", uname(&uts) == 0 ? uts.release : "unknown");
+  add_context("kernel", uname(&uts) == 0 ? uts.release : "unknown");
   // The settings that move numbers on one machine, recorded so a change of them is visible.
-  benchmark::AddCustomContext(
-      "transparent_hugepages",
-      bracketed(file_line("/sys/kernel/mm/transparent_hugepage/enabled", "not exposed")));
-  benchmark::AddCustomContext("aslr", file_line("/proc/sys/kernel/randomize_va_space", "unknown"));
-  benchmark::AddCustomContext(
-      "cpu_governor",
-      file_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "not exposed"));
-  benchmark::AddCustomContext("cpu_boost", cpu_boost());
-  benchmark::AddCustomContext("cpu_idle", cpu_idle());
-  benchmark::AddCustomContext("syscall_ns", syscall_ns());
+  add_context("transparent_hugepages",
+              bracketed(file_line("/sys/kernel/mm/transparent_hugepage/enabled", "not exposed")));
+  add_context("aslr", file_line("/proc/sys/kernel/randomize_va_space", "unknown"));
+  add_context("cpu_governor",
+              file_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "not exposed"));
+  add_context("cpu_boost", cpu_boost());
+  add_context("cpu_idle", cpu_idle());
+  add_context("syscall_ns", syscall_ns());
 }
 
 }  // namespace concbench

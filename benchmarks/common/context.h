@@ -9,8 +9,32 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace concbench {
+
+// A pair of the user's context, from --benchmark_context=key=value,... or $BENCHMARK_CONTEXT
+// (`given` says which).
+struct UserContext {
+  std::string key, value, given;
+};
+
+// The pairs of `text`. Throws UsageError on an item that is not one key, one '=' and a value
+// (Google Benchmark 1.7.1 calls such a flag unrecognized).
+std::vector<UserContext> parse_context_pairs(std::string_view text, std::string_view given);
+
+// The user's pairs are recorded beside the binary's, but a key that Google Benchmark or the
+// binary records, or one that starts "concbench_" (the scripts' keys), is refused: Google
+// Benchmark keeps a key's first value and writes its own keys again after the user's, so such a
+// pair would make a record name another commit or machine. Call expect_user_context before
+// anything is added: Google Benchmark adds $BENCHMARK_CONTEXT's pairs itself, first, and
+// add_context then leaves a key they hold to add_user_context's refusal.
+void expect_user_context(std::vector<UserContext> pairs);
+// Adds key = value to the context; every entry the binary records goes through here.
+void add_context(const std::string& key, const std::string& value);
+// After the binary's own entries: adds the flag's pairs, or throws UsageError for a pair refused.
+void add_user_context();
 
 // Adds commit, dirty flag, compiler, flags, oneTBB version, OpenMP runtime, hardware threads
 // and CPU model to Google Benchmark's context. Call after the workloads have run their

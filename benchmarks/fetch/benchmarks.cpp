@@ -590,13 +590,13 @@ std::string benchmark_name(std::string_view model, const Point& p) {
 
 void register_benchmarks(const Sweep& sweep) {
   init_curl();
-  benchmark::AddCustomContext("libcurl_version", curl_version_info(CURLVERSION_NOW)->version);
+  add_context("libcurl_version", curl_version_info(CURLVERSION_NOW)->version);
   // C = 10,000 needs a descriptor per connection on each side: raised to the hard limit, and
   // recorded, since a machine with a lower limit cannot run the same points.
   raise_fd_limit();
   if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0)
-    benchmark::AddCustomContext("fd_limit",
-                                std::to_string(limit.rlim_cur) + " (hard " + std::to_string(limit.rlim_max) + ")");
+    add_context("fd_limit",
+                std::to_string(limit.rlim_cur) + " (hard " + std::to_string(limit.rlim_max) + ")");
   for (const ModelInfo& info : all_models()) {
     if (sweep.c10k_conc.empty()) break;
     std::string why(info.no_c10k);
@@ -605,7 +605,7 @@ void register_benchmarks(const Sweep& sweep) {
         why = "C = " + grouped(c) + " and above: its slots hold " + grouped(info.descriptors(c)) +
               " descriptors (their connections and the socketpairs of their multi handles), more than this "
               "run's limit of " + grouped(sweep.fd_limit);
-    if (!why.empty()) benchmark::AddCustomContext("fetch_c10k_not_run:" + std::string(info.name), why);
+    if (!why.empty()) add_context("fetch_c10k_not_run:" + std::string(info.name), why);
   }
   // The bodies outlive this call; the URL list is shared by them all.
   static std::vector<std::string> urls;

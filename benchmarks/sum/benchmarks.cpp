@@ -551,18 +551,18 @@ void register_benchmarks(const Sweep& sweep) {
     finish_mpi();
   });
   on_leaving_workload("peak", [] { std::vector<unsigned char>().swap(scan_buffer); });
-  benchmark::AddCustomContext(
-      "sum_kernel", std::to_string(kernel_lanes()) + " int64 lanes per vector, 4 accumulators");
-  benchmark::AddCustomContext("mpi_library", mpi_library());
+  add_context("sum_kernel",
+              std::to_string(kernel_lanes()) + " int64 lanes per vector, 4 accumulators");
+  add_context("mpi_library", mpi_library());
   if (!slowdown().model.empty()) {
     char what[160];
     std::snprintf(what, sizeof what, "%s does %g%% more kernel work (a test hook)",
                   slowdown().model.c_str(), slowdown().fraction * 100);
-    benchmark::AddCustomContext("concbench_test_slowdown", what);
+    add_context("concbench_test_slowdown", what);
   }
   if (!wrong_sum().model.empty())
-    benchmark::AddCustomContext("concbench_test_wrong_sum", wrong_sum().model + " answers one too many after " +
-                                                                std::to_string(wrong_sum().after) + " calls (a test hook)");
+    add_context("concbench_test_wrong_sum", wrong_sum().model + " answers one too many after " +
+                                          std::to_string(wrong_sum().after) + " calls (a test hook)");
   // Model by model (both kernels of one model together), so each model's benchmarks are
   // contiguous: a run of the binary alone then starts MPI only after every forking model is done.
   for (const ModelInfo& info : all_models()) {
