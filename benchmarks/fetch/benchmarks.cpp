@@ -185,7 +185,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     client = url_client_options();
     client.keepalive = p.keepalive;
   } else {
-    const std::optional<std::string> url = fixture_url_or_skip(state);
+    const std::optional<std::string> url = idle_fixture_url_or_skip(state);
     if (!url) return;
     base_url = *url;
     delays = delays_of(p);
@@ -279,7 +279,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
 // correction for coordinated omission that wrk2 makes for one client.
 void run_open_point(benchmark::State& state, const ModelInfo& info, const Point& p) {
   raise_fd_limit();
-  const std::optional<std::string> url = fixture_url_or_skip(state);
+  const std::optional<std::string> url = idle_fixture_url_or_skip(state);
   if (!url) return;
   const std::string& base_url = *url;
   std::vector<Request> requests =

@@ -73,13 +73,19 @@ const std::string& fixture_base_url() {
   return s.base_url;
 }
 
-std::optional<std::string> fixture_url_or_skip(benchmark::State& state) {
+std::optional<std::string> idle_fixture_url_or_skip(benchmark::State& state) {
+  std::string url;
   try {
-    return fixture_base_url();
+    url = fixture_base_url();
   } catch (const std::exception& e) {
     state.SkipWithError((std::string("cannot start the fixture server: ") + e.what()).c_str());
     return std::nullopt;
   }
+  if (const std::string busy = wait_until_fixture_idle(url, std::chrono::seconds(10)); !busy.empty()) {
+    state.SkipWithError(busy.c_str());
+    return std::nullopt;
+  }
+  return url;
 }
 
 std::optional<FixtureStats> fixture_stats(const std::string& base_url) {

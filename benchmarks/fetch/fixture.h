@@ -20,9 +20,12 @@ namespace concbench::fetch {
 // started it.
 const std::string& fixture_base_url();
 
-// fixture_base_url() for a benchmark body: when the server cannot start, the benchmark is
-// skipped with the reason and nullopt comes back.
-std::optional<std::string> fixture_url_or_skip(benchmark::State& state);
+// fixture_base_url() for a benchmark body, once the server holds no other client's connection
+// (wait_until_fixture_idle, up to 10 s): an earlier benchmark's clients may have closed thousands
+// it has yet to close, work that would slow this benchmark's first runs and count in its
+// server_cpu_util. When the server cannot start or stays busy, the benchmark is marked as
+// errored with the reason and nullopt comes back.
+std::optional<std::string> idle_fixture_url_or_skip(benchmark::State& state);
 
 // Talk to the fixture server at `url` ("http://127.0.0.1:PORT") instead of starting one.
 // Throws UsageError when it is not http://127.x.x.x:PORT: benchmarks send load only to this
