@@ -202,7 +202,7 @@ class RawClient {
   // Reads more into buf_; false on timeout, EOF or error.
   bool fill(Clock::time_point deadline) {
     for (;;) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());  // never early
       if (left.count() <= 0) return false;
       pollfd p{fd_, POLLIN, 0};
       const int rc = poll(&p, 1, static_cast<int>(left.count()));

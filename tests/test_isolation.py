@@ -159,6 +159,25 @@ def test_the_merged_record_has_every_benchmark_once_with_progress_across_process
     assert fetch and all(b["server_cpu_util"] > 0 for b in fetch)
     timed = sum(int(b["name"].split("/n:")[1].split("/")[0]) * b["iterations"] for b in fetch)
     assert served.read_text().count("request ") >= timed > 0
+    # Every key of the merged record, Google Benchmark's, the binary's and this script's, is one
+    # the user's context may not give: it would stand beside or over the true one.
+    for key in doc["context"]:
+        refused = subprocess.run([BINARY, "--benchmark_context=%s=x" % key, "--benchmark_list_tests"],
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and refused.stderr == (
+            "concbench: --benchmark_context: '%s' is a key the record keeps for itself (its machine, build or "
+            "run); use another\n" % key), (key, refused.stderr)
+
+
+@needs_binary
+def test_a_bad_context_in_the_environment_is_refused_not_dropped():
+    # Google Benchmark drops all of $BENCHMARK_CONTEXT for one bad item, saying so on a line of its
+    # own before main: the run would go on without the user's pairs. It ends, with the reason.
+    env = dict(os.environ, BENCHMARK_CONTEXT="site=lab,")
+    proc = subprocess.run([BINARY, "--benchmark_list_tests"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout
+    assert proc.stderr.splitlines()[-1] == (
+        "concbench: BENCHMARK_CONTEXT: '' is not key=value (a comma-separated list of them, one '=' each)"), proc.stderr
 
 
 def test_each_model_has_a_process_of_its_own_open_loop_ones_too():

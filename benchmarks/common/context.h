@@ -21,13 +21,13 @@ struct UserContext {
 };
 
 // The pairs of `text`. Throws UsageError on an item that is not one key, one '=' and a value
-// (Google Benchmark 1.7.1 calls such a flag unrecognized).
+// (Google Benchmark 1.7.1 calls such a flag unrecognized), or that holds a control character.
 std::vector<UserContext> parse_context_pairs(std::string_view text, std::string_view given);
 
-// The user's pairs are recorded beside the binary's, but a key that Google Benchmark or the
-// binary records, or one that starts "concbench_" (the scripts' keys), is refused: Google
-// Benchmark keeps a key's first value and writes its own keys again after the user's, so such a
-// pair would make a record name another commit or machine. Call expect_user_context before
+// The user's pairs are recorded beside the binary's, but a key that Google Benchmark, the binary
+// or scripts/run_isolated.py records is refused, and so is a key given twice: Google Benchmark
+// keeps a key's first value and writes its own keys again after the user's, so such a pair
+// would make a record name another commit or machine. Call expect_user_context before
 // anything is added: Google Benchmark adds $BENCHMARK_CONTEXT's pairs itself, first, and
 // add_context then leaves a key they hold to add_user_context's refusal.
 void expect_user_context(std::vector<UserContext> pairs);
