@@ -68,16 +68,46 @@ std::string directory_of(const std::string& path) {
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// The file Google Benchmark writes its record to: the last --benchmark_out=, else $BENCHMARK_OUT,
-// which it reads too. `given` is how it was given, for messages.
+// Google Benchmark 1.7.1 takes each of its flags from the environment too when it is not given
+// ($BENCHMARK_FILTER for --benchmark_filter). Such a variable, set and not empty, is made its
+// flag here, in front of the rest: the checks below then read it, the suite's defaults do not
+// replace it (BENCHMARK_REPETITIONS=5 ran 3 repetitions) and a bad value is an error
+// (BENCHMARK_FORMAT=bogus printed the usage and exited 0). $BENCHMARK_CONTEXT is read with the
+// --benchmark_context pairs instead, and $V, a name too common to take for the verbosity, is not.
+// "BENCHMARK_OUT" for "--benchmark_out=x": the variable of a flag.
+std::string variable_of(const std::string& flag) {
+  std::string name = flag.substr(2, flag.find('=') - 2);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+  return name;
+}
+
+std::vector<std::string> flags_from_environment(const std::vector<char*>& args) {
+  static constexpr const char* kNames[] = {
+      "benchmark_list_tests",      "benchmark_filter",          "benchmark_min_time",
+      "benchmark_min_warmup_time", "benchmark_repetitions",     "benchmark_enable_random_interleaving",
+      "benchmark_report_aggregates_only", "benchmark_display_aggregates_only", "benchmark_format",
+      "benchmark_out_format",      "benchmark_out",             "benchmark_color",
+      "benchmark_counters_tabular", "benchmark_perf_counters",  "benchmark_time_unit"};
+  std::vector<std::string> flags;
+  for (const char* name : kNames) {
+    const std::string flag = std::string("--") + name;
+    const char* value = std::getenv(variable_of(flag).c_str());
+    const bool given = has_flag(args, flag + "=") || std::any_of(args.begin() + 1, args.end(), [&](const char* a) {
+                         return a == flag;
+                       });
+    if (value != nullptr && *value != '\0' && !given) flags.push_back(flag + "=" + value);
+  }
+  return flags;
+}
+
+// The file Google Benchmark writes its record to: the last --benchmark_out= (its variable is one
+// by now). `given` is how it was given, for messages.
 struct OutFile {
   std::string given;
   std::string path;
 };
 std::optional<OutFile> benchmark_out(const std::vector<char*>& args) {
   if (has_flag(args, "--benchmark_out=")) return OutFile{"--benchmark_out=", flag_value(args, "--benchmark_out=")};
-  const char* env = std::getenv("BENCHMARK_OUT");
-  if (env != nullptr && *env != '\0') return OutFile{"BENCHMARK_OUT=", env};
   return std::nullopt;
 }
 
@@ -265,6 +295,12 @@ class RecordFile {
 // word but false/no/off counts as true for a boolean (so =maybe is true), a negative warm-up as
 // none. Returns what is wrong with the flags as given, or "".
 std::string benchmark_flag_problem(const std::vector<char*>& args) {
+  // An empty one too: Google Benchmark answers it with its usage text and exit code 0.
+  for (std::string_view flag : {"--benchmark_format=", "--benchmark_out_format="}) {
+    const std::string f = flag_value(args, flag);
+    if (has_flag(args, flag) && f != "console" && f != "json" && f != "csv")
+      return std::string(flag) + f + ": unknown output format (console, json or csv)";
+  }
   if (has_flag(args, "--benchmark_time_unit=")) {
     const std::string unit = flag_value(args, "--benchmark_time_unit=");  // empty: unset
     if (unit != "" && unit != "ns" && unit != "us" && unit != "ms" && unit != "s")
@@ -318,19 +354,16 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
 }
 
 // A boolean flag of Google Benchmark 1.7.1 (e.g. "benchmark_list_tests") as it will read it: the
-// last --FLAG (true) or --FLAG=WORD, else its environment variable (BENCHMARK_LIST_TESTS).
+// last --FLAG (true) or --FLAG=WORD (its variable is one by now, flags_from_environment).
 bool benchmark_bool_flag(const std::vector<char*>& args, const std::string& name) {
   const std::string flag = "--" + name;
-  std::optional<bool> on;
+  bool on = false;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string_view a(args[i]);
     if (a == flag) on = true;
     if (a.starts_with(flag + "=")) on = truth_of(std::string(a.substr(flag.size() + 1))).value_or(true);
   }
-  std::string env_name = name;
-  std::transform(env_name.begin(), env_name.end(), env_name.begin(), [](unsigned char c) { return std::toupper(c); });
-  const char* env = std::getenv(env_name.c_str());
-  return on.value_or(env != nullptr && *env != '\0' && truth_of(env).value_or(true));
+  return on;
 }
 
 // The Google Benchmark flags the suite sets unless given, then with --quick: main inserts them,
@@ -421,8 +454,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // The suite's defaults go in front, so a flag the user gave still wins.
+  // The suite's defaults go in front, so a flag the user gave, or its variable, still wins.
   std::vector<char*> args(argv, argv + argc);
+  std::vector<std::string> from_environment = flags_from_environment(args);
+  for (std::string& flag : from_environment) args.insert(args.begin() + 1, flag.data());
   std::vector<std::string> defaults(std::begin(kDefaultFlags), std::end(kDefaultFlags));
   if (suite.quick) defaults.assign(std::begin(kQuickFlags), std::end(kQuickFlags));
   for (std::string& flag : defaults) {
@@ -432,15 +467,10 @@ int main(int argc, char** argv) {
   // Read before Initialize, which removes the flags it knows from argv.
   const std::string format = flag_value(args, "--benchmark_format=");
   const std::string color = lower(flag_value(args, "--benchmark_color="));
-  // Google Benchmark answers an unknown format with its usage text and exit code 0.
-  for (const std::string& f : {format, flag_value(args, "--benchmark_out_format=")}) {
-    if (!f.empty() && f != "console" && f != "json" && f != "csv") {
-      std::cerr << "concbench: unknown output format '" << f << "' (console, json or csv)\n";
-      return 2;
-    }
-  }
-  if (const std::string problem = benchmark_flag_problem(args); !problem.empty()) {
-    std::cerr << "concbench: " << problem << '\n';
+  if (std::string problem = benchmark_flag_problem(args); !problem.empty()) {
+    for (const std::string& flag : from_environment)  // say where a flag nobody typed came from
+      if (problem.starts_with(flag.substr(0, flag.find('=') + 1))) problem += " (given as $" + variable_of(flag) + ")";
+    std::cerr << "concbench: " << printable(problem) << '\n';
     return 2;
   }
   // The user's context. Google Benchmark read $BENCHMARK_CONTEXT before main and adds it in

@@ -63,6 +63,24 @@ DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --qui
 # The suite's own defaults, given: the run is still the suite as it runs by default (a test
 # compares them with what the binary's --help says it sets).
 DEFAULT_FLAGS = ("--benchmark_repetitions=%d" % DEFAULT_REPETITIONS, "--benchmark_min_time=0.1")
+# Google Benchmark's flags that the binary also takes from $BENCHMARK_<FLAG> (benchmarks/main.cpp,
+# flags_from_environment; a test holds the two lists equal).
+LIBRARY_FLAGS = ("benchmark_list_tests", "benchmark_filter", "benchmark_min_time", "benchmark_min_warmup_time",
+                 "benchmark_repetitions", "benchmark_enable_random_interleaving", "benchmark_report_aggregates_only",
+                 "benchmark_display_aggregates_only", "benchmark_format", "benchmark_out_format", "benchmark_out",
+                 "benchmark_color", "benchmark_counters_tabular", "benchmark_perf_counters", "benchmark_time_unit")
+
+
+def flags_from_environment(args, environ=os.environ):
+    """`args` behind the flags given as variables and not as flags, as the binary reads them; the
+    variables leave `environ`, so ./bench decides its rounds, filter and output with them and its
+    processes get them only as ./bench gives them."""
+    given = [f for f in LIBRARY_FLAGS if environ.get(f.upper())
+             and not any(a == "--" + f or a.startswith("--%s=" % f) for a in args)]
+    flags = ["--%s=%s" % (f, environ[f.upper()]) for f in given]
+    for f in LIBRARY_FLAGS:
+        environ.pop(f.upper(), None)
+    return flags + list(args)
 
 
 class RunError(cli.Failure):
@@ -659,7 +677,7 @@ def _run(argv, left):
         return 0
     if not argv or (opts["--out"] is None) == (opts["--history"] is None):
         raise RunError(USAGE, 2)
-    return run(argv[0], argv[1:], out=opts["--out"], history=opts["--history"], fixture_path=opts["--fixture"],
+    return run(argv[0], flags_from_environment(argv[1:]), out=opts["--out"], history=opts["--history"], fixture_path=opts["--fixture"],
                python=opts["--python"], render=opts["--render"], left=left)
 
 

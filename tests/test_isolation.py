@@ -5,6 +5,7 @@
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -723,3 +724,17 @@ def test_the_defaults_a_full_run_may_give_are_the_binarys_own():
     shown = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=60).stdout
     line = next(l for l in shown.splitlines() if l.startswith("Defaults the suite sets unless given: "))
     assert sorted(line.split(": ", 1)[1].split()) == sorted(run_isolated.DEFAULT_FLAGS), line
+
+
+def test_google_benchmarks_variables_are_read_as_the_binary_reads_them():
+    # The same flags as the binary's list, made flags where not given as flags, in front (a flag
+    # given wins), and gone from the environment its processes inherit.
+    with open(os.path.join(REPO, "benchmarks", "main.cpp"), encoding="utf-8") as f:
+        source = f.read()
+    names = source.split("std::vector<std::string> flags_from_environment(")[1].split("};")[0]
+    assert tuple(re.findall(r'"(benchmark_[a-z_]+)"', names)) == run_isolated.LIBRARY_FLAGS
+    environ = {"BENCHMARK_REPETITIONS": "5", "BENCHMARK_FILTER": "^sum/", "BENCHMARK_OUT": "", "PATH": "/bin",
+               "BENCHMARK_MIN_TIME": "0.5"}
+    args = run_isolated.flags_from_environment(["--benchmark_min_time=0.01", "--quick"], environ)
+    assert args == ["--benchmark_filter=^sum/", "--benchmark_repetitions=5", "--benchmark_min_time=0.01", "--quick"]
+    assert environ == {"PATH": "/bin"}
