@@ -68,12 +68,6 @@ std::string directory_of(const std::string& path) {
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Google Benchmark 1.7.1 takes each of its flags from the environment too when it is not given
-// ($BENCHMARK_FILTER for --benchmark_filter). Such a variable, set and not empty, is made its
-// flag here, in front of the rest: the checks below then read it, the suite's defaults do not
-// replace it (BENCHMARK_REPETITIONS=5 ran 3 repetitions) and a bad value is an error
-// (BENCHMARK_FORMAT=bogus printed the usage and exited 0). $BENCHMARK_CONTEXT is read with the
-// --benchmark_context pairs instead, and $V, a name too common to take for the verbosity, is not.
 // "BENCHMARK_OUT" for "--benchmark_out=x": the variable of a flag.
 std::string variable_of(const std::string& flag) {
   std::string name = flag.substr(2, flag.find('=') - 2);
@@ -81,6 +75,12 @@ std::string variable_of(const std::string& flag) {
   return name;
 }
 
+// Google Benchmark 1.7.1 takes each of its flags from the environment too when it is not given
+// ($BENCHMARK_FILTER for --benchmark_filter). Such a variable, set and not empty, is made its
+// flag here, in front of the rest: the checks below then read it, the suite's defaults do not
+// replace it (BENCHMARK_REPETITIONS=5 ran 3 repetitions) and a bad value is an error
+// (BENCHMARK_FORMAT=bogus printed the usage and exited 0). $BENCHMARK_CONTEXT is read with the
+// --benchmark_context pairs instead, and $V, a name too common to take for the verbosity, is not.
 std::vector<std::string> flags_from_environment(const std::vector<char*>& args) {
   static constexpr const char* kNames[] = {
       "benchmark_list_tests",      "benchmark_filter",          "benchmark_min_time",
@@ -101,13 +101,9 @@ std::vector<std::string> flags_from_environment(const std::vector<char*>& args) 
 }
 
 // The file Google Benchmark writes its record to: the last --benchmark_out= (its variable is one
-// by now). `given` is how it was given, for messages.
-struct OutFile {
-  std::string given;
-  std::string path;
-};
-std::optional<OutFile> benchmark_out(const std::vector<char*>& args) {
-  if (has_flag(args, "--benchmark_out=")) return OutFile{"--benchmark_out=", flag_value(args, "--benchmark_out=")};
+// by now, flags_from_environment).
+std::optional<std::string> benchmark_out(const std::vector<char*>& args) {
+  if (has_flag(args, "--benchmark_out=")) return flag_value(args, "--benchmark_out=");
   return std::nullopt;
 }
 
@@ -343,12 +339,12 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
       return "--benchmark_min_time=" + v + ": not a positive number of seconds" +
              (v.ends_with('s') ? " (Google Benchmark 1.7.1 takes plain seconds: 0.05, not 0.05s)" : "");
   }
-  if (const std::optional<OutFile> out = benchmark_out(args)) {
-    if (out->path.empty()) return out->given + " needs a file name";
-    const std::string dir = directory_of(out->path);
+  if (const std::optional<std::string> out = benchmark_out(args)) {
+    if (out->empty()) return "--benchmark_out= needs a file name";
+    const std::string dir = directory_of(*out);
     struct stat st {};
-    if (stat(out->path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return out->given + out->path + ": is a directory";
-    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return out->given + out->path + ": no directory " + dir;
+    if (stat(out->c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "--benchmark_out=" + *out + ": is a directory";
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "--benchmark_out=" + *out + ": no directory " + dir;
   }
   return "";
 }
@@ -492,12 +488,12 @@ int main(int argc, char** argv) {
   std::erase_if(args, [](const char* a) { return std::string_view(a).starts_with("--benchmark_context="); });
   // Whether the record can be written is found by making its temporary file, before any
   // benchmark runs; the file is removed again on every way out of main before the run.
-  const std::optional<OutFile> out = benchmark_out(args);
+  const std::optional<std::string> out = benchmark_out(args);
   RecordFile record;
   std::string record_flag;
   if (out) {
-    if (const std::string problem = record.create(out->path); !problem.empty()) {
-      std::cerr << "concbench: " << out->given << out->path << ": " << problem << '\n';
+    if (const std::string problem = record.create(*out); !problem.empty()) {
+      std::cerr << "concbench: --benchmark_out=" << *out << ": " << problem << '\n';
       return 2;
     }
     // Last, so it is the one Google Benchmark reads (and over $BENCHMARK_OUT).
@@ -581,7 +577,7 @@ int main(int argc, char** argv) {
   fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();
   if (!unkept.empty()) {  // said last: ./bench reports a process's last line
-    std::cerr << "concbench: " << out->given << out->path << ": " << unkept << '\n';
+    std::cerr << "concbench: --benchmark_out=" << *out << ": " << unkept << '\n';
     return 1;
   }
   return 0;
