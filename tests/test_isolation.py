@@ -226,10 +226,14 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
     tools.mkdir()
     for tool in ("bash", "dirname"):
         os.symlink(shutil.which(tool), tools / tool)
-    for args, text in ((["--benchmark_out_format=csv"], "./bench writes JSON records only (not --benchmark_out_format=csv)"),
-                       (["--python", "--benchmark_out="], "--benchmark_out= needs a file name")):
+    # Google Benchmark's variables for them are read as those flags, as the binary reads them.
+    for args, env, text in (
+            (["--benchmark_out_format=csv"], {}, "./bench writes JSON records only (not --benchmark_out_format=csv)"),
+            ([], {"BENCHMARK_OUT_FORMAT": "csv"}, "./bench writes JSON records only (not --benchmark_out_format=csv)"),
+            (["--python", "--benchmark_out="], {}, "--benchmark_out= needs a file name"),
+            (["--benchmark_out="], {"BENCHMARK_OUT": "x.json"}, "--benchmark_out= needs a file name")):
         proc = subprocess.run([os.path.join(REPO, "bench"), *args], capture_output=True, text=True, timeout=30,
-                              env={"PATH": str(tools), "HOME": str(tmp_path)}, cwd=tmp_path)
+                              env={"PATH": str(tools), "HOME": str(tmp_path), **env}, cwd=tmp_path)
         assert proc.returncode == 2 and proc.stderr == "concbench: " + text + "\n", proc.stderr
 
 
