@@ -76,8 +76,9 @@ std::string variable_of(const std::string& flag) {
 }
 
 // Google Benchmark 1.7.1 takes each of its flags from the environment too when it is not given
-// ($BENCHMARK_FILTER for --benchmark_filter). Such a variable, set and not empty, is made its
-// flag here, in front of the rest: the checks below then read it, the suite's defaults do not
+// ($BENCHMARK_FILTER for --benchmark_filter), set even if empty (an empty boolean is true, an
+// empty format its usage and exit 0). Such a variable is made its flag here, in front of the
+// rest (but an empty $BENCHMARK_OUT, which is no file to Google Benchmark, is no flag): the checks below then read it, the suite's defaults do not
 // replace it (BENCHMARK_REPETITIONS=5 ran 3 repetitions) and a bad value is an error
 // (BENCHMARK_FORMAT=bogus printed the usage and exited 0). $BENCHMARK_CONTEXT is read with the
 // --benchmark_context pairs instead, and $V, a name too common to take for the verbosity, is not.
@@ -95,7 +96,7 @@ std::vector<std::string> flags_from_environment(const std::vector<char*>& args) 
     const bool given = has_flag(args, flag + "=") || std::any_of(args.begin() + 1, args.end(), [&](const char* a) {
                          return a == flag;
                        });
-    if (value != nullptr && *value != '\0' && !given) flags.push_back(flag + "=" + value);
+    if (value != nullptr && !given && !(flag == "--benchmark_out" && *value == '\0')) flags.push_back(flag + "=" + value);
   }
   return flags;
 }
@@ -307,7 +308,8 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
                                 "--benchmark_display_aggregates_only=", "--benchmark_counters_tabular="}) {
     const std::string v = flag_value(args, flag);
     const bool color = flag == "--benchmark_color=";
-    if (has_flag(args, flag) && !truth_of(v) && !(color && lower(v) == "auto"))
+    // An empty color is Google Benchmark's usage text and exit 0, not "true".
+    if (has_flag(args, flag) && (!truth_of(v) || (color && v.empty())) && !(color && lower(v) == "auto"))
       return std::string(flag) + v + ": not one of " + std::string(kTruthWords) + (color ? ", auto" : "");
   }
   if (has_flag(args, "--v=")) {

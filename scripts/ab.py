@@ -94,6 +94,8 @@ def parse_args(argv):
     # once GOOD is built, given its binary as a side, also the binary's flags and filter.
     p.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
     args, bench_args = p.parse_known_args(argv)
+    # Google Benchmark's variables are read as the binary reads them, and recorded as flags.
+    bench_args = run_isolated.flags_from_environment(bench_args)
     unknown = [a for a in bench_args if not a.startswith("--")]
     if unknown:
         raise InputError("unexpected argument %s" % unknown[0])

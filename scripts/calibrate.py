@@ -277,7 +277,9 @@ def calibrate(args, binary):
     out = args.out or os.path.join(ab.REPO, "results", "calibration",
                                    time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     cli.output(os.path.join(out, "rounds"), directory=True, create=True)
-    bench_args, rng, started = ab.round_args([]), random.Random(), time.monotonic()
+    # Google Benchmark's variables, had any been set, as flags the trials record (ab.py's way).
+    bench_args = ab.round_args(run_isolated.flags_from_environment([]))
+    rng, started = random.Random(), time.monotonic()
     rows, context, prior_hours = saved_trials(out, args)
 
     def hours():

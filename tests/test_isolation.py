@@ -737,8 +737,11 @@ def test_google_benchmarks_variables_are_read_as_the_binary_reads_them():
         source = f.read()
     names = source.split("std::vector<std::string> flags_from_environment(")[1].split("};")[0]
     assert tuple(re.findall(r'"(benchmark_[a-z_]+)"', names)) == run_isolated.LIBRARY_FLAGS
+    # Set is given, even empty (an empty boolean is true to Google Benchmark), but an empty
+    # $BENCHMARK_OUT, which is no file to it.
     environ = {"BENCHMARK_REPETITIONS": "5", "BENCHMARK_FILTER": "^sum/", "BENCHMARK_OUT": "", "PATH": "/bin",
-               "BENCHMARK_MIN_TIME": "0.5"}
+               "BENCHMARK_MIN_TIME": "0.5", "BENCHMARK_COUNTERS_TABULAR": ""}
     args = run_isolated.flags_from_environment(["--benchmark_min_time=0.01", "--quick"], environ)
-    assert args == ["--benchmark_filter=^sum/", "--benchmark_repetitions=5", "--benchmark_min_time=0.01", "--quick"]
+    assert args == ["--benchmark_filter=^sum/", "--benchmark_repetitions=5", "--benchmark_counters_tabular=",
+                    "--benchmark_min_time=0.01", "--quick"]
     assert environ == {"PATH": "/bin"}
