@@ -126,10 +126,18 @@ def test_cpu_util_counts_the_worker_processes():
     # took a fraction of seq's (mpi's benchmark process sums one slice of two itself).
     runs = run("--benchmark_filter=^sum/(seq|fork|process_pool|mpi)/range/workers:(1|2)/n:100000000/",
                "--workers=1,2", "--sizes=1e8", "--scaling_n=1e8")
+    #   Either of two measures says so, and a slow machine fails only one of them: the CPU time
+    # against seq's moves with the CPU's speed (in a CI run seq took 1.67x its usual CPU time in a
+    # slow spell of its CPU, and process_pool's 2 workers seemed to use 0.61x of it), cpu_util
+    # (CPU time over wall time) with other processes taking the cores. Counted, 2 busy workers
+    # make a cpu_util near 2 (the reference run of 9f7fd52: fork 1.69-1.74, process_pool
+    # 1.72-1.99, mpi 1.98-1.99); uncounted, fork's and process_pool's parent waits (near 0) and
+    # mpi's sums one slice of two (near 1, and half of seq's CPU time), failing both.
     assert {b["time_unit"] for b in runs} == {"ms"}, runs
     cpu = {(b["name"].split("/")[1], b["workers"]): b["cpu_util"] * b["real_time"] for b in runs}
+    util = {(b["name"].split("/")[1], b["workers"]): b["cpu_util"] for b in runs}
     for model in ("fork", "process_pool", "mpi"):
-        assert cpu[(model, 2)] >= 0.75 * cpu[("seq", 1)], (model, cpu)
+        assert cpu[(model, 2)] >= 0.75 * cpu[("seq", 1)] or util[(model, 2)] >= 1.3, (model, cpu, util)
 
 
 def test_a_wrong_answer_is_an_error_not_a_time():
