@@ -78,9 +78,10 @@ std::string variable_of(const std::string& flag) {
 // Google Benchmark 1.7.1 takes each of its flags from the environment too when it is not given
 // ($BENCHMARK_FILTER for --benchmark_filter), set even if empty (an empty boolean is true, an
 // empty format its usage and exit 0). Such a variable is made its flag here, in front of the
-// rest (but an empty $BENCHMARK_OUT, which is no file to Google Benchmark, is no flag): the checks below then read it, the suite's defaults do not
-// replace it (BENCHMARK_REPETITIONS=5 ran 3 repetitions) and a bad value is an error
-// (BENCHMARK_FORMAT=bogus printed the usage and exited 0). $BENCHMARK_CONTEXT is read with the
+// rest (but an empty $BENCHMARK_OUT, which is no file to Google Benchmark, is no flag): the
+// checks below then read it, the suite's defaults do not replace it (BENCHMARK_REPETITIONS=5
+// ran 3 repetitions) and a bad value is an error (BENCHMARK_FORMAT=bogus printed the usage and
+// exited 0). $BENCHMARK_CONTEXT is read with the
 // --benchmark_context pairs instead, and $V, a name too common to take for the verbosity, is not.
 std::vector<std::string> flags_from_environment(const std::vector<char*>& args) {
   static constexpr const char* kNames[] = {

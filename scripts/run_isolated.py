@@ -75,7 +75,8 @@ def flags_from_environment(args, environ=os.environ):
     """`args` behind the flags given as variables and not as flags, as the binary reads them (set
     is given, even empty, but an empty $BENCHMARK_OUT); the variables leave `environ`, so ./bench
     and ab.py decide with them, record them, and their processes get them only as flags."""
-    given = [f for f in LIBRARY_FLAGS if environ.get(f.upper(), "") != "" or (f != "benchmark_out" and f.upper() in environ)]
+    given = [f for f in LIBRARY_FLAGS
+             if environ.get(f.upper(), "") != "" or (f != "benchmark_out" and f.upper() in environ)]
     given = [f for f in given if not any(a == "--" + f or a.startswith("--%s=" % f) for a in args)]
     flags = ["--%s=%s" % (f, environ[f.upper()]) for f in given]
     for f in LIBRARY_FLAGS:
