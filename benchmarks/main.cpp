@@ -102,6 +102,15 @@ std::vector<std::string> flags_from_environment(const std::vector<char*>& args) 
   return flags;
 }
 
+// " (given as $BENCHMARK_FILTER)" when FLAG ("--benchmark_filter") was no flag but its
+// variable (FROM_ENVIRONMENT, flags_from_environment's), for the end of an error that names
+// it; "" when the user typed it.
+std::string given_as(const std::vector<std::string>& from_environment, std::string_view flag) {
+  for (const std::string& f : from_environment)
+    if (f.starts_with(flag) && f.size() > flag.size() && f[flag.size()] == '=') return " (given as $" + variable_of(f) + ")";
+  return "";
+}
+
 // The file Google Benchmark writes its record to: the last --benchmark_out= (its variable is one
 // by now, flags_from_environment).
 std::optional<std::string> benchmark_out(const std::vector<char*>& args) {
@@ -389,8 +398,8 @@ void print_usage(const concbench::FlagSet& flags) {
 // exponential in a name's length (still matching after 20 s here), and Google Benchmark
 // matches with the same engine after this. Every name of the suite takes microseconds, so
 // after kFilterSeconds the process gives up with an error, its temporary record removed,
-// rather than hang.
-std::vector<std::string> matching_names_in_time(const std::string& filter) {
+// rather than hang. GIVEN ends the error (given_as).
+std::vector<std::string> matching_names_in_time(const std::string& filter, const std::string& given) {
   static constexpr int kFilterSeconds = 5;
   struct Watchdog {  // stopped and joined however the matching ends, a UsageError included
     std::mutex mutex;
@@ -406,12 +415,13 @@ std::vector<std::string> matching_names_in_time(const std::string& filter) {
       if (thread.joinable()) thread.join();
     }
   } watchdog;
-  watchdog.thread = std::thread([&watchdog, &filter] {
+  watchdog.thread = std::thread([&watchdog, &filter, &given] {
     std::unique_lock lock(watchdog.mutex);
     if (watchdog.finished.wait_for(lock, std::chrono::seconds(kFilterSeconds), [&] { return watchdog.done; }))
       return;
     std::fprintf(stderr, "concbench: --benchmark_filter=%s: still matching after %d s (a pattern such as (.*)*x "
-                 "backtracks without end): simplify it\n", concbench::printable(filter).c_str(), kFilterSeconds);
+                 "backtracks without end): simplify it%s\n", concbench::printable(filter).c_str(), kFilterSeconds,
+                 given.c_str());
     if (const char* temp = g_temp_record.load()) unlink(temp);
     std::_Exit(2);
   });
@@ -467,8 +477,7 @@ int main(int argc, char** argv) {
   const std::string format = flag_value(args, "--benchmark_format=");
   const std::string color = lower(flag_value(args, "--benchmark_color="));
   if (std::string problem = benchmark_flag_problem(args); !problem.empty()) {
-    for (const std::string& flag : from_environment)  // say where a flag nobody typed came from
-      if (problem.starts_with(flag.substr(0, flag.find('=') + 1))) problem += " (given as $" + variable_of(flag) + ")";
+    if (problem.starts_with("--")) problem += given_as(from_environment, problem.substr(0, problem.find('=')));
     std::cerr << "concbench: " << printable(problem) << '\n';
     return 2;
   }
@@ -477,8 +486,8 @@ int main(int argc, char** argv) {
   // there too, where they would keep a key over the binary's: the flags are taken from it, and
   // their pairs added after the binary's entries (add_user_context refuses a clash).
   try {
-    const char* env = std::getenv("BENCHMARK_CONTEXT");
-    std::vector<UserContext> pairs = parse_context_pairs(env != nullptr ? env : "", "BENCHMARK_CONTEXT");
+    const char* env = std::getenv(kContextVariable);
+    std::vector<UserContext> pairs = parse_context_pairs(env != nullptr ? env : "", kContextVariable);
     for (size_t i = 1; i < args.size(); ++i)
       if (const std::string_view a(args[i]); a.starts_with("--benchmark_context="))
         for (UserContext& u : parse_context_pairs(a.substr(a.find('=') + 1), "--benchmark_context"))
@@ -492,11 +501,12 @@ int main(int argc, char** argv) {
   // Whether the record can be written is found by making its temporary file, before any
   // benchmark runs; the file is removed again on every way out of main before the run.
   const std::optional<std::string> out = benchmark_out(args);
+  const std::string out_given = given_as(from_environment, "--benchmark_out");
   RecordFile record;
   std::string record_flag;
   if (out) {
     if (const std::string problem = record.create(*out); !problem.empty()) {
-      std::cerr << "concbench: --benchmark_out=" << *out << ": " << problem << '\n';
+      std::cerr << "concbench: --benchmark_out=" << *out << ": " << problem << out_given << '\n';
       return 2;
     }
     // Last, so it is the one Google Benchmark reads (and over $BENCHMARK_OUT).
@@ -528,17 +538,18 @@ int main(int argc, char** argv) {
   }
 
   const std::string filter = benchmark::GetBenchmarkFilter();
+  const std::string filter_given = given_as(from_environment, "--benchmark_filter");
   std::vector<std::string> selected;
   try {
-    selected = matching_names_in_time(filter);
-  } catch (const UsageError& e) {
-    std::cerr << "concbench: " << e.what() << '\n';
+    selected = matching_names_in_time(filter, filter_given);
+  } catch (const UsageError& e) {  // the filter is no regular expression
+    std::cerr << "concbench: " << e.what() << filter_given << '\n';
     return 2;
   }
   const size_t total = selected.size();
   if (total == 0) {
     std::cerr << "concbench: no benchmark matches --benchmark_filter=" << printable(filter)
-              << " (--benchmark_list_tests lists them)\n";
+              << " (--benchmark_list_tests lists them)" << filter_given << '\n';
     return 2;
   }
   // Each workload frees what it keeps (arrays, models, MPI) when a benchmark of another starts,
@@ -580,7 +591,7 @@ int main(int argc, char** argv) {
   fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();
   if (!unkept.empty()) {  // said last: ./bench reports a process's last line
-    std::cerr << "concbench: --benchmark_out=" << *out << ": " << unkept << '\n';
+    std::cerr << "concbench: --benchmark_out=" << *out << ": " << unkept << out_given << '\n';
     return 1;
   }
   return 0;

@@ -104,7 +104,7 @@ def parse_args(argv):
         try:
             cli.regex(filt)
         except argparse.ArgumentTypeError as e:
-            raise InputError("--benchmark_filter: %s" % e) from None
+            raise InputError(run_isolated.given_as("--benchmark_filter: %s" % e)) from None
     if args.analyse and args.sides:
         raise InputError("--analyse FILE takes no OLD NEW")
     if args.analyse:  # what shapes a measurement would be ignored without a word

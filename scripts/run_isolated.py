@@ -69,6 +69,7 @@ LIBRARY_FLAGS = ("benchmark_list_tests", "benchmark_filter", "benchmark_min_time
                  "benchmark_repetitions", "benchmark_enable_random_interleaving", "benchmark_report_aggregates_only",
                  "benchmark_display_aggregates_only", "benchmark_format", "benchmark_out_format", "benchmark_out",
                  "benchmark_color", "benchmark_counters_tabular", "benchmark_perf_counters", "benchmark_time_unit")
+GIVEN_AS = {}  # what flags_from_environment made a flag: its variable, by the flag's name
 
 
 def flags_from_environment(args, environ=os.environ):
@@ -79,9 +80,18 @@ def flags_from_environment(args, environ=os.environ):
              if environ.get(f.upper(), "") != "" or (f != "benchmark_out" and f.upper() in environ)]
     given = [f for f in given if not any(a == "--" + f or a.startswith("--%s=" % f) for a in args)]
     flags = ["--%s=%s" % (f, environ[f.upper()]) for f in given]
+    GIVEN_AS.update({f: f.upper() for f in given})
     for f in LIBRARY_FLAGS:
         environ.pop(f.upper(), None)
     return flags + list(args)
+
+
+def given_as(message):
+    """MESSAGE, an error, saying where the first flag it names came from when that was no flag
+    but its variable, as the binary says it (its processes get such a variable as a flag)."""
+    flag = re.search(r"--(benchmark_[a-z_]+)", message)
+    variable = GIVEN_AS.get(flag.group(1)) if flag else None
+    return message + (" (given as $%s)" % variable if variable else "")
 
 
 class RunError(cli.Failure):
@@ -113,7 +123,7 @@ def list_benchmarks(binary, args):
     if proc.returncode != 0:
         # BINARY explained itself in one line ("concbench: ..."): that line is the message.
         last = (proc.stderr.strip().splitlines() or [binary + " " + describe_exit(proc.returncode)])[-1]
-        raise RunError(re.sub("^%s: " % PROG, "", last), 2 if proc.returncode == 2 else 1)
+        raise RunError(given_as(re.sub("^%s: " % PROG, "", last)), 2 if proc.returncode == 2 else 1)
     names = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
     # A flag the binary's Google Benchmark did not know once got its usage text and exit 0,
     # whose words then ran as 17 processes: a benchmark name has no space and a slash.
@@ -122,8 +132,8 @@ def list_benchmarks(binary, args):
         raise RunError("%s does not list benchmark names with these flags (one it answers with its usage?): %r"
                        % (binary, odd[:80]), 2)
     if not names:
-        raise RunError("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists them)"
-                       % filt, 2)
+        raise RunError(given_as("no benchmark matches --benchmark_filter=%s (--benchmark_list_tests lists them)"
+                                % filt), 2)
     return names
 
 

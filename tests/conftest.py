@@ -5,6 +5,11 @@ import subprocess
 
 import pytest
 
+# Google Benchmark's variables ($BENCHMARK_FORMAT, ...) are its flags to the binary, ./bench and
+# the scripts: one left in the caller's shell would change what every test runs (scripts/test.sh
+# unsets them too). A test that wants one sets it.
+for _name in [n for n in os.environ if n.startswith("BENCHMARK_")]:
+    del os.environ[_name]
 
 def _skip_is_failure(report):
     """Under scripts/test.sh (CONCBENCH_NO_SKIPS=1) a skip fails, with its reason: ctest counts a

@@ -40,7 +40,8 @@ def ab(*args, env=None):
     rounds go to a temporary file unless --out names one, never into the repository."""
     env = {**os.environ, "FAKE_NAMES": TWO, **(env or {})}
     args = [str(a) for a in args]
-    if "--analyse" not in args and not any(a.startswith("--benchmark_filter=") for a in args):
+    if "--analyse" not in args and "BENCHMARK_FILTER" not in env and not any(
+            a.startswith("--benchmark_filter=") for a in args):
         args.append("--benchmark_filter=.")
     with tempfile.TemporaryDirectory(prefix="test-ab-") as tmp:
         if "--analyse" not in args and "--out" not in args:
@@ -176,6 +177,9 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
     make_repo(repo, 1)  # a repository whose commit has no CMakeLists.txt: it does not build
     # One line, so no "building" line came before it.
     one_line_error(ab("HEAD", "HEAD", "--repo", repo, "--benchmark_filter=sum/("), "is not a regular expression")
+    err = one_line_error(ab("HEAD", "HEAD", "--repo", repo, env={"BENCHMARK_FILTER": "sum/("}),
+                         "is not a regular expression")
+    assert err.endswith("(given as $BENCHMARK_FILTER)"), err
     out = tmp_path / "partial.json"
     built = ab("HEAD", "HEAD", "--repo", repo, "--out", out)  # progress says what it builds, then why not
     assert built.returncode == 2 and "does not build: CMake Error" in built.stderr.strip().splitlines()[-1]

@@ -197,12 +197,19 @@ def test_each_model_has_a_process_of_its_own_open_loop_ones_too():
 
 @needs_binary
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
-    for args, text in ((["--benchmark_filter=^no/such/"], "no benchmark matches"),
-                       (["--workers=0"], "not a whole number")):
-        proc, out = isolated(tmp_path, args)
+    # A flag given as its variable reaches the processes as a flag: the error still says so.
+    for args, env, text in (
+            (["--benchmark_filter=^no/such/"], {}, "no benchmark matches --benchmark_filter=^no/such/ "
+             "(--benchmark_list_tests lists them)"),
+            ([], {"BENCHMARK_FILTER": "^no/such/"}, "no benchmark matches --benchmark_filter=^no/such/ "
+             "(--benchmark_list_tests lists them) (given as $BENCHMARK_FILTER)"),
+            ([], {"BENCHMARK_FORMAT": "bogus"}, "--benchmark_format=bogus: unknown output format (console, json or "
+             "csv) (given as $BENCHMARK_FORMAT)"),
+            (["--workers=0"], {}, "not a whole number")):
+        proc, out = isolated(tmp_path, args, dict(os.environ, **env))
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and text in lines[0], proc.stderr
+        assert len(lines) == 1 and text in lines[0] and ("given as" in lines[0]) == bool(env), proc.stderr
         assert not out.exists()
         assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
 
@@ -226,10 +233,16 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
     tools.mkdir()
     for tool in ("bash", "dirname"):
         os.symlink(shutil.which(tool), tools / tool)
-    # Google Benchmark's variables for them are read as those flags, as the binary reads them.
+    # Google Benchmark's variables for them are read as those flags, as the binary reads them,
+    # and so is a flag given twice: the last counts (--benchmark_out= is checked after the format).
     for args, env, text in (
             (["--benchmark_out_format=csv"], {}, "./bench writes JSON records only (not --benchmark_out_format=csv)"),
-            ([], {"BENCHMARK_OUT_FORMAT": "csv"}, "./bench writes JSON records only (not --benchmark_out_format=csv)"),
+            ([], {"BENCHMARK_OUT_FORMAT": "csv"},
+             "./bench writes JSON records only (not --benchmark_out_format=csv) (given as $BENCHMARK_OUT_FORMAT)"),
+            (["--benchmark_out_format=json", "--benchmark_out_format=csv"], {},
+             "./bench writes JSON records only (not --benchmark_out_format=csv)"),
+            (["--benchmark_out_format=csv", "--benchmark_out_format=json", "--benchmark_out="], {},
+             "--benchmark_out= needs a file name"),
             (["--python", "--benchmark_out="], {}, "--benchmark_out= needs a file name"),
             (["--benchmark_out="], {"BENCHMARK_OUT": "x.json"}, "--benchmark_out= needs a file name")):
         proc = subprocess.run([os.path.join(REPO, "bench"), *args], capture_output=True, text=True, timeout=30,

@@ -232,7 +232,7 @@ void expect_user_context(std::vector<UserContext> pairs) { user_pairs = std::mov
 void add_context(const std::string& key, const std::string& value) {
   recorded_keys.insert(key);
   const bool taken = std::any_of(user_pairs.begin(), user_pairs.end(), [&](const UserContext& u) {
-    return u.key == key && u.given == "BENCHMARK_CONTEXT";
+    return u.key == key && u.added_by_library();
   });
   if (!taken) benchmark::AddCustomContext(key, value);  // else add_user_context refuses the user's
 }
@@ -261,7 +261,7 @@ void add_user_context() {
                        "' is given twice (once in all: BENCHMARK_CONTEXT and every --benchmark_context)");
   }
   for (const UserContext& u : user_pairs)
-    if (u.given != "BENCHMARK_CONTEXT") benchmark::AddCustomContext(u.key, u.value);  // it added those
+    if (!u.added_by_library()) benchmark::AddCustomContext(u.key, u.value);
 }
 
 void add_run_context() {

@@ -14,10 +14,15 @@
 
 namespace concbench {
 
+// The variable Google Benchmark reads context pairs from, as --benchmark_context's.
+inline constexpr char kContextVariable[] = "BENCHMARK_CONTEXT";
+
 // A pair of the user's context, from --benchmark_context=key=value,... or $BENCHMARK_CONTEXT
 // (`given` says which).
 struct UserContext {
   std::string key, value, given;
+  // Google Benchmark adds $BENCHMARK_CONTEXT's pairs itself, before main's code runs.
+  bool added_by_library() const { return given == kContextVariable; }
 };
 
 // The pairs of `text`. Throws UsageError on an item that is not one key, one '=' and a value
