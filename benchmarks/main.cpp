@@ -107,7 +107,7 @@ std::vector<std::string> flags_from_environment(const std::vector<char*>& args) 
 // it; "" when the user typed it.
 std::string given_as(const std::vector<std::string>& from_environment, std::string_view flag) {
   for (const std::string& f : from_environment)
-    if (f.starts_with(flag) && f.size() > flag.size() && f[flag.size()] == '=') return " (given as $" + variable_of(f) + ")";
+    if (f.starts_with(std::string(flag) + "=")) return " (given as $" + variable_of(f) + ")";
   return "";
 }
 
@@ -565,7 +565,8 @@ int main(int argc, char** argv) {
     if (workloads.size() > 1) {
       std::cerr << "concbench: --benchmark_enable_random_interleaving would mix the " << workloads[0] << " and "
                 << workloads[1] << " workloads in one process: filter one workload, or run ./bench, which "
-                << "runs each model in a process of its own\n";
+                << "runs each model in a process of its own"
+                << given_as(from_environment, "--benchmark_enable_random_interleaving") << '\n';
       return 2;
     }
   }

@@ -114,7 +114,8 @@ def parse_args(argv):
         if args.out:
             measuring.append("--out")
         if measuring:
-            raise InputError("--analyse FILE judges rounds already run: %s does not apply" % measuring[0])
+            raise InputError(run_isolated.given_as("--analyse FILE judges rounds already run: %s does not apply"
+                                                   % measuring[0]))
     args.rounds = args.rounds or DEFAULT_ROUNDS
     if len(args.sides) > 2:
         raise InputError("unexpected argument %s" % args.sides[2])

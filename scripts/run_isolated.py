@@ -80,6 +80,7 @@ def flags_from_environment(args, environ=os.environ):
              if environ.get(f.upper(), "") != "" or (f != "benchmark_out" and f.upper() in environ)]
     given = [f for f in given if not any(a == "--" + f or a.startswith("--%s=" % f) for a in args)]
     flags = ["--%s=%s" % (f, environ[f.upper()]) for f in given]
+    GIVEN_AS.clear()  # each program calls this once; a test's call leaves no trace in the next
     GIVEN_AS.update({f: f.upper() for f in given})
     for f in LIBRARY_FLAGS:
         environ.pop(f.upper(), None)
@@ -89,7 +90,7 @@ def flags_from_environment(args, environ=os.environ):
 def given_as(message):
     """MESSAGE, an error, saying where the first flag it names came from when that was no flag
     but its variable, as the binary says it (its processes get such a variable as a flag)."""
-    flag = re.search(r"--(benchmark_[a-z_]+)", message)
+    flag = re.search(r"--(benchmark_[a-z_]+)(?=[=:])", message)
     variable = GIVEN_AS.get(flag.group(1)) if flag else None
     return message + (" (given as $%s)" % variable if variable else "")
 

@@ -11,6 +11,7 @@ import pytest
 for _name in [n for n in os.environ if n.startswith("BENCHMARK_")]:
     del os.environ[_name]
 
+
 def _skip_is_failure(report):
     """Under scripts/test.sh (CONCBENCH_NO_SKIPS=1) a skip fails, with its reason: ctest counts a
     file whose tests all skipped as passed, so a check that stopped running (the binary not
