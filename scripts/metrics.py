@@ -64,6 +64,9 @@ def summarize(df):
         if "bare_cpu_util" in df.columns:  # a bare sum whose threads did not run at once is no bound
             ratio = ratio.mask(df["bare_cpu_util"] < BARE_UTIL_SHARE * df["bare_cpus"])
         df = df.assign(vs_bare=ratio)
+    if {"cpu_util", "items_per_second"} <= set(df.columns):  # a fetch client's CPU time per request
+        per_request = df["cpu_util"] / df["items_per_second"] * 1e6
+        df = df.assign(cpu_us_per_request=per_request.where(df["workload"] == "fetch"))
     spec = {"t_med": ("time_s", "median"), "t_min": ("time_s", "min"), "t_max": ("time_s", "max"),
             "reps": ("time_s", "count"), "t_sd": ("time_stddev_s", "median")}
     if "vs_bare" in df.columns:  # how many rounds' ratios the median is of, once some are left out
@@ -425,9 +428,9 @@ def analyse_sum(summ, hw):
 def analyse_fetch(summ):
     """The fetch frame, the configuration the concurrency plots use (cfg, and cfg0 for
     L = 0), up to three latencies to draw, and the rows the throughput and memory figure and
-    tables show: `rate0` (requests per second at L = 0, cfg0) and `memory` (memory per request
-    in flight at the largest latency, cfg, C >= 10), each None when not measured. None without
-    fetch benchmarks."""
+    tables show: `rate0` (requests per second at L = 0, cfg0), `cpu0` (the client's CPU time
+    per request there) and `memory` (memory per request in flight at the largest latency, cfg,
+    C >= 10), each None when not measured. None without fetch benchmarks."""
     f = fetch_frame(summ)
     if f.empty:
         return None
@@ -435,10 +438,12 @@ def analyse_fetch(summ):
     delays = []
     if cfg is not None:
         delays = sorted(d for d in config_rows(f, cfg)["delay_ms"].dropna().unique() if d > 0)[-3:]
-    rate0 = memory = None
+    rate0 = memory = cpu0 = None
     if cfg0 is not None and "items_per_second" in f:
         rate0 = config_rows(f, cfg0, 0)
         rate0 = rate0[rate0["items_per_second"].map(finite) & (rate0["items_per_second"] > 0)]
+        if "cpu_us_per_request" in rate0:
+            cpu0 = rate0[rate0["cpu_us_per_request"].map(finite)]
     if delays and "mem_per_inflight_kb" in f:
         # One configuration: a median over body sizes would mix workloads.
         memory = config_rows(f, cfg, delays[-1])
@@ -447,7 +452,8 @@ def analyse_fetch(summ):
     floor = {d: client_floor(summ, d, cfg["n"], cfg["bytes"]) for d in delays if cfg["keepalive"] != 0}
     return {"frame": f, "cfg": cfg, "delays": delays, "cfg0": cfg0, "floor": floor,
             "rate0": rate0 if rate0 is not None and not rate0.empty else None,
-            "memory": memory if memory is not None and not memory.empty else None}
+            "memory": memory if memory is not None and not memory.empty else None,
+            "cpu0": cpu0 if cpu0 is not None and not cpu0.empty else None}
 
 
 C10K_PREFIX = "fetch_c10k_not_run:"

@@ -16,7 +16,8 @@ PLOTS = "plots"          # subdirectory of the output directory holding the imag
 FETCH_COLUMNS = [("ideal", "ideal", fmt_time), ("efficiency", "eff", fmt_fetch_eff),
                  ("req/s", "items_per_second", fmt_measured), ("p50 ms", "p50_ms", fmt_measured),
                  ("p99 ms", "p99_ms", fmt_measured), ("peak RSS MiB", "peak_rss_mb", fmt_measured),
-                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_measured)]
+                 ("KiB/in-flight", "mem_per_inflight_kb", fmt_measured),
+                 ("CPU µs/request", "cpu_us_per_request", fmt_measured)]
 
 
 class Page:
@@ -335,6 +336,12 @@ def fetch_section(page, fetch_info):
     if fetch_info["rate0"] is not None:
         page.add("### L = 0 ms, %s: requests per second" % fmt_fetch_config(fetch_info["cfg0"]),
                  pivot(fetch_info["rate0"], measured_and_held("items_per_second")))
+    if fetch_info["cpu0"] is not None:
+        page.add("### L = 0 ms, %s: the client's CPU time per request (µs)" % fmt_fetch_config(fetch_info["cfg0"]),
+                 "CPU time of the client's process, its workers and its children (not the fixture's) "
+                 "over the requests it completed, run by run (its `cpu_util` over its requests per "
+                 "second): what the model itself costs a request when no wait hides it.",
+                 pivot(fetch_info["cpu0"], measured_and_held("cpu_us_per_request")))
     if fetch_info["memory"] is not None:
         page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], fmt_fetch_config(cfg)),
                  pivot(fetch_info["memory"], measured_and_held("mem_per_inflight_kb")),

@@ -1620,3 +1620,34 @@ def test_a_fetch_efficiency_below_1_never_reads_1():
     # 0.9951 read "1.00" in the seed rows while the targets said the highest was 0.995.
     assert [fmt.fmt_fetch_eff(e) for e in (0.9951, 0.9999, 0.994, 1.0, 0.91)] == ["0.995", "0.999", "0.99", "1.00",
                                                                                  "0.91"]
+
+
+def test_the_clients_cpu_time_per_request_is_taken_run_by_run(tmp_path):
+    # cpu_util over requests per second, each repetition's, then the median: a median of each
+    # first would pair one run's CPU with another's rate.
+    doc = json.loads(open(data("small_run.json")).read())
+    assert "CPU time per request" not in plot_page_of(tmp_path / "none", data("small_run.json"))  # none recorded
+    utils = {0: 1.0, 1: 0.5, 2: 2.0}
+    per_request = []
+    for b in doc["benchmarks"]:
+        if b["name"].startswith("fetch/pool/conc:4/n:40/delay_ms:0/") and b.get("run_type") == "iteration":
+            b["cpu_util"] = utils[b["repetition_index"]]
+            per_request.append(b["cpu_util"] / b["items_per_second"] * 1e6)
+    assert len(per_request) == 3
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    page = plot_page_of(tmp_path / "out", str(tmp_path / "run.json"))
+    part = page[page.index("### L = 0 ms, N = 40, 1 KiB responses, keep-alive: the client's CPU time per request"):]
+    rows = {line.split(" | ")[0].strip("| "): line for line in part[:part.index("\n\n", part.index("| model"))]
+            .splitlines() if line.startswith("|")}
+    assert rows["model \\ C"] == "| model \\ C | 4 |", rows  # only where it was recorded
+    assert rows["pool"] == "| pool | %s |" % fmt.fmt_measured(statistics.median(per_request)), rows
+    # the ratio of the medians would read otherwise
+    medians = statistics.median(utils.values()) / statistics.median(
+        b["items_per_second"] for b in doc["benchmarks"]
+        if b["name"].startswith("fetch/pool/conc:4/n:40/delay_ms:0/") and b.get("run_type") == "iteration") * 1e6
+    assert fmt.fmt_measured(medians) != fmt.fmt_measured(statistics.median(per_request))
+    # and the full table has it, in its row
+    header = next(line for line in page.splitlines() if line.startswith("| benchmark |") and "CPU µs/request" in line)
+    row = next(line for line in page.splitlines() if line.startswith("| `fetch/pool/conc:4/n:40/delay_ms:0/"))
+    assert row.split(" | ")[header.split(" | ").index("CPU µs/request")] == fmt.fmt_measured(
+        statistics.median(per_request))
