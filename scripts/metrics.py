@@ -65,8 +65,10 @@ def summarize(df):
             ratio = ratio.mask(df["bare_cpu_util"] < BARE_UTIL_SHARE * df["bare_cpus"])
         df = df.assign(vs_bare=ratio)
     if {"cpu_util", "items_per_second"} <= set(df.columns):  # a fetch client's CPU time per request
+        # run by run: a record of aggregates only has no runs to pair, only medians
         per_request = df["cpu_util"] / df["items_per_second"] * 1e6
-        df = df.assign(cpu_us_per_request=per_request.where(df["workload"] == "fetch"))
+        df = df.assign(cpu_us_per_request=per_request.where((df["workload"] == "fetch")
+                                                            & (df["row_kind"] == "iteration")))
     spec = {"t_med": ("time_s", "median"), "t_min": ("time_s", "min"), "t_max": ("time_s", "max"),
             "reps": ("time_s", "count"), "t_sd": ("time_stddev_s", "median")}
     if "vs_bare" in df.columns:  # how many rounds' ratios the median is of, once some are left out

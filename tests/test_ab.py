@@ -171,7 +171,11 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
     one_line_error(ab(fake, fake, "--rounds", 8, "--benchmark_filter=^nothing$"), "no benchmark matches")
     one_line_error(ab("--analyse", tmp_path / "missing.json"), "not an A/B file")
     for flag in (["--rounds", "3"], ["--benchmark_filter=x"], ["--out", "x.json"]):
-        one_line_error(ab("--analyse", saved("slow10.json"), *flag), "judges rounds already run: %s" % flag[0])
+        err = one_line_error(ab("--analyse", saved("slow10.json"), *flag), "judges rounds already run: %s" % flag[0])
+        assert "given as" not in err, err
+    err = one_line_error(ab("--analyse", saved("slow10.json"), env={"BENCHMARK_FILTER": "x"}),
+                         "judges rounds already run: --benchmark_filter=x does not apply")
+    assert err.endswith("(given as $BENCHMARK_FILTER)"), err
     one_line_error(ab(fake, fake, "stray"), "unexpected argument stray")
     repo = tmp_path / "repo"
     make_repo(repo, 1)  # a repository whose commit has no CMakeLists.txt: it does not build

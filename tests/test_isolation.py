@@ -261,6 +261,38 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
         assert proc.returncode == 2 and proc.stderr == "concbench: " + text + "\n", proc.stderr
 
 
+def test_bench_lists_with_the_listing_flag_as_given(tmp_path):
+    # A copy of ./bench in a checkout whose install, build, binary and run_isolated.py only say
+    # how they were called: a listing gets its flag as given, for the binary to check (=maybe was
+    # read as true and sent as a bare flag), or its variable as that variable (so the binary's
+    # error names it); a false word in any case is a run, as the binary reads it (fALSE listed).
+    root = tmp_path / "checkout"
+    binary = root / "build" / "release" / "benchmarks" / "concbench"
+    binary.parent.mkdir(parents=True)
+    (root / "build" / "release" / "CMakeCache.txt").write_text("")
+    (root / "scripts").mkdir()
+    shutil.copy(os.path.join(REPO, "bench"), root / "bench")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("bash", "dirname", "nproc", "mkdir", "sh"):
+        os.symlink(shutil.which(tool), tools / tool)
+    for path, text in ((root / "scripts" / "install_deps.sh", "exit 0"), (tools / "cmake", "exit 0"),
+                       (binary, 'echo "listed: $* [${BENCHMARK_LIST_TESTS-unset}]"'),
+                       (root / "scripts" / "run_isolated.py", 'echo "ran"')):
+        path.write_text("#!/bin/sh\n%s\n" % text)
+        path.chmod(0o755)
+    for args, env, said in ((["--benchmark_list_tests=maybe"], {}, "listed: --benchmark_list_tests=maybe [unset]"),
+                            ([], {"BENCHMARK_LIST_TESTS": "maybe"}, "listed:  [maybe]"),
+                            ([], {"BENCHMARK_LIST_TESTS": ""}, "listed:  []"),
+                            (["--benchmark_list_tests", "--quick"], {}, "listed: --quick --benchmark_list_tests [unset]"),
+                            (["--benchmark_list_tests=fALSE"], {}, "ran"),
+                            (["--benchmark_list_tests", "--benchmark_list_tests=Off"], {}, "ran"),
+                            ([], {"BENCHMARK_LIST_TESTS": "No"}, "ran")):
+        proc = subprocess.run([str(root / "bench"), *args], capture_output=True, text=True, timeout=30,
+                              env={"PATH": str(tools), "HOME": str(tmp_path), **env}, cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stdout == said + "\n", (args, env, proc.stdout, proc.stderr)
+
+
 @needs_binary
 def test_a_reader_that_stops_reading_ends_the_run_and_writes_no_record(tmp_path):
     # `./bench | head -1`: every later process died of SIGPIPE, and their errors went into a

@@ -1651,3 +1651,10 @@ def test_the_clients_cpu_time_per_request_is_taken_run_by_run(tmp_path):
     row = next(line for line in page.splitlines() if line.startswith("| `fetch/pool/conc:4/n:40/delay_ms:0/"))
     assert row.split(" | ")[header.split(" | ").index("CPU µs/request")] == fmt.fmt_measured(
         statistics.median(per_request))
+    # A record of aggregates only has no runs to pair: no value, rather than a ratio of medians.
+    runs = [b for b in doc["benchmarks"] if b["name"].startswith("fetch/pool/conc:4/n:40/delay_ms:0/")]
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if b not in runs] + [dict(
+        runs[0], name=runs[0]["run_name"] + "_median", run_type="aggregate", aggregate_name="median",
+        aggregate_unit="time", cpu_util=1.0)]
+    (tmp_path / "aggregates.json").write_text(json.dumps(doc))
+    assert "CPU time per request" not in plot_page_of(tmp_path / "agg", str(tmp_path / "aggregates.json"))
