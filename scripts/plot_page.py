@@ -340,7 +340,9 @@ def fetch_section(page, fetch_info):
         page.add("### L = 0 ms, %s: the client's CPU time per request (µs)" % fmt_fetch_config(fetch_info["cfg0"]),
                  "CPU time of the client's process, its workers and its children (not the fixture's) "
                  "over the requests it completed, run by run (its `cpu_util` over its requests per "
-                 "second): what the model itself costs a request when no wait hides it.",
+                 "second). At L = 0 nothing but the fixture's answer holds a request up, so this is "
+                 "what the model spends on a request, whatever it spends it on: the request's own "
+                 "work, its threads' switches, workers that spin.",
                  pivot(fetch_info["cpu0"], measured_and_held("cpu_us_per_request")))
     if fetch_info["memory"] is not None:
         page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], fmt_fetch_config(cfg)),
