@@ -477,7 +477,7 @@ int main(int argc, char** argv) {
   const std::string format = flag_value(args, "--benchmark_format=");
   const std::string color = lower(flag_value(args, "--benchmark_color="));
   if (std::string problem = benchmark_flag_problem(args); !problem.empty()) {
-    if (problem.starts_with("--")) problem += given_as(from_environment, problem.substr(0, problem.find('=')));
+    problem += given_as(from_environment, problem.substr(0, problem.find('=')));  // every problem names its flag first
     std::cerr << "concbench: " << printable(problem) << '\n';
     return 2;
   }

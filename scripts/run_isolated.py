@@ -69,7 +69,7 @@ LIBRARY_FLAGS = ("benchmark_list_tests", "benchmark_filter", "benchmark_min_time
                  "benchmark_repetitions", "benchmark_enable_random_interleaving", "benchmark_report_aggregates_only",
                  "benchmark_display_aggregates_only", "benchmark_format", "benchmark_out_format", "benchmark_out",
                  "benchmark_color", "benchmark_counters_tabular", "benchmark_perf_counters", "benchmark_time_unit")
-GIVEN_AS = {}  # what flags_from_environment made a flag: its variable, by the flag's name
+FROM_ENVIRONMENT = set()  # the flags (names) that flags_from_environment made of their variables
 
 
 def flags_from_environment(args, environ=os.environ):
@@ -80,8 +80,8 @@ def flags_from_environment(args, environ=os.environ):
              if environ.get(f.upper(), "") != "" or (f != "benchmark_out" and f.upper() in environ)]
     given = [f for f in given if not any(a == "--" + f or a.startswith("--%s=" % f) for a in args)]
     flags = ["--%s=%s" % (f, environ[f.upper()]) for f in given]
-    GIVEN_AS.clear()  # each program calls this once; a test's call leaves no trace in the next
-    GIVEN_AS.update({f: f.upper() for f in given})
+    FROM_ENVIRONMENT.clear()  # each program calls this once; a test's call leaves no trace in the next
+    FROM_ENVIRONMENT.update(given)
     for f in LIBRARY_FLAGS:
         environ.pop(f.upper(), None)
     return flags + list(args)
@@ -91,8 +91,7 @@ def given_as(message):
     """MESSAGE, an error, saying where the first flag it names came from when that was no flag
     but its variable, as the binary says it (its processes get such a variable as a flag)."""
     flag = re.search(r"--(benchmark_[a-z_]+)(?=[=:])", message)
-    variable = GIVEN_AS.get(flag.group(1)) if flag else None
-    return message + (" (given as $%s)" % variable if variable else "")
+    return message + (" (given as $%s)" % flag.group(1).upper() if flag and flag.group(1) in FROM_ENVIRONMENT else "")
 
 
 class RunError(cli.Failure):
