@@ -233,7 +233,7 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
     # A PATH without cmake, apt-get or Python shows that neither was reached.
     tools = tmp_path / "bin"
     tools.mkdir()
-    for tool in ("bash", "dirname"):
+    for tool in ("bash", "dirname", "mktemp", "rm"):
         os.symlink(shutil.which(tool), tools / tool)
     # Google Benchmark's variables for them are read as those flags, as the binary reads them,
     # and so is a flag given twice: the last counts (--benchmark_out= is checked after the format,
@@ -254,11 +254,21 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
              "--benchmark_out=/nonexistent/x.json: no directory /nonexistent (given as $BENCHMARK_OUT)"),
             # relative to where ./bench was run, not to the checkout, which has a results/
             (["--benchmark_out=results/x.json"], {}, "--benchmark_out=results/x.json: no directory results"),
+            # found by run_isolated.py only after the build, under the absolute path and without its variable
+            ([], {"BENCHMARK_OUT": "/proc/x.json"}, "--benchmark_out=/proc/x.json: cannot create a file in /proc"
+             " (No such file or directory) (given as $BENCHMARK_OUT)"),
+            (["--benchmark_out=/dev/null"], {}, "--benchmark_out=/dev/null: it exists and is not a regular file"),
             (["--python", "--benchmark_out="], {}, "--benchmark_out= needs a file name"),
             (["--benchmark_out="], {"BENCHMARK_OUT": "x.json"}, "--benchmark_out= needs a file name")):
         proc = subprocess.run([os.path.join(REPO, "bench"), *args], capture_output=True, text=True, timeout=30,
                               env={"PATH": str(tools), "HOME": str(tmp_path), **env}, cwd=tmp_path)
         assert proc.returncode == 2 and proc.stderr == "concbench: " + text + "\n", proc.stderr
+    # A good FILE passes on to the install, which finds no apt-get; the file made to see that one
+    # can be made beside it is gone.
+    proc = subprocess.run([os.path.join(REPO, "bench"), "--benchmark_out=x.json"], capture_output=True,
+                          text=True, timeout=30, env={"PATH": str(tools), "HOME": str(tmp_path)}, cwd=tmp_path)
+    assert proc.returncode == 1 and "there is no apt-get" in proc.stderr, proc.stderr
+    assert os.listdir(tmp_path) == ["bin"]
 
 
 def test_bench_lists_with_the_listing_flag_as_given(tmp_path):
