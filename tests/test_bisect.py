@@ -226,7 +226,7 @@ def test_bad_input(project, tmp_path):
     _one_line(bisect(repo, env, "HEAD", "HEAD", "fake"), "same commit")
     _one_line(bisect(repo, env, shas[0], "HEAD", ""), "FILTER is empty")
     # what can be wrong without a build is said before any (one line: no "building" before it)
-    _one_line(bisect(repo, env, shas[0], "HEAD", "("), "FILTER '(' is not a regular expression")
+    _one_line(bisect(repo, env, shas[0], "HEAD", "("), "--benchmark_filter=(: not a regular expression (POSIX extended)")
     _one_line(bisect(repo, env, shas[0], "HEAD", "fake", "--alpha", "2"), "--alpha", "'2' is not between 0")
     _one_line(bisect(repo, env, shas[0], "HEAD", "fake", "--out", "x.json"), "bisect.sh chooses where the rounds go")
     # past the arguments it says what it builds and compares, then one line of why it stopped
