@@ -17,10 +17,6 @@ if [[ ${CONCBENCH_ALLOW_SKIPS:-0} != 1 ]]; then
 else
   unset CONCBENCH_NO_SKIPS
 fi
-# Google Benchmark reads each of its flags from $BENCHMARK_<FLAG> too, and so do the binary,
-# ./bench and the scripts: one left in the caller's shell (BENCHMARK_FORMAT=json) would change
-# what every test runs. A test that wants one sets it.
-unset "${!BENCHMARK_@}"
 
 # The tests that failed in a ctest log (--output-on-failure), one name per line; with
 # `spawn`, only those whose output shows Open MPI's spawn hang: the message as the mpi model
