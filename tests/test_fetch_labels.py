@@ -52,14 +52,16 @@ def test_cpu_util_counts_the_client_work_of_worker_processes():
     # Google Benchmark's CPU time is this process's alone; fork's and process_pool's requests
     # are made in other processes. cpu_util counts them: CPU time a run (cpu_util x real_time)
     # well above the process's own for the process models, whose children receive and check
-    # 64 KiB bodies while the parent only passes orders and answers, and near it for pool, whose
-    # threads are the process's (no child to add).
+    # 64 KiB bodies while the parent only passes orders and answers, and the process's own for
+    # pool, whose threads are the process's (no child to add): cpu_util's wall time is Google
+    # Benchmark's, the loop's pauses left out of both (1.000-1.002 measured; 5% of room for the
+    # scheduler at the loop's edges).
     runs = run("--benchmark_filter=^fetch/(pool|fork|process_pool)/conc:2/n:200/delay_ms:0/bytes:65536/keepalive:1/",
                "--fetch_conc=2", "--fetch_n=200", "--fetch_delay_ms=0", "--fetch_bytes=65536")
     share = {b["name"].split("/")[1]: b["cpu_util"] * b["real_time"] / b["cpu_time"] for b in runs}
     assert set(share) == {"pool", "fork", "process_pool"}, share
     assert share["fork"] > 1.5 and share["process_pool"] > 1.5, share
-    assert share["pool"] < 1.5, share
+    assert share["pool"] == pytest.approx(1, abs=0.05), share
 
 
 def test_efficiency_never_exceeds_one_in_any_dispatch_order():

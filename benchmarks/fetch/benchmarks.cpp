@@ -104,10 +104,10 @@ class ServerWatch {
   explicit ServerWatch(const std::string& base_url)
       : url_(base_url), before_(base_url.empty() ? std::nullopt : fixture_stats(base_url)) {}
 
-  void report(benchmark::State& state, double elapsed) const {
+  void report(benchmark::State& state, double timed_s) const {  // the timed loop's wall time, less its pauses
     const std::optional<FixtureStats> after = before_ ? fixture_stats(url_) : std::nullopt;
     if (!after) return;
-    if (elapsed > 0) state.counters["server_cpu_util"] = (after->cpu_s - before_->cpu_s) / elapsed;
+    if (timed_s > 0) state.counters["server_cpu_util"] = (after->cpu_s - before_->cpu_s) / timed_s;
     // Less one: the query that read `after` is a connection it counted.
     if (state.iterations() > 0)
       state.counters["connections_per_run"] =
@@ -130,24 +130,33 @@ std::optional<double> client_cpu_seconds(benchmark::State& state, Model& model) 
   return (process_usage() + *workers).cpu_seconds;
 }
 
-// cpu_util over the timed loop: CPU time over wall time, 2.0 for two busy cores; nothing after
-// an error (the model may be gone).
-void report_cpu(benchmark::State& state, Model& model, double cpu_before, double elapsed) {
-  if (state.error_occurred() || elapsed <= 0) return;
+// What the timed loop's pauses took, summed: what the loop's own clock and CPU reading hold that
+// Google Benchmark's times do not.
+struct Paused {
+  double wall_s = 0;
+  double cpu_s = 0;  // the process's, spinning workers included
+};
+
+// cpu_util over the timed loop, its pauses left out as Google Benchmark leaves them out of its
+// times: CPU time over wall time, 2.0 for two busy cores, so that over items_per_second it is
+// the CPU time of one request. Nothing after an error (the model may be gone).
+void report_cpu(benchmark::State& state, Model& model, double cpu_before, double elapsed, const Paused& paused) {
+  const double timed = elapsed - paused.wall_s;
+  if (state.error_occurred() || timed <= 0) return;
   if (const std::optional<double> after = client_cpu_seconds(state, model))
-    state.counters["cpu_util"] = (*after - cpu_before) / elapsed;
+    state.counters["cpu_util"] = (*after - cpu_before - paused.cpu_s) / timed;
 }
 
 // The most requests of one iteration in flight at once, with the clock paused: the overlap sorts
 // 2N times (1.4 ms at N = 10,000), which in the timed loop was counted as the model's. An
-// iteration is a whole batch, milliseconds at least, so a pause's own cost is lost in it. The
-// pause's wall time is added to `*paused_s`, if given: what the loop's clock holds that Google
-// Benchmark's does not.
-int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes, double* paused_s = nullptr) {
+// iteration is a whole batch, milliseconds at least, so a pause's own cost is lost in it.
+int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes, Paused& paused) {
   state.PauseTiming();
-  const auto paused = Clock::now();
+  const auto wall = Clock::now();
+  const double cpu = process_usage().cpu_seconds;
   const int peak = peak_overlap(outcomes);
-  if (paused_s) *paused_s += std::chrono::duration<double>(Clock::now() - paused).count();
+  paused.cpu_s += process_usage().cpu_seconds - cpu;
+  paused.wall_s += std::chrono::duration<double>(Clock::now() - wall).count();
   state.ResumeTiming();
   return peak;
 }
@@ -213,7 +222,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   if (!model) return;
   int64_t bytes = 0;
   int peak_in_flight = 0;
-  double paused_s = 0;
+  Paused paused;
   const ServerWatch server(base_url);
   const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
   if (!cpu_before) return;
@@ -228,11 +237,11 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
       bytes += static_cast<int64_t>(o.bytes);
       latencies.record(static_cast<uint64_t>(std::max(0.0, o.finished - ready) * 1e9));
     }
-    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, &paused_s));
+    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  report_cpu(state, *model, *cpu_before, elapsed);  // before the server's stats are asked for
-  server.report(state, elapsed);
+  report_cpu(state, *model, *cpu_before, elapsed, paused);  // before the server's stats are asked for
+  server.report(state, elapsed - paused.wall_s);
   const int64_t rss_peak = std::max(peak_rss_kib(), rss_before);
 
   const auto n = static_cast<int64_t>(requests.size());
@@ -244,7 +253,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     // Only where there is a bound to compare with: at delay 0 the bound is 0 and the ratio
     // would say 0 for every model.
     // Over the time Google Benchmark reports, so efficiency is ideal_s over real_time.
-    const double per_iteration = state.iterations() > 0 ? (elapsed - paused_s) / state.iterations() : 0;
+    const double per_iteration = state.iterations() > 0 ? (elapsed - paused.wall_s) / state.iterations() : 0;
     if (ideal > 0 && per_iteration > 0) state.counters["efficiency"] = ideal / per_iteration;
   }
   // The most requests in flight at once: a model that never reaches C shows it here.
@@ -299,6 +308,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   double scheduled_s = 0, issuing_s = 0;
   double max_lag_s = 0;  // the latest any request started after its arrival
   int peak_in_flight = 0;
+  Paused paused;
   const ServerWatch server(base_url);
   const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
   if (!cpu_before) return;
@@ -317,11 +327,11 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
     }
     scheduled_s += arrivals.back() + 1.0 / p.rate;
     issuing_s += last_issued - t0 + 1.0 / p.rate;
-    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes));
+    peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  report_cpu(state, *model, *cpu_before, elapsed);
-  server.report(state, elapsed);
+  report_cpu(state, *model, *cpu_before, elapsed, paused);
+  server.report(state, elapsed - paused.wall_s);
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
   // Offered: the schedule's rate. Achieved: the rate at which the model actually issued the
