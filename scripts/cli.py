@@ -128,12 +128,20 @@ def output(path, directory=False, create=False):
     # a FIFO or a device (--out /dev/null, as root, would replace /dev/null).
     if not directory and os.path.exists(path) and not os.path.isfile(path):
         raise InputError("cannot write %s: it exists and is not a regular file" % path)
+    if not directory and os.path.islink(path) and not os.path.exists(path):
+        raise InputError("cannot write %s: a symbolic link to a missing file" % path)
     while create and not os.path.lexists(where):
         where = os.path.dirname(where)
     if not os.path.isdir(where):
         what = "it" if where == os.path.abspath(path) else where
         raise InputError("cannot write %s: %s %s" % (path, what, "is not a directory" if os.path.exists(where)
                                                      else "does not exist"))
+    try:  # a name too long was found only by the rename at the end
+        os.stat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise InputError("cannot write %s: %s" % (path, e.strerror or e)) from None
     try:  # by writing: os.access says yes to root anywhere, even in /proc
         tempfile.TemporaryFile(dir=where).close()
     except OSError as e:

@@ -377,7 +377,9 @@ def merge(parts, isolation, context=None):
 
 
 def write_json(doc, path, indent=2):
-    """Writes under a temporary name and renames, so FILE is whole or absent; makes its directory."""
+    """Writes under a temporary name and renames, so FILE is whole or absent; makes its directory.
+    A symbolic link's file is replaced, not the link, as the binary does."""
+    path = os.path.realpath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
     try:

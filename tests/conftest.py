@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 # Google Benchmark's variables ($BENCHMARK_FORMAT, ...) are its flags to the binary, ./bench and
-# the scripts: one left in the caller's shell would change what every test runs (scripts/test.sh
+# the scripts: one left in the caller's shell would change what every test runs (ctest
 # unsets them too). A test that wants one sets it.
 for _name in [n for n in os.environ if n.startswith("BENCHMARK_")]:
     del os.environ[_name]

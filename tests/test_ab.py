@@ -213,6 +213,11 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_build_or_round(t
                    "%s is not a directory" % (repo / "file"))  # and no "building" line
     out = tmp_path / "new" / "dir" / "ab.json"
     assert ab(fake, fake, "--rounds", 8, "--out", out).returncode == 0 and out.exists()
+    # A symbolic link's file gets the rounds, as the binary writes a record: the link stays.
+    os.symlink(out, tmp_path / "link.json")
+    out.write_text("")
+    assert ab(fake, fake, "--rounds", 8, "--out", tmp_path / "link.json").returncode == 0
+    assert os.path.islink(tmp_path / "link.json") and len(json.loads(out.read_text())["rounds"]) == 8
 
 
 REAL = os.environ.get("CONCBENCH_BINARY", os.path.join(REPO, "build", "release", "benchmarks", "concbench"))
@@ -420,7 +425,12 @@ def test_numbers_and_paths_that_cannot_serve_are_one_line(tmp_path):
     one_line_error(ab(fake, fake, "--rounds", 8, "--out", str(tmp_path / "new") + "/"), "a file's name cannot end in /")
     one_line_error(ab(fake, fake, "--rounds", 8, "--out", "/dev/null"), "it exists and is not a regular file")
     one_line_error(ab(fake, fake, "--rounds", 8, "--out", ""), "an empty path")
-    assert sorted(os.listdir(tmp_path)) == ["a"] and os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    one_line_error(ab(fake, fake, "--rounds", 8, "--out", tmp_path / ("x" * 300 + ".json")), "File name too long")
+    os.symlink(tmp_path / "missing.json", tmp_path / "dangling.json")  # the binary refuses one too
+    one_line_error(ab(fake, fake, "--rounds", 8, "--out", tmp_path / "dangling.json"),
+                   "a symbolic link to a missing file")
+    assert sorted(os.listdir(tmp_path)) == ["a", "dangling.json"]
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")

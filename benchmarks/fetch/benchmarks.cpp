@@ -134,17 +134,16 @@ std::optional<double> client_cpu_seconds(benchmark::State& state, Model& model) 
 // Google Benchmark's times do not.
 struct Paused {
   double wall_s = 0;
-  double cpu_s = 0;  // the process's, spinning workers included
+  double cpu_s = 0;  // this process's, its threads' spinning included
 };
 
-// cpu_util over the timed loop, its pauses left out as Google Benchmark leaves them out of its
-// times: CPU time over wall time, 2.0 for two busy cores, so that over items_per_second it is
+// cpu_util over the timed loop: CPU time over wall time (timed_s), 2.0 for two busy cores, both
+// without the loop's pauses, as Google Benchmark's times are, so that over items_per_second it is
 // the CPU time of one request. Nothing after an error (the model may be gone).
-void report_cpu(benchmark::State& state, Model& model, double cpu_before, double elapsed, const Paused& paused) {
-  const double timed = elapsed - paused.wall_s;
-  if (state.error_occurred() || timed <= 0) return;
+void report_cpu(benchmark::State& state, Model& model, double cpu_before, double timed_s, const Paused& paused) {
+  if (state.error_occurred() || timed_s <= 0) return;
   if (const std::optional<double> after = client_cpu_seconds(state, model))
-    state.counters["cpu_util"] = (*after - cpu_before - paused.cpu_s) / timed;
+    state.counters["cpu_util"] = (*after - cpu_before - paused.cpu_s) / timed_s;
 }
 
 // The most requests of one iteration in flight at once, with the clock paused: the overlap sorts
@@ -239,9 +238,9 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     }
     peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused));
   }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  report_cpu(state, *model, *cpu_before, elapsed, paused);  // before the server's stats are asked for
-  server.report(state, elapsed - paused.wall_s);
+  const double timed_s = std::chrono::duration<double>(Clock::now() - start).count() - paused.wall_s;
+  report_cpu(state, *model, *cpu_before, timed_s, paused);  // before the server's stats are asked for
+  server.report(state, timed_s);
   const int64_t rss_peak = std::max(peak_rss_kib(), rss_before);
 
   const auto n = static_cast<int64_t>(requests.size());
@@ -253,7 +252,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     // Only where there is a bound to compare with: at delay 0 the bound is 0 and the ratio
     // would say 0 for every model.
     // Over the time Google Benchmark reports, so efficiency is ideal_s over real_time.
-    const double per_iteration = state.iterations() > 0 ? (elapsed - paused.wall_s) / state.iterations() : 0;
+    const double per_iteration = state.iterations() > 0 ? timed_s / state.iterations() : 0;
     if (ideal > 0 && per_iteration > 0) state.counters["efficiency"] = ideal / per_iteration;
   }
   // The most requests in flight at once: a model that never reaches C shows it here.
@@ -329,9 +328,9 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
     issuing_s += last_issued - t0 + 1.0 / p.rate;
     peak_in_flight = std::max(peak_in_flight, overlap_untimed(state, outcomes, paused));
   }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  report_cpu(state, *model, *cpu_before, elapsed, paused);
-  server.report(state, elapsed - paused.wall_s);
+  const double timed_s = std::chrono::duration<double>(Clock::now() - start).count() - paused.wall_s;
+  report_cpu(state, *model, *cpu_before, timed_s, paused);
+  server.report(state, timed_s);
   const auto n = static_cast<int64_t>(requests.size());
   state.SetItemsProcessed(state.iterations() * n);
   // Offered: the schedule's rate. Achieved: the rate at which the model actually issued the
