@@ -380,8 +380,8 @@ def write_json(doc, path, indent=2):
     """Writes under a temporary name and renames, so FILE is whole or absent; makes its directory.
     A symbolic link's file is replaced, not the link, as the binary does."""
     path = os.path.realpath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=indent)
