@@ -119,7 +119,8 @@ def output(path, directory=False, create=False):
     end to a bad output path."""
     if not path:
         raise InputError("an empty output path")
-    where = os.path.abspath(path if directory else os.path.dirname(os.path.abspath(path)))
+    # A file is made beside the file a symbolic link names (run_isolated.write_json).
+    where = os.path.abspath(path if directory else os.path.dirname(os.path.realpath(path)))
     if not directory and os.path.isdir(path):
         raise InputError("cannot write %s: it is a directory" % path)
     if not directory and path.endswith(os.sep):  # else written, at the end, as the name before the /

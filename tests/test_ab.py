@@ -429,7 +429,9 @@ def test_numbers_and_paths_that_cannot_serve_are_one_line(tmp_path):
     os.symlink(tmp_path / "missing.json", tmp_path / "dangling.json")  # the binary refuses one too
     one_line_error(ab(fake, fake, "--rounds", 8, "--out", tmp_path / "dangling.json"),
                    "a symbolic link to a missing file")
-    assert sorted(os.listdir(tmp_path)) == ["a", "dangling.json"]
+    os.symlink("/proc/version", tmp_path / "proc.json")  # the record would be made beside its file
+    one_line_error(ab(fake, fake, "--rounds", 8, "--out", tmp_path / "proc.json"), "directory /proc is not writable")
+    assert sorted(os.listdir(tmp_path)) == ["a", "dangling.json", "proc.json"]
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
 
 

@@ -233,9 +233,10 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
     # A PATH without cmake, apt-get or Python shows that neither was reached.
     tools = tmp_path / "bin"
     tools.mkdir()
-    for tool in ("bash", "dirname", "mktemp", "rm"):
+    for tool in ("bash", "dirname", "mktemp", "rm", "realpath"):
         os.symlink(shutil.which(tool), tools / tool)
     os.symlink(tmp_path / "missing.json", tmp_path / "dangling.json")
+    os.symlink("/proc/version", tmp_path / "proc.json")  # a regular file where no file can be made
     # Google Benchmark's variables for them are read as those flags, as the binary reads them,
     # and so is a flag given twice: the last counts (--benchmark_out= is checked after the format,
     # and its file's directory after that, as the binary would, but before the build).
@@ -260,6 +261,8 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
              " (No such file or directory) (given as $BENCHMARK_OUT)"),
             (["--benchmark_out=/dev/null"], {}, "--benchmark_out=/dev/null: it exists and is not a regular file"),
             (["--benchmark_out=dangling.json"], {}, "--benchmark_out=dangling.json: a symbolic link to a missing file"),
+            (["--benchmark_out=proc.json"], {},
+             "--benchmark_out=proc.json: cannot create a file in /proc (No such file or directory)"),
             (["--python", "--benchmark_out="], {}, "--benchmark_out= needs a file name"),
             (["--benchmark_out="], {"BENCHMARK_OUT": "x.json"}, "--benchmark_out= needs a file name")):
         proc = subprocess.run([os.path.join(REPO, "bench"), *args], capture_output=True, text=True, timeout=30,
@@ -270,7 +273,7 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
     proc = subprocess.run([os.path.join(REPO, "bench"), "--benchmark_out=x.json"], capture_output=True,
                           text=True, timeout=30, env={"PATH": str(tools), "HOME": str(tmp_path)}, cwd=tmp_path)
     assert proc.returncode == 1 and "there is no apt-get" in proc.stderr, proc.stderr
-    assert sorted(os.listdir(tmp_path)) == ["bin", "dangling.json"]
+    assert sorted(os.listdir(tmp_path)) == ["bin", "dangling.json", "proc.json"]
 
 
 def test_bench_lists_with_the_listing_flag_as_given(tmp_path):
