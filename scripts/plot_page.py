@@ -394,14 +394,18 @@ def open_section(page, open_info):
              "error. Each model's highest rate within L + 10 ms: the highest offered rate whose p99 "
              "stayed within L + 10 ms while it kept up.")
     page.images("fetch_open.png")
+    # the client's CPU time per request where it achieved most: what serving at that rate costs it
+    cpu = "cpu_us_per_request" in f and f["cpu_us_per_request"].map(finite).any()
     rows = []
     for model in open_info["models"]:
         m = f[f["model"] == model]
         cap = m["capacity"].iloc[0]
         top = m.loc[m["achieved_rate"].idxmax()] if m["achieved_rate"].notna().any() else m.iloc[-1]
         rows.append((model, fmt_num(cap) if finite(cap) else "below the lowest rate",
-                     "%s (offered %s)" % (fmt_measured(top["achieved_rate"]), fmt_num(top["rate"]))))
-    page.add(md_table(["model", "highest rate within L + 10 ms (requests/s)", "highest achieved rate"], rows),
+                     "%s (offered %s)" % (fmt_measured(top["achieved_rate"]), fmt_num(top["rate"])))
+                    + ((fmt_measured(top["cpu_us_per_request"]),) if cpu else ()))
+    page.add(md_table(["model", "highest rate within L + 10 ms (requests/s)", "highest achieved rate"]
+                      + (["CPU µs/request there"] if cpu else []), rows),
              "p99 / p50 latency (ms) at each offered rate; *behind*: issued below 95% of the offered rate.",
              pivot(f.assign(conc=f["rate"]), lambda r: "%s / %s%s" % (
                  fmt_measured(r["p99_ms"]), fmt_measured(r["p50_ms"]),
