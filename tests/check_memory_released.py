@@ -26,6 +26,10 @@ def main():
         assert not b.get("error_occurred"), b.get("error_message")
     fetch = next(b for n, b in runs.items() if n.startswith("fetch/"))
     array_mib = ARRAY_N * 8 / 2**20
+    if "peak_rss_mb" not in fetch:
+        print("FAIL: no peak_rss_mb: the kernel could not reset the peak resident set, so nothing shows "
+              "what fetch itself held")
+        return 1
     rss = fetch["peak_rss_mb"]
     if rss >= array_mib / 2:
         print("FAIL: fetch ran with %.0f MiB resident; the sum array (%.0f MiB) was not freed" % (rss, array_mib))

@@ -21,9 +21,10 @@ BINARY = os.environ.get("CONCBENCH_BINARY", os.path.join(REPO, "build", "release
 pytestmark = pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="concbench is not built")
 
 
-def run(*args):
+def run(*args, env=None):
     proc = subprocess.run([BINARY, "--benchmark_repetitions=1", "--benchmark_min_time=0.01",
-                           "--benchmark_format=json", *args], capture_output=True, text=True, timeout=600)
+                           "--benchmark_format=json", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
     assert proc.returncode == 0, proc.stderr
     runs = [b for b in json.loads(proc.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
     assert runs and not [b for b in runs if b.get("error_occurred")], runs
@@ -62,6 +63,23 @@ def test_cpu_util_counts_the_client_work_of_worker_processes():
     assert set(share) == {"pool", "fork", "process_pool"}, share
     assert share["fork"] > 1.5 and share["process_pool"] > 1.5, share
     assert share["pool"] == pytest.approx(1, abs=0.05), share
+
+
+def test_cpu_util_leaves_the_loops_pauses_out():
+    # The overlap sort's pauses are too short to move cpu_util: the test hook makes each pause
+    # spin 50 ms and then sleep 50 ms. Counting the pause's CPU time would add 50 ms to the CPU
+    # time of an iteration, its wall time 100 ms to the wall time: beyond 5% of pool's share
+    # while an iteration takes less than 500 ms (a few ms here).
+    runs = run("--benchmark_filter=^fetch/pool/conc:2/n:200/delay_ms:0/bytes:65536/keepalive:1/",
+               "--fetch_conc=2", "--fetch_n=200", "--fetch_delay_ms=0", "--fetch_bytes=65536",
+               env={"CONCBENCH_TEST_PAUSE_MS": "50"})
+    (b,) = runs
+    assert b["time_unit"] == "ms" and b["real_time"] < 500 and b["cpu_time"] < 500, b  # an iteration
+    assert b["cpu_util"] * b["real_time"] / b["cpu_time"] == pytest.approx(1, abs=0.05), b
+    proc = subprocess.run([BINARY, "--benchmark_list_tests"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CONCBENCH_TEST_PAUSE_MS": "-1"})
+    assert proc.returncode == 2 and proc.stderr.strip().endswith(
+        "CONCBENCH_TEST_PAUSE_MS: '-1' is not MS (0 < MS <= 1000)"), proc.stderr
 
 
 def test_efficiency_never_exceeds_one_in_any_dispatch_order():

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/histogram.h"
@@ -146,6 +148,29 @@ void report_cpu(benchmark::State& state, Model& model, double cpu_before, double
     state.counters["cpu_util"] = (*after - cpu_before - paused.cpu_s) / timed_s;
 }
 
+// Test hook, never set by ./bench: CONCBENCH_TEST_PAUSE_MS=<ms> makes every pause of the timed
+// loop spin <ms> on the CPU and then sleep <ms>, so that tests/test_fetch_labels.py can show
+// cpu_util leaves a pause's CPU and wall time out (the overlap sort alone is too short to show).
+double test_pause_ms() {
+  static const double ms = [] {
+    const char* text = std::getenv("CONCBENCH_TEST_PAUSE_MS");
+    if (text == nullptr || *text == 0) return 0.0;
+    char* end = nullptr;
+    const double v = std::strtod(text, &end);
+    if (end == text || *end != 0 || !(v > 0) || v > 1000)
+      throw UsageError(std::string("CONCBENCH_TEST_PAUSE_MS: '") + text + "' is not MS (0 < MS <= 1000)");
+    return v;
+  }();
+  return ms;
+}
+
+void injected_pause() {
+  const auto length = std::chrono::duration<double, std::milli>(test_pause_ms());
+  for (const auto until = Clock::now() + length; Clock::now() < until;) {
+  }
+  std::this_thread::sleep_for(length);
+}
+
 // The most requests of one iteration in flight at once, with the clock paused: the overlap sorts
 // 2N times (1.4 ms at N = 10,000), which in the timed loop was counted as the model's. An
 // iteration is a whole batch, milliseconds at least, so a pause's own cost is lost in it.
@@ -154,6 +179,7 @@ int overlap_untimed(benchmark::State& state, std::span<const Outcome> outcomes, 
   const auto wall = Clock::now();
   const double cpu = process_usage().cpu_seconds;
   const int peak = peak_overlap(outcomes);
+  if (test_pause_ms() > 0) injected_pause();
   paused.cpu_s += process_usage().cpu_seconds - cpu;
   paused.wall_s += std::chrono::duration<double>(Clock::now() - wall).count();
   state.ResumeTiming();
@@ -263,9 +289,9 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   state.counters["p99_ms"] = static_cast<double>(latencies.percentile(99)) * 1e-6;
   state.counters["max_ms"] = static_cast<double>(latencies.max()) * 1e-6;
   // This process's peak resident set during the benchmark (VmHWM reset at its start), so it
-  // is not the high-water mark some earlier benchmark left. The fork model's children are
-  // other processes and not in it.
-  state.counters["peak_rss_mb"] = static_cast<double>(rss_peak) / 1024.0;
+  // is not the high-water mark some earlier benchmark left; left out where the kernel could not
+  // reset it. The fork model's children are other processes and not in it.
+  if (peak_is_this_runs) state.counters["peak_rss_mb"] = static_cast<double>(rss_peak) / 1024.0;
   if (info.reports_memory) {
     // (peak RSS - RSS before the model was built) / most requests in flight at once. Honest
     // about what it is: user-space memory only (kernel socket buffers and thread structures
@@ -600,6 +626,8 @@ std::string benchmark_name(std::string_view model, const Point& p) {
 void register_benchmarks(const Sweep& sweep) {
   init_curl();
   add_context("libcurl_version", curl_version_info(CURLVERSION_NOW)->version);
+  if (test_pause_ms() > 0)  // read here, so a bad value is a usage error before anything runs
+    add_context("concbench_test_pause_ms", std::to_string(test_pause_ms()) + " (a test hook)");
   // C = 10,000 needs a descriptor per connection on each side: raised to the hard limit, and
   // recorded, since a machine with a lower limit cannot run the same points.
   raise_fd_limit();
