@@ -24,7 +24,7 @@ Exit status: 1 when NEW regressed (a time beyond the minimum effect, Holm-signif
 or a benchmark other than peak/* whose errors weigh more in NEW than in OLD: a round weighs 2
 where it measured nothing, 1 where some repetitions erred), 0 when not, 2 on bad input or
 inconclusive rounds (one line on stderr; no worktree, build or partial file is left),
-130 interrupted.
+3 when it could not finish (no room for its output, or a bug), 130 interrupted.
 """
 import argparse
 import collections
@@ -250,8 +250,13 @@ def run_round(sides, groups, args, tmp, rng):
 
 def require_rounds(rounds, names, alpha, head):
     """InputError, its line starting with `head`, when no p-value of `rounds` paired rounds can pass
-    Holm over the benchmarks `names` at alpha: a verdict of "no change" would mean nothing."""
-    m = max(1, len(set(names)))
+    Holm over the benchmarks `names` at alpha: a verdict of "no change" would mean nothing.
+    Only times are judged: peak/* alone can give no verdict, and are not among Holm's m."""
+    timed = {n for n in names if metrics.time_kind(n) == metrics.TIME}
+    if names and not timed:
+        raise InputError("nothing to judge: the benchmarks selected are all peak/*, the machine's bounds, "
+                         "which are drift, never a verdict")
+    m = max(1, len(timed))
     if regress.smallest_sign_p(rounds) > alpha / m:
         need = max(2, math.ceil(1 + math.log2(m) - math.log2(alpha)))  # 2 / 2**need <= alpha / m, in logs
         raise InputError("%s: with %d rounds no p-value reaches alpha/m = %g/%d (Holm over %d benchmarks); a "
@@ -448,6 +453,8 @@ def calibration_note(data, alpha, min_effect, root=REPO):
         counts = [(s["aa_flagged"], n["aa"], True), (s["p10_found"], n["p10"], False),
                   (s["p5_found"], n["p5"], False), (s["others_flagged"], n["p10"] + n["p5"], True)]
         rounds = int(s["rounds"])
+        if any(type(k) is not int or not 0 <= k <= m for k, m, _ in counts):  # figured below, outside the try
+            raise ValueError("a count that is not a whole number from 0 to its comparisons")
     except (OSError, ValueError, KeyError, TypeError) as e:
         return "the calibration of this machine, %s, has no summary that can be read (%s)" % (name, one_line(e))
     figures = ["%d of %d (%s %.0f%%)" % (k, m, "at most" if upper else "at least",

@@ -213,6 +213,9 @@ def saved_trials(out, args):
                                  % (path, e)) from None
             except InputError as e:  # too few rounds for a verdict
                 raise InputError("%s: %s" % (path, e)) from None
+            if len(data["rounds"]) != args.rounds:  # the summary would give the rates as of --rounds
+                raise InputError("%s ran %d rounds, not --rounds %d: give --rounds %d, or a new --out"
+                                 % (path, len(data["rounds"]), args.rounds, len(data["rounds"])))
             context = context or data.get("context", {})
     if rows:
         try:

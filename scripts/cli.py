@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import traceback
 
 import pyenv_check
 
@@ -234,8 +235,14 @@ def sigterm_exits():
         signal.signal(signal.SIGTERM, previous)
 
 
+# The exit status of a script that could not finish: its output had no room, or a bug. Not 1,
+# which says "regressed" for ab.py and compare.py (and bisect.sh marks the commit bad on it).
+UNFINISHED = 3
+
+
 def main(run, prog, argv=None):
-    """Calls run(argv) and turns a Failure into one line on stderr and its exit code (InputError: 2)."""
+    """Calls run(argv) and turns a Failure into one line on stderr and its exit code (InputError: 2);
+    a bug keeps its traceback and exits UNFINISHED."""
     with sigterm_exits():
         try:
             try:
@@ -254,7 +261,17 @@ def main(run, prog, argv=None):
         except BrokenPipeError:
             return closed_pipe()
         except OSError as e:
-            return output_failed(prog, e)
+            if e.errno in NO_ROOM:
+                return output_failed(prog, e)
+            return internal_error(prog)
+        except Exception:
+            return internal_error(prog)
+
+
+def internal_error(prog):
+    traceback.print_exc()
+    say(prog, "internal error (the traceback above): a bug, not bad input")
+    return UNFINISHED
 
 
 # The exit statuses of a run Ctrl-C or SIGTERM ended (main: KeyboardInterrupt, sigterm_exits).
@@ -280,13 +297,11 @@ NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def output_failed(prog, e):
-    """A write to stdout (or a file) that found no room: one line and exit 1, stdout to /dev/null
-    so the flush at exit cannot fail again. Any other OSError is a bug and goes on up."""
-    if e.errno not in NO_ROOM:
-        raise e
+    """A write to stdout (or a file) that found no room: one line and exit UNFINISHED, stdout to
+    /dev/null so the flush at exit cannot fail again."""
     say(prog, "cannot write its output: %s" % (e.strerror or e))
     _stdout_to_devnull()
-    return 1
+    return UNFINISHED
 
 
 def _stdout_to_devnull():

@@ -21,7 +21,8 @@ versions, settings) are printed as notes.
 
 Exit status: 1 when NEW regressed (a time, or a benchmark that errors in NEW, in any of
 its repetitions, and did not in OLD or erred there only in some), 0 when not, 2 on bad
-input (one line on stderr) or when too little history allows no verdict.
+input (one line on stderr) or when too little history allows no verdict, 3 when it could not
+finish (no room for its output, or a bug).
 """
 import argparse
 import math
@@ -85,11 +86,12 @@ def resolve_commit(arg, args, machine, label):
         raise InputError("%s: no record of commit %s from this machine in %s; record one with: git checkout "
                          "%s && ./bench, or measure both with scripts/ab.py"
                          % (label, sha[:12], args.history, sha[:12]))
-    rec = records.latest_record(found)
-    if rec.dirty is not False:
+    # A dirty tree is not the commit: a clean partial record stands for it before a dirty full one.
+    rec = records.latest_record([r for r in found if r.dirty is False])
+    if rec is None:
         raise InputError("%s: commit %s has only records from a work tree with uncommitted changes, which "
                          "are not the commit (%s); compare that file by name, or record the commit from a "
-                         "clean tree" % (label, sha[:12], rec.path))
+                         "clean tree" % (label, sha[:12], records.latest_record(found).path))
     return rec.path
 
 
@@ -156,7 +158,8 @@ def run(argv):
             raise InputError("OLD and NEW were recorded on different machines (%s); times from different "
                              "machines are not comparable (--any-host to compare them anyway)" % why)
         notes.append("different machines, compared because of --any-host: " + why)
-    notes += ["differs: " + d for d in records.differences(ctx_old, ctx_new, records.SETTINGS)]
+    notes += ["differs: " + d for d in records.differences(ctx_old, ctx_new, records.SETTINGS)
+              + records.syscall_difference(ctx_old, ctx_new)]
     scopes = {label: records.record_from_context(paths[label], ctx).scope
               for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new))}
     notes += ["%s is a %s, judged against the between-run noise of full runs" % (label, NOT_FULL[scope])

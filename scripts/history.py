@@ -89,7 +89,9 @@ def pick_records(args, notes):
 
 
 def steps_of(series, min_effect):
-    """{metric: [(index into its values, p, level before, level after)]} of the steps in series with gaps."""
+    """{metric: [(index into its values, p, level before, level after, first)]} of the steps in
+    series with gaps: `first` is the first index after the record before the step; where the
+    commits between had no record, the step lies anywhere from first to index."""
     present = {name: [(i, v) for i, v in enumerate(values) if v is not None and v > 0]
                for name, values in series.items()}
     points = regress.change_points({name: [math.log(v) for _, v in p] for name, p in present.items()},
@@ -102,7 +104,7 @@ def steps_of(series, min_effect):
             before = metrics.median([v for _, v in present[name][bounds[j]:k]])
             after = metrics.median([v for _, v in present[name][k:bounds[j + 2]]])
             if abs(after / before - 1) > min_effect:
-                out[name].append((present[name][k][0], p, before, after))
+                out[name].append((present[name][k][0], p, before, after, present[name][k - 1][0] + 1))
     return out
 
 
@@ -122,10 +124,14 @@ def draw(path, changed, series, kinds, commits):
             metrics.median(series[name]))
         ys = [v / scale if v is not None else math.nan for v in series[name]]  # NaN: a gap in the line
         ax.plot(range(len(ys)), ys, "o-", markersize=3, linewidth=1)
-        for index, _, before, after in changed[name]:
-            ax.axvline(index - 0.5, color="tab:red", linewidth=1, linestyle="--")
-            ax.annotate("%s %+.0f%%" % (commits[index][:8], 100 * (after / before - 1)), (index - 0.5, 1),
-                        xycoords=("data", "axes fraction"), fontsize=7, color="tab:red", ha="left", va="top")
+        for index, _, before, after, first in changed[name]:
+            if first < index:  # unrecorded commits before it: the step may be at any of them
+                ax.axvspan(first - 0.5, index - 0.5, color="tab:red", alpha=0.15, linewidth=0)
+            else:
+                ax.axvline(index - 0.5, color="tab:red", linewidth=1, linestyle="--")
+            ax.annotate("%s %+.0f%%" % (commit_range(commits, first, index, 8), 100 * (after / before - 1)),
+                        (first - 0.5, 1), xycoords=("data", "axes fraction"), fontsize=7, color="tab:red",
+                        ha="left", va="top")
         ax.set_title(name, fontsize=7)
         ax.set_ylabel("efficiency" if unit is None else "time (%s)" % unit, fontsize=7)
         ax.tick_params(labelsize=6)
@@ -137,6 +143,11 @@ def draw(path, changed, series, kinds, commits):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def commit_range(commits, first, index, width):
+    """The commit a step is at, or the commits it may be at (`first`..`index`, those before index unrecorded)."""
+    return commits[index][:width] if first == index else "%s..%s" % (commits[first][:width], commits[index][:width])
 
 
 def records_needed(n_metrics):
@@ -166,10 +177,13 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
     lines += ["![the metrics that stepped](history.png)", ""]
     if len(changed) > MAX_PANELS:
         lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)), ""]
-    rows = [("`%s`" % name, "`%s` %s" % (commits[index][:8], subjects.get(commits[index], "")[:60]),
+    rows = [("`%s`" % name, "`%s` %s" % (commit_range(commits, first, index, 8),
+                                          subjects.get(commits[index], "")[:60] if first == index else
+                                          "(at one of these %d commits: only the last has a record)"
+                                          % (index - first + 1)),
              regress.fmt_value(before, kinds[name]), regress.fmt_value(after, kinds[name]),
              "%+.1f%%" % (100 * (after / before - 1)), "%.3g" % p)
-            for name, steps in changed.items() for index, p, before, after in steps]
+            for name, steps in changed.items() for index, p, before, after, first in steps]
     return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p"), rows)]) + "\n"
 
 

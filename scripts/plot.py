@@ -15,7 +15,8 @@ the same file name) fills the seed table's Python column when there is one (--no
 not).
 A --python run recorded on another machine than RUN is refused unless --any-host
 is given; the page then says whose times the Python column holds.
-Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr, nothing written).
+Exit status: 0 done, 2 bad input (one line on stderr, nothing written), 3 no room for the output or
+an internal error (nothing written).
 """
 import functools
 import os
@@ -160,7 +161,7 @@ def run(argv):
         raise InputError(e) from None
     except OSError as e:
         if isinstance(e, BrokenPipeError) or e.errno in cli.NO_ROOM:
-            raise  # cli.main's: a closed pipe (141), an output without room (1)
+            raise  # cli.main's: a closed pipe (141), an output without room (3)
         raise InputError("%s: %s" % (e.filename or "output", e.strerror or e)) from None
     except InputError:
         raise
@@ -168,7 +169,7 @@ def run(argv):
         if args.debug:
             raise
         say("internal error (%s: %s); rerun with --debug for the traceback" % (type(e).__name__, e))
-        return 1
+        return cli.UNFINISHED
     if skipped:
         say("skipped %s (listed on the page):" % plural(len(skipped), "benchmark"))
         for s in skipped[:20]:

@@ -8,7 +8,7 @@ from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fm
                  plural)
 from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, bare_left_out, config_rows, model_order, repetitions
 import bench_names
-from records import machine_line, parse_dirty
+from records import machine_line, parse_dirty, syscall_ns
 import targets
 
 PLOTS = "plots"          # subdirectory of the output directory holding the images
@@ -152,8 +152,8 @@ def head_section(page, run, run_label, summ):
             # an empty list is Google Benchmark finding no cache sizes in sysfs (some VMs hide them)
             ("caches", _caches(ctx) or (ctx.get("caches") == [] and "not reported by the machine")),
             # what makes fetch numbers comparable between machines of one name: see README
-            ("one system call", ctx.get("syscall_ns") and "%s (getppid, median of 5 x 4,000 calls)"
-             % fmt_time(float(ctx["syscall_ns"]) * 1e-9)),
+            ("one system call", syscall_ns(ctx) and "%s (getppid, median of 5 x 4,000 calls)"
+             % fmt_time(syscall_ns(ctx) * 1e-9)),
             # records before the fix named the haltpoll module's setting whatever the driver in use
             ("idle CPUs", ctx.get("cpu_idle") if str(ctx.get("cpu_idle", "")).startswith("haltpoll")
              else str(ctx.get("cpu_idle") or "").split(", guest halt-poll")[0] or None),

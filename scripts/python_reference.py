@@ -5,7 +5,7 @@ the sum of 0..n by seq, 2 threads (the GIL) and 2 processes (multiprocessing); 4
 seed's site profile from concbench's fixture by seq, a ThreadPoolExecutor of 4 and asyncio
 (aiohttp). Every answer is checked. The record is Google Benchmark-shaped JSON, one iteration row
 per repetition, read as a C++ run is. Exit status: 0 recorded, 1 a benchmark failed, 2 bad input,
-130/143 interrupted; nothing is written unless every benchmark succeeded.
+3 no room for its output or a bug, 130/143 interrupted; nothing is written unless every benchmark succeeded.
 """
 import asyncio
 import collections

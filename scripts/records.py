@@ -4,6 +4,7 @@
 # scope says whether it ran the whole default suite or only part of it.
 import glob
 import json
+import math
 import os
 import platform
 import re
@@ -140,6 +141,28 @@ MHZ_TOLERANCE = 0.02
 # What moves the numbers on one machine: differences are reported beside a comparison.
 SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version",
             "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
+
+
+# One kind of VM's records measured a system call within 1.5x of each other (0.98-1.33 us,
+# 0.16-0.23 us); the 2,096 and 2,596 MHz VMs differ about 5x, which decides fetch numbers (README).
+SYSCALL_RATIO = 2.0
+
+
+def syscall_ns(context):
+    """What one system call cost when the run started, ns; None if not recorded or not a number."""
+    try:
+        ns = float(context.get("syscall_ns"))
+    except (TypeError, ValueError):
+        return None
+    return ns if math.isfinite(ns) and ns > 0 else None
+
+
+def syscall_difference(a, b):
+    """A note when two records' system calls cost more than SYSCALL_RATIO apart; [] otherwise."""
+    ns = [syscall_ns(c) for c in (a, b)]
+    if None in ns or max(ns) <= SYSCALL_RATIO * min(ns):
+        return []
+    return ["one system call: %.0f ns vs %.0f ns (syscall_ns; a fetch request makes a few on each side)" % tuple(ns)]
 
 
 def identity(context):

@@ -160,6 +160,17 @@ def test_machine_bounds_never_decide(tmp_path):
     assert peak["kind"] == "machine" and peak["verdict"] == "machine drift", peak
     assert peak["ratio"] == pytest.approx(1.2, rel=0.05)
     assert results["sum/seq/range/workers:1/n:1000"]["verdict"] == "no change"
+    # Holm's m counts the times alone: 6 rounds (p >= 1/32) are enough for one time beside a
+    # peak/*, not for two times.
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import ab as ab_module
+    ab_module.require_rounds(6, ["peak/vector_add", "sum/seq/range/workers:1/n:1000"], 0.05, "few")
+    with pytest.raises(ab_module.InputError, match="^few: with 6 rounds .* a verdict needs --rounds 7 or more"):
+        ab_module.require_rounds(6, ["sum/seq/range/workers:1/n:1000", "sum/pool/range/workers:2/n:1000"], 0.05, "few")
+    # peak/* alone can give no verdict: refused before a round, not after all of them
+    proc = ab(binary(tmp_path, "old2"), binary(tmp_path, "new2"), env={"FAKE_NAMES": "peak/vector_add"})
+    one_line_error(proc, "nothing to judge: the benchmarks selected are all peak/*")
+    assert "round 1" not in proc.stderr
 
 
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
@@ -367,6 +378,14 @@ def test_a_verdict_gives_the_figures_of_its_machines_latest_calibration_of_this_
     other = dict(data, context=dict(data["context"], cpu_model="Intel Xeon"))
     assert ab_module.calibration_note(other, 0.05, 0.03, str(tmp_path)).startswith(
         "no calibration in results/calibration ran on the machine of these rounds")
+    # A summary whose counts are not whole numbers within their trials is said to be unreadable,
+    # not figured into a crash.
+    for bad in ("0", None, 1.5, 5):
+        summary = tmp_path / "results" / "calibration" / "latest" / "summary.json"
+        summary.write_text(json.dumps(dict(json.loads(summary.read_text()), aa_flagged=bad)))
+        note = ab_module.calibration_note(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT, str(tmp_path))
+        assert note == ("the calibration of this machine, results/calibration/latest, has no summary that can be "
+                        "read (a count that is not a whole number from 0 to its comparisons)"), (bad, note)
     # ... and the verdict carries the note once.
     (tmp_path / "rounds.json").write_text(json.dumps(other))
     notes = json.loads(ab("--analyse", tmp_path / "rounds.json", "--json").stdout)["notes"]
@@ -484,5 +503,21 @@ def test_an_output_with_no_room_is_one_line(script, args):
     with open("/dev/full", "w") as full:
         proc = subprocess.run([PYTHON, os.path.join(REPO, "scripts", script), *args], stdout=full,
                               stderr=subprocess.PIPE, text=True, timeout=120)
-    assert proc.returncode == 1, proc.stderr
+    # 3, not 1: 1 says NEW regressed, and bisect.sh would mark the commit bad on a full disk
+    assert proc.returncode == 3, proc.stderr
     assert proc.stderr.strip() == "concbench %s: cannot write its output: No space left on device" % script[:-3]
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_a_bug_exits_3_not_the_1_of_a_regression(monkeypatch, capsys):
+    # An uncaught exception exits 1 in Python: ab.py's "NEW regressed", and a bad commit to bisect.sh.
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import ab
+
+    def boom(*args):
+        raise RuntimeError("a bug in the analysis")
+    monkeypatch.setattr(ab, "analyse", boom)
+    assert ab.main(["--analyse", os.path.join(DATA, "aa.json")]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert "Traceback (most recent call last):" in err and "RuntimeError: a bug in the analysis" in err  # kept
+    assert err[-1] == "concbench ab: internal error (the traceback above): a bug, not bad input"

@@ -101,7 +101,7 @@ def test_efficiency_mode_takes_no_flag_of_a_run(tmp_path):
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_going_on_with_another_commit_is_refused(tmp_path):
     out = saved_out(tmp_path)
-    proc = calibrate("--trials", 2, "--rounds", 7, "--binary", binary(tmp_path, "a"), "--out", out)
+    proc = calibrate("--trials", 2, "--rounds", 16, "--binary", binary(tmp_path, "a"), "--out", out)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert "holds trials of commit %s, this binary is commit unknown: give a new --out" % saved_commit()[:12] in last
@@ -112,7 +112,7 @@ def test_going_on_with_another_commit_is_refused(tmp_path):
 def test_going_on_on_another_machine_is_refused(tmp_path):
     # Saved on another CPU: refused before a round runs.
     out = saved_out(tmp_path, cpu_model="Other CPU")
-    proc = calibrate("--trials", 2, "--rounds", 2, "--binary", binary(tmp_path, "a"), "--out", out)
+    proc = calibrate("--trials", 2, "--rounds", 16, "--binary", binary(tmp_path, "a"), "--out", out)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert "holds trials of another machine (cpu_model: Other CPU vs " in last and "give a new --out" in last
@@ -120,11 +120,27 @@ def test_going_on_on_another_machine_is_refused(tmp_path):
     # Saved here, with the binary's commit, but the binary's runs name another CPU: refused after
     # the first round, which names the machine it ran on.
     out = saved_out(tmp_path / "again")
-    proc = calibrate("--trials", 2, "--rounds", 7, "--binary", binary(tmp_path, "b"), "--out", out,
+    proc = calibrate("--trials", 2, "--rounds", 16, "--binary", binary(tmp_path, "b"), "--out", out,
                      env={"FAKE_CONTEXT": json.dumps({"concbench_commit": saved_commit()})})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert "holds trials of another machine (" in last and "Fake CPU" in last
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_going_on_with_another_number_of_rounds_is_refused(tmp_path):
+    # The summary gave the current --rounds as every trial's: a summary written again with the
+    # default 16 over trials of 24 said 16, and ab.py took its rates for a verdict of 16 rounds.
+    out = saved_out(tmp_path)
+    (out / "summary.json").write_text(json.dumps({"hours": 0.5}))
+    for rounds in (8, 24):
+        proc = calibrate("--trials", 2, "--rounds", rounds, "--binary", binary(tmp_path, "a%d" % rounds),
+                         "--out", out)
+        one_line_error(proc, "%s ran 16 rounds, not --rounds %d: give --rounds 16, or a new --out"
+                       % (out / "rounds" / "trial-01-aa.json", rounds))
+        assert "round 1" not in proc.stderr
+    assert json.loads((out / "summary.json").read_text()) == {"hours": 0.5}
+    assert sorted(os.listdir(out / "rounds")) == ["trial-01-aa.json", "trial-01-p10.json"]
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")

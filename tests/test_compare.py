@@ -265,6 +265,15 @@ def test_different_machines_are_never_compared_silently(tmp_path):
     # Other differences are said beside the verdict.
     clang = write_run(tmp_path / "clang.json", suite(rng), ctx=context(compiler="clang 14"))
     assert "note: differs: compiler: GCC 12.2.0 vs clang 14" in run_compare(old, clang, "--history", hist).stdout
+    # So is a system call that costs more than 2x as much (it decides fetch numbers), never the
+    # run-to-run drift of one kind of VM (1.5x), nor a value that is not a number.
+    costs = {name: write_run(tmp_path / ("%s.json" % name), suite(rng), ctx=context(syscall_ns=ns))
+             for name, ns in (("fast", "200.5"), ("drift", "390"), ("slow", 1100), ("junk", "n/a"))}
+    notes = lambda a, b: [line for line in run_compare(costs[a], costs[b], "--history", hist).stdout.splitlines()
+                          if "system call" in line]  # noqa: E731
+    assert notes("fast", "slow") == ["note: differs: one system call: 200 ns vs 1100 ns (syscall_ns; a fetch "
+                                     "request makes a few on each side)"]
+    assert notes("fast", "drift") == [] and notes("junk", "slow") == []
 
 
 def test_a_vm_on_another_clock_is_another_machine(tmp_path):
@@ -476,6 +485,12 @@ def test_commit_errors(tmp_path):
     one_line_error(run_compare("HEAD~2", "HEAD~1", "--repo", repo), "no record of commit %s" % shas[1][:12],
                    "./bench", "scripts/ab.py")
     one_line_error(run_compare("HEAD~2", "HEAD", "--repo", repo), "uncommitted changes", "not the commit")
+    # A clean partial record of that commit stands for it, older as it is: the dirty full one is
+    # not the commit (it was refused as "only records from a work tree with uncommitted changes").
+    quick = record(hist, shas[2], 19, seed=7, concbench_scope="quick")
+    proc = run_compare("HEAD~2", "HEAD", "--repo", repo, "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads(proc.stdout)["new"] == quick
 
 
 def test_a_recorded_commit_git_no_longer_has_resolves_by_prefix(tmp_path):

@@ -1078,7 +1078,7 @@ def test_failure_midway_leaves_previous_results(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(plot_figures, "draw_fetch", boom)
     capsys.readouterr()
-    assert plot.main([data("handcheck.json"), "--out", str(out)]) == 1
+    assert plot.main([data("handcheck.json"), "--out", str(out)]) == 3
     err = capsys.readouterr().err
     assert "internal error (RuntimeError: disk on fire)" in err
     assert (out / "README.md").read_text(encoding="utf-8") == before
@@ -1086,7 +1086,7 @@ def test_failure_midway_leaves_previous_results(tmp_path, monkeypatch, capsys):
     assert sorted(os.listdir(out)) == ["README.md", "plots"]
     # a fresh directory that failed midway is removed again
     fresh = tmp_path / "fresh"
-    assert plot.main([data("handcheck.json"), "--out", str(fresh)]) == 1
+    assert plot.main([data("handcheck.json"), "--out", str(fresh)]) == 3
     assert not fresh.exists()
 
 
