@@ -248,6 +248,9 @@ def run_round(sides, groups, args, tmp, rng):
     return results, order, "; ".join(unstable) or "no"
 
 
+TOO_FEW = "too few rounds to find anything"
+
+
 def require_rounds(rounds, names, alpha, head):
     """InputError, its line starting with `head`, when no p-value of `rounds` paired rounds can pass
     Holm over the benchmarks `names` at alpha: a verdict of "no change" would mean nothing.
@@ -268,8 +271,7 @@ def run_rounds(sides, args, rounds, out_path, alpha, listed=None):
     could pass for a result); returns the saved data. `listed`: as plan's."""
     sides = dict(zip(SIDES, sides))
     groups = plan(sides, args, listed)
-    require_rounds(rounds, [name for _, members in groups for name in members.get("new", [])], alpha,
-                   "too few rounds to find anything")
+    require_rounds(rounds, [name for _, members in groups for name in members.get("new", [])], alpha, TOO_FEW)
     data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD, "rounds": []}
     rng, started = random.Random(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-ab-run-") as tmp:
@@ -415,6 +417,7 @@ def measure(args):
                 # The binary's own flags, and its own reading of the filter (POSIX, not Python's
                 # re), are known only to a built binary: the first one checks them before the second build.
                 plan({label: Side(label, r, binaries[r])}, bench_args, listed)
+                require_rounds(args.rounds, listed[binaries[r]], args.alpha, TOO_FEW)
         sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
                  for label, arg, r in zip(labels, args.sides, resolved)]
         data = run_rounds(sides, bench_args, args.rounds, out, args.alpha, listed)
@@ -452,9 +455,9 @@ def calibration_note(data, alpha, min_effect, root=REPO):
         n = {k: sum(1 for r in s["rows"] if r["comparison"] == k) for k in ("aa", "p10", "p5")}
         counts = [(s["aa_flagged"], n["aa"], True), (s["p10_found"], n["p10"], False),
                   (s["p5_found"], n["p5"], False), (s["others_flagged"], n["p10"] + n["p5"], True)]
-        rounds = int(s["rounds"])
-        if any(type(k) is not int or not 0 <= k <= m for k, m, _ in counts):  # figured below, outside the try
-            raise ValueError("a count that is not a whole number from 0 to its comparisons")
+        rounds = s["rounds"]
+        if type(rounds) is not int or any(type(k) is not int or not 0 <= k <= m for k, m, _ in counts):
+            raise ValueError("a count that is not a whole number from 0 to its comparisons")  # figured below
     except (OSError, ValueError, KeyError, TypeError) as e:
         return "the calibration of this machine, %s, has no summary that can be read (%s)" % (name, one_line(e))
     figures = ["%d of %d (%s %.0f%%)" % (k, m, "at most" if upper else "at least",
@@ -475,9 +478,10 @@ def run(argv):
     if args.check_args:
         for binary in {os.path.abspath(a) for a in args.sides if cli.runnable(a)}:
             try:
-                run_isolated.list_benchmarks(binary, round_args(args.bench_args))
+                names = run_isolated.list_benchmarks(binary, round_args(args.bench_args))
             except run_isolated.RunError as e:
                 raise InputError(str(e)) from None
+            require_rounds(args.rounds, names, args.alpha, TOO_FEW)
         return 0
     data = read_rounds(args.analyse) if args.analyse else measure(args)
     verdict = analyse(data, args.alpha, args.min_effect)

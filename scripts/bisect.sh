@@ -105,7 +105,7 @@ if [[ ${1:-} == --step ]]; then
   case $status in
     0) say "$(subject "$sha"): good"; exit 0 ;;
     1) say "$(subject "$sha"): regressed"; exit 1 ;;
-    *) say "$(subject "$sha"): not comparable, skipped: $(tail -n 1 "$state/logs/${sha:0:12}.ab.log")"; exit 125 ;;
+    *) say "$(subject "$sha"): not comparable, skipped: $(why "$state/logs/${sha:0:12}.ab.log")"; exit 125 ;;
   esac
 fi
 
@@ -205,7 +205,7 @@ case $status in
   0) say "BAD $(subject "$bad") shows no regression against GOOD for '$filter'; nothing to bisect"
      exit 1 ;;
   1) ;;
-  *) die "cannot compare GOOD and BAD: $(tail -n 1 "$state/logs/${bad:0:12}.ab.log")" ;;
+  *) die "cannot compare GOOD and BAD: $(why "$state/logs/${bad:0:12}.ab.log")" ;;
 esac
 
 git bisect start --no-checkout "$bad" "$good" >"$state/bisect.log" 2>&1 ||

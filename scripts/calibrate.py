@@ -298,7 +298,7 @@ def calibrate(args, binary):
         refuse_another(context, dict(context, **records.this_machine()), out)
         groups = ab.plan(sides_of(done, binary, args.binary)[0], bench_args)
         ab.require_rounds(args.rounds, [n for _, members in groups for n in members.get("S", [])],
-                          regress.DEFAULT_ALPHA, "too few rounds to find anything")
+                          regress.DEFAULT_ALPHA, ab.TOO_FEW)
         os.makedirs(os.path.join(out, "rounds"), exist_ok=True)  # checked: DIR/PAUSE can be made from round 1
     for t in range(done, args.trials):
         sides, slow_name = sides_of(t, binary, args.binary)

@@ -6,7 +6,8 @@
 
 OLD and NEW are Google Benchmark JSON files, or commits (any git revision), which stand
 for their record in results/history/: the newest full run from a clean tree on this
-machine (a quick or partial run only when there is no full one).
+machine (a quick or partial one from a clean tree only when there is no full one; never a
+run from a work tree with uncommitted changes).
 
 Two records are one run each, and two runs of the same commit differ by more than the
 repetitions inside either. So each metric's change, NEW/OLD of the records' medians, is

@@ -179,7 +179,7 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
         lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)), ""]
     rows = [("`%s`" % name, "`%s` %s" % (commit_range(commits, first, index, 8),
                                           subjects.get(commits[index], "")[:60] if first == index else
-                                          "(at one of these %d commits: only the last has a record)"
+                                          "(at one of these %d commits: only the last measured it)"
                                           % (index - first + 1)),
              regress.fmt_value(before, kinds[name]), regress.fmt_value(after, kinds[name]),
              "%+.1f%%" % (100 * (after / before - 1)), "%.3g" % p)

@@ -110,9 +110,10 @@ def scan_records(history_dir, commit_prefix=None):
 
 
 def latest_record(records):
-    """The record a commit stands for: the newest of its full runs from a clean tree; failing
-    that a full run from a dirty tree, and only then a quick or partial run (a dirty tree is
-    not the commit, and part of the suite is not the suite). plot.py draws it by default."""
+    """The record a commit stands for on a page: the newest of its full runs from a clean tree;
+    failing that a full run from a dirty tree, and only then a quick or partial run (a dirty
+    tree is not the commit, and part of the suite is not the suite). plot.py draws it by
+    default; compare.py, judging the commit, gives it the clean records alone."""
     return max(records, key=lambda r: (r.scope == FULL, r.dirty is False, r.when, r.path), default=None)
 
 

@@ -24,8 +24,8 @@ A process that fails is reported and the run goes on: what it did not finish is 
 Exit status: 0 when every process succeeded, 1 when one failed (the record is written) or the
 record could not be written after all (the line says where the run is kept), 2 on bad input: a
 BINARY, FILE or DIR that cannot be run or written is found before anything runs (one line;
-nothing is written), 3 a bug (its traceback), 130 interrupted, 143 terminated (one line says whether the
-record was written).
+nothing is written), 3 could not finish (no room for its output, a bug, or plot.py or the Python reference
+could not finish), 130 interrupted, 143 terminated (one line says whether the record was written).
 Standard library only: runs under any python3.
 """
 import contextlib

@@ -235,8 +235,10 @@ def test_bad_input(project, tmp_path):
                "GOOD", "does not build", "no binary at no/such/binary")
     # the binary's own flags and its reading of FILTER, on GOOD's binary before BAD is built
     for args, said in ((["no-such-benchmark"], "no benchmark matches"),
-                       (["fake", "--benchmark_repetitions=x"], "--benchmark_repetitions=x")):
-        proc = bisect(repo, env, shas[0], "HEAD", *args)
+                       (["fake", "--benchmark_repetitions=x"], "--benchmark_repetitions=x"),
+                       (["fake", "--alpha", "0.001"], "too few rounds to find anything: with 8 rounds"),
+                       (["peak"], "nothing to judge: the benchmarks selected are all peak/*")):
+        proc = bisect(repo, dict(env, FAKE_NAMES=env["FAKE_NAMES"] + ",peak/bound"), shas[0], "HEAD", *args)
         _last_line(proc, "GOOD's binary", said)
         assert "building BAD" not in proc.stderr, proc.stderr
     outside = tmp_path / "outside"

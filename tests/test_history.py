@@ -110,7 +110,7 @@ def test_a_step_after_commits_without_a_record_is_given_as_the_range_it_may_be_i
     proc = run_history("--repo", repo)
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in (hist / "page" / "README.md").read_text().splitlines() if line.startswith("| `")]
-    assert rows and all("| `%s..%s` (at one of these 3 commits: only the last has a record) |"
+    assert rows and all("| `%s..%s` (at one of these 3 commits: only the last measured it) |"
                         % (shas[5][:8], shas[7][:8]) in row for row in rows), rows
     # a step with a record just before it keeps its one commit (the test above: commit 12)
 
