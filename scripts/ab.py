@@ -266,12 +266,11 @@ def require_rounds(rounds, names, alpha, head):
                          "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
 
 
-def run_rounds(sides, args, rounds, out_path, alpha, listed=None):
+def run_rounds(sides, args, rounds, out_path, listed=None):
     """Runs the rounds and saves them when all have run (an interrupted run leaves no file that
     could pass for a result); returns the saved data. `listed`: as plan's."""
     sides = dict(zip(SIDES, sides))
     groups = plan(sides, args, listed)
-    require_rounds(rounds, [name for _, members in groups for name in members.get("new", [])], alpha, TOO_FEW)
     data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD, "rounds": []}
     rng, started = random.Random(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="concbench-ab-run-") as tmp:
@@ -414,13 +413,14 @@ def measure(args):
         for label, r in zip(labels, resolved):
             if r not in binaries:
                 binaries[r] = r if os.path.isabs(r) else build(args.repo, r, tmp)
-                # The binary's own flags, and its own reading of the filter (POSIX, not Python's
-                # re), are known only to a built binary: the first one checks them before the second build.
+                # The binary's own flags, its own reading of the filter (POSIX, not Python's re),
+                # and whether the rounds can judge what it selects are known only to a built
+                # binary: the first one checks them before the second build.
                 plan({label: Side(label, r, binaries[r])}, bench_args, listed)
                 require_rounds(args.rounds, listed[binaries[r]], args.alpha, TOO_FEW)
         sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
                  for label, arg, r in zip(labels, args.sides, resolved)]
-        data = run_rounds(sides, bench_args, args.rounds, out, args.alpha, listed)
+        data = run_rounds(sides, bench_args, args.rounds, out, listed)
         say("saved the rounds to %s" % out)
         return data
     finally:

@@ -260,18 +260,12 @@ def main(run, prog, argv=None):
             return 130
         except BrokenPipeError:
             return closed_pipe()
-        except OSError as e:
-            if e.errno in NO_ROOM:
+        except Exception as e:
+            if isinstance(e, OSError) and e.errno in NO_ROOM:
                 return output_failed(prog, e)
-            return internal_error(prog)
-        except Exception:
-            return internal_error(prog)
-
-
-def internal_error(prog):
-    traceback.print_exc()
-    say(prog, "internal error (the traceback above): a bug, not bad input")
-    return UNFINISHED
+            traceback.print_exc()
+            say(prog, "internal error (the traceback above): a bug, not bad input")
+            return UNFINISHED
 
 
 # The exit statuses of a run Ctrl-C or SIGTERM ended (main: KeyboardInterrupt, sigterm_exits).

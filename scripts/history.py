@@ -129,7 +129,7 @@ def draw(path, changed, series, kinds, commits):
                 ax.axvspan(first - 0.5, index - 0.5, color="tab:red", alpha=0.15, linewidth=0)
             else:
                 ax.axvline(index - 0.5, color="tab:red", linewidth=1, linestyle="--")
-            ax.annotate("%s %+.0f%%" % (commit_range(commits, first, index, 8), 100 * (after / before - 1)),
+            ax.annotate("%s %+.0f%%" % (commit_range(commits, first, index), 100 * (after / before - 1)),
                         (first - 0.5, 1), xycoords=("data", "axes fraction"), fontsize=7, color="tab:red",
                         ha="left", va="top")
         ax.set_title(name, fontsize=7)
@@ -145,9 +145,9 @@ def draw(path, changed, series, kinds, commits):
     plt.close(fig)
 
 
-def commit_range(commits, first, index, width):
+def commit_range(commits, first, index):
     """The commit a step is at, or the commits it may be at (`first`..`index`, those before index unrecorded)."""
-    return commits[index][:width] if first == index else "%s..%s" % (commits[first][:width], commits[index][:width])
+    return commits[index][:8] if first == index else "%s..%s" % (commits[first][:8], commits[index][:8])
 
 
 def records_needed(n_metrics):
@@ -177,7 +177,7 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
     lines += ["![the metrics that stepped](history.png)", ""]
     if len(changed) > MAX_PANELS:
         lines += ["The figure shows the first %d of %d; the table lists all." % (MAX_PANELS, len(changed)), ""]
-    rows = [("`%s`" % name, "`%s` %s" % (commit_range(commits, first, index, 8),
+    rows = [("`%s`" % name, "`%s` %s" % (commit_range(commits, first, index),
                                           subjects.get(commits[index], "")[:60] if first == index else
                                           "(at one of these %d commits: only the last measured it)"
                                           % (index - first + 1)),
