@@ -98,7 +98,7 @@ def parse_args(argv):
     bench_args = run_isolated.flags_from_environment(bench_args)
     unknown = [a for a in bench_args if not a.startswith("--")]
     if unknown:
-        raise InputError("unexpected argument %s" % unknown[0])
+        raise InputError("unexpected argument '%s'" % unknown[0])
     # Before two commits are built, not once they are, and read as the binary reads it, POSIX
     # extended, not as Python's re (which refused a** and passed (?i)): grep -E says 2 to what it
     # cannot read. It is more lenient (it refused none of 1,500 random short patterns the binary
@@ -121,7 +121,7 @@ def parse_args(argv):
                                                    % measuring[0]))
     args.rounds = args.rounds or DEFAULT_ROUNDS
     if len(args.sides) > 2:
-        raise InputError("unexpected argument %s" % args.sides[2])
+        raise InputError("unexpected argument '%s'" % args.sides[2])
     if not args.analyse and len(args.sides) != 2:
         raise InputError("give OLD and NEW (commits or concbench binaries), or --analyse FILE")
     args.bench_args = bench_args

@@ -28,7 +28,8 @@
 #
 # Exit status: 0 the first bad commit was found (printed on stdout with its comparison),
 # 1 no regression between GOOD and BAD, or skipped commits left it undecided, 2 bad input
-# (one line on stderr), 130/143 interrupted.
+# (one line on stderr), 3 could not finish (ab.py could not compare GOOD and BAD for want of
+# room or for a bug, or git bisect run stopped), 130/143 interrupted.
 set -uo pipefail
 
 PROG="concbench bisect"
@@ -144,7 +145,10 @@ git merge-base --is-ancestor "$good" "$bad" ||
 state=$(mktemp -d "${TMPDIR:-/tmp}/concbench-bisect.XXXXXX") || die "cannot make a temporary directory"
 printf '%s' "$filter" >"$state/filter"
 printf '%s' "$good" >"$state/good"
-printf '%s\0' ${ab_args[@]+"${ab_args[@]}"} >"$state/ab_args"
+# One NUL after each option; no options, an empty file (printf with no arguments would still
+# write one NUL, read back as one empty option that ab.py refuses at every step).
+: >"$state/ab_args"
+if ((${#ab_args[@]})); then printf '%s\0' "${ab_args[@]}" >"$state/ab_args"; fi
 export CONCBENCH_BISECT_STATE="$state"
 
 bisecting=0
@@ -205,7 +209,8 @@ case $status in
   0) say "BAD $(subject "$bad") shows no regression against GOOD for '$filter'; nothing to bisect"
      exit 1 ;;
   1) ;;
-  *) die "cannot compare GOOD and BAD: $(why "$state/logs/${bad:0:12}.ab.log")" ;;
+  # ab.py's 2 is input it refused; its 3, a full disk or a bug: this bisection could not finish
+  *) die "cannot compare GOOD and BAD: $(why "$state/logs/${bad:0:12}.ab.log")" $((status == 2 ? 2 : 3)) ;;
 esac
 
 git bisect start --no-checkout "$bad" "$good" >"$state/bisect.log" 2>&1 ||
@@ -219,7 +224,7 @@ if [[ -z $first ]]; then
     say "undecided: commits that could not be measured sit at the boundary; the first bad commit is one of:"
     sed -n "/only 'skip'ped commits left/,\$p" "$state/bisect.log" | grep -E '^[0-9a-f]{40}' >&2
   else
-    say "git bisect run did not finish (exit $run_status): $(tail -n 1 "$state/stderr.log" 2>/dev/null)"
+    die "git bisect run did not finish (exit $run_status): $(tail -n 1 "$state/stderr.log" 2>/dev/null)" 3
   fi
   exit 1
 fi

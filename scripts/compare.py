@@ -100,7 +100,7 @@ def side_paths(args):
     """{"OLD": path, "NEW": path}: each side's file, or the record its commit stands for."""
     sides = {"OLD": args.old, "NEW": args.new}
     paths = {label: arg for label, arg in sides.items()
-             if os.path.exists(arg) or arg.endswith(".json") or os.sep in arg}  # a file, not a commit
+             if os.path.exists(arg) or arg.endswith(".json")}  # a file; else a revision (main, origin/main)
     for label, path in paths.items():
         if not os.path.isfile(path):  # each is read twice, so a FIFO would not do
             raise InputError("%s %s: %s" % (label, path, "a directory, not a file" if os.path.isdir(path)

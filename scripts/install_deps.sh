@@ -13,8 +13,9 @@ bench_packages=(
   python3 python3-matplotlib python3-pandas python3-numpy python3-scipy python3-aiohttp
 )
 # What scripts/test.sh needs on top: clang with its OpenMP runtime (the kernels must loop
-# under both compilers) and pytest.
-test_packages=(clang libomp-dev python3-pytest)
+# under both compilers), its libFuzzer and sanitizer runtimes (the clang-release preset builds
+# the fixture's fuzzer; clang only recommends them, and recommends are not installed) and pytest.
+test_packages=(clang libomp-dev libclang-rt-dev python3-pytest)
 
 case "${1:-}" in
   bench) wanted=("${bench_packages[@]}") ;;

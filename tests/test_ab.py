@@ -187,7 +187,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
     err = one_line_error(ab("--analyse", saved("slow10.json"), env={"BENCHMARK_FILTER": "x"}),
                          "judges rounds already run: --benchmark_filter=x does not apply")
     assert err.endswith("(given as $BENCHMARK_FILTER)"), err
-    one_line_error(ab(fake, fake, "stray"), "unexpected argument stray")
+    one_line_error(ab(fake, fake, "stray"), "unexpected argument 'stray'")
     repo = tmp_path / "repo"
     make_repo(repo, 1)  # a repository whose commit has no CMakeLists.txt: it does not build
     # One line, so no "building" line came before it.

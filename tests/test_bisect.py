@@ -105,6 +105,18 @@ def test_finds_the_first_bad_commit_and_leaves_the_checkout_alone(project):
                                              text=True).stderr.lower()
 
 
+def test_no_ab_options_after_the_filter(project):
+    # The README's form, FILTER last: each step's comparison must get no options, not one empty
+    # option that ab.py refuses (every commit was then skipped and the bisection undecided).
+    repo, shas, env, scratch = project
+    proc = subprocess.run([BISECT, shas[5], shas[8], "fake/work"], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "first bad commit: %s commit %d" % (shas[FIRST_BAD], FIRST_BAD)
+    assert "skipped" not in proc.stderr
+    assert os.listdir(scratch) == []
+
+
 def test_commits_that_do_not_build_are_skipped(project):
     repo, shas, env, scratch = project
     # GOOD 0, BAD 6: git's first midpoint is commit 3, which does not build; it is skipped

@@ -463,7 +463,9 @@ def test_a_commit_stands_for_its_newest_full_clean_record_from_this_machine(tmp_
     record(hist, shas[1], 22, seed=3, concbench_scope="quick")  # newer, but a quick run
     record(hist, shas[1], 23, seed=4, dirty="true")  # newer, but not the commit
     record(hist, shas[1], 24, seed=5, cpu_model="Intel Xeon")  # newer, but another machine
-    for old, new in (("HEAD~1", "HEAD"), (shas[0][:7], shas[1]), ("main~1", shas[1][:12])):
+    # a revision with a slash is a revision, not a missing file
+    for old, new in (("HEAD~1", "HEAD"), (shas[0][:7], shas[1]), ("main~1", shas[1][:12]),
+                     ("refs/heads/main~1", "refs/heads/main")):
         proc = run_compare(old, new, "--repo", repo, "--json")
         assert proc.returncode == 1, proc.stderr  # the 1.5x slowdown of the chosen record
         assert json.loads(proc.stdout)["new"] == chosen
@@ -482,6 +484,7 @@ def test_commit_errors(tmp_path):
     record(hist, shas[0], 20)
     record(hist, shas[2], 21, dirty="true")
     one_line_error(run_compare("HEAD~2", "no-such-rev", "--repo", repo), "no-such-rev", "not a file, nor a commit")
+    one_line_error(run_compare("HEAD~2", "no/such-rev", "--repo", repo), "no/such-rev", "not a file, nor a commit")
     one_line_error(run_compare("HEAD~2", "HEAD~1", "--repo", repo), "no record of commit %s" % shas[1][:12],
                    "./bench", "scripts/ab.py")
     one_line_error(run_compare("HEAD~2", "HEAD", "--repo", repo), "uncommitted changes", "not the commit")
