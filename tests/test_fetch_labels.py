@@ -122,6 +122,21 @@ def test_bytes_and_memory_per_request_count_what_their_names_say():
         assert b["mem_per_inflight_kb"] * b["peak_in_flight"] <= b["peak_rss_mb"] * 1024, b["name"]
 
 
+def test_memory_per_request_divides_by_the_requests_its_peak_held():
+    # The memory peak's window holds the untimed warm-up round, all C requests at once. At 0 ms
+    # the threads model's timed runs hold few at once (20-28 of 200 here: it starts its threads
+    # one by one), so dividing the window's peak by the timed runs' own peak read 5-15 times
+    # the cost per request it reads at 100 ms, where the timed runs hold all 200 (270 against
+    # 40 KiB here). Divided by the window's requests, the two are one cost (23-38 against 40).
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs), so no memory counter")
+    runs = run("--benchmark_filter=^fetch/threads/conc:200/n:200/delay_ms:(0|100)/bytes:1024/keepalive:1/",
+               "--fetch_conc=200", "--fetch_n=200", "--fetch_delay_ms=0,100")
+    kib = {b["name"].split("/")[4]: b["mem_per_inflight_kb"] for b in runs}
+    assert set(kib) == {"delay_ms:0", "delay_ms:100"}, kib
+    assert kib["delay_ms:0"] <= 3 * kib["delay_ms:100"], kib
+
+
 def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged():
     # 75,000 arrivals in half a second is more than any model here issues (multi_socket: 13,000
     # to 26,000 a second): the last requests start seconds after they arrived, and each starts
