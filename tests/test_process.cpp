@@ -4,11 +4,13 @@
 // fails is an error in the caller's string by the deadline, never a hang and never a throw.
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -103,6 +105,37 @@ TEST(ReadFull, AFailedReadIsAnError) {
   EXPECT_EQ(read_full(directory, got, sizeof got, Clock::now() + std::chrono::seconds(5), error), 0u);
   close(directory);
   EXPECT_EQ(error, "read from worker: Is a directory");
+}
+
+// A forked child's body that throws must end the child, never unwind into the frames fork
+// copied (the child would run the rest of this test, and of the suite, as a second process):
+// after exit_child nothing runs in the child, which the pipe's silence shows.
+TEST(ExitChild, AnExceptionEndsTheChildWithItsOwnStatus) {
+  for (const bool throws : {true, false}) {
+    Pipe after;
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      try {
+        exit_child("test worker", [&]() -> int {
+          if (throws) throw std::runtime_error("no memory for a handle");
+          return 3;
+        });
+      } catch (...) {
+      }
+      // reached only if exit_child returned or let the exception out
+      const char c = 'x';
+      (void)!write(after.fds[1], &c, 1);
+      _exit(0);
+    }
+    after.close_write();
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), throws ? 70 : 3);
+    char c = 0;
+    EXPECT_EQ(read(after.fds[0], &c, 1), 0) << "the child went on after exit_child";
+  }
 }
 
 }  // namespace

@@ -4,9 +4,12 @@
 
 #include <signal.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <exception>
 #include <string>
 
 namespace concbench {
@@ -72,6 +75,24 @@ struct ForkedChild {
 // On failure returns pid -1 with `error` set and nothing left open, so a caller that has
 // started other children can still kill and reap them.
 ForkedChild fork_with_pipe(std::string& error);
+
+// Ends a forked child with the exit status `body` returns, by _exit (exit would run the
+// parent's atexit handlers and destructors, and flush stdio buffers copied from it). An
+// exception must not leave `body`: it would unwind into the parent's frames that fork copied,
+// and the child would go on running the suite and print a record of its own. It ends the child
+// with status 70 instead, its message on stderr, and the parent reports that status.
+template <class Body>
+[[noreturn]] void exit_child(const char* who, Body&& body) {
+  int code = 70;
+  try {
+    code = body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "concbench: %s: %s\n", who, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "concbench: %s: an exception that is not a std::exception\n", who);
+  }
+  _exit(code);
+}
 
 // Creates a pipe with O_CLOEXEC, so children forked by other models never inherit it.
 void make_pipe(int fds[2]);

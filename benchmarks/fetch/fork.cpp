@@ -112,26 +112,20 @@ class Fork final : public Model {
   // Runs in the child, which has only this thread. libcurl allocates, so unlike the sum
   // workload's children this one is not limited to async-signal-safe calls; glibc keeps
   // malloc usable after fork, and nothing here takes a lock another parent thread could have
-  // held. It ends with _exit, never exit: exit would run the parent's atexit handlers and
-  // destructors (Google Benchmark's, oneTBB's) and flush stdio buffers copied from the parent.
+  // held. It ends by exit_child (common/process.h), never returning into the parent's frames.
   [[noreturn]] void run_child(std::span<const Request> requests, int fd) {
-    int code = 0;
-    {
+    exit_child("fetch/fork worker", [&] {
       Transfer transfer(config_.client);
       while (true) {
         const uint64_t i = next_->fetch_add(1);
-        if (i >= requests.size()) break;
+        if (i >= requests.size()) return 0;
         if (static_cast<int64_t>(i) == config_.crash_at_index) kill(getpid(), SIGKILL);
         Record r{i, Outcome{}};
         wait_for_arrival(requests[i]);
         transfer.perform(requests[i], r.outcome);
-        if (!write_full(fd, &r, sizeof r)) {
-          code = 1;
-          break;
-        }
+        if (!write_full(fd, &r, sizeof r)) return 1;
       }
-    }
-    _exit(code);
+    });
   }
 
   ModelConfig config_;

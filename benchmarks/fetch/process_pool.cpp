@@ -180,11 +180,10 @@ class ProcessPool final : public Model {
 
   // The worker's loop, in the child; it leaves when the pool closes its order pipe. libcurl
   // allocates, so this child is not limited to async-signal-safe calls (see fork.cpp); it ends
-  // with _exit, never exit, which would run the parent's destructors.
+  // by exit_child (common/process.h), never returning into the parent's frames.
   [[noreturn]] void serve(int orders, int answers) {
     const SigpipeHold hold;  // for the worker's life: its answers are one write each
-    int code = 0;
-    {
+    exit_child("fetch/process_pool worker", [&] {
       Transfer transfer(config_.client);
       Request request;
       const auto never = Clock::time_point::max();
@@ -196,17 +195,11 @@ class ProcessPool final : public Model {
           request.url.resize(order.url_length);
           got += read_full(orders, request.url.data(), order.url_length, never, error);
         }
-        if (got == 0 && error.empty()) break;  // the pool is shutting down
-        if (!error.empty() || got != sizeof order + order.url_length) {
-          code = 5;
-          break;
-        }
+        if (got == 0 && error.empty()) return 0;  // the pool is shutting down
+        if (!error.empty() || got != sizeof order + order.url_length) return 5;
         if (order.index == kUsageOrder) {
           const UsageRecord r{kUsageOrder, own_usage()};
-          if (!write_full(answers, &r, sizeof r)) {
-            code = 1;
-            break;
-          }
+          if (!write_full(answers, &r, sizeof r)) return 1;
           continue;
         }
         request.id = order.id;
@@ -217,13 +210,9 @@ class ProcessPool final : public Model {
         Record r{order.index, Outcome{}};
         wait_for_arrival(request);
         transfer.perform(request, r.outcome);
-        if (!write_full(answers, &r, sizeof r)) {
-          code = 1;
-          break;
-        }
+        if (!write_full(answers, &r, sizeof r)) return 1;
       }
-    }
-    _exit(code);
+    });
   }
 
   // Closes every order pipe (the workers then exit) and reaps them all, killing any that does
