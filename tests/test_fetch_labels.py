@@ -122,6 +122,30 @@ def test_bytes_and_memory_per_request_count_what_their_names_say():
         assert b["mem_per_inflight_kb"] * b["peak_in_flight"] <= b["peak_rss_mb"] * 1024, b["name"]
 
 
+def test_a_request_without_its_whole_body_makes_every_model_an_error_never_a_number():
+    # The test hook makes each timed run's last request expect one byte more than the fixture
+    # sends: every model, closed loop and open, must check what came back and the benchmark must
+    # end as an error that says why, with no time, rate or counter beside it.
+    proc = subprocess.run([BINARY, "--benchmark_repetitions=1", "--benchmark_min_time=0.01", "--benchmark_format=json",
+                           "--benchmark_filter=^fetch/([a-z_]+/conc:(1|4)/n:8/delay_ms:0/bytes:1024/keepalive:1/"
+                           "|open/coro/)", "--fetch_conc=1,4", "--fetch_n=8", "--fetch_delay_ms=0",
+                           "--open_rates=1000"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "CONCBENCH_TEST_SHORT_BODY": "1"})
+    runs = json.loads(proc.stdout)["benchmarks"]
+    models = {b["name"].split("/")[1] for b in runs}
+    assert models == {"seq", "pool", "threads", "fork", "process_pool", "openmp", "tbb", "multi", "multi_socket",
+                      "coro", "multi_threads", "open"}, models
+    for b in runs:
+        assert b.get("error_occurred"), b["name"]
+        assert re.fullmatch(r"1 of \d+ requests failed: 1 wrong body size", b["error_message"]), b
+        assert not {"items_per_second", "efficiency", "p50_ms", "cpu_util"} & set(b), b
+    assert proc.returncode == 0, proc.stderr  # the errors are in the record, where the scripts read them
+    proc = subprocess.run([BINARY, "--benchmark_list_tests"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CONCBENCH_TEST_SHORT_BODY": "yes"})
+    assert proc.returncode == 2 and proc.stderr.strip().endswith(
+        "CONCBENCH_TEST_SHORT_BODY: 'yes' is not 1"), proc.stderr
+
+
 def test_memory_per_request_divides_by_the_requests_its_peak_held():
     # The memory peak's window holds the untimed warm-up round, all C requests at once. At 0 ms
     # the threads model's timed runs hold few at once (20-28 of 200 here: it starts its threads

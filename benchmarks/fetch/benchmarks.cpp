@@ -164,6 +164,20 @@ double test_pause_ms() {
   return ms;
 }
 
+// Test hook, never set by ./bench: CONCBENCH_TEST_SHORT_BODY=1 makes the last request of every
+// timed run expect one byte more than the fixture sends (the warm-up round's are left alone), so
+// tests/test_fetch_labels.py can show that a request that did not get its whole body makes the
+// benchmark an error with the reason, in every model, never a number.
+bool test_short_body() {
+  static const bool on = [] {
+    const char* text = std::getenv("CONCBENCH_TEST_SHORT_BODY");
+    if (text == nullptr || *text == 0) return false;
+    if (std::string_view(text) != "1") throw UsageError(std::string("CONCBENCH_TEST_SHORT_BODY: '") + text + "' is not 1");
+    return true;
+  }();
+  return on;
+}
+
 void injected_pause() {
   const auto length = std::chrono::duration<double, std::milli>(test_pause_ms());
   for (const auto until = Clock::now() + length; Clock::now() < until;) {
@@ -233,6 +247,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   Histogram latencies;
 
   WarmRound warm = make_warm_round(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes));
+  if (test_short_body() && !base_url.empty()) requests.back().bytes += 1;
 
   // Memory is measured from before the model exists, so what it keeps per slot (easy handles,
   // threads and their stacks, connections) counts as its cost, to the peak during the runs.
@@ -326,6 +341,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   const std::vector<double> arrivals = arrival_offsets(p.n, p.rate, p.poisson);
   std::vector<Outcome> outcomes(requests.size());
   WarmRound warm = make_warm_round(base_url, requests, info, p.conc, static_cast<uint64_t>(p.bytes));
+  if (test_short_body()) requests.back().bytes += 1;
   const SigpipeHold hold;  // as in the closed loop
   const std::unique_ptr<Model> model = make_warm_model(
       state, info, p.conc, fixture_client_options(p.delay_ms, static_cast<uint64_t>(p.bytes), true), warm);
@@ -633,6 +649,8 @@ void register_benchmarks(const Sweep& sweep) {
   add_context("libcurl_version", curl_version_info(CURLVERSION_NOW)->version);
   if (test_pause_ms() > 0)  // read here, so a bad value is a usage error before anything runs
     add_context("concbench_test_pause_ms", std::to_string(test_pause_ms()) + " (a test hook)");
+  if (test_short_body())  // the same
+    add_context("concbench_test_short_body", "each timed run's last request expects a byte more (a test hook)");
   // C = 10,000 needs a descriptor per connection on each side: raised to the hard limit, and
   // recorded, since a machine with a lower limit cannot run the same points.
   raise_fd_limit();
