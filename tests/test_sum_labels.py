@@ -154,6 +154,24 @@ def test_a_wrong_answer_is_an_error_not_a_time():
     assert runs[0].get("error_occurred") and runs[0]["error_message"] == "wrong sum: got 499501, expected 499500", runs
 
 
+def test_every_benchmark_named_array_sums_the_array_and_none_named_range_does():
+    # The array holds values[i] == i, so both kernels give the same answer and a swapped wiring
+    # would pass every check. The hook makes the array's last value one too many: every array
+    # benchmark (the bare sum first, or the model's untimed call) must then be a wrong sum, and
+    # every range benchmark, which reads no array, still a time.
+    runs = run("--benchmark_filter=^sum/", "--workers=1,2", "--sizes=1000", "--array_sizes=1000",
+               "--scaling_n=1000", env={"CONCBENCH_TEST_POISON_ARRAY": "1"})
+    kernels = {}
+    for b in runs:
+        kernels.setdefault(b["name"].split("/")[2], []).append(b)
+    assert set(kernels) == {"range", "array"}, set(kernels)
+    assert {b["name"].split("/")[1] for b in kernels["array"]} == {b["name"].split("/")[1] for b in kernels["range"]}
+    for b in kernels["range"]:
+        assert not b.get("error_occurred"), (b["name"], b.get("error_message"))
+    for b in kernels["array"]:
+        assert b.get("error_occurred") and "got 499501, expected 499500" in b["error_message"], b
+
+
 def test_units_fit_the_magnitude():
     runs = run("--benchmark_filter=^sum/seq/range/workers:1/n:(1000|10000000)/", "--sizes=1000,10000000")
     units = {b["name"].split("/")[4]: b["time_unit"] for b in runs}
@@ -166,7 +184,8 @@ def test_bad_sizes_and_hooks_are_one_line():
                             ([], {"CONCBENCH_TEST_SLOWDOWN": "nosuch:10"}, "no model 'nosuch' (models: seq,"),
                             ([], {"CONCBENCH_TEST_WRONG_SUM": "thread"}, "no model 'thread'"),
                             ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:x"}, "is not MODEL[:CALLS]"),
-                            ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:0"}, "is not MODEL[:CALLS] (CALLS at least 1)")):
+                            ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:0"}, "is not MODEL[:CALLS] (CALLS at least 1)"),
+                            ([], {"CONCBENCH_TEST_POISON_ARRAY": "true"}, "CONCBENCH_TEST_POISON_ARRAY: 'true' is not 1")):
         proc = subprocess.run([BINARY, *args, "--benchmark_list_tests"], capture_output=True, text=True,
                               env=dict(os.environ, **env), timeout=60)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, proc.stderr

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iomanip>
 
@@ -73,6 +74,13 @@ std::vector<std::string_view> split_commas(std::string_view flag, std::string_vi
 }
 
 }  // namespace
+
+bool test_switch(const char* variable) {
+  const char* text = std::getenv(variable);
+  if (text == nullptr || *text == 0) return false;
+  if (std::string_view(text) != "1") throw UsageError(std::string(variable) + ": '" + text + "' is not 1");
+  return true;
+}
 
 std::vector<int> parse_int_list(std::string_view flag, std::string_view text, int lo, int hi) {
   std::vector<int> values;

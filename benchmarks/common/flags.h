@@ -50,6 +50,10 @@ std::vector<int> parse_int_list(std::string_view flag, std::string_view text, in
 // "1e3,1000000,1e8" -> sizes; exact non-negative integers only, each <= hi.
 std::vector<int64_t> parse_size_list(std::string_view flag, std::string_view text, int64_t hi);
 
+// A test hook's on/off variable (never set by ./bench): unset or empty is off, "1" on, anything
+// else a UsageError that names it.
+bool test_switch(const char* variable);
+
 // Files that list one entry a line (--fetch_urls, --mpi_hosts): a line's entry, blanks around it
 // trimmed, or empty for a blank line or a comment (# first).
 std::string_view listing_entry(std::string_view line);

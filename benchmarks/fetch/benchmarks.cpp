@@ -169,12 +169,7 @@ double test_pause_ms() {
 // tests/test_fetch_labels.py can show that a request that did not get its whole body makes the
 // benchmark an error with the reason, in every model, never a number.
 bool test_short_body() {
-  static const bool on = [] {
-    const char* text = std::getenv("CONCBENCH_TEST_SHORT_BODY");
-    if (text == nullptr || *text == 0) return false;
-    if (std::string_view(text) != "1") throw UsageError(std::string("CONCBENCH_TEST_SHORT_BODY: '") + text + "' is not 1");
-    return true;
-  }();
+  static const bool on = test_switch("CONCBENCH_TEST_SHORT_BODY");
   return on;
 }
 

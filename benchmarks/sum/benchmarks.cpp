@@ -53,12 +53,21 @@ int64_t max_array_size() {
 // after it).
 std::vector<int64_t> values;
 
+// Test hook, never set by ./bench: CONCBENCH_TEST_POISON_ARRAY=1 makes the array's last value one
+// too many, so tests/test_sum_labels.py can show that every benchmark named array sums the
+// array (each is then a wrong sum) and none named range does: both give the same answer.
+bool test_poison_array() {
+  static const bool on = test_switch("CONCBENCH_TEST_POISON_ARRAY");
+  return on;
+}
+
 const int64_t* values_for(Kernel kernel, int64_t n) {
   const int64_t wanted = kernel == Kernel::array ? n : 0;
   if (static_cast<int64_t>(values.size()) != wanted) {
     std::vector<int64_t>().swap(values);  // free the old array before filling the new one
     values.resize(wanted);
     for (int64_t i = 0; i < wanted; ++i) values[i] = i;
+    if (test_poison_array() && wanted > 0) values.back() += 1;
   }
   return kernel == Kernel::array ? values.data() : nullptr;
 }
@@ -560,6 +569,8 @@ void register_benchmarks(const Sweep& sweep) {
                   slowdown().model.c_str(), slowdown().fraction * 100);
     add_context("concbench_test_slowdown", what);
   }
+  if (test_poison_array())  // read here, so a bad value is a usage error before anything runs
+    add_context("concbench_test_poison_array", "the array's last value is one too many (a test hook)");
   if (!wrong_sum().model.empty())
     add_context("concbench_test_wrong_sum", wrong_sum().model + " answers one too many after " +
                                           std::to_string(wrong_sum().after) + " calls (a test hook)");
