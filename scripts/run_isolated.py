@@ -570,6 +570,9 @@ def run(binary, args, out, history, fixture_path, python, render, left):
     if not cli.runnable(binary):
         raise RunError("%s is not an executable file" % binary, 2)
     fixture = Fixture(fixture_path) if needs_own_fixture(args) and fixture_path else None
+    if python and fixture is None:  # before the run, not once it is over
+        raise RunError("--python runs the seed against the fixture server this script starts: it needs "
+                       "--fixture PATH, and ARGS without --fixture_url or --fetch_urls", 2)
     cli.output(history or out, directory=bool(history))  # before any work, not after the run
     names = list_benchmarks(binary, args)
     groups = group_by(names)
@@ -607,33 +610,41 @@ def run(binary, args, out, history, fixture_path, python, render, left):
             print(json.dumps(doc, indent=2))
         elif fmt == "csv":  # each process printed its own header line: keep the first only
             print(texts[0] + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
+        unfinished = []  # what could not finish once the record was written, said at the end
         if python:
             python_out = os.path.join(os.path.dirname(out), "python", os.path.basename(out))
-            run_python_reference(args, python_out, fixture)
+            code = run_python_reference(args, python_out, fixture)
+            if code:  # the C++ page is rendered all the same, without the Python columns
+                unfinished.append("the Python reference %s" % describe_exit(code))
+                python_out = None
     finally:
         if fixture:
             fixture.stop()
         if not kept:
             shutil.rmtree(tmp, ignore_errors=True)
-    if render:
-        render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out)))
     if failures:
         say("%d of %d processes failed: %s" % (len(failures), len(groups) * repetitions(args), "; ".join(failures)))
-        return 1
-    return 0
+    code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
+    if code:
+        unfinished.append("rendering %s failed (%s)" % (out, describe_exit(code)))
+    for line in unfinished:
+        say(line)
+    # plot.py's 2 is a record with nothing it could show, which only failed processes leave: the
+    # run failed (1); anything else that did not finish is 3, as the docstring says.
+    if unfinished and not (failures and code == 2 and len(unfinished) == 1):
+        return cli.UNFINISHED
+    return 1 if failures else 0
 
 
 def render_page(out, python_out, scope, beside):
-    """Runs plot.py on the record. Only a full run replaces the results page; part of the suite is
-    not the suite: it goes to partial/ beside the history directory (results/partial/ for ./bench),
-    or beside FILE."""
+    """Runs plot.py on the record and returns its exit status. Only a full run replaces the results
+    page; part of the suite is not the suite: it goes to partial/ beside the history directory
+    (results/partial/ for ./bench), or beside FILE."""
     page = None if scope == records.FULL else os.path.join(beside, "partial")
     say("rendering results/" if page is None else "rendering %s (a %s run: results/ stays as it is)" % (page, scope))
     cmd = ([os.path.join(SCRIPTS, "plot.py"), out] + (["--python", python_out] if python_out else [])
            + (["--out", page] if page else []))
-    code = run_child(cmd)
-    if code != 0:
-        raise RunError("rendering %s failed (%s)" % (out, describe_exit(code)), code if code > 0 else 1)
+    return run_child(cmd)
 
 
 def run_child(cmd):
@@ -657,16 +668,13 @@ def run_child(cmd):
 
 
 def run_python_reference(args, out, fixture):
-    """The seed's experiments in Python, against the same fixture server as the C++ models."""
-    if fixture is None:
-        raise RunError("--python needs the fixture server (--fixture PATH)")
+    """The seed's experiments in Python, against the same fixture server as the C++ models;
+    returns the script's exit status."""
     os.makedirs(os.path.dirname(out), exist_ok=True)
     say("running the seed's experiments in Python")
     cmd = [os.path.join(SCRIPTS, "python_reference.py"), "--fixture-url", fixture.start(),
            "--out", out] + (["--quick"] if "--quick" in args else [])
-    code = run_child(cmd)
-    if code != 0:
-        raise RunError("the Python reference %s" % describe_exit(code), code if code > 0 else 1)
+    return run_child(cmd)
 
 
 def main(argv=None):

@@ -435,6 +435,43 @@ def test_an_output_or_binary_that_cannot_serve_is_refused_before_anything_runs(t
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr == "concbench: %s\n" % text
     assert not log.exists() and os.listdir(tmp_path) == []  # the binary never ran, not even to list
+    # --python needs the fixture server this script starts: refused before the run, not after it
+    for where, args in ((["--history", tmp_path, "--python"], []),
+                        (["--history", tmp_path, "--python", "--fixture", FAKE], ["--fixture_url=http://127.0.0.1:9"])):
+        proc = subprocess.run([sys.executable, RUN, *map(str, where), FAKE, *args], capture_output=True, text=True,
+                              env=dict(os.environ, FAKE_LOG=str(log)), timeout=60)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "--python runs the seed against the fixture server this script starts" in proc.stderr
+    assert not log.exists() and os.listdir(tmp_path) == []
+
+
+def test_what_cannot_finish_after_the_record_is_said_and_the_page_still_rendered(tmp_path, monkeypatch, capsys):
+    # The Python reference failing left the C++ page unrendered, with no line saying so, and a
+    # child's own status (plot.py's 2, "bad input") became ./bench's.
+    hist = tmp_path / "history"
+    hist.mkdir()
+    rendered = []
+    monkeypatch.setattr(run_isolated, "run_python_reference", lambda *_: 1)
+    monkeypatch.setattr(run_isolated, "render_page", lambda out, python_out, *_: rendered.append(python_out) or 0)
+    monkeypatch.setenv("FAKE_NAMES", "w/a/n:1")
+    argv = ["--history", str(hist), "--python", "--render", "--fixture", FAKE, FAKE, *ONE_ROUND]
+    assert run_isolated.main(argv) == 3
+    assert rendered == [None]  # the C++ page, without the Python columns
+    assert "concbench: the Python reference exited with status 1" in capsys.readouterr().err.splitlines()
+    # plot.py's 2 says the record held nothing it could show, which failed processes leave: the
+    # run failed (1), and the line says how many; any other status of plot.py is 3.
+    monkeypatch.setattr(run_isolated, "run_python_reference", lambda *_: 0)
+    monkeypatch.setattr(run_isolated, "render_page", lambda *_: 2)
+    monkeypatch.setenv("FAKE_ERROR", "w/a")
+    monkeypatch.setenv("FAKE_CRASH", "w/a")
+    assert run_isolated.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "1 of 1 processes failed" in err and "rendering" in err and "exited with status 2" in err, err
+    monkeypatch.delenv("FAKE_ERROR")
+    monkeypatch.delenv("FAKE_CRASH")
+    monkeypatch.setattr(run_isolated, "render_page", lambda *_: 5)
+    assert run_isolated.main(argv) == 3
+    assert "failed (exited with status 5)" in capsys.readouterr().err.splitlines()[-1]
 
 
 def test_a_listing_that_is_not_benchmark_names_is_refused(tmp_path):
