@@ -55,6 +55,37 @@ def regex(text):
     return text
 
 
+class _StillMatching(Exception):
+    pass
+
+
+def name_filter(pattern, option="--filter", seconds=5.0):
+    """re.search(pattern, name) as a test of names, each distinct name matched once; a match
+    still running after `seconds` is InputError, as the binary treats its filter: a pattern that
+    backtracks ((.*)*x takes time exponential in a name's length) is bad input, not a hang."""
+    if not pattern:
+        return lambda name: True
+    search, seen = re.compile(pattern).search, {}
+
+    def too_long(*_):
+        raise _StillMatching
+
+    def keep(name):
+        if name not in seen:
+            before = signal.signal(signal.SIGALRM, too_long)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                seen[name] = search(name) is not None
+            except _StillMatching:
+                raise InputError("%s %s: still matching %s after %g s (a pattern that backtracks without end)"
+                                 % (option, pattern, name, seconds)) from None
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, before)
+        return seen[name]
+    return keep
+
+
 def path(text):
     """An argparse type: a path, never empty (an empty --out once meant the default output)."""
     if not text:

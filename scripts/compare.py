@@ -168,7 +168,7 @@ def run(argv):
     notes += ["%s was recorded in an unstable environment: %s" % (label, ctx["environment_unstable"])
               for label, ctx in (("OLD", ctx_old), ("NEW", ctx_new))
               if ctx.get("environment_unstable") not in (None, "", "no")]
-    keep = re.compile(args.filter or "").search  # without --filter, every name
+    keep = cli.name_filter(args.filter)  # without --filter, every name
     old, new, errors_old, errors_new = ({k: v for k, v in d.items() if keep(k)}
                                         for d in (old, new, errors_old, errors_new))
     if not any(n in new for n in old) and not errors_new:

@@ -192,7 +192,8 @@ def run(argv):
     cli.check_page_out(args.out, TITLE, ["README.md", "history.png"], "a history page")  # before the search
     notes = []
     commits, chosen = pick_records(args, notes)
-    series, kinds = metrics.metric_series([chosen.get(c) for c in commits], args.filter, notes)
+    series, kinds = metrics.metric_series([chosen.get(c) for c in commits], cli.name_filter(args.filter),
+                                          notes)
     if not series:
         matching = " matches --filter %s" % args.filter if args.filter else ""
         raise InputError("no metric%s in the %s" % (matching, plural(len(chosen), "record")))

@@ -18,7 +18,6 @@ Metrics for the verdicts, by kind:
 """
 import collections
 import math
-import re
 import statistics
 from dataclasses import dataclass
 
@@ -596,9 +595,10 @@ def run_metrics(path):
     return found, errors, run.context
 
 
-def metric_series(recs, pattern, notes):
+def metric_series(recs, keep, notes):
     """{metric: [value or None per record]} and {metric: kind} over records in order (None for no
-    record), metrics matching `pattern` if given; a record that cannot be read is said in `notes`."""
+    record), the metrics whose names `keep` passes if given (cli.name_filter); a record that
+    cannot be read is said in `notes`."""
     series, kinds = {}, {}
     for x, rec in enumerate(recs):
         try:
@@ -607,7 +607,7 @@ def metric_series(recs, pattern, notes):
             notes.append("left out %s: %s" % (rec.path, e))
             continue
         for name, m in found.items():
-            if not pattern or re.search(pattern, name):
+            if keep is None or keep(name):
                 series.setdefault(name, [None] * len(recs))[x] = m.value
                 kinds[name] = m.kind
     return series, kinds

@@ -353,6 +353,9 @@ def test_bad_input(tmp_path):
         one_line_error(run_compare(old, new, "--alpha", alpha), "--alpha", "between 0 (exclusive) and 1")
     one_line_error(run_compare(old, new, "--min-effect", "lots"), "min-effect")
     one_line_error(run_compare(old, new, "--filter", "("), "--filter")
+    # a pattern that backtracks without end is stopped (a name of 40 characters took hours)
+    one_line_error(run_compare(old, new, "--filter", "(.*)*x", "--history", hist), "--filter (.*)*x: still matching",
+                   "after 5 s")
     other = write_run(tmp_path / "o.json", [("other/1", 1.0)])
     one_line_error(run_compare(old, other, "--history", hist), "no benchmark in common")
     # Neither was "too little history" (0 other records in a --history that is not there; 12)

@@ -98,7 +98,7 @@ def test_the_series_keeps_gaps_for_commits_without_a_record(project):
     args = history.parse_args(["--repo", str(repo)])
     commits, chosen = history.pick_records(args, [])
     assert commits == shas and set(chosen) == set(shas) - {shas[5], shas[6]}
-    series, kinds = metrics.metric_series([chosen.get(c) for c in commits], "^" + POOL + "$", [])
+    series, kinds = metrics.metric_series([chosen.get(c) for c in commits], lambda name: name == POOL, [])
     assert series[POOL][5] is None and series[POOL][6] is None and kinds[POOL] == "time"
     assert [i for i, *_ in history.steps_of(series, 0.03)[POOL]] == [12]
 
@@ -152,6 +152,7 @@ def test_bad_input(project, tmp_path):
     repo, hist, shas = project
     one_line_error(run_history("--repo", repo, "--filter", "^nothing"), "no metric matches")
     one_line_error(run_history("--repo", repo, "--filter", "("), "--filter")
+    one_line_error(run_history("--repo", repo, "--filter", "(.*)*x"), "--filter (.*)*x: still matching", "after 5 s")
     one_line_error(run_history("--repo", repo, "--bogus"), "--bogus")
     one_line_error(run_history("--repo", repo, "--like", tmp_path / "missing.json"), "--like")
     empty = tmp_path / "empty"
