@@ -385,7 +385,9 @@ void print_usage(const concbench::FlagSet& flags) {
                "Times concurrency models on CPU-bound (sum) and IO-bound (fetch) work.\n"
                "Benchmark names carry every argument, e.g. sum/tbb/range/workers:4/n:100000000,\n"
                "so --benchmark_filter selects on any of them.\n\n"
-               "Suite flags:\n";
+            << "Built from commit " << concbench::build_commit() << " (uncommitted changes: "
+            << concbench::build_dirty() << ").\n\n"
+            << "Suite flags:\n";
   flags.print_help(std::cout);
   std::cout << "\nDefaults the suite sets unless given:";
   for (const char* flag : kDefaultFlags) std::cout << ' ' << flag;

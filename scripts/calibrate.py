@@ -294,8 +294,10 @@ def calibrate(args, binary):
     if done:
         say("%s holds %s: %s" % (out, plural(done, "finished trial"), "going on from trial %d" % (done + 1)
                                  if done < args.trials else "writing their summary again"))
-    if done < args.trials:  # before any round: this machine as the binary would name it
-        refuse_another(context, dict(context, **records.this_machine()), out)
+    if done < args.trials:  # before any round: this machine as the binary would name it, and
+        this = dict(context, **records.this_machine())  # the commit its help says it is
+        this["concbench_commit"] = run_isolated.built_commit(binary) or context.get("concbench_commit")
+        refuse_another(context, this, out)
         groups = ab.plan(sides_of(done, binary, args.binary)[0], bench_args)
         ab.require_rounds(args.rounds, [n for _, members in groups for n in members.get("S", [])],
                           regress.DEFAULT_ALPHA, ab.TOO_FEW)

@@ -37,6 +37,7 @@ import math
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -60,6 +61,7 @@ SPAWN_HANG = ("MPI_Comm_spawn did not return within", "MPI cannot be used again 
 # more than this share of the CPUs busy, or when the hypervisor took more than this share of
 # the run's CPU time for other guests (steal).
 BUSY_LIMIT, STEAL_LIMIT = 0.25, 0.02
+FIXTURE_START_SECONDS = 10  # the fixture prints its port as soon as it listens
 DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --quick (benchmarks/main.cpp)
 # The suite's own defaults, given: the run is still the suite as it runs by default (a test
 # compares them with what the binary's --help says it sets).
@@ -138,6 +140,14 @@ def list_benchmarks(binary, args):
     return names
 
 
+def built_commit(binary):
+    """The commit BINARY's help says it was built from, or None (a build older than that line, or
+    one built outside git)."""
+    helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    m = re.search(r"^Built from commit ([0-9a-f]{40}) ", helps.stdout, re.M)
+    return m.group(1) if m else None
+
+
 def child_args(args):
     return [a for a in args if not a.startswith(_OWN_FLAGS)]
 
@@ -183,19 +193,26 @@ class Fixture:
         # Said when the run begins, not when the first fetch model comes after the sum models.
         if not cli.runnable(path):
             raise RunError("the fixture server %s is not an executable file" % path, 2)
-        self.path, self.proc, self.url = path, None, None
+        self.path, self.proc, self.url, self.error = path, None, None, None
 
     def start(self):
+        """The server's URL, started on first use; RunError (the same each time) if it cannot start."""
+        if self.error:
+            raise RunError(self.error)
         if self.proc is not None:
             return self.url
         # --parent-pid: it exits with this script, however this script ends.
         self.proc = subprocess.Popen([self.path, "--parent-pid=%d" % os.getpid()],
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline().strip()
+        # It says its port at once; one that says nothing must not hang the run.
+        ready = select.select([self.proc.stdout], [], [], FIXTURE_START_SECONDS)[0]
+        line = self.proc.stdout.readline().strip() if ready else ""
         m = re.fullmatch(r"PORT (\d+)", line)
         if not m:
             self.stop()
-            raise RunError("the fixture server did not start (it printed %r)" % line)
+            self.error = ("the fixture server did not start (it printed %r)" % line if ready else
+                          "the fixture server said no port within %d s" % FIXTURE_START_SECONDS)
+            raise RunError(self.error)
         self.url = "http://127.0.0.1:" + m.group(1)
         return self.url
 
@@ -327,12 +344,15 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         failure = "the process of %s wrote no complete record" % (who or group)
     if failure:  # what it did not finish is in the record as an error saying why
         done = {b.get("run_name", b.get("name")) for b in benchmarks}
-        benchmarks += [{"name": n, "run_name": n, "run_type": "iteration", "repetitions": 1,
-                        "repetition_index": 0, "threads": 1, "error_occurred": True,
-                        "error_message": failure + " before this benchmark finished",
-                        "iterations": 0, "real_time": 0, "cpu_time": 0, "time_unit": "ms"}
-                       for n in names if n not in done]
+        benchmarks += errored([n for n in names if n not in done], failure + " before this benchmark finished")
     return context, benchmarks, failure, printed
+
+
+def errored(names, message):
+    """Entries for benchmarks that did not finish, each an error saying `message`."""
+    return [{"name": n, "run_name": n, "run_type": "iteration", "repetitions": 1, "repetition_index": 0,
+             "threads": 1, "error_occurred": True, "error_message": message, "iterations": 0, "real_time": 0,
+             "cpu_time": 0, "time_unit": "ms"} for n in names]
 
 
 def run_model(binary, args, group, members, first, total, out_stem, fixture_url, stdout, env=None, who=None):
@@ -497,17 +517,23 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     seed = round_seed()
     by_group = {group: [] for group, _ in groups}  # group -> its entries, over the rounds
     texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
-    order, started, trees, first_context = random.Random(int(seed)), time.monotonic(), set(), {}
+    order, started, trees, first_context, ran = random.Random(int(seed)), time.monotonic(), set(), {}, False
     for r in range(rounds):
         for group, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
             k += 1
             say("process %d of %d: %s, %s%s" % (k, rounds * len(groups), group, plural(len(members), "benchmark"),
                                                 ", round %d of %d" % (r + 1, rounds) if rounds > 1 else ""))
-            url = fixture.start() if fixture and uses_fixture(group) else None
+            who = "%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group
             process_started = time.monotonic()
-            context, benchmarks, failure, text, rerun = run_model(
-                binary, args, group, members, first, total, os.path.join(tmp, str(k)), url, stdout,
-                who="%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group)
+            try:
+                url = fixture.start() if fixture and uses_fixture(group) else None
+            except RunError as e:  # the models that need no server, and those that ran, are kept
+                failure = "the process of %s did not run: %s" % (who, e)
+                context, benchmarks, text, rerun = {}, errored(members, failure), None, None
+            else:
+                ran = True
+                context, benchmarks, failure, text, rerun = run_model(
+                    binary, args, group, members, first, total, os.path.join(tmp, str(k)), url, stdout, who=who)
             seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
             first_context = first_context or context  # the record's: its date is when the run began
             if context:
@@ -522,6 +548,8 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                 say(failure + "; the run goes on")
                 failures.append(failure)
             first += len(members)
+    if not ran:  # the fixture server failed every group: nothing to record
+        raise RunError("no benchmark process ran: %s" % failures[0])
     only = aggregates_only(args)
     isolation = "one process per model and kernel%s (%d processes)" % (", %d rounds" % rounds if rounds > 1 else "", k)
     doc = merge([({}, with_aggregates(by_group[group], rounds > 1, only)) for group, _ in groups], isolation,

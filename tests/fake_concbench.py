@@ -24,6 +24,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
                 process whose first benchmark starts with text
+  FAKE_BUILT_FROM  the commit its help says it was built from, as the binary's says its own
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
 Each entry carries the process's id as a counter, fake_pid, and so does the context.
 """
@@ -49,6 +50,8 @@ def main(args):
     listed = open(os.path.join(here, "names")).read().strip() if os.path.exists(os.path.join(here, "names")) else ""
     names = [n + "/real_time" for n in (listed or os.environ.get("FAKE_NAMES") or ",".join(NAMES)).split(",")]
     if "--help" in args:
+        if os.environ.get("FAKE_BUILT_FROM"):
+            print("Built from commit %s (uncommitted changes: false)." % os.environ["FAKE_BUILT_FROM"])
         print("  --progress=K/N   number this process's first benchmark K of N")
         return 0
     if os.environ.get("FAKE_LOG"):

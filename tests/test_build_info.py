@@ -81,3 +81,7 @@ def test_the_binary_records_what_its_build_wrote_and_asks_no_git():
     context = json.loads(proc.stdout)["context"]
     assert 'kBuildCommit[41] = "%s"' % context["concbench_commit"] in text
     assert 'kBuildDirty[8] = "%s"' % context["concbench_dirty"] in text
+    # Its help says the same before anything runs (scripts/calibrate.py reads it there).
+    helps = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "Built from commit %s (uncommitted changes: %s)." % (context["concbench_commit"],
+                                                                context["concbench_dirty"]) in helps

@@ -106,6 +106,12 @@ def test_going_on_with_another_commit_is_refused(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert "holds trials of commit %s, this binary is commit unknown: give a new --out" % saved_commit()[:12] in last
     assert "Traceback" not in proc.stderr
+    # A binary whose help says its commit is refused before a round runs (it ran one first).
+    proc = calibrate("--trials", 2, "--rounds", 16, "--binary", binary(tmp_path, "b"), "--out", out,
+                     env={"FAKE_BUILT_FROM": "f" * 40})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "this binary is commit ffffffffffff: give a new --out" in proc.stderr.strip().splitlines()[-1]
+    assert "round 1" not in proc.stderr
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")

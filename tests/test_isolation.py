@@ -474,6 +474,32 @@ def test_what_cannot_finish_after_the_record_is_said_and_the_page_still_rendered
     assert "failed (exited with status 5)" in capsys.readouterr().err.splitlines()[-1]
 
 
+def test_a_fixture_that_cannot_start_fails_the_models_that_need_it_and_the_run_goes_on(tmp_path, monkeypatch,
+                                                                                       capsys):
+    # It ended the whole run with nothing recorded, the sum models that had run included; one
+    # that never said its port hung the run.
+    monkeypatch.setattr(run_isolated, "FIXTURE_START_SECONDS", 0.5)
+    monkeypatch.setenv("FAKE_NAMES", "sum/seq/n:1,fetch/seq/n:1,fetch/pool/n:1")
+    for script, said in (("echo nope", "did not start (it printed 'nope')"), ("sleep 30", "said no port within")):
+        fixture = tmp_path / "fixture"
+        fixture.write_text("#!/bin/sh\n%s\n" % script)
+        fixture.chmod(0o755)
+        out = tmp_path / "run.json"
+        assert run_isolated.main(["--out", str(out), "--fixture", str(fixture), FAKE, *ONE_ROUND]) == 1
+        err = capsys.readouterr().err
+        assert "2 of 3 processes failed" in err.splitlines()[-1], err
+        runs = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+        assert not runs["sum/seq/n:1/real_time"].get("error_occurred")
+        for name in ("fetch/seq/n:1/real_time", "fetch/pool/n:1/real_time"):
+            assert said in runs[name]["error_message"], runs[name]
+    # with no process run at all there is nothing to record
+    monkeypatch.setenv("FAKE_NAMES", "fetch/seq/n:1")
+    out = tmp_path / "none.json"
+    assert run_isolated.main(["--out", str(out), "--fixture", str(fixture), FAKE, *ONE_ROUND]) == 1
+    assert "no benchmark process ran: the process of fetch/seq did not run" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_listing_that_is_not_benchmark_names_is_refused(tmp_path):
     # Google Benchmark answers a flag value it does not know with its usage and exit 0; the
     # usage's words ran as 17 processes and left a record of errors in the history.

@@ -31,6 +31,9 @@ namespace concbench {
 extern const char kBuildCommit[41];  // 40 hex digits, or "unknown"
 extern const char kBuildDirty[8];    // "true", "false" or "unknown"
 
+std::string_view build_commit() { return kBuildCommit; }
+std::string_view build_dirty() { return kBuildDirty; }
+
 namespace {
 
 std::string compiler() {
@@ -266,8 +269,8 @@ void add_user_context() {
 
 void add_run_context() {
   // The source the binary was built from (build_info.cmake), not the checkout's state now.
-  add_context("concbench_commit", kBuildCommit);
-  add_context("concbench_dirty", kBuildDirty);
+  add_context("concbench_commit", std::string(build_commit()));
+  add_context("concbench_dirty", std::string(build_dirty()));
   add_context("compiler", compiler());
   add_context("cxx_flags", CONCBENCH_CXX_FLAGS);
   add_context("build_type", CONCBENCH_BUILD_TYPE);

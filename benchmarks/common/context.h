@@ -46,6 +46,12 @@ void add_user_context();
 // set-up, so runtimes they load (libgomp, libomp) are visible.
 void add_run_context();
 
+// The commit the binary was built from (40 hex digits, or "unknown"), and whether its tree had
+// uncommitted changes ("true", "false" or "unknown"): the help says both, so a script can tell
+// which commit a binary is before it runs anything (scripts/calibrate.py's going on).
+std::string_view build_commit();
+std::string_view build_dirty();
+
 // The CPU model string from /proc/cpuinfo, or "unknown".
 std::string cpu_model();
 
