@@ -28,6 +28,7 @@ inconclusive rounds (one line on stderr; no worktree, build or partial file is l
 """
 import argparse
 import collections
+import contextlib
 import functools
 import glob
 import json
@@ -426,7 +427,8 @@ def measure(args):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if any(not os.path.isabs(r) for r in resolved):  # the worktrees are gone: git forgets them
-            subprocess.run(["git", "-C", args.repo, "worktree", "prune"], capture_output=True)
+            with contextlib.suppress(records.GitError):
+                records.git(args.repo, "worktree", "prune")
 
 
 def calibration_note(data, alpha, min_effect, root=REPO):

@@ -64,18 +64,28 @@ def fmt_num(x):
 
 
 def fmt_measured(x):
-    """A measured value in a table: as fmt_num, but 24.0, 0.500 and 5.00e9 keep the zeros that say
-    they are good to 3 digits, so a column does not read 24 beside 24.2. Counts, offered rates and
-    axis ticks are exact: they use fmt_num."""
+    """A measured value in a table, to 3 significant digits: as fmt_num, but 73,589 reads 73,600
+    (the run does not know the other two), and 24.0, 0.500 and 5.00e9 keep the zeros that say
+    they are good to 3 digits, so a column does not read 24 beside 24.2. Counts and offered rates
+    are exact: they use fmt_num."""
     if not finite(x):
         return "–"
     rounded = float("%.3g" % x)
-    return _separated(x) or (_sig3(rounded) if rounded == 0 or 1e-3 <= abs(rounded) < 1000
-                             else _exp("%.2e" % x))
+    return _separated(rounded) or (_sig3(rounded) if rounded == 0 or 1e-3 <= abs(rounded) < 1000
+                                   else _exp("%.2e" % x))
 
 
 def fmt_ratio(x):
-    return "%.2f×" % x if finite(x) else "–"
+    """A ratio to 3 significant digits: 0.89×, 1.72×, 24.7× (not 24.65×)."""
+    if not finite(x):
+        return "–"
+    return "%.2f×" % x if abs(x) < 9.995 else "%s×" % _sig3(float("%.3g" % x))
+
+
+def fmt_tick(seconds):
+    """A time on an axis tick: fmt_time without the zeros, which an exact tick does not need to
+    say its digits: 10 ms, 1.5 s, 200 µs (fmt_time's 10.0 ms, 1.50 s)."""
+    return re.sub(r"\.(\d*?)0+(?= )", lambda m: "." + m.group(1) if m.group(1) else "", fmt_time(seconds))
 
 
 def fmt_vs_bare(ratio, left_out, rounds=False):

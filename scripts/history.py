@@ -33,7 +33,7 @@ cli.require(["matplotlib", "scipy", "numpy", "pandas"], "the history page", PROG
 import metrics  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
-from fmt import md_table, plural, time_unit  # noqa: E402
+from fmt import fmt_time, md_table, plural, time_unit  # noqa: E402
 
 CHANGE_ALPHA = 0.05  # Benjamini-Hochberg's false discovery rate over the metrics
 MAX_PANELS = 30
@@ -132,7 +132,7 @@ def draw(path, changed, series, kinds, commits):
             ax.annotate("%s %+.0f%%" % (commit_range(commits, first, index), 100 * (after / before - 1)),
                         (first - 0.5, 1), xycoords=("data", "axes fraction"), fontsize=7, color="tab:red",
                         ha="left", va="top")
-        ax.set_title(name, fontsize=7)
+        ax.set_title(wrapped(name), fontsize=7)
         ax.set_ylabel("efficiency" if unit is None else "time (%s)" % unit, fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_xticks([])
@@ -143,6 +143,22 @@ def draw(path, changed, series, kinds, commits):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def wrapped(name, width=70):
+    """A metric's name on lines of at most `width` characters, broken after a slash: a name of
+    the open loop's (118 characters) ran into the next panel's title."""
+    lines = [""]
+    for part in name.replace("/", "/\0").split("\0"):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
+def fmt_step_value(value, kind):
+    """A metric's value before or after a step, as on the results page: 291 ns, 0.994."""
+    return "%.3f" % value if kind == metrics.EFFICIENCY else fmt_time(value)
 
 
 def commit_range(commits, first, index):
@@ -181,8 +197,8 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
                                           subjects.get(commits[index], "")[:60] if first == index else
                                           "(at one of these %d commits: only the last measured it)"
                                           % (index - first + 1)),
-             regress.fmt_value(before, kinds[name]), regress.fmt_value(after, kinds[name]),
-             "%+.1f%%" % (100 * (after / before - 1)), "%.3g" % p)
+             fmt_step_value(before, kinds[name]), fmt_step_value(after, kinds[name]),
+             "%+.1f%%" % (100 * (after / before - 1)), regress.fmt_p(p))
             for name, steps in changed.items() for index, p, before, after, first in steps]
     return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p"), rows)]) + "\n"
 
@@ -199,8 +215,11 @@ def run(argv):
         raise InputError("no metric%s in the %s" % (matching, plural(len(chosen), "record")))
     steps = steps_of(series, args.min_effect)
     changed = {name: steps[name] for name in sorted(series) if steps[name]}
-    subjects = dict(line.partition(" ")[::2] for line in
-                    records.git(args.repo, "log", "--format=%H %s", "HEAD").splitlines())
+    try:  # the commits' subjects for the table; without them it names the commits alone
+        subjects = dict(line.partition(" ")[::2] for line in
+                        records.git(args.repo, "log", "--format=%H %s", "HEAD").splitlines())
+    except records.GitError:
+        subjects = {}
     out = os.path.abspath(args.out)
 
     def build(tmp):

@@ -484,7 +484,7 @@ def analyse_c10k(fetch, summ, context):
 
 def client_floor(summ, delay_ms, n=None, nbytes=None):
     """peak/raw_http at this latency (and N and body size, if given), the client floor under
-    the models: arg_conc, arg_n, t_med, efficiency, over_ideal (as fetch_frame's) and rps, the
+    the models: arg_conc, t_med, efficiency, over_ideal (as fetch_frame's) and rps, the
     median of the binary's items_per_second (requests/s), as the models' on the page and figures."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "raw_http")]
     for column, wanted in (("arg_delay_ms", delay_ms), ("arg_n", n), ("arg_bytes", nbytes)):
@@ -492,7 +492,7 @@ def client_floor(summ, delay_ms, n=None, nbytes=None):
             p = p[p[column] == wanted]
     p = p.assign(over_ideal=p["t_med"] - _ideal(p, *(_col(p, "arg_" + a) for a in ("n", "conc", "delay_ms"))),
                  rps=_col(p, "items_per_second"))
-    return p.reindex(columns=["arg_conc", "arg_n", "t_med", "efficiency", "over_ideal", "rps"])
+    return p.reindex(columns=["arg_conc", "t_med", "efficiency", "over_ideal", "rps"])
 
 
 def wrk_bound(summ, delay_ms=0):

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from fmt import finite, fmt_crossover, fmt_fetch_config, fmt_n, fmt_num, fmt_time  # noqa: E402
+from fmt import finite, fmt_crossover, fmt_fetch_config, fmt_n, fmt_num, fmt_tick, fmt_time  # noqa: E402
 from metrics import ALL_MODELS, config_rows, dim_label, model_order  # noqa: E402
 from records import machine_line  # noqa: E402
 
@@ -260,7 +260,7 @@ def _size_panel(ax, info):
         ax.fill_between(m["n"], m["t_min"], m["t_max"], color=color, alpha=0.15, linewidth=0)
         ax.plot(m["n"], m["t_med"], color=color, marker=marker, markersize=4, linewidth=1.4, label=label)
     ax.set_xscale("log")
-    _log_axis(ax, fmt=fmt_time)
+    _log_axis(ax, fmt=fmt_tick)
     ax.xaxis.set_major_locator(LogLocator(base=10))
     ax.set(xlabel="n (elements summed)", ylabel="wall time per call")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
@@ -319,7 +319,8 @@ def _model_panels(figs, rows, title, ylabel, draw):
         own_top = rows.loc[rows["model"] == model, "conc"].max()
         if own_top < top_conc:  # an empty right half: a sweep's limit or errored runs, not a lost line
             ax.text(0.97, 0.5, "no result\nabove C = %s" % fmt_num(own_top), transform=ax.transAxes, ha="right",
-                    va="center", fontsize=8, color="#555555")
+                    va="center", fontsize=8, color="#555555", zorder=5,  # over the other models' lines
+                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1.5))
         if i:  # one x range too: a model whose sweep stopped early kept a narrower one of its own
             ax.sharey(panels[0])
             ax.sharex(panels[0])
@@ -364,9 +365,9 @@ def _draw_over_ideal(figs, rows, cfg, delays, floors):
         noise = max(-values.min(), 1e-6)
         panels[0].set_yscale("symlog", linthresh=noise)
         panels[0].set_ylim(-noise * 1.15, max(values.max(), noise) * 1.15)
-        panels[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v) if v else "0"))
+        panels[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_tick(v) if v else "0"))
     else:
-        _log_axis(panels[0], values, fmt=fmt_time)
+        _log_axis(panels[0], values, fmt=fmt_tick)
     if len(panels) > 1:
         panels[0].plot([], [], color="#d0d0d0", linewidth=1, label="the other models")
     figs.save(fig, "fetch_time.png", "fetch: time above the ideal against concurrency", shared_legend=True)
@@ -462,7 +463,7 @@ def draw_c10k(figs, info):
     bx.plot(ideal.index, ideal.values, **IDEAL)
     bx.plot(floor["arg_conc"], floor["t_med"], **FLOOR)
     _x_ticks(bx, sweep["conc"], fmt_num, base=10)
-    _log_axis(bx, sweep["t_min"], sweep["t_max"], ideal, floor["t_med"], fmt=fmt_time)
+    _log_axis(bx, sweep["t_min"], sweep["t_max"], ideal, floor["t_med"], fmt=fmt_tick)
     bx.set(xlabel="concurrency C", ylabel="wall time for %s requests" % fmt_num(info["n"]),
            title="N = %s: dashed, the ideal ceil(N/C)·L%s"
            % (fmt_num(info["n"]), ";\n" + SHORT_NOTE if sweep["short"].any() else ""))
@@ -538,12 +539,13 @@ def draw_seed(figs, seed, python_elsewhere):
             ax.plot([v], [y], linestyle="none", marker=marker, markersize=7, color=color,
                     label=label if r is seed[0] else None)
             ax.text(max(v, spread[1] if spread else v) * 1.15, y, fmt_time(v), va="center", fontsize=7)
-    ax.legend(fontsize=8, loc="lower right")
+    # below the axes: inside, a slow bottom row (a sequential fetch) would sit under it
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)
     ax.set_yticks(ys, [r["experiment"] for r in seed], fontsize=8.5)
     ax.set(xscale="log", xlabel="wall time (log scale)")
     values = [r[c] for r in seed for c in ("blog_s", "cpp_s", "python_s") if r[c]]
     ax.set_xlim(min(values) / 4, max(values) * 6)  # room for the value labels
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_tick(v)))
     ax.grid(False, axis="y")
     figs.save(fig, "seed.png", "The seed's experiments", bars="whiskers min – max")
 
@@ -577,11 +579,12 @@ def draw_foreign(figs, plans):
         elif log2:
             ax.set_xscale("log", base=2)
         if (rows["t_min"] > 0).all() and rows["t_max"].max() / rows["t_min"].min() >= 10:
-            ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+            _log_axis(ax, rows["t_min"], rows["t_max"], fmt=fmt_tick)  # labelled ticks, not one 10^k
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_tick(v)))
         ax.set(xlabel=dim_label(x), ylabel="real time per iteration")
-        if others:
-            ax.legend(fontsize=7)
+        if others:  # below the axes, as in every figure: inside, "best" can still cover a line
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
         # families whose names differ only in characters a file name cannot hold get numbered
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", family).strip("_")[:60] or "family"
         fname, k = "foreign_%s.png" % stem, 2

@@ -14,7 +14,7 @@ import targets
 PLOTS = "plots"          # subdirectory of the output directory holding the images
 # The full fetch table's columns after the median and spread: (header, column, formatter).
 FETCH_COLUMNS = [("ideal", "ideal", fmt_time), ("efficiency", "eff", fmt_fetch_eff),
-                 ("req/s", "items_per_second", fmt_measured), ("p50 ms", "p50_ms", fmt_measured),
+                 ("requests/s", "items_per_second", fmt_measured), ("p50 ms", "p50_ms", fmt_measured),
                  ("p99 ms", "p99_ms", fmt_measured), ("peak RSS MiB", "peak_rss_mb", fmt_measured),
                  ("KiB/in-flight", "mem_per_inflight_kb", fmt_measured),
                  ("CPU µs/request", "cpu_us_per_request", fmt_measured)]
@@ -236,6 +236,16 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
 
 
 def sum_section(page, sum_info):
+    """The sum workload: what its numbers mean, a table per kernel, the crossover table."""
+    sum_intro(page, sum_info)
+    page.images("sum_speedup.png", "sum_efficiency.png")
+    for kernel, info in sum_info["kernels"].items():
+        kernel_table(page, kernel, info, sum_info["hw"])
+    page.images("sum_time_vs_n.png")
+    crossover_table(page, sum_info)
+
+
+def sum_intro(page, sum_info):
     hw = sum_info["hw"]
     has_bare = any(i["speedup"] is not None and i["speedup"]["vs_bare"].notna().any()
                    for i in sum_info["kernels"].values())
@@ -269,32 +279,35 @@ def sum_section(page, sum_info):
              "each went faster than `seq`'s one thread on the same work (at `array`, one worker's "
              "speed depends on the process more than on the model), so `seq` is the baseline there, "
              "not a bound; above 1 within the runs' spread is not marked.")
-    page.images("sum_speedup.png", "sum_efficiency.png")
-    for kernel, info in sum_info["kernels"].items():
-        if info["speedup"] is None:
-            page.add("**%s**: no `seq` measurement at n = %s, so no speedup." % (kernel, fmt_n(info["n_w"]))
-                     if info["n_w"] else "**%s**: no parallel models measured." % kernel)
-            continue
-        bare = info["speedup"]["vs_bare"].notna().any()  # in records with the bare sum
-        rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
-                 fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
-                 fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1.005 else ""),  # not beside a "1.00"
-                 fmt_measured(r["cpu_util"]))
-                + ((fmt_vs_bare(r["vs_bare"], bare_left_out(r)),) if bare else ()) + (runs_cell(r),)
-                for _, r in info["speedup"].iterrows()]
-        page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
-                 md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util"]
-                          + (["× bare"] if bare else []) + ["runs"], rows))
-        seq = info["speedup"][info["speedup"]["model"] == "seq"]
-        if not seq.empty and seq["t_max"].iloc[0] > SEQ_SPREAD_NOTED * seq["t_min"].iloc[0]:
-            r = seq.iloc[0]
-            page.add("`seq`'s own runs here spread %s – %s (%s), so every speedup and efficiency in this "
-                     "table, taken against its median, carries that much noise: an efficiency above 1 "
-                     "by less than that and not marked ↑, or a model's one-worker time below `seq`'s, "
-                     "is that noise."
-                     % (fmt_time(r["t_min"]), fmt_time(r["t_max"]),
-                        "+%.0f%%" % (100 * (r["t_max"] / r["t_min"] - 1))))
-    page.images("sum_time_vs_n.png")
+
+
+def kernel_table(page, kernel, info, hw):
+    """One kernel's models against W at n_w, and a note when `seq`'s own runs spread widely."""
+    if info["speedup"] is None:
+        page.add("**%s**: no `seq` measurement at n = %s, so no speedup." % (kernel, fmt_n(info["n_w"]))
+                 if info["n_w"] else "**%s**: no parallel models measured." % kernel)
+        return
+    bare = info["speedup"]["vs_bare"].notna().any()  # in records with the bare sum
+    rows = [(r["model"], "%d%s" % (r["workers"], " (oversubscribed)" if hw and r["workers"] > hw else ""),
+             fmt_time(r["t_med"]), spread_cell(r), fmt_ratio(r["speedup"]),
+             fmt_eff(r["efficiency"]) + (" ↑" if r["efficiency_sure"] > 1.005 else ""),  # not beside a "1.00"
+             fmt_measured(r["cpu_util"]))
+            + ((fmt_vs_bare(r["vs_bare"], bare_left_out(r)),) if bare else ()) + (runs_cell(r),)
+            for _, r in info["speedup"].iterrows()]
+    page.add("### kernel `%s`, n = %s" % (kernel, fmt_n(info["n_w"])),
+             md_table(["model", "workers", "median", "spread", "speedup", "efficiency", "CPU util"]
+                      + (["× bare"] if bare else []) + ["runs"], rows))
+    seq = info["speedup"][info["speedup"]["model"] == "seq"]
+    if not seq.empty and seq["t_max"].iloc[0] > SEQ_SPREAD_NOTED * seq["t_min"].iloc[0]:
+        r = seq.iloc[0]
+        page.add("`seq`'s own runs here spread %s – %s (%s), so every speedup and efficiency in this "
+                 "table, taken against its median, carries that much noise: an efficiency above 1 "
+                 "by less than that and not marked ↑, or a model's one-worker time below `seq`'s, "
+                 "is that noise."
+                 % (fmt_time(r["t_min"]), fmt_time(r["t_max"]), "+%.0f%%" % (100 * (r["t_max"] / r["t_min"] - 1))))
+
+
+def crossover_table(page, sum_info):
     rows = [(kernel, c["model"], int(c["workers"]), fmt_crossover(c["crossover"]),
              "n = %s" % fmt_n(c["n_small"]) if finite(c["n_small"]) else "–", fmt_time(c["t_small"]),
              ("+" if c["overhead_vs_seq"] >= 0 else "") + fmt_time(c["overhead_vs_seq"]))
@@ -406,9 +419,9 @@ def open_section(page, open_info):
                     + ((fmt_measured(top["cpu_us_per_request"]),) if cpu else ()))
     page.add(md_table(["model", "highest rate within L + 10 ms (requests/s)", "highest achieved rate"]
                       + (["CPU µs/request there"] if cpu else []), rows),
-             "p99 / p50 latency (ms) at each offered rate; *behind*: issued below 95% of the offered rate.",
+             "p50 / p99 latency (ms) at each offered rate; *behind*: issued below 95% of the offered rate.",
              pivot(f.assign(conc=f["rate"]), lambda r: "%s / %s%s" % (
-                 fmt_measured(r["p99_ms"]), fmt_measured(r["p50_ms"]),
+                 fmt_measured(r["p50_ms"]), fmt_measured(r["p99_ms"]),
                  "" if r["keeping_up"] >= 1 else " *behind*"), corner="model \\ rate"))
     text = targets.open_bound_text(open_info["bound"])
     if text:

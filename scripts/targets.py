@@ -232,7 +232,7 @@ def fetch_targets(run):
            _floor(run, 1000, 100, lambda k: "efficiency %s (%s)" % (fmt_fetch_eff(run.counter(k, "efficiency")),
                                                                     fmt_time(run.time(k)))),
            _each("0 ms, 1 KiB, C = 1,000: `multi_socket` >= 30,000 requests/s",
-                 [("N = {:,}".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
+                 [("N = {:,}:".format(n), run.counter(fetch_key("multi_socket", 1000, n, "delay_ms:0"),
                                                      "items_per_second")) for n in (1000, 10000)],
                  lambda r: "%s requests/s" % fmt_measured(r), lambda r: r >= 30000, code=False),
            _floor(run, 1000, 0, lambda k: "%s requests/s, the fixture busy %s of the time"
@@ -274,32 +274,32 @@ def c10k_targets(run, context):
                                          if left_out else ""), REPORTED)]
 
 
-def _at_half(m, capacity):
+def _at_half(m, saturated):
     """(measured, met) of one model's p99 <= L + 5 ms at half its saturated throughput, from the
     sweep's rates on either side of the half. p99 grows with the offered rate (requests queue), so
     a rate at or above the half that meets it meets it at the half, and one at or below that misses
     it misses there. Any other pair leaves the half unmeasured: judged at the rate below it
     (10,000, 65% of the half for multi_socket in the run of bc6112b), it said yes for a rate the
     sweep never offered."""
-    if not capacity > 0:
+    if not saturated > 0:
         return "no throughput measured", NOT_MEASURED
-    half = capacity / 2
-    show = lambda r: "%s offered (%.0f%% of it): p99 %s ms" % (fmt_num(r["rate"]), 100 * r["rate"] / capacity,
-                                                            fmt_measured(r["p99_ms"]))
+    half = saturated / 2
+    show = lambda r: "%s offered (%.0f%% of it): p99 %s ms" % (fmt_num(r["rate"]), 100 * r["rate"] / saturated,
+                                                               fmt_measured(r["p99_ms"]))
     ok = lambda r: r["p99_ms"] <= r["delay_ms"] + 5
     m = m[m["p99_ms"].map(finite)].sort_values("rate")  # a rate with no p99 says nothing either way
     if m.empty:
         return "no p99 measured", NOT_MEASURED
     below, above = m[m["rate"] <= half], m[m["rate"] >= half]
     said = "saturated throughput (the highest rate it achieved or kept up with) %s requests/s, L = %g ms; " % (
-        fmt_measured(capacity), m["delay_ms"].iloc[0])
+        fmt_measured(saturated), m["delay_ms"].iloc[0])
     if not above.empty and ok(above.iloc[0]):
         return said + "at %s, at or above the half" % show(above.iloc[0]), YES
     if not below.empty and not ok(below.iloc[-1]):
         return said + "at %s, at or below the half" % show(below.iloc[-1]), NO
     sides = [show(side) for side in (below.iloc[-1] if not below.empty else None,
                                      above.iloc[0] if not above.empty else None) if side is not None]
-    return said + "the half (%s) is between the sweep's rates: %s" % (fmt_num(half), "; ".join(sides)), NOT_MEASURED
+    return said + "the half (%s) is between the sweep's rates: %s" % (fmt_measured(half), "; ".join(sides)), NOT_MEASURED
 
 
 def open_bound_text(b):
@@ -348,9 +348,9 @@ def open_targets(summ, context):
         # A rate it kept up with counts as reached: its achieved rate reads a hair under the
         # offered one (19,999 at 20,000), which would put half of it below the half-rate point.
         kept = m.loc[m["keeping_up"] >= 1, "rate"]
-        capacity = max([float(x) for x in (m["achieved_rate"].max(), kept.max() if not kept.empty else 0.0)
-                        if finite(x)], default=0.0)
-        out.append((label,) + _at_half(m, capacity))
+        saturated = max([float(x) for x in (m["achieved_rate"].max(), kept.max() if not kept.empty else 0.0)
+                         if finite(x)], default=0.0)
+        out.append((label,) + _at_half(m, saturated))
     # wrk at the C and L the open loop ran at: wrk's rate is lower at C = 1000 (78,335 against
     # 107,901 at C = 10 in one run) and lower again at 10 ms, so its best elsewhere is no bound here.
     text = open_bound_text(metrics.open_bound(summ, f) if not f.empty else None)

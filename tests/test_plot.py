@@ -505,14 +505,19 @@ def test_formatting():
     assert fmt.fmt_n(1e5) == "1e5" and fmt.fmt_n(3e6) == "3e6" and fmt.fmt_n(100001) == "1.0e5"
     assert fmt.fmt_n(27701) == "2.8e4"
     assert fmt.fmt_n(99999) == "1.0e5"
-    assert fmt.fmt_ratio(1.6) == "1.60×"
+    assert fmt.fmt_ratio(1.6) == "1.60×" and fmt.fmt_ratio(24.66) == "24.7×" and fmt.fmt_ratio(123.4) == "123×"
+    # an axis tick is exact: no zeros to say its digits
+    assert [fmt.fmt_tick(t) for t in (0.01, 1.5, 2e-4, 0.0125, 0.1)] == ["10 ms", "1.5 s", "200 µs", "12.5 ms",
+                                                                          "100 ms"]
     assert fmt.fmt_time(2e-5, micro="us") == "20.0 us"
     assert fmt.fmt_num(1.69e10) == "1.69e10" and fmt.fmt_num(24352.4) == "24,352" and fmt.fmt_num(0.5) == "0.5"
     assert fmt.fmt_num(999.7) == "1,000" and fmt.fmt_num(999999.7) == "1e6"  # not 1e3, not 1,000,000
-    # a measured value keeps the zeros that say it is good to 3 digits, so a column reads alike
-    values = (24, 24.2, 0.5, 999.7, 24352.4, 1.69e10, 5e9, 0.0009996, 0.0005, 0, float("nan"))
+    # a measured value has 3 significant digits, and keeps the zeros that say so, so a column
+    # reads alike (a count is exact: fmt_num's 24,352 above)
+    values = (24, 24.2, 0.5, 999.7, 24352.4, 73589, 999999, 1.69e10, 5e9, 0.0009996, 0.0005, 0, float("nan"))
     assert [fmt.fmt_measured(v) for v in values] == [
-        "24.0", "24.2", "0.500", "1,000", "24,352", "1.69e10", "5.00e9", "0.00100", "5.00e-4", "0", "–"]
+        "24.0", "24.2", "0.500", "1,000", "24,400", "73,600", "1.00e6", "1.69e10", "5.00e9", "0.00100", "5.00e-4", "0",
+        "–"]
     assert fmt.fmt_bytes(8e8) == "800 MB" and fmt.fmt_kib(49152) == "48 KiB" and fmt.fmt_kib(1536) == "1.5 KiB"
     assert fmt.plural(1, "thread") == "1 thread" and fmt.plural(2, "thread") == "2 threads"
     assert fmt.plural(2, "model process", "model processes") == "2 model processes"
@@ -601,7 +606,7 @@ def test_handcheck_page_states_the_numbers(hand_out):
     assert "| coro |  |  |  | 125 ms (0.80) |" in text
     # seed table
     assert "| sum 0..1e8, 2 threads | 8.90 s (0.98×) | 62.5 ms (1.60×) |" in text
-    assert "| 40 fetches, asyncio / event loop | 860 ms (7.05×) | 200 ms (20.50×) |" in text
+    assert "| 40 fetches, asyncio / event loop | 860 ms (7.05×) | 200 ms (20.5×) |" in text
     assert "`fetch/multi_socket/conc:40/n:40/profile:seed/bytes:1024/keepalive:1`" in text
     assert text.count("| not run |") == 6
     # machine and provenance
@@ -630,7 +635,7 @@ def test_the_client_floor_shows_in_the_machine_table_and_the_targets(tmp_path):
     r = run_plot(str(path), "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
-    assert ("| measured floor: one thread without libcurl, N = C = 1,000 at 100 ms | 121 ms, 8,264 requests/s, "
+    assert ("| measured floor: one thread without libcurl, N = C = 1,000 at 100 ms | 121 ms, 8,260 requests/s, "
             "efficiency 0.83 |") in text
     assert ("| `peak/raw_http` at N = C = 1,000, 100 ms: the same requests from one thread without libcurl "
             "(the floor for one-thread clients) | efficiency 0.83 (121 ms) | reported |") in text
@@ -687,7 +692,7 @@ def test_open_loop_page_states_capacity_and_the_bound(tmp_path):
     for row in ("| multi_socket | 5,000 | 15,000 (offered 20,000) |", "| coro | 1,000 | 9,000 (offered 20,000) |",
                 "| pool | below the lowest rate | 1,000 (offered 1,000) |"):
         assert row in section, row
-    assert "| multi_socket | 12.0 / 10.5 | 14.0 / 11.0 | 600 / 300 *behind* |" in section
+    assert "| multi_socket | 10.5 / 12.0 | 11.0 / 14.0 | 300 / 600 *behind* |" in section
     assert "95,000 requests/s" in section and "`multi_socket`, issued 15,000" in section
     # the open-loop rows stay out of the closed-loop tables and figures
     assert "## fetch (IO-bound)" not in text
