@@ -651,7 +651,8 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         if not kept:
             shutil.rmtree(tmp, ignore_errors=True)
     if failures:
-        say("%d of %d processes failed: %s" % (len(failures), len(groups) * repetitions(args), "; ".join(failures)))
+        say("%d of %s failed: %s" % (len(failures), plural(len(groups) * repetitions(args), "process", "processes"),
+                                     "; ".join(failures)))
     code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
     if code:
         unfinished.append("rendering %s failed (%s)" % (out, describe_exit(code)))

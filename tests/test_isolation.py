@@ -466,7 +466,7 @@ def test_what_cannot_finish_after_the_record_is_said_and_the_page_still_rendered
     monkeypatch.setenv("FAKE_CRASH", "w/a")
     assert run_isolated.main(argv) == 1
     err = capsys.readouterr().err
-    assert "1 of 1 processes failed" in err and "rendering" in err and "exited with status 2" in err, err
+    assert "1 of 1 process failed" in err and "rendering" in err and "exited with status 2" in err, err
     monkeypatch.delenv("FAKE_ERROR")
     monkeypatch.delenv("FAKE_CRASH")
     monkeypatch.setattr(run_isolated, "render_page", lambda *_: 5)
