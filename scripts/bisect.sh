@@ -209,7 +209,9 @@ case $status in
   0) say "BAD $(subject "$bad") shows no regression against GOOD for '$filter'; nothing to bisect"
      exit 1 ;;
   1) ;;
-  # ab.py's 2 is input it refused; its 3, a full disk or a bug: this bisection could not finish
+  # ab.py's 2 is input it refused, or rounds that measured nothing on both sides (said as bad
+  # input here too: GOOD's and BAD's binaries cannot be compared so); its 3, a full disk or a
+  # bug: this bisection could not finish
   *) die "cannot compare GOOD and BAD: $(why "$state/logs/${bad:0:12}.ab.log")" $((status == 2 ? 2 : 3)) ;;
 esac
 

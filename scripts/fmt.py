@@ -76,10 +76,10 @@ def fmt_measured(x):
 
 
 def fmt_ratio(x):
-    """A ratio to 3 significant digits: 0.89×, 1.72×, 24.7× (not 24.65×)."""
+    """A ratio to 3 significant digits: 0.89×, 1.72×, 24.7× (not 24.65×), 1,230×."""
     if not finite(x):
         return "–"
-    return "%.2f×" % x if abs(x) < 9.995 else "%s×" % _sig3(float("%.3g" % x))
+    return "%.2f×" % x if abs(x) < 9.995 else fmt_measured(x) + "×"
 
 
 def fmt_tick(seconds):

@@ -284,12 +284,16 @@ def fetch_frame(summ):
         f["over_ideal" + suffix] = f[col] - f["ideal"]
     f["peak_in_flight"] = _col(f, "peak_in_flight").astype(float)
     f["short"] = f["peak_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"])
-    # Below MEMORY_MIN_CONC in flight (the counter's divisor), RSS growth per request is
-    # page-granular noise and one-off allocations (400 KiB "per request" at C = 1): no table or
-    # figure shows it, nor its spread.
+    # The requests in flight the memory per request is divided by: the binary's mem_in_flight
+    # (the warm-up round's or the timed runs' most, in the memory peak's window), else, in
+    # records before it, the timed runs' peak, else C.
     held = f["peak_in_flight"].where(f["peak_in_flight"].notna(), f["conc"])
+    f["mem_in_flight"] = _col(f, "mem_in_flight").astype(float).fillna(held)
+    f["mem_short"] = f["mem_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"])
+    # Below MEMORY_MIN_CONC in flight, RSS growth per request is page-granular noise and one-off
+    # allocations (400 KiB "per request" at C = 1): no table or figure shows it, nor its spread.
     for col in [c for c in ("mem_per_inflight_kb", "mem_per_inflight_kb_min", "mem_per_inflight_kb_max") if c in f]:
-        f[col] = f[col].where(held >= MEMORY_MIN_CONC)
+        f[col] = f[col].where(f["mem_in_flight"] >= MEMORY_MIN_CONC)
     return f
 
 

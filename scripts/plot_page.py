@@ -78,9 +78,10 @@ def pivot(rows, fmt, corner="model \\ C"):
                                                          for m in models])
 
 
-def _held(r):
-    """How many requests a cell's model held in flight, where that fell short of its C."""
-    return "%s in flight" % fmt_num(r["peak_in_flight"]) if r["short"] else ""
+def _held(r, count="peak_in_flight", short="short"):
+    """How many requests a cell's model held in flight, where that fell short of its C (`count`
+    and `short`: those the memory per request is divided by, mem_in_flight and mem_short)."""
+    return "%s in flight" % fmt_num(r[count]) if r[short] else ""
 
 
 def time_and_efficiency(r):
@@ -88,10 +89,11 @@ def time_and_efficiency(r):
     return "%s (%s%s)" % (fmt_time(r["t_med"]), fmt_fetch_eff(r["eff"]), "; " + held if held else "")
 
 
-def measured_and_held(column):
-    """A cell of `column`'s median, and how many requests were in flight where that fell short of C."""
+def measured_and_held(column, *held_by):
+    """A cell of `column`'s median, and how many requests were in flight where that fell short of C
+    (`held_by`: _held's columns)."""
     def cell(r):
-        held = _held(r)
+        held = _held(r, *held_by)
         return fmt_measured(r[column]) + (" (%s)" % held if held else "")
     return cell
 
@@ -359,11 +361,12 @@ def fetch_section(page, fetch_info):
                  pivot(fetch_info["cpu0"], measured_and_held("cpu_us_per_request")))
     if fetch_info["memory"] is not None:
         page.add("### Memory per request in flight (KiB), L = %g ms, %s" % (delays[-1], fmt_fetch_config(cfg)),
-                 pivot(fetch_info["memory"], measured_and_held("mem_per_inflight_kb")),
+                 pivot(fetch_info["memory"], measured_and_held("mem_per_inflight_kb", "mem_in_flight", "mem_short")),
                  "Memory per request in flight (KiB/in-flight in the full table) is (peak RSS − RSS before "
-                 "the model was built) / the most requests in flight at once, for the models whose memory "
-                 "is their requests; below %d in flight it is page-granular noise and not shown."
-                 % MEMORY_MIN_CONC)
+                 "the model was built) / the most requests in flight at once over the same window (the "
+                 "untimed round before the timed runs, which holds C against the fixture, and the timed "
+                 "runs), for the models whose memory is their requests; below %d in flight it is "
+                 "page-granular noise and not shown." % MEMORY_MIN_CONC)
     if fetch_info.get("c10k"):
         c10k_section(page, fetch_info["c10k"])
     page.collapsed("All fetch benchmarks", benchmark_table(in_model_order(f, ["model", "delay_ms", "conc"]),

@@ -21,11 +21,14 @@ DIR/python/, and --render runs scripts/plot.py: a full run into the results page
 partial one into partial/ beside DIR (or FILE), so that a filtered run never replaces the reference page.
 A process that fails is reported and the run goes on: what it did not finish is recorded as errors.
 
-Exit status: 0 when every process succeeded, 1 when one failed (the record is written) or the
-record could not be written after all (the line says where the run is kept), 2 on bad input: a
-BINARY, FILE or DIR that cannot be run or written is found before anything runs (one line;
-nothing is written), 3 could not finish (no room for its output, a bug, or plot.py or the Python reference
-could not finish), 130 interrupted, 143 terminated (one line says whether the record was written).
+Exit status: 0 when every process succeeded, 1 when one failed (the record is written; plot.py
+finding nothing to show in it is that failure too), when no process could start (the fixture
+server did not; nothing is written) or when the record could not be written after all (the line
+says where the run is kept), 2 on bad input: a BINARY, FILE or DIR that cannot be run or written
+is found before anything runs (one line; nothing is written), 3 could not finish (no room for its
+output, a bug, or plot.py or the Python reference could not finish; the record is written and
+the lines say what did not finish), 130 interrupted, 143 terminated (one line says whether the
+record was written).
 Standard library only: runs under any python3.
 """
 import contextlib
@@ -201,20 +204,37 @@ class Fixture:
             raise RunError(self.error)
         if self.proc is not None:
             return self.url
-        # --parent-pid: it exits with this script, however this script ends.
-        self.proc = subprocess.Popen([self.path, "--parent-pid=%d" % os.getpid()],
-                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        # It says its port at once; one that says nothing must not hang the run.
-        ready = select.select([self.proc.stdout], [], [], FIXTURE_START_SECONDS)[0]
-        line = self.proc.stdout.readline().strip() if ready else ""
-        m = re.fullmatch(r"PORT (\d+)", line)
+        try:  # --parent-pid: it exits with this script, however this script ends
+            self.proc = subprocess.Popen([self.path, "--parent-pid=%d" % os.getpid()],
+                                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        except OSError as e:  # exec format error, a file busy being written
+            self.error = "the fixture server %s cannot run: %s" % (self.path, e.strerror or e)
+            raise RunError(self.error) from None
+        line = self._first_line()
+        m = re.fullmatch(rb"PORT (\d+)", line.strip()) if line is not None else None
         if not m:
             self.stop()
-            self.error = ("the fixture server did not start (it printed %r)" % line if ready else
+            self.error = ("the fixture server did not start (it printed %r)" % line.decode(errors="replace").strip()
+                          if line is not None else
                           "the fixture server said no port within %d s" % FIXTURE_START_SECONDS)
             raise RunError(self.error)
-        self.url = "http://127.0.0.1:" + m.group(1)
+        self.url = "http://127.0.0.1:" + m.group(1).decode()
         return self.url
+
+    def _first_line(self):
+        """What the server printed up to its first newline or its exit, or None when it said no
+        whole line within FIXTURE_START_SECONDS: one that hangs, even mid-line, must not hang the run."""
+        got, fd = b"", self.proc.stdout.fileno()
+        deadline = time.monotonic() + FIXTURE_START_SECONDS
+        while b"\n" not in got:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:  # it ended
+                break
+            got += chunk
+        return got.split(b"\n", 1)[0]
 
     def stop(self):
         if self.proc is not None:
@@ -534,7 +554,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                 ran = True
                 context, benchmarks, failure, text, rerun = run_model(
                     binary, args, group, members, first, total, os.path.join(tmp, str(k)), url, stdout, who=who)
-            seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
+                seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
             first_context = first_context or context  # the record's: its date is when the run began
             if context:
                 trees.add((context.get("concbench_commit"), context.get("concbench_dirty")))
@@ -611,7 +631,13 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
                                              None if fmt == "console" else subprocess.PIPE)
         context = doc["context"]
-        scope = context["concbench_scope"] = scope_of(binary, args, names)
+        scope = scope_of(binary, args, names)
+        hooks = sorted(k for k in context if k.startswith("concbench_test_"))
+        if hooks and scope == records.FULL:  # a test hook changes what is measured
+            say("a partial run (the test hook %s is set): its record is named -partial and is never the "
+                "commit's full run" % hooks[0].upper())
+            scope = records.PARTIAL
+        context["concbench_scope"] = scope
         # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
         hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
                  for h in b["label"][len("ranks on "):].split(",")}
@@ -637,13 +663,14 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         if fmt == "json":
             print(json.dumps(doc, indent=2))
         elif fmt == "csv":  # each process printed its own header line: keep the first only
-            print(texts[0] + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
+            texts = [t for t in texts if t]  # a process that did not run, or died first, printed none
+            print((texts[0] if texts else "") + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
         unfinished = []  # what could not finish once the record was written, said at the end
         if python:
             python_out = os.path.join(os.path.dirname(out), "python", os.path.basename(out))
-            code = run_python_reference(args, python_out, fixture)
-            if code:  # the C++ page is rendered all the same, without the Python columns
-                unfinished.append("the Python reference %s" % describe_exit(code))
+            why = run_python_reference(args, python_out, fixture)
+            if why:  # the C++ page is rendered all the same, without the Python columns
+                unfinished.append(why)
                 python_out = None
     finally:
         if fixture:
@@ -698,12 +725,17 @@ def run_child(cmd):
 
 def run_python_reference(args, out, fixture):
     """The seed's experiments in Python, against the same fixture server as the C++ models;
-    returns the script's exit status."""
+    returns None, or why they could not finish."""
+    try:
+        url = fixture.start()
+    except RunError as e:
+        return "the Python reference did not run: %s" % e
     os.makedirs(os.path.dirname(out), exist_ok=True)
     say("running the seed's experiments in Python")
-    cmd = [os.path.join(SCRIPTS, "python_reference.py"), "--fixture-url", fixture.start(),
-           "--out", out] + (["--quick"] if "--quick" in args else [])
-    return run_child(cmd)
+    cmd = [os.path.join(SCRIPTS, "python_reference.py"), "--fixture-url", url, "--out", out] + (
+        ["--quick"] if "--quick" in args else [])
+    code = run_child(cmd)
+    return "the Python reference %s" % describe_exit(code) if code else None
 
 
 def main(argv=None):

@@ -31,6 +31,16 @@ def run(*args, env=None):
     return runs
 
 
+def skip_unless_the_peak_rss_resets():
+    # Whether to expect the memory counters is the kernel's answer, not the binary's: a binary
+    # that lost them fails rather than skipping.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # what the binary writes to reset the peak RSS
+    except OSError:
+        pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs), so no memory counter")
+
+
 def test_latency_counts_the_wait_for_a_slot_in_every_model():
     # Four 100 ms requests on one slot end at 100, 200, 300 and 400 ms after the iteration
     # starts: the median request waited for another, the slowest for three. A model that timed
@@ -104,13 +114,7 @@ def test_bytes_and_memory_per_request_count_what_their_names_say():
     assert {b["name"].split("/")[1] for b in runs} >= reporting
     for b in runs:
         assert b["bytes_per_second"] == pytest.approx(3000 * b["items_per_second"], rel=1e-9), b["name"]
-    # Whether to expect the counter is the kernel's answer, not the binary's: a binary that lost
-    # the counter fails here rather than skipping.
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # what the binary writes to reset the peak RSS
-    except OSError:
-        pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs), so no memory counter")
+    skip_unless_the_peak_rss_resets()
     for b in runs:
         if b["name"].split("/")[1] not in reporting:
             assert "mem_per_inflight_kb" not in b, b["name"]
@@ -152,13 +156,14 @@ def test_memory_per_request_divides_by_the_requests_its_peak_held():
     # one by one), so dividing the window's peak by the timed runs' own peak read 5-15 times
     # the cost per request it reads at 100 ms, where the timed runs hold all 200 (270 against
     # 40 KiB here). Divided by the window's requests, the two are one cost (23-38 against 40).
-    if not os.path.exists("/proc/self/clear_refs"):
-        pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs), so no memory counter")
+    skip_unless_the_peak_rss_resets()
     runs = run("--benchmark_filter=^fetch/threads/conc:200/n:200/delay_ms:(0|100)/bytes:1024/keepalive:1/",
                "--fetch_conc=200", "--fetch_n=200", "--fetch_delay_ms=0,100")
     kib = {b["name"].split("/")[4]: b["mem_per_inflight_kb"] for b in runs}
     assert set(kib) == {"delay_ms:0", "delay_ms:100"}, kib
     assert kib["delay_ms:0"] <= 3 * kib["delay_ms:100"], kib
+    # the divisor is recorded: the untimed round's 200, whatever the timed runs held
+    assert [b["mem_in_flight"] for b in runs] == [200, 200], runs
 
 
 def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged():

@@ -404,6 +404,19 @@ def test_only_the_suite_as_it_runs_by_default_is_a_full_run(tmp_path, args, suff
     assert why is None or "a partial run (%s)" % why in proc.stderr
 
 
+def test_a_run_with_a_test_hook_is_never_the_commits_full_run(tmp_path):
+    # A hook (CONCBENCH_TEST_SLOWDOWN, _SHORT_BODY, ...) changes what is measured; the binary says
+    # so in the context, and the record must not stand for its commit.
+    (tmp_path / "history").mkdir()
+    proc = subprocess.run([sys.executable, RUN, "--history", str(tmp_path / "history"), FAKE], capture_output=True,
+                          text=True, timeout=120,
+                          env=dict(os.environ, FAKE_CONTEXT=json.dumps({"concbench_test_slowdown": "pool 10%"})))
+    assert proc.returncode == 0, proc.stderr
+    [name] = [p.name for p in (tmp_path / "history").iterdir()]
+    assert name.endswith("-partial.json"), name
+    assert "a partial run (the test hook CONCBENCH_TEST_SLOWDOWN is set)" in proc.stderr
+
+
 def test_record_names_carry_the_scope(tmp_path):
     import records
     context = {"date": "2026-11-30T23:41:17+01:00", "host_name": "vm.example",
@@ -451,16 +464,25 @@ def test_what_cannot_finish_after_the_record_is_said_and_the_page_still_rendered
     hist = tmp_path / "history"
     hist.mkdir()
     rendered = []
-    monkeypatch.setattr(run_isolated, "run_python_reference", lambda *_: 1)
+    ran = []  # the scripts run_child ran: python_reference.py fails
+    monkeypatch.setattr(run_isolated, "run_child", lambda cmd: ran.append(os.path.basename(cmd[0])) or 1)
     monkeypatch.setattr(run_isolated, "render_page", lambda out, python_out, *_: rendered.append(python_out) or 0)
     monkeypatch.setenv("FAKE_NAMES", "w/a/n:1")
-    argv = ["--history", str(hist), "--python", "--render", "--fixture", FAKE, FAKE, *ONE_ROUND]
+    fixture = tmp_path / "fixture"  # a stand-in that says its port and stays until it is stopped
+    fixture.write_text("#!/bin/sh\necho PORT 9\nexec sleep 60\n")
+    fixture.chmod(0o755)
+    argv = ["--history", str(hist), "--python", "--render", "--fixture", str(fixture), FAKE, *ONE_ROUND]
     assert run_isolated.main(argv) == 3
-    assert rendered == [None]  # the C++ page, without the Python columns
+    assert ran == ["python_reference.py"] and rendered == [None]  # the C++ page, without the Python columns
     assert "concbench: the Python reference exited with status 1" in capsys.readouterr().err.splitlines()
+    # Nor when the fixture server, needed only by the Python reference here, cannot start.
+    fixture.write_text("#!/bin/sh\necho nope\n")
+    assert run_isolated.main(argv) == 3 and rendered == [None, None]
+    assert "concbench: the Python reference did not run: the fixture server did not start (it printed 'nope')" \
+        in capsys.readouterr().err.splitlines()
     # plot.py's 2 says the record held nothing it could show, which failed processes leave: the
     # run failed (1), and the line says how many; any other status of plot.py is 3.
-    monkeypatch.setattr(run_isolated, "run_python_reference", lambda *_: 0)
+    monkeypatch.setattr(run_isolated, "run_python_reference", lambda *_: None)
     monkeypatch.setattr(run_isolated, "render_page", lambda *_: 2)
     monkeypatch.setenv("FAKE_ERROR", "w/a")
     monkeypatch.setenv("FAKE_CRASH", "w/a")
@@ -480,9 +502,12 @@ def test_a_fixture_that_cannot_start_fails_the_models_that_need_it_and_the_run_g
     # that never said its port hung the run.
     monkeypatch.setattr(run_isolated, "FIXTURE_START_SECONDS", 0.5)
     monkeypatch.setenv("FAKE_NAMES", "sum/seq/n:1,fetch/seq/n:1,fetch/pool/n:1")
-    for script, said in (("echo nope", "did not start (it printed 'nope')"), ("sleep 30", "said no port within")):
+    for script, said in (("#!/bin/sh\necho nope", "did not start (it printed 'nope')"),
+                         ("#!/bin/sh\nsleep 30", "said no port within"),
+                         ("#!/bin/sh\nprintf 'PORT 1'; sleep 30", "said no port within"),  # half a line
+                         ("#!/nonexistent/sh", "cannot run: No such file or directory")):
         fixture = tmp_path / "fixture"
-        fixture.write_text("#!/bin/sh\n%s\n" % script)
+        fixture.write_text(script + "\n")
         fixture.chmod(0o755)
         out = tmp_path / "run.json"
         assert run_isolated.main(["--out", str(out), "--fixture", str(fixture), FAKE, *ONE_ROUND]) == 1

@@ -505,7 +505,7 @@ def test_formatting():
     assert fmt.fmt_n(1e5) == "1e5" and fmt.fmt_n(3e6) == "3e6" and fmt.fmt_n(100001) == "1.0e5"
     assert fmt.fmt_n(27701) == "2.8e4"
     assert fmt.fmt_n(99999) == "1.0e5"
-    assert fmt.fmt_ratio(1.6) == "1.60×" and fmt.fmt_ratio(24.66) == "24.7×" and fmt.fmt_ratio(123.4) == "123×"
+    assert fmt.fmt_ratio(1.6) == "1.60×" and fmt.fmt_ratio(24.66) == "24.7×" and fmt.fmt_ratio(123.4) == "123×" and fmt.fmt_ratio(1234) == "1,230×"
     # an axis tick is exact: no zeros to say its digits
     assert [fmt.fmt_tick(t) for t in (0.01, 1.5, 2e-4, 0.0125, 0.1)] == ["10 ms", "1.5 s", "200 µs", "12.5 ms",
                                                                           "100 ms"]

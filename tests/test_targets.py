@@ -114,6 +114,10 @@ def test_an_efficiency_just_under_its_threshold_never_reads_as_the_threshold():
     result = evaluate(rows)
     assert verdict(result, "N = C = 1,000")[1] == NO and "`multi` 0.849" in verdict(result, "N = C = 1,000")[0]
     assert verdict(result, "efficiency >= 0.95")[1] == NO and "`pool` 0.949" in verdict(result, "efficiency >= 0.95")[0]
+    # A rate to 3 significant digits too: 29,960 read "30,000 requests/s" beside "no" for ">= 30,000".
+    rows[fetch_key("multi_socket", 1000, 10000, "delay_ms:0")][1]["items_per_second"] = 29960.0
+    text, met = verdict(evaluate(rows), "0 ms, 1 KiB")
+    assert met == NO and "N = 10,000: 29,960 requests/s" in text and "N = 1,000: 40,000 requests/s" in text, text
 
 
 def test_a_loop_under_its_bound_says_the_bound_read_low():

@@ -172,4 +172,14 @@ std::string proc_file(pid_t pid, const char* name) {
   return text;
 }
 
+void say_in_child(const char* who, const char* what) {
+  const std::string line = std::string("concbench: ") + who + ": " + what + "\n";
+  for (size_t done = 0; done < line.size();) {
+    const ssize_t n = write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere to say it: the exit status still does
+    done += static_cast<size_t>(n);
+  }
+}
+
 }  // namespace concbench

@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <cstdio>
 #include <exception>
 #include <string>
 
@@ -76,6 +75,10 @@ struct ForkedChild {
 // started other children can still kill and reap them.
 ForkedChild fork_with_pipe(std::string& error);
 
+// "concbench: WHO: WHAT" on stderr by write(2): no stdio lock, which a parent thread may have
+// held when the child was forked.
+void say_in_child(const char* who, const char* what);
+
 // Ends a forked child with the exit status `body` returns, by _exit (exit would run the
 // parent's atexit handlers and destructors, and flush stdio buffers copied from it). An
 // exception must not leave `body`: it would unwind into the parent's frames that fork copied,
@@ -87,9 +90,9 @@ template <class Body>
   try {
     code = body();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "concbench: %s: %s\n", who, e.what());
+    say_in_child(who, e.what());
   } catch (...) {
-    std::fprintf(stderr, "concbench: %s: an exception that is not a std::exception\n", who);
+    say_in_child(who, "an exception that is not a std::exception");
   }
   _exit(code);
 }

@@ -317,8 +317,10 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     // Free memory is returned to the kernel first, so reuse of it counts as growth; without
     // a VmHWM reset the number would be meaningless, so it is left out then.
     const int in_flight = std::max(peak_in_flight, warm_in_flight);
-    if (peak_is_this_runs && in_flight > 0)
+    if (peak_is_this_runs && in_flight > 0) {
       state.counters["mem_per_inflight_kb"] = static_cast<double>(rss_peak - rss_before) / in_flight;
+      state.counters["mem_in_flight"] = in_flight;  // the divisor, which the page says
+    }
   }
 }
 

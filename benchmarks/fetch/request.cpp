@@ -46,7 +46,13 @@ Transfer::Transfer(const ClientOptions& options) {
                    static_cast<long>(options.connect_timeout.count()));
   curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(easy_, CURLOPT_TCP_NODELAY, 1L);
-  if (!options.keepalive) {
+  if (options.keepalive) {
+    // libcurl drops a connection idle for 118 s by default; a slot idles while the others finish
+    // their last requests, up to the longest delay (10 minutes at most), and keepalive:1 must
+    // not reconnect inside the timed runs. A minute past the request timeout (which is past
+    // the longest delay) covers that; the fixture keeps its side as long (http_fixture.cpp).
+    curl_easy_setopt(easy_, CURLOPT_MAXAGE_CONN, static_cast<long>(options.timeout.count() / 1000 + 60));
+  } else {
     // Both: FRESH_CONNECT refuses a cached connection, FORBID_REUSE closes this one after use,
     // so every request pays for its own TCP handshake and teardown.
     curl_easy_setopt(easy_, CURLOPT_FRESH_CONNECT, 1L);
