@@ -597,16 +597,18 @@ _SHOWING_FLAGS = ("--benchmark_format=", "--benchmark_color", "--benchmark_time_
                   "--benchmark_display_aggregates_only", "--v=") + _OWN_FLAGS
 
 
-def scope_of(binary, args, names):
+def scope_of(binary, args, names, context):
     """QUICK with --quick; FULL when ARGS run every benchmark as the suite runs them by default;
     PARTIAL otherwise, said once: a run of fewer benchmarks, or of all with another repetition
-    count or minimum time, must not stand for its commit (records.latest_record) or replace
-    the results page."""
+    count or minimum time, or with a test hook (CONCBENCH_TEST_*, which the binary puts in the
+    CONTEXT), must not stand for its commit (records.latest_record) or replace the results page."""
     if "--quick" in args:
         return records.QUICK
     changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in DEFAULT_FLAGS]
+    hooks = sorted(k for k in context if k.startswith("concbench_test_"))
     why = ("not every benchmark" if names != list_benchmarks(binary, []) else
-           "%s changes how the suite measures" % changed[0] if changed else None)
+           "%s changes how the suite measures" % changed[0] if changed else
+           "the test hook %s is set" % hooks[0].upper() if hooks else None)
     if why:
         say("a partial run (%s): its record is named -partial and is never the commit's full run" % why)
     return records.PARTIAL if why else records.FULL
@@ -631,13 +633,7 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
                                              None if fmt == "console" else subprocess.PIPE)
         context = doc["context"]
-        scope = scope_of(binary, args, names)
-        hooks = sorted(k for k in context if k.startswith("concbench_test_"))
-        if hooks and scope == records.FULL:  # a test hook changes what is measured
-            say("a partial run (the test hook %s is set): its record is named -partial and is never the "
-                "commit's full run" % hooks[0].upper())
-            scope = records.PARTIAL
-        context["concbench_scope"] = scope
+        scope = context["concbench_scope"] = scope_of(binary, args, names, context)
         # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
         hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
                  for h in b["label"][len("ranks on "):].split(",")}
@@ -681,13 +677,18 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         say("%d of %s failed: %s" % (len(failures), plural(len(groups) * repetitions(args), "process", "processes"),
                                      "; ".join(failures)))
     code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
-    if code:
-        unfinished.append("rendering %s failed (%s)" % (out, describe_exit(code)))
+    return exit_status(failures, unfinished, code, out)
+
+
+def exit_status(failures, unfinished, plot_code, out):
+    """The run's exit status, once its record is written, saying what did not finish after it."""
+    if plot_code:
+        unfinished.append("rendering %s failed (%s)" % (out, describe_exit(plot_code)))
     for line in unfinished:
         say(line)
     # plot.py's 2 is a record with nothing it could show, which only failed processes leave: the
     # run failed (1); anything else that did not finish is 3, as the docstring says.
-    if unfinished and not (failures and code == 2 and len(unfinished) == 1):
+    if unfinished and not (failures and plot_code == 2 and len(unfinished) == 1):
         return cli.UNFINISHED
     return 1 if failures else 0
 
