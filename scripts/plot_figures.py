@@ -404,22 +404,22 @@ def _draw_throughput_memory(figs, info):
     panels = []
     if info["rate0"] is not None:
         panels.append(("throughput at L = 0 ms\n" + fmt_fetch_config(info["cfg0"]), info["rate0"],
-                       "items_per_second", "requests per second"))
-    if info["memory"] is not None:
+                       "items_per_second", "requests per second", "short"))
+    if info["memory"] is not None:  # hollow where the requests memory is divided by fell short
         panels.append(("memory per request in flight at L = %g ms\n%s"
                        % (info["delays"][-1], fmt_fetch_config(info["cfg"])),
-                       info["memory"], "mem_per_inflight_kb", "KiB per request in flight"))
+                       info["memory"], "mem_per_inflight_kb", "KiB per request in flight", "mem_short"))
     if not panels:
         return
     figs.progress("rendering fetch throughput and memory")
     fig, axes = figs.new(len(panels), "fetch: throughput and memory against concurrency",
                          height=4.8, width=6.0)
-    for ax, (title, rows, col, ylabel) in zip(axes[0], panels):
+    for ax, (title, rows, col, ylabel, short) in zip(axes[0], panels):
         for model, m in _by_model(rows, "conc"):
-            _errorbar(ax, model, m["conc"], m[col], m[col + "_min"], m[col + "_max"], hollow=m["short"])
+            _errorbar(ax, model, m["conc"], m[col], m[col + "_min"], m[col + "_max"], hollow=m[short])
         _conc_axis(ax, rows["conc"])
         _log_axis(ax, rows[col + "_min"], rows[col + "_max"])
-        ax.set(ylabel=ylabel, title=title + ("\n" + SHORT_NOTE if rows["short"].any() else ""))
+        ax.set(ylabel=ylabel, title=title + ("\n" + SHORT_NOTE if rows[short].any() else ""))
     figs.save(fig, "fetch_throughput_memory.png", "fetch: throughput and memory", shared_legend=True)
 
 

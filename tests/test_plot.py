@@ -330,6 +330,29 @@ def plot_page_of(out, path):
     return (out / "README.md").read_text(encoding="utf-8")
 
 
+def test_memory_says_the_requests_it_was_divided_by_not_the_timed_peak(tmp_path):
+    # The binary divides memory by mem_in_flight, the untimed round's C when the timed runs held
+    # fewer: the memory table says "(N in flight)" only where that divisor fell short of C. A
+    # record from before mem_in_flight was divided by the timed runs' peak, and says that one.
+    doc = json.load(open(data("small_run.json")))
+    for b in doc["benchmarks"]:
+        if b["name"].startswith("fetch/pool/conc:40/n:40/delay_ms:100/"):
+            b["peak_in_flight"] = 20  # the timed runs held half of C
+    path = tmp_path / "run.json"
+    memory = "### Memory per request in flight (KiB), L = 100 ms, N = 40, 1 KiB responses, keep-alive"
+    for divisor, row in ((40, "| pool | 48.0 | 48.0 |"), (20, "| pool | 48.0 | 48.0 (20 in flight) |"),
+                         (None, "| pool | 48.0 | 48.0 (20 in flight) |")):
+        for b in doc["benchmarks"]:
+            if b["name"].startswith("fetch/pool/conc:40/n:40/delay_ms:100/"):
+                b.pop("mem_in_flight", None)
+                if divisor is not None:
+                    b["mem_in_flight"] = divisor
+        path.write_text(json.dumps(doc))
+        text = plot_page_of(tmp_path / ("out%s" % divisor), str(path))
+        mem = text[text.index(memory):]
+        assert row in mem[:mem.index("\n\n", mem.index("| model"))], (divisor, mem[:600])
+
+
 def test_default_run_is_by_date_and_scope_and_skips_temporaries(tmp_path):
     def pick():
         return os.path.basename(records.latest_record(records.scan_records(str(tmp_path))).path)
