@@ -33,7 +33,7 @@ cli.require(["matplotlib", "scipy", "numpy", "pandas"], "the history page", PROG
 import metrics  # noqa: E402
 import records  # noqa: E402
 import regress  # noqa: E402
-from fmt import fmt_time, md_table, plural, time_unit  # noqa: E402
+from fmt import md_table, plural, time_unit  # noqa: E402
 
 CHANGE_ALPHA = 0.05  # Benjamini-Hochberg's false discovery rate over the metrics
 MAX_PANELS = 30
@@ -156,11 +156,6 @@ def wrapped(name, width=70):
     return "\n".join(lines)
 
 
-def fmt_step_value(value, kind):
-    """A metric's value before or after a step, as on the results page: 291 ns, 0.994."""
-    return "%.3f" % value if kind == metrics.EFFICIENCY else fmt_time(value)
-
-
 def commit_range(commits, first, index):
     """The commit a step is at, or the commits it may be at (`first`..`index`, those before index unrecorded)."""
     return commits[index][:8] if first == index else "%s..%s" % (commits[first][:8], commits[index][:8])
@@ -197,7 +192,7 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
                                           subjects.get(commits[index], "")[:60] if first == index else
                                           "(at one of these %d commits: only the last measured it)"
                                           % (index - first + 1)),
-             fmt_step_value(before, kinds[name]), fmt_step_value(after, kinds[name]),
+             regress.fmt_value(before, kinds[name], "µs"), regress.fmt_value(after, kinds[name], "µs"),
              "%+.1f%%" % (100 * (after / before - 1)), regress.fmt_p(p))
             for name, steps in changed.items() for index, p, before, after, first in steps]
     return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p"), rows)]) + "\n"

@@ -282,14 +282,16 @@ def fetch_frame(summ):
     # reads the same here, where the efficiency falls as C shrinks the ideal.
     for suffix, col in (("", "t_med"), ("_lo", "t_min"), ("_hi", "t_max")):
         f["over_ideal" + suffix] = f[col] - f["ideal"]
+    def short(in_flight):  # fewer than 90% of min(N, C) in flight at once
+        return in_flight < 0.9 * np.minimum(f["n"], f["conc"])
     f["peak_in_flight"] = _col(f, "peak_in_flight").astype(float)
-    f["short"] = f["peak_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"])
+    f["short"] = short(f["peak_in_flight"])
     # The requests in flight the memory per request is divided by: the binary's mem_in_flight
     # (the warm-up round's or the timed runs' most, in the memory peak's window), else, in
     # records before it, the timed runs' peak, else C.
     held = f["peak_in_flight"].where(f["peak_in_flight"].notna(), f["conc"])
     f["mem_in_flight"] = _col(f, "mem_in_flight").astype(float).fillna(held)
-    f["mem_short"] = f["mem_in_flight"] < 0.9 * np.minimum(f["n"], f["conc"])
+    f["mem_short"] = short(f["mem_in_flight"])
     # Below MEMORY_MIN_CONC in flight, RSS growth per request is page-granular noise and one-off
     # allocations (400 KiB "per request" at C = 1): no table or figure shows it, nor its spread.
     for col in [c for c in ("mem_per_inflight_kb", "mem_per_inflight_kb_min", "mem_per_inflight_kb_max") if c in f]:

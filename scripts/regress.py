@@ -251,10 +251,11 @@ def judge(results, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
     return sorted(results, key=lambda r: (KINDS.index(r.kind), order.index(r.verdict), -r.worse, r.name))
 
 
-def fmt_value(value, kind):
+def fmt_value(value, kind, micro="us"):
+    """A metric's value: 0.994, or a time (the terminal's "us"; a page passes micro="µs")."""
     if not finite(value):
         return "-"
-    return "%.3f" % value if kind == EFFICIENCY else fmt_time(value, micro="us")
+    return "%.3f" % value if kind == EFFICIENCY else fmt_time(value, micro=micro)
 
 
 def fmt_change(r):

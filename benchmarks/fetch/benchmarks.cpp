@@ -255,10 +255,6 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   const SigpipeHold hold;
   const std::unique_ptr<Model> model = make_warm_model(state, info, p.conc, client, warm);
   if (!model) return;
-  // The memory peak's window holds the warm-up round (all C slots at once against the fixture),
-  // so its requests in flight count in the divisor below: a model whose timed runs never reach
-  // C (threads at 0 ms starts them one by one) read 5-15 times its cost at 100 ms.
-  const int warm_in_flight = peak_overlap(warm.outcomes);
   int64_t bytes = 0;
   int peak_in_flight = 0;
   Paused paused;
@@ -316,7 +312,10 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
     // libcurl's caches).
     // Free memory is returned to the kernel first, so reuse of it counts as growth; without
     // a VmHWM reset the number would be meaningless, so it is left out then.
-    const int in_flight = std::max(peak_in_flight, warm_in_flight);
+    // The memory peak's window holds the warm-up round (all C slots at once against the fixture),
+    // so its requests in flight count in the divisor: a model whose timed runs never reach C
+    // (threads at 0 ms starts them one by one) read 5-15 times its cost at 100 ms.
+    const int in_flight = std::max(peak_in_flight, peak_overlap(warm.outcomes));
     if (peak_is_this_runs && in_flight > 0) {
       state.counters["mem_per_inflight_kb"] = static_cast<double>(rss_peak - rss_before) / in_flight;
       state.counters["mem_in_flight"] = in_flight;  // the divisor, which the page says
