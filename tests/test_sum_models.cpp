@@ -304,6 +304,29 @@ TEST(OnAll, RunsEachOfWBodiesOnAThreadOfItsOwn) {
   EXPECT_THROW(on_all(one, 3, [](int) {}), std::logic_error);
 }
 
+// The pool models keep one Countdown for all their runs. Re-armed run after run, its wait()
+// must not return before the run's last task has counted down and what every task wrote is
+// visible, even when the previous run's wake-up arrives late. Tasks that return at once make
+// the previous wake-up and the next run overlap.
+TEST(Countdown, WaitsForEveryTaskOfEachRunWhenReArmed) {
+  for (int workers : {1, 2, 8}) {
+    ThreadPool pool(workers, kCpuSpin);
+    Countdown done;
+    for (int run = 0; run < 2000; ++run) {
+      const int tasks = 1 + run % 17;
+      std::vector<int> wrote(tasks, -1);
+      done.arm(tasks);
+      for (int i = 0; i < tasks; ++i)
+        pool.submit([&, i] {
+          wrote[i] = run;
+          done.count_down();
+        });
+      done.wait();
+      ASSERT_EQ(std::count(wrote.begin(), wrote.end(), run), tasks) << workers << " workers, run " << run;
+    }
+  }
+}
+
 TEST(SumModels, AreAllListedOnceWithSeqFirst) {
   auto models = all_models();
   ASSERT_GE(models.size(), 8u);

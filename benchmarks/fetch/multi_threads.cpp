@@ -2,7 +2,6 @@
 // fetch/multi_threads: W threads, each its own multi_socket loop over a share of the requests and connections.
 #include <algorithm>
 #include <exception>
-#include <latch>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -72,14 +71,14 @@ class MultiThreads final : public Model {
         errors[k] = std::current_exception();
       }
     };
-    std::latch done(loops_ - 1);
+    done_.arm(loops_ - 1);
     for (int k = 1; k < loops_; ++k)
       helpers_.submit([&, k] {
         share(k);
-        done.count_down();
+        done_.count_down();
       });
     share(0);
-    done.wait();
+    done_.wait();
     for (const auto& e : errors)
       if (e) std::rethrow_exception(e);
   }
@@ -96,6 +95,7 @@ class MultiThreads final : public Model {
   std::vector<std::unique_ptr<SocketClient>> clients_;
   mutable std::mutex mutex_;
   std::set<pid_t> threads_;  // the threads that ran a loop in the last run
+  Countdown done_;           // before helpers_, so it outlives the threads that count it down
   ThreadPool helpers_;       // last: joined before the clients go away
 };
 

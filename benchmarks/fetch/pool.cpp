@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
 // fetch/pool: C persistent threads, each with its own easy handle, pulling requests from a queue.
-#include <latch>
-
 #include "common/thread_pool.h"
 #include "fetch/model.h"
 
@@ -18,15 +16,15 @@ class Pool final : public Model {
   // An open-loop request is submitted when it arrives, so its wait in the queue is latency.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     begin_run(requests, pool_.size(), client_);
-    std::latch done(static_cast<std::ptrdiff_t>(requests.size()));
+    done_.arm(static_cast<std::ptrdiff_t>(requests.size()));
     for (size_t i = 0; i < requests.size(); ++i) {
       wait_for_arrival(requests[i]);
-      pool_.submit([this, &requests, &outcomes, &done, i] {
+      pool_.submit([this, &requests, &outcomes, i] {
         perform(worker_transfer(), requests[i], outcomes[i]);
-        done.count_down();
+        done_.count_down();
       });
     }
-    done.wait();
+    done_.wait();
     end_run();
   }
 
@@ -42,6 +40,7 @@ class Pool final : public Model {
   }
 
   ClientOptions client_;
+  Countdown done_;   // before pool_, so it outlives the workers that count it down
   ThreadPool pool_;  // last: its destructor joins the threads before client_ goes away
 };
 
