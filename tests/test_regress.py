@@ -6,6 +6,7 @@ import math
 import os
 import random
 import statistics
+import subprocess
 import sys
 
 import numpy as np
@@ -175,6 +176,28 @@ def test_efficiency_comes_from_seq_at_the_same_language_kernel_and_n(tmp_path):
     assert ms["sum/pool/range/workers:2/n:100 efficiency"].kind == metrics.EFFICIENCY
     assert list(ms)[:len(times)] == list(times)  # the times in run order, then the efficiencies
     assert len(ms) == len(times) + 3
+
+
+def test_the_arrays_of_long_histories_are_not_faulted_in_again_at_every_evaluation():
+    # In a fresh interpreter, as the scripts run: without regress's allocator settings, each
+    # evaluation of the change-point statistic over 300 records faulted its 700 KB arrays in
+    # afresh (316 page faults a call with pandas imported first, 15 times the arithmetic's
+    # time). Page faults, not time: a slow machine does not fail this.
+    code = """if True:
+        import resource, sys
+        sys.path.insert(0, %r)
+        import numpy as np
+        import regress
+        x = np.random.default_rng(1).normal(size=(1, 300))
+        regress._energy_split(x)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(50):
+            regress._energy_split(x)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50)
+    """ % os.path.join(os.path.dirname(HERE), "scripts")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) < 20, proc.stdout
 
 
 def test_change_points_find_the_steps_and_nothing_in_hundreds_of_flat_series():
