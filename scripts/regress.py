@@ -26,6 +26,7 @@ import functools
 import json
 import math
 import statistics
+import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -51,6 +52,8 @@ def _keep_freed_memory():
     again: 300-500 page faults a change-point statistic over 300 records, 15-30 times its
     arithmetic. successive_tail(200) took 8.5 s (0.35 s now), change points over 300 records
     31 s for 100 metrics (2.1 s). Elsewhere than glibc, nothing."""
+    if not sys.platform.startswith("linux"):
+        return
     try:
         libc = ctypes.CDLL(None)
         libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD, in glibc's malloc.h

@@ -310,8 +310,8 @@ TEST(OnAll, RunsEachOfWBodiesOnAThreadOfItsOwn) {
 // the previous wake-up and the next run overlap.
 TEST(Countdown, WaitsForEveryTaskOfEachRunWhenReArmed) {
   for (int workers : {1, 2, 8}) {
+    Countdown done;  // first, as in the models: it outlives the workers
     ThreadPool pool(workers, kCpuSpin);
-    Countdown done;
     for (int run = 0; run < 2000; ++run) {
       const int tasks = 1 + run % 17;
       std::vector<int> wrote(tasks, -1);

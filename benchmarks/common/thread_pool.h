@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstddef>
 #include <deque>
 #include <functional>
 #include <latch>
@@ -49,24 +48,24 @@ class ThreadPool {
 // A latch that a model re-arms for every run and keeps for all of them, as a member declared
 // before its pool (so it outlives the pool's threads). A std::latch on run()'s stack would not
 // do: the last worker can still be inside count_down, waking the caller, when wait() has
-// returned and the frame is gone. Its cost is std::latch's: one atomic decrement per task and a
-// futex wake from the last, as libstdc++ builds std::latch on the same atomic wait.
+// returned and the frame is gone. Its cost is std::latch's: libstdc++'s is the same int
+// counter, decremented once per task, waited on and woken with a futex.
 class Countdown {
  public:
   // Before the run's tasks are queued. The previous run's last wake-up may still arrive: wait()
   // takes it as spurious.
-  void arm(std::ptrdiff_t tasks) { left_.store(tasks, std::memory_order_relaxed); }
+  void arm(int tasks) { left_.store(tasks, std::memory_order_relaxed); }
   void count_down() {
     if (left_.fetch_sub(1, std::memory_order_acq_rel) == 1) left_.notify_all();
   }
   // Returns once every task has counted down; what they wrote before is then visible.
   void wait() {
-    for (std::ptrdiff_t left; (left = left_.load(std::memory_order_acquire)) != 0;)
+    for (int left; (left = left_.load(std::memory_order_acquire)) != 0;)
       left_.wait(left, std::memory_order_acquire);
   }
 
  private:
-  std::atomic<std::ptrdiff_t> left_{0};
+  std::atomic<int> left_{0};  // int: the futex's own width, so no waiter table between
 };
 
 // Runs body(i) for i = 0..w-1 at once, 1..w-1 on `helpers` (w - 1 threads started before the

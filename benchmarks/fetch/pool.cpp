@@ -16,7 +16,7 @@ class Pool final : public Model {
   // An open-loop request is submitted when it arrives, so its wait in the queue is latency.
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     begin_run(requests, pool_.size(), client_);
-    done_.arm(static_cast<std::ptrdiff_t>(requests.size()));
+    done_.arm(static_cast<int>(requests.size()));
     for (size_t i = 0; i < requests.size(); ++i) {
       wait_for_arrival(requests[i]);
       pool_.submit([this, &requests, &outcomes, i] {
