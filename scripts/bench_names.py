@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fmt import finite, one_line
-from records import GB_KEYS
+from records import GB_KEYS, context_int, parse_number
+
+TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 # --- the naming contract with the C++ side -----------------------------------
 
@@ -36,22 +38,6 @@ AGGREGATE_NAMES = ("mean", "median", "stddev", "cv", "BigO", "RMS")
 # after a run token, a key:value or a number.
 _AGG_SUFFIX = re.compile(r"^(.*(?:^|/)(?:real_time|process_time|manual_time|[^/]*:[^/]*|[+-]?\d[\w.+-]*))"
                          r"_(%s)$" % "|".join(AGGREGATE_NAMES))
-_INT = re.compile(r"^[+-]?\d+$")
-_FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
-
-TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-
-
-def parse_number(text):
-    """int or float for a numeric string (integral floats like 1e8 become int), else None."""
-    if _INT.match(text):
-        return int(text)
-    if not _FLOAT.match(text):
-        return None
-    value = float(text)
-    return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
-
-
 def _is_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -345,15 +331,6 @@ def load_run(path):
 
 
 # --- context ------------------------------------------------------------------
-
-def context_int(context, key):
-    """An integer context value (custom keys are strings in Google Benchmark JSON), or None."""
-    value = context.get(key)
-    if isinstance(value, str):
-        value = parse_number(value.strip())
-        return value if isinstance(value, int) else None
-    return int(value) if finite(value) else None
-
 
 def hardware_threads(context):
     """The machine's hardware-thread count: the suite's hardware_threads, else num_cpus."""

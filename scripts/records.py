@@ -13,6 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from fmt import finite
+
 # --- the history of records ---------------------------------------------------
 
 # results/history/<UTCstamp>-<commit12>[-dirty]-<host>[-<scope>].json, as ./bench names them
@@ -297,6 +299,29 @@ def clock_mhz(cpuinfo, cpu0="/sys/devices/system/cpu/cpu0"):
     return "" if value is None else str(int(value + 0.5)) if value > 0 else "0"
 
 
+_INT = re.compile(r"^[+-]?\d+$")
+_FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def parse_number(text):
+    """int or float for a numeric string (integral floats like 1e8 become int), else None."""
+    if _INT.match(text):
+        return int(text)
+    if not _FLOAT.match(text):
+        return None
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
+
+
+def context_int(context, key):
+    """An integer context value (custom keys are strings in Google Benchmark JSON), or None."""
+    value = context.get(key)
+    if isinstance(value, str):
+        value = parse_number(value.strip())
+        return value if isinstance(value, int) else None
+    return int(value) if finite(value) else None
+
+
 def machine_line(context):
     """One line naming machine, commit and date, for figure footers and page headers."""
     parts = ["host %s" % context["host_name"]] if context.get("host_name") else []
@@ -305,9 +330,11 @@ def machine_line(context):
         # (an Intel name carries its own: "@ 2.60GHz").
         model, mhz = str(context["cpu_model"]), context.get("mhz_per_cpu")
         parts.append(model + (" %s MHz" % mhz if mhz and "Hz" not in model else ""))
-    cpus, hw = context.get("num_cpus"), context.get("hardware_threads")
+    # counts only: a record's "inf" or "nan" says nothing about the machine
+    counts = [context_int(context, k) for k in ("num_cpus", "hardware_threads")]
+    cpus, hw = (n if n and n > 0 else None for n in counts)
     if cpus or hw:
-        threads = " / %s hw threads" % hw if hw and str(hw) != str(cpus) else ""
+        threads = " / %d hw threads" % hw if hw and hw != cpus else ""
         parts.append("%s CPUs%s" % (cpus or "?", threads))
     vector_flags = str(context.get("cpu_vector_flags") or "").split()
     if vector_flags:  # the widest: "avx2 avx512f" says avx512f

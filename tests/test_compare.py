@@ -269,8 +269,10 @@ def test_different_machines_are_never_compared_silently(tmp_path):
     # run-to-run drift of one kind of VM (1.5x), nor a value that is not a number.
     costs = {name: write_run(tmp_path / ("%s.json" % name), suite(rng), ctx=context(syscall_ns=ns))
              for name, ns in (("fast", "200.5"), ("drift", "390"), ("slow", 1100), ("junk", "n/a"))}
-    notes = lambda a, b: [line for line in run_compare(costs[a], costs[b], "--history", hist).stdout.splitlines()
-                          if "system call" in line]  # noqa: E731
+    def notes(a, b):  # a compare that failed would say no note either: it must have compared
+        proc = run_compare(costs[a], costs[b], "--history", hist)
+        assert proc.returncode in (0, 1) and "verdict" in proc.stdout.lower(), proc.stdout + proc.stderr
+        return [line for line in proc.stdout.splitlines() if "system call" in line]
     assert notes("fast", "slow") == ["note: differs: one system call: 200 ns vs 1100 ns (syscall_ns; a fetch "
                                      "request makes a few on each side)"]
     assert notes("fast", "drift") == [] and notes("junk", "slow") == []

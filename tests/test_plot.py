@@ -936,6 +936,9 @@ def test_numbers_that_are_not_counts_are_left_out_not_an_internal_error(tmp_path
     r = run_plot(str(tmp_path / "run.json"), "--out", str(tmp_path / "out"))
     assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
     assert skipped is None or ("unknown name: " + skipped) in r.stderr, r.stderr
+    # ... and left out of the page: it printed "2 CPUs / inf hw threads"
+    page = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert not re.search(r"\b(inf|nan)\b", page, re.I), re.findall(r".*\b(?:inf|nan)\b.*", page, re.I)
 
 
 def test_an_error_message_of_several_lines_is_one_line_of_the_error(tmp_path):

@@ -341,6 +341,8 @@ def test_a_signal_mid_sum_stops_the_workers_quietly(sig, code, word, tmp_path):
     deadline = time.monotonic() + 30
     while len(_processes_mentioning(target)) < 3 and time.monotonic() < deadline:  # us + 2 workers
         time.sleep(0.05)
+    # else the signal is not mid sum, and "no worker is left" below holds for want of any
+    assert len(_processes_mentioning(target)) >= 3, "the 2 workers never started"
     time.sleep(0.3)
     p.send_signal(sig)
     signalled = time.monotonic()

@@ -141,6 +141,7 @@ def test_holm_decides_and_benjamini_hochberg_lists():
     # does not confirm them; Benjamini-Hochberg gives q = 0.036 and 0.04 and lists them.
     results = regress.judge([result("t%d" % i, TIME, 1.1, 1e-4) for i in range(4)] +
                             [result("maybe1", TIME, 1.1, 0.03), result("maybe2", TIME, 1.1, 0.04)])
+    assert [r.name for r in results[4:]] == ["maybe1", "maybe2"]
     for r in results[4:]:
         assert r.verdict == regress.POSSIBLE and r.p_holm == pytest.approx(0.06) and r.q <= 0.04
     assert regress.Verdict(results=results).count(regress.REGRESSION) == 4

@@ -65,7 +65,7 @@ class Countdown {
   }
 
  private:
-  std::atomic<int> left_{0};  // int: the futex's own width, so no waiter table between
+  std::atomic<int> left_{0};  // int, the futex's width: waited on directly, not through a shared table
 };
 
 // Runs body(i) for i = 0..w-1 at once, 1..w-1 on `helpers` (w - 1 threads started before the
