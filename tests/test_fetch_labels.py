@@ -185,9 +185,12 @@ def test_open_loop_latency_counts_from_the_arrival_and_falling_behind_is_flagged
     # to 26,000 a second): the last requests start seconds after they arrived, and each starts
     # later after its arrival than the one before. A latency counted from the send leaves that
     # wait out (tried: max 183 ms against a lag of 5.7 s; p99 83 ms against 3.4 s). At 1,000 a
-    # second the same model keeps up and no request is answered before L = 10 ms.
-    over, under = sorted(run("--benchmark_filter=^fetch/open/multi_socket/", "--open_rates=1000,150000"),
-                         key=lambda b: -b["offered_rate"])
+    # second the same model keeps up and no request is answered before L = 10 ms: over 3 s of
+    # its half-second schedules, summed, so that a stall of the machine in one of them (100 ms,
+    # seen with a load beside the test) does not take it below 95% of the offered rate.
+    over, under = sorted(run("--benchmark_filter=^fetch/open/multi_socket/", "--open_rates=1000,150000",
+                             "--benchmark_min_time=3"), key=lambda b: -b["offered_rate"])
+    assert under["iterations"] >= 6, under
     assert over["offered_rate"] == 150000 and over["keeping_up"] == 0, over
     # The lag grows with each arrival, so the latest 1% of requests waited nearly the longest
     # lag: half of it leaves room for a stall of the machine near the end.

@@ -55,16 +55,13 @@ fixture::ServerProcess& server() {
 
 Request fixture_request(const RequestSpec& spec) { return fetch::fixture_request(server().base_url(), spec); }
 
-// n requests of 64 bytes, each held `delay_ms` at the server, so that they are in flight together.
-std::vector<Request> delayed_requests(int n, uint64_t delay_ms) {
+// n requests of 64 bytes, each held at the server until all n are held (gate=n), so that they
+// are in flight together however slowly a loaded machine starts them. A model that cannot hold
+// n at once gets 503s after the gate's timeout (8 s), which say how many it held.
+std::vector<Request> gated_requests(int n) {
   std::vector<Request> requests;
-  for (int i = 0; i < n; ++i) {
-    RequestSpec spec;
-    spec.id = static_cast<uint64_t>(i);
-    spec.bytes = 64;
-    spec.delay_ms = delay_ms;
-    requests.push_back(fixture_request(spec));
-  }
+  for (int i = 0; i < n; ++i)
+    requests.push_back(fixture_request({.bytes = 64, .id = static_cast<uint64_t>(i), .gate = static_cast<uint64_t>(n)}));
   return requests;
 }
 
@@ -423,8 +420,7 @@ TEST(C10k, TenThousandConcurrentRequestsAreHeldAtOnceAndComplete) {
 TEST(C10k, ModelsHoldTheDescriptorsTheirInfoDeclares) {
   constexpr int kConc = 64;
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // 300 ms at the server: all C in flight together
-  const std::vector<Request> requests = delayed_requests(kConc, 300);
+  const std::vector<Request> requests = gated_requests(kConc);  // all C in flight together
   for (const ModelInfo& info : all_models()) {
     if (!info.no_c10k.empty()) continue;
     const int before = open_fds();
@@ -465,7 +461,7 @@ TEST(MultiThreads, SpreadsItsConnectionsOverSmallMultiHandles) {
   EXPECT_LE(handles, kConc / 20 + hw);
   const int before = open_fds();
   auto model = find_model("multi_threads")->make(config(kConc));
-  const std::vector<Outcome> outcomes = run_once(*model, delayed_requests(kConc, 300));
+  const std::vector<Outcome> outcomes = run_once(*model, gated_requests(kConc));
   ASSERT_EQ(describe_failures(outcomes), "");
   ASSERT_EQ(peak_overlap(outcomes), kConc);
   const int held = open_fds() - before;
@@ -483,8 +479,7 @@ TEST(TbbModel, AnArenaOfCThreadsAfterASmallerOneHoldsCRequests) {
     EXPECT_EQ(describe_failures(run_once(*small, varied_requests(8))), "");
   }
   constexpr int kConc = 300;
-  // 2 s at the server: long enough that every thread has started its request
-  const std::vector<Request> requests = delayed_requests(kConc, 2000);
+  const std::vector<Request> requests = gated_requests(kConc);  // all C, or 503s after 8 s
   auto model = find_model("tbb")->make(config(kConc, milliseconds(60'000)));
   const std::vector<Outcome> outcomes = run_once(*model, requests);
   EXPECT_EQ(describe_failures(outcomes), "");
