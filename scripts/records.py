@@ -319,7 +319,7 @@ def context_int(context, key):
     if isinstance(value, str):
         value = parse_number(value.strip())
         return value if isinstance(value, int) else None
-    return int(value) if finite(value) else None
+    return int(value) if finite(value) and float(value).is_integer() and abs(value) < 2 ** 53 else None
 
 
 def machine_line(context):
