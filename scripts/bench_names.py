@@ -38,6 +38,8 @@ AGGREGATE_NAMES = ("mean", "median", "stddev", "cv", "BigO", "RMS")
 # after a run token, a key:value or a number.
 _AGG_SUFFIX = re.compile(r"^(.*(?:^|/)(?:real_time|process_time|manual_time|[^/]*:[^/]*|[+-]?\d[\w.+-]*))"
                          r"_(%s)$" % "|".join(AGGREGATE_NAMES))
+
+
 def _is_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
