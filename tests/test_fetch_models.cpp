@@ -317,31 +317,24 @@ FixtureStats stats_of(const std::string& base_url) {
   return stats.value_or(FixtureStats{});
 }
 
-// Runs `requests` on `model`, waits `idle` and then up to 5 s more (a loaded machine's timers
-// fire late) for the server to close the kept connections, and runs them again: the second run
-// must succeed and open as many connections as the first (less each /stats query's own).
-// Without the server's close seen (only the query's connection left open), there would be
-// nothing to reconnect and the test would prove nothing. Returns the CPU time of the first run.
+// Runs `requests` on `model`, waits (wait_until_fixture_idle, up to 5 s: a loaded machine's
+// timers fire late) for the server to close the kept connections, and runs them again: the
+// second run must succeed and open as many connections as the first (each /stats query's own
+// left out). Without the server's close seen, there would be nothing to reconnect and the test
+// would prove nothing. Returns the CPU time of the first run.
 double expect_reconnect_after_idle_close(Model& model, const std::vector<Request>& requests, const std::string& url,
-                                         std::chrono::milliseconds idle, const std::string& name) {
+                                         const std::string& name) {
   const FixtureStats before = stats_of(url);
   const Usage usage = own_usage();
   EXPECT_EQ(describe_failures(run_once(model, requests)), "") << name;
   const double cpu = (own_usage() - usage).cpu_seconds;
-  std::this_thread::sleep_for(idle);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  FixtureStats closed;
-  int queries = 0;
-  while (true) {
-    closed = stats_of(url);
-    ++queries;
-    if (closed.connections <= 1 || std::chrono::steady_clock::now() >= until) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(closed.connections, 1) << name << ": the server did not close the idle connections";
+  const FixtureStats ran = stats_of(url);
+  EXPECT_EQ(wait_until_fixture_idle(url, std::chrono::seconds(5)), "")
+      << name << ": the server did not close the idle connections";
+  const FixtureStats closed = stats_of(url);
   EXPECT_EQ(describe_failures(run_once(model, requests)), "") << name;
   const FixtureStats after = stats_of(url);
-  const double first = closed.accepted - before.accepted - queries, second = after.accepted - closed.accepted - 1;
+  const double first = ran.accepted - before.accepted - 1, second = after.accepted - closed.accepted - 1;
   EXPECT_GE(first, 1) << name;
   EXPECT_EQ(second, first) << name << ": the second run did not open a connection for each one the server closed";
   return cpu;
@@ -355,8 +348,7 @@ TEST(RawHttp, ReconnectsAfterTheServerClosedAnIdleConnection) {
   std::vector<Request> requests;
   for (uint64_t id = 0; id < 4; ++id)
     requests.push_back(fetch::fixture_request(idle_closing.base_url(), {.bytes = 100, .id = id}));
-  expect_reconnect_after_idle_close(*model, requests, idle_closing.base_url(), std::chrono::milliseconds(700),
-                                    "raw_http");
+  expect_reconnect_after_idle_close(*model, requests, idle_closing.base_url(), "raw_http");
 }
 
 // The epoll loop leaves a kept connection's socket registered between transfers (SocketLoop::
@@ -374,9 +366,8 @@ TEST(SocketLoop, ServerClosedKeptConnectionsNeitherSpinTheLoopNorLingerInIt) {
       const uint64_t delay = id == 3 ? 700 : 0;
       requests.push_back(fetch::fixture_request(idle_closing.base_url(), {.bytes = 100, .delay_ms = delay, .id = id}));
     }
-    // The second run comes once the fourth is closed too (400 ms later).
-    const double cpu = expect_reconnect_after_idle_close(*model, requests, idle_closing.base_url(),
-                                                         std::chrono::milliseconds(400), name);
+    // The second run comes once the fourth is closed too (200 ms after its answer).
+    const double cpu = expect_reconnect_after_idle_close(*model, requests, idle_closing.base_url(), name);
     // CPU time, not wall time: a slow machine does not make an idle wait cost more of it.
     EXPECT_LT(cpu, 0.25) << name << " spent " << cpu << " s of CPU on 4 requests, most of them waiting";
   }

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="concbenc
 QUICK = ["--benchmark_repetitions=1", "--benchmark_min_time=0.01", "--benchmark_format=json"]
 
 
-def run(*args, env=None):
+def run(*args, env=None, preexec_fn=None):
     proc = subprocess.run([BINARY, *QUICK, *args], capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, **(env or {})))
+                          env=dict(os.environ, **(env or {})), preexec_fn=preexec_fn)
     assert proc.returncode == 0, proc.stderr
     return [b for b in json.loads(proc.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
 
@@ -57,12 +57,10 @@ def test_the_context_switch_counters_count_waits_and_preemptions():
     # preempted about once a tick (18-27 a call; 7 with 10 ms ticks). A counter that read
     # nothing, or the other field (1 at most here), fails one of these.
     cpu = min(os.sched_getaffinity(0))
-    proc = subprocess.run([BINARY, *QUICK, "--benchmark_filter=^sum/(seq|threads)/range/workers:[0-9]+/n:4000000000/",
-                           "--workers=1", "--sizes=4e9", "--scaling_n=1000", "--benchmark_min_time=0.1"],
-                          capture_output=True, text=True, timeout=600,
-                          preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
-    assert proc.returncode == 0, proc.stderr
-    runs = {b["name"].split("/")[1]: b for b in json.loads(proc.stdout)["benchmarks"] if b.get("run_type") == "iteration"}
+    runs = {b["name"].split("/")[1]: b
+            for b in run("--benchmark_filter=^sum/(seq|threads)/range/workers:[0-9]+/n:4000000000/", "--workers=1",
+                         "--sizes=4e9", "--scaling_n=1000", "--benchmark_min_time=0.1",
+                         preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))}
     assert set(runs) == {"seq", "threads"}, list(runs)
     if runs["threads"]["workers"] < 2:
         pytest.skip("one hardware thread: the size sweep's threads has one, which nothing preempts")
