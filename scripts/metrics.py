@@ -407,13 +407,17 @@ def dim_label(col):
 
 # --- per workload ---------------------------------------------------------------
 
-def analyse_sum(summ, hw):
+ARRAY_WORKERS_NOT_RUN = "concbench_sum_array_workers_not_run"
+
+
+def analyse_sum(summ, hw, context):
     """Per kernel, what the sum figures and tables need: the n for the worker plots (n_w), the W
     for the size plots, the speedup and crossover tables, and for `array` `read_line`, {W: memchr's
     read bandwidth at W (peak/read_bw) over the bandwidth seq read at n_w}, where a read-bound sum
     would stop if memchr read as fast as the machine can ({} unmeasured); `bare_checked`, whether
-    the run says if each bare sum's threads ran at once (bare_cpu_util; older records do not).
-    None without sum benchmarks."""
+    the run says if each bare sum's threads ran at once (bare_cpu_util; older records do not);
+    `left_out`, why the run has no worker sweep for a kernel ({} when it has). None without sum
+    benchmarks."""
     s = sum_frame(summ)
     if s.empty:
         return None
@@ -429,7 +433,8 @@ def analyse_sum(summ, hw):
         if kernel == "array" and len(seq):
             seq_bw = 8 * n_w / float(seq["t_med"].iloc[0])  # 8-byte elements
             info[kernel]["read_line"] = {w: b / seq_bw for w, b in sorted(read_bw(summ).items())}
-    return {"frame": s, "kernels": info, "hw": hw, "bare_checked": "bare_cpu_util" in s}
+    left_out = {"array": context[ARRAY_WORKERS_NOT_RUN]} if context.get(ARRAY_WORKERS_NOT_RUN) else {}
+    return {"frame": s, "kernels": info, "hw": hw, "bare_checked": "bare_cpu_util" in s, "left_out": left_out}
 
 
 def analyse_fetch(summ):

@@ -59,7 +59,7 @@ def render(run, tmp, run_label, python_run, python_label, python_elsewhere):
     figs = plot_figures.Figures(os.path.join(tmp, PLOTS), run.context, note, say, kind == "repeated")
 
     seed = metrics.seed_table(summ, py_summ)
-    sum_info = metrics.analyse_sum(summ, hw)
+    sum_info = metrics.analyse_sum(summ, hw, run.context)
     fetch_info = metrics.analyse_fetch(summ)
     if fetch_info:
         fetch_info["c10k"] = metrics.analyse_c10k(fetch_info["frame"], summ, run.context)

@@ -242,6 +242,9 @@ def sum_section(page, sum_info):
     sum_intro(page, sum_info)
     page.images("sum_speedup.png", "sum_efficiency.png")
     for kernel, info in sum_info["kernels"].items():
+        if kernel in sum_info["left_out"]:
+            page.add("**%s**: no worker sweep in this run (%s), so the table below is at the size "
+                     "sweep's W only." % (kernel, sum_info["left_out"][kernel]))
         kernel_table(page, kernel, info, sum_info["hw"])
     page.images("sum_time_vs_n.png")
     crossover_table(page, sum_info)

@@ -985,6 +985,29 @@ def test_array_rows_show_their_time_over_the_bare_read_of_their_process(tmp_path
     assert "× bare" not in ranged
 
 
+@pytest.mark.parametrize("left_out", [False, True])
+def test_an_array_worker_sweep_the_machine_could_not_hold_is_said(tmp_path, left_out):
+    # The binary leaves out the array kernel's worker sweep when --scaling_n's array would not
+    # fit in half the memory, and says why in the context: the page says it above a table
+    # that then has the size sweep's W only, and says nothing of the kind when it ran.
+    with open(data("small_run.json"), encoding="utf-8") as f:
+        run = json.load(f)
+    why = "--scaling_n=2000000000: its array would take 16.0 GB, more than half of this machine's 8.0 GB"
+    if left_out:
+        run["benchmarks"] = [b for b in run["benchmarks"]
+                             if not re.match(r"sum/(?!seq/)\w+/array/workers:(?!2/)", b["name"])]
+        run["context"]["concbench_sum_array_workers_not_run"] = why
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    page = plot_page_of(tmp_path / "out", str(tmp_path / "run.json"))
+    note = "**array**: no worker sweep in this run (%s)" % why
+    assert (note in page) == left_out
+    assert "no worker sweep" not in page.replace(note, "")
+    array = page[page.index("### kernel `array`"):].split("\n\n")[1].splitlines()[2:]
+    assert {row.split(" | ")[1] for row in array} == ({"1", "2"} if left_out else {"1", "2", "4 (oversubscribed)"})
+    if left_out:
+        assert page.index(note) < page.index("### kernel `array`")
+
+
 def test_python_and_no_python_together_are_bad_input(tmp_path):
     r = run_plot(data("handcheck.json"), "--python", data("handcheck.json"), "--no-python",
                  "--out", str(tmp_path / "out"))

@@ -126,6 +126,41 @@ def test_the_worker_sweep_times_its_bare_sum_on_as_many_cpus_as_it_says():
     assert all(1e-4 < t < 1 for (_, k, _), t in bare.items() if k == "array"), bare  # 80 MB: not a cache's speed
 
 
+def test_a_worker_sweep_too_big_for_an_array_runs_its_range_kernel_and_says_why():
+    # The array kernel holds n int64s and may take half the machine's memory; the range kernel
+    # needs none, so --scaling_n goes up to 4e9 (its exact sum fits in int64) and, past the
+    # array's bound, only the array kernel's worker sweep is left out, with the reason in the
+    # record's context for the page.
+    max_array = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2 // 8
+    if max_array >= 4_000_000_000:
+        pytest.skip("this machine holds an array of every --scaling_n (%d GB of memory)" % (16 * max_array // 10**9))
+    big = max_array + 1
+
+    def listed(n):
+        proc = subprocess.run([BINARY, "--benchmark_list_tests", "--benchmark_filter=^sum/(seq|pool)/", "--workers=1,2",
+                               "--sizes=1000", "--array_sizes=1000", "--scaling_n=%d" % n],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return {tuple(name.split("/")[1:5]) for name in proc.stdout.split()}
+
+    def context(n):
+        proc = subprocess.run([BINARY, *QUICK, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", "--sizes=1000",
+                               "--array_sizes=1000", "--scaling_n=%d" % n], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["context"]
+
+    names = listed(big)
+    assert {p for p in names if p[3] == "n:%d" % big} == {
+        ("seq", "range", "workers:1", "n:%d" % big), ("pool", "range", "workers:1", "n:%d" % big),
+        ("pool", "range", "workers:2", "n:%d" % big)}, names
+    assert {p[:2] for p in names if p[3] == "n:1000"} == {(m, k) for m in ("seq", "pool") for k in ("range", "array")}
+    why = context(big)["concbench_sum_array_workers_not_run"]
+    assert why.startswith("--scaling_n=%d: its array would take " % big) and "more than half" in why, why
+    # At the array's bound both sweeps run, and the context has no such key.
+    assert ("pool", "array", "workers:1", "n:%d" % max_array) in listed(max_array)
+    assert "concbench_sum_array_workers_not_run" not in context(max_array)
+
+
 def test_no_benchmark_runs_beside_an_array_an_earlier_one_left():
     # fork() copies the page tables of all the parent maps: sum/fork/range at n = 1e3 after an
     # 800 MB array took 43 ms a call instead of 1.0 ms. rss_mb is the process's resident memory
