@@ -309,17 +309,19 @@ def parse_number(text):
         return int(text)
     if not _FLOAT.match(text):
         return None
-    value = float(text)
+    return _whole(float(text))
+
+
+def _whole(value):
+    """A float as the int it is exactly when it is a whole number below 2^53, else unchanged."""
     return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
 
 
 def context_int(context, key):
     """An integer context value (custom keys are strings in Google Benchmark JSON), or None."""
     value = context.get(key)
-    if isinstance(value, str):
-        value = parse_number(value.strip())
-        return value if isinstance(value, int) else None
-    return int(value) if finite(value) and float(value).is_integer() and abs(value) < 2 ** 53 else None
+    value = parse_number(value.strip()) if isinstance(value, str) else _whole(float(value)) if finite(value) else None
+    return value if isinstance(value, int) else None
 
 
 def machine_line(context):
