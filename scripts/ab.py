@@ -250,6 +250,7 @@ def run_round(sides, groups, args, tmp, rng):
 
 
 TOO_FEW = "too few rounds to find anything"
+NO_VERDICT = "no verdict"  # what analyse's error starts with when the rounds measured too little
 
 
 def require_rounds(rounds, names, alpha, head):
@@ -392,9 +393,12 @@ def analyse(data, alpha, min_effect):
     if not times and not errors:  # "0 regressions" over nothing would pass for a good commit
         both = [name for name in seen("new", "errors") if name in seen("old", "errors")]
         first = next((r["new"]["errors"][both[0]] for r in rounds if both and both[0] in r["new"]["errors"]), "")
-        raise InputError("no verdict: no time was measured on both sides%s"
-                         % ("; %s errored on both, %s first: %s" % (plural(len(both), "benchmark"), both[0],
-                                                                  one_line(first)) if both else ""))
+        raise InputError("%s: no time was measured on both sides%s"
+                         % (NO_VERDICT, "; %s errored on both, %s first: %s" % (
+                             plural(len(both), "benchmark"), both[0], one_line(first)) if both else ""))
+    if not any(math.isfinite(r.p) for r in times) and not errors:  # nor would it over untested times only
+        raise InputError("%s: every time has too few paired rounds to be judged (at most %d of %d: a side's "
+                         "processes failed in the others)" % (NO_VERDICT, max(r.n for r in times), len(rounds)))
     return regress.Verdict(results=regress.judge(results, alpha, min_effect), errors=errors, notes=notes,
                            alpha=alpha, min_effect=min_effect,
                            method="%d rounds model by model, process medians paired by round: median ratio, "

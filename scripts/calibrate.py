@@ -68,24 +68,34 @@ def sides_of(trial, binary, arg=None):
 
 def outcome(name, data, trial):
     """A comparison's row of the summary: what its verdict flagged, and for a slowdown, whether
-    the verdict names a regression of the slowed model (a benchmark sum/<model>/...)."""
-    verdict = ab.analyse(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
-    flags = [r.name for r in verdict.results if r.verdict in FLAGGED] + [b for b, _ in verdict.errors]
-    row = {"comparison": name, "flagged": flags}
+    the verdict names a regression of the slowed model (a benchmark sum/<model>/...). A trial whose
+    processes failed too often for any verdict is one (no_verdict: why), counted in no rate."""
+    row = {"comparison": name, "trial": trial}
     if name != "aa":
         model = data["new"]["env"]["CONCBENCH_TEST_SLOWDOWN"].split(":")[0]
+        row["model"] = model
+    try:
+        verdict = ab.analyse(data, regress.DEFAULT_ALPHA, regress.DEFAULT_MIN_EFFECT)
+    except InputError as e:  # saved already: refusing it would stop every resume of the calibration
+        if not str(e).startswith(ab.NO_VERDICT):
+            raise
+        return dict(row, no_verdict=str(e))
+    flags = [r.name for r in verdict.results if r.verdict in FLAGGED] + [b for b, _ in verdict.errors]
+    row["flagged"] = flags
+    if name != "aa":
         slowed = "sum/%s/" % model  # the hook slows the sum model: fetch/<model> is another
         row.update(model=model, found=any(r.verdict == regress.REGRESSION and r.name.startswith(slowed)
                                           for r in verdict.results),
                    others=[f for f in flags if not f.startswith(slowed)])
-    return dict(row, trial=trial)
+    return row
 
 
 def write_summary(rows, context, rounds, hours, out):
     """DIR/summary.json and summary.md of the trials so far; returns both."""
-    aa = [r for r in rows if r["comparison"] == "aa"]
+    judged = [r for r in rows if "no_verdict" not in r]
+    aa = [r for r in judged if r["comparison"] == "aa"]
     flagged = [r for r in aa if r["flagged"]]
-    power = {k: [r for r in rows if r["comparison"] == k] for k in ("p10", "p5")}
+    power = {k: [r for r in judged if r["comparison"] == k] for k in ("p10", "p5")}
     # A slowdown's other models ran unchanged in their own processes: what it flags of them is a
     # false alarm too, over more comparisons than the A/A ones.
     slowed = power["p10"] + power["p5"]
@@ -94,7 +104,8 @@ def write_summary(rows, context, rounds, hours, out):
         # the trials' date, when known: a summary written again is of them, not of today
         "date": str(context.get("date") or time.strftime("%Y-%m-%d", time.gmtime()))[:10],
         "commit": context.get("concbench_commit", "unknown"), "machine": records.machine_line(context),
-        "trials": len(aa), "rounds": rounds, "hours": round(hours, 2),
+        "trials": len({r["trial"] for r in rows}), "rounds": rounds, "hours": round(hours, 2),
+        "no_verdict": len(rows) - len(judged),
         "aa_flagged": len(flagged),
         "p10_found": sum(1 for r in power["p10"] if r["found"]),
         "p5_found": sum(1 for r in power["p5"] if r["found"]),
@@ -111,7 +122,7 @@ def write_summary(rows, context, rounds, hours, out):
                 "at most")]
     lines = ["# A/B calibration, %s" % summary["date"], "",
              "%s; %d trials of %d rounds (%.1f hours, pauses included), ab.py's default subset."
-             % (summary["machine"], len(aa), rounds, summary["hours"]), "",
+             % (summary["machine"], summary["trials"], rounds, summary["hours"]), "",
              md_table(("comparison", "result", "the rate, 95% sure"),
                       [(what, "%d of %d" % (k, n),
                         "%s %.0f%%" % (side, 100 * regress.rate_bound(k, n, side == "at most")))
@@ -123,6 +134,10 @@ def write_summary(rows, context, rounds, hours, out):
         if found:
             lines += ["", "What %s flagged: %s" % (what, "; ".join("trial %d: %s" % (r["trial"], ", ".join(r[key]))
                                                                   for r in found))]
+    unjudged = [r for r in rows if "no_verdict" in r]
+    if unjudged:
+        lines += ["", "Left out of every rate, with no verdict: %s" % "; ".join(
+            "trial %d %s: %s" % (r["trial"], r["comparison"], r["no_verdict"]) for r in unjudged)]
     text = "\n".join(lines) + "\n"
     run_isolated.write_json(summary, os.path.join(out, "summary.json"))
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:

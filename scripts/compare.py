@@ -187,12 +187,14 @@ def run(argv):
     untested = sum(1 for r in results if r.kind != metrics.EFFICIENCY and not math.isfinite(r.p))
     ab = "scripts/ab.py %s %s" % tuple(str(c.get("concbench_commit", side))[:12]
                                        for c, side in ((ctx_old, "OLD"), (ctx_new, "NEW")))
-    if not results and not errors:  # no history would help
-        raise InputError("no verdict: OLD and NEW have no metric measured in both%s"
-                         % (" matching --filter %s" % args.filter if args.filter else ""))
-    if not tested and not errors:
+    # Only times decide: machine bounds alone, judged or not, would pass for "no regression".
+    if not any(r.kind == metrics.TIME for r in results) and not errors:  # no history would help
+        raise InputError("no verdict: OLD and NEW have no time measured in both%s%s"
+                         % (" matching --filter %s" % args.filter if args.filter else "",
+                            " (only peak/*, the machine's bounds, which are drift)" if results else ""))
+    if not any(r.kind == metrics.TIME for r in tested) and not errors:
         raise InputError("too little history to tell a change from noise: %s of this machine in %s, and a "
-                         "metric needs %d; measure OLD against NEW with: %s"
+                         "time needs %d; measure OLD against NEW with: %s"
                          % (plural(n_history, "other full record"), args.history, regress.MIN_HISTORY_DIFFS + 1, ab))
     if untested:
         notes.append("%s not judged: fewer than %d other full records of this machine have them (scripts/ab.py "

@@ -293,6 +293,22 @@ def test_a_time_with_too_few_pairs_is_untested_not_no_change(tmp_path):
     assert doc["summary"]["regression"] >= 1 and doc["summary"]["untested"] > 1
 
 
+def test_no_time_with_enough_pairs_is_no_verdict_not_no_regression(tmp_path):
+    # OLD's processes failed in 11 of the 16 rounds, and NEW erred in none: every time was
+    # untested, and ab.py said "no regression" (exit 0), which bisect.sh takes for a good commit.
+    data = json.loads(open(saved("slow10.json")).read())
+    for r in data["rounds"][5:]:
+        r["old"]["errors"] = {name: "the process failed (test)" for name in r["old"]["metrics"]}
+        r["old"]["metrics"] = {}
+    (tmp_path / "five.json").write_text(json.dumps(data))
+    one_line_error(ab("--analyse", tmp_path / "five.json"), "no verdict: every time has too few paired rounds to "
+                   "be judged (at most 5 of 16: a side's processes failed in the others)")
+    # with a sixth, sign tests can pass and there is a verdict again
+    data["rounds"][5] = json.loads(open(saved("slow10.json")).read())["rounds"][5]
+    (tmp_path / "six.json").write_text(json.dumps(data))
+    assert ab("--analyse", tmp_path / "six.json").returncode in (0, 1)
+
+
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_an_error_of_old_excuses_new_only_when_as_bad(tmp_path):
     # One crash of OLD's process excused a NEW that failed sum/pool in every round, and an error

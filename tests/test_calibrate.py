@@ -225,6 +225,27 @@ def test_a_saved_trial_of_too_few_rounds_is_inconclusive(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_a_saved_trial_without_a_verdict_is_left_out_of_the_rates_not_a_stop(tmp_path):
+    # A's processes failed in 11 of the A/A trial's 16 rounds: ab.py has no verdict for it.
+    # Saved before it was judged, it stopped every resume of the calibration with that error;
+    # counted, it would be an A/A comparison that flagged nothing.
+    out = saved_out(tmp_path)
+    path = out / "rounds" / "trial-01-aa.json"
+    data = json.loads(path.read_text())
+    for r in data["rounds"][5:]:
+        r["old"]["errors"] = {name: "the process failed (test)" for name in r["old"]["metrics"]}
+        r["old"]["metrics"] = {}
+    path.write_text(json.dumps(data))
+    proc = calibrate("--trials", 1, "--binary", binary(tmp_path, "a"), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["trials"], summary["no_verdict"], summary["aa_flagged"], summary["p10_found"]) == (1, 1, 0, 1)
+    assert "| A/A: comparisons that flagged anything | 0 of 0 | at most 100% |" in proc.stdout, proc.stdout
+    assert ("Left out of every rate, with no verdict: trial 1 aa: no verdict: every time has too few paired "
+            "rounds to be judged (at most 5 of 16" in proc.stdout), proc.stdout
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_a_saved_trial_of_another_shape_is_one_line(tmp_path):
     out = saved_out(tmp_path)
     (out / "rounds" / "trial-01-p10.json").write_text("[]")

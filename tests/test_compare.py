@@ -364,7 +364,23 @@ def test_bad_input(tmp_path):
     one_line_error(run_compare(old, new, "--history", tmp_path / "nowhere"), "--history", "not a directory")
     failed = [(name, None) for name, _ in SUITE]
     both = [write_run(tmp_path / ("%s-failed.json" % side), failed) for side in ("old", "new")]
-    one_line_error(run_compare(*both, "--history", hist), "no verdict: OLD and NEW have no metric measured in both")
+    one_line_error(run_compare(*both, "--history", hist), "no verdict: OLD and NEW have no time measured in both")
+
+
+def test_machine_bounds_alone_are_no_verdict(tmp_path):
+    # peak/* are drift, never a verdict: with only their history (the times renamed since, say),
+    # or only them selected, compare said "Holm over 0 times" and exited 0, NEW twice as slow.
+    old, new = pair(tmp_path, slow="sum/seq/range/workers:1/n:1000000", factor=2.0)
+    peaks = tmp_path / "peaks"
+    peaks.mkdir()
+    for i in range(10):
+        write_run(peaks / ("202611%02dT100000Z-c%011d-vm.json" % (i + 1, i)), [("peak/vector_add", 2.5e-4 * (1 + i / 100))],
+                  ctx=context(commit="c%039d" % i, date="2026-11-%02dT10:00:00+00:00" % (i + 1)))
+    one_line_error(run_compare(old, new, "--history", peaks), "too little history", "a time needs 5")
+    one_line_error(run_compare(old, new, "--history", history(tmp_path / "h", 12), "--filter", "^peak/"),
+                   "no verdict: OLD and NEW have no time measured in both matching --filter ^peak/ (only peak/*")
+    # with the times' history, the same pair is a (suspected) regression
+    assert run_compare(old, new, "--history", tmp_path / "h").returncode == 1
 
 
 # --- the method on simulated runs: false alarms and power -----------------------------
