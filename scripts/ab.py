@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Measures whether NEW is slower than OLD: interleaved rounds of fresh processes, process medians as the unit.
 """Usage: scripts/ab.py OLD NEW [--rounds R] [--alpha A] [--min-effect F] [--json]
-                        [--out FILE] [--repo DIR] [benchmark and suite flags ...]
+                        [--out FILE] [--repo DIR] [--process-timeout SECONDS]
+                        [benchmark and suite flags ...]
        scripts/ab.py --analyse FILE [--alpha A] [--min-effect F] [--json]
 
 OLD and NEW are commits (each built in a temporary worktree, one build when they are the
@@ -10,7 +11,9 @@ same commit) or built concbench binaries. R rounds run, each model by model in r
 one fresh process of OLD and one of NEW for that model, back to back in random order (a sum
 model's range and array in one process, as the calibration ran them; ./bench runs them apart),
 with --benchmark_enable_random_interleaving, 3 repetitions and --benchmark_min_time=0.02
-unless the flags given say otherwise. By default a representative
+unless the flags given say otherwise. A process that runs longer than --process-timeout
+(default 900 s) is stopped and fails, as a fixture server that does not start fails the
+fetch models of its round: the other rounds still judge them. By default a representative
 subset runs (SUBSET: sum range at n = 1e5, 1e7, 1e8 for seq and the W = 2 models but mpi,
 array at 1e5, 1e7 for those but fork; fetch pool, multi_socket and coro at C = 100 and 0 ms and
 at C = 1,000 and 100 ms; --benchmark_filter=REGEX picks another). Each round gives each metric
@@ -69,6 +72,9 @@ METHOD = "model by model"
 SIDES = ("old", "new")
 # What a saved metric (seconds, or an efficiency) can be: outside it is no measurement (inf, 0, 1e308).
 PLAUSIBLE = (1e-15, 1e9)
+# How long a process of the rounds may run before it is stopped and fails (--process-timeout):
+# the default subset's take 1-2 s each, the largest fetch configurations about a minute.
+DEFAULT_PROCESS_TIMEOUT = 900
 # Flags the rounds set unless the caller gave them: a few repetitions per process (the
 # process is the unit), interleaved inside it, and the subset.
 ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
@@ -88,6 +94,8 @@ def parse_args(argv):
     p.add_argument("--alpha", type=cli.significance, default=regress.DEFAULT_ALPHA)
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest change that counts, 0.03 or 3%% (default 3%%)")
+    p.add_argument("--process-timeout", type=cli.whole(1, 86400, "a time in seconds"), metavar="SECONDS",
+                   help="stop a benchmark process that runs longer, as failed (default %d)" % DEFAULT_PROCESS_TIMEOUT)
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
     p.add_argument("--out", type=cli.path, help="where the rounds are saved")
     p.add_argument("--repo", type=cli.path, default=REPO, help="the git repository commits refer to")
@@ -117,10 +125,13 @@ def parse_args(argv):
             measuring.append("--rounds")
         if args.out:
             measuring.append("--out")
+        if args.process_timeout is not None:
+            measuring.append("--process-timeout")
         if measuring:
             raise InputError(run_isolated.given_as("--analyse FILE judges rounds already run: %s does not apply"
                                                    % measuring[0]))
     args.rounds = args.rounds or DEFAULT_ROUNDS
+    args.process_timeout = args.process_timeout or DEFAULT_PROCESS_TIMEOUT
     if len(args.sides) > 2:
         raise InputError("unexpected argument '%s'" % args.sides[2])
     if not args.analyse and len(args.sides) != 2:
@@ -196,7 +207,7 @@ def plan(sides, args, listed=None):
     return list(models.items())
 
 
-def run_round(sides, groups, args, tmp, rng):
+def run_round(sides, groups, args, tmp, rng, timeout=DEFAULT_PROCESS_TIMEOUT):
     """One round: the models in random order, for each one fresh process of every side back to
     back in random order. Returns ({label: {"metrics": {name: [kind, value]}, "errors": {...},
     "context": {...}}}, [[model, [labels in the order they ran]]], "no" or why the round's
@@ -216,14 +227,12 @@ def run_round(sides, groups, args, tmp, rng):
             order.append([model, labels])
             for label in labels:
                 side = sides[label]
-                fixture = fixtures.get(side.fixture) if run_isolated.uses_fixture(model) else None
-                try:
-                    url = fixture.start() if fixture else None
-                except run_isolated.RunError as e:
-                    raise InputError("%s: %s" % (side.label, e)) from None
-                context, benchmarks, failure, _, _ = run_isolated.run_model(
+                # A server that does not start fails this round's fetch models on this side, as
+                # a failed process would: the other rounds still judge them.
+                context, benchmarks, failure, _, _, _ = run_isolated.run_model(
                     side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)),
-                    url, subprocess.DEVNULL, dict(os.environ, **side.env))
+                    fixtures.get(side.fixture), subprocess.DEVNULL, dict(os.environ, **side.env),
+                    timeout=timeout)
                 if failure:
                     say("%s: %s; the round goes on" % (side.label, failure))
                 parts[label][model] = (context, benchmarks)
@@ -268,9 +277,10 @@ def require_rounds(rounds, names, alpha, head):
                          "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
 
 
-def run_rounds(sides, args, rounds, out_path, listed=None):
+def run_rounds(sides, args, rounds, out_path, listed=None, timeout=DEFAULT_PROCESS_TIMEOUT):
     """Runs the rounds and saves them when all have run (an interrupted run leaves no file that
-    could pass for a result); returns the saved data. `listed`: as plan's."""
+    could pass for a result); returns the saved data. `listed`: as plan's; `timeout`: each
+    process's, in seconds."""
     sides = dict(zip(SIDES, sides))
     groups = plan(sides, args, listed)
     data = {"old": asdict(sides["old"]), "new": asdict(sides["new"]), "args": args, "method": METHOD, "rounds": []}
@@ -281,7 +291,7 @@ def run_rounds(sides, args, rounds, out_path, listed=None):
             eta = ", about %.0f min left" % (elapsed / i * (rounds - i) / 60) if i else ""
             say("round %d of %d: %s of each side, OLD and NEW in random order%s"
                 % (i + 1, rounds, plural(len(groups), "model process", "model processes"), eta))
-            runs, order, unstable = run_round(sides, groups, args, tmp, rng)
+            runs, order, unstable = run_round(sides, groups, args, tmp, rng, timeout)
             for label in SIDES:
                 data.setdefault("context", runs[label].pop("context"))
             data["rounds"].append(dict(runs, order=order, unstable=unstable))
@@ -425,7 +435,7 @@ def measure(args):
                 require_rounds(args.rounds, listed[binaries[r]], args.alpha, TOO_FEW)
         sides = [Side(label, arg, binaries[r], "" if os.path.isabs(r) else r)
                  for label, arg, r in zip(labels, args.sides, resolved)]
-        data = run_rounds(sides, bench_args, args.rounds, out, listed)
+        data = run_rounds(sides, bench_args, args.rounds, out, listed, args.process_timeout)
         say("saved the rounds to %s" % out)
         return data
     finally:

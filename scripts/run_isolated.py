@@ -329,9 +329,11 @@ def die_with_parent(parent):
         os._exit(1)
 
 
-def run_group(binary, args, group, names, first, total, out, fixture_url, stdout, env=None, who=None):
+def run_group(binary, args, group, names, first, total, out, fixture_url, stdout, env=None, who=None, timeout=None):
     """Runs one group's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
-    its failures name it "the process of WHO" (default: the group).
+    its failures name it "the process of WHO" (default: the group). After `timeout` seconds
+    (None: never) the process is stopped, as SIGTERM stops the binary, and killed 5 s later,
+    and fails: a hung build then costs its round, not the whole comparison.
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
@@ -345,8 +347,18 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
                           stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
                           preexec_fn=lambda: die_with_parent(parent)) as proc:
+        timed_out = False
         try:
-            printed, said = proc.communicate()
+            try:
+                printed, said = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                proc.terminate()
+                try:
+                    printed, said = proc.communicate(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    printed, said = proc.communicate()
         except BaseException:  # as subprocess.run does: an interrupt kills it, and the exit waits
             proc.kill()
             raise
@@ -356,7 +368,9 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         raise BrokenPipeError("the reader of stdout is gone")
     context, benchmarks, complete = read_record(out, proc.pid)
     failure = None
-    if proc.returncode != 0:
+    if timed_out:
+        failure = "the process of %s did not finish in %g s, and was stopped" % (who or group, timeout)
+    elif proc.returncode != 0:
         last = (said or "").strip().splitlines()[-1:]
         failure = "the process of %s %s" % (who or group, describe_exit(proc.returncode))
         failure += " (%s)" % last[0] if last else ""
@@ -375,30 +389,40 @@ def errored(names, message):
              "cpu_time": 0, "time_unit": "ms"} for n in names]
 
 
-def run_model(binary, args, group, members, first, total, out_stem, fixture_url, stdout, env=None, who=None):
-    """run_group, and once more in a fresh process for the benchmarks that failed because
-    Open MPI's spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the
-    process is unusable for MPI from then on, a fresh one is not). Returns (context,
-    benchmarks, failure or None, what it printed, what was rerun or None)."""
+def run_model(binary, args, group, members, first, total, out_stem, fixture, stdout, env=None, who=None,
+              timeout=None):
+    """run_group, with the fixture server's URL (started on first use) if the group fetches from
+    it, and once more in a fresh process for the benchmarks that failed because Open MPI's
+    spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the process is
+    unusable for MPI from then on, a fresh one is not). Returns (context, benchmarks, failure
+    or None, what it printed, what was rerun or None, whether a process ran): a server that
+    cannot start fails the group's benchmarks, and the caller goes on."""
+    try:
+        fixture_url = fixture.start() if fixture and uses_fixture(group) else None
+    except RunError as e:  # the models that need no server, and those that ran, are kept
+        failure = "the process of %s did not run: %s" % (who or group, e)
+        return {}, errored(members, failure), failure, None, None, False
     context, benchmarks, failure, text = run_group(binary, args, group, members, first, total,
-                                                   out_stem + ".json", fixture_url, stdout, env, who)
+                                                   out_stem + ".json", fixture_url, stdout, env, who, timeout)
     hung = [b.get("run_name", b["name"]) for b in benchmarks
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
     if not hung or failure:
-        return context, benchmarks, failure, text, None
+        return context, benchmarks, failure, text, None, True
     count = plural(len(hung), "benchmark")
     say("Open MPI's spawn hung in the process of %s; its %s that failed on it run once more in a fresh "
         "process" % (who or group, count))
     _, again, failure, _ = run_group(binary, args, group, hung, first, total, out_stem + "-again.json",
-                                     fixture_url, stdout, env, who)
+                                     fixture_url, stdout, env, who, timeout)
     fresh = {}  # the new entries take the place of the hung ones, in run order
     for b in again:
         fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
     merged = []
     for b in benchmarks:
         name = b.get("run_name", b["name"])
-        merged += fresh.pop(name, []) if name in hung else [b]
-    return context, merged, failure, text, "%s after Open MPI's spawn hung" % count
+        # in the family of the entry they replace: the fresh process numbered its own from 0
+        same = {k: b[k] for k in ("family_index", "per_family_instance_index") if k in b}
+        merged += [dict(f, **same) for f in fresh.pop(name, [])] if name in hung else [b]
+    return context, merged, failure, text, "%s after Open MPI's spawn hung" % count, True
 
 
 def merge(parts, isolation, context=None):
@@ -545,15 +569,10 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                                                 ", round %d of %d" % (r + 1, rounds) if rounds > 1 else ""))
             who = "%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group
             process_started = time.monotonic()
-            try:
-                url = fixture.start() if fixture and uses_fixture(group) else None
-            except RunError as e:  # the models that need no server, and those that ran, are kept
-                failure = "the process of %s did not run: %s" % (who, e)
-                context, benchmarks, text, rerun = {}, errored(members, failure), None, None
-            else:
+            context, benchmarks, failure, text, rerun, started = run_model(
+                binary, args, group, members, first, total, os.path.join(tmp, str(k)), fixture, stdout, who=who)
+            if started:
                 ran = True
-                context, benchmarks, failure, text, rerun = run_model(
-                    binary, args, group, members, first, total, os.path.join(tmp, str(k)), url, stdout, who=who)
                 seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
             first_context = first_context or context  # the record's: its date is when the run began
             if context:

@@ -22,6 +22,7 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
                 (the record cut off under the binary's temporary name, OUT.tmp.PID)
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
+                (also read from a file "hang" beside this script)
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
                 process whose first benchmark starts with text
   FAKE_BUILT_FROM  the commit its help says it was built from, as the binary's says its own
@@ -103,7 +104,9 @@ def main(args):
                 if once and os.path.exists(once):
                     os.unlink(once)
             rows.append(row)
-    if os.environ.get("FAKE_HANG") and mine[0].startswith(os.environ["FAKE_HANG"]):
+    hang = os.environ.get("FAKE_HANG") or (open(os.path.join(here, "hang")).read().strip()
+                                           if os.path.exists(os.path.join(here, "hang")) else "")
+    if hang and mine[0].startswith(hang):
         time.sleep(60)
     out = flag("--benchmark_out")
     if out:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -24,12 +25,12 @@ from test_compare import git, make_repo, one_line_error  # noqa: E402
 TWO = "sum/seq/range/workers:1/n:1000,sum/pool/range/workers:2/n:1000"
 
 
-def binary(tmp_path, name, speed=None, error=None, names=None, exit_on=None):
+def binary(tmp_path, name, speed=None, error=None, names=None, exit_on=None, hang=None):
     """A copy of the stand-in binary in its own directory, with what its 'commit' changed."""
     d = tmp_path / name
     d.mkdir()
     shutil.copy(FAKE, d / "concbench")
-    for file, value in (("speed", speed), ("error", error), ("names", names), ("exit", exit_on)):
+    for file, value in (("speed", speed), ("error", error), ("names", names), ("exit", exit_on), ("hang", hang)):
         if value is not None:
             (d / file).write_text(str(value))
     return str(d / "concbench")
@@ -138,6 +139,44 @@ def test_a_benchmark_that_errors_in_new_is_a_regression_listed_first(tmp_path):
     # The same error on both sides is not news.
     proc = ab(binary(tmp_path, "o2", error="sum/pool"), binary(tmp_path, "n2", error="sum/pool"), "--rounds", 8)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_process_that_hangs_is_stopped_and_fails_its_round(tmp_path):
+    # A build that hangs is what ab.py and bisect.sh exist to catch: NEW's pool process never
+    # finished, and ab.py waited for it without end. Now it is stopped after --process-timeout
+    # and fails, in every round here, so it is an error of NEW: a regression.
+    start = time.monotonic()
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new", hang="sum/pool"), "--rounds", 7,
+              "--process-timeout", 1)
+    assert proc.returncode == 1, proc.stderr
+    assert time.monotonic() - start < 50  # seven stops of about a second, not seven minutes of sleep
+    assert ("errored in NEW: sum/pool/range/workers:2/n:1000: the process of sum/pool did not finish in 1 s, and "
+            "was stopped before this benchmark finished (in 7 of 7 rounds)") in proc.stdout, proc.stdout
+    assert "sum/seq/range/workers:1/n:1000" in proc.stdout  # the other model is still judged
+    one_line_error(ab("--analyse", tmp_path / "x.json", "--process-timeout", 5),
+                   "--analyse FILE judges rounds already run: --process-timeout does not apply")
+
+
+def test_a_fixture_server_that_fails_to_start_fails_its_round_not_the_comparison(tmp_path):
+    # A server that did not start in one round ended the whole comparison (exit 2, as bad
+    # input), the rounds already run thrown away. Now that round's fetch processes fail on both
+    # sides (they share the server), and the rounds go on to a verdict.
+    count = tmp_path / "starts"
+    (tmp_path / "fixtures").mkdir()
+    server = tmp_path / "fixtures" / "concbench_fixture"
+    server.write_text("#!/bin/sh\nn=$(($(cat %s 2>/dev/null || echo 0) + 1)); echo $n > %s\n"
+                      "if [ $n -eq 3 ]; then echo 'bind: Address already in use'; exit 1; fi\n"
+                      "echo 'PORT 1'; exec sleep 60\n" % (count, count))
+    server.chmod(0o755)
+    fetch = "fetch/pool/conc:4/n:40/delay_ms:0/bytes:1024/keepalive:1"
+    fake = binary(tmp_path, "a")
+    proc = ab(fake, fake, "--rounds", 8, "--json", env={"FAKE_NAMES": "sum/seq/range/workers:1/n:1000," + fetch})
+    assert proc.returncode == 0, proc.stderr
+    assert count.read_text().strip() == "8"  # one start a round
+    assert "the process of fetch/pool did not run: the fixture server did not start (it printed 'bind: Address " \
+           "already in use'); the round goes on" in proc.stderr
+    results = {r["name"]: r for r in json.loads(proc.stdout)["results"]}
+    assert results[fetch]["n"] == 7 and results["sum/seq/range/workers:1/n:1000"]["n"] == 8, results
 
 
 def test_nothing_measured_on_both_sides_is_no_verdict_not_no_regression(tmp_path):

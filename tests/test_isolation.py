@@ -618,7 +618,7 @@ def test_benchmarks_that_failed_on_the_mpi_spawn_hang_run_once_more(tmp_path):
     once.write_text("")
     env = dict(os.environ, FAKE_LOG=str(log), FAKE_NAMES="sum/seq/n:1,sum/mpi/n:1,sum/mpi/n:2",
                FAKE_LABEL="mpi:ranks on b,a",
-               FAKE_ERROR="sum/mpi/n:1", FAKE_ERROR_ONCE=str(once),
+               FAKE_ERROR="sum/mpi/n:2", FAKE_ERROR_ONCE=str(once),
                # Built from pieces: scripts/test.sh reruns a test whose output holds the whole
                # message, and this source must not pass for a hang if this test fails.
                FAKE_ERROR_MESSAGE="cannot start the model: MPI_Comm_spawn did not return within %d s (%d of %d "
@@ -634,9 +634,11 @@ def test_benchmarks_that_failed_on_the_mpi_spawn_hang_run_once_more(tmp_path):
     assert not any(b.get("error_occurred") for b in doc["benchmarks"])
     assert doc["context"]["concbench_reruns"] == {"sum/mpi": "1 benchmark after Open MPI's spawn hung"}
     assert doc["context"]["mpi_rank_hosts"] == "a,b"  # from the mpi benchmarks' labels
-    # The one that failed ran again, alone, and its result took its place in the run order.
-    reruns = [r for r in log.read_text().splitlines() if "sum/mpi/n:1" in r and "n:2" not in r]
+    # The one that failed ran again, alone, and its result took its place in the run order and
+    # its family: its process numbered it 0, as the first of the group is.
+    reruns = [r for r in log.read_text().splitlines() if "sum/mpi/n:2" in r and "n:1" not in r]
     assert len(reruns) == 1, log.read_text()
+    assert [b["family_index"] for b in doc["benchmarks"]] == [0, 1, 2]
 
 
 def test_a_second_spawn_hang_stays_an_error(tmp_path):
