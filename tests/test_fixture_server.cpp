@@ -1061,6 +1061,77 @@ TEST_F(HardenedServer, AGateAnswersOnlyWhenAllItsRequestsAreHeldAtOnce) {
   EXPECT_EQ(stat_field(stats(), "gated"), 0);
 }
 
+// A client that has stopped sending, or whose pipelined bytes fill the read buffer (so that
+// its leaving would be seen no more), never counts towards a gate: it is answered 503 at once.
+// Before, a gated request pipelined behind a delayed one from a client that had closed, or one
+// followed by 200 KiB, opened a gate of 2 for the next client alone.
+TEST_F(HardenedServer, AGateIsNeverFilledByAClientThatCannotBeSeenToLeave) {
+  start({"--gate-timeout-ms=5000"});
+  const auto gated = [](uint64_t id) { return raw_get(request_target(RequestSpec{.bytes = 10, .id = id, .gate = 2})); };
+  RawClient ended(port());
+  ASSERT_TRUE(ended.send(raw_get(request_target(RequestSpec{.bytes = 10, .delay_ms = 200, .id = 1})) + gated(2)));
+  ended.shutdown_write();
+  const auto first = ended.read_response(5s), second = ended.read_response(5s);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(second->status, 503);
+  EXPECT_NE(second->body.find("the client stopped sending before gate=2"), std::string::npos) << second->body;
+  RawClient flooding(port());
+  ASSERT_TRUE(flooding.send(gated(3) + std::string(200 * 1024, 'x')));
+  const auto refused = flooding.read_response(5s);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("bytes pipelined behind a request held by gate=2"), std::string::npos) << refused->body;
+  EXPECT_EQ(stat_field(stats(), "gated"), 0);
+  // so a gate of 2 still needs two clients
+  RawClient a(port()), b(port());
+  ASSERT_TRUE(a.send(gated(4)));
+  EXPECT_FALSE(a.readable_within(300ms));
+  ASSERT_TRUE(b.send(gated(5)));
+  for (RawClient* c : {&a, &b}) {
+    const auto r = c->read_response(5s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+// The read deadlines hold whatever bytes keep coming: blank lines before a head and a body
+// after one were dropped as they came, and each restarted the idle timeout, so a client
+// sending "\r\n" every 100 ms, or a declared body 2 bytes at a time, was never cut off; and a
+// client sending a byte a second after a closing answer kept its connection without end.
+TEST_F(HardenedServer, TricklingBlankLinesBodiesOrLingeringBytesKeepNoConnection) {
+  start({"--idle-timeout-ms=400", "--head-timeout-ms=400"});
+  const auto kept_until = [](RawClient& c, const std::string& piece, milliseconds every) {
+    const auto started = Clock::now();
+    while (Clock::now() - started < 5s && !c.readable_within(every)) {
+      if (!c.send(piece)) break;
+    }
+    return Clock::now() - started;
+  };
+  RawClient blank(port());
+  const auto blank_for = kept_until(blank, "\r\n", 100ms);
+  EXPECT_LT(blank_for, 3s);
+  const auto cut = blank.read_response(5s);
+  ASSERT_TRUE(cut.has_value());
+  EXPECT_EQ(cut->status, 408);
+  RawClient body(port());
+  ASSERT_TRUE(body.send("GET /data?bytes=5 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"));
+  const auto answer = body.read_response(5s);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_LT(kept_until(body, "ab", 100ms), 3s);
+  // Lingering after a 400 (the answer closes): 2 s a read, at most 10 s in all.
+  RawClient linger(port());
+  ASSERT_TRUE(linger.send("BOGUS\r\n\r\n"));
+  const auto bad = linger.read_response(5s);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->status, 400);
+  const auto lingered = Clock::now();
+  while (Clock::now() - lingered < 20s && linger.send("x")) std::this_thread::sleep_for(1s);
+  EXPECT_LT(Clock::now() - lingered, 15s);
+  EXPECT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "connections") <= 1; }, 5s)) << stats();
+}
+
 TEST_F(HardenedServer, IdleSlowAndNonReadingClientsAreDroppedOnTime) {
   start({"--idle-timeout-ms=300", "--head-timeout-ms=300", "--write-timeout-ms=300"});
   // Idle: a keep-alive connection that asks for nothing more is closed.
@@ -1250,6 +1321,35 @@ TEST(FixtureProcess, SigtermStopsCleanlyWithRequestsPendingAndStopIsIdempotent) 
 
   server.stop();  // second stop: no signal to a recycled pid, status kept
   EXPECT_TRUE(clean_exit(server.exit_status()));
+}
+
+// /pause stops the loop, but not SIGTERM: a server paused (up to 10 s, however many pauses were
+// asked for at once) still stops when told to, or when its parent dies. Pipelined pauses made
+// one of their sum, without bound, and the sleep went on through every signal.
+TEST(FixtureProcess, APausedServerStopsOnSigtermAndPausesAddUpToTheLongestOnly) {
+  ServerProcess server = ServerProcess::start(kBinary);
+  RawClient c(server.port());
+  ASSERT_TRUE(c.send(raw_get("/pause?ms=10000") + raw_get("/pause?ms=10000") + raw_get("/pause?ms=10000")));
+  for (int i = 0; i < 3; ++i) {
+    const auto r = c.read_response(5s);
+    ASSERT_TRUE(r.has_value()) << i;
+    EXPECT_EQ(r->status, 200);
+  }
+  std::this_thread::sleep_for(300ms);  // the pause has begun (its timer is 1 ms)
+  const auto asked = Clock::now();
+  const HttpResult stats = http_get(server.base_url() + std::string(kStatsPath), 15s);  // answered after it
+  ASSERT_EQ(stats.status, 200);
+  EXPECT_LT(Clock::now() - asked, 12s) << "pipelined pauses stopped the server for their sum";
+  EXPECT_EQ(stat_field(stats.body, "paused_ms"), 10000) << stats.body;
+  ASSERT_TRUE(c.send(raw_get("/pause?ms=10000")));
+  ASSERT_TRUE(c.read_response(5s).has_value());
+  std::this_thread::sleep_for(300ms);
+  const auto told = Clock::now();
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+  EXPECT_TRUE(exited_within(server.pid(), 3s));
+  EXPECT_LT(Clock::now() - told, 3s);
+  server.stop();
+  EXPECT_TRUE(clean_exit(server.exit_status())) << server.exit_status().value_or(-1);
 }
 
 TEST(FixtureProcess, SigintStopsCleanly) {

@@ -118,7 +118,7 @@ std::optional<FixtureStats> fixture_stats(const std::string& base_url) {
   };
   const std::optional<double> cpu_s = field("cpu_s"), accepted = field("accepted"), open = field("connections");
   if (!cpu_s || !accepted || !open) return std::nullopt;
-  return FixtureStats{*cpu_s, *accepted, *open};
+  return FixtureStats{*cpu_s, *accepted, *open, field("half_closed").value_or(0)};
 }
 
 std::string wait_until_fixture_idle(const std::string& base_url, std::chrono::milliseconds limit) {
@@ -126,9 +126,13 @@ std::string wait_until_fixture_idle(const std::string& base_url, std::chrono::mi
   while (true) {
     const std::optional<FixtureStats> stats = fixture_stats(base_url);
     if (!stats) return "the fixture server at " + base_url + " did not answer /stats";
-    if (stats->connections <= 1) return "";
+    // A client whose input has ended sends nothing more: an earlier benchmark's, gone while
+    // its requests were delayed (a failed run), keeps its connection to the end of the delay,
+    // up to ten minutes, and would fail every benchmark until then.
+    const double others = stats->connections - stats->half_closed - 1;
+    if (others <= 0) return "";
     if (std::chrono::steady_clock::now() >= deadline)
-      return "the fixture server still held " + std::to_string(static_cast<long>(stats->connections) - 1) +
+      return "the fixture server still held " + std::to_string(static_cast<long>(others)) +
              " connections of other clients after " + std::to_string(limit.count()) + " ms";
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -37,6 +37,8 @@ struct FixtureStats {
   double cpu_s = 0;        // its CPU time, seconds
   double accepted = 0;     // connections accepted, the query that read this one included
   double connections = 0;  // connections open now, the query's own included
+  double half_closed = 0;  // of those, whose client's input has ended: a client gone, or one that
+                           // only shut down its writing, whose answer waits for its delay
 };
 
 // The /stats of the fixture server at `base_url`, read in one query (a connection of its own),
@@ -44,8 +46,9 @@ struct FixtureStats {
 std::optional<FixtureStats> fixture_stats(const std::string& base_url);
 
 // Waits, at most `limit`, until the fixture server at `base_url` holds no connection but the
-// one asking: an earlier benchmark's clients may have closed thousands it has yet to close (a
-// capacity measured then would be of a busy server). Returns "", or why it is not idle.
+// one asking and those whose clients' input has ended (half_closed): an earlier benchmark's
+// clients may have closed thousands it has yet to close (a capacity measured then would be of
+// a busy server). Returns "", or why it is not idle.
 std::string wait_until_fixture_idle(const std::string& base_url, std::chrono::milliseconds limit);
 
 // Stops the server if it runs (idempotent). main() calls it after the benchmarks.

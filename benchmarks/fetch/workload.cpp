@@ -19,7 +19,7 @@
 namespace concbench::fetch {
 
 Request fixture_request(const std::string& base_url, const fixture::RequestSpec& spec) {
-  return {base_url + fixture::request_target(spec), true, spec.id, spec.bytes};
+  return {base_url + fixture::request_target(spec), true, spec.id, fixture::expected_body_bytes(spec)};
 }
 
 std::vector<Request> fixture_requests(const std::string& base_url, std::span<const int> delays_ms,
