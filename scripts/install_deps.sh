@@ -43,6 +43,11 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo)
 fi
 echo "concbench: installing missing packages: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq >&2
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Through env: sudo's env_reset would drop an exported DEBIAN_FRONTEND, and debconf could ask.
+# apt-get, unlike apt, does not wait for the package lock, which a freshly booted machine's
+# daily update often holds for a minute or two.
+apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+if ! "${apt[@]}" update -qq >&2 || ! "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2; then
+  echo "concbench: apt-get could not install ${missing[*]} (its errors are above)" >&2
+  exit 1
+fi

@@ -36,8 +36,8 @@ failed_tests() {
 jobs=$(nproc)
 for preset in release clang-release sanitize; do
   echo "== $preset: configure and build"
-  cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset" -j"$jobs"
+  cmake --preset "$preset" >/dev/null || { echo "== $preset: configure failed"; exit 1; }
+  cmake --build --preset "$preset" -j"$jobs" || { echo "== $preset: build failed"; exit 1; }
   echo "== $preset: test"
   log="build/$preset/Testing/ctest-output.log"
   mkdir -p "$(dirname "$log")"
@@ -53,5 +53,6 @@ for preset in release clang-release sanitize; do
   fi
   echo "== $preset: Open MPI's spawn hung in: $(echo "$hung" | paste -sd' '); those run once more"
   pattern=$(echo "$hung" | sed 's/[].[*^$()+?{}|\\]/\\&/g' | paste -sd'|')
-  ctest --preset "$preset" -j"$jobs" --output-on-failure -R "^($pattern)( |\$)"
+  ctest --preset "$preset" -j"$jobs" --output-on-failure -R "^($pattern)( |\$)" ||
+    { echo "== $preset: tests failed on the second run"; exit 1; }
 done

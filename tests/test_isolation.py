@@ -276,26 +276,34 @@ def test_bench_refuses_its_own_bad_arguments_before_it_installs_or_builds(tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["bin", "dangling.json", "proc.json"]
 
 
-def test_bench_lists_with_the_listing_flag_as_given(tmp_path):
-    # A copy of ./bench in a checkout whose install, build, binary and run_isolated.py only say
-    # how they were called: a listing gets its flag as given, for the binary to check (=maybe was
-    # read as true and sent as a bare flag), or its variable as that variable (so the binary's
-    # error names it); a false word in any case is a run, as the binary reads it (fALSE listed).
+def bench_checkout(tmp_path, cmake="exit 0", configured=True):
+    """A copy of ./bench in a checkout whose install, cmake, binary and run_isolated.py only say
+    how they were called (cmake: that shell text); returns ./bench and the PATH of its tools."""
     root = tmp_path / "checkout"
     binary = root / "build" / "release" / "benchmarks" / "concbench"
     binary.parent.mkdir(parents=True)
     (root / "build" / "release" / "CMakeCache.txt").write_text("")
+    if configured:
+        (root / "build" / "release" / "Makefile").write_text("")
     (root / "scripts").mkdir()
     shutil.copy(os.path.join(REPO, "bench"), root / "bench")
     tools = tmp_path / "bin"
     tools.mkdir()
     for tool in ("bash", "dirname", "nproc", "mkdir", "sh"):
         os.symlink(shutil.which(tool), tools / tool)
-    for path, text in ((root / "scripts" / "install_deps.sh", "exit 0"), (tools / "cmake", "exit 0"),
+    for path, text in ((root / "scripts" / "install_deps.sh", "exit 0"), (tools / "cmake", cmake),
                        (binary, 'echo "listed: $* [${BENCHMARK_LIST_TESTS-unset}]"'),
                        (root / "scripts" / "run_isolated.py", 'echo "ran"')):
         path.write_text("#!/bin/sh\n%s\n" % text)
         path.chmod(0o755)
+    return root / "bench", str(tools)
+
+
+def test_bench_lists_with_the_listing_flag_as_given(tmp_path):
+    # A listing gets its flag as given, for the binary to check (=maybe was read as true and
+    # sent as a bare flag), or its variable as that variable (so the binary's error names it);
+    # a false word in any case is a run, as the binary reads it (fALSE listed).
+    bench, tools = bench_checkout(tmp_path)
     for args, env, said in ((["--benchmark_list_tests=maybe"], {}, "listed: --benchmark_list_tests=maybe [unset]"),
                             ([], {"BENCHMARK_LIST_TESTS": "maybe"}, "listed:  [maybe]"),
                             ([], {"BENCHMARK_LIST_TESTS": ""}, "listed:  []"),
@@ -303,9 +311,28 @@ def test_bench_lists_with_the_listing_flag_as_given(tmp_path):
                             (["--benchmark_list_tests=fALSE"], {}, "ran"),
                             (["--benchmark_list_tests", "--benchmark_list_tests=Off"], {}, "ran"),
                             ([], {"BENCHMARK_LIST_TESTS": "No"}, "ran")):
-        proc = subprocess.run([str(root / "bench"), *args], capture_output=True, text=True, timeout=30,
-                              env={"PATH": str(tools), "HOME": str(tmp_path), **env}, cwd=tmp_path)
+        proc = subprocess.run([str(bench), *args], capture_output=True, text=True, timeout=30,
+                              env={"PATH": tools, "HOME": str(tmp_path), **env}, cwd=tmp_path)
         assert proc.returncode == 0 and proc.stdout == said + "\n", (args, env, proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_bench_configures_until_a_configure_has_succeeded(tmp_path, configured):
+    # A configure that fails (a package missing then) leaves CMakeCache.txt but no Makefile:
+    # ./bench took the cache for a configured build and failed every build after it.
+    log = tmp_path / "cmake.log"
+    bench, tools = bench_checkout(tmp_path, 'echo "$*" >> %s' % log, configured)
+    proc = subprocess.run([str(bench), "--benchmark_list_tests"], capture_output=True, text=True, timeout=30,
+                          env={"PATH": tools, "HOME": str(tmp_path)}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ([] if configured else ["--preset"]) + ["--build"], calls
+    # and a configure that fails says so and stops
+    bench, tools = bench_checkout(tmp_path / "failing", 'case "$1" in --preset) exit 1;; esac', configured=False)
+    proc = subprocess.run([str(bench), "--benchmark_list_tests"], capture_output=True, text=True, timeout=30,
+                          env={"PATH": tools, "HOME": str(tmp_path)}, cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stderr.splitlines()[-1] == (
+        "concbench: configuring build/release failed (cmake's errors are above)"), proc.stderr
 
 
 @needs_binary

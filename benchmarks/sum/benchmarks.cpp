@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <cstring>
 #include <fstream>
 #include <latch>
@@ -37,11 +38,28 @@ namespace {
 constexpr int64_t kMaxRange = 4'000'000'000;  // the exact sum still fits in int64
 int hardware_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
+// Test hook, never set by ./bench: CONCBENCH_TEST_MEMORY_GB=<G> has the array bound below take
+// the machine's memory for G GB, so tests/test_sum_labels.py can show an array worker sweep
+// left out on a machine of any size (one of 64 GB or more holds every --scaling_n's array).
+std::optional<int64_t> test_memory_gb() {
+  static const std::optional<int64_t> gb = []() -> std::optional<int64_t> {
+    const char* text = std::getenv("CONCBENCH_TEST_MEMORY_GB");
+    if (text == nullptr || *text == 0) return std::nullopt;
+    char* end = nullptr;
+    const long long g = std::strtoll(text, &end, 10);
+    if (end == text || *end != 0 || g < 1 || g > 1'000'000)
+      throw UsageError(std::string("CONCBENCH_TEST_MEMORY_GB: '") + text + "' is not a whole number of GB in 1..1000000");
+    return g;
+  }();
+  return gb;
+}
+
 // The largest array that fits in half of physical memory: enough for the memory-bound
 // story, without pushing the machine into swap.
 int64_t max_array_size() {
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return static_cast<int64_t>(pages) * page / 2 / static_cast<int64_t>(sizeof(int64_t));
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const int64_t memory = test_memory_gb() ? *test_memory_gb() * 1'000'000'000 : static_cast<int64_t>(pages) * page;
+  return memory / 2 / static_cast<int64_t>(sizeof(int64_t));
 }
 
 // The array for the current benchmark, values[i] == i, kept while consecutive calls ask for
@@ -573,6 +591,9 @@ void register_benchmarks(const Sweep& sweep) {
   }
   if (test_poison_array())  // read here, so a bad value is a usage error before anything runs
     add_context("concbench_test_poison_array", "the array's last value is one too many (a test hook)");
+  if (test_memory_gb())
+    add_context("concbench_test_memory_gb",
+                std::to_string(*test_memory_gb()) + " GB of memory taken for the array bound (a test hook)");
   if (sweep.scaling_n > max_array_size()) {
     char what[200];
     std::snprintf(what, sizeof what,
