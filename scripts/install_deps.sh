@@ -44,10 +44,23 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "concbench: installing missing packages: ${missing[*]}" >&2
 # Through env: sudo's env_reset would drop an exported DEBIAN_FRONTEND, and debconf could ask.
-# apt-get, unlike apt, does not wait for the package lock, which a freshly booted machine's
-# daily update often holds for a minute or two.
+# A freshly booted machine's daily update often holds apt's locks for a minute or two:
+# apt-get install waits for dpkg's (DPkg::Lock::Timeout), but update does not wait for the
+# package lists' lock at all, so it is tried again while another apt holds that.
 apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
-if ! "${apt[@]}" update -qq >&2 || ! "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2; then
+failed() {
   echo "concbench: apt-get could not install ${missing[*]} (its errors are above)" >&2
   exit 1
-fi
+}
+for attempt in $(seq 60); do
+  if said=$("${apt[@]}" update -qq 2>&1); then
+    break
+  fi
+  if [[ $said != *"Could not get lock"* || $attempt -eq 60 ]]; then
+    printf '%s\n' "$said" >&2
+    failed
+  fi
+  [[ $attempt -eq 1 ]] && echo "concbench: another apt holds the package lists; waiting for it (up to 10 min)" >&2
+  sleep 10
+done
+"${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2 || failed

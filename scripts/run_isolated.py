@@ -333,7 +333,9 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     """Runs one group's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
     its failures name it "the process of WHO" (default: the group). After `timeout` seconds
     (None: never) the process is stopped, as SIGTERM stops the binary, and killed 5 s later,
-    and fails: a hung build then costs its round, not the whole comparison.
+    and fails: a hung build then costs its round, not the whole comparison. With a timeout it
+    runs in a session of its own, and the signals go to all of it: a process it started (wrk,
+    an Open MPI daemon) would hold the output pipe open, and the wait for it, without end.
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
@@ -344,23 +346,31 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         os.unlink(out)
     parent = os.getpid()
     # Popen, not run: read_record needs the process's id.
+    session = timeout is not None  # ./bench's processes stay in its group, which ^C reaches
     with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
                           stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
-                          preexec_fn=lambda: die_with_parent(parent)) as proc:
+                          start_new_session=session, preexec_fn=lambda: die_with_parent(parent)) as proc:
+
+        def stop(sig):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig) if session else proc.send_signal(sig)
         timed_out = False
         try:
             try:
                 printed, said = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                proc.terminate()
+                stop(signal.SIGTERM)
                 try:
                     printed, said = proc.communicate(timeout=5)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
-                    printed, said = proc.communicate()
+                    stop(signal.SIGKILL)
+                    try:
+                        printed, said = proc.communicate(timeout=5)
+                    except subprocess.TimeoutExpired:  # a process that left the session holds the pipe
+                        printed, said = None, ""
         except BaseException:  # as subprocess.run does: an interrupt kills it, and the exit waits
-            proc.kill()
+            stop(signal.SIGKILL)
             raise
     if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
@@ -569,9 +579,9 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                                                 ", round %d of %d" % (r + 1, rounds) if rounds > 1 else ""))
             who = "%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group
             process_started = time.monotonic()
-            context, benchmarks, failure, text, rerun, started = run_model(
+            context, benchmarks, failure, text, rerun, process_ran = run_model(
                 binary, args, group, members, first, total, os.path.join(tmp, str(k)), fixture, stdout, who=who)
-            if started:
+            if process_ran:
                 ran = True
                 seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
             first_context = first_context or context  # the record's: its date is when the run began

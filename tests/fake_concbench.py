@@ -22,7 +22,8 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
                 (the record cut off under the binary's temporary name, OUT.tmp.PID)
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
-                (also read from a file "hang" beside this script)
+                (also read from a file "hang" beside this script); "child:" before it first starts a
+                process that holds this one's output open for two minutes
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
                 process whose first benchmark starts with text
   FAKE_BUILT_FROM  the commit its help says it was built from, as the binary's says its own
@@ -35,6 +36,7 @@ import random
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -106,7 +108,11 @@ def main(args):
             rows.append(row)
     hang = os.environ.get("FAKE_HANG") or (open(os.path.join(here, "hang")).read().strip()
                                            if os.path.exists(os.path.join(here, "hang")) else "")
+    keep_open = hang.startswith("child:")
+    hang = hang[len("child:"):] if keep_open else hang
     if hang and mine[0].startswith(hang):
+        if keep_open:
+            subprocess.Popen(["sleep", "120"])  # inherits stdout and stderr
         time.sleep(60)
     out = flag("--benchmark_out")
     if out:

@@ -12,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -688,9 +689,13 @@ def fake_run(tmp_path, args, **env):
 
 
 def test_repetitions_are_rounds_each_model_once_a_round_in_a_fresh_process(tmp_path):
+    began = time.monotonic()
     proc, doc, runs = fake_run(tmp_path, ["--benchmark_repetitions=3"],
                                FAKE_NAMES="w/a/n:1,w/a/n:2,w/b/n:1,w/c/n:1")
     assert proc.returncode == 0, proc.stderr
+    # the run's own length (a flag named like its start once replaced the start, and the record
+    # said the machine's uptime)
+    assert 0 <= float(doc["context"]["concbench_run_seconds"]) <= time.monotonic() - began
     # 3 rounds of the 3 models, each process asked for one repetition.
     assert len(runs) == 9 and all(r.count("--benchmark_repetitions=") == 1 for r in runs)
     assert all("--benchmark_repetitions=1" in r for r in runs)
