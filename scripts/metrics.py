@@ -359,7 +359,8 @@ def _seed_measurement(frame, workload, models, width):
 def seed_table(summ, python_summ=None):
     """The blog's figures beside this run's C++ figures and Python-on-this-machine figures, one dict
     per experiment (None when not run), with `speedup`: {column: the workload's seq figure in that
-    column over this one}, for all but seq; python_summ's python/... rows, if any, win over summ's own."""
+    column over this one}, for all but seq, and `python_other_n`: the n a Python sum that was not
+    run at 1e8 ran at; python_summ's python/... rows, if any, win over summ's own."""
     cpp = summ[summ["category"].isin(["sum", "fetch"])]
     py = summ[summ["category"] == "python"]
     if python_summ is not None and (python_summ["category"] == "python").any():
@@ -369,9 +370,13 @@ def seed_table(summ, python_summ=None):
         workload = exp_id.split("_")[0]
         cpp_s, cpp_spread, cpp_key, cpp_row = _seed_measurement(cpp, workload, cpp_models, width)
         python_s, python_spread, _, _ = _seed_measurement(py, workload, py_models, width)
+        # A Python run at another n (python_reference.py --quick sums 1e7) ran, just not this.
+        other = py[(py["workload"] == "sum") & py["model"].isin(py_models) & (_col(py, "arg_workers") == width)]
+        python_other_n = sorted(set(_col(other, "arg_n").dropna())) if workload == "sum" and python_s is None else []
         # cpp_row: the summary row, so the page says its spread as every table does (runs, stddev)
         rows.append({"id": exp_id, "experiment": label, "blog_s": blog_s, "cpp_s": cpp_s, "cpp_spread": cpp_spread,
-                     "cpp_key": cpp_key, "cpp_row": cpp_row, "python_s": python_s, "python_spread": python_spread})
+                     "cpp_key": cpp_key, "cpp_row": cpp_row, "python_s": python_s, "python_spread": python_spread,
+                     "python_other_n": python_other_n})
     seq = {r["id"].split("_")[0]: r for r in rows if r["id"].endswith("_seq")}
     for r in rows:
         ref = seq.get(r["id"].split("_")[0])

@@ -202,6 +202,8 @@ def python_when(context):
     commit, unstable = context.get("concbench_commit"), context.get("environment_unstable")
     out = " (recorded %s" % context.get("date", "at an unrecorded time")
     out += " at commit `%s`" % commit[:12] if isinstance(commit, str) and len(commit) >= 12 else ""
+    # Its scripts/ are part of the tree: a dirty one may have measured other code than the commit's.
+    out += " **from a tree with uncommitted changes**" if parse_dirty(context.get("concbench_dirty")) else ""
     if unstable is None:
         out += "; its record has no check of what else the machine was doing"
     elif unstable not in ("", "no"):
@@ -216,6 +218,8 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
     if all(r["cpp_s"] is None and r["python_s"] is None for r in seed):
         return
     def cell(r, col):
+        if r[col] is None and col == "python_s" and r["python_other_n"]:
+            return "run at n = %s only" % ", ".join(fmt_n(n) for n in r["python_other_n"])
         if r[col] is None:
             return "not run" if col == "python_s" else "not measured"
         return fmt_time(r[col]) + (" (%s)" % fmt_ratio(r["speedup"][col]) if col in r["speedup"] else "")

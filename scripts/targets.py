@@ -53,6 +53,10 @@ def _floor(run, conc, delay_ms, show):
             show(key) if key in run.rows else "not measured", REPORTED)
 
 
+def _first_measured(*values):
+    return next((v for v in values if v is not None), None)
+
+
 def _verdict(values, ok):
     """YES if every value meets `ok`, NO if any misses, NOT_MEASURED if any is missing."""
     if any(v is None for v in values):
@@ -241,11 +245,13 @@ def fetch_targets(run):
                   % (fmt_measured(run.counter(k, "items_per_second")),
                      "%.0f%%" % (100 * busy(k)) if busy(k) is not None else "an unmeasured share"))]
     # The ideal is a lower bound on the time, so no efficiency may exceed 1 beyond the clock's
-    # resolution; every benchmark with an ideal is checked, not a chosen few.
-    effs = [(k, run.counter(k, "efficiency")) for k in run.rows if k.startswith(("fetch/", "peak/raw_http/"))]
+    # resolution; every benchmark with an ideal is checked, not a chosen few, and every
+    # repetition of it: a median under 1 hid one at 1.022 (an ideal since found too high).
+    effs = [(k, _first_measured(run.counter(k, "efficiency_max"), run.counter(k, "efficiency")))
+            for k in run.rows if k.startswith(("fetch/", "peak/raw_http/"))]
     effs = [(k, e) for k, e in effs if e is not None and e > 0]
-    out.append(_row("every fetch efficiency <= 1.0, the client floor's too (the ideal is a lower bound)",
-                    [max(effs, key=lambda kv: kv[1]) if effs else None],
+    out.append(_row("every fetch efficiency <= 1.0, the client floor's too, in every repetition (the ideal is "
+                    "a lower bound)", [max(effs, key=lambda kv: kv[1]) if effs else None],
                     lambda worst: "highest: %.3f, `%s` (%s with an ideal)"
                     % (min(worst[1], 0.999) if worst[1] < 1 else worst[1], worst[0],  # 0.9996 is not 1.000
                        plural(len(effs), "benchmark")), lambda worst: worst[1] <= 1.0))

@@ -1052,6 +1052,26 @@ def test_python_option_fills_the_column(tmp_path):
         r = run_plot(data("handcheck.json"), "--python", str(tmp_path / "busy.json"), "--out", str(tmp_path / "b"))
         assert r.returncode == 0, r.stderr
         assert said in (tmp_path / "b" / "README.md").read_text(encoding="utf-8")
+    # A quick Python run sums 1e7: its sum cells say so, not "not run" (its fetch cells are as ever).
+    quick = json.loads(open(data("small_run.json")).read())
+    for b in quick["benchmarks"]:
+        for field in ("name", "run_name"):
+            if field in b and b[field].startswith("python/sum/"):
+                b[field] = b[field].replace("/n:100000000/", "/n:10000000/")
+    (tmp_path / "quick.json").write_text(json.dumps(quick))
+    r = run_plot(data("handcheck.json"), "--python", str(tmp_path / "quick.json"), "--out", str(tmp_path / "q"))
+    assert r.returncode == 0, r.stderr
+    seed = (tmp_path / "q" / "README.md").read_text(encoding="utf-8").split("## The seed's experiments")[1]
+    sums = [line for line in seed.split("## sum")[0].splitlines() if line.startswith("| sum")]
+    assert len(sums) == 3 and all(line.endswith("| run at n = 1e7 only |") for line in sums), sums
+    # One from a dirty tree (its scripts/ included) says so: the record names only the commit.
+    doc["context"]["concbench_dirty"] = "true"
+    (tmp_path / "dirty.json").write_text(json.dumps(doc))
+    r = run_plot(data("handcheck.json"), "--python", str(tmp_path / "dirty.json"), "--out", str(tmp_path / "d"))
+    assert r.returncode == 0, r.stderr
+    assert "at commit `0123456789ab` **from a tree with uncommitted changes**)." in (
+        tmp_path / "d" / "README.md").read_text(encoding="utf-8")
+    assert "uncommitted" not in (tmp_path / "b" / "README.md").read_text(encoding="utf-8").split("## sum")[0]
 
 
 def test_a_python_run_of_another_machine_is_refused_unless_any_host(tmp_path):

@@ -172,6 +172,16 @@ def test_ideal_makespan_is_a_bound_for_any_order(slots, bound):
     assert pr.ideal_makespan([100] * 1000, 300) == pytest.approx(0.4)  # ceil(N/C) x L
 
 
+def test_latency_percentiles_are_nearest_ranks_as_the_cpp_histogram_takes_them():
+    # The C++ side's p50 of 40 latencies is the 20th (Histogram::percentile); a median averaged
+    # the 20th and 21st, 40 ms above it at C = 4, and the page set the two side by side.
+    latencies = [float(i) for i in range(1, 41)]
+    assert (pr.nearest_rank(latencies, 50), pr.nearest_rank(latencies, 99)) == (20.0, 40.0)
+    assert pr.nearest_rank(latencies[:1000], 0) == 1.0 and pr.nearest_rank(latencies, 100) == 40.0
+    # 99.9 of 1000 is the 999th, not (by a rounding hair) the maximum
+    assert pr.nearest_rank([float(i) for i in range(1, 1001)], 99.9) == 999.0
+
+
 def test_check_response_and_bad_urls():
     assert (pr.Fixture("http://127.0.0.2:8").host, pr.Fixture("http://127.0.0.2:8").base) == ("127.0.0.2", "http://127.0.0.2:8")
     req = pr.Fixture("http://127.0.0.1:5").request(3, 0, 100)

@@ -92,6 +92,8 @@ def test_a_miss_turns_its_target_to_no(key, value, target):
     (fetch_key("threads", 40, 40, "profile:seed"), "efficiency", 1.002, "every fetch efficiency"),
     (targets.floor_key(1000, 100), "efficiency", 1.05, "every fetch efficiency"),  # a floor above 1 took a shortcut
     (sum_key("openmp", "array", 2), "vs_bare", 1.51, "`array` at 2 workers"),
+    # one repetition above 1 beside a median below it
+    (fetch_key("pool", 4, 40, "profile:seed"), "efficiency_max", 1.022, "every fetch efficiency"),
 ])
 def test_a_counter_past_its_limit_turns_its_target_to_no(key, counter, value, target):
     rows = good_run()
