@@ -186,8 +186,8 @@ def head_section(page, run, run_label, summ):
 def targets_section(page, evaluated):
     if evaluated:
         page.add("## Targets", "Computed from this run by `scripts/targets.py`; a benchmark the run did "
-                 "not include reads \"not measured\". Targets are benchmarks: a miss is reported, it "
-                 "fails no test.")
+                 "not include, or that erred in any repetition (\"Skipped\" says why), reads \"not "
+                 "measured\". Targets are benchmarks: a miss is reported, it fails no test.")
     for workload, rows in evaluated.items():
         page.add("**%s** (%s)" % (workload, targets.met_count(rows)),
                  md_table(["target", "measured", "met"], rows))
@@ -466,7 +466,8 @@ def write_page(path, run, run_label, summ, seed, sum_info, fetch_info, open_info
     """The results page: machine, targets, then each workload's figures and tables, then every benchmark."""
     page = Page(figs.written)
     head_section(page, run, run_label, summ)
-    targets_section(page, targets.evaluate(summ, bench_names.hardware_threads(run.context), run.context))
+    targets_section(page, targets.evaluate(summ, bench_names.hardware_threads(run.context), run.context,
+                                           [s.name for s in run.skipped if s.reason.startswith("errored")]))
     seed_section(page, seed, python_label, python_elsewhere, python_context)
     for section, info in ((sum_section, sum_info), (fetch_section, fetch_info), (open_section, open_info)):
         if info:

@@ -375,9 +375,12 @@ def open_targets(summ, context):
     return out
 
 
-def evaluate(summ, hw, context=None):
+def evaluate(summ, hw, context=None, errored=()):
     """{"sum": rows, "fetch": rows, "C10k": rows, "open loop": rows}, rows of (target, measured, met); a
-    workload the run did not measure at all is left out."""
+    workload the run did not measure at all is left out. errored: the benchmarks that erred in
+    some repetition, read as not measured: their medians would be of the repetitions that
+    survived, and the slow ones are the ones that time out."""
+    summ = summ[~summ["key"].isin(set(errored))]
     run = Run(summ)
     out = {}
     if any(k.startswith("sum/") for k in run.rows):

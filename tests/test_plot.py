@@ -1008,6 +1008,22 @@ def test_an_array_worker_sweep_the_machine_could_not_hold_is_said(tmp_path, left
         assert page.index(note) < page.index("### kernel `array`")
 
 
+def test_a_target_whose_benchmark_erred_in_a_repetition_is_not_measured(tmp_path):
+    # The median of the repetitions that survived judged it: the slow ones are those that fail.
+    doc = json.loads(open(data("handcheck.json")).read())
+    name = "sum/threads/range/workers:2/n:100000000/real_time"
+    runs = [b for b in doc["benchmarks"] if b["name"] == name and b.get("run_type") == "iteration"]
+    assert len(runs) > 1
+    target = "| the spawn-per-call models at workers = 2"
+    page = plot_page_of(tmp_path / "before", data("handcheck.json"))
+    assert "`threads` 0.80, `fork` 1.00 |" in next(line for line in page.splitlines() if line.startswith(target))
+    runs[0].update(error_occurred=True, error_message="timed out")
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    page = plot_page_of(tmp_path / "out", str(tmp_path / "run.json"))
+    row = next(line for line in page.splitlines() if line.startswith(target))
+    assert "`threads` not measured, `fork` 1.00 |" in row, row
+
+
 def test_python_and_no_python_together_are_bad_input(tmp_path):
     r = run_plot(data("handcheck.json"), "--python", data("handcheck.json"), "--no-python",
                  "--out", str(tmp_path / "out"))

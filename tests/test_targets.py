@@ -101,6 +101,19 @@ def test_a_counter_past_its_limit_turns_its_target_to_no(key, counter, value, ta
     assert verdict(evaluate(rows), target)[1] == NO
 
 
+def test_a_benchmark_that_erred_in_a_repetition_is_not_measured_not_met():
+    # Its median is of the repetitions that survived, the slow ones being those that time out:
+    # 2 of 3 erred and the third, fast, met the seed target.
+    rows = good_run()
+    frame = pd.DataFrame([dict(key=k, t_med=t, **c) for k, (t, c) in rows.items()])
+    key = fetch_key("pool", 4, 40, "profile:seed")
+    out = targets.evaluate(frame, HW, errored=[key])
+    result = {target: (measured, met) for rows_ in out.values() for target, measured, met in rows_}
+    assert verdict(result, "seed profile, `pool`")[1] == NOT_MEASURED
+    assert sum(met == NOT_MEASURED for _, met in result.values()) == 1
+    assert verdict(evaluate(rows), "seed profile, `pool`")[1] == YES
+
+
 def test_an_efficiency_just_under_its_threshold_never_reads_as_the_threshold():
     # 0.848 and 0.948 printed "0.85" and "0.95" beside "no" for ">= 0.85" and ">= 0.95".
     rows = good_run()
