@@ -730,16 +730,22 @@ TEST(Wrk, ReadsTheCountAndRefusesErrors) {
 // answer is said to.
 TEST(Wrk, WaitsUntilTheFixtureHoldsNoOtherConnections) {
   fixture::ServerProcess own = fixture::ServerProcess::start(CONCBENCH_FIXTURE_PATH);
-  std::vector<int> held;
-  for (int i = 0; i < 20; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(own.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
-    held.push_back(fd);
-  }
+  // 20 connections to the server, each sending `request` first
+  const auto connect_20 = [&own](const std::string& request) {
+    std::vector<int> fds;
+    for (int i = 0; i < 20; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(own.port()));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+      EXPECT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+      fds.push_back(fd);
+    }
+    return fds;
+  };
+  std::vector<int> held = connect_20("");
   EXPECT_EQ(wait_until_fixture_idle(own.base_url(), milliseconds(500)),
             "the fixture server still held 20 connections of other clients after 500 ms");
   for (const int fd : held) close(fd);
@@ -747,18 +753,7 @@ TEST(Wrk, WaitsUntilTheFixtureHoldsNoOtherConnections) {
   // Clients gone while their requests were delayed (a run that failed) leave connections the
   // server answers, and closes, only at the delay's end: they send nothing more, and holding
   // the next benchmark up to 10 minutes for them failed it.
-  held.clear();
-  for (int i = 0; i < 20; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(own.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
-    const std::string request = "GET /data?delay_ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n";
-    ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
-    held.push_back(fd);
-  }
+  held = connect_20("GET /data?delay_ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n");
   // all 20 accepted (each with its /stats query's own) before they go
   for (int tries = 0; tries < 500; ++tries) {
     const std::optional<FixtureStats> now = fixture_stats(own.base_url());
