@@ -310,9 +310,15 @@ def measure_fetch(model, fixture, conc, keepalive):
     delays = seed_profile_delays()
     requests = [fixture.request(i, d, SEED_BODY_BYTES) for i, d in enumerate(delays)]
     timeout = max(delays) / 1000.0 + 10.0  # its delay plus a margin for a busy machine, as in C++
-    # The peak RSS below is this run's, as in C++ (some containers lack the file: it is the process's).
-    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
+    # The peak RSS below is this run's, as in C++; where the kernel refuses the reset (some
+    # containers lack the file), it is left out, as in C++: the process's would include what
+    # earlier benchmarks left.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        peak_reset = True
+    except OSError:
+        peak_reset = False
     if model == "asyncio":
         wall, thread_cpu, outcomes = asyncio.run(fetch_asyncio(requests, conc, keepalive, timeout))
     else:
@@ -329,7 +335,7 @@ def measure_fetch(model, fixture, conc, keepalive):
         "items_per_second": len(requests) / wall, "bytes_per_second": SEED_BODY_BYTES * len(requests) / wall,
         "ideal_s": ideal, "efficiency": ideal / wall,
         "p50_ms": nearest_rank(latencies, 50) * 1e3, "p99_ms": nearest_rank(latencies, 99) * 1e3,
-        "max_ms": latencies[-1] * 1e3, "peak_rss_mb": peak_kib / 1024.0}
+        "max_ms": latencies[-1] * 1e3, **({"peak_rss_mb": peak_kib / 1024.0} if peak_reset else {})}
 
 
 def nearest_rank(ordered, p):
