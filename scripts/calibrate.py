@@ -84,8 +84,7 @@ def outcome(name, data, trial):
     row["flagged"] = flags
     if name != "aa":
         slowed = "sum/%s/" % model  # the hook slows the sum model: fetch/<model> is another
-        row.update(model=model, found=any(r.verdict == regress.REGRESSION and r.name.startswith(slowed)
-                                          for r in verdict.results),
+        row.update(found=any(r.verdict == regress.REGRESSION and r.name.startswith(slowed) for r in verdict.results),
                    others=[f for f in flags if not f.startswith(slowed)])
     return row
 

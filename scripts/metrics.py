@@ -370,9 +370,10 @@ def seed_table(summ, python_summ=None):
         workload = exp_id.split("_")[0]
         cpp_s, cpp_spread, cpp_key, cpp_row = _seed_measurement(cpp, workload, cpp_models, width)
         python_s, python_spread, _, _ = _seed_measurement(py, workload, py_models, width)
-        # A Python run at another n (python_reference.py --quick sums 1e7) ran, just not this.
-        other = py[(py["workload"] == "sum") & py["model"].isin(py_models) & (_col(py, "arg_workers") == width)]
-        python_other_n = sorted(set(_col(other, "arg_n").dropna())) if workload == "sum" and python_s is None else []
+        python_other_n = []
+        if workload == "sum" and python_s is None:  # run at another n (python_reference.py --quick sums 1e7)?
+            other = py[(py["workload"] == "sum") & py["model"].isin(py_models) & (_col(py, "arg_workers") == width)]
+            python_other_n = sorted(set(_col(other, "arg_n").dropna()))
         # cpp_row: the summary row, so the page says its spread as every table does (runs, stddev)
         rows.append({"id": exp_id, "experiment": label, "blog_s": blog_s, "cpp_s": cpp_s, "cpp_spread": cpp_spread,
                      "cpp_key": cpp_key, "cpp_row": cpp_row, "python_s": python_s, "python_spread": python_spread,

@@ -356,19 +356,18 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
                 os.killpg(proc.pid, sig) if session else proc.send_signal(sig)
         timed_out = False
         try:
-            try:
-                printed, said = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                stop(signal.SIGTERM)
+            # Waits for it; past the timeout, stops it, then kills it, 5 s apart.
+            for sig in (None, signal.SIGTERM, signal.SIGKILL):
+                if sig:
+                    timed_out = True
+                    stop(sig)
                 try:
-                    printed, said = proc.communicate(timeout=5)
+                    printed, said = proc.communicate(timeout=timeout if sig is None else 5)
+                    break
                 except subprocess.TimeoutExpired:
-                    stop(signal.SIGKILL)
-                    try:
-                        printed, said = proc.communicate(timeout=5)
-                    except subprocess.TimeoutExpired:  # a process that left the session holds the pipe
-                        printed, said = None, ""
+                    continue
+            else:  # a process that left the session holds the pipe
+                printed, said = None, ""
         except BaseException:  # as subprocess.run does: an interrupt kills it, and the exit waits
             stop(signal.SIGKILL)
             raise

@@ -12,11 +12,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <cstring>
 #include <fstream>
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 #include <set>
