@@ -527,6 +527,7 @@ def draw_seed(figs, seed, python_elsewhere):
     for j, (label, col, color, marker) in enumerate([
             ("blog (Python)", "blog_s", "#999999", "D"), ("C++, this run", "cpp_s", "#1f77b4", "o"),
             ("Python, %s machine" % ("another" if python_elsewhere else "this"), "python_s", "#ff7f0e", "s")]):
+        labelled = False  # on the series' first point, whichever row has it
         for y, r in zip(ys + (1 - j) * h, seed):
             v = r[col]
             if v is None:
@@ -537,7 +538,8 @@ def draw_seed(figs, seed, python_elsewhere):
             if spread:
                 ax.plot(spread, [y, y], color=color, linewidth=1.5)
             ax.plot([v], [y], linestyle="none", marker=marker, markersize=7, color=color,
-                    label=label if r is seed[0] else None)
+                    label=None if labelled else label)
+            labelled = True
             ax.text(max(v, spread[1] if spread else v) * 1.15, y, fmt_time(v), va="center", fontsize=7)
     # below the axes: inside, a slow bottom row (a sequential fetch) would sit under it
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)

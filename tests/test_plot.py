@@ -1495,6 +1495,20 @@ def test_latency_figure_keys_its_line_styles_and_says_where_a_sweep_stopped(tmp_
     assert_png(tmp_path / "fetch_latency.png")
 
 
+def test_the_seed_figure_keys_every_series_it_draws(tmp_path):
+    # A series was labelled on the first row only (sum, sequential): a run without that
+    # benchmark (fetch or the seed profile alone) had a legend of the blog alone, and its blue
+    # and orange points unexplained.
+    seed = [{"experiment": "sum 0..1e8, sequential", "blog_s": 8.7, "cpp_s": None, "python_s": None},
+            {"experiment": "fetch 40 GETs, sequential", "blog_s": 6.06, "cpp_s": 4.1, "python_s": 4.3,
+             "cpp_spread": [4.0, 4.2], "python_spread": [4.2, 4.4]}]
+    figs, seen = keeping_figures(tmp_path)
+    plot_figures.draw_seed(figs, seed, python_elsewhere=False)
+    (lines,) = seen["seed.png"]["lines"].values()
+    assert set(lines) == {"blog (Python)", "C++, this run", "Python, this machine"}, lines
+    assert lines["C++, this run"][0] == [4.1]  # labelled once, at the point it has
+
+
 def test_the_machine_table_says_when_the_machine_reported_no_caches(tmp_path):
     # A VM without /sys/devices/system/cpu/cpu0/cache gives Google Benchmark no cache sizes: the
     # page says so rather than drop the row, as a run from before caches were recorded does.
