@@ -125,6 +125,8 @@ for arg in ${ab_args[@]+"${ab_args[@]}"}; do
   case $arg in
     --out | --out=* | --analyse | --analyse=*) die "$arg: bisect.sh chooses where the rounds go" ;;
     --benchmark_filter=*) die "$arg: FILTER is the third argument" ;;
+    # ab.py's help exits 0, which would read as "no regression" after two builds
+    -h | --help) die "$arg: bisect.sh --help explains bisect.sh, scripts/ab.py --help the options it passes on" ;;
   esac
 done
 # What can be checked before two builds: ab.py's options and FILTER's syntax, as ab.py checks them.
@@ -218,8 +220,14 @@ esac
 git bisect start --no-checkout "$bad" "$good" >"$state/bisect.log" 2>&1 ||
   die "git bisect start failed: $(tail -n 1 "$state/bisect.log")"
 bisecting=1
-in_group git bisect run "$self" --step >>"$state/bisect.log"
-run_status=$?
+# BAD the child of GOOD: start has named it already. A run would measure BISECT_HEAD, which
+# --no-checkout leaves at the user's HEAD: one more build and comparison, and a widened search
+# if HEAD, past BAD, read as bad.
+run_status=0
+if ! grep -q "is the first bad commit$" "$state/bisect.log"; then
+  in_group git bisect run "$self" --step >>"$state/bisect.log"
+  run_status=$?
+fi
 first=$(sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$state/bisect.log" | head -n 1)
 if [[ -z $first ]]; then
   if grep -q "only 'skip'ped commits left" "$state/bisect.log"; then

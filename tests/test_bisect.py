@@ -117,6 +117,18 @@ def test_no_ab_options_after_the_filter(project):
     assert os.listdir(scratch) == []
 
 
+def test_bad_the_child_of_good_is_the_answer_without_another_build(project):
+    # git bisect start names BAD when it is GOOD's child; a bisect run went on to build and
+    # compare the user's HEAD (commit 11, BISECT_HEAD under --no-checkout) as a step.
+    repo, shas, env, scratch = project
+    proc = bisect(repo, env, shas[FIRST_BAD - 1], shas[FIRST_BAD], "fake/work")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "first bad commit: %s commit %d" % (shas[FIRST_BAD], FIRST_BAD)
+    assert "regression" in proc.stdout  # BAD's comparison with GOOD, as after a search
+    assert proc.stderr.count("concbench bisect: building") == 2 and "commit 11" not in proc.stderr, proc.stderr
+    assert os.listdir(scratch) == []
+
+
 def test_commits_that_do_not_build_are_skipped(project):
     repo, shas, env, scratch = project
     # GOOD 0, BAD 6: git's first midpoint is commit 3, which does not build; it is skipped
@@ -241,6 +253,9 @@ def test_bad_input(project, tmp_path):
     _one_line(bisect(repo, env, shas[0], "HEAD", "("), "--benchmark_filter=(: not a regular expression (POSIX extended)")
     _one_line(bisect(repo, env, shas[0], "HEAD", "fake", "--alpha", "2"), "--alpha", "'2' is not between 0")
     _one_line(bisect(repo, env, shas[0], "HEAD", "fake", "--out", "x.json"), "bisect.sh chooses where the rounds go")
+    # ab.py's help exits 0: taken for "no regression" after two builds
+    for flag in ("-h", "--help"):
+        _one_line(bisect(repo, env, shas[0], "HEAD", "fake", flag), flag + ": bisect.sh --help explains bisect.sh")
     # past the arguments it says what it builds and compares, then one line of why it stopped
     _last_line(bisect(repo, env, shas[3], "HEAD", "fake"), "GOOD", "does not build")
     _last_line(bisect(repo, dict(env, CONCBENCH_BISECT_BINARY="no/such/binary"), shas[0], "HEAD", "fake"),
