@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Every sum model returns the exact sum, and a failing worker process is an error, never a hang or a zombie.
 #include <gtest/gtest.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,12 +12,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <numeric>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -341,6 +345,67 @@ struct FaultCase {
   WorkerFault fault;
   const char* message;  // a piece of the error the model must report
 };
+
+// The wait status of `body` run in a child that may start `more` threads and no more: it is a
+// user of its own (a uid no one else has) whose RLIMIT_NPROC is its own task and those `more`,
+// since the kernel counts the tasks of the real user and does not hold root to the limit. Not
+// root, the child counts its user's tasks and allows that many besides.
+int with_thread_limit(int more, int (*body)()) {
+  const pid_t pid = fork();
+  if (pid != 0) {
+    int status = -1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    return status;
+  }
+  rlim_t tasks = 1;
+  if (geteuid() == 0) {
+    const uid_t uid = 2'000'000'000u + static_cast<uid_t>(getpid());
+    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(100);
+  } else {
+    tasks = 0;
+    for (const ProcessStat& p : processes()) {
+      std::ifstream file("/proc/" + std::to_string(p.pid) + "/status");
+      const std::string status{std::istreambuf_iterator<char>(file), {}};
+      const size_t uid = status.find("\nUid:\t"), threads = status.find("\nThreads:\t");
+      if (uid != std::string::npos && threads != std::string::npos &&
+          std::stoul(status.substr(uid + 6)) == getuid())
+        tasks += std::stoul(status.substr(threads + 10));
+    }
+  }
+  const rlimit limit{tasks + more, tasks + more};
+  if (setrlimit(RLIMIT_NPROC, &limit) != 0) _exit(101);
+  _exit(body());
+}
+
+// 0 when make() throws the error of a thread refused (EAGAIN), else why not.
+template <typename Make>
+int refused(Make make) {
+  try {
+    make();
+  } catch (const std::system_error& e) {
+    return e.code() == std::errc::resource_unavailable_try_again ? 0 : 2;
+  } catch (...) {
+    return 3;
+  }
+  return 1;  // all eight started: nothing was tested
+}
+
+// A thread refused part-way (a pids cgroup, ulimit -u) is the benchmark's error, thrown after
+// the threads already started are joined: destroyed while joinable, they ended the whole run
+// with std::terminate (SIGABRT), every benchmark after it lost.
+TEST(SumModels, AThreadRefusedPartWayIsAnErrorNotTheRunsEnd) {
+  const std::pair<const char*, int (*)()> cases[] = {
+      {"ThreadPool", [] { return refused([] { ThreadPool pool(8, kCpuSpin); }); }},
+      {"pool", [] { return refused([] { make_pool(8); }); }},
+      {"threads", [] { return refused([] { make_threads(8)->sum(Problem{Kernel::range, 1000, nullptr}); }); }},
+  };
+  for (const auto& [name, body] : cases) {
+    const int status = with_thread_limit(3, body);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << name << ": " << (WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                                : "exit status " + std::to_string(WEXITSTATUS(status)));
+  }
+}
 
 // When descriptors run out part-way (the third worker's pipe), the children already started
 // are killed and reaped and their pipes closed: an error, not a leak.

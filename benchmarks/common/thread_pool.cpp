@@ -10,10 +10,20 @@ namespace concbench {
 
 ThreadPool::ThreadPool(int workers, std::chrono::microseconds spin) : spin_(spin) {
   threads_.reserve(workers);
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  try {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  } catch (...) {
+    // The system refused a thread (a pids cgroup, RLIMIT_NPROC, memory). The ones started
+    // must end before the error leaves: a joinable std::thread destroyed ends the process,
+    // and they use this pool. The error is then the benchmark's, not the run's end.
+    stop();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop(); }
+
+void ThreadPool::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;

@@ -34,6 +34,7 @@ class ThreadPool {
   int size() const { return static_cast<int>(threads_.size()); }
 
  private:
+  void stop();  // lets the workers finish what is queued, then joins them
   void work();
 
   std::mutex mutex_;

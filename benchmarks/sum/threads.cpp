@@ -15,11 +15,18 @@ class Threads final : public Model {
   int64_t sum(const Problem& p) override {
     std::vector<std::thread> threads;
     threads.reserve(workers_);
-    for (int i = 0; i < workers_; ++i) {
-      threads.emplace_back([&, i] {
-        Slice s = slice_of(p.n, workers_, i);
-        partials_[i].value = sum_slice(p, s.begin, s.end);
-      });
+    try {
+      for (int i = 0; i < workers_; ++i) {
+        threads.emplace_back([&, i] {
+          Slice s = slice_of(p.n, workers_, i);
+          partials_[i].value = sum_slice(p, s.begin, s.end);
+        });
+      }
+    } catch (...) {
+      // The system refused a thread: the started ones point into this frame and, joinable,
+      // would end the process when destroyed. Joined, the error is the benchmark's.
+      for (std::thread& t : threads) t.join();
+      throw;
     }
     int64_t total = 0;
     for (int i = 0; i < workers_; ++i) {
