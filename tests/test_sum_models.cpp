@@ -397,7 +397,11 @@ TEST(SumModels, AThreadRefusedPartWayIsAnErrorNotTheRunsEnd) {
   const std::pair<const char*, int (*)()> cases[] = {
       {"ThreadPool", [] { return refused([] { ThreadPool pool(8, kCpuSpin); }); }},
       {"pool", [] { return refused([] { make_pool(8); }); }},
-      {"threads", [] { return refused([] { make_threads(8)->sum(Problem{Kernel::range, 1000, nullptr}); }); }},
+      // n large enough that the threads started still run when the fourth is asked for: a
+      // thread that has ended no longer counts towards the limit.
+      {"threads", [] {
+         return refused([] { make_threads(8)->sum(Problem{Kernel::range, 1'000'000'000, nullptr}); });
+       }},
   };
   for (const auto& [name, body] : cases) {
     const int status = with_thread_limit(3, body);
