@@ -59,6 +59,23 @@ def test_latency_counts_the_wait_for_a_slot_in_every_model():
         assert b["efficiency"] <= 1, b["name"]
 
 
+def test_openmp_runs_a_team_of_c_or_says_it_did_not():
+    # A team of C whatever OMP_DYNAMIC says (a dynamic one is at most the online CPUs), and
+    # under OMP_THREAD_LIMIT, which caps it silently, an error that names the team it got.
+    c = (os.cpu_count() or 1) + 2
+    # One benchmark: the capped team's gated warm-up waits for the gate's 8 s timeout.
+    flags = ("--benchmark_filter=^fetch/openmp/conc:%d/n:%d/delay_ms:0/bytes:1024/keepalive:1/" % (c, c),
+             "--fetch_conc=%d" % c, "--fetch_n=%d" % c, "--fetch_delay_ms=0", "--fetch_bytes=1024")
+    runs = run(*flags, env={"OMP_DYNAMIC": "true"})
+    assert all(b["peak_in_flight"] == c for b in runs), runs
+    proc = subprocess.run([BINARY, "--benchmark_repetitions=1", "--benchmark_min_time=0.01", "--benchmark_format=json",
+                           *flags], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_THREAD_LIMIT": str(c - 1)})
+    runs = [b for b in json.loads(proc.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
+    assert runs and all(b.get("error_occurred") for b in runs), runs
+    assert "OpenMP ran a team of %d threads, not the %d the name says" % (c - 1, c) in runs[0]["error_message"]
+
+
 def test_cpu_util_counts_the_client_work_of_worker_processes():
     # Google Benchmark's CPU time is this process's alone; fork's and process_pool's requests
     # are made in other processes. cpu_util counts them: CPU time a run (cpu_util x real_time)

@@ -77,6 +77,16 @@ def test_a_model_that_cannot_have_its_workers_is_an_error():
     assert "never ran one call's slices on more than 1 worker, not the 2 its name says" in runs[0]["error_message"]
 
 
+def test_openmp_has_its_workers_whatever_omp_dynamic_says():
+    # A dynamic team is libgomp's online CPUs less the load average: never more workers than
+    # cores, and fewer as the machine gets busy. The model turns it off, so W > cores runs W.
+    w = (os.cpu_count() or 1) + 2
+    runs = run("--benchmark_filter=^sum/openmp/range/workers:%d/" % w, "--sizes=1000", "--workers=%d" % w,
+               "--scaling_n=1e6", env={"OMP_DYNAMIC": "true"})
+    assert runs and not [b for b in runs if b.get("error_occurred")], runs
+    assert all(b["workers"] == w for b in runs), runs
+
+
 @pytest.mark.parametrize("kernel", ["array", "range"])
 def test_the_first_timed_call_is_warm(kernel):
     # With a minimum time of a microsecond Google Benchmark reports its first run of the body,

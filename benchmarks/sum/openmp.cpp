@@ -10,6 +10,10 @@ namespace {
 class OpenMp final : public Model {
  public:
   explicit OpenMp(int workers) : workers_(workers) {
+    // A team of exactly W, whatever OMP_DYNAMIC says: dynamic teams (libgomp's are the online
+    // CPUs less the load average) made W > cores impossible, and a team of 1 under a label of
+    // 2 once the load rose mid-benchmark. This thread runs every call: the setting is its own.
+    omp_set_dynamic(0);
     // libgomp starts a team's threads at its first parallel region and keeps them for the next:
     // one region here, so building the model pays for them (start_ms), not the first call. Not
     // an empty one: GCC drops a parallel region whose body is empty.
