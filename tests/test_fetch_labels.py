@@ -286,6 +286,29 @@ def test_a_model_left_out_of_c10k_for_descriptors_says_why_in_grouped_counts():
         "their multi handles), more than this run's limit of 4,096"), context["fetch_c10k_not_run:pool"]
 
 
+def test_with_real_urls_the_untimed_round_is_a_whole_run(tmp_path):
+    # Its first min(N, C) requests were all it was: seq went to one host of the seed's four
+    # before timing and made its other connections (TLS handshakes) in the first timed run, at
+    # about a second a run often the only one. A URL that fails only second shows it: it now
+    # fails the untimed round, not a timed run.
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import run_isolated
+    fixture = run_isolated.Fixture(os.environ.get("CONCBENCH_FIXTURE", os.path.join(
+        REPO, "build", "release", "fixtures", "concbench_fixture")))
+    url = fixture.start()
+    try:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("%s/data?bytes=10\n%s/data?status=404\n" % (url, url))
+        proc = subprocess.run([BINARY, "--fetch_urls=%s" % urls, "--benchmark_filter=^fetch/seq/.*/profile:urls/",
+                               "--benchmark_repetitions=1", "--benchmark_format=json"],
+                              capture_output=True, text=True, timeout=120)
+        runs = [b for b in json.loads(proc.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
+        assert runs and all(b["error_message"].startswith("the warm-up round (one run's 20 requests) failed: ")
+                            for b in runs), [b.get("error_message") for b in runs]
+    finally:
+        fixture.stop()
+
+
 def test_the_fixture_is_measured_only_once_no_other_client_holds_it():
     # peak/wrk has no untimed round: it measured from its first second even while the fixture was
     # still closing another client's connections (a sanitized smoke run saw wrk make no request
