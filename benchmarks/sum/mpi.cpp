@@ -190,14 +190,21 @@ class Mpi final : public Model {
     // distributed-memory program keeps the part of the data it owns. The caller must not change
     // the values of an array it has passed (the benchmarks never do).
     c.scatter = p.kernel == Kernel::array && (p.values != scattered_values_ || p.n != scattered_n_);
+    if (c.scatter) {
+      // Allocated before the ranks are told: a bad_alloc after it would leave them waiting in
+      // the scatter while this process went on to quit. As large as the first round, the
+      // largest (a chunk a rank, or its whole slice if smaller), not W - 1 chunks for any n.
+      const auto ranks = static_cast<size_t>(workers_ - 1);
+      io_->counts.assign(ranks, 0);
+      io_->displs.assign(ranks, 0);
+      size_t first_round = 0;
+      for (int r = 1; r < workers_; ++r) first_round += static_cast<size_t>(scatter_count(p.n, workers_, r, 0));
+      io_->staging.resize(first_round);
+    }
     tell(c, deadline);
     MPI_Request request;
     if (c.scatter) {
       scattered_values_ = nullptr;  // until every rank has its slice
-      const auto ranks = static_cast<size_t>(workers_ - 1);
-      io_->counts.assign(ranks, 0);
-      io_->displs.assign(ranks, 0);
-      io_->staging.resize(ranks * kScatterChunk);
       for (int64_t k = 0, rounds = scatter_rounds(p.n, workers_); k < rounds; ++k) {
         int at = 0;
         for (int r = 1; r < workers_; ++r) {
