@@ -74,12 +74,19 @@ SocketLoop::Watch& SocketLoop::watch(curl_socket_t s) {
 // takes it out then, should the server close it), and on_close takes it out before libcurl
 // closes it. Not every socket is closed through on_close (libcurl 7.88 closes one whose
 // connect never completed with a plain close), so on_open forgets whatever the table says of
-// a descriptor number that comes back: a new socket is in no epoll set.
+// a descriptor number that comes back: a new socket is in no epoll set. A socket libcurl made
+// elsewhere (its threaded resolver's socketpair, closed with a plain close as soon as the name
+// is resolved) is forgotten at its REMOVE: kept, the table said {IN, handle} of a number the
+// next lookup's socketpair gets, and that one was never added, the lookup's end never seen.
 int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void*) {
   auto* h = static_cast<Handle*>(handle);
   Watch& w = h->loop->watch(s);
   if (what == CURL_POLL_REMOVE) {
-    w.wanted = false;
+    if (w.ours) {
+      w.wanted = false;
+    } else {
+      h->loop->unwatch(s);
+    }
     return 0;
   }
   w.wanted = true;
@@ -99,7 +106,9 @@ int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void*)
     if (rc != 0 && errno == EEXIST) rc = epoll_ctl(epoll, EPOLL_CTL_MOD, s, &ev);
   }
   // Recorded only once registered, so a failed call is tried again at the next change.
-  w = {rc == 0 ? events : 0u, h->index, true};
+  w.events = rc == 0 ? events : 0u;
+  w.handle = h->index;
+  w.wanted = true;
   return 0;
 }
 
@@ -108,17 +117,16 @@ curl_socket_t SocketLoop::on_open(void* loop, curlsocktype, curl_sockaddr* addre
   // CLOEXEC: a fixture server started by fork+exec must not inherit the client's connections.
   const int s = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
   if (s < 0) return CURL_SOCKET_BAD;
-  static_cast<SocketLoop*>(loop)->watch(s) = {};
+  static_cast<SocketLoop*>(loop)->watch(s) = {.ours = true};
   return s;
 }
 
 // Takes s out of the epoll set if the table says it is there, and forgets it.
 void SocketLoop::unwatch(curl_socket_t s) {
   const auto i = static_cast<size_t>(s);
-  if (i < watch_.size() && watch_[i].events != 0) {
-    epoll_ctl(epoll_, EPOLL_CTL_DEL, s, nullptr);
-    watch_[i] = {};
-  }
+  if (i >= watch_.size()) return;
+  if (watch_[i].events != 0) epoll_ctl(epoll_, EPOLL_CTL_DEL, s, nullptr);
+  watch_[i] = {};
 }
 
 // CURLOPT_CLOSESOCKETFUNCTION of every transfer on this loop: libcurl closes its sockets here,
@@ -281,10 +289,12 @@ bool SocketLoop::run(Clock::time_point deadline) {
       if (e & EPOLLERR) flags |= CURL_CSELECT_ERR;
       const uint64_t data = events[i].data.u64;
       const auto s = static_cast<curl_socket_t>(static_cast<uint32_t>(data));
-      if (!watch(s).wanted) {
+      if (Watch& w = watch(s); !w.wanted) {
         // A kept connection between transfers: the server closed it or sent what nobody asked
-        // for. libcurl sees that when it next tries to reuse it; until then it stays quiet.
-        unwatch(s);
+        // for. libcurl sees that when it next tries to reuse it; until then it stays quiet,
+        // out of the set (still ours: its next transfer adds it again).
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, s, nullptr);
+        w.events = 0;
         continue;
       }
       socket_action(*handles_[data >> 32], s, flags);

@@ -98,6 +98,7 @@ class SocketLoop {
     uint32_t events = 0;
     uint32_t handle = 0;
     bool wanted = false;
+    bool ours = false;  // made by on_open: a connection, which may be kept
   };
 
   static int on_socket(CURL* easy, curl_socket_t s, int what, void* handle, void* socket_data);
