@@ -203,9 +203,12 @@ def publish(out_dir, names, build):
     """Writes output all at once or not at all: build(tmp) writes the entries `names` into a fresh
     directory; each replaces its namesake in out_dir (one build did not write is removed), the
     rest of out_dir is left alone, and on any failure out_dir is left as it was. Returns build's result."""
-    created = not os.path.isdir(out_dir)
-    if os.path.exists(out_dir) and created:
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError("output %s exists and is not a directory" % out_dir)
+    created, d = [], os.path.abspath(out_dir)  # the directories made here, deepest first
+    while not os.path.isdir(d):
+        created.append(d)
+        d = os.path.dirname(d)
     try:
         os.makedirs(out_dir, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=".tmp-", dir=out_dir)
@@ -242,11 +245,11 @@ def publish(out_dir, names, build):
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)  # the old entries go with it after success
-        if created:
+        for d in created:
             try:
-                os.rmdir(out_dir)  # only succeeds if nothing landed in it
+                os.rmdir(d)  # only succeeds if nothing landed in it
             except OSError:
-                pass
+                break
 
 
 def say(prog, message):

@@ -1250,6 +1250,15 @@ def test_publish_is_all_or_nothing_even_when_interrupted_or_the_undo_fails(tmp_p
     assert sorted(os.listdir(os.path.join(kept, "plots"))) == ["a.png"]
 
 
+def test_publish_that_fails_leaves_no_directory_it_made(tmp_path):
+    # Only the output directory itself was taken away: --out a/b/c left a/b behind.
+    def failing(tmp):
+        raise OSError(28, "No space left on device")
+    with pytest.raises(OSError):
+        __import__("cli").publish(str(tmp_path / "a" / "b" / "c"), ["README.md"], failing)
+    assert os.listdir(tmp_path) == []
+
+
 def test_rerun_replaces_stale_plots(tmp_path):
     out = tmp_path / "out"
     assert run_plot(data("foreign.json"), "--out", str(out)).returncode == 0
