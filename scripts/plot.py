@@ -128,7 +128,9 @@ def load_python_run(args, path, run):
     if not python_run.df["key"].str.startswith("python/").any():
         raise InputError("the Python run %s has no python/... benchmarks (scripts/python_reference.py "
                          "writes them)" % args.python)
-    elsewhere = records.identity_differences(run.context, python_run.context)
+    # As strict as compare.py and history.py: a machine not shown to be this one is another
+    # (a Python record without the clock and CPU signature passed beside the 2,596 MHz VM's run).
+    elsewhere = records.machine_differences(run.context, python_run.context, ("the run", "the Python run"))
     if elsewhere and not args.any_host:
         raise InputError("the Python run %s was recorded on another machine than %s (%s); its times are not "
                          "this machine's (--any-host to show them anyway, marked as another machine's)"

@@ -216,12 +216,13 @@ def same_machine(a, b):
     return not machine_differences(a, b)
 
 
-def machine_differences(a, b):
-    """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded by ...":
-    an IDENTITY key either lacks, a LATER_IDENTITY key only one has, or identity_differences."""
+def machine_differences(a, b, names=("OLD", "NEW")):
+    """Why two contexts are not the same machine, as "key: A vs B" or "key: not recorded by ..."
+    (`names` name the two): an IDENTITY key either lacks, a LATER_IDENTITY key only one has, or
+    identity_differences."""
     def lacks(c, k):
         return c.get(k) in (None, "")
-    missing = ["%s: not recorded by %s" % (k, "OLD" if lacks(a, k) else "NEW")
+    missing = ["%s: not recorded by %s" % (k, names[0] if lacks(a, k) else names[1])
                for k in IDENTITY + LATER_IDENTITY
                if ((lacks(a, k) or lacks(b, k)) if k in IDENTITY else lacks(a, k) != lacks(b, k))]
     return missing + identity_differences(a, b)

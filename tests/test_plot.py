@@ -1108,6 +1108,14 @@ def test_a_python_run_of_another_machine_is_refused_unless_any_host(tmp_path):
     assert "| Python on another machine |" in seed and "Python on this machine" not in seed
     assert "other.json` (recorded " in seed
     assert "), recorded on another machine (%s): not this machine's times (plot.py --any-host)." % why in seed
+    # What one record says of its machine and the other does not is not the same machine: a Python
+    # record without the CPU signature (and clock) passed beside the 2,596 MHz VM's run.
+    run = json.loads(open(data("handcheck.json")).read())
+    run["context"]["cpu_signature"] = "AuthenticAMD family 26 model 2 stepping 1"
+    signed = tmp_path / "signed.json"
+    signed.write_text(json.dumps(run))
+    r = run_plot(str(signed), "--python", data("small_run.json"), "--out", str(tmp_path / "unsigned"))
+    assert r.returncode == 2 and "(cpu_signature: not recorded by the Python run)" in r.stderr, r.stderr
 
 
 def _fake_repo(tmp_path):
