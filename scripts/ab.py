@@ -253,8 +253,9 @@ def run_round(sides, groups, args, tmp, rng, timeout=DEFAULT_PROCESS_TIMEOUT):
             raise InputError("%s: %s" % (sides[label].label, e)) from None
         results[label] = {"metrics": {m.name: [m.kind, m.value] for m in found.values()},
                           "errors": dict(errors), "context": context}
-        if context.get("concbench_test_slowdown"):
-            results[label]["test_hook"] = context["concbench_test_slowdown"]
+        hooks = [str(v) for k, v in sorted(context.items()) if k.startswith("concbench_test_") and v not in (None, "")]
+        if hooks:  # any CONCBENCH_TEST_* the binary recorded, a user's exported one too
+            results[label]["test_hook"] = "; ".join(hooks)
     return results, order, "; ".join(unstable) or "no"
 
 
@@ -292,8 +293,9 @@ def run_rounds(sides, args, rounds, out_path, listed=None, timeout=DEFAULT_PROCE
             say("round %d of %d: %s of each side, OLD and NEW in random order%s"
                 % (i + 1, rounds, plural(len(groups), "model process", "model processes"), eta))
             runs, order, unstable = run_round(sides, groups, args, tmp, rng, timeout)
-            for label in SIDES:
-                data.setdefault("context", runs[label].pop("context"))
+            # OLD's context stands for the machine; NEW's is kept for what its build differs in.
+            for label, key in zip(SIDES, ("context", "new_context")):
+                data.setdefault(key, runs[label].pop("context"))
             data["rounds"].append(dict(runs, order=order, unstable=unstable))
     run_isolated.write_json(data, out_path, indent=None)
     return data
@@ -308,7 +310,7 @@ def rounds_problem(data):
     if not all(isinstance(env := data[s].get("env", {}), dict) and all(isinstance(v, str) for v in env.values())
                for s in SIDES):
         return "a side's env is not an object of strings"
-    if not isinstance(data.get("context", {}), dict):
+    if not all(isinstance(data.get(key, {}), dict) for key in ("context", "new_context")):
         return "its context is not an object"
     if not isinstance(data.get("rounds"), list) or not data["rounds"]:
         return "no rounds"
@@ -396,6 +398,10 @@ def analyse(data, alpha, min_effect):
         notes.append("unstable environment in %d of %d rounds (round %d: %s)"
                      % (len(unstable), len(rounds), unstable[0][0], unstable[0][1]))
     notes += regress.one_side_notes([seen(side, "metrics") for side in SIDES], weights["old"] | weights["new"])
+    # Two binaries given as they are may be two builds (a sanitized one against a release one):
+    # said, as compare.py says it of two records.
+    notes += ["OLD and NEW differ: " + d
+              for d in records.differences(data.get("context") or {}, data.get("new_context") or {}, records.SETTINGS)]
     for side in SIDES:
         hooks = sorted({r[side]["test_hook"] for r in rounds if r[side].get("test_hook")})
         if hooks:

@@ -25,7 +25,8 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 (also read from a file "hang" beside this script); "child:" before it first starts a
                 process that holds this one's output open for two minutes
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
-                process whose first benchmark starts with text
+                process whose first benchmark starts with text; a file "context" beside this
+                script, holding JSON, is merged too: how a build differs
   FAKE_BUILT_FROM  the commit its help says it was built from, as the binary's says its own
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
 Each entry carries the process's id as a counter, fake_pid, and so does the context.
@@ -126,7 +127,9 @@ def main(args):
             only, extra = "", os.environ.get("FAKE_CONTEXT", "{}")
             if not extra.startswith("{"):
                 only, extra = extra.split(":", 1)
+            built = os.path.join(here, "context")
             json.dump({"context": dict(CONTEXT, fake_pid=str(os.getpid()),
+                                       **(json.load(open(built)) if os.path.exists(built) else {}),
                                        **(json.loads(extra) if mine[0].startswith(only) else {})),
                        "benchmarks": rows}, f)
         os.replace(temp, out)

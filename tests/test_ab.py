@@ -25,12 +25,13 @@ from test_compare import git, make_repo, one_line_error  # noqa: E402
 TWO = "sum/seq/range/workers:1/n:1000,sum/pool/range/workers:2/n:1000"
 
 
-def binary(tmp_path, name, speed=None, error=None, names=None, exit_on=None, hang=None):
+def binary(tmp_path, name, speed=None, error=None, names=None, exit_on=None, hang=None, context=None):
     """A copy of the stand-in binary in its own directory, with what its 'commit' changed."""
     d = tmp_path / name
     d.mkdir()
     shutil.copy(FAKE, d / "concbench")
-    for file, value in (("speed", speed), ("error", error), ("names", names), ("exit", exit_on), ("hang", hang)):
+    for file, value in (("speed", speed), ("error", error), ("names", names), ("exit", exit_on), ("hang", hang),
+                        ("context", None if context is None else json.dumps(context))):
         if value is not None:
             (d / file).write_text(str(value))
     return str(d / "concbench")
@@ -89,6 +90,18 @@ def test_the_two_processes_of_a_pair_run_back_to_back(tmp_path):
     # Random order: over 16 pairs each side ran first sometimes, over 8 rounds each model did.
     assert {a[0] for a, _ in pairs} == {"old", "new"}
     assert {r["order"][0][0] for r in rounds} == {"sum/seq", "sum/pool"}
+
+
+def test_two_builds_and_test_hooks_are_said_beside_the_verdict(tmp_path):
+    # NEW's context was dropped: a sanitized debug build against a release one got a verdict with
+    # no word of it; and of the test hooks only CONCBENCH_TEST_SLOWDOWN was said.
+    proc = ab(binary(tmp_path, "old", context={"build_type": "release"}),
+              binary(tmp_path, "new", context={"build_type": "debug", "concbench_test_pause_ms": "50 (a test hook)"}),
+              "--rounds", 8)
+    assert proc.returncode == 0, proc.stderr
+    assert "OLD and NEW differ: build_type: release vs debug" in proc.stdout, proc.stdout
+    assert "a test hook was set in NEW: 50 (a test hook)" in proc.stdout, proc.stdout
+    assert "test hook was set in OLD" not in proc.stdout
 
 
 def test_a_process_that_fails_on_one_side_is_an_error_of_that_side(tmp_path):

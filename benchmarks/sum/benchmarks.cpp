@@ -591,6 +591,9 @@ void register_benchmarks(const Sweep& sweep) {
   }
   if (test_poison_array())  // read here, so a bad value is a usage error before anything runs
     add_context("concbench_test_poison_array", "the array's last value is one too many (a test hook)");
+  if (const char* spinning = std::getenv("CONCBENCH_TEST_LEAVE_SPINNING"); spinning != nullptr && *spinning != 0)
+    add_context("concbench_test_leave_spinning",
+                std::string(spinning) + "'s first benchmark leaves a thread spinning (a test hook)");
   if (test_memory_gb())
     add_context("concbench_test_memory_gb",
                 std::to_string(*test_memory_gb()) + " GB of memory taken for the array bound (a test hook)");
