@@ -134,6 +134,24 @@ def test_going_on_on_another_machine_is_refused(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
+def test_going_on_with_another_build_of_the_commit_is_refused(tmp_path):
+    # Only the commit and the machine were checked: a debug or sanitized build of the same commit,
+    # or one from a dirty tree, pooled its trials into the release build's rates.
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import records
+    for differs, said in (({"build_type": "Debug"}, "build_type: Release vs Debug"),
+                          ({"concbench_dirty": "true"}, "concbench_dirty: false vs true")):
+        key = said.split(":")[0]
+        out = saved_out(tmp_path / key)
+        context = dict(records.this_machine(), concbench_commit=saved_commit(), **differs)
+        proc = calibrate("--trials", 2, "--rounds", 16, "--binary", binary(tmp_path, key + "-binary"),
+                         "--out", out, env={"FAKE_CONTEXT": json.dumps(context)})
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        last = proc.stderr.strip().splitlines()[-1]
+        assert "holds trials of another build of this commit (%s): give a new --out" % said in last, last
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="no saved rounds")
 def test_going_on_with_another_number_of_rounds_is_refused(tmp_path):
     # The summary gave the current --rounds as every trial's: a summary written again with the
     # default 16 over trials of 24 said 16, and ab.py took its rates for a verdict of 16 rounds.
