@@ -121,12 +121,14 @@ def load(path, label):
         raise InputError("%s: %s" % (label, e)) from None
 
 
-def history_noise(args, machines, exclude):
+def history_noise(args, machines, builds, exclude):
     """{metric: (sigma, differences)} from the other full records of these machines, oldest first.
     A quick run's one short repetition and a partial run's other flags measure with another noise."""
     exclude = {os.path.realpath(p) for p in exclude}  # OLD and NEW as typed, the history's absolute
+    # Of OLD's or NEW's build too: another build's records (a sanitized binary's) vary otherwise.
     found = [r for r in records.scan_records(args.history) if os.path.realpath(r.path) not in exclude
-             and r.scope == records.FULL and any(records.same_machine(r.context, m) for m in machines)]
+             and r.scope == records.FULL and any(records.same_machine(r.context, m) for m in machines)
+             and any(not records.differences(r.context, b, records.BUILD) for b in builds)]
     series = metrics.metric_series(sorted(found, key=lambda r: (r.when, r.path)), None, [])[0]
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)
 
@@ -176,7 +178,7 @@ def run(argv):
                          % (" matching --filter %s" % args.filter if args.filter else ""))
     # The noise of NEW's machine; with --any-host, of either side's.
     machines = [ctx_new, ctx_old] if args.any_host else [ctx_new]
-    noise, n_history = history_noise(args, machines, {paths["OLD"], paths["NEW"]})
+    noise, n_history = history_noise(args, machines, [ctx_old, ctx_new], {paths["OLD"], paths["NEW"]})
     results = judge(old, new, noise)
     errors, error_notes = regress.judge_errors(
         regress.error_weights(errors_new, new), regress.error_weights(errors_old, old),

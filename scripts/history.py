@@ -19,6 +19,7 @@ gets both at once, or neither (a history.png of an earlier page goes when nothin
 nothing else in OUT is touched, and an OUT whose README.md is not such a page is refused.
 """
 import argparse
+import collections
 import itertools
 import math
 import os
@@ -68,8 +69,10 @@ def pick_records(args, notes):
     except records.GitError as e:
         raise InputError("cannot list the commits of %s: %s" % (args.repo, e)) from None
     partial = "of a --quick or partial run (not every benchmark, or other flags)"
-    usable, skipped = {}, {"of another machine": 0, "from a dirty tree": 0, partial: 0,
-                           "of commits off this branch": 0}
+    other_build = "of another build (compiler, flags or build type) than %s" % (
+        "--like's" if like else "most records'")
+    usable, candidates, skipped = {}, [], {"of another machine": 0, "from a dirty tree": 0, partial: 0,
+                                           "of commits off this branch": 0, other_build: 0}
     for r in found:
         # A quick or partial run measured with other flags: beside full runs it would be a step.
         why = ("of another machine" if not records.same_machine(r.context, machine) else
@@ -78,6 +81,18 @@ def pick_records(args, notes):
                "of commits off this branch" if r.commit not in order else None)
         if why:
             skipped[why] += 1
+        else:
+            candidates.append(r)
+    # One build's series, --like's or most records' (the newest of them on a tie): another
+    # build's records (a sanitized or clang binary's) would read as steps at their commits.
+    def built(c):
+        return tuple(str(c.get(k)) for k in records.BUILD)
+    counts = collections.Counter(built(r.context) for r in candidates)
+    build = like.context if like else max(candidates, key=lambda r: (counts[built(r.context)], r.when, r.path)
+                                          ).context if candidates else {}
+    for r in candidates:
+        if records.differences(r.context, build, records.BUILD):
+            skipped[other_build] += 1
         else:
             usable.setdefault(r.commit, []).append(r)
     notes += ["left out %s %s" % (plural(count, "record"), why) for why, count in skipped.items() if count]

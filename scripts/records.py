@@ -146,6 +146,11 @@ SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtim
             "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
 
 
+# What the binary was built with, of the SETTINGS: a history is one build's (a sanitized or
+# clang binary's record beside release ones would read as a step at its commit).
+BUILD = ("compiler", "cxx_flags", "build_type")
+
+
 # One kind of VM's records measured a system call within 1.5x of each other (0.98-1.33 us,
 # 0.16-0.23 us); the 2,096 and 2,596 MHz VMs differ about 5x, which decides fetch numbers (README).
 SYSCALL_RATIO = 2.0

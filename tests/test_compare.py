@@ -120,6 +120,9 @@ def test_only_full_runs_make_the_noise_and_a_side_that_is_not_one_is_said(tmp_pa
                               concbench_scope="quick"))
     old, new = pair(tmp_path)
     quick = write_run(tmp_path / "quick.json", suite(rng), ctx=context(concbench_scope="quick"), reps=1)
+    # Nor does another build's full record (a clang binary's), noisier and measured otherwise.
+    write_run(hist / "20261115T100000Z-b00000000000-vm.json", suite(rng, noise=0.5),
+              ctx=context(commit="b%039d" % 15, date="2026-11-15T10:00:00+00:00", compiler="Clang 14.0.6"))
     full = json.loads(run_compare(old, new, "--history", hist, "--json").stdout)
     assert {r["n"] for r in full["results"]} == {9}  # 10 full records, 9 differences
     assert "between-run noise of 10 full records" in full["method"]
