@@ -220,15 +220,17 @@ esac
 git bisect start --no-checkout "$bad" "$good" >"$state/bisect.log" 2>&1 ||
   die "git bisect start failed: $(tail -n 1 "$state/bisect.log")"
 bisecting=1
+first_bad() { sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$state/bisect.log" | head -n 1; }
 # BAD the child of GOOD: start has named it already. A run would measure BISECT_HEAD, which
 # --no-checkout leaves at the user's HEAD: one more build and comparison, and a widened search
 # if HEAD, past BAD, read as bad.
 run_status=0
-if ! grep -q "is the first bad commit$" "$state/bisect.log"; then
+first=$(first_bad)
+if [[ -z $first ]]; then
   in_group git bisect run "$self" --step >>"$state/bisect.log"
   run_status=$?
+  first=$(first_bad)
 fi
-first=$(sed -n 's/^\([0-9a-f]\{40\}\) is the first bad commit$/\1/p' "$state/bisect.log" | head -n 1)
 if [[ -z $first ]]; then
   if grep -q "only 'skip'ped commits left" "$state/bisect.log"; then
     say "undecided: commits that could not be measured sit at the boundary; the first bad commit is one of:"

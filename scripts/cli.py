@@ -41,6 +41,11 @@ class InputError(Failure):
 
 
 class Parser(argparse.ArgumentParser):
+    # No abbreviations: bisect.sh refuses ab.py's --help and --out by name, and --hel or --ou
+    # passed it as an abbreviation (ab.py's help exits 0, read as "no regression").
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     # argparse prints usage and the error on two lines; bad input here is always one line.
     def error(self, message):
         raise InputError("%s (see --help)" % message)
@@ -205,10 +210,22 @@ def publish(out_dir, names, build):
     rest of out_dir is left alone, and on any failure out_dir is left as it was. Returns build's result."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError("output %s exists and is not a directory" % out_dir)
-    created, d = [], os.path.abspath(out_dir)  # the directories made here, deepest first
+    made, d = [], os.path.abspath(out_dir)  # the directories made here, deepest first
     while not os.path.isdir(d):
-        created.append(d)
+        made.append(d)
         d = os.path.dirname(d)
+    try:
+        return _replace_entries(out_dir, names, build)
+    finally:
+        for d in made:
+            try:
+                os.rmdir(d)  # only succeeds if nothing landed in it
+            except OSError:
+                break
+
+
+def _replace_entries(out_dir, names, build):
+    """publish's work in out_dir, which it may make."""
     try:
         os.makedirs(out_dir, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=".tmp-", dir=out_dir)
@@ -245,11 +262,6 @@ def publish(out_dir, names, build):
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)  # the old entries go with it after success
-        for d in created:
-            try:
-                os.rmdir(d)  # only succeeds if nothing landed in it
-            except OSError:
-                break
 
 
 def say(prog, message):

@@ -298,6 +298,10 @@ def test_flags_only_a_built_binary_knows_are_checked_before_the_next_build(tmp_p
         proc = ab(REAL, "HEAD", "--repo", repo, "--rounds", 8, flag)
         one_line_error(proc, "OLD: ", said)
         assert "building" not in proc.stderr
+    # An abbreviation of ab.py's own flags is the binary's flag, never --help: argparse took
+    # --hel for it and exited 0, which bisect.sh's check of its options read as good.
+    proc = ab("--check-args", REAL, REAL, "--hel")
+    one_line_error(proc, "unknown flag '--hel'")
 
 
 def test_an_interrupted_run_leaves_no_file_that_passes_for_a_result(tmp_path):

@@ -1258,12 +1258,19 @@ def test_publish_is_all_or_nothing_even_when_interrupted_or_the_undo_fails(tmp_p
     assert sorted(os.listdir(os.path.join(kept, "plots"))) == ["a.png"]
 
 
-def test_publish_that_fails_leaves_no_directory_it_made(tmp_path):
-    # Only the output directory itself was taken away: --out a/b/c left a/b behind.
+def test_publish_that_fails_leaves_no_directory_it_made(tmp_path, monkeypatch):
+    # Only the output directory itself was taken away: --out a/b/c left a/b behind, and all
+    # three when its temporary directory could not be made.
+    import cli
+
     def failing(tmp):
         raise OSError(28, "No space left on device")
     with pytest.raises(OSError):
-        __import__("cli").publish(str(tmp_path / "a" / "b" / "c"), ["README.md"], failing)
+        cli.publish(str(tmp_path / "a" / "b" / "c"), ["README.md"], failing)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setattr(cli.tempfile, "mkdtemp", lambda **_: failing(None))
+    with pytest.raises(cli.InputError, match="cannot write to .*No space left"):
+        cli.publish(str(tmp_path / "a" / "b" / "c"), ["README.md"], failing)
     assert os.listdir(tmp_path) == []
 
 
