@@ -47,7 +47,7 @@ struct WarmRound {
   bool gated = false;  // the fixture holds them until all are in flight (real URLs: no gate)
 };
 
-// Builds the model and makes one untimed round (warm_round for the fixture; the first min(N, C)
+// Builds the model and makes one untimed round (warm_round for the fixture; one whole run of the
 // requests for real URLs): it opens the C connections (and creates what a model makes lazily),
 // so every timed iteration measures the steady state that keepalive:1 names, however few
 // iterations min_time allows. Its responses are checked, then dropped. nullptr (the benchmark

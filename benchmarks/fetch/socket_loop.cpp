@@ -74,15 +74,18 @@ SocketLoop::Watch& SocketLoop::watch(curl_socket_t s) {
 // takes it out then, should the server close it), and on_close takes it out before libcurl
 // closes it. Not every socket is closed through on_close (libcurl 7.88 closes one whose
 // connect never completed with a plain close), so on_open forgets whatever the table says of
-// a descriptor number that comes back: a new socket is in no epoll set. A socket libcurl made
-// elsewhere (its threaded resolver's socketpair, closed with a plain close as soon as the name
-// is resolved) is forgotten at its REMOVE: kept, the table said {IN, handle} of a number the
-// next lookup's socketpair gets, and that one was never added, the lookup's end never seen.
+// a descriptor number that comes back: a new socket is in no epoll set. Any other socket is
+// forgotten at its REMOVE: one libcurl made elsewhere (its threaded resolver's socketpair,
+// closed with a plain close once the name is resolved), and one of ours that was not reading.
+// Kept, the table said {IN, handle} of a number the next lookup's socketpair gets, whose ADD
+// was then skipped, and the lookup's end never seen.
 int SocketLoop::on_socket(CURL*, curl_socket_t s, int what, void* handle, void*) {
   auto* h = static_cast<Handle*>(handle);
   Watch& w = h->loop->watch(s);
   if (what == CURL_POLL_REMOVE) {
-    if (w.ours) {
+    // A kept connection's transfer ends reading its answer. One that was not reading (a connect
+    // that never completed, which libcurl closes with a plain close too) is not kept either.
+    if (w.ours && (w.events & EPOLLIN) != 0) {
       w.wanted = false;
     } else {
       h->loop->unwatch(s);
