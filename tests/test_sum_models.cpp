@@ -12,8 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -346,10 +344,15 @@ struct FaultCase {
   const char* message;  // a piece of the error the model must report
 };
 
-// The wait status of `body` run in a child that may start `more` threads and no more: it is a
-// user of its own (a uid no one else has) whose RLIMIT_NPROC is its own task and those `more`,
-// since the kernel counts the tasks of the real user and does not hold root to the limit. Not
-// root, the child counts its user's tasks and allows that many besides.
+// Exit statuses of a child that could not set up the limit.
+constexpr int kNoOwnUser = 100, kNoLimit = 101, kNoThreadAtAll = 102;
+
+// The wait status of `body` run in a child that may have `more` threads besides its own and no
+// more: it runs as a user of its own (a uid no one else has), since the kernel counts
+// RLIMIT_NPROC over the real user's tasks; so it needs root, which may change its uid (and is
+// not itself held to the limit). A thread started and joined first shows that the limit lets
+// some start: with none, a model refused at its first thread left nothing to join, and the old
+// code passed too.
 int with_thread_limit(int more, int (*body)()) {
   const pid_t pid = fork();
   if (pid != 0) {
@@ -357,23 +360,15 @@ int with_thread_limit(int more, int (*body)()) {
     if (pid > 0) waitpid(pid, &status, 0);
     return status;
   }
-  rlim_t tasks = 1;
-  if (geteuid() == 0) {
-    const uid_t uid = 2'000'000'000u + static_cast<uid_t>(getpid());
-    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(100);
-  } else {
-    tasks = 0;
-    for (const ProcessStat& p : processes()) {
-      std::ifstream file("/proc/" + std::to_string(p.pid) + "/status");
-      const std::string status{std::istreambuf_iterator<char>(file), {}};
-      const size_t uid = status.find("\nUid:\t"), threads = status.find("\nThreads:\t");
-      if (uid != std::string::npos && threads != std::string::npos &&
-          std::stoul(status.substr(uid + 6)) == getuid())
-        tasks += std::stoul(status.substr(threads + 10));
-    }
+  const uid_t uid = 2'000'000'000u + static_cast<uid_t>(getpid());
+  if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(kNoOwnUser);
+  const rlimit limit{static_cast<rlim_t>(1 + more), static_cast<rlim_t>(1 + more)};
+  if (setrlimit(RLIMIT_NPROC, &limit) != 0) _exit(kNoLimit);
+  try {
+    std::thread([] {}).join();
+  } catch (const std::system_error&) {
+    _exit(kNoThreadAtAll);
   }
-  const rlimit limit{tasks + more, tasks + more};
-  if (setrlimit(RLIMIT_NPROC, &limit) != 0) _exit(101);
   _exit(body());
 }
 
@@ -394,17 +389,20 @@ int refused(Make make) {
 // the threads already started are joined: destroyed while joinable, they ended the whole run
 // with std::terminate (SIGABRT), every benchmark after it lost.
 TEST(SumModels, AThreadRefusedPartWayIsAnErrorNotTheRunsEnd) {
+  if (geteuid() != 0) CONCBENCH_SKIP("needs root, to run the limited child as a user of its own");
   const std::pair<const char*, int (*)()> cases[] = {
       {"ThreadPool", [] { return refused([] { ThreadPool pool(8, kCpuSpin); }); }},
       {"pool", [] { return refused([] { make_pool(8); }); }},
-      // n large enough that the threads started still run when the fourth is asked for: a
-      // thread that has ended no longer counts towards the limit.
+      // n large enough that the threads started still run when the fourth is asked for (a
+      // thread that has ended no longer counts towards the limit): 5e8 each, a second or so.
       {"threads", [] {
-         return refused([] { make_threads(8)->sum(Problem{Kernel::range, 1'000'000'000, nullptr}); });
+         return refused([] { make_threads(8)->sum(Problem{Kernel::range, 4'000'000'000, nullptr}); });
        }},
   };
   for (const auto& [name, body] : cases) {
     const int status = with_thread_limit(3, body);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kNoOwnUser)
+      CONCBENCH_SKIP("cannot run a child as a user of its own here (a user namespace?)");
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << name << ": " << (WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
                                                 : "exit status " + std::to_string(WEXITSTATUS(status)));
