@@ -253,9 +253,9 @@ def run_round(sides, groups, args, tmp, rng, timeout=DEFAULT_PROCESS_TIMEOUT):
             raise InputError("%s: %s" % (sides[label].label, e)) from None
         results[label] = {"metrics": {m.name: [m.kind, m.value] for m in found.values()},
                           "errors": dict(errors), "context": context}
-        hooks = [str(v) for k, v in sorted(context.items()) if k.startswith("concbench_test_") and v not in (None, "")]
+        hooks = records.test_hooks(context)
         if hooks:  # any CONCBENCH_TEST_* the binary recorded, a user's exported one too
-            results[label]["test_hook"] = "; ".join(hooks)
+            results[label]["test_hook"] = "; ".join(hooks.values())
     return results, order, "; ".join(unstable) or "no"
 
 

@@ -205,7 +205,7 @@ def refuse_another(saved, new, out):
         raise InputError("%s holds trials of another machine (%s): give a new --out"
                          % (out, "; ".join(records.machine_differences(saved, new)[:2])))
     # One commit built two ways (release and sanitized, or from a dirty tree) is two builds.
-    built = records.differences(saved, new, records.SETTINGS + ("concbench_dirty",))
+    built = records.build_differences(saved, new) + records.differences(saved, new, ("concbench_dirty",))
     if saved and built:
         raise InputError("%s holds trials of another build of this commit (%s): give a new --out"
                          % (out, "; ".join(built[:2])))

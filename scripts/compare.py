@@ -128,7 +128,7 @@ def history_noise(args, machines, builds, exclude):
     # Of OLD's or NEW's build too: another build's records (a sanitized binary's) vary otherwise.
     found = [r for r in records.scan_records(args.history) if os.path.realpath(r.path) not in exclude
              and r.scope == records.FULL and any(records.same_machine(r.context, m) for m in machines)
-             and any(not records.differences(r.context, b, records.BUILD) for b in builds)]
+             and any(not records.build_differences(r.context, b) for b in builds)]
     series = metrics.metric_series(sorted(found, key=lambda r: (r.when, r.path)), None, [])[0]
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)
 

@@ -69,8 +69,8 @@ def pick_records(args, notes):
     except records.GitError as e:
         raise InputError("cannot list the commits of %s: %s" % (args.repo, e)) from None
     partial = "of a --quick or partial run (not every benchmark, or other flags)"
-    other_build = "of another build (compiler, flags or build type) than %s" % (
-        "--like's" if like else "most records'")
+    other_build = "of another build (compiler, flags, build type or libraries) than %s" % (
+        "--like's" if like else "that of most commits")
     usable, candidates, skipped = {}, [], {"of another machine": 0, "from a dirty tree": 0, partial: 0,
                                            "of commits off this branch": 0, other_build: 0}
     for r in found:
@@ -83,15 +83,16 @@ def pick_records(args, notes):
             skipped[why] += 1
         else:
             candidates.append(r)
-    # One build's series, --like's or most records' (the newest of them on a tie): another
-    # build's records (a sanitized or clang binary's) would read as steps at their commits.
-    def built(c):
-        return tuple(str(c.get(k)) for k in records.BUILD)
-    counts = collections.Counter(built(r.context) for r in candidates)
-    build = like.context if like else max(candidates, key=lambda r: (counts[built(r.context)], r.when, r.path)
+    # One build's series, --like's or that of most commits (the newest on a tie): another build's
+    # records (a sanitized or clang binary's) would read as steps. Commits, not records: many
+    # runs of one commit do not outvote a series; the newest record alone would.
+    def build_of(r):
+        return tuple(str(r.context.get(k, "")) for k in records.BUILD)
+    commits = collections.Counter(build_of(r) for r in {(r.commit, build_of(r)): r for r in candidates}.values())
+    build = like.context if like else max(candidates, key=lambda r: (commits[build_of(r)], r.when, r.path)
                                           ).context if candidates else {}
     for r in candidates:
-        if records.differences(r.context, build, records.BUILD):
+        if records.build_differences(r.context, build):
             skipped[other_build] += 1
         else:
             usable.setdefault(r.commit, []).append(r)

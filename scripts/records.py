@@ -146,9 +146,19 @@ SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtim
             "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
 
 
-# What the binary was built with, of the SETTINGS: a history is one build's (a sanitized or
-# clang binary's record beside release ones would read as a step at its commit).
-BUILD = ("compiler", "cxx_flags", "build_type")
+# What the binary was built with and links, of the SETTINGS: a history is one build's (a sanitized
+# or clang binary's record beside release ones would read as a step at its commit).
+BUILD = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version")
+
+
+def build_differences(a, b):
+    """"key: A vs B" for the BUILD keys both contexts record and that differ."""
+    return differences(a, b, BUILD)
+
+
+def test_hooks(context):
+    """{context key: what it says} of the CONCBENCH_TEST_* hooks a record's binary had set, in key order."""
+    return {k: str(v) for k, v in sorted(context.items()) if k.startswith("concbench_test_") and v not in (None, "")}
 
 
 # One kind of VM's records measured a system call within 1.5x of each other (0.98-1.33 us,

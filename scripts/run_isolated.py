@@ -633,7 +633,7 @@ def scope_of(binary, args, names, context):
     if "--quick" in args:
         return records.QUICK
     changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in DEFAULT_FLAGS]
-    hooks = sorted(k for k in context if k.startswith("concbench_test_"))
+    hooks = list(records.test_hooks(context))
     why = ("not every benchmark" if names != list_benchmarks(binary, []) else
            "%s changes how the suite measures" % changed[0] if changed else
            "the test hook %s is set" % hooks[0].upper() if hooks else None)

@@ -49,7 +49,7 @@ def project(tmp_path):
     record(hist, shas[3], 25, factor=3.0, seed=50, dirty="true")   # not the commit
     record(hist, shas[8], 26, factor=3.0, seed=51, cpu_model="Intel Xeon")  # another machine
     record(hist, shas[5], 28, factor=3.0, seed=53, concbench_scope="quick")  # measured otherwise
-    record(hist, shas[9], 29, factor=3.0, seed=54, compiler="Clang 14.0.6")  # another build, the newest
+    record(hist, shas[6], 9, factor=3.0, seed=54, compiler="Clang 14.0.6")  # another build, of a commit without one
     git(repo, "checkout", "-q", "-b", "side", shas[10])
     (repo / "side").write_text("x")
     git(repo, "add", "side")
@@ -74,7 +74,7 @@ def test_the_step_is_found_at_its_commit_and_nothing_else_steps(project):
     for decoy in ("left out 1 record of another machine", "left out 1 record from a dirty tree",
                   "left out 1 record of a --quick or partial run (not every benchmark, or other flags)",
                   "left out 1 record of commits off this branch",
-                  "left out 1 record of another build (compiler, flags or build type) than most records'"):
+                  "left out 1 record of another build (compiler, flags, build type or libraries) than that of most commits"):
         assert decoy in proc.stderr
 
 
