@@ -350,8 +350,9 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   // timed call is not a cold start. They also count the threads and processes that run each
   // call's slices. A model whose name says W workers must be able to use W: OpenMP's team can
   // shrink under OMP_THREAD_LIMIT (OMP_DYNAMIC too, were it left on), a range below tbb's
-  // grain used not to be split. One that never does, in any call, is an error. Work-sharing models (pool, tbb,
-  // std_par) may leave a worker out of a small call, so the mean per call is reported too.
+  // grain used not to be split. One that never does, in any call, is an error. Work-sharing
+  // models (pool, tbb, std_par) may leave a worker out of a small call, so the mean per call is
+  // reported too.
   // More workers than hardware threads cannot all run at once: a work-sharing model's running
   // workers then take the slices of those waiting for a core.
   SliceLog log;
