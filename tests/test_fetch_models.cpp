@@ -38,6 +38,7 @@
 #include "fixtures/server_process.h"
 #include "proc.h"
 #include "skip.h"
+#include "thread_limit.h"
 #include "timed_loop.h"
 
 namespace concbench::fetch {
@@ -507,6 +508,29 @@ TEST(ForkModel, DeadWorkerIsAnErrorNeverAHangOrZombie) {
   c.crash_at_index = -1;
   auto healthy = make_fork(c);
   EXPECT_EQ(describe_failures(run_once(*healthy, requests)), "");
+}
+
+// A thread refused part-way is the benchmark's error, thrown after the threads already started
+// have finished their requests (they use the run's frame); the pool's workers likewise. Each
+// request is held 1.5 s, so the three started are still running when the fourth is refused.
+TEST(ThreadsModel, AThreadRefusedPartWayIsAnErrorNotTheRunsEnd) {
+  std::vector<Request> requests;
+  for (int i = 0; i < 8; ++i)
+    requests.push_back(fixture_request({.bytes = 64, .delay_ms = 1'500, .id = static_cast<uint64_t>(i)}));
+  const auto run_all = [&](auto make) {
+    return [&, make] {
+      return test::refused([&] {
+        auto model = make(config(8));
+        std::vector<Outcome> outcomes(requests.size());
+        model->run(requests, outcomes);
+      });
+    };
+  };
+  const auto why = test::expect_refused_threads_are_errors({
+      {"threads", run_all(make_threads)},
+      {"pool", run_all(make_pool)},
+  });
+  if (why) CONCBENCH_SKIP(*why);
 }
 
 // A pool worker process that dies mid-run: an error naming it, the requests it held lost,

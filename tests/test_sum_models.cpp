@@ -34,6 +34,7 @@
 #include "sum/kernel.h"
 #include "sum/model.h"
 #include "sum/suite.h"
+#include "thread_limit.h"
 #include "timed_loop.h"
 
 namespace concbench::sum {
@@ -344,53 +345,12 @@ struct FaultCase {
   const char* message;  // a piece of the error the model must report
 };
 
-// Exit statuses of a child that could not set up the limit.
-constexpr int kNoOwnUser = 100, kNoLimit = 101, kNoThreadAtAll = 102;
-
-// The wait status of `body` run in a child that may have `more` threads besides its own and no
-// more: it runs as a user of its own (a uid no one else has), since the kernel counts
-// RLIMIT_NPROC over the real user's tasks; so it needs root, which may change its uid (and is
-// not itself held to the limit). A thread started and joined first shows that the limit lets
-// some start: with none, a model refused at its first thread left nothing to join, and the old
-// code passed too.
-int with_thread_limit(int more, int (*body)()) {
-  const pid_t pid = fork();
-  if (pid != 0) {
-    int status = -1;
-    if (pid > 0) waitpid(pid, &status, 0);
-    return status;
-  }
-  const uid_t uid = 2'000'000'000u + static_cast<uid_t>(getpid());
-  if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(kNoOwnUser);
-  const rlimit limit{static_cast<rlim_t>(1 + more), static_cast<rlim_t>(1 + more)};
-  if (setrlimit(RLIMIT_NPROC, &limit) != 0) _exit(kNoLimit);
-  try {
-    std::thread([] {}).join();
-  } catch (const std::system_error&) {
-    _exit(kNoThreadAtAll);
-  }
-  _exit(body());
-}
-
-// 0 when make() throws the error of a thread refused (EAGAIN), else why not.
-template <typename Make>
-int refused(Make make) {
-  try {
-    make();
-  } catch (const std::system_error& e) {
-    return e.code() == std::errc::resource_unavailable_try_again ? 0 : 2;
-  } catch (...) {
-    return 3;
-  }
-  return 1;  // all eight started: nothing was tested
-}
-
 // A thread refused part-way (a pids cgroup, ulimit -u) is the benchmark's error, thrown after
 // the threads already started are joined: destroyed while joinable, they ended the whole run
 // with std::terminate (SIGABRT), every benchmark after it lost.
 TEST(SumModels, AThreadRefusedPartWayIsAnErrorNotTheRunsEnd) {
-  if (geteuid() != 0) CONCBENCH_SKIP("needs root, to run the limited child as a user of its own");
-  const std::pair<const char*, int (*)()> cases[] = {
+  using test::refused;
+  const auto why = test::expect_refused_threads_are_errors({
       {"ThreadPool", [] { return refused([] { ThreadPool pool(8, kCpuSpin); }); }},
       {"pool", [] { return refused([] { make_pool(8); }); }},
       // n large enough that the threads started still run when the fourth is asked for (a
@@ -398,15 +358,8 @@ TEST(SumModels, AThreadRefusedPartWayIsAnErrorNotTheRunsEnd) {
       {"threads", [] {
          return refused([] { make_threads(8)->sum(Problem{Kernel::range, 4'000'000'000, nullptr}); });
        }},
-  };
-  for (const auto& [name, body] : cases) {
-    const int status = with_thread_limit(3, body);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kNoOwnUser)
-      CONCBENCH_SKIP("cannot run a child as a user of its own here (a user namespace?)");
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << name << ": " << (WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                                : "exit status " + std::to_string(WEXITSTATUS(status)));
-  }
+  });
+  if (why) CONCBENCH_SKIP(*why);
 }
 
 // When descriptors run out part-way (the third worker's pipe), the children already started

@@ -23,17 +23,15 @@ class Threads final : public Model {
   void run(std::span<const Request> requests, std::span<Outcome> outcomes) override {
     const int c = static_cast<int>(slots_.size());
     begin_run(requests, c, client_);
-    std::vector<std::thread> threads(c);
     std::mutex mutex;
     std::condition_variable freed;
     std::vector<int> idle;
     for (int s = c - 1; s >= 0; --s) idle.push_back(s);
-
-    auto join_all = [&] {
-      for (std::thread& t : threads)
-        if (t.joinable()) t.join();
-    };
-    try {
+    {
+      // Declared after what they use, so destroyed first: jthreads join when destroyed, and
+      // when the system refuses another thread, the running ones end before the error leaves
+      // this frame (a joinable std::thread destroyed would end the process).
+      std::vector<std::jthread> threads(c);
       for (size_t i = 0; i < requests.size(); ++i) {
         wait_for_arrival(requests[i]);  // open loop: it arrives, then waits for a slot
         int slot;
@@ -47,7 +45,7 @@ class Threads final : public Model {
         // The slot's previous thread has finished its request; joining reaps it so at most C
         // threads exist at any moment, the count the model promises.
         if (threads[slot].joinable()) threads[slot].join();
-        threads[slot] = std::thread([&, slot, i] {
+        threads[slot] = std::jthread([&, slot, i] {
           perform(*slots_[slot], requests[i], outcomes[i]);
           {
             std::lock_guard lock(mutex);
@@ -56,13 +54,7 @@ class Threads final : public Model {
           freed.notify_one();
         });
       }
-    } catch (...) {
-      // std::thread throws when the system refuses another thread; the running ones still
-      // point into this frame, so they must end before the error leaves it.
-      join_all();
-      throw;
-    }
-    join_all();
+    }  // all joined here
     end_run();
   }
 

@@ -97,10 +97,17 @@ std::vector<unsigned char> scan_buffer;
 // spinning for good after that model's first benchmark, as an idle runtime that never goes to
 // sleep would. tests/test_isolation.py uses it to show that a model in a process of its own
 // is untouched by what another model left behind, and that a shared process is not.
+const std::string& test_leave_spinning() {
+  static const std::string model = [] {
+    const char* value = std::getenv("CONCBENCH_TEST_LEAVE_SPINNING");
+    return std::string(value == nullptr ? "" : value);
+  }();
+  return model;
+}
+
 void leave_spinning_if_asked(std::string_view model) {
   static std::once_flag once;
-  const char* wanted = std::getenv("CONCBENCH_TEST_LEAVE_SPINNING");
-  if (wanted == nullptr || model != wanted) return;
+  if (test_leave_spinning().empty() || model != test_leave_spinning()) return;
   std::call_once(once, [] {
     std::thread([] {
       for (uint64_t spins = 0;; ++spins) benchmark::DoNotOptimize(spins);
@@ -592,9 +599,9 @@ void register_benchmarks(const Sweep& sweep) {
   }
   if (test_poison_array())  // read here, so a bad value is a usage error before anything runs
     add_context("concbench_test_poison_array", "the array's last value is one too many (a test hook)");
-  if (const char* spinning = std::getenv("CONCBENCH_TEST_LEAVE_SPINNING"); spinning != nullptr && *spinning != 0)
+  if (!test_leave_spinning().empty())
     add_context("concbench_test_leave_spinning",
-                std::string(spinning) + "'s first benchmark leaves a thread spinning (a test hook)");
+                test_leave_spinning() + "'s first benchmark leaves a thread spinning (a test hook)");
   if (test_memory_gb())
     add_context("concbench_test_memory_gb",
                 std::to_string(*test_memory_gb()) + " GB of memory taken for the array bound (a test hook)");

@@ -13,26 +13,21 @@ class Threads final : public Model {
   explicit Threads(int workers) : workers_(workers), partials_(workers) {}
 
   int64_t sum(const Problem& p) override {
-    std::vector<std::thread> threads;
-    threads.reserve(workers_);
-    try {
+    {
+      // jthreads join when destroyed: a thread the system refuses part-way throws, and the
+      // ones started, which point into this frame, are joined as the error leaves. The error
+      // is then the benchmark's (a joinable std::thread destroyed would end the process).
+      std::vector<std::jthread> threads;
+      threads.reserve(workers_);
       for (int i = 0; i < workers_; ++i) {
         threads.emplace_back([&, i] {
           Slice s = slice_of(p.n, workers_, i);
           partials_[i].value = sum_slice(p, s.begin, s.end);
         });
       }
-    } catch (...) {
-      // The system refused a thread: the started ones point into this frame and, joinable,
-      // would end the process when destroyed. Joined, the error is the benchmark's.
-      for (std::thread& t : threads) t.join();
-      throw;
-    }
+    }  // all joined here
     int64_t total = 0;
-    for (int i = 0; i < workers_; ++i) {
-      threads[i].join();
-      total += partials_[i].value;
-    }
+    for (const Partial& partial : partials_) total += partial.value;
     return total;
   }
 
