@@ -72,9 +72,6 @@ METHOD = "model by model"
 SIDES = ("old", "new")
 # What a saved metric (seconds, or an efficiency) can be: outside it is no measurement (inf, 0, 1e308).
 PLAUSIBLE = (1e-15, 1e9)
-# How long a process of the rounds may run before it is stopped and fails (--process-timeout):
-# the default subset's take 1-2 s each, the largest fetch configurations about a minute.
-DEFAULT_PROCESS_TIMEOUT = 900
 # Flags the rounds set unless the caller gave them: a few repetitions per process (the
 # process is the unit), interleaved inside it, and the subset.
 ROUND_DEFAULTS = ("--benchmark_repetitions=3", "--benchmark_min_time=0.02",
@@ -95,7 +92,7 @@ def parse_args(argv):
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest change that counts, 0.03 or 3%% (default 3%%)")
     p.add_argument("--process-timeout", type=cli.whole(1, 86400, "a time in seconds"), metavar="SECONDS",
-                   help="stop a benchmark process that runs longer, as failed (default %d)" % DEFAULT_PROCESS_TIMEOUT)
+                   help="stop a benchmark process that runs longer, as failed (default %d)" % run_isolated.DEFAULT_PROCESS_TIMEOUT)
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
     p.add_argument("--out", type=cli.path, help="where the rounds are saved")
     p.add_argument("--repo", type=cli.path, default=REPO, help="the git repository commits refer to")
@@ -131,7 +128,7 @@ def parse_args(argv):
             raise InputError(run_isolated.given_as("--analyse FILE judges rounds already run: %s does not apply"
                                                    % measuring[0]))
     args.rounds = args.rounds or DEFAULT_ROUNDS
-    args.process_timeout = args.process_timeout or DEFAULT_PROCESS_TIMEOUT
+    args.process_timeout = args.process_timeout or run_isolated.DEFAULT_PROCESS_TIMEOUT
     if len(args.sides) > 2:
         raise InputError("unexpected argument '%s'" % args.sides[2])
     if not args.analyse and len(args.sides) != 2:
@@ -207,7 +204,7 @@ def plan(sides, args, listed=None):
     return list(models.items())
 
 
-def run_round(sides, groups, args, tmp, rng, timeout=DEFAULT_PROCESS_TIMEOUT):
+def run_round(sides, groups, args, tmp, rng, timeout=run_isolated.DEFAULT_PROCESS_TIMEOUT):
     """One round: the models in random order, for each one fresh process of every side back to
     back in random order. Returns ({label: {"metrics": {name: [kind, value]}, "errors": {...},
     "context": {...}}}, [[model, [labels in the order they ran]]], "no" or why the round's
@@ -231,8 +228,7 @@ def run_round(sides, groups, args, tmp, rng, timeout=DEFAULT_PROCESS_TIMEOUT):
                 # a failed process would: the other rounds still judge them.
                 context, benchmarks, failure, _, _, _ = run_isolated.run_model(
                     side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)),
-                    fixtures.get(side.fixture), subprocess.DEVNULL, dict(os.environ, **side.env),
-                    timeout=timeout)
+                    fixtures.get(side.fixture), subprocess.DEVNULL, timeout, dict(os.environ, **side.env))
                 if failure:
                     say("%s: %s; the round goes on" % (side.label, failure))
                 parts[label][model] = (context, benchmarks)
@@ -278,7 +274,7 @@ def require_rounds(rounds, names, alpha, head):
                          "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
 
 
-def run_rounds(sides, args, rounds, out_path, listed=None, timeout=DEFAULT_PROCESS_TIMEOUT):
+def run_rounds(sides, args, rounds, out_path, listed=None, timeout=run_isolated.DEFAULT_PROCESS_TIMEOUT):
     """Runs the rounds and saves them when all have run (an interrupted run leaves no file that
     could pass for a result); returns the saved data. `listed`: as plan's; `timeout`: each
     process's, in seconds."""

@@ -69,6 +69,11 @@ DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --qui
 # The suite's own defaults, given: the run is still the suite as it runs by default (a test
 # compares them with what the binary's --help says it sets).
 DEFAULT_FLAGS = ("--benchmark_repetitions=%d" % DEFAULT_REPETITIONS, "--benchmark_min_time=0.1")
+# How long one benchmark process may run before it is stopped and fails: the suite's slowest
+# take about 20 s (sum/mpi/array, the largest fetch sweeps), so a hung one costs minutes, not
+# the run. A larger --benchmark_min_time than the suite's 0.1 s raises it in proportion;
+# CONCBENCH_PROCESS_TIMEOUT=S sets it (ab.py: --process-timeout).
+DEFAULT_PROCESS_TIMEOUT = 900
 # Google Benchmark's flags that the binary also takes from $BENCHMARK_<FLAG> (benchmarks/main.cpp,
 # flags_from_environment; a test holds the two lists equal).
 LIBRARY_FLAGS = ("benchmark_list_tests", "benchmark_filter", "benchmark_min_time", "benchmark_min_warmup_time",
@@ -199,8 +204,13 @@ class Fixture:
         self.path, self.proc, self.url, self.error = path, None, None, None
 
     def start(self):
-        """The server's URL, started on first use; RunError (the same each time) if it cannot start."""
+        """The server's URL, started on first use; RunError (the same each time) if it cannot start,
+        or once it has ended: the benchmarks that used it after that erred, and those that would
+        use it now fail saying why, not each with a refused connection."""
         if self.error:
+            raise RunError(self.error)
+        if self.proc is not None and self.proc.poll() is not None:
+            self.error = "the fixture server %s during the run" % describe_exit(self.proc.returncode)
             raise RunError(self.error)
         if self.proc is not None:
             return self.url
@@ -329,13 +339,14 @@ def die_with_parent(parent):
         os._exit(1)
 
 
-def run_group(binary, args, group, names, first, total, out, fixture_url, stdout, env=None, who=None, timeout=None):
+def run_group(binary, args, group, names, first, total, out, fixture_url, stdout, timeout, env=None, who=None):
     """Runs one group's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
-    its failures name it "the process of WHO" (default: the group). After `timeout` seconds
-    (None: never) the process is stopped, as SIGTERM stops the binary, and killed 5 s later,
-    and fails: a hung build then costs its round, not the whole comparison. With a timeout it
-    runs in a session of its own, and the signals go to all of it: a process it started (wrk,
-    an Open MPI daemon) would hold the output pipe open, and the wait for it, without end.
+    its failures name it "the process of WHO" (default: the group). After `timeout` seconds the
+    process is stopped, as SIGTERM stops the binary, and killed 5 s later, and fails: a hung
+    process then costs its benchmarks, not the whole run or comparison. It runs in a session of
+    its own, and the signals go to all of it: a process it started (wrk, an Open MPI daemon)
+    would hold the output pipe open, and the wait for it, without end. So Ctrl-C at the
+    terminal reaches this script alone, which stops the session the same way.
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
@@ -345,31 +356,34 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     if os.path.exists(out):  # a process that dies before writing must not pass for an earlier one
         os.unlink(out)
     parent = os.getpid()
-    # Popen, not run: read_record needs the process's id.
-    session = timeout is not None  # ./bench's processes stay in its group, which ^C reaches
-    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
-                          stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
-                          start_new_session=session, preexec_fn=lambda: die_with_parent(parent)) as proc:
+    try:  # Popen, not run: read_record needs the process's id
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
+                                stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
+                                start_new_session=True, preexec_fn=lambda: die_with_parent(parent))
+    except OSError as e:  # the binary went (rebuilt, removed) after the run began: the run goes on
+        failure = "the process of %s could not start (%s: %s)" % (who or group, binary, e.strerror or e)
+        return {}, errored(names, failure), failure, None
+    with proc:
 
         def stop(sig):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig) if session else proc.send_signal(sig)
+                os.killpg(proc.pid, sig)
+
+        def stopped(wait):  # stops it, then kills it, 5 s apart; None when it outlived both
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                stop(sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    return wait(5)
+            return None
         timed_out = False
         try:
-            # Waits for it; past the timeout, stops it, then kills it, 5 s apart.
-            for sig in (None, signal.SIGTERM, signal.SIGKILL):
-                if sig:
-                    timed_out = True
-                    stop(sig)
-                try:
-                    printed, said = proc.communicate(timeout=timeout if sig is None else 5)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            else:  # a process that left the session holds the pipe
-                printed, said = None, ""
-        except BaseException:  # as subprocess.run does: an interrupt kills it, and the exit waits
-            stop(signal.SIGKILL)
+            printed, said = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            # None: a process that left the session holds the pipe
+            printed, said = stopped(lambda t: proc.communicate(timeout=t)) or (None, "")
+        except BaseException:  # an interrupt ends it as SIGTERM ends the binary; the exit waits
+            stopped(lambda t: proc.wait(timeout=t))
             raise
     if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
@@ -398,8 +412,7 @@ def errored(names, message):
              "cpu_time": 0, "time_unit": "ms"} for n in names]
 
 
-def run_model(binary, args, group, members, first, total, out_stem, fixture, stdout, env=None, who=None,
-              timeout=None):
+def run_model(binary, args, group, members, first, total, out_stem, fixture, stdout, timeout, env=None, who=None):
     """run_group, with the fixture server's URL (started on first use) if the group fetches from
     it, and once more in a fresh process for the benchmarks that failed because Open MPI's
     spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the process is
@@ -412,7 +425,7 @@ def run_model(binary, args, group, members, first, total, out_stem, fixture, std
         failure = "the process of %s did not run: %s" % (who or group, e)
         return {}, errored(members, failure), failure, None, None, False
     context, benchmarks, failure, text = run_group(binary, args, group, members, first, total,
-                                                   out_stem + ".json", fixture_url, stdout, env, who, timeout)
+                                                   out_stem + ".json", fixture_url, stdout, timeout, env, who)
     hung = [b.get("run_name", b["name"]) for b in benchmarks
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
     if not hung or failure:
@@ -420,8 +433,10 @@ def run_model(binary, args, group, members, first, total, out_stem, fixture, std
     count = plural(len(hung), "benchmark")
     say("Open MPI's spawn hung in the process of %s; its %s that failed on it run once more in a fresh "
         "process" % (who or group, count))
-    _, again, failure, _ = run_group(binary, args, group, hung, first, total, out_stem + "-again.json",
-                                     fixture_url, stdout, env, who, timeout)
+    # Numbered as they were: the ones that failed on the hang are the hung one and all after it.
+    again_first = first + (members.index(hung[0]) if hung[0] in members else 0)
+    _, again, failure, _ = run_group(binary, args, group, hung, again_first, total, out_stem + "-again.json",
+                                     fixture_url, stdout, timeout, env, who)
     fresh = {}  # the new entries take the place of the hung ones, in run order
     for b in again:
         fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
@@ -541,6 +556,17 @@ def round_seed():
     return seed
 
 
+def process_timeout(args):
+    """The seconds a benchmark process of ARGS may run (DEFAULT_PROCESS_TIMEOUT)."""
+    given = os.environ.get("CONCBENCH_PROCESS_TIMEOUT")
+    if given is not None:
+        if not re.fullmatch("[1-9][0-9]{0,5}", given):
+            raise RunError("CONCBENCH_PROCESS_TIMEOUT=%s is not a whole number of seconds from 1 to 999999" % given, 2)
+        return int(given)
+    min_time = float(flag_value(args, "--benchmark_min_time=") or 0.1)  # the binary has checked it
+    return round(DEFAULT_PROCESS_TIMEOUT * max(1.0, min_time / 0.1))
+
+
 def with_aggregates(entries, repeated, only):
     """One group's entries over the rounds as one process with repetitions writes them: each
     benchmark's repetitions together, then (when repeated) its aggregates; with only (the
@@ -558,9 +584,10 @@ def with_aggregates(entries, repeated, only):
     return out
 
 
-def run_processes(binary, args, groups, fixture, tmp, stdout):
-    """Each group in a process of its own, once a round. Returns the merged record, what each process
-    printed (when stdout is a pipe) and the processes' failures."""
+def run_processes(binary, args, groups, fixture, tmp, stdout, timeout):
+    """Each group in a process of its own, once a round, each stopped after `timeout` seconds.
+    Returns the merged record, what each process printed (when stdout is a pipe) and the
+    processes' failures."""
     # Builds of older commits take no --progress=K/N: they number each process's benchmarks from 1.
     helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     rounds = repetitions(args)
@@ -579,7 +606,8 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             who = "%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group
             process_started = time.monotonic()
             context, benchmarks, failure, text, rerun, process_ran = run_model(
-                binary, args, group, members, first, total, os.path.join(tmp, str(k)), fixture, stdout, who=who)
+                binary, args, group, members, first, total, os.path.join(tmp, str(k)), fixture, stdout, timeout,
+                who=who)
             if process_ran:
                 ran = True
                 seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
@@ -625,18 +653,23 @@ _SHOWING_FLAGS = ("--benchmark_format=", "--benchmark_color", "--benchmark_time_
                   "--benchmark_display_aggregates_only", "--v=") + _OWN_FLAGS
 
 
-def scope_of(binary, args, names, context):
-    """QUICK with --quick; FULL when ARGS run every benchmark as the suite runs them by default;
-    PARTIAL otherwise, said once: a run of fewer benchmarks, or of all with another repetition
-    count or minimum time, or with a test hook (CONCBENCH_TEST_*, which the binary puts in the
-    CONTEXT), must not stand for its commit (records.latest_record) or replace the results page."""
+def scope_of(args, names, suite, doc, failures):
+    """QUICK with --quick; FULL when ARGS run every benchmark (NAMES are SUITE, the binary's whole
+    list) as the suite runs them by default and every one finished; PARTIAL otherwise, said once: a run of fewer benchmarks, or of all
+    with another repetition count or minimum time, or with a test hook (CONCBENCH_TEST_*, which
+    the binary puts in the context), or one in which processes failed (crashed, hung) or
+    benchmarks erred (a fixture server that died), must not stand for its commit (records.latest_record) or
+    replace the results page."""
     if "--quick" in args:
         return records.QUICK
     changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in DEFAULT_FLAGS]
-    hooks = list(records.test_hooks(context))
-    why = ("not every benchmark" if names != list_benchmarks(binary, []) else
+    hooks = list(records.test_hooks(doc["context"]))
+    erred = {b.get("run_name", b["name"]) for b in doc["benchmarks"] if b.get("error_occurred")}
+    why = ("not every benchmark" if names != suite else
            "%s changes how the suite measures" % changed[0] if changed else
-           "the test hook %s is set" % hooks[0].upper() if hooks else None)
+           "the test hook %s is set" % hooks[0].upper() if hooks else
+           "%s failed" % plural(len(failures), "process", "processes") if failures else
+           "%s erred" % plural(len(erred), "benchmark") if erred else None)
     if why:
         say("a partial run (%s): its record is named -partial and is never the commit's full run" % why)
     return records.PARTIAL if why else records.FULL
@@ -652,16 +685,22 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         raise RunError("--python runs the seed against the fixture server this script starts: it needs "
                        "--fixture PATH, and ARGS without --fixture_url or --fetch_urls", 2)
     cli.output(history or out, directory=bool(history))  # before any work, not after the run
+    # The Python reference's record goes to python/ beside the C++ one, under the same name.
+    python_dir = os.path.join(history or os.path.dirname(os.path.abspath(out)), "python")
+    if python:
+        cli.output(python_dir, directory=True, create=True)
     names = list_benchmarks(binary, args)
+    suite = list_benchmarks(binary, [])  # before the run: the binary may be rebuilt during it
     groups = group_by(names)
+    timeout = process_timeout(args)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     environment, python_out, kept = Environment(), None, False
     tmp = tempfile.mkdtemp(prefix="concbench-run-")
     try:
         doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
-                                             None if fmt == "console" else subprocess.PIPE)
+                                             None if fmt == "console" else subprocess.PIPE, timeout)
         context = doc["context"]
-        scope = context["concbench_scope"] = scope_of(binary, args, names, context)
+        scope = context["concbench_scope"] = scope_of(args, names, suite, doc, failures)
         # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.
         hosts = {h for b in doc["benchmarks"] if b.get("label", "").startswith("ranks on ")
                  for h in b["label"][len("ranks on "):].split(",")}
@@ -691,7 +730,7 @@ def run(binary, args, out, history, fixture_path, python, render, left):
             print((texts[0] if texts else "") + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
         unfinished = []  # what could not finish once the record was written, said at the end
         if python:
-            python_out = os.path.join(os.path.dirname(out), "python", os.path.basename(out))
+            python_out = os.path.join(python_dir, os.path.basename(out))
             why = run_python_reference(args, python_out, fixture)
             if why:  # the C++ page is rendered all the same, without the Python columns
                 unfinished.append(why)
@@ -757,9 +796,11 @@ def run_python_reference(args, out, fixture):
     returns None, or why they could not finish."""
     try:
         url = fixture.start()
+        os.makedirs(os.path.dirname(out), exist_ok=True)
     except RunError as e:
         return "the Python reference did not run: %s" % e
-    os.makedirs(os.path.dirname(out), exist_ok=True)
+    except OSError as e:  # checked before the run: the directory went, or the disk filled
+        return "the Python reference did not run: cannot make %s (%s)" % (os.path.dirname(out), e.strerror or e)
     say("running the seed's experiments in Python")
     cmd = [os.path.join(SCRIPTS, "python_reference.py"), "--fixture-url", url, "--out", out] + (
         ["--quick"] if "--quick" in args else [])

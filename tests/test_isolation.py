@@ -432,6 +432,22 @@ def test_only_the_suite_as_it_runs_by_default_is_a_full_run(tmp_path, args, suff
     assert why is None or "a partial run (%s)" % why in proc.stderr
 
 
+@pytest.mark.parametrize("env,code,why", [
+    ({"FAKE_CRASH": "sum/pool"}, 1, "3 processes failed"),  # killed after its one result, each round
+    ({"FAKE_ERROR": "sum/"}, 0, "3 benchmarks erred"),  # errors the processes reported and outlived
+])
+def test_a_run_in_which_benchmarks_erred_is_never_the_commits_full_run(tmp_path, env, code, why):
+    # It used to be named and rendered as the commit's full run: it replaced results/ and stood
+    # for its commit in compare.py and history.py with the erred benchmarks missing.
+    (tmp_path / "history").mkdir()
+    proc = subprocess.run([sys.executable, RUN, "--history", str(tmp_path / "history"), FAKE], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, **env))
+    assert proc.returncode == code, proc.stderr
+    [name] = [p.name for p in (tmp_path / "history").iterdir()]
+    assert name.endswith("-partial.json"), name
+    assert "a partial run (%s)" % why in proc.stderr, proc.stderr
+
+
 def test_a_run_with_a_test_hook_is_never_the_commits_full_run(tmp_path):
     # A hook (CONCBENCH_TEST_SLOWDOWN, _SHORT_BODY, ...) changes what is measured; the binary says
     # so in the context, and the record must not stand for its commit.
@@ -566,6 +582,86 @@ def test_a_listing_that_is_not_benchmark_names_is_refused(tmp_path):
     assert "does not list benchmark names" in proc.stderr and not (tmp_path / "run.json").exists()
 
 
+def test_a_process_that_hangs_is_stopped_and_the_run_goes_on(tmp_path):
+    # ./bench waited for a hung process without end (and, with JSON on stdout, for a process it
+    # started that held the pipe): now it is stopped after CONCBENCH_PROCESS_TIMEOUT seconds,
+    # its benchmarks are errors saying so, and the others are recorded.
+    out = tmp_path / "run.json"
+    env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="child:w/b", CONCBENCH_PROCESS_TIMEOUT="2")
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE, *ONE_ROUND, "--benchmark_format=json"],
+                          capture_output=True, text=True, env=env, timeout=50)
+    assert time.monotonic() - started < 40
+    assert proc.returncode == 1, proc.stderr
+    assert "the process of w/b did not finish in 2 s, and was stopped; the run goes on" in proc.stderr
+    entries = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert not entries["w/a/n:1/real_time"].get("error_occurred")
+    assert "did not finish in 2 s" in entries["w/b/n:1/real_time"]["error_message"]
+
+
+def test_a_binary_gone_during_the_run_fails_its_processes_and_the_run_is_recorded(tmp_path):
+    # A second ./bench rebuilt (or rm -rf build removed) the binary mid-run: the next process
+    # could not start, which ended the run with a traceback and lost every process measured.
+    binary = tmp_path / "concbench"
+    binary.write_text('#!/bin/sh\ncase "$*" in *--benchmark_out=*) rm -f "$0" ;; esac\nexec %s %s "$@"\n'
+                      % (sys.executable, FAKE))
+    binary.chmod(0o755)
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(binary), *ONE_ROUND],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1"))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "the process of w/b could not start (%s: No such file or directory); the run goes on" % binary in proc.stderr
+    entries = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert not entries["w/a/n:1/real_time"].get("error_occurred")
+    assert "could not start" in entries["w/b/n:1/real_time"]["error_message"]
+
+
+def test_a_fixture_server_that_ended_fails_the_fetch_processes_after_it(tmp_path):
+    # Its URL was handed on: every later fetch benchmark erred on a refused connection, and
+    # nothing said the server had gone.
+    server = tmp_path / "fixture"
+    server.write_text("#!/bin/sh\necho PORT 9\nexit 7\n")
+    server.chmod(0o755)
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), "--fixture", str(server), FAKE, *ONE_ROUND],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, FAKE_NAMES="fetch/a/n:1,fetch/b/n:1"))
+    assert proc.returncode == 1, proc.stderr
+    assert "the process of fetch/b did not run: the fixture server exited with status 7 during the run" in proc.stderr
+    entries = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert not entries["fetch/a/n:1/real_time"].get("error_occurred")
+    assert entries["fetch/b/n:1/real_time"]["error_occurred"]
+
+
+def test_where_the_python_reference_would_go_is_checked_before_anything_runs(tmp_path):
+    # With --out FILE it goes to python/ beside FILE, which was first made after the C++ run:
+    # a file called python there ended the run with a traceback.
+    (tmp_path / "python").write_text("")
+    proc = subprocess.run([sys.executable, RUN, "--out", str(tmp_path / "run.json"), "--python", "--fixture",
+                           FIXTURE, FAKE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "cannot write %s: it is not a directory" % (tmp_path / "python") in proc.stderr
+    assert not (tmp_path / "run.json").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "1e3", ""])
+def test_a_bad_process_timeout_is_refused_before_anything_runs(tmp_path, value):
+    proc = subprocess.run([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE],
+                          capture_output=True, text=True, env=dict(os.environ, CONCBENCH_PROCESS_TIMEOUT=value),
+                          timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "CONCBENCH_PROCESS_TIMEOUT=%s is not a whole number of seconds" % value in proc.stderr
+    assert not (tmp_path / "run.json").exists()
+
+
+def test_the_process_timeout_grows_with_the_minimum_time(monkeypatch):
+    monkeypatch.delenv("CONCBENCH_PROCESS_TIMEOUT", raising=False)
+    assert run_isolated.process_timeout([]) == run_isolated.DEFAULT_PROCESS_TIMEOUT
+    assert run_isolated.process_timeout(["--benchmark_min_time=0.01"]) == run_isolated.DEFAULT_PROCESS_TIMEOUT
+    assert run_isolated.process_timeout(["--benchmark_min_time=2"]) == 20 * run_isolated.DEFAULT_PROCESS_TIMEOUT
+
+
 @pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_ends_the_run_says_so_and_leaves_nothing_behind(tmp_path, sig, status, word):
     # SIGTERM left /tmp/concbench-run-*/ with the processes' JSON; now it ends as Ctrl-C does.
@@ -667,6 +763,8 @@ def test_benchmarks_that_failed_on_the_mpi_spawn_hang_run_once_more(tmp_path):
     reruns = [r for r in log.read_text().splitlines() if "sum/mpi/n:2" in r and "n:1" not in r]
     assert len(reruns) == 1, log.read_text()
     assert [b["family_index"] for b in doc["benchmarks"]] == [0, 1, 2]
+    # The progress line says its place in the run again (3 of 3), not that of its group's first.
+    assert "--progress=3/3" in reruns[0], reruns[0]
 
 
 def test_a_second_spawn_hang_stays_an_error(tmp_path):
