@@ -154,6 +154,40 @@ void remove_on_stop_signals(const char* temp) {
 // other end (SIGKILL, a crash) leaves the cut-off FILE.tmp.PID and an earlier FILE as it was;
 // scripts/run_isolated.py reads what the process finished from there, and the next run that
 // writes FILE removes it.
+// Google Benchmark writes the record through an ofstream whose errors it never checks: a disk
+// that filled or a file-size limit cut the record short, and the cut-off record replaced FILE
+// with exit status 0. This file reporter is Google Benchmark's own for the format and says
+// whether all it wrote reached the file.
+class WriteCheck {
+ public:
+  virtual ~WriteCheck() = default;
+  bool whole() const { return whole_; }
+
+ protected:
+  bool whole_ = false;  // until the record's end has been written and flushed
+};
+
+template <typename Format>
+class CheckedFileReporter final : public Format, public WriteCheck {
+ public:
+  using Format::Format;
+  void Finalize() override {
+    Format::Finalize();
+    this->GetOutputStream().flush();
+    whole_ = !this->GetOutputStream().fail();  // an earlier failed write stays failed
+  }
+};
+
+// The file reporter for --benchmark_out_format (checked: console, json or csv; json if none).
+std::unique_ptr<benchmark::BenchmarkReporter> checked_file_reporter(const std::string& format) {
+  if (format == "console")
+    return std::make_unique<CheckedFileReporter<benchmark::ConsoleReporter>>(benchmark::ConsoleReporter::OO_None);
+  BENCHMARK_DISABLE_DEPRECATED_WARNING  // the CSV reporter: Google Benchmark's own, still there
+  if (format == "csv") return std::make_unique<CheckedFileReporter<benchmark::CSVReporter>>();
+  BENCHMARK_RESTORE_DEPRECATED_WARNING
+  return std::make_unique<CheckedFileReporter<benchmark::JSONReporter>>();
+}
+
 class RecordFile {
  public:
   RecordFile() = default;
@@ -216,9 +250,14 @@ class RecordFile {
   const std::string& write_path() const { return temp_.empty() ? target_ : temp_; }
 
   // Renames the record, whole, onto the file. Returns "", or why not: the record then stays
-  // where it is, which the message names, rather than be lost.
-  std::string keep() {
+  // where it is, which the message names, rather than be lost. One that was not written whole
+  // is removed, and FILE stays as it was.
+  std::string keep(bool whole) {
     if (temp_.empty()) return "";
+    if (!whole) {
+      discard();
+      return "writing the record failed part-way (no room on the disk, or a file-size limit?); the file is as it was";
+    }
     std::string problem;
     if (rename(temp_.c_str(), target_.c_str()) != 0)
       problem = std::string("cannot rename the record onto it (") + std::strerror(errno) + "); it is in " + temp_;
@@ -477,6 +516,7 @@ int main(int argc, char** argv) {
   }
   // Read before Initialize, which removes the flags it knows from argv.
   const std::string format = flag_value(args, "--benchmark_format=");
+  const std::string out_format = flag_value(args, "--benchmark_out_format=");
   const std::string color = lower(flag_value(args, "--benchmark_color="));
   if (std::string problem = benchmark_flag_problem(args); !problem.empty()) {
     problem += given_as(from_environment, problem.substr(0, problem.find('=')));  // every problem names its flag first
@@ -580,16 +620,15 @@ int main(int argc, char** argv) {
     if (!color.empty() && color != "auto") use_color = *truth_of(color);  // checked above: a word it knows
     reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color);
   }
-  if (reporter)
-    benchmark::RunSpecifiedBenchmarks(reporter.get());
-  else
-    benchmark::RunSpecifiedBenchmarks();
-  // The record is whole once the run has returned; a listing writes none.
+  std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;
+  if (out && !listing) file_reporter = checked_file_reporter(out_format);
+  benchmark::RunSpecifiedBenchmarks(reporter.get(), file_reporter.get());  // null: Google Benchmark's own
+  // The record is whole once the run has returned and its writes succeeded; a listing writes none.
   std::string unkept;
   if (listing)
     record.discard();
-  else
-    unkept = record.keep();
+  else if (file_reporter)
+    unkept = record.keep(dynamic_cast<const WriteCheck&>(*file_reporter).whole());
   sum::finish();    // stops the last model's threads and worker processes
   fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();

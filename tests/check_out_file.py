@@ -6,11 +6,14 @@
 # over an earlier one.
 # The file a SIGKILL leaves is removed by the next run that writes FILE, also when FILE's name
 # is as long as a name may be.
+# A record cut short (a full disk, a file-size limit) fails the run and leaves an earlier FILE as
+# it was (cut_short_keeps_earlier).
 # usage: check_out_file.py stopped_leaves_none|stopped_keeps_earlier|hangup_leaves_none|pipe_leaves_none|
-#        fifo_with_a_reader|killed_is_tidied_next_run|longest_name BINARY
+#        fifo_with_a_reader|killed_is_tidied_next_run|longest_name|cut_short_keeps_earlier BINARY
 import fcntl
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -196,12 +199,35 @@ def fifo_with_a_reader(binary, directory):
     return "a FIFO's reader got the whole record"
 
 
+def cut_short_keeps_earlier(binary, directory):
+    # Google Benchmark never checks its writes: a record cut short by a full disk or a file-size
+    # limit replaced the earlier FILE, and the run exited 0.
+    out = os.path.join(directory, "record.json")
+    with open(out, "wb") as f:
+        f.write(EARLIER)
+
+    def limited():  # a file may grow to 2 KiB, and a write past that fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    proc = subprocess.run([binary, BENCHMARK, *SHORT, "--benchmark_out=" + out], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+                          preexec_fn=limited)
+    last = proc.stderr.strip().splitlines()[-1:]
+    assert proc.returncode == 1, "a record cut short: exit status %d (%s)" % (proc.returncode, last)
+    assert last and "writing the record failed part-way" in last[0], "its last line: %s" % last
+    with open(out, "rb") as f:
+        now = f.read()
+    assert now == EARLIER, "a record cut short replaced the earlier one with %r" % now[:200]
+    assert not left(directory, "record.json"), "a record cut short left %s" % left(directory, "record.json")
+    return "a record cut short by a file-size limit failed the run and left the earlier record as it was"
+
+
 def main():
     case, binary = sys.argv[1], sys.argv[2]
     check = {"stopped_leaves_none": stopped_leaves_none, "stopped_keeps_earlier": stopped_keeps_earlier,
              "hangup_leaves_none": hangup_leaves_none, "fifo_with_a_reader": fifo_with_a_reader,
              "killed_is_tidied_next_run": killed_is_tidied_next_run, "pipe_leaves_none": pipe_leaves_none,
-             "longest_name": longest_name}[case]
+             "longest_name": longest_name, "cut_short_keeps_earlier": cut_short_keeps_earlier}[case]
     with tempfile.TemporaryDirectory(prefix="concbench-out-") as directory:
         try:
             print("ok: " + check(binary, directory))
