@@ -26,14 +26,16 @@ constexpr int kSeconds = 1;
 
 // Runs wrk and returns its standard output; throws with the reason when it cannot run or fails.
 std::string run_wrk_once(const std::vector<std::string>& args) {
+  // Made before the fork: the child of a process with other threads (tbb's, openmp's workers
+  // live on) may only make async-signal-safe calls until it execs, and malloc is none.
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   std::string error;
   const ForkedChild child = fork_with_pipe(error);
   if (child.pid < 0) throw std::runtime_error(error);
   if (child.pid == 0) {
     dup2(child.fd, STDOUT_FILENO);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     execvp(argv[0], argv.data());
     _exit(127);  // not found: the parent says how to install it
   }
