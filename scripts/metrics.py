@@ -369,7 +369,11 @@ def seed_table(summ, python_summ=None):
     for exp_id, label, blog_s, cpp_models, py_models, width in SEED:
         workload = exp_id.split("_")[0]
         cpp_s, cpp_spread, cpp_key, cpp_row = _seed_measurement(cpp, workload, cpp_models, width)
-        python_s, python_spread, _, _ = _seed_measurement(py, workload, py_models, width)
+        # Python's fetch rows with the C++ row's keepalive only (python_reference.py --keepalive 0
+        # would sit beside keepalive:1 under the C++ row's name)
+        same = (py if workload != "fetch" or cpp_row is None else
+                py[_col(py, "arg_keepalive") == cpp_row.get("arg_keepalive")])
+        python_s, python_spread, _, _ = _seed_measurement(same, workload, py_models, width)
         python_other_n = []
         if workload == "sum" and python_s is None:  # run at another n (python_reference.py --quick sums 1e7)?
             other = py[(py["workload"] == "sum") & py["model"].isin(py_models) & (_col(py, "arg_workers") == width)]

@@ -15,6 +15,7 @@ import datetime
 import functools
 import http.client
 import itertools
+import json
 import math
 import multiprocessing
 import os
@@ -60,9 +61,11 @@ progress = functools.partial(cli.say, PROG)
 
 
 def stopwatch():
-    """Starts a clock; calling what it returns gives (wall s, this thread's CPU s) since."""
-    wall0, cpu0 = time.perf_counter(), time.thread_time()
-    return lambda: (time.perf_counter() - wall0, time.thread_time() - cpu0)
+    """Starts a clock; calling what it returns gives (wall s, the process's CPU s) since: all its
+    threads', as Google Benchmark's MeasureProcessCPUTime takes it for the C++ rows (a pool's
+    caller only waits: its thread's own CPU time was near 0)."""
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    return lambda: (time.perf_counter() - wall0, time.process_time() - cpu0)
 
 
 # ---- sum: the seed's cpu/*.py ----------------------------------------------------------------
@@ -147,16 +150,16 @@ SUM_MODELS = {"seq": sum_seq, "threads": sum_threads, "processes": sum_processes
 
 
 def measure_sum(model, n, workers):
-    """One repetition of a sum model: (wall s, this thread's CPU s, counters), answer checked."""
+    """One repetition of a sum model: (wall s, the process's CPU s, counters), answer checked."""
     def cpu():  # of the process and its children: cpu_util is their CPU time over wall time, as in C++
         return sum(r.ru_utime + r.ru_stime
                    for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     cpu0, clock = cpu(), stopwatch()
     got = SUM_MODELS[model](n, workers)
-    (wall, thread_cpu), cpu_s = clock(), cpu() - cpu0
+    (wall, process_cpu), cpu_s = clock(), cpu() - cpu0
     if got != exact_sum(n):
         raise BenchmarkError("wrong sum: got %d, expected %d" % (got, exact_sum(n)))
-    return wall, thread_cpu, {"items_per_second": n / wall, "workers": workers, "cpu_util": cpu_s / wall}
+    return wall, process_cpu, {"items_per_second": n / wall, "workers": workers, "cpu_util": cpu_s / wall}
 
 
 # ---- fetch: the seed's io/*.py against the fixture -------------------------------------------
@@ -186,6 +189,7 @@ def expected_body(request_id, n):
 
 
 Request = collections.namedtuple("Request", "id target url body")  # body: the one expected
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy: the fixture is on this machine
 
 
 class Fixture:
@@ -200,6 +204,13 @@ class Fixture:
             raise InputError("--fixture-url must be http://127.x.x.x:PORT (a loopback address, numeric), got %r" % url)
         self.host, self.port = m.group(1), int(m.group(2))
         self.base = "http://%s:%d" % (m.group(1), self.port)
+
+    def accepted(self):
+        """The connections the fixture has accepted so far (its /stats), or None if it did not say."""
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # URLError is an OSError
+            with OPENER.open(self.base + "/stats", timeout=5) as r:
+                return int(json.load(r)["accepted"])
+        return None
 
     def request(self, request_id, delay_ms, nbytes):
         """The body is made here, before any clock."""
@@ -239,20 +250,17 @@ def check_response(req, status, body):
     return None
 
 
-def fetch_blocking(fixture, requests, conc, keepalive, timeout):
-    """io/0basic.py (conc 1) and io/1thread.py (a ThreadPoolExecutor of `conc`): (wall s, this thread's
-    CPU s, [(s, None or what went wrong)]), s each request's latency from the batch's start, queue
-    wait included, as the C++ closed loop counts it (every request is ready then). keepalive=False
-    is the seed's urlopen, which sends "Connection: close"; keepalive=True sends the same GET by
-    http.client, which urlopen is built on, keeping one connection per thread as the C++
-    keepalive:1 clients do."""
+@contextlib.contextmanager
+def blocking_client(fixture, conc, keepalive, timeout):
+    """io/0basic.py (conc 1) and io/1thread.py (a ThreadPoolExecutor of `conc`): yields run(batch) ->
+    [(when each ended, None or what went wrong)]. keepalive=False is the seed's urlopen ("Connection:
+    close"); keepalive=True sends the same GET by http.client, which urlopen is built on, keeping
+    one connection per thread across batches, as the C++ keepalive:1 clients do."""
     local, connections = threading.local(), []
-    # Not the environment's proxy: the fixture is on this machine.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def get(req):
         if not keepalive:
-            with opener.open(req.url, timeout=timeout) as resp:
+            with OPENER.open(req.url, timeout=timeout) as resp:
                 return resp.status, resp.read()
         if not hasattr(local, "conn"):
             local.conn = http.client.HTTPConnection(fixture.host, fixture.port, timeout=timeout)
@@ -265,7 +273,7 @@ def fetch_blocking(fixture, requests, conc, keepalive, timeout):
             local.conn.close()  # a half-read response must not be reused: the next reconnects
             raise
 
-    def fetch(req):  # (when it ended, what went wrong)
+    def fetch(req):
         try:
             status, body = get(req)
         except Exception as e:  # noqa: BLE001 - every failure is one request's outcome
@@ -274,9 +282,7 @@ def fetch_blocking(fixture, requests, conc, keepalive, timeout):
 
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=conc) if conc > 1 else None
     try:
-        clock, started = stopwatch(), time.perf_counter()
-        outcomes = list((executor.map if executor else map)(fetch, requests))
-        return (*clock(), [(ended - started, what) for ended, what in outcomes])
+        yield lambda batch: list((executor.map if executor else map)(fetch, batch))
     finally:
         if executor:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -284,56 +290,76 @@ def fetch_blocking(fixture, requests, conc, keepalive, timeout):
             conn.close()
 
 
-async def fetch_asyncio(requests, conc, keepalive, timeout):
-    """io/2asyncio.py: one coroutine per request on one event loop, with aiohttp; as fetch_blocking.
-    The session (a pool of `conc` connections) is made before the clock starts; keepalive=False
-    closes each connection after its response, as the seed's one-off aiohttp.request calls did."""
+@contextlib.contextmanager
+def asyncio_client(conc, keepalive, timeout):
+    """io/2asyncio.py: one coroutine per request on one event loop, with aiohttp; as blocking_client,
+    its session (a pool of `conc` connections) lasting across batches; keepalive=False closes each
+    connection after its response, as the seed's one-off aiohttp.request calls did."""
     import aiohttp  # only this model needs it; main() has checked that it imports
 
-    async def fetch(req):  # (when it ended, what went wrong)
+    async def fetch(req):
         try:
             async with session.get(req.url) as resp:
                 body = await resp.read()
                 return time.perf_counter(), check_response(req, resp.status, body)
         except Exception as e:  # noqa: BLE001 - every failure is one request's outcome
             return time.perf_counter(), no_answer(e)
-    # trust_env=False, the default: no proxy from the environment.
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc, force_close=not keepalive),
-                                     timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        clock, started = stopwatch(), time.perf_counter()
-        outcomes = await asyncio.gather(*(fetch(req) for req in requests))
-        return (*clock(), [(ended - started, what) for ended, what in outcomes])
+
+    async def open_session():  # trust_env=False, the default: no proxy from the environment
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc, force_close=not keepalive),
+                                     timeout=aiohttp.ClientTimeout(total=timeout))
+
+    async def fetch_all(batch):
+        return await asyncio.gather(*(fetch(req) for req in batch))
+    with asyncio.Runner() as loop:  # it runs only inside run(batch): nothing of it between batches
+        session = loop.run(open_session())
+        try:
+            yield lambda batch: loop.run(fetch_all(batch))
+        finally:
+            loop.run(session.close())
+
+
+def check_batch(outcomes, where=""):
+    """BenchmarkError, in one line, if a request of the batch went wrong."""
+    failed = [(i, what) for i, (_, what) in enumerate(outcomes) if what]
+    if failed:
+        raise BenchmarkError("%s%d of %d requests failed (first: request %d: %s)" % (
+            where, len(failed), len(outcomes), failed[0][0], failed[0][1]))
 
 
 def measure_fetch(model, fixture, conc, keepalive):
-    """One repetition of a fetch model over the seed's profile: every response checked."""
+    """One repetition of a fetch model over the seed's profile, every response checked. As in C++, an
+    untimed round of `conc` requests starts the threads and, under keepalive, opens the connections:
+    connections_per_run (the fixture's count) is how many the timed run opened: 0, or 40 without."""
     delays = seed_profile_delays()
     requests = [fixture.request(i, d, SEED_BODY_BYTES) for i, d in enumerate(delays)]
     timeout = max(delays) / 1000.0 + 10.0  # its delay plus a margin for a busy machine, as in C++
-    # The peak RSS below is this run's, as in C++; where the kernel refuses the reset (some
-    # containers lack the file), it is left out, as in C++: the process's would include what
-    # earlier benchmarks left.
-    try:
+    # The peak RSS below is this run's, as in C++; where the kernel refuses the reset (some containers
+    # lack the file), it is left out, as in C++: the process's would include earlier benchmarks'.
+    peak_reset = False
+    with contextlib.suppress(OSError):
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         peak_reset = True
-    except OSError:
-        peak_reset = False
-    if model == "asyncio":
-        wall, thread_cpu, outcomes = asyncio.run(fetch_asyncio(requests, conc, keepalive, timeout))
-    else:
-        wall, thread_cpu, outcomes = fetch_blocking(fixture, requests, conc, keepalive, timeout)
-    failed = [(i, what) for i, (_, what) in enumerate(outcomes) if what]
-    if failed:
-        raise BenchmarkError("%d of %d requests failed (first: request %d: %s)"
-                             % (len(failed), len(requests), failed[0][0], failed[0][1]))
-    latencies = sorted(s for s, _ in outcomes)
+    client = (asyncio_client(conc, keepalive, timeout) if model == "asyncio"
+              else blocking_client(fixture, conc, keepalive, timeout))
+    with client as run:
+        check_batch(run(requests[:conc]), "in the untimed round, ")
+        before = fixture.accepted()
+        clock, started = stopwatch(), time.perf_counter()
+        outcomes = run(requests)
+        wall, cpu = clock()
+        after = fixture.accepted()
+    check_batch(outcomes)
+    latencies = sorted(ended - started for ended, _ in outcomes)
     ideal = ideal_makespan(delays, conc)
     with open("/proc/self/status") as f:
         peak_kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    return wall, thread_cpu, {
+    # Less one: the query that read `after` is a connection the fixture counted.
+    opened = {"connections_per_run": after - before - 1} if before is not None and after is not None else {}
+    return wall, cpu, {
         "items_per_second": len(requests) / wall, "bytes_per_second": SEED_BODY_BYTES * len(requests) / wall,
-        "ideal_s": ideal, "efficiency": ideal / wall,
+        "ideal_s": ideal, "efficiency": ideal / wall, **opened,
         "p50_ms": nearest_rank(latencies, 50) * 1e3, "p99_ms": nearest_rank(latencies, 99) * 1e3,
         "max_ms": latencies[-1] * 1e3, **({"peak_rss_mb": peak_kib / 1024.0} if peak_reset else {})}
 
@@ -350,7 +376,8 @@ def preflight(fixture):
     """Fail before any benchmark if nothing answers at the URL or it is not a concbench fixture:
     an id outside the runs' and a length that is not a multiple of 8 catch a wrong formula."""
     req = fixture.request((1 << 40) + 12345, 0, 4099)
-    _, _, [(_, wrong)] = fetch_blocking(fixture, [req], 1, True, 5.0)
+    with blocking_client(fixture, 1, True, 5.0) as run:
+        [(_, wrong)] = run([req])
     if wrong and wrong.startswith("no answer"):
         raise InputError("cannot reach the fixture at %s: %s" % (fixture.base, wrong))
     if wrong:

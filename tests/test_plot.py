@@ -518,6 +518,12 @@ def test_seed_table_python_column():
     assert rows["sum_threads"]["python_s"] == pytest.approx(
         json_median_seconds(path, "python/sum/threads/workers:2/n:100000000/real_time"))
     assert rows["sum_threads"]["cpp_s"] == pytest.approx(0.0625)
+    # Python's fetch rows of another keepalive than the C++ row's are not its figures
+    other = small.copy()
+    other.loc[other["category"] == "python", "arg_keepalive"] = 0
+    rows = {r["id"]: r for r in metrics.seed_table(small, python_summ=other)}
+    assert all(rows[e]["python_s"] is None for e in ("fetch_seq", "fetch_pool", "fetch_async"))
+    assert rows["sum_seq"]["python_s"] is not None
 
 
 def test_formatting():

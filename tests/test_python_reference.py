@@ -125,6 +125,8 @@ def test_measure_sum_counters(model, workers):
     assert counters["workers"] == workers and counters["cpu_util"] > 0
     assert counters["items_per_second"] == pytest.approx(200_000 / wall)  # from the wall time it reports
     assert counters["items_per_second"] >= 200_000 / outer
+    if model != "processes":  # CPU time is the process's, all its threads', as in C++ (it was the caller's)
+        assert cpu >= 0.5 * counters["cpu_util"] * wall, (cpu, counters["cpu_util"] * wall)
 
 
 @pytest.mark.parametrize("model", ["seq", "threads", "processes"])
@@ -208,6 +210,9 @@ def test_fetch_models_fetch_every_body(fixture_url, model, conc, keepalive):
     assert c["items_per_second"] == pytest.approx(40 / wall) and c["items_per_second"] >= 40 / outer
     assert c["ideal_s"] == pytest.approx(pr.ideal_makespan(SEED_DELAYS, conc))
     assert c["efficiency"] == pytest.approx(c["ideal_s"] / wall) and c["efficiency"] <= 1  # a lower bound
+    # keepalive:1 is true of the timed run: an untimed round opened its connections (they were
+    # all opened inside the clock: asyncio's 40 each repetition, as many as keepalive:0's).
+    assert c["connections_per_run"] == (0 if keepalive else 40)
 
 
 def test_the_peak_rss_is_the_runs_own_or_left_out(fixture_url, monkeypatch):
