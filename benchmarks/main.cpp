@@ -473,7 +473,7 @@ std::vector<std::string> matching_names_in_time(const std::string& filter, const
 
 int main(int argc, char** argv) {
   using namespace concbench;
-  Suite suite{false, std::max(1, static_cast<int>(std::thread::hardware_concurrency()))};
+  Suite suite{false, usable_cpus()};
   sum::Options sum_options;
   fetch::Options fetch_options;
 

@@ -273,7 +273,7 @@ def this_machine():
     return {"host_name": socket.gethostname(), "cpu_model": _field(cpuinfo, "model name") or "unknown",
             "cpu_signature": cpu_signature(cpuinfo),
             "cpu_vector_flags": vector or "none of sse4_2 avx avx2 fma avx512f",
-            "hardware_threads": str(os.cpu_count()), "kernel": platform.release(),
+            "hardware_threads": str(len(os.sched_getaffinity(0))), "kernel": platform.release(),  # as usable_cpus()
             "memory_gib": "%.1f" % (int(kib[0]) / 1024 / 1024) if kib else "",
             "mhz_per_cpu": clock_mhz(cpuinfo), "cpu_governor": governor}
 

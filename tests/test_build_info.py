@@ -85,3 +85,17 @@ def test_the_binary_records_what_its_build_wrote_and_asks_no_git():
     helps = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=60).stdout
     assert "Built from commit %s (uncommitted changes: %s)." % (context["concbench_commit"],
                                                                 context["concbench_dirty"]) in helps
+
+
+def test_a_run_confined_to_one_cpu_records_one_hardware_thread_and_sweeps_as_much():
+    # Under taskset the record said every CPU online, so compare.py took it for the unrestricted
+    # machine, and the sweep's W and the min(W, hardware threads) bound were the machine's.
+    first = min(os.sched_getaffinity(0))
+    one_cpu = lambda: os.sched_setaffinity(0, {first})  # noqa: E731
+    proc = subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", "--benchmark_min_time=0.01",
+                           "--benchmark_format=json"], capture_output=True, text=True, timeout=120, preexec_fn=one_cpu)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["context"]["hardware_threads"] == "1"
+    listed = subprocess.run([BINARY, "--quick", "--benchmark_list_tests", "--benchmark_filter=^sum/threads/range/"],
+                            capture_output=True, text=True, timeout=60, preexec_fn=one_cpu).stdout
+    assert sorted({int(n.split("workers:")[1].split("/")[0]) for n in listed.split()}) == [1, 2]  # 1, hw, 2 hw

@@ -3,6 +3,7 @@
 // read exactly as scripts/records.py reads them (test_compare.py holds it to the same files), or
 // the scripts would not know the records made on the machine they run on.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <string>
 
@@ -32,3 +33,21 @@ TEST(CpuSignature, NamesTheDesignOnX86AndArm) {
 
 }  // namespace
 }  // namespace concbench
+
+// A run under taskset (or a cpuset) may use fewer CPUs than are online: the suite's hardware
+// threads are those (its W sweep, its bound and its record), not hardware_concurrency's count,
+// so such a run is not recorded as the unrestricted machine.
+TEST(UsableCpus, AreTheAffinityMasksNotTheCpusOnline) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+  EXPECT_EQ(concbench::usable_cpus(), CPU_COUNT(&saved));
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  const int usable = concbench::usable_cpus();
+  ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
+  EXPECT_EQ(usable, 1);
+}

@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 #include <link.h>
 #include <omp.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -162,6 +163,13 @@ std::string cpu_signature(const char* cpuinfo) {
   return part.empty() ? "unknown" : "implementer " + field("CPU implementer") + " part " + part;
 }
 
+int usable_cpus() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 std::string cpu_model() {
   const std::string model = proc_field("/proc/cpuinfo", "model name");
   return model.empty() ? "unknown" : model;
@@ -276,7 +284,7 @@ void add_run_context() {
   add_context("build_type", CONCBENCH_BUILD_TYPE);
   add_context("tbb_version", std::string(TBB_VERSION_STRING) + " (runtime " + TBB_runtime_version() + ")");
   add_context("openmp_runtime", openmp_runtime());
-  add_context("hardware_threads", std::to_string(std::thread::hardware_concurrency()));
+  add_context("hardware_threads", std::to_string(usable_cpus()));
   add_context("cpu_model", cpu_model());
   add_context("cpu_signature", cpu_signature());
   // What makes numbers from two runs comparable, besides the CPU model: scripts/records.py

@@ -52,6 +52,11 @@ void add_run_context();
 std::string_view build_commit();
 std::string_view build_dirty();
 
+// The CPUs this process may run on: its affinity mask, which taskset and a cpuset narrow and
+// std::thread::hardware_concurrency (the CPUs online) ignores; at least 1. The suite's
+// hardware_threads: its W sweep, the min(W, hardware threads) bound and the record's identity.
+int usable_cpus();
+
 // The CPU model string from /proc/cpuinfo, or "unknown".
 std::string cpu_model();
 

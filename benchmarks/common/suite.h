@@ -6,7 +6,7 @@ namespace concbench {
 
 struct Suite {
   bool quick = false;    // --quick: fewer points, a first look in under a minute
-  int hardware_threads;  // std::thread::hardware_concurrency(), at least 1
+  int hardware_threads;  // usable_cpus() (common/context.h): the CPUs this process may run on
 };
 
 }  // namespace concbench

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "common/context.h"
 #include "common/thread_pool.h"
 #include "fetch/model.h"
 #include "fetch/socket_client.h"
@@ -33,8 +34,7 @@ constexpr int kConnectionsPerHandle = 20;
 // shared between loops. The calling thread runs loop 0 itself; W - 1 persistent threads,
 // started outside the timed region, run the others.
 int loops_for(int concurrency) {
-  const int per_core = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::min(std::max(1, concurrency), per_core);
+  return std::min(std::max(1, concurrency), usable_cpus());
 }
 
 // The multi handles a loop spreads its share of the connections over.
