@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -456,16 +457,21 @@ std::vector<std::string> matching_names_in_time(const std::string& filter, const
       if (thread.joinable()) thread.join();
     }
   } watchdog;
-  watchdog.thread = std::thread([&watchdog, &filter, &given] {
-    std::unique_lock lock(watchdog.mutex);
-    if (watchdog.finished.wait_for(lock, std::chrono::seconds(kFilterSeconds), [&] { return watchdog.done; }))
-      return;
-    std::fprintf(stderr, "concbench: --benchmark_filter=%s: still matching after %d s (a pattern such as (.*)*x "
-                 "backtracks without end): simplify it%s\n", concbench::printable(filter).c_str(), kFilterSeconds,
-                 given.c_str());
-    if (const char* temp = g_temp_record.load()) unlink(temp);
-    std::_Exit(2);
-  });
+  try {
+    watchdog.thread = std::thread([&watchdog, &filter, &given] {
+      std::unique_lock lock(watchdog.mutex);
+      if (watchdog.finished.wait_for(lock, std::chrono::seconds(kFilterSeconds), [&] { return watchdog.done; }))
+        return;
+      std::fprintf(stderr, "concbench: --benchmark_filter=%s: still matching after %d s (a pattern such as (.*)*x "
+                   "backtracks without end): simplify it%s\n", concbench::printable(filter).c_str(), kFilterSeconds,
+                   given.c_str());
+      if (const char* temp = g_temp_record.load()) unlink(temp);
+      std::_Exit(2);
+    });
+  } catch (const std::system_error&) {
+    // No thread to be had (a pids cgroup, ulimit -u): it matches without a time limit rather
+    // than end the run with std::terminate; the models then say what they could not start.
+  }
   return concbench::matching_names(filter);
 }
 

@@ -7,6 +7,7 @@
 import json
 import os
 import re
+import resource
 import subprocess
 
 import pytest
@@ -99,3 +100,24 @@ def test_a_run_confined_to_one_cpu_records_one_hardware_thread_and_sweeps_as_muc
     listed = subprocess.run([BINARY, "--quick", "--benchmark_list_tests", "--benchmark_filter=^sum/threads/range/"],
                             capture_output=True, text=True, timeout=60, preexec_fn=one_cpu).stdout
     assert sorted({int(n.split("workers:")[1].split("/")[0]) for n in listed.split()}) == [1, 2]  # 1, hw, 2 hw
+
+
+def test_a_process_that_may_start_no_thread_runs_what_needs_none():
+    # The filter's watchdog thread was refused (a pids cgroup, ulimit -u) and std::terminate
+    # ended the run before any benchmark; seq needs no thread. As a user of its own, since the
+    # kernel counts RLIMIT_NPROC over the user's tasks: so it needs root.
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to run the binary as a user of its own")
+
+    def no_threads():
+        uid = 2_000_000_000 + os.getpid()
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    proc = subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", "--benchmark_min_time=0.01",
+                           "--benchmark_repetitions=1", "--benchmark_format=json"], capture_output=True, text=True,
+                          timeout=120, preexec_fn=no_threads)
+    assert proc.returncode == 0, proc.stderr
+    [entry] = [b for b in json.loads(proc.stdout)["benchmarks"] if b["run_type"] == "iteration"]
+    assert not entry.get("error_occurred"), entry
