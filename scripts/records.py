@@ -141,14 +141,13 @@ LATER_IDENTITY = ("cpu_signature",)
 # exposed"): there it is the TSC's or /proc/cpuinfo's clock, fixed at boot to within a few MHz.
 # With cpufreq it may be the current clock, which moves from run to run, so it is left out.
 MHZ_TOLERANCE = 0.02
-# What moves the numbers on one machine: differences are reported beside a comparison.
-SETTINGS = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version",
-            "transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
-
-
-# What the binary was built with and links, of the SETTINGS: a history is one build's (a sanitized
-# or clang binary's record beside release ones would read as a step at its commit).
+# What moves the numbers on one machine, SETTINGS: differences are reported beside a comparison.
+# What the binary was built with and links: a history is one build's (a sanitized or clang
+# binary's record beside release ones would read as a step at its commit).
 BUILD = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version")
+# The machine's: what may also change between the processes of one run (run_isolated.py says so).
+MACHINE_SETTINGS = ("transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
+SETTINGS = BUILD + MACHINE_SETTINGS
 
 
 def build_differences(a, b):

@@ -297,6 +297,8 @@ class Environment:
         context["steal_during"] = "%.1f%%" % (100 * steal)
         if steal > STEAL_LIMIT:
             reasons.append("the hypervisor stole %s of the CPU time during the run" % context["steal_during"])
+        if context.get("concbench_settings_changed"):  # run_processes saw them differ between processes
+            reasons.append("machine settings changed during the run (%s)" % context["concbench_settings_changed"])
         context["environment_unstable"] = "; ".join(reasons) or "no"
         return reasons
 
@@ -596,7 +598,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout, timeout):
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
     seed = round_seed()
     by_group = {group: [] for group, _ in groups}  # group -> its entries, over the rounds
-    texts, failures, seconds, reruns, first, k = [], [], {}, {}, 1, 0
+    texts, failures, seconds, reruns, first, k, settings = [], [], {}, {}, 1, 0, {}
     order, started, trees, first_context, ran = random.Random(int(seed)), time.monotonic(), set(), {}, False
     for r in range(rounds):
         for group, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
@@ -614,6 +616,9 @@ def run_processes(binary, args, groups, fixture, tmp, stdout, timeout):
             first_context = first_context or context  # the record's: its date is when the run began
             if context:
                 trees.add((context.get("concbench_commit"), context.get("concbench_dirty")))
+                for key in records.MACHINE_SETTINGS:
+                    if context.get(key) not in (None, ""):
+                        settings.setdefault(key, {})[str(context[key])] = None
             # Round r is repetition r of `rounds`, as if one process had run them all.
             by_group[group] += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b
                                 for b in benchmarks]
@@ -637,6 +642,11 @@ def run_processes(binary, args, groups, fixture, tmp, stdout, timeout):
             % ", ".join(sorted("%s%s" % ((c or "?")[:7], " dirty" if records.parse_dirty(d) else "")
                                for c, d in trees)))
         doc["context"]["concbench_dirty"] = "true"
+    # Each process records the machine's settings when it starts: the record keeps the first's,
+    # and says which changed on the way (boost turned off, another governor), in the order seen.
+    changed = "; ".join("%s: %s" % (k, ", ".join(v)) for k, v in settings.items() if len(v) > 1)
+    if changed:
+        doc["context"]["concbench_settings_changed"] = changed
     if rounds > 1:
         doc["context"]["concbench_round_seed"] = seed
     doc["context"]["concbench_run_seconds"] = "%.1f" % (time.monotonic() - started)

@@ -128,9 +128,9 @@ def main(args):
             if not extra.startswith("{"):
                 only, extra = extra.split(":", 1)
             built = os.path.join(here, "context")
-            json.dump({"context": dict(CONTEXT, fake_pid=str(os.getpid()),
-                                       **(json.load(open(built)) if os.path.exists(built) else {}),
-                                       **(json.loads(extra) if mine[0].startswith(only) else {})),
+            json.dump({"context": {**CONTEXT, "fake_pid": str(os.getpid()),  # the later wins
+                                   **(json.load(open(built)) if os.path.exists(built) else {}),
+                                   **(json.loads(extra) if mine[0].startswith(only) else {})},
                        "benchmarks": rows}, f)
         os.replace(temp, out)
     return 0

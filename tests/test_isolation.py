@@ -448,6 +448,21 @@ def test_a_run_in_which_benchmarks_erred_is_never_the_commits_full_run(tmp_path,
     assert "a partial run (%s)" % why in proc.stderr, proc.stderr
 
 
+def test_a_machine_setting_that_changed_during_the_run_is_said_and_marks_it_unstable(tmp_path):
+    # The record kept the first process's settings as if they held for the whole run.
+    shutil.copy(FAKE, tmp_path / "concbench")
+    (tmp_path / "context").write_text(json.dumps({"cpu_boost": "1", "cpu_governor": "performance"}))
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(tmp_path / "concbench"), *ONE_ROUND],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, FAKE_CONTEXT='sum/tbb:{"cpu_boost": "0"}'))
+    assert proc.returncode == 0, proc.stderr
+    context = json.loads(out.read_text())["context"]
+    assert context["concbench_settings_changed"] == "cpu_boost: 1, 0"  # the governor held
+    assert "machine settings changed during the run (cpu_boost: 1, 0)" in context["environment_unstable"]
+    assert "machine settings changed during the run (cpu_boost: 1, 0)" in proc.stderr
+
+
 def test_a_run_with_a_test_hook_is_never_the_commits_full_run(tmp_path):
     # A hook (CONCBENCH_TEST_SLOWDOWN, _SHORT_BODY, ...) changes what is measured; the binary says
     # so in the context, and the record must not stand for its commit.
