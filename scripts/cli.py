@@ -271,14 +271,20 @@ def say(prog, message):
 
 @contextlib.contextmanager
 def sigterm_exits():
-    """Inside, SIGTERM ends the run as an interrupt does: the finally blocks that remove temporary
-    directories, worktrees and half-written output run, and the exit status is 143. The previous
-    handler is back afterwards (tests call the scripts' main() in their own process)."""
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    """Inside, SIGTERM and SIGHUP (the terminal closed) end the run as an interrupt does: the
+    finally blocks that remove temporary directories, worktrees and half-written output run, and
+    the exit status is 143 or 129 (a SIGHUP left the run's temporary directory behind). SIGHUP
+    ignored (nohup) stays ignored. The previous handlers are back afterwards (tests call the
+    scripts' main() in their own process)."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    for sig in previous:
+        if previous[sig] is not signal.SIG_IGN or sig == signal.SIGTERM:
+            signal.signal(sig, lambda number, _: sys.exit(128 + number))
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # The exit status of a script that could not finish: its output had no room, or a bug. Not 1,
@@ -315,7 +321,7 @@ def main(run, prog, argv=None):
 
 
 # The exit statuses of a run Ctrl-C or SIGTERM ended (main: KeyboardInterrupt, sigterm_exits).
-STOPPED = {130: "interrupted", 143: "terminated"}
+STOPPED = {129: "hung up", 130: "interrupted", 143: "terminated"}
 
 
 def say_stopped(prog, code, left):

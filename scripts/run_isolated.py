@@ -27,8 +27,8 @@ server did not; nothing is written) or when the record could not be written afte
 says where the run is kept), 2 on bad input: a BINARY, FILE or DIR that cannot be run or written
 is found before anything runs (one line; nothing is written), 3 could not finish (no room for its
 output, a bug, or plot.py or the Python reference could not finish; the record is written and
-the lines say what did not finish), 130 interrupted, 143 terminated (one line says whether the
-record was written).
+the lines say what did not finish), 129 hung up, 130 interrupted, 143 terminated (one line says
+whether the record was written).
 Standard library only: runs under any python3.
 """
 import contextlib

@@ -677,17 +677,19 @@ def test_the_process_timeout_grows_with_the_minimum_time(monkeypatch):
     assert run_isolated.process_timeout(["--benchmark_min_time=2"]) == 20 * run_isolated.DEFAULT_PROCESS_TIMEOUT
 
 
-@pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted"),
+                                               (signal.SIGHUP, 129, "hung up")])
 def test_a_signal_ends_the_run_says_so_and_leaves_nothing_behind(tmp_path, sig, status, word):
     # SIGTERM left /tmp/concbench-run-*/ with the processes' JSON; now it ends as Ctrl-C does.
     # Both ended a ten-minute run without a word.
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="w/b", TMPDIR=str(tmp))
-    # SIGINT at its default: a test run started in the background inherits it ignored.
+    # SIGINT and SIGHUP at their defaults: a test run started in the background (nohup) inherits
+    # them ignored. SIGHUP killed the run without a word and left its temporary directory.
     proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND],
                             stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)])
     started = next((line for line in proc.stderr if "process 2 of 2" in line), None)
     proc.send_signal(sig)
     rest = proc.stderr.read()
