@@ -479,6 +479,10 @@ std::vector<std::string> matching_names_in_time(const std::string& filter, const
 
 int main(int argc, char** argv) {
   using namespace concbench;
+  if (const std::string problem = native_cpu_problem(); !problem.empty()) {
+    std::cerr << "concbench: " << problem << '\n';
+    return 2;
+  }
   Suite suite{false, usable_cpus()};
   sum::Options sum_options;
   fetch::Options fetch_options;

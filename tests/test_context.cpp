@@ -51,3 +51,17 @@ TEST(UsableCpus, AreTheAffinityMasksNotTheCpusOnline) {
   ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
   EXPECT_EQ(usable, 1);
 }
+
+// A build tree kept when the work moved to another VM ran -march=native code for the first CPU
+// and recorded the second's name: the binary now refuses, saying what differs.
+TEST(NativeCpu, AnotherCpuIsRefusedSayingWhatDiffers) {
+  using concbench::native_cpu_problem;
+  EXPECT_EQ(native_cpu_problem("AMD EPYC", "fpu avx2 avx512f", "AMD EPYC", "fpu avx2 avx512f"), "");
+  EXPECT_EQ(native_cpu_problem("AMD EPYC", "fpu avx2 avx512f", "Intel Xeon", "fpu avx2"),
+            "built with -march=native for another CPU ('AMD EPYC', this is 'Intel Xeon'): rebuild it "
+            "(./bench and scripts/test.sh do)");
+  EXPECT_EQ(native_cpu_problem("AMD EPYC", "fpu avx2 avx512f", "AMD EPYC", "fpu avx2 sha_ni"),
+            "built with -march=native for another CPU ('AMD EPYC' with other flags: -avx512f +sha_ni): rebuild "
+            "it (./bench and scripts/test.sh do)");
+  EXPECT_EQ(native_cpu_problem(), "") << "this binary was built here";
+}

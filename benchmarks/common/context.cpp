@@ -170,6 +170,34 @@ int usable_cpus() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+std::string native_cpu_problem(const std::string& built_model, const std::string& built_flags,
+                               const std::string& model, const std::string& flags) {
+  if (built_model == model && built_flags == flags) return "";
+  std::string what = "'" + built_model + "', this is '" + model + "'";
+  if (built_model == model) {  // the same name, other features (another generation, a hypervisor's mask)
+    const auto words = [](const std::string& text) {
+      std::istringstream in(text);
+      return std::set<std::string>(std::istream_iterator<std::string>(in), {});
+    };
+    const std::set<std::string> built = words(built_flags), now = words(flags);
+    what = "'" + model + "' with other flags:";
+    for (const std::string& f : built)
+      if (!now.count(f)) what += " -" + f;
+    for (const std::string& f : now)
+      if (!built.count(f)) what += " +" + f;
+  }
+  return "built with -march=native for another CPU (" + what + "): rebuild it (./bench and scripts/test.sh do)";
+}
+
+std::string native_cpu_problem() {
+#ifdef CONCBENCH_NATIVE_MODEL
+  return native_cpu_problem(CONCBENCH_NATIVE_MODEL, CONCBENCH_NATIVE_FLAGS, proc_field("/proc/cpuinfo", "model name"),
+                            proc_field("/proc/cpuinfo", "flags"));
+#else
+  return "";
+#endif
+}
+
 std::string cpu_model() {
   const std::string model = proc_field("/proc/cpuinfo", "model name");
   return model.empty() ? "unknown" : model;
