@@ -604,6 +604,12 @@ int main(int argc, char** argv) {
               << " (--benchmark_list_tests lists them)" << filter_given << '\n';
     return 2;
   }
+  if (progress && progress->first + total - 1 > progress->total) {  // it printed [12/3]
+    std::cerr << "concbench: --progress=" << progress->first << '/' << progress->total << ": the " << total
+              << " benchmarks selected would be numbered " << progress->first << " to "
+              << progress->first + total - 1 << ", past " << progress->total << '\n';
+    return 2;
+  }
   // Each workload frees what it keeps (arrays, models, MPI) when a benchmark of another starts,
   // so that none runs beside another's memory and processes. Interleaved, the workloads would
   // take turns: sum/mpi failed after its first repetition (MPI cannot start again once
