@@ -365,8 +365,11 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
   if (has_flag(args, "--v=")) {
     const std::string v = flag_value(args, "--v=");
     char* end = nullptr;
-    std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0') return "--v=" + v + ": not a whole number (a verbosity level)";
+    errno = 0;
+    const long level = std::strtol(v.c_str(), &end, 10);
+    // Google Benchmark reads it as an int32: a larger one got its own message and a second line
+    if (v.empty() || *end != '\0' || errno == ERANGE || level < INT32_MIN || level > INT32_MAX)
+      return "--v=" + v + ": not a whole number of 32 bits (a verbosity level)";
   }
   if (has_flag(args, "--benchmark_min_warmup_time=")) {
     const std::string v = flag_value(args, "--benchmark_min_warmup_time=");
