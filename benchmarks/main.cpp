@@ -362,6 +362,11 @@ std::string benchmark_flag_problem(const std::vector<char*>& args) {
     if (has_flag(args, flag) && (!truth_of(v) || (color && v.empty())) && !(color && lower(v) == "auto"))
       return std::string(flag) + v + ": not one of " + std::string(kTruthWords) + (color ? ", auto" : "");
   }
+  // Debian's Google Benchmark is built without libpfm: asked for counters, it printed "Performance
+  // counters not supported." before each benchmark, without a newline, and counted nothing.
+  if (const std::string v = flag_value(args, "--benchmark_perf_counters="); !v.empty())
+    return "--benchmark_perf_counters=" + v + ": this Google Benchmark reads no performance counters "
+           "(built without libpfm); perf stat reads them from outside";
   if (has_flag(args, "--v=")) {
     const std::string v = flag_value(args, "--v=");
     char* end = nullptr;
