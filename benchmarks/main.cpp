@@ -640,7 +640,15 @@ int main(int argc, char** argv) {
   // The "[k/N]" progress prefix only makes sense on the plain console format.
   std::unique_ptr<benchmark::BenchmarkReporter> reporter;
   if (format.empty() || format == "console") {
-    bool use_color = isatty(STDOUT_FILENO) != 0;
+    // "auto" as Google Benchmark 1.7.1 decides it: stdout a terminal whose TERM is one of those it
+    // knows to take colour (TERM=dumb got colour codes here when only the terminal was asked).
+    static constexpr std::string_view kColorTerms[] = {"xterm", "xterm-color", "xterm-256color", "screen",
+                                                       "screen-256color", "tmux", "tmux-256color", "rxvt-unicode",
+                                                       "rxvt-unicode-256color", "linux", "cygwin"};
+    const char* term = std::getenv("TERM");
+    bool use_color = isatty(STDOUT_FILENO) != 0 && term != nullptr &&
+                     std::find(std::begin(kColorTerms), std::end(kColorTerms), std::string_view(term)) !=
+                         std::end(kColorTerms);
     if (!color.empty() && color != "auto") use_color = *truth_of(color);  // checked above: a word it knows
     reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color);
   }

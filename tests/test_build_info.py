@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # A record names the source its binary was built from: benchmarks/build_info.cmake, run at every
 # build, writes the commit and whether the tree had changes then, and the binary records those,
-# whatever the checkout's HEAD is when it runs.
+# whatever the checkout's HEAD is when it runs. Also what the binary takes from the machine it
+# runs on: the CPUs it may use, the threads it may start, the terminal it writes to.
 # Run: /usr/bin/python3 -m pytest tests/test_build_info.py (CONCBENCH_BINARY names the built
 # binary; ctest sets it).
 import json
@@ -121,3 +122,29 @@ def test_a_process_that_may_start_no_thread_runs_what_needs_none():
     assert proc.returncode == 0, proc.stderr
     [entry] = [b for b in json.loads(proc.stdout)["benchmarks"] if b["run_type"] == "iteration"]
     assert not entry.get("error_occurred"), entry
+
+
+@pytest.mark.parametrize("term,coloured", [("xterm-256color", True), ("dumb", False)])
+def test_colour_on_a_terminal_follows_term_as_google_benchmark_decides_it(term, coloured):
+    # Only the terminal was asked: TERM=dumb got colour codes.
+    import pty
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/",
+                                 "--benchmark_min_time=0.01", "--benchmark_repetitions=1"], stdout=follower,
+                                stderr=subprocess.DEVNULL, env=dict(os.environ, TERM=term))
+        os.close(follower)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the terminal's last writer has gone
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert proc.wait(timeout=120) == 0
+    finally:
+        os.close(leader)
+    assert b"sum/seq/range" in out
+    assert (b"\x1b[" in out) == coloured, out[:300]
