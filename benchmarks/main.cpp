@@ -536,6 +536,9 @@ int main(int argc, char** argv) {
   const std::string format = flag_value(args, "--benchmark_format=");
   const std::string out_format = flag_value(args, "--benchmark_out_format=");
   const std::string color = lower(flag_value(args, "--benchmark_color="));
+  // The counters in columns unless told otherwise (=false was taken and ignored)
+  const bool tabular = !has_flag(args, "--benchmark_counters_tabular=") ||
+                       truth_of(flag_value(args, "--benchmark_counters_tabular=")).value_or(true);
   if (std::string problem = benchmark_flag_problem(args); !problem.empty()) {
     problem += given_as(from_environment, problem.substr(0, problem.find('=')));  // every problem names its flag first
     std::cerr << "concbench: " << printable(problem) << '\n';
@@ -650,7 +653,7 @@ int main(int argc, char** argv) {
                      std::find(std::begin(kColorTerms), std::end(kColorTerms), std::string_view(term)) !=
                          std::end(kColorTerms);
     if (!color.empty() && color != "auto") use_color = *truth_of(color);  // checked above: a word it knows
-    reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color);
+    reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color, tabular);
   }
   std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;
   if (out && !listing) file_reporter = checked_file_reporter(out_format);

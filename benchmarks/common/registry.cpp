@@ -152,9 +152,9 @@ Progress parse_progress(const std::string& text) {
   return {first, total};
 }
 
-std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(Progress progress, bool color) {
-  auto opts = color ? benchmark::ConsoleReporter::OO_ColorTabular
-                    : benchmark::ConsoleReporter::OO_Tabular;
+std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(Progress progress, bool color, bool tabular) {
+  const auto opts = static_cast<benchmark::ConsoleReporter::OutputOptions>(
+      (color ? benchmark::ConsoleReporter::OO_Color : 0) | (tabular ? benchmark::ConsoleReporter::OO_Tabular : 0));
   return std::make_unique<ProgressReporter>(progress, opts);
 }
 

@@ -46,7 +46,7 @@ Progress parse_progress(const std::string& text);
 // it is. Returns null when the console format is not the plain one (Google Benchmark then
 // builds its own reporter). When this process is not the first of a run (progress.first > 1),
 // the machine description at the top is left out: the first process printed it.
-std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(Progress progress,
-                                                                     bool color);
+std::unique_ptr<benchmark::BenchmarkReporter> make_progress_reporter(Progress progress, bool color,
+                                                                     bool tabular);
 
 }  // namespace concbench
