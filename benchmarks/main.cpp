@@ -83,7 +83,9 @@ std::string variable_of(const std::string& flag) {
 // checks below then read it, the suite's defaults do not replace it (BENCHMARK_REPETITIONS=5
 // ran 3 repetitions) and a bad value is an error (BENCHMARK_FORMAT=bogus printed the usage and
 // exited 0). $BENCHMARK_CONTEXT is read with the
-// --benchmark_context pairs instead, and $V, a name too common to take for the verbosity, is not.
+// --benchmark_context pairs instead, and $V, a name too common to take for the verbosity, is not:
+// Google Benchmark reads it before main (V=2 made its output verbose), so --v=0 is given in its
+// place (a V it cannot read as a number still gets its one line then, before main).
 std::vector<std::string> flags_from_environment(const std::vector<char*>& args) {
   static constexpr const char* kNames[] = {
       "benchmark_list_tests",      "benchmark_filter",          "benchmark_min_time",
@@ -532,6 +534,8 @@ int main(int argc, char** argv) {
     const std::string_view name = std::string_view(flag).substr(0, flag.find('=') + 1);
     if (!has_flag(args, name)) args.insert(args.begin() + 1, flag.data());
   }
+  static std::string quiet = "--v=0";  // over $V (flags_from_environment says why)
+  if (std::getenv("V") != nullptr && !has_flag(args, "--v=")) args.insert(args.begin() + 1, quiet.data());
   // Read before Initialize, which removes the flags it knows from argv.
   const std::string format = flag_value(args, "--benchmark_format=");
   const std::string out_format = flag_value(args, "--benchmark_out_format=");
