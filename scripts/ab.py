@@ -249,7 +249,7 @@ def run_round(sides, groups, args, tmp, rng, timeout=run_isolated.DEFAULT_PROCES
             raise InputError("%s: %s" % (sides[label].label, e)) from None
         results[label] = {"metrics": {m.name: [m.kind, m.value] for m in found.values()},
                           "errors": dict(errors), "context": context}
-        hooks = records.test_hooks(context)
+        hooks = records.hook_settings(context)
         if hooks:  # any CONCBENCH_TEST_* the binary recorded, a user's exported one too
             results[label]["test_hook"] = "; ".join(hooks.values())
     return results, order, "; ".join(unstable) or "no"

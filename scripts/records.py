@@ -155,7 +155,7 @@ def build_differences(a, b):
     return differences(a, b, BUILD)
 
 
-def test_hooks(context):
+def hook_settings(context):
     """{context key: what it says} of the CONCBENCH_TEST_* hooks a record's binary had set, in key order."""
     return {k: str(v) for k, v in sorted(context.items()) if k.startswith("concbench_test_") and v not in (None, "")}
 

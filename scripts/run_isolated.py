@@ -673,7 +673,7 @@ def scope_of(args, names, suite, doc, failures):
     if "--quick" in args:
         return records.QUICK
     changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in DEFAULT_FLAGS]
-    hooks = list(records.test_hooks(doc["context"]))
+    hooks = list(records.hook_settings(doc["context"]))
     erred = {b.get("run_name", b["name"]) for b in doc["benchmarks"] if b.get("error_occurred")}
     why = ("not every benchmark" if names != suite else
            "%s changes how the suite measures" % changed[0] if changed else
