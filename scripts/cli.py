@@ -325,10 +325,12 @@ STOPPED = {129: "hung up", 130: "interrupted", 143: "terminated"}
 
 
 def say_stopped(prog, code, left):
-    """A long run's last line when Ctrl-C or SIGTERM ended it (exit status `code`): that it
-    stopped, and what it leaves (`left`); nothing for any other status."""
+    """A long run's last line when Ctrl-C, SIGTERM or SIGHUP ended it (exit status `code`): that
+    it stopped, and what it leaves (`left`); nothing for any other status. A terminal that hung
+    up takes no line (EIO): the exit status says it."""
     if code in STOPPED:
-        say(prog, "%s; %s" % (STOPPED[code], left))
+        with contextlib.suppress(OSError):
+            say(prog, "%s; %s" % (STOPPED[code], left))
 
 
 def closed_pipe():

@@ -70,10 +70,11 @@ DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --qui
 # compares them with what the binary's --help says it sets).
 DEFAULT_FLAGS = ("--benchmark_repetitions=%d" % DEFAULT_REPETITIONS, "--benchmark_min_time=0.1")
 # How long one benchmark process may run before it is stopped and fails: the suite's slowest
-# take about 20 s (sum/mpi/array, the largest fetch sweeps), so a hung one costs minutes, not
-# the run. A larger --benchmark_min_time than the suite's 0.1 s raises it in proportion;
-# CONCBENCH_PROCESS_TIMEOUT=S sets it (ab.py: --process-timeout).
-DEFAULT_PROCESS_TIMEOUT = 900
+# take about 20 s (sum/mpi/array's 9 benchmarks, the largest fetch sweeps), so a hung one costs
+# minutes, not the run. A group of more benchmarks (a machine of more threads sweeps more
+# workers) gets PER_BENCHMARK_TIMEOUT each, a larger --benchmark_min_time than the suite's 0.1 s
+# in proportion more; CONCBENCH_PROCESS_TIMEOUT=S sets it (ab.py: --process-timeout).
+DEFAULT_PROCESS_TIMEOUT, PER_BENCHMARK_TIMEOUT, MAX_PROCESS_TIMEOUT = 900, 60, 999_999
 # Google Benchmark's flags that the binary also takes from $BENCHMARK_<FLAG> (benchmarks/main.cpp,
 # flags_from_environment; a test holds the two lists equal).
 LIBRARY_FLAGS = ("benchmark_list_tests", "benchmark_filter", "benchmark_min_time", "benchmark_min_warmup_time",
@@ -345,10 +346,11 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     """Runs one group's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
     its failures name it "the process of WHO" (default: the group). After `timeout` seconds the
     process is stopped, as SIGTERM stops the binary, and killed 5 s later, and fails: a hung
-    process then costs its benchmarks, not the whole run or comparison. It runs in a session of
-    its own, and the signals go to all of it: a process it started (wrk, an Open MPI daemon)
-    would hold the output pipe open, and the wait for it, without end. So Ctrl-C at the
-    terminal reaches this script alone, which stops the session the same way.
+    process then costs the benchmarks it had not finished, not the whole run or comparison.
+    When its output goes to a pipe it runs in a session of its own, and the signals go to all of
+    it: a process it started (wrk, an Open MPI daemon) would hold the pipe open, and the wait
+    for it, without end. On the console it stays in this script's process group, so the
+    terminal's Ctrl-C, Ctrl-Z and hang-up reach it as they reach this script.
     Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
@@ -358,10 +360,11 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     if os.path.exists(out):  # a process that dies before writing must not pass for an earlier one
         os.unlink(out)
     parent = os.getpid()
+    session = stdout is not None
     try:  # Popen, not run: read_record needs the process's id
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
                                 stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
-                                start_new_session=True, preexec_fn=lambda: die_with_parent(parent))
+                                start_new_session=session, preexec_fn=lambda: die_with_parent(parent))
     except OSError as e:  # the binary went (rebuilt, removed) after the run began: the run goes on
         failure = "the process of %s could not start (%s: %s)" % (who or group, binary, e.strerror or e)
         return {}, errored(names, failure), failure, None
@@ -369,7 +372,7 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
 
         def stop(sig):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
+                os.killpg(proc.pid, sig) if session else proc.send_signal(sig)
 
         def stopped(wait):  # stops it, then kills it, 5 s apart; None when it outlived both
             for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -377,11 +380,11 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     return wait(5)
             return None
-        timed_out = False
+        finished = None  # on a timeout, what it had written: SIGTERM makes the binary remove it
         try:
             printed, said = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            timed_out = True
+            finished = read_record(out, proc.pid)
             # None: a process that left the session holds the pipe
             printed, said = stopped(lambda t: proc.communicate(timeout=t)) or (None, "")
         except BaseException:  # an interrupt ends it as SIGTERM ends the binary; the exit waits
@@ -391,9 +394,9 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
         # ends here, as this script's own print would end it, and no record is written.
         raise BrokenPipeError("the reader of stdout is gone")
-    context, benchmarks, complete = read_record(out, proc.pid)
+    context, benchmarks, complete = finished or read_record(out, proc.pid)
     failure = None
-    if timed_out:
+    if finished:
         failure = "the process of %s did not finish in %g s, and was stopped" % (who or group, timeout)
     elif proc.returncode != 0:
         last = (said or "").strip().splitlines()[-1:]
@@ -558,15 +561,21 @@ def round_seed():
     return seed
 
 
-def process_timeout(args):
-    """The seconds a benchmark process of ARGS may run (DEFAULT_PROCESS_TIMEOUT)."""
+def process_timeout(args, benchmarks):
+    """The seconds a process of ARGS running `benchmarks` benchmarks may run (DEFAULT_PROCESS_TIMEOUT)."""
     given = os.environ.get("CONCBENCH_PROCESS_TIMEOUT")
     if given is not None:
         if not re.fullmatch("[1-9][0-9]{0,5}", given):
-            raise RunError("CONCBENCH_PROCESS_TIMEOUT=%s is not a whole number of seconds from 1 to 999999" % given, 2)
+            raise RunError("CONCBENCH_PROCESS_TIMEOUT=%s is not a whole number of seconds from 1 to %d"
+                           % (given, MAX_PROCESS_TIMEOUT), 2)
         return int(given)
-    min_time = float(flag_value(args, "--benchmark_min_time=") or 0.1)  # the binary has checked it
-    return round(DEFAULT_PROCESS_TIMEOUT * max(1.0, min_time / 0.1))
+    text = flag_value(args, "--benchmark_min_time=") or "0.1"  # the binary has checked it, as strtod reads it
+    try:
+        min_time = float(text)
+    except ValueError:
+        min_time = float.fromhex(text)
+    seconds = max(DEFAULT_PROCESS_TIMEOUT, PER_BENCHMARK_TIMEOUT * benchmarks) * max(1.0, min_time / 0.1)
+    return min(MAX_PROCESS_TIMEOUT, round(seconds))
 
 
 def with_aggregates(entries, repeated, only):
@@ -586,8 +595,8 @@ def with_aggregates(entries, repeated, only):
     return out
 
 
-def run_processes(binary, args, groups, fixture, tmp, stdout, timeout):
-    """Each group in a process of its own, once a round, each stopped after `timeout` seconds.
+def run_processes(binary, args, groups, fixture, tmp, stdout):
+    """Each group in a process of its own, once a round, each stopped after process_timeout.
     Returns the merged record, what each process printed (when stdout is a pipe) and the
     processes' failures."""
     # Builds of older commits take no --progress=K/N: they number each process's benchmarks from 1.
@@ -608,8 +617,8 @@ def run_processes(binary, args, groups, fixture, tmp, stdout, timeout):
             who = "%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group
             process_started = time.monotonic()
             context, benchmarks, failure, text, rerun, process_ran = run_model(
-                binary, args, group, members, first, total, os.path.join(tmp, str(k)), fixture, stdout, timeout,
-                who=who)
+                binary, args, group, members, first, total, os.path.join(tmp, str(k)), fixture, stdout,
+                process_timeout(args, len(members)), who=who)
             if process_ran:
                 ran = True
                 seconds[group] = round(seconds.get(group, 0) + time.monotonic() - process_started, 1)
@@ -699,16 +708,16 @@ def run(binary, args, out, history, fixture_path, python, render, left):
     python_dir = os.path.join(history or os.path.dirname(os.path.abspath(out)), "python")
     if python:
         cli.output(python_dir, directory=True, create=True)
+    process_timeout(args, 1)  # its variable checked before anything runs
     names = list_benchmarks(binary, args)
     suite = list_benchmarks(binary, [])  # before the run: the binary may be rebuilt during it
     groups = group_by(names)
-    timeout = process_timeout(args)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     environment, python_out, kept = Environment(), None, False
     tmp = tempfile.mkdtemp(prefix="concbench-run-")
     try:
         doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
-                                             None if fmt == "console" else subprocess.PIPE, timeout)
+                                             None if fmt == "console" else subprocess.PIPE)
         context = doc["context"]
         scope = context["concbench_scope"] = scope_of(args, names, suite, doc, failures)
         # Where the mpi model's ranks ran: each mpi benchmark's label says, per spawn.

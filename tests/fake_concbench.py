@@ -21,6 +21,8 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
   FAKE_COUNTER  "name:value": every entry carries that counter (value as float() reads it: nan, inf)
   FAKE_CRASH    the process whose first benchmark starts with it writes one result and is killed
                 (the record cut off under the binary's temporary name, OUT.tmp.PID)
+  FAKE_STALL    the process whose first benchmark starts with it writes one result, then sleeps a
+                minute; SIGTERM removes its OUT.tmp.PID, as the binary's handler does
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
                 (also read from a file "hang" beside this script); "child:" before it first starts a
                 process that holds this one's output open for two minutes
@@ -124,6 +126,11 @@ def main(args):
                 f.write('{"context": {}, "benchmarks": [' + json.dumps(rows[0]) + ",")
                 f.flush()
                 os.kill(os.getpid(), signal.SIGKILL)
+            if os.environ.get("FAKE_STALL") and mine[0].startswith(os.environ["FAKE_STALL"]):
+                f.write('{"context": %s, "benchmarks": [' % json.dumps(CONTEXT) + json.dumps(rows[0]) + ",")
+                f.flush()
+                signal.signal(signal.SIGTERM, lambda *_: (os.unlink(temp), os._exit(143)))
+                time.sleep(60)
             only, extra = "", os.environ.get("FAKE_CONTEXT", "{}")
             if not extra.startswith("{"):
                 only, extra = extra.split(":", 1)

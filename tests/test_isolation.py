@@ -614,6 +614,20 @@ def test_a_process_that_hangs_is_stopped_and_the_run_goes_on(tmp_path):
     assert "did not finish in 2 s" in entries["w/b/n:1/real_time"]["error_message"]
 
 
+def test_a_process_stopped_for_its_time_keeps_the_benchmarks_it_finished(tmp_path):
+    # SIGTERM makes the binary remove its record's temporary file: the benchmarks it had
+    # finished were lost with the one that hung.
+    out = tmp_path / "run.json"
+    env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/a/n:2", FAKE_STALL="w/a", CONCBENCH_PROCESS_TIMEOUT="2")
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), FAKE, *ONE_ROUND], capture_output=True,
+                          text=True, env=env, timeout=50)
+    assert proc.returncode == 1, proc.stderr
+    assert "the process of w/a did not finish in 2 s, and was stopped" in proc.stderr
+    entries = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert not entries["w/a/n:1/real_time"].get("error_occurred"), entries
+    assert "did not finish in 2 s" in entries["w/a/n:2/real_time"]["error_message"]
+
+
 def test_a_binary_gone_during_the_run_fails_its_processes_and_the_run_is_recorded(tmp_path):
     # A second ./bench rebuilt (or rm -rf build removed) the binary mid-run: the next process
     # could not start, which ended the run with a traceback and lost every process measured.
@@ -670,11 +684,15 @@ def test_a_bad_process_timeout_is_refused_before_anything_runs(tmp_path, value):
     assert not (tmp_path / "run.json").exists()
 
 
-def test_the_process_timeout_grows_with_the_minimum_time(monkeypatch):
+def test_the_process_timeout_grows_with_the_minimum_time_and_the_group(monkeypatch):
     monkeypatch.delenv("CONCBENCH_PROCESS_TIMEOUT", raising=False)
-    assert run_isolated.process_timeout([]) == run_isolated.DEFAULT_PROCESS_TIMEOUT
-    assert run_isolated.process_timeout(["--benchmark_min_time=0.01"]) == run_isolated.DEFAULT_PROCESS_TIMEOUT
-    assert run_isolated.process_timeout(["--benchmark_min_time=2"]) == 20 * run_isolated.DEFAULT_PROCESS_TIMEOUT
+    timeout, default = run_isolated.process_timeout, run_isolated.DEFAULT_PROCESS_TIMEOUT
+    assert timeout([], 9) == timeout(["--benchmark_min_time=0.01"], 9) == default
+    assert timeout(["--benchmark_min_time=2"], 9) == 20 * default
+    assert timeout(["--benchmark_min_time=0x1p-3"], 9) == round(1.25 * default)  # strtod's hex, as the binary takes it
+    # a machine of 256 threads sweeps 519 workers in a sum group: not all in 900 s
+    assert timeout([], 519) == 519 * run_isolated.PER_BENCHMARK_TIMEOUT
+    assert timeout(["--benchmark_min_time=1e6"], 9) == run_isolated.MAX_PROCESS_TIMEOUT  # poll() takes no more
 
 
 @pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted"),
