@@ -144,7 +144,7 @@ MHZ_TOLERANCE = 0.02
 # What moves the numbers on one machine, SETTINGS: differences are reported beside a comparison.
 # What the binary was built with and links: a history is one build's (a sanitized or clang
 # binary's record beside release ones would read as a step at its commit).
-BUILD = ("compiler", "cxx_flags", "build_type", "tbb_version", "openmp_runtime", "libcurl_version")
+BUILD = ("compiler", "cxx_flags", "native_target", "build_type", "tbb_version", "openmp_runtime", "libcurl_version")
 # The machine's: what may also change between the processes of one run (run_isolated.py says so).
 MACHINE_SETTINGS = ("transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle")
 SETTINGS = BUILD + MACHINE_SETTINGS

@@ -170,32 +170,51 @@ int usable_cpus() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-std::string native_cpu_problem(const std::string& built_model, const std::string& built_flags,
-                               const std::string& model, const std::string& flags) {
-  if (built_model == model && built_flags == flags) return "";
-  std::string what = "'" + built_model + "', this is '" + model + "'";
-  if (built_model == model) {  // the same name, other features (another generation, a hypervisor's mask)
-    const auto words = [](const std::string& text) {
-      std::istringstream in(text);
-      return std::set<std::string>(std::istream_iterator<std::string>(in), {});
-    };
-    const std::set<std::string> built = words(built_flags), now = words(flags);
-    what = "'" + model + "' with other flags:";
-    for (const std::string& f : built)
-      if (!now.count(f)) what += " -" + f;
-    for (const std::string& f : now)
-      if (!built.count(f)) what += " +" + f;
-  }
-  return "built with -march=native for another CPU (" + what + "): rebuild it (./bench and scripts/test.sh do)";
+std::string native_cpu_problem(const std::vector<std::string>& missing) {
+  if (missing.empty()) return "";
+  std::string names;
+  for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m;
+  return "compiled for a CPU with " + names + ", which this one lacks (a build from another machine): rebuild "
+         "it (./bench and scripts/test.sh do)";
 }
 
 std::string native_cpu_problem() {
-#ifdef CONCBENCH_NATIVE_MODEL
-  return native_cpu_problem(CONCBENCH_NATIVE_MODEL, CONCBENCH_NATIVE_FLAGS, proc_field("/proc/cpuinfo", "model name"),
-                            proc_field("/proc/cpuinfo", "flags"));
-#else
-  return "";
+  std::vector<std::string> missing;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  // The instruction sets a compiler vectorises a loop of int64 additions with, as it was allowed.
+  const auto need = [&](bool has, const char* name) {
+    if (!has) missing.emplace_back(name);
+  };
+#ifdef __SSE4_2__
+  need(__builtin_cpu_supports("sse4.2"), "sse4.2");
 #endif
+#ifdef __AVX__
+  need(__builtin_cpu_supports("avx"), "avx");
+#endif
+#ifdef __AVX2__
+  need(__builtin_cpu_supports("avx2"), "avx2");
+#endif
+#ifdef __FMA__
+  need(__builtin_cpu_supports("fma"), "fma");
+#endif
+#ifdef __BMI2__
+  need(__builtin_cpu_supports("bmi2"), "bmi2");
+#endif
+#ifdef __AVX512F__
+  need(__builtin_cpu_supports("avx512f"), "avx512f");
+#endif
+#ifdef __AVX512BW__
+  need(__builtin_cpu_supports("avx512bw"), "avx512bw");
+#endif
+#ifdef __AVX512DQ__
+  need(__builtin_cpu_supports("avx512dq"), "avx512dq");
+#endif
+#ifdef __AVX512VL__
+  need(__builtin_cpu_supports("avx512vl"), "avx512vl");
+#endif
+#endif
+  return native_cpu_problem(missing);
 }
 
 std::string cpu_model() {
@@ -309,6 +328,11 @@ void add_run_context() {
   add_context("concbench_dirty", std::string(build_dirty()));
   add_context("compiler", compiler());
   add_context("cxx_flags", CONCBENCH_CXX_FLAGS);
+#ifdef CONCBENCH_NATIVE_TARGET
+  add_context("native_target", CONCBENCH_NATIVE_TARGET);  // -march=native as the configuring CPU made it
+#else
+  add_context("native_target", "not -march=native");
+#endif
   add_context("build_type", CONCBENCH_BUILD_TYPE);
   add_context("tbb_version", std::string(TBB_VERSION_STRING) + " (runtime " + TBB_runtime_version() + ")");
   add_context("openmp_runtime", openmp_runtime());

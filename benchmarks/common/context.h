@@ -57,12 +57,11 @@ std::string_view build_dirty();
 // hardware_threads: its W sweep, the min(W, hardware threads) bound and the record's identity.
 int usable_cpus();
 
-// "" when this binary runs on the CPU it was compiled for (or without -march=native), else why
-// not, in one line: code for another CPU may run slower or die of an illegal instruction, and
-// its numbers are not this machine's. The parts: the CPU's model name and flags from
-// /proc/cpuinfo when it was configured (BUILT_*) and now.
-std::string native_cpu_problem(const std::string& built_model, const std::string& built_flags,
-                               const std::string& model, const std::string& flags);
+// "" when the CPU running this binary has every instruction set the compiler was allowed to use
+// (with -march=native: the configuring machine's), else why not, in one line, naming them: a
+// build tree kept when the work moved to a CPU without them ran into an illegal instruction.
+// MISSING: the names of those it lacks.
+std::string native_cpu_problem(const std::vector<std::string>& missing);
 std::string native_cpu_problem();
 
 // The CPU model string from /proc/cpuinfo, or "unknown".
