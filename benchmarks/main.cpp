@@ -164,10 +164,14 @@ void remove_on_stop_signals(const char* temp) {
 class WriteCheck {
  public:
   virtual ~WriteCheck() = default;
-  bool whole() const { return whole_; }
+  // "" when the record was finished and all of it reached the file, else why not.
+  std::string problem() const {
+    if (!finished_) return "Google Benchmark ended the run without finishing the record";
+    return written_ ? "" : "writing the record failed part-way (no room on the disk, or a file-size limit?)";
+  }
 
  protected:
-  bool whole_ = false;  // until the record's end has been written and flushed
+  bool finished_ = false, written_ = false;
 };
 
 template <typename Format>
@@ -177,7 +181,8 @@ class CheckedFileReporter final : public Format, public WriteCheck {
   void Finalize() override {
     Format::Finalize();
     this->GetOutputStream().flush();
-    whole_ = !this->GetOutputStream().fail();  // an earlier failed write stays failed
+    finished_ = true;
+    written_ = !this->GetOutputStream().fail();  // an earlier failed write stays failed
   }
 };
 
@@ -253,13 +258,13 @@ class RecordFile {
   const std::string& write_path() const { return temp_.empty() ? target_ : temp_; }
 
   // Renames the record, whole, onto the file. Returns "", or why not: the record then stays
-  // where it is, which the message names, rather than be lost. One that was not written whole
-  // is removed, and FILE stays as it was.
-  std::string keep(bool whole) {
+  // where it is, which the message names, rather than be lost. One that is not whole (UNWHOLE
+  // says why) is removed, and FILE stays as it was.
+  std::string keep(const std::string& unwhole) {
     if (temp_.empty()) return "";
-    if (!whole) {
+    if (!unwhole.empty()) {
       discard();
-      return "writing the record failed part-way (no room on the disk, or a file-size limit?); the file is as it was";
+      return unwhole + "; the file is as it was";
     }
     std::string problem;
     if (rename(temp_.c_str(), target_.c_str()) != 0)
@@ -667,7 +672,7 @@ int main(int argc, char** argv) {
   if (listing)
     record.discard();
   else if (file_reporter)
-    unkept = record.keep(dynamic_cast<const WriteCheck&>(*file_reporter).whole());
+    unkept = record.keep(dynamic_cast<const WriteCheck&>(*file_reporter).problem());
   sum::finish();    // stops the last model's threads and worker processes
   fetch::finish();  // stops the fixture server if a fetch benchmark started it
   benchmark::Shutdown();
