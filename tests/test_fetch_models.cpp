@@ -421,7 +421,7 @@ TEST(C10k, TenThousandConcurrentRequestsAreHeldAtOnceAndComplete) {
 // slot in use hold descriptors(C), give or take a few of the model's own (an epoll set a loop).
 TEST(C10k, ModelsHoldTheDescriptorsTheirInfoDeclares) {
   constexpr int kConc = 64;
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int hw = usable_cpus();
   const std::vector<Request> requests = gated_requests(kConc);  // all C in flight together
   for (const ModelInfo& info : all_models()) {
     if (!info.no_c10k.empty()) continue;
@@ -440,7 +440,7 @@ TEST(C10k, ModelsHoldTheDescriptorsTheirInfoDeclares) {
 // threads are counted as they run, and match. (How many multi handles each loop drives is
 // checked by counting their descriptors in SpreadsItsConnectionsOverSmallMultiHandles.)
 TEST(MultiThreads, RunsItsLoopsEachOnAThreadOfItsOwn) {
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int hw = usable_cpus();
   for (int conc : {1, 8, 1500}) {
     const std::vector<Request> requests = varied_requests(std::max(40, conc));
     auto model = find_model("multi_threads")->make(config(conc));
@@ -457,7 +457,7 @@ TEST(MultiThreads, RunsItsLoopsEachOnAThreadOfItsOwn) {
 // hold 36 fewer.
 TEST(MultiThreads, SpreadsItsConnectionsOverSmallMultiHandles) {
   constexpr int kConc = 400;
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int hw = usable_cpus();
   const int handles = multi_threads_handles(kConc);
   EXPECT_GE(handles, kConc / 20);
   EXPECT_LE(handles, kConc / 20 + hw);

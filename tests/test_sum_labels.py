@@ -27,7 +27,7 @@ def run(*args, env=None, preexec_fn=None):
 def test_every_model_uses_the_workers_its_name_says():
     # One more worker than cores too: every one of them must run some call's slice (tbb and
     # std_par without their global_control cap ran 3 workers on 2 threads, and now fail).
-    workers = ",".join(str(w) for w in sorted({1, 2, 3, (os.cpu_count() or 1) + 1}))
+    workers = ",".join(str(w) for w in sorted({1, 2, 3, len(os.sched_getaffinity(0)) + 1}))
     runs = run("--benchmark_filter=^sum/", "--workers=" + workers, "--sizes=1000,1000000", "--array_sizes=1000",
                "--scaling_n=1e6")
     assert len(runs) > 40
@@ -80,7 +80,7 @@ def test_a_model_that_cannot_have_its_workers_is_an_error():
 def test_openmp_has_its_workers_whatever_omp_dynamic_says():
     # A dynamic team is libgomp's online CPUs less the load average: never more workers than
     # cores, and fewer as the machine gets busy. The model turns it off, so W > cores runs W.
-    w = (os.cpu_count() or 1) + 2
+    w = len(os.sched_getaffinity(0)) + 2
     runs = run("--benchmark_filter=^sum/openmp/range/workers:%d/" % w, "--sizes=1000", "--workers=%d" % w,
                "--scaling_n=1e6", env={"OMP_DYNAMIC": "true"})
     assert runs and not [b for b in runs if b.get("error_occurred")], runs

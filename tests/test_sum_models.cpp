@@ -195,7 +195,7 @@ TEST_P(EveryModel, TheArrayKernelSumsTheArrayNotItsIndices) {
 TEST_P(EveryModel, RunsOneCallsSlicesOnAsManyWorkersAsItsNameSays) {
   const ModelInfo& info = GetParam();
   // With one hardware thread, wanted would be 1 for every W and the test would prove nothing.
-  const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int hardware = usable_cpus();
   if (hardware < 2) CONCBENCH_SKIP("needs two hardware threads to see two workers, this machine has 1");
   for (int workers : {1, 2, 3}) {
     auto model = info.make(workers);
