@@ -204,6 +204,9 @@ def python_when(context):
     out += " at commit `%s`" % commit[:12] if isinstance(commit, str) and len(commit) >= 12 else ""
     # Its scripts/ are part of the tree: a dirty one may have measured other code than the commit's.
     out += " **from a tree with uncommitted changes**" if parse_dirty(context.get("concbench_dirty")) else ""
+    if not context.get("fetch_untimed_round"):  # python_reference.py before 2026-12-07
+        out += ("; **its fetches were cold**: the threads started and the connections opened inside the clock, "
+                "unlike the C++ rows'")
     if unstable is None:
         out += "; its record has no check of what else the machine was doing"
     elif unstable not in ("", "no"):

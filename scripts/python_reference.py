@@ -196,8 +196,7 @@ class Fixture:
     """A --fixture-url, http://HOST:PORT, and the requests of the seed's profile on it."""
 
     def __init__(self, url):
-        # The binary's --fixture_url rule: a numeric loopback address, a port that can exist, no
-        # leading zeros.
+        # The binary's --fixture_url rule: a numeric loopback address, a real port, no leading zeros.
         m = re.fullmatch(r"http://(127(?:\.[0-9]{1,3}){3}):([0-9]{1,5})", url)
         if (not m or m.group(2)[0] == "0" or int(m.group(2)) > 65535
                 or any(int(b) > 255 or (len(b) > 1 and b[0] == "0") for b in m.group(1).split(".")[1:])):
@@ -210,7 +209,6 @@ class Fixture:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # URLError is an OSError
             with OPENER.open(self.base + "/stats", timeout=5) as r:
                 return int(json.load(r)["accepted"])
-        return None
 
     def request(self, request_id, delay_ms, nbytes):
         """The body is made here, before any clock."""
@@ -415,22 +413,19 @@ def context(args):
                 load_avg=list(os.getloadavg()), library_build_type="release",
                 concbench_commit=commit, concbench_dirty=dirty, python_version=platform.python_version(),
                 aiohttp_version=aiohttp.__version__, multiprocessing_start_method=MP_START_METHOD,
+                fetch_untimed_round="yes: threads and connections made before the clock (measure_fetch)",
                 fixture=args.fixture.base if args.fixture else "not used")
 
 
 def parse_args(argv):
     p = cli.Parser(prog="python_reference.py", description=__doc__)
-    p.add_argument("--out", type=cli.path, metavar="FILE",
-                   help="where the JSON goes (written whole when every benchmark succeeded)")
+    p.add_argument("--out", type=cli.path, metavar="FILE", help="where the JSON goes (whole, if every benchmark succeeded)")
     p.add_argument("--quick", action="store_true", help="n=%d and 1 repetition unless given" % QUICK_SUM_N)
-    p.add_argument("--repetitions", type=cli.whole(1, 1000, "a repetition count"), metavar="N",
-                   help="default 3, --quick 1")
-    p.add_argument("--n", type=cli.whole(0, MAX_SUM_N, "a size"),
-                   help="sum: 0..n-1 (default %d as the seed)" % SEED_SUM_N)
+    p.add_argument("--repetitions", type=cli.whole(1, 1000, "a repetition count"), metavar="N", help="default 3, --quick 1")
+    p.add_argument("--n", type=cli.whole(0, MAX_SUM_N, "a size"), help="sum: 0..n-1 (default %d as the seed)" % SEED_SUM_N)
     p.add_argument("--fixture-url", metavar="URL", help="a running concbench_fixture, http://127.0.0.1:PORT")
     p.add_argument("--keepalive", type=int, choices=(0, 1), default=1,
-                   help="1: reuse connections, as the C++ profile runs; "
-                        "0: the seed's urlopen, one per request")
+                   help="1: reuse connections, as the C++ profile runs; 0: the seed's urlopen, one per request")
     p.add_argument("--filter", metavar="REGEX", type=cli.regex, help="only benchmarks whose name matches")
     p.add_argument("--list", action="store_true", help="list the benchmarks that would run, and exit")
     args = p.parse_args(argv)

@@ -526,6 +526,15 @@ def test_seed_table_python_column():
     assert rows["sum_seq"]["python_s"] is not None
 
 
+def test_a_python_run_with_cold_fetches_is_said_to_be_cold():
+    # python_reference.py before 2026-12-07 timed each repetition cold (threads started and
+    # connections opened inside the clock): its column sat beside warm C++ rows with no word.
+    import plot_page
+    context = {"date": "2026-12-06T10:00:00+00:00", "environment_unstable": "no"}
+    assert "its fetches were cold" in plot_page.python_when(context)
+    assert "cold" not in plot_page.python_when(dict(context, fetch_untimed_round="yes"))
+
+
 def test_formatting():
     assert fmt.fmt_time(0.0625) == "62.5 ms"
     assert fmt.fmt_time(2e-5) == "20.0 µs"
