@@ -205,8 +205,8 @@ def python_when(context):
     # Its scripts/ are part of the tree: a dirty one may have measured other code than the commit's.
     out += " **from a tree with uncommitted changes**" if parse_dirty(context.get("concbench_dirty")) else ""
     if not context.get("fetch_untimed_round"):  # python_reference.py before 2026-12-07
-        out += ("; **its fetches were cold**: the threads started and the connections opened inside the clock, "
-                "unlike the C++ rows'")
+        out += ("; **its fetches were timed cold**: threads started and connections opened inside the clock, "
+                "where the C++ clients make them before it")
     if unstable is None:
         out += "; its record has no check of what else the machine was doing"
     elif unstable not in ("", "no"):

@@ -531,7 +531,7 @@ def test_a_python_run_with_cold_fetches_is_said_to_be_cold():
     # connections opened inside the clock): its column sat beside warm C++ rows with no word.
     import plot_page
     context = {"date": "2026-12-06T10:00:00+00:00", "environment_unstable": "no"}
-    assert "its fetches were cold" in plot_page.python_when(context)
+    assert "its fetches were timed cold" in plot_page.python_when(context)
     assert "cold" not in plot_page.python_when(dict(context, fetch_untimed_round="yes"))
 
 
@@ -1070,11 +1070,14 @@ def test_python_option_fills_the_column(tmp_path):
     seed = text.split("## The seed's experiments")[1].split("## sum")[0]
     assert "not run" not in seed
     assert "Python column from `" in seed and "small_run.json` (recorded 2026-11-20T10:00:00+00:00 at commit " \
-        "`0123456789ab`; its record has no check of what else the machine was doing)." in seed
+        "`0123456789ab`; **its fetches were timed cold**: threads started and connections opened inside the " \
+        "clock, where the C++ clients make them before it; its record has no check of what else the machine was " \
+        "doing)." in seed
     thr = json_median_seconds(data("small_run.json"), "python/sum/threads/workers:2/n:100000000/real_time")
     assert "| `sum/threads/range/workers:2/n:100000000` | %s" % fmt.fmt_time(thr) in seed
     # A Python run made while the machine was busy says so, as ./bench measured it; a quiet one says nothing.
     doc = json.loads(open(data("small_run.json")).read())
+    doc["context"]["fetch_untimed_round"] = "yes"  # a warm one: no word of cold fetches
     for unstable, said in (("other processes kept 61% of the CPUs busy before the run",
                             "; **an unstable environment**: other processes kept 61% of the CPUs busy before the "
                             "run; its times may be slower than on a quiet machine)."), ("no", "`0123456789ab`).")):
