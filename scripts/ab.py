@@ -92,7 +92,8 @@ def parse_args(argv):
     p.add_argument("--min-effect", type=cli.fraction, default=regress.DEFAULT_MIN_EFFECT,
                    help="smallest change that counts, 0.03 or 3%% (default 3%%)")
     p.add_argument("--process-timeout", type=cli.whole(1, 86400, "a time in seconds"), metavar="SECONDS",
-                   help="stop a benchmark process that runs longer, as failed (default %d)" % run_isolated.DEFAULT_PROCESS_TIMEOUT)
+                   help="stop a benchmark process that runs longer, as failed (default as ./bench's: %d, or %d s a "
+                        "benchmark of the model)" % (run_isolated.DEFAULT_PROCESS_TIMEOUT, run_isolated.PER_BENCHMARK_TIMEOUT))
     p.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
     p.add_argument("--out", type=cli.path, help="where the rounds are saved")
     p.add_argument("--repo", type=cli.path, default=REPO, help="the git repository commits refer to")
@@ -128,7 +129,8 @@ def parse_args(argv):
             raise InputError(run_isolated.given_as("--analyse FILE judges rounds already run: %s does not apply"
                                                    % measuring[0]))
     args.rounds = args.rounds or DEFAULT_ROUNDS
-    args.process_timeout = args.process_timeout or run_isolated.DEFAULT_PROCESS_TIMEOUT
+    if args.process_timeout is None:
+        run_isolated.process_timeout(bench_args, 1)  # its variable checked before any round
     if len(args.sides) > 2:
         raise InputError("unexpected argument '%s'" % args.sides[2])
     if not args.analyse and len(args.sides) != 2:
@@ -204,7 +206,7 @@ def plan(sides, args, listed=None):
     return list(models.items())
 
 
-def run_round(sides, groups, args, tmp, rng, timeout=run_isolated.DEFAULT_PROCESS_TIMEOUT):
+def run_round(sides, groups, args, tmp, rng, timeout=None):
     """One round: the models in random order, for each one fresh process of every side back to
     back in random order. Returns ({label: {"metrics": {name: [kind, value]}, "errors": {...},
     "context": {...}}}, [[model, [labels in the order they ran]]], "no" or why the round's
@@ -212,7 +214,8 @@ def run_round(sides, groups, args, tmp, rng, timeout=run_isolated.DEFAULT_PROCES
 
     Model by model rather than side by side: the two processes of a pair then run a second or
     two apart instead of a whole side's run (about 11 s for the default subset), so the drift
-    of the machine between them is smaller (README, "The unit of analysis")."""
+    of the machine between them is smaller (README, "The unit of analysis"). A process is stopped
+    after `timeout` seconds, by default ./bench's limit for its model's benchmarks."""
     # One fixture server per fixture binary: sides built from one commit share it.
     fixtures = {side.fixture: run_isolated.Fixture(side.fixture) for side in sides.values()
                 if run_isolated.needs_own_fixture(args) and side.fixture}
@@ -228,7 +231,8 @@ def run_round(sides, groups, args, tmp, rng, timeout=run_isolated.DEFAULT_PROCES
                 # a failed process would: the other rounds still judge them.
                 context, benchmarks, failure, _, _, _ = run_isolated.run_model(
                     side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)),
-                    fixtures.get(side.fixture), subprocess.DEVNULL, timeout, dict(os.environ, **side.env))
+                    fixtures.get(side.fixture), subprocess.DEVNULL,
+                    timeout or run_isolated.process_timeout(args, len(members[label])), dict(os.environ, **side.env))
                 if failure:
                     say("%s: %s; the round goes on" % (side.label, failure))
                 parts[label][model] = (context, benchmarks)
@@ -274,7 +278,7 @@ def require_rounds(rounds, names, alpha, head):
                          "verdict needs --rounds %d or more" % (head, rounds, alpha, m, m, need))
 
 
-def run_rounds(sides, args, rounds, out_path, listed=None, timeout=run_isolated.DEFAULT_PROCESS_TIMEOUT):
+def run_rounds(sides, args, rounds, out_path, listed=None, timeout=None):
     """Runs the rounds and saves them when all have run (an interrupted run leaves no file that
     could pass for a result); returns the saved data. `listed`: as plan's; `timeout`: each
     process's, in seconds."""

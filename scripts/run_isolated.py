@@ -332,6 +332,22 @@ def read_record(path, pid):
         return context, benchmarks, False
 
 
+def descendants(pid):
+    """The processes below pid (children, theirs, ...), from /proc; any may end while it is read."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open("/proc/%s/stat" % entry) as f:  # "PID (COMM) STATE PPID ...", COMM may hold ")"
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 def die_with_parent(parent):
     """In a benchmark process before it runs: killed (SIGTERM) when this script ends, even by
     SIGKILL, so no benchmark, worker or MPI rank outlives a killed ./bench (Linux's
@@ -371,8 +387,15 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     with proc:
 
         def stop(sig):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig) if session else proc.send_signal(sig)
+            if session:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
+                return
+            # In this script's process group: the binary and what it started (workers, wrk,
+            # MPI ranks), found before the signal (then they would have another parent).
+            for pid in [proc.pid] + descendants(proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
 
         def stopped(wait):  # stops it, then kills it, 5 s apart; None when it outlived both
             for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -387,6 +410,8 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
             finished = read_record(out, proc.pid)
             # None: a process that left the session holds the pipe
             printed, said = stopped(lambda t: proc.communicate(timeout=t)) or (None, "")
+            if proc.returncode == 0:  # it ended on its own as the time ran out: its record stands
+                finished = None
         except BaseException:  # an interrupt ends it as SIGTERM ends the binary; the exit waits
             stopped(lambda t: proc.wait(timeout=t))
             raise
@@ -569,13 +594,16 @@ def process_timeout(args, benchmarks):
             raise RunError("CONCBENCH_PROCESS_TIMEOUT=%s is not a whole number of seconds from 1 to %d"
                            % (given, MAX_PROCESS_TIMEOUT), 2)
         return int(given)
-    text = flag_value(args, "--benchmark_min_time=") or "0.1"  # the binary has checked it, as strtod reads it
+    text = flag_value(args, "--benchmark_min_time=") or "0.1"  # as strtod reads it; the binary refuses the rest
     try:
         min_time = float(text)
     except ValueError:
-        min_time = float.fromhex(text)
+        try:
+            min_time = float.fromhex(text)
+        except ValueError:
+            min_time = 0.1
     seconds = max(DEFAULT_PROCESS_TIMEOUT, PER_BENCHMARK_TIMEOUT * benchmarks) * max(1.0, min_time / 0.1)
-    return min(MAX_PROCESS_TIMEOUT, round(seconds))
+    return round(min(MAX_PROCESS_TIMEOUT, seconds))  # capped first: round(inf) raises
 
 
 def with_aggregates(entries, repeated, only):
@@ -708,8 +736,8 @@ def run(binary, args, out, history, fixture_path, python, render, left):
     python_dir = os.path.join(history or os.path.dirname(os.path.abspath(out)), "python")
     if python:
         cli.output(python_dir, directory=True, create=True)
-    process_timeout(args, 1)  # its variable checked before anything runs
-    names = list_benchmarks(binary, args)
+    names = list_benchmarks(binary, args)  # the binary checks ARGS (--benchmark_min_time) first
+    process_timeout(args, 1)  # and its variable before anything runs
     suite = list_benchmarks(binary, [])  # before the run: the binary may be rebuilt during it
     groups = group_by(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"

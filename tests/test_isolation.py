@@ -614,6 +614,28 @@ def test_a_process_that_hangs_is_stopped_and_the_run_goes_on(tmp_path):
     assert "did not finish in 2 s" in entries["w/b/n:1/real_time"]["error_message"]
 
 
+def test_a_process_stopped_for_its_time_on_the_console_takes_what_it_started_with_it(tmp_path):
+    # On the console a process stays in ./bench's process group (the terminal's keys reach it):
+    # stopped, its workers, wrk and MPI ranks outlived it. The run is a session of its own
+    # here, so whatever is left of it is found.
+    env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="child:w/b", CONCBENCH_PROCESS_TIMEOUT="2")
+    proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    said = proc.communicate(timeout=50)[1]
+    assert proc.returncode == 1 and "the process of w/b did not finish in 2 s" in said, said
+    left = [p for p in os.listdir("/proc") if p.isdigit() and _alive_in_session(int(p), proc.pid)]
+    assert left == [], "left running: %s" % [open("/proc/%s/cmdline" % p).read() for p in left]
+
+
+def _alive_in_session(pid, sid):
+    """Whether pid runs (a zombie does not: init reaps it) in session sid; any may end meanwhile."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return os.getsid(pid) == sid and f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def test_a_process_stopped_for_its_time_keeps_the_benchmarks_it_finished(tmp_path):
     # SIGTERM makes the binary remove its record's temporary file: the benchmarks it had
     # finished were lost with the one that hung.
