@@ -86,8 +86,12 @@ def pick_records(args, notes):
     # One build's series, --like's or that of most commits (the newest on a tie): another build's
     # records (a sanitized or clang binary's) would read as steps. Commits, not records: many
     # runs of one commit do not outvote a series; the newest record alone would.
+    # Judged by the keys every candidate records, as build_differences skips a key one lacks:
+    # records from before a key was recorded (native_target) are not another build for it.
+    common = [k for k in records.BUILD if all(r.context.get(k) not in (None, "") for r in candidates)]
+
     def build_of(r):
-        return tuple(str(r.context.get(k, "")) for k in records.BUILD)
+        return tuple(str(r.context[k]) for k in common)
     commits = collections.Counter(build_of(r) for r in {(r.commit, build_of(r)): r for r in candidates}.values())
     build = like.context if like else max(candidates, key=lambda r: (commits[build_of(r)], r.when, r.path)
                                           ).context if candidates else {}

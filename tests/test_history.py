@@ -95,6 +95,25 @@ def test_too_few_records_to_find_any_step_is_said(project):
     assert "no step of one metric alone" not in (run_history("--repo", repo), (hist / "page" / "README.md").read_text())[1]
 
 
+def test_records_from_before_a_build_key_was_recorded_are_not_another_build(tmp_path):
+    # native_target is recorded from 2026-12-07 on: the build of most commits was judged with
+    # it as a value, so one build's older and newer records split (7 and 7 commits) and a clang
+    # build of 13 commits outvoted them, leaving out the commits of the build most of them had.
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, 20)
+    hist = repo / "results" / "history"
+    hist.mkdir(parents=True)
+    for i, sha in enumerate(shas[:14]):
+        record(hist, sha, i + 1, seed=i, compiler="GCC 12.2.0",
+               **({"native_target": "-march=native: znver3 tuning"} if i >= 7 else {}))
+    for i, sha in enumerate(shas[7:], start=7):
+        record(hist, sha, i + 12, seed=100 + i, compiler="Clang 14.0.6", native_target="-march=native: k8 tuning")
+    commits, chosen = history.pick_records(history.parse_args(["--repo", str(repo)]), notes := [])
+    assert sorted(chosen) == sorted(shas[:14]), (notes, {c[:7]: r.context.get("compiler") for c, r in chosen.items()})
+    assert all("Clang" not in str(r.context.get("compiler")) for r in chosen.values())
+    assert any("left out 13 records of another build" in n for n in notes), notes
+
+
 def test_the_series_keeps_gaps_for_commits_without_a_record(project):
     repo, hist, shas = project
     args = history.parse_args(["--repo", str(repo)])
