@@ -50,20 +50,19 @@ def test_every_model_uses_the_workers_its_name_says():
 
 
 def test_the_context_switch_counters_count_waits_and_preemptions():
-    # On one CPU, at n = 4e9 (72 ms of work a call on 2026-12-07), in the size sweep, whose
-    # parallel models run the machine's hardware threads, all on that CPU: seq never waits, so
-    # it makes no voluntary switch (0 a call); threads waits in join for its threads in every
-    # call (1); and its busy threads share the CPU a scheduler tick at a time, so they are
-    # preempted about once a tick (18-27 a call; 7 with 10 ms ticks). A counter that read
-    # nothing, or the other field (1 at most here), fails one of these.
+    # On one CPU, at n = 4e9 (72 ms of work a call on 2026-12-07), in the worker sweep at W = 2,
+    # both threads on that CPU (the process may use one, so the size sweep would run W = 1):
+    # seq never waits, so it makes no voluntary switch (0 a call); threads waits in join for
+    # its threads in every call (1); and its busy threads share the CPU a scheduler tick at a
+    # time, so they are preempted about once a tick (18-27 a call; 7 with 10 ms ticks). A
+    # counter that read nothing, or the other field (1 at most here), fails one of these.
     cpu = min(os.sched_getaffinity(0))
     runs = {b["name"].split("/")[1]: b
-            for b in run("--benchmark_filter=^sum/(seq|threads)/range/workers:[0-9]+/n:4000000000/", "--workers=1",
-                         "--sizes=4e9", "--scaling_n=1000", "--benchmark_min_time=0.1",
+            for b in run("--benchmark_filter=^sum/(seq|threads)/range/workers:[0-9]+/n:4000000000/", "--workers=2",
+                         "--sizes=1000", "--scaling_n=4e9", "--benchmark_min_time=0.1",
                          preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))}
     assert set(runs) == {"seq", "threads"}, list(runs)
-    if runs["threads"]["workers"] < 2:
-        pytest.skip("one hardware thread: the size sweep's threads has one, which nothing preempts")
+    assert runs["threads"]["workers"] == 2, runs["threads"]
     assert runs["seq"]["voluntary_switches"] < 0.5, runs["seq"]
     assert runs["threads"]["voluntary_switches"] >= 0.5, runs["threads"]
     assert runs["threads"]["involuntary_switches"] >= 3, runs["threads"]
