@@ -332,14 +332,23 @@ def read_record(path, pid):
         return context, benchmarks, False
 
 
+def process_stat(pid):
+    """(state, parent pid) of a process from /proc ("R", "S", "Z" a zombie, ...), or None once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:  # "PID (COMM) STATE PPID ...", COMM may hold ")"
+            state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+        return state, int(ppid)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def descendants(pid):
     """The processes below pid (children, theirs, ...), from /proc; any may end while it is read."""
     parents = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                with open("/proc/%s/stat" % entry) as f:  # "PID (COMM) STATE PPID ...", COMM may hold ")"
-                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+        stat = process_stat(int(entry)) if entry.isdigit() else None
+        if stat:
+            parents.setdefault(stat[1], []).append(int(entry))
     found, todo = [], [pid]
     while todo:
         children = parents.get(todo.pop(), [])

@@ -630,10 +630,11 @@ def test_a_process_stopped_for_its_time_on_the_console_takes_what_it_started_wit
 def _alive_in_session(pid, sid):
     """Whether pid runs (a zombie does not: init reaps it) in session sid; any may end meanwhile."""
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            return os.getsid(pid) == sid and f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+        in_session = os.getsid(pid) == sid
+    except OSError:
         return False
+    stat = run_isolated.process_stat(pid)
+    return in_session and stat is not None and stat[0] != "Z"
 
 
 def test_a_process_stopped_for_its_time_keeps_the_benchmarks_it_finished(tmp_path):
