@@ -150,13 +150,6 @@ void remove_on_stop_signals(const char* temp) {
   }
 }
 
-// The record of --benchmark_out=FILE, which appears only whole. Google Benchmark writes it in
-// place as the run goes, so a run stopped by SIGINT or SIGTERM left a cut-off record at FILE and
-// had emptied an earlier one when it began. It is given FILE.tmp.PID beside FILE instead, renamed
-// onto FILE when the run is over and removed when one of those signals stops the process. Any
-// other end (SIGKILL, a crash) leaves the cut-off FILE.tmp.PID and an earlier FILE as it was;
-// scripts/run_isolated.py reads what the process finished from there, and the next run that
-// writes FILE removes it.
 // Google Benchmark writes the record through an ofstream whose errors it never checks: a disk
 // that filled or a file-size limit cut the record short, and the cut-off record replaced FILE
 // with exit status 0. This file reporter is Google Benchmark's own for the format and says
@@ -196,6 +189,13 @@ std::unique_ptr<benchmark::BenchmarkReporter> checked_file_reporter(const std::s
   return std::make_unique<CheckedFileReporter<benchmark::JSONReporter>>();
 }
 
+// The record of --benchmark_out=FILE, which appears only whole. Google Benchmark writes it in
+// place as the run goes, so a run stopped by SIGINT or SIGTERM left a cut-off record at FILE and
+// had emptied an earlier one when it began. It is given FILE.tmp.PID beside FILE instead, renamed
+// onto FILE when the run is over and removed when one of those signals stops the process. Any
+// other end (SIGKILL, a crash) leaves the cut-off FILE.tmp.PID and an earlier FILE as it was;
+// scripts/run_isolated.py reads what the process finished from there, and the next run that
+// writes FILE removes it.
 class RecordFile {
  public:
   RecordFile() = default;

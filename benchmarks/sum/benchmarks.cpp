@@ -313,7 +313,8 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
   if (slowdown().model == info.name) problem.repeat = slowdown().fraction;
   const int64_t expected = exact_sum(n);
   // A model that says W workers can use at most min(W, hardware threads) cores at once.
-  const int wanted = info.parallel ? std::min(workers, usable_cpus()) : 1;
+  const int cpus = usable_cpus();
+  const int wanted = info.parallel ? std::min(workers, cpus) : 1;
   if (!kept.model) {
     BareSum bare;  // the bound the process allows: as many threads as `wanted`, one a CPU
     if (std::string error = take_bare ? bare_sum(problem, wanted, expected, bare) : ""; !error.empty()) {
@@ -384,7 +385,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
     kept = {};
     state.SkipWithError(("in " + std::to_string(calls) + " calls the model never ran one call's slices on more than " +
                          std::to_string(most) + " worker" + (most == 1 ? "" : "s") + ", not the " +
-                         std::to_string(wanted) + " its name says (on " + std::to_string(usable_cpus()) +
+                         std::to_string(wanted) + " its name says (on " + std::to_string(cpus) +
                          " hardware threads)")
                             .c_str());
     return;
@@ -393,7 +394,7 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
     kept = {};
     state.SkipWithError(("in " + std::to_string(calls) + " calls only " + std::to_string(ever) + " of the " +
                          std::to_string(workers) + " workers its name says ever ran a slice (on " +
-                         std::to_string(usable_cpus()) + " hardware threads)")
+                         std::to_string(cpus) + " hardware threads)")
                             .c_str());
     return;
   }
