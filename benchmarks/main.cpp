@@ -3,7 +3,9 @@
 #include <benchmark/benchmark.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -456,6 +459,79 @@ void print_usage(const concbench::FlagSet& flags) {
 // matches with the same engine after this. Every name of the suite takes microseconds, so
 // after kFilterSeconds the process gives up with an error, its temporary record removed,
 // rather than hang. GIVEN ends the error (given_as).
+// The line filter_overflowed() prints, made before the matching: a handler may not allocate.
+const char* g_overflow_line = nullptr;
+
+extern "C" void filter_overflowed(int) {
+  if (const char* temp = g_temp_record.load()) unlink(temp);
+  ssize_t ignored = write(STDERR_FILENO, g_overflow_line, std::strlen(g_overflow_line));
+  (void)ignored;
+  _exit(2);
+}
+
+struct MatchJob {
+  const std::string& filter;
+  std::vector<std::string> selected;
+  std::exception_ptr error;
+};
+
+// Runs the job with an alternate signal stack, where filter_overflowed() runs when the thread's
+// own stack has no room left.
+extern "C" void* match_with_signal_stack(void* arg) {
+  auto& job = *static_cast<MatchJob*>(arg);
+  std::vector<char> handler_stack(64 << 10);
+  stack_t own{}, old{};
+  own.ss_sp = handler_stack.data();
+  own.ss_size = handler_stack.size();
+  sigaltstack(&own, &old);
+  try {
+    job.selected = concbench::matching_names(job.filter);
+  } catch (...) {  // a UsageError: not a regular expression
+    job.error = std::current_exception();
+  }
+  sigaltstack(&old, nullptr);
+  return nullptr;
+}
+
+// std::regex compiles and matches by recursion: a frame per term of an alternative as it
+// compiles, a frame per state it goes through as it matches. 120,000 characters with no |, or
+// (a*){16000}, which makes 16,000 copies of a*, went past the end of the stack (SIGSEGV), here or
+// when Google Benchmark matched the same names after this. So the filter is compiled and
+// matched in a thread with a quarter of the main thread's stack, and one that runs out of it
+// ends the process with one line. Google Benchmark's frames (Debian's library) took twice ours a
+// state, so a filter this matches it matches too, on the main thread's whole stack.
+std::vector<std::string> matching_names_in_stack(const std::string& filter, const std::string& given) {
+  static constexpr size_t kShare = 4;
+  const std::string line = "concbench: --benchmark_filter=" + concbench::printable(filter.substr(0, 200)) +
+                           (filter.size() > 200 ? "..." : "") +
+                           ": std::regex ran out of stack for it (it recurses through every state, and a "
+                           "repeat such as (a*){16000} copies its group): simplify it, or raise ulimit -s" +
+                           given + "\n";
+  g_overflow_line = line.c_str();
+  struct sigaction on_overflow {}, old_action {};
+  on_overflow.sa_handler = filter_overflowed;
+  on_overflow.sa_flags = SA_ONSTACK;
+  sigemptyset(&on_overflow.sa_mask);
+  sigaction(SIGSEGV, &on_overflow, &old_action);
+  rlimit stack{};
+  const size_t main_stack = getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY
+                                ? static_cast<size_t>(stack.rlim_cur) : size_t{8} << 20;
+  MatchJob job{filter, {}, nullptr};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_t thread;
+  const bool started = pthread_attr_setstacksize(&attr, std::max<size_t>(main_stack / kShare, 256 << 10)) == 0 &&
+                       pthread_create(&thread, &attr, match_with_signal_stack, &job) == 0;
+  pthread_attr_destroy(&attr);
+  if (started)
+    pthread_join(thread, nullptr);
+  else  // no thread to be had (ulimit -u): on this one's stack, the handler still in place
+    match_with_signal_stack(&job);
+  sigaction(SIGSEGV, &old_action, nullptr);
+  if (job.error) std::rethrow_exception(job.error);
+  return std::move(job.selected);
+}
+
 std::vector<std::string> matching_names_in_time(const std::string& filter, const std::string& given) {
   static constexpr int kFilterSeconds = 5;
   struct Watchdog {  // stopped and joined however the matching ends, a UsageError included
@@ -487,7 +563,7 @@ std::vector<std::string> matching_names_in_time(const std::string& filter, const
     // No thread to be had (a pids cgroup, ulimit -u): it matches without a time limit rather
     // than end the run with std::terminate; the models then say what they could not start.
   }
-  return concbench::matching_names(filter);
+  return matching_names_in_stack(filter, given);
 }
 
 }  // namespace
@@ -679,6 +755,14 @@ int main(int argc, char** argv) {
   if (!unkept.empty()) {  // said last: ./bench reports a process's last line
     std::cerr << "concbench: --benchmark_out=" << *out << ": " << unkept << out_given << '\n';
     return 1;
+  }
+  // Google Benchmark's own binaries exit 0 whatever erred; a script or shell that checks the
+  // status (`concbench ... && plot`) must not take a run that measured nothing for one that did.
+  if (const auto& erred = erred_names(); !listing && !erred.empty()) {
+    std::cerr << "concbench: " << erred.size() << " of " << total << " benchmarks erred (";
+    if (erred.size() > 1) std::cerr << "the first ";
+    std::cerr << erred[0] << "); each one's result says why\n";
+    return 3;
   }
   return 0;
 }

@@ -21,8 +21,8 @@ DIR/python/, and --render runs scripts/plot.py: a full run into the results page
 partial one into partial/ beside DIR (or FILE), so that a filtered run never replaces the reference page.
 A process that fails is reported and the run goes on: what it did not finish is recorded as errors.
 
-Exit status: 0 when every process succeeded, 1 when one failed (the record is written; plot.py
-finding nothing to show in it is that failure too), when no process could start (the fixture
+Exit status: 0 when every benchmark ran, 1 when a process failed or a benchmark erred (the record
+is written and says which; plot.py finding nothing to show in it is that failure too), when no process could start (the fixture
 server did not; nothing is written) or when the record could not be written after all (the line
 says where the run is kept), 2 on bad input: a BINARY, FILE or DIR that cannot be run or written
 is found before anything runs (one line; nothing is written), 3 could not finish (no room for its
@@ -59,6 +59,7 @@ SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 _OWN_FLAGS = ("--benchmark_filter=", "--benchmark_out=", "--benchmark_out_format=", "--progress=")
 # What the mpi model says when Open MPI's spawn never returned, and for each later mpi
 # benchmark of that process (benchmarks/sum/mpi.cpp; README, "mpi").
+ERRED = 3  # the binary's exit status after a run in which a benchmark erred: the record says which
 SPAWN_HANG = ("MPI_Comm_spawn did not return within", "MPI cannot be used again in this process")
 # The environment is unstable when, in the half second before the run, other processes kept
 # more than this share of the CPUs busy, or when the hypervisor took more than this share of
@@ -419,7 +420,7 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
             finished = read_record(out, proc.pid)
             # None: a process that left the session holds the pipe
             printed, said = stopped(lambda t: proc.communicate(timeout=t)) or (None, "")
-            if proc.returncode == 0:  # it ended on its own as the time ran out: its record stands
+            if proc.returncode in (0, ERRED):  # it ended on its own as the time ran out: its record stands
                 finished = None
         except BaseException:  # an interrupt ends it as SIGTERM ends the binary; the exit waits
             stopped(lambda t: proc.wait(timeout=t))
@@ -432,7 +433,8 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     failure = None
     if finished:
         failure = "the process of %s did not finish in %g s, and was stopped" % (who or group, timeout)
-    elif proc.returncode != 0:
+    elif proc.returncode != 0 and not (proc.returncode == ERRED and complete
+                                       and any(b.get("error_occurred") for b in benchmarks)):
         last = (said or "").strip().splitlines()[-1:]
         failure = "the process of %s %s" % (who or group, describe_exit(proc.returncode))
         failure += " (%s)" % last[0] if last else ""
@@ -709,6 +711,11 @@ _SHOWING_FLAGS = ("--benchmark_format=", "--benchmark_color", "--benchmark_time_
                   "--benchmark_display_aggregates_only", "--v=") + _OWN_FLAGS
 
 
+def erred_names(doc):
+    """The names of the benchmarks the record DOC has an error for."""
+    return {b.get("run_name", b["name"]) for b in doc["benchmarks"] if b.get("error_occurred")}
+
+
 def scope_of(args, names, suite, doc, failures):
     """QUICK with --quick; FULL when ARGS run every benchmark (NAMES are SUITE, the binary's whole
     list) as the suite runs them by default and every one finished; PARTIAL otherwise, said once: a run of fewer benchmarks, or of all
@@ -720,7 +727,7 @@ def scope_of(args, names, suite, doc, failures):
         return records.QUICK
     changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in DEFAULT_FLAGS]
     hooks = list(records.hook_settings(doc["context"]))
-    erred = {b.get("run_name", b["name"]) for b in doc["benchmarks"] if b.get("error_occurred")}
+    erred = erred_names(doc)
     why = ("not every benchmark" if names != suite else
            "%s changes how the suite measures" % changed[0] if changed else
            "the test hook %s is set" % hooks[0].upper() if hooks else
@@ -796,21 +803,26 @@ def run(binary, args, out, history, fixture_path, python, render, left):
             fixture.stop()
         if not kept:
             shutil.rmtree(tmp, ignore_errors=True)
+    erred = [] if failures else sorted(erred_names(doc))
     if failures:
         say("%d of %s failed: %s" % (len(failures), plural(len(groups) * repetitions(args), "process", "processes"),
                                      "; ".join(failures)))
+    elif erred:  # each said why as it ran, and the record keeps it
+        say("%s of %d erred: %s%s" % (plural(len(erred), "benchmark"), len(names), ", ".join(erred[:3]),
+                                      " and %d more" % (len(erred) - 3) if len(erred) > 3 else ""))
     code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
-    return exit_status(failures, unfinished, code, out)
+    return exit_status(failures or erred, unfinished, code, out)
 
 
 def exit_status(failures, unfinished, plot_code, out):
-    """The run's exit status, once its record is written, saying what did not finish after it."""
+    """The run's exit status, once its record is written, saying what did not finish after it;
+    FAILURES are the processes that failed, or else the benchmarks that erred."""
     if plot_code:
         unfinished.append("rendering %s failed (%s)" % (out, describe_exit(plot_code)))
     for line in unfinished:
         say(line)
-    # plot.py's 2 is a record with nothing it could show, which only failed processes leave: the
-    # run failed (1); anything else that did not finish is 3, as the docstring says.
+    # plot.py's 2 is a record with nothing it could show, which only failures leave: the run
+    # failed (1); anything else that did not finish is 3, as the docstring says.
     if unfinished and not (failures and plot_code == 2 and len(unfinished) == 1):
         return cli.UNFINISHED
     return 1 if failures else 0

@@ -140,6 +140,10 @@ def main(args):
                                    **(json.loads(extra) if mine[0].startswith(only) else {})},
                        "benchmarks": rows}, f)
         os.replace(temp, out)
+    if any(r.get("error_occurred") for r in rows):  # as the binary exits after a run in which one erred
+        print("concbench: %d benchmarks erred" % len({r["name"] for r in rows if r.get("error_occurred")}),
+              file=sys.stderr)
+        return 3
     return 0
 
 

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "common/context.h"
-#include "common/registry.h"
 
 namespace concbench {
 namespace {
@@ -63,23 +62,4 @@ TEST(NativeCpu, ACpuWithoutTheCompiledInstructionSetsIsRefusedNamingThem) {
             "compiled for a CPU with avx512f, avx512bw, which this one lacks (a build from another machine): "
             "rebuild it (./bench and scripts/test.sh do)");
   EXPECT_EQ(native_cpu_problem(), "") << "this binary was built here";
-}
-
-// The filter's stack bound judges how deep the regex compiler recurses, not the length: ./bench
-// runs a group as ^(name|name|...)$, thousands of characters on a machine of many threads, yet
-// a few dozen terms deep; 120,000 characters with no | are 120,000 deep.
-TEST(RegexDepth, CountsTheTermsOfTheOpenAlternativesAndTheGroups) {
-  using concbench::regex_depth;
-  EXPECT_EQ(regex_depth("abc"), 3u);
-  EXPECT_EQ(regex_depth("ab|cd|e"), 2u);
-  EXPECT_EQ(regex_depth("((a))"), 9u);          // each group a term of its level, and 3 a level
-  EXPECT_EQ(regex_depth("[]|(ab]x"), 2u);       // a bracket expression is one term, its | no alternative
-  EXPECT_EQ(regex_depth("\\(\\|x"), 3u);        // escaped: no group, no alternative
-  std::string names = "^(";
-  for (int i = 0; i < 1000; ++i) names += "sum/tbb/range/workers:" + std::to_string(i) + "/n:100000000/real_time|";
-  names.back() = ')';
-  names += "$";
-  EXPECT_GT(names.size(), 40'000u);
-  EXPECT_LT(regex_depth(names), 60u);
-  EXPECT_EQ(regex_depth(std::string(120'000, 'a')), 120'000u);
 }

@@ -72,7 +72,7 @@ def test_openmp_runs_a_team_of_c_or_says_it_did_not():
                            *flags], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_THREAD_LIMIT": str(c - 1)})
     runs = [b for b in json.loads(proc.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
-    assert runs and all(b.get("error_occurred") for b in runs), runs
+    assert runs and all(b.get("error_occurred") for b in runs) and proc.returncode == 3, (runs, proc.stderr)
     assert "OpenMP ran a team of %d threads, not the %d the name says" % (c - 1, c) in runs[0]["error_message"]
 
 
@@ -174,7 +174,9 @@ def test_a_request_without_its_whole_body_makes_every_model_an_error_never_a_num
         assert b.get("error_occurred"), b["name"]
         assert re.fullmatch(r"1 of \d+ requests failed: 1 wrong body size", b["error_message"]), b
         assert not {"items_per_second", "efficiency", "p50_ms", "cpu_util"} & set(b), b
-    assert proc.returncode == 0, proc.stderr  # the errors are in the record, where the scripts read them
+    # The errors are in the record, where the scripts read them, and the exit status says there are some.
+    assert proc.returncode == 3 and proc.stderr.splitlines()[-1].startswith(
+        "concbench: %d of %d benchmarks erred" % (len(runs), len(runs))), proc.stderr
     proc = subprocess.run([BINARY, "--benchmark_list_tests"], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "CONCBENCH_TEST_SHORT_BODY": "yes"})
     assert proc.returncode == 2 and proc.stderr.strip().endswith(

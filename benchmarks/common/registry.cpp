@@ -2,8 +2,6 @@
 // Benchmark registration under full names, and the console progress that counts them.
 #include "common/registry.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -24,6 +22,11 @@ constexpr const char* kNameSuffix = "/process_time/real_time";
 std::vector<std::string>& names() {
   static std::vector<std::string> all;
   return all;
+}
+
+std::vector<std::string>& erred() {
+  static std::vector<std::string> names;
+  return names;
 }
 
 std::map<std::string, std::vector<std::function<void()>>>& release_hooks() {
@@ -77,9 +80,11 @@ benchmark::internal::Benchmark* add_benchmark(const std::string& name,
                                               benchmark::TimeUnit unit) {
   names().push_back(name);
   std::string workload = name.substr(0, name.find('/'));
-  auto wrapped = [workload, body = std::move(body)](benchmark::State& state) {
+  auto wrapped = [name, workload, body = std::move(body)](benchmark::State& state) {
     enter_workload(workload);
     body(state);
+    if (state.error_occurred() && std::find(erred().begin(), erred().end(), name) == erred().end())
+      erred().push_back(name);
   };
   // CPU time is the process's, all threads (not only the main one); forked children are in
   // the cpu_util counter instead. The unit fits the time, so a microsecond result
@@ -96,35 +101,7 @@ void on_leaving_workload(const std::string& workload, std::function<void()> rele
 
 const std::vector<std::string>& registered_names() { return names(); }
 
-size_t regex_depth(std::string_view spec) {
-  std::vector<size_t> terms{0};  // per open group, the terms of its alternative so far
-  size_t total = 0, deepest = 0;  // total: the sum of `terms`, plus 3 a group level
-  for (size_t i = 0; i < spec.size(); ++i) {
-    const char c = spec[i];
-    if (c == '|') {
-      total -= terms.back();
-      terms.back() = 0;
-      continue;
-    }
-    ++terms.back();
-    ++total;
-    if (c == '\\') {
-      ++i;  // the escaped character is this term
-    } else if (c == '[') {  // a bracket expression is one term: "[]a]" and "[^]a]" hold a ']'
-      i += i + 1 < spec.size() && spec[i + 1] == '^' ? 2 : 1;
-      if (i < spec.size() && spec[i] == ']') ++i;
-      while (i < spec.size() && spec[i] != ']') ++i;
-    } else if (c == '(') {
-      terms.push_back(0);
-      total += 3;
-    } else if (c == ')' && terms.size() > 1) {
-      total -= terms.back() + 3;
-      terms.pop_back();
-    }
-    deepest = std::max(deepest, total);
-  }
-  return deepest;
-}
+const std::vector<std::string>& erred_names() { return erred(); }
 
 std::vector<std::string> matching_names(const std::string& filter) {
   std::string spec = filter.empty() || filter == "all" ? std::string(".") : filter;
@@ -133,24 +110,6 @@ std::vector<std::string> matching_names(const std::string& filter) {
     negate = true;
     spec.erase(0, 1);
   }
-  // libstdc++ compiles a regular expression by recursion: a frame per term of an alternative
-  // (about 70 bytes here) and per group level (about 200), on top of those of the alternatives
-  // and groups around it; alternatives side by side take none. 40,000 nested groups or 120,000
-  // characters with no |, which fit in one argument, overflowed an 8 MiB stack and crashed the
-  // run. ./bench's filters, ^(name|name|...)$, are a few dozen terms deep however many names.
-  rlimit stack{};
-  const rlim_t stack_bytes = getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY
-                                 ? stack.rlim_cur : rlim_t{8} << 20;
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr size_t kBytesPerTerm = 1024;  // unoptimised frames with redzones: 28,000 terms overflowed
-#else
-  constexpr size_t kBytesPerTerm = 256;
-#endif
-  if (const size_t most = stack_bytes / kBytesPerTerm, deepest = regex_depth(spec); deepest > most)
-    throw UsageError("--benchmark_filter=" + filter.substr(0, 40) + (filter.size() > 40 ? "..." : "") +
-                     ": nested " + std::to_string(deepest) +
-                     " terms deep, more than std::regex can compile on this process's stack (" +
-                     std::to_string(most) + "; ulimit -s raises it)");
   std::regex re;
   try {
     re = std::regex(spec, std::regex::extended);

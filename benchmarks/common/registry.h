@@ -29,14 +29,13 @@ void on_leaving_workload(const std::string& workload, std::function<void()> rele
 // Names registered so far, in registration (and so run) order.
 const std::vector<std::string>& registered_names();
 
+// The names of the benchmarks that erred (SkipWithError) in this process so far, each once, in
+// the order they first did: the binary exits 3 after a run in which any did.
+const std::vector<std::string>& erred_names();
+
 // The registered names Google Benchmark's filter selects, in run order (same regex rules:
 // extended syntax, search not match, a leading '-' negates, "" and "all" match everything).
 std::vector<std::string> matching_names(const std::string& filter);
-
-// How deep libstdc++'s regex compiler recurses for SPEC, in terms, a group level counting 3:
-// the terms of the alternatives open around each point, not those side by side. matching_names
-// refuses a filter deeper than the stack allows, which crashed the run.
-size_t regex_depth(std::string_view spec);
 
 // Where this process's benchmarks sit in a run that spans several processes (./bench runs each
 // model in a process of its own): the first is number `first` of `total`.
