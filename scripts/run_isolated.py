@@ -299,6 +299,12 @@ class Environment:
         context["steal_during"] = "%.1f%%" % (100 * steal)
         if steal > STEAL_LIMIT:
             reasons.append("the hypervisor stole %s of the CPU time during the run" % context["steal_during"])
+        quota = records.parse_number(str(context.get("cpu_quota", "none")))
+        threads = records.context_int(context, "hardware_threads")
+        # The threads run on every CPU until the period's time is used up, then none runs until the next.
+        if quota and threads and quota < threads:
+            reasons.append("a cgroup CPU quota of %s CPUs, fewer than its %s hardware threads, throttled the run"
+                           % (context["cpu_quota"], context["hardware_threads"]))
         if context.get("concbench_settings_changed"):  # run_processes saw them differ between processes
             reasons.append("machine settings changed during the run (%s)" % context["concbench_settings_changed"])
         context["environment_unstable"] = "; ".join(reasons) or "no"

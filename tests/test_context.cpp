@@ -32,6 +32,19 @@ TEST(CpuSignature, NamesTheDesignOnX86AndArm) {
   EXPECT_EQ(cpu_signature("/nonexistent/cpuinfo"), "unknown");
 }
 
+// What a cgroup's files say, as cpu_quota() reads them: v2's cpu.max, v1's two files.
+TEST(CgroupQuota, IsTheQuotaOverThePeriodAndZeroWhereNoneIsSet) {
+  EXPECT_DOUBLE_EQ(cgroup_quota("150000 100000\n"), 1.5);
+  EXPECT_DOUBLE_EQ(cgroup_quota("50000 100000"), 0.5);
+  EXPECT_EQ(cgroup_quota("max 100000"), 0);  // v2: no quota
+  EXPECT_EQ(cgroup_quota(""), 0);             // no such file
+  EXPECT_EQ(cgroup_quota("100000"), 0);       // no period
+  EXPECT_DOUBLE_EQ(cgroup_quota("25000\n", "100000\n"), 0.25);
+  EXPECT_EQ(cgroup_quota("-1", "100000"), 0);  // v1: no quota
+  EXPECT_EQ(cgroup_quota("50000", "0"), 0);
+  EXPECT_EQ(cgroup_quota("5e4", "100000"), 0);
+}
+
 }  // namespace
 }  // namespace concbench
 

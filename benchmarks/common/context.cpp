@@ -16,11 +16,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -168,6 +171,70 @@ int usable_cpus() {
   CPU_ZERO(&allowed);
   if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+double cgroup_quota(std::string_view cfs_quota_us, std::string_view cfs_period_us) {
+  const auto whole = [](std::string_view text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+    long long v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty() ? v : 0;
+  };
+  const long long quota = whole(cfs_quota_us), period = whole(cfs_period_us);
+  return quota > 0 && period > 0 ? static_cast<double>(quota) / static_cast<double>(period) : 0;
+}
+
+double cgroup_quota(std::string_view cpu_max) {
+  const size_t space = cpu_max.find(' ');
+  return space == std::string_view::npos ? 0 : cgroup_quota(cpu_max.substr(0, space), cpu_max.substr(space + 1));
+}
+
+double cpu_quota() {
+  // Where the hierarchies are mounted (/proc/self/mountinfo: "... ROOT MOUNT_POINT ... - TYPE
+  // SOURCE OPTIONS"): cgroup2's, and the v1 one that holds the cpu controller. ROOT is the
+  // cgroup mounted there: in a container, its own, which /proc/self/cgroup's paths start with.
+  struct Mount {
+    std::string root, point;
+  };
+  std::optional<Mount> v2, v1;
+  const auto has_cpu = [](const std::string& list) {
+    std::istringstream items(list);
+    for (std::string item; std::getline(items, item, ',');)
+      if (item == "cpu") return true;
+    return false;
+  };
+  std::ifstream mounts("/proc/self/mountinfo");
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point, word, type, source, options;
+    fields >> id >> parent >> device >> root >> point;
+    while (fields >> word && word != "-") {
+    }
+    fields >> type >> source >> options;
+    if (type == "cgroup2" && !v2) v2 = Mount{root, point};
+    if (type == "cgroup" && !v1 && has_cpu(options)) v1 = Mount{root, point};
+  }
+  double smallest = 0;
+  std::ifstream groups("/proc/self/cgroup");  // "ID:CONTROLLERS:PATH", v2's "0::PATH"
+  for (std::string line; std::getline(groups, line);) {
+    const size_t first = line.find(':'), second = line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const bool is_v2 = line.compare(0, first, "0") == 0 && controllers.empty();
+    const std::optional<Mount>& mount = is_v2 ? v2 : v1;
+    if (!mount || (!is_v2 && !has_cpu(controllers))) continue;
+    std::string path = line.substr(second + 1);
+    if (mount->root != "/" && path.starts_with(mount->root)) path.erase(0, mount->root.size());
+    // From the process's own cgroup up to the mount point: a parent's quota bounds its children.
+    for (std::string dir = mount->point + (path == "/" ? "" : path);; dir.erase(dir.rfind('/'))) {
+      const double quota = is_v2 ? cgroup_quota(file_line((dir + "/cpu.max").c_str(), ""))
+                                 : cgroup_quota(file_line((dir + "/cpu.cfs_quota_us").c_str(), ""),
+                                                file_line((dir + "/cpu.cfs_period_us").c_str(), ""));
+      if (quota > 0 && (smallest == 0 || quota < smallest)) smallest = quota;
+      if (dir.size() <= mount->point.size() || dir.rfind('/') == std::string::npos) break;
+    }
+  }
+  return smallest;
 }
 
 std::string native_cpu_problem(const std::vector<std::string>& missing) {
@@ -368,6 +435,9 @@ void add_run_context() {
   add_context("tbb_version", std::string(TBB_VERSION_STRING) + " (runtime " + TBB_runtime_version() + ")");
   add_context("openmp_runtime", openmp_runtime());
   add_context("hardware_threads", std::to_string(usable_cpus()));
+  char quota[32] = "none";
+  if (const double q = cpu_quota(); q > 0) std::snprintf(quota, sizeof quota, "%.2f", q);
+  add_context("cpu_quota", quota);
   add_context("cpu_model", cpu_model());
   add_context("cpu_signature", cpu_signature());
   // What makes numbers from two runs comparable, besides the CPU model: scripts/records.py

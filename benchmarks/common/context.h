@@ -57,6 +57,17 @@ std::string_view build_dirty();
 // hardware_threads: its W sweep, the min(W, hardware threads) bound and the record's identity.
 int usable_cpus();
 
+// The CPUs' worth of time this process's cgroups allow it in a period (cgroup v2's cpu.max, v1's
+// cpu.cfs_quota_us / cpu.cfs_period_us), the smallest on the way up from its own cgroup to the
+// root of the hierarchy; 0 when none sets one. The affinity mask does not show it: under a quota
+// of 1.5 CPUs, 2 threads run on both CPUs until the period's time is used, then none runs until
+// the next period, so the record keeps it (cpu_quota) and ./bench calls such a run unstable.
+double cpu_quota();
+// One cgroup's quota in CPUs from its files' text, 0 for none ("max", -1) or what is not one:
+// v2 passes cpu.max ("150000 100000"), v1 cpu.cfs_quota_us and cpu.cfs_period_us.
+double cgroup_quota(std::string_view cpu_max);
+double cgroup_quota(std::string_view cfs_quota_us, std::string_view cfs_period_us);
+
 // "" when the CPU running this binary has every instruction set the compiler was allowed to use
 // (with -march=native: the configuring machine's), else why not, in one line, naming them: a
 // build tree kept when the work moved to a CPU without them ran into an illegal instruction.
