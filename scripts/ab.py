@@ -521,7 +521,8 @@ def run(argv):
 
 
 def main(argv=None):
-    return cli.main(run, PROG, argv)  # SIGTERM removes the worktrees as an interrupt does
+    with run_isolated.Pauses.handled():  # Ctrl-Z stops the benchmark process too, and its timeout
+        return cli.main(run, PROG, argv)  # SIGTERM removes the worktrees as an interrupt does
 
 
 if __name__ == "__main__":

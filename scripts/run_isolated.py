@@ -374,6 +374,52 @@ def die_with_parent(parent):
         os._exit(1)
 
 
+class Pauses:
+    """Ctrl-Z stops the terminal's foreground process group: this script, and on the console the
+    benchmark process in it, but not one in a session of its own (output to a pipe), which ran
+    on. While such a process runs, Ctrl-Z stops it too, then this script, and `fg` resumes both.
+    The time stopped is not the process's: its timeout does not count it (a benchmark process
+    stopped for longer was killed as hung once it was resumed)."""
+    stopped = 0.0  # seconds this script has spent stopped by Ctrl-Z
+    session = None  # the process group of the benchmark process in a session of its own
+
+    @staticmethod
+    def on_tstp(signum, frame):
+        group, start = Pauses.session, time.monotonic()
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)  # until SIGCONT (fg)
+        Pauses.stopped += time.monotonic() - start
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGCONT)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def handled():
+        """Ctrl-Z handled as the class says while inside; ignored (a background job's) stays ignored."""
+        before = signal.getsignal(signal.SIGTSTP)
+        if before is not signal.SIG_IGN:
+            signal.signal(signal.SIGTSTP, Pauses.on_tstp)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTSTP, before)
+
+
+def communicate(proc, timeout):
+    """proc.communicate() that raises TimeoutExpired after `timeout` seconds not stopped by Ctrl-Z."""
+    stopped_before, start = Pauses.stopped, time.monotonic()
+    while True:
+        left = timeout - (time.monotonic() - start - (Pauses.stopped - stopped_before))
+        try:
+            return proc.communicate(timeout=max(left, 0.01))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() - start - (Pauses.stopped - stopped_before) >= timeout:
+                raise
+
+
 def run_group(binary, args, group, names, first, total, out, fixture_url, stdout, timeout, env=None, who=None):
     """Runs one group's benchmarks in a fresh process, numbered from `first` of `total` (0: not);
     its failures name it "the process of WHO" (default: the group). After `timeout` seconds the
@@ -420,8 +466,9 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
                     return wait(5)
             return None
         finished = None  # on a timeout, what it had written: SIGTERM makes the binary remove it
+        Pauses.session = proc.pid if session else None
         try:
-            printed, said = proc.communicate(timeout=timeout)
+            printed, said = communicate(proc, timeout)
         except subprocess.TimeoutExpired:
             finished = read_record(out, proc.pid)
             # None: a process that left the session holds the pipe
@@ -431,6 +478,8 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         except BaseException:  # an interrupt ends it as SIGTERM ends the binary; the exit waits
             stopped(lambda t: proc.wait(timeout=t))
             raise
+        finally:
+            Pauses.session = None
     if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
         # ends here, as this script's own print would end it, and no record is written.
@@ -885,7 +934,8 @@ def run_python_reference(args, out, fixture):
 def main(argv=None):
     # A long run: whoever stopped it (Ctrl-C, SIGTERM) sees that it stopped, and what it leaves.
     left = ["nothing recorded"]
-    code = cli.main(lambda a: _run(a, left), PROG, argv)  # SIGTERM: the processes' JSON goes too
+    with Pauses.handled():
+        code = cli.main(lambda a: _run(a, left), PROG, argv)  # SIGTERM: the processes' JSON goes too
     cli.say_stopped(PROG, code, left[0])
     return code
 

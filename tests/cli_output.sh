@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Runs a command that must succeed and checks what it printed: exit code 0 is not enough, since
-# Google Benchmark exits 0 after printing its usage and after a benchmark's error too.
+# Google Benchmark exits 0 after printing its usage, whatever flag asked for it.
 # usage: cli_output.sh COUNT REGEX [COUNT REGEX ...] -- COMMAND [ARGS...]
 # Each COUNT is how many stdout lines must match the extended REGEX: N exactly, or N+ (at least N).
 set -u

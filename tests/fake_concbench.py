@@ -25,7 +25,8 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 minute; SIGTERM removes its OUT.tmp.PID, as the binary's handler does
   FAKE_HANG     the process whose first benchmark starts with it sleeps a minute before it writes
                 (also read from a file "hang" beside this script); "child:" before it first starts a
-                process that holds this one's output open for two minutes
+                process that holds this one's output open for two minutes; FAKE_HANG_SECONDS
+                sleeps that long instead
   FAKE_CONTEXT  JSON merged into the context the runs write; "text:JSON" only into that of the
                 process whose first benchmark starts with text; a file "context" beside this
                 script, holding JSON, is merged too: how a build differs
@@ -116,7 +117,7 @@ def main(args):
     if hang and mine[0].startswith(hang):
         if keep_open:
             subprocess.Popen(["sleep", "120"])  # inherits stdout and stderr
-        time.sleep(60)
+        time.sleep(float(os.environ.get("FAKE_HANG_SECONDS", "60")))
     out = flag("--benchmark_out")
     if out:
         # As the binary writes it: under a temporary name, renamed when whole.

@@ -2,6 +2,7 @@
 # Tests for scripts/run_isolated.py: each model in a process of its own, one merged record, failures reported.
 # Run: /usr/bin/python3 -m pytest tests/test_isolation.py (CONCBENCH_BINARY and CONCBENCH_FIXTURE
 # name the built binaries; ctest sets them).
+import contextlib
 import json
 import math
 import os
@@ -690,6 +691,51 @@ def _alive_in_session(pid, sid):
         return False
     stat = run_isolated.process_stat(pid)
     return in_session and stat is not None and stat[0] != "Z"
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_ctrl_z_stops_the_benchmark_process_too_and_the_time_stopped_is_not_its_time(tmp_path, fmt):
+    # Its output to a pipe, the process runs in a session of its own, which the terminal's Ctrl-Z
+    # does not reach: it ran on while ./bench was stopped. Either way, a process stopped for
+    # longer than its timeout was killed as hung once resumed.
+    env = dict(os.environ, FAKE_NAMES="w/a/n:1", FAKE_HANG="w/a", FAKE_HANG_SECONDS="3",
+               CONCBENCH_PROCESS_TIMEOUT="4")
+    proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND,
+                             "--benchmark_format=" + fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            # A job of this session, as a shell starts one: a group of a session
+                            # of its own, which no terminal could stop, would not stop on SIGTSTP.
+                            text=True, env=env, preexec_fn=os.setpgrp)
+
+    def state(pid):
+        return (run_isolated.process_stat(pid) or ("gone",))[0]
+
+    def running_benchmark():
+        for pid in run_isolated.descendants(proc.pid):
+            with contextlib.suppress(OSError), open("/proc/%d/cmdline" % pid, "rb") as f:
+                if b"--benchmark_out=" in f.read():
+                    return pid
+        return None
+    try:
+        deadline, child = time.monotonic() + 20, None
+        while child is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            child = running_benchmark()
+        if child is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("no benchmark process started: %s" % (proc.communicate()[1],))
+        os.killpg(proc.pid, signal.SIGTSTP)  # as the terminal sends it to its foreground group
+        deadline = time.monotonic() + 5
+        while (state(proc.pid), state(child)) != ("T", "T") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (state(proc.pid), state(child)) == ("T", "T")
+        time.sleep(5)  # past the process's timeout, and its 3 s of work
+        assert state(child) == "T"
+        os.killpg(proc.pid, signal.SIGCONT)  # as fg does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0 and "did not finish" not in err, err
 
 
 def test_a_process_stopped_for_its_time_keeps_the_benchmarks_it_finished(tmp_path):
