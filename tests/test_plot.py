@@ -1452,10 +1452,13 @@ def test_c10k_page_has_every_model_and_the_reasons_for_those_left_out(tmp_path):
             "`pool`: C = 10,000 and above: 3 descriptors a slot need 30,000.") in section
 
 
-@pytest.mark.parametrize("lo, hi, at_least", [(12.2, 24.5, 4), (12.0, 90.0, 3), (10.0, 900.0, 4), (1e3, 1e8, 5)])
+@pytest.mark.parametrize("lo, hi, at_least", [(12.2, 24.5, 4), (12.0, 90.0, 3), (10.0, 900.0, 4), (1e3, 1e8, 5),
+                                               (1600.0, 40000.0, 5)])
 def test_log_axis_labels_enough_ticks_inside_the_data(lo, hi, at_least):
     # The memory panel once spanned 12-25 KiB with only 15 and 20 labelled: a reader had to guess
-    # every value above 20. Whatever the range, several labelled ticks fall inside it.
+    # every value above 20. Whatever the range, several labelled ticks fall inside it, and
+    # neither end is a long stretch without one (throughput from 1,600 to 40,000 requests a
+    # second had none above 20,000: a quarter of the axis).
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots()
     try:
@@ -1467,6 +1470,8 @@ def test_log_axis_labels_enough_ticks_inside_the_data(lo, hi, at_least):
         assert len(labelled) >= at_least, [t.label1.get_text() for t in labelled]
         texts = [t.label1.get_text() for t in labelled]
         assert len(set(texts)) == len(texts)  # no two ticks read alike
+        locs, span = sorted(t.get_loc() for t in labelled), math.log(top / bottom)
+        assert math.log(top / locs[-1]) <= 0.2 * span and math.log(locs[0] / bottom) <= 0.2 * span, texts
     finally:
         plt.close(fig)
 
@@ -1500,8 +1505,9 @@ def test_a_saved_run_is_rendered_with_the_python_run_saved_beside_it(tmp_path):
 
 def keeping_figures(tmp_path):
     """Figures that keep what each saved file drew: {file: {"legend": the shared legend's labels,
-    "notes": {panel title: its texts}, "lines": {panel title: {label: (x, y)}}}} over its visible
-    panels, where the lines are the labelled lines and error bars' medians."""
+    "notes": {panel title: its texts}, "lines": {panel title: {label: (x, y)}}, "ylim": {panel
+    title: (bottom, top)}}} over its visible panels, where the lines are the labelled lines and
+    error bars' medians."""
     seen = {}
 
     class Keep(plot_figures.Figures):
@@ -1515,7 +1521,7 @@ def keeping_figures(tmp_path):
                 lines[ax.get_title()] = {k: (list(v.get_xdata()), list(v.get_ydata())) for k, v in drawn.items()}
             seen[fname] = {"legend": [t.get_text() for legend in fig.legends for t in legend.get_texts()],
                            "notes": {ax.get_title(): [t.get_text() for t in ax.texts] for ax in axes},
-                           "lines": lines}
+                           "lines": lines, "ylim": {ax.get_title(): ax.get_ylim() for ax in axes}}
 
     return Keep(str(tmp_path), {}, "note", lambda *_: None), seen
 
@@ -1529,11 +1535,15 @@ def test_latency_figure_keys_its_line_styles_and_says_where_a_sweep_stopped(tmp_
                          for c in concs])
     for q in ("p50_ms", "p99_ms"):
         rows[q + "_min"], rows[q + "_max"] = rows[q] * 0.9, rows[q] * 1.1
+    rows.loc[rows["model"] == "fork", "p99_ms_max"] *= 3  # a slow repetition
     figs, seen = keeping_figures(tmp_path)
     plot_figures._draw_latency(figs, rows, {"n": 1000, "bytes": 1024, "keepalive": 1}, [100.0])
     seen = seen["fetch_latency.png"]
     assert {"p50", "p99", "L itself: no request is answered sooner", "L = 100 ms"} <= set(seen["legend"])
     assert seen["notes"]["fork"] == ["no result\nabove C = 100"] and seen["notes"]["threads"] == []
+    # The axis holds every bar whole, not only the medians: fork's p99 bar ran off the top.
+    for bottom, top in seen["ylim"].values():
+        assert bottom <= rows["p50_ms_min"].min() and top >= rows["p99_ms_max"].max(), seen["ylim"]
     assert_png(tmp_path / "fetch_latency.png")
 
 
