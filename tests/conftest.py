@@ -43,3 +43,47 @@ def bare_python(tmp_path_factory):
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", "--copies", str(env)],
                    check=True, capture_output=True, timeout=300)
     return str(env / "bin" / "python3")
+
+
+def _cgroup_root(controller):
+    """(mount point of the hierarchy that holds CONTROLLER, whether it is v2), or a skip."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields, _, fs = line.partition(" - ")
+            kind, _, options = fs.split()[:3]
+            point = fields.split()[4]
+            if kind == "cgroup" and controller in options.split(","):
+                return point, False
+            control = os.path.join(point, "cgroup.subtree_control")
+            if kind == "cgroup2" and os.path.exists(control):
+                with open(control) as c:
+                    if controller in c.read().split():
+                        return point, True
+    pytest.skip("no cgroup hierarchy with the %s controller is mounted" % controller)
+
+
+@pytest.fixture
+def new_cgroup():
+    """make(controller, v1={file: text}, v2={file: text}, parent=None) -> (directory, preexec_fn that
+    moves the process it starts into it): a cgroup of this test's own on the hierarchy that holds
+    CONTROLLER (v1's, or v2's where its root enables it), below PARENT (one made before) or the
+    root, its files written as that hierarchy names them. Removed after the test, children first."""
+    made = []
+
+    def make(controller, v1=None, v2=None, parent=None):
+        root, is_v2 = _cgroup_root(controller)
+        path = os.path.join(parent or root, "concbench-test-%d-%d" % (os.getpid(), len(made)))
+        os.mkdir(path)
+        made.append(path)
+        for name, text in ((v2 if is_v2 else v1) or {}).items():
+            with open(os.path.join(path, name), "w") as f:
+                f.write(text)
+
+        def join():
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        return path, join
+    yield make
+    for path in reversed(made):
+        if os.path.isdir(path):
+            os.rmdir(path)

@@ -121,49 +121,22 @@ def test_this_machine_is_read_as_the_binary_records_it(tmp_path):
         assert str(context["mhz_per_cpu"]) == here["mhz_per_cpu"]
 
 
-def cpu_cgroup_root():
-    """(the mount point of the cgroup hierarchy that holds the cpu controller, whether it is v2)."""
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields, _, fs = line.partition(" - ")
-            kind, _, options = fs.split()[:3]
-            point = fields.split()[4]
-            if kind == "cgroup" and "cpu" in options.split(","):
-                return point, False
-            if kind == "cgroup2" and os.path.exists(os.path.join(point, "cgroup.subtree_control")):
-                with open(os.path.join(point, "cgroup.subtree_control")) as control:
-                    if "cpu" in control.read().split():
-                        return point, True
-    pytest.skip("no cgroup hierarchy with the cpu controller is mounted")
-
-
 @needs_binary
-def test_a_cgroup_cpu_quota_is_recorded_and_calls_the_run_unstable(tmp_path):
+def test_a_cgroup_cpu_quota_is_recorded_and_calls_the_run_unstable(tmp_path, new_cgroup):
     # The affinity mask showed both CPUs under a quota of half of one, and the record said nothing
     # of it. The quota is the parent's: the binary must look up from the process's own cgroup.
-    root, v2 = cpu_cgroup_root()
-    parent = os.path.join(root, "concbench-test-%d" % os.getpid())
-    child = os.path.join(parent, "run")
-    os.mkdir(parent)
-    try:
-        with open(os.path.join(parent, "cpu.max" if v2 else "cpu.cfs_quota_us"), "w") as f:
-            f.write("50000 100000" if v2 else "50000")
-        os.mkdir(child)
-        out = tmp_path / "run.json"
-        proc = subprocess.run([sys.executable, RUN, "--out", str(out), BINARY,
-                               "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *TINY],
-                              capture_output=True, text=True, timeout=300,
-                              preexec_fn=lambda: open(os.path.join(child, "cgroup.procs"), "w").write(str(os.getpid())))
-        assert proc.returncode == 0, proc.stderr
-        context = json.loads(out.read_text())["context"]
-        assert context["cpu_quota"] == "0.50", context
-        said = "a cgroup CPU quota of 0.50 CPUs, fewer than its %s hardware threads, throttled the run" % (
-            context["hardware_threads"])
-        assert said in context["environment_unstable"] and said in proc.stderr, proc.stderr
-    finally:
-        for d in (child, parent):
-            if os.path.isdir(d):
-                os.rmdir(d)
+    parent, _ = new_cgroup("cpu", v1={"cpu.cfs_quota_us": "50000"}, v2={"cpu.max": "50000 100000"})
+    _, join = new_cgroup("cpu", parent=parent)
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), BINARY,
+                           "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *TINY],
+                          capture_output=True, text=True, timeout=300, preexec_fn=join)
+    assert proc.returncode == 0, proc.stderr
+    context = json.loads(out.read_text())["context"]
+    assert context["cpu_quota"] == "0.50", context
+    said = "a cgroup CPU quota of 0.50 CPUs, fewer than its %s hardware threads, throttled the run" % (
+        context["hardware_threads"])
+    assert said in context["environment_unstable"] and said in proc.stderr, proc.stderr
     # And outside it, the record says there is none, or the machine's own.
     mine = subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *TINY,
                            "--benchmark_format=json"], capture_output=True, text=True, timeout=300)

@@ -183,6 +183,28 @@ def test_a_worker_sweep_too_big_for_an_array_runs_its_range_kernel_and_says_why(
     assert "concbench_sum_array_workers_not_run" not in context(max_array)
 
 
+def test_the_array_bound_is_half_the_memory_the_cgroups_allow(new_cgroup):
+    # In a container _SC_PHYS_PAGES is the host's memory: an array of half of it took the process
+    # past its cgroup's limit. Under a 2 GB limit (a parent's) the bound is 125,000,000 values.
+    parent, _ = new_cgroup("memory", v1={"memory.limit_in_bytes": str(2 * 10**9)}, v2={"memory.max": str(2 * 10**9)})
+    _, join = new_cgroup("memory", parent=parent)
+    flags = ["--sizes=1000", "--array_sizes=1000", "--scaling_n=200000000"]
+
+    def listed(preexec_fn=None):
+        proc = subprocess.run([BINARY, "--benchmark_list_tests", "--benchmark_filter=^sum/seq/array/", *flags],
+                              capture_output=True, text=True, timeout=60, preexec_fn=preexec_fn)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split()
+    assert listed(join) == ["sum/seq/array/workers:1/n:1000/process_time/real_time"]
+    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert ("sum/seq/array/workers:1/n:200000000/process_time/real_time" in listed()) == (machine >= 3.2e9), machine
+    proc = subprocess.run([BINARY, *QUICK, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *flags],
+                          capture_output=True, text=True, timeout=60, preexec_fn=join)
+    why = json.loads(proc.stdout)["context"]["concbench_sum_array_workers_not_run"]
+    assert why == ("--scaling_n=200000000: its array would take 1.6 GB, more than half of the 2.0 GB of memory "
+                   "this process may use (its cgroup's limit)"), why
+
+
 def test_no_benchmark_runs_beside_an_array_an_earlier_one_left():
     # fork() copies the page tables of all the parent maps: sum/fork/range at n = 1e3 after an
     # 800 MB array took 43 ms a call instead of 1.0 ms. rss_mb is the process's resident memory

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <set>
@@ -189,18 +190,24 @@ double cgroup_quota(std::string_view cpu_max) {
   return space == std::string_view::npos ? 0 : cgroup_quota(cpu_max.substr(0, space), cpu_max.substr(space + 1));
 }
 
-double cpu_quota() {
+namespace {
+
+// The smallest positive value(DIR, is_v2) over the cgroups this process is in, on the hierarchy
+// that holds CONTROLLER (v1) and on v2's, each from the process's own cgroup up to the mount
+// point: a parent's limit bounds its children. 0 when none sets one.
+double smallest_up_the_cgroups(const std::string& controller,
+                               const std::function<double(const std::string&, bool)>& value) {
   // Where the hierarchies are mounted (/proc/self/mountinfo: "... ROOT MOUNT_POINT ... - TYPE
-  // SOURCE OPTIONS"): cgroup2's, and the v1 one that holds the cpu controller. ROOT is the
-  // cgroup mounted there: in a container, its own, which /proc/self/cgroup's paths start with.
+  // SOURCE OPTIONS"): cgroup2's, and the v1 one that holds the controller. ROOT is the cgroup
+  // mounted there: in a container, its own, which /proc/self/cgroup's paths start with.
   struct Mount {
     std::string root, point;
   };
   std::optional<Mount> v2, v1;
-  const auto has_cpu = [](const std::string& list) {
+  const auto holds = [&controller](const std::string& list) {
     std::istringstream items(list);
     for (std::string item; std::getline(items, item, ',');)
-      if (item == "cpu") return true;
+      if (item == controller) return true;
     return false;
   };
   std::ifstream mounts("/proc/self/mountinfo");
@@ -212,7 +219,7 @@ double cpu_quota() {
     }
     fields >> type >> source >> options;
     if (type == "cgroup2" && !v2) v2 = Mount{root, point};
-    if (type == "cgroup" && !v1 && has_cpu(options)) v1 = Mount{root, point};
+    if (type == "cgroup" && !v1 && holds(options)) v1 = Mount{root, point};
   }
   double smallest = 0;
   std::ifstream groups("/proc/self/cgroup");  // "ID:CONTROLLERS:PATH", v2's "0::PATH"
@@ -222,19 +229,36 @@ double cpu_quota() {
     const std::string controllers = line.substr(first + 1, second - first - 1);
     const bool is_v2 = line.compare(0, first, "0") == 0 && controllers.empty();
     const std::optional<Mount>& mount = is_v2 ? v2 : v1;
-    if (!mount || (!is_v2 && !has_cpu(controllers))) continue;
+    if (!mount || (!is_v2 && !holds(controllers))) continue;
     std::string path = line.substr(second + 1);
     if (mount->root != "/" && path.starts_with(mount->root)) path.erase(0, mount->root.size());
-    // From the process's own cgroup up to the mount point: a parent's quota bounds its children.
     for (std::string dir = mount->point + (path == "/" ? "" : path);; dir.erase(dir.rfind('/'))) {
-      const double quota = is_v2 ? cgroup_quota(file_line((dir + "/cpu.max").c_str(), ""))
-                                 : cgroup_quota(file_line((dir + "/cpu.cfs_quota_us").c_str(), ""),
-                                                file_line((dir + "/cpu.cfs_period_us").c_str(), ""));
-      if (quota > 0 && (smallest == 0 || quota < smallest)) smallest = quota;
+      const double v = value(dir, is_v2);
+      if (v > 0 && (smallest == 0 || v < smallest)) smallest = v;
       if (dir.size() <= mount->point.size() || dir.rfind('/') == std::string::npos) break;
     }
   }
   return smallest;
+}
+
+}  // namespace
+
+double cpu_quota() {
+  return smallest_up_the_cgroups("cpu", [](const std::string& dir, bool v2) {
+    return v2 ? cgroup_quota(file_line((dir + "/cpu.max").c_str(), ""))
+              : cgroup_quota(file_line((dir + "/cpu.cfs_quota_us").c_str(), ""),
+                             file_line((dir + "/cpu.cfs_period_us").c_str(), ""));
+  });
+}
+
+int64_t memory_limit() {
+  return static_cast<int64_t>(smallest_up_the_cgroups("memory", [](const std::string& dir, bool v2) {
+    // No limit reads "max" (v2), or as about 2^63 (v1's largest page count, in bytes).
+    const std::string text = file_line((dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes")).c_str(), "");
+    long long bytes = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+    return ec == std::errc() && bytes > 0 && bytes < (1LL << 60) ? static_cast<double>(bytes) : 0.0;
+  }));
 }
 
 std::string native_cpu_problem(const std::vector<std::string>& missing) {

@@ -63,6 +63,10 @@ int usable_cpus();
 // of 1.5 CPUs, 2 threads run on both CPUs until the period's time is used, then none runs until
 // the next period, so the record keeps it (cpu_quota) and ./bench calls such a run unstable.
 double cpu_quota();
+// The bytes of memory this process's cgroups allow it (v2's memory.max, v1's
+// memory.limit_in_bytes), the smallest on the way up; 0 when none sets one. A container's limit
+// is not in _SC_PHYS_PAGES, which counts the machine's memory.
+int64_t memory_limit();
 // One cgroup's quota in CPUs from its files' text, 0 for none ("max", -1) or what is not one:
 // v2 passes cpu.max ("150000 100000"), v1 cpu.cfs_quota_us and cpu.cfs_period_us.
 double cgroup_quota(std::string_view cpu_max);

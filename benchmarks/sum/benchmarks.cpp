@@ -53,13 +53,18 @@ std::optional<int64_t> test_memory_gb() {
   return gb;
 }
 
-// The largest array that fits in half of physical memory: enough for the memory-bound
-// story, without pushing the machine into swap.
-int64_t max_array_size() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  const int64_t memory = test_memory_gb() ? *test_memory_gb() * 1'000'000'000 : static_cast<int64_t>(pages) * page;
-  return memory / 2 / static_cast<int64_t>(sizeof(int64_t));
+// The memory this process may use: the machine's, or its cgroups' limit where that is less (a
+// container's), in bytes.
+int64_t usable_memory() {
+  if (test_memory_gb()) return *test_memory_gb() * 1'000'000'000;
+  const int64_t machine = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  const int64_t limit = memory_limit();
+  return limit > 0 ? std::min(machine, limit) : machine;
 }
+
+// The largest array that fits in half of that: enough for the memory-bound story, without
+// pushing the machine into swap or the process past its cgroup's limit.
+int64_t max_array_size() { return usable_memory() / 2 / static_cast<int64_t>(sizeof(int64_t)); }
 
 // The array for the current benchmark, values[i] == i, kept while consecutive calls ask for
 // the same n: Google Benchmark calls a body several times (sizing the iteration count, then
@@ -608,10 +613,11 @@ void register_benchmarks(const Sweep& sweep) {
   if (sweep.scaling_n > max_array_size()) {
     char what[200];
     std::snprintf(what, sizeof what,
-                  "--scaling_n=%lld: its array would take %.1f GB, more than half of this machine's "
-                  "%.1f GB of memory",
+                  "--scaling_n=%lld: its array would take %.1f GB, more than half of the %.1f GB of "
+                  "memory this process may use%s",
                   static_cast<long long>(sweep.scaling_n), 8e-9 * static_cast<double>(sweep.scaling_n),
-                  2 * 8e-9 * static_cast<double>(max_array_size()));
+                  1e-9 * static_cast<double>(usable_memory()),
+                  !test_memory_gb() && memory_limit() == usable_memory() ? " (its cgroup's limit)" : "");
     add_context("concbench_sum_array_workers_not_run", what);
   }
   if (!wrong_sum().model.empty())
