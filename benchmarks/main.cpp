@@ -513,9 +513,11 @@ std::vector<std::string> matching_names_in_stack(const std::string& filter, cons
   on_overflow.sa_flags = SA_ONSTACK;
   sigemptyset(&on_overflow.sa_mask);
   sigaction(SIGSEGV, &on_overflow, &old_action);
+  // An unlimited main stack grows as far as Google Benchmark's matching needs: a gigabyte's quarter here.
   rlimit stack{};
-  const size_t main_stack = getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY
-                                ? static_cast<size_t>(stack.rlim_cur) : size_t{8} << 20;
+  const size_t main_stack = getrlimit(RLIMIT_STACK, &stack) != 0 ? size_t{8} << 20
+                            : stack.rlim_cur == RLIM_INFINITY  ? size_t{1} << 30
+                                                               : static_cast<size_t>(stack.rlim_cur);
   MatchJob job{filter, {}, nullptr};
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -528,6 +530,7 @@ std::vector<std::string> matching_names_in_stack(const std::string& filter, cons
   else  // no thread to be had (ulimit -u): on this one's stack, the handler still in place
     match_with_signal_stack(&job);
   sigaction(SIGSEGV, &old_action, nullptr);
+  g_overflow_line = nullptr;
   if (job.error) std::rethrow_exception(job.error);
   return std::move(job.selected);
 }

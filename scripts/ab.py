@@ -239,7 +239,9 @@ def run_round(sides, groups, args, tmp, rng, timeout=None):
     finally:
         for fixture in fixtures.values():
             fixture.stop()
-    results, round_context = {}, {}
+    # What of the machine the sides' processes recorded that judges the round (a CPU quota).
+    recorded = next((c for ran in parts.values() for c, _ in ran.values() if c), {})
+    results, round_context = {}, {k: recorded[k] for k in ("cpu_quota", "hardware_threads") if k in recorded}
     unstable = environment.finish(round_context)
     for label, ran in parts.items():
         doc = run_isolated.merge([ran[model] for model, _ in groups if model in ran],

@@ -353,7 +353,8 @@ def calibrate(args, binary):
 
 
 def main(argv=None):
-    return cli.main(run, PROG, argv)
+    with run_isolated.Pauses.handled():  # Ctrl-Z stops the benchmark process too, and its timeout
+        return cli.main(run, PROG, argv)
 
 
 if __name__ == "__main__":

@@ -285,6 +285,7 @@ class Environment:
         time.sleep(sample_s)
         self.start = cpu_times()
         self.busy_before = share(first, self.start, 0) if sample_s else None
+        self.stopped_before = Pauses.stopped
 
     def finish(self, context):
         """Writes what it saw into context; returns why the environment was unstable, if it was."""
@@ -303,8 +304,11 @@ class Environment:
         threads = records.context_int(context, "hardware_threads")
         # The threads run on every CPU until the period's time is used up, then none runs until the next.
         if quota and threads and quota < threads:
-            reasons.append("a cgroup CPU quota of %s CPUs, fewer than its %s hardware threads, throttled the run"
-                           % (context["cpu_quota"], context["hardware_threads"]))
+            reasons.append("a cgroup CPU quota of %s CPUs, fewer than its %s hardware threads, can stop its threads "
+                           "for the rest of each period" % (context["cpu_quota"], context["hardware_threads"]))
+        stopped = Pauses.stopped - self.stopped_before
+        if stopped > 0:  # a benchmark's real time ran on while it was stopped
+            reasons.append("it was stopped (Ctrl-Z) for %.0f s, which the repetition then timed counted" % stopped)
         if context.get("concbench_settings_changed"):  # run_processes saw them differ between processes
             reasons.append("machine settings changed during the run (%s)" % context["concbench_settings_changed"])
         context["environment_unstable"] = "; ".join(reasons) or "no"
@@ -389,11 +393,13 @@ class Pauses:
         if group:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGSTOP)
-        os.kill(os.getpid(), signal.SIGSTOP)  # until SIGCONT (fg)
-        Pauses.stopped += time.monotonic() - start
-        if group:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGCONT)
+        try:
+            os.kill(os.getpid(), signal.SIGSTOP)  # until SIGCONT (fg, or kill %N after its SIGTERM)
+        finally:  # SIGTERM's sys.exit comes here: the process then acts on the SIGTERM it is sent
+            Pauses.stopped += time.monotonic() - start
+            if group:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(group, signal.SIGCONT)
 
     @staticmethod
     @contextlib.contextmanager
@@ -448,16 +454,18 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         return {}, errored(names, failure), failure, None
     with proc:
 
-        def stop(sig):
+        def stop(sig):  # then SIGCONT, as a shell's kill does, so that a stopped process acts on it
             if session:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
+                for each in (sig, signal.SIGCONT):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, each)
                 return
             # In this script's process group: the binary and what it started (workers, wrk,
             # MPI ranks), found before the signal (then they would have another parent).
             for pid in [proc.pid] + descendants(proc.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
+                for each in (sig, signal.SIGCONT):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, each)
 
         def stopped(wait):  # stops it, then kills it, 5 s apart; None when it outlived both
             for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -860,27 +868,27 @@ def run(binary, args, out, history, fixture_path, python, render, left):
             shutil.rmtree(tmp, ignore_errors=True)
     erred = [] if failures else sorted(erred_names(doc))
     if failures:
-        say("%d of %s failed: %s" % (len(failures), plural(len(groups) * repetitions(args), "process", "processes"),
-                                     "; ".join(failures)))
-    elif erred:  # each said why as it ran, and the record keeps it
-        say("%s of %d erred: %s%s" % (plural(len(erred), "benchmark"), len(names), ", ".join(erred[:3]),
-                                      " and %d more" % (len(erred) - 3) if len(erred) > 3 else ""))
+        failed = "%d of %s failed: %s" % (len(failures), plural(len(groups) * repetitions(args), "process",
+                                                                "processes"), "; ".join(failures))
+    else:  # each erred benchmark said why as it ran, and the record keeps it
+        failed = erred and "%s of %d erred: %s%s" % (plural(len(erred), "benchmark"), len(names), ", ".join(erred[:3]),
+                                                     " and %d more" % (len(erred) - 3) if len(erred) > 3 else "")
     code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
-    return exit_status(failures or erred, unfinished, code, out)
+    return exit_status(failed, unfinished, code, out)
 
 
-def exit_status(failures, unfinished, plot_code, out):
-    """The run's exit status, once its record is written, saying what did not finish after it;
-    FAILURES are the processes that failed, or else the benchmarks that erred."""
+def exit_status(failed, unfinished, plot_code, out):
+    """The run's exit status, once its record is written, saying what did not finish after it and,
+    last, FAILED: which processes failed or else which benchmarks erred ("" when none)."""
     if plot_code:
         unfinished.append("rendering %s failed (%s)" % (out, describe_exit(plot_code)))
-    for line in unfinished:
+    for line in unfinished + ([failed] if failed else []):
         say(line)
     # plot.py's 2 is a record with nothing it could show, which only failures leave: the run
     # failed (1); anything else that did not finish is 3, as the docstring says.
-    if unfinished and not (failures and plot_code == 2 and len(unfinished) == 1):
+    if unfinished and not (failed and plot_code == 2 and len(unfinished) == 1):
         return cli.UNFINISHED
-    return 1 if failures else 0
+    return 1 if failed else 0
 
 
 def render_page(out, python_out, scope, beside):

@@ -31,7 +31,8 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 process whose first benchmark starts with text; a file "context" beside this
                 script, holding JSON, is merged too: how a build differs
   FAKE_BUILT_FROM  the commit its help says it was built from, as the binary's says its own
-  FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments
+  FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments;
+                and "SIGTERM" when one ends it
 Each entry carries the process's id as a counter, fake_pid, and so does the context.
 """
 import json
@@ -62,6 +63,11 @@ def main(args):
         print("  --progress=K/N   number this process's first benchmark K of N")
         return 0
     if os.environ.get("FAKE_LOG"):
+        def terminated(*_):
+            with open(os.environ["FAKE_LOG"], "a") as log:
+                log.write("SIGTERM\n")
+            os._exit(143)
+        signal.signal(signal.SIGTERM, terminated)
         with open(os.environ["FAKE_LOG"], "a") as log:
             log.write("%s: %s\n" % (os.path.basename(os.path.dirname(os.path.abspath(__file__))), " ".join(args)))
     flag = lambda name, default=None: next((a.split("=", 1)[1] for a in args if a.startswith(name + "=")), default)
@@ -142,8 +148,9 @@ def main(args):
                        "benchmarks": rows}, f)
         os.replace(temp, out)
     if any(r.get("error_occurred") for r in rows):  # as the binary exits after a run in which one erred
-        print("concbench: %d benchmarks erred" % len({r["name"] for r in rows if r.get("error_occurred")}),
-              file=sys.stderr)
+        erred = sorted({r["name"] for r in rows if r.get("error_occurred")})
+        print("concbench: %d of %d benchmarks erred (%s%s); each one's result says why" % (
+            len(erred), len(mine), "the first " if len(erred) > 1 else "", erred[0]), file=sys.stderr)
         return 3
     return 0
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,43 @@ TEST(CgroupQuota, IsTheQuotaOverThePeriodAndZeroWhereNoneIsSet) {
   EXPECT_EQ(cgroup_quota("-1", "100000"), 0);  // v1: no quota
   EXPECT_EQ(cgroup_quota("50000", "0"), 0);
   EXPECT_EQ(cgroup_quota("5e4", "100000"), 0);
+}
+
+std::vector<std::string> dirs_of(const std::string& controller, const std::string& mountinfo,
+                                 const std::string& cgroup) {
+  std::istringstream m(mountinfo), c(cgroup);
+  std::vector<std::string> out;
+  for (const CgroupDir& d : cgroup_dirs(controller, m, c)) out.push_back((d.v2 ? "v2 " : "v1 ") + d.path);
+  return out;
+}
+
+// Where cpu_quota() and memory_limit() look: the process's cgroup and those above it, on the
+// hierarchy that holds the controller, as a host, a container and a hybrid machine mount them.
+TEST(CgroupDirs, AreTheProcesssCgroupAndThoseAboveItUpToTheMountPoint) {
+  const std::string hybrid =
+      "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
+      "34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+  EXPECT_EQ(dirs_of("cpu", hybrid, "4:memory:/a\n2:cpu,cpuacct:/job/run\n0::/user.slice\n"),
+            (std::vector<std::string>{"v1 /sys/fs/cgroup/cpu,cpuacct/job/run", "v1 /sys/fs/cgroup/cpu,cpuacct/job",
+                                      "v1 /sys/fs/cgroup/cpu,cpuacct", "v2 /sys/fs/cgroup/unified/user.slice",
+                                      "v2 /sys/fs/cgroup/unified"}));
+  EXPECT_EQ(dirs_of("memory", hybrid, "4:memory:/\n2:cpu,cpuacct:/job\n"),
+            (std::vector<std::string>{"v1 /sys/fs/cgroup/memory"}));
+  // A container's mount has its own cgroup as its root: the path below it is read from the mount
+  // point, whole names only (/docker/ab is not below /docker/a), and mountinfo's escapes undone.
+  const std::string container = "50 40 0:31 /docker/a /sys/fs/cgroup/cpu\\040x ro - cgroup cgroup rw,cpu\n";
+  EXPECT_EQ(dirs_of("cpu", container, "2:cpu:/docker/a\n"), (std::vector<std::string>{"v1 /sys/fs/cgroup/cpu x"}));
+  EXPECT_EQ(dirs_of("cpu", container, "2:cpu:/docker/a/b\n"),
+            (std::vector<std::string>{"v1 /sys/fs/cgroup/cpu x/b", "v1 /sys/fs/cgroup/cpu x"}));
+  EXPECT_EQ(dirs_of("cpu", container, "2:cpu:/docker/ab\n"),
+            (std::vector<std::string>{"v1 /sys/fs/cgroup/cpu x/docker/ab", "v1 /sys/fs/cgroup/cpu x/docker",
+                                      "v1 /sys/fs/cgroup/cpu x"}));
+  // v2 alone; no hierarchy holds the controller; no mount at all.
+  EXPECT_EQ(dirs_of("cpu", "25 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n", "0::/\n"),
+            (std::vector<std::string>{"v2 /sys/fs/cgroup"}));
+  EXPECT_TRUE(dirs_of("cpu", "34 30 0:31 / /m rw - cgroup cgroup rw,memory\n", "4:memory:/a\n").empty());
+  EXPECT_TRUE(dirs_of("cpu", "", "2:cpu:/a\n").empty());
 }
 
 }  // namespace

@@ -134,8 +134,8 @@ def test_a_cgroup_cpu_quota_is_recorded_and_calls_the_run_unstable(tmp_path, new
     assert proc.returncode == 0, proc.stderr
     context = json.loads(out.read_text())["context"]
     assert context["cpu_quota"] == "0.50", context
-    said = "a cgroup CPU quota of 0.50 CPUs, fewer than its %s hardware threads, throttled the run" % (
-        context["hardware_threads"])
+    said = ("a cgroup CPU quota of 0.50 CPUs, fewer than its %s hardware threads, can stop its threads for the "
+            "rest of each period" % context["hardware_threads"])
     assert said in context["environment_unstable"] and said in proc.stderr, proc.stderr
     # And outside it, the record says there is none, or the machine's own.
     mine = subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *TINY,
@@ -463,10 +463,11 @@ def test_only_the_suite_as_it_runs_by_default_is_a_full_run(tmp_path, args, suff
 ])
 def test_a_run_in_which_benchmarks_erred_is_never_the_commits_full_run(tmp_path, env, code, why):
     # It used to be named and rendered as the commit's full run: it replaced results/ and stood
-    # for its commit in compare.py and history.py with the erred benchmarks missing.
+    # for its commit in compare.py and history.py with the erred benchmarks missing. Rendered, as
+    # ./bench renders it: what failed is still the last line, after plot.py's.
     (tmp_path / "history").mkdir()
-    proc = subprocess.run([sys.executable, RUN, "--history", str(tmp_path / "history"), FAKE], capture_output=True,
-                          text=True, timeout=120, env=dict(os.environ, **env))
+    proc = subprocess.run([sys.executable, RUN, "--history", str(tmp_path / "history"), "--render", FAKE],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, **env))
     assert proc.returncode == code, proc.stderr
     [name] = [p.name for p in (tmp_path / "history").iterdir()]
     assert name.endswith("-partial.json"), name
@@ -475,6 +476,9 @@ def test_a_run_in_which_benchmarks_erred_is_never_the_commits_full_run(tmp_path,
         assert proc.stderr.splitlines()[-1] == (
             "concbench: 3 benchmarks of 4 erred: sum/pool/range/workers:2/n:1000/real_time, "
             "sum/seq/range/workers:1/n:1000/real_time, sum/tbb/range/workers:2/n:1000/real_time"), proc.stderr
+    else:
+        assert proc.stderr.splitlines()[-1].startswith("concbench: 3 of 12 processes failed: "), proc.stderr
+    assert (tmp_path / "partial" / "README.md").exists()
 
 
 def test_a_machine_setting_that_changed_during_the_run_is_said_and_marks_it_unstable(tmp_path):
@@ -666,21 +670,22 @@ def _alive_in_session(pid, sid):
     return in_session and stat is not None and stat[0] != "Z"
 
 
-@pytest.mark.parametrize("fmt", ["console", "json"])
-def test_ctrl_z_stops_the_benchmark_process_too_and_the_time_stopped_is_not_its_time(tmp_path, fmt):
-    # Its output to a pipe, the process runs in a session of its own, which the terminal's Ctrl-Z
-    # does not reach: it ran on while ./bench was stopped. Either way, a process stopped for
-    # longer than its timeout was killed as hung once resumed.
+def process_state(pid):
+    return (run_isolated.process_stat(pid) or ("gone",))[0]
+
+
+@contextlib.contextmanager
+def stopped_by_ctrl_z(tmp_path, fmt):
+    """(./bench's stand-in, its benchmark process), both stopped as Ctrl-Z stops a job: the
+    benchmark process (the stand-in binary) has 3 s of work and a timeout of 4 s, and logs a
+    SIGTERM that ends it to tmp_path/log."""
     env = dict(os.environ, FAKE_NAMES="w/a/n:1", FAKE_HANG="w/a", FAKE_HANG_SECONDS="3",
-               CONCBENCH_PROCESS_TIMEOUT="4")
+               CONCBENCH_PROCESS_TIMEOUT="4", FAKE_LOG=str(tmp_path / "log"))
     proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND,
                              "--benchmark_format=" + fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             # A job of this session, as a shell starts one: a group of a session
                             # of its own, which no terminal could stop, would not stop on SIGTSTP.
                             text=True, env=env, preexec_fn=os.setpgrp)
-
-    def state(pid):
-        return (run_isolated.process_stat(pid) or ("gone",))[0]
 
     def running_benchmark():
         for pid in run_isolated.descendants(proc.pid):
@@ -688,27 +693,58 @@ def test_ctrl_z_stops_the_benchmark_process_too_and_the_time_stopped_is_not_its_
                 if b"--benchmark_out=" in f.read():
                     return pid
         return None
+    log = tmp_path / "log"
     try:
         deadline, child = time.monotonic() + 20, None
         while child is None and time.monotonic() < deadline:
             time.sleep(0.05)
-            child = running_benchmark()
+            # Once its work has begun (its log line), not while a wrapper (pyenv's) starts it.
+            if log.exists() and "--benchmark_out=" in log.read_text():
+                child = running_benchmark()
         if child is None:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("no benchmark process started: %s" % (proc.communicate()[1],))
         os.killpg(proc.pid, signal.SIGTSTP)  # as the terminal sends it to its foreground group
         deadline = time.monotonic() + 5
-        while (state(proc.pid), state(child)) != ("T", "T") and time.monotonic() < deadline:
+        while (process_state(proc.pid), process_state(child)) != ("T", "T") and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert (state(proc.pid), state(child)) == ("T", "T")
-        time.sleep(5)  # past the process's timeout, and its 3 s of work
-        assert state(child) == "T"
-        os.killpg(proc.pid, signal.SIGCONT)  # as fg does
-        _, err = proc.communicate(timeout=60)
+        assert (process_state(proc.pid), process_state(child)) == ("T", "T")
+        yield proc, child
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_ctrl_z_stops_the_benchmark_process_too_and_the_time_stopped_is_not_its_time(tmp_path, fmt):
+    # Its output to a pipe, the process runs in a session of its own, which the terminal's Ctrl-Z
+    # does not reach: it ran on while ./bench was stopped. Either way, a process stopped for
+    # longer than its timeout was killed as hung once resumed.
+    with stopped_by_ctrl_z(tmp_path, fmt) as (proc, child):
+        time.sleep(5)  # past the process's timeout, and its 3 s of work
+        assert process_state(child) == "T"
+        os.killpg(proc.pid, signal.SIGCONT)  # as fg does
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "did not finish" not in err, err
+    # The process's real time ran on while it was stopped: the run says its numbers cannot be trusted.
+    unstable = json.loads((tmp_path / "run.json").read_text())["context"]["environment_unstable"]
+    assert re.search(r"it was stopped \(Ctrl-Z\) for [4-9] s, which the repetition then timed counted",
+                     unstable), unstable
+
+
+def test_a_job_killed_while_stopped_by_ctrl_z_takes_its_benchmark_process_with_it(tmp_path):
+    # kill %N: SIGTERM, then SIGCONT, to the job's group, which the benchmark process in a session
+    # of its own is not in: stopped, it would never act on the SIGTERM this script sends it.
+    with stopped_by_ctrl_z(tmp_path, "json") as (proc, child):
+        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGCONT)
+        _, err = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while process_state(child) != "gone" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process_state(child) == "gone", err
+    # Ended by the SIGTERM, as a process that is not stopped is: SIGKILL 5 s later ended it before.
+    assert proc.returncode == 143 and "SIGTERM" in (tmp_path / "log").read_text().split("\n"), err
 
 
 def test_a_process_stopped_for_its_time_keeps_the_benchmarks_it_finished(tmp_path):

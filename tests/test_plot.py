@@ -1456,7 +1456,7 @@ def test_c10k_page_has_every_model_and_the_reasons_for_those_left_out(tmp_path):
                                                (1600.0, 40000.0, 5)])
 def test_log_axis_labels_enough_ticks_inside_the_data(lo, hi, at_least):
     # The memory panel once spanned 12-25 KiB with only 15 and 20 labelled: a reader had to guess
-    # every value above 20. Whatever the range, several labelled ticks fall inside it, and
+    # every value above 20. In each of these ranges several labelled ticks fall inside it, and
     # neither end is a long stretch without one (throughput from 1,600 to 40,000 requests a
     # second had none above 20,000: a quarter of the axis).
     import matplotlib.pyplot as plt

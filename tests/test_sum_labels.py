@@ -196,8 +196,6 @@ def test_the_array_bound_is_half_the_memory_the_cgroups_allow(new_cgroup):
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.split()
     assert listed(join) == ["sum/seq/array/workers:1/n:1000/process_time/real_time"]
-    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    assert ("sum/seq/array/workers:1/n:200000000/process_time/real_time" in listed()) == (machine >= 3.2e9), machine
     proc = subprocess.run([BINARY, *QUICK, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *flags],
                           capture_output=True, text=True, timeout=60, preexec_fn=join)
     why = json.loads(proc.stdout)["context"]["concbench_sum_array_workers_not_run"]

@@ -190,16 +190,10 @@ double cgroup_quota(std::string_view cpu_max) {
   return space == std::string_view::npos ? 0 : cgroup_quota(cpu_max.substr(0, space), cpu_max.substr(space + 1));
 }
 
-namespace {
-
-// The smallest positive value(DIR, is_v2) over the cgroups this process is in, on the hierarchy
-// that holds CONTROLLER (v1) and on v2's, each from the process's own cgroup up to the mount
-// point: a parent's limit bounds its children. 0 when none sets one.
-double smallest_up_the_cgroups(const std::string& controller,
-                               const std::function<double(const std::string&, bool)>& value) {
-  // Where the hierarchies are mounted (/proc/self/mountinfo: "... ROOT MOUNT_POINT ... - TYPE
-  // SOURCE OPTIONS"): cgroup2's, and the v1 one that holds the controller. ROOT is the cgroup
-  // mounted there: in a container, its own, which /proc/self/cgroup's paths start with.
+std::vector<CgroupDir> cgroup_dirs(const std::string& controller, std::istream& mountinfo, std::istream& cgroup) {
+  // Where the hierarchies are mounted (mountinfo: "... ROOT MOUNT_POINT ... - TYPE SOURCE
+  // OPTIONS"): cgroup2's, and the v1 one that holds the controller. ROOT is the cgroup mounted
+  // there: in a container, its own, which /proc/self/cgroup's paths start with.
   struct Mount {
     std::string root, point;
   };
@@ -210,20 +204,31 @@ double smallest_up_the_cgroups(const std::string& controller,
       if (item == controller) return true;
     return false;
   };
-  std::ifstream mounts("/proc/self/mountinfo");
-  for (std::string line; std::getline(mounts, line);) {
+  // mountinfo writes a space, tab, newline and backslash in a path as \040, \011, \012 and \134.
+  const auto unescaped = [](const std::string& path) {
+    std::string out;
+    for (size_t i = 0; i < path.size(); ++i) {
+      const bool octal = path[i] == '\\' && i + 3 < path.size() &&
+                         std::all_of(path.begin() + i + 1, path.begin() + i + 4,
+                                     [](char c) { return c >= '0' && c <= '7'; });
+      out += octal ? static_cast<char>((path[i + 1] - '0') * 64 + (path[i + 2] - '0') * 8 + (path[i + 3] - '0'))
+                   : path[i];
+      if (octal) i += 3;
+    }
+    return out;
+  };
+  for (std::string line; std::getline(mountinfo, line);) {
     std::istringstream fields(line);
     std::string id, parent, device, root, point, word, type, source, options;
     fields >> id >> parent >> device >> root >> point;
     while (fields >> word && word != "-") {
     }
     fields >> type >> source >> options;
-    if (type == "cgroup2" && !v2) v2 = Mount{root, point};
-    if (type == "cgroup" && !v1 && holds(options)) v1 = Mount{root, point};
+    if (type == "cgroup2" && !v2) v2 = Mount{unescaped(root), unescaped(point)};
+    if (type == "cgroup" && !v1 && holds(options)) v1 = Mount{unescaped(root), unescaped(point)};
   }
-  double smallest = 0;
-  std::ifstream groups("/proc/self/cgroup");  // "ID:CONTROLLERS:PATH", v2's "0::PATH"
-  for (std::string line; std::getline(groups, line);) {
+  std::vector<CgroupDir> dirs;
+  for (std::string line; std::getline(cgroup, line);) {  // "ID:CONTROLLERS:PATH", v2's "0::PATH"
     const size_t first = line.find(':'), second = line.find(':', first + 1);
     if (second == std::string::npos) continue;
     const std::string controllers = line.substr(first + 1, second - first - 1);
@@ -231,12 +236,28 @@ double smallest_up_the_cgroups(const std::string& controller,
     const std::optional<Mount>& mount = is_v2 ? v2 : v1;
     if (!mount || (!is_v2 && !holds(controllers))) continue;
     std::string path = line.substr(second + 1);
-    if (mount->root != "/" && path.starts_with(mount->root)) path.erase(0, mount->root.size());
+    // In a container the mount's root is its own cgroup, which the path starts with: whole names only.
+    if (mount->root != "/" && path.starts_with(mount->root) &&
+        (path.size() == mount->root.size() || path[mount->root.size()] == '/'))
+      path.erase(0, mount->root.size());
     for (std::string dir = mount->point + (path == "/" ? "" : path);; dir.erase(dir.rfind('/'))) {
-      const double v = value(dir, is_v2);
-      if (v > 0 && (smallest == 0 || v < smallest)) smallest = v;
+      dirs.push_back({dir, is_v2});
       if (dir.size() <= mount->point.size() || dir.rfind('/') == std::string::npos) break;
     }
+  }
+  return dirs;
+}
+
+namespace {
+
+// The smallest positive value(DIR, is_v2) over this process's cgroup_dirs: 0 when none sets one.
+double smallest_up_the_cgroups(const std::string& controller,
+                               const std::function<double(const std::string&, bool)>& value) {
+  std::ifstream mountinfo("/proc/self/mountinfo"), cgroup("/proc/self/cgroup");
+  double smallest = 0;
+  for (const CgroupDir& d : cgroup_dirs(controller, mountinfo, cgroup)) {
+    const double v = value(d.path, d.v2);
+    if (v > 0 && (smallest == 0 || v < smallest)) smallest = v;
   }
   return smallest;
 }
@@ -252,13 +273,16 @@ double cpu_quota() {
 }
 
 int64_t memory_limit() {
-  return static_cast<int64_t>(smallest_up_the_cgroups("memory", [](const std::string& dir, bool v2) {
-    // No limit reads "max" (v2), or as about 2^63 (v1's largest page count, in bytes).
-    const std::string text = file_line((dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes")).c_str(), "");
-    long long bytes = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
-    return ec == std::errc() && bytes > 0 && bytes < (1LL << 60) ? static_cast<double>(bytes) : 0.0;
-  }));
+  // Read once: the array bound asks for it at each benchmark it registers.
+  static const int64_t limit =
+      static_cast<int64_t>(smallest_up_the_cgroups("memory", [](const std::string& dir, bool v2) {
+        // No limit reads "max" (v2), or as about 2^63 (v1's largest page count, in bytes).
+        const std::string text = file_line((dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes")).c_str(), "");
+        long long bytes = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+        return ec == std::errc() && bytes > 0 && bytes < (1LL << 60) ? static_cast<double>(bytes) : 0.0;
+      }));
+  return limit;
 }
 
 std::string native_cpu_problem(const std::vector<std::string>& missing) {

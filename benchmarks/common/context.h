@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,14 @@ double cpu_quota();
 // memory.limit_in_bytes), the smallest on the way up; 0 when none sets one. A container's limit
 // is not in _SC_PHYS_PAGES, which counts the machine's memory.
 int64_t memory_limit();
+// The cgroup directories whose limits bind this process for CONTROLLER ("cpu", "memory"), from
+// the text of /proc/self/mountinfo and /proc/self/cgroup: on the v1 hierarchy that holds it and
+// on v2's, the process's own cgroup and each one above it up to the mount point, in that order.
+struct CgroupDir {
+  std::string path;
+  bool v2;
+};
+std::vector<CgroupDir> cgroup_dirs(const std::string& controller, std::istream& mountinfo, std::istream& cgroup);
 // One cgroup's quota in CPUs from its files' text, 0 for none ("max", -1) or what is not one:
 // v2 passes cpu.max ("150000 100000"), v1 cpu.cfs_quota_us and cpu.cfs_period_us.
 double cgroup_quota(std::string_view cpu_max);
