@@ -239,10 +239,17 @@ def run_round(sides, groups, args, tmp, rng, timeout=None):
     finally:
         for fixture in fixtures.values():
             fixture.stop()
-    # What of the machine the sides' processes recorded that judges the round (a CPU quota).
-    recorded = next((c for ran in parts.values() for c, _ in ran.values() if c), {})
-    results, round_context = {}, {k: recorded[k] for k in ("cpu_quota", "hardware_threads") if k in recorded}
-    unstable = environment.finish(round_context)
+    # What of the machine the processes recorded judges the round too (a CPU quota): from the
+    # first side that has it (OLD, a commit from before it was recorded, may not). Each side's
+    # record keeps its own; the round's context is what the environment adds.
+    judged = {}
+    for c in (c for ran in parts.values() for c, _ in ran.values()):
+        for key in ("cpu_quota", "hardware_threads"):
+            if key in c:
+                judged.setdefault(key, c[key])
+    recorded = set(judged)
+    unstable = environment.finish(judged)
+    results, round_context = {}, {k: v for k, v in judged.items() if k not in recorded}
     for label, ran in parts.items():
         doc = run_isolated.merge([ran[model] for model, _ in groups if model in ran],
                                  "one process per model (%d processes)" % len(ran))

@@ -308,7 +308,8 @@ class Environment:
                            "for the rest of each period" % (context["cpu_quota"], context["hardware_threads"]))
         stopped = Pauses.stopped - self.stopped_before
         if stopped > 0:  # a benchmark's real time ran on while it was stopped
-            reasons.append("it was stopped (Ctrl-Z) for %.0f s, which the repetition then timed counted" % stopped)
+            reasons.append("it was stopped (Ctrl-Z) for %.1f s while a benchmark process ran, which the "
+                           "repetition then timed counted" % stopped)
         if context.get("concbench_settings_changed"):  # run_processes saw them differ between processes
             reasons.append("machine settings changed during the run (%s)" % context["concbench_settings_changed"])
         context["environment_unstable"] = "; ".join(reasons) or "no"
@@ -384,22 +385,32 @@ class Pauses:
     on. While such a process runs, Ctrl-Z stops it too, then this script, and `fg` resumes both.
     The time stopped is not the process's: its timeout does not count it (a benchmark process
     stopped for longer was killed as hung once it was resumed)."""
-    stopped = 0.0  # seconds this script has spent stopped by Ctrl-Z
-    session = None  # the process group of the benchmark process in a session of its own
+    stopped = 0.0  # seconds this script has spent stopped by Ctrl-Z while a benchmark process ran
+    running = False  # whether one runs now
+    session = None  # its process group, when it is in a session of its own
+    pausing = False  # in on_tstp: a second Ctrl-Z then would stop this script twice
 
     @staticmethod
     def on_tstp(signum, frame):
+        if Pauses.pausing:
+            return
+        Pauses.pausing = True
         group, start = Pauses.session, time.monotonic()
         if group:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGSTOP)
         try:
-            os.kill(os.getpid(), signal.SIGSTOP)  # until SIGCONT (fg, or kill %N after its SIGTERM)
+            # Stopped as Ctrl-Z stops it: not at all in a process group no terminal could resume
+            # (an orphaned one: `nohup ./bench &` once its shell has gone), where SIGSTOP would.
+            signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTSTP)  # until SIGCONT (fg, or kill %N after its SIGTERM)
         finally:  # SIGTERM's sys.exit comes here: the process then acts on the SIGTERM it is sent
-            Pauses.stopped += time.monotonic() - start
+            signal.signal(signal.SIGTSTP, Pauses.on_tstp)
+            Pauses.stopped += time.monotonic() - start if Pauses.running else 0
             if group:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(group, signal.SIGCONT)
+            Pauses.pausing = False
 
     @staticmethod
     @contextlib.contextmanager
@@ -454,18 +465,18 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         return {}, errored(names, failure), failure, None
     with proc:
 
-        def stop(sig):  # then SIGCONT, as a shell's kill does, so that a stopped process acts on it
-            if session:
+        def stop(sig):
+            if session:  # then SIGCONT, as a shell's kill does for its job, so that one stopped acts on it
                 for each in (sig, signal.SIGCONT):
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, each)
                 return
-            # In this script's process group: the binary and what it started (workers, wrk,
-            # MPI ranks), found before the signal (then they would have another parent).
+            # In this script's process group (which kill %N continues): the binary and what it
+            # started (workers, wrk, MPI ranks), found before the signal (then they would have
+            # another parent).
             for pid in [proc.pid] + descendants(proc.pid):
-                for each in (sig, signal.SIGCONT):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, each)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
 
         def stopped(wait):  # stops it, then kills it, 5 s apart; None when it outlived both
             for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -474,7 +485,7 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
                     return wait(5)
             return None
         finished = None  # on a timeout, what it had written: SIGTERM makes the binary remove it
-        Pauses.session = proc.pid if session else None
+        Pauses.session, Pauses.running = proc.pid if session else None, True
         try:
             printed, said = communicate(proc, timeout)
         except subprocess.TimeoutExpired:
@@ -487,7 +498,7 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
             stopped(lambda t: proc.wait(timeout=t))
             raise
         finally:
-            Pauses.session = None
+            Pauses.session, Pauses.running = None, False
     if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
         # ends here, as this script's own print would end it, and no record is written.
@@ -871,8 +882,8 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         failed = "%d of %s failed: %s" % (len(failures), plural(len(groups) * repetitions(args), "process",
                                                                 "processes"), "; ".join(failures))
     else:  # each erred benchmark said why as it ran, and the record keeps it
-        failed = erred and "%s of %d erred: %s%s" % (plural(len(erred), "benchmark"), len(names), ", ".join(erred[:3]),
-                                                     " and %d more" % (len(erred) - 3) if len(erred) > 3 else "")
+        failed = "%s of %d erred: %s%s" % (plural(len(erred), "benchmark"), len(names), ", ".join(erred[:3]),
+                                           " and %d more" % (len(erred) - 3) if len(erred) > 3 else "") if erred else ""
     code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
     return exit_status(failed, unfinished, code, out)
 

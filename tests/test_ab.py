@@ -600,10 +600,10 @@ def test_a_bug_exits_3_not_the_1_of_a_regression(monkeypatch, capsys):
 
 def test_a_cpu_quota_below_the_hardware_threads_makes_every_round_unstable(tmp_path):
     # A round's environment was judged without its processes' context: the quota the binary
-    # recorded never made a round unstable.
-    fake = binary(tmp_path, "a")
-    proc = ab(fake, fake, "--rounds", 7, "--json",
-              env={"FAKE_CONTEXT": '{"cpu_quota": "0.50", "hardware_threads": "2"}'})
+    # recorded never made a round unstable. OLD, a commit from before the quota was recorded,
+    # has none: NEW's is judged.
+    quota = {"cpu_quota": "0.50", "hardware_threads": "2"}
+    proc = ab(binary(tmp_path, "old"), binary(tmp_path, "new", context=quota), "--rounds", 7, "--json")
     notes = json.loads(proc.stdout)["notes"]
     assert any(n.startswith("unstable environment in 7 of 7 rounds (round 1: a cgroup CPU quota of 0.50 CPUs, "
                             "fewer than its 2 hardware threads") for n in notes), (notes, proc.stderr)
