@@ -454,11 +454,6 @@ void print_usage(const concbench::FlagSet& flags) {
   std::cout << ").\n\nGoogle Benchmark flags:\n";
 }
 
-// matching_names under a time limit. std::regex backtracks: a filter such as (.*)*zz takes time
-// exponential in a name's length (still matching after 20 s here), and Google Benchmark
-// matches with the same engine after this. Every name of the suite takes microseconds, so
-// after kFilterSeconds the process gives up with an error, its temporary record removed,
-// rather than hang. GIVEN ends the error (given_as).
 // The line filter_overflowed() prints, made before the matching: a handler may not allocate.
 const char* g_overflow_line = nullptr;
 
@@ -535,6 +530,11 @@ std::vector<std::string> matching_names_in_stack(const std::string& filter, cons
   return std::move(job.selected);
 }
 
+// matching_names under a time limit. std::regex backtracks: a filter such as (.*)*zz takes time
+// exponential in a name's length (still matching after 20 s here), and Google Benchmark
+// matches with the same engine after this. Every name of the suite takes microseconds, so
+// after kFilterSeconds the process gives up with an error, its temporary record removed,
+// rather than hang. GIVEN ends the error (given_as).
 std::vector<std::string> matching_names_in_time(const std::string& filter, const std::string& given) {
   static constexpr int kFilterSeconds = 5;
   struct Watchdog {  // stopped and joined however the matching ends, a UsageError included

@@ -242,12 +242,11 @@ def run_round(sides, groups, args, tmp, rng, timeout=None):
     # What of the machine the processes recorded judges the round too (a CPU quota): from the
     # first side that has it (OLD, a commit from before it was recorded, may not). Each side's
     # record keeps its own; the round's context is what the environment adds.
+    recorded = ("cpu_quota", "hardware_threads")
     judged = {}
-    for c in (c for ran in parts.values() for c, _ in ran.values()):
-        for key in ("cpu_quota", "hardware_threads"):
-            if key in c:
-                judged.setdefault(key, c[key])
-    recorded = set(judged)
+    for ran in parts.values():
+        for context, _ in ran.values():
+            judged.update({k: context[k] for k in recorded if k in context and k not in judged})
     unstable = environment.finish(judged)
     results, round_context = {}, {k: v for k, v in judged.items() if k not in recorded}
     for label, ran in parts.items():

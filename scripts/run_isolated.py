@@ -428,12 +428,12 @@ class Pauses:
 def communicate(proc, timeout):
     """proc.communicate() that raises TimeoutExpired after `timeout` seconds not stopped by Ctrl-Z."""
     stopped_before, start = Pauses.stopped, time.monotonic()
+    left = lambda: timeout - (time.monotonic() - start - (Pauses.stopped - stopped_before))  # noqa: E731
     while True:
-        left = timeout - (time.monotonic() - start - (Pauses.stopped - stopped_before))
         try:
-            return proc.communicate(timeout=max(left, 0.01))
+            return proc.communicate(timeout=max(left(), 0.01))
         except subprocess.TimeoutExpired:
-            if time.monotonic() - start - (Pauses.stopped - stopped_before) >= timeout:
+            if left() <= 0:
                 raise
 
 
@@ -877,13 +877,13 @@ def run(binary, args, out, history, fixture_path, python, render, left):
             fixture.stop()
         if not kept:
             shutil.rmtree(tmp, ignore_errors=True)
-    erred = [] if failures else sorted(erred_names(doc))
+    failed, erred = "", sorted(erred_names(doc))
     if failures:
         failed = "%d of %s failed: %s" % (len(failures), plural(len(groups) * repetitions(args), "process",
                                                                 "processes"), "; ".join(failures))
-    else:  # each erred benchmark said why as it ran, and the record keeps it
+    elif erred:  # each erred benchmark said why as it ran, and the record keeps it
         failed = "%s of %d erred: %s%s" % (plural(len(erred), "benchmark"), len(names), ", ".join(erred[:3]),
-                                           " and %d more" % (len(erred) - 3) if len(erred) > 3 else "") if erred else ""
+                                           " and %d more" % (len(erred) - 3) if len(erred) > 3 else "")
     code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
     return exit_status(failed, unfinished, code, out)
 

@@ -174,14 +174,20 @@ int usable_cpus() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+namespace {
+
+// A cgroup file's whole number ("50000\n"), or 0 for anything else ("max", "", "5e4").
+long long cgroup_number(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  long long v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty() ? v : 0;
+}
+
+}  // namespace
+
 double cgroup_quota(std::string_view cfs_quota_us, std::string_view cfs_period_us) {
-  const auto whole = [](std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-    long long v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    return ec == std::errc() && end == text.data() + text.size() && !text.empty() ? v : 0;
-  };
-  const long long quota = whole(cfs_quota_us), period = whole(cfs_period_us);
+  const long long quota = cgroup_number(cfs_quota_us), period = cgroup_number(cfs_period_us);
   return quota > 0 && period > 0 ? static_cast<double>(quota) / static_cast<double>(period) : 0;
 }
 
@@ -277,10 +283,9 @@ int64_t memory_limit() {
   static const int64_t limit =
       static_cast<int64_t>(smallest_up_the_cgroups("memory", [](const std::string& dir, bool v2) {
         // No limit reads "max" (v2), or as about 2^63 (v1's largest page count, in bytes).
-        const std::string text = file_line((dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes")).c_str(), "");
-        long long bytes = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
-        return ec == std::errc() && bytes > 0 && bytes < (1LL << 60) ? static_cast<double>(bytes) : 0.0;
+        const long long bytes =
+            cgroup_number(file_line((dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes")).c_str(), ""));
+        return bytes > 0 && bytes < (1LL << 60) ? static_cast<double>(bytes) : 0.0;
       }));
   return limit;
 }
