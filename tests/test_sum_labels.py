@@ -142,16 +142,16 @@ def test_the_worker_sweep_times_its_bare_sum_on_as_many_cpus_as_it_says():
 
 @pytest.mark.parametrize("memory_gb", [None, 16])
 def test_a_worker_sweep_too_big_for_an_array_runs_its_range_kernel_and_says_why(memory_gb):
-    # The array kernel holds n int64s and may take half the machine's memory; the range kernel
-    # needs none, so --scaling_n goes up to 4e9 (its exact sum fits in int64) and, past the
+    # The array kernel holds n int64s, and the mpi model's ranks a copy of them: the two may take
+    # half the machine's memory (a quarter each); the range kernel needs none, so --scaling_n goes up to 4e9 (its exact sum fits in int64) and, past the
     # array's bound, only the array kernel's worker sweep is left out, with the reason in the
     # record's context for the page. A machine of 64 GB or more holds every such array: there,
     # the machine's own case is the test hook's (CONCBENCH_TEST_MEMORY_GB) alone.
     memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if memory_gb is None else memory_gb * 10**9
-    max_array = memory // 2 // 8
+    max_array = memory // 2 // 2 // 8
     env = dict(os.environ, **({"CONCBENCH_TEST_MEMORY_GB": str(memory_gb)} if memory_gb else {}))
     if max_array >= 4_000_000_000:
-        max_array = 16 * 10**9 // 2 // 8
+        max_array = 16 * 10**9 // 2 // 2 // 8
         env["CONCBENCH_TEST_MEMORY_GB"] = "16"
     big = max_array + 1
 
@@ -176,17 +176,17 @@ def test_a_worker_sweep_too_big_for_an_array_runs_its_range_kernel_and_says_why(
     assert {p[:2] for p in names if p[3] == "n:1000"} == {(m, k) for m in ("seq", "pool") for k in ("range", "array")}
     ctx = context(big)
     why = ctx["concbench_sum_array_workers_not_run"]
-    assert why.startswith("--scaling_n=%d: its array would take " % big) and "more than half" in why, why
+    assert why.startswith("--scaling_n=%d: its array would take " % big) and "a copy of it: more than half" in why, why
     assert ("concbench_test_memory_gb" in ctx) == ("CONCBENCH_TEST_MEMORY_GB" in env), ctx
     # At the array's bound both sweeps run, and the context has no such key.
     assert ("pool", "array", "workers:1", "n:%d" % max_array) in listed(max_array)
     assert "concbench_sum_array_workers_not_run" not in context(max_array)
 
 
-def test_the_array_bound_is_half_the_memory_the_cgroups_allow(new_cgroup):
-    # In a container _SC_PHYS_PAGES is the host's memory: an array of half of it took the process
-    # past its cgroup's limit. Under a 2 GB limit (a parent's) the bound is 125,000,000 values;
-    # under 8 GB, 500,000,000, and the array of 200,000,000 runs.
+def test_an_array_and_mpi_s_copy_fit_in_half_the_memory_the_cgroups_allow(new_cgroup):
+    # In a container _SC_PHYS_PAGES is the host's memory: an array of a quarter of it (and mpi's
+    # copy) took the process past its cgroup's limit. Under a 2 GB limit (a parent's) the bound is
+    # 62,500,000 values; under 8 GB, 250,000,000, and the array of 200,000,000 runs.
     if os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") < 8 * 10**9:
         pytest.skip("the machine must have more than the 8 GB limit the test sets")
     limit = {"memory.limit_in_bytes": str(2 * 10**9)}, {"memory.max": str(2 * 10**9)}
@@ -203,8 +203,8 @@ def test_the_array_bound_is_half_the_memory_the_cgroups_allow(new_cgroup):
     proc = subprocess.run([BINARY, *QUICK, "--benchmark_filter=^sum/seq/range/workers:1/n:1000/", *flags],
                           capture_output=True, text=True, timeout=60, preexec_fn=join)
     why = json.loads(proc.stdout)["context"]["concbench_sum_array_workers_not_run"]
-    assert why == ("--scaling_n=200000000: its array would take 1.6 GB, more than half of the 2.0 GB of memory "
-                   "this process may use (its cgroup's limit)"), why
+    assert why == ("--scaling_n=200000000: its array would take 1.6 GB, and the mpi model's ranks a copy of it: "
+                   "more than half of the 2.0 GB of memory this process may use (its cgroup's limit)"), why
     for name in (*limit[0], *limit[1]):  # the hierarchy has one of the two
         if os.path.exists(os.path.join(parent, name)):
             with open(os.path.join(parent, name), "w") as f:

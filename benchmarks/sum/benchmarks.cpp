@@ -62,9 +62,11 @@ int64_t usable_memory() {
   return limit > 0 ? std::min(machine, limit) : machine;
 }
 
-// The largest array that fits in half of that: enough for the memory-bound story, without
-// pushing the machine into swap or the process past its cgroup's limit.
-int64_t max_array_size() { return usable_memory() / 2 / static_cast<int64_t>(sizeof(int64_t)); }
+// The largest array that fits in half of that with a copy of it beside it, the slices the mpi
+// model's ranks keep (Mpi::sum): enough for the memory-bound story, without pushing the machine
+// into swap or the process past its cgroup's limit. One copy in half the memory let sum/mpi/array
+// take all of it.
+int64_t max_array_size() { return usable_memory() / 2 / 2 / static_cast<int64_t>(sizeof(int64_t)); }
 
 // The array for the current benchmark, values[i] == i, kept while consecutive calls ask for
 // the same n: Google Benchmark calls a body several times (sizing the iteration count, then
@@ -611,10 +613,10 @@ void register_benchmarks(const Sweep& sweep) {
     add_context("concbench_test_memory_gb",
                 std::to_string(*test_memory_gb()) + " GB of memory taken for the array bound (a test hook)");
   if (sweep.scaling_n > max_array_size()) {
-    char what[200];
+    char what[256];
     std::snprintf(what, sizeof what,
-                  "--scaling_n=%lld: its array would take %.1f GB, more than half of the %.1f GB of "
-                  "memory this process may use%s",
+                  "--scaling_n=%lld: its array would take %.1f GB, and the mpi model's ranks a copy of it: "
+                  "more than half of the %.1f GB of memory this process may use%s",
                   static_cast<long long>(sweep.scaling_n), 8e-9 * static_cast<double>(sweep.scaling_n),
                   1e-9 * static_cast<double>(usable_memory()),
                   !test_memory_gb() && memory_limit() == usable_memory() ? " (its cgroup's limit)" : "");
