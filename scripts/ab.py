@@ -361,14 +361,16 @@ def analyse(data, alpha, min_effect):
     """The regress.Verdict of saved rounds; InputError when they are too few for any verdict."""
     rounds, results = data["rounds"], []
     kinds = {name: kind for r in rounds for side in SIDES for name, (kind, _) in r[side]["metrics"].items()}
+    unpaired = []  # measured by both sides, never in one round: said, not lost
     for name, kind in kinds.items():
         pairs = [(r["old"]["metrics"][name][1], r["new"]["metrics"][name][1]) for r in rounds
                  if name in r["old"]["metrics"] and name in r["new"]["metrics"]]
         pairs = [(o, n) for o, n in pairs if o > 0 and n > 0]
         if not pairs:
+            unpaired += [name] if all(any(name in r[side]["metrics"] for r in rounds) for side in SIDES) else []
             continue
         d = [math.log(n / o) for o, n in pairs]
-        est, lo, hi = regress.sign_interval(d)
+        est, lo, hi = regress.sign_interval(d, alpha)
         p = regress.sign_p(d) if kind != metrics.EFFICIENCY and len(d) >= 2 else math.nan
         results.append(regress.Result(name, kind, metrics.median([o for o, _ in pairs]),
                                       metrics.median([n for _, n in pairs]), ratio=math.exp(est),
@@ -385,6 +387,10 @@ def analyse(data, alpha, min_effect):
     if few:
         notes.append("%s with too few paired rounds for any verdict (a side failed in the others), untested: %s%s"
                      % (plural(len(few), "time"), ", ".join(r.name for r in few[:3]), ", ..." if len(few) > 3 else ""))
+    if unpaired:
+        notes.append("%s measured by OLD and NEW but never in the same round (a side failed in the others), "
+                     "not compared: %s%s" % (plural(len(unpaired), "metric"), ", ".join(unpaired[:3]),
+                                             ", ..." if len(unpaired) > 3 else ""))
 
     def seen(side, key):
         return list(dict.fromkeys(name for r in rounds for name in r[side][key]))
@@ -482,7 +488,9 @@ def calibration_note(data, alpha, min_effect, root=REPO):
     try:
         with open(os.path.join(where, "summary.json"), encoding="utf-8") as f:
             s = json.load(f)
-        n = {k: sum(1 for r in s["rows"] if r["comparison"] == k) for k in ("aa", "p10", "p5")}
+        # Of the judged trials, as the summary's counts are: one with no verdict is in no rate.
+        judged = [r for r in s["rows"] if "no_verdict" not in r]
+        n = {k: sum(1 for r in judged if r["comparison"] == k) for k in ("aa", "p10", "p5")}
         counts = [(s["aa_flagged"], n["aa"], True), (s["p10_found"], n["p10"], False),
                   (s["p5_found"], n["p5"], False), (s["others_flagged"], n["p10"] + n["p5"], True)]
         rounds = s["rounds"]

@@ -122,18 +122,21 @@ def load(path, label):
 
 
 def history_noise(args, machines, builds, exclude):
-    """{metric: (sigma, differences)} from the other full records of these machines, oldest first.
-    A quick run's one short repetition and a partial run's other flags measure with another noise."""
+    """{metric: (sigma, differences)} from the other full records of these machines, oldest first,
+    from clean trees and without test hooks (as history.py's series): a quick run's one short
+    repetition and a partial run's other flags measure with another noise, a dirty tree or a
+    hook's slowdown (calibrate.py's) another code."""
     exclude = {os.path.realpath(p) for p in exclude}  # OLD and NEW as typed, the history's absolute
     # Of OLD's or NEW's build too: another build's records (a sanitized binary's) vary otherwise.
     found = [r for r in records.scan_records(args.history) if os.path.realpath(r.path) not in exclude
-             and r.scope == records.FULL and any(records.same_machine(r.context, m) for m in machines)
+             and r.scope == records.FULL and r.dirty is False and not records.hook_settings(r.context)
+             and any(records.same_machine(r.context, m) for m in machines)
              and any(not records.build_differences(r.context, b) for b in builds)]
     series = metrics.metric_series(sorted(found, key=lambda r: (r.when, r.path)), None, [])[0]
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)
 
 
-def judge(old, new, noise):
+def judge(old, new, noise, alpha):
     """A regress.Result per metric of both runs, with p and interval where the noise is known."""
     results = []
     for name, m in old.items():
@@ -144,7 +147,7 @@ def judge(old, new, noise):
         r = regress.Result(name=name, kind=m.kind, old=m.value, new=new[name].value, ratio=math.exp(d),
                            low=math.nan, high=math.nan, n=k)
         if k >= regress.MIN_HISTORY_DIFFS and sigma > 0 and m.kind != metrics.EFFICIENCY:
-            r.p, r.low, r.high = regress.history_test(d, sigma, k)
+            r.p, r.low, r.high = regress.history_test(d, sigma, k, alpha)
         results.append(r)
     return results
 
@@ -179,7 +182,7 @@ def run(argv):
     # The noise of NEW's machine; with --any-host, of either side's.
     machines = [ctx_new, ctx_old] if args.any_host else [ctx_new]
     noise, n_history = history_noise(args, machines, [ctx_old, ctx_new], {paths["OLD"], paths["NEW"]})
-    results = judge(old, new, noise)
+    results = judge(old, new, noise, args.alpha)
     errors, error_notes = regress.judge_errors(
         regress.error_weights(errors_new, new), regress.error_weights(errors_old, old),
         lambda side, b: (errors_new if side == "new" else errors_old)[b])

@@ -6,14 +6,15 @@
 
 Reads the records in results/history/ made on this machine (or on --like RECORD's):
 one per commit of the current branch, the newest full run from a clean tree (records of
-other commits, dirty trees, other machines, quick or partial runs are left out, and counted). Each metric's
+other commits, dirty trees, other machines, test hooks, quick or partial runs are left out, and counted). Each metric's
 series over the commits (times, efficiencies, the machine's bounds; --filter selects by
 name) is searched for change points with E-Divisive means and permutation tests, with
 Benjamini-Hochberg at 5% over the metrics (scripts/regress.py); a step counts when the level
 moves by more than --min-effect (default 3%).
 
-OUT/README.md lists every step with its commit, the level before and after, and the
-change; OUT/history.png has a panel per metric that stepped, the commits in branch order
+OUT/README.md lists every step with its commit, the level before and after, the change,
+and the machine settings that changed with it (and names the records made in an unstable
+environment); OUT/history.png has a panel per metric that stepped, the commits in branch order
 on the x axis (a commit without a record is a gap). OUT (default results/history/page/)
 gets both at once, or neither (a history.png of an earlier page goes when nothing stepped);
 nothing else in OUT is touched, and an OUT whose README.md is not such a page is refused.
@@ -71,12 +72,14 @@ def pick_records(args, notes):
     partial = "of a --quick or partial run (not every benchmark, or other flags)"
     other_build = "of another build (compiler, flags, build type or libraries) than %s" % (
         "--like's" if like else "that of most commits")
-    usable, candidates, skipped = {}, [], {"of another machine": 0, "from a dirty tree": 0, partial: 0,
+    hooked = "with a test hook set (a slowdown, another memory size)"
+    usable, candidates, skipped = {}, [], {"of another machine": 0, "from a dirty tree": 0, hooked: 0, partial: 0,
                                            "of commits off this branch": 0, other_build: 0}
     for r in found:
         # A quick or partial run measured with other flags: beside full runs it would be a step.
         why = ("of another machine" if not records.same_machine(r.context, machine) else
                "from a dirty tree" if r.dirty is not False else
+               hooked if records.hook_settings(r.context) else
                partial if r.scope != records.FULL else
                "of commits off this branch" if r.commit not in order else None)
         if why:
@@ -181,6 +184,25 @@ def commit_range(commits, first, index):
     return commits[index][:8] if first == index else "%s..%s" % (commits[first][:8], commits[index][:8])
 
 
+def setting_changes(chosen, commits, first, index):
+    """The machine settings (records.MACHINE_SETTINGS) that differ between the record before a step
+    and the step's own: a step where cpu_idle or a CPU quota changed may be the machine's, not
+    the commit's. "-" when none did."""
+    return "; ".join(records.differences(chosen[commits[first - 1]].context, chosen[commits[index]].context,
+                                         records.MACHINE_SETTINGS)) or "-"
+
+
+def unstable_line(chosen):
+    """A line naming the records made in an unstable environment, which the series holds; "" if none."""
+    unstable = [(c, r.context["environment_unstable"]) for c, r in chosen.items()
+                if r.context.get("environment_unstable") not in (None, "", "no")]
+    if not unstable:
+        return ""
+    return ("Made in an unstable environment, and in the series as they are: %d of the %d records (%s: %s%s)."
+            % (len(unstable), len(chosen), unstable[0][0][:8], unstable[0][1],
+               "; and %d more" % (len(unstable) - 1) if len(unstable) > 1 else ""))
+
+
 def records_needed(n_metrics):
     """How many records a step needs before its permutation p-value can pass Benjamini-Hochberg's
     first threshold, alpha / metrics: of n values' orderings, at best 2 in C(n, n // 2) split them
@@ -203,6 +225,8 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
                   "(a split's p-value cannot go below 2 / C(n, n/2), and the first threshold is %g / %d)."
                   % (plural(len(chosen), "record"), n_metrics, records_needed(n_metrics), CHANGE_ALPHA,
                      n_metrics), ""]
+    if unstable_line(chosen):
+        lines += [unstable_line(chosen), ""]
     if not changed:
         return "\n".join(lines + ["No metric stepped.", ""])
     lines += ["![the metrics that stepped](history.png)", ""]
@@ -213,9 +237,11 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
                                           "(at one of these %d commits: only the last measured it)"
                                           % (index - first + 1)),
              regress.fmt_value(before, kinds[name], "µs"), regress.fmt_value(after, kinds[name], "µs"),
-             "%+.1f%%" % (100 * (after / before - 1)), regress.fmt_p(p))
+             "%+.1f%%" % (100 * (after / before - 1)), regress.fmt_p(p),
+             setting_changes(chosen, commits, first, index))
             for name, steps in changed.items() for index, p, before, after, first in steps]
-    return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p"), rows)]) + "\n"
+    return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p", "machine settings changed"),
+                                        rows)]) + "\n"
 
 
 def run(argv):

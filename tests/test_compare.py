@@ -131,6 +131,23 @@ def test_only_full_runs_make_the_noise_and_a_side_that_is_not_one_is_said(tmp_pa
     assert any(n.startswith("NEW is a quick run (one repetition") for n in doc["notes"]), doc["notes"]
 
 
+def test_dirty_trees_and_test_hooks_are_not_in_the_noise(tmp_path):
+    # A dirty tree's record measured other code, and a test hook's (calibrate.py's slowdown, a
+    # poisoned array) a planted change: history.py left the first out of its series, the noise
+    # kept both.
+    hist = history(tmp_path / "h", 10)
+    rng = np.random.default_rng(8)
+    write_run(hist / "20261111T100000Z-d00000000000-dirty-vm.json", suite(rng, noise=0.5),
+              ctx=context(commit="d%039d" % 11, dirty="true", date="2026-11-11T10:00:00+00:00"))
+    write_run(hist / "20261112T100000Z-h00000000000-vm.json", suite(rng, noise=0.5),
+              ctx=context(commit="h%039d" % 12, date="2026-11-12T10:00:00+00:00",
+                          concbench_test_slowdown="pool does 10% more kernel work (a test hook)"))
+    old, new = pair(tmp_path)
+    doc = json.loads(run_compare(old, new, "--history", hist, "--json").stdout)
+    assert {r["n"] for r in doc["results"]} == {9}, doc["results"]  # 10 clean records, 9 differences
+    assert "between-run noise of 10 full records" in doc["method"], doc["method"]
+
+
 def test_a_change_beyond_the_between_run_noise_is_a_regression(tmp_path):
     hist = history(tmp_path / "h", 12, noise=0.01)
     old, new = pair(tmp_path, slow="sum/pool/range/workers:2/n:1000000", factor=1.10)
@@ -139,6 +156,11 @@ def test_a_change_beyond_the_between_run_noise_is_a_regression(tmp_path):
     doc = json.loads(proc.stdout)
     pool = next(r for r in doc["results"] if r["name"] == "sum/pool/range/workers:2/n:1000000")
     assert pool["verdict"] == "suspected regression" and pool["n"] == 11 and pool["low"] > 1.0
+    # The interval is 1 - alpha's: at --alpha 0.01 wider, and the table's head says which.
+    strict = json.loads(run_compare(old, new, "--history", hist, "--json", "--alpha", "0.01").stdout)
+    wide = next(r for r in strict["results"] if r["name"] == pool["name"])
+    assert wide["low"] < pool["low"] and wide["high"] > pool["high"], (wide, pool)
+    assert "change [99% interval]" in run_compare(old, new, "--history", hist, "--alpha", "0.01").stdout
     assert doc["summary"]["suspected regression"] == 1 and doc["summary"]["regression"] == 0
     # ab.py confirms it: its command names the suspects, as the binary's names begin
     assert any(n.startswith("one record a side cannot tell a slow process from a change: confirm with "
@@ -399,7 +421,7 @@ def simulated_verdicts(earlier, trials, n_metrics=399, slow=1.0, noise=0.02, see
         runs[-1, 0] *= slow
         sigmas = {name: regress.between_run_sigma(runs[:-2, j]) for j, name in enumerate(names)}
         old, new = ({n: metrics.Metric(n, metrics.TIME, float(v)) for n, v in zip(names, run)} for run in runs[-2:])
-        yield regress.judge(compare.judge(old, new, sigmas))
+        yield regress.judge(compare.judge(old, new, sigmas, regress.DEFAULT_ALPHA))
 
 
 def test_with_nothing_changed_at_most_alpha_of_comparisons_flag_anything():

@@ -44,12 +44,15 @@ def recorded_repo(tmp_path, step_at):
 @pytest.fixture
 def project(tmp_path):
     """20 commits on main, one on a side branch. Records of most: pool is 25% slower from
-    commit 12 on; commits 5 and 6 have no full record; dirty, foreign, quick and side records are decoys."""
+    commit 12 on; commits 5 and 6 have no full record; dirty, foreign, quick, test-hook and side
+    records are decoys."""
     repo, hist, shas = recorded_repo(tmp_path, 12)
     record(hist, shas[3], 25, factor=3.0, seed=50, dirty="true")   # not the commit
     record(hist, shas[8], 26, factor=3.0, seed=51, cpu_model="Intel Xeon")  # another machine
     record(hist, shas[5], 28, factor=3.0, seed=53, concbench_scope="quick")  # measured otherwise
     record(hist, shas[6], 9, factor=3.0, seed=54, compiler="Clang 14.0.6")  # another build, of a commit without one
+    record(hist, shas[9], 29, factor=3.0, seed=55,  # the newest of commit 9, but a planted slowdown
+           concbench_test_slowdown="pool does 200% more kernel work (a test hook)")
     git(repo, "checkout", "-q", "-b", "side", shas[10])
     (repo / "side").write_text("x")
     git(repo, "add", "side")
@@ -74,6 +77,7 @@ def test_the_step_is_found_at_its_commit_and_nothing_else_steps(project):
     for decoy in ("left out 1 record of another machine", "left out 1 record from a dirty tree",
                   "left out 1 record of a --quick or partial run (not every benchmark, or other flags)",
                   "left out 1 record of commits off this branch",
+                  "left out 1 record with a test hook set (a slowdown, another memory size)",
                   "left out 1 record of another build (compiler, flags, build type or libraries) than that of most commits"):
         assert decoy in proc.stderr
 
@@ -134,6 +138,28 @@ def test_a_step_after_commits_without_a_record_is_given_as_the_range_it_may_be_i
     assert rows and all("| `%s..%s` (at one of these 3 commits: only the last measured it) |"
                         % (shas[5][:8], shas[7][:8]) in row for row in rows), rows
     # a step with a record just before it keeps its one commit (the test above: commit 12)
+
+
+def test_a_step_where_a_machine_setting_changed_says_so_and_unstable_records_are_named(tmp_path):
+    # The VMs idle two ways (haltpoll or none/menu), which moves fetch times: a step where the
+    # records' cpu_idle changed may be the machine's, and the page said nothing of it, nor of a
+    # record made under 3.4% steal.
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, 20)
+    hist = repo / "results" / "history"
+    hist.mkdir(parents=True)
+    for i, sha in enumerate(shas):
+        record(hist, sha, i + 1, factor=1.25 if i >= 12 else 1.0, seed=i,
+               cpu_idle="none/menu" if i >= 12 else "haltpoll/haltpoll, guest halt-poll 0 ns",
+               **({"environment_unstable": "steal 3.4%"} if i == 3 else {}))
+    proc = run_history("--repo", repo)
+    assert proc.returncode == 0, proc.stderr
+    page = (hist / "page" / "README.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    assert rows and all(row.endswith("| cpu_idle: haltpoll/haltpoll, guest halt-poll 0 ns vs none/menu |")
+                        for row in rows), rows
+    assert ("Made in an unstable environment, and in the series as they are: 1 of the 20 records "
+            "(%s: steal 3.4%%)." % shas[3][:8]) in page, page
 
 
 def test_output_replaces_its_own_files_only_on_success_and_nothing_else(project, monkeypatch, tmp_path):
