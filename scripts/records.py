@@ -146,7 +146,8 @@ MHZ_TOLERANCE = 0.02
 # binary's record beside release ones would read as a step at its commit).
 BUILD = ("compiler", "cxx_flags", "native_target", "build_type", "tbb_version", "openmp_runtime", "libcurl_version")
 # The machine's: what may also change between the processes of one run (run_isolated.py says so).
-MACHINE_SETTINGS = ("transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle", "cpu_quota")
+MACHINE_SETTINGS = ("transparent_hugepages", "aslr", "cpu_governor", "cpu_boost", "cpu_idle", "cpu_quota",
+                    "event_wait")
 SETTINGS = BUILD + MACHINE_SETTINGS
 
 

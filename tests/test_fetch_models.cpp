@@ -672,7 +672,10 @@ TEST(LatencyHistogram, AgreesWithExactPercentilesOfMeasuredLatencies) {
 // of a run. Measured open loop (latency from each request's arrival) the pause is in the p99;
 // measured closed loop (latency from when a request was sent, as a closed-loop load generator
 // records it) the same pause is in the max only, because the requests that would have met it
-// were never sent: coordinated omission.
+// were never sent: coordinated omission. The closed half is such a generator (wrk's way), not
+// concbench's closed loop, whose latencies count from the iteration's start, queueing included
+// (test_latency_counts_the_wait_for_a_slot_in_every_model in tests/test_fetch_labels.py): what
+// this proves is the open loop's p99.
 TEST(OpenLoop, APauseShowsInTheOpenLoopP99AndHidesFromTheClosedLoopOne) {
   constexpr int kN = 4000;
   constexpr double kRate = 4000;  // a second of arrivals, 800 of them during the pause

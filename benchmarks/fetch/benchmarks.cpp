@@ -14,12 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "common/context.h"
 #include "common/histogram.h"
 #include "common/process.h"
 #include "common/registry.h"
 #include "fetch/fixture.h"
 #include "fetch/model.h"
-#include "common/context.h"
+#include "fetch/socket_loop.h"
 #include "fetch/stats.h"
 #include "fetch/suite.h"
 #include "fetch/workload.h"
@@ -110,8 +111,15 @@ class ServerWatch {
       : url_(base_url), before_(base_url.empty() ? std::nullopt : fixture_stats(base_url)) {}
 
   void report(benchmark::State& state, double timed_s) const {  // the timed loop's wall time, less its pauses
+    if (url_.empty()) return;  // real URLs (--fetch_urls): no server of ours to ask
     const std::optional<FixtureStats> after = before_ ? fixture_stats(url_) : std::nullopt;
-    if (!after) return;
+    if (!after) {
+      // Without the counts a keepalive:1 result would stand with nothing to prove its label.
+      const std::string why = std::string("the fixture server did not answer /stats ") + (before_ ? "after" : "before") +
+                              " the timed runs: the connections they opened, which prove the name's keepalive, are unknown";
+      state.SkipWithError(why.c_str());
+      return;
+    }
     if (timed_s > 0) state.counters["server_cpu_util"] = (after->cpu_s - before_->cpu_s) / timed_s;
     // Less one: the query that read `after` is a connection it counted.
     if (state.iterations() > 0)
@@ -646,6 +654,9 @@ std::string benchmark_name(std::string_view model, const Point& p) {
 void register_benchmarks(const Sweep& sweep) {
   init_curl();
   add_context("libcurl_version", curl_version_info(CURLVERSION_NOW)->version);
+  add_context("event_wait", precise_wait_problem().empty()
+                                ? "epoll_pwait2, to the nanosecond"
+                                : "epoll_wait, to the millisecond (epoll_pwait2: " + precise_wait_problem() + ")");
   if (test_pause_ms() > 0)  // read here, so a bad value is a usage error before anything runs
     add_context("concbench_test_pause_ms", std::to_string(test_pause_ms()) + " (a test hook)");
   if (test_short_body())  // the same

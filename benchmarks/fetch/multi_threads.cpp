@@ -71,14 +71,9 @@ class MultiThreads final : public Model {
         errors[k] = std::current_exception();
       }
     };
-    done_.arm(loops_ - 1);
-    for (int k = 1; k < loops_; ++k)
-      helpers_.submit([&, k] {
-        share(k);
-        done_.count_down();
-      });
-    share(0);
-    done_.wait();
+    // All at once: from a plain queue, a helper done with its share could take a second while
+    // another slept, and the second's C / W connections idled until the first share was done.
+    on_all(helpers_, loops_, share);
     for (const auto& e : errors)
       if (e) std::rethrow_exception(e);
   }
@@ -95,7 +90,6 @@ class MultiThreads final : public Model {
   std::vector<std::unique_ptr<SocketClient>> clients_;
   mutable std::mutex mutex_;
   std::set<pid_t> threads_;  // the threads that ran a loop in the last run
-  Countdown done_;           // before helpers_, so it outlives the threads that count it down
   ThreadPool helpers_;       // last: joined before the clients go away
 };
 

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -196,18 +195,28 @@ void SocketLoop::wake_due(Clock::time_point now) {
   }
 }
 
+const std::string& precise_wait_problem() {
+  static const std::string problem = [] {
+    const int probe = epoll_create1(EPOLL_CLOEXEC);
+    if (probe < 0) return std::string("epoll_create1: ") + std::strerror(errno);
+    epoll_event event{};
+    const timespec now{};
+    const int n = epoll_pwait2(probe, &event, 1, &now, nullptr);
+    const int error = errno;
+    close(probe);
+    return n >= 0 ? std::string() : std::string(std::strerror(error));
+  }();
+  return problem;
+}
+
 int SocketLoop::wait(epoll_event* events, int max, Clock::time_point until) {
   const auto left = std::max(Clock::duration::zero(), until - Clock::now());
   // epoll_pwait2 sleeps to the nanosecond, so an arrival 50 us away is not rounded up to a
-  // millisecond (kernel 5.11 and later); where the kernel lacks it or a seccomp filter refuses
-  // it, epoll_wait rounds up, never early.
-  static std::atomic<bool> nanoseconds{true};
-  if (nanoseconds.load(std::memory_order_relaxed)) {
+  // millisecond; without it, epoll_wait rounds up, never early.
+  if (precise_wait_problem().empty()) {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     const timespec ts = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    const int n = epoll_pwait2(epoll_, events, max, &ts, nullptr);
-    if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
-    nanoseconds.store(false, std::memory_order_relaxed);
+    return epoll_pwait2(epoll_, events, max, &ts, nullptr);
   }
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
   return epoll_wait(epoll_, events, max, static_cast<int>(ms));

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <string>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,6 +31,12 @@ class Wakeup {
  protected:
   ~Wakeup() = default;
 };
+
+// "" when epoll_pwait2 works here, and the event loops wake for an arrival to the nanosecond;
+// else why not (ENOSYS before kernel 5.11, EPERM under a seccomp filter), and they wait with
+// epoll_wait, to the millisecond: up to 1 ms late, which open-loop latencies at L = 10 ms would
+// count as the model's. Probed once; the record says which (event_wait).
+const std::string& precise_wait_problem();
 
 // One thread's loop over any number of transfers. libcurl tells it which sockets to watch
 // (CURLMOPT_SOCKETFUNCTION) and when to wake up without socket activity
