@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <latch>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -305,6 +307,42 @@ TEST(OnAll, RunsEachOfWBodiesOnAThreadOfItsOwn) {
   }
   ThreadPool one(1, kCpuSpin);  // 3 bodies would wait forever for a third thread
   EXPECT_THROW(on_all(one, 3, [](int) {}), std::logic_error);
+}
+
+// A pool worker that saw a task and lost it to the other spins on for the rest of its time
+// rather than sleeping: sent to sleep at once, the second worker of a pool of two lost its first
+// race and slept through the calls after it. With 2 s to spin, the whole test is inside that
+// time, so both workers must still be running (yielding), neither asleep ('S').
+TEST(ThreadPool, AWorkerThatLosesATaskSpinsOnRatherThanSleeping) {
+  Countdown done;
+  ThreadPool pool(2, std::chrono::seconds(2));
+  // Both workers' thread ids: two tasks that wait for each other hold one worker each.
+  std::latch both(2);
+  std::mutex mutex;
+  std::set<pid_t> workers;
+  done.arm(2);
+  for (int i = 0; i < 2; ++i)
+    pool.submit([&] {
+      {
+        std::lock_guard lock(mutex);
+        workers.insert(gettid());
+      }
+      both.arrive_and_wait();
+      done.count_down();
+    });
+  done.wait();
+  ASSERT_EQ(workers.size(), 2u);
+  for (int call = 0; call < 500; ++call) {  // one task at a time, which both workers race for
+    done.arm(1);
+    pool.submit([&] { done.count_down(); });
+    done.wait();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (const pid_t tid : workers) {
+    const std::optional<test::ProcessStat> stat = test::process_stat(tid);
+    ASSERT_TRUE(stat.has_value()) << tid;
+    EXPECT_NE(stat->state, 'S') << "worker " << tid << " sleeps within its time to spin";
+  }
 }
 
 // The pool models keep one Countdown for all their runs. Re-armed run after run, its wait()

@@ -2,6 +2,7 @@
 // A persistent pool of worker threads pulling tasks from one queue: the ThreadPoolExecutor analogue.
 #include "common/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/spin.h"
@@ -42,12 +43,25 @@ void ThreadPool::submit(std::function<void()> task) {
 }
 
 void ThreadPool::work() {
+  using Clock = std::chrono::steady_clock;
   while (true) {
-    // Yielding, not pausing, while spinning: the thread that submits work may need this core.
-    spin_until([this] { return queued_.load(std::memory_order_acquire) != 0; }, spin_);
     std::function<void()> task;
     {
-      std::unique_lock lock(mutex_);
+      // Spin, then sleep. A worker that saw a task and lost it to another spins again for what
+      // is left of its time: sent to sleep at once, the second worker of a pool of two lost its
+      // first race and slept through the calls that followed (each submit then a futex wake for
+      // nothing), and the pool ran both slices of a small call on one thread.
+      // Yielding, not pausing, while spinning: the thread that submits work may need this core.
+      const Clock::time_point until = Clock::now() + spin_;
+      std::unique_lock lock(mutex_, std::defer_lock);
+      while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
+        spin_until([this] { return queued_.load(std::memory_order_acquire) != 0; },
+                   std::max(left, std::chrono::microseconds::zero()));
+        lock.lock();
+        if (stopping_ || !queue_.empty() || Clock::now() >= until) break;
+        lock.unlock();  // lost it: spin on
+      }
       ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to run
       task = std::move(queue_.front());
