@@ -70,6 +70,7 @@ DEFAULT_REPETITIONS = 3  # the suite's, without --benchmark_repetitions or --qui
 # The suite's own defaults, given: the run is still the suite as it runs by default (a test
 # compares them with what the binary's --help says it sets).
 DEFAULT_FLAGS = ("--benchmark_repetitions=%d" % DEFAULT_REPETITIONS, "--benchmark_min_time=0.1")
+QUICK_FLAGS = ("--benchmark_repetitions=1", "--benchmark_min_time=0.02")  # --quick's, the same way
 # How long one benchmark process may run before it is stopped and fails: the suite's slowest
 # take about 20 s (sum/mpi/array's 9 benchmarks, the largest fetch sweeps), so a hung one costs
 # minutes, not the run. A group of more benchmarks (a machine of more threads sweeps more
@@ -127,8 +128,24 @@ def describe_exit(code):
         return "was killed by signal %d" % -code
 
 
+# The binary as it was when its benchmarks were listed, by path: a process it starts after a
+# rebuild (another shell's ./bench, a test's build) would run another build, with benchmarks
+# added, renamed or gone, under this run's record.
+_LISTED_STAMPS = {}
+
+
+def binary_stamp(binary):
+    """What changes when BINARY is rebuilt (the linker writes a new file): inode, size, mtime."""
+    with contextlib.suppress(OSError):
+        st = os.stat(binary)
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+    return None
+
+
 def list_benchmarks(binary, args):
-    """Names (with Google Benchmark's /real_time) that BINARY ARGS would run, in run order."""
+    """Names (with Google Benchmark's /real_time) that BINARY ARGS would run, in run order; the
+    binary's stamp is kept for run_group to check."""
+    _LISTED_STAMPS[binary] = binary_stamp(binary)
     filt = flag_value(args, "--benchmark_filter=")
     cmd = [binary] + child_args(args) + ["--benchmark_list_tests"]
     cmd += [] if filt is None else ["--benchmark_filter=" + filt]
@@ -456,6 +473,10 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         os.unlink(out)
     parent = os.getpid()
     session = stdout is not None
+    if binary in _LISTED_STAMPS and binary_stamp(binary) != _LISTED_STAMPS[binary]:
+        failure = "the process of %s did not start: %s changed after the run listed its benchmarks (rebuilt?)" % (
+            who or group, binary)
+        return {}, errored(names, failure), failure, None
     try:  # Popen, not run: read_record needs the process's id
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
                                 stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
@@ -514,9 +535,14 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         failure += " (%s)" % last[0] if last else ""
     elif not complete:
         failure = "the process of %s wrote no complete record" % (who or group)
-    if failure:  # what it did not finish is in the record as an error saying why
-        done = {b.get("run_name", b.get("name")) for b in benchmarks}
-        benchmarks += errored([n for n in names if n not in done], failure + " before this benchmark finished")
+    done = {b.get("run_name", b.get("name")) for b in benchmarks}
+    missing = [n for n in names if n not in done]
+    if missing and not failure:  # its binary's list was not the run's: a complete record without them
+        failure = "the process of %s finished without %s it was given (%s%s)" % (
+            who or group, plural(len(missing), "benchmark"), missing[0], ", ..." if len(missing) > 1 else "")
+        benchmarks += errored(missing, failure)
+    elif failure:  # what it did not finish is in the record as an error saying why
+        benchmarks += errored(missing, failure + " before this benchmark finished")
     return context, benchmarks, failure, printed
 
 
@@ -757,8 +783,9 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     isolation = "one process per model and kernel%s (%d processes)" % (", %d rounds" % rounds if rounds > 1 else "", k)
     doc = merge([({}, with_aggregates(by_group[group], rounds > 1, only)) for group, _ in groups], isolation,
                 first_context)
-    # Each process reads the source tree's state when it starts: one that changed during the run
-    # (an edit, a checkout) makes the record dirty, since its processes did not all see one commit.
+    # Each process's binary says the tree it was built from: binaries of two trees in one run (a
+    # stand-in's; a binary rebuilt during the run no longer runs, run_group) make the record
+    # dirty, as its processes did not all run one commit.
     if len(trees) > 1:
         say("the source tree changed during the run (%s); the record says dirty"
             % ", ".join(sorted("%s%s" % ((c or "?")[:7], " dirty" if records.parse_dirty(d) else "")
@@ -782,7 +809,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
 # Flags that change neither which benchmarks run nor how they are measured, only how the results
 # are shown (and this script's own): a run with no others is the suite as ./bench runs it.
 _SHOWING_FLAGS = ("--benchmark_format=", "--benchmark_color", "--benchmark_time_unit=", "--benchmark_counters_tabular",
-                  "--benchmark_display_aggregates_only", "--v=") + _OWN_FLAGS
+                  "--benchmark_display_aggregates_only", "--benchmark_context=", "--v=") + _OWN_FLAGS
 
 
 def erred_names(doc):
@@ -791,15 +818,17 @@ def erred_names(doc):
 
 
 def scope_of(args, names, suite, doc, failures):
-    """QUICK with --quick; FULL when ARGS run every benchmark (NAMES are SUITE, the binary's whole
-    list) as the suite runs them by default and every one finished; PARTIAL otherwise, said once: a run of fewer benchmarks, or of all
-    with another repetition count or minimum time, or with a test hook (CONCBENCH_TEST_*, which
-    the binary puts in the context), or one in which processes failed (crashed, hung) or
-    benchmarks erred (a fixture server that died), must not stand for its commit (records.latest_record) or
-    replace the results page."""
-    if "--quick" in args:
-        return records.QUICK
-    changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in DEFAULT_FLAGS]
+    """FULL when ARGS run every benchmark (NAMES are SUITE, the binary's whole list, --quick's with
+    --quick) as the suite runs them by default and every one finished, QUICK when they do so as
+    --quick runs them; PARTIAL otherwise, said once: a run of fewer benchmarks, or of all with
+    another repetition count or minimum time, or with a test hook (CONCBENCH_TEST_*, which the
+    binary puts in the context), or one in which processes failed (crashed, hung) or benchmarks
+    erred (a fixture server that died), must not stand for its commit (records.latest_record) or
+    replace the results page. A quick run is partial for the same reasons: "quick" says one short
+    repetition of every benchmark --quick runs, no more."""
+    quick = "--quick" in args
+    defaults = QUICK_FLAGS + ("--quick",) if quick else DEFAULT_FLAGS
+    changed = [a for a in args if not a.startswith(_SHOWING_FLAGS) and a not in defaults]
     hooks = list(records.hook_settings(doc["context"]))
     erred = erred_names(doc)
     why = ("not every benchmark" if names != suite else
@@ -809,7 +838,7 @@ def scope_of(args, names, suite, doc, failures):
            "%s erred" % plural(len(erred), "benchmark") if erred else None)
     if why:
         say("a partial run (%s): its record is named -partial and is never the commit's full run" % why)
-    return records.PARTIAL if why else records.FULL
+    return records.PARTIAL if why else records.QUICK if quick else records.FULL
 
 
 def run(binary, args, out, history, fixture_path, python, render, left):
@@ -828,7 +857,7 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         cli.output(python_dir, directory=True, create=True)
     names = list_benchmarks(binary, args)  # the binary checks ARGS (--benchmark_min_time) first
     process_timeout(args, 1)  # and its variable before anything runs
-    suite = list_benchmarks(binary, [])  # before the run: the binary may be rebuilt during it
+    suite = list_benchmarks(binary, ["--quick"] if "--quick" in args else [])  # before any process
     groups = group_by(names)
     fmt = flag_value(args, "--benchmark_format=") or "console"
     environment, python_out, kept = Environment(), None, False

@@ -31,6 +31,10 @@ use: --benchmark_list_tests, --benchmark_filter, --benchmark_out, --benchmark_re
                 process whose first benchmark starts with text; a file "context" beside this
                 script, holding JSON, is merged too: how a build differs
   FAKE_BUILT_FROM  the commit its help says it was built from, as the binary's says its own
+  FAKE_SKIP     benchmarks whose name contains it are listed but never run: a binary rebuilt
+                without them after the run listed its benchmarks
+  FAKE_REBUILT  the process whose first benchmark starts with it sets this script's mtime, as a
+                rebuild of the binary during the run would change it (use a copy)
   FAKE_LOG      a file each run appends a line to: the name of this copy's directory, a colon, its arguments;
                 and "SIGTERM" when one ends it
 Each entry carries the process's id as a counter, fake_pid, and so does the context.
@@ -87,6 +91,9 @@ def main(args):
     if stop and stop in mine[0]:
         print("concbench: stopped before writing (a stand-in's exit file)", file=sys.stderr)
         return 2
+    if os.environ.get("FAKE_REBUILT") and mine[0].startswith(os.environ["FAKE_REBUILT"]):
+        os.utime(os.path.abspath(__file__))  # as a build of this binary during the run would
+    mine = [n for n in mine if not (os.environ.get("FAKE_SKIP") and os.environ["FAKE_SKIP"] in n)]
     speed = float(open(os.path.join(here, "speed")).read()) if os.path.exists(os.path.join(here, "speed")) else 1.0
     slow_model, _, slow_pct = (os.environ.get("FAKE_SLOW") or os.environ.get("CONCBENCH_TEST_SLOWDOWN", "")).partition(":")
     process = 1 + random.gauss(0, float(os.environ.get("FAKE_NOISE", "0.01")))

@@ -1167,9 +1167,51 @@ def test_aggregates_of_the_binarys_repetitions_are_the_binarys_own(tmp_path):
             assert mine[k] == (pytest.approx(v, rel=1e-9, abs=1e-12, nan_ok=True) if isinstance(v, float) else v), (theirs["name"], k)
 
 
+def test_benchmarks_a_process_was_given_and_did_not_run_fail_it(tmp_path):
+    # A binary rebuilt during the run without some of the benchmarks the run listed exits 0 with
+    # a complete record that lacks them: they vanished from a record named full, and the run
+    # exited 0.
+    proc, doc, _ = fake_run(tmp_path, ONE_ROUND, FAKE_NAMES="w/a/n:1,w/b/n:1,w/b/n:2", FAKE_SKIP="w/b/n:2")
+    assert proc.returncode == 1, proc.stderr
+    failure = "the process of w/b finished without 1 benchmark it was given (w/b/n:2/real_time)"
+    assert failure + "; the run goes on" in proc.stderr, proc.stderr
+    lost = [b for b in doc["benchmarks"] if b["name"] == "w/b/n:2/real_time"]
+    assert len(lost) == 1 and lost[0]["error_occurred"] and lost[0]["error_message"] == failure, lost
+    assert doc["context"]["concbench_scope"] == "partial"
+
+
+def test_a_binary_rebuilt_during_the_run_does_not_run_the_processes_after_it(tmp_path):
+    # The linker replaces the file: later processes ran the new build under the old run's list.
+    copy = tmp_path / "bin" / "concbench"
+    copy.parent.mkdir()
+    shutil.copy(FAKE, copy)
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(copy), *ONE_ROUND], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_REBUILT="w/a"))
+    assert proc.returncode == 1, proc.stderr
+    failure = "the process of w/b did not start: %s changed after the run listed its benchmarks (rebuilt?)" % copy
+    assert failure + "; the run goes on" in proc.stderr, proc.stderr
+    doc = json.loads(out.read_text())
+    assert [(b["name"], b.get("error_message")) for b in doc["benchmarks"]] == [
+        ("w/a/n:1/real_time", None), ("w/b/n:1/real_time", failure)], doc["benchmarks"]
+
+
+@pytest.mark.parametrize("args, env, scope", [
+    (["--quick"], {}, "quick"),
+    (["--quick", "--benchmark_repetitions=1"], {}, "quick"),  # --quick's own
+    (["--quick"], {"FAKE_ERROR": "w/b"}, "partial"),  # a benchmark erred: named quick, it passed for one
+    (["--quick", "--benchmark_repetitions=5"], {}, "partial"),  # not --quick's one repetition
+    (["--benchmark_context=site=lab"], {}, "full"),  # shows, measures nothing: as $BENCHMARK_CONTEXT
+])
+def test_a_quick_run_is_quick_only_as_quick_runs_it(tmp_path, args, env, scope):
+    proc, doc, _ = fake_run(tmp_path, args, FAKE_NAMES="w/a/n:1,w/b/n:1", **env)
+    assert doc["context"]["concbench_scope"] == scope, proc.stderr
+    assert ("a partial run (" in proc.stderr) == (scope == "partial"), proc.stderr
+
+
 def test_a_source_tree_that_changed_during_the_run_makes_the_record_dirty(tmp_path):
-    # Each process reads the commit and dirty flag when it starts; the first model's context is
-    # the record's, so an edit made while later processes ran was lost.
+    # Each process's binary says its commit and dirty flag; the first model's context is the
+    # record's, so binaries of two trees in one run passed for one.
     clean = {"concbench_commit": "a" * 40, "concbench_dirty": "false"}
     proc, doc, _ = fake_run(tmp_path, ONE_ROUND, FAKE_NAMES="w/a/n:1,w/b/n:1",
                             FAKE_CONTEXT="w/b:" + json.dumps(dict(clean, concbench_dirty="true")))
