@@ -473,7 +473,8 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         os.unlink(out)
     parent = os.getpid()
     session = stdout is not None
-    if binary in _LISTED_STAMPS and binary_stamp(binary) != _LISTED_STAMPS[binary]:
+    stamp = binary_stamp(binary)  # None: gone, which Popen says
+    if stamp is not None and _LISTED_STAMPS.get(binary, stamp) != stamp:
         failure = "the process of %s did not start: %s changed after the run listed its benchmarks (rebuilt?)" % (
             who or group, binary)
         return {}, errored(names, failure), failure, None
