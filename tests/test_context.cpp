@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/context.h"
@@ -56,6 +58,26 @@ std::vector<std::string> dirs_of(const std::string& controller, const std::strin
 
 // Where cpu_quota() and memory_limit() look: the process's cgroup and those above it, on the
 // hierarchy that holds the controller, as a host, a container and a hybrid machine mount them.
+// The bare sum pins its W threads to the first W CPUs of this order: on a machine that numbers
+// a core's two hyperthreads side by side (0 and 1 one core, 2 and 3 the next), cores first.
+TEST(CoresFirst, PutsOneCpuOfEachCoreBeforeAnySecondOfOne) {
+  const auto side_by_side = [](int cpu) { return "0:" + std::to_string(cpu / 2); };
+  EXPECT_EQ(cores_first({0, 1, 2, 3}, side_by_side), (std::vector<int>{0, 2, 1, 3}));
+  const auto two_packages = [](int cpu) { return std::to_string(cpu % 2) + ":0"; };  // core 0 of each
+  EXPECT_EQ(cores_first({0, 1, 2, 3}, two_packages), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(cores_first({5, 7}, [](int) { return std::string(); }), (std::vector<int>{5, 7}));  // unknown: own cores
+  // This machine's sysfs names every online CPU's core, and no two CPUs of one core come first.
+  std::vector<int> all;
+  for (int cpu = 0; cpu < static_cast<int>(std::thread::hardware_concurrency()); ++cpu) all.push_back(cpu);
+  std::set<std::string> cores;
+  for (const int cpu : all) cores.insert(sysfs_core_of(cpu));
+  ASSERT_FALSE(cores.count("")) << "a CPU without topology in sysfs";
+  const std::vector<int> order = cores_first(all, sysfs_core_of);
+  std::set<std::string> first;
+  for (size_t i = 0; i < cores.size(); ++i) first.insert(sysfs_core_of(order[i]));
+  EXPECT_EQ(first, cores);
+}
+
 TEST(CgroupDirs, AreTheProcesssCgroupAndThoseAboveItUpToTheMountPoint) {
   const std::string hybrid =
       "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"

@@ -263,10 +263,11 @@ def test_a_wrong_answer_is_an_error_not_a_time():
 def test_every_benchmark_named_array_sums_the_array_and_none_named_range_does():
     # The array holds values[i] == i, so both kernels give the same answer and a swapped wiring
     # would pass every check. The hook makes the array's last value one too many: every array
-    # benchmark (the bare sum first, or the model's untimed call) must then be a wrong sum, and
-    # every range benchmark, which reads no array, still a time.
+    # benchmark must then be a wrong sum, and every range benchmark, which reads no array, still
+    # a time. At n = 1000, not the worker sweep's n, no bare sum runs first: the model's own
+    # untimed call must find it (with --scaling_n=1000 the bare sum found it for every model).
     runs = run("--benchmark_filter=^sum/", "--workers=1,2", "--sizes=1000", "--array_sizes=1000",
-               "--scaling_n=1000", env={"CONCBENCH_TEST_POISON_ARRAY": "1"})
+               "--scaling_n=2000", env={"CONCBENCH_TEST_POISON_ARRAY": "1"})
     kernels = {}
     for b in runs:
         kernels.setdefault(b["name"].split("/")[2], []).append(b)
@@ -275,7 +276,31 @@ def test_every_benchmark_named_array_sums_the_array_and_none_named_range_does():
     for b in kernels["range"]:
         assert not b.get("error_occurred"), (b["name"], b.get("error_message"))
     for b in kernels["array"]:
-        assert b.get("error_occurred") and "got 499501, expected 499500" in b["error_message"], b
+        n = int(b["name"].split("/")[4][2:])
+        assert b.get("error_occurred") and "got %d, expected %d" % (n * (n - 1) // 2 + 1, n * (n - 1) // 2) in \
+            b["error_message"], b
+    models = {b["name"].split("/")[1] for b in kernels["array"]}
+    own = {b["name"].split("/")[1] for b in kernels["array"] if "/n:1000/" in b["name"]
+           and b["error_message"] == "an untimed call failed: wrong sum: got 499501, expected 499500"}
+    assert own == models, models - own
+
+
+def test_a_thread_beside_the_bare_sum_does_not_pass_for_its_own_cpu_time():
+    # bare_cpu_util is what the page trusts a bare sum by: below 0.75 of bare_cpus its threads
+    # waited. It was the whole process's CPU time, so a thread left spinning beside the pinned
+    # bare threads (the test hook's, as an idle runtime that never sleeps) counted as theirs: one
+    # bare thread read 2.04 CPUs of its 1. Each thread's own clock reads what they got: at W = 2
+    # on two CPUs, one of them waits for the spinner's time slices (10 times the bare time).
+    two = sorted(os.sched_getaffinity(0))[:2]
+    if len(two) < 2:
+        pytest.skip("needs two CPUs")
+    runs = run("--benchmark_filter=^sum/(seq|pool)/range/workers:(1|2)/n:10000000/", "--workers=1,2",
+               "--sizes=1e7", "--scaling_n=1e7", env={"CONCBENCH_TEST_LEAVE_SPINNING": "seq"},
+               preexec_fn=lambda: os.sched_setaffinity(0, two))
+    for b in runs:
+        assert 0 < b["bare_cpu_util"] <= b["bare_cpus"] * 1.1, b
+    pool = next(b for b in runs if b["name"].startswith("sum/pool/range/workers:2/"))
+    assert pool["bare_cpus"] == 2 and pool["bare_cpu_util"] < 0.75 * 2, pool  # the page leaves it out
 
 
 def test_units_fit_the_magnitude():
@@ -289,6 +314,7 @@ def test_bad_sizes_and_hooks_are_one_line():
                             ([], {"CONCBENCH_TEST_SLOWDOWN": "pool"}, "is not MODEL:PERCENT"),
                             ([], {"CONCBENCH_TEST_SLOWDOWN": "nosuch:10"}, "no model 'nosuch' (models: seq,"),
                             ([], {"CONCBENCH_TEST_WRONG_SUM": "thread"}, "no model 'thread'"),
+                            ([], {"CONCBENCH_TEST_LEAVE_SPINNING": "tbbb"}, "no model 'tbbb'"),  # said it spun
                             ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:x"}, "is not MODEL[:CALLS]"),
                             ([], {"CONCBENCH_TEST_WRONG_SUM": "seq:0"}, "is not MODEL[:CALLS] (CALLS at least 1)"),
                             ([], {"CONCBENCH_TEST_POISON_ARRAY": "true"}, "CONCBENCH_TEST_POISON_ARRAY: 'true' is not 1")):

@@ -174,6 +174,25 @@ int usable_cpus() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+std::vector<int> cores_first(const std::vector<int>& cpus, const std::function<std::string(int)>& core_of) {
+  std::vector<int> first, rest;
+  std::set<std::string> cores;
+  for (const int cpu : cpus) {
+    const std::string core = core_of(cpu);
+    (core.empty() || cores.insert(core).second ? first : rest).push_back(cpu);
+  }
+  first.insert(first.end(), rest.begin(), rest.end());
+  return first;
+}
+
+std::string sysfs_core_of(int cpu) {
+  const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+  std::string package, core;
+  std::ifstream(dir + "physical_package_id") >> package;
+  std::ifstream(dir + "core_id") >> core;
+  return core.empty() ? "" : package + ":" + core;
+}
+
 namespace {
 
 // A cgroup file's whole number ("50000\n"), or 0 for anything else ("max", "", "5e4").

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -57,6 +58,14 @@ std::string_view build_dirty();
 // std::thread::hardware_concurrency (the CPUs online) ignores; at least 1. The suite's
 // hardware_threads: its W sweep, the min(W, hardware threads) bound and the record's identity.
 int usable_cpus();
+
+// `cpus` reordered so that no two of the first ones share a core while another core is free:
+// the hyperthreads of one core share its vector units, so W threads pinned to the first W CPUs
+// of a machine that numbers siblings side by side ran on W / 2 cores. `core_of(cpu)` names a
+// CPU's core (package and core id); "" for a CPU whose core is unknown, taken as a core of its own.
+std::vector<int> cores_first(const std::vector<int>& cpus, const std::function<std::string(int)>& core_of);
+// core_of for cores_first from sysfs (/sys/devices/system/cpu/cpuN/topology).
+std::string sysfs_core_of(int cpu);
 
 // The CPUs' worth of time this process's cgroups allow it in a period (cgroup v2's cpu.max, v1's
 // cpu.cfs_quota_us / cpu.cfs_period_us), the smallest on the way up from its own cgroup to the

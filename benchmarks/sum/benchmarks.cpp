@@ -103,10 +103,12 @@ std::vector<unsigned char> scan_buffer;
 // spinning for good after that model's first benchmark, as an idle runtime that never goes to
 // sleep would. tests/test_isolation.py uses it to show that a model in a process of its own
 // is untouched by what another model left behind, and that a shared process is not.
+std::string model_named(const char* hook, const std::string& name);
+
 const std::string& test_leave_spinning() {
   static const std::string model = [] {
     const char* value = std::getenv("CONCBENCH_TEST_LEAVE_SPINNING");
-    return std::string(value == nullptr ? "" : value);
+    return value == nullptr || *value == 0 ? std::string() : model_named("CONCBENCH_TEST_LEAVE_SPINNING", value);
   }();
   return model;
 }
@@ -236,7 +238,7 @@ const WrongSum& wrong_sum() {
 // median over 20 ms read 1.75x the usual time in 3 of 35 processes (over 50 ms, still once
 // among the 8 models' 3 processes at range, W = 2 in the run of c811bf1: pool's 3.46 ms; the
 // page reads the median over the rounds). `out.seconds` is one pass's; the result is an error
-// message, or empty. `out.cpu_util` is the process's CPU time over the timed passes' wall time:
+// message, or empty. `out.cpu_util` is the bare threads' CPU time over the timed passes' wall time:
 // near `out.cpus` when the threads ran at once, lower when one waited (the serial passes above
 // read about 1 of 2; a CPU another process took for a moment reads in between).
 std::string bare_sum(const Problem& problem, int threads, int64_t expected, BareSum& out) {
@@ -246,6 +248,20 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, Bare
   std::vector<int> cpus;
   for (int c = 0; known && c < CPU_SETSIZE; ++c)
     if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  cpus = cores_first(cpus, sysfs_core_of);  // a core each, as the scheduler spreads the model's threads
+  // Each bare thread's own CPU clock: the process's CPU time also held whatever else in it ran
+  // (a thread left spinning), which passed a bare sum that thread had slowed as one that ran at once.
+  std::vector<clockid_t> clocks(threads);
+  std::atomic<bool> clocked = pthread_getcpuclockid(pthread_self(), &clocks[0]) == 0;
+  auto threads_cpu = [&] {  // read once the helpers have theirs (pinned)
+    double seconds = 0;
+    for (const clockid_t clock : clocks) {
+      timespec t{};
+      clock_gettime(clock, &t);
+      seconds += static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+    }
+    return clocked ? seconds : own_usage().cpu_seconds;
+  };
   auto pin = [&](int i) {
     if (cpus.empty()) return;
     cpu_set_t one;
@@ -261,7 +277,9 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, Bare
   ThreadPool helpers(threads - 1, kCpuSpin);
   for (int i = 1; i < threads; ++i)
     helpers.submit([&] {
-      pin(next++);
+      const int mine = next++;
+      pin(mine);
+      if (pthread_getcpuclockid(pthread_self(), &clocks[mine]) != 0) clocked = false;
       pinned.arrive_and_wait();
     });
   pinned.wait();
@@ -295,7 +313,7 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, Bare
   timed = true;
   std::vector<double> passes;
   double spent = 0;
-  const double cpu_before = own_usage().cpu_seconds;  // this process's threads, all of them
+  const double cpu_before = threads_cpu();
   const auto wall_before = std::chrono::steady_clock::now();
   while (passes.size() < 5 || (spent < 0.05 && passes.size() < 1001)) {
     const auto start = std::chrono::steady_clock::now();
@@ -305,7 +323,7 @@ std::string bare_sum(const Problem& problem, int threads, int64_t expected, Bare
     spent += passes.back();
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
-  out.cpu_util = wall > 0 ? (own_usage().cpu_seconds - cpu_before) / wall : 0;
+  out.cpu_util = wall > 0 ? (threads_cpu() - cpu_before) / wall : 0;
   std::nth_element(passes.begin(), passes.begin() + passes.size() / 2, passes.end());
   out.seconds = passes[passes.size() / 2];
   return "";
@@ -444,9 +462,11 @@ void run_model(benchmark::State& state, const std::string& name, const ModelInfo
       return;
     }
   }
+  // Up to the workers' replies, as `before` was taken from theirs: the CPU they spent answering
+  // is in both or neither.
+  if (!read_children()) return;
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
-  if (!read_children()) return;
   const Usage used_by_calls = process_usage() + children - before;
   leave_spinning_if_asked(info.name);
   state.SetItemsProcessed(state.iterations() * n);
