@@ -182,13 +182,31 @@ class CheckedFileReporter final : public Format, public WriteCheck {
   }
 };
 
+BENCHMARK_DISABLE_DEPRECATED_WARNING  // the CSV reporter: Google Benchmark's own, still there
+// Google Benchmark's CSV reporter takes its columns from the counters of the first benchmark it
+// reports, and at a later one with a counter that first one lacked (sum's bare_s, only at the
+// worker sweep's n; fetch's and peak's own) it aborts (a CHECK, which Debian's debug build keeps).
+// This one keeps the runs and reports them in one batch at the end, whose counters together
+// make the columns; a benchmark without one of them leaves its cell empty.
+class WholeCsvReporter : public benchmark::CSVReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override { runs_.insert(runs_.end(), runs.begin(), runs.end()); }
+  void Finalize() override {
+    if (!runs_.empty()) CSVReporter::ReportRuns(runs_);
+    runs_.clear();
+    CSVReporter::Finalize();
+  }
+
+ private:
+  std::vector<Run> runs_;
+};
+BENCHMARK_RESTORE_DEPRECATED_WARNING
+
 // The file reporter for --benchmark_out_format (checked: console, json or csv; json if none).
 std::unique_ptr<benchmark::BenchmarkReporter> checked_file_reporter(const std::string& format) {
   if (format == "console")
     return std::make_unique<CheckedFileReporter<benchmark::ConsoleReporter>>(benchmark::ConsoleReporter::OO_None);
-  BENCHMARK_DISABLE_DEPRECATED_WARNING  // the CSV reporter: Google Benchmark's own, still there
-  if (format == "csv") return std::make_unique<CheckedFileReporter<benchmark::CSVReporter>>();
-  BENCHMARK_RESTORE_DEPRECATED_WARNING
+  if (format == "csv") return std::make_unique<CheckedFileReporter<WholeCsvReporter>>();
   return std::make_unique<CheckedFileReporter<benchmark::JSONReporter>>();
 }
 
@@ -742,6 +760,8 @@ int main(int argc, char** argv) {
                          std::end(kColorTerms);
     if (!color.empty() && color != "auto") use_color = *truth_of(color);  // checked above: a word it knows
     reporter = make_progress_reporter(progress.value_or(Progress{1, total}), use_color, tabular);
+  } else if (format == "csv") {
+    reporter = std::make_unique<WholeCsvReporter>();
   }
   std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;
   if (out && !listing) file_reporter = checked_file_reporter(out_format);

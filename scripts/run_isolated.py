@@ -32,8 +32,10 @@ whether the record was written).
 Standard library only: runs under any python3.
 """
 import contextlib
+import csv
 import ctypes
 import functools
+import io
 import itertools
 import json
 import math
@@ -892,9 +894,8 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         say("recorded %s" % out)
         if fmt == "json":
             print(json.dumps(doc, indent=2))
-        elif fmt == "csv":  # each process printed its own header line: keep the first only
-            texts = [t for t in texts if t]  # a process that did not run, or died first, printed none
-            print((texts[0] if texts else "") + "".join(t.split("\n", 1)[-1] for t in texts[1:]), end="")
+        elif fmt == "csv":
+            sys.stdout.write(merged_csv(texts))
         unfinished = []  # what could not finish once the record was written, said at the end
         if python:
             python_out = os.path.join(python_dir, os.path.basename(out))
@@ -916,6 +917,29 @@ def run(binary, args, out, history, fixture_path, python, render, left):
                                            " and %d more" % (len(erred) - 3) if len(erred) > 3 else "")
     code = render_page(out, python_out, scope, os.path.dirname(os.path.abspath(history or out))) if render else 0
     return exit_status(failed, unfinished, code, out)
+
+
+# The columns Google Benchmark's CSV reporter prints before the counters, which follow sorted.
+CSV_FIELDS = ("name", "iterations", "real_time", "cpu_time", "time_unit", "bytes_per_second", "items_per_second",
+              "label", "error_occurred", "error_message")
+
+
+def merged_csv(texts):
+    """The CSV the processes printed (TEXTS, "" for one that printed none), under one header: each
+    process's columns are Google Benchmark's and its own counters', so a row goes under the union
+    of them all, its cell empty where its process had no such counter (under the first process's
+    header the others' rows sat under other counters' names)."""
+    tables = [list(csv.reader(io.StringIO(t))) for t in texts if t.strip()]
+    counters = {column for table in tables for column in table[0] if column not in CSV_FIELDS}
+    header = list(CSV_FIELDS) + sorted(counters)  # in Google Benchmark's order
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for table in tables:
+        for row in table[1:]:
+            cells = dict(zip(table[0], row))
+            writer.writerow([cells.get(c, "") for c in header])
+    return out.getvalue() if tables else ""
 
 
 def exit_status(failed, unfinished, plot_code, out):

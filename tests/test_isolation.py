@@ -3,6 +3,8 @@
 # Run: /usr/bin/python3 -m pytest tests/test_isolation.py (CONCBENCH_BINARY and CONCBENCH_FIXTURE
 # name the built binaries; ctest sets them).
 import contextlib
+import csv
+import io
 import json
 import math
 import os
@@ -385,16 +387,25 @@ def test_json_format_prints_the_merged_record(tmp_path):
 
 @needs_binary
 def test_csv_format_prints_each_round_under_one_header_without_aggregates(tmp_path):
-    args = ["--benchmark_filter=^sum/(seq|pool)/range/workers:(1|2)/n:1000/", "--benchmark_min_time=0.01",
-            "--benchmark_repetitions=2", "--benchmark_format=csv"]
+    # The processes print different counters (bare_s only at the worker sweep's n, peak's its
+    # own): under the first process's header the others' rows sat under other counters' names,
+    # and the binary's own CSV reporter aborted at a counter its first benchmark lacked.
+    args = ["--benchmark_filter=^sum/(seq|pool)/range/workers:(1|2)/n:(1000|10000000)/|^peak/vector_add/",
+            "--sizes=1000", "--scaling_n=1e7", "--benchmark_min_time=0.01", "--benchmark_repetitions=2",
+            "--benchmark_format=csv"]
     proc, out = isolated(tmp_path, args)
     assert proc.returncode == 0, proc.stderr
-    header, *rows = proc.stdout.splitlines()
-    assert header.startswith("name,iterations,real_time,"), proc.stdout
-    # One row a benchmark a round, as its process printed it; the aggregates are in the record.
-    names = sorted(row.split(",")[0].strip('"') for row in rows)
+    assert proc.stdout.startswith("name,iterations,real_time,"), proc.stdout
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    # One row a benchmark a round, as its process printed it; the aggregates are in the record,
+    # and every cell under the counter its process named.
     runs = iterations(json.loads(out.read_text()))
-    assert len(runs) == 4 and names == sorted(b["name"] for b in runs), proc.stdout
+    assert len(runs) == 14 and sorted(r["name"] for r in rows) == sorted(b["name"] for b in runs), proc.stdout
+    for name in {b["name"] for b in runs}:
+        for counter in ("workers", "bare_cpus", "adds_per_second", "lanes"):
+            printed = sorted(float(r[counter]) for r in rows if r["name"] == name and r[counter] != "")
+            recorded = sorted(b[counter] for b in runs if b["name"] == name and counter in b)
+            assert printed == pytest.approx(recorded, rel=1e-5), (name, counter, printed, recorded)
 
 
 def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Every label of a sum benchmark is true: W workers used, a warm first timed call, the OS's counters, fitting units.
 # Run: /usr/bin/python3 -m pytest tests/test_sum_labels.py (CONCBENCH_BINARY names the built binary; ctest sets it).
+import csv
+import io
 import json
 import os
 import socket
@@ -301,6 +303,23 @@ def test_a_thread_beside_the_bare_sum_does_not_pass_for_its_own_cpu_time():
         assert 0 < b["bare_cpu_util"] <= b["bare_cpus"] * 1.1, b
     pool = next(b for b in runs if b["name"].startswith("sum/pool/range/workers:2/"))
     assert pool["bare_cpus"] == 2 and pool["bare_cpu_util"] < 0.75 * 2, pool  # the page leaves it out
+
+
+def test_csv_puts_every_benchmark_under_one_header_of_all_their_counters(tmp_path):
+    # bare_s and its kin are counters of the worker sweep's n only: Google Benchmark's CSV
+    # reporter took its header from the first benchmark and aborted at the first that had a
+    # counter it lacked, on the console and into --benchmark_out alike.
+    out = tmp_path / "run.csv"
+    proc = subprocess.run([BINARY, "--benchmark_filter=^sum/seq/range/", "--sizes=1000", "--scaling_n=1e7",
+                           "--benchmark_repetitions=1", "--benchmark_min_time=0.01", "--benchmark_format=csv",
+                           "--benchmark_out=%s" % out, "--benchmark_out_format=csv"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for text in (proc.stdout, out.read_text()):
+        text = text[text.index("name,iterations,"):]  # the file's starts with the context, as Google Benchmark's
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert [r["name"].split("/")[4] for r in rows] == ["n:1000", "n:10000000"], text
+        assert [r["bare_s"] != "" for r in rows] == [False, True] and all(r["workers"] == "1" for r in rows), text
 
 
 def test_units_fit_the_magnitude():
