@@ -11,7 +11,7 @@ import re
 import socket
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from fmt import finite
 
@@ -23,9 +23,10 @@ _RECORD_NAME = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-(?P<commit>[0-9a-f]{12}|noc
 FULL, QUICK, PARTIAL = "full", "quick", "partial"
 
 
-def record_name(context, scope):
-    """The file name ./bench gives a record, from its context and scope (FULL, QUICK, PARTIAL)."""
-    when = _parse_date(context.get("date")) or datetime.now(timezone.utc)
+def record_name(context, scope, later=0):
+    """The file name ./bench gives a record, from its context and scope (FULL, QUICK, PARTIAL);
+    `later` seconds are added to its stamp, for a name another run begun in the same second took."""
+    when = (_parse_date(context.get("date")) or datetime.now(timezone.utc)) + timedelta(seconds=later)
     commit = str(context.get("concbench_commit") or "")
     commit = commit[:12] if re.fullmatch(r"[0-9a-f]{40}", commit) else "nocommit"
     dirty = "-dirty" if parse_dirty(context.get("concbench_dirty")) else ""

@@ -609,9 +609,10 @@ def merge(parts, isolation, context=None):
     return {"context": context, "benchmarks": merged}
 
 
-def write_json(doc, path, indent=2):
+def write_json(doc, path, indent=2, exclusive=False):
     """Writes under a temporary name and renames, so FILE is whole or absent; makes its directory.
-    A symbolic link's file is replaced, not the link, as the binary does."""
+    A symbolic link's file is replaced, not the link, as the binary does. `exclusive`: never
+    replaces a file, FileExistsError instead."""
     path = os.path.realpath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path))
@@ -620,9 +621,14 @@ def write_json(doc, path, indent=2):
             json.dump(doc, f, indent=indent)
             f.write("\n")
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        if exclusive:  # a link fails where a name is taken, as a rename would not
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
@@ -877,10 +883,16 @@ def run(binary, args, out, history, fixture_path, python, render, left):
             context["mpi_rank_hosts"] = ",".join(sorted(hosts))
         for reason in environment.finish(context):
             say("unstable environment: %s; the record says so" % reason)
-        if history:
-            out = os.path.join(history, records.record_name(context, scope))
         try:
-            write_json(doc, out)
+            if not history:
+                write_json(doc, out)
+            for later in itertools.count() if history else ():
+                # Two runs begun in the same second (another shell's ./bench) would take one name,
+                # and the second would replace the first's record: it takes the next second's.
+                out = os.path.join(history, records.record_name(context, scope, later))
+                with contextlib.suppress(FileExistsError):
+                    write_json(doc, out, exclusive=True)
+                    break
         except OSError as e:  # checked before the run, so the disk filled or the directory went
             kept = True  # the measurements are not lost with it: each process's JSON and the record
             with contextlib.suppress(OSError):

@@ -466,6 +466,20 @@ def test_only_the_suite_as_it_runs_by_default_is_a_full_run(tmp_path, args, suff
     assert why is None or "a partial run (%s)" % why in proc.stderr
 
 
+def test_a_second_run_begun_in_the_same_second_keeps_the_first_ones_record(tmp_path):
+    # A record is named by the second its run began: two runs of one commit on one host begun in
+    # one second (two shells' ./bench) took one name, and the second replaced the first's record.
+    # The stand-in's context gives every run one date, as runs begun in one second have.
+    history = tmp_path / "history"
+    history.mkdir()
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, RUN, "--history", str(history), FAKE, *ONE_ROUND],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in history.iterdir())
+    assert [n[:16] for n in names] == ["20261130T000000Z", "20261130T000001Z", "20261130T000002Z"], names
+
+
 @pytest.mark.parametrize("env,code,why", [
     ({"FAKE_CRASH": "sum/pool"}, 1, "3 processes failed"),  # killed after its one result, each round
     # Errors the processes reported and outlived (each exits 3, as the binary does then): the run
