@@ -73,8 +73,9 @@ def pick_records(args, notes):
     other_build = "of another build (compiler, flags, build type or libraries) than %s" % (
         "--like's" if like else "that of most commits")
     hooked = "with a test hook set (a slowdown, another memory size)"
-    usable, candidates, skipped = {}, [], {"of another machine": 0, "from a dirty tree": 0, hooked: 0, partial: 0,
-                                           "of commits off this branch": 0, other_build: 0}
+    usable, candidates = {}, []
+    skipped = {"of another machine": 0, "from a dirty tree": 0, hooked: 0, partial: 0, "of commits off this branch": 0,
+               other_build: 0}
     for r in found:
         # A quick or partial run measured with other flags: beside full runs it would be a step.
         why = ("of another machine" if not records.same_machine(r.context, machine) else
@@ -240,8 +241,8 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
              "%+.1f%%" % (100 * (after / before - 1)), regress.fmt_p(p),
              setting_changes(chosen, commits, first, index))
             for name, steps in changed.items() for index, p, before, after, first in steps]
-    return "\n".join(lines + [md_table(("metric", "commit", "before", "after", "change", "p", "machine settings changed"),
-                                        rows)]) + "\n"
+    head = ("metric", "commit", "before", "after", "change", "p", "machine settings changed")
+    return "\n".join(lines + [md_table(head, rows)]) + "\n"
 
 
 def run(argv):

@@ -8,7 +8,7 @@ from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fm
                  plural)
 from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, bare_left_out, config_rows, model_order, repetitions
 import bench_names
-from records import machine_line, parse_dirty, syscall_ns
+from records import PARTIAL, QUICK, hook_settings, machine_line, parse_dirty, syscall_ns
 import targets
 
 PLOTS = "plots"          # subdirectory of the output directory holding the images
@@ -144,6 +144,16 @@ def head_section(page, run, run_label, summ):
     if ctx.get("environment_unstable") not in (None, "", "no"):
         page.add("> **Unstable environment:** %s. Read these numbers with that in mind, and do not "
                  "compare them with other runs." % ctx["environment_unstable"])
+    # A run ./bench named -quick or -partial, or with a test hook's planted change, rendered into
+    # a directory of the reader's choice looked like the suite's own measurement of its commit.
+    scope = ctx.get("concbench_scope")
+    if scope in (QUICK, PARTIAL):
+        page.add("> **A %s run:** %s; it does not stand for its commit." % (
+            scope, "one short repetition of fewer sizes and workers (`--quick`)" if scope == QUICK
+            else "fewer benchmarks, other flags, or benchmarks that failed (`./bench` said which)"))
+    if hook_settings(ctx):
+        page.add("> **Test hooks were set:** %s. These numbers were changed on purpose: they measure "
+                 "no code as it is." % "; ".join(hook_settings(ctx).values()))
     cpus, hw = bench_names.context_int(ctx, "num_cpus"), bench_names.context_int(ctx, "hardware_threads")
     commit, dirty = ctx.get("concbench_commit"), parse_dirty(ctx.get("concbench_dirty"))
     rows = [("host", ctx.get("host_name")), ("CPU", ctx.get("cpu_model")),

@@ -779,6 +779,30 @@ def test_an_unstable_environment_is_said_at_the_top_of_the_page(tmp_path):
     assert "UNSTABLE: the hypervisor stole" in head  # in the machine line too
 
 
+@pytest.mark.parametrize("context, said", [
+    ({"concbench_scope": "partial"}, "> **A partial run:** fewer benchmarks, other flags, or benchmarks that failed"),
+    ({"concbench_scope": "quick"}, "> **A quick run:** one short repetition of fewer sizes and workers (`--quick`)"),
+    ({"concbench_test_slowdown": "pool does 10% more kernel work (a test hook)"},
+     "> **Test hooks were set:** pool does 10% more kernel work (a test hook). These numbers were changed"),
+    ({"concbench_scope": "full"}, None),
+])
+def test_a_run_that_is_not_the_suites_own_says_so_at_the_top_of_the_page(tmp_path, context, said):
+    # Rendered with --out anywhere, a partial run, or one with a planted slowdown, looked like the
+    # suite's own measurement of its commit.
+    doc = json.load(open(data("small_run.json")))
+    doc["context"].update(context)
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    assert run_plot(str(run), "--out", str(out)).returncode == 0
+    text = (out / "README.md").read_text(encoding="utf-8")
+    head = text[:text.index("## ")]
+    if said:
+        assert said in head, head
+    else:
+        assert "> **A " not in head and "Test hooks" not in head, head
+
+
 def test_one_repetition_run_says_single_points(tmp_path, monkeypatch):
     # A --quick run has one repetition: its points are single runs, so neither the page nor a
     # figure's footer may call them medians or promise a min - max spread.
