@@ -48,6 +48,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import cli
@@ -444,6 +445,38 @@ class Pauses:
             signal.signal(signal.SIGTSTP, before)
 
 
+class StderrTail:
+    """A process's stderr passed on to this script's as it comes, its last line kept: the binary
+    ends an error with its reason, which the failure line and the record's errors then give (on
+    the console it went by, and the record said only the exit status)."""
+
+    def __init__(self):
+        self.read_end, self.write_end = os.pipe()
+        self.last = ""
+        self.thread = threading.Thread(target=self._pass_on, daemon=True)
+
+    def _pass_on(self):
+        with open(self.read_end, "rb", buffering=0) as pipe:
+            for line in iter(pipe.readline, b""):
+                with contextlib.suppress(OSError, ValueError):  # this script's stderr gone: kept all the same
+                    sys.stderr.buffer.write(line)
+                    sys.stderr.flush()
+                if line.strip():
+                    self.last = line.decode(errors="replace").strip()
+
+    def started(self):
+        """Called once the process has its copy of the write end."""
+        os.close(self.write_end)
+        self.thread.start()
+        return self
+
+    def finished(self):
+        """Its last line, once the process has ended: a process it started (wrk, an Open MPI
+        daemon) may hold the pipe open, so this waits a second at most."""
+        self.thread.join(1)
+        return self.last
+
+
 def communicate(proc, timeout):
     """proc.communicate() that raises TimeoutExpired after `timeout` seconds not stopped by Ctrl-Z."""
     stopped_before, start = Pauses.stopped, time.monotonic()
@@ -480,13 +513,19 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         failure = "the process of %s did not start: %s changed after the run listed its benchmarks (rebuilt?)" % (
             who or group, binary)
         return {}, errored(names, failure), failure, None
+    tail = None if stdout == subprocess.DEVNULL else StderrTail()  # else communicate() keeps it all
     try:  # Popen, not run: read_record needs the process's id
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
-                                stderr=subprocess.PIPE if stdout == subprocess.DEVNULL else None,
+                                stderr=tail.write_end if tail else subprocess.PIPE,
                                 start_new_session=session, preexec_fn=lambda: die_with_parent(parent))
     except OSError as e:  # the binary went (rebuilt, removed) after the run began: the run goes on
+        if tail:
+            os.close(tail.write_end)
+            os.close(tail.read_end)
         failure = "the process of %s could not start (%s: %s)" % (who or group, binary, e.strerror or e)
         return {}, errored(names, failure), failure, None
+    if tail:
+        tail.started()
     with proc:
 
         def stop(sig):
@@ -523,6 +562,8 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
             raise
         finally:
             Pauses.session, Pauses.running = None, False
+    if tail:
+        said = tail.finished()
     if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
         # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
         # ends here, as this script's own print would end it, and no record is written.

@@ -466,6 +466,24 @@ def test_only_the_suite_as_it_runs_by_default_is_a_full_run(tmp_path, args, suff
     assert why is None or "a partial run (%s)" % why in proc.stderr
 
 
+def test_a_process_that_fails_gives_its_own_reason_on_the_console_too(tmp_path):
+    # The binary ends an error with its reason. Under ./bench, on the console, it went by on the
+    # terminal, and the failure line and the record's errors said only "exited with status 2".
+    copy = tmp_path / "bin" / "concbench"
+    copy.parent.mkdir()
+    shutil.copy(FAKE, copy)
+    (copy.parent / "exit").write_text("w/b")
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(copy), *ONE_ROUND], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1"))
+    assert proc.returncode == 1, proc.stderr
+    reason = "concbench: stopped before writing (a stand-in's exit file)"
+    failure = "the process of w/b exited with status 2 (%s)" % reason
+    assert reason + "\n" in proc.stderr and failure + "; the run goes on" in proc.stderr, proc.stderr
+    lost = [b for b in json.loads(out.read_text())["benchmarks"] if b["name"] == "w/b/n:1/real_time"]
+    assert lost[0]["error_message"] == failure + " before this benchmark finished", lost
+
+
 def test_a_second_run_begun_in_the_same_second_keeps_the_first_ones_record(tmp_path):
     # A record is named by the second its run began: two runs of one commit on one host begun in
     # one second (two shells' ./bench) took one name, and the second replaced the first's record.
@@ -861,20 +879,32 @@ def test_a_signal_ends_the_run_says_so_and_leaves_nothing_behind(tmp_path, sig, 
     # Both ended a ten-minute run without a word.
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="w/b", TMPDIR=str(tmp))
+    log = tmp_path / "log"
+    env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1", FAKE_HANG="w/b", TMPDIR=str(tmp), FAKE_LOG=str(log))
     # SIGINT and SIGHUP at their defaults: a test run started in the background (nohup) inherits
     # them ignored. SIGHUP killed the run without a word and left its temporary directory.
     proc = subprocess.Popen([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND],
                             stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)])
     started = next((line for line in proc.stderr if "process 2 of 2" in line), None)
+    for _ in range(200):  # until the hung benchmark process runs (python3 may be pyenv's shim first)
+        if log.exists() and "w/b" in log.read_text():
+            break
+        time.sleep(0.05)
+
+    def command(pid):
+        with contextlib.suppress(OSError), open("/proc/%d/cmdline" % pid) as f:
+            return f.read()
+        return ""  # gone meanwhile
+    hung = [pid for pid in run_isolated.descendants(proc.pid) if "fake_concbench" in command(pid)]  # must not outlive it
     proc.send_signal(sig)
     rest = proc.stderr.read()
-    assert started and proc.wait(timeout=30) == status
+    assert started and hung and proc.wait(timeout=30) == status
     proc.stderr.close()
     assert rest.strip().splitlines()[-1] == "concbench: %s; nothing recorded" % word, rest
     assert "Traceback" not in rest
     assert os.listdir(tmp) == [] and not (tmp_path / "run.json").exists()
+    assert [pid for pid in hung if run_isolated.process_stat(pid)] == [], hung  # ended, and reaped
 
 
 def test_sigterm_is_passed_on_to_a_script_of_ours_that_then_cleans_up(tmp_path):
