@@ -12,6 +12,9 @@ import sys
 SYSTEM_PYTHON = "/usr/bin/python3"
 # Set on the re-exec'd process so a broken system interpreter cannot loop us.
 _GUARD = "CONCBENCH_PYENV_REEXEC"
+# Whether this process is a re-run, taken out of the environment at once: the scripts it starts
+# under the bare interpreter may re-run themselves as it did.
+_RERUN = os.environ.pop(_GUARD, None) is not None
 
 
 def _has_modules(python, modules):
@@ -40,10 +43,10 @@ def require(modules, packages=None, purpose="this script", prog="concbench", ree
     if not missing:
         return
     script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    if (reexec and not os.environ.get(_GUARD) and os.path.isfile(script)
+    if (reexec and not _RERUN and os.path.isfile(script)
             and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)
             and _has_modules(SYSTEM_PYTHON, modules)):
-        os.environ[_GUARD] = "1"
+        os.environ[_GUARD] = "1"  # for the re-run alone: it takes it out (_RERUN)
         sys.stdout.flush()
         sys.stderr.flush()
         try:

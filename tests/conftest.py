@@ -6,9 +6,11 @@ import subprocess
 import pytest
 
 # Google Benchmark's variables ($BENCHMARK_FORMAT, ...) are its flags to the binary, ./bench and
-# the scripts: one left in the caller's shell would change what every test runs (ctest
+# the scripts, and the suite's test hooks (CONCBENCH_TEST_*), process timeout and round seed
+# change what runs too: one left in the caller's shell would change what every test runs (ctest
 # unsets them too). A test that wants one sets it.
-for _name in [n for n in os.environ if n.startswith("BENCHMARK_")]:
+for _name in [n for n in os.environ if n.startswith(("BENCHMARK_", "CONCBENCH_TEST_"))
+              or n in ("CONCBENCH_PROCESS_TIMEOUT", "CONCBENCH_ROUND_SEED")]:
     del os.environ[_name]
 
 

@@ -562,3 +562,19 @@ def test_runs_under_the_bare_interpreter_on_path(tmp_path, bare_python):
                           env=dict(os.environ, PATH=path))
     assert proc.returncode == 0, proc.stderr
     assert "0 suspected regressions" in proc.stdout
+
+
+def test_a_script_run_again_under_the_system_python_lets_its_own_children_do_so_too(tmp_path, bare_python):
+    # The re-run's guard against a loop stayed in the environment: a script of ours that a
+    # re-run script started under the bare interpreter could not re-run itself, and failed
+    # naming packages the machine has.
+    scripts = os.path.join(REPO, "scripts")
+    child, parent = tmp_path / "child.py", tmp_path / "parent.py"
+    needs = ("import sys; sys.path.insert(0, %r); import pyenv_check; pyenv_check.require(['scipy']); "
+             "import scipy\n" % scripts)
+    child.write_text(needs + "print('child ran under', sys.executable)\n")
+    parent.write_text(needs + "import subprocess; sys.exit(subprocess.run([%r, %r]).returncode)\n"
+                      % (bare_python, str(child)))
+    proc = subprocess.run([bare_python, str(parent)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "child ran under /usr/bin/python3" in proc.stdout, proc.stderr
+
