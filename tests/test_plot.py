@@ -766,15 +766,20 @@ def test_every_model_has_a_colour_and_marker_of_its_own():
     assert len({c for c, _ in styles}) == len(styles) and len({m for _, m in styles}) == len(styles)
 
 
-def test_an_unstable_environment_is_said_at_the_top_of_the_page(tmp_path):
+def page_head(tmp_path, context):
+    """The top of the page (above its first section) rendered from small_run.json with CONTEXT in its context."""
     doc = json.load(open(data("small_run.json")))
-    doc["context"]["environment_unstable"] = "the hypervisor stole 9.0% of the CPU time during the run"
+    doc["context"].update(context)
     run = tmp_path / "run.json"
     run.write_text(json.dumps(doc))
     out = tmp_path / "out"
     assert run_plot(str(run), "--out", str(out)).returncode == 0
     text = (out / "README.md").read_text(encoding="utf-8")
-    head = text[:text.index("## ")]
+    return text[:text.index("## ")]
+
+
+def test_an_unstable_environment_is_said_at_the_top_of_the_page(tmp_path):
+    head = page_head(tmp_path, {"environment_unstable": "the hypervisor stole 9.0% of the CPU time during the run"})
     assert "**Unstable environment:** the hypervisor stole 9.0% of the CPU time during the run" in head
     assert "UNSTABLE: the hypervisor stole" in head  # in the machine line too
 
@@ -789,14 +794,7 @@ def test_an_unstable_environment_is_said_at_the_top_of_the_page(tmp_path):
 def test_a_run_that_is_not_the_suites_own_says_so_at_the_top_of_the_page(tmp_path, context, said):
     # Rendered with --out anywhere, a partial run, or one with a planted slowdown, looked like the
     # suite's own measurement of its commit.
-    doc = json.load(open(data("small_run.json")))
-    doc["context"].update(context)
-    run = tmp_path / "run.json"
-    run.write_text(json.dumps(doc))
-    out = tmp_path / "out"
-    assert run_plot(str(run), "--out", str(out)).returncode == 0
-    text = (out / "README.md").read_text(encoding="utf-8")
-    head = text[:text.index("## ")]
+    head = page_head(tmp_path, context)
     if said:
         assert said in head, head
     else:
