@@ -482,7 +482,7 @@ def run(argv):
 
 def main(argv=None):
     # Re-executes under Debian's interpreter if this one lacks aiohttp, else says which apt
-    # package to install and exits 2, so every run measures the same interpreter.
+    # package to install and exits 2; one that has it runs the seed (python_version says which).
     cli.require(["aiohttp"], "the Python reference run", PROG, __name__)
 
     # SIGTERM and Ctrl-C end the run: what is running stops (SystemExit and KeyboardInterrupt,
