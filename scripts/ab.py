@@ -229,7 +229,7 @@ def run_round(sides, groups, args, tmp, rng, timeout=None):
                 side = sides[label]
                 # A server that does not start fails this round's fetch models on this side, as
                 # a failed process would: the other rounds still judge them.
-                context, benchmarks, failure, _, _, _ = run_isolated.run_model(
+                context, benchmarks, failure, _, _ = run_isolated.run_model(
                     side.binary, args, model, members[label], 1, 0, os.path.join(tmp, "%s-%d" % (label, k)),
                     fixtures.get(side.fixture), subprocess.DEVNULL,
                     timeout or run_isolated.process_timeout(args, len(members[label])), dict(os.environ, **side.env))
@@ -363,11 +363,12 @@ def analyse(data, alpha, min_effect):
     kinds = {name: kind for r in rounds for side in SIDES for name, (kind, _) in r[side]["metrics"].items()}
     unpaired = []  # measured by both sides, never in one round: said, not lost
     for name, kind in kinds.items():
-        pairs = [(r["old"]["metrics"][name][1], r["new"]["metrics"][name][1]) for r in rounds
-                 if name in r["old"]["metrics"] and name in r["new"]["metrics"]]
-        pairs = [(o, n) for o, n in pairs if o > 0 and n > 0]
+        paired = [(r["old"]["metrics"][name][1], r["new"]["metrics"][name][1]) for r in rounds
+                  if name in r["old"]["metrics"] and name in r["new"]["metrics"]]
+        pairs = [(o, n) for o, n in paired if o > 0 and n > 0]
         if not pairs:
-            unpaired += [name] if all(any(name in r[side]["metrics"] for r in rounds) for side in SIDES) else []
+            both = all(any(name in r[side]["metrics"] for r in rounds) for side in SIDES)
+            unpaired += [name] if both and not paired else []
             continue
         d = [math.log(n / o) for o, n in pairs]
         est, lo, hi = regress.sign_interval(d, alpha)

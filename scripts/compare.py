@@ -129,8 +129,7 @@ def history_noise(args, machines, builds, exclude):
     exclude = {os.path.realpath(p) for p in exclude}  # OLD and NEW as typed, the history's absolute
     # Of OLD's or NEW's build too: another build's records (a sanitized binary's) vary otherwise.
     found = [r for r in records.scan_records(args.history) if os.path.realpath(r.path) not in exclude
-             and r.scope == records.FULL and r.dirty is False and not records.hook_settings(r.context)
-             and any(records.same_machine(r.context, m) for m in machines)
+             and not records.not_a_full_run(r) and any(records.same_machine(r.context, m) for m in machines)
              and any(not records.build_differences(r.context, b) for b in builds)]
     series = metrics.metric_series(sorted(found, key=lambda r: (r.when, r.path)), None, [])[0]
     return {name: regress.between_run_sigma(values) for name, values in series.items()}, len(found)

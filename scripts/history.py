@@ -69,20 +69,13 @@ def pick_records(args, notes):
         order = records.commit_order(args.repo)
     except records.GitError as e:
         raise InputError("cannot list the commits of %s: %s" % (args.repo, e)) from None
-    partial = "of a --quick or partial run (not every benchmark, or other flags)"
     other_build = "of another build (compiler, flags, build type or libraries) than %s" % (
         "--like's" if like else "that of most commits")
-    hooked = "with a test hook set (a slowdown, another memory size)"
-    usable, candidates = {}, []
-    skipped = {"of another machine": 0, "from a dirty tree": 0, hooked: 0, partial: 0, "of commits off this branch": 0,
-               other_build: 0}
+    usable, candidates, skipped = {}, [], collections.Counter()
     for r in found:
         # A quick or partial run measured with other flags: beside full runs it would be a step.
         why = ("of another machine" if not records.same_machine(r.context, machine) else
-               "from a dirty tree" if r.dirty is not False else
-               hooked if records.hook_settings(r.context) else
-               partial if r.scope != records.FULL else
-               "of commits off this branch" if r.commit not in order else None)
+               records.not_a_full_run(r) or ("of commits off this branch" if r.commit not in order else None))
         if why:
             skipped[why] += 1
         else:

@@ -157,6 +157,15 @@ def build_differences(a, b):
     return differences(a, b, BUILD)
 
 
+def not_a_full_run(r):
+    """Why record R is no full run of its commit as the suite measures it, for a series of runs
+    (compare.py's noise, history.py's steps), or None: a dirty tree's (other code), a test hook's
+    (a planted change), a quick or partial run's (other flags, another noise)."""
+    return ("from a dirty tree" if r.dirty is not False else
+            "with a test hook set (a slowdown, another memory size)" if hook_settings(r.context) else
+            "of a --quick or partial run (not every benchmark, or other flags)" if r.scope != FULL else None)
+
+
 def hook_settings(context):
     """{context key: what it says} of the CONCBENCH_TEST_* hooks a record's binary had set, in key order."""
     return {k: str(v) for k, v in sorted(context.items()) if k.startswith("concbench_test_") and v not in (None, "")}

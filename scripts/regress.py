@@ -116,8 +116,9 @@ def successive_tail(k):
     so |T| > t when Q = 2 Z_0^2 - t^2 / k * sum w_j Z_j^2 > 0, and Imhof (1961) inverts Q's
     characteristic function exactly: P(Q > 0) = 1/2 + 1/pi int_0^inf sin(theta(u)) / (u rho(u)) du,
     theta = 1/2 sum arctan(c_j u), rho = prod (1 + c_j^2 u^2)^(1/4) over Q's weights c = 2, -t^2 w / k.
-    The grid ends past P = 1e-10 (Student's t on k / 2 degrees has the heavier tail); below 1e-8,
-    where the quadrature's error shows, the tail is its asymptote, t^-k."""
+    The grid ends past P = 1e-10 (Student's t on k / 2 degrees has the heavier tail) and keeps
+    P >= 1e-8, above where the quadrature's error shows; history_test goes on past its end at
+    its last slope."""
     w = 2 - 2 * np.cos(np.pi * np.arange(1, k + 1) / (k + 1))
     t = np.geomspace(1e-3, stats.t.isf(1e-10, k / 2), 300)
     c = -np.outer(t * t / k, w)  # a row per t

@@ -31,6 +31,7 @@ the lines say what did not finish), 129 hung up, 130 interrupted, 143 terminated
 whether the record was written).
 Standard library only: runs under any python3.
 """
+import collections
 import contextlib
 import csv
 import ctypes
@@ -445,14 +446,21 @@ class Pauses:
             signal.signal(signal.SIGTSTP, before)
 
 
+def reason_in(stderr):
+    """The binary's reason for an error in what it wrote to stderr: its last "concbench: " line
+    (Google Benchmark's context and Open MPI's warnings go there too); "" if none."""
+    return next((line.strip() for line in reversed((stderr or "").splitlines())
+                 if line.startswith(PROG + ": ")), "")
+
+
 class StderrTail:
-    """A process's stderr passed on to this script's as it comes, its last line kept: the binary
-    ends an error with its reason, which the failure line and the record's errors then give (on
-    the console it went by, and the record said only the exit status)."""
+    """A process's stderr passed on to this script's as it comes, and kept: the binary ends an
+    error with its reason, which the failure line and the record's errors then give (on the
+    console it went by, and the record said only the exit status)."""
 
     def __init__(self):
         self.read_end, self.write_end = os.pipe()
-        self.last = ""
+        self.lines = collections.deque(maxlen=50)
         self.thread = threading.Thread(target=self._pass_on, daemon=True)
 
     def _pass_on(self):
@@ -461,20 +469,26 @@ class StderrTail:
                 with contextlib.suppress(OSError, ValueError):  # this script's stderr gone: kept all the same
                     sys.stderr.buffer.write(line)
                     sys.stderr.flush()
-                if line.strip():
-                    self.last = line.decode(errors="replace").strip()
+                self.lines.append(line.decode(errors="replace"))
 
     def started(self):
         """Called once the process has its copy of the write end."""
         os.close(self.write_end)
+        self.write_end = None
         self.thread.start()
-        return self
 
-    def finished(self):
-        """Its last line, once the process has ended: a process it started (wrk, an Open MPI
-        daemon) may hold the pipe open, so this waits a second at most."""
-        self.thread.join(1)
-        return self.last
+    def close(self):
+        """What the process wrote, however it went (Popen or the thread failed, an interrupt): a
+        process it started (wrk, an Open MPI daemon) may hold the pipe open, so this waits a
+        second at most, and the thread closes its end when that one is done."""
+        if self.write_end is not None:
+            os.close(self.write_end)
+            self.write_end = None
+        if self.thread.ident is None:  # never started: its end is still here
+            os.close(self.read_end)
+        else:
+            self.thread.join(1)
+        return "".join(self.lines)
 
 
 def communicate(proc, timeout):
@@ -498,7 +512,7 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     it: a process it started (wrk, an Open MPI daemon) would hold the pipe open, and the wait
     for it, without end. On the console it stays in this script's process group, so the
     terminal's Ctrl-C, Ctrl-Z and hang-up reach it as they reach this script.
-    Returns (context, benchmarks, failure or None, what it printed when stdout is a pipe)."""
+    Returns (context, benchmarks, failure or None)."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
         "--benchmark_filter=" + pattern, "--benchmark_out=" + out, "--benchmark_out_format=json"]
@@ -506,24 +520,55 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     cmd += ["--fixture_url=" + fixture_url] if fixture_url and uses_fixture(group) else []
     if os.path.exists(out):  # a process that dies before writing must not pass for an earlier one
         os.unlink(out)
-    parent = os.getpid()
     session = stdout is not None
     stamp = binary_stamp(binary)  # None: gone, which Popen says
     if stamp is not None and _LISTED_STAMPS.get(binary, stamp) != stamp:
         failure = "the process of %s did not start: %s changed after the run listed its benchmarks (rebuilt?)" % (
             who or group, binary)
-        return {}, errored(names, failure), failure, None
+        return {}, errored(names, failure), failure
     tail = None if stdout == subprocess.DEVNULL else StderrTail()  # else communicate() keeps it all
-    try:  # Popen, not run: read_record needs the process's id
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
-                                stderr=tail.write_end if tail else subprocess.PIPE,
-                                start_new_session=session, preexec_fn=lambda: die_with_parent(parent))
+    try:
+        said, finished, proc = run_process(cmd, stdout, session, timeout, env, tail, out)
     except OSError as e:  # the binary went (rebuilt, removed) after the run began: the run goes on
-        if tail:
-            os.close(tail.write_end)
-            os.close(tail.read_end)
         failure = "the process of %s could not start (%s: %s)" % (who or group, binary, e.strerror or e)
-        return {}, errored(names, failure), failure, None
+        return {}, errored(names, failure), failure
+    finally:
+        if tail:
+            said = tail.close()
+    if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
+        # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
+        # ends here, as this script's own print would end it, and no record is written.
+        raise BrokenPipeError("the reader of stdout is gone")
+    context, benchmarks, complete = finished or read_record(out, proc.pid)
+    failure = None
+    if finished:
+        failure = "the process of %s did not finish in %g s, and was stopped" % (who or group, timeout)
+    elif proc.returncode != 0 and not (proc.returncode == ERRED and complete
+                                       and any(b.get("error_occurred") for b in benchmarks)):
+        failure = "the process of %s %s" % (who or group, describe_exit(proc.returncode))
+        failure += " (%s)" % reason_in(said) if reason_in(said) else ""
+    elif not complete:
+        failure = "the process of %s wrote no complete record" % (who or group)
+    done = {b.get("run_name", b.get("name")) for b in benchmarks}
+    missing = [n for n in names if n not in done]
+    if missing and not failure:  # its binary's list was not the run's: a complete record without them
+        failure = "the process of %s finished without %s it was given (%s%s)" % (
+            who or group, plural(len(missing), "benchmark"), missing[0], ", ..." if len(missing) > 1 else "")
+        benchmarks += errored(missing, failure)
+    elif failure:  # what it did not finish is in the record as an error saying why
+        benchmarks += errored(missing, failure + " before this benchmark finished")
+    return context, benchmarks, failure
+
+
+def run_process(cmd, stdout, session, timeout, env, tail, out):
+    """run_group's process, started and waited for: (its stderr when captured, the record it had
+    written when its time ran out or None, the Popen). What it printed to a pipe is dropped: the
+    record is the output (a process stopped for its time printed none of what it finished)."""
+    parent = os.getpid()
+    # Popen, not run: read_record needs the process's id
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, text=True, env=env,
+                            stderr=tail.write_end if tail else subprocess.PIPE,
+                            start_new_session=session, preexec_fn=lambda: die_with_parent(parent))
     if tail:
         tail.started()
     with proc:
@@ -550,11 +595,11 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         finished = None  # on a timeout, what it had written: SIGTERM makes the binary remove it
         Pauses.session, Pauses.running = proc.pid if session else None, True
         try:
-            printed, said = communicate(proc, timeout)
+            _, said = communicate(proc, timeout)
         except subprocess.TimeoutExpired:
             finished = read_record(out, proc.pid)
             # None: a process that left the session holds the pipe
-            printed, said = stopped(lambda t: proc.communicate(timeout=t)) or (None, "")
+            _, said = stopped(lambda t: proc.communicate(timeout=t)) or (None, "")
             if proc.returncode in (0, ERRED):  # it ended on its own as the time ran out: its record stands
                 finished = None
         except BaseException:  # an interrupt ends it as SIGTERM ends the binary; the exit waits
@@ -562,32 +607,7 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
             raise
         finally:
             Pauses.session, Pauses.running = None, False
-    if tail:
-        said = tail.finished()
-    if proc.returncode == -signal.SIGPIPE and stdout is None and cli.stdout_closed():
-        # It printed to this script's stdout, whose reader is gone (`./bench | head`): the run
-        # ends here, as this script's own print would end it, and no record is written.
-        raise BrokenPipeError("the reader of stdout is gone")
-    context, benchmarks, complete = finished or read_record(out, proc.pid)
-    failure = None
-    if finished:
-        failure = "the process of %s did not finish in %g s, and was stopped" % (who or group, timeout)
-    elif proc.returncode != 0 and not (proc.returncode == ERRED and complete
-                                       and any(b.get("error_occurred") for b in benchmarks)):
-        last = (said or "").strip().splitlines()[-1:]
-        failure = "the process of %s %s" % (who or group, describe_exit(proc.returncode))
-        failure += " (%s)" % last[0] if last else ""
-    elif not complete:
-        failure = "the process of %s wrote no complete record" % (who or group)
-    done = {b.get("run_name", b.get("name")) for b in benchmarks}
-    missing = [n for n in names if n not in done]
-    if missing and not failure:  # its binary's list was not the run's: a complete record without them
-        failure = "the process of %s finished without %s it was given (%s%s)" % (
-            who or group, plural(len(missing), "benchmark"), missing[0], ", ..." if len(missing) > 1 else "")
-        benchmarks += errored(missing, failure)
-    elif failure:  # what it did not finish is in the record as an error saying why
-        benchmarks += errored(missing, failure + " before this benchmark finished")
-    return context, benchmarks, failure, printed
+    return said, finished, proc
 
 
 def errored(names, message):
@@ -602,26 +622,26 @@ def run_model(binary, args, group, members, first, total, out_stem, fixture, std
     it, and once more in a fresh process for the benchmarks that failed because Open MPI's
     spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the process is
     unusable for MPI from then on, a fresh one is not). Returns (context, benchmarks, failure
-    or None, what it printed, what was rerun or None, whether a process ran): a server that
-    cannot start fails the group's benchmarks, and the caller goes on."""
+    or None, what was rerun or None, whether a process ran): a server that cannot start fails
+    the group's benchmarks, and the caller goes on."""
     try:
         fixture_url = fixture.start() if fixture and uses_fixture(group) else None
     except RunError as e:  # the models that need no server, and those that ran, are kept
         failure = "the process of %s did not run: %s" % (who or group, e)
-        return {}, errored(members, failure), failure, None, None, False
-    context, benchmarks, failure, text = run_group(binary, args, group, members, first, total,
-                                                   out_stem + ".json", fixture_url, stdout, timeout, env, who)
+        return {}, errored(members, failure), failure, None, False
+    context, benchmarks, failure = run_group(binary, args, group, members, first, total, out_stem + ".json",
+                                             fixture_url, stdout, timeout, env, who)
     hung = [b.get("run_name", b["name"]) for b in benchmarks
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
     if not hung or failure:
-        return context, benchmarks, failure, text, None, True
+        return context, benchmarks, failure, None, True
     count = plural(len(hung), "benchmark")
     say("Open MPI's spawn hung in the process of %s; its %s that failed on it run once more in a fresh "
         "process" % (who or group, count))
     # Numbered as they were: the ones that failed on the hang are the hung one and all after it.
     again_first = first + (members.index(hung[0]) if hung[0] in members else 0)
-    _, again, failure, _ = run_group(binary, args, group, hung, again_first, total, out_stem + "-again.json",
-                                     fixture_url, stdout, timeout, env, who)
+    _, again, failure = run_group(binary, args, group, hung, again_first, total, out_stem + "-again.json",
+                                  fixture_url, stdout, timeout, env, who)
     fresh = {}  # the new entries take the place of the hung ones, in run order
     for b in again:
         fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
@@ -631,7 +651,7 @@ def run_model(binary, args, group, members, first, total, out_stem, fixture, std
         # in the family of the entry they replace: the fresh process numbered its own from 0
         same = {k: b[k] for k in ("family_index", "per_family_instance_index") if k in b}
         merged += [dict(f, **same) for f in fresh.pop(name, [])] if name in hung else [b]
-    return context, merged, failure, text, "%s after Open MPI's spawn hung" % count, True
+    return context, merged, failure, "%s after Open MPI's spawn hung" % count, True
 
 
 def merge(parts, isolation, context=None):
@@ -663,8 +683,15 @@ def write_json(doc, path, indent=2, exclusive=False):
             f.write("\n")
         os.chmod(tmp, 0o644)
         if exclusive:  # a link fails where a name is taken, as a rename would not
-            os.link(tmp, path)
-            os.unlink(tmp)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here (vfat, some network mounts): the name is taken by making it
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                os.replace(tmp, path)
+            else:
+                os.unlink(tmp)
         else:
             os.replace(tmp, path)
     except BaseException:
@@ -786,8 +813,7 @@ def with_aggregates(entries, repeated, only):
 
 def run_processes(binary, args, groups, fixture, tmp, stdout):
     """Each group in a process of its own, once a round, each stopped after process_timeout.
-    Returns the merged record, what each process printed (when stdout is a pipe) and the
-    processes' failures."""
+    Returns the merged record and the processes' failures."""
     # Builds of older commits take no --progress=K/N: they number each process's benchmarks from 1.
     helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     rounds = repetitions(args)
@@ -796,7 +822,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
     seed = round_seed()
     by_group = {group: [] for group, _ in groups}  # group -> its entries, over the rounds
-    texts, failures, seconds, reruns, first, k, settings = [], [], {}, {}, 1, 0, {}
+    failures, seconds, reruns, first, k, settings = [], {}, {}, 1, 0, {}
     order, started, trees, first_context, ran = random.Random(int(seed)), time.monotonic(), set(), {}, False
     for r in range(rounds):
         for group, members in order.sample(groups, len(groups)) if rounds > 1 else groups:
@@ -805,7 +831,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                                                 ", round %d of %d" % (r + 1, rounds) if rounds > 1 else ""))
             who = "%s in round %d of %d" % (group, r + 1, rounds) if rounds > 1 else group
             process_started = time.monotonic()
-            context, benchmarks, failure, text, rerun, process_ran = run_model(
+            context, benchmarks, failure, rerun, process_ran = run_model(
                 binary, args, group, members, first, total, os.path.join(tmp, str(k)), fixture, stdout,
                 process_timeout(args, len(members)), who=who)
             if process_ran:
@@ -820,7 +846,6 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
             # Round r is repetition r of `rounds`, as if one process had run them all.
             by_group[group] += [dict(b, repetitions=rounds, repetition_index=r) if rounds > 1 else b
                                 for b in benchmarks]
-            texts.append(text or "")
             if rerun:
                 reruns[group] = rerun
             if failure:
@@ -853,7 +878,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     doc["context"]["concbench_process_seconds"] = seconds
     if reruns:
         doc["context"]["concbench_reruns"] = reruns
-    return doc, texts, failures
+    return doc, failures
 
 
 # Flags that change neither which benchmarks run nor how they are measured, only how the results
@@ -913,7 +938,7 @@ def run(binary, args, out, history, fixture_path, python, render, left):
     environment, python_out, kept = Environment(), None, False
     tmp = tempfile.mkdtemp(prefix="concbench-run-")
     try:
-        doc, texts, failures = run_processes(binary, args, groups, fixture, tmp,
+        doc, failures = run_processes(binary, args, groups, fixture, tmp,
                                              None if fmt == "console" else subprocess.PIPE)
         context = doc["context"]
         scope = context["concbench_scope"] = scope_of(args, names, suite, doc, failures)
@@ -948,7 +973,7 @@ def run(binary, args, out, history, fixture_path, python, render, left):
         if fmt == "json":
             print(json.dumps(doc, indent=2))
         elif fmt == "csv":
-            sys.stdout.write(merged_csv(texts))
+            sys.stdout.write(csv_of(doc))
         unfinished = []  # what could not finish once the record was written, said at the end
         if python:
             python_out = os.path.join(python_dir, os.path.basename(out))
@@ -972,27 +997,31 @@ def run(binary, args, out, history, fixture_path, python, render, left):
     return exit_status(failed, unfinished, code, out)
 
 
-# The columns Google Benchmark's CSV reporter prints before the counters, which follow sorted.
+# The columns Google Benchmark's CSV reporter prints before the counters (which follow, sorted),
+# and the other fields of a record's entry that are not counters.
 CSV_FIELDS = ("name", "iterations", "real_time", "cpu_time", "time_unit", "bytes_per_second", "items_per_second",
               "label", "error_occurred", "error_message")
+_NOT_COUNTERS = set(CSV_FIELDS) | {"family_index", "per_family_instance_index", "run_name", "run_type", "repetitions",
+                                   "repetition_index", "threads", "aggregate_name", "aggregate_unit"}
 
 
-def merged_csv(texts):
-    """The CSV the processes printed (TEXTS, "" for one that printed none), under one header: each
-    process's columns are Google Benchmark's and its own counters', so a row goes under the union
-    of them all, its cell empty where its process had no such counter (under the first process's
-    header the others' rows sat under other counters' names)."""
-    tables = [list(csv.reader(io.StringIO(t))) for t in texts if t.strip()]
-    counters = {column for table in tables for column in table[0] if column not in CSV_FIELDS}
-    header = list(CSV_FIELDS) + sorted(counters)  # in Google Benchmark's order
+def csv_of(doc):
+    """The record's repetitions (the console's rows: no aggregates) as Google Benchmark's CSV
+    reporter prints them, under one header of every counter any has, a cell empty where an
+    entry has none. Each process's own CSV had its own counters, and under the first one's
+    header the others' rows sat under other names; a process stopped for its time printed none
+    of what it finished, which the record keeps."""
+    rows = [b for b in doc["benchmarks"] if b.get("run_type") != "aggregate"]
+    header = list(CSV_FIELDS) + sorted({k for b in rows for k in b if k not in _NOT_COUNTERS})
+
+    def cell(value):
+        return ("true" if value else "") if isinstance(value, bool) else "%g" % value if isinstance(value, float) \
+            else "" if value is None else str(value)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    for table in tables:
-        for row in table[1:]:
-            cells = dict(zip(table[0], row))
-            writer.writerow([cells.get(c, "") for c in header])
-    return out.getvalue() if tables else ""
+    writer.writerows([cell(b.get(c)) for c in header] for b in rows)
+    return out.getvalue()
 
 
 def exit_status(failed, unfinished, plot_code, out):

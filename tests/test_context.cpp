@@ -56,8 +56,6 @@ std::vector<std::string> dirs_of(const std::string& controller, const std::strin
   return out;
 }
 
-// Where cpu_quota() and memory_limit() look: the process's cgroup and those above it, on the
-// hierarchy that holds the controller, as a host, a container and a hybrid machine mount them.
 // The bare sum pins its W threads to the first W CPUs of this order: on a machine that numbers
 // a core's two hyperthreads side by side (0 and 1 one core, 2 and 3 the next), cores first.
 TEST(CoresFirst, PutsOneCpuOfEachCoreBeforeAnySecondOfOne) {
@@ -78,6 +76,8 @@ TEST(CoresFirst, PutsOneCpuOfEachCoreBeforeAnySecondOfOne) {
   EXPECT_EQ(first, cores);
 }
 
+// Where cpu_quota() and memory_limit() look: the process's cgroup and those above it, on the
+// hierarchy that holds the controller, as a host, a container and a hybrid machine mount them.
 TEST(CgroupDirs, AreTheProcesssCgroupAndThoseAboveItUpToTheMountPoint) {
   const std::string hybrid =
       "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"

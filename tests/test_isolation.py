@@ -408,6 +408,19 @@ def test_csv_format_prints_each_round_under_one_header_without_aggregates(tmp_pa
             assert printed == pytest.approx(recorded, rel=1e-5), (name, counter, printed, recorded)
 
 
+def test_csv_keeps_what_a_process_stopped_for_its_time_had_finished(tmp_path):
+    # Each process's own CSV went to stdout: one stopped for its time printed nothing of what it
+    # finished, which the record keeps. The CSV is the record's.
+    env = dict(os.environ, FAKE_NAMES="w/a/n:1,w/a/n:2", FAKE_STALL="w/a", CONCBENCH_PROCESS_TIMEOUT="2")
+    proc = subprocess.run([sys.executable, RUN, "--out", str(tmp_path / "run.json"), FAKE, *ONE_ROUND,
+                           "--benchmark_format=csv"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(proc.stdout))}
+    assert rows["w/a/n:1/real_time"]["error_occurred"] == "" and float(rows["w/a/n:1/real_time"]["real_time"]) > 0
+    assert rows["w/a/n:2/real_time"]["error_occurred"] == "true", rows
+    assert "did not finish in 2 s" in rows["w/a/n:2/real_time"]["error_message"], rows
+
+
 def test_a_failing_process_is_reported_and_the_run_goes_on(tmp_path):
     log = tmp_path / "log"
     env = dict(os.environ, FAKE_LOG=str(log), FAKE_CRASH="w/b/",
@@ -496,6 +509,19 @@ def test_a_second_run_begun_in_the_same_second_keeps_the_first_ones_record(tmp_p
         assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in history.iterdir())
     assert [n[:16] for n in names] == ["20261130T000000Z", "20261130T000001Z", "20261130T000002Z"], names
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_record_written_exclusively_never_replaces_a_file(tmp_path, monkeypatch, links):
+    # Where the file system has no hard links (vfat, some network mounts) the link that keeps
+    # a name from being taken twice fails otherwise than on a taken name: the name is made instead.
+    if not links:
+        monkeypatch.setattr(os, "link", lambda *_: (_ for _ in ()).throw(PermissionError(1, "Operation not permitted")))
+    path = tmp_path / "r.json"
+    run_isolated.write_json({"n": 1}, str(path), exclusive=True)
+    with pytest.raises(FileExistsError):
+        run_isolated.write_json({"n": 2}, str(path), exclusive=True)
+    assert json.loads(path.read_text()) == {"n": 1} and os.listdir(tmp_path) == ["r.json"]
 
 
 @pytest.mark.parametrize("env,code,why", [
@@ -1285,6 +1311,9 @@ def test_the_defaults_a_full_run_may_give_are_the_binarys_own():
     shown = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=60).stdout
     line = next(l for l in shown.splitlines() if l.startswith("Defaults the suite sets unless given: "))
     assert sorted(line.split(": ", 1)[1].split()) == sorted(run_isolated.DEFAULT_FLAGS), line
+    # and --quick's, or every quick run would be named -partial
+    line = next(l for l in shown.splitlines() if l.startswith("(--quick: "))
+    assert sorted(line[len("(--quick: "):].rstrip(").").split()) == sorted(run_isolated.QUICK_FLAGS), line
 
 
 def test_google_benchmarks_variables_are_read_as_the_binary_reads_them():

@@ -186,11 +186,10 @@ std::vector<int> cores_first(const std::vector<int>& cpus, const std::function<s
 }
 
 std::string sysfs_core_of(int cpu) {
-  const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-  std::string package, core;
-  std::ifstream(dir + "physical_package_id") >> package;
-  std::ifstream(dir + "core_id") >> core;
-  return core.empty() ? "" : package + ":" + core;
+  // The CPUs of its core by name ("0,8", "2-3"): a package's core_id repeats across its dies.
+  std::string siblings;
+  std::ifstream("/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/thread_siblings_list") >> siblings;
+  return siblings;
 }
 
 namespace {

@@ -62,7 +62,7 @@ int usable_cpus();
 // `cpus` reordered so that no two of the first ones share a core while another core is free:
 // the hyperthreads of one core share its vector units, so W threads pinned to the first W CPUs
 // of a machine that numbers siblings side by side ran on W / 2 cores. `core_of(cpu)` names a
-// CPU's core (package and core id); "" for a CPU whose core is unknown, taken as a core of its own.
+// CPU's core (the CPUs it holds); "" for a CPU whose core is unknown, taken as a core of its own.
 std::vector<int> cores_first(const std::vector<int>& cpus, const std::function<std::string(int)>& core_of);
 // core_of for cores_first from sysfs (/sys/devices/system/cpu/cpuN/topology).
 std::string sysfs_core_of(int cpu);

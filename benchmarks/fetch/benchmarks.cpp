@@ -110,14 +110,19 @@ class ServerWatch {
   explicit ServerWatch(const std::string& base_url)
       : url_(base_url), before_(base_url.empty() ? std::nullopt : fixture_stats(base_url)) {}
 
+  // False, the benchmark an error, when the server did not answer before the timed runs: without
+  // the counts a keepalive:1 result would stand with nothing to prove its label.
+  bool answered(benchmark::State& state) const {
+    if (url_.empty() || before_) return true;  // real URLs (--fetch_urls): no server of ours to ask
+    fail(state, "before");
+    return false;
+  }
+
   void report(benchmark::State& state, double timed_s) const {  // the timed loop's wall time, less its pauses
-    if (url_.empty()) return;  // real URLs (--fetch_urls): no server of ours to ask
-    const std::optional<FixtureStats> after = before_ ? fixture_stats(url_) : std::nullopt;
+    if (url_.empty()) return;
+    const std::optional<FixtureStats> after = fixture_stats(url_);
     if (!after) {
-      // Without the counts a keepalive:1 result would stand with nothing to prove its label.
-      const std::string why = std::string("the fixture server did not answer /stats ") + (before_ ? "after" : "before") +
-                              " the timed runs: the connections they opened, which prove the name's keepalive, are unknown";
-      state.SkipWithError(why.c_str());
+      fail(state, "after");
       return;
     }
     if (timed_s > 0) state.counters["server_cpu_util"] = (after->cpu_s - before_->cpu_s) / timed_s;
@@ -128,6 +133,13 @@ class ServerWatch {
   }
 
  private:
+  static void fail(benchmark::State& state, const char* when) {
+    const std::string why = std::string("the fixture server did not answer /stats ") + when +
+                            " the timed runs: the connections they opened, which prove the name's keepalive, "
+                            "are unknown";
+    state.SkipWithError(why.c_str());
+  }
+
   std::string url_;
   std::optional<FixtureStats> before_;
 };
@@ -270,6 +282,7 @@ void run_point(benchmark::State& state, const ModelInfo& info, const Point& p,
   int peak_in_flight = 0;
   Paused paused;
   const ServerWatch server(base_url);
+  if (!server.answered(state)) return;
   const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
   if (!cpu_before) return;
   const auto start = Clock::now();
@@ -363,6 +376,7 @@ void run_open_point(benchmark::State& state, const ModelInfo& info, const Point&
   int peak_in_flight = 0;
   Paused paused;
   const ServerWatch server(base_url);
+  if (!server.answered(state)) return;
   const std::optional<double> cpu_before = client_cpu_seconds(state, *model);
   if (!cpu_before) return;
   const auto start = Clock::now();

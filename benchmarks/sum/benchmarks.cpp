@@ -509,7 +509,8 @@ void register_peaks(const Sweep& sweep) {
       pass();  // untimed: the new helpers' first wake-up, as the models' untimed calls absorb theirs
       for (auto _ : state) {
         pass();
-        if (std::any_of(got.begin(), got.end(), [](int64_t g) { return g != kRounds * kPeakChains * kernel_lanes(); })) {
+        const int64_t ones = kRounds * kPeakChains * kernel_lanes();
+        if (std::any_of(got.begin(), got.end(), [ones](int64_t g) { return g != ones; })) {
           state.SkipWithError("vector_add_peak added a wrong number of ones");
           break;
         }
