@@ -488,7 +488,7 @@ class StderrTail:
             os.close(self.read_end)
         else:
             self.thread.join(1)
-        return "".join(self.lines)
+        return "".join(self.lines.copy())  # copy() is one step the thread's append cannot enter
 
 
 def communicate(proc, timeout):
