@@ -56,7 +56,7 @@ import records  # noqa: E402
 import regress  # noqa: E402
 import run_isolated  # noqa: E402
 from bench_names import RunFileError  # noqa: E402
-from fmt import one_line, plural  # noqa: E402
+from fmt import first_few, one_line, plural  # noqa: E402
 
 DEFAULT_ROUNDS = 16
 SUBSET = ("^sum/seq/range/workers:1/n:(100000|10000000|100000000)/|"
@@ -386,12 +386,11 @@ def analyse(data, alpha, min_effect):
     for r in few:
         r.p = math.nan
     if few:
-        notes.append("%s with too few paired rounds for any verdict (a side failed in the others), untested: %s%s"
-                     % (plural(len(few), "time"), ", ".join(r.name for r in few[:3]), ", ..." if len(few) > 3 else ""))
+        notes.append("%s with too few paired rounds for any verdict (a side failed in the others), untested: %s"
+                     % (plural(len(few), "time"), first_few(r.name for r in few)))
     if unpaired:
         notes.append("%s measured by OLD and NEW but never in the same round (a side failed in the others), "
-                     "not compared: %s%s" % (plural(len(unpaired), "metric"), ", ".join(unpaired[:3]),
-                                             ", ..." if len(unpaired) > 3 else ""))
+                     "not compared: %s" % (plural(len(unpaired), "metric"), first_few(unpaired)))
 
     def seen(side, key):
         return list(dict.fromkeys(name for r in rounds for name in r[side][key]))

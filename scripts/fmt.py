@@ -156,6 +156,13 @@ def one_line(text):
     return " ".join(str(text).split())
 
 
+def first_few(names, few=3):
+    """The first `few` of NAMES, comma-separated, and ", ..." when there are more: a note that
+    names what it counts."""
+    names = list(names)
+    return ", ".join(names[:few]) + (", ..." if len(names) > few else "")
+
+
 def plural(count, noun, nouns=None):
     """1 run, 2 runs; `nouns` where adding an s is wrong: plural(n, "entry", "entries")."""
     return "{:,} {}".format(int(count), noun if count == 1 else nouns or noun + "s")

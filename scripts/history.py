@@ -219,8 +219,8 @@ def page(changed, kinds, commits, chosen, subjects, n_metrics, args):
                   "(a split's p-value cannot go below 2 / C(n, n/2), and the first threshold is %g / %d)."
                   % (plural(len(chosen), "record"), n_metrics, records_needed(n_metrics), CHANGE_ALPHA,
                      n_metrics), ""]
-    if unstable_line(chosen):
-        lines += [unstable_line(chosen), ""]
+    unstable = unstable_line(chosen)
+    lines += [unstable, ""] if unstable else []
     if not changed:
         return "\n".join(lines + ["No metric stepped.", ""])
     lines += ["![the metrics that stepped](history.png)", ""]

@@ -151,9 +151,10 @@ def head_section(page, run, run_label, summ):
         page.add("> **A %s run:** %s; it does not stand for its commit." % (
             scope, "one short repetition of fewer sizes and workers (`--quick`)" if scope == QUICK
             else "fewer benchmarks, other flags, or benchmarks that failed (`./bench` said which)"))
-    if hook_settings(ctx):
+    hooks = hook_settings(ctx)
+    if hooks:
         page.add("> **Test hooks were set:** %s. These numbers were changed on purpose: they measure "
-                 "no code as it is." % "; ".join(hook_settings(ctx).values()))
+                 "no code as it is." % "; ".join(hooks.values()))
     cpus, hw = bench_names.context_int(ctx, "num_cpus"), bench_names.context_int(ctx, "hardware_threads")
     commit, dirty = ctx.get("concbench_commit"), parse_dirty(ctx.get("concbench_dirty"))
     rows = [("host", ctx.get("host_name")), ("CPU", ctx.get("cpu_model")),

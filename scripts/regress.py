@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import integrate, stats
 
-from fmt import finite, fmt_time, plural
+from fmt import finite, first_few, fmt_time, plural
 from metrics import EFFICIENCY, KINDS, MACHINE, TIME, time_kind
 
 REGRESSION, IMPROVEMENT, POSSIBLE, DRIFT, NO_CHANGE, UNTESTED = (
@@ -252,9 +252,8 @@ def one_side_notes(names, erred):
         alone = [n for n in dict.fromkeys(names[side])
                  if n not in others and n.removesuffix(" efficiency") not in erred]
         if alone:
-            notes.append("%s measured in %s only, not compared: %s%s" % (
-                plural(len(alone), "metric"), label, ", ".join(sorted(alone)[:3]),
-                ", ..." if len(alone) > 3 else ""))
+            notes.append("%s measured in %s only, not compared: %s" % (
+                plural(len(alone), "metric"), label, first_few(sorted(alone))))
     return notes
 
 

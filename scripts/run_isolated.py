@@ -54,7 +54,7 @@ import time
 
 import cli
 import records
-from fmt import plural
+from fmt import first_few, plural
 
 PROG = "concbench"
 USAGE = " ".join(__doc__.split("\n\n")[0].split())  # the docstring's first paragraph, on one line
@@ -545,15 +545,16 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
         failure = "the process of %s did not finish in %g s, and was stopped" % (who or group, timeout)
     elif proc.returncode != 0 and not (proc.returncode == ERRED and complete
                                        and any(b.get("error_occurred") for b in benchmarks)):
+        reason = reason_in(said)
         failure = "the process of %s %s" % (who or group, describe_exit(proc.returncode))
-        failure += " (%s)" % reason_in(said) if reason_in(said) else ""
+        failure += " (%s)" % reason if reason else ""
     elif not complete:
         failure = "the process of %s wrote no complete record" % (who or group)
     done = {b.get("run_name", b.get("name")) for b in benchmarks}
     missing = [n for n in names if n not in done]
     if missing and not failure:  # its binary's list was not the run's: a complete record without them
-        failure = "the process of %s finished without %s it was given (%s%s)" % (
-            who or group, plural(len(missing), "benchmark"), missing[0], ", ..." if len(missing) > 1 else "")
+        failure = "the process of %s finished without %s it was given (%s)" % (
+            who or group, plural(len(missing), "benchmark"), first_few(missing, 1))
         benchmarks += errored(missing, failure)
     elif failure:  # what it did not finish is in the record as an error saying why
         benchmarks += errored(missing, failure + " before this benchmark finished")
