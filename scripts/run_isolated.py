@@ -116,6 +116,10 @@ class RunError(cli.Failure):
     """The run cannot go on; exit_code says how it ends (1 unless given: 2, bad input)."""
 
 
+class NotStarted(Exception):
+    """A group's process did not start (its binary gone or rebuilt): its message says why."""
+
+
 say = functools.partial(cli.say, PROG)
 
 
@@ -153,7 +157,10 @@ def list_benchmarks(binary, args):
     filt = flag_value(args, "--benchmark_filter=")
     cmd = [binary] + child_args(args) + ["--benchmark_list_tests"]
     cmd += [] if filt is None else ["--benchmark_filter=" + filt]
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except OSError as e:  # gone (rebuilt, removed) since the run checked it, or between its two listings
+        raise RunError("%s cannot run: %s" % (binary, e.strerror or e))
     if proc.returncode != 0:
         # BINARY explained itself in one line ("concbench: ..."): that line is the message.
         last = (proc.stderr.strip().splitlines() or [binary + " " + describe_exit(proc.returncode)])[-1]
@@ -512,7 +519,7 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     it: a process it started (wrk, an Open MPI daemon) would hold the pipe open, and the wait
     for it, without end. On the console it stays in this script's process group, so the
     terminal's Ctrl-C, Ctrl-Z and hang-up reach it as they reach this script.
-    Returns (context, benchmarks, failure or None)."""
+    Returns (context, benchmarks, failure or None); raises NotStarted when no process started."""
     pattern = "^(%s)$" % "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", n) for n in names)
     cmd = [binary] + child_args(args) + [
         "--benchmark_filter=" + pattern, "--benchmark_out=" + out, "--benchmark_out_format=json"]
@@ -523,15 +530,13 @@ def run_group(binary, args, group, names, first, total, out, fixture_url, stdout
     session = stdout is not None
     stamp = binary_stamp(binary)  # None: gone, which Popen says
     if stamp is not None and _LISTED_STAMPS.get(binary, stamp) != stamp:
-        failure = "the process of %s did not start: %s changed after the run listed its benchmarks (rebuilt?)" % (
-            who or group, binary)
-        return {}, errored(names, failure), failure
+        raise NotStarted("the process of %s did not start: %s changed after the run listed its benchmarks "
+                         "(rebuilt?)" % (who or group, binary))
     tail = None if stdout == subprocess.DEVNULL else StderrTail()  # else communicate() keeps it all
     try:
         said, finished, proc = run_process(cmd, stdout, session, timeout, env, tail, out)
     except OSError as e:  # the binary went (rebuilt, removed) after the run began: the run goes on
-        failure = "the process of %s could not start (%s: %s)" % (who or group, binary, e.strerror or e)
-        return {}, errored(names, failure), failure
+        raise NotStarted("the process of %s could not start (%s: %s)" % (who or group, binary, e.strerror or e))
     finally:
         if tail:
             said = tail.close()
@@ -623,15 +628,19 @@ def run_model(binary, args, group, members, first, total, out_stem, fixture, std
     it, and once more in a fresh process for the benchmarks that failed because Open MPI's
     spawn hung (a defect of Open MPI 4.1 with PMIx 4.2, not of the model: the process is
     unusable for MPI from then on, a fresh one is not). Returns (context, benchmarks, failure
-    or None, what was rerun or None, whether a process ran): a server that cannot start fails
-    the group's benchmarks, and the caller goes on."""
+    or None, what was rerun or None, whether a process ran): a server that cannot start, or a
+    binary gone or rebuilt since the run listed it, fails the group's benchmarks, and the caller
+    goes on."""
     try:
         fixture_url = fixture.start() if fixture and uses_fixture(group) else None
     except RunError as e:  # the models that need no server, and those that ran, are kept
         failure = "the process of %s did not run: %s" % (who or group, e)
         return {}, errored(members, failure), failure, None, False
-    context, benchmarks, failure = run_group(binary, args, group, members, first, total, out_stem + ".json",
-                                             fixture_url, stdout, timeout, env, who)
+    try:
+        context, benchmarks, failure = run_group(binary, args, group, members, first, total, out_stem + ".json",
+                                                 fixture_url, stdout, timeout, env, who)
+    except NotStarted as e:
+        return {}, errored(members, str(e)), str(e), None, False
     hung = [b.get("run_name", b["name"]) for b in benchmarks
             if b.get("error_occurred") and any(s in b.get("error_message", "") for s in SPAWN_HANG)]
     if not hung or failure:
@@ -641,8 +650,11 @@ def run_model(binary, args, group, members, first, total, out_stem, fixture, std
         "process" % (who or group, count))
     # Numbered as they were: the ones that failed on the hang are the hung one and all after it.
     again_first = first + (members.index(hung[0]) if hung[0] in members else 0)
-    _, again, failure = run_group(binary, args, group, hung, again_first, total, out_stem + "-again.json",
-                                  fixture_url, stdout, timeout, env, who)
+    try:
+        _, again, failure = run_group(binary, args, group, hung, again_first, total, out_stem + "-again.json",
+                                      fixture_url, stdout, timeout, env, who)
+    except NotStarted as e:
+        again, failure = errored(hung, str(e)), str(e)
     fresh = {}  # the new entries take the place of the hung ones, in run order
     for b in again:
         fresh.setdefault(b.get("run_name", b["name"]), []).append(b)
@@ -816,9 +828,12 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
     """Each group in a process of its own, once a round, each stopped after process_timeout.
     Returns the merged record and the processes' failures."""
     # Builds of older commits take no --progress=K/N: they number each process's benchmarks from 1.
-    helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    try:
+        helps = subprocess.run([binary, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
+    except OSError:  # gone since it was listed: each process says so
+        helps = ""
     rounds = repetitions(args)
-    total = rounds * sum(len(members) for _, members in groups) if "--progress=" in helps.stdout else 0
+    total = rounds * sum(len(members) for _, members in groups) if "--progress=" in helps else 0
     if rounds > 1:
         args = [a for a in args if not a.startswith("--benchmark_repetitions=")] + ["--benchmark_repetitions=1"]
     seed = round_seed()
@@ -853,7 +868,7 @@ def run_processes(binary, args, groups, fixture, tmp, stdout):
                 say(failure + "; the run goes on")
                 failures.append(failure)
             first += len(members)
-    if not ran:  # the fixture server failed every group: nothing to record
+    if not ran:  # the fixture server or the binary failed every group: nothing to record
         raise RunError("no benchmark process ran: %s" % failures[0])
     only = aggregates_only(args)
     isolation = "one process per model and kernel%s (%d processes)" % (", %d rounds" % rounds if rounds > 1 else "", k)

@@ -849,6 +849,27 @@ def test_a_binary_gone_during_the_run_fails_its_processes_and_the_run_is_recorde
     assert "could not start" in entries["w/b/n:1/real_time"]["error_message"]
 
 
+@pytest.mark.parametrize("gone_at, said", [
+    ("--help", "no benchmark process ran: the process of w/a could not start (%s: No such file or directory)"),
+    ("--benchmark_list_tests", "%s cannot run: No such file or directory"),  # between the run's two listings
+])
+def test_a_binary_gone_before_any_process_ran_ends_the_run_with_no_record(tmp_path, gone_at, said):
+    # Removed after the run checked it: the --help probe and the second listing raised a
+    # traceback, and processes that never started counted as run, so a record of nothing but
+    # errors was written.
+    binary = tmp_path / "concbench"
+    binary.write_text('#!/bin/sh\ncase "$*" in *%s*) rm -f "$0" ;; esac\nexec %s %s "$@"\n'
+                      % (gone_at, sys.executable, FAKE))
+    binary.chmod(0o755)
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(binary), *ONE_ROUND],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1"))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1].endswith(said % binary), proc.stderr
+    assert not out.exists()
+
+
 def test_a_fixture_server_that_ended_fails_the_fetch_processes_after_it(tmp_path):
     # Its URL was handed on: every later fetch benchmark erred on a refused connection, and
     # nothing said the server had gone.
