@@ -315,7 +315,7 @@ def test_with_real_urls_the_untimed_round_is_a_whole_run(tmp_path):
 
 
 def test_the_fixture_is_measured_only_once_no_other_client_holds_it():
-    # peak/wrk has no untimed round: it measured from its first second even while the fixture was
+    # peak/wrk has no untimed round: it measured from its first run even while the fixture was
     # still closing another client's connections (a sanitized smoke run saw wrk make no request
     # right after peak/raw_http's 10,000). The fetch benchmarks wait too, closed and open loop
     # alike: the server's closing work would slow their warm-up and count in server_cpu_util.

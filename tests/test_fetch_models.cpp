@@ -799,14 +799,25 @@ TEST(Wrk, WaitsUntilTheFixtureHoldsNoOtherConnections) {
 }
 
 TEST(Wrk, AsksForTheConnectionsDelayAndSizeItsNameSays) {
-  const std::vector<std::string> args = wrk_command("http://127.0.0.1:4000", 1000, 10, 1024);
+  const std::vector<std::string> args = wrk_command("http://127.0.0.1:4000", 1000, 10, 1024, 3);
   ASSERT_EQ(args.size(), 5u);
   EXPECT_EQ(args[2], "-c1000");
+  EXPECT_EQ(args[3], "-d3s");
   const std::string& url = args.back();
   EXPECT_TRUE(url.starts_with("http://127.0.0.1:4000/data?")) << url;
   EXPECT_NE(url.find("delay_ms=10&"), std::string::npos) << url;
   EXPECT_NE(url.find("bytes=1024&"), std::string::npos) << url;
-  EXPECT_NE(wrk_command("http://127.0.0.1:4000", 10, 0, 1024).back().find("delay_ms=0&"), std::string::npos);
+  EXPECT_NE(wrk_command("http://127.0.0.1:4000", 10, 0, 1024, 1).back().find("delay_ms=0&"), std::string::npos);
+}
+
+// A run's rate counts its start (connections opened, responses ramping up): at C = 1000 one
+// second's rate was 8-12% below the steady one. The steady rate is the longer run's excess.
+TEST(Wrk, TheRateIsWhatTheLongerRunDrewBeyondTheShorter) {
+  const WrkResult more = beyond({60'000, 1.01}, {210'000, 3.01});
+  EXPECT_DOUBLE_EQ(more.requests, 150'000);
+  EXPECT_DOUBLE_EQ(more.seconds, 2.0);
+  EXPECT_THROW(beyond({60'000, 1.0}, {60'000, 3.0}), std::runtime_error);  // drew nothing more
+  EXPECT_THROW(beyond({60'000, 3.0}, {210'000, 3.0}), std::runtime_error);  // ran no longer
 }
 
 TEST(ArrivalOffsets, PoissonArrivalsOfferTheirLabelledRate) {

@@ -708,7 +708,7 @@ void register_benchmarks(const Sweep& sweep) {
   for (const Point& p : sweep.floor_points)
     add_benchmark("peak" + benchmark_name(raw_http_info().name, p).substr(std::string_view("fetch").size()),
                   [p](benchmark::State& state) { run_point(state, raw_http_info(), p, urls); });
-  // The bound beside the open-loop sweep: the fixture's own capacity, from a second of wrk at
+  // The bound beside the open-loop sweep: the fixture's own capacity, from wrk's steady rate at
   // 0 ms at each of these C, and at the open loop's C and L, the configuration it is held
   // against (at C = 1000 wrk drew 91,450 requests/s at 0 ms and 84,816 at 10 ms in the run of 4c31dce).
   if (!sweep.open_rates.empty()) {
