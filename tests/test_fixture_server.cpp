@@ -230,10 +230,11 @@ std::string raw_get(std::string_view target, std::string_view extra_headers = {}
          std::string(extra_headers) + "\r\n";
 }
 
-// Reads the numeric field `key` of the server's /stats JSON.
+// Reads the numeric field `key` of the server's /stats JSON; throws (failing the test) when it
+// lacks the field: -1 from a server that had died passed every "at most" check.
 long long stat_field(const std::string& json, const std::string& key) {
   const size_t at = json.find("\"" + key + "\":");
-  if (at == std::string::npos) return -1;
+  if (at == std::string::npos) throw std::runtime_error("/stats answered no " + key + ": '" + json + "'");
   return std::stoll(json.substr(at + key.size() + 3));
 }
 
@@ -412,12 +413,21 @@ TEST(FixtureProtocol, RequestTargetSpellsEveryParameterAndParsesBack) {
   EXPECT_EQ(expected_body_bytes(RequestSpec{.bytes = 9, .status = 404}), 9u);
 }
 
+// Fails the test when `server` has ended: a crash during it passes the checks that only say
+// what the server no longer holds (connections, descriptors, memory, from /proc: -1 when gone).
+void expect_alive(ServerProcess& server) {
+  EXPECT_TRUE(server.running()) << "the server ended during the test (" << server.describe_exit() << ")";
+}
+
 // ---- the server, one instance per test suite -----------------------------------------------
 
 class FixtureServer : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_.emplace(ServerProcess::start(kBinary)); }
   static void TearDownTestSuite() { server_.reset(); }
+  // Each test ends with the server alive: one that crashed would pass the checks after it that
+  // only say what it no longer holds.
+  void TearDown() override { expect_alive(*server_); }
 
   static int port() { return server_->port(); }
   static std::string url(const RequestSpec& spec) {
@@ -992,6 +1002,9 @@ long rss_kib_of(pid_t pid) {
 class HardenedServer : public ::testing::Test {
  protected:
   void start(std::vector<std::string> args) { server_.emplace(ServerProcess::start(kBinary, std::move(args))); }
+  void TearDown() override {
+    if (server_) expect_alive(*server_);
+  }
   int port() const { return server_->port(); }
   std::string stats() const { return http_get(server_->base_url() + std::string(kStatsPath)).body; }
   template <class Pred>
@@ -1037,10 +1050,13 @@ TEST_F(HardenedServer, AGateAnswersOnlyWhenAllItsRequestsAreHeldAtOnce) {
     EXPECT_EQ(stat_field(stats(), "gated"), 0);
   }
   {
-    RawClient(port()).send(gated(7, 2));  // sends, then leaves the gate by closing
-    // Gone at once, long before its timeout: it could otherwise fill another client's gate.
-    ASSERT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "gated") == 0; }, 1s)) << stats();
-  }
+    RawClient leaving(port());
+    ASSERT_TRUE(leaving.send(gated(7, 2)));
+    // held first: else "none gated" below could be read before the server read the request
+    ASSERT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "gated") == 1; }, 2s)) << stats();
+  }  // then it leaves the gate by closing
+  // Gone at once, long before its timeout: it could otherwise fill another client's gate.
+  ASSERT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "gated") == 0; }, 1s)) << stats();
   // Gates of different G are apart: a pair of gate=2 requests does not release a gate=3 one,
   // which is answered 503 at its timeout, not before.
   RawClient three(port());
@@ -1278,10 +1294,14 @@ TEST_F(HardenedServer, HoldsTenThousandIdleAndAThousandSlowClientsThenFreesThemA
   }
   EXPECT_TRUE(stats_reach([](const std::string& s) { return stat_field(s, "connections") <= 2; }, 5s));
   std::this_thread::sleep_for(200ms);
-  EXPECT_LE(test::open_fds(pid), fds_before + 1);  // + the /stats connection, if still open
+  const int fds_after = test::open_fds(pid);
+  EXPECT_GE(fds_after, 0) << "the server is gone";
+  EXPECT_LE(fds_after, fds_before + 1);  // + the /stats connection, if still open
   // Memory comes back too (allocator caches aside): within 32 MiB of where it was, from the
   // 11,000 connections' buffers and state.
-  EXPECT_LT(rss_kib_of(pid), rss_before + 32 * 1024) << "before " << rss_before << " KiB";
+  const long rss_after = rss_kib_of(pid);
+  EXPECT_GT(rss_after, 0) << "the server is gone";
+  EXPECT_LT(rss_after, rss_before + 32 * 1024) << "before " << rss_before << " KiB";
 }
 
 // The benchmarks start a new server when theirs has ended: running() must see a death it did
@@ -1382,6 +1402,29 @@ TEST(FixtureProcess, SigintStopsCleanly) {
   ServerProcess server = ServerProcess::start(kBinary);
   ASSERT_EQ(kill(server.pid(), SIGINT), 0);
   EXPECT_TRUE(exited_within(server.pid(), 5s));
+  server.stop();
+  EXPECT_TRUE(clean_exit(server.exit_status())) << server.exit_status().value_or(-1);
+}
+
+// Started by a process that ignores SIGTERM and SIGINT (a wrapper's trap '' TERM INT), the
+// server did too until it blocked them for its own signalfd: a parent's death in between went
+// unseen and left it running, holding its port.
+TEST(FixtureProcess, TheServerIgnoresNoStopSignalItsParentIgnores) {
+  struct sigaction ignore {}, term_before {}, int_before {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGTERM, &ignore, &term_before), 0);
+  ASSERT_EQ(sigaction(SIGINT, &ignore, &int_before), 0);
+  ServerProcess server = ServerProcess::start(kBinary);
+  sigaction(SIGTERM, &term_before, nullptr);
+  sigaction(SIGINT, &int_before, nullptr);
+  std::ifstream status("/proc/" + std::to_string(server.pid()) + "/status");
+  std::string line;
+  unsigned long long ignored = ~0ull;
+  while (std::getline(status, line))
+    if (line.starts_with("SigIgn:")) ignored = std::stoull(line.substr(7), nullptr, 16);
+  ASSERT_NE(ignored, ~0ull) << "no SigIgn line";
+  EXPECT_EQ(ignored & (1ull << (SIGTERM - 1)), 0u) << "SIGTERM ignored";
+  EXPECT_EQ(ignored & (1ull << (SIGINT - 1)), 0u) << "SIGINT ignored";
   server.stop();
   EXPECT_TRUE(clean_exit(server.exit_status())) << server.exit_status().value_or(-1);
 }
