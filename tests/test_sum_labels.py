@@ -139,7 +139,7 @@ def test_the_worker_sweep_times_its_bare_sum_on_as_many_cpus_as_it_says():
         seq = next(b for b in runs if b["name"].startswith("sum/seq/%s/workers:1/n:10000000/" % kernel))
         seconds = seq["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[seq["time_unit"]]
         assert 1 / 3 < seconds / bare[("seq", kernel, 1)] < 3, seq
-    assert all(1e-4 < t < 1 for (_, k, _), t in bare.items() if k == "array"), bare  # 80 MB: not a cache's speed
+    assert all(1e-4 < t for (_, k, _), t in bare.items() if k == "array"), bare  # 80 MB: not a cache's speed
 
 
 @pytest.mark.parametrize("memory_gb", [None, 16])

@@ -28,6 +28,9 @@ void ThreadPool::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    // What a spinning worker watches, as if a task had come: it then sees stopping_ at once,
+    // where it spun out its time before (a pool built with a long spin took that long to stop).
+    queued_.store(1, std::memory_order_release);
   }
   ready_.notify_all();
   for (std::thread& t : threads_) t.join();
