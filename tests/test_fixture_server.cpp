@@ -1127,18 +1127,24 @@ TEST_F(HardenedServer, TricklingBlankLinesBodiesOrLingeringBytesKeepNoConnection
     }
     return Clock::now() - started;
   };
+  // /stats's requests counts the heads that came (each query its own): blank lines are none,
+  // and a body that never came is part of a request counted already (each counted again once).
+  const long long requests_before = stat_field(stats(), "requests");
   RawClient blank(port());
   const auto blank_for = kept_until(blank, "\r\n", 100ms);
   EXPECT_LT(blank_for, 3s);
   const auto cut = blank.read_response(5s);
   ASSERT_TRUE(cut.has_value());
   EXPECT_EQ(cut->status, 408);
+  const long long requests_blank = stat_field(stats(), "requests");
+  EXPECT_EQ(requests_blank - requests_before, 1) << "blank lines counted as a request";
   RawClient body(port());
   ASSERT_TRUE(body.send("GET /data?bytes=5 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"));
   const auto answer = body.read_response(5s);
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->status, 200);
   EXPECT_LT(kept_until(body, "ab", 100ms), 3s);
+  EXPECT_EQ(stat_field(stats(), "requests") - requests_blank, 2) << "a request and its missing body counted twice";
   // Lingering after a 400 (the answer closes): 2 s a read, at most 10 s in all.
   RawClient linger(port());
   ASSERT_TRUE(linger.send("BOGUS\r\n\r\n"));
