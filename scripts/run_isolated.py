@@ -152,8 +152,9 @@ def binary_stamp(binary):
 
 def list_benchmarks(binary, args):
     """Names (with Google Benchmark's /real_time) that BINARY ARGS would run, in run order; the
-    binary's stamp is kept for run_group to check."""
-    _LISTED_STAMPS[binary] = binary_stamp(binary)
+    binary's stamp at its first listing is kept for run_group to check (a rebuild between two
+    listings then fails the processes too)."""
+    _LISTED_STAMPS.setdefault(binary, binary_stamp(binary))
     filt = flag_value(args, "--benchmark_filter=")
     cmd = [binary] + child_args(args) + ["--benchmark_list_tests"]
     cmd += [] if filt is None else ["--benchmark_filter=" + filt]
@@ -946,6 +947,7 @@ def run(binary, args, out, history, fixture_path, python, render, left):
     python_dir = os.path.join(history or os.path.dirname(os.path.abspath(out)), "python")
     if python:
         cli.output(python_dir, directory=True, create=True)
+    _LISTED_STAMPS.pop(binary, None)  # this run's listing, not an earlier run's in this process
     names = list_benchmarks(binary, args)  # the binary checks ARGS (--benchmark_min_time) first
     process_timeout(args, 1)  # and its variable before anything runs
     suite = list_benchmarks(binary, ["--quick"] if "--quick" in args else [])  # before any process

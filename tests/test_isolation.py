@@ -870,6 +870,26 @@ def test_a_binary_gone_before_any_process_ran_ends_the_run_with_no_record(tmp_pa
     assert not out.exists()
 
 
+def test_the_fixture_server_ignores_no_stop_signal_this_script_ignores():
+    # `trap '' TERM INT` before ./bench: Popen resets neither, and an ignored signal stays ignored
+    # across exec, so the server dropped the SIGTERM of this script's death (--parent-pid) until
+    # it blocked the signals for its own loop, and could outlive the run holding its port.
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
+    fixture = run_isolated.Fixture(FIXTURE)
+    try:
+        fixture.start()
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    try:
+        with open("/proc/%d/status" % fixture.proc.pid) as f:
+            ignored = int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", f.read(), re.M).group(1), 16)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            assert not ignored & (1 << (sig - 1)), "%s ignored (SigIgn %x)" % (sig.name, ignored)
+    finally:
+        fixture.stop()
+
+
 def test_a_fixture_server_that_ended_fails_the_fetch_processes_after_it(tmp_path):
     # Its URL was handed on: every later fetch benchmark erred on a refused connection, and
     # nothing said the server had gone.
@@ -1296,6 +1316,24 @@ def test_a_binary_rebuilt_during_the_run_does_not_run_the_processes_after_it(tmp
     doc = json.loads(out.read_text())
     assert [(b["name"], b.get("error_message")) for b in doc["benchmarks"]] == [
         ("w/a/n:1/real_time", None), ("w/b/n:1/real_time", failure)], doc["benchmarks"]
+
+
+def test_a_binary_rebuilt_while_the_run_listed_it_runs_no_process(tmp_path):
+    # The run lists twice (what ARGS select, then the suite): the second listing's stamp replaced
+    # the first's, so a build that landed in between ran under the first listing's names.
+    binary = tmp_path / "concbench"
+    binary.write_text('#!/bin/sh\ncase "$*" in *--benchmark_list_tests*) [ -e "$0.once" ] || '
+                      '{ : > "$0.once"; cp "$0" "$0.new"; mv "$0.new" "$0"; } ;; esac\nexec %s %s "$@"\n'
+                      % (sys.executable, FAKE))
+    binary.chmod(0o755)
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(binary), *ONE_ROUND], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, FAKE_NAMES="w/a/n:1"))
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines()[-1].endswith(
+        "no benchmark process ran: the process of w/a did not start: %s changed after the run listed its "
+        "benchmarks (rebuilt?)" % binary), proc.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("args, env, scope", [

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <atomic>
 #include <chrono>
 #include <latch>
 #include <mutex>
@@ -348,6 +349,28 @@ TEST(ThreadPool, AWorkerThatLosesATaskSpinsOnRatherThanSleeping) {
   const auto stopping = std::chrono::steady_clock::now();
   pool.reset();
   // Generous: what matters is that it does not spin out its 100 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(20)) << "stopped only at the spin's end";
+}
+
+// Stopped with a task still queued, the worker runs it and then stops at once: taking it set the
+// queue's count back to 0, so the worker spun out its whole time before it saw the stop.
+TEST(ThreadPool, StoppingWithTasksStillQueuedRunsThemAndEndsTheSpin) {
+  std::atomic<bool> release{false};
+  std::atomic<int> ran{0};
+  std::optional<ThreadPool> pool(std::in_place, 1, std::chrono::seconds(100));
+  pool->submit([&] {
+    while (!release.load()) std::this_thread::yield();
+    ++ran;
+  });
+  pool->submit([&] { ++ran; });  // queued behind the first, still there when the stop comes
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    release = true;
+  });
+  const auto stopping = std::chrono::steady_clock::now();
+  pool.reset();
+  releaser.join();
+  EXPECT_EQ(ran.load(), 2);
   EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(20)) << "stopped only at the spin's end";
 }
 

@@ -69,7 +69,7 @@ void ThreadPool::work() {
       if (queue_.empty()) return;  // stopping, and nothing left to run
       task = std::move(queue_.front());
       queue_.pop_front();
-      queued_.store(queue_.size(), std::memory_order_release);
+      queued_.store(stopping_ ? 1 : queue_.size(), std::memory_order_release);  // stop() says why 1
     }
     task();
   }

@@ -710,7 +710,7 @@ void register_benchmarks(const Sweep& sweep) {
                   [p](benchmark::State& state) { run_point(state, raw_http_info(), p, urls); });
   // The bound beside the open-loop sweep: the fixture's own capacity, from wrk's steady rate at
   // 0 ms at each of these C, and at the open loop's C and L, the configuration it is held
-  // against (at C = 1000 wrk drew 91,450 requests/s at 0 ms and 84,816 at 10 ms in the run of 4c31dce).
+  // against (at C = 1000, medians of 71,479 requests/s at 0 ms and 63,734 at 10 ms in the run of 05f39cc).
   if (!sweep.open_rates.empty()) {
     std::vector<std::pair<int, int>> wrk_points;  // (C, L)
     for (int conc : sweep.wrk_conc) wrk_points.emplace_back(conc, 0);

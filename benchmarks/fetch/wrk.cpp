@@ -90,12 +90,13 @@ WrkResult parse_wrk_output(const std::string& out) {
 
 WrkResult beyond(const WrkResult& shorter, const WrkResult& longer) {
   const WrkResult more{longer.requests - shorter.requests, longer.seconds - shorter.seconds};
-  if (more.seconds <= 0 || more.requests <= 0)
-    throw std::runtime_error("wrk's longer run drew no more requests than its shorter one (" +
-                             std::to_string(static_cast<int64_t>(longer.requests)) + " in " +
-                             std::to_string(longer.seconds) + " s against " +
-                             std::to_string(static_cast<int64_t>(shorter.requests)) + " in " +
-                             std::to_string(shorter.seconds) + " s)");
+  if (more.seconds <= 0 || more.requests <= 0) {
+    char what[160];
+    std::snprintf(what, sizeof what, "wrk's longer run drew no more requests, or ran no longer, than its shorter "
+                  "one (%.0f in %.2f s against %.0f in %.2f s)", longer.requests, longer.seconds, shorter.requests,
+                  shorter.seconds);
+    throw std::runtime_error(what);
+  }
   return more;
 }
 
@@ -114,11 +115,17 @@ void run_wrk(benchmark::State& state, int conc, int delay_ms, int64_t bytes) {
   const std::optional<std::string> url = idle_fixture_url_or_skip(state);
   if (!url) return;
   WrkResult all;
+  const auto idle = [&url](const char* after) {
+    if (const std::string busy = wait_until_fixture_idle(*url, std::chrono::seconds(10)); !busy.empty())
+      throw std::runtime_error(busy + ", after " + after);
+  };
+  bool first = true;
   for (auto _ : state) {
     try {
+      if (!first) idle("wrk's 3 s run");  // a second iteration (a long --benchmark_min_time)
+      first = false;
       const WrkResult shorter = parse_wrk_output(run_wrk_once(wrk_command(*url, conc, delay_ms, bytes, 1), 1));
-      if (const std::string busy = wait_until_fixture_idle(*url, std::chrono::seconds(10)); !busy.empty())
-        throw std::runtime_error(busy + ", after wrk's 1 s run");
+      idle("wrk's 1 s run");
       const WrkResult longer = parse_wrk_output(run_wrk_once(wrk_command(*url, conc, delay_ms, bytes, 3), 3));
       const WrkResult more = beyond(shorter, longer);
       all.requests += more.requests;
