@@ -831,16 +831,22 @@ def test_a_process_stopped_for_its_time_keeps_the_benchmarks_it_finished(tmp_pat
     assert "did not finish in 2 s" in entries["w/a/n:2/real_time"]["error_message"]
 
 
-def test_a_binary_gone_during_the_run_fails_its_processes_and_the_run_is_recorded(tmp_path):
-    # A second ./bench rebuilt (or rm -rf build removed) the binary mid-run: the next process
-    # could not start, which ended the run with a traceback and lost every process measured.
+def wrapped_run(tmp_path, when, action, names="w/a/n:1,w/b/n:1"):
+    """run_isolated.py over a stand-in binary that does ACTION (sh, $0 its own path) whenever its
+    arguments match WHEN (a case pattern), then runs the fake: (the process, binary, record path)."""
     binary = tmp_path / "concbench"
-    binary.write_text('#!/bin/sh\ncase "$*" in *--benchmark_out=*) rm -f "$0" ;; esac\nexec %s %s "$@"\n'
-                      % (sys.executable, FAKE))
+    binary.write_text('#!/bin/sh\ncase "$*" in %s) %s ;; esac\nexec %s %s "$@"\n' % (when, action, sys.executable, FAKE))
     binary.chmod(0o755)
     out = tmp_path / "run.json"
     proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(binary), *ONE_ROUND],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1"))
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, FAKE_NAMES=names))
+    return proc, binary, out
+
+
+def test_a_binary_gone_during_the_run_fails_its_processes_and_the_run_is_recorded(tmp_path):
+    # A second ./bench rebuilt (or rm -rf build removed) the binary mid-run: the next process
+    # could not start, which ended the run with a traceback and lost every process measured.
+    proc, binary, out = wrapped_run(tmp_path, "*--benchmark_out=*", 'rm -f "$0"')
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "the process of w/b could not start (%s: No such file or directory); the run goes on" % binary in proc.stderr
@@ -857,13 +863,7 @@ def test_a_binary_gone_before_any_process_ran_ends_the_run_with_no_record(tmp_pa
     # Removed after the run checked it: the --help probe and the second listing raised a
     # traceback, and processes that never started counted as run, so a record of nothing but
     # errors was written.
-    binary = tmp_path / "concbench"
-    binary.write_text('#!/bin/sh\ncase "$*" in *%s*) rm -f "$0" ;; esac\nexec %s %s "$@"\n'
-                      % (gone_at, sys.executable, FAKE))
-    binary.chmod(0o755)
-    out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(binary), *ONE_ROUND],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ, FAKE_NAMES="w/a/n:1,w/b/n:1"))
+    proc, binary, out = wrapped_run(tmp_path, "*%s*" % gone_at, 'rm -f "$0"')
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.splitlines()[-1].endswith(said % binary), proc.stderr
@@ -1321,14 +1321,9 @@ def test_a_binary_rebuilt_during_the_run_does_not_run_the_processes_after_it(tmp
 def test_a_binary_rebuilt_while_the_run_listed_it_runs_no_process(tmp_path):
     # The run lists twice (what ARGS select, then the suite): the second listing's stamp replaced
     # the first's, so a build that landed in between ran under the first listing's names.
-    binary = tmp_path / "concbench"
-    binary.write_text('#!/bin/sh\ncase "$*" in *--benchmark_list_tests*) [ -e "$0.once" ] || '
-                      '{ : > "$0.once"; cp "$0" "$0.new"; mv "$0.new" "$0"; } ;; esac\nexec %s %s "$@"\n'
-                      % (sys.executable, FAKE))
-    binary.chmod(0o755)
-    out = tmp_path / "run.json"
-    proc = subprocess.run([sys.executable, RUN, "--out", str(out), str(binary), *ONE_ROUND], capture_output=True,
-                          text=True, timeout=60, env=dict(os.environ, FAKE_NAMES="w/a/n:1"))
+    proc, binary, out = wrapped_run(tmp_path, "*--benchmark_list_tests*",
+                                    '[ -e "$0.once" ] || { : > "$0.once"; cp "$0" "$0.new"; mv "$0.new" "$0"; }',
+                                    names="w/a/n:1")
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.splitlines()[-1].endswith(
         "no benchmark process ran: the process of w/a did not start: %s changed after the run listed its "
