@@ -233,15 +233,25 @@ def crossover_table(sum_k, workers):
                                        "overhead_vs_seq"])
 
 
+def best_of(row, name):
+    """A machine's measured peak (counter `name` of a peak/* summary row): the best of its
+    processes, not their median, which one whose W threads did not run at once pulls down (two
+    of three peak/vector_add/workers:2 processes read one thread's rate in the run of 05f39cc);
+    the median where the record has no spread (aggregates only)."""
+    best = row.get(name + "_max")
+    return best if finite(best) else row.get(name)
+
+
 def read_bw(summ):
-    """{W: bytes/s} that peak/read_bw (glibc's memchr on W threads) read at its largest size."""
+    """{W: bytes/s} that peak/read_bw (glibc's memchr on W threads) read at its largest size, the
+    best of its processes."""
     p = summ[(summ["category"] == "peak") & (summ["model"] == "read_bw")]
     if p.empty or "bytes_per_second" not in p:
         return {}
     nbytes = _int_col(p, "arg_bytes")
     p = p[nbytes == nbytes.max()]
-    return {int(w): float(b) for w, b in zip(_int_col(p, "arg_workers"), p["bytes_per_second"])
-            if finite(b) and b > 0}
+    return {int(r["arg_workers"]): float(best_of(r, "bytes_per_second")) for _, r in p.iterrows()
+            if finite(best_of(r, "bytes_per_second")) and best_of(r, "bytes_per_second") > 0}
 
 
 def fetch_ideal_s(n, conc, delay_ms):
@@ -373,15 +383,15 @@ def seed_table(summ, python_summ=None):
         # would sit beside keepalive:1 under the C++ row's name)
         same = (py if workload != "fetch" or cpp_row is None else
                 py[_col(py, "arg_keepalive") == cpp_row.get("arg_keepalive")])
-        python_s, python_spread, _, _ = _seed_measurement(same, workload, py_models, width)
+        python_s, python_spread, _, python_row = _seed_measurement(same, workload, py_models, width)
         python_other_n = []
         if workload == "sum" and python_s is None:  # run at another n (python_reference.py --quick sums 1e7)?
             other = py[(py["workload"] == "sum") & py["model"].isin(py_models) & (_col(py, "arg_workers") == width)]
             python_other_n = sorted(set(_col(other, "arg_n").dropna()))
-        # cpp_row: the summary row, so the page says its spread as every table does (runs, stddev)
+        # cpp_row, python_row: the summary rows, so the page says their spread as every table does
         rows.append({"id": exp_id, "experiment": label, "blog_s": blog_s, "cpp_s": cpp_s, "cpp_spread": cpp_spread,
                      "cpp_key": cpp_key, "cpp_row": cpp_row, "python_s": python_s, "python_spread": python_spread,
-                     "python_other_n": python_other_n})
+                     "python_row": python_row, "python_other_n": python_other_n})
     seq = {r["id"].split("_")[0]: r for r in rows if r["id"].endswith("_seq")}
     for r in rows:
         ref = seq.get(r["id"].split("_")[0])

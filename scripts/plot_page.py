@@ -6,7 +6,7 @@ import re
 from fmt import (finite, fmt_bytes, fmt_crossover, fmt_eff, fmt_fetch_config, fmt_fetch_eff, fmt_kib, fmt_measured,
                  fmt_n, fmt_num, fmt_ratio, fmt_spread, fmt_time, fmt_vs_bare, md_table,
                  plural)
-from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, bare_left_out, config_rows, model_order, repetitions
+from metrics import BARE_UTIL_SHARE, MEMORY_MIN_CONC, bare_left_out, best_of, config_rows, model_order, repetitions
 import bench_names
 from records import PARTIAL, QUICK, hook_settings, machine_line, parse_dirty, syscall_ns
 import targets
@@ -110,15 +110,29 @@ def _caches(ctx):
     return ", ".join(parts)
 
 
+def _gbs(bytes_per_second):
+    return "%.1f GB/s" % (bytes_per_second / 1e9)
+
+
+def _best_of_processes(r, name, shown):
+    """ ", the best of R processes (median M)" for a peak's row with a spread, else ""."""
+    reps, median = r.get("reps"), r.get(name)
+    if not finite(reps) or reps < 2 or best_of(r, name) == median:
+        return ""
+    return ", the best of %d processes (median %s)" % (reps, shown(median))
+
+
 def _peak_rows(summ):
-    """The machine's measured peaks (vector adds, read bandwidth) and the fetch floor, as head rows."""
+    """The machine's measured peaks (vector adds; glibc's memchr, which the models' reads beat, so
+    named for what it is) and the fetch floor, as head rows."""
     out = []
     for _, r in summ[summ["category"] == "peak"].iterrows():
         if r["model"] == "vector_add" and finite(r.get("adds_per_second")):
             lanes, w = r.get("lanes"), r.get("arg_workers")
             out.append(("measured peak: vector adds, %s" % plural(int(w) if finite(w) else 1, "thread"),
-                        "%s adds/s%s" % (fmt_measured(r["adds_per_second"]),
-                                         " (%d lanes)" % lanes if finite(lanes) else "")))
+                        "%s adds/s%s%s" % (fmt_measured(best_of(r, "adds_per_second")),
+                                           " (%d lanes)" % lanes if finite(lanes) else "",
+                                           _best_of_processes(r, "adds_per_second", fmt_measured))))
         elif r["model"] == "raw_http" and finite(r.get("items_per_second")):
             eff = r.get("efficiency")
             out.append(("measured floor: one thread without libcurl, N = C = %s at %s ms"
@@ -126,8 +140,9 @@ def _peak_rows(summ):
                         "%s, %s requests/s%s" % (fmt_time(r["t_med"]), fmt_measured(r["items_per_second"]),
                                                  ", efficiency %s" % fmt_fetch_eff(eff) if finite(eff) else "")))
         elif r["model"] == "read_bw" and finite(r.get("bytes_per_second")):
-            out.append(("measured peak: read bandwidth, %s" % plural(int(r["arg_workers"]), "thread"),
-                        "%.1f GB/s over %s" % (r["bytes_per_second"] / 1e9, fmt_bytes(int(r["arg_bytes"])))))
+            out.append(("measured read rate of glibc's memchr, %s" % plural(int(r["arg_workers"]), "thread"),
+                        "%s over %s%s" % (_gbs(best_of(r, "bytes_per_second")), fmt_bytes(int(r["arg_bytes"])),
+                                          _best_of_processes(r, "bytes_per_second", _gbs))))
     return out
 
 
@@ -238,15 +253,19 @@ def seed_section(page, seed, python_label, python_elsewhere, python_context=None
             return "not run" if col == "python_s" else "not measured"
         return fmt_time(r[col]) + (" (%s)" % fmt_ratio(r["speedup"][col]) if col in r["speedup"] else "")
 
+    # Python's spread too: its three sums took 2.0-3.4 s in the run of 05f39cc, which its medians
+    # alone hid (threads "0.95x" sequential was within it).
     rows = [(r["experiment"], cell(r, "blog_s"), cell(r, "cpp_s"),
              spread_cell(r["cpp_row"]) if r["cpp_row"] is not None else "–",
-             "`%s`" % r["cpp_key"] if r["cpp_key"] else "–", cell(r, "python_s")) for r in seed]
+             "`%s`" % r["cpp_key"] if r["cpp_key"] else "–", cell(r, "python_s"),
+             spread_cell(r["python_row"]) if r.get("python_row") is not None else "–") for r in seed]
     page.add("## The seed's experiments",
              "The blog's Python figures beside this run's C++ figures for the same experiments; "
              "in brackets, speedup over that column's sequential figure. "
              "C++ sum: `range` kernel, n = 1e8; C++ fetch: the `profile:seed` benchmarks (40 requests).",
              md_table(["experiment", "blog (Python)", "C++ this run", "C++ spread", "C++ benchmark",
-                       "Python on another machine" if python_elsewhere else "Python on this machine"], rows))
+                       "Python on another machine" if python_elsewhere else "Python on this machine",
+                       "Python spread"], rows))
     if python_label:
         page.add("Python column from `%s`%s%s." % (
             python_label, python_when(python_context),
@@ -353,8 +372,10 @@ def fetch_section(page, fetch_info):
     f, cfg, delays = fetch_info["frame"], fetch_info["cfg"], fetch_info["delays"]
     page.add("## fetch (IO-bound)",
              "Wall time for N HTTP GETs against the local server with injected latency L; ideal = the "
-             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured, run by run, and a "
-             "cell's efficiency is the median over its runs. The first figure has "
+             "run's own `ideal_s` (else ceil(N/C)·L); efficiency = ideal / measured, run by run (measured "
+             "by the benchmark's own clock around its timed runs, which can differ slightly from Google "
+             "Benchmark's time shown beside it), and a cell's efficiency is the median over its runs. "
+             "The first figure has "
              "a panel per model with its time above the ideal (measured − ideal) against C, the other "
              "models in grey behind it: a cost that stays the same as C grows is a flat line there, "
              "while its efficiency, in the second figure with every model on one axis, falls as the "
@@ -390,8 +411,10 @@ def fetch_section(page, fetch_info):
                  "page-granular noise and not shown." % MEMORY_MIN_CONC)
     if fetch_info.get("c10k"):
         c10k_section(page, fetch_info["c10k"])
-    page.collapsed("All fetch benchmarks", benchmark_table(in_model_order(f, ["model", "delay_ms", "conc"]),
-                                                           FETCH_COLUMNS))
+    # A nearest-rank p99 of fewer than 100 latencies is the largest: the seed's 40 requests' "p99" is its maximum.
+    page.collapsed("All fetch benchmarks (p50, p99: nearest-rank percentiles of a run's latencies, median over "
+                   "the runs; in a run of fewer than 100 requests the p99 is its slowest)",
+                   benchmark_table(in_model_order(f, ["model", "delay_ms", "conc"]), FETCH_COLUMNS))
 
 
 def _grouped(text):
