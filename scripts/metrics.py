@@ -250,8 +250,8 @@ def read_bw(summ):
         return {}
     nbytes = _int_col(p, "arg_bytes")
     p = p[nbytes == nbytes.max()]
-    return {int(r["arg_workers"]): float(best_of(r, "bytes_per_second")) for _, r in p.iterrows()
-            if finite(best_of(r, "bytes_per_second")) and best_of(r, "bytes_per_second") > 0}
+    bests = {int(r["arg_workers"]): best_of(r, "bytes_per_second") for _, r in p.iterrows()}
+    return {w: float(b) for w, b in bests.items() if finite(b) and b > 0}
 
 
 def fetch_ideal_s(n, conc, delay_ms):
