@@ -10,7 +10,8 @@ Metrics for the verdicts, by kind:
   TIME        a benchmark's real time per iteration, seconds; lower is better.
   MACHINE     the same for peak/* benchmarks: bounds that measure the machine (and the fixture
               on it: wrk, raw_http), not the models, so a change in them is machine drift and
-              never decides a verdict.
+              never decides a verdict. peak/wrk runs wrk for fixed seconds, so its time says
+              nothing of the fixture: its metric is the seconds per request of its rate.
   EFFICIENCY  T_seq / (W * T_model) for a parallel sum model (seq at the same kernel and n from
               the same run); a fetch model's `efficiency` counter. Higher is better. They follow
               from the times, so they are shown beside them and never decide a verdict of their
@@ -596,8 +597,13 @@ def metrics(summ):
     s = with_seq(summ.assign(n=_col(summ, "arg_n")))
     workers = pd.to_numeric(_col(s, "arg_workers"), errors="coerce")
     times, effs = {}, {}
-    for key, workload, model, t, t_seq, w, eff in zip(s["key"], s["workload"], s["model"], s["t_med"],
-                                                      s["t_seq"], workers, _col(s, "efficiency")):
+    for key, workload, model, t, t_seq, w, eff, rate in zip(
+            s["key"], s["workload"], s["model"], s["t_med"], s["t_seq"], workers, _col(s, "efficiency"),
+            _col(s, "requests_per_second")):
+        if workload == "peak" and model == "wrk":  # its time is wrk's -d, whatever the fixture served
+            if finite(rate) and rate > 0:
+                times[key] = Metric(key, MACHINE, 1 / float(rate))
+            continue
         times[key] = Metric(key, time_kind(key), float(t))
         if workload == "sum" and model != "seq" and t_seq > 0 and w > 0 and t > 0:  # False for NaN
             effs[key + " efficiency"] = efficiency(float(t_seq), float(t), float(w))

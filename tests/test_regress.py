@@ -190,9 +190,11 @@ def test_efficiency_comes_from_seq_at_the_same_language_kernel_and_n(tmp_path):
              "sum/pool/range/workers:2/n:200": 1.0, "sum/pool/array/workers:2/n:100": 1.0,
              "python/sum/seq/workers:1/n:100": 9.0, "python/sum/threads/workers:2/n:100": 3.0,
              "fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1": 1.1,
-             "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": 0.1, "peak/vector_add": 1.0}
+             "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": 0.1, "peak/vector_add": 1.0,
+             "peak/wrk/conc:10/delay_ms:0/bytes:1024": 4.1}
     counters = {"fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1": {"efficiency": 0.9},
-                "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": {"efficiency": 0.0}}
+                "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1": {"efficiency": 0.0},
+                "peak/wrk/conc:10/delay_ms:0/bytes:1024": {"requests_per_second": 80000.0}}
     doc = {"context": {"date": "2026-12-05T10:00:00+00:00", "host_name": "vm", "num_cpus": 2},
            "benchmarks": [dict({"name": k, "run_name": k, "run_type": "iteration", "repetitions": 1,
                                 "repetition_index": 0, "threads": 1, "iterations": 1, "real_time": t,
@@ -207,6 +209,9 @@ def test_efficiency_comes_from_seq_at_the_same_language_kernel_and_n(tmp_path):
     assert ms["fetch/coro/conc:10/n:100/delay_ms:100/bytes:1/keepalive:1 efficiency"].value == 0.9
     assert "fetch/coro/conc:10/n:100/delay_ms:0/bytes:1/keepalive:1 efficiency" not in ms  # no ideal at 0 ms
     assert ms["peak/vector_add"].kind == MACHINE and ms["sum/pool/array/workers:2/n:100"].kind == TIME
+    # wrk runs for fixed seconds: its time is its -d, and its metric the seconds per request it drew
+    assert ms["peak/wrk/conc:10/delay_ms:0/bytes:1024"].kind == MACHINE
+    assert ms["peak/wrk/conc:10/delay_ms:0/bytes:1024"].value == pytest.approx(1 / 80000)
     assert ms["sum/pool/range/workers:2/n:100 efficiency"].kind == metrics.EFFICIENCY
     assert list(ms)[:len(times)] == list(times)  # the times in run order, then the efficiencies
     assert len(ms) == len(times) + 3
