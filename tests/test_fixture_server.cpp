@@ -990,6 +990,15 @@ TEST_F(FixtureServer, ThousandConcurrentDelayedRequestsAllCompleteVerified) {
 
 // ---- a server with short limits, for what abusive clients do ---------------------------------
 
+// Built with AddressSanitizer (GCC says so one way, clang another).
+#if defined(__SANITIZE_ADDRESS__)
+#define CONCBENCH_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CONCBENCH_TEST_ASAN 1
+#endif
+#endif
+
 // Resident memory of a process, from /proc.
 long rss_kib_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -1304,10 +1313,14 @@ TEST_F(HardenedServer, HoldsTenThousandIdleAndAThousandSlowClientsThenFreesThemA
   EXPECT_GE(fds_after, 0) << "the server is gone";
   EXPECT_LE(fds_after, fds_before + 1);  // + the /stats connection, if still open
   // Memory comes back too (allocator caches aside): within 32 MiB of where it was, from the
-  // 11,000 connections' buffers and state.
+  // 11,000 connections' buffers and state. Not under AddressSanitizer: its quarantine holds up
+  // to 256 MiB of what was freed (CI saw 32.05 MiB more), and LeakSanitizer checks the server's
+  // memory at its exit there instead.
   const long rss_after = rss_kib_of(pid);
   EXPECT_GT(rss_after, 0) << "the server is gone";
+#ifndef CONCBENCH_TEST_ASAN
   EXPECT_LT(rss_after, rss_before + 32 * 1024) << "before " << rss_before << " KiB";
+#endif
 }
 
 // The benchmarks start a new server when theirs has ended: running() must see a death it did
